@@ -1,0 +1,120 @@
+//! The RFC 8785 writer: §3.2.2 serialisation of primitives, §3.2.3 member order (already held by
+//! [`Object`](super::Object)), no whitespace.
+
+use super::MAX_EXACT_INTEGER;
+use super::value::Value;
+
+pub(super) fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(*n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(object) => {
+            out.push(b'{');
+            for (i, (key, item)) in object.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_value(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// ECMAScript `Number.prototype.toString` (ECMA-262 §7.1.12.1), as RFC 8785 §3.2.2.3 requires.
+fn write_number(n: f64, out: &mut Vec<u8>) {
+    // Whole numbers within ±2^53 print as their integer digits in ECMAScript (and -0 as "0"); this
+    // is the common case in real documents and needs no shortest-round-trip search.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    if n.fract() == 0.0 && n.abs() <= MAX_EXACT_INTEGER as f64 {
+        let i = n as i64;
+        if i < 0 {
+            out.push(b'-');
+        }
+        write_u64(i.unsigned_abs(), out);
+        return;
+    }
+    let mut buffer = ryu_js::Buffer::new();
+    out.extend_from_slice(buffer.format_finite(n).as_bytes());
+}
+
+fn write_u64(mut v: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // `v % 10` is below 10, so the narrowing is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let d = (v % 10) as u8;
+        digits[i] = b'0' + d;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// What a byte becomes inside a canonical string: 0 = itself, otherwise the escape's second
+/// character (`u` for `\u00XX`).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = b'u';
+        i += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// RFC 8785 §3.2.2.2: `"`, `\` and control characters escaped (short forms where JSON has them,
+/// else `\u00xx` in lower-case hex); everything else, including non-ASCII, as UTF-8.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = ESCAPE[usize::from(b)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        out.push(b'\\');
+        out.push(escape);
+        if escape == b'u' {
+            out.extend_from_slice(&[
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
+        }
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}

@@ -1,0 +1,18 @@
+//! Stella's shared ground, used by every other crate.
+//!
+//! What this crate owns:
+//! - [`jcs`]: a strict I-JSON reader and the RFC 8785 (JSON Canonicalization Scheme) writer, which
+//!   together define the bytes behind every `canonical_id`;
+//! - [`digest`]: [`Digest`], an algorithm-tagged hex digest (`sha256:<hex>`), and the SHA-256
+//!   helpers that compute canonical ids;
+//! - [`media`]: the media types, OCI artifact types and in-toto predicate-type URIs of Stella's
+//!   contracts.
+//!
+//! What it does not own: any document model (CycloneDX lives in `stella-sbom`), any I/O beyond
+//! reading the bytes it is handed, and any policy about which documents are acceptable.
+
+pub mod digest;
+pub mod jcs;
+pub mod media;
+
+pub use digest::{Digest, DigestError};

@@ -1,0 +1,37 @@
+//! Media types, OCI artifact types and predicate-type URIs that Stella's contracts fix.
+//!
+//! These strings are part of the public contract (DESIGN.md, "Contracts"): tests and users depend on
+//! them, so they are defined once here and never spelled out elsewhere.
+
+/// CycloneDX JSON documents.
+pub const CYCLONEDX_JSON: &str = "application/vnd.cyclonedx+json";
+/// OpenVEX documents.
+pub const OPENVEX_JSON: &str = "application/openvex+json";
+/// FuncProof documents (`stella.funcproof/v1`).
+pub const FUNCPROOF_JSON: &str = "application/vnd.stellaops.funcproof+json";
+/// Symbol bundles: per-BuildID function names and ranges.
+pub const SYMBOLS_TAR: &str = "application/vnd.stellaops.symbols+tar";
+/// Micro-witness documents (exact runtime call counts).
+pub const MICRO_WITNESS_JSON: &str = "application/vnd.stellaops.micro-witness+json";
+/// Sigstore bundle v0.3.
+pub const SIGSTORE_BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// Sigstore trusted root.
+pub const SIGSTORE_TRUSTED_ROOT: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+/// DSSE payload type of in-toto Statements.
+pub const IN_TOTO_PAYLOAD: &str = "application/vnd.in-toto+json";
+
+/// In-toto predicate-type URIs.
+pub mod predicate {
+    /// A CycloneDX BOM as the predicate.
+    pub const CYCLONEDX_BOM: &str = "https://cyclonedx.org/bom";
+    /// An OpenVEX document as the predicate.
+    pub const OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
+    /// Stella's SBOM wrapper (`bom_format`, `bom`, `producer`, `timestamp`).
+    pub const STELLA_SBOM: &str = "https://stella-ops.org/attestations/sbom/v1";
+    /// A FuncProof as the predicate.
+    pub const STELLA_FUNCPROOF: &str = "https://stella-ops.org/attestations/funcproof/v1";
+    /// A micro-witness as the predicate.
+    pub const STELLA_MICRO_WITNESS: &str = "https://stella-ops.org/attestations/micro-witness/v1";
+    /// A deterministic score as the predicate.
+    pub const STELLA_SCORE: &str = "https://stella-ops.org/attestations/score/v1";
+}
