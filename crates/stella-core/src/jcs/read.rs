@@ -330,19 +330,17 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Parsed<Cow<'a, str>> {
         let start = self.pos + 1;
         let mut i = start;
-        loop {
-            while i < self.bytes.len() && !STRING_SPECIAL[usize::from(self.bytes[i])] {
-                i += 1;
+        while i < self.bytes.len() && !STRING_SPECIAL[usize::from(self.bytes[i])] {
+            i += 1;
+        }
+        match self.bytes.get(i) {
+            Some(b'"') => {
+                self.pos = i + 1;
+                return Ok(Cow::Borrowed(&self.src[start..i]));
             }
-            match self.bytes.get(i) {
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return Ok(Cow::Borrowed(&self.src[start..i]));
-                }
-                Some(b'\\') => break,
-                Some(_) => return syntax("an escaped control character (\\u00XX)", i),
-                None => return syntax("'\"' to close the string", i),
-            }
+            Some(b'\\') => {}
+            Some(_) => return syntax("an escaped control character (\\u00XX)", i),
+            None => return syntax("'\"' to close the string", i),
         }
         let mut out = String::with_capacity(i - start + 16);
         out.push_str(&self.src[start..i]);

@@ -95,36 +95,33 @@ impl<'v> Semantic<'v> {
                 }
             }
         }
-        if let Some(Value::String(purl)) = map.get("purl") {
-            if let Err(e) = packageurl::PackageUrl::from_str(purl) {
-                self.problem(
-                    format!("{pointer}/purl"),
-                    format!("{purl:?} is not a valid package URL: {e}"),
-                );
-            }
+        if let Some(Value::String(purl)) = map.get("purl")
+            && let Err(e) = packageurl::PackageUrl::from_str(purl)
+        {
+            self.problem(
+                format!("{pointer}/purl"),
+                format!("{purl:?} is not a valid package URL: {e}"),
+            );
         }
         // A hash object: `{alg, content}` inside a `hashes` array.
-        if key == Some("hashes") {
-            if let (Some(Value::String(alg)), Some(Value::String(content))) =
+        if key == Some("hashes")
+            && let (Some(Value::String(alg)), Some(Value::String(content))) =
                 (map.get("alg"), map.get("content"))
-            {
-                if let Some(lengths) = hash_hex_len(alg) {
-                    if !lengths.contains(&content.len()) {
-                        self.problem(
-                            format!("{pointer}/content"),
-                            format!(
-                                "a {alg} hash is {} hex digits, this one has {}",
-                                lengths
-                                    .iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join(" or "),
-                                content.len()
-                            ),
-                        );
-                    }
-                }
-            }
+            && let Some(lengths) = hash_hex_len(alg)
+            && !lengths.contains(&content.len())
+        {
+            self.problem(
+                format!("{pointer}/content"),
+                format!(
+                    "a {alg} hash is {} hex digits, this one has {}",
+                    lengths
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    content.len()
+                ),
+            );
         }
     }
 

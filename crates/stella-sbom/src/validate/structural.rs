@@ -405,17 +405,17 @@ impl Checker {
         required: bool,
         allowed: &[&str],
     ) {
-        if let Some(s) = self.string(pointer, map, key, required) {
-            if !allowed.contains(&s) {
-                self.problem(
-                    child(pointer, key),
-                    format!(
-                        "{s:?} is not a valid {key} in CycloneDX {} (expected one of: {})",
-                        self.version,
-                        allowed.join(", ")
-                    ),
-                );
-            }
+        if let Some(s) = self.string(pointer, map, key, required)
+            && !allowed.contains(&s)
+        {
+            self.problem(
+                child(pointer, key),
+                format!(
+                    "{s:?} is not a valid {key} in CycloneDX {} (expected one of: {})",
+                    self.version,
+                    allowed.join(", ")
+                ),
+            );
         }
     }
 
@@ -438,21 +438,21 @@ impl Checker {
             return;
         };
         self.only_members("", map, root_members(self.version));
-        if let Some(serial) = self.string("", map, "serialNumber", false) {
-            if !is_urn_uuid(serial) {
-                self.problem(
-                    "/serialNumber".to_owned(),
-                    format!("{serial:?} is not a urn:uuid (RFC 4122, lower-case hex)"),
-                );
-            }
+        if let Some(serial) = self.string("", map, "serialNumber", false)
+            && !is_urn_uuid(serial)
+        {
+            self.problem(
+                "/serialNumber".to_owned(),
+                format!("{serial:?} is not a urn:uuid (RFC 4122, lower-case hex)"),
+            );
         }
-        if let Some(version) = map.get("version") {
-            if !version.as_u64().is_some_and(|v| v >= 1) {
-                self.problem(
-                    "/version".to_owned(),
-                    "expected an integer of at least 1".to_owned(),
-                );
-            }
+        if let Some(version) = map.get("version")
+            && version.as_u64().is_none_or(|v| v < 1)
+        {
+            self.problem(
+                "/version".to_owned(),
+                "expected an integer of at least 1".to_owned(),
+            );
         }
         if let Some(metadata) = map.get("metadata") {
             self.metadata("/metadata", metadata);
@@ -484,13 +484,13 @@ impl Checker {
         let Some(map) = self.object(pointer, value) else {
             return;
         };
-        if let Some(ts) = self.string(pointer, map, "timestamp", false) {
-            if !is_rfc3339(ts) {
-                self.problem(
-                    child(pointer, "timestamp"),
-                    format!("{ts:?} is not an RFC 3339 date-time"),
-                );
-            }
+        if let Some(ts) = self.string(pointer, map, "timestamp", false)
+            && !is_rfc3339(ts)
+        {
+            self.problem(
+                child(pointer, "timestamp"),
+                format!("{ts:?} is not an RFC 3339 date-time"),
+            );
         }
         match map.get("tools") {
             Some(Value::Array(_)) => {

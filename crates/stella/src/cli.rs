@@ -1,0 +1,161 @@
+//! The command-line grammar: every command, flag and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::input::parse_size;
+
+const ABOUT: &str = "Symbol-level supply-chain evidence: canonical SBOM identities, proofs of which \
+functions are inside a binary, signed and logged attestations.";
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success or verified; 1 verification or policy failed; 2 bad input or usage; \
+3 environment (permission, server unreachable).
+Logs go to stderr: -v, -vv, -vvv, or STELLA_LOG=<filter> (e.g. STELLA_LOG=debug).";
+
+/// Stella's command line.
+#[derive(Debug, Parser)]
+#[command(name = "stella", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where evidence lives: the OCI layout, the transparency log, keys and the index.
+    #[arg(
+        long,
+        global = true,
+        env = "STELLA_HOME",
+        default_value = ".stella",
+        value_name = "DIR"
+    )]
+    pub home: PathBuf,
+    /// More log output on stderr (repeat for more). STELLA_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Canonicalise, identify, validate and convert CycloneDX SBOMs.
+    #[command(subcommand)]
+    Sbom(SbomCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Example: stella completions bash > /etc/bash_completion.d/stella")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How much of a document to read.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// The document: a path, or - for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// Refuse inputs larger than this (bytes, or with K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_size: usize,
+}
+
+/// `stella sbom …`
+#[derive(Debug, Subcommand)]
+pub enum SbomCommand {
+    /// Print the RFC 8785 canonical form (JCS) of a CycloneDX document: no whitespace, members
+    /// sorted by UTF-16 code units, numbers as ECMAScript prints them; no trailing newline.
+    #[command(long_about = None, after_help = "\
+The input must be I-JSON (RFC 7493): duplicate member names, integers that a double cannot hold \
+exactly (beyond ±2^53), lone surrogates and invalid UTF-8 are errors (exit 2) naming the JSON \
+pointer and byte offset.
+
+Example: stella sbom canon bom.json > bom.canonical.json")]
+    Canon {
+        /// What to read.
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Accept any JSON document, not only CycloneDX.
+        #[arg(long)]
+        any_json: bool,
+    },
+    /// Print the canonical id of a CycloneDX document: sha256:<hex> of its RFC 8785 form.
+    #[command(after_help = "\
+The canonical id is the subject digest every Stella attestation carries: \
+sha256(JCS(document)). It changes whenever any byte of the canonical form does, including the \
+random serialNumber and the metadata.timestamp that generators write anew on every run.
+
+--content leaves those two volatile members out (serialNumber and metadata.timestamp), so two \
+generations of the same SBOM share one content id. It is not the canonical id: attestations \
+still use the default.
+
+Examples:
+  stella sbom id bom.json
+  syft … -o cyclonedx-json | stella sbom id -
+  stella sbom id --content --json bom.json")]
+    Id {
+        /// What to read.
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Ignore serialNumber and metadata.timestamp (a content id, stable across generations).
+        #[arg(long, conflicts_with = "any_json")]
+        content: bool,
+        /// Accept any JSON document, not only CycloneDX.
+        #[arg(long)]
+        any_json: bool,
+        /// Print a JSON object with both ids and the spec version.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a CycloneDX 1.4–1.7 document: structure (or the official schema) plus what no
+    /// schema expresses. Exit 1 listing every problem.
+    #[command(after_help = "\
+Checks:
+  structure  Stella's own checks of the BOM's shape (required members, types, enumerations, \
+serial number, timestamps, hashes, licenses, references); no files needed.
+  schema     with --schema-dir DIR: the official CycloneDX JSON schema of the document's \
+specVersion (bom-<version>.schema.json and the schemas it refers to: spdx.schema.json, \
+jsf-0.82.schema.json, cryptography-defs.schema.json), instead of the structure checks.
+  semantic   always: bom-refs are unique; every dependencies ref, dependsOn, provides, \
+affects[].ref, composition and annotation subject resolves (BOM-Links into this BOM too); \
+purls parse; each hash has its algorithm's length.
+
+Each problem is a JSON pointer and a message; --json prints them as a list.
+Exit: 0 valid, 1 problems found, 2 not JSON / not CycloneDX / unsupported version.")]
+    Validate {
+        /// What to read.
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Directory holding the official CycloneDX JSON schemas.
+        #[arg(long, value_name = "DIR", env = "STELLA_CYCLONEDX_SCHEMAS")]
+        schema_dir: Option<PathBuf>,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite a CycloneDX 1.4–1.7 document as CycloneDX 1.7, in canonical form.
+    #[command(after_help = "\
+Every member is kept; the version marker and $schema change, and a legacy metadata.tools array \
+(CycloneDX ≤ 1.4) becomes tool components. The output is RFC 8785 canonical JSON.
+
+Example: stella sbom convert old-bom.json -o bom-1.7.json")]
+    Convert {
+        /// What to read.
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,73 @@
+//! `stella`: the command-line interface. It parses arguments, sets up logging, reads inputs within
+//! their limits, calls the library crates and turns their results into output and exit codes
+//! (0 success, 1 a clean "no", 2 bad input or usage, 3 environment). Domain logic lives in the
+//! library crates, never here.
+
+mod cli;
+mod exit;
+mod input;
+mod sbom;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, Parser as _};
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+use exit::{CliError, Outcome};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version on stdout with exit 0, usage errors on stderr; usage
+            // errors take the contract's "bad input or usage" code.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    tracing::debug!(home = %cli.global.home.display(), "evidence home");
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(exit::FAILED),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {:#}", e.error);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Outcome, CliError> {
+    match cli.command {
+        Command::Sbom(cmd) => sbom::run(cmd),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "stella", &mut std::io::stdout());
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// Logs go to stderr. `STELLA_LOG` (an `EnvFilter` directive such as `debug` or
+/// `stella_sbom=trace`) wins over `-v` / `-q`.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_env("STELLA_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

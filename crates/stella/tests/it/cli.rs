@@ -1,0 +1,438 @@
+//! The CLI contract: outputs, exit codes, and precise errors on bad input.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+fn sbom_fixture(name: &str) -> PathBuf {
+    shared().join("sbom").join(name)
+}
+
+const REAL_SBOMS: [&str; 3] = [
+    "cyclonedx-py-7.5.0-spec1.7.json",
+    "cdxgen-12.8.4-spec1.7.json",
+    "cargo-cyclonedx-0.5.9-spec1.5.json",
+];
+
+fn stella() -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG").env_remove("STELLA_HOME");
+    cmd
+}
+
+fn no_panic() -> impl Predicate<str> {
+    predicate::str::contains("panicked").not()
+}
+
+#[test]
+fn every_command_explains_itself() {
+    for args in [
+        vec!["--help"],
+        vec!["sbom", "--help"],
+        vec!["sbom", "canon", "--help"],
+        vec!["sbom", "id", "--help"],
+        vec!["sbom", "validate", "--help"],
+        vec!["sbom", "convert", "--help"],
+        vec!["completions", "--help"],
+    ] {
+        stella()
+            .args(&args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage: stella"));
+    }
+    stella().args(["sbom", "id", "--help"]).assert().stdout(
+        predicate::str::contains("serialNumber")
+            .and(predicate::str::contains("metadata.timestamp")),
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    stella()
+        .args(["sbom", "id", "--no-such-flag", "x"])
+        .assert()
+        .code(2);
+    stella().args(["sbom"]).assert().code(2);
+    stella()
+        .args(["sbom", "id", "--max-size", "lots", "x"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn canon_reproduces_the_rfc8785_vectors_without_a_trailing_newline() {
+    let dir = shared().join("jcs");
+    for name in [
+        "arrays.json",
+        "french.json",
+        "structures.json",
+        "unicode.json",
+        "values.json",
+        "weird.json",
+    ] {
+        let expected = std::fs::read(dir.join("output").join(name)).expect("vector");
+        stella()
+            .args(["sbom", "canon", "--any-json"])
+            .arg(dir.join("input").join(name))
+            .assert()
+            .success()
+            .stdout(predicate::eq(expected));
+    }
+}
+
+#[test]
+fn id_is_sha256_of_the_canonical_bytes_from_a_file_or_stdin() {
+    for name in REAL_SBOMS {
+        let path = sbom_fixture(name);
+        let canon = stella()
+            .args(["sbom", "canon"])
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert!(canon.status.success(), "{name}");
+        let hex: String = Sha256::digest(&canon.stdout)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let expected = format!("sha256:{hex}\n");
+        stella()
+            .args(["sbom", "id"])
+            .arg(&path)
+            .assert()
+            .success()
+            .stdout(expected.clone());
+        stella()
+            .args(["sbom", "id", "-"])
+            .pipe_stdin(&path)
+            .expect("stdin")
+            .assert()
+            .success()
+            .stdout(expected);
+    }
+}
+
+#[test]
+fn id_of_canonical_output_is_stable() {
+    let path = sbom_fixture("cdxgen-12.8.4-spec1.7.json");
+    let canon = stella()
+        .args(["sbom", "canon"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    let direct = stella()
+        .args(["sbom", "id"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    stella()
+        .args(["sbom", "id", "-"])
+        .write_stdin(canon.stdout)
+        .assert()
+        .success()
+        .stdout(String::from_utf8(direct.stdout).expect("utf-8"));
+}
+
+#[test]
+fn content_id_is_shared_by_two_generations_and_json_reports_both() {
+    let original = std::fs::read(sbom_fixture("cdxgen-12.8.4-spec1.7.json")).expect("fixture");
+    let mut regenerated: serde_json::Value = serde_json::from_slice(&original).expect("json");
+    regenerated["serialNumber"] = "urn:uuid:00000000-1111-4222-8333-444444444444".into();
+    regenerated["metadata"]["timestamp"] = "2031-01-01T00:00:00Z".into();
+    let regenerated = serde_json::to_vec_pretty(&regenerated).expect("json");
+
+    let ids = |bytes: &[u8]| -> serde_json::Value {
+        let out = stella()
+            .args(["sbom", "id", "--json", "-"])
+            .write_stdin(bytes.to_vec())
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).expect("JSON output")
+    };
+    let (a, b) = (ids(&original), ids(&regenerated));
+    assert_ne!(a["canonicalId"], b["canonicalId"]);
+    assert_eq!(a["contentId"], b["contentId"]);
+    assert_eq!(a["specVersion"], "1.7");
+
+    let content = stella()
+        .args(["sbom", "id", "--content", "-"])
+        .write_stdin(regenerated)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        String::from_utf8_lossy(&content.stdout).trim(),
+        a["contentId"].as_str().expect("string")
+    );
+}
+
+/// Each bad input: exit 2, a message naming where, never a panic.
+#[test]
+fn bad_input_is_a_precise_error_with_exit_2() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            br#"{"bomFormat":"CycloneDX","components":[{"name":"#.to_vec(),
+            "end of input",
+        ),
+        (
+            "NaN",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.7","version":NaN}"#.to_vec(),
+            "at /version",
+        ),
+        (
+            "Infinity",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.7","x":[Infinity]}"#.to_vec(),
+            "at /x/0",
+        ),
+        (
+            "duplicate",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.7","bomFormat":"CycloneDX"}"#.to_vec(),
+            "duplicate member name \"bomFormat\"",
+        ),
+        (
+            "big integer",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.7","version":9007199254740993}"#.to_vec(),
+            "9007199254740993",
+        ),
+        (
+            "lone surrogate",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.7","x":"\ud800"}"#.to_vec(),
+            "lone surrogate",
+        ),
+        (
+            "deep",
+            "[".repeat(100_000).into_bytes(),
+            "nesting is deeper than the limit",
+        ),
+        (
+            "invalid utf-8",
+            b"{\"bomFormat\":\"Cyclone\xff\"}".to_vec(),
+            "invalid UTF-8 at byte 21",
+        ),
+        (
+            "not cyclonedx",
+            br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(),
+            "not a CycloneDX document",
+        ),
+        (
+            "old version",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.1"}"#.to_vec(),
+            "specVersion \"1.1\" is not supported",
+        ),
+        ("empty", Vec::new(), "expected a JSON value"),
+    ];
+    for (what, bytes, message) in cases {
+        for sub in ["canon", "id", "validate", "convert"] {
+            stella()
+                .args(["sbom", sub, "-"])
+                .write_stdin(bytes.clone())
+                .assert()
+                .append_context("case", what)
+                .append_context("command", sub)
+                .code(2)
+                .stderr(predicate::str::contains(message).and(no_panic()));
+        }
+    }
+}
+
+#[test]
+fn a_2_gib_file_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.json");
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len(2 << 30).expect("sparse file");
+    stella()
+        .args(["sbom", "id"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("2.0 GiB").and(predicate::str::contains("--max-size")));
+    // Standard input is bounded the same way.
+    stella()
+        .args(["sbom", "id", "--max-size", "1K", "-"])
+        .write_stdin(vec![b' '; 4096])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("larger than the 1.0 KiB limit"));
+}
+
+#[test]
+fn missing_files_and_directories_are_named() {
+    stella()
+        .args(["sbom", "id", "/nonexistent/bom.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/bom.json"));
+    stella()
+        .args(["sbom", "id", "."])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a directory"));
+}
+
+#[test]
+fn validate_exit_codes_and_json_report() {
+    for name in REAL_SBOMS {
+        stella()
+            .args(["sbom", "validate"])
+            .arg(sbom_fixture(name))
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("valid CycloneDX"));
+    }
+    let invalid = shared().join("cyclonedx/tests-1.7/invalid-dependency-1.7.json");
+    let out = stella()
+        .args(["sbom", "validate", "--json"])
+        .arg(&invalid)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["valid"], false);
+    let pointers: Vec<&str> = report["problems"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["pointer"].as_str().expect("pointer"))
+        .collect();
+    assert!(pointers.contains(&"/dependencies/0"), "{pointers:?}");
+    assert!(pointers.contains(&"/dependencies/1/ref"), "{pointers:?}");
+
+    // Unreadable documents still answer in JSON, with exit 2.
+    let out = stella()
+        .args(["sbom", "validate", "--json", "-"])
+        .write_stdin(r#"{"bomFormat": "CycloneDX", "specVersion": "1.7", "version": 1,}"#)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["error"]["offset"], 62);
+}
+
+#[test]
+fn validate_with_official_schemas() {
+    let schemas = shared().join("cyclonedx/schema");
+    let out = stella()
+        .args(["sbom", "validate", "--json", "--schema-dir"])
+        .arg(&schemas)
+        .arg(shared().join("cyclonedx/tests-1.7/invalid-license-id-1.7.json"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        report["schema"]
+            .as_str()
+            .expect("schema")
+            .ends_with("bom-1.7.schema.json")
+    );
+    assert_eq!(report["problems"][0]["check"], "schema");
+
+    stella()
+        .args(["sbom", "validate", "--schema-dir"])
+        .arg(&schemas)
+        .arg(sbom_fixture("cargo-cyclonedx-0.5.9-spec1.5.json"))
+        .assert()
+        .success();
+    // A schema directory without the document's version is a usage error naming the file.
+    stella()
+        .args(["sbom", "validate", "--schema-dir"])
+        .arg(&schemas)
+        .arg("-")
+        .write_stdin(r#"{"bomFormat":"CycloneDX","specVersion":"1.4","version":1}"#)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bom-1.4.schema.json"));
+}
+
+#[test]
+fn convert_writes_valid_deterministic_cyclonedx_1_7() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schemas = shared().join("cyclonedx/schema");
+    for name in REAL_SBOMS {
+        let out = dir.path().join(format!("{name}.1.7.json"));
+        stella()
+            .args(["sbom", "convert", "-o"])
+            .arg(&out)
+            .arg(sbom_fixture(name))
+            .assert()
+            .success();
+        let first = std::fs::read(&out).expect("written");
+        let again = stella()
+            .args(["sbom", "convert"])
+            .arg(sbom_fixture(name))
+            .output()
+            .expect("runs");
+        assert_eq!(first, again.stdout, "{name}: same input, same bytes");
+        let doc: serde_json::Value = serde_json::from_slice(&first).expect("JSON");
+        assert_eq!(doc["specVersion"], "1.7");
+        stella()
+            .args(["sbom", "validate", "--schema-dir"])
+            .arg(&schemas)
+            .arg(&out)
+            .assert()
+            .success();
+        // Already canonical: canonicalising again changes nothing.
+        stella()
+            .args(["sbom", "canon"])
+            .arg(&out)
+            .assert()
+            .success()
+            .stdout(predicate::eq(first));
+    }
+}
+
+#[test]
+fn convert_turns_legacy_tools_into_components() {
+    let legacy = r#"{"bomFormat":"CycloneDX","specVersion":"1.4","version":1,
+        "metadata":{"tools":[{"vendor":"CycloneDX","name":"cyclonedx-gomod","version":"1.4.0"}]},
+        "components":[{"type":"library","name":"x","version":"1"}]}"#;
+    let out = stella()
+        .args(["sbom", "convert", "-"])
+        .write_stdin(legacy)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["specVersion"], "1.7");
+    assert_eq!(
+        doc["metadata"]["tools"]["components"][0]["group"],
+        "CycloneDX"
+    );
+    assert_eq!(
+        doc["metadata"]["tools"]["components"][0]["type"],
+        "application"
+    );
+}
+
+#[test]
+fn completions_and_logging_go_where_they_belong() {
+    stella()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("_stella"));
+    let out = stella()
+        .env("STELLA_LOG", "debug")
+        .args(["sbom", "id"])
+        .arg(sbom_fixture("cdxgen-12.8.4-spec1.7.json"))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "only the id on stdout: {stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("canonical id"));
+    stella()
+        .args(["--home", "/tmp/stella-home", "-v", "sbom", "id"])
+        .arg(sbom_fixture("cdxgen-12.8.4-spec1.7.json"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("canonical id"));
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `stella` binary: one test binary, one module per area.
+
+// Test helpers may fail loudly: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod cli;
