@@ -70,14 +70,7 @@ impl<'a> SbomDocument<'a> {
     /// The canonical id of the document without its volatile members ([`VOLATILE_MEMBERS`]), so
     /// that two generations of the same SBOM share it.
     pub fn content_id(&self) -> Digest {
-        let mut stable = self.value.clone();
-        if let Some(root) = stable.as_object_mut() {
-            root.remove("serialNumber");
-            if let Some(metadata) = root.get_mut("metadata").and_then(Value::as_object_mut) {
-                metadata.remove("timestamp");
-            }
-        }
-        Digest::sha256(&stable.to_canonical())
+        Digest::sha256(&self.value.to_canonical_excluding(&VOLATILE_MEMBERS))
     }
 
     /// The typed model of the document.

@@ -103,7 +103,8 @@ fn id(read: &ReadArgs, content: bool, any_json: bool, json: bool) -> Result<Outc
         IdOutput {
             file: input.name(),
             canonical_id: doc.canonical_id().to_string(),
-            content_id: Some(doc.content_id().to_string()),
+            // Only computed when it is shown: it costs a second canonical write.
+            content_id: (content || json).then(|| doc.content_id().to_string()),
             spec_version: Some(doc.spec_version().to_string()),
         }
     };

@@ -289,3 +289,32 @@ proptest! {
         prop_assert_eq!(canonicalize(&ours).expect("canonical is valid"), ours);
     }
 }
+
+#[test]
+fn excluding_members_equals_removing_them() {
+    let text = br#"{"serialNumber": "x", "metadata": {"timestamp": "t", "a/b": 1, "k": [1, {"timestamp": 2}]}, "z": 3}"#;
+    let v = parse(text).expect("valid");
+    let mut removed = v.clone();
+    let root = removed.as_object_mut().expect("object");
+    root.remove("serialNumber");
+    let meta = root
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .expect("metadata");
+    meta.remove("timestamp");
+    meta.remove("a/b");
+    assert_eq!(
+        v.to_canonical_excluding(&[
+            "/serialNumber",
+            "/metadata/timestamp",
+            "/metadata/a~1b",
+            "/absent/x"
+        ]),
+        removed.to_canonical()
+    );
+    assert_eq!(
+        v.to_canonical_excluding(&["/metadata/k/1"]),
+        br#"{"metadata":{"a/b":1,"k":[1],"timestamp":"t"},"serialNumber":"x","z":3}"#
+    );
+    assert_eq!(v.to_canonical_excluding(&[]), v.to_canonical());
+}

@@ -150,6 +150,23 @@ impl<'a> Value<'a> {
         out
     }
 
+    /// The canonical bytes of this value with the members at the given RFC 6901 `pointers`
+    /// left out, as if they had been removed first (without copying the tree).
+    pub fn to_canonical_excluding(&self, pointers: &[&str]) -> Vec<u8> {
+        let excluded: Vec<Vec<String>> = pointers
+            .iter()
+            .map(|p| {
+                p.split('/')
+                    .skip(1)
+                    .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::new();
+        super::write::write_value_excluding(self, &excluded, &mut out);
+        out
+    }
+
     /// Converts a `serde_json` value, checking what JCS cannot represent.
     ///
     /// # Errors

@@ -36,6 +36,63 @@ pub(super) fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes `value` leaving out the members at `excluded` (pointer segments, each path relative to
+/// `value`); paths that do not exist are ignored.
+pub(super) fn write_value_excluding(
+    value: &Value<'_>,
+    excluded: &[Vec<String>],
+    out: &mut Vec<u8>,
+) {
+    if excluded.is_empty() {
+        return write_value(value, out);
+    }
+    let narrowed = |segment: &str| -> Option<Vec<Vec<String>>> {
+        let matching: Vec<&Vec<String>> = excluded
+            .iter()
+            .filter(|p| p.first().is_some_and(|s| s == segment))
+            .collect();
+        if matching.iter().any(|p| p.len() == 1) {
+            return None; // this member itself is excluded
+        }
+        Some(matching.into_iter().map(|p| p[1..].to_vec()).collect())
+    };
+    match value {
+        Value::Array(items) => {
+            out.push(b'[');
+            let mut first = true;
+            for (i, item) in items.iter().enumerate() {
+                let Some(rest) = narrowed(&i.to_string()) else {
+                    continue;
+                };
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_value_excluding(item, &rest, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(object) => {
+            out.push(b'{');
+            let mut first = true;
+            for (key, item) in object.iter() {
+                let Some(rest) = narrowed(key) else {
+                    continue;
+                };
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_string(key, out);
+                out.push(b':');
+                write_value_excluding(item, &rest, out);
+            }
+            out.push(b'}');
+        }
+        scalar => write_value(scalar, out),
+    }
+}
+
 /// ECMAScript `Number.prototype.toString` (ECMA-262 §7.1.12.1), as RFC 8785 §3.2.2.3 requires.
 fn write_number(n: f64, out: &mut Vec<u8>) {
     // Whole numbers within ±2^53 print as their integer digits in ECMAScript (and -0 as "0"); this
