@@ -8,10 +8,25 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
+/// Compiled official schemas, one per version, shared by the tests (compiling is the slow part).
+fn official(dir: &Path, version: SpecVersion) -> &'static OfficialSchema {
+    static CACHE: std::sync::Mutex<Vec<(PathBuf, SpecVersion, &'static OfficialSchema)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().expect("cache lock");
+    if let Some((_, _, s)) = cache.iter().find(|(d, v, _)| d == dir && *v == version) {
+        return s;
+    }
+    let schema: &'static OfficialSchema = Box::leak(Box::new(
+        OfficialSchema::load(dir, version).expect("schema"),
+    ));
+    cache.push((dir.to_path_buf(), version, schema));
+    schema
+}
+
 fn report(bytes: &[u8], schema_dir: Option<&Path>) -> Report {
     let doc = SbomDocument::read(bytes, Limits::default()).expect("a CycloneDX document");
-    let schema = schema_dir.map(|d| OfficialSchema::load(d, doc.spec_version()).expect("schema"));
-    validate(&doc, schema.as_ref())
+    let schema = schema_dir.map(|d| official(d, doc.spec_version()));
+    validate(&doc, schema)
 }
 
 fn spec_tests() -> Vec<(String, Vec<u8>)> {
