@@ -47,7 +47,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Deepest nesting of arrays and objects accepted by default. CycloneDX documents nest components a
 /// few dozen levels at most; the limit keeps recursion far from the stack's end on any thread.
-pub const MAX_DEPTH: usize = 1000;
+pub const MAX_DEPTH: usize = 256;
 
 /// Largest integer magnitude accepted in an integer literal: 2^53, the last integer up to which
 /// every integer is exactly representable as an IEEE 754 double (RFC 7493 §2.2).

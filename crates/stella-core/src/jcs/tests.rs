@@ -318,3 +318,19 @@ fn excluding_members_equals_removing_them() {
     );
     assert_eq!(v.to_canonical_excluding(&[]), v.to_canonical());
 }
+
+#[test]
+fn the_deepest_accepted_document_survives_every_walk_on_a_small_stack() {
+    // Test threads have 2 MiB stacks; the CLI's main thread has 8 MiB.
+    let doc = format!(
+        "{}1{}",
+        "[{\"k\":".repeat(MAX_DEPTH / 2),
+        "}]".repeat(MAX_DEPTH / 2)
+    );
+    let value = parse(doc.as_bytes()).expect("at the limit");
+    let canonical = value.to_canonical();
+    assert_eq!(canonical.len(), doc.len());
+    let serde = value.to_serde();
+    assert!(Value::from_serde(&serde).is_ok());
+    assert_eq!(value.to_canonical_excluding(&["/0/k"]).len(), 4);
+}

@@ -209,3 +209,21 @@ fn pointers_sort_numerically() {
     );
     assert_eq!(compare_pointers("", "/a"), Ordering::Less);
 }
+
+#[test]
+fn deepest_readable_document_validates_without_exhausting_the_stack() {
+    // Components nested as deep as the reader allows: each level is an object and an array.
+    let levels = stella_core::jcs::MAX_DEPTH / 2 - 1;
+    let mut doc = String::from(r#"{"bomFormat":"CycloneDX","specVersion":"1.7","components":"#);
+    for i in 0..levels {
+        doc.push_str(&format!(
+            r#"[{{"type":"library","name":"c{i}","bom-ref":"c{i}","components":"#
+        ));
+    }
+    doc.push_str("[]");
+    doc.push_str(&"}]".repeat(levels));
+    doc.push('}');
+    assert!(report(doc.as_bytes(), None).is_valid());
+    let schema_dir = fixtures().join("cyclonedx/schema");
+    assert!(report(doc.as_bytes(), Some(&schema_dir)).is_valid());
+}
