@@ -52,6 +52,21 @@ pub enum Command {
     /// Canonicalise, identify, validate and convert CycloneDX SBOMs.
     #[command(subcommand)]
     Sbom(SbomCommand),
+    /// Prove which functions, byte for byte, are inside a binary; verify and query proofs.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Without a subcommand: write the FuncProof of BINARY (stella.funcproof/v1, canonical JSON): its \
+identity (GNU BuildID or a fallback id, debug-id, code-id), the BLAKE3 of every executable \
+section and .rodata, and the exact range and BLAKE3 of every function, from .symtab, .dynsym \
+and .eh_frame (stripped binaries keep exact ranges).
+
+Examples:
+  stella funcproof /usr/lib/x86_64-linux-gnu/libz.so.1 -o libz.funcproof.json
+  stella funcproof verify libz.funcproof.json /usr/lib/x86_64-linux-gnu/libz.so.1
+  stella funcproof query libz.funcproof.json inflateGetHeader"
+    )]
+    Funcproof(FuncproofArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Example: stella completions bash > /etc/bash_completion.d/stella")]
     Completions {
@@ -157,5 +172,49 @@ Example: stella sbom convert old-bom.json -o bom-1.7.json")]
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+/// `stella funcproof …`
+#[derive(Debug, Args)]
+pub struct FuncproofArgs {
+    /// verify or query an existing proof.
+    #[command(subcommand)]
+    pub command: Option<FuncproofCommand>,
+    /// The binary to prove (ELF; PE and Mach-O: identity and sections).
+    #[arg(value_name = "BINARY")]
+    pub binary: Option<PathBuf>,
+    /// Write the proof here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `stella funcproof verify | query`
+#[derive(Debug, Subcommand)]
+pub enum FuncproofCommand {
+    /// Recompute every hash of PROOF against BINARY; exit 1 listing every mismatching file,
+    /// section and function.
+    Verify {
+        /// The FuncProof JSON.
+        proof: PathBuf,
+        /// The binary it should describe.
+        binary: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Is SYMBOL in the proven binary? Present: its range and hash (exit 0). Absent: exit 1.
+    #[command(after_help = "\
+SYMBOL is a glob (*, ?, [...]) or an exact name, matched against the mangled name, every alias \
+and the demangled name, which also matches without its generic arguments and parameters \
+(openssl::ssl::select_next_proto matches openssl::ssl::select_next_proto<T>(...)).")]
+    Query {
+        /// The FuncProof JSON.
+        proof: PathBuf,
+        /// The symbol or glob.
+        symbol: String,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -5,7 +5,9 @@
 
 mod cli;
 mod exit;
+mod funcproof;
 mod input;
+mod output;
 mod sbom;
 
 use std::io::Write as _;
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Sbom(cmd) => sbom::run(cmd),
+        Command::Funcproof(args) => funcproof::run(args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "stella", &mut std::io::stdout());

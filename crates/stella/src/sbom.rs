@@ -1,9 +1,8 @@
 //! `stella sbom canon | id | validate | convert`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use serde::Serialize;
 use stella_core::jcs::{self, Limits};
 use stella_sbom::validate::{self, OfficialSchema, Report};
@@ -12,6 +11,7 @@ use stella_sbom::{SbomDocument, SbomError};
 use crate::cli::{ReadArgs, SbomCommand};
 use crate::exit::{CliError, Outcome};
 use crate::input::Input;
+use crate::output::{print_json, write_atomically, write_stdout};
 
 pub fn run(command: SbomCommand) -> Result<Outcome, CliError> {
     match command {
@@ -41,23 +41,6 @@ fn limits(read: &ReadArgs) -> Limits {
 /// Reading errors are the user's input: exit 2, prefixed with the input's name.
 fn bad(input: &Input, error: SbomError) -> CliError {
     CliError::input(anyhow!(error)).context(input.name())
-}
-
-fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        // A closed pipe (`| head`) is the reader's choice, not an error of ours.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::environment(anyhow!("writing to stdout: {e}"))),
-    }
-}
-
-fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::environment(anyhow!("serialising output: {e}")))?;
-    text.push('\n');
-    write_stdout(text.as_bytes())
 }
 
 fn canon(read: &ReadArgs, any_json: bool) -> Result<Outcome, CliError> {
@@ -245,28 +228,4 @@ fn convert(read: &ReadArgs, output: Option<&Path>) -> Result<Outcome, CliError> 
         Some(path) => write_atomically(path, &canonical)?,
     }
     Ok(Outcome::Success)
-}
-
-/// Writes through a temporary file in the same directory and renames it into place, so a
-/// reader never sees half a document and a failure leaves any previous file intact.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::input(anyhow!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(CliError::environment)
 }

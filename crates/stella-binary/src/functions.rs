@@ -1,0 +1,430 @@
+//! Function boundaries: symbols and `.eh_frame` FDEs, merged into exact byte ranges.
+//!
+//! Sources, strongest first: `.symtab` (every function with its size, local ones included),
+//! `.dynsym` (exported functions; what survives `strip`), and `.eh_frame` FDEs (one per function
+//! with unwind info, whose ranges equal the symbol sizes, so a stripped binary keeps exact
+//! boundaries). Candidates are grouped by start address: several names at one address are one
+//! function with aliases; a symbol's size wins over an FDE's; a range known only from an FDE is
+//! named `sub_<hex>` with source `eh_frame`. GCC's `.cold` parts (`f.cold`, `f.cold.3`) are
+//! grouped with their parent as fragments.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
+use serde::{Deserialize, Serialize};
+
+/// Most FDEs read from one `.eh_frame` (`librustc_driver` has about 100k): past this the section
+/// is treated as hostile and the rest ignored, with a warning.
+pub const MAX_FDES: usize = 10_000_000;
+
+/// A virtual address, written as `0x` lower-case hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Addr(pub u64);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:x}", self.0)
+    }
+}
+
+impl Serialize for Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Addr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.strip_prefix("0x")
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .map(Addr)
+            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a 0x-hex address")))
+    }
+}
+
+/// Where a function's boundaries came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The static symbol table.
+    Symtab,
+    /// The dynamic symbol table.
+    Dynsym,
+    /// DWARF subprograms.
+    Dwarf,
+    /// `.eh_frame` FDEs only.
+    EhFrame,
+    /// Disassembly (call targets).
+    Disasm,
+}
+
+/// A part of a function placed apart from it (GCC `.cold`, BOLT split fragments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fragment {
+    /// The fragment's symbol.
+    pub sym: String,
+    /// First byte.
+    pub start: Addr,
+    /// One past the last byte.
+    pub end: Addr,
+    /// BLAKE3 of the file bytes of `[start, end)`.
+    pub blake3: String,
+}
+
+/// One function of a FuncProof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    /// The primary (mangled) name.
+    pub sym: String,
+    /// Other names of the same range.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The demangled primary name, when it is mangled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demangled: Option<String>,
+    /// First byte.
+    pub start: Addr,
+    /// One past the last byte.
+    pub end: Addr,
+    /// BLAKE3 of the file bytes of `[start, end)`.
+    pub blake3: String,
+    /// Where the boundaries came from.
+    pub source: Source,
+    /// Source file (from DWARF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Source line (from DWARF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Parts placed apart from the function.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fragments: Vec<Fragment>,
+}
+
+/// Virtual address → file offset, from the loadable segments (or sections when there are none).
+#[derive(Debug, Clone, Default)]
+pub struct AddressMap {
+    /// `(address, file size, file offset)`, sorted by address.
+    ranges: Vec<(u64, u64, u64)>,
+}
+
+impl AddressMap {
+    /// The map of a parsed file.
+    pub fn new(file: &object::File<'_>) -> Self {
+        let mut ranges: Vec<(u64, u64, u64)> = file
+            .segments()
+            .filter_map(|seg| {
+                let (offset, size) = seg.file_range();
+                (size > 0).then_some((seg.address(), size, offset))
+            })
+            .collect();
+        if ranges.is_empty() {
+            ranges = file
+                .sections()
+                .filter_map(|sec| {
+                    let (offset, size) = sec.file_range()?;
+                    (size > 0).then_some((sec.address(), size, offset))
+                })
+                .collect();
+        }
+        ranges.sort_unstable();
+        AddressMap { ranges }
+    }
+
+    /// The file bytes of `[start, end)`, when they lie inside one mapped range of `data`.
+    pub fn bytes<'d>(&self, data: &'d [u8], start: u64, end: u64) -> Option<&'d [u8]> {
+        let i = self.ranges.partition_point(|&(addr, _, _)| addr <= start);
+        let &(addr, size, offset) = self.ranges.get(i.checked_sub(1)?)?;
+        if end < start || end > addr.checked_add(size)? {
+            return None;
+        }
+        let from = usize::try_from(offset.checked_add(start - addr)?).ok()?;
+        let to = usize::try_from(offset.checked_add(end - addr)?).ok()?;
+        data.get(Range {
+            start: from,
+            end: to,
+        })
+    }
+}
+
+/// BLAKE3 hex of a byte slice.
+pub fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Functions found in a file, and what could not be used.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    /// Functions sorted by start address.
+    pub functions: Vec<Function>,
+    /// Problems that did not stop extraction (recorded in the proof's `meta.warnings`).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Default)]
+struct Candidate {
+    /// `(source, not global, name)` so that the best name sorts first.
+    names: Vec<(Source, bool, String)>,
+    symbol_end: Option<u64>,
+    fde_end: Option<u64>,
+}
+
+/// Finds every function of `file`, hashing its bytes from `data`.
+pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
+    let mut warnings = Vec::new();
+    let mut by_start: BTreeMap<u64, Candidate> = BTreeMap::new();
+    for (symbols, source) in [
+        (file.symbols().collect::<Vec<_>>(), Source::Symtab),
+        (file.dynamic_symbols().collect::<Vec<_>>(), Source::Dynsym),
+    ] {
+        for sym in symbols {
+            if sym.kind() != SymbolKind::Text || !sym.is_definition() {
+                continue;
+            }
+            let Ok(name) = sym.name() else { continue };
+            if name.is_empty() {
+                continue;
+            }
+            let c = by_start.entry(sym.address()).or_default();
+            if sym.size() > 0 && c.symbol_end.is_none() {
+                c.symbol_end = sym.address().checked_add(sym.size());
+            }
+            if !c.names.iter().any(|(_, _, n)| n == name) {
+                c.names.push((source, !sym.is_global(), name.to_owned()));
+            }
+        }
+    }
+    // FDEs covering PLT stubs describe linker trampolines, not functions of the program.
+    let plt: Vec<(u64, u64)> = file
+        .sections()
+        .filter(|s| s.name().is_ok_and(|n| n.starts_with(".plt")))
+        .map(|s| (s.address(), s.address().saturating_add(s.size())))
+        .collect();
+    for (start, end) in fde_ranges(file, &mut warnings) {
+        if plt.iter().any(|&(lo, hi)| (lo..hi).contains(&start)) {
+            continue;
+        }
+        by_start.entry(start).or_default().fde_end = Some(end);
+    }
+    let map = AddressMap::new(file);
+    let mut functions = Vec::with_capacity(by_start.len());
+    let mut unmapped = 0usize;
+    for (start, mut c) in by_start {
+        let Some(end) = c.symbol_end.or(c.fde_end).filter(|&e| e > start) else {
+            continue;
+        };
+        let Some(bytes) = map.bytes(data, start, end) else {
+            unmapped += 1;
+            continue;
+        };
+        c.names.sort_by(|a, b| {
+            (a.0, a.1, leading_underscores(&a.2), a.2.len(), &a.2).cmp(&(
+                b.0,
+                b.1,
+                leading_underscores(&b.2),
+                b.2.len(),
+                &b.2,
+            ))
+        });
+        let mut names = c.names.into_iter();
+        let (source, sym) = match names.next() {
+            Some((source, _, name)) => (source, name),
+            None => (Source::EhFrame, format!("sub_{start:x}")),
+        };
+        let mut aliases: Vec<String> = names.map(|(_, _, n)| n).collect();
+        aliases.sort();
+        functions.push(Function {
+            demangled: demangle(&sym),
+            sym,
+            aliases,
+            start: Addr(start),
+            end: Addr(end),
+            blake3: blake3_hex(bytes),
+            source,
+            file: None,
+            line: None,
+            fragments: Vec::new(),
+        });
+    }
+    if unmapped > 0 {
+        warnings.push(format!(
+            "{unmapped} function ranges lie outside the file's loadable bytes and were left out"
+        ));
+    }
+    Extracted {
+        functions: group_cold_fragments(functions),
+        warnings,
+    }
+}
+
+fn leading_underscores(name: &str) -> usize {
+    name.bytes().take_while(|&b| b == b'_').count()
+}
+
+/// `f.cold` / `f.cold.7` → `f`.
+fn cold_parent(name: &str) -> Option<&str> {
+    let (base, suffix) = name.rsplit_once(".cold")?;
+    let numbered = suffix
+        .strip_prefix('.')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    (!base.is_empty() && (suffix.is_empty() || numbered)).then_some(base)
+}
+
+fn group_cold_fragments(functions: Vec<Function>) -> Vec<Function> {
+    let index: BTreeMap<String, usize> = functions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            std::iter::once((f.sym.clone(), i)).chain(f.aliases.iter().map(move |a| (a.clone(), i)))
+        })
+        .collect();
+    let mut parent_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, f) in functions.iter().enumerate() {
+        if let Some(&p) = cold_parent(&f.sym).and_then(|base| index.get(base))
+            && p != i
+        {
+            parent_of.insert(i, p);
+        }
+    }
+    let mut fragments: BTreeMap<usize, Vec<Fragment>> = BTreeMap::new();
+    let mut kept = Vec::with_capacity(functions.len());
+    for (i, f) in functions.into_iter().enumerate() {
+        match parent_of.get(&i) {
+            Some(&p) => fragments.entry(p).or_default().push(Fragment {
+                sym: f.sym,
+                start: f.start,
+                end: f.end,
+                blake3: f.blake3,
+            }),
+            None => kept.push((i, f)),
+        }
+    }
+    kept.into_iter()
+        .map(|(i, mut f)| {
+            if let Some(frags) = fragments.remove(&i) {
+                f.fragments = frags;
+            }
+            f
+        })
+        .collect()
+}
+
+/// Rust (legacy and v0, without the hash suffix) or Itanium C++ demangling; `None` when the name
+/// is not mangled.
+pub fn demangle(name: &str) -> Option<String> {
+    if let Ok(d) = rustc_demangle::try_demangle(name) {
+        return Some(format!("{d:#}"));
+    }
+    if name.starts_with("_Z") {
+        let symbol = cpp_demangle::Symbol::new(name).ok()?;
+        return symbol.demangle().ok().filter(|d| d != name);
+    }
+    None
+}
+
+/// `[start, end)` of every FDE in `.eh_frame`.
+fn fde_ranges(file: &object::File<'_>, warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
+    use gimli::{BaseAddresses, CieOrFde, EhFrame, RunTimeEndian, UnwindSection};
+    let Some(section) = file.section_by_name(".eh_frame") else {
+        return Vec::new();
+    };
+    let Ok(data) = section.uncompressed_data() else {
+        warnings.push(".eh_frame could not be read".to_owned());
+        return Vec::new();
+    };
+    let endian = if file.is_little_endian() {
+        RunTimeEndian::Little
+    } else {
+        RunTimeEndian::Big
+    };
+    let mut eh_frame = EhFrame::new(&data, endian);
+    eh_frame.set_address_size(if file.is_64() { 8 } else { 4 });
+    let mut bases = BaseAddresses::default().set_eh_frame(section.address());
+    if let Some(text) = file.section_by_name(".text") {
+        bases = bases.set_text(text.address());
+    }
+    if let Some(got) = file.section_by_name(".got") {
+        bases = bases.set_got(got.address());
+    }
+    let mut out = Vec::new();
+    let mut entries = eh_frame.entries(&bases);
+    let mut bad_fdes = 0usize;
+    for _ in 0..MAX_FDES {
+        match entries.next() {
+            Ok(None) => return finish(out, bad_fdes, warnings),
+            Ok(Some(CieOrFde::Cie(_))) => {}
+            Ok(Some(CieOrFde::Fde(partial))) => match partial.parse(EhFrame::cie_from_offset) {
+                Ok(fde) if fde.len() > 0 => {
+                    if let Some(end) = fde.initial_address().checked_add(fde.len()) {
+                        out.push((fde.initial_address(), end));
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => bad_fdes += 1,
+            },
+            Err(e) => {
+                warnings.push(format!(".eh_frame: stopped at a malformed entry ({e})"));
+                return finish(out, bad_fdes, warnings);
+            }
+        }
+    }
+    warnings.push(format!(
+        ".eh_frame: more than {MAX_FDES} entries; the rest were ignored"
+    ));
+    finish(out, bad_fdes, warnings)
+}
+
+fn finish(out: Vec<(u64, u64)>, bad: usize, warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
+    if bad > 0 {
+        warnings.push(format!(".eh_frame: {bad} FDEs could not be parsed"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cold_parts_name_their_parent() {
+        assert_eq!(cold_parent("main.cold"), Some("main"));
+        assert_eq!(cold_parent("f.part.0.cold.12"), Some("f.part.0"));
+        assert_eq!(cold_parent("f.coldish"), None);
+        assert_eq!(cold_parent(".cold"), None);
+        assert_eq!(cold_parent("f.cold."), None);
+    }
+
+    #[test]
+    fn demangles_rust_and_cpp_and_leaves_c_alone() {
+        assert_eq!(
+            demangle("_ZN4core3fmt5write17h0123456789abcdefE").as_deref(),
+            Some("core::fmt::write")
+        );
+        assert_eq!(
+            demangle("_RNvCs1234_7mycrate3foo").as_deref(),
+            Some("mycrate::foo")
+        );
+        assert_eq!(demangle("_Z3fooi").as_deref(), Some("foo(int)"));
+        assert_eq!(demangle("inflateGetHeader"), None);
+    }
+
+    #[test]
+    fn address_map_refuses_ranges_outside_the_file() {
+        let map = AddressMap {
+            ranges: vec![(0x1000, 0x100, 0x0)],
+        };
+        let data = vec![7u8; 0x100];
+        assert_eq!(
+            map.bytes(&data, 0x1010, 0x1020).map(<[u8]>::len),
+            Some(0x10)
+        );
+        assert!(map.bytes(&data, 0x10f0, 0x1101).is_none());
+        assert!(map.bytes(&data, 0x0fff, 0x1001).is_none());
+        assert!(map.bytes(&data, 0x1020, 0x1010).is_none());
+        // A segment that claims more bytes than the file has.
+        assert!(map.bytes(&data[..0x10], 0x1000, 0x1020).is_none());
+    }
+}

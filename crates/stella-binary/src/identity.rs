@@ -1,0 +1,205 @@
+//! Binary identity: the keys under which symbol servers, runtime frames and advisories find a
+//! binary.
+//!
+//! - **ELF**: the GNU BuildID note (`NT_GNU_BUILD_ID`). Some toolchains write none (the Rust
+//!   toolchain's own `librustc_driver`); then the id is a *fallback* and says so
+//!   (`buildIdSource: "fallback"`): hex of the first 16 bytes of
+//!   SHA-256(first 4 KiB ‖ last 4 KiB ‖ file length as 8 bytes little-endian), the shape of the
+//!   OpenTelemetry profiler's file id — cheap on huge files, and stable for a given file.
+//! - **Breakpad / Sentry debug-id** from an ELF build id: its first 16 bytes (zero-padded) read as
+//!   a GUID whose first three fields are little-endian, age 0; the code-id is the build id's hex.
+//! - **PE**: CodeView RSDS GUID and age (`debugId` = `<guid>-<age>`), code-id =
+//!   `TimeDateStamp` (8 hex) ‖ `SizeOfImage` (hex), as symbol servers index them.
+//! - **Mach-O**: `LC_UUID`.
+
+use object::Object;
+use serde::{Deserialize, Serialize};
+
+/// Where a proof's `buildId` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildIdSource {
+    /// The ELF GNU build-id note.
+    GnuNote,
+    /// Computed from the file's bytes because it carries no build id.
+    Fallback,
+}
+
+/// The identity section of a FuncProof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// `elf`, `pe` or `macho`.
+    pub format: String,
+    /// `x86_64`, `aarch64`, …
+    pub arch: String,
+    /// Where `buildId` came from.
+    pub build_id_source: BuildIdSource,
+    /// Breakpad/Sentry debug identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_id: Option<String>,
+    /// Breakpad/Sentry code identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_id: Option<String>,
+    /// Mach-O `LC_UUID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+}
+
+/// Identity and build id of a parsed binary.
+pub fn identify(file: &object::File<'_>, data: &[u8]) -> (String, Identity) {
+    let format = match file.format() {
+        object::BinaryFormat::Elf => "elf",
+        object::BinaryFormat::Pe => "pe",
+        object::BinaryFormat::MachO => "macho",
+        object::BinaryFormat::Coff => "coff",
+        _ => "other",
+    }
+    .to_owned();
+    let arch = arch_name(file.architecture()).to_owned();
+    let gnu = file.build_id().ok().flatten().filter(|id| !id.is_empty());
+    let (build_id, source) = match gnu {
+        Some(id) => (hex(id), BuildIdSource::GnuNote),
+        None => (fallback_id(data), BuildIdSource::Fallback),
+    };
+    let mut identity = Identity {
+        format,
+        arch,
+        build_id_source: source,
+        debug_id: None,
+        code_id: None,
+        uuid: None,
+    };
+    if let Some(id) = gnu {
+        identity.debug_id = Some(debug_id_from_build_id(id));
+        identity.code_id = Some(hex(id));
+    }
+    if let Ok(Some(cv)) = file.pdb_info() {
+        identity.debug_id = Some(format!("{}-{:x}", guid(&cv.guid()), cv.age()));
+        identity.code_id = pe_code_id(data);
+    }
+    if let Ok(Some(uuid)) = file.mach_uuid() {
+        identity.uuid = Some(uuid_string(&uuid));
+        identity.debug_id = Some(uuid_string(&uuid));
+    }
+    (build_id, identity)
+}
+
+fn arch_name(arch: object::Architecture) -> &'static str {
+    use object::Architecture as A;
+    match arch {
+        A::X86_64 | A::X86_64_X32 => "x86_64",
+        A::Aarch64 | A::Aarch64_Ilp32 => "aarch64",
+        A::I386 => "x86",
+        A::Arm => "arm",
+        A::Riscv64 => "riscv64",
+        A::PowerPc64 => "ppc64",
+        A::S390x => "s390x",
+        _ => "unknown",
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A Windows GUID from its 16 stored bytes (`Data1`–`Data3` little-endian), as
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+fn guid(b: &[u8; 16]) -> String {
+    format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}-{}",
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        hex(&b[8..10]),
+        hex(&b[10..16])
+    )
+}
+
+fn uuid_string(b: &[u8; 16]) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex(&b[0..4]),
+        hex(&b[4..6]),
+        hex(&b[6..8]),
+        hex(&b[8..10]),
+        hex(&b[10..16])
+    )
+}
+
+/// Breakpad/Sentry: the first 16 bytes of the build id (zero-padded) as a little-endian GUID.
+pub fn debug_id_from_build_id(build_id: &[u8]) -> String {
+    let mut b = [0u8; 16];
+    let n = build_id.len().min(16);
+    b[..n].copy_from_slice(&build_id[..n]);
+    guid(&b)
+}
+
+/// `TimeDateStamp` (8 upper-case hex digits, as symbol servers spell it) ‖ `SizeOfImage` (hex).
+fn pe_code_id(data: &[u8]) -> Option<String> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    let pe = usize::try_from(u32_at(0x3c)?).ok()?;
+    let timestamp = u32_at(pe.checked_add(8)?)?;
+    // Optional header starts after the 4-byte signature and 20-byte COFF header; SizeOfImage is
+    // at offset 56 in both PE32 and PE32+.
+    let size_of_image = u32_at(pe.checked_add(24 + 56)?)?;
+    Some(format!("{timestamp:08X}{size_of_image:x}"))
+}
+
+/// The fallback id: first 16 bytes (hex) of
+/// SHA-256(first 4 KiB ‖ last 4 KiB ‖ length as u64 little-endian).
+pub fn fallback_id(data: &[u8]) -> String {
+    const PAGE: usize = 4096;
+    let head = &data[..data.len().min(PAGE)];
+    let tail = &data[data.len().saturating_sub(PAGE)..];
+    let mut hasher = stella_core::digest::Sha256Writer::default();
+    hasher.update(head);
+    hasher.update(tail);
+    hasher.update(&(data.len() as u64).to_le_bytes());
+    hasher.finish().hex()[..32].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breakpad_debug_id_swaps_the_first_three_guid_fields() {
+        let build_id: Vec<u8> = (0u8..20).collect();
+        assert_eq!(
+            debug_id_from_build_id(&build_id),
+            "03020100-0504-0706-0809-0a0b0c0d0e0f"
+        );
+        // Short build ids are zero-padded.
+        assert_eq!(
+            debug_id_from_build_id(&[0xaa, 0xbb]),
+            "0000bbaa-0000-0000-0000-000000000000"
+        );
+    }
+
+    #[test]
+    fn fallback_id_depends_on_head_tail_and_length() {
+        let a = vec![1u8; 10_000];
+        let mut b = a.clone();
+        b[5000] = 2; // the middle is not sampled
+        let mut c = a.clone();
+        c.push(1);
+        assert_eq!(fallback_id(&a), fallback_id(&b));
+        assert_ne!(fallback_id(&a), fallback_id(&c));
+        assert_eq!(fallback_id(&a).len(), 32);
+    }
+}

@@ -1,0 +1,65 @@
+//! FuncProof: which functions, byte for byte, are inside a binary.
+//!
+//! When an advisory names a symbol (`inflateGetHeader`, `BN_mod_sqrt`), a package version is not
+//! proof. This crate reads a binary and states, in a deterministic JSON document
+//! (`stella.funcproof/v1`, DESIGN.md "FuncProof JSON"):
+//!
+//! - [`identity`]: what the binary is — GNU BuildID (or a documented fallback id when the
+//!   toolchain wrote none), the Breakpad/Sentry debug-id and code-id, PE CodeView and Mach-O
+//!   `LC_UUID` identities;
+//! - the address, size and BLAKE3 of every executable section and `.rodata`, and the SHA-256 of
+//!   the whole file;
+//! - [`functions`]: every function's exact byte range `[start, end)` and the BLAKE3 of those file
+//!   bytes, merged from `.symtab`, `.dynsym` and `.eh_frame` FDEs (so stripped binaries keep exact
+//!   ranges), aliases as one range with all names, `.cold` fragments grouped with their parent,
+//!   demangled names beside mangled ones.
+//!
+//! [`FuncProof::verify`] replays the hashes against a binary (after a one-byte patch, the patched
+//! function and section are named), and [`FuncProof::query`] answers presence *and absence* of a
+//! symbol by glob or demangled name.
+//!
+//! What this crate does not own: signing or storing proofs (`stella-attest`, `stella-oci`), or
+//! runtime symbolisation (`stella-runtime`).
+
+pub mod functions;
+pub mod identity;
+mod mapped;
+pub mod proof;
+
+pub use mapped::MappedFile;
+pub use proof::{FuncProof, Mismatch, QueryMatch};
+
+/// Why a binary or a proof could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BinaryError {
+    /// The file could not be opened or mapped.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not an object file Stella reads, or a structurally broken one.
+    #[error("not a readable ELF, PE or Mach-O binary: {reason}")]
+    Format {
+        /// What the parser said.
+        reason: String,
+    },
+    /// A FuncProof document that is not valid.
+    #[error("not a valid FuncProof: {reason}")]
+    Proof {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A symbol pattern that is not a valid glob.
+    #[error("invalid symbol pattern {pattern:?}: {reason}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong.
+        reason: String,
+    },
+}

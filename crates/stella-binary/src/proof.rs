@@ -1,0 +1,367 @@
+//! The FuncProof document: building it, replaying it against a binary, and querying it.
+
+use std::collections::BTreeMap;
+
+use object::{Object, ObjectSection, SectionKind};
+use serde::{Deserialize, Serialize};
+use stella_core::Digest;
+
+use crate::BinaryError;
+use crate::functions::{self, Addr, AddressMap, Function, blake3_hex};
+use crate::identity::{self, Identity};
+
+/// The `schema` value of every FuncProof this crate writes.
+pub const SCHEMA: &str = "stella.funcproof/v1";
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// `sha256:<hex>` of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// One section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionDigest {
+    /// Virtual address.
+    pub addr: Addr,
+    /// Size in bytes.
+    pub size: u64,
+    /// BLAKE3 of the section's file bytes.
+    pub blake3: String,
+}
+
+/// A stored answer to "is there a call path from this entry to this sink?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The entry function.
+    pub entry: String,
+    /// The sink function.
+    pub sink: String,
+    /// Functions from entry to sink.
+    pub path: Vec<String>,
+    /// Hash of the edge list.
+    pub hash: String,
+}
+
+/// How the proof was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Compilers named in `.comment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler: Option<String>,
+    /// Compiler flags (DWARF `DW_AT_producer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// The tool that made the proof.
+    pub tool: String,
+    /// Its version.
+    pub version: String,
+    /// What could not be used, where the rest is still sound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// A FuncProof (`stella.funcproof/v1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FuncProof {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// GNU BuildID, or the fallback id (see `identity.buildIdSource`).
+    pub build_id: Option<String>,
+    /// Identity under every scheme the format has.
+    pub identity: Identity,
+    /// The whole file.
+    pub file: FileDigest,
+    /// Executable sections and `.rodata`, by name.
+    pub sections: BTreeMap<String, SectionDigest>,
+    /// Every function, sorted by start address.
+    pub functions: Vec<Function>,
+    /// Entry → sink call paths.
+    #[serde(default)]
+    pub traces: Vec<Trace>,
+    /// How the proof was made.
+    pub meta: Meta,
+}
+
+/// One thing that no longer matches the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// `file`, `section`, `function` or `fragment`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Range, for functions and sections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<(Addr, Addr)>,
+    /// What the proof says.
+    pub expected: String,
+    /// What the binary has (`missing` when the bytes are gone).
+    pub actual: String,
+}
+
+/// A function a query matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryMatch {
+    /// Primary name.
+    pub sym: String,
+    /// Demangled name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demangled: Option<String>,
+    /// Which name matched.
+    pub matched: String,
+    /// First byte.
+    pub start: Addr,
+    /// One past the last byte.
+    pub end: Addr,
+    /// BLAKE3 of the bytes.
+    pub blake3: String,
+}
+
+fn parse(data: &[u8]) -> Result<object::File<'_>, BinaryError> {
+    object::File::parse(data).map_err(|e| BinaryError::Format {
+        reason: e.to_string(),
+    })
+}
+
+fn proved_sections(file: &object::File<'_>, data: &[u8]) -> BTreeMap<String, SectionDigest> {
+    let mut out = BTreeMap::new();
+    for section in file.sections() {
+        let Ok(name) = section.name() else { continue };
+        let wanted = section.kind() == SectionKind::Text || name == ".rodata";
+        let Some((offset, size)) = section.file_range() else {
+            continue;
+        };
+        if !wanted {
+            continue;
+        }
+        let bytes = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(offset.saturating_add(size)).ok())
+            .and_then(|(from, to)| data.get(from..to));
+        let Some(bytes) = bytes else { continue };
+        let mut key = name.to_owned();
+        let mut n = 1;
+        while out.contains_key(&key) {
+            n += 1;
+            key = format!("{name}#{n}");
+        }
+        out.insert(
+            key,
+            SectionDigest {
+                addr: Addr(section.address()),
+                size,
+                blake3: blake3_hex(bytes),
+            },
+        );
+    }
+    out
+}
+
+/// Distinct compiler identifications in `.comment` (NUL-separated strings).
+fn compilers(file: &object::File<'_>) -> Option<String> {
+    let data = file.section_by_name(".comment")?.uncompressed_data().ok()?;
+    let mut seen: Vec<String> = data
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).trim().to_owned())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    (!seen.is_empty()).then(|| seen.join("; "))
+}
+
+impl FuncProof {
+    /// Builds the proof of the binary `data`.
+    ///
+    /// # Errors
+    /// [`BinaryError::Format`] when `data` is not a readable ELF, PE or Mach-O file.
+    pub fn build(data: &[u8]) -> Result<Self, BinaryError> {
+        let file = parse(data)?;
+        let (build_id, identity) = identity::identify(&file, data);
+        let extracted = functions::extract(&file, data);
+        Ok(FuncProof {
+            schema: SCHEMA.to_owned(),
+            build_id: Some(build_id),
+            identity,
+            file: FileDigest {
+                sha256: Digest::sha256(data).to_string(),
+                size: data.len() as u64,
+            },
+            sections: proved_sections(&file, data),
+            functions: extracted.functions,
+            traces: Vec::new(),
+            meta: Meta {
+                compiler: compilers(&file),
+                flags: None,
+                tool: "stella".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                warnings: extracted.warnings,
+            },
+        })
+    }
+
+    /// Reads a proof from JSON.
+    ///
+    /// # Errors
+    /// [`BinaryError::Proof`] when the document is not a `stella.funcproof/v1` proof.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, BinaryError> {
+        let value = stella_core::jcs::parse(bytes).map_err(|e| BinaryError::Proof {
+            reason: e.to_string(),
+        })?;
+        let proof: FuncProof =
+            serde_json::from_value(value.to_serde()).map_err(|e| BinaryError::Proof {
+                reason: e.to_string(),
+            })?;
+        if proof.schema != SCHEMA {
+            return Err(BinaryError::Proof {
+                reason: format!("schema is {:?}, expected {SCHEMA:?}", proof.schema),
+            });
+        }
+        Ok(proof)
+    }
+
+    /// The canonical (RFC 8785) JSON of the proof: same binary, same bytes.
+    ///
+    /// # Errors
+    /// Only if a number exceeds what JSON can carry exactly (sizes beyond 2^53 bytes).
+    pub fn to_canonical_json(&self) -> Result<Vec<u8>, stella_core::jcs::JcsError> {
+        stella_core::jcs::to_canonical(self)
+    }
+
+    /// Recomputes every hash against `data`; an empty list means the binary matches.
+    ///
+    /// # Errors
+    /// [`BinaryError::Format`] when `data` is not a readable binary.
+    pub fn verify(&self, data: &[u8]) -> Result<Vec<Mismatch>, BinaryError> {
+        let file = parse(data)?;
+        let mut mismatches = Vec::new();
+        let sha256 = Digest::sha256(data).to_string();
+        if sha256 != self.file.sha256 {
+            mismatches.push(Mismatch {
+                kind: "file",
+                name: "file".to_owned(),
+                range: None,
+                expected: self.file.sha256.clone(),
+                actual: sha256,
+            });
+        }
+        let sections = proved_sections(&file, data);
+        for (name, expected) in &self.sections {
+            let actual = sections
+                .get(name)
+                .map_or_else(|| "missing".to_owned(), |s| s.blake3.clone());
+            if actual != expected.blake3 {
+                mismatches.push(Mismatch {
+                    kind: "section",
+                    name: name.clone(),
+                    range: Some((expected.addr, Addr(expected.addr.0 + expected.size))),
+                    expected: expected.blake3.clone(),
+                    actual,
+                });
+            }
+        }
+        let map = AddressMap::new(&file);
+        let hash = |start: Addr, end: Addr| {
+            map.bytes(data, start.0, end.0)
+                .map_or_else(|| "missing".to_owned(), blake3_hex)
+        };
+        for f in &self.functions {
+            let actual = hash(f.start, f.end);
+            if actual != f.blake3 {
+                mismatches.push(Mismatch {
+                    kind: "function",
+                    name: f.sym.clone(),
+                    range: Some((f.start, f.end)),
+                    expected: f.blake3.clone(),
+                    actual,
+                });
+            }
+            for frag in &f.fragments {
+                let actual = hash(frag.start, frag.end);
+                if actual != frag.blake3 {
+                    mismatches.push(Mismatch {
+                        kind: "fragment",
+                        name: frag.sym.clone(),
+                        range: Some((frag.start, frag.end)),
+                        expected: frag.blake3.clone(),
+                        actual,
+                    });
+                }
+            }
+        }
+        Ok(mismatches)
+    }
+
+    /// Functions whose name, alias or demangled name matches `pattern`: a glob (`*`, `?`,
+    /// `[...]`) or an exact name. A demangled name also matches without its generic arguments
+    /// and parameter list (`foo::bar` matches `foo::bar<T>(int)`).
+    ///
+    /// # Errors
+    /// [`BinaryError::Pattern`] for an invalid glob.
+    pub fn query(&self, pattern: &str) -> Result<Vec<QueryMatch>, BinaryError> {
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| BinaryError::Pattern {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })?
+            .compile_matcher();
+        let mut out = Vec::new();
+        for f in &self.functions {
+            let demangled_base = f.demangled.as_deref().map(strip_signature);
+            let candidates = std::iter::once(f.sym.as_str())
+                .chain(f.aliases.iter().map(String::as_str))
+                .chain(f.demangled.as_deref())
+                .chain(demangled_base);
+            if let Some(matched) = candidates.into_iter().find(|n| glob.is_match(n)) {
+                out.push(QueryMatch {
+                    sym: f.sym.clone(),
+                    demangled: f.demangled.clone(),
+                    matched: matched.to_owned(),
+                    start: f.start,
+                    end: f.end,
+                    blake3: f.blake3.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `ns::f<T>(int) const` → `ns::f`: the path an advisory names.
+fn strip_signature(demangled: &str) -> &str {
+    let mut depth = 0usize;
+    for (i, c) in demangled.char_indices() {
+        match c {
+            '<' if i > 0 => {
+                if depth == 0 && !demangled[..i].ends_with("operator") {
+                    return &demangled[..i];
+                }
+                depth += 1;
+            }
+            '(' if depth == 0 => return &demangled[..i],
+            _ => {}
+        }
+    }
+    demangled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_stripped_to_the_path() {
+        assert_eq!(strip_signature("ns::f<int>(int) const"), "ns::f");
+        assert_eq!(strip_signature("foo(int)"), "foo");
+        assert_eq!(
+            strip_signature("openssl::ssl::select_next_proto"),
+            "openssl::ssl::select_next_proto"
+        );
+    }
+}

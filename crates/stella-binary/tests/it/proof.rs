@@ -1,0 +1,211 @@
+use std::collections::BTreeSet;
+
+use stella_binary::functions::{Addr, Source};
+use stella_binary::identity::BuildIdSource;
+use stella_binary::{FuncProof, MappedFile};
+
+use crate::fixtures::{self, NO_PIE, STRIPPED, WITH_SYMBOLS};
+
+fn prove(build: fixtures::Build) -> FuncProof {
+    let path = fixtures::vuln(build);
+    let data = MappedFile::open(&path).expect("maps");
+    FuncProof::build(&data).expect("proof")
+}
+
+#[test]
+fn every_nm_function_is_proven_at_its_address_and_size() {
+    for build in [WITH_SYMBOLS, NO_PIE] {
+        let path = fixtures::vuln(build);
+        let proof = prove(build);
+        for (addr, size, name) in fixtures::nm_functions(&path) {
+            let covered = proof.functions.iter().any(|f| {
+                (f.sym == name || f.aliases.contains(&name))
+                    && f.start == Addr(addr)
+                    && f.end == Addr(addr + size)
+            }) || proof
+                .functions
+                .iter()
+                .flat_map(|f| &f.fragments)
+                .any(|frag| {
+                    frag.sym == name && frag.start == Addr(addr) && frag.end == Addr(addr + size)
+                });
+            assert!(
+                covered,
+                "{}: nm's {name} at {addr:#x}+{size:#x} is not in the proof",
+                build.name
+            );
+        }
+    }
+}
+
+#[test]
+fn aliases_static_functions_and_cold_fragments() {
+    let proof = prove(WITH_SYMBOLS);
+    let parse = proof
+        .functions
+        .iter()
+        .find(|f| f.sym == "vuln_parse")
+        .expect("vuln_parse");
+    assert_eq!(parse.aliases, vec!["vuln_parse_alias".to_owned()]);
+    assert_eq!(parse.source, Source::Symtab);
+    assert!(
+        proof.functions.iter().any(|f| f.sym == "helper"),
+        "static function kept"
+    );
+    let handler = proof
+        .functions
+        .iter()
+        .find(|f| f.sym == "handler")
+        .expect("handler");
+    assert_eq!(handler.fragments.len(), 1, "{handler:?}");
+    assert_eq!(handler.fragments[0].sym, "handler.cold");
+    assert!(!proof.functions.iter().any(|f| f.sym.ends_with(".cold")));
+    assert_eq!(proof.identity.build_id_source, BuildIdSource::GnuNote);
+    assert!(
+        proof
+            .meta
+            .compiler
+            .as_deref()
+            .is_some_and(|c| c.contains("GCC"))
+    );
+    assert!(proof.sections.contains_key(".text") && proof.sections.contains_key(".rodata"));
+}
+
+#[test]
+fn stripped_binaries_keep_exact_ranges_from_eh_frame() {
+    let full = prove(WITH_SYMBOLS);
+    let stripped = prove(STRIPPED);
+    assert_eq!(full.build_id, stripped.build_id, "strip keeps the build id");
+    let ranges = |p: &FuncProof| -> BTreeSet<(Addr, Addr, String)> {
+        p.functions
+            .iter()
+            .map(|f| (f.start, f.end, f.blake3.clone()))
+            .chain(
+                p.functions
+                    .iter()
+                    .flat_map(|f| &f.fragments)
+                    .map(|g| (g.start, g.end, g.blake3.clone())),
+            )
+            .collect()
+    };
+    let stripped_ranges = ranges(&stripped);
+    for f in &full.functions {
+        if ["_init", "_fini", "_start"].contains(&f.sym.as_str()) {
+            continue; // CRT code without unwind information
+        }
+        assert!(
+            stripped_ranges.contains(&(f.start, f.end, f.blake3.clone())),
+            "{} [{}, {}) lost its exact range when stripped",
+            f.sym,
+            f.start,
+            f.end
+        );
+    }
+    let sub = stripped
+        .functions
+        .iter()
+        .find(|f| {
+            f.start
+                == full
+                    .functions
+                    .iter()
+                    .find(|g| g.sym == "vuln_parse")
+                    .unwrap()
+                    .start
+        })
+        .expect("vuln_parse's range");
+    assert_eq!(sub.source, Source::EhFrame);
+    assert!(sub.sym.starts_with("sub_"));
+}
+
+#[test]
+fn proofs_are_deterministic_and_round_trip() {
+    let a = prove(WITH_SYMBOLS).to_canonical_json().expect("json");
+    let b = prove(WITH_SYMBOLS).to_canonical_json().expect("json");
+    assert_eq!(a, b);
+    let read = FuncProof::from_json(&a).expect("reads back");
+    assert_eq!(read.to_canonical_json().expect("json"), a);
+}
+
+#[test]
+fn a_one_byte_patch_names_the_function_its_section_and_the_file() {
+    let path = fixtures::vuln(WITH_SYMBOLS);
+    let original = std::fs::read(&path).expect("read");
+    let proof = FuncProof::build(&original).expect("proof");
+    assert!(proof.verify(&original).expect("verifies").is_empty());
+
+    let target = proof
+        .functions
+        .iter()
+        .find(|f| f.sym == "helper")
+        .expect("helper");
+    // Map the virtual address back to a file offset the way a patcher would: through the
+    // proof's own .text section (file offset = address for these fixtures' first segment).
+    let text = &proof.sections[".text"];
+    let file = object_offset(&original, text.addr.0) + (target.start.0 - text.addr.0);
+    let mut patched = original.clone();
+    patched[usize::try_from(file).unwrap() + 1] ^= 0xff;
+    let mismatches = proof.verify(&patched).expect("parses");
+    let named: BTreeSet<(&str, &str)> = mismatches
+        .iter()
+        .map(|m| (m.kind, m.name.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        BTreeSet::from([
+            ("file", "file"),
+            ("section", ".text"),
+            ("function", "helper")
+        ]),
+        "{mismatches:#?}"
+    );
+}
+
+/// File offset of the section starting at `addr`, from the ELF section headers.
+fn object_offset(data: &[u8], addr: u64) -> u64 {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(data).expect("elf");
+    let section = file
+        .sections()
+        .find(|s| s.address() == addr)
+        .expect("section at address");
+    section.file_range().expect("file bytes").0
+}
+
+#[test]
+fn queries_answer_presence_and_absence() {
+    let proof = prove(WITH_SYMBOLS);
+    let hits = proof.query("vuln_parse_alias").expect("query");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].sym, "vuln_parse");
+    assert_eq!(proof.query("vuln_*").expect("glob").len(), 1);
+    assert!(proof.query("inflateGetHeader").expect("query").is_empty());
+    assert!(proof.query("[").is_err());
+}
+
+#[test]
+fn damaged_binaries_are_errors_not_panics() {
+    let original = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    for cut in [
+        0,
+        4,
+        16,
+        63,
+        64,
+        200,
+        original.len() / 3,
+        original.len() / 2,
+        original.len() - 1,
+    ] {
+        // Either a precise error or a proof of what is left; never a panic.
+        let _ = FuncProof::build(&original[..cut]);
+    }
+    let mut garbage = original.clone();
+    for (i, b) in garbage.iter_mut().enumerate().skip(64) {
+        *b = b.wrapping_mul(31).wrapping_add(i as u8);
+    }
+    let _ = FuncProof::build(&garbage);
+    assert!(FuncProof::build(b"").is_err());
+    assert!(FuncProof::build(b"#!/bin/sh\necho hi\n").is_err());
+    assert!(FuncProof::from_json(b"{\"schema\":\"other\"}").is_err());
+}

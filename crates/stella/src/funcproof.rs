@@ -1,0 +1,189 @@
+//! `stella funcproof BINARY | verify PROOF BINARY | query PROOF SYMBOL`.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use stella_binary::{BinaryError, FuncProof, MappedFile, Mismatch};
+
+use crate::cli::{FuncproofArgs, FuncproofCommand};
+use crate::exit::{CliError, Outcome};
+use crate::output::{print_json, write_atomically, write_stdout};
+
+/// Largest proof document read (a proof of `librustc_driver` is tens of MiB).
+const MAX_PROOF_BYTES: u64 = 1 << 30;
+
+pub fn run(args: FuncproofArgs) -> Result<Outcome, CliError> {
+    match (args.command, args.binary) {
+        (
+            Some(FuncproofCommand::Verify {
+                proof,
+                binary,
+                json,
+            }),
+            _,
+        ) => verify(&proof, &binary, json),
+        (
+            Some(FuncproofCommand::Query {
+                proof,
+                symbol,
+                json,
+            }),
+            _,
+        ) => query(&proof, &symbol, json),
+        (None, Some(binary)) => prove(&binary, args.output.as_deref()),
+        (None, None) => Err(CliError::input(anyhow!(
+            "stella funcproof needs a BINARY (or verify / query); see --help"
+        ))),
+    }
+}
+
+fn binary_error(e: BinaryError, path: &Path) -> CliError {
+    match e {
+        BinaryError::Io { .. } => CliError::input(anyhow!(e)),
+        other => CliError::input(anyhow!(other)).context(path.display().to_string()),
+    }
+}
+
+fn prove(binary: &Path, output: Option<&Path>) -> Result<Outcome, CliError> {
+    let data = MappedFile::open(binary).map_err(|e| binary_error(e, binary))?;
+    let proof = FuncProof::build(&data).map_err(|e| binary_error(e, binary))?;
+    tracing::info!(
+        binary = %binary.display(),
+        functions = proof.functions.len(),
+        build_id = proof.build_id.as_deref().unwrap_or("-"),
+        "proved"
+    );
+    for warning in &proof.meta.warnings {
+        tracing::warn!("{}: {warning}", binary.display());
+    }
+    let json = proof
+        .to_canonical_json()
+        .map_err(|e| CliError::input(anyhow!(e)).context(binary.display().to_string()))?;
+    match output {
+        Some(path) => write_atomically(path, &json)?,
+        None => write_stdout(&json)?,
+    }
+    Ok(Outcome::Success)
+}
+
+fn read_proof(path: &Path) -> Result<FuncProof, CliError> {
+    let input = crate::input::Input::new(path.to_path_buf());
+    let bytes = input.read(usize::try_from(MAX_PROOF_BYTES).unwrap_or(usize::MAX))?;
+    FuncProof::from_json(&bytes).map_err(|e| binary_error(e, path))
+}
+
+#[derive(Serialize)]
+struct VerifyOutput<'a> {
+    verified: bool,
+    proof: String,
+    binary: String,
+    mismatches: &'a [Mismatch],
+}
+
+fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliError> {
+    let proof = read_proof(proof_path)?;
+    let data = MappedFile::open(binary).map_err(|e| binary_error(e, binary))?;
+    let mismatches = proof.verify(&data).map_err(|e| binary_error(e, binary))?;
+    if json {
+        print_json(&VerifyOutput {
+            verified: mismatches.is_empty(),
+            proof: proof_path.display().to_string(),
+            binary: binary.display().to_string(),
+            mismatches: &mismatches,
+        })?;
+    } else if mismatches.is_empty() {
+        write_stdout(
+            format!(
+                "{}: verified: file, {} sections and {} functions match {}\n",
+                binary.display(),
+                proof.sections.len(),
+                proof.functions.len(),
+                proof_path.display()
+            )
+            .as_bytes(),
+        )?;
+    } else {
+        let mut text = format!(
+            "{}: {} mismatch{} against {}\n",
+            binary.display(),
+            mismatches.len(),
+            if mismatches.len() == 1 { "" } else { "es" },
+            proof_path.display()
+        );
+        for m in &mismatches {
+            let range = m
+                .range
+                .map(|(s, e)| format!(" [{s}, {e})"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "  {} {}{range}: expected {}, found {}\n",
+                m.kind, m.name, m.expected, m.actual
+            ));
+        }
+        write_stdout(text.as_bytes())?;
+    }
+    Ok(if mismatches.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryOutput<'a> {
+    symbol: &'a str,
+    present: bool,
+    build_id: Option<&'a str>,
+    file_sha256: &'a str,
+    matches: Vec<stella_binary::QueryMatch>,
+}
+
+fn query(proof_path: &Path, symbol: &str, json: bool) -> Result<Outcome, CliError> {
+    let proof = read_proof(proof_path)?;
+    let matches = proof
+        .query(symbol)
+        .map_err(|e| CliError::input(anyhow!(e)))?;
+    let present = !matches.is_empty();
+    if json {
+        print_json(&QueryOutput {
+            symbol,
+            present,
+            build_id: proof.build_id.as_deref(),
+            file_sha256: &proof.file.sha256,
+            matches,
+        })?;
+    } else if present {
+        let mut text = String::new();
+        for m in &matches {
+            text.push_str(&format!(
+                "present {} [{}, {}) blake3:{}{}\n",
+                m.sym,
+                m.start,
+                m.end,
+                m.blake3,
+                m.demangled
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ));
+        }
+        write_stdout(text.as_bytes())?;
+    } else {
+        write_stdout(
+            format!(
+                "absent {symbol}: no function of {} ({} functions, file {}) matches\n",
+                proof.build_id.as_deref().unwrap_or("the binary"),
+                proof.functions.len(),
+                proof.file.sha256
+            )
+            .as_bytes(),
+        )?;
+    }
+    Ok(if present {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
