@@ -13,6 +13,7 @@ use std::fmt;
 use std::ops::Range;
 
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Most FDEs read from one `.eh_frame` (`librustc_driver` has about 100k): past this the section
@@ -210,45 +211,23 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
         by_start.entry(start).or_default().fde_end = Some(end);
     }
     let map = AddressMap::new(file);
-    let mut functions = Vec::with_capacity(by_start.len());
-    let mut unmapped = 0usize;
-    for (start, mut c) in by_start {
-        let Some(end) = c.symbol_end.or(c.fde_end).filter(|&e| e > start) else {
-            continue;
-        };
-        let Some(bytes) = map.bytes(data, start, end) else {
-            unmapped += 1;
-            continue;
-        };
-        c.names.sort_by(|a, b| {
-            (a.0, a.1, leading_underscores(&a.2), a.2.len(), &a.2).cmp(&(
-                b.0,
-                b.1,
-                leading_underscores(&b.2),
-                b.2.len(),
-                &b.2,
-            ))
-        });
-        let mut names = c.names.into_iter();
-        let (source, sym) = match names.next() {
-            Some((source, _, name)) => (source, name),
-            None => (Source::EhFrame, format!("sub_{start:x}")),
-        };
-        let mut aliases: Vec<String> = names.map(|(_, _, n)| n).collect();
-        aliases.sort();
-        functions.push(Function {
-            demangled: demangle(&sym),
-            sym,
-            aliases,
-            start: Addr(start),
-            end: Addr(end),
-            blake3: blake3_hex(bytes),
-            source,
-            file: None,
-            line: None,
-            fragments: Vec::new(),
-        });
-    }
+    let ranged: Vec<(u64, u64, Candidate)> = by_start
+        .into_iter()
+        .filter_map(|(start, c)| {
+            let end = c.symbol_end.or(c.fde_end).filter(|&e| e > start)?;
+            Some((start, end, c))
+        })
+        .collect();
+    // Hashing and demangling dominate on large binaries and are independent per function.
+    let proven: Vec<Option<Function>> = ranged
+        .into_par_iter()
+        .map(|(start, end, c)| {
+            let bytes = map.bytes(data, start, end)?;
+            Some(function(start, end, c, bytes))
+        })
+        .collect();
+    let unmapped = proven.iter().filter(|f| f.is_none()).count();
+    let functions: Vec<Function> = proven.into_iter().flatten().collect();
     if unmapped > 0 {
         warnings.push(format!(
             "{unmapped} function ranges lie outside the file's loadable bytes and were left out"
@@ -257,6 +236,38 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
     Extracted {
         functions: group_cold_fragments(functions),
         warnings,
+    }
+}
+
+/// The function at `[start, end)`: best name first, the others as aliases.
+fn function(start: u64, end: u64, mut c: Candidate, bytes: &[u8]) -> Function {
+    c.names.sort_by(|a, b| {
+        (a.0, a.1, leading_underscores(&a.2), a.2.len(), &a.2).cmp(&(
+            b.0,
+            b.1,
+            leading_underscores(&b.2),
+            b.2.len(),
+            &b.2,
+        ))
+    });
+    let mut names = c.names.into_iter();
+    let (source, sym) = match names.next() {
+        Some((source, _, name)) => (source, name),
+        None => (Source::EhFrame, format!("sub_{start:x}")),
+    };
+    let mut aliases: Vec<String> = names.map(|(_, _, n)| n).collect();
+    aliases.sort();
+    Function {
+        demangled: demangle(&sym),
+        sym,
+        aliases,
+        start: Addr(start),
+        end: Addr(end),
+        blake3: blake3_hex(bytes),
+        source,
+        file: None,
+        line: None,
+        fragments: Vec::new(),
     }
 }
 
