@@ -1,7 +1,8 @@
 //! Function boundaries: symbols and `.eh_frame` FDEs, merged into exact byte ranges.
 //!
 //! Sources, strongest first: `.symtab` (every function with its size, local ones included),
-//! `.dynsym` (exported functions; what survives `strip`), and `.eh_frame` FDEs (one per function
+//! `.dynsym` (exported functions; what survives `strip`), DWARF subprograms (which also give the
+//! declaring file and line), and `.eh_frame` FDEs (one per function
 //! with unwind info, whose ranges equal the symbol sizes, so a stripped binary keeps exact
 //! boundaries). Candidates are grouped by start address: several names at one address are one
 //! function with aliases; a symbol's size wins over an FDE's; a range known only from an FDE is
@@ -163,6 +164,8 @@ pub struct Extracted {
     pub functions: Vec<Function>,
     /// Problems that did not stop extraction (recorded in the proof's `meta.warnings`).
     pub warnings: Vec<String>,
+    /// DWARF `DW_AT_producer` strings: compilers and their flags.
+    pub producers: Vec<String>,
 }
 
 #[derive(Default)]
@@ -170,7 +173,10 @@ struct Candidate {
     /// `(source, not global, name)` so that the best name sorts first.
     names: Vec<(Source, bool, String)>,
     symbol_end: Option<u64>,
+    dwarf_end: Option<u64>,
     fde_end: Option<u64>,
+    file: Option<String>,
+    line: Option<u64>,
 }
 
 /// Finds every function of `file`, hashing its bytes from `data`.
@@ -198,6 +204,19 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
             }
         }
     }
+    let debug = crate::dwarf::read(file);
+    warnings.extend(debug.warnings);
+    for sub in debug.subprograms {
+        let c = by_start.entry(sub.start).or_default();
+        c.dwarf_end = Some(sub.end);
+        c.file = sub.file;
+        c.line = sub.line;
+        if let Some(name) = sub.name
+            && !c.names.iter().any(|(_, _, n)| *n == name)
+        {
+            c.names.push((Source::Dwarf, true, name));
+        }
+    }
     // FDEs covering PLT stubs describe linker trampolines, not functions of the program.
     let plt: Vec<(u64, u64)> = file
         .sections()
@@ -214,7 +233,11 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
     let ranged: Vec<(u64, u64, Candidate)> = by_start
         .into_iter()
         .filter_map(|(start, c)| {
-            let end = c.symbol_end.or(c.fde_end).filter(|&e| e > start)?;
+            let end = c
+                .symbol_end
+                .or(c.dwarf_end)
+                .or(c.fde_end)
+                .filter(|&e| e > start)?;
             Some((start, end, c))
         })
         .collect();
@@ -236,6 +259,7 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
     Extracted {
         functions: group_cold_fragments(functions),
         warnings,
+        producers: debug.producers,
     }
 }
 
@@ -265,8 +289,8 @@ fn function(start: u64, end: u64, mut c: Candidate, bytes: &[u8]) -> Function {
         end: Addr(end),
         blake3: blake3_hex(bytes),
         source,
-        file: None,
-        line: None,
+        file: c.file,
+        line: c.line,
         fragments: Vec::new(),
     }
 }

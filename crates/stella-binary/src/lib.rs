@@ -21,6 +21,7 @@
 //! What this crate does not own: signing or storing proofs (`stella-attest`, `stella-oci`), or
 //! runtime symbolisation (`stella-runtime`).
 
+mod dwarf;
 pub mod functions;
 pub mod identity;
 mod mapped;

@@ -196,7 +196,7 @@ impl FuncProof {
             traces: Vec::new(),
             meta: Meta {
                 compiler: compilers(&file),
-                flags: None,
+                flags: (!extracted.producers.is_empty()).then(|| extracted.producers.join("; ")),
                 tool: "stella".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 warnings: extracted.warnings,

@@ -72,6 +72,30 @@ fn aliases_static_functions_and_cold_fragments() {
 }
 
 #[test]
+fn dwarf_gives_file_line_and_compiler_flags() {
+    let proof = prove(WITH_SYMBOLS);
+    let source_line = |name: &str| {
+        let f = proof.functions.iter().find(|f| f.sym == name).expect(name);
+        (f.file.clone().expect("file"), f.line.expect("line"))
+    };
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vuln.c"),
+    )
+    .expect("source");
+    for name in ["helper", "vuln_parse", "handler", "main"] {
+        let (file, line) = source_line(name);
+        assert!(file.ends_with("tests/fixtures/vuln.c"), "{name}: {file}");
+        let text = source.lines().nth(usize::try_from(line).unwrap() - 1).expect("line exists");
+        assert!(text.contains(name), "{name} is declared on line {line}: {text:?}");
+    }
+    let flags = proof.meta.flags.as_deref().expect("producer");
+    assert!(flags.contains("-O2") && flags.contains("GNU C"), "{flags}");
+    // Without DWARF there is nothing to claim.
+    let bare = prove(NO_PIE);
+    assert!(bare.functions.iter().all(|f| f.file.is_none()) && bare.meta.flags.is_none());
+}
+
+#[test]
 fn stripped_binaries_keep_exact_ranges_from_eh_frame() {
     let full = prove(WITH_SYMBOLS);
     let stripped = prove(STRIPPED);
