@@ -14,6 +14,9 @@
 //!   ranges), aliases as one range with all names, `.cold` fragments grouped with their parent,
 //!   demangled names beside mangled ones.
 //!
+//! With [`BuildOptions`], [`callgraph`] adds the direct call graph (PLT/GOT calls resolved to
+//! the imported name) and shortest entry → sink traces, each with the hash of its edge list.
+//!
 //! [`FuncProof::verify`] replays the hashes against a binary (after a one-byte patch, the patched
 //! function and section are named), and [`FuncProof::query`] answers presence *and absence* of a
 //! symbol by glob or demangled name.
@@ -21,6 +24,7 @@
 //! What this crate does not own: signing or storing proofs (`stella-attest`, `stella-oci`), or
 //! runtime symbolisation (`stella-runtime`).
 
+pub mod callgraph;
 mod dwarf;
 pub mod functions;
 pub mod identity;
@@ -28,7 +32,7 @@ mod mapped;
 pub mod proof;
 
 pub use mapped::MappedFile;
-pub use proof::{FuncProof, Mismatch, QueryMatch};
+pub use proof::{BuildOptions, FuncProof, Mismatch, QueryMatch};
 
 /// Why a binary or a proof could not be read.
 #[derive(Debug, thiserror::Error)]

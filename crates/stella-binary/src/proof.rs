@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use stella_core::Digest;
 
 use crate::BinaryError;
+use crate::callgraph::{self, CallGraph};
 use crate::functions::{self, Addr, AddressMap, Function, blake3_hex};
 use crate::identity::{self, Identity};
 
@@ -83,6 +84,9 @@ pub struct FuncProof {
     /// Entry → sink call paths.
     #[serde(default)]
     pub traces: Vec<Trace>,
+    /// The direct call graph, when it was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callgraph: Option<CallGraph>,
     /// How the proof was made.
     pub meta: Meta,
 }
@@ -174,15 +178,59 @@ fn compilers(file: &object::File<'_>) -> Option<String> {
     (!seen.is_empty()).then(|| seen.join("; "))
 }
 
+/// What to compute beyond identity, sections and functions.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Compute the direct call graph.
+    pub callgraph: bool,
+    /// Globs naming trace entry points (imply the call graph).
+    pub entries: Vec<String>,
+    /// Globs naming trace sinks (imply the call graph).
+    pub sinks: Vec<String>,
+}
+
+fn globs(patterns: &[String]) -> Result<Vec<globset::GlobMatcher>, BinaryError> {
+    patterns
+        .iter()
+        .map(|p| {
+            globset::GlobBuilder::new(p)
+                .literal_separator(false)
+                .build()
+                .map(|g| g.compile_matcher())
+                .map_err(|e| BinaryError::Pattern {
+                    pattern: p.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
 impl FuncProof {
-    /// Builds the proof of the binary `data`.
+    /// Builds the proof of the binary `data` (no call graph).
     ///
     /// # Errors
     /// [`BinaryError::Format`] when `data` is not a readable ELF, PE or Mach-O file.
     pub fn build(data: &[u8]) -> Result<Self, BinaryError> {
+        Self::build_with(data, &BuildOptions::default())
+    }
+
+    /// Builds the proof of the binary `data` with `options`.
+    ///
+    /// # Errors
+    /// [`BinaryError::Format`] for an unreadable binary, [`BinaryError::Pattern`] for a bad glob.
+    pub fn build_with(data: &[u8], options: &BuildOptions) -> Result<Self, BinaryError> {
+        let (entries, sinks) = (globs(&options.entries)?, globs(&options.sinks)?);
         let file = parse(data)?;
         let (build_id, identity) = identity::identify(&file, data);
         let extracted = functions::extract(&file, data);
+        let wants_graph = options.callgraph || !entries.is_empty() || !sinks.is_empty();
+        let graph = wants_graph.then(|| callgraph::build(&file, data, &extracted.functions));
+        let traces = match &graph {
+            Some(g) if !entries.is_empty() && !sinks.is_empty() => {
+                callgraph::traces(g, &entries, &sinks)
+            }
+            _ => Vec::new(),
+        };
         Ok(FuncProof {
             schema: SCHEMA.to_owned(),
             build_id: Some(build_id),
@@ -193,7 +241,8 @@ impl FuncProof {
             },
             sections: proved_sections(&file, data),
             functions: extracted.functions,
-            traces: Vec::new(),
+            traces,
+            callgraph: graph,
             meta: Meta {
                 compiler: compilers(&file),
                 flags: (!extracted.producers.is_empty()).then(|| extracted.producers.join("; ")),
@@ -293,7 +342,56 @@ impl FuncProof {
                 }
             }
         }
+        self.verify_traces(&file, data, &mut mismatches);
         Ok(mismatches)
+    }
+
+    /// The stored call graph must be the binary's, and each trace a path of it with its hash.
+    fn verify_traces(&self, file: &object::File<'_>, data: &[u8], out: &mut Vec<Mismatch>) {
+        let Some(stored) = &self.callgraph else {
+            if !self.traces.is_empty() {
+                out.push(Mismatch {
+                    kind: "trace",
+                    name: "callgraph".to_owned(),
+                    range: None,
+                    expected: "a call graph to check the traces against".to_owned(),
+                    actual: "missing".to_owned(),
+                });
+            }
+            return;
+        };
+        let actual = callgraph::build(file, data, &self.functions);
+        if actual != *stored {
+            out.push(Mismatch {
+                kind: "callgraph",
+                name: "callgraph".to_owned(),
+                range: None,
+                expected: format!("{} edges", stored.edges.len()),
+                actual: format!("{} edges, differing", actual.edges.len()),
+            });
+        }
+        for t in &self.traces {
+            let edges_exist = t.path.windows(2).all(|w| {
+                stored
+                    .edges
+                    .binary_search(&(w[0].clone(), w[1].clone()))
+                    .is_ok()
+            });
+            let hash = callgraph::path_hash(&t.path);
+            if !edges_exist || hash != t.hash {
+                out.push(Mismatch {
+                    kind: "trace",
+                    name: format!("{} -> {}", t.entry, t.sink),
+                    range: None,
+                    expected: t.hash.clone(),
+                    actual: if edges_exist {
+                        hash
+                    } else {
+                        "a path not in the call graph".to_owned()
+                    },
+                });
+            }
+        }
     }
 
     /// Functions whose name, alias or demangled name matches `pattern`: a glob (`*`, `?`,
@@ -303,14 +401,7 @@ impl FuncProof {
     /// # Errors
     /// [`BinaryError::Pattern`] for an invalid glob.
     pub fn query(&self, pattern: &str) -> Result<Vec<QueryMatch>, BinaryError> {
-        let glob = globset::GlobBuilder::new(pattern)
-            .literal_separator(false)
-            .build()
-            .map_err(|e| BinaryError::Pattern {
-                pattern: pattern.to_owned(),
-                reason: e.to_string(),
-            })?
-            .compile_matcher();
+        let glob = globs(&[pattern.to_owned()])?.remove(0);
         let mut out = Vec::new();
         for f in &self.functions {
             let demangled_base = f.demangled.as_deref().map(strip_signature);

@@ -187,6 +187,16 @@ pub struct FuncproofArgs {
     /// Write the proof here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also record the direct call graph (calls and tail jumps; PLT/GOT calls by imported name).
+    #[arg(long)]
+    pub callgraph: bool,
+    /// Trace entry points (glob, repeatable); with --sink, stores the shortest path from each
+    /// entry to each sink, or an empty path when there is none. Implies --callgraph.
+    #[arg(long, value_name = "GLOB")]
+    pub entry: Vec<String>,
+    /// Trace sinks (glob, repeatable), e.g. --sink inflateGetHeader. Implies --callgraph.
+    #[arg(long, value_name = "GLOB")]
+    pub sink: Vec<String>,
 }
 
 /// `stella funcproof verify | query`

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use stella_binary::{BinaryError, FuncProof, MappedFile, Mismatch};
+use stella_binary::{BinaryError, BuildOptions, FuncProof, MappedFile, Mismatch};
 
 use crate::cli::{FuncproofArgs, FuncproofCommand};
 use crate::exit::{CliError, Outcome};
@@ -31,7 +31,14 @@ pub fn run(args: FuncproofArgs) -> Result<Outcome, CliError> {
             }),
             _,
         ) => query(&proof, &symbol, json),
-        (None, Some(binary)) => prove(&binary, args.output.as_deref()),
+        (None, Some(binary)) => {
+            let options = BuildOptions {
+                callgraph: args.callgraph,
+                entries: args.entry,
+                sinks: args.sink,
+            };
+            prove(&binary, args.output.as_deref(), &options)
+        }
         (None, None) => Err(CliError::input(anyhow!(
             "stella funcproof needs a BINARY (or verify / query); see --help"
         ))),
@@ -45,9 +52,13 @@ fn binary_error(e: BinaryError, path: &Path) -> CliError {
     }
 }
 
-fn prove(binary: &Path, output: Option<&Path>) -> Result<Outcome, CliError> {
+fn prove(
+    binary: &Path,
+    output: Option<&Path>,
+    options: &BuildOptions,
+) -> Result<Outcome, CliError> {
     let data = MappedFile::open(binary).map_err(|e| binary_error(e, binary))?;
-    let proof = FuncProof::build(&data).map_err(|e| binary_error(e, binary))?;
+    let proof = FuncProof::build_with(&data, options).map_err(|e| binary_error(e, binary))?;
     tracing::info!(
         binary = %binary.display(),
         functions = proof.functions.len(),

@@ -28,6 +28,12 @@ pub const NO_PIE: Build = Build {
     strip: false,
 };
 
+pub const NO_PLT: Build = Build {
+    name: "vuln-noplt",
+    flags: &["-O2", "-fno-plt"],
+    strip: false,
+};
+
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
 /// Builds `vuln.c` as `build` (once per test run) and returns the binary's path.

@@ -2,9 +2,9 @@ use std::collections::BTreeSet;
 
 use stella_binary::functions::{Addr, Source};
 use stella_binary::identity::BuildIdSource;
-use stella_binary::{FuncProof, MappedFile};
+use stella_binary::{BuildOptions, FuncProof, MappedFile};
 
-use crate::fixtures::{self, NO_PIE, STRIPPED, WITH_SYMBOLS};
+use crate::fixtures::{self, NO_PIE, NO_PLT, STRIPPED, WITH_SYMBOLS};
 
 fn prove(build: fixtures::Build) -> FuncProof {
     let path = fixtures::vuln(build);
@@ -85,8 +85,14 @@ fn dwarf_gives_file_line_and_compiler_flags() {
     for name in ["helper", "vuln_parse", "handler", "main"] {
         let (file, line) = source_line(name);
         assert!(file.ends_with("tests/fixtures/vuln.c"), "{name}: {file}");
-        let text = source.lines().nth(usize::try_from(line).unwrap() - 1).expect("line exists");
-        assert!(text.contains(name), "{name} is declared on line {line}: {text:?}");
+        let text = source
+            .lines()
+            .nth(usize::try_from(line).unwrap() - 1)
+            .expect("line exists");
+        assert!(
+            text.contains(name),
+            "{name} is declared on line {line}: {text:?}"
+        );
     }
     let flags = proof.meta.flags.as_deref().expect("producer");
     assert!(flags.contains("-O2") && flags.contains("GNU C"), "{flags}");
@@ -232,4 +238,83 @@ fn damaged_binaries_are_errors_not_panics() {
     assert!(FuncProof::build(b"").is_err());
     assert!(FuncProof::build(b"#!/bin/sh\necho hi\n").is_err());
     assert!(FuncProof::from_json(b"{\"schema\":\"other\"}").is_err());
+}
+
+fn traced(build: fixtures::Build) -> FuncProof {
+    let data = std::fs::read(fixtures::vuln(build)).expect("read");
+    let options = BuildOptions {
+        callgraph: true,
+        entries: vec!["main".to_owned()],
+        sinks: vec![
+            "helper".to_owned(),
+            "fprintf".to_owned(),
+            "inflateGetHeader".to_owned(),
+        ],
+    };
+    FuncProof::build_with(&data, &options).expect("proof")
+}
+
+#[test]
+fn call_paths_resolve_plt_and_got_imports_and_state_absence() {
+    for build in [WITH_SYMBOLS, NO_PLT, STRIPPED] {
+        let proof = traced(build);
+        let path = |sink: &str| -> Vec<String> {
+            proof
+                .traces
+                .iter()
+                .find(|t| t.sink == sink)
+                .unwrap_or_else(|| panic!("{}: no trace to {sink}", build.name))
+                .path
+                .clone()
+        };
+        assert!(path("inflateGetHeader").is_empty(), "{}", build.name);
+        if build.name == STRIPPED.name {
+            // No symbol names `main` any more: the answer is "no such entry", stated.
+            assert!(
+                proof
+                    .traces
+                    .iter()
+                    .all(|t| t.entry == "main" && t.path.is_empty())
+            );
+        } else {
+            // The error path lives in handler.cold: its import is still handler's call.
+            assert_eq!(
+                path("fprintf").last().map(String::as_str),
+                Some("fprintf"),
+                "{}",
+                build.name
+            );
+            assert_eq!(
+                path("helper"),
+                vec!["main", "handler", "vuln_parse", "helper"],
+                "{}",
+                build.name
+            );
+        }
+        let data = std::fs::read(fixtures::vuln(build)).expect("read");
+        assert!(
+            proof.verify(&data).expect("verify").is_empty(),
+            "{}",
+            build.name
+        );
+    }
+}
+
+#[test]
+fn a_forged_trace_is_caught() {
+    let mut proof = traced(WITH_SYMBOLS);
+    let data = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    let t = proof
+        .traces
+        .iter_mut()
+        .find(|t| t.sink == "helper")
+        .expect("trace");
+    t.path = vec!["main".to_owned(), "helper".to_owned()];
+    let kinds: Vec<&str> = proof
+        .verify(&data)
+        .expect("verify")
+        .iter()
+        .map(|m| m.kind)
+        .collect();
+    assert_eq!(kinds, vec!["trace"]);
 }

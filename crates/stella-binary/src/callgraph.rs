@@ -1,0 +1,339 @@
+//! The direct call graph and entry → sink traces.
+//!
+//! Linear-sweep disassembly of every proven function (iced-x86 on x86-64; the `BL`/`B`
+//! encodings on aarch64) finds direct calls and tail jumps that leave the function. Calls
+//! through the PLT, or through the GOT with `-fno-plt`, are resolved to the imported symbol's
+//! name via the dynamic relocations, so `main → inflateGetHeader` is an edge even when zlib is a
+//! shared library. Indirect calls through registers are not followed: a trace is a proof that a
+//! path exists, and its absence means "no direct path", which the trace states.
+//!
+//! A trace is the shortest path (breadth first, ties broken by name) from a function matching an
+//! `--entry` glob to one matching a `--sink` glob; its `hash` is the BLAKE3 of its edge list
+//! (`caller\tcallee\n` per edge), so a stored answer can be checked against the stored graph.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use iced_x86::{Decoder, DecoderOptions, OpKind};
+use object::{Architecture, Object, ObjectSection, ObjectSymbol, RelocationTarget};
+use serde::{Deserialize, Serialize};
+
+use crate::functions::{AddressMap, Function};
+use crate::proof::Trace;
+
+/// The call graph: sorted, unique `[caller, callee]` edges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallGraph {
+    /// Edges by name.
+    pub edges: Vec<(String, String)>,
+}
+
+/// PLT entries are 16 bytes on x86-64 (`.plt`, `.plt.sec`, `.plt.got`).
+const PLT_ENTRY: u64 = 16;
+
+/// Builds the direct call graph of `functions`.
+pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> CallGraph {
+    let map = AddressMap::new(file);
+    let imports = ImportNames::new(file, data, &map);
+    // Start address → function name, for targets inside the binary.
+    let starts: BTreeMap<u64, &str> = functions
+        .iter()
+        .map(|f| (f.start.0, f.sym.as_str()))
+        .chain(
+            functions
+                .iter()
+                .flat_map(|f| f.fragments.iter().map(move |g| (g.start.0, f.sym.as_str()))),
+        )
+        .collect();
+    let name_of = |target: u64| -> Option<String> {
+        if let Some(name) = imports.plt.get(&target) {
+            return Some(name.clone());
+        }
+        let (&start, &name) = starts.range(..=target).next_back()?;
+        let f = functions.iter().find(|f| f.sym == name)?;
+        let inside = std::iter::once((f.start.0, f.end.0))
+            .chain(f.fragments.iter().map(|g| (g.start.0, g.end.0)))
+            .any(|(s, e)| (s..e).contains(&target));
+        (inside || start == target).then(|| name.to_owned())
+    };
+    let mut edges = BTreeSet::new();
+    for f in functions {
+        let parts = std::iter::once((f.start.0, f.end.0))
+            .chain(f.fragments.iter().map(|g| (g.start.0, g.end.0)));
+        for (start, end) in parts {
+            let Some(bytes) = map.bytes(data, start, end) else {
+                continue;
+            };
+            for target in branch_targets(file.architecture(), bytes, start, end, &imports) {
+                let callee = match target {
+                    Target::Address(addr) => name_of(addr),
+                    Target::Import(name) => Some(name),
+                };
+                if let Some(callee) = callee.filter(|c| *c != f.sym) {
+                    edges.insert((f.sym.clone(), callee));
+                }
+            }
+        }
+    }
+    CallGraph {
+        edges: edges.into_iter().collect(),
+    }
+}
+
+enum Target {
+    Address(u64),
+    Import(String),
+}
+
+/// Direct calls, and jumps that leave `[start, end)` (tail calls).
+fn branch_targets(
+    arch: Architecture,
+    bytes: &[u8],
+    start: u64,
+    end: u64,
+    imports: &ImportNames,
+) -> Vec<Target> {
+    let mut out = Vec::new();
+    match arch {
+        Architecture::X86_64 => {
+            let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
+            for insn in &mut decoder {
+                let call = insn.is_call_near() || insn.is_call_near_indirect();
+                let jump = insn.is_jmp_short_or_near()
+                    || insn.is_jcc_short_or_near()
+                    || insn.is_jmp_near_indirect();
+                if !call && !jump {
+                    continue;
+                }
+                match insn.op0_kind() {
+                    OpKind::NearBranch64 => {
+                        let target = insn.near_branch_target();
+                        if call || !(start..end).contains(&target) {
+                            out.push(Target::Address(target));
+                        }
+                    }
+                    // `call [rip+x]` / `jmp [rip+x]` through a GOT slot (-fno-plt).
+                    OpKind::Memory if insn.is_ip_rel_memory_operand() => {
+                        if let Some(name) = imports.got.get(&insn.ip_rel_memory_address()) {
+                            out.push(Target::Import(name.clone()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Architecture::Aarch64 => {
+            for (i, word) in bytes.chunks_exact(4).enumerate() {
+                let insn = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+                let op = insn & 0xfc00_0000;
+                // BL imm26 (call) and B imm26 (tail call when it leaves the function).
+                if op != 0x9400_0000 && op != 0x1400_0000 {
+                    continue;
+                }
+                let imm = i64::from(((insn & 0x03ff_ffff) << 6) as i32 >> 6) * 4;
+                let pc = start + 4 * i as u64;
+                let target = pc.wrapping_add_signed(imm);
+                if op == 0x9400_0000 || !(start..end).contains(&target) {
+                    out.push(Target::Address(target));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Names of imported functions by PLT entry and by GOT slot.
+#[derive(Default)]
+struct ImportNames {
+    plt: BTreeMap<u64, String>,
+    got: BTreeMap<u64, String>,
+}
+
+impl ImportNames {
+    fn new(file: &object::File<'_>, data: &[u8], map: &AddressMap) -> Self {
+        let mut names = ImportNames::default();
+        let dynamic: Vec<_> = file.dynamic_symbols().collect();
+        if let Some(relocations) = file.dynamic_relocations() {
+            for (offset, relocation) in relocations {
+                if let RelocationTarget::Symbol(index) = relocation.target() {
+                    let name = dynamic
+                        .iter()
+                        .find(|s| s.index() == index)
+                        .and_then(|s| s.name().ok())
+                        .filter(|n| !n.is_empty());
+                    if let Some(name) = name {
+                        names.got.insert(offset, name.to_owned());
+                    }
+                }
+            }
+        }
+        if file.architecture() != Architecture::X86_64 {
+            return names;
+        }
+        for section in file.sections() {
+            let is_plt = section.name().is_ok_and(|n| n.starts_with(".plt"));
+            let Some(bytes) = is_plt
+                .then(|| map.bytes(data, section.address(), section.address() + section.size()))
+                .flatten()
+            else {
+                continue;
+            };
+            let base = section.address();
+            let decoder = Decoder::with_ip(64, bytes, base, DecoderOptions::NONE);
+            for insn in decoder {
+                if insn.is_jmp_near_indirect()
+                    && insn.is_ip_rel_memory_operand()
+                    && let Some(name) = names.got.get(&insn.ip_rel_memory_address())
+                {
+                    let entry = base + (insn.ip() - base) / PLT_ENTRY * PLT_ENTRY;
+                    names.plt.insert(entry, name.clone());
+                }
+            }
+        }
+        names
+    }
+}
+
+/// BLAKE3 of a path's edge list.
+pub fn path_hash(path: &[String]) -> String {
+    let mut edges = String::new();
+    for pair in path.windows(2) {
+        edges.push_str(&pair[0]);
+        edges.push('\t');
+        edges.push_str(&pair[1]);
+        edges.push('\n');
+    }
+    crate::functions::blake3_hex(edges.as_bytes())
+}
+
+/// One trace per (entry, sink) pair of matching names: the shortest path, or an empty path when
+/// there is none. An entry or sink glob that matches no node yields traces naming the glob, with
+/// empty paths: absence is an answer too.
+pub fn traces(
+    graph: &CallGraph,
+    entries: &[globset::GlobMatcher],
+    sinks: &[globset::GlobMatcher],
+) -> Vec<Trace> {
+    let mut adjacency: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut nodes: BTreeSet<&str> = BTreeSet::new();
+    for (from, to) in &graph.edges {
+        adjacency.entry(from).or_default().push(to);
+        nodes.insert(from);
+        nodes.insert(to);
+    }
+    let matching = |globs: &[globset::GlobMatcher]| -> Vec<&str> {
+        nodes
+            .iter()
+            .copied()
+            .filter(|n| globs.iter().any(|g| g.is_match(n)))
+            .collect()
+    };
+    let (entry_nodes, sink_nodes) = (matching(entries), matching(sinks));
+    let mut out = Vec::new();
+    for entry in entries {
+        if !nodes.iter().any(|n| entry.is_match(n)) {
+            for sink in sinks {
+                out.push(trace(entry.glob().glob(), sink.glob().glob(), Vec::new()));
+            }
+        }
+    }
+    for sink in sinks {
+        if !nodes.iter().any(|n| sink.is_match(n)) {
+            for entry in &entry_nodes {
+                out.push(trace(entry, sink.glob().glob(), Vec::new()));
+            }
+        }
+    }
+    for entry in &entry_nodes {
+        let parents = bfs(&adjacency, entry);
+        for sink in &sink_nodes {
+            let path = if entry == sink {
+                vec![(*entry).to_owned()]
+            } else {
+                walk_back(&parents, entry, sink)
+            };
+            out.push(trace(entry, sink, path));
+        }
+    }
+    out.sort_by(|a, b| (&a.entry, &a.sink).cmp(&(&b.entry, &b.sink)));
+    out
+}
+
+fn trace(entry: &str, sink: &str, path: Vec<String>) -> Trace {
+    Trace {
+        entry: entry.to_owned(),
+        sink: sink.to_owned(),
+        hash: path_hash(&path),
+        path,
+    }
+}
+
+fn bfs<'a>(
+    adjacency: &BTreeMap<&'a str, Vec<&'a str>>,
+    entry: &'a str,
+) -> BTreeMap<&'a str, &'a str> {
+    let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = VecDeque::from([entry]);
+    while let Some(node) = queue.pop_front() {
+        for &next in adjacency.get(node).into_iter().flatten() {
+            if next != entry && !parent.contains_key(next) {
+                parent.insert(next, node);
+                queue.push_back(next);
+            }
+        }
+    }
+    parent
+}
+
+fn walk_back(parent: &BTreeMap<&str, &str>, entry: &str, sink: &str) -> Vec<String> {
+    let mut path = vec![sink.to_owned()];
+    let mut node = sink;
+    while node != entry {
+        match parent.get(node) {
+            Some(&p) => {
+                path.push(p.to_owned());
+                node = p;
+            }
+            None => return Vec::new(),
+        }
+    }
+    path.reverse();
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn glob(p: &str) -> globset::GlobMatcher {
+        globset::Glob::new(p).expect("glob").compile_matcher()
+    }
+
+    #[test]
+    fn shortest_paths_and_stated_absence() {
+        let graph = CallGraph {
+            edges: [
+                ("main", "a"),
+                ("a", "b"),
+                ("b", "sink"),
+                ("main", "c"),
+                ("c", "sink"),
+                ("x", "y"),
+            ]
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect(),
+        };
+        let t = traces(
+            &graph,
+            &[glob("main")],
+            &[glob("sink"), glob("y"), glob("nowhere")],
+        );
+        let by_sink: BTreeMap<&str, &Trace> = t.iter().map(|t| (t.sink.as_str(), t)).collect();
+        assert_eq!(by_sink["sink"].path, vec!["main", "c", "sink"]);
+        assert!(by_sink["y"].path.is_empty());
+        assert!(by_sink["nowhere"].path.is_empty());
+        assert_eq!(by_sink["sink"].hash, path_hash(&by_sink["sink"].path));
+        assert_ne!(by_sink["sink"].hash, by_sink["y"].hash);
+    }
+}
