@@ -5,3 +5,4 @@
 
 mod cli;
 mod funcproof;
+mod interop;
