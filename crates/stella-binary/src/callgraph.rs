@@ -2,8 +2,8 @@
 //!
 //! Linear-sweep disassembly of every proven function (iced-x86 on x86-64; the `BL`/`B`
 //! encodings on aarch64) finds direct calls and tail jumps that leave the function. Calls
-//! through the PLT, or through the GOT with `-fno-plt`, are resolved to the imported symbol's
-//! name via the dynamic relocations, so `main → inflateGetHeader` is an edge even when zlib is a
+//! through the PLT (x86-64 and aarch64), or through the GOT with `-fno-plt` (x86-64), are
+//! resolved to the imported symbol's name via the dynamic relocations, so `main → inflateGetHeader` is an edge even when zlib is a
 //! shared library. Indirect calls through registers are not followed: a trace is a proof that a
 //! path exists, and its absence means "no direct path", which the trace states.
 //!
@@ -167,7 +167,8 @@ impl ImportNames {
                 }
             }
         }
-        if file.architecture() != Architecture::X86_64 {
+        let arch = file.architecture();
+        if !matches!(arch, Architecture::X86_64 | Architecture::Aarch64) {
             return names;
         }
         for section in file.sections() {
@@ -179,6 +180,14 @@ impl ImportNames {
                 continue;
             };
             let base = section.address();
+            if arch == Architecture::Aarch64 {
+                for (entry, slot) in aarch64_plt_slots(bytes, base) {
+                    if let Some(name) = names.got.get(&slot) {
+                        names.plt.insert(entry, name.clone());
+                    }
+                }
+                continue;
+            }
             let decoder = Decoder::with_ip(64, bytes, base, DecoderOptions::NONE);
             for insn in decoder {
                 if insn.is_jmp_near_indirect()
@@ -192,6 +201,36 @@ impl ImportNames {
         }
         names
     }
+}
+
+/// `(entry address, GOT slot)` of each aarch64 PLT entry: an entry opens with
+/// `adrp x16, page` followed by `ldr x17, [x16, #off]`, and its slot is `page + off`.
+fn aarch64_plt_slots(bytes: &[u8], base: u64) -> Vec<(u64, u64)> {
+    let words: Vec<u32> = bytes
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect();
+    let mut out = Vec::new();
+    for (i, pair) in words.windows(2).enumerate() {
+        let (adrp, ldr) = (pair[0], pair[1]);
+        // ADRP Xd: op=1, bits 28..24 = 10000.
+        if adrp & 0x9f00_0000 != 0x9000_0000 {
+            continue;
+        }
+        // LDR Xt, [Xn, #imm12 * 8] (unsigned offset) with Xn = ADRP's Xd.
+        if ldr & 0xffc0_0000 != 0xf940_0000 || (ldr >> 5) & 0x1f != adrp & 0x1f {
+            continue;
+        }
+        let pc = base + 4 * i as u64;
+        let immlo = u64::from((adrp >> 29) & 0x3);
+        let immhi = u64::from((adrp >> 5) & 0x7_ffff);
+        // 21-bit signed page count.
+        let pages = (((immhi << 2 | immlo) << 43) as i64) >> 43;
+        let page = (pc & !0xfff).wrapping_add_signed(pages << 12);
+        let offset = u64::from((ldr >> 10) & 0xfff) * 8;
+        out.push((pc, page.wrapping_add(offset)));
+    }
+    out
 }
 
 /// BLAKE3 of a path's edge list.

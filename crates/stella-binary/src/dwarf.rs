@@ -4,7 +4,7 @@
 //! This is the symbol-map concordance `{function, file, address range, BuildID, debug-id}`: with
 //! it an auditor can tie a proven byte range to a line of source without having the source. Only
 //! out-of-line subprograms with an address range are used; names and declarations are followed
-//! through `DW_AT_abstract_origin` / `DW_AT_specification` within the unit.
+//! through `DW_AT_abstract_origin` / `DW_AT_specification` chains within the unit.
 
 use std::borrow::Cow;
 
@@ -13,6 +13,10 @@ use object::{Object, ObjectSection};
 
 /// Most subprograms read from one binary's DWARF (LLVM has a few hundred thousand).
 pub const MAX_SUBPROGRAMS: usize = 20_000_000;
+
+/// `DW_AT_abstract_origin` / `DW_AT_specification` links followed from a subprogram (a cycle in
+/// corrupt DWARF ends here too).
+const MAX_ORIGIN_LINKS: usize = 4;
 
 /// A function as DWARF describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,12 +126,20 @@ fn walk(dwarf: &gimli::Dwarf<Reader<'_>>, info: &mut DebugInfo) -> gimli::Result
                 ));
                 return Ok(());
             }
-            let origin = origin_of(entry);
+            // An out-of-line clone points at its abstract instance, which may itself point at
+            // the declaration inside a class or namespace: follow the chain a few links.
+            let mut chain = vec![entry.clone()];
+            while chain.len() < MAX_ORIGIN_LINKS {
+                let Some(next) = chain.last().and_then(origin_of) else {
+                    break;
+                };
+                match unit.entry(next) {
+                    Ok(die) => chain.push(die),
+                    Err(_) => break,
+                }
+            }
             let attr = |name: DwAt| -> Option<AttributeValue<Reader<'_>>> {
-                entry.attr_value(name).or_else(|| {
-                    let offset = origin?;
-                    unit.entry(offset).ok()?.attr_value(name)
-                })
+                chain.iter().find_map(|die| die.attr_value(name))
             };
             let name = attr(gimli::DW_AT_linkage_name)
                 .or_else(|| attr(gimli::DW_AT_name))

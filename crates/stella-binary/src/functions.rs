@@ -197,7 +197,8 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
             }
             let c = by_start.entry(sym.address()).or_default();
             if sym.size() > 0 && c.symbol_end.is_none() {
-                c.symbol_end = sym.address().checked_add(sym.size());
+                // An overflowing size is kept as claimed, to be refused (and reported) below.
+                c.symbol_end = Some(sym.address().saturating_add(sym.size()));
             }
             if !c.names.iter().any(|(_, _, n)| n == name) {
                 c.names.push((source, !sym.is_global(), name.to_owned()));
@@ -230,37 +231,73 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
         by_start.entry(start).or_default().fde_end = Some(end);
     }
     let map = AddressMap::new(file);
+    let mut unmapped = 0usize;
+    let mut mended: Vec<String> = Vec::new();
     let ranged: Vec<(u64, u64, Candidate)> = by_start
         .into_iter()
         .filter_map(|(start, c)| {
-            let end = c
-                .symbol_end
-                .or(c.dwarf_end)
-                .or(c.fde_end)
-                .filter(|&e| e > start)?;
-            Some((start, end, c))
+            // The strongest source whose range lies in the file's bytes: a symbol size that
+            // runs past them (corrupt, or hostile) gives way to DWARF's or the FDE's.
+            let ends = [c.symbol_end, c.dwarf_end, c.fde_end];
+            let mut claimed = ends.iter().flatten().filter(|&&e| e > start).peekable();
+            let strongest = *claimed.peek()?;
+            let Some(end) = claimed.find(|&&e| map.bytes(data, start, e).is_some()) else {
+                unmapped += 1;
+                return None;
+            };
+            if *end != *strongest {
+                mended.push(format!("{start:#x}"));
+            }
+            Some((start, *end, c))
         })
         .collect();
-    // Hashing and demangling dominate on large binaries and are independent per function.
-    let proven: Vec<Option<Function>> = ranged
-        .into_par_iter()
-        .map(|(start, end, c)| {
-            let bytes = map.bytes(data, start, end)?;
-            Some(function(start, end, c, bytes))
-        })
-        .collect();
-    let unmapped = proven.iter().filter(|f| f.is_none()).count();
-    let functions: Vec<Function> = proven.into_iter().flatten().collect();
     if unmapped > 0 {
         warnings.push(format!(
             "{unmapped} function ranges lie outside the file's loadable bytes and were left out"
         ));
     }
+    if let Some(first) = mended.first() {
+        warnings.push(format!(
+            "{} functions (first at {first}) have a symbol size running outside the file's \
+             bytes; their DWARF or .eh_frame range was used",
+            mended.len()
+        ));
+    }
+    if let Some(w) = overlaps(&ranged) {
+        warnings.push(w);
+    }
+    // Hashing and demangling dominate on large binaries and are independent per function.
+    let functions: Vec<Function> = ranged
+        .into_par_iter()
+        .filter_map(|(start, end, c)| {
+            let bytes = map.bytes(data, start, end)?;
+            Some(function(start, end, c, bytes))
+        })
+        .collect();
     Extracted {
         functions: group_cold_fragments(functions),
         warnings,
         producers: debug.producers,
     }
+}
+
+/// How many ranges (sorted by start) run into the next one, as a warning. Hand-written assembly
+/// does this legitimately (an inner entry point with its own size), a corrupt symbol table does
+/// it by accident: either way each range is still proven as claimed, and the reader is told.
+fn overlaps(ranged: &[(u64, u64, Candidate)]) -> Option<String> {
+    let mut count = 0usize;
+    let mut first = None;
+    for pair in ranged.windows(2) {
+        let ((start, end, _), (next, _, _)) = (&pair[0], &pair[1]);
+        if end > next {
+            count += 1;
+            first.get_or_insert((*start, *next));
+        }
+    }
+    let (start, next) = first?;
+    Some(format!(
+        "{count} function ranges overlap the next function (first: {start:#x} runs past {next:#x})"
+    ))
 }
 
 /// The function at `[start, end)`: best name first, the others as aliases.

@@ -131,7 +131,11 @@ fn parse(data: &[u8]) -> Result<object::File<'_>, BinaryError> {
     })
 }
 
-fn proved_sections(file: &object::File<'_>, data: &[u8]) -> BTreeMap<String, SectionDigest> {
+fn proved_sections(
+    file: &object::File<'_>,
+    data: &[u8],
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, SectionDigest> {
     let mut out = BTreeMap::new();
     for section in file.sections() {
         let Ok(name) = section.name() else { continue };
@@ -146,7 +150,14 @@ fn proved_sections(file: &object::File<'_>, data: &[u8]) -> BTreeMap<String, Sec
             .ok()
             .zip(usize::try_from(offset.saturating_add(size)).ok())
             .and_then(|(from, to)| data.get(from..to));
-        let Some(bytes) = bytes else { continue };
+        let Some(bytes) = bytes else {
+            warnings.push(format!(
+                "section {name} claims file bytes {offset:#x}+{size:#x}, past the end of the \
+                 {}-byte file; not proven",
+                data.len()
+            ));
+            continue;
+        };
         let mut key = name.to_owned();
         let mut n = 1;
         while out.contains_key(&key) {
@@ -222,7 +233,8 @@ impl FuncProof {
         let (entries, sinks) = (globs(&options.entries)?, globs(&options.sinks)?);
         let file = parse(data)?;
         let (build_id, identity) = identity::identify(&file, data);
-        let extracted = functions::extract(&file, data);
+        let mut extracted = functions::extract(&file, data);
+        let sections = proved_sections(&file, data, &mut extracted.warnings);
         let wants_graph = options.callgraph || !entries.is_empty() || !sinks.is_empty();
         let graph = wants_graph.then(|| callgraph::build(&file, data, &extracted.functions));
         let traces = match &graph {
@@ -239,7 +251,7 @@ impl FuncProof {
                 sha256: Digest::sha256(data).to_string(),
                 size: data.len() as u64,
             },
-            sections: proved_sections(&file, data),
+            sections,
             functions: extracted.functions,
             traces,
             callgraph: graph,
@@ -298,7 +310,7 @@ impl FuncProof {
                 actual: sha256,
             });
         }
-        let sections = proved_sections(&file, data);
+        let sections = proved_sections(&file, data, &mut Vec::new());
         for (name, expected) in &self.sections {
             let actual = sections
                 .get(name)
@@ -307,7 +319,10 @@ impl FuncProof {
                 mismatches.push(Mismatch {
                     kind: "section",
                     name: name.clone(),
-                    range: Some((expected.addr, Addr(expected.addr.0 + expected.size))),
+                    range: Some((
+                        expected.addr,
+                        Addr(expected.addr.0.saturating_add(expected.size)),
+                    )),
                     expected: expected.blake3.clone(),
                     actual,
                 });
@@ -408,7 +423,7 @@ impl FuncProof {
             let candidates = std::iter::once(f.sym.as_str())
                 .chain(f.aliases.iter().map(String::as_str))
                 .chain(f.demangled.as_deref())
-                .chain(demangled_base);
+                .chain(demangled_base.as_deref());
             if let Some(matched) = candidates.into_iter().find(|n| glob.is_match(n)) {
                 out.push(QueryMatch {
                     sym: f.sym.clone(),
@@ -424,22 +439,59 @@ impl FuncProof {
     }
 }
 
-/// `ns::f<T>(int) const` → `ns::f`: the path an advisory names.
-fn strip_signature(demangled: &str) -> &str {
+/// `unsigned ns::C<T>::f<U>(int) const` → `ns::C::f`: the path an advisory names, without
+/// return type, template or generic arguments, parameters and qualifiers. A leading qualified
+/// self type (`<T as Trait>::f`, Rust) is kept whole: it is part of the path.
+fn strip_signature(demangled: &str) -> String {
+    let (prefix, rest) = match demangled.strip_prefix('<') {
+        Some(_) => match matching_angle(demangled) {
+            Some(end) => demangled.split_at(end + 1),
+            None => return demangled.to_owned(),
+        },
+        None => ("", demangled),
+    };
+    let mut path = String::with_capacity(rest.len());
     let mut depth = 0usize;
-    for (i, c) in demangled.char_indices() {
+    for c in rest.chars() {
+        let after_operator = path.ends_with("operator") || path.ends_with("operator<");
         match c {
-            '<' if i > 0 => {
-                if depth == 0 && !demangled[..i].ends_with("operator") {
-                    return &demangled[..i];
+            '<' if !after_operator || depth > 0 => depth += 1,
+            '>' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            // `operator()` is a name; any other `(` opens the parameters.
+            '(' if !path.ends_with("operator") => break,
+            _ => path.push(c),
+        }
+    }
+    while let Some(at) = path.find("::::") {
+        path.replace_range(at..at + 4, "::");
+    }
+    let path = path.trim_end_matches("::").trim_end();
+    // C++ template functions demangle with their return type first.
+    let head = path.find("operator").map_or(path, |i| &path[..i]);
+    let path = match head.rfind(' ') {
+        Some(space) if prefix.is_empty() => &path[space + 1..],
+        _ => path,
+    };
+    format!("{prefix}{path}")
+}
+
+/// Index of the `>` closing the `<` at the start of `s`.
+fn matching_angle(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
                 }
-                depth += 1;
             }
-            '(' if depth == 0 => return &demangled[..i],
             _ => {}
         }
     }
-    demangled
+    None
 }
 
 #[cfg(test)]
@@ -448,11 +500,35 @@ mod tests {
 
     #[test]
     fn signatures_are_stripped_to_the_path() {
-        assert_eq!(strip_signature("ns::f<int>(int) const"), "ns::f");
-        assert_eq!(strip_signature("foo(int)"), "foo");
-        assert_eq!(
-            strip_signature("openssl::ssl::select_next_proto"),
-            "openssl::ssl::select_next_proto"
-        );
+        for (demangled, path) in [
+            ("ns::f<int>(int) const", "ns::f"),
+            ("foo(int)", "foo"),
+            (
+                "openssl::ssl::select_next_proto",
+                "openssl::ssl::select_next_proto",
+            ),
+            (
+                "unsigned long codec::checksum<unsigned long>(std::string const&) [clone .isra.0]",
+                "codec::checksum",
+            ),
+            (
+                "std::vector<int, std::allocator<int> >::push_back(int&&)",
+                "std::vector::push_back",
+            ),
+            ("vuln::ssl::checksum::<u8>", "vuln::ssl::checksum"),
+            (
+                "<vuln::ssl::Context as vuln::ssl::Select>::select_next_proto",
+                "<vuln::ssl::Context as vuln::ssl::Select>::select_next_proto",
+            ),
+            ("operator new(unsigned long)", "operator new"),
+            (
+                "ns::operator<<(std::ostream&, ns::T const&)",
+                "ns::operator<<",
+            ),
+            ("ns::operator<(ns::T, ns::T)", "ns::operator<"),
+            ("<unbalanced", "<unbalanced"),
+        ] {
+            assert_eq!(strip_signature(demangled), path, "{demangled}");
+        }
     }
 }

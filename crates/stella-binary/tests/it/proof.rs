@@ -13,32 +13,6 @@ fn prove(build: fixtures::Build) -> FuncProof {
 }
 
 #[test]
-fn every_nm_function_is_proven_at_its_address_and_size() {
-    for build in [WITH_SYMBOLS, NO_PIE] {
-        let path = fixtures::vuln(build);
-        let proof = prove(build);
-        for (addr, size, name) in fixtures::nm_functions(&path) {
-            let covered = proof.functions.iter().any(|f| {
-                (f.sym == name || f.aliases.contains(&name))
-                    && f.start == Addr(addr)
-                    && f.end == Addr(addr + size)
-            }) || proof
-                .functions
-                .iter()
-                .flat_map(|f| &f.fragments)
-                .any(|frag| {
-                    frag.sym == name && frag.start == Addr(addr) && frag.end == Addr(addr + size)
-                });
-            assert!(
-                covered,
-                "{}: nm's {name} at {addr:#x}+{size:#x} is not in the proof",
-                build.name
-            );
-        }
-    }
-}
-
-#[test]
 fn aliases_static_functions_and_cold_fragments() {
     let proof = prove(WITH_SYMBOLS);
     let parse = proof
@@ -99,53 +73,6 @@ fn dwarf_gives_file_line_and_compiler_flags() {
     // Without DWARF there is nothing to claim.
     let bare = prove(NO_PIE);
     assert!(bare.functions.iter().all(|f| f.file.is_none()) && bare.meta.flags.is_none());
-}
-
-#[test]
-fn stripped_binaries_keep_exact_ranges_from_eh_frame() {
-    let full = prove(WITH_SYMBOLS);
-    let stripped = prove(STRIPPED);
-    assert_eq!(full.build_id, stripped.build_id, "strip keeps the build id");
-    let ranges = |p: &FuncProof| -> BTreeSet<(Addr, Addr, String)> {
-        p.functions
-            .iter()
-            .map(|f| (f.start, f.end, f.blake3.clone()))
-            .chain(
-                p.functions
-                    .iter()
-                    .flat_map(|f| &f.fragments)
-                    .map(|g| (g.start, g.end, g.blake3.clone())),
-            )
-            .collect()
-    };
-    let stripped_ranges = ranges(&stripped);
-    for f in &full.functions {
-        if ["_init", "_fini", "_start"].contains(&f.sym.as_str()) {
-            continue; // CRT code without unwind information
-        }
-        assert!(
-            stripped_ranges.contains(&(f.start, f.end, f.blake3.clone())),
-            "{} [{}, {}) lost its exact range when stripped",
-            f.sym,
-            f.start,
-            f.end
-        );
-    }
-    let sub = stripped
-        .functions
-        .iter()
-        .find(|f| {
-            f.start
-                == full
-                    .functions
-                    .iter()
-                    .find(|g| g.sym == "vuln_parse")
-                    .unwrap()
-                    .start
-        })
-        .expect("vuln_parse's range");
-    assert_eq!(sub.source, Source::EhFrame);
-    assert!(sub.sym.starts_with("sub_"));
 }
 
 #[test]
@@ -317,4 +244,155 @@ fn a_forged_trace_is_caught() {
         .map(|m| m.kind)
         .collect();
     assert_eq!(kinds, vec!["trace"]);
+}
+
+/// Little-endian ELF64 field access for hand-made damage.
+fn le64(data: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(data[at..at + 8].try_into().unwrap())
+}
+
+fn le16(data: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes(data[at..at + 2].try_into().unwrap()))
+}
+
+/// File offset of the section header named `name`.
+fn section_header(data: &[u8], name: &str) -> usize {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(data).expect("elf");
+    let index = file
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .index()
+        .0;
+    usize::try_from(le64(data, 0x28)).unwrap() + index * le16(data, 0x3a)
+}
+
+/// File offset of the `.symtab` entry of `symbol`.
+fn symtab_entry(data: &[u8], symbol: &str) -> usize {
+    use object::{Object, ObjectSymbol};
+    let file = object::File::parse(data).expect("elf");
+    let index = file
+        .symbols()
+        .find(|s| s.name() == Ok(symbol))
+        .unwrap_or_else(|| panic!("no {symbol}"))
+        .index()
+        .0;
+    let symtab = section_header(data, ".symtab");
+    usize::try_from(le64(data, symtab + 0x18)).unwrap() + index * 24
+}
+
+#[test]
+fn a_section_past_the_end_of_the_file_is_a_warning_not_a_digest() {
+    let mut data = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    let header = section_header(&data, ".rodata");
+    data[header + 0x20..header + 0x28].copy_from_slice(&0x7fff_ffffu64.to_le_bytes());
+    let proof = FuncProof::build(&data).expect("the rest is still sound");
+    assert!(!proof.sections.contains_key(".rodata"));
+    assert!(proof.sections.contains_key(".text"));
+    assert!(
+        proof
+            .meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("section .rodata") && w.contains("past the end")),
+        "{:?}",
+        proof.meta.warnings
+    );
+    assert!(proof.functions.iter().any(|f| f.sym == "vuln_parse"));
+}
+
+#[test]
+fn a_symbol_size_past_the_end_of_the_file_falls_back_to_eh_frame() {
+    let original = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    let honest = FuncProof::build(&original).expect("proof");
+    let helper = |p: &FuncProof| {
+        p.functions
+            .iter()
+            .find(|f| f.sym == "helper")
+            .map(|f| (f.start, f.end, f.blake3.clone()))
+    };
+    let mut data = original.clone();
+    let entry = symtab_entry(&data, "helper");
+    data[entry + 16..entry + 24].copy_from_slice(&u64::MAX.to_le_bytes());
+    let proof = FuncProof::build(&data).expect("proof");
+    assert_eq!(helper(&proof), helper(&honest));
+    assert!(
+        proof
+            .meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("symbol size running outside")),
+        "{:?}",
+        proof.meta.warnings
+    );
+}
+
+#[test]
+fn overlapping_symbols_are_proven_as_claimed_and_reported() {
+    let mut data = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    let honest = FuncProof::build(&data).expect("proof");
+    let parse = honest
+        .functions
+        .iter()
+        .find(|f| f.sym == "vuln_parse")
+        .expect("vuln_parse");
+    let helper = honest
+        .functions
+        .iter()
+        .find(|f| f.sym == "helper")
+        .expect("helper");
+    assert!(helper.end <= parse.start, "helper precedes vuln_parse");
+    // helper now claims to run 8 bytes into vuln_parse.
+    let size = parse.start.0 - helper.start.0 + 8;
+    let entry = symtab_entry(&data, "helper");
+    data[entry + 16..entry + 24].copy_from_slice(&size.to_le_bytes());
+    let proof = FuncProof::build(&data).expect("proof");
+    let claimed = proof
+        .functions
+        .iter()
+        .find(|f| f.sym == "helper")
+        .expect("helper");
+    assert_eq!(claimed.end, Addr(helper.start.0 + size));
+    assert!(
+        proof
+            .meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("overlap") && w.contains(&helper.start.to_string())),
+        "{:?}",
+        proof.meta.warnings
+    );
+    assert!(proof.verify(&data).expect("verify").is_empty());
+}
+
+#[test]
+fn absurd_counts_and_a_looping_eh_frame_are_errors_or_warnings() {
+    let original = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    // e_shnum = 0xffff section headers, far more than the file holds.
+    let mut data = original.clone();
+    data[0x3c..0x3e].copy_from_slice(&0xffffu16.to_le_bytes());
+    let e = FuncProof::build(&data).expect_err("section headers past the end");
+    assert!(e.to_string().contains("section header"), "{e}");
+    // A symbol table claiming 2^40 bytes of entries.
+    let mut data = original.clone();
+    let symtab = section_header(&data, ".symtab");
+    data[symtab + 0x20..symtab + 0x28].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let e = FuncProof::build(&data).expect_err("symbol table past the end");
+    assert!(e.to_string().contains("symbol"), "{e}");
+    // Every .eh_frame entry's length field pointing back at itself: a zero-length entry is the
+    // terminator, and a length that wraps the offset must not loop.
+    let mut data = original.clone();
+    let eh = section_header(&data, ".eh_frame");
+    let offset = usize::try_from(le64(&data, eh + 0x18)).unwrap();
+    let size = usize::try_from(le64(&data, eh + 0x20)).unwrap();
+    for at in (offset..offset + size - 4).step_by(4) {
+        data[at..at + 4].copy_from_slice(&0xffff_fffcu32.to_le_bytes());
+    }
+    let proof = FuncProof::build(&data).expect("symbols still give functions");
+    assert!(proof.functions.iter().any(|f| f.sym == "vuln_parse"));
+    assert!(
+        proof.meta.warnings.iter().any(|w| w.contains(".eh_frame")),
+        "{:?}",
+        proof.meta.warnings
+    );
 }
