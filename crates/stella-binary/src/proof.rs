@@ -77,7 +77,7 @@ pub struct FuncProof {
     pub identity: Identity,
     /// The whole file.
     pub file: FileDigest,
-    /// Executable sections and `.rodata`, by name.
+    /// Executable sections and read-only data (ELF `.rodata`, PE `.rdata`, Mach-O `__const`), by name.
     pub sections: BTreeMap<String, SectionDigest>,
     /// Every function, sorted by start address.
     pub functions: Vec<Function>,
@@ -127,8 +127,30 @@ pub struct QueryMatch {
 
 fn parse(data: &[u8]) -> Result<object::File<'_>, BinaryError> {
     object::File::parse(data).map_err(|e| BinaryError::Format {
-        reason: e.to_string(),
+        reason: universal_binary(data).unwrap_or_else(|| e.to_string()),
     })
+}
+
+/// What to say about a Mach-O universal ("fat") binary: it holds one binary per architecture,
+/// each with its own identity, and a proof is of one of them.
+fn universal_binary(data: &[u8]) -> Option<String> {
+    use object::read::macho::{FatArch, MachOFatFile32, MachOFatFile64};
+    fn names<A: FatArch>(arches: &[A]) -> String {
+        arches
+            .iter()
+            .map(|a| format!("{:?}", a.architecture()).to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    let arches = match object::FileKind::parse(data).ok()? {
+        object::FileKind::MachOFat32 => names(MachOFatFile32::parse(data).ok()?.arches()),
+        object::FileKind::MachOFat64 => names(MachOFatFile64::parse(data).ok()?.arches()),
+        _ => return None,
+    };
+    Some(format!(
+        "a Mach-O universal binary ({arches}); prove each architecture's slice on its own \
+         (`lipo -thin ARCH`)"
+    ))
 }
 
 fn proved_sections(
@@ -139,7 +161,9 @@ fn proved_sections(
     let mut out = BTreeMap::new();
     for section in file.sections() {
         let Ok(name) = section.name() else { continue };
-        let wanted = section.kind() == SectionKind::Text || name == ".rodata";
+        // Read-only data by its ELF, PE and Mach-O names.
+        let wanted =
+            section.kind() == SectionKind::Text || matches!(name, ".rodata" | ".rdata" | "__const");
         let Some((offset, size)) = section.file_range() else {
             continue;
         };
@@ -497,6 +521,27 @@ fn matching_angle(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn universal_binaries_are_refused_naming_their_slices() {
+        // fat_header (big-endian): magic, two fat_arch records (cputype, subtype, offset, size,
+        // align) for x86-64 and arm64, pointing past the end.
+        let mut fat = Vec::new();
+        for word in [0xcafe_babe_u32, 2] {
+            fat.extend_from_slice(&word.to_be_bytes());
+        }
+        for cpu in [0x0100_0007_u32, 0x0100_000c] {
+            for word in [cpu, 3, 0x4000, 0x100, 14] {
+                fat.extend_from_slice(&word.to_be_bytes());
+            }
+        }
+        let e = FuncProof::build(&fat).expect_err("a universal binary is not one binary");
+        let text = e.to_string();
+        assert!(
+            text.contains("universal binary (x86_64, aarch64)") && text.contains("lipo -thin"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn signatures_are_stripped_to_the_path() {

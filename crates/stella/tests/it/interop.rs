@@ -1,11 +1,13 @@
 //! Stella's output checked by software the team did not write (DESIGN.md, "Verified against
 //! peers"): PyPI `rfc8785` and npm `canonicalize` for RFC 8785 bytes and canonical ids, PyPI
-//! `cyclonedx-python-lib` for the CycloneDX 1.7 that `stella sbom convert` writes.
+//! `cyclonedx-python-lib` for the CycloneDX 1.7 that `stella sbom convert` writes, PyPI `pefile`
+//! and `macholib` for the PE debug-id / code-id and Mach-O UUID of `stella funcproof`.
 //!
 //! The peers are driven through the small scripts in `interop/` and installed by `.ci/run`
-//! (`interop/requirements.txt`, `interop/package-lock.json`). A test whose peer is missing prints
-//! `SKIPPED (peer missing: …)` on stderr and passes, unless `STELLA_REQUIRE_PEERS=1`, which makes
-//! it fail: CI must never go green on a check that did not run.
+//! (`interop/requirements.txt`, `interop/package-lock.json`, `interop/fetch_binaries.sh`). A
+//! test whose peer is missing prints `SKIPPED (peer missing: …)` on stderr and passes, unless
+//! `STELLA_REQUIRE_PEERS=1`, which makes it fail: CI must never go green on a check that did not
+//! run.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -47,6 +49,8 @@ enum Peer {
     Rfc8785,
     Canonicalize,
     CycloneDxPythonLib,
+    PefileMacholib,
+    MachOSample,
 }
 
 impl Peer {
@@ -55,15 +59,18 @@ impl Peer {
             Peer::Rfc8785 => "PyPI rfc8785 (python3)",
             Peer::Canonicalize => "npm canonicalize (node)",
             Peer::CycloneDxPythonLib => "PyPI cyclonedx-python-lib[json-validation] (python3)",
+            Peer::PefileMacholib => "PyPI pefile and macholib (python3)",
+            Peer::MachOSample => "a Mach-O sample in interop/binaries/",
         }
     }
 
     fn install(self) -> &'static str {
         match self {
-            Peer::Rfc8785 | Peer::CycloneDxPythonLib => {
+            Peer::Rfc8785 | Peer::CycloneDxPythonLib | Peer::PefileMacholib => {
                 "python3 -m pip install -r interop/requirements.txt"
             }
             Peer::Canonicalize => "(cd interop && npm ci)",
+            Peer::MachOSample => "interop/fetch_binaries.sh",
         }
     }
 
@@ -78,6 +85,14 @@ impl Peer {
                  from cyclonedx.validation.json import JsonStrictValidator\n\
                  JsonStrictValidator(SchemaVersion.V1_7).validate_str('{}')",
             ]),
+            Peer::PefileMacholib => python(["-c", "import pefile, macholib.MachO"]),
+            Peer::MachOSample => {
+                return if macho_samples().is_empty() {
+                    Err("none downloaded".to_owned())
+                } else {
+                    Ok(())
+                };
+            }
             Peer::Canonicalize => {
                 let mut cmd = Process::new("node");
                 cmd.args(["--input-type=module", "-e", "import 'canonicalize'"])
@@ -354,6 +369,80 @@ fn converted_sboms_pass_cyclonedx_python_lib_validation() {
             kept.display(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Native libraries unpacked by `interop/fetch_binaries.sh`.
+fn macho_samples() -> Vec<PathBuf> {
+    let dir = repo_root().join("interop/binaries");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension() == Some(OsStr::new("so")))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The Windows launchers pip ships (x86, x86-64, arm64 PE files with CodeView records).
+fn pe_samples() -> Vec<PathBuf> {
+    let out = run_ok(&mut python([
+        "-c",
+        "import os, pip._vendor.distlib as d; print(os.path.dirname(d.__file__))",
+    ]));
+    let dir = PathBuf::from(String::from_utf8(out.stdout).expect("UTF-8 path").trim());
+    let mut found: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension() == Some(OsStr::new("exe")))
+        .collect();
+    found.sort();
+    assert!(
+        !found.is_empty(),
+        "pip ships no launchers in {}",
+        dir.display()
+    );
+    found
+}
+
+#[test]
+fn pe_and_macho_identities_match_pefile_and_macholib() {
+    if !peers_present(
+        "pe_and_macho_identities_match_pefile_and_macholib",
+        &[Peer::PefileMacholib, Peer::MachOSample],
+    ) {
+        return;
+    }
+    for binary in pe_samples().into_iter().chain(macho_samples()) {
+        let name = file_name(&binary).to_owned();
+        let theirs = run_ok(python([interop_script("binary_identity.py")]).arg(&binary));
+        let theirs: serde_json::Value =
+            serde_json::from_slice(&theirs.stdout).expect("peer prints JSON");
+        let out = stella()
+            .args(["funcproof"])
+            .arg(&binary)
+            .output()
+            .expect("stella runs");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let proof: serde_json::Value = serde_json::from_slice(&out.stdout).expect("proof JSON");
+        let ours = &proof["identity"];
+        for field in ["format", "debugId", "codeId", "uuid"] {
+            assert_eq!(ours[field], theirs[field], "{name}: {field}");
+        }
+        // Sections are proven even where functions are not (no symbol sizes in PE or Mach-O).
+        let sections = proof["sections"].as_object().expect("sections");
+        assert!(
+            sections.keys().any(|k| k == ".text" || k == "__text"),
+            "{name}: {sections:?}"
         );
     }
 }
