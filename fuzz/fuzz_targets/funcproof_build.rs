@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         callgraph: true,
         entries: vec!["_start".to_owned(), "main".to_owned()],
         sinks: vec!["helper".to_owned(), "*printf".to_owned()],
+        ..Default::default()
     };
     let Ok(proof) = FuncProof::build_with(data, &options) else {
         return;

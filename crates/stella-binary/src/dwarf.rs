@@ -30,7 +30,7 @@ pub struct Subprogram {
     /// Declaring source file.
     pub file: Option<String>,
     /// Declaring line.
-    pub line: Option<u64>,
+    pub line: Option<u32>,
 }
 
 /// What DWARF says about a binary.
@@ -151,7 +151,8 @@ fn walk(dwarf: &gimli::Dwarf<Reader<'_>>, info: &mut DebugInfo) -> gimli::Result
                 _ => None,
             };
             let line = match attr(gimli::DW_AT_decl_line) {
-                Some(AttributeValue::Udata(l)) => Some(l),
+                // Lines beyond u32 are not real (and not exact in JSON past 2^53).
+                Some(AttributeValue::Udata(l)) => u32::try_from(l).ok(),
                 _ => None,
             };
             let single = ranges.len() == 1;

@@ -6,10 +6,11 @@
 //! with unwind info, whose ranges equal the symbol sizes, so a stripped binary keeps exact
 //! boundaries). Candidates are grouped by start address: several names at one address are one
 //! function with aliases; a symbol's size wins over an FDE's; a range known only from an FDE is
-//! named `sub_<hex>` with source `eh_frame`. GCC's `.cold` parts (`f.cold`, `f.cold.3`) are
+//! named `sub_<hex>` with source `eh_frame`. Code that none of them covers is split at its
+//! padding by [`crate::gaps`] (source `disasm`). GCC's `.cold` parts (`f.cold`, `f.cold.3`) are
 //! grouped with their parent as fragments.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -59,51 +60,56 @@ pub enum Source {
     Dwarf,
     /// `.eh_frame` FDEs only.
     EhFrame,
-    /// Disassembly (call targets).
+    /// Disassembly: code outside every other source's ranges, split at `int3` padding.
     Disasm,
 }
 
 /// A part of a function placed apart from it (GCC `.cold`, BOLT split fragments).
+///
+/// Fields are declared in RFC 8785 key order: proofs write functions with `serde_json` directly
+/// (see [`crate::proof::FuncProof::write_canonical_json`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fragment {
-    /// The fragment's symbol.
-    pub sym: String,
-    /// First byte.
-    pub start: Addr,
-    /// One past the last byte.
-    pub end: Addr,
     /// BLAKE3 of the file bytes of `[start, end)`.
     pub blake3: String,
+    /// One past the last byte.
+    pub end: Addr,
+    /// First byte.
+    pub start: Addr,
+    /// The fragment's symbol.
+    pub sym: String,
 }
 
 /// One function of a FuncProof.
+///
+/// Fields are declared in RFC 8785 key order (see [`Fragment`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Function {
-    /// The primary (mangled) name.
-    pub sym: String,
     /// Other names of the same range.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// BLAKE3 of the file bytes of `[start, end)`.
+    pub blake3: String,
     /// The demangled primary name, when it is mangled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demangled: Option<String>,
-    /// First byte.
-    pub start: Addr,
     /// One past the last byte.
     pub end: Addr,
-    /// BLAKE3 of the file bytes of `[start, end)`.
-    pub blake3: String,
-    /// Where the boundaries came from.
-    pub source: Source,
     /// Source file (from DWARF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    /// Source line (from DWARF).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
     /// Parts placed apart from the function.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fragments: Vec<Fragment>,
+    /// Source line (from DWARF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Where the boundaries came from.
+    pub source: Source,
+    /// First byte.
+    pub start: Addr,
+    /// The primary (mangled) name.
+    pub sym: String,
 }
 
 /// Virtual address → file offset, from the loadable segments (or sections when there are none).
@@ -176,16 +182,65 @@ struct Candidate {
     dwarf_end: Option<u64>,
     fde_end: Option<u64>,
     file: Option<String>,
-    line: Option<u64>,
+    line: Option<u32>,
 }
 
-/// Finds every function of `file`, hashing its bytes from `data`.
-pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
+/// One statement about the function at an address.
+enum Fact<'d> {
+    Symbol {
+        source: Source,
+        local: bool,
+        name: &'d str,
+        size: u64,
+    },
+    Dwarf(crate::dwarf::Subprogram),
+    Fde(u64),
+}
+
+impl Candidate {
+    fn add_name(&mut self, source: Source, local: bool, name: &str) {
+        if !self.names.iter().any(|(_, _, n)| n == name) {
+            self.names.push((source, local, name.to_owned()));
+        }
+    }
+
+    fn add(&mut self, start: u64, fact: Fact<'_>) {
+        match fact {
+            Fact::Symbol {
+                source,
+                local,
+                name,
+                size,
+            } => {
+                if size > 0 && self.symbol_end.is_none() {
+                    // An overflowing size is kept as claimed, to be refused (and reported) later.
+                    self.symbol_end = Some(start.saturating_add(size));
+                }
+                self.add_name(source, local, name);
+            }
+            Fact::Dwarf(sub) => {
+                self.dwarf_end = Some(sub.end);
+                self.file = sub.file;
+                self.line = sub.line;
+                if let Some(name) = sub.name {
+                    self.add_name(Source::Dwarf, true, &name);
+                }
+            }
+            Fact::Fde(end) => self.fde_end = Some(end),
+        }
+    }
+}
+
+/// Finds every function of `file`, hashing its bytes from `data`; with `demangle`, each mangled
+/// name's demangled form is stored too.
+pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracted {
     let mut warnings = Vec::new();
-    let mut by_start: BTreeMap<u64, Candidate> = BTreeMap::new();
+    // Everything each source says, by address; a stable sort keeps the sources' order (symtab,
+    // dynsym, DWARF, FDEs) within one address, which decides names and ends below.
+    let mut facts: Vec<(u64, Fact<'_>)> = Vec::new();
     for (symbols, source) in [
-        (file.symbols().collect::<Vec<_>>(), Source::Symtab),
-        (file.dynamic_symbols().collect::<Vec<_>>(), Source::Dynsym),
+        (file.symbols(), Source::Symtab),
+        (file.dynamic_symbols(), Source::Dynsym),
     ] {
         for sym in symbols {
             if sym.kind() != SymbolKind::Text || !sym.is_definition() {
@@ -195,29 +250,23 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
             if name.is_empty() {
                 continue;
             }
-            let c = by_start.entry(sym.address()).or_default();
-            if sym.size() > 0 && c.symbol_end.is_none() {
-                // An overflowing size is kept as claimed, to be refused (and reported) below.
-                c.symbol_end = Some(sym.address().saturating_add(sym.size()));
-            }
-            if !c.names.iter().any(|(_, _, n)| n == name) {
-                c.names.push((source, !sym.is_global(), name.to_owned()));
-            }
+            let fact = Fact::Symbol {
+                source,
+                local: !sym.is_global(),
+                name,
+                size: sym.size(),
+            };
+            facts.push((sym.address(), fact));
         }
     }
     let debug = crate::dwarf::read(file);
     warnings.extend(debug.warnings);
-    for sub in debug.subprograms {
-        let c = by_start.entry(sub.start).or_default();
-        c.dwarf_end = Some(sub.end);
-        c.file = sub.file;
-        c.line = sub.line;
-        if let Some(name) = sub.name
-            && !c.names.iter().any(|(_, _, n)| *n == name)
-        {
-            c.names.push((Source::Dwarf, true, name));
-        }
-    }
+    facts.extend(
+        debug
+            .subprograms
+            .into_iter()
+            .map(|sub| (sub.start, Fact::Dwarf(sub))),
+    );
     // FDEs covering PLT stubs describe linker trampolines, not functions of the program.
     let plt: Vec<(u64, u64)> = file
         .sections()
@@ -225,10 +274,20 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
         .map(|s| (s.address(), s.address().saturating_add(s.size())))
         .collect();
     for (start, end) in fde_ranges(file, &mut warnings) {
-        if plt.iter().any(|&(lo, hi)| (lo..hi).contains(&start)) {
-            continue;
+        if !plt.iter().any(|&(lo, hi)| (lo..hi).contains(&start)) {
+            facts.push((start, Fact::Fde(end)));
         }
-        by_start.entry(start).or_default().fde_end = Some(end);
+    }
+    facts.sort_by_key(|&(start, _)| start);
+    let mut by_start: Vec<(u64, Candidate)> = Vec::new();
+    for (start, fact) in facts {
+        if by_start.last().is_none_or(|&(s, _)| s != start) {
+            by_start.push((start, Candidate::default()));
+        }
+        let Some((_, c)) = by_start.last_mut() else {
+            continue;
+        };
+        c.add(start, fact);
     }
     let map = AddressMap::new(file);
     let mut unmapped = 0usize;
@@ -263,6 +322,13 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
             mended.len()
         ));
     }
+    let covered: Vec<(u64, u64)> = ranged.iter().map(|&(s, e, _)| (s, e)).collect();
+    let found = crate::gaps::pieces(file, data, &map, &covered, &mut warnings);
+    let mut ranged = ranged;
+    if !found.is_empty() {
+        ranged.extend(found.into_iter().map(|(s, e)| (s, e, Candidate::default())));
+        ranged.sort_by_key(|&(s, e, _)| (s, e));
+    }
     if let Some(w) = overlaps(&ranged) {
         warnings.push(w);
     }
@@ -271,11 +337,12 @@ pub fn extract(file: &object::File<'_>, data: &[u8]) -> Extracted {
         .into_par_iter()
         .filter_map(|(start, end, c)| {
             let bytes = map.bytes(data, start, end)?;
-            Some(function(start, end, c, bytes))
+            Some(function(start, end, c, bytes, demangle))
         })
         .collect();
+    let functions = group_cold_fragments(functions);
     Extracted {
-        functions: group_cold_fragments(functions),
+        functions,
         warnings,
         producers: debug.producers,
     }
@@ -301,7 +368,7 @@ fn overlaps(ranged: &[(u64, u64, Candidate)]) -> Option<String> {
 }
 
 /// The function at `[start, end)`: best name first, the others as aliases.
-fn function(start: u64, end: u64, mut c: Candidate, bytes: &[u8]) -> Function {
+fn function(start: u64, end: u64, mut c: Candidate, bytes: &[u8], demangle: bool) -> Function {
     c.names.sort_by(|a, b| {
         (a.0, a.1, leading_underscores(&a.2), a.2.len(), &a.2).cmp(&(
             b.0,
@@ -314,12 +381,13 @@ fn function(start: u64, end: u64, mut c: Candidate, bytes: &[u8]) -> Function {
     let mut names = c.names.into_iter();
     let (source, sym) = match names.next() {
         Some((source, _, name)) => (source, name),
-        None => (Source::EhFrame, format!("sub_{start:x}")),
+        None if c.fde_end.is_some() => (Source::EhFrame, format!("sub_{start:x}")),
+        None => (Source::Disasm, format!("sub_{start:x}")),
     };
     let mut aliases: Vec<String> = names.map(|(_, _, n)| n).collect();
     aliases.sort();
     Function {
-        demangled: demangle(&sym),
+        demangled: if demangle { self::demangle(&sym) } else { None },
         sym,
         aliases,
         start: Addr(start),
@@ -346,21 +414,28 @@ fn cold_parent(name: &str) -> Option<&str> {
 }
 
 fn group_cold_fragments(functions: Vec<Function>) -> Vec<Function> {
-    let index: BTreeMap<String, usize> = functions
+    let cold: Vec<(usize, &str)> = functions
         .iter()
         .enumerate()
-        .flat_map(|(i, f)| {
-            std::iter::once((f.sym.clone(), i)).chain(f.aliases.iter().map(move |a| (a.clone(), i)))
-        })
+        .filter_map(|(i, f)| cold_parent(&f.sym).map(|base| (i, base)))
         .collect();
-    let mut parent_of: BTreeMap<usize, usize> = BTreeMap::new();
+    if cold.is_empty() {
+        return functions;
+    }
+    // Only the names some fragment asks for; the last function holding a name wins.
+    let wanted: HashSet<&str> = cold.iter().map(|&(_, base)| base).collect();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(wanted.len());
     for (i, f) in functions.iter().enumerate() {
-        if let Some(&p) = cold_parent(&f.sym).and_then(|base| index.get(base))
-            && p != i
-        {
-            parent_of.insert(i, p);
+        for name in std::iter::once(&f.sym).chain(&f.aliases) {
+            if wanted.contains(name.as_str()) {
+                index.insert(name.as_str(), i);
+            }
         }
     }
+    let parent_of: HashMap<usize, usize> = cold
+        .iter()
+        .filter_map(|&(i, base)| index.get(base).filter(|&&p| p != i).map(|&p| (i, p)))
+        .collect();
     let mut fragments: BTreeMap<usize, Vec<Fragment>> = BTreeMap::new();
     let mut kept = Vec::with_capacity(functions.len());
     for (i, f) in functions.into_iter().enumerate() {

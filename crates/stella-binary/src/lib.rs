@@ -27,12 +27,13 @@
 pub mod callgraph;
 mod dwarf;
 pub mod functions;
+pub mod gaps;
 pub mod identity;
 mod mapped;
 pub mod proof;
 
 pub use mapped::MappedFile;
-pub use proof::{BuildOptions, FuncProof, Mismatch, QueryMatch};
+pub use proof::{BuildOptions, FuncProof, Mismatch, QueryMatch, WriteError};
 
 /// Why a binary or a proof could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -91,6 +91,18 @@ pub struct FuncProof {
     pub meta: Meta,
 }
 
+/// Why a proof could not be written out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The destination failed.
+    #[error("writing the proof: {0}")]
+    Io(#[from] std::io::Error),
+    /// A value has no exact JSON form.
+    #[error(transparent)]
+    Jcs(#[from] stella_core::jcs::JcsError),
+}
+
 /// One thing that no longer matches the proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
@@ -214,7 +226,7 @@ fn compilers(file: &object::File<'_>) -> Option<String> {
 }
 
 /// What to compute beyond identity, sections and functions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// Compute the direct call graph.
     pub callgraph: bool,
@@ -222,6 +234,21 @@ pub struct BuildOptions {
     pub entries: Vec<String>,
     /// Globs naming trace sinks (imply the call graph).
     pub sinks: Vec<String>,
+    /// Store each mangled name's demangled form (on by default). Demangling C++ is most of the
+    /// work on a large C++ library (150,000 names in `libLLVM`); [`FuncProof::query`] demangles
+    /// on the fly when a proof was built without it.
+    pub demangle: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            callgraph: false,
+            entries: Vec::new(),
+            sinks: Vec::new(),
+            demangle: true,
+        }
+    }
 }
 
 fn globs(patterns: &[String]) -> Result<Vec<globset::GlobMatcher>, BinaryError> {
@@ -256,9 +283,22 @@ impl FuncProof {
     pub fn build_with(data: &[u8], options: &BuildOptions) -> Result<Self, BinaryError> {
         let (entries, sinks) = (globs(&options.entries)?, globs(&options.sinks)?);
         let file = parse(data)?;
-        let (build_id, identity) = identity::identify(&file, data);
-        let mut extracted = functions::extract(&file, data);
-        let sections = proved_sections(&file, data, &mut extracted.warnings);
+        // The whole-file and section digests read every byte once and share nothing with the
+        // functions: one core hashes while the other extracts.
+        let ((sha256, sections, section_warnings), (build_id, identity, mut extracted)) =
+            rayon::join(
+                || {
+                    let mut warnings = Vec::new();
+                    let sections = proved_sections(&file, data, &mut warnings);
+                    (Digest::sha256(data).to_string(), sections, warnings)
+                },
+                || {
+                    let (build_id, identity) = identity::identify(&file, data);
+                    let extracted = functions::extract(&file, data, options.demangle);
+                    (build_id, identity, extracted)
+                },
+            );
+        extracted.warnings.extend(section_warnings);
         let wants_graph = options.callgraph || !entries.is_empty() || !sinks.is_empty();
         let graph = wants_graph.then(|| callgraph::build(&file, data, &extracted.functions));
         let traces = match &graph {
@@ -272,7 +312,7 @@ impl FuncProof {
             build_id: Some(build_id),
             identity,
             file: FileDigest {
-                sha256: Digest::sha256(data).to_string(),
+                sha256,
                 size: data.len() as u64,
             },
             sections,
@@ -314,7 +354,62 @@ impl FuncProof {
     /// # Errors
     /// Only if a number exceeds what JSON can carry exactly (sizes beyond 2^53 bytes).
     pub fn to_canonical_json(&self) -> Result<Vec<u8>, stella_core::jcs::JcsError> {
-        stella_core::jcs::to_canonical(self)
+        let mut out = Vec::new();
+        match self.write_canonical_json(&mut out) {
+            Ok(()) => Ok(out),
+            Err(WriteError::Jcs(e)) => Err(e),
+            // Writing into memory does not fail, and these types always serialise.
+            Err(WriteError::Io(e)) => Err(stella_core::jcs::JcsError::Unrepresentable {
+                at: stella_core::jcs::Location::root(),
+                what: format!("a proof that failed to serialise ({e})"),
+            }),
+        }
+    }
+
+    /// Writes [`Self::to_canonical_json`]'s bytes to `out` without building them in memory
+    /// first: a proof of a 200 MB binary is 70 MB of JSON.
+    ///
+    /// The members are written in RFC 8785 order by hand; functions and the call graph (the
+    /// bulk) go through `serde_json`, whose output for them is already canonical: their fields
+    /// are declared in key order, they hold only strings, string arrays and `u32` lines, and
+    /// `serde_json` escapes strings exactly as RFC 8785 asks (`\b \t \n \f \r \" \\`, other
+    /// controls as lower-case `\u00xx`, everything else literal). The rest is small and goes
+    /// through [`stella_core::jcs::to_canonical`]. Tests hold the two paths to the same bytes.
+    ///
+    /// # Errors
+    /// [`WriteError::Io`] when `out` fails, [`WriteError::Jcs`] as [`Self::to_canonical_json`].
+    pub fn write_canonical_json<W: std::io::Write>(&self, out: W) -> Result<(), WriteError> {
+        use std::io::Write as _;
+        use stella_core::jcs::to_canonical;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        out.write_all(b"{\"buildId\":")?;
+        out.write_all(&to_canonical(&self.build_id)?)?;
+        if let Some(graph) = &self.callgraph {
+            out.write_all(b",\"callgraph\":")?;
+            serde_json::to_writer(&mut out, graph).map_err(std::io::Error::from)?;
+        }
+        out.write_all(b",\"file\":")?;
+        out.write_all(&to_canonical(&self.file)?)?;
+        out.write_all(b",\"functions\":[")?;
+        for (i, f) in self.functions.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut out, f).map_err(std::io::Error::from)?;
+        }
+        out.write_all(b"],\"identity\":")?;
+        out.write_all(&to_canonical(&self.identity)?)?;
+        out.write_all(b",\"meta\":")?;
+        out.write_all(&to_canonical(&self.meta)?)?;
+        out.write_all(b",\"schema\":")?;
+        out.write_all(&to_canonical(&self.schema)?)?;
+        out.write_all(b",\"sections\":")?;
+        out.write_all(&to_canonical(&self.sections)?)?;
+        out.write_all(b",\"traces\":")?;
+        out.write_all(&to_canonical(&self.traces)?)?;
+        out.write_all(b"}")?;
+        out.flush()?;
+        Ok(())
     }
 
     /// Recomputes every hash against `data`; an empty list means the binary matches.
@@ -443,15 +538,17 @@ impl FuncProof {
         let glob = globs(&[pattern.to_owned()])?.remove(0);
         let mut out = Vec::new();
         for f in &self.functions {
-            let demangled_base = f.demangled.as_deref().map(strip_signature);
+            // A proof built without demangling is still queried by demangled name.
+            let demangled = f.demangled.clone().or_else(|| functions::demangle(&f.sym));
+            let demangled_base = demangled.as_deref().map(strip_signature);
             let candidates = std::iter::once(f.sym.as_str())
                 .chain(f.aliases.iter().map(String::as_str))
-                .chain(f.demangled.as_deref())
+                .chain(demangled.as_deref())
                 .chain(demangled_base.as_deref());
             if let Some(matched) = candidates.into_iter().find(|n| glob.is_match(n)) {
                 out.push(QueryMatch {
                     sym: f.sym.clone(),
-                    demangled: f.demangled.clone(),
+                    demangled: demangled.clone(),
                     matched: matched.to_owned(),
                     start: f.start,
                     end: f.end,

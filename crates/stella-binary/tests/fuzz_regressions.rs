@@ -14,6 +14,7 @@ fn options() -> BuildOptions {
         callgraph: true,
         entries: vec!["_start".to_owned(), "main".to_owned()],
         sinks: vec!["helper".to_owned(), "*printf".to_owned()],
+        ..Default::default()
     }
 }
 

@@ -197,6 +197,10 @@ pub struct FuncproofArgs {
     /// Trace sinks (glob, repeatable), e.g. --sink inflateGetHeader. Implies --callgraph.
     #[arg(long, value_name = "GLOB")]
     pub sink: Vec<String>,
+    /// Leave out the demangled names (most of the work on a large C++ library); `query` still
+    /// matches demangled names, demangling as it reads.
+    #[arg(long)]
+    pub no_demangle: bool,
 }
 
 /// `stella funcproof verify | query`

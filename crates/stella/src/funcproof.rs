@@ -4,11 +4,11 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use stella_binary::{BinaryError, BuildOptions, FuncProof, MappedFile, Mismatch};
+use stella_binary::{BinaryError, BuildOptions, FuncProof, MappedFile, Mismatch, WriteError};
 
 use crate::cli::{FuncproofArgs, FuncproofCommand};
 use crate::exit::{CliError, Outcome};
-use crate::output::{print_json, write_atomically, write_stdout};
+use crate::output::{print_json, write_atomically_with, write_stdout};
 
 /// Largest proof document read (a proof of `librustc_driver` is tens of MiB).
 const MAX_PROOF_BYTES: u64 = 1 << 30;
@@ -36,6 +36,7 @@ pub fn run(args: FuncproofArgs) -> Result<Outcome, CliError> {
                 callgraph: args.callgraph,
                 entries: args.entry,
                 sinks: args.sink,
+                demangle: !args.no_demangle,
             };
             prove(&binary, args.output.as_deref(), &options)
         }
@@ -68,13 +69,22 @@ fn prove(
     for warning in &proof.meta.warnings {
         tracing::warn!("{}: {warning}", binary.display());
     }
-    let json = proof
-        .to_canonical_json()
-        .map_err(|e| CliError::input(anyhow!(e)).context(binary.display().to_string()))?;
+    let failed = |e: WriteError| match e {
+        WriteError::Io(e) => CliError::environment(anyhow!(e)),
+        e => CliError::input(anyhow!(e)).context(binary.display().to_string()),
+    };
     match output {
-        Some(path) => write_atomically(path, &json)?,
-        None => write_stdout(&json)?,
+        Some(path) => write_atomically_with(path, |file| {
+            proof.write_canonical_json(file).map_err(failed)
+        })?,
+        None => match proof.write_canonical_json(std::io::stdout().lock()) {
+            // A closed pipe (`| head`) is the reader's choice, not an error of ours.
+            Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.map_err(failed)?,
+        },
     }
+    // The process ends here: freeing 100,000 functions' strings one by one would only delay it.
+    std::mem::forget(proof);
     Ok(Outcome::Success)
 }
 

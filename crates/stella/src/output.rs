@@ -28,6 +28,17 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
 /// Writes through a temporary file in the same directory and renames it into place, so a
 /// reader never sees half a document and a failure leaves any previous file intact.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    write_atomically_with(path, |file| {
+        file.write_all(bytes)
+            .map_err(|e| CliError::environment(anyhow!(e)))
+    })
+}
+
+/// [`write_atomically`] for documents written piece by piece: `write` fills the temporary file.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -40,11 +51,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()));
+    let result = std::fs::File::create(&tmp)
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(CliError::environment)
+        .and_then(|mut file| write(&mut file))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("writing {}", path.display()))
+                .map_err(CliError::environment)
+        });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(CliError::environment)
+    result
 }

@@ -236,6 +236,7 @@ fn aarch64_identity_and_call_paths_through_the_plt() {
         callgraph: true,
         entries: vec!["main".to_owned()],
         sinks: vec!["helper".to_owned(), "fprintf".to_owned()],
+        ..Default::default()
     };
     let proof = FuncProof::build_with(&data, &options).expect("proof");
     assert_eq!(proof.identity.arch, "aarch64");

@@ -84,6 +84,51 @@ fn proofs_are_deterministic_and_round_trip() {
     assert_eq!(read.to_canonical_json().expect("json"), a);
 }
 
+/// `write_canonical_json` writes functions with `serde_json`; the generic RFC 8785 path must give
+/// the same bytes, for real proofs (call graph and traces included) and for names that need
+/// escaping.
+#[test]
+fn streamed_json_is_the_generic_canonical_form() {
+    let path = fixtures::vuln(WITH_SYMBOLS);
+    let data = MappedFile::open(&path).expect("maps");
+    let options = BuildOptions {
+        callgraph: true,
+        entries: vec!["main".into()],
+        sinks: vec!["vuln_*".into()],
+        ..Default::default()
+    };
+    let mut proof = FuncProof::build_with(&data, &options).expect("proof");
+    assert!(!proof.traces.is_empty() && proof.callgraph.is_some());
+    let generic = |p: &FuncProof| stella_core::jcs::to_canonical(p).expect("generic");
+    assert_eq!(proof.to_canonical_json().expect("json"), generic(&proof));
+
+    let nasty = [
+        "quote\"back\\slash",
+        "ctl\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}",
+        "bmp é € \u{2028}\u{2029} \u{fffd}",
+        "astral 😀 𝄞",
+        "slash/</script>",
+    ];
+    let count = proof.functions.len();
+    for (i, name) in nasty.iter().enumerate() {
+        let f = &mut proof.functions[i % count];
+        f.sym = (*name).to_owned();
+        f.aliases.push(format!("{name}-alias"));
+        f.demangled = Some(format!("ns::{name}()"));
+        f.file = Some(format!("/src/{name}.c"));
+        f.line = Some(u32::MAX);
+    }
+    proof
+        .callgraph
+        .as_mut()
+        .expect("graph")
+        .edges
+        .push((nasty[0].into(), nasty[3].into()));
+    assert_eq!(proof.to_canonical_json().expect("json"), generic(&proof));
+    let again = FuncProof::from_json(&generic(&proof)).expect("reads back");
+    assert_eq!(again, proof);
+}
+
 #[test]
 fn a_one_byte_patch_names_the_function_its_section_and_the_file() {
     let path = fixtures::vuln(WITH_SYMBOLS);
@@ -177,6 +222,7 @@ fn traced(build: fixtures::Build) -> FuncProof {
             "fprintf".to_owned(),
             "inflateGetHeader".to_owned(),
         ],
+        ..Default::default()
     };
     FuncProof::build_with(&data, &options).expect("proof")
 }
