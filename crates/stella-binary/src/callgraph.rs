@@ -11,10 +11,12 @@
 //! `--entry` glob to one matching a `--sink` glob; its `hash` is the BLAKE3 of its edge list
 //! (`caller\tcallee\n` per edge), so a stored answer can be checked against the stored graph.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use iced_x86::{Decoder, DecoderOptions, OpKind};
 use object::{Architecture, Object, ObjectSection, ObjectSymbol, RelocationTarget};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::functions::{AddressMap, Function};
@@ -23,8 +25,17 @@ use crate::proof::Trace;
 /// The call graph: sorted, unique `[caller, callee]` edges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallGraph {
-    /// Edges by name.
-    pub edges: Vec<(String, String)>,
+    /// Edges by name; a name is stored once however many edges it is on.
+    pub edges: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl CallGraph {
+    /// Whether the edge `caller → callee` is in the graph.
+    pub fn has_edge(&self, caller: &str, callee: &str) -> bool {
+        self.edges
+            .binary_search_by(|(a, b)| (&**a, &**b).cmp(&(caller, callee)))
+            .is_ok()
+    }
 }
 
 /// PLT entries are 16 bytes on x86-64 (`.plt`, `.plt.sec`, `.plt.got`).
@@ -34,64 +45,86 @@ const PLT_ENTRY: u64 = 16;
 pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> CallGraph {
     let map = AddressMap::new(file);
     let imports = ImportNames::new(file, data, &map);
-    // Start address → function name, for targets inside the binary.
-    let starts: BTreeMap<u64, &str> = functions
+    let arch = file.architecture();
+    // Every body and fragment as `(start, end, index of its function)`, by start; at one start
+    // the widest part wins.
+    let mut parts: Vec<(u64, u64, usize)> = functions
         .iter()
-        .map(|f| (f.start.0, f.sym.as_str()))
-        .chain(
-            functions
-                .iter()
-                .flat_map(|f| f.fragments.iter().map(move |g| (g.start.0, f.sym.as_str()))),
-        )
+        .enumerate()
+        .flat_map(|(i, f)| {
+            std::iter::once((f.start.0, f.end.0, i))
+                .chain(f.fragments.iter().map(move |g| (g.start.0, g.end.0, i)))
+        })
         .collect();
-    let name_of = |target: u64| -> Option<String> {
-        if let Some(name) = imports.plt.get(&target) {
-            return Some(name.clone());
+    parts.sort_unstable();
+    parts.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            *earlier = *later;
         }
-        let (&start, &name) = starts.range(..=target).next_back()?;
-        let f = functions.iter().find(|f| f.sym == name)?;
-        let inside = std::iter::once((f.start.0, f.end.0))
-            .chain(f.fragments.iter().map(|g| (g.start.0, g.end.0)))
-            .any(|(s, e)| (s..e).contains(&target));
-        (inside || start == target).then(|| name.to_owned())
+        same
+    });
+    let name_of = |target: u64| -> Option<&str> {
+        if let Some(name) = imports.plt.get(&target) {
+            return Some(name);
+        }
+        let at = parts.partition_point(|&(start, _, _)| start <= target);
+        let &(start, end, i) = parts.get(at.checked_sub(1)?)?;
+        (start..end.max(start + 1))
+            .contains(&target)
+            .then(|| functions[i].sym.as_str())
     };
-    let mut edges = BTreeSet::new();
-    for f in functions {
-        let parts = std::iter::once((f.start.0, f.end.0))
-            .chain(f.fragments.iter().map(|g| (g.start.0, g.end.0)));
-        for (start, end) in parts {
-            let Some(bytes) = map.bytes(data, start, end) else {
-                continue;
-            };
-            for target in branch_targets(file.architecture(), bytes, start, end, &imports) {
-                let callee = match target {
-                    Target::Address(addr) => name_of(addr),
-                    Target::Import(name) => Some(name),
+    // Each function is swept on its own; the edges are merged, sorted and made unique after.
+    let mut edges: Vec<(&str, &str)> = functions
+        .par_iter()
+        .flat_map_iter(|f| {
+            let mut out: Vec<(&str, &str)> = Vec::new();
+            let parts = std::iter::once((f.start.0, f.end.0))
+                .chain(f.fragments.iter().map(|g| (g.start.0, g.end.0)));
+            for (start, end) in parts {
+                let Some(bytes) = map.bytes(data, start, end) else {
+                    continue;
                 };
-                if let Some(callee) = callee.filter(|c| *c != f.sym) {
-                    edges.insert((f.sym.clone(), callee));
+                for target in branch_targets(arch, bytes, start, end, &imports) {
+                    let callee = match target {
+                        Target::Address(addr) => name_of(addr),
+                        Target::Import(name) => Some(name),
+                    };
+                    if let Some(callee) = callee.filter(|c| *c != f.sym) {
+                        out.push((f.sym.as_str(), callee));
+                    }
                 }
             }
-        }
+            out.sort_unstable();
+            out.dedup();
+            out
+        })
+        .collect();
+    edges.par_sort_unstable();
+    edges.dedup();
+    let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
+    let mut out = Vec::with_capacity(edges.len());
+    for (a, b) in edges {
+        let a = interned.entry(a).or_insert_with(|| a.into()).clone();
+        let b = interned.entry(b).or_insert_with(|| b.into()).clone();
+        out.push((a, b));
     }
-    CallGraph {
-        edges: edges.into_iter().collect(),
-    }
+    CallGraph { edges: out }
 }
 
-enum Target {
+enum Target<'i> {
     Address(u64),
-    Import(String),
+    Import(&'i str),
 }
 
 /// Direct calls, and jumps that leave `[start, end)` (tail calls).
-fn branch_targets(
+fn branch_targets<'i>(
     arch: Architecture,
     bytes: &[u8],
     start: u64,
     end: u64,
-    imports: &ImportNames,
-) -> Vec<Target> {
+    imports: &'i ImportNames,
+) -> Vec<Target<'i>> {
     let mut out = Vec::new();
     match arch {
         Architecture::X86_64 => {
@@ -114,7 +147,7 @@ fn branch_targets(
                     // `call [rip+x]` / `jmp [rip+x]` through a GOT slot (-fno-plt).
                     OpKind::Memory if insn.is_ip_rel_memory_operand() => {
                         if let Some(name) = imports.got.get(&insn.ip_rel_memory_address()) {
-                            out.push(Target::Import(name.clone()));
+                            out.push(Target::Import(name));
                         }
                     }
                     _ => {}
@@ -152,15 +185,14 @@ struct ImportNames {
 impl ImportNames {
     fn new(file: &object::File<'_>, data: &[u8], map: &AddressMap) -> Self {
         let mut names = ImportNames::default();
-        let dynamic: Vec<_> = file.dynamic_symbols().collect();
+        let dynamic: HashMap<usize, &str> = file
+            .dynamic_symbols()
+            .filter_map(|s| Some((s.index().0, s.name().ok()?)))
+            .collect();
         if let Some(relocations) = file.dynamic_relocations() {
             for (offset, relocation) in relocations {
                 if let RelocationTarget::Symbol(index) = relocation.target() {
-                    let name = dynamic
-                        .iter()
-                        .find(|s| s.index() == index)
-                        .and_then(|s| s.name().ok())
-                        .filter(|n| !n.is_empty());
+                    let name = dynamic.get(&index.0).copied().filter(|n| !n.is_empty());
                     if let Some(name) = name {
                         names.got.insert(offset, name.to_owned());
                     }
@@ -256,6 +288,7 @@ pub fn traces(
     let mut adjacency: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut nodes: BTreeSet<&str> = BTreeSet::new();
     for (from, to) in &graph.edges {
+        let (from, to) = (&**from, &**to);
         adjacency.entry(from).or_default().push(to);
         nodes.insert(from);
         nodes.insert(to);
@@ -360,7 +393,7 @@ mod tests {
                 ("x", "y"),
             ]
             .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .map(|(a, b)| ((*a).into(), (*b).into()))
             .collect(),
         };
         let t = traces(

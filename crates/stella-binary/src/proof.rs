@@ -505,12 +505,7 @@ impl FuncProof {
             });
         }
         for t in &self.traces {
-            let edges_exist = t.path.windows(2).all(|w| {
-                stored
-                    .edges
-                    .binary_search(&(w[0].clone(), w[1].clone()))
-                    .is_ok()
-            });
+            let edges_exist = t.path.windows(2).all(|w| stored.has_edge(&w[0], &w[1]));
             let hash = callgraph::path_hash(&t.path);
             if !edges_exist || hash != t.hash {
                 out.push(Mismatch {
