@@ -95,6 +95,10 @@ def main() -> int:
             print(f"SKIPPED {spec}: not on this machine", file=sys.stderr)
             continue
         binary = os.path.realpath(binary)
+        with open(binary, "rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                print(f"SKIPPED {spec}: not an ELF file", file=sys.stderr)
+                continue
         truth = readelf_functions(binary)
         if truth_file:
             truth.update(readelf_functions(truth_file))

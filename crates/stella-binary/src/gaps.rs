@@ -16,7 +16,9 @@
 //!
 //! Not covered: other architectures (aarch64 binaries, whose padding is `udf`/`nop`, are left as
 //! the symbol tables and FDEs describe them), data placed in executable sections (decoded like
-//! code, as every linear sweep does), and PLT sections (trampolines, not functions).
+//! code, as every linear sweep does), PLT sections (trampolines, not functions), and BOLT's
+//! `.bolt.org.text`: the pre-optimisation copy of every function BOLT moved, left in the file but
+//! never run (the functions BOLT kept there still have their symbols and FDEs).
 
 use std::collections::BTreeSet;
 
@@ -52,7 +54,9 @@ pub fn pieces(
     let mut out = Vec::new();
     for section in file.sections() {
         if section.kind() != SectionKind::Text
-            || section.name().is_ok_and(|n| n.starts_with(".plt"))
+            || section
+                .name()
+                .is_ok_and(|n| n.starts_with(".plt") || n.starts_with(".bolt.org."))
         {
             continue;
         }

@@ -17,6 +17,8 @@ pub const SCHEMA: &str = "stella.funcproof/v1";
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileDigest {
+    /// BLAKE3 of the file, hex (as `b3sum` prints it).
+    pub blake3: String,
     /// `sha256:<hex>` of the file.
     pub sha256: String,
     /// Size in bytes.
@@ -285,12 +287,13 @@ impl FuncProof {
         let file = parse(data)?;
         // The whole-file and section digests read every byte once and share nothing with the
         // functions: one core hashes while the other extracts.
-        let ((sha256, sections, section_warnings), (build_id, identity, mut extracted)) =
+        let (((blake3, sha256), sections, section_warnings), (build_id, identity, mut extracted)) =
             rayon::join(
                 || {
                     let mut warnings = Vec::new();
                     let sections = proved_sections(&file, data, &mut warnings);
-                    (Digest::sha256(data).to_string(), sections, warnings)
+                    let digests = (blake3_hex(data), Digest::sha256(data).to_string());
+                    (digests, sections, warnings)
                 },
                 || {
                     let (build_id, identity) = identity::identify(&file, data);
@@ -312,6 +315,7 @@ impl FuncProof {
             build_id: Some(build_id),
             identity,
             file: FileDigest {
+                blake3,
                 sha256,
                 size: data.len() as u64,
             },
@@ -420,14 +424,17 @@ impl FuncProof {
         let file = parse(data)?;
         let mut mismatches = Vec::new();
         let sha256 = Digest::sha256(data).to_string();
-        if sha256 != self.file.sha256 {
-            mismatches.push(Mismatch {
-                kind: "file",
-                name: "file".to_owned(),
-                range: None,
-                expected: self.file.sha256.clone(),
-                actual: sha256,
-            });
+        let blake3 = blake3_hex(data);
+        for (expected, actual) in [(&self.file.sha256, sha256), (&self.file.blake3, blake3)] {
+            if actual != *expected {
+                mismatches.push(Mismatch {
+                    kind: "file",
+                    name: "file".to_owned(),
+                    range: None,
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
         }
         let sections = proved_sections(&file, data, &mut Vec::new());
         for (name, expected) in &self.sections {

@@ -1,7 +1,8 @@
 //! Stella's output checked by software the team did not write (DESIGN.md, "Verified against
 //! peers"): PyPI `rfc8785` and npm `canonicalize` for RFC 8785 bytes and canonical ids, PyPI
 //! `cyclonedx-python-lib` for the CycloneDX 1.7 that `stella sbom convert` writes, PyPI `pefile`
-//! and `macholib` for the PE debug-id / code-id and Mach-O UUID of `stella funcproof`.
+//! and `macholib` for the PE debug-id / code-id and Mach-O UUID of `stella funcproof`, PyPI
+//! `pyelftools` and `blake3` replaying an ELF FuncProof's file, section and function hashes.
 //!
 //! The peers are driven through the small scripts in `interop/` and installed by `.ci/run`
 //! (`interop/requirements.txt`, `interop/package-lock.json`, `interop/fetch_binaries.sh`). A
@@ -51,6 +52,7 @@ enum Peer {
     CycloneDxPythonLib,
     PefileMacholib,
     MachOSample,
+    PyelftoolsBlake3,
 }
 
 impl Peer {
@@ -61,14 +63,16 @@ impl Peer {
             Peer::CycloneDxPythonLib => "PyPI cyclonedx-python-lib[json-validation] (python3)",
             Peer::PefileMacholib => "PyPI pefile and macholib (python3)",
             Peer::MachOSample => "a Mach-O sample in interop/binaries/",
+            Peer::PyelftoolsBlake3 => "PyPI pyelftools and blake3 (python3)",
         }
     }
 
     fn install(self) -> &'static str {
         match self {
-            Peer::Rfc8785 | Peer::CycloneDxPythonLib | Peer::PefileMacholib => {
-                "python3 -m pip install -r interop/requirements.txt"
-            }
+            Peer::Rfc8785
+            | Peer::CycloneDxPythonLib
+            | Peer::PefileMacholib
+            | Peer::PyelftoolsBlake3 => "python3 -m pip install -r interop/requirements.txt",
             Peer::Canonicalize => "(cd interop && npm ci)",
             Peer::MachOSample => "interop/fetch_binaries.sh",
         }
@@ -86,6 +90,7 @@ impl Peer {
                  JsonStrictValidator(SchemaVersion.V1_7).validate_str('{}')",
             ]),
             Peer::PefileMacholib => python(["-c", "import pefile, macholib.MachO"]),
+            Peer::PyelftoolsBlake3 => python(["-c", "import elftools.elf.elffile, blake3"]),
             Peer::MachOSample => {
                 return if macho_samples().is_empty() {
                     Err("none downloaded".to_owned())
@@ -444,5 +449,93 @@ fn pe_and_macho_identities_match_pefile_and_macholib() {
             sections.keys().any(|k| k == ".text" || k == "__text"),
             "{name}: {sections:?}"
         );
+    }
+}
+
+/// ELF binaries of different makers that are on every machine of this kind: the system C library
+/// (GCC, stripped of `.symtab`, with `.eh_frame`), the Rust binary under test (rustc, `.symtab`
+/// and DWARF), and a `strip --strip-all` copy of the latter.
+fn elf_samples(scratch: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = [
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/aarch64-linux-gnu/libc.so.6",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .filter(|p| p.is_file())
+    .take(1)
+    .collect();
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_stella"));
+    let stripped = scratch.join("stella.stripped");
+    run_ok(
+        Process::new("strip")
+            .arg("--strip-all")
+            .arg(&ours)
+            .arg("-o")
+            .arg(&stripped),
+    );
+    out.push(ours);
+    out.push(stripped);
+    out
+}
+
+#[test]
+fn elf_funcproofs_replay_with_pyelftools_and_blake3() {
+    if !peers_present(
+        "elf_funcproofs_replay_with_pyelftools_and_blake3",
+        &[Peer::PyelftoolsBlake3],
+    ) {
+        return;
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    for binary in elf_samples(scratch.path()) {
+        let name = file_name(&binary).to_owned();
+        let proof = scratch.path().join(format!("{name}.proof.json"));
+        stella()
+            .arg("funcproof")
+            .arg(&binary)
+            .arg("-o")
+            .arg(&proof)
+            .assert()
+            .success();
+        let out = run_ok(
+            python([interop_script("funcproof_replay.py")])
+                .arg(&proof)
+                .arg(&binary),
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        assert!(
+            summary["functions"].as_u64().unwrap_or(0) > 1000,
+            "{name}: {summary}"
+        );
+        assert!(
+            summary["sections"].as_u64().unwrap_or(0) >= 2,
+            "{name}: {summary}"
+        );
+
+        // The peer is not a rubber stamp: one function's hash changed is one mismatch, by name.
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&fs::read(&proof).expect("proof")).expect("JSON");
+        let victim = &mut doc["functions"][0];
+        let sym = victim["sym"].as_str().expect("sym").to_owned();
+        victim["blake3"] = serde_json::Value::String("0".repeat(64));
+        let tampered = scratch.path().join(format!("{name}.tampered.json"));
+        fs::write(&tampered, serde_json::to_vec(&doc).expect("JSON")).expect("write");
+        let out = python([interop_script("funcproof_replay.py")])
+            .arg(&tampered)
+            .arg(&binary)
+            .output()
+            .expect("python3 runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: tampered proof accepted"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        assert_eq!(summary["mismatch_count"], 1, "{name}: {summary}");
+        assert_eq!(summary["mismatches"][0]["name"], sym.as_str(), "{name}");
     }
 }

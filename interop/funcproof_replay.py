@@ -1,0 +1,115 @@
+"""Replay a FuncProof against its ELF binary with third-party readers only: PyPI `pyelftools`
+(sections, program headers, symbol tables, the GNU build-id note), PyPI `blake3` and `hashlib`.
+
+Usage: funcproof_replay.py PROOF BINARY
+Checks, independently of Stella:
+  * the whole file's BLAKE3, SHA-256 and size;
+  * buildId against the NT_GNU_BUILD_ID note (when the proof says it came from the note);
+  * every proven section: address, size and BLAKE3 of its bytes in the file;
+  * every function and fragment: its [start, end) mapped to file bytes through the PT_LOAD
+    segments, BLAKE3 of those bytes; for functions whose source is symtab/dynsym, that the symbol
+    table pyelftools reads has a function symbol of that name at that address;
+  * the list is sorted by address and no range lies outside a loadable segment.
+Prints {"functions": N, "fragments": N, "sections": N, "symbols": N, "mismatches": [...]} and
+exits 1 when there is any mismatch.
+"""
+
+import hashlib
+import json
+import sys
+
+import blake3
+from elftools.elf.elffile import ELFFile
+
+
+def file_offset(segments, start, end):
+    """File offset of [start, end) inside one PT_LOAD segment's file bytes, or None."""
+    for vaddr, offset, filesz in segments:
+        if vaddr <= start and end <= vaddr + filesz:
+            return offset + (start - vaddr)
+    return None
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        proof = json.load(fh)
+    with open(sys.argv[2], "rb") as fh:
+        data = fh.read()
+    elf = ELFFile(open(sys.argv[2], "rb"))
+    bad = []
+
+    def check(kind, name, expected, actual):
+        if expected != actual:
+            bad.append({"kind": kind, "name": name, "expected": expected, "actual": actual})
+
+    check("file", "blake3", proof["file"]["blake3"], blake3.blake3(data).hexdigest())
+    check("file", "sha256", proof["file"]["sha256"], "sha256:" + hashlib.sha256(data).hexdigest())
+    check("file", "size", proof["file"]["size"], len(data))
+
+    if proof["identity"].get("buildIdSource") == "gnu-note":
+        note_id = None
+        for section in elf.iter_sections():
+            if section["sh_type"] != "SHT_NOTE":
+                continue
+            for note in section.iter_notes():
+                if note["n_type"] == "NT_GNU_BUILD_ID":
+                    note_id = note["n_desc"]
+        check("identity", "buildId", proof["buildId"], note_id)
+
+    sections = 0
+    for name, claimed in sorted(proof["sections"].items()):
+        section = elf.get_section_by_name(name)
+        if section is None:
+            bad.append({"kind": "section", "name": name, "expected": "present", "actual": "missing"})
+            continue
+        sections += 1
+        check("section", name + " addr", claimed["addr"], hex(section["sh_addr"]))
+        check("section", name + " size", claimed["size"], section["sh_size"])
+        check("section", name + " blake3", claimed["blake3"], blake3.blake3(section.data()).hexdigest())
+
+    segments = [
+        (seg["p_vaddr"], seg["p_offset"], seg["p_filesz"])
+        for seg in elf.iter_segments()
+        if seg["p_type"] == "PT_LOAD"
+    ]
+    symbols = {}
+    for table in (".symtab", ".dynsym"):
+        section = elf.get_section_by_name(table)
+        if section is None:
+            continue
+        for sym in section.iter_symbols():
+            if sym["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and sym["st_shndx"] != "SHN_UNDEF":
+                symbols.setdefault(sym.name.split("@")[0], set()).add(sym["st_value"])
+
+    counts = {"functions": 0, "fragments": 0, "symbols": 0}
+    previous = -1
+    for f in proof["functions"]:
+        start = int(f["start"], 16)
+        if start < previous:
+            bad.append({"kind": "order", "name": f["sym"], "expected": "sorted", "actual": f["start"]})
+        previous = start
+        for kind, part in [("functions", f)] + [("fragments", g) for g in f.get("fragments", [])]:
+            lo, hi = int(part["start"], 16), int(part["end"], 16)
+            offset = file_offset(segments, lo, hi)
+            if offset is None:
+                bad.append({"kind": "range", "name": part["sym"], "expected": "inside PT_LOAD",
+                            "actual": f"{part['start']}..{part['end']}"})
+                continue
+            counts[kind] += 1
+            check(kind, part["sym"], part["blake3"], blake3.blake3(data[offset:offset + hi - lo]).hexdigest())
+        if f["source"] in ("symtab", "dynsym"):
+            counts["symbols"] += 1
+            if start not in symbols.get(f["sym"], set()):
+                bad.append({"kind": "symbol", "name": f["sym"], "expected": f["start"],
+                            "actual": sorted(hex(a) for a in symbols.get(f["sym"], set()))})
+
+    print(json.dumps({**counts, "sections": sections, "mismatches": bad[:20],
+                      "mismatch_count": len(bad)}, sort_keys=True))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
