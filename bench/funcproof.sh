@@ -7,7 +7,7 @@
 #      the file.
 #
 # Usage: bench/funcproof.sh [RUNS=5]
-# Needs: cargo, python3, binutils (readelf, strip), llvm-objdump (Debian: apt-get install llvm),
+# Needs: cargo, python3, binutils (readelf), llvm-strip and llvm-objdump (Debian: apt-get install llvm),
 # b3sum (cargo install b3sum). The libc debug file (Debian: apt-get install libc6-dbg) makes libc's
 # truth its full symbol table; without it, libc is scored against its .dynsym only.
 # Exit 1 if a target is missed; a binary that is not on the machine is reported and skipped.

@@ -27,6 +27,12 @@ import tempfile
 import time
 
 
+
+# binutils `strip` moves BOLT-laid-out segments to other addresses (it warns "can't be allocated
+# in segment"), so its copy of libLLVM or librustc_driver holds different bytes at each address;
+# llvm-strip keeps every address. Use it when it is installed.
+STRIP = shutil.which("llvm-strip") or shutil.which("llvm-strip-14") or "strip"
+
 def readelf_functions(path: str) -> dict[int, tuple[int, str]]:
     """start -> (end, name) of the defined, sized FUNC/IFUNC symbols of both symbol tables."""
     out = subprocess.run(
@@ -105,7 +111,7 @@ def main() -> int:
         name = os.path.basename(binary)
         stripped = os.path.join(work, name + ".stripped")
         shutil.copyfile(binary, stripped)
-        subprocess.run(["strip", "--strip-all", stripped], check=True)
+        subprocess.run([STRIP, "--strip-all", stripped], check=True)
         left = readelf_functions(stripped)
         predicted, seconds = stella_functions(args.stella, stripped, os.path.join(work, name + ".proof.json"))
 

@@ -17,8 +17,8 @@
 //! Not covered: other architectures (aarch64 binaries, whose padding is `udf`/`nop`, are left as
 //! the symbol tables and FDEs describe them), data placed in executable sections (decoded like
 //! code, as every linear sweep does), PLT sections (trampolines, not functions), and BOLT's
-//! `.bolt.org.text`: the pre-optimisation copy of every function BOLT moved, left in the file but
-//! never run (the functions BOLT kept there still have their symbols and FDEs).
+//! `.bolt.org.text`: the code at its pre-optimisation addresses, where every function BOLT left
+//! there keeps its FDE, and what no FDE covers is the remains of what BOLT moved or folded.
 
 use std::collections::BTreeSet;
 

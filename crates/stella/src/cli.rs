@@ -58,8 +58,9 @@ pub enum Command {
         after_help = "\
 Without a subcommand: write the FuncProof of BINARY (stella.funcproof/v1, canonical JSON): its \
 identity (GNU BuildID or a fallback id, debug-id, code-id), the BLAKE3 of every executable \
-section and .rodata, and the exact range and BLAKE3 of every function, from .symtab, .dynsym \
-and .eh_frame (stripped binaries keep exact ranges).
+section and .rodata, the file's BLAKE3 and SHA-256, and the exact range and BLAKE3 of every \
+function, from .symtab, .dynsym, DWARF and .eh_frame, then x86-64 disassembly of what none of \
+them covers (stripped binaries keep exact ranges).
 
 Examples:
   stella funcproof /usr/lib/x86_64-linux-gnu/libz.so.1 -o libz.funcproof.json
