@@ -6,7 +6,8 @@
 //! - [`digest`]: [`Digest`], an algorithm-tagged hex digest (`sha256:<hex>`), and the SHA-256
 //!   helpers that compute canonical ids;
 //! - [`media`]: the media types, OCI artifact types and in-toto predicate-type URIs of Stella's
-//!   contracts.
+//!   contracts;
+//! - [`time`]: RFC 3339 UTC timestamps.
 //!
 //! What it does not own: any document model (CycloneDX lives in `stella-sbom`), any I/O beyond
 //! reading the bytes it is handed, and any policy about which documents are acceptable.
@@ -14,5 +15,6 @@
 pub mod digest;
 pub mod jcs;
 pub mod media;
+pub mod time;
 
 pub use digest::{Digest, DigestError};

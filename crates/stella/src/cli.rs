@@ -68,6 +68,53 @@ Examples:
   stella funcproof query libz.funcproof.json inflateGetHeader"
     )]
     Funcproof(FuncproofArgs),
+    /// Generate signing keys and read their public halves (cosign-compatible key files).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign an in-toto Statement about artifacts: a Sigstore bundle v0.3 with a DSSE envelope.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+The predicate is any JSON document; one of Stella's own types (see `stella predicates`) is checked \
+against its schema before it is signed. Signing is deterministic: the same statement and key give \
+the same bundle, byte for byte. The key file's password comes from STELLA_PASSWORD or \
+COSIGN_PASSWORD, or is asked for on a terminal.
+
+Examples:
+  stella attest --key cosign.key --type https://example.com/review/v1 --predicate review.json \\
+      --subject app=sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03 -o app.bundle.json
+  stella attest --key cosign.key --type https://stella-ops.org/attestations/funcproof/v1 \\
+      --predicate app.funcproof.json --subject-file ./app -o app.funcproof.bundle.json
+  stella attest sbom --key cosign.key bom.json -o bom.bundle.json"
+    )]
+    Attest(AttestArgs),
+    /// Verify a signed attestation (Sigstore bundle or DSSE envelope) with a public key; exit 1
+    /// with the reason when it does not verify.
+    #[command(after_help = "\
+Checks, in order: the bundle's media type and structure, a signature by KEY over the DSSE \
+pre-authentication encoding, the in-toto payloadType and Statement, the predicate type (--type), \
+the subject digests (--subject-digest, --subject-file: every one must be a subject), and a \
+predicate of one of Stella's types against its schema.
+
+Examples:
+  stella verify-attestation --key cosign.pub app.bundle.json
+  stella verify-attestation --key cosign.pub --type https://stella-ops.org/attestations/sbom/v1 \\
+      --subject-file bom.json --json bom.bundle.json")]
+    VerifyAttestation(VerifyAttestationArgs),
+    /// List Stella's predicate types, or print one's JSON schema.
+    #[command(after_help = "\
+Examples:
+  stella predicates
+  stella predicates sbom > sbom-v1.schema.json
+  stella predicates --json")]
+    Predicates {
+        /// A predicate type (URI or short name) whose schema to print.
+        #[arg(value_name = "TYPE")]
+        name: Option<String>,
+        /// List as JSON (with the schemas).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Example: stella completions bash > /etc/bash_completion.d/stella")]
     Completions {
@@ -232,4 +279,140 @@ and the demangled name, which also matches without its generic arguments and par
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `stella key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a key pair: PREFIX.key (cosign's encrypted format) and PREFIX.pub (PEM SPKI).
+    #[command(after_help = "\
+The password comes from STELLA_PASSWORD or COSIGN_PASSWORD, or is asked for twice on a \
+terminal. The private key is encrypted as cosign encrypts it (scrypt N=65536, r=8, p=1; NaCl \
+secretbox), so cosign reads it and Stella reads cosign's.
+
+Example: STELLA_PASSWORD=... stella key generate --out release")]
+    Generate {
+        /// The signature algorithm.
+        #[arg(long, default_value = "ecdsa-p256", value_parser = ["ecdsa-p256", "ed25519"])]
+        algorithm: String,
+        /// Write PREFIX.key and PREFIX.pub.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+        /// Print the key id and paths as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the public key (PEM) of a private or public key file, with --json its key id too.
+    Public {
+        /// The key file (PREFIX.key, cosign.key or a .pub).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Print algorithm, key id (bundle hint) and PEM as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The output form of a signed attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignedFormat {
+    /// A Sigstore bundle v0.3 (application/vnd.dev.sigstore.bundle.v0.3+json).
+    Bundle,
+    /// The bare DSSE envelope.
+    Dsse,
+}
+
+/// Where the signature and its output go.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The private key (cosign encrypted format, or unencrypted PKCS#8). Repeat to sign with
+    /// several keys: one envelope, one signature each (they share the password).
+    #[arg(long, value_name = "KEY")]
+    pub key: Vec<PathBuf>,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output form.
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub format: SignedFormat,
+}
+
+/// `stella attest`
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Attest an SBOM with the SBOM wrapper predicate.
+    #[command(subcommand)]
+    pub command: Option<AttestCommand>,
+    /// Key and output.
+    #[command(flatten)]
+    pub sign: SignArgs,
+    /// The predicate type URI.
+    #[arg(long = "type", value_name = "URI")]
+    pub predicate_type: Option<String>,
+    /// The predicate: a JSON file, or - for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: Option<PathBuf>,
+    /// A subject: NAME=sha256:HEX (repeatable).
+    #[arg(long, value_name = "NAME=sha256:HEX")]
+    pub subject: Vec<String>,
+    /// A subject by file: its name and SHA-256 (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub subject_file: Vec<PathBuf>,
+}
+
+/// `stella attest sbom`
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Sign a CycloneDX SBOM in the SBOM wrapper predicate; the subject digest is its
+    /// canonical_id.
+    #[command(after_help = "\
+The predicate is {bom_format, bom, producer, timestamp}; the subject is the SBOM (name from \
+--name, else its metadata.component name and version, else the file name) with its canonical_id \
+(sha256 of its RFC 8785 form) as digest, so `stella sbom id` finds the attestation of any \
+re-serialisation of the same SBOM. timestamp is --timestamp, else SOURCE_DATE_EPOCH, else now.
+
+Example: stella attest sbom --key cosign.key bom.json -o bom.bundle.json")]
+    Sbom {
+        /// Key and output.
+        #[command(flatten)]
+        sign: SignArgs,
+        /// The SBOM (CycloneDX JSON), or - for stdin.
+        #[arg(value_name = "SBOM")]
+        bom: PathBuf,
+        /// The subject name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The predicate's timestamp (RFC 3339 UTC, e.g. 2026-01-01T00:00:00Z).
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Refuse SBOMs larger than this.
+        #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
+        max_size: usize,
+    },
+}
+
+/// `stella verify-attestation`
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// The public key (PEM SPKI, e.g. cosign.pub).
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+    /// The Sigstore bundle or DSSE envelope, or - for stdin.
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// Require this predicate type.
+    #[arg(long = "type", value_name = "URI")]
+    pub predicate_type: Option<String>,
+    /// Require a subject with this digest (repeatable).
+    #[arg(long, value_name = "sha256:HEX")]
+    pub subject_digest: Vec<String>,
+    /// Require a subject with this file's SHA-256 (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub subject_file: Vec<PathBuf>,
+    /// Print the result (and on success the statement) as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -3,6 +3,7 @@
 //! (0 success, 1 a clean "no", 2 bad input or usage, 3 environment). Domain logic lives in the
 //! library crates, never here.
 
+mod attest;
 mod cli;
 mod exit;
 mod funcproof;
@@ -49,6 +50,10 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Sbom(cmd) => sbom::run(cmd),
         Command::Funcproof(args) => funcproof::run(args),
+        Command::Key(cmd) => attest::key(cmd),
+        Command::Attest(args) => attest::attest(args),
+        Command::VerifyAttestation(args) => attest::verify(args),
+        Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "stella", &mut std::io::stdout());

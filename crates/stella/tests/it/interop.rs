@@ -2,7 +2,10 @@
 //! peers"): PyPI `rfc8785` and npm `canonicalize` for RFC 8785 bytes and canonical ids, PyPI
 //! `cyclonedx-python-lib` for the CycloneDX 1.7 that `stella sbom convert` writes, PyPI `pefile`
 //! and `macholib` for the PE debug-id / code-id and Mach-O UUID of `stella funcproof`, PyPI
-//! `pyelftools` and `blake3` replaying an ELF FuncProof's file, section and function hashes.
+//! `pyelftools` and `blake3` replaying an ELF FuncProof's file, section and function hashes, PyPI
+//! `securesystemslib` signing and verifying DSSE envelopes both ways, npm `@sigstore/verify`
+//! verifying Stella's Sigstore bundles, and cosign key files written and read by a Python
+//! implementation of cosign's format (`cryptography` + `PyNaCl`) and by cosign itself.
 //!
 //! The peers are driven through the small scripts in `interop/` and installed by `.ci/run`
 //! (`interop/requirements.txt`, `interop/package-lock.json`, `interop/fetch_binaries.sh`). A
@@ -53,6 +56,9 @@ enum Peer {
     PefileMacholib,
     MachOSample,
     PyelftoolsBlake3,
+    Securesystemslib,
+    SigstoreVerify,
+    CosignKeyPy,
 }
 
 impl Peer {
@@ -64,6 +70,9 @@ impl Peer {
             Peer::PefileMacholib => "PyPI pefile and macholib (python3)",
             Peer::MachOSample => "a Mach-O sample in interop/binaries/",
             Peer::PyelftoolsBlake3 => "PyPI pyelftools and blake3 (python3)",
+            Peer::Securesystemslib => "PyPI securesystemslib and cryptography (python3)",
+            Peer::SigstoreVerify => "npm @sigstore/verify (node)",
+            Peer::CosignKeyPy => "PyPI cryptography and PyNaCl (python3)",
         }
     }
 
@@ -72,8 +81,10 @@ impl Peer {
             Peer::Rfc8785
             | Peer::CycloneDxPythonLib
             | Peer::PefileMacholib
-            | Peer::PyelftoolsBlake3 => "python3 -m pip install -r interop/requirements.txt",
-            Peer::Canonicalize => "(cd interop && npm ci)",
+            | Peer::PyelftoolsBlake3
+            | Peer::Securesystemslib
+            | Peer::CosignKeyPy => "python3 -m pip install -r interop/requirements.txt",
+            Peer::Canonicalize | Peer::SigstoreVerify => "(cd interop && npm ci)",
             Peer::MachOSample => "interop/fetch_binaries.sh",
         }
     }
@@ -91,6 +102,17 @@ impl Peer {
             ]),
             Peer::PefileMacholib => python(["-c", "import pefile, macholib.MachO"]),
             Peer::PyelftoolsBlake3 => python(["-c", "import elftools.elf.elffile, blake3"]),
+            Peer::Securesystemslib => python([
+                "-c",
+                "import securesystemslib.dsse, securesystemslib.signer, cryptography",
+            ]),
+            Peer::CosignKeyPy => python(["-c", "import nacl.secret, cryptography"]),
+            Peer::SigstoreVerify => {
+                let mut cmd = Process::new("node");
+                cmd.args(["--input-type=module", "-e", "import '@sigstore/verify'"])
+                    .current_dir(repo_root().join("interop"));
+                cmd
+            }
             Peer::MachOSample => {
                 return if macho_samples().is_empty() {
                     Err("none downloaded".to_owned())
@@ -537,5 +559,369 @@ fn elf_funcproofs_replay_with_pyelftools_and_blake3() {
             serde_json::from_slice(&out.stdout).expect("peer prints JSON");
         assert_eq!(summary["mismatch_count"], 1, "{name}: {summary}");
         assert_eq!(summary["mismatches"][0]["name"], sym.as_str(), "{name}");
+    }
+}
+
+const KEY_PASSWORD: &str = "interop password";
+
+/// `stella key generate` into `dir/PREFIX.{key,pub}`.
+fn stella_keygen(dir: &Path, prefix: &str, algorithm: &str) -> (PathBuf, PathBuf) {
+    stella()
+        .env("STELLA_PASSWORD", KEY_PASSWORD)
+        .args(["key", "generate", "--algorithm", algorithm, "--out"])
+        .arg(dir.join(prefix))
+        .assert()
+        .success();
+    (
+        dir.join(format!("{prefix}.key")),
+        dir.join(format!("{prefix}.pub")),
+    )
+}
+
+/// A bundle signed by Stella about `subject` (NAME=sha256:HEX) with `key`, its password in
+/// `password`.
+fn stella_bundle(dir: &Path, key: &Path, password: &str, subject: &str, out: &Path) {
+    let predicate = dir.join("predicate.json");
+    fs::write(&predicate, br#"{"reviewed":true,"by":"interop"}"#).expect("write");
+    stella()
+        .env("STELLA_PASSWORD", password)
+        .args([
+            "attest",
+            "--type",
+            "https://example.com/review/v1",
+            "--subject",
+            subject,
+        ])
+        .arg("--key")
+        .arg(key)
+        .arg("--predicate")
+        .arg(&predicate)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "peer output is not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn tamper_payload(bundle: &Path, out: &Path) {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(bundle).expect("bundle")).expect("JSON");
+    let env = if doc.get("dsseEnvelope").is_some() {
+        &mut doc["dsseEnvelope"]
+    } else {
+        &mut doc
+    };
+    let payload = env["payload"].as_str().expect("payload").to_owned();
+    // Replace the first character with another base64 digit: a different payload.
+    let first = if payload.starts_with('e') { "f" } else { "e" };
+    env["payload"] = serde_json::Value::String(format!("{first}{}", &payload[1..]));
+    fs::write(out, serde_json::to_vec(&doc).expect("JSON")).expect("write");
+}
+
+const SUBJECT: &str = "app=sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+const SUBJECT_HEX: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+
+#[test]
+fn dsse_envelopes_verify_both_ways_with_securesystemslib() {
+    if !peers_present(
+        "dsse_envelopes_verify_both_ways_with_securesystemslib",
+        &[Peer::Securesystemslib],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let sslib = interop_script("dsse_sslib.py");
+    for algorithm in ["ecdsa-p256", "ed25519"] {
+        // Stella signs, securesystemslib verifies (and refuses a tampered copy).
+        let (key, public) = stella_keygen(d, algorithm, algorithm);
+        let bundle = d.join(format!("{algorithm}.bundle.json"));
+        stella_bundle(d, &key, KEY_PASSWORD, SUBJECT, &bundle);
+        let out = run_ok(
+            python([&sslib])
+                .args(["verify", "--envelope"])
+                .arg(&bundle)
+                .arg("--pub")
+                .arg(&public),
+        );
+        let report = json_of(&out);
+        assert_eq!(report["verified"], true, "{algorithm}: {report}");
+        assert_eq!(
+            report["statement"]["subject"][0]["digest"]["sha256"], SUBJECT_HEX,
+            "{algorithm}: {report}"
+        );
+        let tampered = d.join(format!("{algorithm}.tampered.json"));
+        tamper_payload(&bundle, &tampered);
+        let out = python([&sslib])
+            .args(["verify", "--envelope"])
+            .arg(&tampered)
+            .arg("--pub")
+            .arg(&public)
+            .output()
+            .expect("python3 runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{algorithm}: tampered envelope accepted"
+        );
+
+        // securesystemslib signs, Stella verifies.
+        let prefix = d.join(format!("sslib-{algorithm}"));
+        run_ok(
+            python([&sslib])
+                .args(["genkey", "--algorithm", algorithm, "--out"])
+                .arg(&prefix),
+        );
+        let (sslib_key, sslib_pub) = (prefix.with_extension("pem"), prefix.with_extension("pub"));
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "app", "digest": {"sha256": SUBJECT_HEX}}],
+            "predicateType": "https://example.com/review/v1",
+            "predicate": {"signed by": "securesystemslib"},
+        });
+        let payload = d.join(format!("{algorithm}.statement.json"));
+        fs::write(&payload, serde_json::to_vec(&statement).expect("JSON")).expect("write");
+        let envelope = d.join(format!("{algorithm}.sslib.envelope.json"));
+        run_ok(
+            python([&sslib])
+                .args(["sign", "--key"])
+                .arg(&sslib_key)
+                .arg("--payload-file")
+                .arg(&payload)
+                .arg("-o")
+                .arg(&envelope),
+        );
+        let out = stella()
+            .args(["verify-attestation", "--json", "--subject-digest"])
+            .arg(format!("sha256:{SUBJECT_HEX}"))
+            .arg("--key")
+            .arg(&sslib_pub)
+            .arg(&envelope)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let report: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(report["predicate"]["signed by"], "securesystemslib");
+        // And with the wrong key, Stella says no.
+        stella()
+            .arg("verify-attestation")
+            .arg("--key")
+            .arg(&public)
+            .arg(&envelope)
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("no signature by key"));
+
+        // Stella signs with securesystemslib's (unencrypted PKCS#8) key; securesystemslib
+        // verifies that too.
+        let with_their_key = d.join(format!("{algorithm}.their-key.bundle.json"));
+        stella_bundle(d, &sslib_key, "", SUBJECT, &with_their_key);
+        let report = json_of(&run_ok(
+            python([&sslib])
+                .args(["verify", "--envelope"])
+                .arg(&with_their_key)
+                .arg("--pub")
+                .arg(&sslib_pub),
+        ));
+        assert_eq!(report["verified"], true, "{algorithm}: {report}");
+
+        // A signature over the raw payload, not the PAE (made with `cryptography`): refused by
+        // name.
+        let raw = d.join(format!("{algorithm}.raw.json"));
+        run_ok(python([
+            "-c",
+            "import base64, json, sys\n\
+             from cryptography.hazmat.primitives import hashes, serialization\n\
+             from cryptography.hazmat.primitives.asymmetric import ec\n\
+             key = serialization.load_pem_private_key(open(sys.argv[1], 'rb').read(), None)\n\
+             env = json.load(open(sys.argv[2]))\n\
+             body = base64.b64decode(env['payload'])\n\
+             sig = key.sign(body, ec.ECDSA(hashes.SHA256())) if isinstance(key, ec.EllipticCurvePrivateKey) else key.sign(body)\n\
+             env['signatures'][0]['sig'] = base64.b64encode(sig).decode()\n\
+             json.dump(env, open(sys.argv[3], 'w'))\n",
+        ])
+        .arg(&sslib_key)
+        .arg(&envelope)
+        .arg(&raw));
+        stella()
+            .arg("verify-attestation")
+            .arg("--key")
+            .arg(&sslib_pub)
+            .arg(&raw)
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("covers the raw payload"));
+    }
+}
+
+#[test]
+fn stella_bundles_verify_with_sigstore_js() {
+    if !peers_present(
+        "stella_bundles_verify_with_sigstore_js",
+        &[Peer::SigstoreVerify],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let script = interop_script("sigstore_verify.mjs");
+    for algorithm in ["ecdsa-p256", "ed25519"] {
+        let (key, public) = stella_keygen(d, algorithm, algorithm);
+        let bundle = d.join(format!("{algorithm}.bundle.json"));
+        stella_bundle(d, &key, KEY_PASSWORD, SUBJECT, &bundle);
+        let out = run_ok(
+            Process::new("node")
+                .arg(&script)
+                .arg(&bundle)
+                .arg(&public)
+                .current_dir(repo_root().join("interop")),
+        );
+        let report = json_of(&out);
+        assert_eq!(report["verified"], true, "{algorithm}: {report}");
+        // sigstore-js checks the signature, not the statement's subjects: compare them here.
+        assert_eq!(
+            report["subjects"],
+            serde_json::json!([{"name": "app", "digest": {"sha256": SUBJECT_HEX}}]),
+            "{algorithm}"
+        );
+        let tampered = d.join(format!("{algorithm}.tampered.json"));
+        tamper_payload(&bundle, &tampered);
+        let out = Process::new("node")
+            .arg(&script)
+            .arg(&tampered)
+            .arg(&public)
+            .current_dir(repo_root().join("interop"))
+            .output()
+            .expect("node runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{algorithm}: tampered bundle accepted"
+        );
+    }
+}
+
+#[test]
+fn cosign_key_files_are_read_and_written_as_cosign_does() {
+    if !peers_present(
+        "cosign_key_files_are_read_and_written_as_cosign_does",
+        &[Peer::CosignKeyPy, Peer::Securesystemslib],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let cosign_py = interop_script("cosign_key.py");
+    let keyid_of = |key: &Path, password: &str| -> String {
+        let out = stella()
+            .env("COSIGN_PASSWORD", password)
+            .args(["key", "public", "--json", "--key"])
+            .arg(key)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let info: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        info["keyid"].as_str().expect("keyid").to_owned()
+    };
+
+    // cosign's own published test key (written by cosign, N = 32768).
+    let fixture = fixtures().join("cosign/cosign-test-key.pem");
+    let theirs = json_of(&run_ok(
+        python([&cosign_py])
+            .args(["read", "--password", "hello", "--key"])
+            .arg(&fixture),
+    ));
+    assert_eq!(
+        keyid_of(&fixture, "hello"),
+        theirs["hint"].as_str().expect("hint")
+    );
+    let public = d.join("cosign-test.pub");
+    fs::write(&public, theirs["public_pem"].as_str().expect("pem")).expect("write");
+    let bundle = d.join("cosign-test.bundle.json");
+    stella_bundle(d, &fixture, "hello", SUBJECT, &bundle);
+    let report = json_of(&run_ok(
+        python([interop_script("dsse_sslib.py")])
+            .args(["verify", "--envelope"])
+            .arg(&bundle)
+            .arg("--pub")
+            .arg(&public),
+    ));
+    assert_eq!(report["verified"], true, "{report}");
+
+    // Keys written by the Python implementation of the format, every variant cosign writes.
+    for algorithm in ["ecdsa-p256", "ed25519"] {
+        for n in ["32768", "65536"] {
+            for legacy in [false, true] {
+                let prefix = d.join(format!("py-{algorithm}-{n}-{legacy}"));
+                let mut cmd = python([&cosign_py]);
+                cmd.args([
+                    "write",
+                    "--algorithm",
+                    algorithm,
+                    "--n",
+                    n,
+                    "--password",
+                    "pw",
+                ])
+                .arg("--out")
+                .arg(&prefix);
+                if legacy {
+                    cmd.arg("--legacy-label");
+                }
+                run_ok(&mut cmd);
+                let key = prefix.with_extension("key");
+                let read = json_of(&run_ok(
+                    python([&cosign_py])
+                        .args(["read", "--password", "pw", "--key"])
+                        .arg(&key),
+                ));
+                assert_eq!(keyid_of(&key, "pw"), read["hint"].as_str().expect("hint"));
+                let bundle = prefix.with_extension("bundle.json");
+                stella_bundle(d, &key, "pw", SUBJECT, &bundle);
+                stella()
+                    .arg("verify-attestation")
+                    .arg("--key")
+                    .arg(prefix.with_extension("pub"))
+                    .arg(&bundle)
+                    .assert()
+                    .success();
+            }
+        }
+        // And Stella's key files open with the Python implementation.
+        let (key, public) = stella_keygen(d, &format!("stella-{algorithm}"), algorithm);
+        let read = json_of(&run_ok(
+            python([&cosign_py])
+                .args(["read", "--password", KEY_PASSWORD, "--key"])
+                .arg(&key),
+        ));
+        assert_eq!(read["algorithm"], algorithm);
+        assert_eq!(read["kdf"]["N"], 65536);
+        assert_eq!(
+            read["public_pem"].as_str().expect("pem"),
+            fs::read_to_string(&public).expect("pub")
+        );
+        let out = python([&cosign_py])
+            .args(["read", "--password", "not it", "--key"])
+            .arg(&key)
+            .output()
+            .expect("python3 runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "wrong password accepted by the peer"
+        );
     }
 }

@@ -1,0 +1,174 @@
+//! Stella's own predicate types (`https://stella-ops.org/attestations/<name>/v1`), each with a
+//! versioned JSON Schema (draft 2020-12) kept in `schemas/`, and the SBOM wrapper predicate.
+//!
+//! A predicate of a known type is checked against its schema before it is signed and after it
+//! is verified; a predicate of any other type is signed as given. A new version of a predicate
+//! is a new type URI with its own schema, never an edit of an old one.
+//!
+//! Not here: building FuncProofs, witnesses or scores (their crates do), only their shape.
+
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+use stella_core::media::predicate;
+use stella_core::{Digest, jcs};
+
+use crate::AttestError;
+use crate::statement::{Statement, Subject};
+
+/// One of Stella's predicate types.
+#[derive(Debug, Clone, Copy)]
+pub struct PredicateType {
+    /// The type URI.
+    pub uri: &'static str,
+    /// Short name (`sbom`, `funcproof`, …).
+    pub name: &'static str,
+    /// What the predicate says and what its subject is.
+    pub description: &'static str,
+    /// The JSON Schema, as text.
+    pub schema: &'static str,
+}
+
+/// Every predicate type Stella defines, by name.
+pub const REGISTRY: [PredicateType; 4] = [
+    PredicateType {
+        uri: predicate::STELLA_FUNCPROOF,
+        name: "funcproof",
+        description: "a binary's identity, section digests and every function's byte range and BLAKE3; subject: the binary",
+        schema: include_str!("../schemas/funcproof-v1.json"),
+    },
+    PredicateType {
+        uri: predicate::STELLA_MICRO_WITNESS,
+        name: "micro-witness",
+        description: "call or sample counts of named symbols of one binary in one window, with what could not be attributed; subject: the binary",
+        schema: include_str!("../schemas/micro-witness-v1.json"),
+    },
+    PredicateType {
+        uri: predicate::STELLA_SBOM,
+        name: "sbom",
+        description: "a whole SBOM with its format, producer and time; subject digest: the SBOM's canonical_id",
+        schema: include_str!("../schemas/sbom-v1.json"),
+    },
+    PredicateType {
+        uri: predicate::STELLA_SCORE,
+        name: "score",
+        description: "a deterministic risk score for one vulnerability with every input it was computed from; subject: the artifact",
+        schema: include_str!("../schemas/score-v1.json"),
+    },
+];
+
+/// The predicate type with this URI or short name.
+pub fn find(uri_or_name: &str) -> Option<&'static PredicateType> {
+    REGISTRY
+        .iter()
+        .find(|p| p.uri == uri_or_name || p.name == uri_or_name)
+}
+
+fn validators() -> &'static Vec<Result<jsonschema::Validator, String>> {
+    static VALIDATORS: OnceLock<Vec<Result<jsonschema::Validator, String>>> = OnceLock::new();
+    VALIDATORS.get_or_init(|| {
+        REGISTRY
+            .iter()
+            .map(|p| {
+                let schema: Value = serde_json::from_str(p.schema).map_err(|e| e.to_string())?;
+                jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .build(&schema)
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    })
+}
+
+/// Checks `predicate` against the schema of `predicate_type` when it is one of Stella's types;
+/// any other type passes.
+///
+/// # Errors
+/// [`AttestError::Predicate`] listing every violation (up to 20) as `pointer: message`.
+pub fn validate(predicate_type: &str, predicate: &Value) -> Result<(), AttestError> {
+    let Some(index) = REGISTRY.iter().position(|p| p.uri == predicate_type) else {
+        return Ok(());
+    };
+    let fail = |problems: String| AttestError::Predicate {
+        predicate_type: predicate_type.to_owned(),
+        problems,
+    };
+    let validator = match validators().get(index) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(fail(format!("the schema does not compile ({e})"))),
+        None => return Ok(()),
+    };
+    let problems: Vec<String> = validator
+        .iter_errors(predicate)
+        .take(20)
+        .map(|e| {
+            let at = e.instance_path().as_str().to_owned();
+            format!("{}: {e}", if at.is_empty() { "/" } else { &at })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(problems.join("; ")))
+    }
+}
+
+/// The statement of the SBOM wrapper predicate for `bom` (the SBOM's bytes): subject `name`
+/// with the SBOM's canonical_id as its sha256 digest, predicate `{bom_format, bom, producer,
+/// timestamp}` (`timestamp` RFC 3339 UTC, given so that the caller decides reproducibility).
+///
+/// # Errors
+/// [`AttestError::Json`] when `bom` is not strict JSON, [`AttestError::Predicate`] when it is
+/// not a CycloneDX document.
+pub fn sbom_statement(
+    bom: &[u8],
+    name: &str,
+    producer: &str,
+    timestamp: &str,
+) -> Result<(Statement, Digest), AttestError> {
+    let parsed = jcs::parse(bom)?;
+    let canonical_id = Digest::sha256(&parsed.to_canonical());
+    let bom_value = parsed.to_serde();
+    let predicate = json!({
+        "bom_format": "CycloneDX",
+        "bom": bom_value,
+        "producer": producer,
+        "timestamp": timestamp,
+    });
+    validate(predicate::STELLA_SBOM, &predicate)?;
+    let statement = Statement::new(
+        vec![Subject::new(name, &canonical_id)],
+        predicate::STELLA_SBOM,
+        predicate,
+    )?;
+    Ok((statement, canonical_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_compiles() {
+        for (p, v) in REGISTRY.iter().zip(validators()) {
+            assert!(v.is_ok(), "{}: {:?}", p.name, v.as_ref().err());
+            assert!(p.uri.ends_with(&format!("/{}/v1", p.name)));
+        }
+    }
+
+    #[test]
+    fn sbom_wrapper_validates_and_names_problems() {
+        let bom = br#"{"bomFormat":"CycloneDX","specVersion":"1.7","version":1}"#;
+        let (statement, id) =
+            sbom_statement(bom, "bom.json", "stella/0.1.0", "2026-01-01T00:00:00Z").expect("ok");
+        assert_eq!(statement.subject[0].digest["sha256"], id.hex());
+        assert!(validate(predicate::STELLA_SBOM, &statement.predicate).is_ok());
+        let err = sbom_statement(br#"{"a":1}"#, "x", "p", "2026-01-01T00:00:00Z").expect_err("no");
+        assert!(err.to_string().contains("/bom"), "{err}");
+        let bad =
+            json!({"bom_format": "SPDX", "bom": {}, "producer": "", "timestamp": "yesterday"});
+        let err = validate(predicate::STELLA_SBOM, &bad).expect_err("bad");
+        assert!(err.to_string().contains("/timestamp"), "{err}");
+        assert!(validate("https://example.com/unknown", &bad).is_ok());
+    }
+}

@@ -1,0 +1,536 @@
+//! `stella key`, `stella attest`, `stella verify-attestation` and `stella predicates`: reading
+//! key files and passwords, building statements from the command line, and reporting
+//! verification. Signing, verification and the formats live in `stella-attest`.
+
+use std::fs::File;
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use stella_attest::predicates::{self, REGISTRY};
+use stella_attest::{
+    AttestError, Bundle, Envelope, PrivateKey, PublicKey, SignedEvidence, Signer as _, Statement,
+    Subject, Verified, cosign,
+};
+use stella_core::digest::Sha256Writer;
+use stella_core::{Digest, jcs};
+use zeroize::Zeroizing;
+
+use crate::cli::{
+    AttestArgs, AttestCommand, KeyCommand, SignArgs, SignedFormat, VerifyAttestationArgs,
+};
+use crate::exit::{CliError, Outcome};
+use crate::input::{Input, human_bytes};
+use crate::output::{print_json, write_atomically, write_atomically_with, write_stdout};
+
+/// Largest key file read.
+const MAX_KEY_BYTES: usize = 64 << 10;
+/// Largest bundle or envelope read: an 8 MiB payload in base64 plus its wrapping.
+const MAX_BUNDLE_BYTES: usize = 16 << 20;
+
+/// The password of a key file: `STELLA_PASSWORD`, then `COSIGN_PASSWORD`, then a prompt on the
+/// terminal (twice when `confirm`).
+fn password(confirm: bool, what: &str) -> Result<Zeroizing<String>, CliError> {
+    for var in ["STELLA_PASSWORD", "COSIGN_PASSWORD"] {
+        if let Ok(value) = std::env::var(var) {
+            return Ok(Zeroizing::new(value));
+        }
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::input(anyhow!(
+            "{what} needs a password: set STELLA_PASSWORD (or COSIGN_PASSWORD), or run on a terminal"
+        )));
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|e| CliError::environment(anyhow!("reading the password: {e}")))
+    };
+    let first = ask(&format!("Password for {what}: "))?;
+    if confirm && *ask("Again: ")? != *first {
+        return Err(CliError::input(anyhow!("the two passwords differ")));
+    }
+    Ok(first)
+}
+
+fn read_text(path: &Path, limit: usize) -> Result<String, CliError> {
+    let input = Input::new(path.to_path_buf());
+    let bytes = input.read(limit)?;
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::input(anyhow!("{}: not a text (PEM) file", input.name())))
+}
+
+fn key_error(path: &Path, e: AttestError) -> CliError {
+    CliError::input(anyhow!(e)).context(path.display().to_string())
+}
+
+fn load_private_key(path: &Path) -> Result<PrivateKey, CliError> {
+    let text = read_text(path, MAX_KEY_BYTES)?;
+    let pw = if cosign::is_encrypted(&text) {
+        password(false, &format!("the private key {}", path.display()))?
+    } else {
+        Zeroizing::new(String::new())
+    };
+    cosign::read_private_key(&text, pw.as_bytes()).map_err(|e| key_error(path, e))
+}
+
+fn load_public_key(path: &Path) -> Result<PublicKey, CliError> {
+    let text = read_text(path, MAX_KEY_BYTES)?;
+    PublicKey::from_pem(&text).map_err(|e| key_error(path, e))
+}
+
+fn with_extension(prefix: &Path, ext: &str) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    PathBuf::from(name)
+}
+
+/// `stella key generate | public`.
+pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
+    match cmd {
+        KeyCommand::Generate {
+            algorithm,
+            out,
+            force,
+            json,
+        } => {
+            let algorithm =
+                stella_attest::Algorithm::from_str(&algorithm).map_err(CliError::input)?;
+            let (key_path, pub_path) = (with_extension(&out, "key"), with_extension(&out, "pub"));
+            for path in [&key_path, &pub_path] {
+                if path.exists() && !force {
+                    return Err(CliError::input(anyhow!(
+                        "{} exists; choose another --out or pass --force to replace it",
+                        path.display()
+                    )));
+                }
+            }
+            let pw = password(true, "the new private key")?;
+            let key = PrivateKey::generate(algorithm).map_err(CliError::environment)?;
+            let pem =
+                cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
+            write_atomically_with(&key_path, |file| {
+                restrict(file)?;
+                file.write_all(pem.as_bytes())
+                    .map_err(|e| CliError::environment(anyhow!(e)))
+            })?;
+            write_atomically(&pub_path, key.public_key().to_pem().as_bytes())?;
+            if json {
+                print_json(&json!({
+                    "algorithm": algorithm.name(),
+                    "keyid": key.key_id(),
+                    "private_key": key_path,
+                    "public_key": pub_path,
+                }))?;
+            } else {
+                eprintln!(
+                    "{algorithm} key pair written: private {} (encrypted), public {}; key id {}",
+                    key_path.display(),
+                    pub_path.display(),
+                    key.key_id()
+                );
+            }
+            Ok(Outcome::Success)
+        }
+        KeyCommand::Public { key, json } => {
+            let text = read_text(&key, MAX_KEY_BYTES)?;
+            let public = if text.contains("-----BEGIN PUBLIC KEY-----") {
+                PublicKey::from_pem(&text).map_err(|e| key_error(&key, e))?
+            } else {
+                load_private_key(&key)?.public_key().clone()
+            };
+            if json {
+                print_json(&json!({
+                    "algorithm": public.algorithm().name(),
+                    "keyid": public.hint(),
+                    "pem": public.to_pem(),
+                }))?;
+            } else {
+                write_stdout(public.to_pem().as_bytes())?;
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// Private key files are readable by their owner only.
+#[cfg(unix)]
+fn restrict(file: &File) -> Result<(), CliError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| CliError::environment(anyhow!("restricting the key file's permissions: {e}")))
+}
+
+#[cfg(not(unix))]
+fn restrict(_file: &File) -> Result<(), CliError> {
+    Ok(())
+}
+
+/// `stella attest [sbom]`.
+pub fn attest(args: AttestArgs) -> Result<Outcome, CliError> {
+    match args.command {
+        Some(AttestCommand::Sbom {
+            sign,
+            bom,
+            name,
+            timestamp,
+            max_size,
+        }) => attest_sbom(&sign, &bom, name, timestamp, max_size),
+        None => attest_statement(args),
+    }
+}
+
+fn attest_statement(args: AttestArgs) -> Result<Outcome, CliError> {
+    require_keys(&args.sign)?;
+    let predicate_type = required(args.predicate_type.as_deref(), "--type URI")?;
+    let predicate_path = required(args.predicate.as_deref(), "--predicate FILE")?;
+    let mut subjects = Vec::new();
+    for spec in &args.subject {
+        subjects.push(parse_subject(spec)?);
+    }
+    for file in &args.subject_file {
+        subjects.push(Subject::new(file_name(file), &file_sha256(file)?));
+    }
+    if subjects.is_empty() {
+        return Err(CliError::input(anyhow!(
+            "no subjects: name what the statement is about with --subject NAME=sha256:HEX or \
+             --subject-file FILE"
+        )));
+    }
+    let input = Input::new(predicate_path.to_path_buf());
+    // The predicate travels inside the DSSE payload, whose size is bounded for every verifier.
+    if let Ok(meta) = std::fs::metadata(predicate_path)
+        && meta.is_file()
+        && meta.len() > stella_attest::MAX_PAYLOAD_BYTES as u64
+    {
+        return Err(CliError::input(anyhow!(
+            "{}: {} is larger than an attestation payload may be ({} at most)",
+            input.name(),
+            human_bytes(meta.len()),
+            human_bytes(stella_attest::MAX_PAYLOAD_BYTES as u64)
+        )));
+    }
+    let bytes = input.read(stella_attest::MAX_PAYLOAD_BYTES)?;
+    let predicate = jcs::parse(&bytes)
+        .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
+        .to_serde();
+    predicates::validate(predicate_type, &predicate)
+        .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?;
+    let statement = Statement::new(subjects, predicate_type, predicate).map_err(CliError::input)?;
+    // Everything checkable is checked before the password is asked for.
+    sign_and_write(&statement, &args.sign)
+}
+
+fn attest_sbom(
+    sign: &SignArgs,
+    bom: &Path,
+    name: Option<String>,
+    timestamp: Option<String>,
+    max_size: usize,
+) -> Result<Outcome, CliError> {
+    require_keys(sign)?;
+    let input = Input::new(bom.to_path_buf());
+    let bytes = input.read(max_size)?;
+    let timestamp = match timestamp {
+        Some(t) if stella_core::time::is_rfc3339_utc(&t) => t,
+        Some(t) => {
+            return Err(CliError::input(anyhow!(
+                "--timestamp {t:?} is not an RFC 3339 UTC time such as 2026-01-01T00:00:00Z"
+            )));
+        }
+        None => stella_core::time::rfc3339_utc(source_date_epoch()?),
+    };
+    let name = match name {
+        Some(n) => n,
+        None => sbom_name(&bytes).unwrap_or_else(|| {
+            if input.is_stdin() {
+                "sbom".to_owned()
+            } else {
+                file_name(bom)
+            }
+        }),
+    };
+    let producer = format!("stella/{}", env!("CARGO_PKG_VERSION"));
+    let (statement, _) = predicates::sbom_statement(&bytes, &name, &producer, &timestamp)
+        .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?;
+    sign_and_write(&statement, sign)
+}
+
+/// `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+fn source_date_epoch() -> Result<i64, CliError> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v.trim().parse::<i64>().map_err(|_| {
+            CliError::input(anyhow!(
+                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds"
+            ))
+        }),
+        Err(_) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| CliError::environment(anyhow!("the clock is before 1970: {e}")))?;
+            Ok(i64::try_from(now.as_secs()).unwrap_or(i64::MAX))
+        }
+    }
+}
+
+/// `metadata.component` as `name@version` (or `name`).
+fn sbom_name(bytes: &[u8]) -> Option<String> {
+    let doc: Value = serde_json::from_slice(bytes).ok()?;
+    let component = doc.get("metadata")?.get("component")?;
+    let name = component.get("name")?.as_str()?;
+    Some(match component.get("version").and_then(Value::as_str) {
+        Some(v) if !v.is_empty() => format!("{name}@{v}"),
+        _ => name.to_owned(),
+    })
+}
+
+fn require_keys(sign: &SignArgs) -> Result<(), CliError> {
+    if sign.key.is_empty() {
+        return Err(CliError::input(anyhow!(
+            "--key KEY is required; see stella attest --help"
+        )));
+    }
+    Ok(())
+}
+
+fn sign_and_write(statement: &Statement, sign: &SignArgs) -> Result<Outcome, CliError> {
+    let keys = sign
+        .key
+        .iter()
+        .map(|path| load_private_key(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signers: Vec<&dyn stella_attest::Signer> = keys
+        .iter()
+        .map(|k| k as &dyn stella_attest::Signer)
+        .collect();
+    let Some(first) = keys.first() else {
+        return Err(CliError::input(anyhow!("--key KEY is required")));
+    };
+    let envelope = Envelope::sign_statement(statement, &signers).map_err(CliError::input)?;
+    let bytes = match sign.format {
+        // The bundle names one key (Sigstore bundles carry one key hint); every signature
+        // carries its own key id.
+        SignedFormat::Bundle => Bundle::new(envelope, first.key_id())
+            .to_canonical_json()
+            .map_err(CliError::input)?,
+        SignedFormat::Dsse => {
+            jcs::to_canonical(&envelope.to_json_value()).map_err(CliError::input)?
+        }
+    };
+    let ids: Vec<String> = keys.iter().map(|k| k.key_id()).collect();
+    match &sign.output {
+        Some(path) => {
+            write_atomically(path, &bytes)?;
+            eprintln!(
+                "signed {} about {} subject(s) with key {}: {}",
+                statement.predicate_type,
+                statement.subject.len(),
+                ids.join(", "),
+                path.display()
+            );
+        }
+        None => write_stdout(&bytes)?,
+    }
+    Ok(Outcome::Success)
+}
+
+fn required<'a, T: ?Sized>(value: Option<&'a T>, flag: &str) -> Result<&'a T, CliError> {
+    value.ok_or_else(|| CliError::input(anyhow!("{flag} is required; see stella attest --help")))
+}
+
+fn parse_subject(spec: &str) -> Result<Subject, CliError> {
+    let (name, digest) = spec.rsplit_once('=').ok_or_else(|| {
+        CliError::input(anyhow!(
+            "--subject {spec:?} is not NAME=sha256:HEX (e.g. app=sha256:5891b5b5…)"
+        ))
+    })?;
+    let digest = Digest::from_str(digest)
+        .map_err(|e| CliError::input(anyhow!("--subject {spec:?}: {e}")))?;
+    Ok(Subject::new(name, &digest))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// SHA-256 of a file, streamed.
+fn file_sha256(path: &Path) -> Result<Digest, CliError> {
+    let open_err = |e: std::io::Error| {
+        let err = anyhow!("{}: {e}", path.display());
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::input(err)
+        } else {
+            CliError::environment(err)
+        }
+    };
+    let mut file = File::open(path).map_err(open_err)?;
+    if file.metadata().map_err(open_err)?.is_dir() {
+        return Err(CliError::input(anyhow!(
+            "{}: is a directory",
+            path.display()
+        )));
+    }
+    let mut hasher = Sha256Writer::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(open_err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish())
+}
+
+/// `stella verify-attestation`.
+pub fn verify(args: VerifyAttestationArgs) -> Result<Outcome, CliError> {
+    let key = load_public_key(&args.key)?;
+    let mut digests = Vec::new();
+    for d in &args.subject_digest {
+        digests.push(
+            Digest::from_str(d)
+                .map_err(|e| CliError::input(anyhow!("--subject-digest {d:?}: {e}")))?,
+        );
+    }
+    for f in &args.subject_file {
+        digests.push(file_sha256(f)?);
+    }
+    let input = Input::new(args.bundle.clone());
+    let bytes = input.read(MAX_BUNDLE_BYTES)?;
+    let value = jcs::parse(&bytes)
+        .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
+        .to_serde();
+    let checked = check(&value, &key, args.predicate_type.as_deref(), &digests);
+    match checked {
+        Ok((verified, tlog_entries)) => {
+            report_success(&verified, tlog_entries, args.json)?;
+            Ok(Outcome::Success)
+        }
+        Err(e) if e.is_verification_failure() => {
+            if args.json {
+                print_json(&json!({"verified": false, "reason": e.to_string()}))?;
+            }
+            eprintln!("{}: verification failed: {e}", input.name());
+            Ok(Outcome::Failed)
+        }
+        Err(e) => Err(CliError::input(anyhow!(e)).context(input.name())),
+    }
+}
+
+fn check(
+    value: &Value,
+    key: &PublicKey,
+    predicate_type: Option<&str>,
+    digests: &[Digest],
+) -> Result<(Verified, usize), AttestError> {
+    let evidence = SignedEvidence::from_json_value(value)?;
+    let verified = evidence.envelope().verify(key)?;
+    let statement = &verified.statement;
+    if let Some(expected) = predicate_type {
+        // A short name (`sbom`) stands for Stella's URI.
+        let expected = predicates::find(expected).map_or(expected, |p| p.uri);
+        if statement.predicate_type != expected {
+            return Err(AttestError::PredicateType {
+                found: statement.predicate_type.clone(),
+                expected: expected.to_owned(),
+            });
+        }
+    }
+    for digest in digests {
+        statement.require_subject_digest(digest)?;
+    }
+    predicates::validate(&statement.predicate_type, &statement.predicate)?;
+    let tlog_entries = match &evidence {
+        SignedEvidence::Bundle(b) => b.tlog_entries.len(),
+        SignedEvidence::Envelope(_) => 0,
+    };
+    Ok((verified, tlog_entries))
+}
+
+fn report_success(verified: &Verified, tlog_entries: usize, as_json: bool) -> Result<(), CliError> {
+    let statement = &verified.statement;
+    if as_json {
+        return print_json(&json!({
+            "verified": true,
+            "keyids": verified.keyids,
+            "statementType": statement.statement_type,
+            "predicateType": statement.predicate_type,
+            "subjects": statement.subject,
+            "tlogEntries": tlog_entries,
+            "predicate": statement.predicate,
+        }));
+    }
+    let mut text = format!(
+        "Verified OK\n  key:           {}\n  predicateType: {}\n  statement:     {}\n",
+        verified.keyids.join(", "),
+        statement.predicate_type,
+        statement.statement_type
+    );
+    for subject in &statement.subject {
+        let digests: Vec<String> = subject
+            .digest
+            .iter()
+            .map(|(a, h)| format!("{a}:{h}"))
+            .collect();
+        text.push_str(&format!(
+            "  subject:       {} {}\n",
+            subject.name,
+            digests.join(" ")
+        ));
+    }
+    if tlog_entries == 0 {
+        text.push_str("  log entries:   none (not logged)\n");
+    } else {
+        text.push_str(&format!(
+            "  log entries:   {tlog_entries} (not checked here)\n"
+        ));
+    }
+    write_stdout(text.as_bytes())
+}
+
+/// `stella predicates [TYPE] [--json]`.
+pub fn predicates(name: Option<&str>, as_json: bool) -> Result<Outcome, CliError> {
+    match name {
+        Some(n) => {
+            let p = predicates::find(n).ok_or_else(|| {
+                let known: Vec<&str> = REGISTRY.iter().map(|p| p.name).collect();
+                CliError::input(anyhow!(
+                    "unknown predicate type {n:?}; Stella's are: {}",
+                    known.join(", ")
+                ))
+            })?;
+            write_stdout(p.schema.as_bytes())?;
+        }
+        None if as_json => {
+            let list: Vec<Value> = REGISTRY
+                .iter()
+                .map(|p| {
+                    json!({
+                        "name": p.name,
+                        "uri": p.uri,
+                        "description": p.description,
+                        "schema": serde_json::from_str::<Value>(p.schema).unwrap_or(Value::Null),
+                    })
+                })
+                .collect();
+            print_json(&list)?;
+        }
+        None => {
+            let mut text = String::new();
+            for p in &REGISTRY {
+                text.push_str(&format!(
+                    "{:<14} {}\n{:<14} {}\n",
+                    p.name, p.uri, "", p.description
+                ));
+            }
+            write_stdout(text.as_bytes())?;
+        }
+    }
+    Ok(Outcome::Success)
+}
