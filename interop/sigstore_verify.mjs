@@ -2,7 +2,7 @@
 // Verify a key-based Sigstore bundle (v0.3, DSSE envelope, no transparency-log entries) with npm
 // `@sigstore/verify`, the verifier inside sigstore-js: the peer Stella's bundles are checked against.
 //
-// Usage: node sigstore_verify.mjs BUNDLE PUB.pem
+// Usage: node sigstore_verify.mjs BUNDLE PUB.pem [TRUSTED_ROOT.json]
 // BUNDLE is parsed and validated by @sigstore/bundle's bundleFromJSON and verified by
 // @sigstore/verify's Verifier against trust material built by its toTrustMaterial from an empty
 // trusted root (no CAs, transparency logs, CT logs or timestamp authorities) and a key finder that
@@ -11,8 +11,11 @@
 // equal that hint. The Verifier's tlog, CT-log and timestamp thresholds are set to 0 (each
 // defaults to 1, which a bundle without log entries or timestamps cannot meet); everything else,
 // the signature over the DSSE PAE included, is checked as sigstore-js checks it.
-// Prints {"verified": true, "payloadType", "hint", "subjects": the in-toto statement's subject
-// array} and exits 0, or {"verified": false, "error"} and exits 1. Exit 2 on bad usage (wrong
+// With TRUSTED_ROOT.json (a Sigstore trusted root naming transparency logs), every tlog entry of
+// the bundle is verified against it (body, checkpoint signature, inclusion proof) and the tlog
+// threshold is the number of entries, so an entry that does not verify fails the bundle.
+// Prints {"verified": true, "payloadType", "hint", "tlogEntries", "subjects": the in-toto
+// statement's subject array} and exits 0, or {"verified": false, "error"} and exits 1. Exit 2 on bad usage (wrong
 // arguments, unreadable files, PUB.pem not a public key).
 // @sigstore/verify 4.x declares Node >= 22 but runs on Node 20.
 import { createHash, createPublicKey } from 'node:crypto';
@@ -29,7 +32,7 @@ function out(obj, code) {
 }
 
 function usage(message) {
-  process.stderr.write(`sigstore_verify: ${message}\nusage: node sigstore_verify.mjs BUNDLE PUB.pem\n`);
+  process.stderr.write(`sigstore_verify: ${message}\nusage: node sigstore_verify.mjs BUNDLE PUB.pem [TRUSTED_ROOT.json]\n`);
   out({ verified: false, error: message }, 2);
 }
 
@@ -41,10 +44,24 @@ function describe(e) {
 }
 
 const args = process.argv.slice(2);
-if (args.length !== 2) {
-  usage('expected 2 arguments');
+if (args.length !== 2 && args.length !== 3) {
+  usage('expected 2 or 3 arguments');
 }
-const [bundlePath, pubPath] = args;
+const [bundlePath, pubPath, rootPath] = args;
+let rootJSON = {
+  mediaType: TRUSTED_ROOT_MEDIA_TYPE,
+  tlogs: [],
+  certificateAuthorities: [],
+  ctlogs: [],
+  timestampAuthorities: [],
+};
+if (rootPath) {
+  try {
+    rootJSON = JSON.parse(readFileSync(rootPath, 'utf8'));
+  } catch (e) {
+    usage(`${rootPath}: ${e.message}`);
+  }
+}
 
 let bundleText;
 let publicKey;
@@ -76,13 +93,8 @@ try {
       `bundle verification material is ${bundle.verificationMaterial.content.$case}, not publicKey`,
     );
   }
-  const trustedRoot = TrustedRoot.fromJSON({
-    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  });
+  const trustedRoot = TrustedRoot.fromJSON(rootJSON);
+  const tlogEntries = bundle.verificationMaterial.tlogEntries.length;
   const keyFinder = (hint) => {
     if (hint !== keyHint) {
       throw new Error(`no key for hint ${JSON.stringify(hint)} (the given key's hint is ${keyHint})`);
@@ -90,7 +102,7 @@ try {
     return { publicKey, validFor: () => true };
   };
   const verifier = new Verifier(toTrustMaterial(trustedRoot, keyFinder), {
-    tlogThreshold: 0,
+    tlogThreshold: rootPath ? tlogEntries : 0,
     ctlogThreshold: 0,
     timestampThreshold: 0,
   });
@@ -104,7 +116,7 @@ try {
   } catch {
     subjects = [];
   }
-  out({ verified: true, payloadType: envelope.payloadType, hint: keyHint, subjects }, 0);
+  out({ verified: true, payloadType: envelope.payloadType, hint: keyHint, tlogEntries, subjects }, 0);
 } catch (e) {
   out({ verified: false, error: describe(e) }, 1);
 }

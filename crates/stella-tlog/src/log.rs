@@ -3,7 +3,7 @@
 //!
 //! Layout: `checkpoint` (the signed note), `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`,
 //! `log.key` (the Ed25519 checkpoint key, PKCS#8, owner-only), `origin` (the log's name),
-//! `lock`. An append writes entry bundles and hash tiles first (each through a temporary file,
+//! `created` (when; the start of the key's validity in the trusted root), `lock`. An append writes entry bundles and hash tiles first (each through a temporary file,
 //! fsynced and renamed, then the directories fsynced) and the checkpoint last (the same way): a
 //! crash at any point leaves the previous checkpoint, whose tiles are all still there, or the
 //! new one, whose tiles were all durable before it. Tiles beyond the checkpoint are rewritten
@@ -82,6 +82,12 @@ impl Log {
             );
             write_durably(dir, "log.key", pem.as_bytes(), true)?;
             write_durably(dir, "origin", format!("{origin}\n").as_bytes(), false)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            let created = stella_core::time::rfc3339_utc(now);
+            write_durably(dir, "created", format!("{created}\n").as_bytes(), false)?;
             let empty = Checkpoint {
                 origin: origin.to_owned(),
                 size: 0,
@@ -330,6 +336,13 @@ impl Log {
             "ctlogs": [],
             "timestampAuthorities": [],
         })
+    }
+
+    /// When the log was created (RFC 3339), the start of its key's validity.
+    pub fn created(&self) -> String {
+        fs::read_to_string(self.dir.join("created"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
     }
 
     /// The directory.

@@ -16,6 +16,7 @@ use stella_attest::{
 };
 use stella_core::digest::Sha256Writer;
 use stella_core::{Digest, jcs};
+use stella_tlog::TlogEntry;
 use zeroize::Zeroizing;
 
 use crate::cli::{
@@ -170,7 +171,7 @@ fn restrict(_file: &File) -> Result<(), CliError> {
 }
 
 /// `stella attest [sbom]`.
-pub fn attest(args: AttestArgs) -> Result<Outcome, CliError> {
+pub fn attest(args: AttestArgs, home: &Path) -> Result<Outcome, CliError> {
     match args.command {
         Some(AttestCommand::Sbom {
             sign,
@@ -178,12 +179,12 @@ pub fn attest(args: AttestArgs) -> Result<Outcome, CliError> {
             name,
             timestamp,
             max_size,
-        }) => attest_sbom(&sign, &bom, name, timestamp, max_size),
-        None => attest_statement(args),
+        }) => attest_sbom(&sign, &bom, name, timestamp, max_size, home),
+        None => attest_statement(args, home),
     }
 }
 
-fn attest_statement(args: AttestArgs) -> Result<Outcome, CliError> {
+fn attest_statement(args: AttestArgs, home: &Path) -> Result<Outcome, CliError> {
     require_keys(&args.sign)?;
     let predicate_type = required(args.predicate_type.as_deref(), "--type URI")?;
     let predicate_path = required(args.predicate.as_deref(), "--predicate FILE")?;
@@ -221,7 +222,7 @@ fn attest_statement(args: AttestArgs) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?;
     let statement = Statement::new(subjects, predicate_type, predicate).map_err(CliError::input)?;
     // Everything checkable is checked before the password is asked for.
-    sign_and_write(&statement, &args.sign)
+    sign_and_write(&statement, &args.sign, home)
 }
 
 fn attest_sbom(
@@ -230,6 +231,7 @@ fn attest_sbom(
     name: Option<String>,
     timestamp: Option<String>,
     max_size: usize,
+    home: &Path,
 ) -> Result<Outcome, CliError> {
     require_keys(sign)?;
     let input = Input::new(bom.to_path_buf());
@@ -256,7 +258,7 @@ fn attest_sbom(
     let producer = format!("stella/{}", env!("CARGO_PKG_VERSION"));
     let (statement, _) = predicates::sbom_statement(&bytes, &name, &producer, &timestamp)
         .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?;
-    sign_and_write(&statement, sign)
+    sign_and_write(&statement, sign, home)
 }
 
 /// `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
@@ -296,7 +298,11 @@ fn require_keys(sign: &SignArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn sign_and_write(statement: &Statement, sign: &SignArgs) -> Result<Outcome, CliError> {
+fn sign_and_write(
+    statement: &Statement,
+    sign: &SignArgs,
+    home: &Path,
+) -> Result<Outcome, CliError> {
     let keys = sign
         .key
         .iter()
@@ -310,22 +316,33 @@ fn sign_and_write(statement: &Statement, sign: &SignArgs) -> Result<Outcome, Cli
         return Err(CliError::input(anyhow!("--key KEY is required")));
     };
     let envelope = Envelope::sign_statement(statement, &signers).map_err(CliError::input)?;
+    let entry = if sign.no_tlog {
+        None
+    } else {
+        Some(log_signature(&envelope, first, home)?)
+    };
     let bytes = match sign.format {
         // The bundle names one key (Sigstore bundles carry one key hint); every signature
         // carries its own key id.
-        SignedFormat::Bundle => Bundle::new(envelope, first.key_id())
-            .to_canonical_json()
-            .map_err(CliError::input)?,
+        SignedFormat::Bundle => {
+            let mut bundle = Bundle::new(envelope, first.key_id());
+            bundle.tlog_entries = entry.iter().map(TlogEntry::to_json).collect();
+            bundle.to_canonical_json().map_err(CliError::input)?
+        }
         SignedFormat::Dsse => {
             jcs::to_canonical(&envelope.to_json_value()).map_err(CliError::input)?
         }
     };
     let ids: Vec<String> = keys.iter().map(|k| k.key_id()).collect();
+    let logged = entry.as_ref().map_or_else(
+        || "not logged".to_owned(),
+        |e| format!("log entry {}", e.log_index),
+    );
     match &sign.output {
         Some(path) => {
             write_atomically(path, &bytes)?;
             eprintln!(
-                "signed {} about {} subject(s) with key {}: {}",
+                "signed {} about {} subject(s) with key {} ({logged}): {}",
                 statement.predicate_type,
                 statement.subject.len(),
                 ids.join(", "),
@@ -335,6 +352,38 @@ fn sign_and_write(statement: &Statement, sign: &SignArgs) -> Result<Outcome, Cli
         None => write_stdout(&bytes)?,
     }
     Ok(Outcome::Success)
+}
+
+/// Appends the first signature to the embedded log as a `hashedrekord` v0.0.2 entry; the entry
+/// with its inclusion proof in the new checkpoint.
+fn log_signature(
+    envelope: &Envelope,
+    key: &PrivateKey,
+    home: &Path,
+) -> Result<TlogEntry, CliError> {
+    let tlog_error =
+        |e: stella_tlog::TlogError| CliError::environment(anyhow!("transparency log: {e}"));
+    let log = crate::log::open(home)?;
+    let body =
+        stella_tlog::entry::hashedrekord_body(envelope, 0, key.public_key()).map_err(tlog_error)?;
+    let appended = log
+        .append(std::slice::from_ref(&body))
+        .map_err(tlog_error)?;
+    let size = appended.checkpoint.size;
+    let hashes = log
+        .inclusion_proof(appended.first_index, size)
+        .map_err(tlog_error)?;
+    Ok(TlogEntry {
+        log_index: appended.first_index,
+        log_id: log.log_id(),
+        kind: "hashedrekord".to_owned(),
+        version: "0.0.2".to_owned(),
+        body,
+        tree_size: size,
+        root: appended.checkpoint.root,
+        hashes,
+        checkpoint: appended.note,
+    })
 }
 
 fn required<'a, T: ?Sized>(value: Option<&'a T>, flag: &str) -> Result<&'a T, CliError> {
@@ -389,7 +438,7 @@ fn file_sha256(path: &Path) -> Result<Digest, CliError> {
 }
 
 /// `stella verify-attestation`.
-pub fn verify(args: VerifyAttestationArgs) -> Result<Outcome, CliError> {
+pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliError> {
     let key = load_public_key(&args.key)?;
     let mut digests = Vec::new();
     for d in &args.subject_digest {
@@ -401,26 +450,70 @@ pub fn verify(args: VerifyAttestationArgs) -> Result<Outcome, CliError> {
     for f in &args.subject_file {
         digests.push(file_sha256(f)?);
     }
+    let trusted = match &args.trusted_root {
+        Some(path) => {
+            let input = Input::new(path.clone());
+            let value = jcs::parse(&input.read(MAX_KEY_BYTES * 16)?)
+                .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
+                .to_serde();
+            Some(
+                stella_tlog::trusted_logs(&value)
+                    .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?,
+            )
+        }
+        None => match crate::log::open_existing(home)? {
+            Some(log) => Some(
+                stella_tlog::trusted_logs(&log.trusted_root(&log.created()))
+                    .map_err(|e| CliError::input(anyhow!(e)))?,
+            ),
+            None => None,
+        },
+    };
     let input = Input::new(args.bundle.clone());
     let bytes = input.read(MAX_BUNDLE_BYTES)?;
     let value = jcs::parse(&bytes)
         .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
         .to_serde();
-    let checked = check(&value, &key, args.predicate_type.as_deref(), &digests);
-    match checked {
-        Ok((verified, tlog_entries)) => {
-            report_success(&verified, tlog_entries, args.json)?;
-            Ok(Outcome::Success)
+    let fail = |reason: String| -> Result<Outcome, CliError> {
+        if args.json {
+            print_json(&json!({"verified": false, "reason": reason}))?;
         }
-        Err(e) if e.is_verification_failure() => {
-            if args.json {
-                print_json(&json!({"verified": false, "reason": e.to_string()}))?;
+        eprintln!("{}: verification failed: {reason}", input.name());
+        Ok(Outcome::Failed)
+    };
+    let (verified, evidence) = match check(&value, &key, args.predicate_type.as_deref(), &digests) {
+        Ok(v) => v,
+        Err(e) if e.is_verification_failure() => return fail(e.to_string()),
+        Err(e) => return Err(CliError::input(anyhow!(e)).context(input.name())),
+    };
+    let raw_entries = match &evidence {
+        SignedEvidence::Bundle(b) => b.tlog_entries.clone(),
+        SignedEvidence::Envelope(_) => Vec::new(),
+    };
+    let mut logged = Vec::new();
+    if !raw_entries.is_empty() {
+        let Some(logs) = &trusted else {
+            return fail(format!(
+                "the bundle has {} log entr{} and there is no trusted root to check them \
+                 against: pass --trusted-root (`stella log trusted-root` writes the embedded \
+                 log's)",
+                raw_entries.len(),
+                if raw_entries.len() == 1 { "y" } else { "ies" }
+            ));
+        };
+        for (i, raw) in raw_entries.iter().enumerate() {
+            let checked = TlogEntry::from_json(raw)
+                .and_then(|entry| stella_tlog::verify_entry(&entry, evidence.envelope(), logs));
+            match checked {
+                Ok(v) => logged.push(v),
+                Err(e) => return fail(format!("log entry {i}: {e}")),
             }
-            eprintln!("{}: verification failed: {e}", input.name());
-            Ok(Outcome::Failed)
         }
-        Err(e) => Err(CliError::input(anyhow!(e)).context(input.name())),
+    } else if args.require_tlog {
+        return fail("the bundle carries no transparency-log entry (--require-tlog)".to_owned());
     }
+    report_success(&verified, &logged, args.json)?;
+    Ok(Outcome::Success)
 }
 
 fn check(
@@ -428,7 +521,7 @@ fn check(
     key: &PublicKey,
     predicate_type: Option<&str>,
     digests: &[Digest],
-) -> Result<(Verified, usize), AttestError> {
+) -> Result<(Verified, SignedEvidence), AttestError> {
     let evidence = SignedEvidence::from_json_value(value)?;
     let verified = evidence.envelope().verify(key)?;
     let statement = &verified.statement;
@@ -446,23 +539,33 @@ fn check(
         statement.require_subject_digest(digest)?;
     }
     predicates::validate(&statement.predicate_type, &statement.predicate)?;
-    let tlog_entries = match &evidence {
-        SignedEvidence::Bundle(b) => b.tlog_entries.len(),
-        SignedEvidence::Envelope(_) => 0,
-    };
-    Ok((verified, tlog_entries))
+    Ok((verified, evidence))
 }
 
-fn report_success(verified: &Verified, tlog_entries: usize, as_json: bool) -> Result<(), CliError> {
+fn report_success(
+    verified: &Verified,
+    logged: &[stella_tlog::VerifiedEntry],
+    as_json: bool,
+) -> Result<(), CliError> {
     let statement = &verified.statement;
     if as_json {
+        let entries: Vec<Value> = logged
+            .iter()
+            .map(|e| {
+                json!({
+                    "origin": e.origin,
+                    "logIndex": e.log_index,
+                    "treeSize": e.checkpoint.size,
+                })
+            })
+            .collect();
         return print_json(&json!({
             "verified": true,
             "keyids": verified.keyids,
             "statementType": statement.statement_type,
             "predicateType": statement.predicate_type,
             "subjects": statement.subject,
-            "tlogEntries": tlog_entries,
+            "tlogEntries": entries,
             "predicate": statement.predicate,
         }));
     }
@@ -484,11 +587,13 @@ fn report_success(verified: &Verified, tlog_entries: usize, as_json: bool) -> Re
             digests.join(" ")
         ));
     }
-    if tlog_entries == 0 {
+    if logged.is_empty() {
         text.push_str("  log entries:   none (not logged)\n");
-    } else {
+    }
+    for e in logged {
         text.push_str(&format!(
-            "  log entries:   {tlog_entries} (not checked here)\n"
+            "  log entry:     {} #{} (inclusion proven in checkpoint of {} entries)\n",
+            e.origin, e.log_index, e.checkpoint.size
         ));
     }
     write_stdout(text.as_bytes())

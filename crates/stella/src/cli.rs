@@ -101,6 +101,10 @@ Examples:
   stella verify-attestation --key cosign.pub --type https://stella-ops.org/attestations/sbom/v1 \\
       --subject-file bom.json --json bom.bundle.json")]
     VerifyAttestation(VerifyAttestationArgs),
+    /// The transparency log: inspect the embedded log, its entries and proofs, export its
+    /// trusted root, prove that it only grew.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -338,6 +342,10 @@ pub struct SignArgs {
     /// Output form.
     #[arg(long, value_enum, default_value = "bundle")]
     pub format: SignedFormat,
+    /// Do not append the signature to the transparency log (by default it goes to the embedded
+    /// log in $STELLA_HOME/log and the bundle carries the entry with its inclusion proof).
+    #[arg(long)]
+    pub no_tlog: bool,
 }
 
 /// `stella attest`
@@ -412,7 +420,61 @@ pub struct VerifyAttestationArgs {
     /// Require a subject with this file's SHA-256 (repeatable).
     #[arg(long, value_name = "FILE")]
     pub subject_file: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the transparency logs whose entries are accepted
+    /// (`stella log trusted-root` writes the embedded log's). Default: the embedded log's, when
+    /// $STELLA_HOME/log exists.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Fail unless the bundle carries at least one verified log entry.
+    #[arg(long)]
+    pub require_tlog: bool,
     /// Print the result (and on success the statement) as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `stella log …` (the embedded log in $STELLA_HOME/log)
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Origin, size, root hash, log id and checkpoint key of the log.
+    Info {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print entry N (its logged body: canonical JSON).
+    Get {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The inclusion proof of entry N in the current tree (or one of --size entries).
+    Inclusion {
+        /// The entry's index.
+        #[arg(long)]
+        index: u64,
+        /// Tree size (default: the current checkpoint's).
+        #[arg(long)]
+        size: Option<u64>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the Sigstore trusted root that names this log (for verify-attestation
+    /// --trusted-root and for sigstore-js / sigstore-go).
+    TrustedRoot {
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Prove that the log only grew: OLD (a signed checkpoint saved earlier) is a prefix of NEW
+    /// (default: the current checkpoint). Exit 1 with the reason when it is not.
+    VerifyConsistency {
+        /// An earlier signed checkpoint (the note text).
+        old: PathBuf,
+        /// A later signed checkpoint (default: the log's current one).
+        new: Option<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

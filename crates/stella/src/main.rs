@@ -8,6 +8,7 @@ mod cli;
 mod exit;
 mod funcproof;
 mod input;
+mod log;
 mod output;
 mod sbom;
 
@@ -51,8 +52,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Sbom(cmd) => sbom::run(cmd),
         Command::Funcproof(args) => funcproof::run(args),
         Command::Key(cmd) => attest::key(cmd),
-        Command::Attest(args) => attest::attest(args),
-        Command::VerifyAttestation(args) => attest::verify(args),
+        Command::Attest(args) => attest::attest(args, &cli.global.home),
+        Command::VerifyAttestation(args) => attest::verify(args, &cli.global.home),
+        Command::Log(cmd) => log::run(cmd, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
             let mut command = Cli::command();

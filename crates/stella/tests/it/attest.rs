@@ -16,10 +16,18 @@ const PASSWORD: &str = "correct horse";
 /// A 1024-bit RSA key (PKCS#8, unencrypted), made for this test: the wrong kind of key.
 const RSA_KEY: &str = include_str!("../data/rsa-1024.pem");
 
+/// One evidence home (and so one embedded log) for this test binary, never the working
+/// directory.
+fn home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+}
+
 fn stella() -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
     cmd.env_remove("STELLA_LOG")
-        .env_remove("STELLA_HOME")
+        .env("STELLA_HOME", home())
         .env_remove("STELLA_PASSWORD")
         .env_remove("COSIGN_PASSWORD")
         .env_remove("SOURCE_DATE_EPOCH");
@@ -105,9 +113,14 @@ fn keys_sign_and_verify_for_both_algorithms_deterministically() {
         }
         let first = bundle_of(dir.path(), &key);
         let second = bundle_of(dir.path(), &key);
+        // Same statement and key, same envelope; each signing is its own log entry.
         assert_eq!(
-            first, second,
-            "{algorithm}: same statement and key, same bundle"
+            first["dsseEnvelope"], second["dsseEnvelope"],
+            "{algorithm}: deterministic envelope"
+        );
+        assert_ne!(
+            first["verificationMaterial"]["tlogEntries"][0]["logIndex"],
+            second["verificationMaterial"]["tlogEntries"][0]["logIndex"]
         );
         assert_eq!(
             first["mediaType"],
@@ -394,12 +407,12 @@ fn sbom_attestation_carries_the_canonical_id_and_its_schema_is_enforced() {
             .clone()
     };
     let first = sign("1767225600");
+    let bundle: Value = serde_json::from_slice(&first).expect("bundle");
+    let again: Value = serde_json::from_slice(&sign("1767225600")).expect("bundle");
     assert_eq!(
-        first,
-        sign("1767225600"),
+        bundle["dsseEnvelope"], again["dsseEnvelope"],
         "SOURCE_DATE_EPOCH makes it reproducible"
     );
-    let bundle: Value = serde_json::from_slice(&first).expect("bundle");
     let statement = payload(&bundle);
     assert_eq!(statement["predicate"]["timestamp"], "2026-01-01T00:00:00Z");
     assert_eq!(statement["predicate"]["bom_format"], "CycloneDX");
@@ -513,4 +526,220 @@ fn several_keys_sign_one_envelope_and_each_verifies() {
     verify(dir.path(), &stranger, &bundle, &[])
         .code(1)
         .stderr(predicate::str::contains("no signature by key"));
+}
+
+/// The log's trusted root, written by `stella log trusted-root`.
+fn trusted_root(dir: &Path) -> PathBuf {
+    let path = dir.join("trusted-root.json");
+    stella()
+        .args(["log", "trusted-root", "-o"])
+        .arg(&path)
+        .assert()
+        .success();
+    path
+}
+
+#[test]
+fn attestations_are_logged_and_every_log_failure_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keygen(dir.path(), "k", "ecdsa-p256");
+    let bundle = bundle_of(dir.path(), &key);
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["kind"], "hashedrekord");
+    assert_eq!(entry["kindVersion"]["version"], "0.0.2");
+    let root = trusted_root(dir.path());
+    let root_arg = root.to_str().expect("utf8");
+    let out = verify(
+        dir.path(),
+        &public,
+        &bundle,
+        &["--json", "--require-tlog", "--trusted-root", root_arg],
+    )
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    let report: Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(report["tlogEntries"][0]["origin"], "log.stella.local");
+    assert_eq!(
+        report["tlogEntries"][0]["logIndex"].to_string(),
+        entry["logIndex"].as_str().expect("string")
+    );
+
+    let refuse = |b: &Value, extra: &[&str], reason: &str| {
+        verify(dir.path(), &public, b, extra)
+            .code(1)
+            .stderr(predicate::str::contains(reason));
+    };
+    let entry_path = |b: &mut Value| b["verificationMaterial"]["tlogEntries"][0].clone();
+
+    // An inclusion-proof hash changed.
+    let mut bad = bundle.clone();
+    let mut e = entry_path(&mut bad);
+    if e["inclusionProof"]["hashes"]
+        .as_array()
+        .expect("hashes")
+        .is_empty()
+    {
+        e["inclusionProof"]["hashes"] = json!([STANDARD.encode([0u8; 32])]);
+    } else {
+        e["inclusionProof"]["hashes"][0] = json!(STANDARD.encode([0u8; 32]));
+    }
+    bad["verificationMaterial"]["tlogEntries"][0] = e;
+    refuse(&bad, &["--trusted-root", root_arg], "log entry 0: proof");
+
+    // A checkpoint whose text was changed after signing.
+    let mut bad = bundle.clone();
+    let mut e = entry_path(&mut bad);
+    let note = e["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .expect("note")
+        .to_owned();
+    e["inclusionProof"]["checkpoint"]["envelope"] =
+        json!(note.replacen("log.stella.local\n", "log.stella.local\n1", 1));
+    bad["verificationMaterial"]["tlogEntries"][0] = e;
+    refuse(&bad, &["--trusted-root", root_arg], "log entry 0:");
+
+    // A proof claimed for another tree size.
+    let mut bad = bundle.clone();
+    let mut e = entry_path(&mut bad);
+    let size: u64 = e["inclusionProof"]["treeSize"]
+        .as_str()
+        .expect("size")
+        .parse()
+        .expect("n");
+    e["inclusionProof"]["treeSize"] = json!((size + 1).to_string());
+    bad["verificationMaterial"]["tlogEntries"][0] = e;
+    refuse(&bad, &["--trusted-root", root_arg], "another tree size");
+
+    // A log entry (with its valid proof) that is about another envelope.
+    let out = attest(
+        dir.path(),
+        &key,
+        &json!({"another": "statement"}),
+        &["--subject", SUBJECT],
+    )
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    let other: Value = serde_json::from_slice(&out).expect("bundle");
+    let mut bad = bundle.clone();
+    bad["verificationMaterial"]["tlogEntries"] =
+        other["verificationMaterial"]["tlogEntries"].clone();
+    refuse(
+        &bad,
+        &["--trusted-root", root_arg],
+        "not SHA-256 of this envelope's PAE",
+    );
+
+    // A trusted root of another log (with another key): the entry's log is unknown.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let foreign = elsewhere.path().join("root.json");
+    Command::cargo_bin("stella")
+        .expect("bin")
+        .env("STELLA_HOME", elsewhere.path())
+        .args(["log", "trusted-root", "-o"])
+        .arg(&foreign)
+        .assert()
+        .success();
+    refuse(
+        &bundle,
+        &["--trusted-root", foreign.to_str().expect("utf8")],
+        "does not name",
+    );
+
+    // --require-tlog refuses an unlogged bundle.
+    let out = attest(
+        dir.path(),
+        &key,
+        &json!({"x": 1}),
+        &["--subject", SUBJECT, "--no-tlog"],
+    )
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    let unlogged: Value = serde_json::from_slice(&out).expect("bundle");
+    assert_eq!(unlogged["verificationMaterial"]["tlogEntries"], json!([]));
+    verify(dir.path(), &public, &unlogged, &[]).success();
+    refuse(&unlogged, &["--require-tlog"], "no transparency-log entry");
+}
+
+#[test]
+fn concurrent_appenders_are_serialised_and_the_log_only_grows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let (key, _) = keygen(dir.path(), "k", "ed25519");
+    let predicate = dir.path().join("p.json");
+    fs::write(&predicate, b"{}").expect("write");
+    let run = |i: usize| {
+        Command::cargo_bin("stella")
+            .expect("bin")
+            .env("STELLA_HOME", &home)
+            .env("STELLA_PASSWORD", PASSWORD)
+            .args(["attest", "--type", "https://example.com/t/v1", "--key"])
+            .arg(&key)
+            .arg("--predicate")
+            .arg(&predicate)
+            .arg("--subject")
+            .arg(format!("n{i}=sha256:{:064x}", i))
+            .assert()
+            .success();
+    };
+    run(0);
+    let checkpoint = dir.path().join("first.checkpoint");
+    fs::copy(home.join("log/checkpoint"), &checkpoint).expect("copy");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                for i in 0..5 {
+                    run(1 + t * 5 + i);
+                }
+            });
+        }
+    });
+    let info = Command::cargo_bin("stella")
+        .expect("bin")
+        .env("STELLA_HOME", &home)
+        .args(["log", "info", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let info: Value = serde_json::from_slice(&info).expect("json");
+    assert_eq!(info["size"], 21, "every acknowledged append is in the log");
+    for index in [0, 7, 20] {
+        Command::cargo_bin("stella")
+            .expect("bin")
+            .env("STELLA_HOME", &home)
+            .args(["log", "inclusion", "--index", &index.to_string()])
+            .assert()
+            .success();
+    }
+    Command::cargo_bin("stella")
+        .expect("bin")
+        .env("STELLA_HOME", &home)
+        .args(["log", "verify-consistency"])
+        .arg(&checkpoint)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "1 entries is a prefix of the log of 21",
+        ));
+    // A checkpoint signed by another key is refused, not trusted.
+    let forged = dir.path().join("forged.checkpoint");
+    let text = fs::read_to_string(&checkpoint).expect("cp");
+    fs::write(&forged, text.replacen("\n1\n", "\n2\n", 1)).expect("write");
+    Command::cargo_bin("stella")
+        .expect("bin")
+        .env("STELLA_HOME", &home)
+        .args(["log", "verify-consistency"])
+        .arg(&forged)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("old checkpoint"));
 }

@@ -41,9 +41,17 @@ fn fixtures() -> PathBuf {
     repo_root().join("../shared/fixtures")
 }
 
+/// One evidence home (and so one embedded log) for this test binary, never the working
+/// directory.
+fn home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+}
+
 fn stella() -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
-    cmd.env_remove("STELLA_LOG").env_remove("STELLA_HOME");
+    cmd.env_remove("STELLA_LOG").env("STELLA_HOME", home());
     cmd
 }
 
@@ -776,19 +784,40 @@ fn stella_bundles_verify_with_sigstore_js() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let script = interop_script("sigstore_verify.mjs");
+    let node = |bundle: &Path, public: &Path, root: &Path| {
+        Process::new("node")
+            .arg(&script)
+            .arg(bundle)
+            .arg(public)
+            .arg(root)
+            .current_dir(repo_root().join("interop"))
+            .output()
+            .expect("node runs")
+    };
+    // The bundles' log entries are checked too, against the embedded log's trusted root.
+    let root = d.join("trusted-root.json");
+    stella()
+        .args(["log", "trusted-root", "-o"])
+        .arg(&root)
+        .assert()
+        .success();
+    let other_home = tempfile::tempdir().expect("tempdir");
+    let other_root = d.join("other-root.json");
+    Command::cargo_bin("stella")
+        .expect("bin")
+        .env("STELLA_HOME", other_home.path())
+        .args(["log", "trusted-root", "-o"])
+        .arg(&other_root)
+        .assert()
+        .success();
     for algorithm in ["ecdsa-p256", "ed25519"] {
         let (key, public) = stella_keygen(d, algorithm, algorithm);
         let bundle = d.join(format!("{algorithm}.bundle.json"));
         stella_bundle(d, &key, KEY_PASSWORD, SUBJECT, &bundle);
-        let out = run_ok(
-            Process::new("node")
-                .arg(&script)
-                .arg(&bundle)
-                .arg(&public)
-                .current_dir(repo_root().join("interop")),
-        );
+        let out = node(&bundle, &public, &root);
         let report = json_of(&out);
         assert_eq!(report["verified"], true, "{algorithm}: {report}");
+        assert_eq!(report["tlogEntries"], 1, "{algorithm}: {report}");
         // sigstore-js checks the signature, not the statement's subjects: compare them here.
         assert_eq!(
             report["subjects"],
@@ -797,17 +826,36 @@ fn stella_bundles_verify_with_sigstore_js() {
         );
         let tampered = d.join(format!("{algorithm}.tampered.json"));
         tamper_payload(&bundle, &tampered);
-        let out = Process::new("node")
-            .arg(&script)
-            .arg(&tampered)
-            .arg(&public)
-            .current_dir(repo_root().join("interop"))
-            .output()
-            .expect("node runs");
+        let out = node(&tampered, &public, &root);
         assert_eq!(
             out.status.code(),
             Some(1),
             "{algorithm}: tampered bundle accepted"
+        );
+
+        // A changed inclusion-proof hash fails there too, and so does a log the trusted root
+        // does not name.
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&fs::read(&bundle).expect("bundle")).expect("JSON");
+        let hashes = &mut doc["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["hashes"];
+        assert!(
+            hashes.as_array().is_some_and(|h| !h.is_empty()),
+            "a proof with hashes"
+        );
+        hashes[0] = serde_json::Value::String("A".repeat(43) + "=");
+        let bad_proof = d.join(format!("{algorithm}.bad-proof.json"));
+        fs::write(&bad_proof, serde_json::to_vec(&doc).expect("JSON")).expect("write");
+        let out = node(&bad_proof, &public, &root);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{algorithm}: bad proof accepted"
+        );
+        let out = node(&bundle, &public, &other_root);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{algorithm}: an entry of an untrusted log accepted"
         );
     }
 }

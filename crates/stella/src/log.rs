@@ -1,0 +1,197 @@
+//! `stella log …`: the embedded transparency log in `$STELLA_HOME/log` seen from the command
+//! line. The log itself lives in `stella-tlog`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use stella_tlog::{Checkpoint, Log, TlogError, merkle};
+
+use crate::cli::LogCommand;
+use crate::exit::{CliError, Outcome};
+use crate::input::Input;
+use crate::output::{print_json, write_atomically, write_stdout};
+
+/// Where the embedded log lives under the evidence home.
+pub fn log_dir(home: &Path) -> PathBuf {
+    home.join("log")
+}
+
+fn tlog_error(e: TlogError) -> CliError {
+    match e {
+        TlogError::Io(_) => CliError::environment(anyhow!(e)),
+        other => CliError::input(anyhow!(other)),
+    }
+}
+
+/// Opens (creating on first use) the embedded log.
+pub fn open(home: &Path) -> Result<Log, CliError> {
+    Log::open(&log_dir(home), None).map_err(tlog_error)
+}
+
+/// Opens the embedded log only if it exists.
+pub fn open_existing(home: &Path) -> Result<Option<Log>, CliError> {
+    if log_dir(home).join("checkpoint").exists() {
+        open(home).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn existing(home: &Path) -> Result<Log, CliError> {
+    open_existing(home)?.ok_or_else(|| {
+        CliError::input(anyhow!(
+            "no log in {}: it is created by the first `stella attest` (or set --home)",
+            log_dir(home).display()
+        ))
+    })
+}
+
+fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
+    match cmd {
+        LogCommand::Info { json } => {
+            let log = existing(home)?;
+            let (cp, _) = log.checkpoint().map_err(tlog_error)?;
+            let info = json!({
+                "dir": log.dir(),
+                "origin": log.origin(),
+                "size": cp.size,
+                "rootHash": STANDARD.encode(cp.root),
+                "logId": STANDARD.encode(log.log_id()),
+                "verifierKey": log.verifier().to_vkey(),
+                "created": log.created(),
+            });
+            if json {
+                print_json(&info)?;
+            } else {
+                write_stdout(
+                    format!(
+                        "origin:       {}\nsize:         {}\nroot hash:    {}\nlog id:       {}\nverifier key: {}\ndirectory:    {}\n",
+                        log.origin(),
+                        cp.size,
+                        hex(&cp.root),
+                        STANDARD.encode(log.log_id()),
+                        log.verifier().to_vkey(),
+                        log.dir().display()
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
+        LogCommand::Get { index } => {
+            let log = existing(home)?;
+            let entry = log.entry(index).map_err(tlog_error)?;
+            write_stdout(&entry)?;
+            Ok(Outcome::Success)
+        }
+        LogCommand::Inclusion { index, size, json } => {
+            let log = existing(home)?;
+            let (cp, note) = log.checkpoint().map_err(tlog_error)?;
+            let size = size.unwrap_or(cp.size);
+            let proof = log.inclusion_proof(index, size).map_err(tlog_error)?;
+            let root = log.root(size).map_err(tlog_error)?;
+            let leaf = merkle::leaf_hash(&log.entry(index).map_err(tlog_error)?);
+            merkle::verify_inclusion(&leaf, index, size, &proof, &root).map_err(tlog_error)?;
+            let hashes: Vec<String> = proof.iter().map(|h| STANDARD.encode(h)).collect();
+            if json {
+                print_json(&json!({
+                    "logIndex": index,
+                    "treeSize": size,
+                    "rootHash": STANDARD.encode(root),
+                    "leafHash": STANDARD.encode(leaf),
+                    "hashes": hashes,
+                    "checkpoint": (size == cp.size).then_some(note),
+                }))?;
+            } else {
+                let mut text = format!(
+                    "entry {index} of {size}: leaf {}\nroot {}\n",
+                    hex(&leaf),
+                    hex(&root)
+                );
+                for h in &proof {
+                    text.push_str(&format!("  {}\n", hex(h)));
+                }
+                write_stdout(text.as_bytes())?;
+            }
+            Ok(Outcome::Success)
+        }
+        LogCommand::TrustedRoot { output } => {
+            let log = open(home)?;
+            let root = log.trusted_root(&log.created());
+            let mut text = serde_json::to_string_pretty(&root)
+                .map_err(|e| CliError::environment(anyhow!(e)))?;
+            text.push('\n');
+            match output {
+                Some(path) => write_atomically(&path, text.as_bytes())?,
+                None => write_stdout(text.as_bytes())?,
+            }
+            Ok(Outcome::Success)
+        }
+        LogCommand::VerifyConsistency { old, new, json } => {
+            let log = existing(home)?;
+            let read_note = |path: &Path| -> Result<String, CliError> {
+                let input = Input::new(path.to_path_buf());
+                String::from_utf8(input.read(1 << 16)?)
+                    .map_err(|_| CliError::input(anyhow!("{}: not a signed note", input.name())))
+            };
+            let open_note = |note: &str, what: &str| {
+                Checkpoint::open(note, log.verifier(), log.origin())
+                    .map_err(|e| anyhow!("{what} checkpoint: {e}"))
+            };
+            let old_note = read_note(&old)?;
+            let new_note = match &new {
+                Some(path) => read_note(path)?,
+                None => log.checkpoint().map_err(tlog_error)?.1,
+            };
+            let result = open_note(&old_note, "old").and_then(|o| {
+                let n = open_note(&new_note, "new")?;
+                if o.size > n.size {
+                    return Err(anyhow!(
+                        "the old checkpoint ({} entries) is larger than the new one ({})",
+                        o.size,
+                        n.size
+                    ));
+                }
+                let proof = if o.size == 0 || o.size == n.size {
+                    Vec::new()
+                } else {
+                    log.consistency_proof(o.size, n.size)?
+                };
+                merkle::verify_consistency(o.size, n.size, &o.root, &n.root, &proof)?;
+                Ok((o, n, proof.len()))
+            });
+            match result {
+                Ok((o, n, hashes)) => {
+                    if json {
+                        print_json(
+                            &json!({"consistent": true, "old": o.size, "new": n.size, "proofHashes": hashes}),
+                        )?;
+                    } else {
+                        write_stdout(
+                            format!(
+                                "consistent: the log of {} entries is a prefix of the log of {} entries ({hashes} proof hashes)\n",
+                                o.size, n.size
+                            )
+                            .as_bytes(),
+                        )?;
+                    }
+                    Ok(Outcome::Success)
+                }
+                Err(e) => {
+                    if json {
+                        print_json(&json!({"consistent": false, "reason": e.to_string()}))?;
+                    }
+                    eprintln!("not consistent: {e}");
+                    Ok(Outcome::Failed)
+                }
+            }
+        }
+    }
+}
