@@ -7,7 +7,9 @@
 //! fsynced and renamed, then the directories fsynced) and the checkpoint last (the same way): a
 //! crash at any point leaves the previous checkpoint, whose tiles are all still there, or the
 //! new one, whose tiles were all durable before it. Tiles beyond the checkpoint are rewritten
-//! by the next append. Full tiles never change; partial tiles are new files per width.
+//! by the next append. Full tiles never change; partial tiles are new files per width, and a
+//! partial tile is removed once a later checkpoint's wider tile holds all of it (a reader of an
+//! older tree size reads a prefix of the wider tile).
 //!
 //! Not here: serving the tiles over HTTP, remote logs.
 
@@ -169,13 +171,17 @@ impl Log {
         let (old, _) = self.checkpoint()?;
         let n = old.size;
         let mut dirs = BTreeSet::new();
+        // Partial tiles this batch supersedes, removed once the new checkpoint is durable.
+        let mut superseded: Vec<String> = Vec::new();
 
         // Entry bundles.
         let mut index = n / TILE_WIDTH;
         let have = n % TILE_WIDTH;
         let mut bundle = if have > 0 {
             let path = tiles::entries_path(index, have);
-            tiles::decode_entries(&self.read(&path)?, have, &path)?
+            let bundle = tiles::decode_entries(&self.read(&path)?, have, &path)?;
+            superseded.push(path);
+            bundle
         } else {
             Vec::new()
         };
@@ -205,7 +211,9 @@ impl Log {
             let have = before % TILE_WIDTH;
             let mut tile = if have > 0 {
                 let path = tiles::tile_path(level, index, have);
-                tiles::decode_hashes(&self.read(&path)?, have, &path)?
+                let tile = tiles::decode_hashes(&self.read(&path)?, have, &path)?;
+                superseded.push(path);
+                tile
             } else {
                 Vec::new()
             };
@@ -243,6 +251,11 @@ impl Log {
         let note = checkpoint.sign(&self.signer)?;
         write_durably(&self.dir, "checkpoint", note.as_bytes(), false)?;
         sync_dir(&self.dir)?;
+        // The wider (or full) tile now holds everything the old partial one did; readers of
+        // older tree sizes read its prefix. A crash before this leaves only unused files.
+        for path in superseded {
+            let _ = fs::remove_file(self.dir.join(path));
+        }
         Ok(Appended {
             first_index: n,
             checkpoint,

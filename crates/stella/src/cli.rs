@@ -442,6 +442,17 @@ pub enum LogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Append raw entries (each FILE's bytes, at most 64 KiB) as one durable batch; prints the
+    /// first index and the new checkpoint. `stella attest` appends signatures itself; this is
+    /// for other evidence logged by digest, and for tests.
+    Append {
+        /// The entries.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print entry N (its logged body: canonical JSON).
     Get {
         /// The entry's index.

@@ -85,6 +85,34 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             }
             Ok(Outcome::Success)
         }
+        LogCommand::Append { files, json } => {
+            let mut entries = Vec::with_capacity(files.len());
+            for f in &files {
+                entries.push(Input::new(f.clone()).read(stella_tlog::tiles::MAX_ENTRY_BYTES)?);
+            }
+            let log = open(home)?;
+            let appended = log.append(&entries).map_err(tlog_error)?;
+            if json {
+                print_json(&json!({
+                    "firstIndex": appended.first_index,
+                    "size": appended.checkpoint.size,
+                    "rootHash": STANDARD.encode(appended.checkpoint.root),
+                    "checkpoint": appended.note,
+                }))?;
+            } else {
+                write_stdout(
+                    format!(
+                        "appended {} entr{} at index {}; log size {}\n",
+                        entries.len(),
+                        if entries.len() == 1 { "y" } else { "ies" },
+                        appended.first_index,
+                        appended.checkpoint.size
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
         LogCommand::Get { index } => {
             let log = existing(home)?;
             let entry = log.entry(index).map_err(tlog_error)?;

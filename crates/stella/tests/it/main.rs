@@ -7,3 +7,4 @@ mod attest;
 mod cli;
 mod funcproof;
 mod interop;
+mod tlog_crash;
