@@ -217,6 +217,28 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Whether `signature` (DER) is an ECDSA signature of the message whose SHA-256 is
+    /// `digest`: how a log checks a signature it receives with only the digest. `None` for
+    /// Ed25519, whose signatures cover the whole message and cannot be checked from a digest.
+    pub fn verify_sha256_prehash(&self, digest: &[u8; 32], signature: &[u8]) -> Option<bool> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+        use p256::pkcs8::DecodePublicKey as _;
+        match self.algorithm {
+            Algorithm::Ed25519 => None,
+            Algorithm::EcdsaP256 => {
+                let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(&self.spki_der) else {
+                    return Some(false);
+                };
+                let Ok(sig) = p256::ecdsa::DerSignature::try_from(signature) else {
+                    return Some(false);
+                };
+                Some(key.verify_prehash(digest, &sig).is_ok())
+            }
+        }
+    }
+}
+
 impl Verifier for PublicKey {
     fn key_id(&self) -> String {
         self.hint()
@@ -393,6 +415,24 @@ mod tests {
             // Deterministic signatures: same key, same message, same bytes.
             assert_eq!(again.sign(b"message").expect("sign"), sig);
         }
+    }
+
+    #[test]
+    fn ecdsa_signatures_check_from_the_digest_alone() {
+        let key = PrivateKey::generate(Algorithm::EcdsaP256).expect("generate");
+        let sig = key.sign(b"message").expect("sign");
+        let digest: [u8; 32] = Sha256::digest(b"message").into();
+        assert_eq!(
+            key.public_key().verify_sha256_prehash(&digest, &sig),
+            Some(true)
+        );
+        let other: [u8; 32] = Sha256::digest(b"messagE").into();
+        assert_eq!(
+            key.public_key().verify_sha256_prehash(&other, &sig),
+            Some(false)
+        );
+        let ed = PrivateKey::generate(Algorithm::Ed25519).expect("generate");
+        assert_eq!(ed.public_key().verify_sha256_prehash(&digest, &sig), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`note`] and [`checkpoint`]: signed notes and checkpoints;
 //! - [`tiles`]: tile paths and the hash-tile and entry-bundle formats;
 //! - [`entry`]: the logged bodies and the bundle's `tlogEntries[]` member;
+//! - [`rekor`]: Rekor v2 create-entry requests and the bodies made of them;
 //! - [`log`]: the embedded log on disk (locked, durable appends; proofs; its trusted root);
 //! - [`verify`]: offline verification of an entry against a trusted root.
 //!
@@ -18,6 +19,7 @@ pub mod entry;
 pub mod log;
 pub mod merkle;
 pub mod note;
+pub mod rekor;
 pub mod tiles;
 pub mod verify;
 

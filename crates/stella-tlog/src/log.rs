@@ -287,6 +287,63 @@ impl Log {
             .ok_or_else(|| TlogError::Corrupt(format!("{path}: entry {index} missing")))
     }
 
+    /// Every entry of the tree of `size` entries, bundle by bundle, with its index.
+    ///
+    /// # Errors
+    /// [`TlogError::Corrupt`] for a missing or damaged bundle.
+    pub fn for_each_entry(
+        &self,
+        size: u64,
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> Result<(), TlogError> {
+        self.check_size(size)?;
+        let mut bundle = 0u64;
+        while bundle * TILE_WIDTH < size {
+            let width = (size - bundle * TILE_WIDTH).min(TILE_WIDTH);
+            let path = tiles::entries_path(bundle, width);
+            let entries = match self.read(&path) {
+                Ok(bytes) => tiles::decode_entries(&bytes, width, &path)?,
+                Err(_) => {
+                    let full = tiles::entries_path(bundle, TILE_WIDTH);
+                    let mut all = tiles::decode_entries(&self.read(&full)?, TILE_WIDTH, &full)?;
+                    all.truncate(usize::try_from(width).unwrap_or(usize::MAX));
+                    all
+                }
+            };
+            for (i, e) in entries.iter().enumerate() {
+                f(bundle * TILE_WIDTH + i as u64, e);
+            }
+            bundle += 1;
+        }
+        Ok(())
+    }
+
+    /// The bundle member for entry `index` (whose logged bytes are `body`), proven in the
+    /// signed `checkpoint` (`note`).
+    ///
+    /// # Errors
+    /// What proof generation reports.
+    pub fn tlog_entry(
+        &self,
+        index: u64,
+        body: Vec<u8>,
+        checkpoint: &Checkpoint,
+        note: &str,
+    ) -> Result<crate::TlogEntry, TlogError> {
+        let hashes = merkle::inclusion_proof(&self.view(checkpoint.size), index, checkpoint.size)?;
+        Ok(crate::TlogEntry {
+            log_index: index,
+            log_id: self.log_id(),
+            kind: "hashedrekord".to_owned(),
+            version: "0.0.2".to_owned(),
+            body,
+            tree_size: checkpoint.size,
+            root: checkpoint.root,
+            hashes,
+            checkpoint: note.to_owned(),
+        })
+    }
+
     /// The inclusion proof of entry `index` in the tree of `size` entries.
     ///
     /// # Errors

@@ -319,7 +319,12 @@ fn sign_and_write(
     let entry = if sign.no_tlog {
         None
     } else {
-        Some(log_signature(&envelope, first, home)?)
+        Some(log_signature(
+            &envelope,
+            first,
+            home,
+            sign.log_url.as_deref(),
+        )?)
     };
     let bytes = match sign.format {
         // The bundle names one key (Sigstore bundles carry one key hint); every signature
@@ -354,36 +359,34 @@ fn sign_and_write(
     Ok(Outcome::Success)
 }
 
-/// Appends the first signature to the embedded log as a `hashedrekord` v0.0.2 entry; the entry
-/// with its inclusion proof in the new checkpoint.
+/// Appends the first signature to the transparency log as a `hashedrekord` v0.0.2 entry: the
+/// embedded log, or the Rekor v2-compatible log at `log_url`. The entry with its inclusion proof.
 fn log_signature(
     envelope: &Envelope,
     key: &PrivateKey,
     home: &Path,
+    log_url: Option<&str>,
 ) -> Result<TlogEntry, CliError> {
     let tlog_error =
         |e: stella_tlog::TlogError| CliError::environment(anyhow!("transparency log: {e}"));
+    if let Some(url) = log_url {
+        let request =
+            stella_tlog::rekor::request_for(envelope, key.public_key()).map_err(tlog_error)?;
+        return crate::log::post_entry(url, &request, envelope);
+    }
     let log = crate::log::open(home)?;
     let body =
         stella_tlog::entry::hashedrekord_body(envelope, 0, key.public_key()).map_err(tlog_error)?;
     let appended = log
         .append(std::slice::from_ref(&body))
         .map_err(tlog_error)?;
-    let size = appended.checkpoint.size;
-    let hashes = log
-        .inclusion_proof(appended.first_index, size)
-        .map_err(tlog_error)?;
-    Ok(TlogEntry {
-        log_index: appended.first_index,
-        log_id: log.log_id(),
-        kind: "hashedrekord".to_owned(),
-        version: "0.0.2".to_owned(),
+    log.tlog_entry(
+        appended.first_index,
         body,
-        tree_size: size,
-        root: appended.checkpoint.root,
-        hashes,
-        checkpoint: appended.note,
-    })
+        &appended.checkpoint,
+        &appended.note,
+    )
+    .map_err(tlog_error)
 }
 
 fn required<'a, T: ?Sized>(value: Option<&'a T>, flag: &str) -> Result<&'a T, CliError> {

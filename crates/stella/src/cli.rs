@@ -344,8 +344,12 @@ pub struct SignArgs {
     pub format: SignedFormat,
     /// Do not append the signature to the transparency log (by default it goes to the embedded
     /// log in $STELLA_HOME/log and the bundle carries the entry with its inclusion proof).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "log_url")]
     pub no_tlog: bool,
+    /// Append to this Rekor v2-compatible log (e.g. `stella log serve`) instead of the embedded
+    /// one: `POST <URL>/api/v2/log/entries`, with a 30 s timeout and retries when it is busy.
+    #[arg(long, value_name = "URL")]
+    pub log_url: Option<String>,
 }
 
 /// `stella attest`
@@ -453,6 +457,24 @@ pub enum LogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the log over HTTP: Rekor v2 `POST /api/v2/log/entries` (batched, durable before
+    /// the answer; 409 with x-log-index for an entry already logged; 503 when the queue is
+    /// full) and the C2SP tlog-tiles read API (`/checkpoint`, `/tile/...`). Stops cleanly on
+    /// Ctrl-C or SIGTERM.
+    Serve {
+        /// The log directory (default: $STELLA_HOME/log); created when missing.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:3000")]
+        addr: String,
+        /// The origin (log name) of a log created now: the host name clients reach it by.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Requests waiting to be appended before new ones get 503.
+        #[arg(long, default_value = "4096")]
+        max_pending: usize,
+    },
     /// Print entry N (its logged body: canonical JSON).
     Get {
         /// The entry's index.
@@ -473,6 +495,9 @@ pub enum LogCommand {
     /// Write the Sigstore trusted root that names this log (for verify-attestation
     /// --trusted-root and for sigstore-js / sigstore-go).
     TrustedRoot {
+        /// The log directory (default: $STELLA_HOME/log), e.g. the --dir of `stella log serve`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,

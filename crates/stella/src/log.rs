@@ -113,6 +113,15 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             }
             Ok(Outcome::Success)
         }
+        LogCommand::Serve {
+            dir,
+            addr,
+            origin,
+            max_pending,
+        } => {
+            let dir = dir.unwrap_or_else(|| log_dir(home));
+            crate::serve::serve(&dir, &addr, origin.as_deref(), max_pending)
+        }
         LogCommand::Get { index } => {
             let log = existing(home)?;
             let entry = log.entry(index).map_err(tlog_error)?;
@@ -150,8 +159,11 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             }
             Ok(Outcome::Success)
         }
-        LogCommand::TrustedRoot { output } => {
-            let log = open(home)?;
+        LogCommand::TrustedRoot { dir, output } => {
+            let log = match dir {
+                Some(dir) => Log::open(&dir, None).map_err(tlog_error)?,
+                None => open(home)?,
+            };
             let root = log.trusted_root(&log.created());
             let mut text = serde_json::to_string_pretty(&root)
                 .map_err(|e| CliError::environment(anyhow!(e)))?;
@@ -222,4 +234,84 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             }
         }
     }
+}
+
+/// Posts a create-entry request to a Rekor v2-compatible log and checks the answer: the body
+/// is about `envelope` and the inclusion proof leads to the answer's root hash (the checkpoint's
+/// signature is checked by `verify-attestation` against a trusted root). Retries when the log is
+/// busy or unreachable.
+pub fn post_entry(
+    url: &str,
+    request: &serde_json::Value,
+    envelope: &stella_attest::Envelope,
+) -> Result<stella_tlog::TlogEntry, CliError> {
+    use std::time::Duration;
+    let endpoint = format!(
+        "{}{}",
+        url.trim_end_matches('/'),
+        stella_tlog::rekor::ENTRIES_PATH
+    );
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| CliError::environment(anyhow!("HTTP client: {e}")))?;
+    let body = serde_json::to_vec(request).map_err(|e| CliError::environment(anyhow!(e)))?;
+    let mut last = String::new();
+    for attempt in 0..4u32 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(500 << attempt));
+        }
+        let response = match client
+            .post(&endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                last = format!("{endpoint}: {e}");
+                continue;
+            }
+        };
+        let status = response.status();
+        let index = response
+            .headers()
+            .get("x-log-index")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().unwrap_or_default();
+        match status.as_u16() {
+            200 | 201 => {
+                let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    CliError::environment(anyhow!("{endpoint}: the answer is not JSON ({e})"))
+                })?;
+                let entry = stella_tlog::TlogEntry::from_json(&value)
+                    .map_err(|e| CliError::environment(anyhow!("{endpoint}: {e}")))?;
+                stella_tlog::entry::check_binding(&entry.body, envelope)
+                    .map_err(|e| CliError::environment(anyhow!("{endpoint}: {e}")))?;
+                merkle::verify_inclusion(
+                    &merkle::leaf_hash(&entry.body),
+                    entry.log_index,
+                    entry.tree_size,
+                    &entry.hashes,
+                    &entry.root,
+                )
+                .map_err(|e| CliError::environment(anyhow!("{endpoint}: {e}")))?;
+                return Ok(entry);
+            }
+            409 => {
+                return Err(CliError::input(anyhow!(
+                    "{endpoint}: this signature is already in the log at index {}",
+                    index.unwrap_or_else(|| "?".to_owned())
+                )));
+            }
+            429 | 502 | 503 | 504 => last = format!("{endpoint}: {status}: {text}"),
+            _ => {
+                return Err(CliError::input(anyhow!("{endpoint}: {status}: {text}")));
+            }
+        }
+    }
+    Err(CliError::environment(anyhow!(
+        "{last} (gave up after 4 attempts)"
+    )))
 }

@@ -11,6 +11,7 @@ mod input;
 mod log;
 mod output;
 mod sbom;
+mod serve;
 
 use std::io::Write as _;
 use std::process::ExitCode;

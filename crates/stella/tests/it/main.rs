@@ -7,4 +7,5 @@ mod attest;
 mod cli;
 mod funcproof;
 mod interop;
+mod log_server;
 mod tlog_crash;
