@@ -9,7 +9,8 @@
 //! - [`entry`]: the logged bodies and the bundle's `tlogEntries[]` member;
 //! - [`rekor`]: Rekor v2 create-entry requests and the bodies made of them;
 //! - [`log`]: the embedded log on disk (locked, durable appends; proofs; its trusted root);
-//! - [`verify`]: offline verification of an entry against a trusted root.
+//! - [`verify`]: offline verification of an entry against a trusted root;
+//! - [`witness`]: the checkpoints seen per log, and split-view detection.
 //!
 //! What it does not own: signing envelopes (`stella-attest`), serving the log over HTTP or
 //! talking to a remote one (the CLI's `stella log serve` and client), where `$STELLA_HOME` is.
@@ -22,6 +23,7 @@ pub mod note;
 pub mod rekor;
 pub mod tiles;
 pub mod verify;
+pub mod witness;
 
 pub use checkpoint::Checkpoint;
 pub use entry::TlogEntry;

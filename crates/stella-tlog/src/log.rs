@@ -421,11 +421,7 @@ impl Log {
     }
 
     fn view(&self, size: u64) -> TileView<'_> {
-        TileView {
-            log: self,
-            size,
-            cache: RefCell::new(HashMap::new()),
-        }
+        TileView::new(self, size)
     }
 
     /// The first `width` hashes of tile `(level, index)`: from the partial tile of exactly that
@@ -508,11 +504,38 @@ fn perfect_root(hashes: &[Hash]) -> Hash {
     level.first().copied().unwrap_or_else(merkle::empty_root)
 }
 
-/// Complete-subtree hashes of the tree of `size` entries, read from the hash tiles.
-struct TileView<'a> {
-    log: &'a Log,
+/// Where hash tiles come from: the log's directory, or a log server's tile API.
+pub trait TileReader {
+    /// The first `width` hashes of hash tile `(level, index)`.
+    ///
+    /// # Errors
+    /// When the tile is missing or damaged.
+    fn read_tile(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError>;
+}
+
+impl TileReader for Log {
+    fn read_tile(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError> {
+        self.read_hashes(level, index, width)
+    }
+}
+
+/// Complete-subtree hashes of the tree of `size` entries, read from hash tiles (each tile
+/// read once).
+pub struct TileView<'a> {
+    reader: &'a dyn TileReader,
     size: u64,
     cache: RefCell<HashMap<(u32, u64), Vec<Hash>>>,
+}
+
+impl<'a> TileView<'a> {
+    /// The tree of `size` entries whose tiles `reader` serves.
+    pub fn new(reader: &'a dyn TileReader, size: u64) -> Self {
+        TileView {
+            reader,
+            size,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
 }
 
 impl HashSource for TileView<'_> {
@@ -534,7 +557,13 @@ impl HashSource for TileView<'_> {
         let hashes = match cache.get(&(tile_level, tile_index)) {
             Some(h) => h.clone(),
             None => {
-                let h = self.log.read_hashes(tile_level, tile_index, width)?;
+                let h = self.reader.read_tile(tile_level, tile_index, width)?;
+                if h.len() as u64 != width {
+                    return Err(TlogError::Corrupt(format!(
+                        "tile {tile_level}/{tile_index}: {} hashes, expected {width}",
+                        h.len()
+                    )));
+                }
                 cache.insert((tile_level, tile_index), h.clone());
                 h
             }

@@ -504,13 +504,63 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
                 if raw_entries.len() == 1 { "y" } else { "ies" }
             ));
         };
+        let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+        let local = crate::log::open_existing(home)?;
+        let remote = match &args.log_url {
+            Some(url) => Some(crate::log::HttpTiles::new(url)?),
+            None => None,
+        };
         for (i, raw) in raw_entries.iter().enumerate() {
-            let checked = TlogEntry::from_json(raw)
-                .and_then(|entry| stella_tlog::verify_entry(&entry, evidence.envelope(), logs));
-            match checked {
-                Ok(v) => logged.push(v),
+            let checked = TlogEntry::from_json(raw).and_then(|entry| {
+                let verified = stella_tlog::verify_entry(&entry, evidence.envelope(), logs)?;
+                Ok((entry, verified))
+            });
+            let (entry, verified) = match checked {
+                Ok(v) => v,
                 Err(e) => return fail(format!("log entry {i}: {e}")),
+            };
+            // The checkpoint must not contradict what this machine saw of the same log before.
+            let Some(trusted) = logs.iter().find(|l| l.log_id == entry.log_id) else {
+                continue;
+            };
+            let prove =
+                |old: u64,
+                 new: u64|
+                 -> Result<Vec<stella_tlog::merkle::Hash>, stella_tlog::TlogError> {
+                    if let Some(log) = local.as_ref().filter(|l| l.log_id() == entry.log_id) {
+                        return log.consistency_proof(old, new);
+                    }
+                    match &remote {
+                        Some(tiles) => stella_tlog::merkle::consistency_proof(
+                            &stella_tlog::log::TileView::new(tiles, new),
+                            old,
+                            new,
+                        ),
+                        None => Err(stella_tlog::TlogError::Proof(
+                            "the log is not local and no --log-url was given".to_owned(),
+                        )),
+                    }
+                };
+            match witness.observe(
+                &entry.log_id,
+                &trusted.verifier,
+                &verified.checkpoint,
+                &entry.checkpoint,
+                &prove,
+            ) {
+                Ok(stella_tlog::witness::Observation::Unproven { remembered, why }) => {
+                    tracing::warn!(
+                        "log entry {i}: consistency with the checkpoint of {remembered} entries \
+                         seen before was not proven ({why})"
+                    );
+                }
+                Ok(_) => {}
+                Err(e @ stella_tlog::TlogError::Proof(_)) => {
+                    return fail(format!("log entry {i}: {e}"));
+                }
+                Err(e) => return Err(CliError::environment(anyhow!(e))),
             }
+            logged.push(verified);
         }
     } else if args.require_tlog {
         return fail("the bundle carries no transparency-log entry (--require-tlog)".to_owned());

@@ -432,6 +432,11 @@ pub struct VerifyAttestationArgs {
     /// Fail unless the bundle carries at least one verified log entry.
     #[arg(long)]
     pub require_tlog: bool,
+    /// The log server to ask for consistency proofs (its tile API) when a checkpoint must be
+    /// compared with the one remembered in $STELLA_HOME/witness; the embedded log answers for
+    /// itself.
+    #[arg(long, value_name = "URL")]
+    pub log_url: Option<String>,
     /// Print the result (and on success the statement) as JSON.
     #[arg(long)]
     pub json: bool,

@@ -315,3 +315,63 @@ pub fn post_entry(
         "{last} (gave up after 4 attempts)"
     )))
 }
+
+/// Hash tiles read from a log server's tile API (`GET <url>/tile/<L>/<N>[.p/<W>]`); a tree size
+/// between checkpoints reads a prefix of the full tile when the partial one is gone.
+pub struct HttpTiles {
+    base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl HttpTiles {
+    /// Tiles of the log at `url`.
+    pub fn new(url: &str) -> Result<Self, CliError> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| CliError::environment(anyhow!("HTTP client: {e}")))?;
+        Ok(HttpTiles {
+            base: url.trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+
+    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, TlogError> {
+        let url = format!("{}/{path}", self.base);
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .map_err(|e| TlogError::Io(format!("{url}: {e}")))?;
+        match response.status().as_u16() {
+            200 => response
+                .bytes()
+                .map(|b| Some(b.to_vec()))
+                .map_err(|e| TlogError::Io(format!("{url}: {e}"))),
+            404 => Ok(None),
+            s => Err(TlogError::Io(format!("{url}: HTTP {s}"))),
+        }
+    }
+}
+
+impl stella_tlog::log::TileReader for HttpTiles {
+    fn read_tile(
+        &self,
+        level: u32,
+        index: u64,
+        width: u64,
+    ) -> Result<Vec<merkle::Hash>, TlogError> {
+        use stella_tlog::tiles;
+        let exact = tiles::tile_path(level, index, width);
+        if let Some(bytes) = self.get(&exact)? {
+            return tiles::decode_hashes(&bytes, width, &exact);
+        }
+        let full = tiles::tile_path(level, index, tiles::TILE_WIDTH);
+        let bytes = self.get(&full)?.ok_or_else(|| {
+            TlogError::Proof(format!("{}: neither {exact} nor {full}", self.base))
+        })?;
+        let mut hashes = tiles::decode_hashes(&bytes, tiles::TILE_WIDTH, &full)?;
+        hashes.truncate(usize::try_from(width).unwrap_or(usize::MAX));
+        Ok(hashes)
+    }
+}

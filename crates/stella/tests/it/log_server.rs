@@ -398,3 +398,76 @@ fn a_server_killed_mid_append_loses_nothing_acknowledged() {
             .unwrap_or_else(|e| panic!("checkpoint of {}: {e}", old.size));
     }
 }
+
+#[test]
+fn a_split_view_is_refused_and_growth_is_proven_from_the_tiles() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (key, public) = keygen(d);
+    // Log A, and a fork of it made while empty: same key, same origin, later another history.
+    let a = d.join("a");
+    stella(&a).args(["log", "info"]).assert().code(2);
+    Log::open(&a.join("log"), Some("127.0.0.1")).expect("log A");
+    let b = d.join("b");
+    std::fs::create_dir_all(b.join("log")).expect("mkdir");
+    for name in ["log.key", "origin", "created", "checkpoint"] {
+        std::fs::copy(a.join("log").join(name), b.join("log").join(name)).expect("copy");
+    }
+    let root = d.join("root.json");
+    stella(&a)
+        .args(["log", "trusted-root", "-o"])
+        .arg(&root)
+        .assert()
+        .success();
+    let sign = |home: &Path, n: u32| -> PathBuf {
+        let predicate = d.join(format!("p{n}.json"));
+        std::fs::write(&predicate, format!("{{\"n\":{n}}}")).expect("write");
+        let out = d.join(format!("bundle-{n}.json"));
+        stella(home)
+            .args(["attest", "--type", "https://example.com/t/v1", "--key"])
+            .arg(&key)
+            .arg("--predicate")
+            .arg(&predicate)
+            .args([
+                "--subject",
+                "app=sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03",
+                "-o",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    let verifier = d.join("auditor");
+    let verify = |bundle: &Path, extra: &[&str]| {
+        stella(&verifier)
+            .args(["verify-attestation", "--key"])
+            .arg(&public)
+            .arg("--trusted-root")
+            .arg(&root)
+            .args(extra)
+            .arg(bundle)
+            .assert()
+    };
+    let first = sign(&a, 1);
+    verify(&first, &[]).success();
+    // The fork's first checkpoint has the same size and another root: a split view.
+    let forked = sign(&b, 2);
+    verify(&forked, &[])
+        .code(1)
+        .stderr(predicate::str::contains("split view"));
+    // Log A grows. Offline, the auditor cannot prove it grew consistently and says so...
+    let later = sign(&a, 3);
+    verify(&later, &[])
+        .success()
+        .stderr(predicate::str::contains("was not proven"));
+    // ... and with the log's tile API, it proves it.
+    let server = Server::start(&a.join("log"), &[]);
+    verify(&later, &["--log-url", &server.url])
+        .success()
+        .stderr(predicate::str::contains("was not proven").not());
+    // The fork is still refused, now against the larger remembered checkpoint.
+    verify(&forked, &["--log-url", &server.url])
+        .code(1)
+        .stderr(predicate::str::contains("split view"));
+}

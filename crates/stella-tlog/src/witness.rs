@@ -1,0 +1,222 @@
+//! What this machine has seen of each log: the largest verified checkpoint per log (by log
+//! id), kept as a signed note in a directory (`$STELLA_HOME/witness`). Every new checkpoint of
+//! the same log must be consistent with it: the same size with another root hash, or a
+//! consistency proof that fails, is a split view (the log showed two histories) and is
+//! refused. When no consistency proof can be had (the log is neither local nor reachable), the
+//! observation is reported as unproven and the remembered checkpoint is kept.
+//!
+//! Not here: where proofs come from (a closure the caller passes).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::TlogError;
+use crate::checkpoint::Checkpoint;
+use crate::merkle::{self, Hash};
+use crate::note::NoteVerifier;
+
+/// How a checkpoint relates to the one remembered for its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// Nothing was remembered for this log; this checkpoint now is.
+    First,
+    /// The same checkpoint as the remembered one.
+    Same,
+    /// Proven consistent with the remembered checkpoint of `remembered` entries.
+    Consistent {
+        /// Size of the remembered checkpoint.
+        remembered: u64,
+    },
+    /// No proof could be obtained against the remembered checkpoint of `remembered` entries.
+    Unproven {
+        /// Size of the remembered checkpoint.
+        remembered: u64,
+        /// Why no proof could be had.
+        why: String,
+    },
+}
+
+/// The remembered checkpoints.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    dir: PathBuf,
+}
+
+impl Witness {
+    /// Checkpoints kept in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Witness {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn path(&self, log_id: &[u8]) -> PathBuf {
+        self.dir.join(URL_SAFE_NO_PAD.encode(log_id))
+    }
+
+    /// The remembered checkpoint of the log `log_id`, opened with its key.
+    ///
+    /// # Errors
+    /// [`TlogError::Corrupt`] when the remembered note no longer verifies.
+    pub fn remembered(
+        &self,
+        log_id: &[u8],
+        verifier: &NoteVerifier,
+        origin: &str,
+    ) -> Result<Option<Checkpoint>, TlogError> {
+        let path = self.path(log_id);
+        let Ok(note) = fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        Checkpoint::open(&note, verifier, origin)
+            .map(Some)
+            .map_err(|e| TlogError::Corrupt(format!("{}: {e}", path.display())))
+    }
+
+    /// Checks the verified checkpoint `checkpoint` (its note `note`) of log `log_id` against
+    /// the remembered one; `prove(old, new)` gives a consistency proof between two sizes.
+    /// Remembers the larger of the two once they are proven consistent.
+    ///
+    /// # Errors
+    /// [`TlogError::Proof`] naming a split view; [`TlogError::Io`] when the directory cannot
+    /// be written.
+    pub fn observe(
+        &self,
+        log_id: &[u8],
+        verifier: &NoteVerifier,
+        checkpoint: &Checkpoint,
+        note: &str,
+        prove: &dyn Fn(u64, u64) -> Result<Vec<Hash>, TlogError>,
+    ) -> Result<Observation, TlogError> {
+        let Some(old) = self.remembered(log_id, verifier, &checkpoint.origin)? else {
+            self.remember(log_id, note)?;
+            return Ok(Observation::First);
+        };
+        let split = |why: String| {
+            TlogError::Proof(format!(
+                "split view of log {}: the checkpoint of {} entries is not consistent with the \
+                 one of {} entries seen before ({why})",
+                checkpoint.origin, checkpoint.size, old.size
+            ))
+        };
+        if old.size == checkpoint.size {
+            return if old.root == checkpoint.root {
+                Ok(Observation::Same)
+            } else {
+                Err(split("same size, another root hash".to_owned()))
+            };
+        }
+        let (small, large) = if old.size < checkpoint.size {
+            (&old, checkpoint)
+        } else {
+            (checkpoint, &old)
+        };
+        let proof = match prove(small.size, large.size) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Observation::Unproven {
+                    remembered: old.size,
+                    why: e.to_string(),
+                });
+            }
+        };
+        merkle::verify_consistency(small.size, large.size, &small.root, &large.root, &proof)
+            .map_err(|e| split(e.to_string()))?;
+        if checkpoint.size > old.size {
+            self.remember(log_id, note)?;
+        }
+        Ok(Observation::Consistent {
+            remembered: old.size,
+        })
+    }
+
+    fn remember(&self, log_id: &[u8], note: &str) -> Result<(), TlogError> {
+        let io = |e: std::io::Error| TlogError::Io(format!("{}: {e}", self.dir.display()));
+        fs::create_dir_all(&self.dir).map_err(io)?;
+        let path = self.path(log_id);
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, note).map_err(io)?;
+        fs::rename(&tmp, &path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Log;
+
+    #[test]
+    fn growth_is_accepted_and_a_split_view_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = Log::open(&dir.path().join("log"), Some("w.example")).expect("log");
+        let witness = Witness::new(&dir.path().join("witness"));
+        let id = log.log_id();
+        // A copy of the empty log, same key: the same log showing another history later.
+        let fork = dir.path().join("fork");
+        std::fs::create_dir_all(&fork).expect("mkdir");
+        for name in ["log.key", "origin", "created", "checkpoint"] {
+            std::fs::copy(dir.path().join("log").join(name), fork.join(name)).expect("copy");
+        }
+        let prove = |a: u64, b: u64| log.consistency_proof(a, b);
+        let first = log.append(&[b"a".to_vec()]).expect("append");
+        assert_eq!(
+            witness
+                .observe(&id, log.verifier(), &first.checkpoint, &first.note, &prove)
+                .expect("first"),
+            Observation::First
+        );
+        let second = log.append(&[b"b".to_vec(), b"c".to_vec()]).expect("append");
+        assert_eq!(
+            witness
+                .observe(
+                    &id,
+                    log.verifier(),
+                    &second.checkpoint,
+                    &second.note,
+                    &prove
+                )
+                .expect("grows"),
+            Observation::Consistent { remembered: 1 }
+        );
+        // An older checkpoint is still consistent with what is remembered.
+        assert_eq!(
+            witness
+                .observe(&id, log.verifier(), &first.checkpoint, &first.note, &prove)
+                .expect("older"),
+            Observation::Consistent { remembered: 3 }
+        );
+        // Another history of the same size, signed by the same key: a split view.
+        let fork_log = Log::open(&fork, None).expect("fork");
+        let forked = fork_log
+            .append(&[b"x".to_vec(), b"y".to_vec(), b"z".to_vec()])
+            .expect("append");
+        let err = witness
+            .observe(
+                &id,
+                log.verifier(),
+                &forked.checkpoint,
+                &forked.note,
+                &prove,
+            )
+            .expect_err("split view");
+        assert!(err.to_string().contains("split view"), "{err}");
+        // Without a way to get a proof, a larger checkpoint is reported unproven.
+        let third = log.append(&[b"d".to_vec()]).expect("append");
+        let no_proof = |_: u64, _: u64| Err(TlogError::Proof("offline".into()));
+        assert!(matches!(
+            witness
+                .observe(
+                    &id,
+                    log.verifier(),
+                    &third.checkpoint,
+                    &third.note,
+                    &no_proof
+                )
+                .expect("unproven"),
+            Observation::Unproven { remembered: 3, .. }
+        ));
+    }
+}
