@@ -8,4 +8,5 @@ mod cli;
 mod funcproof;
 mod interop;
 mod log_server;
+mod sigstore_rs;
 mod tlog_crash;
