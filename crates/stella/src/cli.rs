@@ -105,6 +105,10 @@ Examples:
     /// trusted root, prove that it only grew.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Evidence as OCI artifacts: attach files to an image as referrers, list referrers (as a
+    /// tree), pull an artifact, copy an image with all its referrers.
+    #[command(subcommand)]
+    Oci(OciCommand),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -515,6 +519,60 @@ pub enum LogCommand {
         /// A later signed checkpoint (default: the log's current one).
         new: Option<PathBuf>,
         /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `stella oci …`. REF is `oci-layout:PATH[:TAG|@DIGEST]` (an OCI image layout directory) or
+/// `HOST[:PORT]/REPO[:TAG|@DIGEST]` (a registry).
+#[derive(Debug, Subcommand)]
+pub enum OciCommand {
+    /// Attach FILEs to the image REF as one artifact (an OCI 1.1 manifest whose subject is the
+    /// image); prints the artifact's digest.
+    Attach {
+        /// The image the evidence is about.
+        #[arg(long, value_name = "REF")]
+        image: String,
+        /// The artifact type, e.g. application/vnd.stellaops.funcproof+json.
+        #[arg(long, value_name = "TYPE")]
+        artifact_type: String,
+        /// Media type of the files (default: the artifact type).
+        #[arg(long, value_name = "TYPE")]
+        media_type: Option<String>,
+        /// An annotation on the artifact manifest (repeatable).
+        #[arg(long, value_name = "KEY=VALUE")]
+        annotation: Vec<String>,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// The referrers of REF, and theirs, as a tree.
+    Referrers {
+        /// The image or artifact.
+        reference: String,
+        /// Only referrers of this artifact type (at the first level).
+        #[arg(long, value_name = "TYPE")]
+        artifact_type: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the files of the artifact REF@DIGEST into DIR (named by their title annotation).
+    Pull {
+        /// The artifact.
+        reference: String,
+        /// The directory to write into.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+    /// Copy the image SRC with all its referrers, recursively, to DST, byte for byte.
+    Copy {
+        /// Source.
+        src: String,
+        /// Destination (its tag, when given, names the copy).
+        dst: String,
+        /// Print what was copied as JSON.
         #[arg(long)]
         json: bool,
     },

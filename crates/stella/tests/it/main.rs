@@ -8,5 +8,6 @@ mod cli;
 mod funcproof;
 mod interop;
 mod log_server;
+mod oci;
 mod sigstore_rs;
 mod tlog_crash;

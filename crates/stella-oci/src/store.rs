@@ -1,0 +1,280 @@
+//! The store abstraction ([`ArtifactStore`]), artifact manifests with a `subject`, and copying
+//! an image with every referrer, recursively, from one store to another (the air-gap path).
+//!
+//! Not here: where the bytes live (see [`crate::layout`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use oci_spec::image::{ImageIndex, ImageManifest};
+use serde_json::{Value, json};
+use stella_core::{Digest, jcs};
+
+use crate::reference::Target;
+use crate::{MAX_MANIFEST_BYTES, OciError};
+
+/// OCI image manifest media type.
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index media type.
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The empty config of artifact manifests.
+pub const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// `{}`: the empty descriptor's content.
+pub const EMPTY_JSON: &[u8] = b"{}";
+/// The annotation naming a layer's file.
+pub const TITLE: &str = "org.opencontainers.image.title";
+
+/// A manifest that names another as its `subject`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Referrer {
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+    /// Its artifact type.
+    #[serde(rename = "artifactType", skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Its annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A manifest as stored: bytes, media type, digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+    /// Media type.
+    pub media_type: String,
+    /// `sha256:<hex>` of the bytes.
+    pub digest: String,
+}
+
+/// Where artifacts are kept.
+pub trait ArtifactStore {
+    /// Stores a blob; its digest.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, OciError>;
+    /// A blob, checked against `digest`.
+    ///
+    /// # Errors
+    /// [`OciError::NotFound`], [`OciError::DigestMismatch`], or the store failing.
+    fn get_blob(&self, digest: &str) -> Result<Vec<u8>, OciError>;
+    /// Whether the blob is there.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn has_blob(&self, digest: &str) -> Result<bool, OciError>;
+    /// Stores a manifest (tagged when `tag` is given); its digest.
+    ///
+    /// # Errors
+    /// [`OciError::TooLarge`], or the store failing.
+    fn put_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        tag: Option<&str>,
+    ) -> Result<String, OciError>;
+    /// The manifest a tag or digest names.
+    ///
+    /// # Errors
+    /// [`OciError::NotFound`], or the store failing.
+    fn get_manifest(&self, target: &Target) -> Result<Stored, OciError>;
+    /// The manifests whose `subject` is `subject`, optionally only of `artifact_type`.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn referrers(
+        &self,
+        subject: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>, OciError>;
+}
+
+/// The `sha256:<hex>` of `bytes`.
+pub fn digest_of(bytes: &[u8]) -> String {
+    Digest::sha256(bytes).to_string()
+}
+
+/// Checks `bytes` against `expected`.
+///
+/// # Errors
+/// [`OciError::DigestMismatch`].
+pub fn check_digest(bytes: &[u8], expected: &str) -> Result<(), OciError> {
+    let actual = digest_of(bytes);
+    if actual != expected {
+        return Err(OciError::DigestMismatch {
+            expected: expected.to_owned(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// A file to attach.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Its name (the title annotation).
+    pub name: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Stores an artifact manifest (`artifactType`, the empty config, one layer per file) whose
+/// subject is the manifest `subject`; returns its digest. The manifest is canonical JSON.
+///
+/// # Errors
+/// [`OciError::Invalid`] for a bad artifact type; what the store reports.
+pub fn attach(
+    store: &dyn ArtifactStore,
+    subject: &Stored,
+    artifact_type: &str,
+    layers: &[Layer],
+    annotations: &BTreeMap<String, String>,
+) -> Result<String, OciError> {
+    if !artifact_type.contains('/') {
+        return Err(OciError::Invalid {
+            what: "artifact type".to_owned(),
+            reason: format!("{artifact_type:?} is not a media type"),
+        });
+    }
+    let empty = store.put_blob(EMPTY_JSON)?;
+    let mut descriptors = Vec::new();
+    for layer in layers {
+        let digest = store.put_blob(&layer.bytes)?;
+        descriptors.push(json!({
+            "mediaType": layer.media_type,
+            "digest": digest,
+            "size": layer.bytes.len(),
+            "annotations": {TITLE: layer.name},
+        }));
+    }
+    let mut manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY, "digest": empty, "size": 2, "data": "e30="},
+        "layers": descriptors,
+        "subject": {
+            "mediaType": subject.media_type,
+            "digest": subject.digest,
+            "size": subject.bytes.len(),
+        },
+    });
+    if !annotations.is_empty() {
+        manifest["annotations"] = json!(annotations);
+    }
+    let bytes = jcs::to_canonical(&manifest).map_err(|e| OciError::Invalid {
+        what: "manifest".to_owned(),
+        reason: e.to_string(),
+    })?;
+    store.put_manifest(&bytes, MANIFEST, None)
+}
+
+/// What a manifest refers to: blob digests, and child manifests as (digest, media type).
+pub type Children = (Vec<String>, Vec<(String, String)>);
+
+/// The blobs and child manifests a manifest or index refers to.
+///
+/// # Errors
+/// [`OciError::Invalid`] for a document that is neither an image manifest nor an index.
+pub fn children(stored: &Stored) -> Result<Children, OciError> {
+    let invalid = |reason: String| OciError::Invalid {
+        what: format!("manifest {}", stored.digest),
+        reason,
+    };
+    let value: Value = serde_json::from_slice(&stored.bytes).map_err(|e| invalid(e.to_string()))?;
+    let media = value["mediaType"].as_str().unwrap_or(&stored.media_type);
+    if media == INDEX || value.get("manifests").is_some() {
+        let index: ImageIndex =
+            serde_json::from_slice(&stored.bytes).map_err(|e| invalid(e.to_string()))?;
+        let manifests = index
+            .manifests()
+            .iter()
+            .map(|d| (d.digest().to_string(), d.media_type().to_string()))
+            .collect();
+        return Ok((Vec::new(), manifests));
+    }
+    let manifest: ImageManifest =
+        serde_json::from_slice(&stored.bytes).map_err(|e| invalid(e.to_string()))?;
+    let mut blobs = vec![manifest.config().digest().to_string()];
+    blobs.extend(manifest.layers().iter().map(|l| l.digest().to_string()));
+    Ok((blobs, Vec::new()))
+}
+
+/// What [`copy`] moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CopyReport {
+    /// The copied root manifest's digest.
+    pub digest: String,
+    /// Manifests copied (the image's and every referrer's).
+    pub manifests: usize,
+    /// Blobs copied (those already there are not counted).
+    pub blobs: usize,
+    /// Referrers found (recursively).
+    pub referrers: usize,
+}
+
+/// Copies the manifest `target` names, with its blobs, child manifests and every referrer
+/// (recursively), from `src` to `dst`, byte for byte; tags it `tag` in `dst` when given.
+///
+/// # Errors
+/// What either store reports; a digest mismatch stops the copy before anything is written
+/// under the wrong digest.
+pub fn copy(
+    src: &dyn ArtifactStore,
+    dst: &dyn ArtifactStore,
+    target: &Target,
+    tag: Option<&str>,
+) -> Result<CopyReport, OciError> {
+    let root = src.get_manifest(target)?;
+    let mut report = CopyReport {
+        digest: root.digest.clone(),
+        ..CopyReport::default()
+    };
+    let mut done = BTreeSet::new();
+    copy_tree(src, dst, root, tag, &mut report, &mut done)?;
+    Ok(report)
+}
+
+fn copy_tree(
+    src: &dyn ArtifactStore,
+    dst: &dyn ArtifactStore,
+    stored: Stored,
+    tag: Option<&str>,
+    report: &mut CopyReport,
+    done: &mut BTreeSet<String>,
+) -> Result<(), OciError> {
+    if !done.insert(stored.digest.clone()) {
+        return Ok(());
+    }
+    if stored.bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(OciError::TooLarge(stored.bytes.len()));
+    }
+    let (blobs, manifests) = children(&stored)?;
+    for blob in blobs {
+        if !dst.has_blob(&blob)? {
+            let bytes = src.get_blob(&blob)?;
+            dst.put_blob(&bytes)?;
+            report.blobs += 1;
+        }
+    }
+    for (digest, _) in manifests {
+        let child = src.get_manifest(&Target::Digest(digest))?;
+        copy_tree(src, dst, child, None, report, done)?;
+    }
+    dst.put_manifest(&stored.bytes, &stored.media_type, tag)?;
+    report.manifests += 1;
+    for referrer in src.referrers(&stored.digest, None)? {
+        report.referrers += 1;
+        let child = src.get_manifest(&Target::Digest(referrer.digest))?;
+        copy_tree(src, dst, child, None, report, done)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! `stella oci attach | referrers | pull | copy`: references parsed, stores opened, results
+//! printed. The stores and the copy live in `stella-oci`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use stella_oci::reference::Target;
+use stella_oci::store::{self, Layer};
+use stella_oci::{ArtifactStore, LayoutStore, OciError, Reference};
+
+use crate::cli::OciCommand;
+use crate::exit::{CliError, Outcome};
+use crate::input::Input;
+use crate::output::{print_json, write_atomically, write_stdout};
+
+/// Largest file attached.
+const MAX_FILE_BYTES: usize = 256 << 20;
+/// How deep a referrers tree is followed.
+const MAX_DEPTH: usize = 8;
+
+fn oci_error(e: OciError) -> CliError {
+    match e {
+        OciError::Io(_) => CliError::environment(anyhow!(e)),
+        other => CliError::input(anyhow!(other)),
+    }
+}
+
+fn open(reference: &str) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
+    let parsed = Reference::parse(reference).map_err(oci_error)?;
+    match &parsed {
+        Reference::Layout { path, .. } => {
+            let store = LayoutStore::open(path).map_err(oci_error)?;
+            Ok((Box::new(store), parsed))
+        }
+        Reference::Registry { .. } => Err(CliError::input(anyhow!(
+            "{reference}: registry references are not supported by this build yet; use an \\
+             oci-layout:PATH reference"
+        ))),
+    }
+}
+
+pub fn run(cmd: OciCommand) -> Result<Outcome, CliError> {
+    match cmd {
+        OciCommand::Attach {
+            image,
+            artifact_type,
+            media_type,
+            annotation,
+            files,
+        } => {
+            let (store, reference) = open(&image)?;
+            let subject = store.get_manifest(reference.target()).map_err(oci_error)?;
+            let mut annotations = BTreeMap::new();
+            for a in &annotation {
+                let (k, v) = a.split_once('=').ok_or_else(|| {
+                    CliError::input(anyhow!("--annotation {a:?} is not KEY=VALUE"))
+                })?;
+                annotations.insert(k.to_owned(), v.to_owned());
+            }
+            let mut layers = Vec::new();
+            for f in &files {
+                let bytes = Input::new(f.clone()).read(MAX_FILE_BYTES)?;
+                let name = f.file_name().map_or_else(
+                    || "artifact".to_owned(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                layers.push(Layer {
+                    name,
+                    media_type: media_type.clone().unwrap_or_else(|| artifact_type.clone()),
+                    bytes,
+                });
+            }
+            let digest = store::attach(&*store, &subject, &artifact_type, &layers, &annotations)
+                .map_err(oci_error)?;
+            write_stdout(format!("{digest}\n").as_bytes())?;
+            Ok(Outcome::Success)
+        }
+        OciCommand::Referrers {
+            reference,
+            artifact_type,
+            json,
+        } => {
+            let (store, parsed) = open(&reference)?;
+            let root = store.get_manifest(parsed.target()).map_err(oci_error)?;
+            let tree = referrer_tree(&*store, &root.digest, artifact_type.as_deref(), 0)?;
+            if json {
+                print_json(&json!({"digest": root.digest, "referrers": tree}))?;
+            } else {
+                let mut text = format!("{}\n", root.digest);
+                render(&tree, "", &mut text);
+                write_stdout(text.as_bytes())?;
+            }
+            Ok(Outcome::Success)
+        }
+        OciCommand::Pull { reference, output } => {
+            let (store, parsed) = open(&reference)?;
+            if !matches!(parsed.target(), Target::Digest(_)) {
+                return Err(CliError::input(anyhow!(
+                    "{reference}: pull takes REF@DIGEST (the artifact's digest, as attach and \\
+                     referrers print it)"
+                )));
+            }
+            let manifest = store.get_manifest(parsed.target()).map_err(oci_error)?;
+            let value: Value = serde_json::from_slice(&manifest.bytes)
+                .map_err(|e| CliError::input(anyhow!("{reference}: {e}")))?;
+            std::fs::create_dir_all(&output)
+                .map_err(|e| CliError::environment(anyhow!("{}: {e}", output.display())))?;
+            for (i, layer) in value["layers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                let digest = layer["digest"].as_str().unwrap_or_default();
+                let bytes = store.get_blob(digest).map_err(oci_error)?;
+                let name = safe_name(layer["annotations"][store::TITLE].as_str())
+                    .unwrap_or_else(|| format!("layer-{i}"));
+                write_atomically(&output.join(&name), &bytes)?;
+                eprintln!("{digest} -> {}", output.join(&name).display());
+            }
+            Ok(Outcome::Success)
+        }
+        OciCommand::Copy { src, dst, json } => {
+            let (from, src_ref) = open(&src)?;
+            let (to, dst_ref) = open(&dst)?;
+            let tag = match dst_ref.target() {
+                Target::Tag(t) => Some(t.as_str()),
+                _ => match src_ref.target() {
+                    Target::Tag(t) => Some(t.as_str()),
+                    _ => None,
+                },
+            };
+            let report = store::copy(&*from, &*to, src_ref.target(), tag).map_err(oci_error)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                write_stdout(
+                    format!(
+                        "{}: {} manifests ({} referrers) and {} blobs copied\n",
+                        report.digest, report.manifests, report.referrers, report.blobs
+                    )
+                    .as_bytes(),
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// A title usable as a file name inside the output directory: no separators, no `..`.
+fn safe_name(title: Option<&str>) -> Option<String> {
+    let t = title?;
+    let ok = !t.is_empty()
+        && t != "."
+        && t != ".."
+        && !t.contains('/')
+        && !t.contains('\\')
+        && !t.contains('\0')
+        && Path::new(t).components().count() == 1;
+    ok.then(|| t.to_owned())
+}
+
+fn referrer_tree(
+    store: &dyn ArtifactStore,
+    digest: &str,
+    artifact_type: Option<&str>,
+    depth: usize,
+) -> Result<Vec<Value>, CliError> {
+    if depth >= MAX_DEPTH {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for r in store.referrers(digest, artifact_type).map_err(oci_error)? {
+        let children = referrer_tree(store, &r.digest, None, depth + 1)?;
+        let mut v = serde_json::to_value(&r).map_err(|e| CliError::environment(anyhow!(e)))?;
+        v["referrers"] = Value::Array(children);
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn render(tree: &[Value], prefix: &str, out: &mut String) {
+    for (i, node) in tree.iter().enumerate() {
+        let last = i + 1 == tree.len();
+        out.push_str(&format!(
+            "{prefix}{} {} {}\n",
+            if last { "└──" } else { "├──" },
+            node["artifactType"].as_str().unwrap_or("(no type)"),
+            node["digest"].as_str().unwrap_or_default()
+        ));
+        let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+        render(
+            node["referrers"]
+                .as_array()
+                .map_or(&[][..], |v| v.as_slice()),
+            &deeper,
+            out,
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! `stella oci attach | referrers | pull | copy` on OCI image layouts: evidence attached as
+//! referrers (and referrers of referrers), found as a tree, pulled back byte for byte, copied
+//! with every referrer to another layout; a tampered blob is refused.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+use stella_oci::reference::Target;
+use stella_oci::store::MANIFEST;
+use stella_oci::{ArtifactStore, LayoutStore};
+
+fn stella() -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG").env_remove("STELLA_HOME");
+    cmd
+}
+
+/// A small image tagged `app` in the layout at `dir`.
+fn image(dir: &Path) -> String {
+    let store = LayoutStore::open(dir).expect("layout");
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = store.put_blob(config).expect("config");
+    let layer = b"not really a tar, but bytes all the same";
+    let layer_digest = store.put_blob(layer).expect("layer");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
+    });
+    let bytes = serde_json::to_vec(&manifest).expect("json");
+    store
+        .put_manifest(&bytes, MANIFEST, Some("app"))
+        .expect("manifest")
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8(cmd.assert().success().get_output().stdout.clone()).expect("utf8")
+}
+
+#[test]
+fn attach_list_pull_and_copy_with_every_referrer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let layout = d.join("layout");
+    let image_digest = image(&layout);
+    let sbom = d.join("bom.json");
+    std::fs::write(&sbom, br#"{"bomFormat":"CycloneDX","specVersion":"1.7"}"#).expect("write");
+    let proof = d.join("app.funcproof.json");
+    std::fs::write(&proof, br#"{"schema":"stella.funcproof/v1"}"#).expect("write");
+    let image_ref = format!("oci-layout:{}:app", layout.display());
+    let sbom_digest = stdout(
+        stella()
+            .args([
+                "oci",
+                "attach",
+                "--image",
+                &image_ref,
+                "--artifact-type",
+                "application/vnd.cyclonedx+json",
+            ])
+            .args([
+                "--annotation",
+                "org.opencontainers.image.created=2026-01-01T00:00:00Z",
+            ])
+            .arg(&sbom),
+    )
+    .trim()
+    .to_owned();
+    let proof_digest = stdout(
+        stella()
+            .args([
+                "oci",
+                "attach",
+                "--image",
+                &image_ref,
+                "--artifact-type",
+                "application/vnd.stellaops.funcproof+json",
+            ])
+            .arg(&proof),
+    )
+    .trim()
+    .to_owned();
+    // A signature bundle about the SBOM artifact: a referrer of a referrer.
+    let bundle = d.join("bom.bundle.json");
+    std::fs::write(
+        &bundle,
+        br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#,
+    )
+    .expect("write");
+    let sbom_ref = format!("oci-layout:{}@{sbom_digest}", layout.display());
+    let bundle_digest = stdout(
+        stella()
+            .args([
+                "oci",
+                "attach",
+                "--image",
+                &sbom_ref,
+                "--artifact-type",
+                "application/vnd.dev.sigstore.bundle.v0.3+json",
+            ])
+            .arg(&bundle),
+    )
+    .trim()
+    .to_owned();
+
+    let tree: Value = serde_json::from_str(&stdout(stella().args([
+        "oci",
+        "referrers",
+        "--json",
+        &image_ref,
+    ])))
+    .expect("json");
+    assert_eq!(tree["digest"], image_digest.as_str());
+    let first: Vec<&str> = tree["referrers"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["digest"].as_str().expect("digest"))
+        .collect();
+    let mut expected = vec![sbom_digest.as_str(), proof_digest.as_str()];
+    expected.sort();
+    assert_eq!(first, expected);
+    let sbom_node = tree["referrers"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["digest"] == sbom_digest.as_str())
+        .expect("sbom");
+    assert_eq!(sbom_node["referrers"][0]["digest"], bundle_digest.as_str());
+    assert_eq!(
+        sbom_node["annotations"]["org.opencontainers.image.created"],
+        "2026-01-01T00:00:00Z"
+    );
+    stella()
+        .args([
+            "oci",
+            "referrers",
+            "--artifact-type",
+            "application/vnd.stellaops.funcproof+json",
+            &image_ref,
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(&proof_digest)
+                .and(predicate::str::contains(&sbom_digest).not()),
+        );
+
+    let pulled = d.join("pulled");
+    stella()
+        .args(["oci", "pull", &sbom_ref, "-o"])
+        .arg(&pulled)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(pulled.join("bom.json")).expect("pulled"),
+        std::fs::read(&sbom).expect("sbom")
+    );
+
+    let copy = d.join("copy");
+    let report: Value = serde_json::from_str(&stdout(stella().args([
+        "oci",
+        "copy",
+        "--json",
+        &image_ref,
+        &format!("oci-layout:{}:app", copy.display()),
+    ])))
+    .expect("json");
+    assert_eq!(report["manifests"], 4);
+    assert_eq!(report["referrers"], 3);
+    let copied = LayoutStore::open(&copy).expect("copy");
+    let src = LayoutStore::open(&layout).expect("src");
+    assert_eq!(
+        copied
+            .get_manifest(&Target::Tag("app".into()))
+            .expect("image")
+            .bytes,
+        src.get_manifest(&Target::Tag("app".into()))
+            .expect("image")
+            .bytes
+    );
+    assert_eq!(
+        copied.referrers(&sbom_digest, None).expect("nested")[0].digest,
+        bundle_digest
+    );
+
+    // A blob changed on disk is refused by digest, before it is copied anywhere.
+    let blob = layout.join("blobs/sha256").join(&proof_digest[7..]);
+    std::fs::write(&blob, b"{}").expect("tamper");
+    stella()
+        .args([
+            "oci",
+            "copy",
+            &image_ref,
+            &format!("oci-layout:{}:app", d.join("copy2").display()),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("digest mismatch"));
+    stella()
+        .args(["oci", "pull", "oci-layout:x:tag", "-o"])
+        .arg(d.join("p2"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("REF@DIGEST"));
+}
