@@ -107,8 +107,7 @@ Examples:
     Log(LogCommand),
     /// Evidence as OCI artifacts: attach files to an image as referrers, list referrers (as a
     /// tree), pull an artifact, copy an image with all its referrers.
-    #[command(subcommand)]
-    Oci(OciCommand),
+    Oci(OciArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -522,6 +521,17 @@ pub enum LogCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `stella oci …` and its shared options.
+#[derive(Debug, Args)]
+pub struct OciArgs {
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: OciCommand,
 }
 
 /// `stella oci …`. REF is `oci-layout:PATH[:TAG|@DIGEST]` (an OCI image layout directory) or

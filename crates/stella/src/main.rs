@@ -11,6 +11,7 @@ mod input;
 mod log;
 mod oci;
 mod output;
+mod registry;
 mod sbom;
 mod serve;
 
@@ -57,7 +58,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Attest(args) => attest::attest(args, &cli.global.home),
         Command::VerifyAttestation(args) => attest::verify(args, &cli.global.home),
         Command::Log(cmd) => log::run(cmd, &cli.global.home),
-        Command::Oci(cmd) => oci::run(cmd),
+        Command::Oci(args) => oci::run(args.command, args.insecure),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
             let mut command = Cli::command();

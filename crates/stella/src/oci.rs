@@ -27,21 +27,24 @@ fn oci_error(e: OciError) -> CliError {
     }
 }
 
-fn open(reference: &str) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
+fn open(reference: &str, insecure: bool) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
     let parsed = Reference::parse(reference).map_err(oci_error)?;
     match &parsed {
         Reference::Layout { path, .. } => {
             let store = LayoutStore::open(path).map_err(oci_error)?;
             Ok((Box::new(store), parsed))
         }
-        Reference::Registry { .. } => Err(CliError::input(anyhow!(
-            "{reference}: registry references are not supported by this build yet; use an \\
-             oci-layout:PATH reference"
-        ))),
+        Reference::Registry {
+            host, repository, ..
+        } => {
+            let store = crate::registry::RegistryStore::new(host, repository, insecure)
+                .map_err(oci_error)?;
+            Ok((Box::new(store), parsed))
+        }
     }
 }
 
-pub fn run(cmd: OciCommand) -> Result<Outcome, CliError> {
+pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
     match cmd {
         OciCommand::Attach {
             image,
@@ -50,7 +53,7 @@ pub fn run(cmd: OciCommand) -> Result<Outcome, CliError> {
             annotation,
             files,
         } => {
-            let (store, reference) = open(&image)?;
+            let (store, reference) = open(&image, insecure)?;
             let subject = store.get_manifest(reference.target()).map_err(oci_error)?;
             let mut annotations = BTreeMap::new();
             for a in &annotation {
@@ -82,7 +85,7 @@ pub fn run(cmd: OciCommand) -> Result<Outcome, CliError> {
             artifact_type,
             json,
         } => {
-            let (store, parsed) = open(&reference)?;
+            let (store, parsed) = open(&reference, insecure)?;
             let root = store.get_manifest(parsed.target()).map_err(oci_error)?;
             let tree = referrer_tree(&*store, &root.digest, artifact_type.as_deref(), 0)?;
             if json {
@@ -95,7 +98,7 @@ pub fn run(cmd: OciCommand) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
         OciCommand::Pull { reference, output } => {
-            let (store, parsed) = open(&reference)?;
+            let (store, parsed) = open(&reference, insecure)?;
             if !matches!(parsed.target(), Target::Digest(_)) {
                 return Err(CliError::input(anyhow!(
                     "{reference}: pull takes REF@DIGEST (the artifact's digest, as attach and \\
@@ -124,8 +127,8 @@ pub fn run(cmd: OciCommand) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
         OciCommand::Copy { src, dst, json } => {
-            let (from, src_ref) = open(&src)?;
-            let (to, dst_ref) = open(&dst)?;
+            let (from, src_ref) = open(&src, insecure)?;
+            let (to, dst_ref) = open(&dst, insecure)?;
             let tag = match dst_ref.target() {
                 Target::Tag(t) => Some(t.as_str()),
                 _ => match src_ref.target() {

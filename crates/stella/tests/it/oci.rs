@@ -208,3 +208,186 @@ fn attach_list_pull_and_copy_with_every_referrer() {
         .code(2)
         .stderr(predicate::str::contains("REF@DIGEST"));
 }
+
+/// Debian's `docker-registry` (distribution 2.8: `subject` accepted, no referrers API) on a
+/// free loopback port, storing into `dir`; `None` when it is not installed.
+struct Registry {
+    child: std::process::Child,
+    host: String,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Option<Registry> {
+        let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("config");
+        let child = std::process::Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = Registry { child, host };
+        for _ in 0..100 {
+            if reqwest::blocking::get(format!("http://{}/v2/", registry.host))
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Some(registry);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("docker-registry did not answer on {}", registry.host);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn copy_through_a_real_registry_without_the_referrers_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let Some(registry) = Registry::start(d) else {
+        assert!(
+            std::env::var("STELLA_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "docker-registry is not installed (apt-get install docker-registry)"
+        );
+        eprintln!(
+            "\n!!!!! copy_through_a_real_registry_without_the_referrers_api: SKIPPED (docker-registry missing) !!!!!\n"
+        );
+        return;
+    };
+    let layout = d.join("layout");
+    let image_digest = image(&layout);
+    let image_ref = format!("oci-layout:{}:app", layout.display());
+    let mut attached = Vec::new();
+    for i in 0..3 {
+        let file = d.join(format!("evidence-{i}.json"));
+        std::fs::write(&file, format!("{{\"n\":{i}}}")).expect("write");
+        attached.push(
+            stdout(
+                stella()
+                    .args([
+                        "oci",
+                        "attach",
+                        "--image",
+                        &image_ref,
+                        "--artifact-type",
+                        "application/vnd.stellaops.funcproof+json",
+                    ])
+                    .arg(&file),
+            )
+            .trim()
+            .to_owned(),
+        );
+    }
+    let remote = format!("{}/evidence/app:app", registry.host);
+    stella()
+        .args(["oci", "copy", &image_ref, &remote])
+        .assert()
+        .success();
+    // The registry has no referrers API: the fallback index under sha256-<hex> lists all three,
+    // and copying again (twice the same artifacts) adds no duplicates.
+    stella()
+        .args(["oci", "copy", &image_ref, &remote])
+        .assert()
+        .success();
+    let fallback: Value = reqwest::blocking::Client::new()
+        .get(format!(
+            "http://{}/v2/evidence/app/manifests/{}",
+            registry.host,
+            image_digest.replacen(':', "-", 1)
+        ))
+        .header("accept", "application/vnd.oci.image.index.v1+json")
+        .send()
+        .expect("GET")
+        .json()
+        .expect("index");
+    let mut listed: Vec<&str> = fallback["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| m["digest"].as_str().expect("digest"))
+        .collect();
+    let mut expected: Vec<&str> = attached.iter().map(String::as_str).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    let tree: Value = serde_json::from_str(&stdout(stella().args([
+        "oci",
+        "referrers",
+        "--json",
+        &remote,
+    ])))
+    .expect("json");
+    assert_eq!(tree["referrers"].as_array().expect("array").len(), 3);
+
+    // Back to a layout, byte for byte, referrers included.
+    let back = d.join("back");
+    stella()
+        .args([
+            "oci",
+            "copy",
+            &remote,
+            &format!("oci-layout:{}:app", back.display()),
+        ])
+        .assert()
+        .success();
+    let src = LayoutStore::open(&layout).expect("src");
+    let dst = LayoutStore::open(&back).expect("dst");
+    assert_eq!(
+        src.get_manifest(&Target::Tag("app".into()))
+            .expect("src")
+            .bytes,
+        dst.get_manifest(&Target::Tag("app".into()))
+            .expect("dst")
+            .bytes
+    );
+    assert_eq!(
+        dst.referrers(&image_digest, None).expect("referrers").len(),
+        3
+    );
+
+    // skopeo, reading the registry, sees the very manifest bytes Stella pushed.
+    if let Ok(out) = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{remote}"))
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.stdout,
+            src.get_manifest(&Target::Tag("app".into()))
+                .expect("src")
+                .bytes
+        );
+    } else {
+        assert!(
+            std::env::var("STELLA_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "skopeo is not installed (apt-get install skopeo)"
+        );
+    }
+}
