@@ -74,8 +74,13 @@ impl RegistryStore {
         } else {
             "https"
         };
+        // STELLA_OCI_TIMEOUT (seconds) bounds every request; a registry that hangs is an error.
+        let timeout = std::env::var("STELLA_OCI_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(60);
         let client = Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(timeout))
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(net)?;

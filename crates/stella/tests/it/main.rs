@@ -9,5 +9,6 @@ mod funcproof;
 mod interop;
 mod log_server;
 mod oci;
+mod oci_api;
 mod sigstore_rs;
 mod tlog_crash;
