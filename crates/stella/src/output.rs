@@ -39,6 +39,19 @@ pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
+    // A device, pipe or other special file (`-o /dev/null`, `-o /dev/stdout`, a FIFO) is written
+    // in place: renaming a temporary file over it would replace the device with a regular file.
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(CliError::environment)?;
+        return write(&mut file);
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -436,3 +436,36 @@ fn completions_and_logging_go_where_they_belong() {
         .success()
         .stderr(predicate::str::contains("canonical id"));
 }
+
+/// `-o` naming a device or a pipe writes into it; it never replaces it with a regular file
+/// (renaming a temporary file over `/dev/null` once turned it into a file).
+#[test]
+#[cfg(unix)]
+fn output_to_a_pipe_writes_into_it_and_leaves_it_a_pipe() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read the pipe"))
+    };
+    stella()
+        .env("STELLA_HOME", dir.path().join("home"))
+        .args(["log", "trusted-root", "-o"])
+        .arg(&fifo)
+        .assert()
+        .success();
+    // Checked before joining the reader, which would wait forever on a replaced pipe.
+    let meta = std::fs::symlink_metadata(&fifo).expect("still there");
+    assert!(
+        meta.file_type().is_fifo(),
+        "the pipe was replaced by a regular file"
+    );
+    let written = reader.join().expect("reader");
+    assert!(String::from_utf8_lossy(&written).contains("trustedroot"));
+}
