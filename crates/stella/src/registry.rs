@@ -147,11 +147,23 @@ impl RegistryStore {
     }
 
     fn fetch_token(&self, challenge: &str) -> Result<String, OciError> {
+        // key="value" pairs separated by commas outside the quotes (a scope holds "pull,push").
         let mut params = BTreeMap::new();
-        for part in challenge.trim_start_matches("Bearer ").split(',') {
-            if let Some((k, v)) = part.trim().split_once('=') {
-                params.insert(k.to_owned(), v.trim_matches('"').to_owned());
-            }
+        let mut rest = challenge.trim_start_matches("Bearer ").trim();
+        while let Some((key, after)) = rest.split_once('=') {
+            let key = key.trim().trim_start_matches(',').trim().to_owned();
+            let (value, tail) = match after.strip_prefix('"') {
+                Some(quoted) => match quoted.split_once('"') {
+                    Some((v, t)) => (v.to_owned(), t),
+                    None => (quoted.to_owned(), ""),
+                },
+                None => match after.split_once(',') {
+                    Some((v, t)) => (v.trim().to_owned(), t),
+                    None => (after.trim().to_owned(), ""),
+                },
+            };
+            params.insert(key, value);
+            rest = tail.trim_start_matches(',').trim();
         }
         let realm = params
             .get("realm")
@@ -165,7 +177,15 @@ impl RegistryStore {
         if let Some(b) = &self.basic {
             request = request.header(AUTHORIZATION, format!("Basic {b}"));
         }
-        let body: Value = request.send().and_then(Response::json).map_err(net)?;
+        let response = request.send().map_err(net)?;
+        if !response.status().is_success() {
+            return Err(OciError::Io(format!(
+                "{realm} refused a token ({}): credentials missing or wrong (see \
+                 ~/.docker/config.json or DOCKER_CONFIG)",
+                response.status()
+            )));
+        }
+        let body: Value = response.json().map_err(net)?;
         body["token"]
             .as_str()
             .or_else(|| body["access_token"].as_str())

@@ -24,7 +24,14 @@ enum Mode {
     Html,
     Failing,
     Hanging,
+    /// Every request needs `Authorization: Basic` (user:pass).
+    Basic,
+    /// Every request needs a bearer token from `/token`, which needs basic credentials.
+    Token,
 }
+
+const BASIC: &str = "Basic dXNlcjpwYXNz";
+const BEARER: &str = "Bearer token-123";
 
 /// Manifests by digest: bytes and media type.
 type Manifests = Arc<Mutex<HashMap<String, (Vec<u8>, String)>>>;
@@ -36,21 +43,60 @@ struct Registry {
     /// digest -> (bytes, media type); tags -> digest.
     manifests: Manifests,
     tags: Arc<Mutex<HashMap<String, String>>>,
+    host: Arc<Mutex<String>>,
 }
 
 fn sha(bytes: &[u8]) -> String {
     stella_oci::store::digest_of(bytes)
 }
 
-async fn gate(state: &Registry) -> Option<Response> {
+async fn gate(state: &Registry, headers: &HeaderMap) -> Option<Response> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     match state.mode {
         Mode::Failing => Some(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
         Mode::Hanging => {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
             None
         }
+        Mode::Basic if auth != BASIC => Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"test\"")],
+            )
+                .into_response(),
+        ),
+        Mode::Token if auth != BEARER => {
+            let host = state.host.lock().expect("lock").clone();
+            let challenge = format!(
+                "Bearer realm=\"http://{host}/token\",service=\"test\",scope=\"repository:evidence/app:pull,push\""
+            );
+            Some(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, challenge)],
+                )
+                    .into_response(),
+            )
+        }
         _ => None,
     }
+}
+
+async fn token(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != BASIC
+        || query.get("service").map(String::as_str) != Some("test")
+        || query.get("scope").map(String::as_str) != Some("repository:evidence/app:pull,push")
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    axum::Json(json!({"token": "token-123"})).into_response()
 }
 
 async fn v2(
@@ -61,7 +107,7 @@ async fn v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = gate(&state).await {
+    if let Some(r) = gate(&state, &headers).await {
         return r;
     }
     let parts: Vec<&str> = rest.rsplitn(3, '/').collect();
@@ -175,8 +221,12 @@ async fn v2(
 async fn upload(
     State(state): State<Registry>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(r) = gate(&state, &headers).await {
+        return r;
+    }
     let Some(digest) = query.get("digest") else {
         return StatusCode::BAD_REQUEST.into_response();
     };
@@ -198,15 +248,18 @@ fn serve(mode: Mode) -> (String, Registry) {
         blobs: Arc::default(),
         manifests: Arc::default(),
         tags: Arc::default(),
+        host: Arc::default(),
     };
     let app = Router::new()
         .route("/v2/", get(|| async { "{}" }))
         .route("/v2/{*rest}", any(v2))
         .route("/upload/{id}", put(upload))
+        .route("/token", get(token))
         .with_state(state.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let host = listener.local_addr().expect("addr").to_string();
+    *state.host.lock().expect("lock") = host.clone();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async move {
@@ -348,5 +401,49 @@ fn html_500s_and_hangs_are_errors_and_leave_nothing_behind() {
             let store = LayoutStore::open(&dst).expect("layout");
             assert!(store.entries().expect("entries").is_empty());
         }
+    }
+}
+
+#[test]
+fn credentials_from_the_docker_config_basic_and_bearer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = dir.path().join("layout");
+    layout_with_referrers(&layout, 2);
+    for mode in [Mode::Basic, Mode::Token] {
+        let (host, _) = serve(mode);
+        let docker = dir
+            .path()
+            .join(format!("docker-{}", host.replace(':', "-")));
+        std::fs::create_dir_all(&docker).expect("mkdir");
+        std::fs::write(
+            docker.join("config.json"),
+            json!({"auths": {host.clone(): {"auth": "dXNlcjpwYXNz"}}}).to_string(),
+        )
+        .expect("config");
+        let remote = format!("{host}/evidence/app:app");
+        let src = format!("oci-layout:{}:app", layout.display());
+        // Without credentials: refused, and said so.
+        stella()
+            .args(["oci", "copy", &src, &remote])
+            .assert()
+            .failure()
+            .stderr(
+                predicate::str::contains("401").or(predicate::str::contains("refused a token")),
+            );
+        stella()
+            .env("DOCKER_CONFIG", &docker)
+            .args(["oci", "copy", &src, &remote])
+            .assert()
+            .success();
+        let out = stella()
+            .env("DOCKER_CONFIG", &docker)
+            .args(["oci", "referrers", "--json", &remote])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let tree: Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(tree["referrers"].as_array().expect("array").len(), 2);
     }
 }
