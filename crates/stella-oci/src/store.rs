@@ -224,9 +224,13 @@ pub struct CopyReport {
 /// Copies the manifest `target` names, with its blobs, child manifests and every referrer
 /// (recursively), from `src` to `dst`, byte for byte; tags it `tag` in `dst` when given.
 ///
+/// Everything is read (and every manifest checked) before anything is written; then blobs are
+/// copied (each checked against its digest) before the manifests that name them, children and
+/// subjects before the manifests that point at them. A failure while reading or while copying
+/// blobs leaves no manifest of the copy in `dst` (at most unreferenced blobs).
+///
 /// # Errors
-/// What either store reports; a digest mismatch stops the copy before anything is written
-/// under the wrong digest.
+/// What either store reports.
 pub fn copy(
     src: &dyn ArtifactStore,
     dst: &dyn ArtifactStore,
@@ -238,43 +242,59 @@ pub fn copy(
         digest: root.digest.clone(),
         ..CopyReport::default()
     };
-    let mut done = BTreeSet::new();
-    copy_tree(src, dst, root, tag, &mut report, &mut done)?;
+    let mut plan: Vec<(Stored, Vec<String>)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    collect(src, root, &mut plan, &mut seen, &mut report)?;
+    for (_, blobs) in &plan {
+        for blob in blobs {
+            if !dst.has_blob(blob)? {
+                let bytes = src.get_blob(blob)?;
+                dst.put_blob(&bytes)?;
+                report.blobs += 1;
+            }
+        }
+    }
+    for (stored, _) in &plan {
+        let tagged = if stored.digest == report.digest {
+            tag
+        } else {
+            None
+        };
+        dst.put_manifest(&stored.bytes, &stored.media_type, tagged)?;
+        report.manifests += 1;
+    }
     Ok(report)
 }
 
-fn copy_tree(
+/// Reads the tree under `stored` into `plan`, in write order: each manifest after its child
+/// manifests, each referrer after its subject.
+fn collect(
     src: &dyn ArtifactStore,
-    dst: &dyn ArtifactStore,
     stored: Stored,
-    tag: Option<&str>,
+    plan: &mut Vec<(Stored, Vec<String>)>,
+    seen: &mut BTreeSet<String>,
     report: &mut CopyReport,
-    done: &mut BTreeSet<String>,
 ) -> Result<(), OciError> {
-    if !done.insert(stored.digest.clone()) {
+    if !seen.insert(stored.digest.clone()) {
         return Ok(());
     }
     if stored.bytes.len() > MAX_MANIFEST_BYTES {
         return Err(OciError::TooLarge(stored.bytes.len()));
     }
     let (blobs, manifests) = children(&stored)?;
-    for blob in blobs {
-        if !dst.has_blob(&blob)? {
-            let bytes = src.get_blob(&blob)?;
-            dst.put_blob(&bytes)?;
-            report.blobs += 1;
-        }
-    }
+    let mut kids = Vec::new();
     for (digest, _) in manifests {
-        let child = src.get_manifest(&Target::Digest(digest))?;
-        copy_tree(src, dst, child, None, report, done)?;
+        kids.push(src.get_manifest(&Target::Digest(digest))?);
     }
-    dst.put_manifest(&stored.bytes, &stored.media_type, tag)?;
-    report.manifests += 1;
-    for referrer in src.referrers(&stored.digest, None)? {
+    let digest = stored.digest.clone();
+    for kid in kids {
+        collect(src, kid, plan, seen, report)?;
+    }
+    plan.push((stored, blobs));
+    for referrer in src.referrers(&digest, None)? {
         report.referrers += 1;
         let child = src.get_manifest(&Target::Digest(referrer.digest))?;
-        copy_tree(src, dst, child, None, report, done)?;
+        collect(src, child, plan, seen, report)?;
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ enum Mode {
     Html,
     Failing,
     Hanging,
+    /// Manifests answered are 5 MiB of JSON.
+    Huge,
     /// Every request needs `Authorization: Basic` (user:pass).
     Basic,
     /// Every request needs a bearer token from `/token`, which needs basic credentials.
@@ -157,6 +159,19 @@ async fn v2(
             response
         }
         ("manifests", "GET") => {
+            if state.mode == Mode::Huge {
+                let mut big = b"{\"schemaVersion\":2,\"pad\":\"".to_vec();
+                big.resize(5 << 20, b'x');
+                big.extend_from_slice(b"\"}");
+                return (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/vnd.oci.image.manifest.v1+json",
+                    )],
+                    big,
+                )
+                    .into_response();
+            }
             if state.mode == Mode::Html {
                 return (
                     [(header::CONTENT_TYPE, "text/html")],
@@ -381,6 +396,7 @@ fn html_500s_and_hangs_are_errors_and_leave_nothing_behind() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (mode, expect) in [
         (Mode::Html, "not a manifest"),
+        (Mode::Huge, "at most 4194304 are accepted"),
         (Mode::Failing, "gave up after 4 attempts"),
         (Mode::Hanging, "gave up after 4 attempts"),
     ] {
@@ -445,5 +461,39 @@ fn credentials_from_the_docker_config_basic_and_bearer() {
             .clone();
         let tree: Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(tree["referrers"].as_array().expect("array").len(), 2);
+    }
+}
+
+#[test]
+fn a_hostile_layout_index_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = dir.path().join("layout");
+    layout_with_referrers(&layout, 1);
+    let index_path = layout.join("index.json");
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(&index_path).expect("index")).expect("json");
+    for digest in ["sha256:../../../../etc/passwd", "sha256:ZZZ"] {
+        index["manifests"][0]["digest"] = json!(digest);
+        std::fs::write(&index_path, index.to_string()).expect("write");
+        let out = dir.path().join("out");
+        stella()
+            .args([
+                "oci",
+                "copy",
+                &format!("oci-layout:{}:app", layout.display()),
+            ])
+            .arg(format!("oci-layout:{}:app", out.display()))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("not sha256:<64 lower-case hex>"));
+        if out.exists() {
+            assert!(
+                LayoutStore::open(&out)
+                    .expect("layout")
+                    .entries()
+                    .expect("entries")
+                    .is_empty()
+            );
+        }
     }
 }
