@@ -384,6 +384,35 @@ fn copy_through_a_real_registry_without_the_referrers_api() {
                 .expect("src")
                 .bytes
         );
+        // And skopeo copies the image out of the registry into a layout of its own, which
+        // Stella reads: the same manifest, its blobs present and intact.
+        let skopeo_layout = d.join("skopeo");
+        let out = std::process::Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{remote}"))
+            .arg(format!("oci:{}:app", skopeo_layout.display()))
+            .output()
+            .expect("skopeo runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs = LayoutStore::open(&skopeo_layout).expect("skopeo's layout");
+        let image = theirs
+            .get_manifest(&Target::Tag("app".into()))
+            .expect("image");
+        // skopeo writes its own manifest and may recompress layers; the config is ours, and
+        // every blob it wrote is intact.
+        let ours = src.get_manifest(&Target::Tag("app".into())).expect("src");
+        let blobs = stella_oci::store::children(&image).expect("children").0;
+        assert_eq!(
+            blobs[0],
+            stella_oci::store::children(&ours).expect("children").0[0]
+        );
+        for blob in blobs {
+            theirs.get_blob(&blob).expect("blob present and intact");
+        }
     } else {
         assert!(
             std::env::var("STELLA_REQUIRE_PEERS").as_deref() != Ok("1"),
