@@ -38,6 +38,13 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
+/// The DER SubjectPublicKeyInfo of a raw 32-byte Ed25519 public key (RFC 8410).
+pub fn ed25519_spki_der(public_key: &[u8; 32]) -> Vec<u8> {
+    let mut spki = ED25519_SPKI_PREFIX.to_vec();
+    spki.extend_from_slice(public_key);
+    spki
+}
+
 /// A signature algorithm Stella signs and verifies with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -326,8 +333,11 @@ impl PrivateKey {
             let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| {
                 AttestError::Key(format!("private key: not a valid Ed25519 key ({e})"))
             })?;
-            let mut spki = ED25519_SPKI_PREFIX.to_vec();
-            spki.extend_from_slice(key.public_key().as_ref());
+            let raw: [u8; 32] =
+                key.public_key().as_ref().try_into().map_err(|_| {
+                    AttestError::Key("Ed25519 public key is not 32 bytes".to_owned())
+                })?;
+            let spki = ed25519_spki_der(&raw);
             Ok(PrivateKey {
                 public: PublicKey::from_spki_der(&spki)?,
                 key: SigningKey::Ed25519(key),

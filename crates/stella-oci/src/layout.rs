@@ -10,7 +10,6 @@
 //!
 //! Not here: registries.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -335,14 +334,7 @@ impl ArtifactStore for LayoutStore {
             if artifact_type.is_some_and(|t| kind.as_deref() != Some(t)) {
                 continue;
             }
-            let annotations: BTreeMap<String, String> = manifest["annotations"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let annotations = crate::store::annotations_of(&manifest);
             out.push(Referrer {
                 digest: digest.to_owned(),
                 media_type: MANIFEST.to_owned(),
@@ -359,6 +351,8 @@ impl ArtifactStore for LayoutStore {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::store::{Layer, attach, copy};
 

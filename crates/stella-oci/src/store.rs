@@ -41,6 +41,18 @@ pub struct Referrer {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The string annotations of a manifest or descriptor (`annotations`; other values skipped).
+pub fn annotations_of(value: &Value) -> BTreeMap<String, String> {
+    value["annotations"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A manifest as stored: bytes, media type, digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {

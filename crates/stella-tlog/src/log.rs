@@ -23,18 +23,12 @@ use aws_lc_rs::signature::Ed25519KeyPair;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use crate::TlogError;
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, Hash, HashSource};
 use crate::note::{NoteSigner, NoteVerifier};
 use crate::tiles::{self, TILE_HEIGHT, TILE_WIDTH};
-
-/// The DER prefix of an Ed25519 SubjectPublicKeyInfo before the 32 key bytes (RFC 8410).
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
 
 /// Most entries appended in one batch (a batch is one checkpoint).
 pub const MAX_BATCH: usize = 65_536;
@@ -223,7 +217,7 @@ impl Log {
                 if tile.len() as u64 == TILE_WIDTH {
                     let path = tiles::tile_path(level, index, TILE_WIDTH);
                     self.write_tile(&path, &tiles::encode_hashes(&tile), &mut dirs)?;
-                    up.push(perfect_root(&tile));
+                    up.push(merkle::perfect_root(&tile));
                     index += 1;
                     tile.clear();
                 }
@@ -386,8 +380,7 @@ impl Log {
     /// naming this log: base URL `https://<origin>`, its Ed25519 key valid from `valid_from`
     /// (RFC 3339), log id and checkpoint key id.
     pub fn trusted_root(&self, valid_from: &str) -> Value {
-        let mut spki = ED25519_SPKI_PREFIX.to_vec();
-        spki.extend_from_slice(&self.verifier().public_key);
+        let spki = stella_attest::keys::ed25519_spki_der(&self.verifier().public_key);
         let id = STANDARD.encode(self.log_id());
         json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -485,23 +478,7 @@ impl Log {
 
 /// The log id of a checkpoint key: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key).
 pub fn log_id(verifier: &NoteVerifier) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(verifier.name.as_bytes());
-    h.update([0x0a, crate::note::ED25519_TYPE]);
-    h.update(verifier.public_key);
-    h.finalize().to_vec()
-}
-
-/// The root of a perfect tree of `hashes` (a power of two of them).
-fn perfect_root(hashes: &[Hash]) -> Hash {
-    let mut level = hashes.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| merkle::node_hash(&p[0], &p[1]))
-            .collect();
-    }
-    level.first().copied().unwrap_or_else(merkle::empty_root)
+    crate::note::key_hash(&verifier.name, &verifier.public_key).to_vec()
 }
 
 /// Where hash tiles come from: the log's directory, or a log server's tile API.
@@ -574,7 +551,7 @@ impl HashSource for TileView<'_> {
             .ok_or_else(|| {
                 TlogError::Corrupt(format!("tile {tile_level}/{tile_index} too short"))
             })?;
-        Ok(perfect_root(slice))
+        Ok(merkle::perfect_root(slice))
     }
 }
 

@@ -33,6 +33,15 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// The root of a perfect tree over `hashes` (a power of two of them; one hash is its own root).
+pub fn perfect_root(hashes: &[Hash]) -> Hash {
+    let mut level = hashes.to_vec();
+    while level.len() > 1 {
+        level = level.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();
+    }
+    level.first().copied().unwrap_or_else(empty_root)
+}
+
 /// The largest power of two strictly below `n` (`n` ≥ 2).
 fn split(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
@@ -306,17 +315,7 @@ impl HashSource for MemoryTree {
             .leaves
             .get(start..end)
             .ok_or_else(|| TlogError::Proof(format!("no subtree {level}/{index}")))?;
-        let mut level_hashes = leaves.to_vec();
-        while level_hashes.len() > 1 {
-            level_hashes = level_hashes
-                .chunks(2)
-                .map(|p| node_hash(&p[0], &p[1]))
-                .collect();
-        }
-        level_hashes
-            .first()
-            .copied()
-            .ok_or_else(|| TlogError::Proof("empty subtree".into()))
+        Ok(perfect_root(leaves))
     }
 }
 

@@ -21,13 +21,19 @@ pub const ED25519_TYPE: u8 = 0x01;
 /// Most signature lines read from one note.
 pub const MAX_SIGNATURES: usize = 100;
 
-/// The key id of an Ed25519 note key.
-pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+/// SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key): its first 4 bytes are the note key id, and the
+/// whole hash is the log id Sigstore trusted roots carry.
+pub fn key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update([0x0a, ED25519_TYPE]);
     h.update(public_key);
-    let d = h.finalize();
+    h.finalize().into()
+}
+
+/// The key id of an Ed25519 note key.
+pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    let d = key_hash(name, public_key);
     [d[0], d[1], d[2], d[3]]
 }
 

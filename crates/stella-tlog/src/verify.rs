@@ -58,7 +58,7 @@ pub fn trusted_logs(root: &Value) -> Result<Vec<TrustedLog>, TlogError> {
         let key: [u8; 32] = der
             .get(12..)
             .and_then(|k| k.try_into().ok())
-            .filter(|_| der.len() == 44)
+            .filter(|k| stella_attest::keys::ed25519_spki_der(k) == der)
             .ok_or_else(|| bad(format!("tlogs[{i}].publicKey is not an Ed25519 SPKI")))?;
         let base_url = tlog["baseUrl"].as_str().unwrap_or_default().to_owned();
         let origin = base_url

@@ -28,6 +28,8 @@ use crate::output::{print_json, write_atomically, write_atomically_with, write_s
 
 /// Largest key file read.
 const MAX_KEY_BYTES: usize = 64 << 10;
+/// Largest trusted root read.
+const MAX_TRUSTED_ROOT_BYTES: usize = 1 << 20;
 /// Largest bundle or envelope read: an 8 MiB payload in base64 plus its wrapping.
 const MAX_BUNDLE_BYTES: usize = 16 << 20;
 
@@ -456,7 +458,7 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
     let trusted = match &args.trusted_root {
         Some(path) => {
             let input = Input::new(path.clone());
-            let value = jcs::parse(&input.read(MAX_KEY_BYTES * 16)?)
+            let value = jcs::parse(&input.read(MAX_TRUSTED_ROOT_BYTES)?)
                 .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
                 .to_serde();
             Some(

@@ -445,14 +445,7 @@ impl ArtifactStore for RegistryStore {
                     media_type: e["mediaType"].as_str().unwrap_or(MANIFEST).to_owned(),
                     size: e["size"].as_u64().unwrap_or(0),
                     artifact_type: e["artifactType"].as_str().map(str::to_owned),
-                    annotations: e["annotations"]
-                        .as_object()
-                        .map(|o| {
-                            o.iter()
-                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    annotations: stella_oci::store::annotations_of(e),
                 })
             })
             .collect();
