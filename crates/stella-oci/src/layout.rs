@@ -11,11 +11,12 @@
 //! Not here: registries.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::io::{BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
+use stella_core::digest::Sha256Writer;
 
 use crate::reference::{Target, valid_digest};
 use crate::store::{ArtifactStore, INDEX, MANIFEST, Referrer, Stored, check_digest, digest_of};
@@ -95,13 +96,18 @@ impl LayoutStore {
         Ok(self.root.join("blobs/sha256").join(&digest[7..]))
     }
 
-    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), OciError> {
-        let dir = path.parent().unwrap_or(&self.root);
-        let tmp = dir.join(format!(
+    /// A fresh temporary name in `dir` (renamed into place, or removed, by the caller).
+    fn temp_in(dir: &Path) -> PathBuf {
+        dir.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
             TMP.fetch_add(1, Ordering::Relaxed)
-        ));
+        ))
+    }
+
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+        let dir = path.parent().unwrap_or(&self.root);
+        let tmp = Self::temp_in(dir);
         let result = (|| {
             let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
             f.write_all(bytes).map_err(|e| io(&tmp, e))?;
@@ -148,6 +154,25 @@ impl LayoutStore {
             reason: e.to_string(),
         })?;
         self.write_atomically(&self.root.join("index.json"), &bytes)
+    }
+
+    /// Moves the finished temporary file `tmp` into place as the blob `digest`, unless an
+    /// intact copy is already there.
+    fn install_blob(&self, tmp: &Path, digest: &str, size: u64) -> Result<(), OciError> {
+        let path = self.blob_path(digest)?;
+        if let Ok(meta) = fs::symlink_metadata(&path) {
+            if meta.file_type().is_symlink() {
+                return Err(OciError::Invalid {
+                    what: path.display().to_string(),
+                    reason: "a symbolic link in blobs/".to_owned(),
+                });
+            }
+            if meta.len() == size {
+                let _ = fs::remove_file(tmp);
+                return Ok(());
+            }
+        }
+        fs::rename(tmp, &path).map_err(|e| io(&path, e))
     }
 
     /// The `index.json` entries.
@@ -200,6 +225,59 @@ impl ArtifactStore for LayoutStore {
         let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
         check_digest(&bytes, digest)?;
         Ok(bytes)
+    }
+
+    /// Copies the file into a temporary file in `blobs/sha256`, hashing as it goes, fsyncs it
+    /// and renames it to its digest; nothing is held in memory.
+    fn put_blob_file(&self, path: &Path) -> Result<String, OciError> {
+        let mut src = File::open(path).map_err(|e| io(path, e))?;
+        let tmp = Self::temp_in(&self.root.join("blobs/sha256"));
+        let result = (|| {
+            let mut out = File::create_new(&tmp).map_err(|e| io(&tmp, e))?;
+            let mut hasher = Sha256Writer::default();
+            let mut buf = vec![0u8; COPY_BUFFER];
+            let mut size = 0u64;
+            loop {
+                let n = match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io(path, e)),
+                };
+                let chunk = &buf[..n];
+                hasher.update(chunk);
+                out.write_all(chunk).map_err(|e| io(&tmp, e))?;
+                size += n as u64;
+            }
+            out.sync_all().map_err(|e| io(&tmp, e))?;
+            let digest = hasher.finish().to_string();
+            self.install_blob(&tmp, &digest, size)?;
+            Ok(digest)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Opens the blob file (a symbolic link is refused) and hashes while it is read.
+    fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + '_>, OciError> {
+        let path = self.blob_path(digest)?;
+        let meta = fs::symlink_metadata(&path)
+            .map_err(|_| OciError::NotFound(format!("blob {digest} in {}", self.root.display())))?;
+        if !meta.file_type().is_file() {
+            return Err(OciError::Invalid {
+                what: path.display().to_string(),
+                reason: "not a regular file (a symbolic link in blobs/ is refused)".to_owned(),
+            });
+        }
+        let file = File::open(&path).map_err(|e| io(&path, e))?;
+        Ok(Box::new(VerifyingReader {
+            inner: BufReader::with_capacity(COPY_BUFFER, file),
+            hasher: Some(Sha256Writer::default()),
+            expected: digest.to_owned(),
+            mismatch: None,
+        }))
     }
 
     fn has_blob(&self, digest: &str) -> Result<bool, OciError> {
@@ -346,6 +424,58 @@ impl ArtifactStore for LayoutStore {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+}
+
+/// Buffer size of streamed blob copies and reads.
+const COPY_BUFFER: usize = 64 << 10;
+
+/// Hashes a blob while it is read; at end of stream, a digest other than the expected one is
+/// an [`std::io::ErrorKind::InvalidData`] error carrying [`OciError::DigestMismatch`], returned
+/// again on every later read.
+struct VerifyingReader<R> {
+    inner: R,
+    hasher: Option<Sha256Writer>,
+    expected: String,
+    mismatch: Option<String>,
+}
+
+impl<R> VerifyingReader<R> {
+    fn mismatch_error(&self, actual: &str) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            OciError::DigestMismatch {
+                expected: self.expected.clone(),
+                actual: actual.to_owned(),
+            },
+        )
+    }
+}
+
+impl<R: Read> Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(actual) = &self.mismatch {
+            return Err(self.mismatch_error(actual));
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(hasher) = &mut self.hasher {
+                hasher.update(&buf[..n]);
+            }
+            return Ok(n);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if let Some(hasher) = self.hasher.take() {
+            let actual = hasher.finish().to_string();
+            if actual != self.expected {
+                let error = self.mismatch_error(&actual);
+                self.mismatch = Some(actual);
+                return Err(error);
+            }
+        }
+        Ok(0)
     }
 }
 

@@ -4,11 +4,14 @@
 //! Not here: where the bytes live (see [`crate::layout`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
 
 use oci_spec::image::{ImageIndex, ImageManifest};
 use serde_json::{Value, json};
 use stella_core::{Digest, jcs};
 
+use crate::layout::MAX_BLOB_BYTES;
 use crate::reference::Target;
 use crate::{MAX_MANIFEST_BYTES, OciError};
 
@@ -105,6 +108,43 @@ pub trait ArtifactStore {
         subject: &str,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, OciError>;
+
+    /// Stores the file at `path` as a blob, streamed where the store can; its digest.
+    ///
+    /// The default reads the file into memory (at most [`crate::layout::MAX_BLOB_BYTES`]) and
+    /// calls [`ArtifactStore::put_blob`].
+    ///
+    /// # Errors
+    /// [`OciError::Io`] when the file cannot be read, [`OciError::Invalid`] for a file over the
+    /// default's bound, or the store failing.
+    fn put_blob_file(&self, path: &Path) -> Result<String, OciError> {
+        let io = |e: std::io::Error| OciError::Io(format!("{}: {e}", path.display()));
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_BLOB_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_BLOB_BYTES {
+            return Err(OciError::Invalid {
+                what: path.display().to_string(),
+                reason: format!("over {MAX_BLOB_BYTES} bytes, the most this store reads"),
+            });
+        }
+        self.put_blob(&bytes)
+    }
+
+    /// A reader over a blob that fails (with [`std::io::ErrorKind::InvalidData`] carrying an
+    /// [`OciError::DigestMismatch`] that names both digests) at the end of the stream when the
+    /// bytes do not hash to `digest`. Nothing read from it is trustworthy until it has returned
+    /// end of stream.
+    ///
+    /// The default reads the whole blob with [`ArtifactStore::get_blob`], which checks it first.
+    ///
+    /// # Errors
+    /// [`OciError::NotFound`], [`OciError::DigestMismatch`], or the store failing.
+    fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + '_>, OciError> {
+        Ok(Box::new(std::io::Cursor::new(self.get_blob(digest)?)))
+    }
 }
 
 /// The `sha256:<hex>` of `bytes`.
@@ -249,6 +289,21 @@ pub fn copy(
     target: &Target,
     tag: Option<&str>,
 ) -> Result<CopyReport, OciError> {
+    copy_with(src, dst, target, tag, true)
+}
+
+/// [`copy`], following referrers only when `referrers` is set: without them, just the image
+/// (its manifests and blobs) is copied, as a scan that makes its own evidence wants it.
+///
+/// # Errors
+/// What either store reports.
+pub fn copy_with(
+    src: &dyn ArtifactStore,
+    dst: &dyn ArtifactStore,
+    target: &Target,
+    tag: Option<&str>,
+    referrers: bool,
+) -> Result<CopyReport, OciError> {
     let root = src.get_manifest(target)?;
     let mut report = CopyReport {
         digest: root.digest.clone(),
@@ -256,7 +311,7 @@ pub fn copy(
     };
     let mut plan: Vec<(Stored, Vec<String>)> = Vec::new();
     let mut seen = BTreeSet::new();
-    collect(src, root, &mut plan, &mut seen, &mut report)?;
+    collect(src, root, referrers, &mut plan, &mut seen, &mut report)?;
     for (_, blobs) in &plan {
         for blob in blobs {
             if !dst.has_blob(blob)? {
@@ -283,6 +338,7 @@ pub fn copy(
 fn collect(
     src: &dyn ArtifactStore,
     stored: Stored,
+    referrers: bool,
     plan: &mut Vec<(Stored, Vec<String>)>,
     seen: &mut BTreeSet<String>,
     report: &mut CopyReport,
@@ -300,13 +356,16 @@ fn collect(
     }
     let digest = stored.digest.clone();
     for kid in kids {
-        collect(src, kid, plan, seen, report)?;
+        collect(src, kid, referrers, plan, seen, report)?;
     }
     plan.push((stored, blobs));
+    if !referrers {
+        return Ok(());
+    }
     for referrer in src.referrers(&digest, None)? {
         report.referrers += 1;
         let child = src.get_manifest(&Target::Digest(referrer.digest))?;
-        collect(src, child, plan, seen, report)?;
+        collect(src, child, referrers, plan, seen, report)?;
     }
     Ok(())
 }
