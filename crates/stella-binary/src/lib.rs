@@ -21,6 +21,11 @@
 //! function and section are named), and [`FuncProof::query`] answers presence *and absence* of a
 //! symbol by glob or demangled name.
 //!
+//! Beside the proof: [`inspect`] answers the cheap questions a scanner asks of every file (is it
+//! a binary at all, what does it link against, which crates did `cargo auditable` record), and
+//! [`symbols`] slims a proof down to what turns a runtime `(BuildID, file offset)` frame into a
+//! function name, and packs those tables into an image's symbol bundle.
+//!
 //! What this crate does not own: signing or storing proofs (`stella-attest`, `stella-oci`), or
 //! runtime symbolisation (`stella-runtime`).
 
@@ -29,11 +34,15 @@ mod dwarf;
 pub mod functions;
 pub mod gaps;
 pub mod identity;
+pub mod inspect;
 mod mapped;
 pub mod proof;
+pub mod symbols;
 
+pub use inspect::{Format, Linkage};
 pub use mapped::MappedFile;
 pub use proof::{BuildOptions, FuncProof, Mismatch, QueryMatch, WriteError};
+pub use symbols::{Segment, SymbolEntry, SymbolTable};
 
 /// Why a binary or a proof could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +74,34 @@ pub enum BinaryError {
     Pattern {
         /// The pattern.
         pattern: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The `cargo auditable` dependency list (`.dep-v0`) is present but unreadable.
+    #[error("the cargo-auditable dependency list (.dep-v0) is unreadable: {reason}")]
+    CargoAuditable {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The bytes given are not the file a proof describes.
+    #[error("the proof describes the file {expected}, but the bytes given are {actual}")]
+    FileMismatch {
+        /// `sha256:<hex>` the proof names.
+        expected: String,
+        /// `sha256:<hex>` of the bytes given.
+        actual: String,
+    },
+    /// A symbol table (`stella.symbols/v1`) that is not valid.
+    #[error("not a valid symbol table: {reason}")]
+    SymbolTable {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A symbol bundle (`stella.symbols-bundle/v1` tar) that is refused.
+    #[error("symbol bundle{}: {reason}", member.as_ref().map(|m| format!(" member {m:?}")).unwrap_or_default())]
+    Bundle {
+        /// The tar member concerned, when the problem is one member's.
+        member: Option<String>,
         /// What is wrong.
         reason: String,
     },

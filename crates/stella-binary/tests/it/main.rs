@@ -1,9 +1,12 @@
 //! FuncProof against binaries built here from C, C++ and Rust source by gcc, clang, g++, rustc
 //! and an aarch64 cross gcc: with symbols, stripped, PIE and non-PIE. `nm` is the peer for
-//! symbol lists.
+//! symbol lists. The same fixtures, and a shared library linked against by gcc here, exercise
+//! `inspect` (with `readelf` as the peer) and the symbol tables and bundles of `symbols`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod fixtures;
+mod inspect;
 mod languages;
 mod proof;
+mod symbols;
