@@ -1,0 +1,10 @@
+//! Inventory, generation and enrichment against synthetic root filesystems built in temporary
+//! directories, the official CycloneDX 1.7 schema, and SBOMs written by real generators
+//! (`../shared/fixtures/sbom/`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+mod enrich;
+mod generate;
+mod rootfs;
