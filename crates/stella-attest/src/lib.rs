@@ -30,9 +30,9 @@ pub use dsse::{Envelope, Verified};
 pub use keys::{Algorithm, PrivateKey, PublicKey, Signer, Verifier};
 pub use statement::{Statement, Subject};
 
-/// Largest payload accepted, decoded (8 MiB): a Statement that carries a whole SBOM fits; a
-/// document meant to exhaust a verifier does not.
-pub const MAX_PAYLOAD_BYTES: usize = 8 << 20;
+/// Largest payload accepted, decoded (64 MiB): a Statement that carries a whole SBOM, or the
+/// FuncProof of a large shared library, fits; a document meant to exhaust a verifier does not.
+pub const MAX_PAYLOAD_BYTES: usize = 64 << 20;
 
 /// Most signatures accepted on one envelope.
 pub const MAX_SIGNATURES: usize = 16;

@@ -29,13 +29,13 @@ use crate::output::{print_json, write_atomically, write_atomically_with, write_s
 /// Largest key file read.
 const MAX_KEY_BYTES: usize = 64 << 10;
 /// Largest trusted root read.
-const MAX_TRUSTED_ROOT_BYTES: usize = 1 << 20;
-/// Largest bundle or envelope read: an 8 MiB payload in base64 plus its wrapping.
-const MAX_BUNDLE_BYTES: usize = 16 << 20;
+pub(crate) const MAX_TRUSTED_ROOT_BYTES: usize = 1 << 20;
+/// Largest bundle or envelope read: the largest payload in base64 plus its wrapping.
+pub(crate) const MAX_BUNDLE_BYTES: usize = stella_attest::MAX_PAYLOAD_BYTES / 3 * 4 + (1 << 20);
 
 /// The password of a key file: `STELLA_PASSWORD`, then `COSIGN_PASSWORD`, then a prompt on the
 /// terminal (twice when `confirm`).
-fn password(confirm: bool, what: &str) -> Result<Zeroizing<String>, CliError> {
+pub(crate) fn password(confirm: bool, what: &str) -> Result<Zeroizing<String>, CliError> {
     for var in ["STELLA_PASSWORD", "COSIGN_PASSWORD"] {
         if let Ok(value) = std::env::var(var) {
             return Ok(Zeroizing::new(value));
@@ -69,7 +69,7 @@ fn key_error(path: &Path, e: AttestError) -> CliError {
     CliError::input(anyhow!(e)).context(path.display().to_string())
 }
 
-fn load_private_key(path: &Path) -> Result<PrivateKey, CliError> {
+pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKey, CliError> {
     let text = read_text(path, MAX_KEY_BYTES)?;
     let pw = if cosign::is_encrypted(&text) {
         password(false, &format!("the private key {}", path.display()))?
@@ -79,12 +79,12 @@ fn load_private_key(path: &Path) -> Result<PrivateKey, CliError> {
     cosign::read_private_key(&text, pw.as_bytes()).map_err(|e| key_error(path, e))
 }
 
-fn load_public_key(path: &Path) -> Result<PublicKey, CliError> {
+pub(crate) fn load_public_key(path: &Path) -> Result<PublicKey, CliError> {
     let text = read_text(path, MAX_KEY_BYTES)?;
     PublicKey::from_pem(&text).map_err(|e| key_error(path, e))
 }
 
-fn with_extension(prefix: &Path, ext: &str) -> PathBuf {
+pub(crate) fn with_extension(prefix: &Path, ext: &str) -> PathBuf {
     let mut name = prefix.as_os_str().to_owned();
     name.push(".");
     name.push(ext);
@@ -161,14 +161,14 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
 
 /// Private key files are readable by their owner only.
 #[cfg(unix)]
-fn restrict(file: &File) -> Result<(), CliError> {
+pub(crate) fn restrict(file: &File) -> Result<(), CliError> {
     use std::os::unix::fs::PermissionsExt as _;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(|e| CliError::environment(anyhow!("restricting the key file's permissions: {e}")))
 }
 
 #[cfg(not(unix))]
-fn restrict(_file: &File) -> Result<(), CliError> {
+pub(crate) fn restrict(_file: &File) -> Result<(), CliError> {
     Ok(())
 }
 
@@ -264,7 +264,7 @@ fn attest_sbom(
 }
 
 /// `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
-fn source_date_epoch() -> Result<i64, CliError> {
+pub(crate) fn source_date_epoch() -> Result<i64, CliError> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v.trim().parse::<i64>().map_err(|_| {
             CliError::input(anyhow!(
@@ -495,8 +495,14 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
         SignedEvidence::Bundle(b) => b.tlog_entries.clone(),
         SignedEvidence::Envelope(_) => Vec::new(),
     };
-    let mut logged = Vec::new();
-    if !raw_entries.is_empty() {
+    let logged = if raw_entries.is_empty() {
+        if args.require_tlog {
+            return fail(
+                "the bundle carries no transparency-log entry (--require-tlog)".to_owned(),
+            );
+        }
+        Vec::new()
+    } else {
         let Some(logs) = &trusted else {
             return fail(format!(
                 "the bundle has {} log entr{} and there is no trusted root to check them \
@@ -506,72 +512,110 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
                 if raw_entries.len() == 1 { "y" } else { "ies" }
             ));
         };
-        let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
         let local = crate::log::open_existing(home)?;
         let remote = match &args.log_url {
             Some(url) => Some(crate::log::HttpTiles::new(url)?),
             None => None,
         };
-        for (i, raw) in raw_entries.iter().enumerate() {
-            let checked = TlogEntry::from_json(raw).and_then(|entry| {
-                let verified = stella_tlog::verify_entry(&entry, evidence.envelope(), logs)?;
-                Ok((entry, verified))
-            });
-            let (entry, verified) = match checked {
-                Ok(v) => v,
-                Err(e) => return fail(format!("log entry {i}: {e}")),
-            };
-            // The checkpoint must not contradict what this machine saw of the same log before.
-            let Some(trusted) = logs.iter().find(|l| l.log_id == entry.log_id) else {
-                continue;
-            };
-            let prove =
-                |old: u64,
-                 new: u64|
-                 -> Result<Vec<stella_tlog::merkle::Hash>, stella_tlog::TlogError> {
-                    if let Some(log) = local.as_ref().filter(|l| l.log_id() == entry.log_id) {
-                        return log.consistency_proof(old, new);
-                    }
-                    match &remote {
-                        Some(tiles) => stella_tlog::merkle::consistency_proof(
-                            &stella_tlog::log::TileView::new(tiles, new),
-                            old,
-                            new,
-                        ),
-                        None => Err(stella_tlog::TlogError::Proof(
-                            "the log is not local and no --log-url was given".to_owned(),
-                        )),
-                    }
-                };
-            match witness.observe(
-                &entry.log_id,
-                &trusted.verifier,
-                &verified.checkpoint,
-                &entry.checkpoint,
-                &prove,
-            ) {
-                Ok(stella_tlog::witness::Observation::Unproven { remembered, why }) => {
-                    tracing::warn!(
-                        "log entry {i}: consistency with the checkpoint of {remembered} entries \
-                         seen before was not proven ({why})"
-                    );
-                }
-                Ok(_) => {}
-                Err(e @ stella_tlog::TlogError::Proof(_)) => {
-                    return fail(format!("log entry {i}: {e}"));
-                }
-                Err(e) => return Err(CliError::environment(anyhow!(e))),
-            }
-            logged.push(verified);
+        match check_log_entries(&evidence, logs, home, local.as_ref(), remote.as_ref())? {
+            Ok(logged) => logged,
+            Err(reason) => return fail(reason),
         }
-    } else if args.require_tlog {
-        return fail("the bundle carries no transparency-log entry (--require-tlog)".to_owned());
-    }
+    };
     report_success(&verified, &logged, args.json)?;
     Ok(Outcome::Success)
 }
 
-fn check(
+/// Checks every log entry of `evidence` against `logs`: the entry binds this envelope's
+/// signature, its checkpoint is signed by a trusted log and proves inclusion, and the checkpoint
+/// does not contradict what this machine saw of the same log before (consistency proofs from the
+/// `local` log, else the `remote` tile API). `Ok(Err(reason))` is a clean verification failure.
+pub(crate) fn check_log_entries(
+    evidence: &SignedEvidence,
+    logs: &[stella_tlog::TrustedLog],
+    home: &Path,
+    local: Option<&stella_tlog::Log>,
+    remote: Option<&crate::log::HttpTiles>,
+) -> Result<Result<Vec<stella_tlog::VerifiedEntry>, String>, CliError> {
+    let raw_entries = match evidence {
+        SignedEvidence::Bundle(b) => b.tlog_entries.clone(),
+        SignedEvidence::Envelope(_) => Vec::new(),
+    };
+    let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+    let mut logged = Vec::new();
+    for (i, raw) in raw_entries.iter().enumerate() {
+        let checked = TlogEntry::from_json(raw).and_then(|entry| {
+            let verified = stella_tlog::verify_entry(&entry, evidence.envelope(), logs)?;
+            Ok((entry, verified))
+        });
+        let (entry, verified) = match checked {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(format!("log entry {i}: {e}"))),
+        };
+        let Some(trusted) = logs.iter().find(|l| l.log_id == entry.log_id) else {
+            continue;
+        };
+        let prove = |old: u64,
+                     new: u64|
+         -> Result<Vec<stella_tlog::merkle::Hash>, stella_tlog::TlogError> {
+            if let Some(log) = local.filter(|l| l.log_id() == entry.log_id) {
+                return log.consistency_proof(old, new);
+            }
+            match remote {
+                Some(tiles) => stella_tlog::merkle::consistency_proof(
+                    &stella_tlog::log::TileView::new(tiles, new),
+                    old,
+                    new,
+                ),
+                None => Err(stella_tlog::TlogError::Proof(
+                    "the log is not local and no --log-url was given".to_owned(),
+                )),
+            }
+        };
+        match witness.observe(
+            &entry.log_id,
+            &trusted.verifier,
+            &verified.checkpoint,
+            &entry.checkpoint,
+            &prove,
+        ) {
+            Ok(stella_tlog::witness::Observation::Unproven { remembered, why }) => {
+                tracing::warn!(
+                    "log entry {i}: consistency with the checkpoint of {remembered} entries seen \
+                     before was not proven ({why})"
+                );
+            }
+            Ok(_) => {}
+            Err(e @ stella_tlog::TlogError::Proof(_)) => {
+                return Ok(Err(format!("log entry {i}: {e}")));
+            }
+            Err(e) => return Err(CliError::environment(anyhow!(e))),
+        }
+        // The log at hand must still hold the entry at its index: a log that lost or replaced it
+        // no longer backs the bundle, whatever the bundle's own proof says.
+        if let Some(log) = local.filter(|l| l.log_id() == entry.log_id) {
+            match log.entry(entry.log_index) {
+                Ok(body) if body == entry.body => {}
+                Ok(_) => {
+                    return Ok(Err(format!(
+                        "log entry {i}: the log holds another entry at index {}",
+                        entry.log_index
+                    )));
+                }
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "log entry {i}: the log does not hold entry {} ({e})",
+                        entry.log_index
+                    )));
+                }
+            }
+        }
+        logged.push(verified);
+    }
+    Ok(Ok(logged))
+}
+
+pub(crate) fn check(
     value: &Value,
     key: &PublicKey,
     predicate_type: Option<&str>,
@@ -693,4 +737,54 @@ pub fn predicates(name: Option<&str>, as_json: bool) -> Result<Outcome, CliError
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The default key pair of `stella scan`: `$STELLA_HOME/keys/stella.key` and `.pub`.
+pub(crate) fn default_key_paths(home: &Path) -> (PathBuf, PathBuf) {
+    let dir = home.join("keys");
+    (dir.join("stella.key"), dir.join("stella.pub"))
+}
+
+/// The signing key of `stella scan`: `explicit` when given, else the default key, created on
+/// first use (ECDSA P-256, the password from STELLA_PASSWORD or COSIGN_PASSWORD, else none).
+/// The key and whether it was just created.
+pub(crate) fn scan_key(
+    explicit: Option<&Path>,
+    home: &Path,
+) -> Result<(PrivateKey, bool), CliError> {
+    if let Some(path) = explicit {
+        return Ok((load_private_key(path)?, false));
+    }
+    let (key_path, pub_path) = default_key_paths(home);
+    let env_password = ["STELLA_PASSWORD", "COSIGN_PASSWORD"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .map(Zeroizing::new);
+    if key_path.exists() {
+        let text = read_text(&key_path, MAX_KEY_BYTES)?;
+        let pw = env_password.unwrap_or_else(|| Zeroizing::new(String::new()));
+        return cosign::read_private_key(&text, pw.as_bytes())
+            .map(|k| (k, false))
+            .map_err(|e| match e {
+                AttestError::WrongPassword => CliError::input(anyhow!(
+                    "{}: the password does not open the default key; set STELLA_PASSWORD to the \
+                     password it was created with, or pass --key",
+                    key_path.display()
+                )),
+                other => key_error(&key_path, other),
+            });
+    }
+    std::fs::create_dir_all(home.join("keys"))
+        .map_err(|e| CliError::environment(anyhow!("{}: {e}", home.join("keys").display())))?;
+    let pw = env_password.unwrap_or_else(|| Zeroizing::new(String::new()));
+    let key =
+        PrivateKey::generate(stella_attest::Algorithm::EcdsaP256).map_err(CliError::environment)?;
+    let pem = cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
+    write_atomically(&pub_path, key.public_key().to_pem().as_bytes())?;
+    write_atomically_with(&key_path, |file| {
+        restrict(file)?;
+        file.write_all(pem.as_bytes())
+            .map_err(|e| CliError::environment(anyhow!(e)))
+    })?;
+    Ok((key, true))
 }

@@ -108,6 +108,14 @@ Examples:
     /// Evidence as OCI artifacts: attach files to an image as referrers, list referrers (as a
     /// tree), pull an artifact, copy an image with all its referrers.
     Oci(OciArgs),
+    /// Scan a directory, root filesystem or image: SBOM, FuncProofs and a symbol bundle, signed,
+    /// logged and attached to the image as OCI referrers.
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
+    /// The auditor's replay: verify every signed artifact attached to an image, recompute the
+    /// SBOM's canonical_id and every FuncProof hash against the image's binaries.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -586,4 +594,124 @@ pub enum OciCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+const SCAN_HELP: &str = "\
+TARGET is a directory or root filesystem, an image in an OCI layout (oci-layout:PATH[:TAG|@DIGEST]) \
+or a registry image (HOST[:PORT]/REPO[:TAG|@DIGEST]). A directory is first packed as a \
+single-layer image at --image (default oci-layout:$STELLA_HOME/oci:<directory name>), so the \
+evidence always refers to an image digest; an image's layers are unpacked safely (whiteouts, no \
+path traversal, no device files, size limits) into a temporary directory.
+
+Then every ELF, PE and Mach-O file is found; each distinct binary gets a FuncProof; the SBOM \
+(CycloneDX 1.7) lists the OS packages (dpkg, apk), Python distributions, the crates cargo \
+auditable embedded, and every binary with its hashes, BuildID and FuncProof; --sbom enriches an \
+SBOM from syft, cdxgen or cyclonedx-py instead. The SBOM (subjects: its canonical_id and the \
+image) and each FuncProof (subject: the binary) are signed, logged, and attached with a symbol \
+bundle and the artifact record as referrers of the image: in the image's own layout, in \
+$STELLA_HOME/oci for a registry image (with a copy of the image), or in the registry with --push.
+
+Without --key, $STELLA_HOME/keys/stella.key is used, and created on first use (password from \
+STELLA_PASSWORD or COSIGN_PASSWORD, else none). Same inputs, same key: same bytes.
+
+Examples:
+  stella scan /usr/lib/x86_64-linux-gnu
+  stella scan ./rootfs --image oci-layout:out:app-1.0 --key cosign.key --json
+  stella scan localhost:5000/app:1.0 --push";
+
+const VERIFY_HELP: &str = "\
+Fetches the image's referrers and checks, for every artifact: each bundle's signature by --key \
+(default $STELLA_HOME/keys/stella.pub), its transparency-log entry (inclusion in a checkpoint \
+signed by a log of --trusted-root, default the embedded log's; and, when that log is at hand, that \
+the log still holds the entry), the statement's subjects (the SBOM's recomputed canonical_id and \
+the image digest; each binary's sha256), and that every FuncProof the SBOM names is attached. \
+Then every FuncProof is replayed against the image's own binaries (or --rootfs): file, section \
+and function hashes. Exit 0 only when everything holds; a failure names the artifact, the binary \
+and the function.
+
+--symbol NAME answers whether the symbol is in any binary of the image (binary, BuildID, range, \
+BLAKE3, log entry) or absent from all of them (with the FuncProofs that show it).
+
+Examples:
+  stella verify --image oci-layout:.stella/oci:x86_64-linux-gnu
+  stella verify --image oci-layout:image --key cosign.pub --trusted-root log.trustedroot.json --json
+  stella verify --image oci-layout:image --rootfs /srv/deployed --symbol inflateGetHeader";
+
+/// `stella scan`
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A directory or root filesystem, an OCI layout image or a registry image.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Where a scanned directory is packed as an image (oci-layout:PATH:TAG or a registry
+    /// reference with --push). Default: oci-layout:$STELLA_HOME/oci:<directory name>.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// The signing key (cosign format). Default: $STELLA_HOME/keys/stella.key, created on first
+    /// use.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Enrich this CycloneDX SBOM (from syft, cdxgen, cyclonedx-py, …) instead of generating
+    /// one: binaries are matched to its components by path, hash or purl.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// Attach the evidence in the image's registry (default: in the local layout).
+    #[arg(long)]
+    pub push: bool,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Append to this Rekor v2-compatible log instead of the embedded one.
+    #[arg(long, value_name = "URL")]
+    pub log_url: Option<String>,
+    /// The SBOM's timestamp (RFC 3339 UTC). Default: SOURCE_DATE_EPOCH, else the image's
+    /// creation time (for a directory: its newest file), so a re-scan gives the same bytes.
+    #[arg(long)]
+    pub timestamp: Option<String>,
+    /// Also write the artifact record (canonical JSON) here.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Also write the SBOM (canonical JSON) here.
+    #[arg(long, value_name = "FILE")]
+    pub sbom_out: Option<PathBuf>,
+    /// Skip files larger than this.
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub max_binary_size: usize,
+    /// Worker threads for FuncProofs (default: one per CPU).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `stella verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image whose evidence to verify.
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+    /// The public key the evidence must be signed with. Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs. Default: the embedded
+    /// log's.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Replay the FuncProofs against this directory (the deployed files) instead of the image's
+    /// layers.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Is this symbol in any binary of the image? (a name, or a glob such as 'inflate*').
+    #[arg(long, value_name = "NAME")]
+    pub symbol: Vec<String>,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Worker threads for the replay (default: one per CPU).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print the verdicts as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@
 
 mod attest;
 mod cli;
+mod evidence;
 mod exit;
 mod funcproof;
 mod input;
@@ -13,7 +14,9 @@ mod oci;
 mod output;
 mod registry;
 mod sbom;
+mod scan;
 mod serve;
+mod verify_image;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -59,6 +62,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::VerifyAttestation(args) => attest::verify(args, &cli.global.home),
         Command::Log(cmd) => log::run(cmd, &cli.global.home),
         Command::Oci(args) => oci::run(args.command, args.insecure),
+        Command::Scan(args) => scan::run(args, &cli.global.home),
+        Command::Verify(args) => verify_image::run(args, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
             let mut command = Cli::command();

@@ -20,7 +20,7 @@ const MAX_FILE_BYTES: usize = 256 << 20;
 /// How deep a referrers tree is followed.
 const MAX_DEPTH: usize = 8;
 
-fn oci_error(e: OciError) -> CliError {
+pub(crate) fn oci_error(e: OciError) -> CliError {
     match e {
         OciError::Io(_) => CliError::environment(anyhow!(e)),
         other => CliError::input(anyhow!(other)),
@@ -29,18 +29,21 @@ fn oci_error(e: OciError) -> CliError {
 
 fn open(reference: &str, insecure: bool) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
     let parsed = Reference::parse(reference).map_err(oci_error)?;
-    match &parsed {
-        Reference::Layout { path, .. } => {
-            let store = LayoutStore::open(path).map_err(oci_error)?;
-            Ok((Box::new(store), parsed))
-        }
+    Ok((open_store(&parsed, insecure)?, parsed))
+}
+
+/// The store a parsed reference lives in: its layout directory, or its registry repository.
+pub(crate) fn open_store(
+    reference: &Reference,
+    insecure: bool,
+) -> Result<Box<dyn ArtifactStore>, CliError> {
+    match reference {
+        Reference::Layout { path, .. } => Ok(Box::new(LayoutStore::open(path).map_err(oci_error)?)),
         Reference::Registry {
             host, repository, ..
-        } => {
-            let store = crate::registry::RegistryStore::new(host, repository, insecure)
-                .map_err(oci_error)?;
-            Ok((Box::new(store), parsed))
-        }
+        } => Ok(Box::new(
+            crate::registry::RegistryStore::new(host, repository, insecure).map_err(oci_error)?,
+        )),
     }
 }
 

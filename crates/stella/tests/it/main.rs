@@ -10,5 +10,6 @@ mod interop;
 mod log_server;
 mod oci;
 mod oci_api;
+mod scan;
 mod sigstore_rs;
 mod tlog_crash;

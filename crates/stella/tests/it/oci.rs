@@ -211,13 +211,13 @@ fn attach_list_pull_and_copy_with_every_referrer() {
 
 /// Debian's `docker-registry` (distribution 2.8: `subject` accepted, no referrers API) on a
 /// free loopback port, storing into `dir`; `None` when it is not installed.
-struct Registry {
+pub(crate) struct Registry {
     child: std::process::Child,
-    host: String,
+    pub(crate) host: String,
 }
 
 impl Registry {
-    fn start(dir: &Path) -> Option<Registry> {
+    pub(crate) fn start(dir: &Path) -> Option<Registry> {
         let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
             .into_iter()
             .find(|p| Path::new(p).exists())?;

@@ -1,0 +1,86 @@
+//! How `stella scan` lays evidence out around an image, so that `stella verify` finds it again:
+//! the artifact types of the referrers, the annotations they carry, the FuncProof reference in
+//! the SBOM, and the artifact canonical record.
+//!
+//! Layout (every arrow is an OCI `subject`):
+//! ```text
+//! image ◀── SBOM artifact (application/vnd.cyclonedx+json, one layer) ◀── bundle artifact
+//!       ◀── FuncProof artifacts (application/vnd.stellaops.funcproof+json, one layer per
+//!           binary, titled with its path in the image) ◀── bundle artifacts (one layer per
+//!           FuncProof, same title)
+//!       ◀── symbol bundle (application/vnd.stellaops.symbols+tar)
+//!       ◀── artifact record (application/vnd.stellaops.record+json)
+//! ```
+//! Not here: producing or checking any of it (`scan`, `verify_image`).
+
+use serde::Serialize;
+
+/// Artifact type of the artifact canonical record.
+pub const RECORD_JSON: &str = "application/vnd.stellaops.record+json";
+/// Title of the SBOM layer.
+pub const SBOM_TITLE: &str = "sbom.cdx.json";
+/// Title of the symbol bundle layer.
+pub const SYMBOLS_TITLE: &str = "symbols.tar";
+/// Title of the record layer.
+pub const RECORD_TITLE: &str = "record.json";
+/// Annotation: what a Stella artifact holds (`sbom`, `funcproof`, `symbols`, `record`,
+/// `signatures`).
+pub const KIND: &str = "dev.stellaops.kind";
+/// Annotation on an SBOM artifact: the SBOM's canonical_id.
+pub const CANONICAL_ID: &str = "dev.stellaops.canonical-id";
+/// Annotation: creation time (RFC 3339).
+pub const CREATED: &str = "org.opencontainers.image.created";
+/// Most FuncProofs in one artifact manifest (keeps manifests far below registries' 4 MiB).
+pub const FUNCPROOFS_PER_ARTIFACT: usize = 512;
+/// How the SBOM names a binary's FuncProof: an external reference with this URL prefix and the
+/// FuncProof's sha256.
+pub const FUNCPROOF_URN: &str = "urn:stella:funcproof:";
+
+/// One attestation in the record.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct RecordAttestation {
+    /// The predicate type.
+    #[serde(rename = "type")]
+    pub predicate_type: String,
+    /// The DSSE envelope (canonical JSON), base64.
+    pub dsse_b64: String,
+    /// The log's entry bundle tile that holds the entry (C2SP tlog-tiles path).
+    pub rekor_tile: String,
+    /// The entry's RFC 6962 leaf hash, hex: what identifies it in any copy of the log.
+    pub entry_id: String,
+    /// The entry's index.
+    pub log_index: u64,
+    /// The log's checkpoint origin.
+    pub log_origin: String,
+}
+
+/// The artifact canonical record: the SBOM's identity, its attestations with their log
+/// positions, and every referrer the scan attached.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Record {
+    /// Record schema version.
+    pub schema_version: u32,
+    /// The SBOM's canonical_id.
+    pub canonical_id: String,
+    /// `CycloneDX/1.7`.
+    pub format: String,
+    /// Where the SBOM is: the image reference with the SBOM artifact's digest.
+    pub sbom_ref: String,
+    /// The attestations about the SBOM.
+    pub attestations: Vec<RecordAttestation>,
+    /// Digests of every referrer the scan attached (sorted).
+    pub referrers: Vec<String>,
+    /// VEX documents about the image (none yet at scan time).
+    pub vex_refs: Vec<String>,
+    /// The image: reference and digest.
+    pub image: RecordImage,
+}
+
+/// The image a record is about.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct RecordImage {
+    /// The reference it was scanned under.
+    pub reference: String,
+    /// Its digest.
+    pub digest: String,
+}

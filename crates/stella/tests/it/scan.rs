@@ -1,0 +1,725 @@
+//! `stella scan` and `stella verify --image` end to end: a real Debian root filesystem
+//! (debootstrap minbase, prepared by `.ci/run`) scanned, verified, queried and then attacked —
+//! a binary patched by one byte, a referrer removed, the SBOM re-signed with another key, the
+//! log rolled back — each caught with its own reason. Also: directories made here (determinism,
+//! truncated binaries), an SBOM from `cyclonedx-py` enriched, and a registry image.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn stella(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG")
+        .env_remove("STELLA_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("STELLA_HOME", home);
+    cmd
+}
+
+fn json_of(cmd: &mut Command) -> Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("JSON on stdout")
+}
+
+fn require_peers() -> bool {
+    std::env::var("STELLA_REQUIRE_PEERS").as_deref() == Ok("1")
+}
+
+fn skip(test: &str, why: &str) {
+    assert!(!require_peers(), "{test}: {why}");
+    eprintln!("\n!!!!! {test}: SKIPPED ({why}) !!!!!\n");
+}
+
+/// The Debian root filesystem `.ci/run` prepares (`STELLA_TEST_ROOTFS`, default
+/// `/var/cache/stella-tests/bookworm-minbase`).
+fn debian_rootfs() -> Option<PathBuf> {
+    let path = std::env::var_os("STELLA_TEST_ROOTFS").map_or_else(
+        || PathBuf::from("/var/cache/stella-tests/bookworm-minbase"),
+        PathBuf::from,
+    );
+    path.join("var/lib/dpkg/status").exists().then_some(path)
+}
+
+/// Verify's JSON verdicts, and its exit code.
+fn verify(home: &Path, image: &str, extra: &[&str]) -> (i32, Value) {
+    let out = stella(home)
+        .args(["verify", "--image", image, "--json"])
+        .args(extra)
+        .output()
+        .expect("runs");
+    let code = out.status.code().unwrap_or(-1);
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify printed no JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, value)
+}
+
+fn failures(report: &Value) -> Vec<String> {
+    report["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["ok"] == false)
+        .flat_map(|a| {
+            a["reasons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |r| format!("{} {}: {}", a["kind"], a["name"], r.as_str().unwrap_or("")))
+        })
+        .collect()
+}
+
+/// The file offset of virtual address `vaddr` in the ELF `data`.
+fn file_offset(data: &[u8], vaddr: u64) -> u64 {
+    use object::{Object as _, ObjectSection as _};
+    let file = object::File::parse(data).expect("ELF");
+    for section in file.sections() {
+        let (start, size) = (section.address(), section.size());
+        if vaddr >= start && vaddr < start + size {
+            let (offset, _) = section.file_range().expect("section in the file");
+            return offset + (vaddr - start);
+        }
+    }
+    panic!("0x{vaddr:x} is in no section");
+}
+
+#[test]
+fn debian_rootfs_scanned_verified_queried_and_every_attack_caught() {
+    let test = "debian_rootfs_scanned_verified_queried_and_every_attack_caught";
+    let Some(rootfs) = debian_rootfs() else {
+        skip(
+            test,
+            "no Debian rootfs: run `debootstrap --variant=minbase bookworm \
+             /var/cache/stella-tests/bookworm-minbase` or set STELLA_TEST_ROOTFS",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("home");
+    // The log exists before the scan, so that it can be rolled back to this state later.
+    let seed = d.join("seed-entry");
+    std::fs::write(&seed, b"first entry").expect("write");
+    stella(&home)
+        .args(["log", "append"])
+        .arg(&seed)
+        .assert()
+        .success();
+    let before_scan = d.join("log-before-scan");
+    copy_tree(&home.join("log"), &before_scan);
+
+    let image = format!("oci-layout:{}:bookworm", d.join("image").display());
+    let sbom_out = d.join("sbom.json");
+    let summary = json_of(
+        stella(&home)
+            .args(["scan", "--image", &image, "--json", "--sbom-out"])
+            .arg(&sbom_out)
+            .arg(&rootfs),
+    );
+    let binaries = summary["binaries"].as_u64().expect("binaries");
+    assert!(
+        binaries > 100,
+        "a Debian minbase has hundreds of binaries: {summary}"
+    );
+    assert!(
+        summary["packages"].as_u64().expect("packages") > 50,
+        "{summary}"
+    );
+    assert_eq!(summary["signed"].as_u64(), Some(binaries + 1), "{summary}");
+    assert_eq!(summary["logged"], summary["signed"]);
+    assert_eq!(summary["key_created"], true);
+    assert!(home.join("keys/stella.key").exists() && home.join("keys/stella.pub").exists());
+    assert!(
+        summary["unproven"].as_array().expect("list").len() < 5,
+        "nearly every binary of Debian is proven: {summary}"
+    );
+
+    // The SBOM: dpkg packages own their binaries; every binary has its BuildID and FuncProof.
+    let sbom: Value =
+        serde_json::from_slice(&std::fs::read(&sbom_out).expect("sbom")).expect("json");
+    assert_eq!(sbom["specVersion"], "1.7");
+    let components = all_components(&sbom);
+    let libc6 = components
+        .iter()
+        .find(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("pkg:deb/debian/libc6@"))
+        })
+        .expect("libc6 is a component");
+    let libc_so = libc6["components"]
+        .as_array()
+        .expect("libc6 owns files")
+        .iter()
+        .find(|c| c["name"] == "libc.so.6")
+        .expect("libc.so.6 nested in libc6");
+    let props = properties(libc_so);
+    assert!(
+        props.get("stella:buildId").is_some_and(|b| b.len() == 40),
+        "{libc_so}"
+    );
+    assert!(
+        libc_so["externalReferences"][0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("urn:stella:funcproof:sha256:")),
+        "{libc_so}"
+    );
+    let schemas =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/cyclonedx/schema");
+    stella(&home)
+        .args(["sbom", "validate", "--schema-dir"])
+        .arg(&schemas)
+        .arg(&sbom_out)
+        .assert()
+        .success();
+
+    // The auditor's replay holds, with every artifact verified.
+    let (code, report) = verify(
+        &home,
+        &image,
+        &[
+            "--symbol",
+            "inflateGetHeader",
+            "--symbol",
+            "SSL_select_next_proto",
+        ],
+    );
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    assert_eq!(report["verified"], true);
+    let kinds: Vec<&str> = report["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|a| a["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "funcproof").count() as u64,
+        binaries
+    );
+    for k in ["sbom", "symbols", "record"] {
+        assert!(kinds.contains(&k), "{k} verified: {kinds:?}");
+    }
+    // zlib is in every Debian; OpenSSL is not in minbase.
+    let inflate = &report["symbols"][0];
+    assert_eq!(inflate["present"], true, "{inflate}");
+    let hit = &inflate["found"][0];
+    assert!(
+        hit["binary"].as_str().expect("binary").contains("libz.so"),
+        "{hit}"
+    );
+    assert!(
+        hit["buildId"].as_str().is_some_and(|b| b.len() == 40),
+        "{hit}"
+    );
+    assert!(hit["log"][0]["index"].as_u64().is_some(), "{hit}");
+    let ssl = &report["symbols"][1];
+    assert_eq!(ssl["present"], false, "{ssl}");
+    assert_eq!(
+        ssl["absentFrom"].as_array().expect("list").len() as u64,
+        binaries
+    );
+
+    // 1. An auditor's copy of the files with one byte changed inside zlib's `inflate`.
+    let copy = d.join("deployed");
+    copy_tree(&rootfs, &copy);
+    let libz_path = hit["binary"].as_str().expect("path").to_owned();
+    let libz = copy.join(libz_path.trim_start_matches('/'));
+    let libz = std::fs::canonicalize(&libz).unwrap_or(libz);
+    let proof = funcproof_of(&home, &image, &libz_path);
+    let inflate_fn = proof["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .find(|f| f["sym"] == "inflate")
+        .expect("inflate in libz");
+    let start = u64::from_str_radix(
+        inflate_fn["start"]
+            .as_str()
+            .expect("start")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("hex");
+    let mut bytes = std::fs::read(&libz).expect("read libz");
+    let offset = usize::try_from(file_offset(&bytes, start + 8)).expect("offset");
+    bytes[offset] ^= 0x01;
+    std::fs::write(&libz, &bytes).expect("patch");
+    let (code, report) = verify(&home, &image, &["--rootfs", copy.to_str().expect("utf8")]);
+    assert_eq!(code, 1);
+    let f = failures(&report);
+    assert!(
+        f.iter()
+            .any(|r| r.contains(&libz_path) && r.contains("inflate ")),
+        "the failure names the binary and the function: {f:#?}"
+    );
+    // The untouched image still verifies.
+    assert_eq!(verify(&home, &image, &[]).0, 0);
+
+    // 2. A log rolled back to before the scan no longer holds the entries.
+    let scanned_log = d.join("log-after-scan");
+    std::fs::rename(home.join("log"), &scanned_log).expect("move");
+    copy_tree(&before_scan, &home.join("log"));
+    let (code, report) = verify(&home, &image, &[]);
+    assert_eq!(code, 1);
+    let f = failures(&report);
+    assert!(
+        f.iter()
+            .any(|r| r.contains("sbom") && r.contains("does not hold entry")),
+        "{f:#?}"
+    );
+    std::fs::remove_dir_all(home.join("log")).expect("rm");
+    std::fs::rename(&scanned_log, home.join("log")).expect("restore");
+    assert_eq!(verify(&home, &image, &[]).0, 0);
+
+    // 3. A FuncProof artifact removed from the layout's index: the SBOM names what is missing.
+    let layout = d.join("image");
+    let index_path = layout.join("index.json");
+    let original_index = std::fs::read(&index_path).expect("index");
+    let mut index: Value = serde_json::from_slice(&original_index).expect("json");
+    let manifests = index["manifests"].as_array_mut().expect("manifests");
+    let at = manifests
+        .iter()
+        .position(|m| m["artifactType"] == "application/vnd.stellaops.funcproof+json")
+        .expect("a FuncProof artifact");
+    manifests.remove(at);
+    std::fs::write(&index_path, serde_json::to_vec(&index).expect("json")).expect("write");
+    let (code, report) = verify(&home, &image, &[]);
+    assert_eq!(code, 1);
+    let f = failures(&report);
+    assert!(
+        f.iter()
+            .any(|r| r.starts_with("\"sbom\"") && r.contains("missing referrer")),
+        "{f:#?}"
+    );
+    assert!(
+        f.iter()
+            .any(|r| r.starts_with("\"record\"") && r.contains("missing referrer")),
+        "{f:#?}"
+    );
+    std::fs::write(&index_path, &original_index).expect("restore");
+
+    // 4. The same SBOM re-signed with another key and attached beside the original.
+    let other = d.join("other");
+    stella(&home)
+        .env("STELLA_PASSWORD", "")
+        .args(["key", "generate", "--out"])
+        .arg(&other)
+        .assert()
+        .success();
+    stella(&home)
+        .env("STELLA_PASSWORD", "")
+        .args(["scan", "--image", &image, "--json", "--key"])
+        .arg(other.with_extension("key"))
+        .arg(&rootfs)
+        .assert()
+        .success();
+    let (code, report) = verify(&home, &image, &[]);
+    assert_eq!(code, 1);
+    let f = failures(&report);
+    assert!(
+        f.iter()
+            .any(|r| r.starts_with("\"sbom\"") && r.contains("signature")),
+        "{f:#?}"
+    );
+}
+
+/// The FuncProof of `path` as attached to `image`.
+fn funcproof_of(home: &Path, image: &str, path: &str) -> Value {
+    let tree = json_of(stella(home).args(["oci", "referrers", image, "--json"]));
+    let layout = image
+        .trim_start_matches("oci-layout:")
+        .rsplit_once(':')
+        .map_or(image, |(p, _)| p)
+        .to_owned();
+    for node in tree["referrers"].as_array().expect("list") {
+        if node["artifactType"] != "application/vnd.stellaops.funcproof+json" {
+            continue;
+        }
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(
+                Path::new(&layout).join("blobs/sha256").join(
+                    node["digest"]
+                        .as_str()
+                        .expect("digest")
+                        .trim_start_matches("sha256:"),
+                ),
+            )
+            .expect("manifest"),
+        )
+        .expect("json");
+        for layer in manifest["layers"].as_array().expect("layers") {
+            if layer["annotations"]["org.opencontainers.image.title"] == path {
+                let blob = Path::new(&layout).join("blobs/sha256").join(
+                    layer["digest"]
+                        .as_str()
+                        .expect("digest")
+                        .trim_start_matches("sha256:"),
+                );
+                return serde_json::from_slice(&std::fs::read(blob).expect("blob")).expect("json");
+            }
+        }
+    }
+    panic!("no FuncProof of {path}");
+}
+
+fn all_components(sbom: &Value) -> Vec<Value> {
+    fn walk(list: &Value, out: &mut Vec<Value>) {
+        for c in list.as_array().into_iter().flatten() {
+            out.push(c.clone());
+            walk(&c["components"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&sbom["components"], &mut out);
+    out
+}
+
+fn properties(component: &Value) -> std::collections::BTreeMap<String, String> {
+    component["properties"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["value"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
+/// A C program built here, with a named function.
+fn build_c(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, body).expect("write");
+    let out = dir.join(name);
+    let status = std::process::Command::new("gcc")
+        .args(["-O2", "-g0", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    out
+}
+
+#[test]
+fn a_directory_scans_to_the_same_bytes_twice_and_keeps_what_it_cannot_prove() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let build = d.join("build");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    let tree = d.join("app-root");
+    std::fs::create_dir_all(tree.join("usr/bin")).expect("mkdir");
+    let bin = build_c(
+        &build,
+        "hello",
+        "#include <stdio.h>\nint vuln_parse(const char *s) { return s[0] == 'x'; }\nint main(int c, char **v) { printf(\"%d\\n\", vuln_parse(v[0])); return 0; }\n",
+    );
+    std::fs::copy(&bin, tree.join("usr/bin/hello")).expect("copy");
+    std::fs::hard_link(tree.join("usr/bin/hello"), tree.join("usr/bin/hello-again")).expect("link");
+    std::os::unix::fs::symlink("hello", tree.join("usr/bin/hi")).expect("symlink");
+    // A truncated ELF: found, not provable, listed, and the scan goes on.
+    let bytes = std::fs::read(&bin).expect("read");
+    std::fs::write(tree.join("usr/bin/broken"), &bytes[..200]).expect("write");
+    std::fs::write(
+        tree.join("usr/bin/script.sh"),
+        "#!/bin/sh\necho not a binary, long enough to be looked at\n",
+    )
+    .expect("write");
+
+    let home = d.join("home");
+    let scan = |sde: &str| {
+        json_of(
+            stella(&home)
+                .env("SOURCE_DATE_EPOCH", sde)
+                .args(["scan", "--json", "--sbom-out"])
+                .arg(d.join(format!("sbom-{sde}.json")))
+                .arg(&tree),
+        )
+    };
+    let first = scan("1700000000");
+    let expected_image = format!("oci-layout:{}:app-root", home.join("oci").display());
+    assert_eq!(first["image"], expected_image.as_str());
+    assert_eq!(first["binaries"], 1, "{first}");
+    assert_eq!(
+        first["binary_paths"], 2,
+        "hard links are one binary: {first}"
+    );
+    let unproven = first["unproven"].as_array().expect("list");
+    assert_eq!(unproven.len(), 1, "{first}");
+    assert_eq!(unproven[0]["path"], "/usr/bin/broken");
+    let again = scan("1700000000");
+    assert_eq!(
+        first["digest"], again["digest"],
+        "the same directory packs to the same image"
+    );
+    assert_eq!(first["sbom"]["canonical_id"], again["sbom"]["canonical_id"]);
+    assert_eq!(
+        std::fs::read(d.join("sbom-1700000000.json")).expect("sbom"),
+        std::fs::read(d.join("sbom-1700000000.json")).expect("sbom"),
+    );
+    let digests = |s: &Value, kind: &str| -> Vec<String> {
+        s["attached"]
+            .as_array()
+            .expect("attached")
+            .iter()
+            .filter(|a| a["kind"] == kind)
+            .map(|a| a["digest"].as_str().expect("digest").to_owned())
+            .collect()
+    };
+    for kind in ["sbom", "funcproof", "symbols"] {
+        assert_eq!(
+            digests(&first, kind),
+            digests(&again, kind),
+            "{kind} artifacts are byte-identical"
+        );
+    }
+    let (code, report) = verify(&home, &expected_image, &["--symbol", "vuln_parse"]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    assert_eq!(report["symbols"][0]["present"], true);
+    assert_eq!(report["symbols"][0]["found"][0]["binary"], "/usr/bin/hello");
+    // Human output: a table and the symbol answer.
+    stella(&home)
+        .args([
+            "verify",
+            "--image",
+            &expected_image,
+            "--symbol",
+            "no_such_function",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("VERIFIED")
+                .and(predicate::str::contains("symbol no_such_function: ABSENT"))
+                .and(predicate::str::contains("/usr/bin/hello")),
+        );
+}
+
+#[test]
+fn scan_refuses_what_it_cannot_scan_and_verify_says_when_nothing_is_attached() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("home");
+    let file = d.join("file");
+    std::fs::write(&file, b"x").expect("write");
+    stella(&home)
+        .arg("scan")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a file"));
+    stella(&home)
+        .args(["scan", "/no/such/dir"])
+        .assert()
+        .code(2);
+    stella(&home)
+        .args(["scan", "--timestamp", "yesterday", "."])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("RFC 3339"));
+    // An image with no evidence: a clean "no".
+    let empty = d.join("empty");
+    std::fs::create_dir_all(empty.join("etc")).expect("mkdir");
+    std::fs::write(
+        empty.join("etc/hostname"),
+        "nothing to see here, just some text",
+    )
+    .expect("write");
+    stella(&home)
+        .args(["scan", "--json"])
+        .arg(&empty)
+        .assert()
+        .success();
+    let other_home = d.join("other-home");
+    let image = format!("oci-layout:{}:empty", home.join("oci").display());
+    stella(&other_home)
+        .args(["verify", "--image", &image])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no --key"));
+    // A bare image (packed, never scanned) verifies to "no evidence".
+    let bare = d.join("bare");
+    let layout = d.join("bare-layout");
+    std::fs::create_dir_all(&bare).expect("mkdir");
+    std::fs::write(bare.join("a"), "aaaa").expect("write");
+    let store = stella_oci::LayoutStore::open(&layout).expect("layout");
+    stella_oci::image::pack_directory(
+        &store,
+        &bare,
+        "bare",
+        &stella_oci::image::PackOptions {
+            source_date_epoch: None,
+        },
+    )
+    .expect("pack");
+    let (code, report) = verify(&home, &format!("oci-layout:{}:bare", layout.display()), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        failures(&report)[0].contains("no Stella evidence"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_sbom_from_cyclonedx_py_is_enriched_with_the_binaries_it_describes() {
+    let test = "an_sbom_from_cyclonedx_py_is_enriched_with_the_binaries_it_describes";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let root = d.join("app");
+    let venv = root.join("venv");
+    let ok = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success())
+        && std::process::Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "PyNaCl==1.6.2",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        skip(test, "could not install PyNaCl into a venv");
+        return;
+    }
+    let sbom = d.join("cyclonedx-py.json");
+    let generated = std::process::Command::new("cyclonedx-py")
+        .args([
+            "environment",
+            "--output-reproducible",
+            "--of",
+            "JSON",
+            "--sv",
+            "1.6",
+            "-o",
+        ])
+        .arg(&sbom)
+        .arg(venv.join("bin/python"))
+        .status();
+    if !generated.is_ok_and(|s| s.success()) {
+        skip(
+            test,
+            "cyclonedx-py is not installed (pip install cyclonedx-bom)",
+        );
+        return;
+    }
+    let home = d.join("home");
+    let out = d.join("enriched.json");
+    let summary = json_of(
+        stella(&home)
+            .args(["scan", "--json", "--sbom"])
+            .arg(&sbom)
+            .arg("--sbom-out")
+            .arg(&out)
+            .arg(&root),
+    );
+    assert!(
+        summary["sbom"]["matched"].as_u64().expect("matched") >= 1,
+        "{summary}"
+    );
+    let enriched: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("json");
+    assert_eq!(enriched["specVersion"], "1.7");
+    let pynacl = all_components(&enriched)
+        .into_iter()
+        .find(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.to_lowercase().starts_with("pkg:pypi/pynacl@1.6.2"))
+        })
+        .expect("PyNaCl is in the SBOM");
+    let sodium = pynacl["components"]
+        .as_array()
+        .expect("PyNaCl gained its binary")
+        .iter()
+        .find(|c| c["name"].as_str().is_some_and(|n| n.starts_with("_sodium")))
+        .expect("_sodium.abi3.so nested in PyNaCl");
+    assert!(
+        properties(sodium).contains_key("stella:buildId"),
+        "{sodium}"
+    );
+    let schemas =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/cyclonedx/schema");
+    stella(&home)
+        .args(["sbom", "validate", "--schema-dir"])
+        .arg(&schemas)
+        .arg(&out)
+        .assert()
+        .success();
+    let image = summary["image"].as_str().expect("image").to_owned();
+    let (code, report) = verify(&home, &image, &[]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+}
+
+#[test]
+fn a_registry_image_is_scanned_with_evidence_kept_locally_or_pushed() {
+    let test = "a_registry_image_is_scanned_with_evidence_kept_locally_or_pushed";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let Some(registry) = crate::oci::Registry::start(d) else {
+        skip(
+            test,
+            "docker-registry is not installed (apt-get install docker-registry)",
+        );
+        return;
+    };
+    let build = d.join("build");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    let tree = d.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).expect("mkdir");
+    let bin = build_c(
+        &build,
+        "tool",
+        "int helper(int x) { return x * 7; }\nint main(int c, char **v) { return helper(c); }\n",
+    );
+    std::fs::copy(&bin, tree.join("bin/tool")).expect("copy");
+    let home = d.join("home");
+    let remote = format!("{}/stella/tool:1.0", registry.host);
+    // A directory packed straight into the registry, evidence pushed beside it.
+    let pushed = json_of(
+        stella(&home)
+            .args(["scan", "--json", "--push", "--image", &remote])
+            .arg(&tree),
+    );
+    assert_eq!(pushed["binaries"], 1, "{pushed}");
+    let (code, report) = verify(&home, &remote, &[]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    // The registry image scanned again without --push: the image and the evidence are copied
+    // into the embedded layout, which then verifies air-gapped.
+    let other_home = d.join("home2");
+    let local = json_of(stella(&other_home).args(["scan", "--json", &remote]));
+    let local_ref = local["image"].as_str().expect("image").to_owned();
+    assert!(local_ref.starts_with("oci-layout:"), "{local}");
+    assert_eq!(local["digest"], pushed["digest"]);
+    drop(registry);
+    let (code, report) = verify(&other_home, &local_ref, &[]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+}
