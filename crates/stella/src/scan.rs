@@ -140,7 +140,17 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     tracing::info!(root = %root.display(), image = %prepared.image_ref, "scanning");
 
     let (candidates, walked) = find_binaries(root, args.max_binary_size as u64)?;
+    tracing::info!(
+        files = walked.files,
+        binaries = candidates.len(),
+        "walked the tree"
+    );
     let (analysed, mut unproven) = analyse(candidates, args.jobs, args.json)?;
+    tracing::info!(
+        binaries = analysed.len(),
+        unproven = unproven.len(),
+        "proven"
+    );
     unproven.extend(walked.unreadable.iter().cloned());
 
     let inventory = rootfs::read_inventory(root, &InventoryLimits::default())
@@ -182,6 +192,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         }
     };
     let sbom_bytes = jcs::to_canonical(&sbom_value).map_err(|e| CliError::input(anyhow!(e)))?;
+    tracing::info!(bytes = sbom_bytes.len(), "SBOM written");
     let components = stella_sbom::SbomDocument::read(&sbom_bytes, Default::default())
         .and_then(|d| d.to_model())
         .map(|bom| bom.all_components().len())
@@ -223,7 +234,9 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         .map(|s| Envelope::sign_statement(s, &[&key as &dyn stella_attest::Signer]))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::input)?;
+    tracing::info!(statements = envelopes.len(), "signed");
     let (entries, log_name) = log_all(&envelopes, &key, home, args.log_url.as_deref())?;
+    tracing::info!(entries = entries.len(), "logged");
     let bundles = envelopes
         .iter()
         .zip(&entries)
@@ -299,6 +312,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         layers: 1,
     });
 
+    tracing::info!(artifacts = attached.len() + 1, "attached");
     let record = Record {
         schema_version: 1,
         canonical_id: canonical_id.to_string(),
@@ -500,7 +514,7 @@ fn prepare(args: &ScanArgs, home: &Path) -> Result<Prepared, CliError> {
             Ok(_) => Some(crate::attest::source_date_epoch()?),
             Err(_) => None,
         };
-        eprintln!("packing {} as {image_ref}", target_path.display());
+        progress(&format!("packing {} as {image_ref}", target_path.display()));
         let packed = image::pack_directory(
             store.as_ref(),
             target_path,
@@ -602,13 +616,14 @@ fn prepare(args: &ScanArgs, home: &Path) -> Result<Prepared, CliError> {
         .prefix("scan-")
         .tempdir_in(&tmp_parent)
         .map_err(|e| CliError::environment(anyhow!("{}: {e}", tmp_parent.display())))?;
-    eprintln!(
+    progress(&format!(
         "unpacking {} layer(s) of {}",
         image.layers.len(),
         image.root.digest
-    );
+    ));
+    // The layers come from where the evidence goes: the local copy when there is one.
     let report = image::unpack(
-        source.as_ref(),
+        evidence_store.as_ref(),
         &image,
         unpacked.path(),
         &UnpackLimits::default(),
@@ -646,10 +661,21 @@ fn warn_skipped(what: &str, skipped: &[image::Skipped]) {
     );
 }
 
+/// A step of long work: on a terminal, a line on stderr; otherwise a log event (`-v`).
+fn progress(message: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{message}");
+    } else {
+        tracing::info!("{message}");
+    }
+}
+
 /// What the walk saw.
 #[derive(Debug, Default)]
 struct Walked {
+    /// Regular files (every name of a hard-linked file).
     files: u64,
+    /// Their bytes, each file once.
     bytes: u64,
     unreadable: Vec<Unproven>,
 }
@@ -666,6 +692,7 @@ fn find_binaries(root: &Path, max_size: u64) -> Result<(Vec<Candidate>, Walked),
     use std::os::unix::fs::MetadataExt as _;
     let mut walked = Walked::default();
     let mut by_inode: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    let mut linked: BTreeSet<(u64, u64)> = BTreeSet::new();
     let mut out: Vec<Candidate> = Vec::new();
     for entry in walkdir::WalkDir::new(root)
         .follow_links(false)
@@ -698,15 +725,18 @@ fn find_binaries(root: &Path, max_size: u64) -> Result<(Vec<Candidate>, Walked),
             }
         };
         walked.files += 1;
+        if meta.nlink() > 1 && !linked.insert((meta.dev(), meta.ino())) {
+            // Another name of a file already counted.
+            if let Some(&i) = by_inode.get(&(meta.dev(), meta.ino())) {
+                out[i].paths.push(image_path(root, entry.path()));
+            }
+            continue;
+        }
         walked.bytes += meta.len();
         if meta.len() < MIN_BINARY_BYTES {
             continue;
         }
         let path = image_path(root, entry.path());
-        if let Some(&i) = by_inode.get(&(meta.dev(), meta.ino())) {
-            out[i].paths.push(path);
-            continue;
-        }
         let mut head = [0u8; 512];
         let n = match std::fs::File::open(entry.path())
             .and_then(|mut f| read_head(&mut f, &mut head))
@@ -763,7 +793,7 @@ fn analyse(
         let bar = indicatif::ProgressBar::new(total_bytes);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} proving {pos:>7}/{len:7} {binary_bytes}/{binary_total_bytes} [{elapsed_precise}] {wide_msg}",
+                "{spinner} proving binaries {binary_bytes}/{binary_total_bytes} [{elapsed_precise}, {eta} left] {wide_msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
