@@ -44,7 +44,8 @@ pub struct RecordAttestation {
     pub predicate_type: String,
     /// The DSSE envelope (canonical JSON), base64.
     pub dsse_b64: String,
-    /// The log's entry bundle tile that holds the entry (C2SP tlog-tiles path).
+    /// The log's entry bundle tile that holds the entry in the tree of the bundle's checkpoint
+    /// (C2SP tlog-tiles path, `tile/entries/…[.p/W]`).
     pub rekor_tile: String,
     /// The entry's RFC 6962 leaf hash, hex: what identifies it in any copy of the log.
     pub entry_id: String,

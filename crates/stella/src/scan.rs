@@ -214,21 +214,24 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         sbom_statement.predicate,
     )
     .map_err(CliError::input)?;
-    let mut statements = vec![sbom_statement];
-    for a in &analysed {
-        let digest = Digest::from_str(&a.proof.file.sha256)
-            .map_err(|e| CliError::input(anyhow!("{}: {e}", a.paths[0])))?;
-        let predicate: Value = serde_json::from_slice(&a.proof_json)
-            .map_err(|e| CliError::input(anyhow!("{}: {e}", a.paths[0])))?;
-        statements.push(
+    // Built and signed in parallel: each FuncProof is parsed and canonicalised into its payload.
+    let proof_statements = analysed
+        .par_iter()
+        .map(|a| {
+            let digest = Digest::from_str(&a.proof.file.sha256)
+                .map_err(|e| CliError::input(anyhow!("{}: {e}", a.paths[0])))?;
+            let predicate: Value = serde_json::from_slice(&a.proof_json)
+                .map_err(|e| CliError::input(anyhow!("{}: {e}", a.paths[0])))?;
             Statement::new(
                 vec![Subject::new(a.paths[0].clone(), &digest)],
                 predicate::STELLA_FUNCPROOF,
                 predicate,
             )
-            .map_err(|e| CliError::input(anyhow!(e)).context(a.paths[0].clone()))?,
-        );
-    }
+            .map_err(|e| CliError::input(anyhow!(e)).context(a.paths[0].clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut statements = vec![sbom_statement];
+    statements.extend(proof_statements);
     let envelopes = statements
         .par_iter()
         .map(|s| Envelope::sign_statement(s, &[&key as &dyn stella_attest::Signer]))
@@ -238,7 +241,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     let (entries, log_name) = log_all(&envelopes, &key, home, args.log_url.as_deref())?;
     tracing::info!(entries = entries.len(), "logged");
     let bundles = envelopes
-        .iter()
+        .par_iter()
         .zip(&entries)
         .map(|(envelope, entry)| {
             let mut bundle = Bundle::new(envelope.clone(), key.key_id());
@@ -1058,10 +1061,16 @@ fn record_attestation(
             .unwrap_or_default()
             .to_owned(),
         dsse_b64: base64::engine::general_purpose::STANDARD.encode(envelope_json),
-        rekor_tile: stella_tlog::tiles::entries_path(
-            entry.log_index / stella_tlog::tiles::TILE_WIDTH,
-            stella_tlog::tiles::TILE_WIDTH,
-        ),
+        // The entry bundle as it stands in the tree of the bundle's checkpoint (a partial
+        // tile `.p/W` while the 256 entries are not all there).
+        rekor_tile: {
+            let width = stella_tlog::tiles::TILE_WIDTH;
+            let tile = entry.log_index / width;
+            stella_tlog::tiles::entries_path(
+                tile,
+                entry.tree_size.saturating_sub(tile * width).min(width),
+            )
+        },
         entry_id: leaf.iter().map(|b| format!("{b:02x}")).collect(),
         log_index: entry.log_index,
         log_origin: origin,

@@ -330,8 +330,8 @@ fn bad_input_is_exit_2_and_writes_nothing() {
         .code(2)
         .stderr(predicate::str::contains("no subjects"));
 
-    // A 10 MB predicate.
-    let huge = json!({"blob": "x".repeat(10_000_000)});
+    // A predicate above the 64 MiB payload limit.
+    let huge = json!({"blob": "x".repeat(70_000_000)});
     attest(dir.path(), &key, &huge, &["--subject", SUBJECT])
         .assert()
         .code(2)

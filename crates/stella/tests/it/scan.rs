@@ -523,6 +523,47 @@ fn a_directory_scans_to_the_same_bytes_twice_and_keeps_what_it_cannot_prove() {
             "{kind} artifacts are byte-identical"
         );
     }
+    // The artifact record: the SBOM's identity, its attestation with its log position, every
+    // referrer.
+    let record_path = home.join("records").join(format!(
+        "{}.json",
+        first["digest"]
+            .as_str()
+            .expect("digest")
+            .trim_start_matches("sha256:")
+    ));
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("json");
+    assert_eq!(record["canonical_id"], first["sbom"]["canonical_id"]);
+    assert_eq!(record["format"], "CycloneDX/1.7");
+    assert_eq!(record["vex_refs"], serde_json::json!([]));
+    let attestation = &record["attestations"][0];
+    assert!(
+        attestation["rekor_tile"]
+            .as_str()
+            .expect("tile")
+            .starts_with("tile/entries/000"),
+        "{attestation}"
+    );
+    assert_eq!(attestation["entry_id"].as_str().expect("id").len(), 64);
+    use base64::Engine as _;
+    let envelope: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(attestation["dsse_b64"].as_str().expect("b64"))
+            .expect("base64"),
+    )
+    .expect("envelope JSON");
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    assert_eq!(
+        attestation["type"],
+        "https://stella-ops.org/attestations/sbom/v1"
+    );
+    let referrers = record["referrers"].as_array().expect("referrers");
+    assert_eq!(
+        referrers.len(),
+        first["attached"].as_array().expect("attached").len() - 1
+    );
+
     let (code, report) = verify(&home, &expected_image, &["--symbol", "vuln_parse"]);
     assert_eq!(code, 0, "{:#?}", failures(&report));
     assert_eq!(report["symbols"][0]["present"], true);
