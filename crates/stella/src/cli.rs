@@ -116,6 +116,18 @@ Examples:
     /// SBOM's canonical_id and every FuncProof hash against the image's binaries.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Sample the stacks of running processes with eBPF (cpu-clock, in-kernel aggregation) and
+    /// write them as canonical frames: collapsed stacks, or JSON with --json.
+    #[command(after_help = RECORD_HELP)]
+    Record(RecordArgs),
+    /// Count every call of named functions with uprobes: exact evidence of execution, with the
+    /// callers of the first calls.
+    #[command(after_help = WITNESS_HELP)]
+    Witness(WitnessArgs),
+    /// Name frames: raw (BuildID, offset) lines, collapsed stacks or `perf script` output, from
+    /// symbol bundles, the local cache, binaries on disk or debuginfod.
+    #[command(after_help = SYMBOLIZE_HELP)]
+    Symbolize(SymbolizeArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -714,4 +726,180 @@ pub struct VerifyArgs {
     /// Print the verdicts as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+const RECORD_HELP: &str = "\
+Samples on the cpu-clock software event at --hz per CPU (default 49: about 0.03 % of a CPU), for \
+the processes chosen by --pid, --cgroup (a container's cgroup v2 directory, or the path \
+/proc/PID/cgroup shows) or --all. User frames come from the kernel as (BuildID, file offset), \
+so a process that exits during the recording stays attributable; kernel frames as addresses. \
+Only canonical frames and counts are kept: never arguments, registers or memory.
+
+Frames are then named from --symbols (symbol bundles attached by `stella scan`: a file or an \
+image reference), the local cache ($STELLA_HOME/symbols), the binaries on disk, and debuginfod \
+(--debuginfod, or DEBUGINFOD_URLS). A frame nothing can name stays `[unknown]+0x<offset>` under \
+its BuildID: never dropped, never guessed.
+
+Output: collapsed stacks, root first (`<comm>;buildid=<id>;main+0x20;hot+0x9 COUNT`, flame-graph \
+tools read it), or with --json the stella.runtime.profile/v1 document (frames leaf first, counts, \
+the window, what was lost). Needs CAP_BPF and CAP_PERFMON (or root). Ctrl-C stops early and \
+still writes what was recorded.
+
+Examples:
+  stella record --pid 1234 --duration 30s -o app.folded
+  stella record --cgroup /system.slice/docker-<id>.scope --json -o app.profile.json
+  stella record --all --hz 99 --duration 10m --duty 10s/60s --symbols oci-layout:.stella/oci:app";
+
+const WITNESS_HELP: &str = "\
+Resolves each --symbol in BINARY (symbol table, dynamic symbols, .eh_frame ranges; a mangled or \
+demangled name, or a glob that must match one function), attaches a uprobe at its first byte and \
+counts every call, per process, in the kernel, for --duration or until Ctrl-C. The first \
+--stacks calls of each symbol keep their caller's stack. The report names what a count covers: \
+the binary and its BuildID, the window, and the processes that had the binary mapped or called \
+it, so a zero is an exact statement about those instances in that window. Needs CAP_BPF and \
+CAP_PERFMON (or root).
+
+Examples:
+  stella witness --binary /usr/lib/x86_64-linux-gnu/libz.so.1 --symbol inflateGetHeader --duration 1h
+  stella witness --binary ./server --symbol 'vuln_*' --pid 1234 --json";
+
+const SYMBOLIZE_HELP: &str = "\
+Reads FILE (or stdin) in one of three forms, detected unless --format says: raw frames, one \
+`BUILDID 0xOFFSET` per line (file offsets, as BPF_F_USER_BUILD_ID gives them); collapsed stacks \
+(Stella's, with buildid= segments and [unknown]+0x frames, or plain ones from other tools); or \
+`perf script` output (with --show-mmap-events the addresses become file offsets and Stella names \
+them itself). Writes the same stacks with names: raw frames as one line each (or a JSON array), \
+stacks as collapsed lines (or the profile JSON).
+
+Examples:
+  stella symbolize frames.txt --symbols oci-layout:.stella/oci:app
+  perf script --show-mmap-events | stella symbolize --json
+  stella symbolize app.folded --debuginfod https://debuginfod.debian.net";
+
+/// Where frames get their names (shared by record, witness and symbolize).
+#[derive(Debug, Args)]
+pub struct SymbolArgs {
+    /// A symbol bundle: a file (symbols.tar) or an image reference whose attached bundle to use.
+    /// Repeatable.
+    #[arg(long, value_name = "FILE|IMAGE-REF")]
+    pub symbols: Vec<String>,
+    /// A debuginfod server to ask for unknown BuildIDs. Repeatable. Default: DEBUGINFOD_URLS.
+    #[arg(long, value_name = "URL")]
+    pub debuginfod: Vec<String>,
+    /// The local symbol cache. Default: $STELLA_HOME/symbols.
+    #[arg(long, value_name = "DIR")]
+    pub symbol_cache: Option<PathBuf>,
+    /// Keep frames as (BuildID, offset) without names.
+    #[arg(long)]
+    pub no_symbolize: bool,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// `stella record`
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Sample these processes (all their threads). Repeatable.
+    #[arg(long, value_name = "PID", conflicts_with_all = ["cgroup", "all"])]
+    pub pid: Vec<u32>,
+    /// Sample every process in this cgroup v2 directory or below it (a container).
+    #[arg(long, value_name = "PATH", conflicts_with = "all")]
+    pub cgroup: Option<String>,
+    /// Sample every process on the host.
+    #[arg(long)]
+    pub all: bool,
+    /// Samples per second per CPU.
+    #[arg(long, default_value_t = 49, value_name = "HZ",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub hz: u64,
+    /// How long to record (e.g. 500ms, 30s, 5m, 1h).
+    #[arg(long, default_value = "30s", value_parser = crate::input::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Sample ON out of every PERIOD (e.g. 10s/60s), for long recordings.
+    #[arg(long, value_name = "ON/PERIOD", value_parser = crate::input::parse_duty)]
+    pub duty: Option<(std::time::Duration, std::time::Duration)>,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the JSON profile instead of collapsed stacks.
+    #[arg(long)]
+    pub json: bool,
+    /// Sampler: ebpf (in-kernel aggregation, frames as BuildID + offset), or perf-event for
+    /// kernels without BPF (every sample read from a ring buffer, frames through
+    /// /proc/PID/maps).
+    #[arg(long, value_enum, default_value_t = Backend::Ebpf)]
+    pub backend: Backend,
+    /// The image the processes run from (`sha256:<hex>`), put in front of every stack.
+    #[arg(long, value_name = "DIGEST")]
+    pub image_digest: Option<String>,
+    #[command(flatten)]
+    pub symbols: SymbolArgs,
+}
+
+/// `stella witness`
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// The binary or shared library holding the functions.
+    #[arg(long, value_name = "PATH")]
+    pub binary: PathBuf,
+    /// A function to count (mangled or demangled name, or a glob matching one). Repeatable.
+    #[arg(long, value_name = "NAME", required = true)]
+    pub symbol: Vec<String>,
+    /// Only this process (default: every process that maps the binary).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// How long to watch (e.g. 30s, 1h).
+    #[arg(long, default_value = "30s", value_parser = crate::input::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Calls per symbol whose caller stack is kept.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub stacks: u64,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub symbols: SymbolArgs,
+}
+
+/// `stella symbolize`
+#[derive(Debug, Args)]
+pub struct SymbolizeArgs {
+    /// The input (`-` or nothing: stdin).
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The input's form (default: detected).
+    #[arg(long, value_enum)]
+    pub format: Option<SymbolizeFormat>,
+    /// Print JSON (frames, or the profile) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub symbols: SymbolArgs,
+}
+
+/// Samplers of `stella record`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// eBPF on perf events, aggregated in the kernel.
+    Ebpf,
+    /// `perf_event_open` ring buffers, aggregated here.
+    PerfEvent,
+}
+
+/// Input forms of `stella symbolize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SymbolizeFormat {
+    /// `BUILDID 0xOFFSET` lines.
+    Raw,
+    /// Collapsed stacks.
+    Collapsed,
+    /// `perf script` output.
+    PerfScript,
 }

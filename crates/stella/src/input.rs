@@ -100,6 +100,46 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// `500ms`, `30s`, `5m`, `1h` (or plain seconds) → a duration above zero.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, unit_ms) = if let Some(d) = s.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = s.strip_suffix('s') {
+        (d, 1_000)
+    } else if let Some(d) = s.strip_suffix('m') {
+        (d, 60_000)
+    } else if let Some(d) = s.strip_suffix('h') {
+        (d, 3_600_000)
+    } else {
+        (s, 1_000)
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 30s, 5m, 1h)"))?;
+    let ms = n
+        .checked_mul(unit_ms)
+        .ok_or_else(|| format!("{s:?} is too long"))?;
+    if ms == 0 {
+        return Err(format!("{s:?}: the duration must be above zero"));
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+/// `10s/60s` → (on, period), with on ≤ period.
+pub fn parse_duty(s: &str) -> Result<(std::time::Duration, std::time::Duration), String> {
+    let (on, period) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not a duty cycle (e.g. 10s/60s)"))?;
+    let (on, period) = (parse_duration(on)?, parse_duration(period)?);
+    if on > period {
+        return Err(format!(
+            "{s:?}: the sampling part is longer than the period"
+        ));
+    }
+    Ok((on, period))
+}
+
 /// `2147483648` → `2.0 GiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -128,5 +168,24 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert_eq!(human_bytes(2 << 30), "2.0 GiB");
         assert_eq!(human_bytes(12), "12 bytes");
+    }
+
+    #[test]
+    fn durations_and_duty_cycles_parse_and_nonsense_is_refused() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        for bad in ["0s", "-1s", "soon", "99999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_duty("10s/60s"),
+            Ok((Duration::from_secs(10), Duration::from_secs(60)))
+        );
+        assert!(parse_duty("60s/10s").is_err());
+        assert!(parse_duty("10s").is_err());
     }
 }

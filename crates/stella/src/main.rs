@@ -13,6 +13,7 @@ mod log;
 mod oci;
 mod output;
 mod registry;
+mod runtime;
 mod sbom;
 mod scan;
 mod serve;
@@ -64,6 +65,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Oci(args) => oci::run(args.command, args.insecure),
         Command::Scan(args) => scan::run(args, &cli.global.home),
         Command::Verify(args) => verify_image::run(args, &cli.global.home),
+        Command::Record(args) => runtime::record(args, &cli.global.home),
+        Command::Witness(args) => runtime::witness(args, &cli.global.home),
+        Command::Symbolize(args) => runtime::symbolize(args, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
             let mut command = Cli::command();

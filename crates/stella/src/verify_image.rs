@@ -380,7 +380,7 @@ fn load(
 }
 
 /// (title, digest, bytes) of each layer of the manifest `digest`.
-fn layers_of(
+pub(crate) fn layers_of(
     store: &dyn ArtifactStore,
     digest: &str,
 ) -> Result<Vec<(String, String, Vec<u8>)>, String> {

@@ -308,10 +308,11 @@ fn a_server_killed_mid_append_loses_nothing_acknowledged() {
         let server = Server::start(&log_dir, &[]);
         let url = server.url.clone();
         let stop = std::sync::atomic::AtomicBool::new(false);
+        let acks = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<(u64, Vec<u8>, String)> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..4)
                 .map(|w| {
-                    let (url, stop, private) = (&url, &stop, &private);
+                    let (url, stop, private, acks) = (&url, &stop, &private, &acks);
                     let base = n + w * 10_000;
                     s.spawn(move || {
                         let client = reqwest::blocking::Client::builder()
@@ -359,12 +360,21 @@ fn a_server_killed_mid_append_loses_nothing_acknowledged() {
                             };
                             let entry = stella_tlog::TlogEntry::from_json(&value).expect("entry");
                             got.push((entry.log_index, entry.body, entry.checkpoint));
+                            acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         got
                     })
                 })
                 .collect();
             std::thread::sleep(Duration::from_millis(150 + round * 37 % 200));
+            // On a loaded machine the first appends can take longer than the delay: wait for a
+            // few acknowledgements (at most 10 s), so every round kills a server mid-stream.
+            let waited = std::time::Instant::now();
+            while acks.load(std::sync::atomic::Ordering::Relaxed) < 3
+                && waited.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             // SIGKILL the server in the middle of whatever it is doing.
             let mut server = server;
             let _ = server.child.kill();

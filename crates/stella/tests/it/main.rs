@@ -10,6 +10,7 @@ mod interop;
 mod log_server;
 mod oci;
 mod oci_api;
+mod runtime;
 mod scan;
 mod sigstore_rs;
 mod tlog_crash;

@@ -1,0 +1,241 @@
+//! The eBPF sampler against real processes: a C program built here with gcc and clang, with
+//! and without frame pointers, sampled by pid and by cgroup. Runs as root (CI does); without
+//! the privileges it fails loudly instead of passing.
+
+// Test helpers may fail loudly: a failed expectation is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use stella_binary::FuncProof;
+use stella_binary::symbols::SymbolTable;
+use stella_runtime::frame::Location;
+use stella_runtime::procmaps::{MapsCache, read_build_id};
+use stella_runtime::sampler::{RecordOptions, Selection, record};
+
+fn build(dir: &Path, compiler: &str, flags: &[&str], name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/hot.c");
+    let status = Command::new(compiler)
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .unwrap_or_else(|e| panic!("{compiler} is needed to build the test program: {e}"));
+    assert!(status.success(), "{compiler} failed");
+    out
+}
+
+fn require_root() {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        uid, "0",
+        "the sampler tests need root (CAP_BPF and CAP_PERFMON); run them as root"
+    );
+}
+
+struct Running(Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Share of samples of `pid` whose leaf frame lies in `function` of `binary`.
+fn leaf_share(profile: &stella_runtime::profile::Profile, binary: &Path, function: &str) -> f64 {
+    let data = std::fs::read(binary).unwrap();
+    let proof = FuncProof::build(&data).unwrap();
+    let table = SymbolTable::from_proof(&proof, &data).unwrap();
+    let id = read_build_id(binary).unwrap();
+    let (mut total, mut hits) = (0u64, 0u64);
+    for stack in &profile.stacks {
+        total += stack.count;
+        let leaf = stack
+            .frames
+            .iter()
+            .find(|f| !matches!(f.location, Location::Kernel { .. }));
+        if let Some(Location::File {
+            build_id: Some(b),
+            file_offset,
+            ..
+        }) = leaf.map(|f| &f.location)
+            && *b == id
+            && table
+                .lookup_file_offset(*file_offset)
+                .is_some_and(|(e, _)| e.sym == function)
+        {
+            hits += stack.count;
+        }
+    }
+    assert!(total > 0, "no samples at all");
+    hits as f64 / total as f64
+}
+
+#[test]
+fn a_hot_function_is_the_leaf_of_nearly_every_sample_for_gcc_and_clang_binaries() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    for (compiler, flags, name) in [
+        (
+            "gcc",
+            &["-O2", "-g", "-fno-omit-frame-pointer"][..],
+            "hot-gcc-fp",
+        ),
+        (
+            "clang",
+            &["-O2", "-g", "-fno-omit-frame-pointer"][..],
+            "hot-clang-fp",
+        ),
+        ("gcc", &["-O2", "-fomit-frame-pointer"][..], "hot-gcc-nofp"),
+    ] {
+        let binary = build(dir.path(), compiler, flags, name);
+        let child = Running(Command::new(&binary).arg("4").spawn().unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+        let mut maps = MapsCache::new();
+        let profile = record(
+            &RecordOptions {
+                selection: Selection::Pids(vec![child.0.id()]),
+                hz: 199,
+                duration: Duration::from_secs(2),
+                duty: None,
+                stop: Arc::new(AtomicBool::new(false)),
+            },
+            &mut maps,
+        )
+        .unwrap_or_else(|e| panic!("recording {name}: {e}"));
+        // Only the target process was sampled.
+        assert!(profile.stacks.iter().all(|s| s.pid == Some(child.0.id())));
+        // 2 s at 199 Hz is ~400 samples on an idle CPU; tests share the CPUs.
+        assert!(profile.stats.samples >= 50, "{name}: {:?}", profile.stats);
+        let share = leaf_share(&profile, &binary, "hot_loop");
+        eprintln!(
+            "{name}: {} samples, hot_loop leaf share {share:.3}",
+            profile.stats.samples
+        );
+        assert!(
+            share >= 0.95,
+            "{name}: hot_loop was the leaf of only {share:.3} of samples"
+        );
+        // With frame pointers, the caller chain is there: main below work below hot_loop.
+        if flags.contains(&"-fno-omit-frame-pointer") {
+            let data = std::fs::read(&binary).unwrap();
+            let proof = FuncProof::build(&data).unwrap();
+            let table = SymbolTable::from_proof(&proof, &data).unwrap();
+            let top = &profile.stacks[0];
+            let names: Vec<String> = top
+                .frames
+                .iter()
+                .filter_map(|f| match &f.location {
+                    Location::File { file_offset, .. } => table
+                        .lookup_file_offset(*file_offset)
+                        .map(|(e, _)| e.sym.clone()),
+                    _ => None,
+                })
+                .collect();
+            let main = names.iter().position(|n| n == "main");
+            let hot = names.iter().position(|n| n == "hot_loop");
+            assert!(
+                matches!((hot, main), (Some(h), Some(m)) if h < m),
+                "{name}: top stack {names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_cgroup_selects_its_processes_and_only_them() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = build(
+        dir.path(),
+        "gcc",
+        &["-O2", "-fno-omit-frame-pointer"],
+        "hot-cg",
+    );
+    let root = stella_runtime::sampler::cgroup2_root().expect("a cgroup v2 hierarchy is mounted");
+    let cgroup = format!("{root}/stella-test-{}", std::process::id());
+    std::fs::create_dir(&cgroup).unwrap_or_else(|e| panic!("cgroup v2 at {cgroup}: {e}"));
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _remove = Remove(cgroup.clone());
+    let inside = Running(Command::new(&binary).arg("4").spawn().unwrap());
+    let outside = Running(Command::new(&binary).arg("4").spawn().unwrap());
+    std::fs::write(format!("{cgroup}/cgroup.procs"), inside.0.id().to_string()).unwrap();
+    let profile = record(
+        &RecordOptions {
+            selection: Selection::Cgroup(cgroup.clone()),
+            hz: 99,
+            duration: Duration::from_secs(2),
+            duty: None,
+            stop: Arc::new(AtomicBool::new(false)),
+        },
+        &mut MapsCache::new(),
+    )
+    .unwrap();
+    let pids: std::collections::BTreeSet<_> = profile.stacks.iter().filter_map(|s| s.pid).collect();
+    assert!(pids.contains(&inside.0.id()), "{pids:?}");
+    assert!(!pids.contains(&outside.0.id()), "{pids:?}");
+    drop(inside);
+    drop(outside);
+}
+
+#[test]
+fn a_process_that_exits_during_the_recording_keeps_its_build_id_frames() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = build(
+        dir.path(),
+        "gcc",
+        &["-O2", "-fno-omit-frame-pointer"],
+        "hot-short",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = std::thread::spawn(move || {
+        record(
+            &RecordOptions {
+                selection: Selection::All,
+                hz: 99,
+                duration: Duration::from_secs(5),
+                duty: None,
+                stop,
+            },
+            &mut MapsCache::new(),
+        )
+    });
+    // Started once the sampler runs; gone well before the recording ends.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut child = Command::new(&binary).arg("1").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let profile = handle.join().unwrap().unwrap();
+    let id = read_build_id(&binary).unwrap();
+    let mine: Vec<_> = profile
+        .stacks
+        .iter()
+        .filter(|s| s.pid == Some(pid))
+        .collect();
+    assert!(!mine.is_empty(), "the exited process left no samples");
+    assert!(
+        mine.iter()
+            .any(|s| s.frames.iter().any(|f| f.build_id() == Some(id.as_str()))),
+        "no frame carries the exited binary's BuildID"
+    );
+    assert!(profile.stats.samples > 0);
+}

@@ -1,0 +1,407 @@
+//! `stella record`, `stella witness` and `stella symbolize` end to end, on real processes built
+//! here from C with gcc, sampled with eBPF as root (CI runs as root; without root these tests
+//! fail and say why). Peers: `perf record` / `perf script` name the same addresses as Stella;
+//! the symbol bundle `stella scan` attaches names a stripped binary's frames.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn stella(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG")
+        .env_remove("DEBUGINFOD_URLS")
+        .env("STELLA_HOME", home);
+    cmd
+}
+
+fn require_root(test: &str) {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    assert!(
+        root,
+        "{test}: needs root (CAP_BPF and CAP_PERFMON) to load eBPF programs; run the tests as root"
+    );
+}
+
+/// Builds `tests/programs/hot.c` of stella-runtime with gcc.
+fn hot_binary(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../stella-runtime/tests/programs/hot.c");
+    let out = dir.join(name);
+    let status = std::process::Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(source)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    out
+}
+
+struct Running(Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(binary: &Path, args: &[&str]) -> Running {
+    let child = std::process::Command::new(binary)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the test program starts");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    Running(child)
+}
+
+#[test]
+fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
+    require_root("record");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = hot_binary(dir.path(), "hot", &["-O2", "-g", "-fno-omit-frame-pointer"]);
+    let child = spawn(&binary, &["9"]);
+    let pid = child.0.id().to_string();
+
+    let out = stella(dir.path())
+        .args(["record", "--pid", &pid, "--duration", "2s", "--hz", "99"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let top = text.lines().next().expect("at least one stack");
+    assert!(top.starts_with("hot;"), "{top}");
+    assert!(top.contains(";main+0x"), "{top}");
+    let (_, leaf) = top.rsplit_once(';').unwrap();
+    assert!(leaf.starts_with("hot_loop+0x"), "{top}");
+    let build_id = stella_runtime::procmaps::read_build_id(&binary).unwrap();
+    assert!(top.contains(&format!("buildid={build_id};")), "{top}");
+
+    let profile_path = dir.path().join("profile.json");
+    stella(dir.path())
+        .args(["record", "--pid", &pid, "--duration", "2s", "--json", "-o"])
+        .arg(&profile_path)
+        .assert()
+        .success();
+    let profile: Value = serde_json::from_slice(&std::fs::read(&profile_path).unwrap()).unwrap();
+    assert_eq!(profile["schema"], "stella.runtime.profile/v1");
+    assert_eq!(profile["backend"], "ebpf");
+    assert_eq!(profile["hz"], 49);
+    assert_eq!(
+        profile["target"]["pids"][0].as_u64(),
+        Some(child.0.id().into())
+    );
+    assert!(profile["window"]["start"].as_str().unwrap().ends_with('Z'));
+    assert!(profile["stats"]["samples"].as_u64().unwrap() > 10);
+    let leaf = &profile["stacks"][0]["frames"][0];
+    assert_eq!(leaf["kind"], "file");
+    assert_eq!(leaf["buildId"], build_id.as_str());
+    assert_eq!(leaf["symbol"]["function"], "hot_loop");
+    assert_eq!(leaf["symbol"]["source"], "file");
+
+    // Raw frames from that JSON, named again by `stella symbolize`.
+    let raw = format!("{} {}\n", build_id, leaf["fileOffset"].as_str().unwrap());
+    let frames = stella(dir.path())
+        .args(["symbolize", "--json", "--format", "raw", "-"])
+        .write_stdin(raw.clone())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let frames: Value = serde_json::from_slice(&frames).unwrap();
+    // No path in a raw frame and the binary is nowhere known by BuildID: unknown, kept.
+    assert_eq!(frames[0]["buildId"], build_id.as_str());
+    assert!(frames[0].get("symbol").is_none(), "{frames}");
+}
+
+#[test]
+fn record_refuses_bad_usage_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["record"][..],
+        &["record", "--pid", "1", "--all"],
+        &["record", "--all", "--hz", "0"],
+        &["record", "--all", "--duration", "soon"],
+        &["record", "--all", "--duty", "60s/10s"],
+        &["record", "--all", "--image-digest", "nope"],
+        &["record", "--all", "--symbols", "/nonexistent/bundle.tar"],
+        &["witness", "--binary", "/bin/true"],
+        &["symbolize", "/nonexistent/frames.txt"],
+    ] {
+        stella(dir.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    // Malformed input names the line.
+    stella(dir.path())
+        .args(["symbolize", "--format", "raw", "-"])
+        .write_stdin("abcdef0123456789 0x10\nnot a frame\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-:2:"));
+    // A process that is not there.
+    stella(dir.path())
+        .args(["record", "--pid", "999999999", "--duration", "1s"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no such process"));
+}
+
+#[test]
+fn witness_counts_every_call_and_prints_one_object_per_symbol() {
+    require_root("witness");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = hot_binary(dir.path(), "hot", &["-O2", "-g"]);
+    let child = spawn(&binary, &["3", "777", "1500"]);
+    let out = stella(dir.path())
+        .args(["witness", "--binary"])
+        .arg(&binary)
+        .args([
+            "--symbol",
+            "vuln_parse",
+            "--symbol",
+            "hot_loop",
+            "--pid",
+            &child.0.id().to_string(),
+            "--duration",
+            "3s",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    let objects = report.as_array().expect("an array, one object per symbol");
+    assert_eq!(objects.len(), 2);
+    let vuln = &objects[0];
+    assert_eq!(vuln["symbol"], "vuln_parse");
+    assert_eq!(vuln["calls"], 777);
+    assert_eq!(vuln["binary"], binary.to_str().unwrap());
+    assert_eq!(
+        vuln["buildId"].as_str(),
+        stella_runtime::procmaps::read_build_id(&binary).as_deref()
+    );
+    assert_eq!(vuln["instances"][0].as_u64(), Some(child.0.id().into()));
+    // The caller of the first calls, named.
+    let caller = &vuln["stacks"][0]["frames"][1]["symbol"]["function"];
+    assert_eq!(caller, "main", "{vuln}");
+    assert!(objects[1]["calls"].as_u64().unwrap() > 0);
+}
+
+/// perf's names for the frames of `binary` in `perf script` output, in order.
+fn perf_names(script: &str, binary: &str) -> Vec<String> {
+    script
+        .lines()
+        .filter(|l| {
+            l.starts_with(char::is_whitespace) && l.trim_end().ends_with(&format!("({binary})"))
+        })
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|s| s.rsplit_once("+0x").map_or(s, |(n, _)| n).to_string())
+        .collect()
+}
+
+#[test]
+fn perf_script_addresses_get_the_names_perf_gave_them() {
+    require_root("perf script");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = hot_binary(dir.path(), "hot", &["-O2", "-g", "-fno-omit-frame-pointer"]);
+    let data = dir.path().join("perf.data");
+    let status = std::process::Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "199", "-g", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(&binary)
+        .arg("1")
+        .stdout(Stdio::null())
+        .status()
+        .expect("perf is installed (apt-get install linux-perf)");
+    assert!(status.success());
+    let script = std::process::Command::new("perf")
+        .args(["script", "--show-mmap-events", "-i"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(script.status.success());
+    let script = String::from_utf8(script.stdout).unwrap();
+    let theirs = perf_names(&script, binary.to_str().unwrap());
+    assert!(theirs.len() > 100, "perf saw {} frames", theirs.len());
+
+    let out = stella(dir.path())
+        .args(["symbolize", "--json", "-"])
+        .write_stdin(script.clone())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let profile: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(profile["backend"], "perf-script");
+    // Every frame of the binary: Stella named it from (BuildID, file offset), as perf did.
+    let mut ours = std::collections::BTreeMap::<String, u64>::new();
+    let mut compared = 0u64;
+    for stack in profile["stacks"].as_array().unwrap() {
+        let count = stack["count"].as_u64().unwrap();
+        for frame in stack["frames"].as_array().unwrap() {
+            if frame["path"] != binary.to_str().unwrap() {
+                continue;
+            }
+            assert_eq!(frame["kind"], "file", "{frame}");
+            let name = frame["symbol"]["function"].as_str().unwrap_or("[unknown]");
+            *ours.entry(name.to_string()).or_default() += count;
+            compared += count;
+        }
+    }
+    let mut theirs_count = std::collections::BTreeMap::<String, u64>::new();
+    for name in &theirs {
+        *theirs_count.entry(name.clone()).or_default() += 1;
+    }
+    assert_eq!(compared, theirs.len() as u64);
+    assert_eq!(ours, theirs_count, "Stella's names differ from perf's");
+}
+
+#[test]
+fn a_stripped_binary_is_named_from_the_symbol_bundle_scan_attached() {
+    require_root("symbol bundle");
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(app.join("bin")).unwrap();
+    let binary = hot_binary(&app.join("bin"), "hot", &["-O2", "-fno-omit-frame-pointer"]);
+    let home = dir.path().join("home");
+    stella(&home)
+        .env("STELLA_PASSWORD", "")
+        .args(["scan", "-q"])
+        .arg(&app)
+        .assert()
+        .success();
+    // What runs is a stripped copy: same code, same BuildID, no symbol table.
+    let stripped = dir.path().join("hot-stripped");
+    let status = std::process::Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&binary)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let child = spawn(&stripped, &["4"]);
+    let pid = child.0.id().to_string();
+    let without = stella(&home)
+        .args(["record", "--pid", &pid, "--duration", "1s", "--hz", "99"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let without = String::from_utf8(without).unwrap();
+    assert!(!without.contains("hot_loop"), "{without}");
+    assert!(without.contains("[unknown]+0x"), "{without}");
+
+    // The same raw frames, named by the image's bundle (stripped hosts carry no symbols).
+    let frames = stella(&home)
+        .args(["symbolize", "--symbols", "oci-layout:home/oci:app", "-"])
+        .current_dir(dir.path())
+        .write_stdin(without.clone())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let named = String::from_utf8(frames).unwrap();
+    let top = named.lines().next().unwrap();
+    assert!(
+        top.contains(";main+0x") && top.contains(";hot_loop+0x"),
+        "{top}"
+    );
+    // An image without a bundle is refused with the reason.
+    stella(&home)
+        .args([
+            "symbolize",
+            "--symbols",
+            "oci-layout:home/oci:nothing-here",
+            "-",
+        ])
+        .current_dir(dir.path())
+        .write_stdin(without)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn the_perf_event_backend_sees_what_ebpf_sees_and_a_duty_cycle_samples_part_of_the_time() {
+    require_root("perf-event backend");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = hot_binary(dir.path(), "hot", &["-O2", "-fno-omit-frame-pointer"]);
+    let child = spawn(&binary, &["9"]);
+    let pid = child.0.id().to_string();
+    let mut leaves = Vec::new();
+    for backend in ["ebpf", "perf-event"] {
+        let out = stella(dir.path())
+            .args([
+                "record",
+                "--backend",
+                backend,
+                "--pid",
+                &pid,
+                "--duration",
+                "2s",
+            ])
+            .args(["--hz", "99", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let profile: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(profile["backend"], backend);
+        let stacks = profile["stacks"].as_array().unwrap();
+        let total: u64 = stacks.iter().map(|s| s["count"].as_u64().unwrap()).sum();
+        let hot: u64 = stacks
+            .iter()
+            .filter(|s| s["frames"][0]["symbol"]["function"] == "hot_loop")
+            .map(|s| s["count"].as_u64().unwrap())
+            .sum();
+        assert!(total > 40, "{backend}: {total} samples");
+        assert!(
+            hot * 100 >= total * 95,
+            "{backend}: hot_loop leaf in {hot} of {total}"
+        );
+        leaves.push(stacks[0]["frames"][0]["buildId"].clone());
+    }
+    assert_eq!(leaves[0], leaves[1]);
+
+    // 300 ms out of every second, for 2 s: about 0.6 s sampled.
+    let out = stella(dir.path())
+        .args([
+            "record",
+            "--pid",
+            &pid,
+            "--duration",
+            "2s",
+            "--duty",
+            "300ms/1s",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let profile: Value = serde_json::from_slice(&out).unwrap();
+    let sampled = profile["window"]["sampledSeconds"].as_f64().unwrap();
+    assert!((0.4..1.2).contains(&sampled), "sampled {sampled} s");
+}
