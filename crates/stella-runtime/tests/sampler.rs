@@ -156,6 +156,48 @@ fn a_hot_function_is_the_leaf_of_nearly_every_sample_for_gcc_and_clang_binaries(
 }
 
 #[test]
+fn a_rust_binary_is_sampled_to_its_mangled_hot_function() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("hot-rs");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/hot.rs");
+    let status = Command::new("rustc")
+        .args(["-O", "-C", "force-frame-pointers=yes", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("rustc runs");
+    assert!(status.success());
+    let child = Running(Command::new(&binary).arg("4").spawn().unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let profile = record(
+        &RecordOptions {
+            selection: Selection::Pids(vec![child.0.id()]),
+            hz: 199,
+            duration: Duration::from_secs(2),
+            duty: None,
+            stop: Arc::new(AtomicBool::new(false)),
+        },
+        &mut MapsCache::new(),
+    )
+    .unwrap();
+    // The symbol table holds the mangled name (`_ZN6hot_rs8hot_loop17h…E`).
+    let data = std::fs::read(&binary).unwrap();
+    let proof = FuncProof::build(&data).unwrap();
+    let mangled = proof
+        .functions
+        .iter()
+        .find(|f| f.sym.contains("hot_loop"))
+        .map(|f| f.sym.clone())
+        .expect("hot_loop is in the symbol table");
+    let share = leaf_share(&profile, &binary, &mangled);
+    assert!(
+        share >= 0.95,
+        "{mangled} was the leaf of only {share:.3} of samples"
+    );
+}
+
+#[test]
 fn a_cgroup_selects_its_processes_and_only_them() {
     require_root();
     let dir = tempfile::tempdir().unwrap();

@@ -405,3 +405,111 @@ fn the_perf_event_backend_sees_what_ebpf_sees_and_a_duty_cycle_samples_part_of_t
     let sampled = profile["window"]["sampledSeconds"].as_f64().unwrap();
     assert!((0.4..1.2).contains(&sampled), "sampled {sampled} s");
 }
+
+#[test]
+fn jit_frames_are_named_from_the_perf_map_node_writes() {
+    require_root("JIT frames");
+    let dir = tempfile::tempdir().unwrap();
+    let script = "function hotJs(){let s=0; for(let i=0;i<1e7;i++) s+=i*i; return s;} \
+                  const end=Date.now()+6000; while(Date.now()<end) hotJs();";
+    let child = std::process::Command::new("node")
+        .args(["--perf-basic-prof", "-e", script])
+        // V8 may write an isolate log into its working directory.
+        .current_dir(dir.path())
+        .spawn()
+        .expect("node is installed");
+    let child = Running(child);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = stella(dir.path())
+        .args([
+            "record",
+            "--pid",
+            &child.0.id().to_string(),
+            "--duration",
+            "2s",
+        ])
+        .args(["--hz", "99", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let profile: Value = serde_json::from_slice(&out).unwrap();
+    let stacks = profile["stacks"].as_array().unwrap();
+    let total: u64 = stacks.iter().map(|s| s["count"].as_u64().unwrap()).sum();
+    let in_js: u64 = stacks
+        .iter()
+        .filter(|s| {
+            let leaf = &s["frames"][0];
+            leaf["kind"] == "anonymous"
+                && leaf["symbol"]["source"] == "perf-map"
+                && leaf["symbol"]["function"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("hotJs"))
+        })
+        .map(|s| s["count"].as_u64().unwrap())
+        .sum();
+    assert!(
+        in_js * 2 > total,
+        "hotJs (from /tmp/perf-PID.map) is the leaf of {in_js} of {total} samples"
+    );
+}
+
+#[test]
+fn without_the_capabilities_the_error_names_them_and_exits_3() {
+    require_root("dropping privileges");
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let open = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    };
+    open(dir.path());
+    open(&home);
+    let binary = assert_cmd::cargo::cargo_bin("stella");
+    let hot = hot_binary(dir.path(), "hot", &["-O2"]);
+    let hot = hot.to_str().unwrap();
+    for (args, needs) in [
+        (
+            &["record", "--all", "--duration", "1s"][..],
+            "CAP_BPF and CAP_PERFMON",
+        ),
+        (
+            &[
+                "record",
+                "--all",
+                "--duration",
+                "1s",
+                "--backend",
+                "perf-event",
+            ],
+            "CAP_PERFMON",
+        ),
+        (
+            &[
+                "witness",
+                "--binary",
+                hot,
+                "--symbol",
+                "vuln_parse",
+                "--duration",
+                "1s",
+            ],
+            "CAP_BPF and CAP_PERFMON",
+        ),
+    ] {
+        // As `nobody`, with no capabilities.
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&binary)
+            .args(args)
+            .env("STELLA_HOME", &home)
+            .output()
+            .expect("setpriv (util-linux) runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains(needs), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
