@@ -24,7 +24,7 @@ use crate::RuntimeError;
 use crate::frame::{Frame, Location};
 use crate::procmaps::MapsCache;
 use crate::profile::{Profile, Stack, Stats, Target, Window};
-use crate::sampler::{RecordOptions, Selection, rfc3339};
+use crate::sampler::{RecordOptions, Selection, rest_until, rfc3339};
 
 /// `PERF_CONTEXT_*` markers in a call chain are the values at or above this (`-4095`).
 const PERF_CONTEXT_MAX: u64 = (-4095i64) as u64;
@@ -156,15 +156,17 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
         .iter()
         .map(|cpu| open(*cpu as usize, options.hz))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut filter = Filter {
-        selection: options.selection.clone(),
-        cgroup,
-        decided: HashMap::new(),
+    let mut collected = Collected {
+        filter: Filter {
+            selection: options.selection.clone(),
+            cgroup,
+            decided: HashMap::new(),
+        },
+        seen: HashSet::new(),
+        comms: HashMap::new(),
+        merged: BTreeMap::new(),
+        stats: Stats::default(),
     };
-    let mut merged: BTreeMap<(u32, Vec<Frame>), u64> = BTreeMap::new();
-    let mut comms: HashMap<u32, String> = HashMap::new();
-    let mut seen: HashSet<u32> = HashSet::new();
-    let mut stats = Stats::default();
 
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -181,15 +183,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
         loop {
             std::thread::sleep(Duration::from_millis(50));
             for sampler in &mut samplers {
-                drain(
-                    sampler,
-                    &mut filter,
-                    maps,
-                    &mut seen,
-                    &mut comms,
-                    &mut merged,
-                    &mut stats,
-                );
+                collected.drain(sampler, maps);
             }
             if options.stop.load(Ordering::Relaxed) || clock.elapsed() >= options.duration {
                 stopped = true;
@@ -203,34 +197,23 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
             sampler
                 .disable()
                 .map_err(|e| perf_error("disabling a perf event", e))?;
-            drain(
-                sampler,
-                &mut filter,
-                maps,
-                &mut seen,
-                &mut comms,
-                &mut merged,
-                &mut stats,
-            );
+            collected.drain(sampler, maps);
         }
         let Some(duty) = options.duty else { break };
         if stopped {
             break;
         }
-        let off_until = burst_start + duty.period;
-        let mut interrupted = false;
-        while Instant::now() < off_until {
-            if options.stop.load(Ordering::Relaxed) || clock.elapsed() >= options.duration {
-                interrupted = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if interrupted {
+        if !rest_until(options, clock, burst_start + duty.period) {
             break;
         }
     }
     let ended = SystemTime::now();
+    let Collected {
+        comms,
+        merged,
+        stats,
+        ..
+    } = collected;
     let stacks = merged
         .into_iter()
         .map(|((pid, frames), count)| Stack {
@@ -259,52 +242,63 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
     Ok(profile)
 }
 
-fn drain(
-    sampler: &mut Sampler,
-    filter: &mut Filter,
-    maps: &mut MapsCache,
-    seen: &mut HashSet<u32>,
-    comms: &mut HashMap<u32, String>,
-    merged: &mut BTreeMap<(u32, Vec<Frame>), u64>,
-    stats: &mut Stats,
-) {
-    while let Some(record) = sampler.next_record() {
-        match record.parse_record() {
-            Ok(Data::Sample(sample)) => {
-                let Some(pid) = sample.pid() else { continue };
-                if !filter.wants(pid) {
-                    continue;
-                }
-                stats.samples += 1;
-                if seen.insert(pid) {
-                    maps.observe(pid);
-                    if let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-                        comms.insert(pid, comm.trim_end().to_string());
+/// What the samples so far add up to.
+struct Collected {
+    filter: Filter,
+    seen: HashSet<u32>,
+    comms: HashMap<u32, String>,
+    merged: BTreeMap<(u32, Vec<Frame>), u64>,
+    stats: Stats,
+}
+
+impl Collected {
+    /// Reads every record waiting in `sampler`'s ring buffer.
+    fn drain(&mut self, sampler: &mut Sampler, maps: &mut MapsCache) {
+        let Collected {
+            filter,
+            seen,
+            comms,
+            merged,
+            stats,
+        } = self;
+        while let Some(record) = sampler.next_record() {
+            match record.parse_record() {
+                Ok(Data::Sample(sample)) => {
+                    let Some(pid) = sample.pid() else { continue };
+                    if !filter.wants(pid) {
+                        continue;
                     }
-                    if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-                        && let Some(path) = text.lines().find_map(|l| l.strip_prefix("0::"))
+                    stats.samples += 1;
+                    if seen.insert(pid) {
+                        maps.observe(pid);
+                        if let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+                            comms.insert(pid, comm.trim_end().to_string());
+                        }
+                        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                            && let Some(path) = text.lines().find_map(|l| l.strip_prefix("0::"))
+                        {
+                            maps.note_cgroup(pid, path);
+                        }
+                    }
+                    let chain = sample.callchain().unwrap_or(&[]);
+                    let frames = chain_frames(pid, chain, maps);
+                    if !frames
+                        .iter()
+                        .any(|f| !matches!(f.location, Location::Kernel { .. }))
                     {
-                        maps.note_cgroup(pid, path);
+                        stats.user_stacks_missing += 1;
                     }
+                    if !frames
+                        .iter()
+                        .any(|f| matches!(f.location, Location::Kernel { .. }))
+                    {
+                        stats.kernel_stacks_missing += 1;
+                    }
+                    *merged.entry((pid, frames)).or_default() += 1;
                 }
-                let chain = sample.callchain().unwrap_or(&[]);
-                let frames = chain_frames(pid, chain, maps);
-                if !frames
-                    .iter()
-                    .any(|f| !matches!(f.location, Location::Kernel { .. }))
-                {
-                    stats.user_stacks_missing += 1;
-                }
-                if !frames
-                    .iter()
-                    .any(|f| matches!(f.location, Location::Kernel { .. }))
-                {
-                    stats.kernel_stacks_missing += 1;
-                }
-                *merged.entry((pid, frames)).or_default() += 1;
+                Ok(Data::Lost(lost)) => stats.lost += lost.lost,
+                _ => {}
             }
-            Ok(Data::Lost(lost)) => stats.lost += lost.lost,
-            _ => {}
         }
     }
 }

@@ -136,7 +136,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
     let mut sampled = Duration::ZERO;
     let mut seen: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut processes: HashMap<u32, (String, u64)> = HashMap::new();
-    'cycles: loop {
+    loop {
         let burst = options.duty.map_or(options.duration, |d| d.on);
         let mut links = Vec::new();
         for cpu in &cpus {
@@ -174,13 +174,8 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
         if stopped {
             break;
         }
-        // Off part of the cycle, still watching for the stop signal.
-        let off_until = burst_start + duty.period;
-        while Instant::now() < off_until {
-            if options.stop.load(Ordering::Relaxed) || clock.elapsed() >= options.duration {
-                break 'cycles;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if !rest_until(options, clock, burst_start + duty.period) {
+            break;
         }
     }
     let ended = SystemTime::now();
@@ -209,6 +204,18 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
     };
     profile.normalize();
     Ok(profile)
+}
+
+/// The off part of a duty cycle: waits until `until`, watching for the stop flag and the end of
+/// the recording; false when the recording is over.
+pub(crate) fn rest_until(options: &RecordOptions, clock: Instant, until: Instant) -> bool {
+    while Instant::now() < until {
+        if options.stop.load(Ordering::Relaxed) || clock.elapsed() >= options.duration {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
 }
 
 /// Loads the object with its settings (before the kernel verifies it).
@@ -282,7 +289,7 @@ fn resolve_cgroup_in(root: &str, path: &str) -> Result<(String, u32), RuntimeErr
 
 /// Reads the `processes` map for pids not seen yet: their name and cgroup, and a snapshot of
 /// their mappings while they still run.
-fn note_processes(
+pub(crate) fn note_processes(
     tables: &Tables,
     seen: &mut std::collections::HashSet<u32>,
     processes: &mut HashMap<u32, (String, u64)>,

@@ -33,8 +33,8 @@ use crate::frame::Frame;
 use crate::procmaps::{MapsCache, parse_maps, read_build_id};
 use crate::profile::Window;
 use crate::sampler::{
-    Tables, add_targets, classify, kernel, load, missing, read_stats, rfc3339, user_locations,
-    user_stacks,
+    Tables, add_targets, classify, kernel, load, missing, note_processes, read_stats, rfc3339,
+    user_locations, user_stacks,
 };
 
 /// Schema id of the witness report.
@@ -283,27 +283,19 @@ pub fn watch(
     }
     let clock = Instant::now();
     let mut seen = std::collections::HashSet::new();
-    let mut comms: HashMap<u32, String> = HashMap::new();
+    let mut processes: HashMap<u32, (String, u64)> = HashMap::new();
     while clock.elapsed() < options.duration && !options.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
-        for (pid, info) in tables.processes.iter().flatten() {
-            if seen.insert(pid) {
-                maps.observe(pid);
-                let len = info[..16].iter().position(|b| *b == 0).unwrap_or(16);
-                comms.insert(pid, String::from_utf8_lossy(&info[..len]).into_owned());
-            }
-        }
+        note_processes(&tables, &mut seen, &mut processes, maps);
     }
     // Probes stay attached until the counts are read: read first, then let `bpf` drop.
     let ended = SystemTime::now();
     instances.extend(mapping_processes(&binary));
-    for (pid, info) in tables.processes.iter().flatten() {
-        if seen.insert(pid) {
-            maps.observe(pid);
-            let len = info[..16].iter().position(|b| *b == 0).unwrap_or(16);
-            comms.insert(pid, String::from_utf8_lossy(&info[..len]).into_owned());
-        }
-    }
+    note_processes(&tables, &mut seen, &mut processes, maps);
+    let comms: HashMap<u32, String> = processes
+        .into_iter()
+        .map(|(pid, (comm, _))| (pid, comm))
+        .collect();
     let counters = read_stats(&tables.stats)?;
     let mut per_symbol: BTreeMap<u32, BTreeMap<u32, u64>> = BTreeMap::new();
     for entry in calls_map.iter() {
