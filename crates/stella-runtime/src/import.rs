@@ -221,18 +221,20 @@ fn perf_frame(
     let mapped = pid.and_then(|pid| mappings.get(&pid)).and_then(|maps| {
         maps.iter()
             .rev()
-            .find(|m| m.start <= address && address < m.start + m.len && m.path == frame.dso)
+            .find(|m| m.start <= address && address - m.start < m.len && m.path == frame.dso)
     });
     let build_id = |path: &str, ids: &mut HashMap<String, Option<String>>| {
         ids.entry(path.to_string())
             .or_insert_with(|| read_build_id(Path::new(path)))
             .clone()
     };
-    if let Some(m) = mapped {
+    if let Some((m, file_offset)) =
+        mapped.and_then(|m| Some((m, (address - m.start).checked_add(m.pgoff)?)))
+    {
         return Frame::unresolved(Location::File {
             build_id: build_id(&m.path, build_ids),
             path: Some(m.path.clone()),
-            file_offset: address - m.start + m.pgoff,
+            file_offset,
         });
     }
     // perf prints a resolved user frame's address relative to its dso: the ELF virtual

@@ -14,10 +14,7 @@
 //! (`symbolize`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-
-use object::{Object, ReadCache};
 
 use crate::frame::Location;
 
@@ -179,7 +176,7 @@ impl MapsCache {
         Location::File {
             build_id,
             path: Some(mapping.path.clone()),
-            file_offset: address - mapping.start + mapping.offset,
+            file_offset: (address - mapping.start).saturating_add(mapping.offset),
         }
     }
 
@@ -192,17 +189,14 @@ impl MapsCache {
 }
 
 /// The GNU BuildID of an ELF file, lower-case hex; `None` if it is not readable, not ELF, or
-/// has no note. Reads only the headers and the note, not the whole file.
+/// has no note. Read by the rule the kernel uses for stack frames (`PT_NOTE` first, see
+/// [`crate::symbolize::elf`]), from the headers and the note only.
 pub fn read_build_id(path: &Path) -> Option<String> {
     // Regular files only: a path from another tool's output may name a FIFO or a device.
     if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
-    let file = File::open(path).ok()?;
-    let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).ok()?;
-    let id = elf.build_id().ok()??;
-    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+    crate::symbolize::elf::read_layout(path).ok()?.build_id
 }
 
 /// The BuildID in a kernel stack frame (`struct bpf_stack_build_id`, always 20 bytes, zero

@@ -173,8 +173,8 @@ fn resolve(
         let file_offset = table
             .segments
             .iter()
-            .find(|s| s.vaddr.0 <= *start && *start < s.vaddr.0 + s.filesz)
-            .map(|s| start - s.vaddr.0 + s.offset.0)
+            .find(|s| s.vaddr.0 <= *start && start - s.vaddr.0 < s.filesz)
+            .and_then(|s| (start - s.vaddr.0).checked_add(s.offset.0))
             .ok_or_else(|| {
                 RuntimeError::Symbols(format!(
                     "--symbol {asked}: {:#x} is in no loadable segment",
