@@ -96,6 +96,21 @@ impl LayoutStore {
         Ok(self.root.join("blobs/sha256").join(&digest[7..]))
     }
 
+    /// The path and metadata of a blob that is present as a regular file (a symbolic link in
+    /// `blobs/` is refused).
+    fn existing_blob(&self, digest: &str) -> Result<(PathBuf, fs::Metadata), OciError> {
+        let path = self.blob_path(digest)?;
+        let meta = fs::symlink_metadata(&path)
+            .map_err(|_| OciError::NotFound(format!("blob {digest} in {}", self.root.display())))?;
+        if !meta.file_type().is_file() {
+            return Err(OciError::Invalid {
+                what: path.display().to_string(),
+                reason: "not a regular file (a symbolic link in blobs/ is refused)".to_owned(),
+            });
+        }
+        Ok((path, meta))
+    }
+
     /// A fresh temporary name in `dir` (renamed into place, or removed, by the caller).
     fn temp_in(dir: &Path) -> PathBuf {
         dir.join(format!(
@@ -207,15 +222,7 @@ impl ArtifactStore for LayoutStore {
     }
 
     fn get_blob(&self, digest: &str) -> Result<Vec<u8>, OciError> {
-        let path = self.blob_path(digest)?;
-        let meta = fs::symlink_metadata(&path)
-            .map_err(|_| OciError::NotFound(format!("blob {digest} in {}", self.root.display())))?;
-        if !meta.file_type().is_file() {
-            return Err(OciError::Invalid {
-                what: path.display().to_string(),
-                reason: "not a regular file (a symbolic link in blobs/ is refused)".to_owned(),
-            });
-        }
+        let (path, meta) = self.existing_blob(digest)?;
         if meta.len() > MAX_BLOB_BYTES {
             return Err(OciError::Invalid {
                 what: path.display().to_string(),
@@ -262,15 +269,7 @@ impl ArtifactStore for LayoutStore {
 
     /// Opens the blob file (a symbolic link is refused) and hashes while it is read.
     fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + '_>, OciError> {
-        let path = self.blob_path(digest)?;
-        let meta = fs::symlink_metadata(&path)
-            .map_err(|_| OciError::NotFound(format!("blob {digest} in {}", self.root.display())))?;
-        if !meta.file_type().is_file() {
-            return Err(OciError::Invalid {
-                what: path.display().to_string(),
-                reason: "not a regular file (a symbolic link in blobs/ is refused)".to_owned(),
-            });
-        }
+        let (path, _) = self.existing_blob(digest)?;
         let file = File::open(&path).map_err(|e| io(&path, e))?;
         Ok(Box::new(VerifyingReader {
             inner: BufReader::with_capacity(COPY_BUFFER, file),
