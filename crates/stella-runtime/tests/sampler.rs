@@ -5,8 +5,10 @@
 // Test helpers may fail loudly: a failed expectation is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -17,40 +19,16 @@ use stella_runtime::frame::Location;
 use stella_runtime::procmaps::{MapsCache, read_build_id};
 use stella_runtime::sampler::{RecordOptions, Selection, record};
 
-fn build(dir: &Path, compiler: &str, flags: &[&str], name: &str) -> PathBuf {
-    let out = dir.join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/hot.c");
-    let status = Command::new(compiler)
-        .args(flags)
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        .status()
-        .unwrap_or_else(|e| panic!("{compiler} is needed to build the test program: {e}"));
-    assert!(status.success(), "{compiler} failed");
-    out
-}
+use common::{Running, build, require_root};
 
-fn require_root() {
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_default();
-    assert_eq!(
-        uid, "0",
-        "the sampler tests need root (CAP_BPF and CAP_PERFMON); run them as root"
-    );
-}
-
-struct Running(Child);
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// Options for a recording of `seconds` at `hz`.
+fn options(selection: Selection, hz: u64, seconds: u64) -> RecordOptions {
+    RecordOptions {
+        selection,
+        hz,
+        duration: Duration::from_secs(seconds),
+        duty: None,
+        stop: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -106,13 +84,7 @@ fn a_hot_function_is_the_leaf_of_nearly_every_sample_for_gcc_and_clang_binaries(
         std::thread::sleep(Duration::from_millis(200));
         let mut maps = MapsCache::new();
         let profile = record(
-            &RecordOptions {
-                selection: Selection::Pids(vec![child.0.id()]),
-                hz: 199,
-                duration: Duration::from_secs(2),
-                duty: None,
-                stop: Arc::new(AtomicBool::new(false)),
-            },
+            &options(Selection::Pids(vec![child.0.id()]), 199, 2),
             &mut maps,
         )
         .unwrap_or_else(|e| panic!("recording {name}: {e}"));
@@ -171,13 +143,7 @@ fn a_rust_binary_is_sampled_to_its_mangled_hot_function() {
     let child = Running(Command::new(&binary).arg("4").spawn().unwrap());
     std::thread::sleep(Duration::from_millis(200));
     let profile = record(
-        &RecordOptions {
-            selection: Selection::Pids(vec![child.0.id()]),
-            hz: 199,
-            duration: Duration::from_secs(2),
-            duty: None,
-            stop: Arc::new(AtomicBool::new(false)),
-        },
+        &options(Selection::Pids(vec![child.0.id()]), 199, 2),
         &mut MapsCache::new(),
     )
     .unwrap();
@@ -221,13 +187,7 @@ fn a_cgroup_selects_its_processes_and_only_them() {
     let outside = Running(Command::new(&binary).arg("4").spawn().unwrap());
     std::fs::write(format!("{cgroup}/cgroup.procs"), inside.0.id().to_string()).unwrap();
     let profile = record(
-        &RecordOptions {
-            selection: Selection::Cgroup(cgroup.clone()),
-            hz: 99,
-            duration: Duration::from_secs(2),
-            duty: None,
-            stop: Arc::new(AtomicBool::new(false)),
-        },
+        &options(Selection::Cgroup(cgroup.clone()), 99, 2),
         &mut MapsCache::new(),
     )
     .unwrap();
@@ -248,19 +208,8 @@ fn a_process_that_exits_during_the_recording_keeps_its_build_id_frames() {
         &["-O2", "-fno-omit-frame-pointer"],
         "hot-short",
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = std::thread::spawn(move || {
-        record(
-            &RecordOptions {
-                selection: Selection::All,
-                hz: 99,
-                duration: Duration::from_secs(5),
-                duty: None,
-                stop,
-            },
-            &mut MapsCache::new(),
-        )
-    });
+    let handle =
+        std::thread::spawn(move || record(&options(Selection::All, 99, 5), &mut MapsCache::new()));
     // Started once the sampler runs; gone well before the recording ends.
     std::thread::sleep(Duration::from_millis(1500));
     let mut child = Command::new(&binary).arg("1").spawn().unwrap();

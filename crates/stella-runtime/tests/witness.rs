@@ -4,7 +4,9 @@
 // Test helpers may fail loudly: a failed expectation is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -14,19 +16,7 @@ use stella_runtime::frame::Location;
 use stella_runtime::procmaps::{MapsCache, read_build_id};
 use stella_runtime::witness::{WitnessOptions, watch};
 
-fn build(dir: &Path, compiler: &str, name: &str) -> PathBuf {
-    let out = dir.join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/hot.c");
-    let status = Command::new(compiler)
-        .args(["-O2", "-g"])
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        .status()
-        .unwrap_or_else(|e| panic!("{compiler} is needed to build the test program: {e}"));
-    assert!(status.success(), "{compiler} failed");
-    out
-}
+use common::{build, require_root};
 
 fn options(binary: &Path, symbols: &[&str], pid: Option<u32>, seconds: u64) -> WitnessOptions {
     WitnessOptions {
@@ -41,16 +31,15 @@ fn options(binary: &Path, symbols: &[&str], pid: Option<u32>, seconds: u64) -> W
 
 #[test]
 fn every_call_is_counted_with_its_callers_and_a_zero_names_its_instances() {
-    assert!(
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")),
-        "the witness tests need root (CAP_BPF and CAP_PERFMON)"
-    );
+    require_root();
     let dir = tempfile::tempdir().unwrap();
     for compiler in ["gcc", "clang"] {
-        let binary = build(dir.path(), compiler, &format!("hot-{compiler}"));
+        let binary = build(
+            dir.path(),
+            compiler,
+            &["-O2", "-g"],
+            &format!("hot-{compiler}"),
+        );
         let opts = options(&binary, &["vuln_parse", "hot_*"], None, 4);
         let handle = std::thread::spawn(move || watch(&opts, &mut MapsCache::new()));
         std::thread::sleep(Duration::from_millis(1500));
@@ -93,7 +82,7 @@ fn every_call_is_counted_with_its_callers_and_a_zero_names_its_instances() {
 #[test]
 fn a_pid_scope_counts_only_that_process_and_reports_zero_for_an_uncalled_function() {
     let dir = tempfile::tempdir().unwrap();
-    let binary = build(dir.path(), "gcc", "hot-pid");
+    let binary = build(dir.path(), "gcc", &["-O2", "-g"], "hot-pid");
     // Both wait 1.5 s before calling vuln_parse 100 times.
     let mut watched = Command::new(&binary)
         .args(["2", "100", "1500"])
@@ -139,7 +128,7 @@ fn a_pid_scope_counts_only_that_process_and_reports_zero_for_an_uncalled_functio
 #[test]
 fn unknown_or_ambiguous_symbols_are_refused_before_anything_is_attached() {
     let dir = tempfile::tempdir().unwrap();
-    let binary = build(dir.path(), "gcc", "hot-bad");
+    let binary = build(dir.path(), "gcc", &["-O2", "-g"], "hot-bad");
     let error = watch(
         &options(&binary, &["no_such_fn"], None, 1),
         &mut MapsCache::new(),

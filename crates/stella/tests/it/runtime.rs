@@ -45,6 +45,18 @@ fn hot_binary(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
     out
 }
 
+/// Runs `cmd`, which must succeed, and returns its stdout as text.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).expect("UTF-8 on stdout")
+}
+
+/// Runs `cmd`, which must succeed, and parses its stdout as JSON.
+fn json_of(cmd: &mut Command) -> Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("JSON on stdout")
+}
+
 struct Running(Child);
 impl Drop for Running {
     fn drop(&mut self) {
@@ -71,14 +83,15 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
     let child = spawn(&binary, &["9"]);
     let pid = child.0.id().to_string();
 
-    let out = stella(dir.path())
-        .args(["record", "--pid", &pid, "--duration", "2s", "--hz", "99"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(stella(dir.path()).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "2s",
+        "--hz",
+        "99",
+    ]));
     let top = text.lines().next().expect("at least one stack");
     assert!(top.starts_with("hot;"), "{top}");
     assert!(top.contains(";main+0x"), "{top}");
@@ -111,15 +124,11 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
 
     // Raw frames from that JSON, named again by `stella symbolize`.
     let raw = format!("{} {}\n", build_id, leaf["fileOffset"].as_str().unwrap());
-    let frames = stella(dir.path())
-        .args(["symbolize", "--json", "--format", "raw", "-"])
-        .write_stdin(raw.clone())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let frames: Value = serde_json::from_slice(&frames).unwrap();
+    let frames = json_of(
+        stella(dir.path())
+            .args(["symbolize", "--json", "--format", "raw", "-"])
+            .write_stdin(raw.clone()),
+    );
     // No path in a raw frame and the binary is nowhere known by BuildID: unknown, kept.
     assert_eq!(frames[0]["buildId"], build_id.as_str());
     assert!(frames[0].get("symbol").is_none(), "{frames}");
@@ -166,26 +175,22 @@ fn witness_counts_every_call_and_prints_one_object_per_symbol() {
     let dir = tempfile::tempdir().unwrap();
     let binary = hot_binary(dir.path(), "hot", &["-O2", "-g"]);
     let child = spawn(&binary, &["3", "777", "1500"]);
-    let out = stella(dir.path())
-        .args(["witness", "--binary"])
-        .arg(&binary)
-        .args([
-            "--symbol",
-            "vuln_parse",
-            "--symbol",
-            "hot_loop",
-            "--pid",
-            &child.0.id().to_string(),
-            "--duration",
-            "3s",
-            "--json",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let report: Value = serde_json::from_slice(&out).unwrap();
+    let report = json_of(
+        stella(dir.path())
+            .args(["witness", "--binary"])
+            .arg(&binary)
+            .args([
+                "--symbol",
+                "vuln_parse",
+                "--symbol",
+                "hot_loop",
+                "--pid",
+                &child.0.id().to_string(),
+                "--duration",
+                "3s",
+                "--json",
+            ]),
+    );
     let objects = report.as_array().expect("an array, one object per symbol");
     assert_eq!(objects.len(), 2);
     let vuln = &objects[0];
@@ -242,15 +247,11 @@ fn perf_script_addresses_get_the_names_perf_gave_them() {
     // On an idle CPU about 2,000 frames; tests share the CPUs, so ask for far fewer.
     assert!(theirs.len() > 30, "perf saw {} frames", theirs.len());
 
-    let out = stella(dir.path())
-        .args(["symbolize", "--json", "-"])
-        .write_stdin(script.clone())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let profile: Value = serde_json::from_slice(&out).unwrap();
+    let profile = json_of(
+        stella(dir.path())
+            .args(["symbolize", "--json", "-"])
+            .write_stdin(script.clone()),
+    );
     assert_eq!(profile["backend"], "perf-script");
     // Every frame of the binary: Stella named it from (BuildID, file offset), as perf did.
     let mut ours = std::collections::BTreeMap::<String, u64>::new();
@@ -301,28 +302,18 @@ fn a_stripped_binary_is_named_from_the_symbol_bundle_scan_attached() {
     assert!(status.success());
     let child = spawn(&stripped, &["4"]);
     let pid = child.0.id().to_string();
-    let without = stella(&home)
-        .args(["record", "--pid", &pid, "--duration", "1s", "--hz", "99"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let without = String::from_utf8(without).unwrap();
+    let without =
+        stdout_of(stella(&home).args(["record", "--pid", &pid, "--duration", "1s", "--hz", "99"]));
     assert!(!without.contains("hot_loop"), "{without}");
     assert!(without.contains("[unknown]+0x"), "{without}");
 
     // The same raw frames, named by the image's bundle (stripped hosts carry no symbols).
-    let frames = stella(&home)
-        .args(["symbolize", "--symbols", "oci-layout:home/oci:app", "-"])
-        .current_dir(dir.path())
-        .write_stdin(without.clone())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let named = String::from_utf8(frames).unwrap();
+    let named = stdout_of(
+        stella(&home)
+            .args(["symbolize", "--symbols", "oci-layout:home/oci:app", "-"])
+            .current_dir(dir.path())
+            .write_stdin(without.clone()),
+    );
     let top = named.lines().next().unwrap();
     assert!(
         top.contains(";main+0x") && top.contains(";hot_loop+0x"),
@@ -351,23 +342,19 @@ fn the_perf_event_backend_sees_what_ebpf_sees_and_a_duty_cycle_samples_part_of_t
     let pid = child.0.id().to_string();
     let mut leaves = Vec::new();
     for backend in ["ebpf", "perf-event"] {
-        let out = stella(dir.path())
-            .args([
-                "record",
-                "--backend",
-                backend,
-                "--pid",
-                &pid,
-                "--duration",
-                "2s",
-            ])
-            .args(["--hz", "99", "--json"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let profile: Value = serde_json::from_slice(&out).unwrap();
+        let profile = json_of(
+            stella(dir.path())
+                .args([
+                    "record",
+                    "--backend",
+                    backend,
+                    "--pid",
+                    &pid,
+                    "--duration",
+                    "2s",
+                ])
+                .args(["--hz", "99", "--json"]),
+        );
         assert_eq!(profile["backend"], backend);
         let stacks = profile["stacks"].as_array().unwrap();
         let total: u64 = stacks.iter().map(|s| s["count"].as_u64().unwrap()).sum();
@@ -386,23 +373,16 @@ fn the_perf_event_backend_sees_what_ebpf_sees_and_a_duty_cycle_samples_part_of_t
     assert_eq!(leaves[0], leaves[1]);
 
     // 300 ms out of every second, for 2 s: about 0.6 s sampled.
-    let out = stella(dir.path())
-        .args([
-            "record",
-            "--pid",
-            &pid,
-            "--duration",
-            "2s",
-            "--duty",
-            "300ms/1s",
-            "--json",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let profile: Value = serde_json::from_slice(&out).unwrap();
+    let profile = json_of(stella(dir.path()).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "2s",
+        "--duty",
+        "300ms/1s",
+        "--json",
+    ]));
     let sampled = profile["window"]["sampledSeconds"].as_f64().unwrap();
     assert!((0.4..1.2).contains(&sampled), "sampled {sampled} s");
 }
@@ -421,21 +401,17 @@ fn jit_frames_are_named_from_the_perf_map_node_writes() {
         .expect("node is installed");
     let child = Running(child);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let out = stella(dir.path())
-        .args([
-            "record",
-            "--pid",
-            &child.0.id().to_string(),
-            "--duration",
-            "2s",
-        ])
-        .args(["--hz", "99", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let profile: Value = serde_json::from_slice(&out).unwrap();
+    let profile = json_of(
+        stella(dir.path())
+            .args([
+                "record",
+                "--pid",
+                &child.0.id().to_string(),
+                "--duration",
+                "2s",
+            ])
+            .args(["--hz", "99", "--json"]),
+    );
     let stacks = profile["stacks"].as_array().unwrap();
     let total: u64 = stacks.iter().map(|s| s["count"].as_u64().unwrap()).sum();
     let in_js: u64 = stacks
