@@ -77,6 +77,8 @@ pub enum SymbolSource {
     Kallsyms,
     /// A JIT's `/tmp/perf-PID.map`.
     PerfMap,
+    /// The kernel's vDSO image, as this host maps it (its BuildID checked).
+    Vdso,
     /// Another tool's output (`perf script`, collapsed stacks) that already named the frame.
     Imported,
 }

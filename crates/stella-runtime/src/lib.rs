@@ -27,6 +27,7 @@ pub mod procmaps;
 pub mod profile;
 pub mod sampler;
 pub mod symbolize;
+pub mod vdso;
 pub mod witness;
 
 use std::path::PathBuf;

@@ -75,12 +75,35 @@ pub struct MapsCache {
     build_ids: HashMap<String, Option<String>>,
     paths_by_build_id: BTreeMap<String, String>,
     containers: HashMap<u32, String>,
+    vdso: Option<NativeVdso>,
+}
+
+/// The vDSO native 64-bit processes map: its size and BuildID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NativeVdso {
+    len: u64,
+    build_id: String,
 }
 
 impl MapsCache {
-    /// A cache reading `/proc`.
+    /// A cache reading `/proc`, naming `[vdso]` frames of native processes with the BuildID of
+    /// the vDSO this process maps (see [`crate::vdso`]).
     pub fn new() -> Self {
-        Self::with_proc_root("/proc")
+        let cache = Self::with_proc_root("/proc");
+        match crate::vdso::Vdso::host() {
+            Some(host) => match &host.build_id {
+                Some(id) => cache.with_vdso(host.image.len() as u64, id.clone()),
+                None => cache,
+            },
+            None => cache,
+        }
+    }
+
+    /// This cache, giving `[vdso]` mappings of `len` bytes above 4 GiB (a native 64-bit
+    /// process's; a 32-bit one's vDSO, a different image, lies below) the BuildID `build_id`.
+    pub fn with_vdso(mut self, len: u64, build_id: String) -> Self {
+        self.vdso = Some(NativeVdso { len, build_id });
+        self
     }
 
     /// A cache reading another proc root (tests).
@@ -160,10 +183,18 @@ impl MapsCache {
         let Some(mapping) = self.find(pid, address).cloned() else {
             return Location::Anonymous { pid, address };
         };
-        if mapping.path == "[vdso]" {
-            // The kernel's own shared object, mapped from no file: an offset into the image.
+        if mapping.path == crate::vdso::MAPPING_NAME {
+            // The kernel's own shared object, mapped from no file: an offset into the image,
+            // with the image's BuildID where the mapping is the native one.
+            let build_id = self
+                .vdso
+                .as_ref()
+                .filter(|v| {
+                    mapping.start > u64::from(u32::MAX) && mapping.end - mapping.start == v.len
+                })
+                .map(|v| v.build_id.clone());
             return Location::File {
-                build_id: None,
+                build_id,
                 path: Some(mapping.path.clone()),
                 file_offset: address - mapping.start,
             };
@@ -274,6 +305,32 @@ garbage line
                 address: 0x7f0000000010
             }
         );
+        // With the native vDSO known, its frames carry its BuildID; a mapping of another size
+        // (or a 32-bit process's, below 4 GiB) does not.
+        let vdso_id = "e0".repeat(20);
+        let mut native = MapsCache::with_proc_root(dir.path()).with_vdso(0x2000, vdso_id.clone());
+        assert!(native.observe(42));
+        assert!(matches!(
+            native.locate(42, 0x7ffd4e1f0010),
+            Location::File { build_id: Some(id), file_offset: 0x10, .. } if *id == vdso_id
+        ));
+        let mut other = MapsCache::with_proc_root(dir.path()).with_vdso(0x3000, vdso_id.clone());
+        assert!(other.observe(42));
+        assert!(matches!(
+            other.locate(42, 0x7ffd4e1f0010),
+            Location::File { build_id: None, .. }
+        ));
+        std::fs::create_dir_all(dir.path().join("43")).unwrap();
+        std::fs::write(
+            dir.path().join("43/maps"),
+            "f7fc1000-f7fc3000 r-xp 00000000 00:00 0 [vdso]\n",
+        )
+        .unwrap();
+        assert!(native.observe(43));
+        assert!(matches!(
+            native.locate(43, 0xf7fc1010),
+            Location::File { build_id: None, .. }
+        ));
         // The process is gone: its snapshot still answers.
         std::fs::remove_dir_all(dir.path().join("42")).unwrap();
         assert!(matches!(

@@ -1211,7 +1211,7 @@ fn a_batch_names_only_unnamed_frames_and_counts_each_source() {
     assert_eq!(
         json,
         serde_json::json!({"bundle": 0, "cache": 0, "file": 3, "debuginfod": 0, "kallsyms": 1,
-            "perfMap": 1, "unknown": 1, "downloads": 0})
+            "perfMap": 1, "vdso": 0, "unknown": 1, "downloads": 0})
     );
 }
 

@@ -32,7 +32,9 @@
 //! purpose.
 //!
 //! Kernel frames are named from `/proc/kallsyms` ([`kallsyms`]), JIT frames from
-//! `/tmp/perf-PID.map` ([`perfmap`]); both paths can be changed ([`Config`]).
+//! `/tmp/perf-PID.map` ([`perfmap`]); both paths can be changed ([`Config`]). Frames
+//! whose BuildID is that of the vDSO this host maps are named from its image ([`crate::vdso`],
+//! [`SymbolSource::Vdso`]), after the bundles and the cache.
 //!
 //! Names are kept as the binary spells them (mangled), with the demangled form beside them,
 //! computed once per distinct name.
@@ -128,6 +130,9 @@ pub struct Stats {
     pub kallsyms: u64,
     /// Named by a JIT perf map.
     pub perf_map: u64,
+    /// Named from the host's vDSO image.
+    #[serde(default)]
+    pub vdso: u64,
     /// Left unknown.
     pub unknown: u64,
     /// Files downloaded from debuginfod.
@@ -137,7 +142,13 @@ pub struct Stats {
 impl Stats {
     /// Frames named, from any source.
     pub fn resolved(&self) -> u64 {
-        self.bundle + self.cache + self.file + self.debuginfod + self.kallsyms + self.perf_map
+        self.bundle
+            + self.cache
+            + self.file
+            + self.debuginfod
+            + self.kallsyms
+            + self.perf_map
+            + self.vdso
     }
 
     /// Frames seen: named or unknown.
@@ -154,6 +165,7 @@ impl Stats {
             Some(SymbolSource::Debuginfod) => &mut self.debuginfod,
             Some(SymbolSource::Kallsyms) => &mut self.kallsyms,
             Some(SymbolSource::PerfMap) => &mut self.perf_map,
+            Some(SymbolSource::Vdso) => &mut self.vdso,
             // Never produced here: imported frames arrive already named.
             Some(SymbolSource::Imported) => return,
         };
@@ -235,6 +247,8 @@ pub struct Symbolizer {
     kallsyms_path: PathBuf,
     kallsyms: Option<Kallsyms>,
     perf_maps: perfmap::PerfMaps,
+    /// The host vDSO's table, built on first need (`None` inside: not readable here).
+    vdso: Option<Option<SymbolTable>>,
     stats: Stats,
 }
 
@@ -286,6 +300,7 @@ impl Symbolizer {
             kallsyms_path: config.kallsyms,
             kallsyms: None,
             perf_maps: perfmap::PerfMaps::new(config.perf_map_dir),
+            vdso: None,
             stats: Stats::default(),
         })
     }
@@ -520,6 +535,28 @@ impl Symbolizer {
                     offsets,
                     &mut out,
                     SymbolSource::Cache,
+                    &mut self.names,
+                );
+            }
+        }
+        // The vDSO, mapped from no file: the image this host maps, when its BuildID is the
+        // frame's.
+        if let Some(id) = valid_id
+            && pending(&out)
+            && crate::vdso::Vdso::host().is_some_and(|v| v.build_id.as_deref() == Some(id))
+        {
+            let table = self.vdso.get_or_insert_with(|| {
+                let host = crate::vdso::Vdso::host()?;
+                host.symbol_table()
+                    .map_err(|e| tracing::debug!("not naming vDSO frames: {e}"))
+                    .ok()
+            });
+            if let Some(table) = table.as_ref() {
+                fill_from_table(
+                    table,
+                    offsets,
+                    &mut out,
+                    SymbolSource::Vdso,
                     &mut self.names,
                 );
             }
@@ -1059,15 +1096,16 @@ mod tests {
     fn stats_serialise_in_camel_case() {
         let stats = Stats {
             perf_map: 2,
+            vdso: 1,
             unknown: 1,
             ..Stats::default()
         };
         let json = serde_json::to_string(&stats).unwrap();
         assert_eq!(
             json,
-            r#"{"bundle":0,"cache":0,"file":0,"debuginfod":0,"kallsyms":0,"perfMap":2,"unknown":1,"downloads":0}"#
+            r#"{"bundle":0,"cache":0,"file":0,"debuginfod":0,"kallsyms":0,"perfMap":2,"vdso":1,"unknown":1,"downloads":0}"#
         );
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), stats);
-        assert_eq!((stats.resolved(), stats.frames()), (2, 3));
+        assert_eq!((stats.resolved(), stats.frames()), (3, 4));
     }
 }

@@ -433,6 +433,82 @@ fn jit_frames_are_named_from_the_perf_map_node_writes() {
 }
 
 #[test]
+fn vdso_frames_carry_the_vdso_build_id_and_are_named_from_its_image() {
+    require_root("vDSO frames");
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("clock.c");
+    std::fs::write(
+        &source,
+        "#include <time.h>\n\
+         int main(void) { struct timespec t; long n = 0;\n\
+         for (;;) { clock_gettime(CLOCK_MONOTONIC, &t); n += t.tv_nsec & 1; }\n\
+         return (int)n; }\n",
+    )
+    .unwrap();
+    let binary = dir.path().join("clock");
+    let built = std::process::Command::new("gcc")
+        .args(["-O2", "-fno-omit-frame-pointer", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("gcc runs");
+    assert!(built.success());
+    let host = stella_runtime::vdso::Vdso::host().expect("this process maps a readable vDSO");
+    let vdso_id = host.build_id.clone().expect("the vDSO carries a BuildID");
+
+    let child = spawn(&binary, &[]);
+    let pid = child.0.id().to_string();
+    let profile = json_of(stella(dir.path()).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "2s",
+        "--hz",
+        "99",
+        "--json",
+    ]));
+    let stacks = profile["stacks"].as_array().unwrap();
+    let total: u64 = stacks.iter().map(|s| s["count"].as_u64().unwrap()).sum();
+    let in_vdso: Vec<&Value> = stacks
+        .iter()
+        .flat_map(|s| s["frames"].as_array().unwrap())
+        .filter(|f| f["path"] == "[vdso]")
+        .collect();
+    assert!(!in_vdso.is_empty(), "no [vdso] frame in {total} samples");
+    for frame in &in_vdso {
+        assert_eq!(frame["buildId"], vdso_id.as_str(), "{frame}");
+        assert_eq!(frame["symbol"]["source"], "vdso", "{frame}");
+        let function = frame["symbol"]["function"].as_str().unwrap();
+        assert!(
+            function.contains("clock_gettime"),
+            "a vDSO frame named {function}: {frame}"
+        );
+    }
+
+    // The collapsed form carries the vDSO's BuildID, and `stella symbolize` names its frames
+    // from it again.
+    let text = stdout_of(stella(dir.path()).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "2s",
+        "--hz",
+        "99",
+    ]));
+    let segment = format!("buildid={vdso_id};");
+    assert!(text.contains(&segment), "{text}");
+    let offset = in_vdso[0]["fileOffset"].as_str().unwrap();
+    let named = json_of(
+        stella(dir.path())
+            .args(["symbolize", "--json", "--format", "raw", "-"])
+            .write_stdin(format!("{vdso_id} {offset}\n")),
+    );
+    assert_eq!(named[0]["symbol"]["source"], "vdso", "{named}");
+}
+
+#[test]
 fn without_the_capabilities_the_error_names_them_and_exits_3() {
     require_root("dropping privileges");
     let dir = tempfile::tempdir().unwrap();
