@@ -271,7 +271,6 @@ int stella_witness(void *ctx)
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (!wanted(tgid))
         return 0;
-    remember_process(tgid);
     bump(4);
 
     struct call_key key = {};
@@ -282,6 +281,9 @@ int stella_witness(void *ctx)
     if (count) {
         seen = __sync_fetch_and_add(count, 1) + 1;
     } else {
+        // A process's first call of this symbol: the only time its name and cgroup are
+        // needed, which keeps every later hit to two map lookups.
+        remember_process(tgid);
         u64 one = 1;
         if (bpf_map_update_elem(&calls, &key, &one, BPF_NOEXIST) == 0) {
             seen = 1;
