@@ -83,7 +83,24 @@ pub fn read(file: &object::File<'_>) -> DebugInfo {
     info
 }
 
+/// Whether `entry`'s `DW_AT_high_pc` is a length that, added to its `DW_AT_low_pc`, passes the
+/// end of the address space. gimli adds the two unchecked, so such an entry (malformed: no
+/// compiler writes one) is kept from it.
+fn high_pc_wraps<'data>(
+    unit: &gimli::UnitRef<'_, Reader<'data>>,
+    entry: &gimli::DebuggingInformationEntry<Reader<'data>>,
+) -> bool {
+    let Some(gimli::AttributeValue::Udata(length)) = entry.attr_value(gimli::DW_AT_high_pc) else {
+        return false;
+    };
+    entry
+        .attr_value(gimli::DW_AT_low_pc)
+        .and_then(|v| unit.attr_address(v).ok().flatten())
+        .is_some_and(|low| low.checked_add(length).is_none())
+}
+
 fn walk(dwarf: &gimli::Dwarf<Reader<'_>>, info: &mut DebugInfo) -> gimli::Result<()> {
+    let mut wrapped = false;
     let mut units = dwarf.units();
     while let Some(header) = units.next()? {
         let unit = dwarf.unit(header)?;
@@ -104,6 +121,17 @@ fn walk(dwarf: &gimli::Dwarf<Reader<'_>>, info: &mut DebugInfo) -> gimli::Result
             }
             // A contiguous function has low_pc/high_pc; one split into hot and cold parts has
             // DW_AT_ranges, and its name belongs to the part holding the entry point.
+            if high_pc_wraps(&unit, entry) {
+                if !wrapped {
+                    wrapped = true;
+                    info.warnings.push(
+                        "DWARF: a subprogram's DW_AT_high_pc length wraps the address space; \
+                         such subprograms were ignored"
+                            .to_owned(),
+                    );
+                }
+                continue;
+            }
             let mut ranges = Vec::new();
             let mut iter = unit.die_ranges(entry)?;
             while let Some(r) = iter.next()? {
