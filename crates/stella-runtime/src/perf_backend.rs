@@ -24,7 +24,7 @@ use crate::RuntimeError;
 use crate::frame::{Frame, Location};
 use crate::procmaps::MapsCache;
 use crate::profile::{Profile, Stack, Stats, Target, Window};
-use crate::sampler::{RecordOptions, Selection, rest_until, rfc3339};
+use crate::sampler::{RecordOptions, Selection, rest_until};
 
 /// `PERF_CONTEXT_*` markers in a call chain are the values at or above this (`-4095`).
 const PERF_CONTEXT_MAX: u64 = (-4095i64) as u64;
@@ -230,11 +230,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
         backend: "perf-event".to_string(),
         hz: Some(options.hz),
         target,
-        window: Some(Window {
-            start: rfc3339(started),
-            end: rfc3339(ended),
-            sampled_seconds: (sampled.as_millis() as f64) / 1000.0,
-        }),
+        window: Some(Window::new(started, ended, sampled)),
         stats,
         stacks,
     };

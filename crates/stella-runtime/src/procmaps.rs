@@ -90,11 +90,8 @@ impl MapsCache {
     /// the vDSO this process maps (see [`crate::vdso`]).
     pub fn new() -> Self {
         let cache = Self::with_proc_root("/proc");
-        match crate::vdso::Vdso::host() {
-            Some(host) => match &host.build_id {
-                Some(id) => cache.with_vdso(host.image.len() as u64, id.clone()),
-                None => cache,
-            },
+        match crate::vdso::Vdso::host().and_then(|v| Some((v.image.len(), v.build_id.clone()?))) {
+            Some((len, id)) => cache.with_vdso(len as u64, id),
             None => cache,
         }
     }

@@ -18,6 +18,8 @@
 //! Stacks are sorted (count descending, then pid, then frames) so the same samples give the
 //! same bytes. What this module does not own: the collapsed-stack text form (`collapsed`).
 
+use std::time::{Duration, SystemTime};
+
 use serde::{Deserialize, Serialize};
 
 use crate::frame::Frame;
@@ -58,6 +60,27 @@ pub struct Window {
     pub end: String,
     /// Seconds during which sampling was on (less than end − start with a duty cycle).
     pub sampled_seconds: f64,
+}
+
+impl Window {
+    /// The window from `start` to `end`, `active` of which was spent sampling or watching
+    /// (to the millisecond).
+    pub fn new(start: SystemTime, end: SystemTime, active: Duration) -> Self {
+        Window {
+            start: rfc3339(start),
+            end: rfc3339(end),
+            sampled_seconds: (active.as_millis() as f64) / 1000.0,
+        }
+    }
+}
+
+/// `time` as RFC 3339 UTC to the second (times before 1970 as the epoch).
+fn rfc3339(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    stella_core::time::rfc3339_utc(secs)
 }
 
 /// Counters of what was seen and what was lost.

@@ -188,11 +188,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
         backend: "ebpf".to_string(),
         hz: Some(options.hz),
         target,
-        window: Some(Window {
-            start: rfc3339(started),
-            end: rfc3339(ended),
-            sampled_seconds: (sampled.as_millis() as f64) / 1000.0,
-        }),
+        window: Some(Window::new(started, ended, sampled)),
         stats: Stats {
             samples: counters[0],
             lost: counters[1],
@@ -539,15 +535,6 @@ fn chain(error: &dyn std::error::Error) -> String {
         text = format!("…{}", &text[cut..]);
     }
     text
-}
-
-/// RFC 3339 UTC with seconds.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    stella_core::time::rfc3339_utc(secs)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::frame::Frame;
 use crate::procmaps::{MapsCache, parse_maps, read_build_id};
 use crate::profile::Window;
 use crate::sampler::{
-    Tables, add_targets, classify, kernel, load, missing, note_processes, read_stats, rfc3339,
+    Tables, add_targets, classify, kernel, load, missing, note_processes, read_stats,
     user_locations, user_stacks,
 };
 
@@ -363,11 +363,7 @@ pub fn watch(
     };
     Ok(WitnessReport {
         schema: SCHEMA.to_string(),
-        window: Window {
-            start: rfc3339(started),
-            end: rfc3339(ended),
-            sampled_seconds: (clock.elapsed().as_millis() as f64) / 1000.0,
-        },
+        window: Window::new(started, ended, clock.elapsed()),
         pid: options.pid,
         instances,
         lost: counters[5],

@@ -543,10 +543,10 @@ impl Symbolizer {
         // frame's.
         if let Some(id) = valid_id
             && pending(&out)
-            && crate::vdso::Vdso::host().is_some_and(|v| v.build_id.as_deref() == Some(id))
+            && let Some(host) =
+                crate::vdso::Vdso::host().filter(|v| v.build_id.as_deref() == Some(id))
         {
             let table = self.vdso.get_or_insert_with(|| {
-                let host = crate::vdso::Vdso::host()?;
                 host.symbol_table()
                     .map_err(|e| tracing::debug!("not naming vDSO frames: {e}"))
                     .ok()
