@@ -264,33 +264,11 @@ impl Drop for TempFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stella_binary::functions::Addr;
-    use stella_binary::{Segment, SymbolEntry};
 
     const ID: &str = "0123456789abcdef0123456789abcdef01234567";
 
     fn table(build_id: &str) -> SymbolTable {
-        SymbolTable {
-            schema: stella_binary::symbols::SCHEMA.to_owned(),
-            build_id: build_id.to_owned(),
-            build_id_source: "gnu-note".to_owned(),
-            file_sha256: stella_core::Digest::sha256(b"file").to_string(),
-            format: "elf".to_owned(),
-            arch: "x86_64".to_owned(),
-            segments: vec![Segment {
-                offset: Addr(0x1000),
-                vaddr: Addr(0x40_1000),
-                filesz: 0x1000,
-                memsz: 0x1000,
-                executable: true,
-            }],
-            functions: vec![SymbolEntry {
-                start: Addr(0x40_1000),
-                end: Addr(0x40_1010),
-                sym: "f".to_owned(),
-                demangled: None,
-            }],
-        }
+        super::super::test_table(build_id, &[(0x40_1000, 0x40_1010, "f")])
     }
 
     fn leftovers(dir: &Path) -> Vec<String> {

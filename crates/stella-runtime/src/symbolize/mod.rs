@@ -948,42 +948,53 @@ fn fetch_files(
     report
 }
 
+/// A symbol table for unit tests: one executable segment (file offset `0x1000` at
+/// `0x40_1000`) and the functions `(start, end, name)` given by virtual address.
+#[cfg(test)]
+pub(crate) fn test_table(build_id: &str, functions: &[(u64, u64, &str)]) -> SymbolTable {
+    use stella_binary::functions::Addr;
+    use stella_binary::{Segment, SymbolEntry};
+    SymbolTable {
+        schema: stella_binary::symbols::SCHEMA.to_owned(),
+        build_id: build_id.to_owned(),
+        build_id_source: "gnu-note".to_owned(),
+        file_sha256: stella_core::Digest::sha256(b"file").to_string(),
+        format: "elf".to_owned(),
+        arch: "x86_64".to_owned(),
+        segments: vec![Segment {
+            offset: Addr(0x1000),
+            vaddr: Addr(0x40_1000),
+            filesz: 0x1000,
+            memsz: 0x1000,
+            executable: true,
+        }],
+        functions: functions
+            .iter()
+            .map(|&(start, end, sym)| SymbolEntry {
+                start: Addr(start),
+                end: Addr(end),
+                sym: sym.to_owned(),
+                demangled: None,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stella_binary::functions::Addr;
-    use stella_binary::{Segment, SymbolEntry};
 
     const ID: &str = "0123456789abcdef0123456789abcdef01234567";
 
     fn table(build_id: &str) -> SymbolTable {
-        let entry = |start: u64, end: u64, sym: &str| SymbolEntry {
-            start: Addr(start),
-            end: Addr(end),
-            sym: sym.to_owned(),
-            demangled: None,
-        };
-        SymbolTable {
-            schema: stella_binary::symbols::SCHEMA.to_owned(),
-            build_id: build_id.to_owned(),
-            build_id_source: "gnu-note".to_owned(),
-            file_sha256: stella_core::Digest::sha256(b"file").to_string(),
-            format: "elf".to_owned(),
-            arch: "x86_64".to_owned(),
-            segments: vec![Segment {
-                offset: Addr(0x1000),
-                vaddr: Addr(0x40_1000),
-                filesz: 0x1000,
-                memsz: 0x1000,
-                executable: true,
-            }],
-            functions: vec![
-                entry(0x40_1000, 0x40_1010, "main"),
-                entry(0x40_1020, 0x40_1040, "_ZN4demo3runEv"),
+        test_table(
+            build_id,
+            &[
+                (0x40_1000, 0x40_1010, "main"),
+                (0x40_1020, 0x40_1040, "_ZN4demo3runEv"),
             ],
-        }
+        )
     }
-
     fn at(build_id: Option<&str>, file_offset: u64) -> Location {
         Location::File {
             build_id: build_id.map(str::to_owned),
