@@ -30,7 +30,7 @@ pub struct PredicateType {
 }
 
 /// Every predicate type Stella defines, by name.
-pub const REGISTRY: [PredicateType; 4] = [
+pub const REGISTRY: [PredicateType; 5] = [
     PredicateType {
         uri: predicate::STELLA_FUNCPROOF,
         name: "funcproof",
@@ -42,6 +42,12 @@ pub const REGISTRY: [PredicateType; 4] = [
         name: "micro-witness",
         description: "call or sample counts of named symbols of one binary in one window, with what could not be attributed; subject: the binary",
         schema: include_str!("../schemas/micro-witness-v1.json"),
+    },
+    PredicateType {
+        uri: predicate::STELLA_RECORD,
+        name: "record",
+        description: "the artifact canonical record of one scan: the SBOM's canonical_id, its log entries and the digest of every referrer attached; subjects: the image and the SBOM",
+        schema: include_str!("../schemas/record-v1.json"),
     },
     PredicateType {
         uri: predicate::STELLA_SBOM,

@@ -34,4 +34,7 @@ pub mod predicate {
     pub const STELLA_MICRO_WITNESS: &str = "https://stella-ops.org/attestations/micro-witness/v1";
     /// A deterministic score as the predicate.
     pub const STELLA_SCORE: &str = "https://stella-ops.org/attestations/score/v1";
+    /// The artifact canonical record of one scan as the predicate: it binds, by digest, every
+    /// referrer the scan attached (SBOM, FuncProofs, symbol bundle, signatures).
+    pub const STELLA_RECORD: &str = "https://stella-ops.org/attestations/record/v1";
 }

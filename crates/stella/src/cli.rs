@@ -112,8 +112,8 @@ Examples:
     /// logged and attached to the image as OCI referrers.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
-    /// The auditor's replay: verify every signed artifact attached to an image, recompute the
-    /// SBOM's canonical_id and every FuncProof hash against the image's binaries.
+    /// The auditor's replay: verify the evidence the newest trusted record of an image binds,
+    /// recompute the SBOM's canonical_id and every FuncProof hash against the image's binaries.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
     /// Sample the stacks of running processes with eBPF (cpu-clock, in-kernel aggregation) and
@@ -632,14 +632,23 @@ Examples:
   stella scan localhost:5000/app:1.0 --push";
 
 const VERIFY_HELP: &str = "\
-Fetches the image's referrers and checks, for every artifact: each bundle's signature by --key \
-(default $STELLA_HOME/keys/stella.pub), its transparency-log entry (inclusion in a checkpoint \
-signed by a log of --trusted-root, default the embedded log's; and, when that log is at hand, that \
-the log still holds the entry), the statement's subjects (the SBOM's recomputed canonical_id and \
-the image digest; each binary's sha256), and that every FuncProof the SBOM names is attached. \
-Then every FuncProof is replayed against the image's own binaries (or --rootfs): file, section \
-and function hashes. Exit 0 only when everything holds; a failure names the artifact, the binary \
-and the function.
+The artifact record decides what is checked. Every record attached to the image is read and its \
+signature checked against the trusted keys (--key, repeatable; default \
+$STELLA_HOME/keys/stella.pub). The newest record signed by a trusted key decides (or the one \
+--record names); only what it binds by digest is used: its SBOM, the FuncProofs the SBOM names, \
+the symbol bundle. Evidence signed by another key is listed as untrusted and ignored, older trusted \
+records as superseded: push access to the image can neither block the verification nor stand in \
+for the trusted evidence.
+
+For each artifact used: its signature by a trusted key, its transparency-log entry (inclusion in a \
+checkpoint signed by a log of --trusted-root, default the embedded log's, consistency with every \
+checkpoint seen before, and, when that log is at hand, that it still holds the entry), the \
+statement's subjects (the SBOM's recomputed canonical_id and the image digest; each binary's \
+sha256), every FuncProof the SBOM names attached and replayed at every path of its binary against \
+the image's own layers (or --rootfs), every symbol table belonging to a verified FuncProof. Exit 0 \
+only when a trusted record decided and everything it binds holds; nothing checked, an empty \
+artifact, or anything that cannot be proven is exit 1, naming the artifact, the binary and the \
+function.
 
 --symbol NAME answers whether the symbol is in any binary of the image (binary, BuildID, range, \
 BLAKE3, log entry) or absent from all of them (with the FuncProofs that show it).
@@ -703,9 +712,14 @@ pub struct VerifyArgs {
     /// The image whose evidence to verify.
     #[arg(long, value_name = "REF")]
     pub image: String,
-    /// The public key the evidence must be signed with. Default: $STELLA_HOME/keys/stella.pub.
+    /// A public key whose signatures are trusted (repeatable). Evidence signed by any other key
+    /// is listed as untrusted and never used. Default: $STELLA_HOME/keys/stella.pub.
     #[arg(long, value_name = "PUB")]
-    pub key: Option<PathBuf>,
+    pub key: Vec<PathBuf>,
+    /// Verify the scan whose artifact record has this digest (the record artifact's manifest
+    /// digest, or its record.json layer's), instead of the newest record signed by a trusted key.
+    #[arg(long, value_name = "DIGEST")]
+    pub record: Option<String>,
     /// The Sigstore trusted root naming the accepted transparency logs. Default: the embedded
     /// log's.
     #[arg(long, value_name = "FILE")]
@@ -789,6 +803,15 @@ pub struct SymbolArgs {
     /// The local symbol cache. Default: $STELLA_HOME/symbols.
     #[arg(long, value_name = "DIR")]
     pub symbol_cache: Option<PathBuf>,
+    /// A public key trusted to sign the evidence of a --symbols image (repeatable). An image's
+    /// symbol tables are used only when a record signed by a trusted key binds them and each
+    /// table belongs to a signed FuncProof of the image. Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB")]
+    pub symbols_key: Vec<PathBuf>,
+    /// The trusted root for the log entries of a --symbols image's evidence. Default: the
+    /// embedded log's.
+    #[arg(long, value_name = "FILE")]
+    pub symbols_trusted_root: Option<PathBuf>,
     /// Keep frames as (BuildID, offset) without names.
     #[arg(long)]
     pub no_symbolize: bool,

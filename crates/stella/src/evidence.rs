@@ -9,8 +9,14 @@
 //!           binary, titled with its path in the image) ◀── bundle artifacts (one layer per
 //!           FuncProof, same title)
 //!       ◀── symbol bundle (application/vnd.stellaops.symbols+tar)
-//!       ◀── artifact record (application/vnd.stellaops.record+json)
+//!       ◀── artifact record (application/vnd.stellaops.record+json) ◀── bundle artifact
 //! ```
+//!
+//! The record is signed (predicate `https://stella-ops.org/attestations/record/v1`) and lists
+//! the digest of every other artifact and signature artifact of its scan, so one signature binds
+//! the whole set, the symbol bundle included. Verification starts from the newest record signed
+//! by a trusted key and uses only what it binds; anything else attached to the image is reported
+//! as superseded (bound by another trusted record) or untrusted, never used.
 //! Not here: producing or checking any of it (`scan`, `verify_image`).
 
 use serde::Serialize;
@@ -75,6 +81,8 @@ pub struct Record {
     pub vex_refs: Vec<String>,
     /// The image: reference and digest.
     pub image: RecordImage,
+    /// When the scan wrote the record (RFC 3339 UTC): the newest trusted record decides.
+    pub created: String,
 }
 
 /// The image a record is about.

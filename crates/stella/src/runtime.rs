@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::anyhow;
 use serde_json::{Value, json};
-use stella_core::media;
-use stella_oci::{Reference, image, image::Platform};
 use stella_runtime::RuntimeError;
 use stella_runtime::collapsed;
 use stella_runtime::frame::Frame;
@@ -26,7 +24,6 @@ use stella_runtime::witness::{self, WitnessOptions};
 
 use crate::cli::{Backend, RecordArgs, SymbolArgs, SymbolizeArgs, SymbolizeFormat, WitnessArgs};
 use crate::exit::{CliError, Outcome};
-use crate::oci::{oci_error, open_store};
 use crate::output::{write_atomically, write_stdout};
 
 /// Largest input `stella symbolize` reads.
@@ -92,45 +89,33 @@ fn symbolizer(args: &SymbolArgs, home: &Path) -> Result<Option<Symbolizer>, CliE
             tracing::info!(bundle = %source, tables, "symbol bundle loaded");
             continue;
         }
-        let tables = bundles_of_image(source, args.insecure, &mut symbolizer)?;
+        let tables = bundles_of_image(source, args, home, &mut symbolizer)?;
         tracing::info!(image = %source, tables, "symbol bundles of the image loaded");
     }
     Ok(Some(symbolizer))
 }
 
-/// Loads every symbol bundle attached to the image `reference`.
+/// Loads the symbol tables of the image `reference` that its verified evidence binds.
 fn bundles_of_image(
     reference: &str,
-    insecure: bool,
+    args: &SymbolArgs,
+    home: &Path,
     symbolizer: &mut Symbolizer,
 ) -> Result<usize, CliError> {
-    let parsed = Reference::parse(reference).map_err(|e| {
-        CliError::input(anyhow!(
-            "--symbols {reference}: neither a file nor an image reference ({e})"
-        ))
-    })?;
-    let store = open_store(&parsed, insecure)?;
-    let resolved =
-        image::resolve(store.as_ref(), parsed.target(), &Platform::host()).map_err(oci_error)?;
-    let referrers = store
-        .referrers(&resolved.root.digest, Some(media::SYMBOLS_TAR))
-        .map_err(oci_error)?;
-    if referrers.is_empty() {
-        return Err(CliError::input(anyhow!(
-            "--symbols {reference}: no symbol bundle is attached to this image (run stella scan)"
-        )));
+    let tables = crate::verify_image::trusted_symbol_tables(
+        reference,
+        args.insecure,
+        &args.symbols_key,
+        args.symbols_trusted_root.as_deref(),
+        home,
+    )?;
+    let count = tables.len();
+    for table in tables {
+        symbolizer
+            .add_table(table)
+            .map_err(|e| runtime_error(e).context(format!("--symbols {reference}")))?;
     }
-    let mut tables = 0;
-    for referrer in referrers {
-        let layers = crate::verify_image::layers_of(store.as_ref(), &referrer.digest)
-            .map_err(|e| CliError::input(anyhow!("--symbols {reference}: {e}")))?;
-        for (_, _, bytes) in layers {
-            tables += symbolizer
-                .add_bundle_bytes(&bytes)
-                .map_err(|e| runtime_error(e).context(format!("--symbols {reference}")))?;
-        }
-    }
-    Ok(tables)
+    Ok(count)
 }
 
 fn name_profile(profile: &mut Profile, symbolizer: Option<&mut Symbolizer>) {

@@ -333,27 +333,49 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
             reference: prepared.image_ref.clone(),
             digest: prepared.image.root.digest.clone(),
         },
+        created: stella_core::time::rfc3339_utc(crate::attest::source_date_epoch()?),
     };
-    let record_bytes =
-        jcs::to_canonical(&serde_json::to_value(&record).map_err(|e| CliError::input(anyhow!(e)))?)
-            .map_err(|e| CliError::input(anyhow!(e)))?;
-    let record_digest = store::attach(
+    let record_value = serde_json::to_value(&record).map_err(|e| CliError::input(anyhow!(e)))?;
+    let record_bytes = jcs::to_canonical(&record_value).map_err(|e| CliError::input(anyhow!(e)))?;
+    // The record is signed and logged like every other statement: its signature binds, by
+    // digest, everything the scan attached (the symbol bundle included).
+    predicates::validate(predicate::STELLA_RECORD, &record_value).map_err(CliError::input)?;
+    let record_statement = Statement::new(
+        vec![
+            Subject::new(prepared.image_ref_without_target(), &image_digest),
+            Subject::new(prepared.name.clone(), &canonical_id),
+        ],
+        predicate::STELLA_RECORD,
+        record_value,
+    )
+    .map_err(CliError::input)?;
+    let record_envelope =
+        Envelope::sign_statement(&record_statement, &[&key as &dyn stella_attest::Signer])
+            .map_err(CliError::input)?;
+    let (record_entries, _) = log_all(
+        std::slice::from_ref(&record_envelope),
+        &key,
+        home,
+        args.log_url.as_deref(),
+    )?;
+    let record_bundle = {
+        let mut bundle = Bundle::new(record_envelope.clone(), key.key_id());
+        bundle.tlog_entries = record_entries.iter().map(TlogEntry::to_json).collect();
+        bundle.to_canonical_json().map_err(CliError::input)?
+    };
+    attach_with_bundles(
         store,
         subject_manifest,
         evidence::RECORD_JSON,
-        &[Layer {
+        vec![Layer {
             name: evidence::RECORD_TITLE.to_owned(),
             media_type: evidence::RECORD_JSON.to_owned(),
             bytes: record_bytes.clone(),
         }],
-        &kind("record"),
-    )
-    .map_err(oci_error)?;
-    attached.push(Attached {
-        kind: "record".to_owned(),
-        digest: record_digest,
-        layers: 1,
-    });
+        vec![record_bundle],
+        kind("record"),
+        &mut attached,
+    )?;
     let records_dir = home.join("records");
     std::fs::create_dir_all(&records_dir)
         .map_err(|e| CliError::environment(anyhow!("{}: {e}", records_dir.display())))?;
@@ -387,10 +409,10 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
             matched,
             added,
         },
-        signed: envelopes.len(),
+        signed: envelopes.len() + 1,
         key: key_name,
         key_created,
-        logged: entries.len(),
+        logged: entries.len() + record_entries.len(),
         log: log_name,
         attached,
         record: record_path.display().to_string(),

@@ -1,11 +1,22 @@
 //! `stella verify --image`: the auditor's replay of what `stella scan` attached to an image.
 //!
-//! For every referrer Stella wrote (see [`crate::evidence`]): each layer's bundles are checked
-//! (signature by the expected key, statement subjects, predicate equal to the attached
-//! document, log entry included in a trusted checkpoint and still held by the log at hand); the
-//! SBOM's canonical_id is recomputed; every FuncProof the SBOM names must be attached; each
-//! FuncProof is replayed against the image's binaries (or `--rootfs`); the symbol bundle must
-//! agree with the FuncProofs; the record's referrers must all be there. One verdict per artifact.
+//! The rules, in order (an image verifies only if every one holds; anything unproven is a "no"):
+//! 1. Every referrer of Stella's types (SBOM, FuncProof, symbol bundle, record) has content: an
+//!    empty or unreadable artifact fails the image.
+//! 2. The artifact record decides what is checked. Every attached record is read and its
+//!    signature bundles checked against the trusted keys (`--key`, repeatable). A bundle signed
+//!    by a key that is not trusted is ignored and reported (cosign's rule: push access must not
+//!    block verification); a bundle whose signature verifies with a trusted key but whose
+//!    statement, subjects or log entry does not hold fails the image. The newest record signed
+//!    by a trusted key (its `created`, then its log index, then its digest) is chosen, or the one
+//!    `--record DIGEST` names; the other trusted records are listed as superseded. No trusted
+//!    record: not verified.
+//! 3. Only what the chosen record binds by digest is used: its SBOM (signed by a trusted key,
+//!    canonical_id as recorded), every FuncProof the SBOM names (present, signed by a trusted key,
+//!    replayed against every path the SBOM lists for its binary: copies and hard links
+//!    included), the symbol bundle (each table must be a verified FuncProof's, and agree with it),
+//!    and every referrer it lists must still be attached. Other artifacts of Stella's types are
+//!    reported as superseded (bound by another trusted record) or untrusted, never used.
 //!
 //! Not here: the checks themselves (`stella-attest`, `stella-tlog`, `stella-binary`).
 
@@ -17,8 +28,8 @@ use anyhow::anyhow;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
-use stella_attest::{PublicKey, SignedEvidence};
-use stella_binary::symbols;
+use stella_attest::{PublicKey, SignedEvidence, Statement, predicates};
+use stella_binary::symbols::{self, SymbolTable};
 use stella_binary::{FuncProof, MappedFile};
 use stella_core::media::{self, predicate};
 use stella_core::{Digest, jcs};
@@ -38,14 +49,39 @@ use crate::output::{print_json, write_stdout};
 /// Most mismatching functions named per binary (the JSON output has them all).
 const MAX_NAMED_MISMATCHES: usize = 5;
 
+/// The artifact types Stella attaches to an image (signature artifacts refer to these).
+const STELLA_TYPES: [&str; 4] = [
+    media::CYCLONEDX_JSON,
+    media::FUNCPROOF_JSON,
+    media::SYMBOLS_TAR,
+    evidence::RECORD_JSON,
+];
+
+/// What became of one artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    /// Checked and holds.
+    Verified,
+    /// Checked and does not hold, or could not be checked: the image does not verify.
+    Failed,
+    /// Not signed by a trusted key and bound by no trusted record: ignored.
+    Untrusted,
+    /// Bound by a trusted record other than the chosen one: ignored.
+    Superseded,
+}
+
 /// One artifact's verdict.
 #[derive(Debug, Clone, Serialize)]
 struct Verdict {
     kind: &'static str,
     name: String,
     digest: String,
+    status: Status,
     ok: bool,
     reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     log: Vec<LogRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,16 +100,26 @@ impl Verdict {
             kind,
             name: name.to_owned(),
             digest: digest.to_owned(),
+            status: Status::Verified,
             ok: true,
             reasons: Vec::new(),
+            notes: Vec::new(),
             log: Vec::new(),
             detail: None,
         }
     }
 
     fn fail(&mut self, reason: impl Into<String>) {
+        self.status = Status::Failed;
         self.ok = false;
         self.reasons.push(reason.into());
+    }
+
+    fn ignored(mut self, status: Status, why: impl Into<String>) -> Self {
+        self.status = status;
+        self.ok = true;
+        self.notes.push(why.into());
+        self
     }
 }
 
@@ -85,6 +131,29 @@ struct LayerDoc {
     bundles: Vec<Vec<u8>>,
 }
 
+/// An attached artifact of one of Stella's types.
+struct Artifact {
+    digest: String,
+    artifact_type: String,
+    layers: Vec<LayerDoc>,
+}
+
+impl Artifact {
+    fn kind(&self) -> &'static str {
+        kind_of(&self.artifact_type)
+    }
+}
+
+fn kind_of(artifact_type: &str) -> &'static str {
+    match artifact_type {
+        media::CYCLONEDX_JSON => "sbom",
+        media::FUNCPROOF_JSON => "funcproof",
+        media::SYMBOLS_TAR => "symbols",
+        evidence::RECORD_JSON => "record",
+        _ => "artifact",
+    }
+}
+
 /// A verified FuncProof, kept for the symbol queries.
 struct ProvenBinary {
     path: String,
@@ -93,223 +162,145 @@ struct ProvenBinary {
     log: Vec<LogRef>,
 }
 
+/// A trusted signing key.
+pub(crate) struct TrustedKey {
+    name: String,
+    key: PublicKey,
+}
+
+/// What every check needs.
+pub(crate) struct Ctx<'a> {
+    store: &'a dyn ArtifactStore,
+    keys: &'a [TrustedKey],
+    trusted: Option<&'a [TrustedLog]>,
+    home: &'a Path,
+    local_log: Option<&'a stella_tlog::Log>,
+    image: &'a Image,
+}
+
+/// The outcome of the checks of one layer's bundles.
+#[derive(Default)]
+struct Signed {
+    /// Statements signed by a trusted key whose every check held, with their log entries.
+    statements: Vec<(Statement, Vec<LogRef>)>,
+    /// Bundles signed by a trusted key that failed a check: the artifact fails.
+    failures: Vec<String>,
+    /// Bundles not signed by any trusted key (or not verifiable at all): ignored.
+    untrusted: Vec<String>,
+}
+
+impl Signed {
+    /// Applies the outcome to `v`: a trusted failure fails it; no trusted statement fails it.
+    fn apply(&self, v: &mut Verdict, unsigned_is: &str) {
+        for f in &self.failures {
+            v.fail(f.clone());
+        }
+        if self.statements.is_empty() && self.failures.is_empty() {
+            if self.untrusted.is_empty() {
+                v.fail(format!(
+                    "unsigned: no signature bundle refers to {unsigned_is}"
+                ));
+            } else {
+                v.fail(format!(
+                    "not signed by a trusted key: {}",
+                    self.untrusted.join("; ")
+                ));
+            }
+        } else if !self.untrusted.is_empty() {
+            v.notes.push(format!(
+                "ignored {} bundle{} not signed by a trusted key",
+                self.untrusted.len(),
+                if self.untrusted.len() == 1 { "" } else { "s" }
+            ));
+        }
+        for (_, log) in &self.statements {
+            v.log.extend(log.iter().cloned());
+        }
+    }
+}
+
+/// The trusted keys: `--key` (repeatable), else the default key of `stella scan`.
+pub(crate) fn trusted_keys(given: &[PathBuf], home: &Path) -> Result<Vec<TrustedKey>, CliError> {
+    let paths = if given.is_empty() {
+        let (_, public) = crate::attest::default_key_paths(home);
+        if !public.exists() {
+            return Err(CliError::input(anyhow!(
+                "no --key given and no default key at {}: pass the public key the evidence \
+                 was signed with",
+                public.display()
+            )));
+        }
+        vec![public]
+    } else {
+        given.to_vec()
+    };
+    paths
+        .iter()
+        .map(|p| {
+            Ok(TrustedKey {
+                name: p.display().to_string(),
+                key: crate::attest::load_public_key(p)?,
+            })
+        })
+        .collect()
+}
+
 /// `stella verify --image`.
 pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
     if args.jobs == Some(0) {
         return Err(CliError::input(anyhow!("--jobs must be at least 1")));
     }
-    let key_path = match &args.key {
-        Some(p) => p.clone(),
-        None => {
-            let (_, public) = crate::attest::default_key_paths(home);
-            if !public.exists() {
-                return Err(CliError::input(anyhow!(
-                    "no --key given and no default key at {}: pass the public key the evidence \
-                     was signed with",
-                    public.display()
-                )));
-            }
-            public
-        }
-    };
-    let key = crate::attest::load_public_key(&key_path)?;
+    let keys = trusted_keys(&args.key, home)?;
     let trusted = trusted_logs(args.trusted_root.as_deref(), home)?;
     let local_log = crate::log::open_existing(home)?;
+    if let Some(dir) = &args.rootfs
+        && !dir.is_dir()
+    {
+        return Err(CliError::input(anyhow!(
+            "--rootfs {}: not a directory",
+            dir.display()
+        )));
+    }
 
     let reference = Reference::parse(&args.image).map_err(oci_error)?;
     let store = open_store(&reference, args.insecure)?;
     let image =
         image::resolve(store.as_ref(), reference.target(), &Platform::host()).map_err(oci_error)?;
-    let referrers = store
-        .referrers(&image.root.digest, None)
-        .map_err(oci_error)?;
-    let mut by_type: BTreeMap<String, Vec<Referrer>> = BTreeMap::new();
-    for r in referrers {
-        by_type
-            .entry(r.artifact_type.clone().unwrap_or_default())
-            .or_default()
-            .push(r);
-    }
-    let take = |t: &str, by_type: &mut BTreeMap<String, Vec<Referrer>>| {
-        by_type.remove(t).unwrap_or_default()
-    };
-    let sbom_refs = take(media::CYCLONEDX_JSON, &mut by_type);
-    let proof_refs = take(media::FUNCPROOF_JSON, &mut by_type);
-    let symbol_refs = take(media::SYMBOLS_TAR, &mut by_type);
-    let record_refs = take(evidence::RECORD_JSON, &mut by_type);
-
-    let mut verdicts = Vec::new();
-    let mut present: BTreeSet<String> = BTreeSet::new();
     let ctx = Ctx {
         store: store.as_ref(),
-        key: &key,
+        keys: &keys,
         trusted: trusted.as_deref(),
         home,
         local_log: local_log.as_ref(),
         image: &image,
     };
+    let replay = Replay::Full {
+        rootfs: args.rootfs.as_deref(),
+        jobs: args.jobs,
+    };
+    let examined = examine(&ctx, &args.image, args.record.as_deref(), &replay)?;
 
-    if sbom_refs.is_empty() && proof_refs.is_empty() {
-        let mut v = Verdict::new("image", &args.image, &image.root.digest);
-        v.fail("no Stella evidence is attached to this image (no SBOM, no FuncProof referrer): run stella scan");
-        verdicts.push(v);
-    } else if sbom_refs.is_empty() {
-        let mut v = Verdict::new("image", &args.image, &image.root.digest);
-        v.fail("missing referrer: no SBOM is attached to this image");
-        verdicts.push(v);
-    }
-
-    // SBOMs.
-    let mut named_proofs: BTreeMap<String, String> = BTreeMap::new();
-    let mut canonical_ids = BTreeSet::new();
-    for r in &sbom_refs {
-        present.insert(r.digest.clone());
-        match load(&ctx, r, &mut present) {
-            Ok(layers) => {
-                for layer in layers {
-                    let v = check_sbom(&ctx, &layer, &mut named_proofs, &mut canonical_ids);
-                    verdicts.push(v);
-                }
-            }
-            Err(reason) => {
-                let mut v = Verdict::new("sbom", "(artifact)", &r.digest);
-                v.fail(reason);
-                verdicts.push(v);
-            }
-        }
-    }
-
-    // FuncProofs: signatures first, then the replay in parallel.
-    let mut proofs: Vec<(LayerDoc, Verdict, Option<FuncProof>)> = Vec::new();
-    for r in &proof_refs {
-        present.insert(r.digest.clone());
-        match load(&ctx, r, &mut present) {
-            Ok(layers) => {
-                for layer in layers {
-                    let (v, proof) = check_funcproof_signature(&ctx, &layer);
-                    proofs.push((layer, v, proof));
-                }
-            }
-            Err(reason) => {
-                let mut v = Verdict::new("funcproof", "(artifact)", &r.digest);
-                v.fail(reason);
-                verdicts.push(v);
-            }
-        }
-    }
-    let attached_proofs: BTreeSet<String> =
-        proofs.iter().map(|(l, _, _)| l.digest.clone()).collect();
-    if let Some(sbom_verdict) = verdicts.iter_mut().find(|v| v.kind == "sbom") {
-        for (digest, path) in &named_proofs {
-            if !attached_proofs.contains(digest) {
-                sbom_verdict.fail(format!(
-                    "missing referrer: the FuncProof {digest} of {path}, named by the SBOM, is not \
-                     attached to the image"
-                ));
-            }
-        }
-    }
-
-    let (root, _unpacked) = replay_root(&args, &ctx, home)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| CliError::environment(anyhow!("worker threads: {e}")))?;
-    let replayed: Vec<(Verdict, Option<ProvenBinary>)> = pool.install(|| {
-        proofs
-            .into_par_iter()
-            .map(|(layer, mut v, proof)| {
-                let Some(proof) = proof else {
-                    return (v, None);
-                };
-                replay(&root, &layer.title, &proof, &mut v);
-                let proven = ProvenBinary {
-                    path: layer.title.clone(),
-                    digest: layer.digest.clone(),
-                    log: v.log.clone(),
-                    proof,
-                };
-                let ok = v.ok;
-                (v, ok.then_some(proven))
-            })
-            .collect()
-    });
-    let mut proven = Vec::new();
-    for (v, p) in replayed {
-        verdicts.push(v);
-        proven.extend(p);
-    }
-
-    // The symbol bundle must say what the FuncProofs say.
-    for r in &symbol_refs {
-        present.insert(r.digest.clone());
-        let mut v = Verdict::new("symbols", evidence::SYMBOLS_TITLE, &r.digest);
-        match load(&ctx, r, &mut present) {
-            Ok(layers) => {
-                for layer in layers {
-                    check_symbols(&layer, &proven, &mut v);
-                }
-            }
-            Err(reason) => v.fail(reason),
-        }
-        verdicts.push(v);
-    }
-
-    // The record: its SBOM, and every referrer it lists, must be here.
-    for r in &record_refs {
-        present.insert(r.digest.clone());
-        let mut v = Verdict::new("record", evidence::RECORD_TITLE, &r.digest);
-        match load(&ctx, r, &mut present) {
-            Ok(layers) => {
-                for layer in layers {
-                    match serde_json::from_slice::<Record>(&layer.bytes) {
-                        Ok(record) => {
-                            v.detail = Some(format!(
-                                "{} referrers listed, {} attestation(s)",
-                                record.referrers.len(),
-                                record.attestations.len()
-                            ));
-                            if !canonical_ids.contains(&record.canonical_id) {
-                                v.fail(format!(
-                                    "the record is about SBOM {}, which is not attached",
-                                    record.canonical_id
-                                ));
-                            }
-                            for d in &record.referrers {
-                                if !present.contains(d) {
-                                    v.fail(format!(
-                                        "missing referrer: {d}, listed in the record, is not \
-                                         attached"
-                                    ));
-                                }
-                            }
-                        }
-                        Err(e) => v.fail(format!("the record is not a Stella record: {e}")),
-                    }
-                }
-            }
-            Err(reason) => v.fail(reason),
-        }
-        verdicts.push(v);
-    }
-
-    let ok = verdicts.iter().all(|v| v.ok);
+    let ok = examined.verified();
     let answers: Vec<Value> = args
         .symbol
         .iter()
-        .map(|name| symbol_answer(name, &proven))
+        .map(|name| symbol_answer(name, &examined.proven))
         .collect::<Result<_, _>>()?;
+    let verdicts = &examined.verdicts;
     if args.json {
         print_json(&json!({
             "image": args.image,
             "digest": image.root.digest,
             "verified": ok,
+            "record": examined.record,
             "artifacts": verdicts,
-            "failed": verdicts.iter().filter(|v| !v.ok).count(),
+            "failed": count(verdicts, Status::Failed),
+            "untrusted": count(verdicts, Status::Untrusted),
+            "superseded": count(verdicts, Status::Superseded),
             "symbols": answers,
         }))?;
     } else {
-        print_table(&args.image, &image.root.digest, &verdicts, &answers)?;
+        print_table(&args.image, &image.root.digest, &examined, &answers)?;
     }
     Ok(if ok {
         Outcome::Success
@@ -318,14 +309,369 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
     })
 }
 
-/// What every check needs.
-struct Ctx<'a> {
-    store: &'a dyn ArtifactStore,
-    key: &'a PublicKey,
-    trusted: Option<&'a [TrustedLog]>,
-    home: &'a Path,
-    local_log: Option<&'a stella_tlog::Log>,
-    image: &'a Image,
+fn count(verdicts: &[Verdict], status: Status) -> usize {
+    verdicts.iter().filter(|v| v.status == status).count()
+}
+
+/// How FuncProofs are replayed against files.
+enum Replay<'a> {
+    /// Against `rootfs`, or the image's layers unpacked when `None`.
+    Full {
+        rootfs: Option<&'a Path>,
+        jobs: Option<usize>,
+    },
+    /// Signatures and bindings only (for naming frames: the symbol tables a trusted record binds).
+    SignaturesOnly,
+}
+
+/// Everything `examine` found.
+struct Examined {
+    verdicts: Vec<Verdict>,
+    /// The digest of the record that decided, if one did.
+    record: Option<String>,
+    proven: Vec<ProvenBinary>,
+    /// Symbol tables bound by the chosen record and matching a verified FuncProof.
+    tables: Vec<SymbolTable>,
+}
+
+impl Examined {
+    /// True only if a trusted record decided and nothing failed.
+    fn verified(&self) -> bool {
+        self.record.is_some() && self.verdicts.iter().all(|v| v.status != Status::Failed)
+    }
+}
+
+/// A record whose signature verified with a trusted key.
+struct TrustedRecord {
+    artifact: String,
+    record: Record,
+    newest_log_index: u64,
+}
+
+/// Applies the rules of the module documentation to the image in `ctx`.
+fn examine(
+    ctx: &Ctx<'_>,
+    image_name: &str,
+    record_arg: Option<&str>,
+    replay: &Replay<'_>,
+) -> Result<Examined, CliError> {
+    let image_digest = ctx.image.root.digest.clone();
+    let mut verdicts = Vec::new();
+    let mut present: BTreeSet<String> = BTreeSet::new();
+
+    // Rule 1: every Stella artifact, loaded; empty or unreadable ones fail.
+    let referrers = ctx
+        .store
+        .referrers(&image_digest, None)
+        .map_err(oci_error)?;
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    for r in &referrers {
+        present.insert(r.digest.clone());
+        let artifact_type = r.artifact_type.clone().unwrap_or_default();
+        if !STELLA_TYPES.contains(&artifact_type.as_str()) {
+            continue;
+        }
+        let kind = kind_of(&artifact_type);
+        match load(ctx, r, &mut present) {
+            Ok(layers) if layers.is_empty() => {
+                let mut v = Verdict::new(kind, "(artifact)", &r.digest);
+                v.fail(format!(
+                    "the {kind} artifact {} has no content (a manifest without layers)",
+                    r.digest
+                ));
+                verdicts.push(v);
+            }
+            Ok(layers) => artifacts.push(Artifact {
+                digest: r.digest.clone(),
+                artifact_type,
+                layers,
+            }),
+            Err(reason) => {
+                let mut v = Verdict::new(kind, "(artifact)", &r.digest);
+                v.fail(reason);
+                verdicts.push(v);
+            }
+        }
+    }
+
+    // Rule 2: the records.
+    let mut trusted_records: Vec<TrustedRecord> = Vec::new();
+    let mut record_verdicts: BTreeMap<String, Verdict> = BTreeMap::new();
+    for a in artifacts
+        .iter()
+        .filter(|a| a.artifact_type == evidence::RECORD_JSON)
+    {
+        let (v, trusted) = check_record(ctx, a);
+        if let Some(t) = trusted {
+            trusted_records.push(t);
+        }
+        record_verdicts.insert(a.digest.clone(), v);
+    }
+    let chosen = match record_arg {
+        Some(wanted) => {
+            let found = trusted_records.iter().position(|t| {
+                t.artifact == wanted
+                    || artifacts.iter().any(|a| {
+                        a.digest == t.artifact && a.layers.iter().any(|l| l.digest == wanted)
+                    })
+            });
+            if found.is_none() {
+                let mut v = Verdict::new("image", image_name, &image_digest);
+                if record_verdicts.contains_key(wanted) {
+                    v.fail(format!(
+                        "--record {wanted}: the record is not signed by a trusted key (see its \
+                         verdict)"
+                    ));
+                } else {
+                    v.fail(format!(
+                        "--record {wanted}: no artifact record with this digest is attached to \
+                         the image"
+                    ));
+                }
+                verdicts.push(v);
+            }
+            found
+        }
+        None => trusted_records
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| {
+                (&a.record.created, a.newest_log_index, &a.artifact).cmp(&(
+                    &b.record.created,
+                    b.newest_log_index,
+                    &b.artifact,
+                ))
+            })
+            .map(|(i, _)| i),
+    };
+    let Some(chosen) = chosen.map(|i| trusted_records.swap_remove(i)) else {
+        if record_arg.is_none() {
+            let mut v = Verdict::new("image", image_name, &image_digest);
+            v.fail(if artifacts.is_empty() && verdicts.is_empty() {
+                "no Stella evidence is attached to this image (no SBOM, no FuncProof, no record): \
+                 run stella scan"
+                    .to_owned()
+            } else {
+                "no artifact record signed by a trusted key is attached to this image: nothing \
+                 it carries can be trusted (pass the key that signed it with --key, or run \
+                 stella scan)"
+                    .to_owned()
+            });
+            verdicts.push(v);
+        }
+        for (digest, v) in record_verdicts {
+            verdicts.push(if trusted_records.iter().any(|t| t.artifact == digest) {
+                v.ignored(Status::Superseded, "not the record --record names")
+            } else {
+                v
+            });
+        }
+        for a in &artifacts {
+            if a.artifact_type != evidence::RECORD_JSON {
+                verdicts.push(artifact_verdict(a).ignored(
+                    Status::Untrusted,
+                    "not bound by any record signed by a trusted key",
+                ));
+            }
+        }
+        return Ok(Examined {
+            verdicts,
+            record: None,
+            proven: Vec::new(),
+            tables: Vec::new(),
+        });
+    };
+    let bound: BTreeSet<&str> = chosen.record.referrers.iter().map(String::as_str).collect();
+    let superseding: BTreeSet<&str> = trusted_records
+        .iter()
+        .flat_map(|t| t.record.referrers.iter().map(String::as_str))
+        .collect();
+    for (digest, v) in record_verdicts {
+        if digest == chosen.artifact || v.status != Status::Verified {
+            verdicts.push(v);
+        } else if trusted_records.iter().any(|t| t.artifact == digest) {
+            verdicts.push(v.ignored(
+                Status::Superseded,
+                format!("a newer or chosen record decides: {}", chosen.artifact),
+            ));
+        } else {
+            verdicts.push(v.ignored(Status::Untrusted, "not signed by a trusted key"));
+        }
+    }
+    for a in &artifacts {
+        if a.artifact_type == evidence::RECORD_JSON || bound.contains(a.digest.as_str()) {
+            continue;
+        }
+        let v = artifact_verdict(a);
+        verdicts.push(if superseding.contains(a.digest.as_str()) {
+            v.ignored(
+                Status::Superseded,
+                "bound by another trusted record, not the one that decides",
+            )
+        } else {
+            v.ignored(
+                Status::Untrusted,
+                "bound by no record signed by a trusted key",
+            )
+        });
+    }
+    let bound_ref = &bound;
+    let chosen_of = |t: &'static str| {
+        artifacts
+            .iter()
+            .filter(move |a| a.artifact_type == t && bound_ref.contains(a.digest.as_str()))
+    };
+
+    // Rule 3: the SBOM the record names.
+    let sbom_digest = chosen
+        .record
+        .sbom_ref
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .to_owned();
+    let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut sbom_verdict = match chosen_of(media::CYCLONEDX_JSON).find(|a| a.digest == sbom_digest)
+    {
+        Some(a) => check_sbom(ctx, a, &chosen.record, &mut named),
+        None => {
+            let mut v = Verdict::new("sbom", evidence::SBOM_TITLE, &sbom_digest);
+            v.fail(format!(
+                "missing referrer: the SBOM artifact {sbom_digest} the record names is not \
+                 attached to the image"
+            ));
+            v
+        }
+    };
+
+    // The FuncProofs the SBOM names, from the artifacts the record binds.
+    let mut proofs: Vec<(&LayerDoc, Vec<String>)> = Vec::new();
+    let mut unnamed = Vec::new();
+    let mut seen = BTreeSet::new();
+    for a in chosen_of(media::FUNCPROOF_JSON) {
+        for layer in &a.layers {
+            if !seen.insert(layer.digest.clone()) {
+                continue;
+            }
+            match named.get(&layer.digest) {
+                Some(paths) => proofs.push((layer, paths.clone())),
+                None => unnamed.push(layer),
+            }
+        }
+    }
+    for (digest, paths) in &named {
+        if !seen.contains(digest) {
+            sbom_verdict.fail(format!(
+                "missing referrer: the FuncProof {digest} of {}, named by the SBOM, is not \
+                 attached to the image",
+                paths.first().map_or("?", String::as_str)
+            ));
+        }
+    }
+    verdicts.push(sbom_verdict);
+    for layer in unnamed {
+        let mut v = Verdict::new("funcproof", &layer.title, &layer.digest);
+        v.fail("attached under the record, but its SBOM names no such FuncProof");
+        verdicts.push(v);
+    }
+
+    // Sequential: the store is not shared across threads; the replay below is parallel.
+    let checked: Vec<(Verdict, Option<FuncProof>, &LayerDoc, Vec<String>)> = proofs
+        .into_iter()
+        .map(|(layer, paths)| {
+            let (v, proof) = check_funcproof_signature(ctx, layer);
+            (v, proof, layer, paths)
+        })
+        .collect();
+    // The binaries the record's FuncProofs are about, verified or not: a symbol table of one
+    // whose FuncProof failed is reported with that FuncProof, not again with the symbols.
+    let proved_files: BTreeSet<String> = checked
+        .iter()
+        .filter_map(|(_, p, _, _)| p.as_ref().map(|p| p.file.sha256.clone()))
+        .collect();
+    let (verdicts_proofs, proven) = match replay {
+        Replay::Full { rootfs, jobs } => replay_all(ctx, checked, *rootfs, *jobs)?,
+        Replay::SignaturesOnly => {
+            let mut vs = Vec::new();
+            let mut proven = Vec::new();
+            for (v, proof, layer, _) in checked {
+                if let (true, Some(proof)) = (v.ok, proof) {
+                    proven.push(ProvenBinary {
+                        path: layer.title.clone(),
+                        digest: layer.digest.clone(),
+                        log: v.log.clone(),
+                        proof,
+                    });
+                }
+                vs.push(v);
+            }
+            (vs, proven)
+        }
+    };
+    verdicts.extend(verdicts_proofs);
+
+    // The symbol bundle the record binds.
+    let mut tables = Vec::new();
+    let mut symbol_artifacts = 0;
+    for a in chosen_of(media::SYMBOLS_TAR) {
+        symbol_artifacts += 1;
+        for layer in &a.layers {
+            let mut v = Verdict::new("symbols", &layer.title, &a.digest);
+            tables.extend(check_symbols(layer, &proven, &proved_files, &mut v));
+            verdicts.push(v);
+        }
+    }
+    if symbol_artifacts == 0 {
+        let mut v = Verdict::new("symbols", evidence::SYMBOLS_TITLE, "");
+        v.fail("the record binds no symbol bundle attached to this image");
+        verdicts.push(v);
+    }
+
+    // Every referrer the record lists must still be attached.
+    if let Some(v) = verdicts
+        .iter_mut()
+        .find(|v| v.kind == "record" && v.digest == chosen.artifact)
+    {
+        v.detail = Some(format!(
+            "decides: {} referrers bound, created {}",
+            chosen.record.referrers.len(),
+            chosen.record.created
+        ));
+        for d in &chosen.record.referrers {
+            if !present.contains(d) {
+                v.fail(format!(
+                    "missing referrer: {d}, listed in the record, is not attached"
+                ));
+            }
+        }
+    }
+    verdicts.sort_by(|a, b| {
+        let key = |v: &Verdict| {
+            (
+                v.status != Status::Failed,
+                ["image", "record", "sbom", "funcproof", "symbols"]
+                    .iter()
+                    .position(|k| *k == v.kind)
+                    .unwrap_or(9),
+                v.status != Status::Verified,
+            )
+        };
+        key(a).cmp(&key(b)).then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(Examined {
+        verdicts,
+        record: Some(chosen.artifact),
+        proven,
+        tables,
+    })
+}
+
+/// A verdict naming an artifact as a whole (its layers counted).
+fn artifact_verdict(a: &Artifact) -> Verdict {
+    let name = match a.layers.as_slice() {
+        [one] => one.title.clone(),
+        many => format!("({} layers)", many.len()),
+    };
+    Verdict::new(a.kind(), &name, &a.digest)
 }
 
 fn trusted_logs(path: Option<&Path>, home: &Path) -> Result<Option<Vec<TrustedLog>>, CliError> {
@@ -406,74 +752,100 @@ pub(crate) fn layers_of(
     Ok(out)
 }
 
-/// Checks each bundle of `layer`: signature, predicate type, subjects, log. Statements that
-/// verify are returned.
+/// Checks each bundle of `layer` against the trusted keys: signature, predicate type, subjects,
+/// schema, log. See [`Signed`] for what each outcome means.
 fn check_bundles(
     ctx: &Ctx<'_>,
     layer: &LayerDoc,
     predicate_type: &str,
     digests: &[Digest],
-    verdict: &mut Verdict,
-) -> Vec<stella_attest::Statement> {
-    if layer.bundles.is_empty() {
-        verdict.fail("unsigned: no signature bundle refers to it");
-        return Vec::new();
-    }
-    let mut statements = Vec::new();
+) -> Signed {
+    let mut signed = Signed::default();
     for (i, bytes) in layer.bundles.iter().enumerate() {
         let which = if layer.bundles.len() == 1 {
             "bundle".to_owned()
         } else {
             format!("bundle {}", i + 1)
         };
-        let value = match jcs::parse(bytes) {
-            Ok(v) => v.to_serde(),
+        let evidence = match jcs::parse(bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|v| SignedEvidence::from_json_value(&v.to_serde()).map_err(|e| e.to_string()))
+        {
+            Ok(e) => e,
             Err(e) => {
-                verdict.fail(format!("{which}: not JSON: {e}"));
+                signed.untrusted.push(format!("{which}: unreadable ({e})"));
                 continue;
             }
         };
-        let (verified, evidence) =
-            match crate::attest::check(&value, ctx.key, Some(predicate_type), digests) {
-                Ok(v) => v,
-                Err(e) if e.is_verification_failure() => {
-                    verdict.fail(format!("{which}: signature: {e}"));
-                    continue;
-                }
+        let mut last_refusal = String::new();
+        let verified = ctx
+            .keys
+            .iter()
+            .find_map(|k| match evidence.envelope().verify(&k.key) {
+                Ok(v) => Some((k, v)),
                 Err(e) => {
-                    verdict.fail(format!("{which}: {e}"));
-                    continue;
+                    last_refusal = e.to_string();
+                    None
                 }
-            };
+            });
+        let Some((key, verified)) = verified else {
+            signed.untrusted.push(format!("{which}: {last_refusal}"));
+            continue;
+        };
+        // Signed by a trusted key: from here on, anything that does not hold is a failure.
+        let by = format!("{which} (signed by {})", key.name);
+        let statement = verified.statement;
+        if statement.predicate_type != predicate_type {
+            signed.failures.push(format!(
+                "{by}: predicateType is {:?}, expected {predicate_type:?}",
+                statement.predicate_type
+            ));
+            continue;
+        }
+        if let Some(e) = digests
+            .iter()
+            .find_map(|d| statement.require_subject_digest(d).err())
+        {
+            signed.failures.push(format!("{by}: {e}"));
+            continue;
+        }
+        if let Err(e) = predicates::validate(&statement.predicate_type, &statement.predicate) {
+            signed.failures.push(format!("{by}: {e}"));
+            continue;
+        }
         if let SignedEvidence::Bundle(b) = &evidence
             && b.tlog_entries.is_empty()
         {
-            verdict.fail(format!(
-                "{which}: not logged: the bundle carries no log entry"
+            signed
+                .failures
+                .push(format!("{by}: not logged: the bundle carries no log entry"));
+            continue;
+        }
+        if matches!(evidence, SignedEvidence::Envelope(_)) {
+            signed.failures.push(format!(
+                "{by}: a bare envelope: no log entry proves when it was signed"
             ));
             continue;
         }
         let Some(logs) = ctx.trusted else {
-            verdict.fail(format!(
-                "{which}: no trusted root to check its log entry against: pass --trusted-root \
+            signed.failures.push(format!(
+                "{by}: no trusted root to check its log entry against: pass --trusted-root \
                  (`stella log trusted-root` writes the embedded log's)"
             ));
             continue;
         };
         match crate::attest::check_log_entries(&evidence, logs, ctx.home, ctx.local_log, None) {
-            Ok(Ok(entries)) => verdict.log.extend(entries.iter().map(log_ref)),
-            Ok(Err(reason)) => {
-                verdict.fail(format!("{which}: log: {reason}"));
-                continue;
-            }
-            Err(e) => {
-                verdict.fail(format!("{which}: log: {:#}", e.error));
-                continue;
-            }
+            Ok(Ok(entries)) if entries.is_empty() => signed.failures.push(format!(
+                "{by}: log: none of its log entries is in a trusted log"
+            )),
+            Ok(Ok(entries)) => signed
+                .statements
+                .push((statement, entries.iter().map(log_ref).collect())),
+            Ok(Err(reason)) => signed.failures.push(format!("{by}: log: {reason}")),
+            Err(e) => signed.failures.push(format!("{by}: log: {:#}", e.error)),
         }
-        statements.push(verified.statement);
     }
-    statements
+    signed
 }
 
 fn log_ref(e: &VerifiedEntry) -> LogRef {
@@ -483,13 +855,97 @@ fn log_ref(e: &VerifiedEntry) -> LogRef {
     }
 }
 
+/// Checks a record artifact: one layer, a Stella record about this image, signed by a trusted
+/// key with the record itself as the predicate.
+fn check_record(ctx: &Ctx<'_>, a: &Artifact) -> (Verdict, Option<TrustedRecord>) {
+    let [layer] = a.layers.as_slice() else {
+        let mut v = artifact_verdict(a);
+        v.fail(format!(
+            "a record artifact has exactly one layer; this one has {}",
+            a.layers.len()
+        ));
+        return (v, None);
+    };
+    let mut v = Verdict::new("record", &layer.title, &a.digest);
+    let record = match serde_json::from_slice::<Record>(&layer.bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            v.fail(format!("not a Stella record: {e}"));
+            return (v, None);
+        }
+    };
+    let image_digest = match Digest::from_str(&ctx.image.root.digest) {
+        Ok(d) => d,
+        Err(e) => {
+            v.fail(format!("image digest: {e}"));
+            return (v, None);
+        }
+    };
+    let canonical_id = match Digest::from_str(&record.canonical_id) {
+        Ok(d) => d,
+        Err(e) => {
+            v.fail(format!("the record's canonical_id: {e}"));
+            return (v, None);
+        }
+    };
+    let signed = check_bundles(
+        ctx,
+        layer,
+        predicate::STELLA_RECORD,
+        &[image_digest, canonical_id],
+    );
+    if signed.statements.is_empty() && signed.failures.is_empty() {
+        // Not signed by a trusted key: never used; the caller decides how to report it.
+        let mut v = v.ignored(Status::Untrusted, "not signed by a trusted key");
+        v.notes.extend(signed.untrusted);
+        return (v, None);
+    }
+    signed.apply(&mut v, "the record");
+    let attached = jcs::parse(&layer.bytes)
+        .map(|p| p.to_canonical())
+        .unwrap_or_default();
+    for (statement, _) in &signed.statements {
+        if jcs::to_canonical(&statement.predicate).unwrap_or_default() != attached {
+            v.fail("the signed record differs from the attached one");
+        }
+    }
+    if record.image.digest != ctx.image.root.digest {
+        v.fail(format!(
+            "the record is about image {}, not this one",
+            record.image.digest
+        ));
+    }
+    if !v.ok {
+        return (v, None);
+    }
+    let newest_log_index = v.log.iter().map(|l| l.index).max().unwrap_or(0);
+    (
+        v,
+        Some(TrustedRecord {
+            artifact: a.digest.clone(),
+            record,
+            newest_log_index,
+        }),
+    )
+}
+
+/// Checks the SBOM artifact the record names, and collects the FuncProofs it names with every
+/// path of their binaries.
 fn check_sbom(
     ctx: &Ctx<'_>,
-    layer: &LayerDoc,
-    named_proofs: &mut BTreeMap<String, String>,
-    canonical_ids: &mut BTreeSet<String>,
+    a: &Artifact,
+    record: &Record,
+    named: &mut BTreeMap<String, Vec<String>>,
 ) -> Verdict {
-    let mut v = Verdict::new("sbom", &layer.title, &layer.digest);
+    let [layer] = a.layers.as_slice() else {
+        let mut v = artifact_verdict(a);
+        v.fail(format!(
+            "an SBOM artifact has exactly one layer; this one has {}",
+            a.layers.len()
+        ));
+        return v;
+    };
+    let mut v = Verdict::new("sbom", &layer.title, &a.digest);
     let doc = match stella_sbom::SbomDocument::read(&layer.bytes, Default::default()) {
         Ok(d) => d,
         Err(e) => {
@@ -498,45 +954,65 @@ fn check_sbom(
         }
     };
     let canonical_id = doc.canonical_id();
-    canonical_ids.insert(canonical_id.to_string());
     v.detail = Some(format!("canonical_id {canonical_id}"));
+    if canonical_id.to_string() != record.canonical_id {
+        v.fail(format!(
+            "its canonical_id is {canonical_id}; the record says {}",
+            record.canonical_id
+        ));
+    }
     let mut digests = vec![canonical_id.clone()];
     match Digest::from_str(&ctx.image.root.digest) {
         Ok(d) => digests.push(d),
         Err(e) => v.fail(format!("image digest: {e}")),
     }
+    let signed = check_bundles(ctx, layer, predicate::STELLA_SBOM, &digests);
+    signed.apply(&mut v, "the SBOM");
     let canonical = doc.canonical_bytes();
-    for statement in check_bundles(ctx, layer, predicate::STELLA_SBOM, &digests, &mut v) {
-        let signed = jcs::to_canonical(&statement.predicate["bom"]).unwrap_or_default();
-        if signed != canonical {
+    for (statement, _) in &signed.statements {
+        let bom = jcs::to_canonical(&statement.predicate["bom"]).unwrap_or_default();
+        if bom != canonical {
             v.fail("the signed SBOM differs from the attached one");
         }
     }
     let as_json: Option<Value> = serde_json::from_slice(&layer.bytes).ok();
-    collect_proof_refs(as_json.as_ref(), named_proofs);
+    collect_proof_refs(as_json.as_ref(), named);
     v
 }
 
 /// Every FuncProof an SBOM names (`urn:stella:funcproof:sha256:…` external references), with
-/// the path of the binary it is about.
-fn collect_proof_refs(value: Option<&Value>, out: &mut BTreeMap<String, String>) {
-    fn walk(components: &Value, out: &mut BTreeMap<String, String>) {
+/// every path of the binary it is about: its `stella:path` and each occurrence's location.
+fn collect_proof_refs(value: Option<&Value>, out: &mut BTreeMap<String, Vec<String>>) {
+    fn walk(components: &Value, out: &mut BTreeMap<String, Vec<String>>) {
         for c in components.as_array().into_iter().flatten() {
-            let path = c["properties"]
+            let mut paths: Vec<String> = c["properties"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|p| p["name"] == "stella:path")
-                .and_then(|p| p["value"].as_str())
-                .or_else(|| c["name"].as_str())
-                .unwrap_or("?")
-                .to_owned();
+                .filter(|p| p["name"] == "stella:path")
+                .filter_map(|p| p["value"].as_str().map(str::to_owned))
+                .collect();
+            paths.extend(
+                c["evidence"]["occurrences"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o["location"].as_str().map(str::to_owned)),
+            );
+            if paths.is_empty()
+                && let Some(name) = c["name"].as_str()
+            {
+                paths.push(name.to_owned());
+            }
             for r in c["externalReferences"].as_array().into_iter().flatten() {
                 if let Some(d) = r["url"]
                     .as_str()
                     .and_then(|u| u.strip_prefix(evidence::FUNCPROOF_URN))
                 {
-                    out.insert(d.to_owned(), path.clone());
+                    let entry = out.entry(d.to_owned()).or_default();
+                    entry.extend(paths.iter().cloned());
+                    entry.sort();
+                    entry.dedup();
                 }
             }
             walk(&c["components"], out);
@@ -563,10 +1039,12 @@ fn check_funcproof_signature(ctx: &Ctx<'_>, layer: &LayerDoc) -> (Verdict, Optio
             return (v, None);
         }
     };
+    let signed = check_bundles(ctx, layer, predicate::STELLA_FUNCPROOF, &[subject]);
+    signed.apply(&mut v, "the FuncProof");
     let attached = jcs::parse(&layer.bytes)
         .map(|p| p.to_canonical())
         .unwrap_or_default();
-    for statement in check_bundles(ctx, layer, predicate::STELLA_FUNCPROOF, &[subject], &mut v) {
+    for (statement, _) in &signed.statements {
         if jcs::to_canonical(&statement.predicate).unwrap_or_default() != attached {
             v.fail("the signed FuncProof differs from the attached one");
         }
@@ -574,23 +1052,77 @@ fn check_funcproof_signature(ctx: &Ctx<'_>, layer: &LayerDoc) -> (Verdict, Optio
     (v, Some(proof))
 }
 
+/// Replays every checked FuncProof at every path of its binary, in parallel.
+#[allow(clippy::type_complexity)]
+fn replay_all(
+    ctx: &Ctx<'_>,
+    checked: Vec<(Verdict, Option<FuncProof>, &LayerDoc, Vec<String>)>,
+    rootfs: Option<&Path>,
+    jobs: Option<usize>,
+) -> Result<(Vec<Verdict>, Vec<ProvenBinary>), CliError> {
+    let (root, _unpacked) = if checked.is_empty() {
+        (PathBuf::new(), None)
+    } else {
+        replay_root(ctx, rootfs)?
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| CliError::environment(anyhow!("worker threads: {e}")))?;
+    let replayed: Vec<(Verdict, Option<ProvenBinary>)> = pool.install(|| {
+        checked
+            .into_par_iter()
+            .map(|(mut v, proof, layer, paths)| {
+                let Some(proof) = proof else {
+                    return (v, None);
+                };
+                let paths = if paths.is_empty() {
+                    vec![layer.title.clone()]
+                } else {
+                    paths
+                };
+                for path in &paths {
+                    replay(&root, path, &proof, &mut v);
+                }
+                if v.ok {
+                    v.detail = Some(format!(
+                        "{} functions and {} sections replayed at {} path{}",
+                        proof.functions.len(),
+                        proof.sections.len(),
+                        paths.len(),
+                        if paths.len() == 1 { "" } else { "s" }
+                    ));
+                }
+                let proven = ProvenBinary {
+                    path: layer.title.clone(),
+                    digest: layer.digest.clone(),
+                    log: v.log.clone(),
+                    proof,
+                };
+                let ok = v.ok;
+                (v, ok.then_some(proven))
+            })
+            .collect()
+    });
+    let mut verdicts = Vec::new();
+    let mut proven = Vec::new();
+    for (v, p) in replayed {
+        verdicts.push(v);
+        proven.extend(p);
+    }
+    Ok((verdicts, proven))
+}
+
 /// The directory the FuncProofs are replayed against: `--rootfs`, or the image's layers
 /// unpacked into a temporary directory.
 fn replay_root(
-    args: &VerifyArgs,
     ctx: &Ctx<'_>,
-    home: &Path,
+    rootfs: Option<&Path>,
 ) -> Result<(PathBuf, Option<tempfile::TempDir>), CliError> {
-    if let Some(dir) = &args.rootfs {
-        if !dir.is_dir() {
-            return Err(CliError::input(anyhow!(
-                "--rootfs {}: not a directory",
-                dir.display()
-            )));
-        }
-        return Ok((dir.clone(), None));
+    if let Some(dir) = rootfs {
+        return Ok((dir.to_path_buf(), None));
     }
-    let parent = home.join("tmp");
+    let parent = ctx.home.join("tmp");
     std::fs::create_dir_all(&parent)
         .map_err(|e| CliError::environment(anyhow!("{}: {e}", parent.display())))?;
     let tmp = tempfile::Builder::new()
@@ -616,13 +1148,7 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
         }
     };
     match proof.verify(&mapped) {
-        Ok(mismatches) if mismatches.is_empty() => {
-            v.detail = Some(format!(
-                "{} functions and {} sections replayed",
-                proof.functions.len(),
-                proof.sections.len()
-            ));
-        }
+        Ok(mismatches) if mismatches.is_empty() => {}
         Ok(mismatches) => {
             let functions: Vec<String> = mismatches
                 .iter()
@@ -666,22 +1192,37 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
     }
 }
 
-fn check_symbols(layer: &LayerDoc, proven: &[ProvenBinary], v: &mut Verdict) {
+/// Checks the symbol bundle against the verified FuncProofs; returns the tables that match one.
+/// A table for a binary the image's FuncProofs do not have fails the bundle: it could name
+/// frames of a binary nobody proved.
+fn check_symbols(
+    layer: &LayerDoc,
+    proven: &[ProvenBinary],
+    proved_files: &BTreeSet<String>,
+    v: &mut Verdict,
+) -> Vec<SymbolTable> {
     let tables = match symbols::bundle::read(&layer.bytes, &symbols::bundle::Limits::default()) {
         Ok(t) => t,
         Err(e) => {
             v.fail(format!("unreadable symbol bundle: {e}"));
-            return;
+            return Vec::new();
         }
     };
     let by_sha: BTreeMap<&str, &ProvenBinary> = proven
         .iter()
         .map(|p| (p.proof.file.sha256.as_str(), p))
         .collect();
-    let mut checked = 0usize;
-    for table in &tables {
+    let mut good = Vec::new();
+    let total = tables.len();
+    for table in tables {
         let Some(binary) = by_sha.get(table.file_sha256.as_str()) else {
-            // A table whose FuncProof failed is reported with that FuncProof.
+            if proved_files.contains(&table.file_sha256) {
+                continue;
+            }
+            v.fail(format!(
+                "the symbol table of {} (file {}) belongs to no FuncProof the record binds",
+                table.build_id, table.file_sha256
+            ));
             continue;
         };
         let entries = symbols::entries_of(&binary.proof);
@@ -694,18 +1235,79 @@ fn check_symbols(layer: &LayerDoc, proven: &[ProvenBinary], v: &mut Verdict) {
             .iter()
             .map(|f| (f.start.0, f.end.0, f.sym.as_str()))
             .collect();
-        if expected != actual {
+        let build_id_agrees = binary
+            .proof
+            .build_id
+            .as_deref()
+            .is_none_or(|id| id == table.build_id);
+        if expected != actual || !build_id_agrees {
             v.fail(format!(
                 "the symbols of {} ({}) differ from its FuncProof",
                 binary.path, table.build_id
             ));
+            continue;
         }
-        checked += 1;
+        good.push(table);
     }
     v.detail = Some(format!(
-        "{} symbol tables, {checked} checked against FuncProofs",
-        tables.len()
+        "{total} symbol tables, {} checked against FuncProofs",
+        good.len()
     ));
+    good
+}
+
+/// The symbol tables of `reference` that a trusted record binds and a signed FuncProof of the
+/// image backs: what `--symbols IMAGE` may name frames with. Refuses an image whose evidence
+/// does not verify (signatures and bindings; the binaries are not replayed).
+pub(crate) fn trusted_symbol_tables(
+    reference: &str,
+    insecure: bool,
+    keys: &[PathBuf],
+    trusted_root: Option<&Path>,
+    home: &Path,
+) -> Result<Vec<SymbolTable>, CliError> {
+    let keys = trusted_keys(keys, home)?;
+    let trusted = trusted_logs(trusted_root, home)?;
+    let local_log = crate::log::open_existing(home)?;
+    let parsed = Reference::parse(reference).map_err(|e| {
+        CliError::input(anyhow!(
+            "--symbols {reference}: neither a file nor an image reference ({e})"
+        ))
+    })?;
+    let store = open_store(&parsed, insecure)?;
+    let image =
+        image::resolve(store.as_ref(), parsed.target(), &Platform::host()).map_err(oci_error)?;
+    let ctx = Ctx {
+        store: store.as_ref(),
+        keys: &keys,
+        trusted: trusted.as_deref(),
+        home,
+        local_log: local_log.as_ref(),
+        image: &image,
+    };
+    let examined = examine(&ctx, reference, None, &Replay::SignaturesOnly)?;
+    if !examined.verified() {
+        let reasons: Vec<String> = examined
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Status::Failed)
+            .flat_map(|v| {
+                v.reasons
+                    .iter()
+                    .map(move |r| format!("{} {}: {r}", v.kind, v.name))
+            })
+            .take(5)
+            .collect();
+        return Err(CliError {
+            code: crate::exit::FAILED,
+            error: anyhow!(
+                "--symbols {reference}: the image's evidence does not verify, so its symbols are \
+                 not used: {}",
+                reasons.join("; ")
+            ),
+        });
+    }
+    Ok(examined.tables)
 }
 
 /// Where `name` is, with the proof, or the FuncProofs that show it is nowhere.
@@ -751,10 +1353,15 @@ fn symbol_answer(name: &str, proven: &[ProvenBinary]) -> Result<Value, CliError>
 fn print_table(
     image: &str,
     digest: &str,
-    verdicts: &[Verdict],
+    examined: &Examined,
     answers: &[Value],
 ) -> Result<(), CliError> {
-    let mut text = format!("image {image}\ndigest {digest}\n\n");
+    let verdicts = &examined.verdicts;
+    let mut text = format!("image {image}\ndigest {digest}\n");
+    if let Some(r) = &examined.record {
+        text.push_str(&format!("record {r}\n"));
+    }
+    text.push('\n');
     let width = verdicts
         .iter()
         .map(|v| v.name.chars().count())
@@ -762,7 +1369,7 @@ fn print_table(
         .unwrap_or(8)
         .clamp(8, 60);
     text.push_str(&format!(
-        "{:<10} {:<width$} {:<7} DETAIL\n",
+        "{:<10} {:<width$} {:<10} DETAIL\n",
         "KIND", "ARTIFACT", "VERDICT"
     ));
     for v in verdicts {
@@ -772,33 +1379,33 @@ fn print_table(
             .map(|l| format!("log #{}", l.index))
             .collect::<Vec<_>>()
             .join(", ");
-        let detail = if v.ok {
-            [v.detail.clone().unwrap_or_default(), log]
+        let detail = match v.status {
+            Status::Failed => v.reasons.join("; "),
+            Status::Verified => [v.detail.clone().unwrap_or_default(), log]
                 .into_iter()
+                .chain(v.notes.iter().cloned())
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
-                .join("; ")
-        } else {
-            v.reasons.join("; ")
+                .join("; "),
+            Status::Untrusted | Status::Superseded => v.notes.join("; "),
+        };
+        let verdict = match v.status {
+            Status::Verified => "ok",
+            Status::Failed => "FAILED",
+            Status::Untrusted => "untrusted",
+            Status::Superseded => "superseded",
         };
         text.push_str(&format!(
-            "{:<10} {:<width$} {:<7} {}\n",
-            v.kind,
-            v.name,
-            if v.ok { "ok" } else { "FAILED" },
-            detail
+            "{:<10} {:<width$} {verdict:<10} {detail}\n",
+            v.kind, v.name,
         ));
     }
-    let failed = verdicts.iter().filter(|v| !v.ok).count();
+    let verified = count(verdicts, Status::Verified);
+    let failed = count(verdicts, Status::Failed);
+    let ignored = count(verdicts, Status::Untrusted) + count(verdicts, Status::Superseded);
     text.push_str(&format!(
-        "\n{} artifact{} verified, {failed} failed: {}\n",
-        verdicts.len() - failed,
-        if verdicts.len() - failed == 1 {
-            ""
-        } else {
-            "s"
-        },
-        if failed == 0 {
+        "\n{verified} verified, {failed} failed, {ignored} ignored (untrusted or superseded): {}\n",
+        if examined.verified() {
             "VERIFIED"
         } else {
             "NOT VERIFIED"

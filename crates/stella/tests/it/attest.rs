@@ -483,7 +483,10 @@ fn predicates_lists_every_type_and_prints_schemas() {
         .iter()
         .map(|p| p["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["funcproof", "micro-witness", "sbom", "score"]);
+    assert_eq!(
+        names,
+        ["funcproof", "micro-witness", "record", "sbom", "score"]
+    );
     for p in list.as_array().expect("array") {
         assert_eq!(
             p["schema"]["$schema"],

@@ -14,3 +14,4 @@ mod runtime;
 mod scan;
 mod sigstore_rs;
 mod tlog_crash;
+mod verify_trust;
