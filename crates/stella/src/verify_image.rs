@@ -219,13 +219,17 @@ impl Signed {
     }
 }
 
-/// The trusted keys: `--key` (repeatable), else the default key of `stella scan`.
-pub(crate) fn trusted_keys(given: &[PathBuf], home: &Path) -> Result<Vec<TrustedKey>, CliError> {
+/// The trusted keys: `given` (the repeatable `flag`), else the default key of `stella scan`.
+pub(crate) fn trusted_keys(
+    given: &[PathBuf],
+    flag: &str,
+    home: &Path,
+) -> Result<Vec<TrustedKey>, CliError> {
     let paths = if given.is_empty() {
         let (_, public) = crate::attest::default_key_paths(home);
         if !public.exists() {
             return Err(CliError::input(anyhow!(
-                "no --key given and no default key at {}: pass the public key the evidence \
+                "no {flag} given and no default key at {}: pass the public key the evidence \
                  was signed with",
                 public.display()
             )));
@@ -250,7 +254,7 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
     if args.jobs == Some(0) {
         return Err(CliError::input(anyhow!("--jobs must be at least 1")));
     }
-    let keys = trusted_keys(&args.key, home)?;
+    let keys = trusted_keys(&args.key, "--key", home)?;
     let trusted = trusted_logs(args.trusted_root.as_deref(), home)?;
     let local_log = crate::log::open_existing(home)?;
     if let Some(dir) = &args.rootfs
@@ -1266,7 +1270,7 @@ pub(crate) fn trusted_symbol_tables(
     trusted_root: Option<&Path>,
     home: &Path,
 ) -> Result<Vec<SymbolTable>, CliError> {
-    let keys = trusted_keys(keys, home)?;
+    let keys = trusted_keys(keys, "--symbols-key", home)?;
     let trusted = trusted_logs(trusted_root, home)?;
     let local_log = crate::log::open_existing(home)?;
     let parsed = Reference::parse(reference).map_err(|e| {

@@ -570,3 +570,42 @@ fn a_symbol_bundle_the_trusted_record_does_not_bind_never_names_frames() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
 }
+
+#[test]
+fn a_log_restored_from_an_older_copy_fails_verification() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("home");
+    let first = tree(d, "first", "first_fn");
+    let second = tree(d, "second", "second_fn");
+    scan(&home, first.to_str().expect("utf8"), &[]);
+    let layout = layout_of(&home);
+    let image = "oci-layout:".to_owned() + layout.to_str().expect("utf8") + ":first";
+    assert_eq!(verify(&home, &image, &[]).0, 0);
+    // A copy of the log as it was after the first scan.
+    let backup = d.join("log-backup");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(home.join("log"))
+        .arg(&backup)
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+    // The log grows, and this machine sees it grow.
+    scan(&home, second.to_str().expect("utf8"), &[]);
+    let image2 = "oci-layout:".to_owned() + layout.to_str().expect("utf8") + ":second";
+    assert_eq!(verify(&home, &image2, &[]).0, 0);
+    // The older copy restored: it holds every entry of the first image, but this machine has
+    // seen the log larger. A rollback is a failure, not a warning.
+    std::fs::remove_dir_all(home.join("log")).expect("rm");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&backup)
+        .arg(home.join("log"))
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+    let (code, report) = verify(&home, &image, &[]);
+    assert_eq!(code, 1, "a rolled-back log verified: {report:#}");
+    assert_eq!(report["verified"], false);
+}
