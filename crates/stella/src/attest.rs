@@ -24,7 +24,7 @@ use crate::cli::{
 };
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
-use crate::output::{print_json, write_atomically, write_atomically_with, write_stdout};
+use crate::output::{print_json, write_atomically, write_private_atomically_with, write_stdout};
 
 /// Largest key file read.
 const MAX_KEY_BYTES: usize = 64 << 10;
@@ -115,8 +115,7 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
             let key = PrivateKey::generate(algorithm).map_err(CliError::environment)?;
             let pem =
                 cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
-            write_atomically_with(&key_path, |file| {
-                restrict(file)?;
+            write_private_atomically_with(&key_path, |file| {
                 file.write_all(pem.as_bytes())
                     .map_err(|e| CliError::environment(anyhow!(e)))
             })?;
@@ -157,19 +156,6 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
     }
-}
-
-/// Private key files are readable by their owner only.
-#[cfg(unix)]
-pub(crate) fn restrict(file: &File) -> Result<(), CliError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| CliError::environment(anyhow!("restricting the key file's permissions: {e}")))
-}
-
-#[cfg(not(unix))]
-pub(crate) fn restrict(_file: &File) -> Result<(), CliError> {
-    Ok(())
 }
 
 /// `stella attest [sbom]`.
@@ -781,8 +767,7 @@ pub(crate) fn scan_key(
         PrivateKey::generate(stella_attest::Algorithm::EcdsaP256).map_err(CliError::environment)?;
     let pem = cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
     write_atomically(&pub_path, key.public_key().to_pem().as_bytes())?;
-    write_atomically_with(&key_path, |file| {
-        restrict(file)?;
+    write_private_atomically_with(&key_path, |file| {
         file.write_all(pem.as_bytes())
             .map_err(|e| CliError::environment(anyhow!(e)))
     })?;

@@ -1,7 +1,10 @@
 //! Keys and files stay where they belong: `stella scan` never packs `$STELLA_HOME` or a signing
-//! key into the image it signs; reading a layout that does not exist creates nothing.
+//! key into the image it signs; temporary files cannot be redirected by a planted link; reading
+//! a layout that does not exist creates nothing.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -198,6 +201,87 @@ fn scan_never_packs_its_signing_key_nor_scans_inside_the_home() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("STELLA_HOME"));
+}
+
+/// Symbolic links planted where the output's temporary file used to be made (`.NAME.tmp-PID`)
+/// and at other plausible temporary names: `-o` writes the output and leaves their targets alone.
+#[test]
+fn planted_links_do_not_redirect_an_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let victim = d.join("victim");
+    std::fs::write(&victim, "precious").expect("write");
+    let out = d.join("out.json");
+    let sbom = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/sbom/cyclonedx-py-7.5.0-spec1.7.json"),
+    )
+    .expect("fixture");
+    // The input comes on stdin, so the links can be planted once the PID is known and before
+    // the output is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stella"))
+        .env_remove("STELLA_LOG")
+        .env_remove("STELLA_HOME")
+        .args(["sbom", "convert", "-", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stella runs");
+    let pid = child.id();
+    for name in [
+        format!(".out.json.tmp-{pid}"),
+        ".out.json.tmp".to_owned(),
+        "out.json.tmp".to_owned(),
+        format!("out.json.{pid}"),
+        ".out.json".to_owned(),
+    ] {
+        std::os::unix::fs::symlink(&victim, d.join(name)).expect("plant");
+    }
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&sbom)
+        .expect("feed");
+    let output = child.wait_with_output().expect("waits");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        std::fs::read(&victim).expect("victim") == b"precious",
+        "the write went through a planted link"
+    );
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("output")).expect("json");
+    assert_eq!(written["bomFormat"], "CycloneDX");
+    assert!(!std::fs::symlink_metadata(&out).expect("out").is_symlink());
+}
+
+/// A private key written by `stella key generate` is readable by its owner only.
+#[test]
+fn generated_private_keys_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("release");
+    bare()
+        .env("STELLA_PASSWORD", PASSWORD)
+        .args(["key", "generate", "--out"])
+        .arg(&prefix)
+        .assert()
+        .success();
+    let mode = |ext: &str| {
+        std::fs::metadata(prefix.with_extension(ext))
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert!(prefix.with_extension("pub").is_file());
+    assert_eq!(mode("key"), 0o600);
 }
 
 /// Reading a layout that does not exist is exit 2 naming the path, and creates nothing; the
