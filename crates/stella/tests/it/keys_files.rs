@@ -1,6 +1,7 @@
 //! Keys and files stay where they belong: `stella scan` never packs `$STELLA_HOME` or a signing
-//! key into the image it signs; temporary files cannot be redirected by a planted link; reading
-//! a layout that does not exist creates nothing.
+//! key into the image it signs; a default signing key is never created without a password, and
+//! concurrent first scans end with one key that verifies every image; temporary files cannot be
+//! redirected by a planted link; reading a layout that does not exist creates nothing.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -201,6 +202,141 @@ fn scan_never_packs_its_signing_key_nor_scans_inside_the_home() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("STELLA_HOME"));
+}
+
+/// A new default key is never created without a password: no password in the environment and
+/// no terminal is exit 2 naming STELLA_PASSWORD and --key, an empty STELLA_PASSWORD likewise;
+/// nothing is created.
+#[test]
+fn no_default_key_without_a_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proj = dir.path().join("project");
+    project(&proj);
+    let home = dir.path().join("home");
+    bare()
+        .env("STELLA_HOME", &home)
+        .arg("scan")
+        .arg(&proj)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("STELLA_PASSWORD")
+                .and(predicate::str::contains("--key"))
+                .and(predicate::str::contains("panicked").not()),
+        );
+    for empty in ["STELLA_PASSWORD", "COSIGN_PASSWORD"] {
+        bare()
+            .env("STELLA_HOME", &home)
+            .env(empty, "")
+            .arg("scan")
+            .arg(&proj)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("empty"));
+    }
+    assert!(!home.join("keys/stella.key").exists());
+    assert!(!home.join("keys/stella.pub").exists());
+    assert!(!home.join("oci").exists(), "nothing was packed");
+}
+
+/// A home whose default key was made with an empty password (before this rule) keeps working
+/// with STELLA_PASSWORD="".
+#[test]
+fn an_old_default_key_with_an_empty_password_still_opens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proj = dir.path().join("project");
+    project(&proj);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("keys")).expect("mkdir");
+    bare()
+        .env("STELLA_PASSWORD", "")
+        .args(["key", "generate", "--out"])
+        .arg(home.join("keys/stella"))
+        .assert()
+        .success();
+    let key = std::fs::read(home.join("keys/stella.key")).expect("key");
+    let summary = json_of(
+        bare()
+            .env("STELLA_HOME", &home)
+            .env("STELLA_PASSWORD", "")
+            .args(["scan", "--json"])
+            .arg(&proj),
+    );
+    assert_eq!(summary["key_created"], false);
+    assert_eq!(
+        std::fs::read(home.join("keys/stella.key")).expect("key"),
+        key
+    );
+    stella(&home)
+        .args([
+            "verify",
+            "--image",
+            summary["image"].as_str().expect("image"),
+        ])
+        .assert()
+        .success();
+}
+
+/// Several first scans at once on a fresh home: one key pair is created, every other scan uses
+/// it, and every image verifies with the one public key left.
+#[test]
+fn concurrent_first_scans_share_one_default_key() {
+    const SCANS: usize = 6;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let dirs: Vec<PathBuf> = (0..SCANS)
+        .map(|i| {
+            let d = dir.path().join(format!("app{i}"));
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join("file"), format!("application {i}")).expect("write");
+            d
+        })
+        .collect();
+    let children: Vec<std::process::Child> = dirs
+        .iter()
+        .map(|d| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_stella"))
+                .env_remove("STELLA_LOG")
+                .env_remove("COSIGN_PASSWORD")
+                .env("STELLA_HOME", &home)
+                .env("STELLA_PASSWORD", PASSWORD)
+                .args(["scan", "--json"])
+                .arg(d)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("stella runs")
+        })
+        .collect();
+    let mut created = 0;
+    let mut images = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().expect("waits");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+        if summary["key_created"] == true {
+            created += 1;
+        }
+        images.push(summary["image"].as_str().expect("image").to_owned());
+    }
+    assert_eq!(created, 1, "exactly one scan creates the default key");
+    let keys: Vec<_> = std::fs::read_dir(home.join("keys"))
+        .expect("keys")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(keys.len(), 2, "one key pair and nothing else: {keys:?}");
+    for image in &images {
+        stella(&home)
+            .args(["verify", "--image", image])
+            .assert()
+            .success();
+    }
 }
 
 /// Symbolic links planted where the output's temporary file used to be made (`.NAME.tmp-PID`)
