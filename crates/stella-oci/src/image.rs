@@ -17,7 +17,7 @@
 //!
 //! [OCI image spec]: https://github.com/opencontainers/image-spec/blob/v1.1.0/spec.md
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File};
@@ -97,6 +97,42 @@ pub struct Packed {
     pub created: String,
     /// Sockets, FIFOs and devices left out.
     pub skipped: Vec<Skipped>,
+    /// Paths left out because [`pack_directory_excluding`] was asked to (relative; bytes that
+    /// are not UTF-8 replaced).
+    pub excluded: Vec<String>,
+}
+
+/// Files and directories a walk leaves out, known by device and inode number, so that every
+/// name of them is recognised: through a symbolic link, a bind mount or `..`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exclusions {
+    inodes: BTreeSet<(u64, u64)>,
+}
+
+impl Exclusions {
+    /// The files and directories at `paths` (symbolic links followed); a path that does not
+    /// exist excludes nothing.
+    ///
+    /// # Errors
+    /// [`OciError::Io`] when a path exists but cannot be looked at.
+    pub fn of(paths: &[&Path]) -> Result<Self, OciError> {
+        let mut inodes = BTreeSet::new();
+        for path in paths {
+            match fs::metadata(path) {
+                Ok(meta) => {
+                    inodes.insert((meta.dev(), meta.ino()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_at(path)(e)),
+            }
+        }
+        Ok(Exclusions { inodes })
+    }
+
+    /// Whether the file or directory `meta` describes is excluded.
+    pub fn contains(&self, meta: &fs::Metadata) -> bool {
+        self.inodes.contains(&(meta.dev(), meta.ino()))
+    }
 }
 
 /// Which image of an index to take: `os/architecture[/variant]` in Go's spelling, as indexes
@@ -275,6 +311,21 @@ pub fn pack_directory(
     tag: &str,
     options: &PackOptions,
 ) -> Result<Packed, OciError> {
+    pack_directory_excluding(store, dir, tag, options, &Exclusions::default())
+}
+
+/// [`pack_directory`], leaving out every file and directory (with all it holds) in `exclude`,
+/// listed in [`Packed::excluded`].
+///
+/// # Errors
+/// As [`pack_directory`].
+pub fn pack_directory_excluding(
+    store: &dyn ArtifactStore,
+    dir: &Path,
+    tag: &str,
+    options: &PackOptions,
+    exclude: &Exclusions,
+) -> Result<Packed, OciError> {
     let root = fs::metadata(dir).map_err(io_at(dir))?;
     if !root.is_dir() {
         return Err(invalid(dir.display().to_string(), "not a directory"));
@@ -290,8 +341,10 @@ pub fn pack_directory(
         builder: Builder::new(writer),
         clamp: options.source_date_epoch,
         own: (own.dev(), own.ino()),
+        exclude,
         first_paths: HashMap::new(),
         skipped: Vec::new(),
+        excluded: Vec::new(),
         files: 0,
         bytes: 0,
         latest: None,
@@ -300,6 +353,7 @@ pub fn pack_directory(
     let Packer {
         builder,
         skipped,
+        excluded,
         files,
         bytes,
         latest,
@@ -353,6 +407,7 @@ pub fn pack_directory(
         bytes,
         created,
         skipped,
+        excluded,
     })
 }
 
@@ -455,14 +510,16 @@ impl<R: Read> Read for ExactReader<R> {
 const LINKNAME_FIELD: usize = 100;
 
 /// The walk of [`pack_directory`].
-struct Packer<W: Write> {
+struct Packer<'x, W: Write> {
     builder: Builder<W>,
     clamp: Option<i64>,
     /// The layer's own temporary file, never packed (it may lie inside the tree).
     own: (u64, u64),
+    exclude: &'x Exclusions,
     /// First path packed of each multiply-linked inode.
     first_paths: HashMap<(u64, u64), Vec<u8>>,
     skipped: Vec<Skipped>,
+    excluded: Vec<String>,
     files: u64,
     bytes: u64,
     latest: Option<u64>,
@@ -510,7 +567,7 @@ fn kind_of(file_type: fs::FileType) -> &'static str {
     }
 }
 
-impl<W: Write> Packer<W> {
+impl<W: Write> Packer<'_, W> {
     fn walk(&mut self, root: &Path) -> Result<(), OciError> {
         // Depth first, children in byte order: the stack holds them reversed.
         let mut stack = children(root, b"")?;
@@ -518,6 +575,10 @@ impl<W: Write> Packer<W> {
         while let Some((abs, rel)) = stack.pop() {
             let meta = fs::symlink_metadata(&abs).map_err(io_at(&abs))?;
             if (meta.dev(), meta.ino()) == self.own {
+                continue;
+            }
+            if self.exclude.contains(&meta) {
+                self.excluded.push(lossy(&rel));
                 continue;
             }
             let file_type = meta.file_type();

@@ -6,7 +6,11 @@
 //! read-modify-write under an exclusive file lock and replaced atomically, so two `stella`
 //! processes attaching at once lose nothing. Tags are `org.opencontainers.image.ref.name`
 //! annotations; referrers are untagged entries with their `artifactType`. A blob path that is a
-//! symbolic link, or a digest that is not `sha256:<hex>`, is refused.
+//! symbolic link, or a digest that is not `sha256:<hex>`, is refused. Temporary files are created
+//! exclusively (`O_EXCL`), so a link planted at a temporary name is never written through.
+//!
+//! Readers open a layout with [`LayoutStore::open_existing`], which creates nothing; only writers
+//! use [`LayoutStore::open`], which makes an empty layout where there is none.
 //!
 //! Not here: registries.
 
@@ -53,21 +57,7 @@ impl LayoutStore {
         };
         let layout = root.join("oci-layout");
         match fs::read(&layout) {
-            Ok(bytes) => {
-                let v: Value = serde_json::from_slice(&bytes).map_err(|e| OciError::Invalid {
-                    what: layout.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                if v["imageLayoutVersion"] != "1.0.0" {
-                    return Err(OciError::Invalid {
-                        what: layout.display().to_string(),
-                        reason: format!(
-                            "imageLayoutVersion {}; expected \"1.0.0\"",
-                            v["imageLayoutVersion"]
-                        ),
-                    });
-                }
-            }
+            Ok(bytes) => check_layout_version(&layout, &bytes)?,
             Err(_) => store.write_atomically(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?,
         }
         if !root.join("index.json").exists() {
@@ -79,6 +69,36 @@ impl LayoutStore {
             }
         }
         Ok(store)
+    }
+
+    /// Opens the existing layout at `root` for reading; creates nothing.
+    ///
+    /// # Errors
+    /// [`OciError::NotFound`] when `root` holds no layout (no `oci-layout` file or no
+    /// `index.json`); [`OciError::Invalid`] for an `oci-layout` that is not version 1.0.0;
+    /// [`OciError::Io`].
+    pub fn open_existing(root: &Path) -> Result<Self, OciError> {
+        let missing = |name: &str| {
+            OciError::NotFound(format!(
+                "no OCI image layout at {} (it has no {name})",
+                root.display()
+            ))
+        };
+        let layout = root.join("oci-layout");
+        let bytes = match fs::read(&layout) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(missing("oci-layout"));
+            }
+            Err(e) => return Err(io(&layout, e)),
+        };
+        check_layout_version(&layout, &bytes)?;
+        if !root.join("index.json").is_file() {
+            return Err(missing("index.json"));
+        }
+        Ok(LayoutStore {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The directory.
@@ -111,20 +131,30 @@ impl LayoutStore {
         Ok((path, meta))
     }
 
-    /// A fresh temporary name in `dir` (renamed into place, or removed, by the caller).
-    fn temp_in(dir: &Path) -> PathBuf {
-        dir.join(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            TMP.fetch_add(1, Ordering::Relaxed)
-        ))
+    /// A temporary file in `dir`, created exclusively (renamed into place, or removed, by the
+    /// caller): a name already taken, by a leftover or a planted link, is passed over.
+    fn temp_in(dir: &Path) -> Result<(PathBuf, File), OciError> {
+        let mut tries = 0;
+        loop {
+            let tmp = dir.join(format!(
+                ".tmp-{}-{}",
+                std::process::id(),
+                TMP.fetch_add(1, Ordering::Relaxed)
+            ));
+            match File::create_new(&tmp) {
+                Ok(file) => return Ok((tmp, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 64 => {
+                    tries += 1;
+                }
+                Err(e) => return Err(io(&tmp, e)),
+            }
+        }
     }
 
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), OciError> {
         let dir = path.parent().unwrap_or(&self.root);
-        let tmp = Self::temp_in(dir);
+        let (tmp, mut f) = Self::temp_in(dir)?;
         let result = (|| {
-            let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
             f.write_all(bytes).map_err(|e| io(&tmp, e))?;
             f.sync_all().map_err(|e| io(&tmp, e))?;
             fs::rename(&tmp, path).map_err(|e| io(path, e))
@@ -202,6 +232,24 @@ impl LayoutStore {
     }
 }
 
+/// Checks the `oci-layout` file's `imageLayoutVersion` (1.0.0).
+fn check_layout_version(layout: &Path, bytes: &[u8]) -> Result<(), OciError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| OciError::Invalid {
+        what: layout.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if v["imageLayoutVersion"] != "1.0.0" {
+        return Err(OciError::Invalid {
+            what: layout.display().to_string(),
+            reason: format!(
+                "imageLayoutVersion {}; expected \"1.0.0\"",
+                v["imageLayoutVersion"]
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl ArtifactStore for LayoutStore {
     fn put_blob(&self, bytes: &[u8]) -> Result<String, OciError> {
         let digest = digest_of(bytes);
@@ -238,9 +286,8 @@ impl ArtifactStore for LayoutStore {
     /// and renames it to its digest; nothing is held in memory.
     fn put_blob_file(&self, path: &Path) -> Result<String, OciError> {
         let mut src = File::open(path).map_err(|e| io(path, e))?;
-        let tmp = Self::temp_in(&self.root.join("blobs/sha256"));
+        let (tmp, mut out) = Self::temp_in(&self.root.join("blobs/sha256"))?;
         let result = (|| {
-            let mut out = File::create_new(&tmp).map_err(|e| io(&tmp, e))?;
             let mut hasher = Sha256Writer::default();
             let mut buf = vec![0u8; COPY_BUFFER];
             let mut size = 0u64;
@@ -603,6 +650,65 @@ mod tests {
             store.put_manifest(&vec![b' '; MAX_MANIFEST_BYTES + 1], MANIFEST, None),
             Err(OciError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn reading_opens_only_an_existing_layout_and_creates_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing");
+        let err = LayoutStore::open_existing(&missing).expect_err("no layout");
+        assert!(matches!(&err, OciError::NotFound(m) if m.contains(&*missing.to_string_lossy())));
+        assert!(!missing.exists());
+        let empty = dir.path().join("empty");
+        fs::create_dir(&empty).expect("mkdir");
+        assert!(matches!(
+            LayoutStore::open_existing(&empty),
+            Err(OciError::NotFound(_))
+        ));
+        assert_eq!(fs::read_dir(&empty).expect("ls").count(), 0);
+
+        let made = LayoutStore::open(&dir.path().join("made")).expect("open");
+        let img = image(&made);
+        let read = LayoutStore::open_existing(made.root()).expect("existing");
+        assert_eq!(
+            read.get_manifest(&Target::Tag("v1".into())).expect("v1"),
+            img
+        );
+        fs::write(
+            made.root().join("oci-layout"),
+            br#"{"imageLayoutVersion":"9"}"#,
+        )
+        .expect("write");
+        assert!(matches!(
+            LayoutStore::open_existing(made.root()),
+            Err(OciError::Invalid { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_at_temporary_names_are_not_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LayoutStore::open(&dir.path().join("l")).expect("open");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").expect("write");
+        // The next temporary names this process would take, in both directories written.
+        let next = TMP.load(Ordering::Relaxed);
+        for n in next..next + 64 {
+            let name = format!(".tmp-{}-{n}", std::process::id());
+            for sub in ["", "blobs/sha256"] {
+                std::os::unix::fs::symlink(&victim, store.root().join(sub).join(&name))
+                    .expect("plant");
+            }
+        }
+        let img = image(&store);
+        assert_eq!(fs::read(&victim).expect("victim"), b"precious");
+        assert_eq!(
+            store
+                .get_manifest(&Target::Tag("v1".into()))
+                .expect("tagged"),
+            img
+        );
     }
 
     #[test]

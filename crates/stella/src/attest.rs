@@ -24,7 +24,9 @@ use crate::cli::{
 };
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
-use crate::output::{print_json, write_atomically, write_atomically_with, write_stdout};
+use crate::output::{
+    print_json, temporary_beside, write_atomically, write_private_atomically_with, write_stdout,
+};
 
 /// Largest key file read.
 const MAX_KEY_BYTES: usize = 64 << 10;
@@ -115,8 +117,7 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
             let key = PrivateKey::generate(algorithm).map_err(CliError::environment)?;
             let pem =
                 cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
-            write_atomically_with(&key_path, |file| {
-                restrict(file)?;
+            write_private_atomically_with(&key_path, |file| {
                 file.write_all(pem.as_bytes())
                     .map_err(|e| CliError::environment(anyhow!(e)))
             })?;
@@ -157,19 +158,6 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
     }
-}
-
-/// Private key files are readable by their owner only.
-#[cfg(unix)]
-pub(crate) fn restrict(file: &File) -> Result<(), CliError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| CliError::environment(anyhow!("restricting the key file's permissions: {e}")))
-}
-
-#[cfg(not(unix))]
-pub(crate) fn restrict(_file: &File) -> Result<(), CliError> {
-    Ok(())
 }
 
 /// `stella attest [sbom]`.
@@ -746,8 +734,15 @@ pub(crate) fn default_key_paths(home: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// The signing key of `stella scan`: `explicit` when given, else the default key, created on
-/// first use (ECDSA P-256, the password from STELLA_PASSWORD or COSIGN_PASSWORD, else none).
-/// The key and whether it was just created.
+/// first use (ECDSA P-256). The key and whether it was just created.
+///
+/// A new default key always has a password: STELLA_PASSWORD or COSIGN_PASSWORD (not empty),
+/// else one asked twice on the terminal; without either it is exit 2. An existing default key
+/// opens with whatever password it has, the empty one of older homes included.
+///
+/// Concurrent first scans create one key: the pair is made under a lock in `keys/`, the public
+/// key takes its name first and the private key last, exclusively (a private key in place means
+/// its public key is too); a scan that finds the key made meanwhile uses it.
 pub(crate) fn scan_key(
     explicit: Option<&Path>,
     home: &Path,
@@ -756,35 +751,137 @@ pub(crate) fn scan_key(
         return Ok((load_private_key(path)?, false));
     }
     let (key_path, pub_path) = default_key_paths(home);
-    let env_password = ["STELLA_PASSWORD", "COSIGN_PASSWORD"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok())
-        .map(Zeroizing::new);
-    if key_path.exists() {
-        let text = read_text(&key_path, MAX_KEY_BYTES)?;
-        let pw = env_password.unwrap_or_else(|| Zeroizing::new(String::new()));
-        return cosign::read_private_key(&text, pw.as_bytes())
-            .map(|k| (k, false))
-            .map_err(|e| match e {
-                AttestError::WrongPassword => CliError::input(anyhow!(
-                    "{}: the password does not open the default key; set STELLA_PASSWORD to the \
-                     password it was created with, or pass --key",
-                    key_path.display()
-                )),
-                other => key_error(&key_path, other),
-            });
+    if let Some(key) = open_default_key(&key_path, None)? {
+        return Ok((key, false));
     }
-    std::fs::create_dir_all(home.join("keys"))
-        .map_err(|e| CliError::environment(anyhow!("{}: {e}", home.join("keys").display())))?;
-    let pw = env_password.unwrap_or_else(|| Zeroizing::new(String::new()));
+    // Asked before anything is created, so that a missing password leaves the home untouched.
+    let pw = new_key_password(&key_path)?;
+    let dir = home.join("keys");
+    let dir_error = |e: std::io::Error| CliError::environment(anyhow!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(home)
+        .map_err(|e| CliError::environment(anyhow!("{}: {e}", home.display())))?;
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(dir_error(e)),
+        }
+    }
+    let lock_path = dir.join(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| CliError::environment(anyhow!("{}: {e}", lock_path.display())))?;
+    lock.lock()
+        .map_err(|e| CliError::environment(anyhow!("{}: {e}", lock_path.display())))?;
+    // Another scan may have made the key while this one waited for the lock.
+    if let Some(key) = open_default_key(&key_path, Some(&pw))? {
+        return Ok((key, false));
+    }
     let key =
         PrivateKey::generate(stella_attest::Algorithm::EcdsaP256).map_err(CliError::environment)?;
     let pem = cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
-    write_atomically(&pub_path, key.public_key().to_pem().as_bytes())?;
-    write_atomically_with(&key_path, |file| {
-        restrict(file)?;
-        file.write_all(pem.as_bytes())
-            .map_err(|e| CliError::environment(anyhow!(e)))
+    let write = |file: &mut File, bytes: &[u8], path: &Path| {
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| CliError::environment(anyhow!("writing {}: {e}", path.display())))
+    };
+    let mut public = temporary_beside(&pub_path, 0o666)?;
+    write(
+        public.as_file_mut(),
+        key.public_key().to_pem().as_bytes(),
+        &pub_path,
+    )?;
+    let mut private = temporary_beside(&key_path, 0o600)?;
+    write(private.as_file_mut(), pem.as_bytes(), &key_path)?;
+    // Under the lock with no private key in place, a public key there is a leftover of a
+    // creation that stopped half-way: replaced.
+    public.persist(&pub_path).map_err(|e| {
+        CliError::environment(anyhow!("writing {}: {}", pub_path.display(), e.error))
     })?;
+    private.persist_noclobber(&key_path).map_err(|e| {
+        CliError::environment(anyhow!("writing {}: {}", key_path.display(), e.error))
+    })?;
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(dir_error)?;
+    drop(lock);
     Ok((key, true))
+}
+
+/// The password of a key file from the environment: STELLA_PASSWORD, else COSIGN_PASSWORD (the
+/// variable's name with it).
+fn env_password() -> Option<(&'static str, Zeroizing<String>)> {
+    ["STELLA_PASSWORD", "COSIGN_PASSWORD"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok().map(|v| (var, Zeroizing::new(v))))
+}
+
+/// The password a new default key is created with: never empty.
+fn new_key_password(key_path: &Path) -> Result<Zeroizing<String>, CliError> {
+    let refuse = |why: String| {
+        CliError::input(anyhow!(
+            "{why}: a new default signing key ({}) is never created without a password; set \
+             STELLA_PASSWORD to one, or pass --key KEY",
+            key_path.display()
+        ))
+    };
+    match env_password() {
+        Some((var, pw)) if pw.is_empty() => Err(refuse(format!("{var} is empty"))),
+        Some((_, pw)) => Ok(pw),
+        None if !std::io::stdin().is_terminal() => Err(refuse(
+            "neither STELLA_PASSWORD nor COSIGN_PASSWORD is set and there is no terminal to \
+             ask on"
+                .to_owned(),
+        )),
+        None => {
+            let pw = password(
+                true,
+                &format!("the new default signing key {}", key_path.display()),
+            )?;
+            if pw.is_empty() {
+                return Err(refuse("the password given is empty".to_owned()));
+            }
+            Ok(pw)
+        }
+    }
+}
+
+/// The default key at `key_path` when there is one, opened with `given`, else the environment's
+/// password, else the empty one of older homes (then a prompt on a terminal).
+fn open_default_key(
+    key_path: &Path,
+    given: Option<&Zeroizing<String>>,
+) -> Result<Option<PrivateKey>, CliError> {
+    if std::fs::symlink_metadata(key_path).is_err() {
+        return Ok(None);
+    }
+    let text = read_text(key_path, MAX_KEY_BYTES)?;
+    let wrong = || {
+        CliError::input(anyhow!(
+            "{}: the password does not open the default key; set STELLA_PASSWORD to the \
+             password it was created with, or pass --key",
+            key_path.display()
+        ))
+    };
+    let open = |pw: &[u8]| match cosign::read_private_key(&text, pw) {
+        Ok(key) => Ok(Some(key)),
+        Err(AttestError::WrongPassword) => Ok(None),
+        Err(other) => Err(key_error(key_path, other)),
+    };
+    let explicit = given.cloned().or_else(|| env_password().map(|(_, pw)| pw));
+    if let Some(pw) = explicit {
+        return open(pw.as_bytes())?.map(Some).ok_or_else(wrong);
+    }
+    if let Some(key) = open(b"")? {
+        return Ok(Some(key));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(wrong());
+    }
+    let pw = password(false, &format!("the default key {}", key_path.display()))?;
+    open(pw.as_bytes())?.map(Some).ok_or_else(wrong)
 }

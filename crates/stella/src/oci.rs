@@ -1,5 +1,9 @@
 //! `stella oci attach | referrers | pull | copy`: references parsed, stores opened, results
 //! printed. The stores and the copy live in `stella-oci`.
+//!
+//! Reading a layout never creates one: readers open stores with [`open_store`], which fails
+//! (exit 2, naming the path) where there is no layout; only writers (attach, copy's
+//! destination, scan) use [`open_store_for_writing`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,13 +31,43 @@ pub(crate) fn oci_error(e: OciError) -> CliError {
     }
 }
 
-fn open(reference: &str, insecure: bool) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
-    let parsed = Reference::parse(reference).map_err(oci_error)?;
-    Ok((open_store(&parsed, insecure)?, parsed))
+/// Whether a command only reads a store or also writes to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
-/// The store a parsed reference lives in: its layout directory, or its registry repository.
+fn open(
+    reference: &str,
+    insecure: bool,
+    access: Access,
+) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
+    let parsed = Reference::parse(reference).map_err(oci_error)?;
+    let store = match access {
+        Access::Read => open_store(&parsed, insecure)?,
+        Access::Write => open_store_for_writing(&parsed, insecure)?,
+    };
+    Ok((store, parsed))
+}
+
+/// The store a parsed reference lives in, for reading: its existing layout directory (nothing
+/// is created; a missing layout is exit 2 naming the path), or its registry repository.
 pub(crate) fn open_store(
+    reference: &Reference,
+    insecure: bool,
+) -> Result<Box<dyn ArtifactStore>, CliError> {
+    match reference {
+        Reference::Layout { path, .. } => Ok(Box::new(
+            LayoutStore::open_existing(path).map_err(oci_error)?,
+        )),
+        Reference::Registry { .. } => open_store_for_writing(reference, insecure),
+    }
+}
+
+/// The store a parsed reference lives in, for writing: its layout directory (an empty layout is
+/// created where there is none), or its registry repository.
+pub(crate) fn open_store_for_writing(
     reference: &Reference,
     insecure: bool,
 ) -> Result<Box<dyn ArtifactStore>, CliError> {
@@ -56,7 +90,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             annotation,
             files,
         } => {
-            let (store, reference) = open(&image, insecure)?;
+            let (store, reference) = open(&image, insecure, Access::Write)?;
             let subject = store.get_manifest(reference.target()).map_err(oci_error)?;
             let mut annotations = BTreeMap::new();
             for a in &annotation {
@@ -88,7 +122,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             artifact_type,
             json,
         } => {
-            let (store, parsed) = open(&reference, insecure)?;
+            let (store, parsed) = open(&reference, insecure, Access::Read)?;
             let root = store.get_manifest(parsed.target()).map_err(oci_error)?;
             let tree = referrer_tree(&*store, &root.digest, artifact_type.as_deref(), 0)?;
             if json {
@@ -101,7 +135,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
         OciCommand::Pull { reference, output } => {
-            let (store, parsed) = open(&reference, insecure)?;
+            let (store, parsed) = open(&reference, insecure, Access::Read)?;
             if !matches!(parsed.target(), Target::Digest(_)) {
                 return Err(CliError::input(anyhow!(
                     "{reference}: pull takes REF@DIGEST (the artifact's digest, as attach and \\
@@ -130,8 +164,8 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
         OciCommand::Copy { src, dst, json } => {
-            let (from, src_ref) = open(&src, insecure)?;
-            let (to, dst_ref) = open(&dst, insecure)?;
+            let (from, src_ref) = open(&src, insecure, Access::Read)?;
+            let (to, dst_ref) = open(&dst, insecure, Access::Write)?;
             let tag = match dst_ref.target() {
                 Target::Tag(t) => Some(t.as_str()),
                 _ => match src_ref.target() {

@@ -22,7 +22,7 @@ use stella_binary::symbols::{self, SymbolTable};
 use stella_binary::{FuncProof, MappedFile};
 use stella_core::media::{self, predicate};
 use stella_core::{Digest, jcs};
-use stella_oci::image::{self, Image, PackOptions, Platform, UnpackLimits};
+use stella_oci::image::{self, Exclusions, Image, PackOptions, Platform, UnpackLimits};
 use stella_oci::reference::Target;
 use stella_oci::store::{self, Layer, Stored};
 use stella_oci::{ArtifactStore, LayoutStore, Reference};
@@ -34,7 +34,7 @@ use crate::cli::ScanArgs;
 use crate::evidence::{self, Record, RecordAttestation, RecordImage};
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
-use crate::oci::{oci_error, open_store};
+use crate::oci::{oci_error, open_store, open_store_for_writing};
 use crate::output::{print_json, write_atomically};
 
 /// Smallest file looked at: no binary format fits in fewer bytes.
@@ -74,6 +74,9 @@ struct Summary {
     image: String,
     digest: String,
     packed: bool,
+    /// What of a scanned directory was left out of the image and the SBOM: Stella's home and
+    /// signing keys (paths relative to the directory).
+    excluded: Vec<String>,
     files_walked: u64,
     bytes_walked: u64,
     binaries: usize,
@@ -139,7 +142,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     let root = prepared.root();
     tracing::info!(root = %root.display(), image = %prepared.image_ref, "scanning");
 
-    let (candidates, walked) = find_binaries(root, args.max_binary_size as u64)?;
+    let (candidates, walked) = find_binaries(root, args.max_binary_size as u64, &prepared.exclude)?;
     tracing::info!(
         files = walked.files,
         binaries = candidates.len(),
@@ -395,6 +398,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         image: prepared.image_ref.clone(),
         digest: prepared.image.root.digest.clone(),
         packed: prepared.packed,
+        excluded: prepared.excluded.clone(),
         files_walked: walked.files,
         bytes_walked: walked.bytes,
         binaries: analysed.len(),
@@ -439,6 +443,10 @@ struct Prepared {
     root: PathBuf,
     _unpacked: Option<tempfile::TempDir>,
     packed: bool,
+    /// Left out of the walk, as they were left out of the packed image.
+    exclude: Exclusions,
+    /// What was left out, relative to the scanned directory.
+    excluded: Vec<String>,
 }
 
 impl Prepared {
@@ -534,22 +542,30 @@ fn prepare(args: &ScanArgs, home: &Path) -> Result<Prepared, CliError> {
                  name an oci-layout:PATH:TAG"
             )));
         }
-        let store = open_store(&reference, args.insecure)?;
+        let store = open_store_for_writing(&reference, args.insecure)?;
+        let exclude = exclusions(target_path, home, args.key.as_deref())?;
         let sde = match std::env::var("SOURCE_DATE_EPOCH") {
             Ok(_) => Some(crate::attest::source_date_epoch()?),
             Err(_) => None,
         };
         progress(&format!("packing {} as {image_ref}", target_path.display()));
-        let packed = image::pack_directory(
+        let packed = image::pack_directory_excluding(
             store.as_ref(),
             target_path,
             &tag,
             &PackOptions {
                 source_date_epoch: sde,
             },
+            &exclude,
         )
         .map_err(oci_error)?;
         warn_skipped("not packed", &packed.skipped);
+        if !packed.excluded.is_empty() {
+            tracing::info!(
+                "not packed: {} ({EXCLUDED_WHY})",
+                packed.excluded.join(", ")
+            );
+        }
         let image = image::resolve(
             store.as_ref(),
             &Target::Digest(packed.manifest.digest.clone()),
@@ -569,6 +585,8 @@ fn prepare(args: &ScanArgs, home: &Path) -> Result<Prepared, CliError> {
             root: target_path.to_path_buf(),
             _unpacked: None,
             packed: true,
+            exclude,
+            excluded: packed.excluded,
         });
     }
 
@@ -627,7 +645,7 @@ fn prepare(args: &ScanArgs, home: &Path) -> Result<Prepared, CliError> {
             )
         }
         _ => {
-            let again = open_store(&reference, args.insecure)?;
+            let again = open_store_for_writing(&reference, args.insecure)?;
             (
                 again,
                 format!("{}@{}", strip_target(&args.target), image.root.digest),
@@ -664,7 +682,37 @@ fn prepare(args: &ScanArgs, home: &Path) -> Result<Prepared, CliError> {
         root: unpacked.path().to_path_buf(),
         _unpacked: Some(unpacked),
         packed: false,
+        exclude: Exclusions::default(),
+        excluded: Vec::new(),
     })
+}
+
+/// Why [`exclusions`] leaves things out, as the summary says it.
+const EXCLUDED_WHY: &str = "Stella's home and signing keys are never packed";
+
+/// What of the directory `dir` is never packed nor proven: `$STELLA_HOME` (the default signing
+/// key, the log's key, the evidence) and the signing key given with `--key`, wherever they lie
+/// in it and by whatever name (they are known by device and inode). A directory inside the
+/// home is refused: everything in it is Stella's.
+fn exclusions(dir: &Path, home: &Path, key: Option<&Path>) -> Result<Exclusions, CliError> {
+    // The home exists from here on anyway (the log, the records); made now, it is known by its
+    // inode before anything is packed.
+    std::fs::create_dir_all(home)
+        .map_err(|e| CliError::environment(anyhow!("{}: {e}", home.display())))?;
+    let canonical = |p: &Path| {
+        std::fs::canonicalize(p).map_err(|e| CliError::environment(anyhow!("{}: {e}", p.display())))
+    };
+    if canonical(dir)?.starts_with(canonical(home)?) {
+        return Err(CliError::input(anyhow!(
+            "{} is inside STELLA_HOME ({}), which holds signing keys and is never packed; scan \
+             another directory, or set --home elsewhere",
+            dir.display(),
+            home.display()
+        )));
+    }
+    let mut paths = vec![home];
+    paths.extend(key);
+    Exclusions::of(&paths).map_err(oci_error)
 }
 
 /// One warning for what packing or unpacking left out (device files, FIFOs, …), each at debug.
@@ -712,17 +760,26 @@ fn image_path(root: &Path, file: &Path) -> String {
 }
 
 /// Every regular file whose first bytes are an ELF, PE or Mach-O header, without following
-/// symbolic links; hard links are one candidate with several paths.
-fn find_binaries(root: &Path, max_size: u64) -> Result<(Vec<Candidate>, Walked), CliError> {
+/// symbolic links or entering what `exclude` names; hard links are one candidate with several
+/// paths.
+fn find_binaries(
+    root: &Path,
+    max_size: u64,
+    exclude: &Exclusions,
+) -> Result<(Vec<Candidate>, Walked), CliError> {
     use std::os::unix::fs::MetadataExt as _;
     let mut walked = Walked::default();
     let mut by_inode: BTreeMap<(u64, u64), usize> = BTreeMap::new();
     let mut linked: BTreeSet<(u64, u64)> = BTreeSet::new();
     let mut out: Vec<Candidate> = Vec::new();
-    for entry in walkdir::WalkDir::new(root)
+    let walk = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
-    {
+        .into_iter()
+        .filter_entry(|e| {
+            !(e.file_type().is_dir() && e.metadata().is_ok_and(|m| exclude.contains(&m)))
+        });
+    for entry in walk {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -749,6 +806,9 @@ fn find_binaries(root: &Path, max_size: u64) -> Result<(Vec<Candidate>, Walked),
                 continue;
             }
         };
+        if exclude.contains(&meta) {
+            continue;
+        }
         walked.files += 1;
         if meta.nlink() > 1 && !linked.insert((meta.dev(), meta.ino())) {
             // Another name of a file already counted.
@@ -1112,6 +1172,12 @@ fn print_summary(s: &Summary) -> Result<(), CliError> {
             ""
         }
     ));
+    if !s.excluded.is_empty() {
+        text.push_str(&format!(
+            "excluded    {} ({EXCLUDED_WHY})\n",
+            s.excluded.join(", ")
+        ));
+    }
     text.push_str(&format!(
         "binaries    {} ({} paths), {} functions proven\n",
         s.binaries, s.binary_paths, s.functions

@@ -7,6 +7,7 @@ mod attest;
 mod cli;
 mod funcproof;
 mod interop;
+mod keys_files;
 mod log_server;
 mod oci;
 mod oci_api;

@@ -285,7 +285,7 @@ fn a_stripped_binary_is_named_from_the_symbol_bundle_scan_attached() {
     let binary = hot_binary(&app.join("bin"), "hot", &["-O2", "-fno-omit-frame-pointer"]);
     let home = dir.path().join("home");
     stella(&home)
-        .env("STELLA_PASSWORD", "")
+        .env("STELLA_PASSWORD", "runtime-tests")
         .args(["scan", "-q"])
         .arg(&app)
         .assert()
