@@ -623,8 +623,10 @@ image) and each FuncProof (subject: the binary) are signed, logged, and attached
 bundle and the artifact record as referrers of the image: in the image's own layout, in \
 $STELLA_HOME/oci for a registry image (with a copy of the image), or in the registry with --push.
 
-Without --key, $STELLA_HOME/keys/stella.key is used, and created on first use (password from \
-STELLA_PASSWORD or COSIGN_PASSWORD, else none). Same inputs, same key: same bytes.
+Without --key, $STELLA_HOME/keys/stella.key is used, and created on first use with the password \
+from STELLA_PASSWORD or COSIGN_PASSWORD, or asked twice on a terminal (never an empty one). \
+$STELLA_HOME and the key files are never packed into a scanned directory's image. Same inputs, \
+same key: same bytes.
 
 Examples:
   stella scan /usr/lib/x86_64-linux-gnu
