@@ -423,13 +423,8 @@ fn file_sha256(path: &Path) -> Result<Digest, CliError> {
             CliError::environment(err)
         }
     };
-    let mut file = File::open(path).map_err(open_err)?;
-    if file.metadata().map_err(open_err)?.is_dir() {
-        return Err(CliError::input(anyhow!(
-            "{}: is a directory",
-            path.display()
-        )));
-    }
+    // A FIFO or a device would block the read (or never end): refused by name.
+    let (mut file, _) = stella_core::file::open_regular(path).map_err(crate::input::open_error)?;
     let mut hasher = Sha256Writer::default();
     let mut buf = vec![0u8; 1 << 20];
     loop {

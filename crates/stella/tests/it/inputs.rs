@@ -1,18 +1,24 @@
 //! Hostile inputs met at the command line: an image config whose `created` would be cut inside a
-//! character.
+//! character, and FIFOs where a file is expected (each command must refuse them by name instead of
+//! waiting forever for a writer).
 //!
 //! Every command here runs under a timeout, so a regression that blocks fails the test instead
 //! of hanging the suite.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use serde_json::Value;
 use stella_oci::ArtifactStore as _;
 
 /// Long enough for a debug build on a loaded machine; a command blocked on a FIFO never ends.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
 
 fn stella(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
@@ -23,6 +29,18 @@ fn stella(home: &Path) -> Command {
         .env("STELLA_HOME", home)
         .timeout(TIMEOUT);
     cmd
+}
+
+fn no_panic() -> impl Predicate<str> {
+    predicate::str::contains("panicked").not()
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
 }
 
 /// Packs a one-file directory as `oci-layout:DIR:TAG`, then retags `TAG` to the same image
@@ -102,4 +120,84 @@ fn an_image_created_time_is_parsed_not_sliced() {
     let offset = image_created_at(d, "offset", "2024-01-02T03:04:05.123456789+01:00");
     let (timestamp, stderr) = scanned_timestamp(&home, &offset, &d.join("offset.json"));
     assert_eq!(timestamp, "2024-01-02T02:04:05Z", "{stderr}");
+}
+
+#[test]
+fn fifos_are_refused_by_name_where_a_file_is_expected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("home");
+    let fifo = d.join("pipe");
+    mkfifo(&fifo);
+    let named = || {
+        predicate::str::contains(fifo.display().to_string())
+            .and(predicate::str::contains("FIFO"))
+            .and(no_panic())
+    };
+    // The binary to prove, the proof to query, the binary to verify, the SBOM to read.
+    let elf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../stella-binary/tests/fuzz-regressions/seed-x86_64-dwarf.elf");
+    let proof = d.join("proof.json");
+    stella(&home)
+        .arg("funcproof")
+        .arg(&elf)
+        .arg("-o")
+        .arg(&proof)
+        .assert()
+        .success();
+    let fifo_arg = fifo.to_str().expect("UTF-8 path");
+    let proof_arg = proof.to_str().expect("UTF-8 path");
+    for args in [
+        vec!["funcproof", fifo_arg],
+        vec!["funcproof", "verify", proof_arg, fifo_arg],
+        vec!["funcproof", "query", fifo_arg, "main"],
+        vec!["sbom", "id", fifo_arg],
+        vec!["sbom", "validate", fifo_arg],
+    ] {
+        stella(&home).args(&args).assert().code(2).stderr(named());
+    }
+    // Standard input is still `-`.
+    stella(&home)
+        .args(["sbom", "id", "-"])
+        .write_stdin(
+            std::fs::read(shared().join("sbom/cyclonedx-py-7.5.0-spec1.7.json")).expect("fixture"),
+        )
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("sha256:"));
+}
+
+#[test]
+fn a_fifo_in_the_schema_directory_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schemas = dir.path().join("schemas");
+    std::fs::create_dir_all(&schemas).expect("mkdir");
+    let official = shared().join("cyclonedx/schema");
+    for entry in std::fs::read_dir(&official).expect("schema fixtures") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        std::fs::copy(&path, schemas.join(name)).expect("copy");
+    }
+    let sbom = shared().join("sbom/cyclonedx-py-7.5.0-spec1.7.json");
+    // The copied directory validates; then the 1.7 schema becomes a FIFO with no writer.
+    stella(dir.path())
+        .args(["sbom", "validate", "--schema-dir"])
+        .arg(&schemas)
+        .arg(&sbom)
+        .assert()
+        .success();
+    let schema = schemas.join("bom-1.7.schema.json");
+    std::fs::remove_file(&schema).expect("remove");
+    mkfifo(&schema);
+    stella(dir.path())
+        .args(["sbom", "validate", "--schema-dir"])
+        .arg(&schemas)
+        .arg(&sbom)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(schema.display().to_string())
+                .and(predicate::str::contains("FIFO"))
+                .and(no_panic()),
+        );
 }
