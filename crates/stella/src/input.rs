@@ -12,12 +12,26 @@ use crate::exit::CliError;
 #[derive(Debug, Clone)]
 pub struct Input {
     path: PathBuf,
+    /// The command-line flag that sets this input's size limit, when the command has one.
+    limit_flag: Option<&'static str>,
 }
 
 impl Input {
-    /// From a command-line argument.
+    /// From a command-line argument, read under a limit the user cannot change.
     pub fn new(path: PathBuf) -> Self {
-        Input { path }
+        Input {
+            path,
+            limit_flag: None,
+        }
+    }
+
+    /// From a command-line argument, read under the limit that `flag` (e.g. `--max-size`) sets:
+    /// the refusal of a larger input tells the user how to raise it.
+    pub fn with_limit_flag(path: PathBuf, flag: &'static str) -> Self {
+        Input {
+            path,
+            limit_flag: Some(flag),
+        }
     }
 
     /// Whether this is standard input.
@@ -39,8 +53,12 @@ impl Input {
     /// before anything waits on it (standard input is `-`).
     pub fn read(&self, limit: usize) -> Result<Vec<u8>, CliError> {
         let too_large = |size: String| {
+            let hint = match self.limit_flag {
+                Some(flag) => format!(" (raise it with {flag})"),
+                None => String::new(),
+            };
             CliError::input(anyhow!(
-                "{}: {size} is larger than the {} limit (raise it with --max-size)",
+                "{}: {size} is larger than the {} limit{hint}",
                 self.name(),
                 human_bytes(limit as u64)
             ))

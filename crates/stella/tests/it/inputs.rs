@@ -1,6 +1,6 @@
 //! Hostile inputs met at the command line: an image config whose `created` would be cut inside a
-//! character, and FIFOs where a file is expected (each command must refuse them by name instead of
-//! waiting forever for a writer).
+//! character, FIFOs where a file is expected (each command must refuse them by name instead of
+//! waiting forever for a writer), and size refusals that name only flags the command has.
 //!
 //! Every command here runs under a timeout, so a regression that blocks fails the test instead
 //! of hanging the suite.
@@ -198,6 +198,35 @@ fn a_fifo_in_the_schema_directory_is_refused_by_name() {
         .stderr(
             predicate::str::contains(schema.display().to_string())
                 .and(predicate::str::contains("FIFO"))
+                .and(no_panic()),
+        );
+}
+
+#[test]
+fn size_refusals_name_the_flag_only_where_the_command_has_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let big = d.join("big");
+    std::fs::write(&big, vec![b' '; 70 << 10]).expect("write");
+    // `sbom id` has --max-size: the refusal says how to raise the limit.
+    stella(d)
+        .args(["sbom", "id", "--max-size", "1K"])
+        .arg(&big)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("larger than the 1.0 KiB limit")
+                .and(predicate::str::contains("raise it with --max-size")),
+        );
+    // `log append` has no such flag (a log entry is at most 64 KiB): none is suggested.
+    stella(d)
+        .args(["log", "append"])
+        .arg(&big)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("larger than the 64.0 KiB limit")
+                .and(predicate::str::contains("--max-size").not())
                 .and(no_panic()),
         );
 }
