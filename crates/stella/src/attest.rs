@@ -236,7 +236,7 @@ fn attest_sbom(
     home: &Path,
 ) -> Result<Outcome, CliError> {
     require_keys(sign)?;
-    let input = Input::with_limit_flag(bom.to_path_buf(), "--max-size");
+    let input = Input::with_limit_flag(bom.to_path_buf(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(max_size)?;
     let timestamp = match timestamp {
         Some(t) if stella_core::time::is_rfc3339_utc(&t) => t,

@@ -8,6 +8,10 @@ use stella_core::file::{OpenError, open_regular};
 
 use crate::exit::CliError;
 
+/// The flag by which the commands that have it (`sbom canon|id|validate|convert`, `attest sbom`)
+/// set their document size limit.
+pub const MAX_SIZE_FLAG: &str = "--max-size";
+
 /// A named input: a path, or `-` for standard input.
 #[derive(Debug, Clone)]
 pub struct Input {
