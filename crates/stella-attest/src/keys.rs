@@ -445,6 +445,43 @@ mod tests {
         assert_eq!(ed.public_key().verify_sha256_prehash(&digest, &sig), None);
     }
 
+    /// The other valid signature of the same message: (r, n − s).
+    fn high_s_twin(der: &[u8]) -> Vec<u8> {
+        let sig = p256::ecdsa::Signature::from_der(der).expect("DER signature");
+        let (r, s) = sig.split_scalars();
+        let twin = p256::ecdsa::Signature::from_scalars(r, -s).expect("non-zero scalars");
+        assert_ne!(twin, sig);
+        twin.to_der().as_bytes().to_vec()
+    }
+
+    /// ECDSA signatures are malleable: (r, n − s) verifies wherever (r, s) does. Sigstore's
+    /// verifiers accept both halves (cosign and sigstore-go through Go's `ecdsa.VerifyASN1`,
+    /// sigstore-python and sigstore-js through OpenSSL), and so do the signers Stella verifies
+    /// (OpenSSL and Go draw random nonces and do not normalise s: 34 of the 55 P-256
+    /// signatures in the sigstore-conformance bundles are high-S, the happy paths among them).
+    /// Refusing s > n/2 would refuse about half of their genuine signatures, so both of
+    /// Stella's verification paths must agree with them, and with each other, on the twin.
+    #[test]
+    fn a_high_s_twin_verifies_on_both_paths_as_peers_verify_it() {
+        let key = PrivateKey::generate(Algorithm::EcdsaP256).expect("generate");
+        let digest: [u8; 32] = Sha256::digest(b"message").into();
+        let other: [u8; 32] = Sha256::digest(b"messagE").into();
+        let sig = key.sign(b"message").expect("sign");
+        for candidate in [sig.clone(), high_s_twin(&sig)] {
+            let public = key.public_key();
+            assert!(public.verify(b"message", &candidate));
+            assert_eq!(
+                public.verify_sha256_prehash(&digest, &candidate),
+                Some(true)
+            );
+            assert!(!public.verify(b"messagE", &candidate));
+            assert_eq!(
+                public.verify_sha256_prehash(&other, &candidate),
+                Some(false)
+            );
+        }
+    }
+
     #[test]
     fn hint_is_base64_sha256_of_the_spki() {
         let key = PrivateKey::generate(Algorithm::Ed25519).expect("generate");

@@ -15,6 +15,8 @@
 use object::Object;
 use serde::{Deserialize, Serialize};
 
+use crate::BinaryError;
+
 /// Where a proof's `buildId` came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -160,22 +162,69 @@ fn pe_code_id(data: &[u8]) -> Option<String> {
     Some(format!("{timestamp:08X}{size_of_image:x}"))
 }
 
+/// How much of each end of a file the fallback id covers.
+const FALLBACK_PAGE: usize = 4096;
+
 /// The fallback id: first 16 bytes (hex) of
 /// SHA-256(first 4 KiB ‖ last 4 KiB ‖ length as u64 little-endian).
 pub fn fallback_id(data: &[u8]) -> String {
-    const PAGE: usize = 4096;
-    let head = &data[..data.len().min(PAGE)];
-    let tail = &data[data.len().saturating_sub(PAGE)..];
+    let head = &data[..data.len().min(FALLBACK_PAGE)];
+    let tail = &data[data.len().saturating_sub(FALLBACK_PAGE)..];
+    fallback_id_of(head, tail, data.len() as u64)
+}
+
+/// [`fallback_id`] of the regular file at `path`, reading only its two ends (a runtime frame in
+/// a file of gigabytes costs two pages, not the file).
+///
+/// # Errors
+/// [`BinaryError::Open`] when `path` is not a regular file; [`BinaryError::Io`] when it cannot
+/// be read, or shrinks while it is (its ends are then not where its length said).
+pub fn fallback_id_of_file(path: &std::path::Path) -> Result<String, BinaryError> {
+    use std::os::unix::fs::FileExt as _;
+    let (file, metadata) = stella_core::file::open_regular(path)?;
+    let len = metadata.len();
+    let io = |source| BinaryError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    // Both ends are at most a page, so these fit in usize.
+    let head_len = usize::try_from(len.min(FALLBACK_PAGE as u64)).unwrap_or(FALLBACK_PAGE);
+    let mut head = vec![0u8; head_len];
+    file.read_exact_at(&mut head, 0).map_err(io)?;
+    let mut tail = vec![0u8; head_len];
+    file.read_exact_at(&mut tail, len - head_len as u64)
+        .map_err(io)?;
+    Ok(fallback_id_of(&head, &tail, len))
+}
+
+fn fallback_id_of(head: &[u8], tail: &[u8], len: u64) -> String {
     let mut hasher = stella_core::digest::Sha256Writer::default();
     hasher.update(head);
     hasher.update(tail);
-    hasher.update(&(data.len() as u64).to_le_bytes());
+    hasher.update(&len.to_le_bytes());
     hasher.finish().hex()[..32].to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fallback_id_of_a_file_reads_its_ends_and_equals_that_of_its_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for len in [0usize, 1, 100, 4095, 4096, 4097, 8191, 8192, 8193, 100_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let path = dir.path().join(format!("f{len}"));
+            std::fs::write(&path, &bytes).expect("write");
+            assert_eq!(
+                fallback_id_of_file(&path).expect("reads"),
+                fallback_id(&bytes),
+                "{len} bytes"
+            );
+        }
+        let err = fallback_id_of_file(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+    }
 
     #[test]
     fn breakpad_debug_id_swaps_the_first_three_guid_fields() {

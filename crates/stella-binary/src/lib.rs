@@ -35,20 +35,23 @@ pub mod functions;
 pub mod gaps;
 pub mod identity;
 pub mod inspect;
-mod mapped;
 pub mod proof;
+mod snapshot;
 pub mod symbols;
 
 pub use inspect::{Format, Linkage};
-pub use mapped::MappedFile;
 pub use proof::{BuildOptions, FuncProof, Mismatch, QueryMatch, WriteError};
+pub use snapshot::{FileSnapshot, MappedFile};
 pub use symbols::{Segment, SymbolEntry, SymbolTable};
 
 /// Why a binary or a proof could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BinaryError {
-    /// The file could not be opened or mapped.
+    /// The path is not a regular file, or cannot be opened.
+    #[error(transparent)]
+    Open(#[from] stella_core::file::OpenError),
+    /// The file could not be read.
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -56,6 +59,16 @@ pub enum BinaryError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// The file's size changed while it was read (another process is rewriting it).
+    #[error("{path}: changed while it was read ({size} bytes when opened, {read} read)")]
+    Changed {
+        /// The file.
+        path: String,
+        /// Its size when it was opened.
+        size: u64,
+        /// How many bytes reading gave (at most one past `size`).
+        read: u64,
     },
     /// Not an object file Stella reads, or a structurally broken one.
     #[error("not a readable ELF, PE or Mach-O binary: {reason}")]

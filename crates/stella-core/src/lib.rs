@@ -7,12 +7,15 @@
 //!   helpers that compute canonical ids;
 //! - [`media`]: the media types, OCI artifact types and in-toto predicate-type URIs of Stella's
 //!   contracts;
-//! - [`time`]: RFC 3339 UTC timestamps.
+//! - [`time`]: RFC 3339 UTC timestamps;
+//! - [`file`]: opening a path that must be a regular file without blocking on a FIFO or device.
 //!
 //! What it does not own: any document model (CycloneDX lives in `stella-sbom`), any I/O beyond
-//! reading the bytes it is handed, and any policy about which documents are acceptable.
+//! reading the bytes it is handed (and opening the files every crate reads the same guarded
+//! way), and any policy about which documents are acceptable.
 
 pub mod digest;
+pub mod file;
 pub mod jcs;
 pub mod media;
 pub mod time;

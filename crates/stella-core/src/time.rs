@@ -1,6 +1,10 @@
 //! UTC timestamps as RFC 3339 text (`2026-01-01T00:00:00Z`), from Unix seconds: the form every
-//! timestamp in Stella's documents takes. Whole seconds, always `Z`; no time zones, no parsing
-//! of other forms.
+//! timestamp in Stella's documents takes. Whole seconds, always `Z`; no time zones.
+//!
+//! Times written by others (an image config's `created`, which may carry an offset and
+//! nanoseconds) are read by [`parse_rfc3339`] with `jiff`'s parser, never by cutting the text at
+//! fixed byte positions: a hostile string with a multi-byte character there would otherwise
+//! panic instead of being refused.
 
 /// `unix_seconds` as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian calendar, UTC).
 pub fn rfc3339_utc(unix_seconds: i64) -> String {
@@ -13,6 +17,31 @@ pub fn rfc3339_utc(unix_seconds: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// A time that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{text:?} is not an RFC 3339 date-time such as 2026-01-01T00:00:00Z")]
+pub struct TimeError {
+    /// The text as given.
+    pub text: String,
+    /// Why the parser refused it.
+    #[source]
+    pub source: jiff::Error,
+}
+
+/// The Unix seconds of the RFC 3339 `date-time` `text` (any offset, fractional seconds dropped),
+/// e.g. `2024-01-02T03:04:05.123+01:00` → the instant `2024-01-02T02:04:05Z`.
+///
+/// # Errors
+/// [`TimeError`] when `text` is not a date-time with an offset (or `Z`) in the years 0000–9999.
+pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
+    text.parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|source| TimeError {
+            text: text.to_owned(),
+            source,
+        })
 }
 
 /// Whether `text` is a timestamp in the form [`rfc3339_utc`] writes (fractional seconds allowed).
@@ -83,5 +112,35 @@ mod tests {
         assert!(!is_rfc3339_utc("2026-01-01 00:00:00Z"));
         assert!(!is_rfc3339_utc("2026-01-01T00:00:00.Z"));
         assert!(!is_rfc3339_utc("yesterday"));
+    }
+
+    #[test]
+    fn parses_offsets_and_fractions_to_utc_seconds() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            rfc3339_utc(parse_rfc3339("2024-01-02T03:04:05.123456789Z").unwrap()),
+            "2024-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            rfc3339_utc(parse_rfc3339("2024-01-02T03:04:05.5+01:00").unwrap()),
+            "2024-01-02T02:04:05Z"
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_time_without_panicking() {
+        // A multi-byte character where the seconds are: cutting the text at byte 19 panicked.
+        for bad in [
+            "2024-01-02T03:04:0\u{e9}Z",
+            "2024-01-02T03:04:05",
+            "2024-13-02T03:04:05Z",
+            "yesterday",
+            "",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}Z",
+        ] {
+            let err = parse_rfc3339(bad).unwrap_err();
+            assert_eq!(err.text, bad);
+            assert!(err.to_string().contains("RFC 3339"), "{err}");
+        }
     }
 }

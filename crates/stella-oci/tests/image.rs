@@ -843,10 +843,9 @@ fn put_blob_file_streams_and_open_blob_verifies() {
 #[test]
 fn skopeo_reads_a_packed_image() {
     if Command::new("skopeo").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: skopeo not installed");
-        assert!(
-            std::env::var("STELLA_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "skopeo is required (STELLA_REQUIRE_PEERS=1) but not installed"
+        stella_testkit::skip(
+            "skopeo_reads_a_packed_image",
+            "skopeo not installed (apt-get install skopeo)",
         );
         return;
     }

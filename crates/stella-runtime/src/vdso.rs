@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn this_process_vdso_has_a_build_id_and_named_functions() {
         let Some(vdso) = Vdso::host() else {
-            eprintln!("SKIPPED: this process maps no readable vDSO");
+            stella_testkit::skip(
+                "this_process_vdso_has_a_build_id_and_named_functions",
+                "this process maps no readable vDSO",
+            );
             return;
         };
         let id = vdso

@@ -1032,7 +1032,10 @@ fn kernel_frames_are_named_from_kallsyms() {
         })
         .collect();
     if entries.iter().all(|e| e.0 == 0) {
-        println!("skipping the /proc/kallsyms lookup: its addresses are hidden (kptr_restrict)");
+        stella_testkit::skip(
+            "kernel_frames_are_named_from_kallsyms (the running kernel part)",
+            "/proc/kallsyms addresses are hidden (kptr_restrict); run the tests as root",
+        );
         return;
     }
     let mut addresses: Vec<u64> = entries.iter().map(|e| e.0).collect();

@@ -71,6 +71,9 @@ pub enum SbomError {
         /// What is wrong.
         message: String,
     },
+    /// A path that must be a regular file (a schema) is a FIFO, a device or a directory.
+    #[error(transparent)]
+    Open(#[from] stella_core::file::OpenError),
     /// A schema directory is missing a file or holds one that is not a usable schema.
     #[error("schema {path}: {message}")]
     Schema {

@@ -224,7 +224,7 @@ fn attest_sbom(
     home: &Path,
 ) -> Result<Outcome, CliError> {
     require_keys(sign)?;
-    let input = Input::new(bom.to_path_buf());
+    let input = Input::with_limit_flag(bom.to_path_buf(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(max_size)?;
     let timestamp = match timestamp {
         Some(t) if stella_core::time::is_rfc3339_utc(&t) => t,
@@ -411,13 +411,8 @@ fn file_sha256(path: &Path) -> Result<Digest, CliError> {
             CliError::environment(err)
         }
     };
-    let mut file = File::open(path).map_err(open_err)?;
-    if file.metadata().map_err(open_err)?.is_dir() {
-        return Err(CliError::input(anyhow!(
-            "{}: is a directory",
-            path.display()
-        )));
-    }
+    // A FIFO or a device would block the read (or never end): refused by name.
+    let (mut file, _) = stella_core::file::open_regular(path).map_err(crate::input::open_error)?;
     let mut hasher = Sha256Writer::default();
     let mut buf = vec![0u8; 1 << 20];
     loop {

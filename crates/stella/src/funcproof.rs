@@ -48,6 +48,10 @@ pub fn run(args: FuncproofArgs) -> Result<Outcome, CliError> {
 
 fn binary_error(e: BinaryError, path: &Path) -> CliError {
     match e {
+        // A FIFO or device is refused by name (exit 2) instead of being waited on.
+        BinaryError::Open(e) => crate::input::open_error(e),
+        // Another process rewriting the file is the environment's doing, not the user's input.
+        BinaryError::Changed { .. } => CliError::environment(anyhow!(e)),
         BinaryError::Io { .. } => CliError::input(anyhow!(e)),
         other => CliError::input(anyhow!(other)).context(path.display().to_string()),
     }

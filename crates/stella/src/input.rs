@@ -1,23 +1,41 @@
 //! Reading the documents a command is given, within a size limit, from a file or stdin.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use stella_core::file::{OpenError, open_regular};
 
 use crate::exit::CliError;
+
+/// The flag by which the commands that have it (`sbom canon|id|validate|convert`, `attest sbom`)
+/// set their document size limit.
+pub const MAX_SIZE_FLAG: &str = "--max-size";
 
 /// A named input: a path, or `-` for standard input.
 #[derive(Debug, Clone)]
 pub struct Input {
     path: PathBuf,
+    /// The command-line flag that sets this input's size limit, when the command has one.
+    limit_flag: Option<&'static str>,
 }
 
 impl Input {
-    /// From a command-line argument.
+    /// From a command-line argument, read under a limit the user cannot change.
     pub fn new(path: PathBuf) -> Self {
-        Input { path }
+        Input {
+            path,
+            limit_flag: None,
+        }
+    }
+
+    /// From a command-line argument, read under the limit that `flag` (e.g. `--max-size`) sets:
+    /// the refusal of a larger input tells the user how to raise it.
+    pub fn with_limit_flag(path: PathBuf, flag: &'static str) -> Self {
+        Input {
+            path,
+            limit_flag: Some(flag),
+        }
     }
 
     /// Whether this is standard input.
@@ -35,11 +53,16 @@ impl Input {
     }
 
     /// Reads the whole input, refusing anything larger than `limit` bytes without reading more
-    /// than `limit + 1` of it.
+    /// than `limit + 1` of it. A path must name a regular file: a FIFO or a device is refused
+    /// before anything waits on it (standard input is `-`).
     pub fn read(&self, limit: usize) -> Result<Vec<u8>, CliError> {
         let too_large = |size: String| {
+            let hint = match self.limit_flag {
+                Some(flag) => format!(" (raise it with {flag})"),
+                None => String::new(),
+            };
             CliError::input(anyhow!(
-                "{}: {size} is larger than the {} limit (raise it with --max-size)",
+                "{}: {size} is larger than the {} limit{hint}",
                 self.name(),
                 human_bytes(limit as u64)
             ))
@@ -53,11 +76,7 @@ impl Input {
                 .read_to_end(&mut bytes)
                 .map_err(|e| CliError::environment(anyhow!("reading <stdin>: {e}")))?;
         } else {
-            let file = File::open(&self.path).map_err(|e| self.open_error(&e))?;
-            let metadata = file.metadata().map_err(|e| self.open_error(&e))?;
-            if metadata.is_dir() {
-                return Err(CliError::input(anyhow!("{}: is a directory", self.name())));
-            }
+            let (file, metadata) = open_regular(&self.path).map_err(open_error)?;
             let size = metadata.len();
             if size > limit as u64 {
                 return Err(too_large(format!("the file ({})", human_bytes(size))));
@@ -65,7 +84,7 @@ impl Input {
             bytes.reserve(usize::try_from(size).unwrap_or(0));
             file.take(cap)
                 .read_to_end(&mut bytes)
-                .map_err(|e| self.open_error(&e))?;
+                .map_err(|e| self.read_error(&e))?;
         }
         if bytes.len() > limit {
             return Err(too_large("the input".to_owned()));
@@ -73,14 +92,26 @@ impl Input {
         Ok(bytes)
     }
 
-    fn open_error(&self, e: &io::Error) -> CliError {
-        let error = anyhow!("{}: {e}", self.name());
-        match e.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::IsADirectory | io::ErrorKind::InvalidInput => {
-                CliError::input(error)
-            }
-            _ => CliError::environment(error),
-        }
+    fn read_error(&self, e: &io::Error) -> CliError {
+        CliError::environment(anyhow!("{}: {e}", self.name()))
+    }
+}
+
+/// A path that is missing or not a regular file is the user's input (exit 2); a permission or
+/// an I/O failure is the environment's (exit 3).
+pub fn open_error(e: OpenError) -> CliError {
+    let usage = match &e {
+        OpenError::NotRegular { .. } => true,
+        OpenError::Io { source, .. } => matches!(
+            source.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::IsADirectory | io::ErrorKind::InvalidInput
+        ),
+        _ => false,
+    };
+    if usage {
+        CliError::input(anyhow!(e))
+    } else {
+        CliError::environment(anyhow!(e))
     }
 }
 

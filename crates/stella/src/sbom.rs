@@ -44,7 +44,7 @@ fn bad(input: &Input, error: SbomError) -> CliError {
 }
 
 fn canon(read: &ReadArgs, any_json: bool) -> Result<Outcome, CliError> {
-    let input = Input::new(read.file.clone());
+    let input = Input::with_limit_flag(read.file.clone(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(read.max_size)?;
     let canonical = if any_json {
         stella_sbom::read_any_json(&bytes, limits(read))
@@ -71,7 +71,7 @@ struct IdOutput {
 }
 
 fn id(read: &ReadArgs, content: bool, any_json: bool, json: bool) -> Result<Outcome, CliError> {
-    let input = Input::new(read.file.clone());
+    let input = Input::with_limit_flag(read.file.clone(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(read.max_size)?;
     let output = if any_json {
         let value = stella_sbom::read_any_json(&bytes, limits(read)).map_err(|e| bad(&input, e))?;
@@ -133,7 +133,7 @@ fn validate_command(
     schema_dir: Option<&Path>,
     json: bool,
 ) -> Result<Outcome, CliError> {
-    let input = Input::new(read.file.clone());
+    let input = Input::with_limit_flag(read.file.clone(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(read.max_size)?;
     let doc = match SbomDocument::read(&bytes, limits(read)) {
         Ok(doc) => doc,
@@ -217,7 +217,7 @@ fn render(input: &Input, report: &Report) -> String {
 }
 
 fn convert(read: &ReadArgs, output: Option<&Path>) -> Result<Outcome, CliError> {
-    let input = Input::new(read.file.clone());
+    let input = Input::with_limit_flag(read.file.clone(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(read.max_size)?;
     let doc = SbomDocument::read(&bytes, limits(read)).map_err(|e| bad(&input, e))?;
     let mut bom = doc.to_model().map_err(|e| bad(&input, e))?;

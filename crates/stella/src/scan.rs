@@ -1001,7 +1001,9 @@ fn facts_of(a: &Analysed) -> BinaryFacts {
     }
 }
 
-/// The SBOM's time: SOURCE_DATE_EPOCH, else the image's `created` (to the second), else now.
+/// The SBOM's time: SOURCE_DATE_EPOCH, else the image's `created` (to the second, in UTC), else
+/// now. A `created` that is not an RFC 3339 time is the image author's problem, not a reason to
+/// refuse the scan: it is named in a warning and the fallback applies.
 fn default_timestamp(image: &Image) -> Result<String, CliError> {
     if std::env::var("SOURCE_DATE_EPOCH").is_ok() {
         return Ok(stella_core::time::rfc3339_utc(
@@ -1009,12 +1011,9 @@ fn default_timestamp(image: &Image) -> Result<String, CliError> {
         ));
     }
     if let Some(created) = image.config["created"].as_str() {
-        // `2024-01-02T03:04:05.123456789Z` → `2024-01-02T03:04:05Z`.
-        if created.len() >= 19 && created.ends_with('Z') {
-            let candidate = format!("{}Z", &created[..19]);
-            if stella_core::time::is_rfc3339_utc(&candidate) {
-                return Ok(candidate);
-            }
+        match stella_core::time::parse_rfc3339(created) {
+            Ok(seconds) => return Ok(stella_core::time::rfc3339_utc(seconds)),
+            Err(e) => tracing::warn!("image config: created: {e}; the SBOM takes the current time"),
         }
     }
     Ok(stella_core::time::rfc3339_utc(

@@ -39,11 +39,10 @@ fn tool_runs(tool: &str) -> bool {
 /// Says loudly that `test` is skipped because `tool` is missing (or fails under
 /// `STELLA_REQUIRE_PEERS=1`).
 fn skipped(test: &str, tool: &str) {
-    let why = format!("{test}: {tool} not installed (Debian: apt-get install binutils)");
-    if std::env::var("STELLA_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("{why}; STELLA_REQUIRE_PEERS=1 makes this a failure");
-    }
-    let _ = writeln!(std::io::stderr(), "\n!!!!! SKIPPED {why} !!!!!\n");
+    stella_testkit::skip(
+        test,
+        &format!("{tool} not installed (Debian: apt-get install binutils)"),
+    );
 }
 
 /// Builds `name` in the fixture directory with `tool args` (once per test run, `args` may use
@@ -66,9 +65,9 @@ fn make(name: &str, tool: &str, args: &[&str], optional: bool) -> Option<PathBuf
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if optional {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!! SKIPPED building {name}: {tool} {args:?} failed: {stderr} !!!!!\n"
+            stella_testkit::skip(
+                &format!("building {name}"),
+                &format!("{tool} {args:?} failed: {stderr}"),
             );
             return None;
         }
@@ -185,10 +184,7 @@ fn runnable_libc_is_a_shared_library() {
     .map(Path::new)
     .find(|p| p.exists());
     let Some(libc) = libc else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!! SKIPPED runnable_libc_is_a_shared_library: no libc.so.6 here !!!!!\n"
-        );
+        stella_testkit::skip("runnable_libc_is_a_shared_library", "no libc.so.6 here");
         return;
     };
     let linkage = linkage_of(libc);

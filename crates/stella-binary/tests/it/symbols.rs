@@ -1,7 +1,7 @@
 //! Symbol tables of gcc-built fixtures, checked against the ELF program headers read here on
 //! their own and against `nm`; symbol bundles written, read back, and attacked.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::process::Command;
 
 use object::read::elf::{ElfFile64, ProgramHeader as _};
@@ -114,10 +114,9 @@ fn table_agrees_with_nm_and_keeps_cold_fragments() {
         .output()
         .is_ok_and(|o| o.status.success())
     {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!! SKIPPED table_agrees_with_nm: nm not installed (Debian: apt-get install \
-             binutils) !!!!!\n"
+        stella_testkit::skip(
+            "table_agrees_with_nm",
+            "nm not installed (Debian: apt-get install binutils)",
         );
         return;
     }
@@ -239,10 +238,7 @@ fn system_tar_reads_bundles() {
         .output()
         .is_ok_and(|o| o.status.success())
     {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!! SKIPPED system_tar_reads_bundles: tar not installed !!!!!\n"
-        );
+        stella_testkit::skip("system_tar_reads_bundles", "tar not installed");
         return;
     }
     let tables = two_tables();

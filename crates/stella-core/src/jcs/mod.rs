@@ -7,7 +7,8 @@
 //!   requires. Duplicate object keys, integer literals outside ±2^53 that an IEEE 754 double cannot
 //!   hold exactly (`9007199254740993` would silently become `…992`; a literal that is exactly the
 //!   canonical spelling of a double, such as JCS's own `100000000000000000000`, is kept so that
-//!   canonical output always reads back), numbers that overflow a double, lone UTF-16 surrogates, invalid UTF-8 and a byte order
+//!   canonical output always reads back), numbers that overflow a double or underflow it to zero
+//!   (`1e-400` would silently become `0`), lone UTF-16 surrogates, invalid UTF-8 and a byte order
 //!   mark are all rejected with a [`JcsError`] that names the JSON pointer and the byte offset.
 //!   Input size and nesting depth are bounded by [`Limits`].
 //! - **Writing** ([`Value::to_canonical`]): no insignificant whitespace (§3.2.1); strings escaped as
@@ -170,6 +171,16 @@ pub enum JcsError {
         /// The literal as written.
         literal: String,
     },
+    /// A non-zero number literal too small for a double, which would silently read as zero.
+    #[error(
+        "{at}: number {literal} underflows an IEEE 754 double; it would silently become 0 (RFC 7493 §2.2)"
+    )]
+    NumberUnderflow {
+        /// Where.
+        at: Location,
+        /// The literal as written.
+        literal: String,
+    },
     /// A `\uD800`–`\uDFFF` escape that is not half of a surrogate pair (RFC 7493 §2.1).
     #[error("{at}: lone surrogate \\u{unit:04x} is not a Unicode scalar value (RFC 7493 §2.1)")]
     LoneSurrogate {
@@ -203,6 +214,7 @@ impl JcsError {
             | JcsError::DuplicateKey { at, .. }
             | JcsError::IntegerOutOfRange { at, .. }
             | JcsError::NumberOutOfRange { at, .. }
+            | JcsError::NumberUnderflow { at, .. }
             | JcsError::LoneSurrogate { at, .. }
             | JcsError::Unrepresentable { at, .. } => Some(at),
             JcsError::TooLarge { .. } | JcsError::InvalidUtf8 { .. } | JcsError::ByteOrderMark => {

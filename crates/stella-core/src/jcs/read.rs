@@ -45,6 +45,7 @@ enum Kind {
     Duplicate { key: String },
     IntegerOutOfRange { literal: String, read_as: String },
     NumberOutOfRange { literal: String },
+    NumberUnderflow { literal: String },
     LoneSurrogate { unit: u16 },
 }
 
@@ -89,6 +90,7 @@ impl Failure {
                 read_as,
             },
             Kind::NumberOutOfRange { literal } => JcsError::NumberOutOfRange { at, literal },
+            Kind::NumberUnderflow { literal } => JcsError::NumberUnderflow { at, literal },
             Kind::LoneSurrogate { unit } => JcsError::LoneSurrogate { at, unit },
         }
     }
@@ -500,6 +502,14 @@ impl<'a> Reader<'a> {
             };
         }
         match literal.parse::<f64>() {
+            // A non-zero literal read as zero (`1e-400`) is as silent a change of value as an
+            // overflow would be: refused the same way, whereas `0e-400` is zero.
+            Ok(n) if n == 0.0 && has_nonzero_significand(literal) => fail(
+                Kind::NumberUnderflow {
+                    literal: literal.to_owned(),
+                },
+                start,
+            ),
             Ok(n) if n.is_finite() => Ok(Value::Number(n)),
             _ => fail(
                 Kind::NumberOutOfRange {
@@ -509,4 +519,12 @@ impl<'a> Reader<'a> {
             ),
         }
     }
+}
+
+/// Whether a number literal's digits before its exponent include one that is not `0`.
+fn has_nonzero_significand(literal: &str) -> bool {
+    literal
+        .bytes()
+        .take_while(|b| !matches!(b, b'e' | b'E'))
+        .any(|b| matches!(b, b'1'..=b'9'))
 }

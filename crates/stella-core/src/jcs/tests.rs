@@ -46,7 +46,8 @@ fn es6_number_forms() {
         ("-9007199254740992", "-9007199254740992"),
         ("9007199254740993.0", "9007199254740992"),
         ("333333333.33333329", "333333333.3333333"),
-        ("1E-400", "0"),
+        // Zero with any exponent is zero; a non-zero literal that underflows is refused (below).
+        ("0E-400", "0"),
     ];
     for (input, expected) in cases {
         let out = canonicalize(input.as_bytes()).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -104,6 +105,33 @@ fn overflowing_numbers_and_non_json_literals_are_rejected() {
         let err = canonicalize(bad.as_bytes()).unwrap_err();
         assert!(matches!(err, JcsError::Syntax { .. }), "{bad}: {err}");
     }
+}
+
+#[test]
+fn underflowing_numbers_are_rejected_like_overflowing_ones() {
+    // `1e-400` is below the smallest subnormal double: read as 0, it would change the value as
+    // silently as `1e400` becoming infinity. The error names the literal and where it starts.
+    for (input, literal, offset) in [
+        ("[1e-400]", "1e-400", 1),
+        ("{\"a\": -2.5E-999}", "-2.5E-999", 6),
+        ("[0, 0.0000001e-330]", "0.0000001e-330", 4),
+    ] {
+        match canonicalize(input.as_bytes()).unwrap_err() {
+            JcsError::NumberUnderflow { at, literal: l } => {
+                assert_eq!(l, literal, "{input}");
+                assert_eq!(at.offset, Some(offset), "{input}");
+            }
+            other => panic!("{input}: {other}"),
+        }
+    }
+    let err = canonicalize(b"{\"x\": [1e-400]}").unwrap_err();
+    assert_eq!(err.pointer(), Some("/x/0"));
+    assert!(err.to_string().contains("underflows"), "{err}");
+    // Zero spelled any way is zero; the smallest subnormal and numbers that round to it are kept.
+    assert_eq!(
+        canonicalize(b"[0e-400, -0.0E+5, 0.000e-999, 5e-324, 3e-324]").expect("kept"),
+        b"[0,0,0,5e-324,5e-324]"
+    );
 }
 
 #[test]

@@ -903,8 +903,7 @@ fn fill_from_table(
 
 /// Stella's fallback id of the file at `path` (see [`stella_binary::identity::fallback_id`]).
 fn fallback_id(path: &Path) -> Option<String> {
-    let data = stella_binary::MappedFile::open(path).ok()?;
-    Some(stella_binary::identity::fallback_id(&data))
+    stella_binary::identity::fallback_id_of_file(path).ok()
 }
 
 /// What fetching one BuildID's files did.

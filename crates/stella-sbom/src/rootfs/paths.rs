@@ -137,8 +137,12 @@ impl<'r> Resolver<'r> {
             path: path.to_owned(),
             message: e.to_string(),
         };
-        let file = fs::File::open(&host).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
+        // Resolved as a regular file above; opened so that a FIFO swapped in since cannot block.
+        let (file, metadata) = stella_core::file::open_regular(&host).map_err(|e| match e {
+            stella_core::file::OpenError::Io { source, .. } => io(source),
+            other => SbomError::Open(other),
+        })?;
+        let size = metadata.len();
         let too_large = |size| SbomError::DatabaseTooLarge {
             path: path.to_owned(),
             size,

@@ -5,10 +5,12 @@
 //! `cryptography-defs.schema.json`). They are registered under their `$id`s so that nothing is
 //! fetched over the network, and validated as draft-07 with format checks on.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use jsonschema::Validator;
 use serde_json::Value;
+use stella_core::file::{OpenError, open_regular};
 
 use super::{Check, Problem};
 use crate::SbomError;
@@ -43,11 +45,22 @@ fn read_schema(path: &Path) -> Result<Value, SbomError> {
         path: path.display().to_string(),
         message,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    // A FIFO or a device in the schema directory would block the read (or never end it).
+    let (file, meta) = open_regular(path).map_err(|e| match e {
+        OpenError::Io { source, .. } => err(source.to_string()),
+        other => SbomError::Open(other),
+    })?;
     if meta.len() > MAX_SCHEMA_BYTES {
         return Err(err(format!("larger than {MAX_SCHEMA_BYTES} bytes")));
     }
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let mut bytes = Vec::new();
+    // The file may grow after `metadata`: read at most one byte past the limit.
+    file.take(MAX_SCHEMA_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(e.to_string()))?;
+    if bytes.len() as u64 > MAX_SCHEMA_BYTES {
+        return Err(err(format!("larger than {MAX_SCHEMA_BYTES} bytes")));
+    }
     serde_json::from_slice(&bytes).map_err(|e| err(format!("not JSON: {e}")))
 }
 

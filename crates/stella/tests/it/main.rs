@@ -6,6 +6,7 @@
 mod attest;
 mod cli;
 mod funcproof;
+mod inputs;
 mod interop;
 mod keys_files;
 mod log_server;

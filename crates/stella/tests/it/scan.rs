@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
+use stella_testkit::skip;
 
 fn stella(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
@@ -25,23 +26,10 @@ fn json_of(cmd: &mut Command) -> Value {
     serde_json::from_slice(&out).expect("JSON on stdout")
 }
 
-fn require_peers() -> bool {
-    std::env::var("STELLA_REQUIRE_PEERS").as_deref() == Ok("1")
-}
-
-fn skip(test: &str, why: &str) {
-    assert!(!require_peers(), "{test}: {why}");
-    eprintln!("\n!!!!! {test}: SKIPPED ({why}) !!!!!\n");
-}
-
 /// The Debian root filesystem `.ci/run` prepares (`STELLA_TEST_ROOTFS`, default
 /// `/var/cache/stella-tests/bookworm-minbase`).
 fn debian_rootfs() -> Option<PathBuf> {
-    let path = std::env::var_os("STELLA_TEST_ROOTFS").map_or_else(
-        || PathBuf::from("/var/cache/stella-tests/bookworm-minbase"),
-        PathBuf::from,
-    );
-    path.join("var/lib/dpkg/status").exists().then_some(path)
+    stella_testkit::debian_rootfs().ok()
 }
 
 /// `cyclonedx-python-lib` (its own copy of the 1.7 schema) accepts the SBOM.
