@@ -615,6 +615,7 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
             return;
         }
     };
+    use stella_binary::MismatchKind::{Fragment, Function};
     match proof.verify(&mapped) {
         Ok(mismatches) if mismatches.is_empty() => {
             v.detail = Some(format!(
@@ -626,7 +627,7 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
         Ok(mismatches) => {
             let functions: Vec<String> = mismatches
                 .iter()
-                .filter(|m| m.kind == "function" || m.kind == "fragment")
+                .filter(|m| matches!(m.kind, Function | Fragment))
                 .map(|m| match m.range {
                     Some((s, e)) => format!("{} [{s}, {e})", m.name),
                     None => m.name.clone(),
@@ -634,7 +635,7 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
                 .collect();
             let others: Vec<String> = mismatches
                 .iter()
-                .filter(|m| m.kind != "function" && m.kind != "fragment")
+                .filter(|m| !matches!(m.kind, Function | Fragment))
                 .map(|m| format!("{} {}", m.kind, m.name))
                 .collect();
             let mut reason = format!("binary {path} differs from its FuncProof:");
