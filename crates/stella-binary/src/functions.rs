@@ -379,6 +379,12 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
     if !found.is_empty() {
         ranged.extend(found.into_iter().map(|(s, e)| (s, e, Candidate::default())));
         ranged.sort_by_key(|&(s, e, _)| (s, e));
+        // Every section of a relocatable object starts at address 0, so two sections' unnamed
+        // code can be the same range: one statement, made once (the sort is stable, so a named
+        // range comes first and stays).
+        ranged.dedup_by(|later, earlier| {
+            (later.0, later.1) == (earlier.0, earlier.1) && later.2.names.is_empty()
+        });
     }
     if let Some(w) = overlaps(&ranged) {
         warnings.push(w);

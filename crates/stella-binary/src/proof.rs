@@ -213,16 +213,18 @@ pub enum ProofProblem {
         /// Its end.
         end: Addr,
     },
-    /// A start address not above the previous one: the list is sorted by start, one per address.
+    /// A range not after the previous one: the list is sorted by start, then end, each range
+    /// once. (One start can have two ends: in a relocatable object every section starts at 0.)
     #[error(
-        "starts at {start}, not after the previous one ({previous}): the list is sorted by start \
-         address with one entry per address"
+        "the range [{}, {}) does not come after the previous one, [{}, {}): the list is sorted \
+         by start address, then end, each range once",
+        range.0, range.1, previous.0, previous.1
     )]
     Unsorted {
-        /// The previous entry's start.
-        previous: Addr,
-        /// This entry's start.
-        start: Addr,
+        /// The previous entry's `[start, end)`.
+        previous: (Addr, Addr),
+        /// This entry's `[start, end)`.
+        range: (Addr, Addr),
     },
     /// A name (or edge, or trace) not after the previous one in a sorted list.
     #[error("{name:?} is not after {previous:?}: the list is sorted and without repeats")]
@@ -232,6 +234,23 @@ pub enum ProofProblem {
         /// This entry.
         name: String,
     },
+}
+
+/// `Ok` when every range is non-empty and each comes after the one before (by start, then end);
+/// else the index of the first one that does not, and why.
+fn check_ranges(ranges: impl Iterator<Item = (Addr, Addr)>) -> Result<(), (usize, ProofProblem)> {
+    let mut previous: Option<(Addr, Addr)> = None;
+    for (i, (start, end)) in ranges.enumerate() {
+        if end <= start {
+            return Err((i, ProofProblem::EmptyRange { start, end }));
+        }
+        if let Some(previous) = previous.filter(|&p| p >= (start, end)) {
+            let range = (start, end);
+            return Err((i, ProofProblem::Unsorted { previous, range }));
+        }
+        previous = Some((start, end));
+    }
+    Ok(())
 }
 
 /// `Ok` when `names` is sorted and unique, else the index of the first entry out of place.
@@ -477,8 +496,8 @@ impl FuncProof {
     }
 
     /// Reads a proof from JSON, strictly: addresses as DESIGN.md writes them (`0x` and
-    /// lower-case hex, see [`Addr`]'s `FromStr`), functions sorted by start with one function
-    /// per start address, every range non-empty, fragments and aliases sorted, call-graph edges
+    /// lower-case hex, see [`Addr`]'s `FromStr`), functions and fragments sorted by start then
+    /// end with each range once, every range non-empty, aliases sorted, call-graph edges
     /// sorted and unique, traces sorted by entry and sink. Ranges may overlap: hand-written
     /// assembly has inner entry points with their own sizes, which a proof states as claimed
     /// (with a warning); [`Self::verify`] is what tells a claimed range from a forged one.
@@ -530,53 +549,14 @@ impl FuncProof {
                 },
             ));
         }
-        let mut previous: Option<Addr> = None;
+        let ranges = self.functions.iter().map(|f| (f.start, f.end));
+        check_ranges(ranges).map_err(|(i, problem)| at(format!("/functions/{i}"), problem))?;
         for (i, f) in self.functions.iter().enumerate() {
             let here = format!("/functions/{i}");
-            if f.end <= f.start {
-                return Err(at(
-                    format!("{here}/end"),
-                    ProofProblem::EmptyRange {
-                        start: f.start,
-                        end: f.end,
-                    },
-                ));
-            }
-            if let Some(previous) = previous.filter(|&p| p >= f.start) {
-                return Err(at(
-                    format!("{here}/start"),
-                    ProofProblem::Unsorted {
-                        previous,
-                        start: f.start,
-                    },
-                ));
-            }
-            previous = Some(f.start);
             check_sorted_names(&f.aliases)
                 .map_err(|(j, problem)| at(format!("{here}/aliases/{j}"), problem))?;
-            let mut previous_fragment: Option<Addr> = None;
-            for (j, frag) in f.fragments.iter().enumerate() {
-                let here = format!("{here}/fragments/{j}");
-                if frag.end <= frag.start {
-                    return Err(at(
-                        format!("{here}/end"),
-                        ProofProblem::EmptyRange {
-                            start: frag.start,
-                            end: frag.end,
-                        },
-                    ));
-                }
-                if let Some(previous) = previous_fragment.filter(|&p| p >= frag.start) {
-                    return Err(at(
-                        format!("{here}/start"),
-                        ProofProblem::Unsorted {
-                            previous,
-                            start: frag.start,
-                        },
-                    ));
-                }
-                previous_fragment = Some(frag.start);
-            }
+            check_ranges(f.fragments.iter().map(|g| (g.start, g.end)))
+                .map_err(|(j, problem)| at(format!("{here}/fragments/{j}"), problem))?;
         }
         if let Some(graph) = &self.callgraph {
             // `CallGraph::has_edge` searches the edges by bisection.

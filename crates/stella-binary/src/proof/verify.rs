@@ -182,21 +182,25 @@ fn compare_sections(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mism
     }
 }
 
-/// The function (or fragment) of `list` starting at `start`; lists are sorted by start.
-fn at<T>(list: &[T], start: Addr, key: impl Fn(&T) -> Addr) -> Option<usize> {
-    list.binary_search_by_key(&start, key).ok()
+/// The entry of `list` (sorted by start, then end) that `[start, end)` stands for, not yet
+/// `taken`: the one with that very range, else one with the same start (whose end then differs).
+/// In a relocatable object one start can have several ends, every section starting at 0.
+fn counterpart(list: &[(Addr, Addr)], taken: &[bool], (start, end): (Addr, Addr)) -> Option<usize> {
+    let from = list.partition_point(|&(s, _)| s < start);
+    let to = from + list[from..].partition_point(|&(s, _)| s == start);
+    let free = || (from..to).filter(|&i| !taken[i]);
+    free().find(|&i| list[i].1 == end).or_else(|| free().next())
 }
 
 fn compare_functions(expected: &[Function], actual: &[Function], out: &mut Vec<Mismatch>) {
+    let ranges: Vec<(Addr, Addr)> = actual.iter().map(|f| (f.start, f.end)).collect();
     let mut matched = vec![false; actual.len()];
     for e in expected {
         let function = |field| Mismatch {
             range: Some((e.start, e.end)),
             ..whole(MismatchKind::Function, &e.sym, field)
         };
-        // A second proof entry at one address is not the binary's function either.
-        let found = at(actual, e.start, |f| f.start).filter(|&i| !matched[i]);
-        let Some(i) = found else {
+        let Some(i) = counterpart(&ranges, &matched, (e.start, e.end)) else {
             out.push(Mismatch {
                 expected: e.blake3.clone(),
                 actual: ABSENT.to_owned(),
@@ -292,10 +296,10 @@ fn compare_fragments(parent: &Function, actual: &Function, out: &mut Vec<Mismatc
         range: Some((f.start, f.end)),
         ..whole(MismatchKind::Fragment, &f.sym, field)
     };
+    let ranges: Vec<(Addr, Addr)> = actual.fragments.iter().map(|f| (f.start, f.end)).collect();
     let mut matched = vec![false; actual.fragments.len()];
     for e in &parent.fragments {
-        let found = at(&actual.fragments, e.start, |f| f.start).filter(|&i| !matched[i]);
-        let Some(i) = found else {
+        let Some(i) = counterpart(&ranges, &matched, (e.start, e.end)) else {
             out.push(Mismatch {
                 expected: e.blake3.clone(),
                 actual: ABSENT.to_owned(),

@@ -373,7 +373,7 @@ fn unsorted_duplicate_and_inverted_lists_are_refused() {
         .expect("list")
         .swap(0, 1);
     let (pointer, problem) = field(read(&swapped));
-    assert_eq!(pointer, "/functions/1/start");
+    assert_eq!(pointer, "/functions/1");
     assert!(
         matches!(problem, ProofProblem::Unsorted { .. }),
         "{problem}"
@@ -385,7 +385,7 @@ fn unsorted_duplicate_and_inverted_lists_are_refused() {
         .expect("list")
         .insert(1, functions[0].clone());
     let (pointer, problem) = field(read(&duplicate));
-    assert_eq!(pointer, "/functions/1/start");
+    assert_eq!(pointer, "/functions/1");
     assert!(
         matches!(problem, ProofProblem::Unsorted { .. }),
         "{problem}"
@@ -395,7 +395,7 @@ fn unsorted_duplicate_and_inverted_lists_are_refused() {
     let start = functions[2]["start"].clone();
     inverted["functions"][2]["end"] = start;
     let (pointer, problem) = field(read(&inverted));
-    assert_eq!(pointer, "/functions/2/end");
+    assert_eq!(pointer, "/functions/2");
     assert!(
         matches!(problem, ProofProblem::EmptyRange { .. }),
         "{problem}"
@@ -425,4 +425,42 @@ fn unsorted_duplicate_and_inverted_lists_are_refused() {
     let next = u64::from_str_radix(&next_start.as_str().expect("hex")[2..], 16).expect("hex");
     overlapping["functions"][0]["end"] = serde_json::json!(format!("{:#x}", next + 1));
     assert!(read(&overlapping).is_ok());
+}
+
+/// In a relocatable object every section starts at address 0: one start, several ends. Such a
+/// proof is read back and verifies; two sections' identical unnamed ranges are one function.
+#[test]
+fn relocatable_objects_with_sections_at_zero_read_back_and_verify() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("stella-binary-verify");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let source = dir.join("crt.s");
+    // `.init` and `.fini` as crti.o has them: code without symbols, equal sizes.
+    std::fs::write(
+        &source,
+        ".section .init,\"ax\",@progbits\n sub $8, %rsp\n nop\n\
+         .section .fini,\"ax\",@progbits\n sub $8, %rsp\n nop\n\
+         .section .text.other,\"ax\",@progbits\n push %rbp\n mov %rsp, %rbp\n pop %rbp\n ret\n",
+    )
+    .expect("write");
+    let object = dir.join("crt.o");
+    let status = std::process::Command::new("gcc")
+        .arg("-c")
+        .arg("-o")
+        .arg(&object)
+        .arg(&source)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    let data = std::fs::read(&object).expect("read");
+    let proof = FuncProof::build(&data).expect("proof");
+    let ranges: Vec<(u64, u64)> = proof
+        .functions
+        .iter()
+        .map(|f| (f.start.0, f.end.0))
+        .collect();
+    assert_eq!(ranges, vec![(0, 5), (0, 6)]);
+    let json = proof.to_canonical_json().expect("json");
+    let back = FuncProof::from_json(&json).expect("reads back");
+    assert_eq!(back, proof);
+    assert!(back.verify(&data).expect("verify").is_empty());
 }
