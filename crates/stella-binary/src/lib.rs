@@ -67,7 +67,8 @@ pub enum BinaryError {
         /// What the parser said.
         reason: String,
     },
-    /// A FuncProof document that is not valid.
+    /// A FuncProof that is not JSON, or that a consumer refuses (a document that breaks the
+    /// format at one member is [`BinaryError::ProofField`]).
     #[error("not a valid FuncProof: {reason}")]
     Proof {
         /// What is wrong.

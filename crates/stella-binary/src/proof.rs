@@ -199,11 +199,14 @@ pub enum ProofProblem {
         /// What was found and what was expected.
         reason: String,
     },
-    /// Another schema.
-    #[error("schema is {found:?}, expected {SCHEMA:?}")]
+    /// Another schema, or none.
+    #[error(
+        "{}, expected {SCHEMA:?}",
+        match found { Some(f) => format!("schema is {f:?}"), None => "no schema string".to_owned() }
+    )]
     Schema {
-        /// The `schema` member.
-        found: String,
+        /// The `schema` member, when it is a string.
+        found: Option<String>,
     },
     /// A range that ends where or before it starts.
     #[error("the range [{start}, {end}) is empty or inverted")]
@@ -510,9 +513,23 @@ impl FuncProof {
         let value = stella_core::jcs::parse(bytes).map_err(|e| BinaryError::Proof {
             reason: e.to_string(),
         })?;
+        let json = value.to_serde();
+        // Another schema (or another kind of document) is named as such, not by the first
+        // member it lacks.
+        match json.get("schema").and_then(serde_json::Value::as_str) {
+            Some(SCHEMA) => {}
+            found => {
+                return Err(BinaryError::ProofField {
+                    pointer: "/schema".to_owned(),
+                    problem: ProofProblem::Schema {
+                        found: found.map(str::to_owned),
+                    },
+                });
+            }
+        }
         // Tracking the path of every member costs time on a 70 MB proof; it is only needed to
         // name the member once something is wrong.
-        let proof: FuncProof = match serde_json::from_value(value.to_serde()) {
+        let proof: FuncProof = match serde_json::from_value(json) {
             Ok(proof) => proof,
             Err(plain) => {
                 let located: Result<FuncProof, _> =
@@ -545,7 +562,7 @@ impl FuncProof {
             return Err(at(
                 "/schema".to_owned(),
                 ProofProblem::Schema {
-                    found: self.schema.clone(),
+                    found: Some(self.schema.clone()),
                 },
             ));
         }

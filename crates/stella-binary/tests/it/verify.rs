@@ -417,6 +417,10 @@ fn unsorted_duplicate_and_inverted_lists_are_refused() {
     let mut schema = doc.clone();
     schema["schema"] = serde_json::json!("stella.funcproof/v0");
     assert_eq!(field(read(&schema)).0, "/schema");
+    // Another kind of document is named as such, not by the first member it lacks.
+    let (pointer, problem) = field(read(&serde_json::json!({"bomFormat": "CycloneDX"})));
+    assert_eq!(pointer, "/schema");
+    assert_eq!(problem, ProofProblem::Schema { found: None });
 
     // Ranges that overlap are a build's honest statement (hand-written assembly; see
     // `overlapping_symbols_are_proven_as_claimed_and_reported`): read, and left to `verify`.
