@@ -1,30 +1,6 @@
-//! Replaying a FuncProof against a binary: every statement the proof makes is derived again from
-//! the binary, the way [`FuncProof::build`] derived it, and compared member by member.
-//!
-//! What is re-derived, and therefore checked:
-//! - `buildId` and every member of `identity` (format, arch, build-id source, debug id, code id,
-//!   Mach-O uuid);
-//! - `file`: size, SHA-256 and BLAKE3;
-//! - `sections`: the set of names, and each one's address, size and BLAKE3;
-//! - `functions`: the set of start addresses, and each function's end, BLAKE3, name, aliases,
-//!   demangled name, `source`, DWARF `file` and `line`, and its fragments (start, end, BLAKE3,
-//!   name). Every source of names — `.symtab`, `.dynsym`, DWARF, `.eh_frame` ranges named
-//!   `sub_<addr>`, disassembly of uncovered code — is inside the binary itself (no separate debug
-//!   file, no symbol server), so no name has to be taken on trust;
-//! - `meta.compiler`, `meta.flags` and `meta.warnings`;
-//! - `callgraph`, when the proof has one, and each stored trace: its path is searched again in
-//!   the binary's call graph (breadth first, as [`crate::callgraph::traces`] does), so a trace
-//!   that claims "no path" where there is one fails. The `--entry` / `--sink` globs a proof was
-//!   built with are not stored, so a trace left out of a proof cannot be noticed; each stored one
-//!   is checked.
-//!
-//! Not checked: `meta.tool` and `meta.version` (they say who made the proof, nothing about the
-//! binary). The derivation is this version's: a proof made by a version of Stella that derived
-//! something differently shows that difference as a mismatch, with `meta.version` to say why.
-//!
-//! Demangled names are derived again only when the proof stores some: a proof built with
-//! `--no-demangle` stores none and [`FuncProof::query`] demangles as it reads, so leaving them
-//! all out claims nothing. A proof that stores some must store each one this version derives.
+//! Replaying a FuncProof against a binary ([`FuncProof::verify`]): every statement the proof
+//! makes is derived again from the binary, the way [`FuncProof::build`] derived it, and compared
+//! member by member.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -36,10 +12,37 @@ use crate::functions::{Addr, Fragment, Function};
 impl FuncProof {
     /// Derives the proof of `data` again and lists every way this proof differs from it; an
     /// empty list means the binary is the one the proof describes, function names included.
-    /// See the module documentation of `proof::verify` for what is compared.
+    ///
+    /// What is derived again, and therefore checked:
+    /// - `buildId` and every member of `identity` (format, arch, build-id source, debug id,
+    ///   code id, Mach-O uuid);
+    /// - `file`: size, SHA-256 and BLAKE3;
+    /// - `sections`: the set of names, and each one's address, size and BLAKE3;
+    /// - `functions`: the set of ranges, and each function's end, BLAKE3, name, aliases,
+    ///   demangled name, `source`, DWARF `file` and `line`, and its fragments (range, BLAKE3,
+    ///   name). Every source of names — `.symtab`, `.dynsym`, DWARF, `.eh_frame` ranges named
+    ///   `sub_<addr>`, disassembly of uncovered code — is inside the binary itself (no separate
+    ///   debug file, no symbol server), so no name is taken on trust;
+    /// - `meta.compiler`, `meta.flags` and `meta.warnings`;
+    /// - `callgraph`, when the proof has one, and each stored trace: its path is searched again
+    ///   in the binary's call graph (breadth first, as [`crate::callgraph::traces`] does), so a
+    ///   trace that claims "no path" where there is one fails. The `--entry` / `--sink` globs a
+    ///   proof was built with are not stored, so a trace left out of a proof cannot be noticed;
+    ///   each stored one is checked.
+    ///
+    /// Not checked: `meta.tool` and `meta.version`, which say who made the proof and nothing
+    /// about the binary. The derivation is this version's: a proof made by a version of Stella
+    /// that derived something differently shows that difference as a mismatch, and
+    /// `meta.version` says why.
+    ///
+    /// Demangled names are derived again when the proof stores any: a proof built with
+    /// `--no-demangle` stores none and [`FuncProof::query`] demangles as it reads, so leaving
+    /// them all out claims nothing; a proof that stores some must store each one this version
+    /// derives.
     ///
     /// Costs what building the proof costs (plus the call graph when the proof has one): the
-    /// function list is derived again, hashing every function once.
+    /// function list is derived again, hashing every function once, demangling every mangled
+    /// name when the proof stores demangled names.
     ///
     /// # Errors
     /// [`BinaryError::Format`] when `data` is not a readable binary.
