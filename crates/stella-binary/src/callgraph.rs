@@ -285,14 +285,7 @@ pub fn traces(
     entries: &[globset::GlobMatcher],
     sinks: &[globset::GlobMatcher],
 ) -> Vec<Trace> {
-    let mut adjacency: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    let mut nodes: BTreeSet<&str> = BTreeSet::new();
-    for (from, to) in &graph.edges {
-        let (from, to) = (&**from, &**to);
-        adjacency.entry(from).or_default().push(to);
-        nodes.insert(from);
-        nodes.insert(to);
-    }
+    let (adjacency, nodes) = adjacency(graph);
     let matching = |globs: &[globset::GlobMatcher]| -> Vec<&str> {
         nodes
             .iter()
@@ -329,6 +322,53 @@ pub fn traces(
     }
     out.sort_by(|a, b| (&a.entry, &a.sink).cmp(&(&b.entry, &b.sink)));
     out
+}
+
+/// Callees by caller, and every name on an edge.
+type Adjacency<'g> = (BTreeMap<&'g str, Vec<&'g str>>, BTreeSet<&'g str>);
+
+fn adjacency(graph: &CallGraph) -> Adjacency<'_> {
+    let mut adjacency: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut nodes: BTreeSet<&str> = BTreeSet::new();
+    for (from, to) in &graph.edges {
+        let (from, to) = (&**from, &**to);
+        adjacency.entry(from).or_default().push(to);
+        nodes.insert(from);
+        nodes.insert(to);
+    }
+    (adjacency, nodes)
+}
+
+/// For each stored trace, the path [`traces`] stores for its `(entry, sink)` on `graph`; `None`
+/// when no entry and sink globs make [`traces`] store that pair at all. A pair is either two
+/// nodes of the graph, or names a glob that matches no node (the unmatched entry with every
+/// sink glob, or every entry node with the unmatched sink), whose path is empty.
+pub(crate) fn retrace(graph: &CallGraph, stored: &[Trace]) -> Vec<Option<Vec<String>>> {
+    let (adjacency, nodes) = adjacency(graph);
+    let matches_nothing = |pattern: &str| {
+        crate::proof::glob(pattern).is_ok_and(|g| !nodes.iter().any(|n| g.is_match(n)))
+    };
+    let is_glob = |pattern: &str| crate::proof::glob(pattern).is_ok();
+    // Traces are sorted by entry: one breadth-first search per entry.
+    let mut searched: Option<(&str, BTreeMap<&str, &str>)> = None;
+    stored
+        .iter()
+        .map(|t| {
+            let (entry, sink) = (t.entry.as_str(), t.sink.as_str());
+            match (nodes.get(entry), nodes.get(sink)) {
+                (Some(&entry), Some(_)) if entry == sink => Some(vec![entry.to_owned()]),
+                (Some(&entry), Some(_)) => {
+                    if searched.as_ref().is_none_or(|(e, _)| *e != entry) {
+                        searched = Some((entry, bfs(&adjacency, entry)));
+                    }
+                    let parents = searched.as_ref().map(|(_, p)| p)?;
+                    Some(walk_back(parents, entry, sink))
+                }
+                (Some(_), None) => matches_nothing(sink).then(Vec::new),
+                (None, _) => (matches_nothing(entry) && is_glob(sink)).then(Vec::new),
+            }
+        })
+        .collect()
 }
 
 fn trace(entry: &str, sink: &str, path: Vec<String>) -> Trace {

@@ -38,13 +38,51 @@ impl Serialize for Addr {
     }
 }
 
+/// Most hex digits of an address: 64 bits.
+const MAX_ADDR_DIGITS: usize = 16;
+
+/// Why a string is not an address as FuncProofs write them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{found:?} is not an address: expected `0x` and 1 to {MAX_ADDR_DIGITS} lower-case hex \
+     digits without leading zeros"
+)]
+pub struct AddrError {
+    /// The string refused (at most 40 characters of it).
+    pub found: String,
+}
+
+impl std::str::FromStr for Addr {
+    type Err = AddrError;
+
+    /// Exactly what [`Addr`]'s `Display` writes: `0x`, then lower-case hex digits, no sign, no
+    /// whitespace, no leading zero (so that one address has one spelling and a proof
+    /// re-serialises to the bytes it was read from). `u64::from_str_radix` alone would take a
+    /// leading `+` and upper-case digits.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let refuse = || AddrError {
+            found: s.chars().take(40).collect(),
+        };
+        let digits = s.strip_prefix("0x").ok_or_else(refuse)?;
+        let canonical = !digits.is_empty()
+            && digits.len() <= MAX_ADDR_DIGITS
+            && digits
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && (digits == "0" || !digits.starts_with('0'));
+        if !canonical {
+            return Err(refuse());
+        }
+        u64::from_str_radix(digits, 16)
+            .map(Addr)
+            .map_err(|_| refuse())
+    }
+}
+
 impl<'de> Deserialize<'de> for Addr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.strip_prefix("0x")
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .map(Addr)
-            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a 0x-hex address")))
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -62,6 +100,19 @@ pub enum Source {
     EhFrame,
     /// Disassembly: code outside every other source's ranges, split at `int3` padding.
     Disasm,
+}
+
+impl Source {
+    /// The name a proof writes (`symtab`, `dynsym`, `dwarf`, `eh_frame`, `disasm`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Symtab => "symtab",
+            Source::Dynsym => "dynsym",
+            Source::Dwarf => "dwarf",
+            Source::EhFrame => "eh_frame",
+            Source::Disasm => "disasm",
+        }
+    }
 }
 
 /// A part of a function placed apart from it (GCC `.cold`, BOLT split fragments).
@@ -328,6 +379,12 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
     if !found.is_empty() {
         ranged.extend(found.into_iter().map(|(s, e)| (s, e, Candidate::default())));
         ranged.sort_by_key(|&(s, e, _)| (s, e));
+        // Every section of a relocatable object starts at address 0, so two sections' unnamed
+        // code can be the same range: one statement, made once (the sort is stable, so a named
+        // range comes first and stays).
+        ranged.dedup_by(|later, earlier| {
+            (later.0, later.1) == (earlier.0, earlier.1) && later.2.names.is_empty()
+        });
     }
     if let Some(w) = overlaps(&ranged) {
         warnings.push(w);
@@ -536,6 +593,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn source_names_are_the_serialised_ones() {
+        for source in [
+            Source::Symtab,
+            Source::Dynsym,
+            Source::Dwarf,
+            Source::EhFrame,
+            Source::Disasm,
+        ] {
+            assert_eq!(
+                serde_json::to_value(source).expect("json"),
+                serde_json::json!(source.as_str())
+            );
+        }
+    }
+
+    #[test]
     fn cold_parts_name_their_parent() {
         assert_eq!(cold_parent("main.cold"), Some("main"));
         assert_eq!(cold_parent("f.part.0.cold.12"), Some("f.part.0"));
@@ -556,6 +629,43 @@ mod tests {
         );
         assert_eq!(demangle("_Z3fooi").as_deref(), Some("foo(int)"));
         assert_eq!(demangle("inflateGetHeader"), None);
+    }
+
+    #[test]
+    fn addresses_are_read_only_as_written() {
+        for (text, value) in [
+            ("0x0", 0),
+            ("0x3be0", 0x3be0),
+            ("0xffffffffffffffff", u64::MAX),
+        ] {
+            assert_eq!(text.parse::<Addr>(), Ok(Addr(value)), "{text}");
+            assert_eq!(Addr(value).to_string(), text);
+        }
+        for text in [
+            "0x+3be0",
+            "0x-1",
+            "0X10",
+            "0x",
+            "0x3BE0",
+            "0x3bE0",
+            "+0x10",
+            " 0x10",
+            "0x10 ",
+            "0x 10",
+            "0x10\n",
+            "0x010",
+            "0x00",
+            "0x1ffffffffffffffff",
+            "0x0000000000000000001",
+            "10",
+            "3be0",
+            "0b101",
+            "0x1_0",
+            "",
+        ] {
+            let e = text.parse::<Addr>().expect_err(text);
+            assert_eq!(e.found, text, "the refusal quotes the input");
+        }
     }
 
     #[test]

@@ -27,6 +27,16 @@ pub enum BuildIdSource {
     Fallback,
 }
 
+impl BuildIdSource {
+    /// The name a proof writes (`gnu-note`, `fallback`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildIdSource::GnuNote => "gnu-note",
+            BuildIdSource::Fallback => "fallback",
+        }
+    }
+}
+
 /// The identity section of a FuncProof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -238,6 +248,16 @@ mod tests {
             debug_id_from_build_id(&[0xaa, 0xbb]),
             "0000bbaa-0000-0000-0000-000000000000"
         );
+    }
+
+    #[test]
+    fn build_id_source_names_are_the_serialised_ones() {
+        for source in [BuildIdSource::GnuNote, BuildIdSource::Fallback] {
+            assert_eq!(
+                serde_json::to_value(source).expect("json"),
+                serde_json::json!(source.as_str())
+            );
+        }
     }
 
     #[test]

@@ -17,9 +17,11 @@
 //! With [`BuildOptions`], [`callgraph`] adds the direct call graph (PLT/GOT calls resolved to
 //! the imported name) and shortest entry → sink traces, each with the hash of its edge list.
 //!
-//! [`FuncProof::verify`] replays the hashes against a binary (after a one-byte patch, the patched
-//! function and section are named), and [`FuncProof::query`] answers presence *and absence* of a
-//! symbol by glob or demangled name.
+//! [`FuncProof::verify`] re-derives everything the proof states from the binary — identity,
+//! file and section digests, every function's range, hash and names, the call graph and traces —
+//! and names what differs (after a one-byte patch, the patched function and section; after a
+//! renamed function, the function), and [`FuncProof::query`] answers presence *and absence* of
+//! a symbol by glob or demangled name, trusting the proof it is given.
 //!
 //! Beside the proof: [`inspect`] answers the cheap questions a scanner asks of every file (is it
 //! a binary at all, what does it link against, which crates did `cargo auditable` record), and
@@ -40,7 +42,9 @@ mod snapshot;
 pub mod symbols;
 
 pub use inspect::{Format, Linkage};
-pub use proof::{BuildOptions, FuncProof, Mismatch, QueryMatch, WriteError};
+pub use proof::{
+    BuildOptions, FuncProof, Mismatch, MismatchKind, ProofProblem, QueryMatch, WriteError,
+};
 pub use snapshot::{FileSnapshot, MappedFile};
 pub use symbols::{Segment, SymbolEntry, SymbolTable};
 
@@ -76,11 +80,23 @@ pub enum BinaryError {
         /// What the parser said.
         reason: String,
     },
-    /// A FuncProof document that is not valid.
+    /// A FuncProof that is not JSON, or that a consumer refuses (a document that breaks the
+    /// format at one member is [`BinaryError::ProofField`]).
     #[error("not a valid FuncProof: {reason}")]
     Proof {
         /// What is wrong.
         reason: String,
+    },
+    /// A FuncProof document that breaks the format at one member.
+    #[error(
+        "not a valid FuncProof: at {}: {problem}",
+        if pointer.is_empty() { "the document root" } else { pointer }
+    )]
+    ProofField {
+        /// RFC 6901 JSON pointer of the member (empty for the document root).
+        pointer: String,
+        /// What is wrong there.
+        problem: proof::ProofProblem,
     },
     /// A symbol pattern that is not a valid glob.
     #[error("invalid symbol pattern {pattern:?}: {reason}")]

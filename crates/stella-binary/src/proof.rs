@@ -8,8 +8,10 @@ use stella_core::Digest;
 
 use crate::BinaryError;
 use crate::callgraph::{self, CallGraph};
-use crate::functions::{self, Addr, AddressMap, Function, blake3_hex};
+use crate::functions::{self, Addr, Function, blake3_hex};
 use crate::identity::{self, Identity};
+
+mod verify;
 
 /// The `schema` value of every FuncProof this crate writes.
 pub const SCHEMA: &str = "stella.funcproof/v1";
@@ -105,20 +107,183 @@ pub enum WriteError {
     Jcs(#[from] stella_core::jcs::JcsError),
 }
 
+/// What a [`Mismatch`] is about. Serialised (JSON output of `funcproof verify`) as the strings
+/// the first versions wrote: `file`, `section`, `function`, `fragment`, `callgraph`, `trace`, and
+/// the later `identity`, `file_size`, `name`, `origin`, `meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MismatchKind {
+    /// `buildId` or a member of `identity` (format, arch, build-id source, debug id, code id,
+    /// Mach-O uuid).
+    Identity,
+    /// `file.size`.
+    FileSize,
+    /// `file.sha256` or `file.blake3`.
+    #[serde(rename = "file")]
+    FileHash,
+    /// A section's presence, address, size or hash.
+    Section,
+    /// A function's presence, range or hash.
+    Function,
+    /// A fragment's (`.cold` part's) presence, range or hash.
+    Fragment,
+    /// A function's or fragment's name, aliases or demangled name.
+    Name,
+    /// Where a function came from: `source`, and the DWARF `file` and `line`.
+    Origin,
+    /// `meta.compiler`, `meta.flags` or `meta.warnings`.
+    Meta,
+    /// The stored call graph.
+    Callgraph,
+    /// A stored entry → sink trace.
+    Trace,
+}
+
+impl MismatchKind {
+    /// The name JSON output uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MismatchKind::Identity => "identity",
+            MismatchKind::FileSize => "file_size",
+            MismatchKind::FileHash => "file",
+            MismatchKind::Section => "section",
+            MismatchKind::Function => "function",
+            MismatchKind::Fragment => "fragment",
+            MismatchKind::Name => "name",
+            MismatchKind::Origin => "origin",
+            MismatchKind::Meta => "meta",
+            MismatchKind::Callgraph => "callgraph",
+            MismatchKind::Trace => "trace",
+        }
+    }
+}
+
+impl std::fmt::Display for MismatchKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One thing that no longer matches the proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
-    /// `file`, `section`, `function` or `fragment`.
-    pub kind: &'static str,
-    /// Its name.
+    /// What it is about.
+    pub kind: MismatchKind,
+    /// Its name: the function's or section's (as the proof has it, or as the binary has it
+    /// when the proof leaves it out), `file`, or the identity member.
     pub name: String,
-    /// Range, for functions and sections.
+    /// Range, for functions, fragments and sections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub range: Option<(Addr, Addr)>,
-    /// What the proof says.
+    /// Which of its members differs (`end`, `blake3`, `sym`, `aliases`, …), when it has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// What the proof says ([`ABSENT`] when it says nothing of a thing the binary has).
     pub expected: String,
-    /// What the binary has (`missing` when the bytes are gone).
+    /// What the binary has ([`ABSENT`] when the proof's thing is not in it).
     pub actual: String,
+}
+
+/// The value of [`Mismatch::expected`] or [`Mismatch::actual`] for a thing one side lacks.
+pub const ABSENT: &str = "absent";
+
+/// What is wrong at one place of a FuncProof document ([`BinaryError::ProofField`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofProblem {
+    /// The member's type or form is not the schema's; `serde`'s description names what was
+    /// expected (for an address, [`crate::functions::AddrError`]'s).
+    #[error("{reason}")]
+    Shape {
+        /// What was found and what was expected.
+        reason: String,
+    },
+    /// Another schema, or none.
+    #[error(
+        "{}, expected {SCHEMA:?}",
+        match found { Some(f) => format!("schema is {f:?}"), None => "no schema string".to_owned() }
+    )]
+    Schema {
+        /// The `schema` member, when it is a string.
+        found: Option<String>,
+    },
+    /// A range that ends where or before it starts.
+    #[error("the range [{start}, {end}) is empty or inverted")]
+    EmptyRange {
+        /// Its start.
+        start: Addr,
+        /// Its end.
+        end: Addr,
+    },
+    /// A range not after the previous one: the list is sorted by start, then end, each range
+    /// once. (One start can have two ends: in a relocatable object every section starts at 0.)
+    #[error(
+        "the range [{}, {}) does not come after the previous one, [{}, {}): the list is sorted \
+         by start address, then end, each range once",
+        range.0, range.1, previous.0, previous.1
+    )]
+    Unsorted {
+        /// The previous entry's `[start, end)`.
+        previous: (Addr, Addr),
+        /// This entry's `[start, end)`.
+        range: (Addr, Addr),
+    },
+    /// A name (or edge, or trace) not after the previous one in a sorted list.
+    #[error("{name:?} is not after {previous:?}: the list is sorted and without repeats")]
+    UnsortedNames {
+        /// The previous entry.
+        previous: String,
+        /// This entry.
+        name: String,
+    },
+}
+
+/// `Ok` when every range is non-empty and each comes after the one before (by start, then end);
+/// else the index of the first one that does not, and why.
+fn check_ranges(ranges: impl Iterator<Item = (Addr, Addr)>) -> Result<(), (usize, ProofProblem)> {
+    let mut previous: Option<(Addr, Addr)> = None;
+    for (i, (start, end)) in ranges.enumerate() {
+        if end <= start {
+            return Err((i, ProofProblem::EmptyRange { start, end }));
+        }
+        if let Some(previous) = previous.filter(|&p| p >= (start, end)) {
+            let range = (start, end);
+            return Err((i, ProofProblem::Unsorted { previous, range }));
+        }
+        previous = Some((start, end));
+    }
+    Ok(())
+}
+
+/// `Ok` when `names` is sorted and unique, else the index of the first entry out of place.
+fn check_sorted_names(names: &[String]) -> Result<(), (usize, ProofProblem)> {
+    match names.windows(2).position(|w| w[0] >= w[1]) {
+        None => Ok(()),
+        Some(i) => Err((
+            i + 1,
+            ProofProblem::UnsortedNames {
+                previous: names[i].clone(),
+                name: names[i + 1].clone(),
+            },
+        )),
+    }
+}
+
+/// RFC 6901 pointer of a `serde_path_to_error` path.
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!(
+                "/{}",
+                stella_core::jcs::escape_pointer_segment(key)
+            )),
+            Segment::Enum { variant } => Some(format!("/{variant}")),
+            Segment::Unknown => None,
+        })
+        .collect()
 }
 
 /// A function a query matched.
@@ -254,19 +419,19 @@ impl Default for BuildOptions {
 }
 
 fn globs(patterns: &[String]) -> Result<Vec<globset::GlobMatcher>, BinaryError> {
-    patterns
-        .iter()
-        .map(|p| {
-            globset::GlobBuilder::new(p)
-                .literal_separator(false)
-                .build()
-                .map(|g| g.compile_matcher())
-                .map_err(|e| BinaryError::Pattern {
-                    pattern: p.clone(),
-                    reason: e.to_string(),
-                })
+    patterns.iter().map(|p| glob(p)).collect()
+}
+
+/// A symbol glob as `--entry`, `--sink` and queries read it.
+pub(crate) fn glob(pattern: &str) -> Result<globset::GlobMatcher, BinaryError> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| BinaryError::Pattern {
+            pattern: pattern.to_owned(),
+            reason: e.to_string(),
         })
-        .collect()
 }
 
 impl FuncProof {
@@ -333,24 +498,111 @@ impl FuncProof {
         })
     }
 
-    /// Reads a proof from JSON.
+    /// Reads a proof from JSON, strictly: addresses as DESIGN.md writes them (`0x` and
+    /// lower-case hex, see [`Addr`]'s `FromStr`), functions and fragments sorted by start then
+    /// end with each range once, every range non-empty, aliases sorted, call-graph edges
+    /// sorted and unique, traces sorted by entry and sink. Ranges may overlap: hand-written
+    /// assembly has inner entry points with their own sizes, which a proof states as claimed
+    /// (with a warning); [`Self::verify`] is what tells a claimed range from a forged one.
     ///
     /// # Errors
-    /// [`BinaryError::Proof`] when the document is not a `stella.funcproof/v1` proof.
+    /// [`BinaryError::Proof`] when the bytes are not JSON (naming the byte offset),
+    /// [`BinaryError::ProofField`] naming the JSON pointer of the first member that breaks the
+    /// format.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BinaryError> {
         let value = stella_core::jcs::parse(bytes).map_err(|e| BinaryError::Proof {
             reason: e.to_string(),
         })?;
-        let proof: FuncProof =
-            serde_json::from_value(value.to_serde()).map_err(|e| BinaryError::Proof {
-                reason: e.to_string(),
-            })?;
-        if proof.schema != SCHEMA {
-            return Err(BinaryError::Proof {
-                reason: format!("schema is {:?}, expected {SCHEMA:?}", proof.schema),
-            });
+        let json = value.to_serde();
+        // Another schema (or another kind of document) is named as such, not by the first
+        // member it lacks.
+        match json.get("schema").and_then(serde_json::Value::as_str) {
+            Some(SCHEMA) => {}
+            found => {
+                return Err(BinaryError::ProofField {
+                    pointer: "/schema".to_owned(),
+                    problem: ProofProblem::Schema {
+                        found: found.map(str::to_owned),
+                    },
+                });
+            }
         }
+        // Tracking the path of every member costs time on a 70 MB proof; it is only needed to
+        // name the member once something is wrong.
+        let proof: FuncProof = match serde_json::from_value(json) {
+            Ok(proof) => proof,
+            Err(plain) => {
+                let located: Result<FuncProof, _> =
+                    serde_path_to_error::deserialize(value.to_serde());
+                return Err(match located {
+                    Err(e) => BinaryError::ProofField {
+                        pointer: json_pointer(e.path()),
+                        problem: ProofProblem::Shape {
+                            reason: e.into_inner().to_string(),
+                        },
+                    },
+                    Ok(_) => BinaryError::ProofField {
+                        pointer: String::new(),
+                        problem: ProofProblem::Shape {
+                            reason: plain.to_string(),
+                        },
+                    },
+                });
+            }
+        };
+        proof.check_form()?;
         Ok(proof)
+    }
+
+    /// What the types alone do not say about a proof's form (see [`Self::from_json`]).
+    fn check_form(&self) -> Result<(), BinaryError> {
+        let at =
+            |pointer: String, problem: ProofProblem| BinaryError::ProofField { pointer, problem };
+        if self.schema != SCHEMA {
+            return Err(at(
+                "/schema".to_owned(),
+                ProofProblem::Schema {
+                    found: Some(self.schema.clone()),
+                },
+            ));
+        }
+        let ranges = self.functions.iter().map(|f| (f.start, f.end));
+        check_ranges(ranges).map_err(|(i, problem)| at(format!("/functions/{i}"), problem))?;
+        for (i, f) in self.functions.iter().enumerate() {
+            let here = format!("/functions/{i}");
+            check_sorted_names(&f.aliases)
+                .map_err(|(j, problem)| at(format!("{here}/aliases/{j}"), problem))?;
+            check_ranges(f.fragments.iter().map(|g| (g.start, g.end)))
+                .map_err(|(j, problem)| at(format!("{here}/fragments/{j}"), problem))?;
+        }
+        if let Some(graph) = &self.callgraph {
+            // `CallGraph::has_edge` searches the edges by bisection.
+            if let Some(i) = graph.edges.windows(2).position(|w| w[0] >= w[1]) {
+                let edge =
+                    |e: &(std::sync::Arc<str>, std::sync::Arc<str>)| format!("{} -> {}", e.0, e.1);
+                return Err(at(
+                    format!("/callgraph/edges/{}", i + 1),
+                    ProofProblem::UnsortedNames {
+                        previous: edge(&graph.edges[i]),
+                        name: edge(&graph.edges[i + 1]),
+                    },
+                ));
+            }
+        }
+        fn key(t: &Trace) -> (&str, &str) {
+            (&t.entry, &t.sink)
+        }
+        if let Some(i) = self.traces.windows(2).position(|w| key(&w[0]) > key(&w[1])) {
+            let pair = |t: &Trace| format!("{} -> {}", t.entry, t.sink);
+            return Err(at(
+                format!("/traces/{}", i + 1),
+                ProofProblem::UnsortedNames {
+                    previous: pair(&self.traces[i]),
+                    name: pair(&self.traces[i + 1]),
+                },
+            ));
+        }
+        Ok(())
     }
 
     /// The canonical (RFC 8785) JSON of the proof: same binary, same bytes.
@@ -416,120 +668,6 @@ impl FuncProof {
         Ok(())
     }
 
-    /// Recomputes every hash against `data`; an empty list means the binary matches.
-    ///
-    /// # Errors
-    /// [`BinaryError::Format`] when `data` is not a readable binary.
-    pub fn verify(&self, data: &[u8]) -> Result<Vec<Mismatch>, BinaryError> {
-        let file = parse(data)?;
-        let mut mismatches = Vec::new();
-        let sha256 = Digest::sha256(data).to_string();
-        let blake3 = blake3_hex(data);
-        for (expected, actual) in [(&self.file.sha256, sha256), (&self.file.blake3, blake3)] {
-            if actual != *expected {
-                mismatches.push(Mismatch {
-                    kind: "file",
-                    name: "file".to_owned(),
-                    range: None,
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
-        }
-        let sections = proved_sections(&file, data, &mut Vec::new());
-        for (name, expected) in &self.sections {
-            let actual = sections
-                .get(name)
-                .map_or_else(|| "missing".to_owned(), |s| s.blake3.clone());
-            if actual != expected.blake3 {
-                mismatches.push(Mismatch {
-                    kind: "section",
-                    name: name.clone(),
-                    range: Some((
-                        expected.addr,
-                        Addr(expected.addr.0.saturating_add(expected.size)),
-                    )),
-                    expected: expected.blake3.clone(),
-                    actual,
-                });
-            }
-        }
-        let map = AddressMap::new(&file);
-        let hash = |start: Addr, end: Addr| {
-            map.bytes(data, start.0, end.0)
-                .map_or_else(|| "missing".to_owned(), blake3_hex)
-        };
-        for f in &self.functions {
-            let actual = hash(f.start, f.end);
-            if actual != f.blake3 {
-                mismatches.push(Mismatch {
-                    kind: "function",
-                    name: f.sym.clone(),
-                    range: Some((f.start, f.end)),
-                    expected: f.blake3.clone(),
-                    actual,
-                });
-            }
-            for frag in &f.fragments {
-                let actual = hash(frag.start, frag.end);
-                if actual != frag.blake3 {
-                    mismatches.push(Mismatch {
-                        kind: "fragment",
-                        name: frag.sym.clone(),
-                        range: Some((frag.start, frag.end)),
-                        expected: frag.blake3.clone(),
-                        actual,
-                    });
-                }
-            }
-        }
-        self.verify_traces(&file, data, &mut mismatches);
-        Ok(mismatches)
-    }
-
-    /// The stored call graph must be the binary's, and each trace a path of it with its hash.
-    fn verify_traces(&self, file: &object::File<'_>, data: &[u8], out: &mut Vec<Mismatch>) {
-        let Some(stored) = &self.callgraph else {
-            if !self.traces.is_empty() {
-                out.push(Mismatch {
-                    kind: "trace",
-                    name: "callgraph".to_owned(),
-                    range: None,
-                    expected: "a call graph to check the traces against".to_owned(),
-                    actual: "missing".to_owned(),
-                });
-            }
-            return;
-        };
-        let actual = callgraph::build(file, data, &self.functions);
-        if actual != *stored {
-            out.push(Mismatch {
-                kind: "callgraph",
-                name: "callgraph".to_owned(),
-                range: None,
-                expected: format!("{} edges", stored.edges.len()),
-                actual: format!("{} edges, differing", actual.edges.len()),
-            });
-        }
-        for t in &self.traces {
-            let edges_exist = t.path.windows(2).all(|w| stored.has_edge(&w[0], &w[1]));
-            let hash = callgraph::path_hash(&t.path);
-            if !edges_exist || hash != t.hash {
-                out.push(Mismatch {
-                    kind: "trace",
-                    name: format!("{} -> {}", t.entry, t.sink),
-                    range: None,
-                    expected: t.hash.clone(),
-                    actual: if edges_exist {
-                        hash
-                    } else {
-                        "a path not in the call graph".to_owned()
-                    },
-                });
-            }
-        }
-    }
-
     /// Functions whose name, alias or demangled name matches `pattern`: a glob (`*`, `?`,
     /// `[...]`) or an exact name. A demangled name also matches without its generic arguments
     /// and parameter list (`foo::bar` matches `foo::bar<T>(int)`).
@@ -537,7 +675,7 @@ impl FuncProof {
     /// # Errors
     /// [`BinaryError::Pattern`] for an invalid glob.
     pub fn query(&self, pattern: &str) -> Result<Vec<QueryMatch>, BinaryError> {
-        let glob = globs(&[pattern.to_owned()])?.remove(0);
+        let matcher = glob(pattern)?;
         let mut out = Vec::new();
         for f in &self.functions {
             // A proof built without demangling is still queried by demangled name.
@@ -547,7 +685,7 @@ impl FuncProof {
                 .chain(f.aliases.iter().map(String::as_str))
                 .chain(demangled.as_deref())
                 .chain(demangled_base.as_deref());
-            if let Some(matched) = candidates.into_iter().find(|n| glob.is_match(n)) {
+            if let Some(matched) = candidates.into_iter().find(|n| matcher.is_match(n)) {
                 out.push(QueryMatch {
                     sym: f.sym.clone(),
                     demangled: demangled.clone(),

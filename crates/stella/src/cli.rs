@@ -281,8 +281,8 @@ pub struct FuncproofArgs {
 /// `stella funcproof verify | query`
 #[derive(Debug, Subcommand)]
 pub enum FuncproofCommand {
-    /// Recompute every hash of PROOF against BINARY; exit 1 listing every mismatching file,
-    /// section and function.
+    /// Derive PROOF again from BINARY; exit 1 listing everything that differs: identity, file,
+    /// sections, and every function's range, hash and names (and the call graph and traces).
     Verify {
         /// The FuncProof JSON.
         proof: PathBuf,
@@ -293,15 +293,25 @@ pub enum FuncproofCommand {
         json: bool,
     },
     /// Is SYMBOL in the proven binary? Present: its range and hash (exit 0). Absent: exit 1.
+    /// The answer is the proof's: without --binary it is only as true as PROOF.
     #[command(after_help = "\
 SYMBOL is a glob (*, ?, [...]) or an exact name, matched against the mangled name, every alias \
 and the demangled name, which also matches without its generic arguments and parameters \
-(openssl::ssl::select_next_proto matches openssl::ssl::select_next_proto<T>(...)).")]
+(openssl::ssl::select_next_proto matches openssl::ssl::select_next_proto<T>(...)).
+
+query trusts the proof it is given: a proof whose names were edited answers for the edited \
+names. Run `stella funcproof verify PROOF BINARY` first, or give --binary, which verifies PROOF \
+against BINARY before answering and exits 2 without an answer when they differ (exit 1 means \
+absent, never unverified).")]
     Query {
         /// The FuncProof JSON.
         proof: PathBuf,
         /// The symbol or glob.
         symbol: String,
+        /// Verify PROOF against this binary first (as `funcproof verify` does); answer only if
+        /// it matches.
+        #[arg(long, value_name = "BINARY")]
+        binary: Option<PathBuf>,
         /// Print the answer as JSON.
         #[arg(long)]
         json: bool,

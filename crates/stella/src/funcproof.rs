@@ -27,10 +27,11 @@ pub fn run(args: FuncproofArgs) -> Result<Outcome, CliError> {
             Some(FuncproofCommand::Query {
                 proof,
                 symbol,
+                binary,
                 json,
             }),
             _,
-        ) => query(&proof, &symbol, json),
+        ) => query(&proof, &symbol, binary.as_deref(), json),
         (None, Some(binary)) => {
             let options = BuildOptions {
                 callgraph: args.callgraph,
@@ -137,14 +138,7 @@ fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliEr
             proof_path.display()
         );
         for m in &mismatches {
-            let range = m
-                .range
-                .map(|(s, e)| format!(" [{s}, {e})"))
-                .unwrap_or_default();
-            text.push_str(&format!(
-                "  {} {}{range}: expected {}, found {}\n",
-                m.kind, m.name, m.expected, m.actual
-            ));
+            text.push_str(&format!("  {}\n", describe(m)));
         }
         write_stdout(text.as_bytes())?;
     }
@@ -155,18 +149,64 @@ fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliEr
     })
 }
 
+/// `KIND NAME [START, END) FIELD: expected …, found …`
+fn describe(m: &Mismatch) -> String {
+    let range = m
+        .range
+        .map(|(s, e)| format!(" [{s}, {e})"))
+        .unwrap_or_default();
+    let field = m.field.map(|f| format!(" {f}")).unwrap_or_default();
+    format!(
+        "{} {}{range}{field}: expected {}, found {}",
+        m.kind, m.name, m.expected, m.actual
+    )
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryOutput<'a> {
     symbol: &'a str,
     present: bool,
+    /// The binary the proof was verified against before answering (`--binary`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified_binary: Option<String>,
     build_id: Option<&'a str>,
     file_sha256: &'a str,
     matches: Vec<stella_binary::QueryMatch>,
 }
 
-fn query(proof_path: &Path, symbol: &str, json: bool) -> Result<Outcome, CliError> {
+/// Refuses to answer from a proof that `binary` contradicts: "absent" from a forged proof is
+/// the one answer that must never come out (exit 1 would read as "absent"), so the refusal is an
+/// input error (exit 2).
+fn check_against(proof: &FuncProof, proof_path: &Path, binary: &Path) -> Result<(), CliError> {
+    let data = MappedFile::open(binary).map_err(|e| binary_error(e, binary))?;
+    let mismatches = proof.verify(&data).map_err(|e| binary_error(e, binary))?;
+    let Some(first) = mismatches.first() else {
+        return Ok(());
+    };
+    Err(CliError::input(anyhow!(
+        "{} does not describe {}: {} mismatch{} (first: {}); not answering from it. \
+         `stella funcproof verify {} {}` lists them all",
+        proof_path.display(),
+        binary.display(),
+        mismatches.len(),
+        if mismatches.len() == 1 { "" } else { "es" },
+        describe(first),
+        proof_path.display(),
+        binary.display(),
+    )))
+}
+
+fn query(
+    proof_path: &Path,
+    symbol: &str,
+    binary: Option<&Path>,
+    json: bool,
+) -> Result<Outcome, CliError> {
     let proof = read_proof(proof_path)?;
+    if let Some(binary) = binary {
+        check_against(&proof, proof_path, binary)?;
+    }
     let matches = proof
         .query(symbol)
         .map_err(|e| CliError::input(anyhow!(e)))?;
@@ -175,6 +215,7 @@ fn query(proof_path: &Path, symbol: &str, json: bool) -> Result<Outcome, CliErro
         print_json(&QueryOutput {
             symbol,
             present,
+            verified_binary: binary.map(|b| b.display().to_string()),
             build_id: proof.build_id.as_deref(),
             file_sha256: &proof.file.sha256,
             matches,

@@ -1151,12 +1151,13 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
             return;
         }
     };
+    use stella_binary::MismatchKind::{Fragment, Function};
     match proof.verify(&mapped) {
         Ok(mismatches) if mismatches.is_empty() => {}
         Ok(mismatches) => {
             let functions: Vec<String> = mismatches
                 .iter()
-                .filter(|m| m.kind == "function" || m.kind == "fragment")
+                .filter(|m| matches!(m.kind, Function | Fragment))
                 .map(|m| match m.range {
                     Some((s, e)) => format!("{} [{s}, {e})", m.name),
                     None => m.name.clone(),
@@ -1164,7 +1165,7 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
                 .collect();
             let others: Vec<String> = mismatches
                 .iter()
-                .filter(|m| m.kind != "function" && m.kind != "fragment")
+                .filter(|m| !matches!(m.kind, Function | Fragment))
                 .map(|m| format!("{} {}", m.kind, m.name))
                 .collect();
             let mut reason = format!("binary {path} differs from its FuncProof:");

@@ -39,7 +39,6 @@ use stella_core::Digest;
 use crate::BinaryError;
 use crate::FuncProof;
 use crate::functions::Addr;
-use crate::identity::BuildIdSource;
 
 /// The `schema` value of every symbol table.
 pub const SCHEMA: &str = "stella.symbols/v1";
@@ -184,11 +183,7 @@ impl SymbolTable {
         }
         let (build_id, build_id_source) = match &proof.build_id {
             Some(id) if !id.starts_with("sha256-") && is_build_id(id) => {
-                let source = match proof.identity.build_id_source {
-                    BuildIdSource::GnuNote => "gnu-note",
-                    BuildIdSource::Fallback => "fallback",
-                };
-                (id.clone(), source)
+                (id.clone(), proof.identity.build_id_source.as_str())
             }
             Some(id) => {
                 return Err(BinaryError::Proof {

@@ -10,3 +10,4 @@ mod inspect;
 mod languages;
 mod proof;
 mod symbols;
+mod verify;

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use stella_binary::functions::{Addr, Source};
 use stella_binary::identity::BuildIdSource;
-use stella_binary::{BuildOptions, FuncProof, MappedFile};
+use stella_binary::{BinaryError, BuildOptions, FuncProof, MappedFile, MismatchKind};
 
 use crate::fixtures::{self, NO_PIE, NO_PLT, STRIPPED, WITH_SYMBOLS};
 
@@ -118,12 +118,13 @@ fn streamed_json_is_the_generic_canonical_form() {
         f.file = Some(format!("/src/{name}.c"));
         f.line = Some(u32::MAX);
     }
-    proof
-        .callgraph
-        .as_mut()
-        .expect("graph")
-        .edges
-        .push((nasty[0].into(), nasty[3].into()));
+    let graph = proof.callgraph.as_mut().expect("graph");
+    graph.edges.push((nasty[0].into(), nasty[3].into()));
+    // A proof's lists are sorted (the reader refuses others).
+    graph.edges.sort();
+    for f in &mut proof.functions {
+        f.aliases.sort();
+    }
     assert_eq!(proof.to_canonical_json().expect("json"), generic(&proof));
     let again = FuncProof::from_json(&generic(&proof)).expect("reads back");
     assert_eq!(again, proof);
@@ -148,18 +149,33 @@ fn a_one_byte_patch_names_the_function_its_section_and_the_file() {
     let mut patched = original.clone();
     patched[usize::try_from(file).unwrap() + 1] ^= 0xff;
     let mismatches = proof.verify(&patched).expect("parses");
-    let named: BTreeSet<(&str, &str)> = mismatches
+    let named: BTreeSet<(MismatchKind, &str, Option<&str>)> = mismatches
         .iter()
-        .map(|m| (m.kind, m.name.as_str()))
+        .map(|m| (m.kind, m.name.as_str(), m.field))
         .collect();
     assert_eq!(
         named,
         BTreeSet::from([
-            ("file", "file"),
-            ("section", ".text"),
-            ("function", "helper")
+            (MismatchKind::FileHash, "file", Some("sha256")),
+            (MismatchKind::FileHash, "file", Some("blake3")),
+            (MismatchKind::Section, ".text", Some("blake3")),
+            (MismatchKind::Function, "helper", Some("blake3"))
         ]),
         "{mismatches:#?}"
+    );
+    // JSON output keeps the kinds' first names.
+    let kinds: BTreeSet<String> = mismatches
+        .iter()
+        .map(|m| {
+            serde_json::to_value(m).expect("json")["kind"]
+                .as_str()
+                .expect("kind")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["file", "section", "function"].map(String::from))
     );
 }
 
@@ -200,16 +216,46 @@ fn damaged_binaries_are_errors_not_panics() {
         original.len() - 1,
     ] {
         // Either a precise error or a proof of what is left; never a panic.
-        let _ = FuncProof::build(&original[..cut]);
+        proof_of_what_is_left_or_format_error(&original[..cut], &format!("cut at {cut}"));
     }
     let mut garbage = original.clone();
     for (i, b) in garbage.iter_mut().enumerate().skip(64) {
         *b = b.wrapping_mul(31).wrapping_add(i as u8);
     }
-    let _ = FuncProof::build(&garbage);
-    assert!(FuncProof::build(b"").is_err());
-    assert!(FuncProof::build(b"#!/bin/sh\necho hi\n").is_err());
-    assert!(FuncProof::from_json(b"{\"schema\":\"other\"}").is_err());
+    proof_of_what_is_left_or_format_error(&garbage, "garbage after the ELF header");
+    for not_a_binary in [&b""[..], b"#!/bin/sh\necho hi\n"] {
+        assert!(
+            matches!(
+                FuncProof::build(not_a_binary),
+                Err(BinaryError::Format { .. })
+            ),
+            "{not_a_binary:?}"
+        );
+    }
+    assert!(matches!(
+        FuncProof::from_json(b"{\"schema\":\"other\"}"),
+        Err(BinaryError::ProofField { .. })
+    ));
+}
+
+/// A damaged binary is refused as not a binary, or proven as what it is: a proof of exactly
+/// these bytes, which verifies against them and round-trips through its JSON.
+fn proof_of_what_is_left_or_format_error(data: &[u8], what: &str) {
+    match FuncProof::build(data) {
+        Ok(proof) => {
+            assert_eq!(proof.file.size, data.len() as u64, "{what}");
+            let mismatches = proof.verify(data).expect("verify reads what build read");
+            assert!(mismatches.is_empty(), "{what}: {mismatches:#?}");
+            let json = proof.to_canonical_json().expect("json");
+            assert_eq!(
+                FuncProof::from_json(&json).expect("reads back"),
+                proof,
+                "{what}"
+            );
+        }
+        Err(BinaryError::Format { reason }) => assert!(!reason.is_empty(), "{what}"),
+        Err(other) => panic!("{what}: not a format error: {other}"),
+    }
 }
 
 fn traced(build: fixtures::Build) -> FuncProof {
@@ -283,13 +329,56 @@ fn a_forged_trace_is_caught() {
         .find(|t| t.sink == "helper")
         .expect("trace");
     t.path = vec!["main".to_owned(), "helper".to_owned()];
-    let kinds: Vec<&str> = proof
+    let kinds: Vec<MismatchKind> = proof
         .verify(&data)
         .expect("verify")
         .iter()
         .map(|m| m.kind)
         .collect();
-    assert_eq!(kinds, vec!["trace"]);
+    assert_eq!(kinds, vec![MismatchKind::Trace]);
+}
+
+/// A stored "no path" is an absence claim: it is searched again in the binary's call graph.
+#[test]
+fn a_trace_that_hides_a_path_or_names_a_matching_glob_is_caught() {
+    let honest = traced(WITH_SYMBOLS);
+    let data = std::fs::read(fixtures::vuln(WITH_SYMBOLS)).expect("read");
+    assert!(honest.verify(&data).expect("verify").is_empty());
+
+    let mut hidden = honest.clone();
+    let t = hidden
+        .traces
+        .iter_mut()
+        .find(|t| t.sink == "helper")
+        .expect("trace");
+    assert!(!t.path.is_empty());
+    t.path = Vec::new();
+    t.hash = stella_binary::callgraph::path_hash(&t.path);
+    let mismatches = hidden.verify(&data).expect("verify");
+    assert_eq!(mismatches.len(), 1, "{mismatches:#?}");
+    assert_eq!(mismatches[0].kind, MismatchKind::Trace);
+    assert_eq!(mismatches[0].name, "main -> helper");
+    assert!(
+        mismatches[0]
+            .actual
+            .starts_with("main -> handler -> vuln_parse -> helper"),
+        "{mismatches:#?}"
+    );
+
+    // `vuln_*` matches vuln_parse: a build names the function, never the glob.
+    let mut glob = honest.clone();
+    let t = glob
+        .traces
+        .iter_mut()
+        .find(|t| t.sink == "inflateGetHeader")
+        .expect("trace");
+    t.entry = "vuln_*".to_owned();
+    glob.traces
+        .sort_by(|a, b| (&a.entry, &a.sink).cmp(&(&b.entry, &b.sink)));
+    let mismatches = glob.verify(&data).expect("verify");
+    assert_eq!(mismatches.len(), 1, "{mismatches:#?}");
+    assert_eq!(mismatches[0].kind, MismatchKind::Trace);
+    assert_eq!(mismatches[0].name, "vuln_* -> inflateGetHeader");
 }
 
 /// Little-endian ELF64 field access for hand-made damage.

@@ -130,3 +130,197 @@ fn bad_binaries_and_proofs_exit_2() {
         .stderr(predicate::str::contains("not a valid FuncProof"));
     stella().arg("funcproof").assert().code(2);
 }
+
+/// A zlib-shaped library function under its real name, so that the proof names
+/// `inflateGetHeader` as an advisory would.
+const INFLATE_C: &str = r#"
+#include <stdio.h>
+__attribute__((noinline)) int inflateGetHeader(void *strm, void *head) {
+    return strm == head ? -2 : 0;
+}
+__attribute__((noinline)) int inflateReset(void *strm) { return strm ? 0 : -2; }
+int main(int argc, char **argv) {
+    printf("%d %d\n", inflateGetHeader(argv, argv[0]), inflateReset(argc > 1 ? argv : 0));
+    return 0;
+}
+"#;
+
+/// Builds `INFLATE_C` and proves it: `(binary, proof)`.
+fn inflate_fixture(dir: &Path) -> (PathBuf, PathBuf) {
+    let source = dir.join("inflate.c");
+    std::fs::write(&source, INFLATE_C).expect("write source");
+    let binary = dir.join("inflate");
+    let status = Process::new("gcc")
+        .args(["-O2", "-g", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    let proof = dir.join("inflate.funcproof.json");
+    stella()
+        .args(["funcproof", "-o"])
+        .arg(&proof)
+        .arg(&binary)
+        .assert()
+        .success();
+    (binary, proof)
+}
+
+/// The proof with the function `from` renamed `to`, written beside it.
+fn renamed(proof: &Path, from: &str, to: &str) -> PathBuf {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(proof).expect("proof")).expect("JSON");
+    let f = doc["functions"]
+        .as_array_mut()
+        .expect("functions")
+        .iter_mut()
+        .find(|f| f["sym"] == from)
+        .unwrap_or_else(|| panic!("{from} is in the proof"));
+    f["sym"] = serde_json::json!(to);
+    let out = proof.with_extension("renamed.json");
+    std::fs::write(&out, serde_json::to_vec(&doc).expect("bytes")).expect("write");
+    out
+}
+
+/// The finding: with `inflateGetHeader` renamed in the proof, `verify` said "verified" (only
+/// hashes were compared) and `query` called the function absent.
+#[test]
+fn a_renamed_function_fails_verify_and_query_with_the_binary_refuses_to_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (binary, proof) = inflate_fixture(dir.path());
+    let forged = renamed(&proof, "inflateGetHeader", "inflateGetHeader_unused");
+
+    stella()
+        .args(["funcproof", "verify"])
+        .arg(&forged)
+        .arg(&binary)
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("1 mismatch against")
+                .and(predicate::str::contains("name inflateGetHeader_unused [0x"))
+                .and(predicate::str::contains(
+                    "sym: expected inflateGetHeader_unused, found inflateGetHeader",
+                ))
+                .and(predicate::str::contains("verified").not()),
+        );
+    let out = stella()
+        .args(["funcproof", "verify", "--json"])
+        .arg(&forged)
+        .arg(&binary)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["verified"], false);
+    let mismatches = report["mismatches"].as_array().expect("mismatches");
+    assert_eq!(mismatches.len(), 1, "{report:#}");
+    assert_eq!(mismatches[0]["kind"], "name");
+    assert_eq!(mismatches[0]["field"], "sym");
+    assert_eq!(mismatches[0]["expected"], "inflateGetHeader_unused");
+    assert_eq!(mismatches[0]["actual"], "inflateGetHeader");
+
+    // Without the binary, query answers from the proof it is given, as its help says.
+    stella()
+        .args(["funcproof", "query"])
+        .arg(&forged)
+        .arg("inflateGetHeader")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("absent inflateGetHeader"));
+    // With it, the forged proof is refused (exit 2: exit 1 would read as "absent").
+    stella()
+        .args(["funcproof", "query", "--binary"])
+        .arg(&binary)
+        .arg(&forged)
+        .arg("inflateGetHeader")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(
+            predicate::str::contains("does not describe")
+                .and(predicate::str::contains("inflateGetHeader"))
+                .and(predicate::str::contains("not answering")),
+        );
+    // The genuine proof, verified against the binary, answers.
+    let out = stella()
+        .args(["funcproof", "query", "--json", "--binary"])
+        .arg(&binary)
+        .arg(&proof)
+        .arg("inflateGetHeader")
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(answer["present"], true);
+    assert_eq!(answer["verifiedBinary"], binary.display().to_string());
+    assert_eq!(answer["matches"][0]["sym"], "inflateGetHeader");
+    // And its absence answers are verified too.
+    stella()
+        .args(["funcproof", "query", "--binary"])
+        .arg(&binary)
+        .arg(&proof)
+        .arg("inflateBack")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("absent inflateBack"));
+}
+
+#[test]
+fn query_help_says_it_trusts_the_proof() {
+    stella()
+        .args(["funcproof", "query", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("query trusts the proof it is given")
+                .and(predicate::str::contains("--binary <BINARY>"))
+                .and(predicate::str::contains(
+                    "stella funcproof verify PROOF BINARY",
+                )),
+        );
+}
+
+/// Addresses are `0x` and lower-case hex; anything else is bad input naming the JSON pointer.
+#[test]
+fn a_proof_with_a_loosely_written_address_exits_2_naming_the_pointer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (binary, proof) = inflate_fixture(dir.path());
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).expect("proof")).expect("JSON");
+    let start = doc["functions"][1]["start"]
+        .as_str()
+        .expect("start")
+        .to_owned();
+    let plus = format!("0x+{}", &start[2..]);
+    assert_eq!(
+        u64::from_str_radix(&plus[2..], 16).ok(),
+        u64::from_str_radix(&start[2..], 16).ok(),
+        "from_str_radix alone takes the sign"
+    );
+    doc["functions"][1]["start"] = serde_json::json!(plus);
+    let loose = dir.path().join("loose.json");
+    std::fs::write(&loose, serde_json::to_vec(&doc).expect("bytes")).expect("write");
+    for args in [vec!["verify"], vec!["query"]] {
+        let mut cmd = stella();
+        cmd.arg("funcproof").args(&args).arg(&loose);
+        if args[0] == "verify" {
+            cmd.arg(&binary);
+        } else {
+            cmd.arg("inflateGetHeader");
+        }
+        cmd.assert().code(2).stderr(
+            predicate::str::contains("loose.json")
+                .and(predicate::str::contains("/functions/1/start"))
+                .and(predicate::str::contains(format!(
+                    "\"{plus}\" is not an address"
+                ))),
+        );
+    }
+}
