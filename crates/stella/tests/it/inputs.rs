@@ -23,7 +23,7 @@ fn shared() -> PathBuf {
 fn stella(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
     cmd.env_remove("STELLA_LOG")
-        .env_remove("STELLA_PASSWORD")
+        .env("STELLA_PASSWORD", "inputs-test")
         .env_remove("COSIGN_PASSWORD")
         .env_remove("SOURCE_DATE_EPOCH")
         .env("STELLA_HOME", home)
