@@ -396,7 +396,7 @@ fn a_server_killed_mid_append_loses_nothing_acknowledged() {
         "too few appends to mean anything: {}",
         acknowledged.len()
     );
-    let log = Log::open(&log_dir, None).expect("the log opens after the kills");
+    let log = Log::open(&log_dir).expect("the log opens after the kills");
     let (last, _) = log.checkpoint().expect("checkpoint");
     for (index, body) in &acknowledged {
         assert_eq!(&log.entry(*index).expect("entry"), body, "entry {index}");
@@ -430,7 +430,7 @@ fn a_split_view_is_refused_and_growth_is_proven_from_the_tiles() {
     // Log A, and a fork of it made while empty: same key, same origin, later another history.
     let a = d.join("a");
     stella(&a).args(["log", "info"]).assert().code(2);
-    Log::open(&a.join("log"), Some("127.0.0.1")).expect("log A");
+    Log::create(&a.join("log"), Some("127.0.0.1")).expect("log A");
     let b = d.join("b");
     std::fs::create_dir_all(b.join("log")).expect("mkdir");
     for name in ["log.key", "origin", "created", "checkpoint"] {
