@@ -379,9 +379,10 @@ fn log_signature(
     let log = crate::log::open(home)?;
     let body =
         stella_tlog::entry::hashedrekord_body(envelope, 0, key.public_key()).map_err(tlog_error)?;
+    // A damaged log is bad input naming the file (exit 2), not the environment.
     let appended = log
         .append(std::slice::from_ref(&body))
-        .map_err(tlog_error)?;
+        .map_err(|e| crate::log::tlog_error(e).context("transparency log"))?;
     log.tlog_entry(
         appended.first_index,
         body,

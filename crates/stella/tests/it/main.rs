@@ -7,6 +7,7 @@ mod attest;
 mod cli;
 mod funcproof;
 mod interop;
+mod log_hardening;
 mod log_server;
 mod oci;
 mod oci_api;
