@@ -336,7 +336,7 @@ pub(crate) fn check_tree(dir: &Path, size: u64, root: Hash) -> Vec<Planned> {
         .map(|&(l, i, _)| candidates(l as usize, i as usize))
         .collect();
     let Some(settled_edge) = settle_edge(size, root, &edge, &edge_candidates) else {
-        return unresolved(dir, size, &stored, &bundles, &edge, &edge_candidates);
+        return unresolved(dir, &stored, &bundles, &edge, &edge_candidates);
     };
 
     // 2. Top down: every full tile is the candidate the settled tile above holds.
@@ -562,7 +562,6 @@ fn settle_edge(
 /// its tile, and the right edge, none of them repairable.
 fn unresolved(
     dir: &Path,
-    size: u64,
     stored: &[Vec<Result<Candidate, DamagedFile>>],
     bundles: &[StoredBundle],
     edge: &[(u32, u64, u64)],
@@ -619,7 +618,6 @@ fn unresolved(
             Unrepairable::Ambiguous,
         ));
     }
-    let _ = size;
     planned
 }
 

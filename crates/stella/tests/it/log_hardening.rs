@@ -225,6 +225,9 @@ fn a_flipped_entry_byte_is_never_printed_or_copied_forward() {
         .stdout(predicate::str::contains("restore the file from a backup"));
 }
 
+/// Damage done to a file.
+type Harm = fn(&Path);
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("dir").flatten() {
@@ -375,14 +378,14 @@ fn unprovable_consistency_fails_under_require_tlog() {
     let pristine = dir.path().join("pristine");
     copy_dir(&log, &pristine);
     let tile = log.join("tile/0/000.p/3");
-    let harms: [(&str, &dyn Fn(&Path)); 4] = [
-        ("truncated", &|p| {
+    let harms: [(&str, Harm); 4] = [
+        ("truncated", |p| {
             let b = std::fs::read(p).expect("read");
             std::fs::write(p, &b[..50]).expect("write");
         }),
-        ("emptied", &|p| std::fs::write(p, b"").expect("write")),
-        ("deleted", &|p| std::fs::remove_file(p).expect("rm")),
-        ("padded", &|p| {
+        ("emptied", |p| std::fs::write(p, b"").expect("write")),
+        ("deleted", |p| std::fs::remove_file(p).expect("rm")),
+        ("padded", |p| {
             let mut b = std::fs::read(p).expect("read");
             b.extend_from_slice(&[0u8; 32]);
             std::fs::write(p, b).expect("write");
