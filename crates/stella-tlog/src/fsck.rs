@@ -25,9 +25,11 @@ use std::path::{Path, PathBuf};
 
 use crate::TlogError;
 use crate::damage::{Damage, DamagedFile};
-use crate::log::{self, DiskTiles, Identity, IdentityRepair, Source};
+use crate::identity::{Identity, IdentityRepair};
+use crate::log;
 use crate::merkle::{self, Hash};
 use crate::store;
+use crate::stored::{self, DiskTiles, Source};
 use crate::tiles::{self, TILE_WIDTH};
 use crate::verified::{self, tile_width};
 
@@ -245,10 +247,10 @@ struct StoredBundle {
 impl StoredBundle {
     fn read(dir: &Path, index: u64, width: u64) -> Self {
         let mut files = Vec::new();
-        for (path, source) in log::bundle_sources(dir, index, width) {
+        for (path, source) in stored::bundle_sources(dir, index, width) {
             let leaves = match store::read_if_present(&path) {
                 Ok(None) => continue,
-                Ok(Some(bytes)) => log::decode_bundle(&bytes, width, source)
+                Ok(Some(bytes)) => stored::decode_bundle(&bytes, width, source)
                     .map(|(entries, _)| entries.iter().map(|e| merkle::leaf_hash(e)).collect()),
                 Err(f) => Err(f.damage),
             };
@@ -426,7 +428,7 @@ pub(crate) fn check_tree(dir: &Path, size: u64, root: Hash) -> Vec<Planned> {
             .find(|(_, _, l)| l.as_ref().is_ok_and(|l| l == good));
         let rebuilt = sibling.and_then(|(path, source, _)| {
             let bytes = store::read(path).ok()?;
-            let (entries, _) = log::decode_bundle(&bytes, bundle.width, *source).ok()?;
+            let (entries, _) = stored::decode_bundle(&bytes, bundle.width, *source).ok()?;
             Some((tiles::encode_entries(&entries).ok()?, path.clone()))
         });
         planned.push(match rebuilt {
@@ -448,7 +450,7 @@ fn bundle_damage(
 ) -> Option<DamagedFile> {
     let Some((path, _, leaves)) = bundle.files.first() else {
         let expected = if bundle.width < TILE_WIDTH {
-            log::open_bundle_path(index)
+            stored::open_bundle_path(index)
         } else {
             tiles::entries_path(index, TILE_WIDTH)
         };
