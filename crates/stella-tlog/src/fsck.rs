@@ -71,7 +71,8 @@ impl fmt::Display for Unrepairable {
             Unrepairable::CheckpointLost => {
                 "a signed checkpoint cannot be recomputed: restore it from a backup, or put back \
                  a checkpoint of this log handed out earlier (a bundle's inclusionProof \
-                 checkpoint) whose size the tiles hold"
+                 checkpoint) whose size the tiles hold; a log whose creation was interrupted \
+                 has no checkpoint and no tiles: remove its directory to create it again"
             }
             Unrepairable::OriginLost => {
                 "neither the origin file nor the checkpoint names the origin intact: restore \

@@ -125,9 +125,11 @@ impl Witness {
     /// # Errors
     /// [`TlogError::Rollback`]; what [`Witness::observe`] and the log report.
     pub fn observe_local(&self, log: &Log) -> Result<Observation, TlogError> {
-        let (checkpoint, note) = log.checkpoint()?;
         let id = log.log_id();
         let _lock = self.lock(&id)?;
+        // Read under the lock: a checkpoint read before it could be older than one another
+        // observer remembers meanwhile, which would look like a rollback.
+        let (checkpoint, note) = log.checkpoint()?;
         if let Some(old) = self.remembered(&id, log.verifier(), log.origin())?
             && old.size > checkpoint.size
         {
