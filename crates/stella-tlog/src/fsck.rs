@@ -186,6 +186,7 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, TlogError> {
         .into_iter()
         .map(|(file, fix)| match fix {
             IdentityRepair::Rewrite { bytes, from } => Planned::write(file, bytes, from),
+            IdentityRepair::Ambiguous => Planned::cannot(file, Unrepairable::Ambiguous),
             IdentityRepair::Restore => {
                 let why = match file.path.file_name().and_then(|n| n.to_str()) {
                     Some("log.key") => Unrepairable::KeyLost,

@@ -50,6 +50,8 @@ pub(crate) enum IdentityRepair {
     },
     /// Only a backup can.
     Restore,
+    /// Nothing tells whether this file or another is the damaged one.
+    Ambiguous,
 }
 
 /// The origin, key, creation note and checkpoint of a log directory, each checked, with the
@@ -171,7 +173,7 @@ impl Identity {
                 signer = Some(s);
                 checkpoint = Some((cp, note.clone()));
             } else {
-                damaged.push(blame_signature(
+                damaged.extend(blame_signature(
                     dir,
                     note,
                     created_text.as_deref(),
@@ -227,28 +229,70 @@ fn read_created(text: &str, signer: &NoteSigner) -> Option<String> {
     (canonical == text && stella_core::time::is_rfc3339_utc(time)).then(|| time.to_owned())
 }
 
-/// Which file is to blame when the checkpoint does not verify with the log key: the note's
-/// signature names the key that made it; when the creation note names the same other key, the
-/// key file is what changed.
+/// Which files are to blame when the checkpoint verifies with the log key neither under the
+/// origin file's name nor under its own first line:
+///
+/// - when the creation note verifies with the key under the origin, both are intact: the
+///   checkpoint is damaged;
+/// - a signature line names its key (a name and a key id): when the key file makes that id
+///   under that name, the key is intact and the checkpoint is damaged, and so is an origin
+///   file naming another name if the creation note was signed under the checkpoint's name and
+///   key (two notes do not change alike by accident);
+/// - when the key does not make the id and the creation note names the same key as the
+///   checkpoint, the key file is what changed;
+/// - otherwise nothing tells: the checkpoint and the key are both suspects.
 fn blame_signature(
     dir: &Path,
     note: &str,
     created: Option<&str>,
     der: &[u8],
     origin: Option<&str>,
-) -> (DamagedFile, IdentityRepair) {
-    let signed_by = |n: &str| {
+) -> Vec<(DamagedFile, IdentityRepair)> {
+    let signature = |n: &str| {
         note::split(n)
             .ok()
-            .and_then(|(_, sigs)| sigs.first().map(|(_, id, _)| *id))
+            .and_then(|(_, sigs)| sigs.first().map(|(name, id, _)| (name.clone(), *id)))
     };
-    let ours = origin
+    let key_makes = |(name, id): &(String, [u8; 4])| {
+        NoteSigner::from_pkcs8(name, der).is_ok_and(|s| s.verifier().id == *id)
+    };
+    let checkpoint_signature = signature(note);
+    let created_signature = created.and_then(signature);
+    let checkpoint = |name: Option<&str>| {
+        let reason = name
+            .and_then(|n| NoteSigner::from_pkcs8(n, der).ok())
+            .and_then(|s| open_checkpoint(note, &s).err())
+            .map_or_else(|| "no key to check it with".to_owned(), |e| e.to_string());
+        (
+            DamagedFile::new(dir.join("checkpoint"), Damage::Unsigned { reason }),
+            IdentityRepair::Restore,
+        )
+    };
+    let created_verifies = origin
         .and_then(|o| NoteSigner::from_pkcs8(o, der).ok())
-        .map(|s| s.verifier().id);
-    let checkpoint_key = signed_by(note);
-    let created_key = created.and_then(signed_by);
-    if checkpoint_key.is_some() && checkpoint_key != ours && checkpoint_key == created_key {
-        return (
+        .is_some_and(|s| {
+            created.is_some_and(|c| c.contains("\n\n") && read_created(c, &s).is_some())
+        });
+    if created_verifies {
+        return vec![checkpoint(origin)];
+    }
+    match &checkpoint_signature {
+        Some(sig) if key_makes(sig) => {
+            let mut blamed = vec![checkpoint(Some(&sig.0))];
+            if origin.is_some_and(|o| o != sig.0) && created_signature.as_ref() == Some(sig) {
+                blamed.push((
+                    DamagedFile::new(
+                        dir.join("origin"),
+                        Damage::Differs {
+                            other: dir.join("created"),
+                        },
+                    ),
+                    IdentityRepair::Restore,
+                ));
+            }
+            blamed
+        }
+        Some(sig) if created_signature.as_ref() == Some(sig) => vec![(
             DamagedFile::new(
                 dir.join("log.key"),
                 Damage::Differs {
@@ -256,16 +300,21 @@ fn blame_signature(
                 },
             ),
             IdentityRepair::Restore,
-        );
+        )],
+        _ => {
+            let (file, _) = checkpoint(origin);
+            vec![
+                (file, IdentityRepair::Ambiguous),
+                (
+                    DamagedFile::new(
+                        dir.join("log.key"),
+                        Damage::Disagrees {
+                            other: dir.join("checkpoint"),
+                        },
+                    ),
+                    IdentityRepair::Ambiguous,
+                ),
+            ]
+        }
     }
-    let reason = match origin.and_then(|o| NoteSigner::from_pkcs8(o, der).ok()) {
-        Some(s) => open_checkpoint(note, &s)
-            .err()
-            .map_or_else(String::new, |e| e.to_string()),
-        None => "no key to check it with".to_owned(),
-    };
-    (
-        DamagedFile::new(dir.join("checkpoint"), Damage::Unsigned { reason }),
-        IdentityRepair::Restore,
-    )
 }
