@@ -121,7 +121,16 @@ impl Log {
                 dir: dir.to_path_buf(),
             });
         }
-        let identity = Identity::read(dir);
+        let mut identity = Identity::read(dir);
+        if !identity.damaged.is_empty() {
+            // A log being created holds its lock until its last file is written: what looks
+            // damaged may be a creation in progress. Read again once it is done (where the
+            // lock can be taken at all; a read-only directory keeps the first answer).
+            if let Ok(lock) = store::lock(dir) {
+                identity = Identity::read(dir);
+                drop(lock);
+            }
+        }
         match (identity.signer, identity.created, identity.checkpoint) {
             (Some(signer), Some(created), Some(_)) if identity.damaged.is_empty() => Ok(Log {
                 dir: dir.to_path_buf(),
@@ -963,6 +972,28 @@ mod tests {
             "a size past the checkpoint"
         );
         assert!(log.append(&[vec![0u8; 70_000]]).is_err());
+    }
+
+    #[test]
+    fn a_log_being_created_is_waited_for_not_called_damaged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = dir.path().join("made");
+        Log::create(&made, None).expect("create");
+        // A creation in progress: under the lock, the origin written, the rest not yet.
+        let path = dir.path().join("log");
+        fs::create_dir_all(&path).expect("mkdir");
+        let lock = store::lock(&path).expect("lock");
+        fs::copy(made.join("origin"), path.join("origin")).expect("copy");
+        std::thread::scope(|s| {
+            let opening = s.spawn(|| Log::open(&path).map(|l| l.log_id()));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            for name in ["created", "log.key", "checkpoint"] {
+                fs::copy(made.join(name), path.join(name)).expect("copy");
+            }
+            drop(lock);
+            let id = opening.join().expect("thread").expect("opens once created");
+            assert_eq!(id, Log::open(&made).expect("open").log_id());
+        });
     }
 
     #[test]
