@@ -475,7 +475,7 @@ fn slow_clients_are_cut_off_and_health_answers_at_the_file_limit() {
         .expect("/healthz answers while slow clients hold connections");
     assert_eq!(health.status(), 200);
     // None of them is still open once the header timeout (10 s) has passed.
-    std::thread::sleep(Duration::from_secs(12));
+    std::thread::sleep(Duration::from_secs(14));
     let mut open = 0;
     for mut s in slow {
         s.set_read_timeout(Some(Duration::from_millis(200)))
