@@ -43,7 +43,7 @@ fn main() {
     let size: usize = arg(&args, "--entry-bytes", "1024").parse().expect("bytes");
     let dir = std::path::PathBuf::from(arg(&args, "--dir", "bench/out/tlog"));
     let _ = std::fs::remove_dir_all(&dir);
-    let log = Log::open(&dir, Some("bench.stella.local")).expect("log");
+    let log = Log::create(&dir, Some("bench.stella.local")).expect("log");
 
     let mut appended = 0usize;
     let started = Instant::now();

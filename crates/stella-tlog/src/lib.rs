@@ -8,7 +8,10 @@
 //! - [`tiles`]: tile paths and the hash-tile and entry-bundle formats;
 //! - [`entry`]: the logged bodies and the bundle's `tlogEntries[]` member;
 //! - [`rekor`]: Rekor v2 create-entry requests and the bodies made of them;
-//! - [`log`]: the embedded log on disk (locked, durable appends; proofs; its trusted root);
+//! - [`log`]: the embedded log on disk (locked, durable appends; proofs; its trusted root),
+//!   which checks every tile against its signed checkpoint before using it ([`verified`]);
+//! - [`fsck`]: a full check of a log directory, and the repair of what can be recomputed;
+//! - [`damage`]: how a damaged file of a log is named and described;
 //! - [`verify`]: offline verification of an entry against a trusted root;
 //! - [`witness`]: the checkpoints seen per log, and split-view detection.
 //!
@@ -16,14 +19,24 @@
 //! talking to a remote one (the CLI's `stella log serve` and client), where `$STELLA_HOME` is.
 
 pub mod checkpoint;
+pub mod damage;
 pub mod entry;
+pub mod fsck;
+mod identity;
 pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod rekor;
+mod store;
+mod stored;
 pub mod tiles;
+pub mod verified;
 pub mod verify;
 pub mod witness;
+
+use std::path::PathBuf;
+
+pub use damage::{Damage, DamagedFile};
 
 pub use checkpoint::Checkpoint;
 pub use entry::TlogEntry;
@@ -61,4 +74,59 @@ pub enum TlogError {
     /// JSON could not be read or written.
     #[error(transparent)]
     Json(#[from] stella_core::jcs::JcsError),
+    /// The directory holds no log (none of its files): nothing to open.
+    #[error("no log in {}", dir.display())]
+    NoLog {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A log is to be created where files of a log already are.
+    #[error("{}: a log (or part of one) is already there", dir.display())]
+    LogExists {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Files of a local log are missing, damaged, or disagree with the signed checkpoint.
+    #[error("the log is damaged: {}", damage::list(files))]
+    Damaged {
+        /// Every file found damaged (at least one).
+        files: Vec<DamagedFile>,
+    },
+    /// A hash tile does not lead to the root hash the tree was checked against (tiles that
+    /// are not local, where no file can be named).
+    #[error(
+        "hash tile {level}/{index} of the tree of {size} entries does not match {}",
+        match against { Some((l, i)) => format!("the hash tile {l}/{i} above it"), None => "the checkpoint's root hash".to_owned() }
+    )]
+    TileMismatch {
+        /// Tile level.
+        level: u32,
+        /// Tile index.
+        index: u64,
+        /// The tree size the tile was read for.
+        size: u64,
+        /// The tile above it that holds its hash, or `None` for the root hash.
+        against: Option<(u32, u64)>,
+    },
+    /// The checkpoint this machine remembered for a log is unreadable or no longer verifies.
+    #[error("{}: the checkpoint remembered for this log is damaged ({source})", path.display())]
+    RememberedDamaged {
+        /// The witness file.
+        path: PathBuf,
+        /// Why it is not accepted.
+        source: Box<TlogError>,
+    },
+    /// A log holds fewer entries than this machine saw it hold before.
+    #[error(
+        "rollback of log {origin}: it holds {size} entries, but a checkpoint of {remembered} \
+         entries was seen before"
+    )]
+    Rollback {
+        /// The log's origin.
+        origin: String,
+        /// Its size now.
+        size: u64,
+        /// The size remembered.
+        remembered: u64,
+    },
 }

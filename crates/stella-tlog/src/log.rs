@@ -1,23 +1,38 @@
 //! The embedded log: C2SP tlog-tiles in a directory (`$STELLA_HOME/log`), appended to under a
-//! file lock and made durable before an append is acknowledged.
+//! file lock and made durable before an append is acknowledged, and never trusted blindly:
+//! every tile is checked against the signed checkpoint before it is extended, used for a proof
+//! or served ([`crate::verified`]), and every entry against its hash before it is returned.
 //!
-//! Layout: `checkpoint` (the signed note), `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`,
-//! `log.key` (the Ed25519 checkpoint key, PKCS#8, owner-only), `origin` (the log's name),
-//! `created` (when; the start of the key's validity in the trusted root), `lock`. An append writes entry bundles and hash tiles first (each through a temporary file,
-//! fsynced and renamed, then the directories fsynced) and the checkpoint last (the same way): a
-//! crash at any point leaves the previous checkpoint, whose tiles are all still there, or the
-//! new one, whose tiles were all durable before it. Tiles beyond the checkpoint are rewritten
-//! by the next append. Full tiles never change; partial tiles are new files per width, and a
-//! partial tile is removed once a later checkpoint's wider tile holds all of it (a reader of an
-//! older tree size reads a prefix of the wider tile).
+//! Layout: `checkpoint` (the signed note), `tile/<L>/<N>[.p/<W>]` (hash tiles),
+//! `tile/entries/<N>` (full entry bundles), `tile/entries/<N>.p/open` (the one bundle still
+//! filling up, appended to in place), `log.key` (the Ed25519 checkpoint key, PKCS#8 PEM,
+//! owner-only), `origin` (the log's name), `created` (when: the start of the key's validity in
+//! the trusted root, as a note the log key signs), `lock`.
+//!
+//! A log is opened ([`Log::open`]) only where one is; it is created ([`Log::create`]) only
+//! where none of its files are, under the lock and without replacing any file. A directory
+//! with some of the files and not others is a damaged log, never a new one.
+//!
+//! An append writes entry bundles and hash tiles first (fsynced, the directories fsynced) and
+//! the checkpoint last (through a temporary file): a crash at any point leaves the previous
+//! checkpoint, whose files are all still there, or the new one, whose files were all durable
+//! before it. Entries of the filling bundle are appended to `…/<N>.p/open`, so an append writes
+//! its own bytes, not the bundle again; the first entries of that file are the checkpoint's,
+//! bytes after them are an unacknowledged append's and are cut off by the next. A bundle that
+//! fills up is renamed to `tile/entries/<N>`. The read API still serves spec-conformant partial
+//! bundles `tile/entries/<N>.p/<W>` (the first `W` entries, see [`Log::entry_bundle`]). Full
+//! tiles never change; partial hash tiles are new files per width, and the narrower one is
+//! removed once a later checkpoint's wider tile holds all of it (a reader of an older tree size
+//! reads a prefix of the wider tile).
 //!
 //! Not here: serving the tiles over HTTP, remote logs.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::fs::{self, OpenOptions};
+use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use aws_lc_rs::signature::Ed25519KeyPair;
 use base64::Engine as _;
@@ -26,15 +41,27 @@ use serde_json::{Value, json};
 
 use crate::TlogError;
 use crate::checkpoint::Checkpoint;
+use crate::damage::{Damage, DamagedFile};
+use crate::identity::{CREATED_HEADER, Identity, open_checkpoint, pem};
 use crate::merkle::{self, Hash, HashSource};
 use crate::note::{NoteSigner, NoteVerifier};
+use crate::store::{self, io_error};
+pub use crate::stored::open_bundle_path;
+use crate::stored::{Bundle, DiskTiles, Source, read_bundle};
 use crate::tiles::{self, TILE_HEIGHT, TILE_WIDTH};
+use crate::verified::{self, VerifiedTiles, tile_width};
 
 /// Most entries appended in one batch (a batch is one checkpoint).
 pub const MAX_BATCH: usize = 65_536;
 
 /// The origin of a log created without one.
 pub const DEFAULT_ORIGIN: &str = "log.stella.local";
+
+/// The files whose presence makes a directory a log (any one of them).
+pub const LOG_FILES: [&str; 5] = ["checkpoint", "log.key", "origin", "created", "tile"];
+
+/// Checked tiles kept between operations (about 8 KiB each); past this the cache starts over.
+const MAX_CHECKED_TILES: usize = 4096;
 
 /// What an append returns: the first new index and the checkpoint that includes the batch.
 #[derive(Debug, Clone)]
@@ -47,70 +74,132 @@ pub struct Appended {
     pub note: String,
 }
 
+/// Tiles checked against one tree `(size, root)`, kept for the next operation on that tree.
+#[derive(Debug, Default)]
+struct Checked {
+    tree: Option<(u64, Hash)>,
+    tiles: HashMap<(u32, u64), Vec<Hash>>,
+}
+
 /// A log in a directory.
 #[derive(Debug)]
 pub struct Log {
     dir: PathBuf,
     signer: NoteSigner,
+    created: String,
+    checked: Mutex<Checked>,
+}
+
+/// Whether `dir` holds any file of a log.
+///
+/// # Errors
+/// [`TlogError::Io`] when the directory cannot be looked at.
+pub fn is_log(dir: &Path) -> Result<bool, TlogError> {
+    for name in LOG_FILES {
+        let path = dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(false),
+            Err(e) => return Err(io_error(&path, &e)),
+        }
+    }
+    Ok(false)
 }
 
 impl Log {
-    /// Opens the log in `dir`, creating it (with a new key, and `origin` or
-    /// [`DEFAULT_ORIGIN`]) when it does not exist.
+    /// Opens the log in `dir`, which must exist: its origin, key, creation note and checkpoint
+    /// are read and checked against each other.
     ///
     /// # Errors
-    /// [`TlogError::Io`] for the file system, [`TlogError::Corrupt`] for a damaged log.
-    pub fn open(dir: &Path, origin: Option<&str>) -> Result<Self, TlogError> {
-        let io = |e: std::io::Error, what: &Path| TlogError::Io(format!("{}: {e}", what.display()));
-        fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
-        let lock = lock(dir)?;
-        let key_path = dir.join("log.key");
-        let origin_path = dir.join("origin");
-        if !key_path.exists() {
-            let origin = origin.unwrap_or(DEFAULT_ORIGIN);
-            let key = Ed25519KeyPair::generate()
-                .and_then(|k| k.to_pkcs8v1())
-                .map_err(|_| TlogError::Io("no randomness for the log key".to_owned()))?;
-            let signer = NoteSigner::from_pkcs8(origin, key.as_ref())?;
-            let pem = format!(
-                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-                STANDARD.encode(key.as_ref())
-            );
-            write_durably(dir, "log.key", pem.as_bytes(), true)?;
-            write_durably(dir, "origin", format!("{origin}\n").as_bytes(), false)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or(0);
-            let created = stella_core::time::rfc3339_utc(now);
-            write_durably(dir, "created", format!("{created}\n").as_bytes(), false)?;
-            let empty = Checkpoint {
-                origin: origin.to_owned(),
-                size: 0,
-                root: merkle::empty_root(),
-                extensions: Vec::new(),
-            };
-            write_durably(dir, "checkpoint", empty.sign(&signer)?.as_bytes(), false)?;
-            sync_dir(dir)?;
+    /// [`TlogError::NoLog`] when `dir` holds none of the log's files; [`TlogError::Damaged`]
+    /// naming each missing or damaged file when it holds some; [`TlogError::Io`] for the file
+    /// system.
+    pub fn open(dir: &Path) -> Result<Self, TlogError> {
+        if !is_log(dir)? {
+            return Err(TlogError::NoLog {
+                dir: dir.to_path_buf(),
+            });
         }
-        drop(lock);
-        let origin_text = fs::read_to_string(&origin_path).map_err(|e| io(e, &origin_path))?;
-        let origin = origin_text.trim();
-        let pem = fs::read_to_string(&key_path).map_err(|e| io(e, &key_path))?;
-        let der = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect::<String>();
-        let der = STANDARD
-            .decode(der)
-            .map_err(|_| TlogError::Corrupt(format!("{}: not a PEM key", key_path.display())))?;
-        let signer = NoteSigner::from_pkcs8(origin, &der)?;
-        let log = Log {
-            dir: dir.to_path_buf(),
-            signer,
+        let mut identity = Identity::read(dir);
+        if !identity.damaged.is_empty() {
+            // A log being created holds its lock until its last file is written: what looks
+            // damaged may be a creation in progress. Read again once it is done (where the
+            // lock can be taken at all; a read-only directory keeps the first answer).
+            if let Ok(lock) = store::lock(dir) {
+                identity = Identity::read(dir);
+                drop(lock);
+            }
+        }
+        match (identity.signer, identity.created, identity.checkpoint) {
+            (Some(signer), Some(created), Some(_)) if identity.damaged.is_empty() => Ok(Log {
+                dir: dir.to_path_buf(),
+                signer,
+                created,
+                checked: Mutex::new(Checked::default()),
+            }),
+            _ => Err(TlogError::Damaged {
+                files: identity.damaged.into_iter().map(|(f, _)| f).collect(),
+            }),
+        }
+    }
+
+    /// Creates a log in `dir` (made if missing) with a new key, named `origin` or
+    /// [`DEFAULT_ORIGIN`]: only where none of the log's files are, under the log's lock, and
+    /// without replacing any file (a crash leaves a directory [`Log::open`] calls damaged,
+    /// never a log that silently starts over).
+    ///
+    /// # Errors
+    /// [`TlogError::LogExists`] when any file of a log is there; [`TlogError::Note`] for an
+    /// origin that cannot name a key; [`TlogError::Io`] for the file system.
+    pub fn create(dir: &Path, origin: Option<&str>) -> Result<Self, TlogError> {
+        let origin = origin.unwrap_or(DEFAULT_ORIGIN);
+        let key = Ed25519KeyPair::generate()
+            .and_then(|k| k.to_pkcs8v1())
+            .map_err(|_| TlogError::Io("no randomness for the log key".to_owned()))?;
+        let signer = NoteSigner::from_pkcs8(origin, key.as_ref())?;
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+        let lock = store::lock(dir)?;
+        if is_log(dir)? {
+            return Err(TlogError::LogExists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let created = stella_core::time::rfc3339_utc(now);
+        let created_note = signer.sign(&format!("{CREATED_HEADER}\n{created}\n"))?;
+        let empty = Checkpoint {
+            origin: origin.to_owned(),
+            size: 0,
+            root: merkle::empty_root(),
+            extensions: Vec::new(),
         };
-        log.checkpoint()?;
-        Ok(log)
+        store::create_durably(dir, "origin", format!("{origin}\n").as_bytes(), false)?;
+        store::create_durably(dir, "created", created_note.as_bytes(), false)?;
+        store::create_durably(dir, "log.key", pem(key.as_ref()).as_bytes(), true)?;
+        store::create_durably(dir, "checkpoint", empty.sign(&signer)?.as_bytes(), false)?;
+        store::sync_dir(dir)?;
+        drop(lock);
+        Log::open(dir)
+    }
+
+    /// Opens the log in `dir`, creating it (as [`Log::create`] does) when `dir` holds none of
+    /// its files: what the commands that append do on first use.
+    ///
+    /// # Errors
+    /// What [`Log::open`] and [`Log::create`] report.
+    pub fn open_or_create(dir: &Path, origin: Option<&str>) -> Result<Self, TlogError> {
+        match Log::open(dir) {
+            Err(TlogError::NoLog { .. }) => match Log::create(dir, origin) {
+                // Another process created it first.
+                Err(TlogError::LogExists { .. }) => Log::open(dir),
+                created => created,
+            },
+            opened => opened,
+        }
     }
 
     /// The log's origin (its name, and the name its checkpoints are signed under).
@@ -129,24 +218,38 @@ impl Log {
         log_id(self.verifier())
     }
 
-    /// The current checkpoint and its signed note, verified with the log's own key.
+    /// The current checkpoint and its signed note, verified with the log's own key and byte
+    /// for byte the note the key signs for it.
     ///
     /// # Errors
-    /// [`TlogError::Corrupt`] when the checkpoint is missing, malformed or badly signed.
+    /// [`TlogError::Damaged`] when the checkpoint is missing, malformed or badly signed.
     pub fn checkpoint(&self) -> Result<(Checkpoint, String), TlogError> {
         let path = self.dir.join("checkpoint");
-        let note = fs::read_to_string(&path)
-            .map_err(|e| TlogError::Corrupt(format!("{}: {e}", path.display())))?;
-        let cp = Checkpoint::open(&note, self.verifier(), self.origin())
-            .map_err(|e| TlogError::Corrupt(format!("{}: {e}", path.display())))?;
-        Ok((cp, note))
+        let damaged = |damage| TlogError::Damaged {
+            files: vec![DamagedFile::new(&path, damage)],
+        };
+        let bytes = store::read(&path).map_err(|f| TlogError::Damaged { files: vec![f] })?;
+        let note = String::from_utf8(bytes).map_err(|_| {
+            damaged(Damage::Malformed {
+                expected: "a signed note",
+            })
+        })?;
+        let checkpoint = open_checkpoint(&note, &self.signer).map_err(|e| {
+            damaged(Damage::Unsigned {
+                reason: e.to_string(),
+            })
+        })?;
+        Ok((checkpoint, note))
     }
 
     /// Appends `entries` as one batch and returns once they and the new checkpoint are durable.
+    /// The tiles and the bundle being extended are checked against the current checkpoint
+    /// first: a damaged log is never extended.
     ///
     /// # Errors
     /// [`TlogError::Entry`] for an entry over 64 KiB or a batch over [`MAX_BATCH`];
-    /// [`TlogError::Io`] when the disk fails (the log stays at its previous checkpoint).
+    /// [`TlogError::Damaged`] naming what is damaged; [`TlogError::Io`] when the disk fails
+    /// (the log stays at its previous checkpoint).
     pub fn append(&self, entries: &[Vec<u8>]) -> Result<Appended, TlogError> {
         if entries.len() > MAX_BATCH {
             return Err(TlogError::Entry(format!(
@@ -161,42 +264,167 @@ impl Log {
                 tiles::MAX_ENTRY_BYTES
             )));
         }
-        let _lock = lock(&self.dir)?;
+        let _lock = store::lock(&self.dir)?;
         let (old, _) = self.checkpoint()?;
+        let mut cache = self.cache();
+        let disk = DiskTiles { dir: &self.dir };
+        let tiles = self.checked_tiles(&mut cache, &disk, &old)?;
         let n = old.size;
-        let mut dirs = BTreeSet::new();
-        // Partial tiles this batch supersedes, removed once the new checkpoint is durable.
-        let mut superseded: Vec<String> = Vec::new();
-
-        // Entry bundles.
-        let mut index = n / TILE_WIDTH;
-        let have = n % TILE_WIDTH;
-        let mut bundle = if have > 0 {
-            let path = tiles::entries_path(index, have);
-            let bundle = tiles::decode_entries(&self.read(&path)?, have, &path)?;
-            superseded.push(path);
-            bundle
+        let partial = if n.is_multiple_of(TILE_WIDTH) {
+            None
         } else {
-            Vec::new()
+            let bundle = read_bundle(&self.dir, n / TILE_WIDTH, n % TILE_WIDTH)?;
+            self.check_bundle(&tiles, n / TILE_WIDTH, &bundle)
+                .map_err(|e| self.named(e, &old))?;
+            Some(bundle)
         };
-        for e in entries {
-            bundle.push(e.clone());
-            if bundle.len() as u64 == TILE_WIDTH {
-                self.write_tile(
-                    &tiles::entries_path(index, TILE_WIDTH),
-                    &tiles::encode_entries(&bundle)?,
-                    &mut dirs,
-                )?;
-                index += 1;
-                bundle.clear();
-            }
-        }
-        if !bundle.is_empty() {
-            let path = tiles::entries_path(index, bundle.len() as u64);
-            self.write_tile(&path, &tiles::encode_entries(&bundle)?, &mut dirs)?;
+
+        let mut writes = Writes::default();
+        self.write_bundles(n, partial, entries, &mut writes)?;
+        let written = self
+            .write_hash_tiles(&tiles, n, entries, &mut writes)
+            .map_err(|e| self.named(e, &old))?;
+        for d in &writes.dirs {
+            store::sync_dir(d)?;
         }
 
-        // Hash tiles, level by level: each full tile below gives one hash to the level above.
+        // The new root from what was just written and the unchanged part of the checked tree.
+        let size = n + entries.len() as u64;
+        let root = verified::root_of(size, &|level, index| match written.get(&(level, index)) {
+            Some(hashes) => Ok(hashes.clone()),
+            None => tiles.tile(level, index),
+        })
+        .map_err(|e| self.named(e, &old))?;
+        let checkpoint = Checkpoint {
+            origin: self.origin().to_owned(),
+            size,
+            root,
+            extensions: Vec::new(),
+        };
+        let note = checkpoint.sign(&self.signer)?;
+        store::write_durably(&self.dir, "checkpoint", note.as_bytes(), false)?;
+        store::sync_dir(&self.dir)?;
+        // The wider (or full) tile now holds everything the old partial one did; readers of
+        // older tree sizes read its prefix. A crash before this leaves only unused files.
+        for path in writes.superseded {
+            let _ = fs::remove_file(self.dir.join(path));
+        }
+        for path in writes.emptied {
+            let _ = fs::remove_dir(self.dir.join(path));
+        }
+        // What was written is the new tree's, and so are the old tree's tiles it left alone.
+        let mut checked = tiles.into_checked();
+        checked.extend(written);
+        keep(&mut cache, (size, root), checked);
+        Ok(Appended {
+            first_index: n,
+            checkpoint,
+            note,
+        })
+    }
+
+    /// Completes the filling bundle (appending to its `open` file), writes the full bundles of
+    /// the batch, and starts the next `open` file with what is left.
+    fn write_bundles(
+        &self,
+        n: u64,
+        partial: Option<Bundle>,
+        entries: &[Vec<u8>],
+        writes: &mut Writes,
+    ) -> Result<(), TlogError> {
+        let width = usize::try_from(TILE_WIDTH).unwrap_or(usize::MAX);
+        let mut index = n / TILE_WIDTH;
+        let mut rest = entries;
+        if let Some(bundle) = partial {
+            let take = rest.len().min(width - bundle.entries.len());
+            let (now, later) = rest.split_at(take);
+            let open = self.dir.join(open_bundle_path(index));
+            let mut file = if bundle.source == Source::Open {
+                // Bytes after the checkpoint's entries are an unacknowledged append's.
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .open(&open)
+                    .map_err(|e| io_error(&open, &e))?;
+                file.set_len(bundle.len).map_err(|e| io_error(&open, &e))?;
+                file.seek(SeekFrom::End(0))
+                    .map_err(|e| io_error(&open, &e))?;
+                file
+            } else {
+                if bundle.source == Source::Exact {
+                    writes
+                        .superseded
+                        .push(tiles::entries_path(index, n % TILE_WIDTH));
+                }
+                self.start_open_bundle(index, &bundle.entries, writes)?
+            };
+            file.write_all(&tiles::encode_entries(now)?)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error(&open, &e))?;
+            if bundle.entries.len() + take == width {
+                let full = self.dir.join(tiles::entries_path(index, TILE_WIDTH));
+                fs::rename(&open, &full).map_err(|e| io_error(&full, &e))?;
+                writes.dir_of(&full);
+                writes
+                    .emptied
+                    .push(format!("{}.p", tiles::entries_path(index, TILE_WIDTH)));
+                index += 1;
+            }
+            rest = later;
+        }
+        while rest.len() >= width {
+            let (full, later) = rest.split_at(width);
+            let path = tiles::entries_path(index, TILE_WIDTH);
+            store::write_file(
+                &self.dir,
+                &path,
+                &tiles::encode_entries(full)?,
+                &mut writes.dirs,
+            )?;
+            index += 1;
+            rest = later;
+        }
+        if !rest.is_empty() {
+            let open = self.dir.join(open_bundle_path(index));
+            let mut file = self.start_open_bundle(index, &[], writes)?;
+            file.write_all(&tiles::encode_entries(rest)?)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error(&open, &e))?;
+        }
+        Ok(())
+    }
+
+    /// A new `open` file for bundle `index` holding `entries` (not yet synced).
+    fn start_open_bundle(
+        &self,
+        index: u64,
+        entries: &[Vec<u8>],
+        writes: &mut Writes,
+    ) -> Result<fs::File, TlogError> {
+        let open = self.dir.join(open_bundle_path(index));
+        let parent = open.parent().unwrap_or(&self.dir).to_path_buf();
+        fs::create_dir_all(&parent).map_err(|e| io_error(&parent, &e))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&open)
+            .map_err(|e| io_error(&open, &e))?;
+        file.write_all(&tiles::encode_entries(entries)?)
+            .map_err(|e| io_error(&open, &e))?;
+        writes.dirs.insert(parent);
+        Ok(file)
+    }
+
+    /// Hash tiles, level by level: each full tile below gives one hash to the level above. The
+    /// partial tiles extended come from the checked tree. Returns every tile written.
+    fn write_hash_tiles(
+        &self,
+        tiles: &VerifiedTiles<'_>,
+        n: u64,
+        entries: &[Vec<u8>],
+        writes: &mut Writes,
+    ) -> Result<HashMap<(u32, u64), Vec<Hash>>, TlogError> {
+        let mut written = HashMap::new();
         let mut new: Vec<Hash> = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
         let mut level = 0u32;
         let mut before = n;
@@ -204,10 +432,8 @@ impl Log {
             let mut index = before / TILE_WIDTH;
             let have = before % TILE_WIDTH;
             let mut tile = if have > 0 {
-                let path = tiles::tile_path(level, index, have);
-                let tile = tiles::decode_hashes(&self.read(&path)?, have, &path)?;
-                superseded.push(path);
-                tile
+                writes.superseded.push(tiles::tile_path(level, index, have));
+                tiles.tile(level, index)?
             } else {
                 Vec::new()
             };
@@ -216,52 +442,40 @@ impl Log {
                 tile.push(h);
                 if tile.len() as u64 == TILE_WIDTH {
                     let path = tiles::tile_path(level, index, TILE_WIDTH);
-                    self.write_tile(&path, &tiles::encode_hashes(&tile), &mut dirs)?;
+                    store::write_file(
+                        &self.dir,
+                        &path,
+                        &tiles::encode_hashes(&tile),
+                        &mut writes.dirs,
+                    )?;
                     up.push(merkle::perfect_root(&tile));
+                    written.insert((level, index), std::mem::take(&mut tile));
                     index += 1;
-                    tile.clear();
                 }
             }
             if !tile.is_empty() {
                 let path = tiles::tile_path(level, index, tile.len() as u64);
-                self.write_tile(&path, &tiles::encode_hashes(&tile), &mut dirs)?;
+                store::write_file(
+                    &self.dir,
+                    &path,
+                    &tiles::encode_hashes(&tile),
+                    &mut writes.dirs,
+                )?;
+                written.insert((level, index), tile);
             }
             new = up;
             before /= TILE_WIDTH;
             level += 1;
         }
-        for d in &dirs {
-            sync_dir(d)?;
-        }
-
-        let size = n + entries.len() as u64;
-        let root = merkle::range_hash(&self.view(size), 0, size)?;
-        let checkpoint = Checkpoint {
-            origin: self.origin().to_owned(),
-            size,
-            root,
-            extensions: Vec::new(),
-        };
-        let note = checkpoint.sign(&self.signer)?;
-        write_durably(&self.dir, "checkpoint", note.as_bytes(), false)?;
-        sync_dir(&self.dir)?;
-        // The wider (or full) tile now holds everything the old partial one did; readers of
-        // older tree sizes read its prefix. A crash before this leaves only unused files.
-        for path in superseded {
-            let _ = fs::remove_file(self.dir.join(path));
-        }
-        Ok(Appended {
-            first_index: n,
-            checkpoint,
-            note,
-        })
+        Ok(written)
     }
 
-    /// The entry at `index` (which must be below the current size).
+    /// The entry at `index` (which must be below the current size), checked against the
+    /// checkpoint with the rest of its bundle.
     ///
     /// # Errors
-    /// [`TlogError::Proof`] for an index past the end, [`TlogError::Corrupt`] for a damaged
-    /// bundle.
+    /// [`TlogError::Proof`] for an index past the end, [`TlogError::Damaged`] naming a damaged
+    /// bundle or tile.
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, TlogError> {
         let (cp, _) = self.checkpoint()?;
         if index >= cp.size {
@@ -270,53 +484,55 @@ impl Log {
                 cp.size
             )));
         }
-        let bundle = index / TILE_WIDTH;
-        let width = (cp.size - bundle * TILE_WIDTH).min(TILE_WIDTH);
-        let path = tiles::entries_path(bundle, width);
-        let entries = tiles::decode_entries(&self.read(&path)?, width, &path)?;
+        let bundle_index = index / TILE_WIDTH;
+        let bundle = self.checked_bundle(&cp, bundle_index)?;
         let at = usize::try_from(index % TILE_WIDTH).unwrap_or(usize::MAX);
-        entries
+        bundle
+            .entries
             .get(at)
             .cloned()
-            .ok_or_else(|| TlogError::Corrupt(format!("{path}: entry {index} missing")))
+            .ok_or_else(|| TlogError::Damaged {
+                files: vec![DamagedFile::new(
+                    &bundle.path,
+                    Damage::EntryCount {
+                        found: bundle.entries.len() as u64,
+                        expected: at as u64 + 1,
+                    },
+                )],
+            })
     }
 
-    /// Every entry of the tree of `size` entries, bundle by bundle, with its index.
+    /// Every entry of the tree of `size` entries, bundle by bundle, with its index; each
+    /// bundle checked against the checkpoint before its entries are handed out.
     ///
     /// # Errors
-    /// [`TlogError::Corrupt`] for a missing or damaged bundle.
+    /// [`TlogError::Damaged`] for a missing or damaged bundle or tile.
     pub fn for_each_entry(
         &self,
         size: u64,
         mut f: impl FnMut(u64, &[u8]),
     ) -> Result<(), TlogError> {
-        self.check_size(size)?;
-        let mut bundle = 0u64;
-        while bundle * TILE_WIDTH < size {
-            let width = (size - bundle * TILE_WIDTH).min(TILE_WIDTH);
-            let path = tiles::entries_path(bundle, width);
-            let entries = match self.read(&path) {
-                Ok(bytes) => tiles::decode_entries(&bytes, width, &path)?,
-                Err(_) => {
-                    let full = tiles::entries_path(bundle, TILE_WIDTH);
-                    let mut all = tiles::decode_entries(&self.read(&full)?, TILE_WIDTH, &full)?;
-                    all.truncate(usize::try_from(width).unwrap_or(usize::MAX));
-                    all
+        let (cp, _) = self.checkpoint()?;
+        check_size(size, &cp)?;
+        let mut index = 0u64;
+        while index * TILE_WIDTH < size {
+            let bundle = self.checked_bundle(&cp, index)?;
+            for (i, e) in bundle.entries.iter().enumerate() {
+                let at = index * TILE_WIDTH + i as u64;
+                if at < size {
+                    f(at, e);
                 }
-            };
-            for (i, e) in entries.iter().enumerate() {
-                f(bundle * TILE_WIDTH + i as u64, e);
             }
-            bundle += 1;
+            index += 1;
         }
         Ok(())
     }
 
     /// The bundle member for entry `index` (whose logged bytes are `body`), proven in the
-    /// signed `checkpoint` (`note`).
+    /// signed `checkpoint` (`note`) from tiles checked against that checkpoint.
     ///
     /// # Errors
-    /// What proof generation reports.
+    /// What proof generation reports; [`TlogError::Damaged`] for a damaged tile.
     pub fn tlog_entry(
         &self,
         index: u64,
@@ -324,7 +540,9 @@ impl Log {
         checkpoint: &Checkpoint,
         note: &str,
     ) -> Result<crate::TlogEntry, TlogError> {
-        let hashes = merkle::inclusion_proof(&self.view(checkpoint.size), index, checkpoint.size)?;
+        let hashes = self.with_tree(checkpoint, |tiles| {
+            merkle::inclusion_proof(tiles, index, checkpoint.size)
+        })?;
         Ok(crate::TlogEntry {
             log_index: index,
             log_id: self.log_id(),
@@ -338,42 +556,87 @@ impl Log {
         })
     }
 
-    /// The inclusion proof of entry `index` in the tree of `size` entries.
+    /// The inclusion proof of entry `index` in the tree of `size` entries, from tiles checked
+    /// against the current checkpoint.
     ///
     /// # Errors
-    /// [`TlogError::Proof`] when `index ≥ size` or `size` is past the current checkpoint.
+    /// [`TlogError::Proof`] when `index ≥ size` or `size` is past the current checkpoint;
+    /// [`TlogError::Damaged`] for a damaged tile.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, TlogError> {
-        self.check_size(size)?;
-        merkle::inclusion_proof(&self.view(size), index, size)
-    }
-
-    /// The consistency proof from the tree of `old` entries to the tree of `new` entries.
-    ///
-    /// # Errors
-    /// [`TlogError::Proof`] unless `0 < old ≤ new ≤` the current size.
-    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, TlogError> {
-        self.check_size(new)?;
-        merkle::consistency_proof(&self.view(new), old, new)
-    }
-
-    /// The root hash of the first `size` entries.
-    ///
-    /// # Errors
-    /// [`TlogError::Proof`] for a size past the current checkpoint.
-    pub fn root(&self, size: u64) -> Result<Hash, TlogError> {
-        self.check_size(size)?;
-        merkle::range_hash(&self.view(size), 0, size)
-    }
-
-    fn check_size(&self, size: u64) -> Result<(), TlogError> {
         let (cp, _) = self.checkpoint()?;
-        if size > cp.size {
-            return Err(TlogError::Proof(format!(
-                "tree size {size} is past the log's checkpoint ({})",
-                cp.size
-            )));
+        check_size(size, &cp)?;
+        self.with_tree(&cp, |tiles| {
+            merkle::inclusion_proof(&tiles.prefix(size)?, index, size)
+        })
+    }
+
+    /// The consistency proof from the tree of `old` entries to the tree of `new` entries, from
+    /// tiles checked against the current checkpoint.
+    ///
+    /// # Errors
+    /// [`TlogError::Proof`] unless `0 < old ≤ new ≤` the current size; [`TlogError::Damaged`]
+    /// for a damaged tile.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, TlogError> {
+        let (cp, _) = self.checkpoint()?;
+        check_size(new, &cp)?;
+        self.with_tree(&cp, |tiles| {
+            merkle::consistency_proof(&tiles.prefix(new)?, old, new)
+        })
+    }
+
+    /// The root hash of the first `size` entries, from tiles checked against the current
+    /// checkpoint.
+    ///
+    /// # Errors
+    /// [`TlogError::Proof`] for a size past the current checkpoint; [`TlogError::Damaged`]
+    /// for a damaged tile.
+    pub fn root(&self, size: u64) -> Result<Hash, TlogError> {
+        let (cp, _) = self.checkpoint()?;
+        check_size(size, &cp)?;
+        self.with_tree(&cp, |tiles| {
+            merkle::range_hash(&tiles.prefix(size)?, 0, size)
+        })
+    }
+
+    /// Hash tile `(level, index)` with its first `width` hashes, as the tlog-tiles read API
+    /// serves it: checked against the current checkpoint. `None` when the current tree has no
+    /// such tile (or fewer hashes in it).
+    ///
+    /// # Errors
+    /// [`TlogError::Damaged`] for a damaged tile.
+    pub fn hash_tile(
+        &self,
+        level: u32,
+        index: u64,
+        width: u64,
+    ) -> Result<Option<Vec<u8>>, TlogError> {
+        let (cp, _) = self.checkpoint()?;
+        if tile_width(cp.size, level, index).is_none_or(|w| width > w) || width == 0 {
+            return Ok(None);
         }
-        Ok(())
+        let hashes = self.with_tree(&cp, |tiles| tiles.tile(level, index))?;
+        let width = usize::try_from(width).unwrap_or(usize::MAX);
+        Ok(Some(tiles::encode_hashes(
+            &hashes[..width.min(hashes.len())],
+        )))
+    }
+
+    /// Entry bundle `index` with its first `width` entries, as the tlog-tiles read API serves
+    /// it (`tile/entries/<N>.p/<W>` is the first `W` entries): checked against the current
+    /// checkpoint. `None` when the current tree has no such bundle (or fewer entries in it).
+    ///
+    /// # Errors
+    /// [`TlogError::Damaged`] for a damaged bundle or tile.
+    pub fn entry_bundle(&self, index: u64, width: u64) -> Result<Option<Vec<u8>>, TlogError> {
+        let (cp, _) = self.checkpoint()?;
+        if tile_width(cp.size, 0, index).is_none_or(|w| width > w) || width == 0 {
+            return Ok(None);
+        }
+        let bundle = self.checked_bundle(&cp, index)?;
+        let width = usize::try_from(width).unwrap_or(usize::MAX);
+        Ok(Some(tiles::encode_entries(
+            &bundle.entries[..width.min(bundle.entries.len())],
+        )?))
     }
 
     /// The Sigstore trusted root (`application/vnd.dev.sigstore.trustedroot+json;version=0.1`)
@@ -401,11 +664,10 @@ impl Log {
         })
     }
 
-    /// When the log was created (RFC 3339), the start of its key's validity.
+    /// When the log was created (RFC 3339), the start of its key's validity (checked when the
+    /// log was opened).
     pub fn created(&self) -> String {
-        fs::read_to_string(self.dir.join("created"))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+        self.created.clone()
     }
 
     /// The directory.
@@ -413,66 +675,147 @@ impl Log {
         &self.dir
     }
 
-    fn view(&self, size: u64) -> TileView<'_> {
-        TileView::new(self, size)
+    fn cache(&self) -> MutexGuard<'_, Checked> {
+        self.checked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The first `width` hashes of tile `(level, index)`: from the partial tile of exactly that
-    /// width (written when a checkpoint had that size), else from the full tile or a wider
-    /// partial one (a tree size between checkpoints reads a prefix, as tlog-tiles clients do).
-    fn read_hashes(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError> {
-        let exact = tiles::tile_path(level, index, width);
-        if self.dir.join(&exact).exists() {
-            return tiles::decode_hashes(&self.read(&exact)?, width, &exact);
-        }
-        let full = tiles::tile_path(level, index, TILE_WIDTH);
-        let wider = if self.dir.join(&full).exists() {
-            Some((TILE_WIDTH, full))
-        } else {
-            let partials = self.dir.join(format!("{full}.p"));
-            fs::read_dir(&partials)
-                .ok()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
-                .filter(|&w| w > width && w < TILE_WIDTH)
-                .min()
-                .map(|w| (w, tiles::tile_path(level, index, w)))
-        };
-        let Some((w, path)) = wider else {
-            return Err(TlogError::Corrupt(format!(
-                "{}: missing (no tile holds its first {width} hashes)",
-                self.dir.join(&exact).display()
-            )));
-        };
-        let mut hashes = tiles::decode_hashes(&self.read(&path)?, w, &path)?;
-        hashes.truncate(usize::try_from(width).unwrap_or(usize::MAX));
-        Ok(hashes)
-    }
-
-    fn read(&self, rel: &str) -> Result<Vec<u8>, TlogError> {
-        let path = self.dir.join(rel);
-        fs::read(&path).map_err(|e| TlogError::Corrupt(format!("{}: {e}", path.display())))
-    }
-
-    fn write_tile(
+    /// The checked tiles of `checkpoint`'s tree: kept from the last operation on the same tree,
+    /// or read now with the right edge checked against its root.
+    fn checked_tiles<'a>(
         &self,
-        rel: &str,
-        bytes: &[u8],
-        dirs: &mut BTreeSet<PathBuf>,
+        cache: &mut Checked,
+        disk: &'a DiskTiles<'a>,
+        checkpoint: &Checkpoint,
+    ) -> Result<VerifiedTiles<'a>, TlogError> {
+        let tree = (checkpoint.size, checkpoint.root);
+        if cache.tree == Some(tree) {
+            return Ok(VerifiedTiles::resume(
+                disk,
+                tree.0,
+                tree.1,
+                std::mem::take(&mut cache.tiles),
+            ));
+        }
+        cache.tree = None;
+        cache.tiles.clear();
+        VerifiedTiles::new(disk, tree.0, tree.1).map_err(|e| self.named(e, checkpoint))
+    }
+
+    /// Runs `f` on the checked tiles of `checkpoint`'s tree, keeping them for the next call.
+    fn with_tree<T>(
+        &self,
+        checkpoint: &Checkpoint,
+        f: impl FnOnce(&VerifiedTiles<'_>) -> Result<T, TlogError>,
+    ) -> Result<T, TlogError> {
+        let mut cache = self.cache();
+        let disk = DiskTiles { dir: &self.dir };
+        let tiles = self.checked_tiles(&mut cache, &disk, checkpoint)?;
+        let result = f(&tiles).map_err(|e| self.named(e, checkpoint));
+        keep(
+            &mut cache,
+            (checkpoint.size, checkpoint.root),
+            tiles.into_checked(),
+        );
+        result
+    }
+
+    /// Bundle `index` of `checkpoint`'s tree, checked against its hash tile.
+    fn checked_bundle(&self, checkpoint: &Checkpoint, index: u64) -> Result<Bundle, TlogError> {
+        let width = tile_width(checkpoint.size, 0, index).ok_or_else(|| {
+            TlogError::Proof(format!(
+                "the tree of {} entries has no bundle {index}",
+                checkpoint.size
+            ))
+        })?;
+        let bundle = read_bundle(&self.dir, index, width)?;
+        self.with_tree(checkpoint, |tiles| self.check_bundle(tiles, index, &bundle))?;
+        Ok(bundle)
+    }
+
+    /// The leaf hashes of `bundle` against the checked level-0 tile: a difference is the
+    /// bundle's damage (the tile is proven by the checkpoint).
+    fn check_bundle(
+        &self,
+        tiles: &VerifiedTiles<'_>,
+        index: u64,
+        bundle: &Bundle,
     ) -> Result<(), TlogError> {
-        let path = self.dir.join(rel);
-        let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
-        fs::create_dir_all(&parent)
-            .map_err(|e| TlogError::Io(format!("{}: {e}", parent.display())))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("tile")
-            .to_owned();
-        write_durably(&parent, &name, bytes, false)?;
-        dirs.insert(parent);
+        let hashes = tiles.tile(0, index)?;
+        let differs = hashes.len() != bundle.entries.len()
+            || bundle
+                .entries
+                .iter()
+                .zip(&hashes)
+                .any(|(e, h)| merkle::leaf_hash(e) != *h);
+        if differs {
+            let tile = tiles::tile_path(0, index, hashes.len() as u64);
+            return Err(TlogError::Damaged {
+                files: vec![DamagedFile::new(
+                    &bundle.path,
+                    Damage::Differs {
+                        other: self.dir.join(tile),
+                    },
+                )],
+            });
+        }
         Ok(())
+    }
+
+    /// A tile that does not match the checkpoint is some file's damage: the whole tree is
+    /// checked to name it (only on this path, which a healthy log never takes).
+    fn named(&self, e: TlogError, checkpoint: &Checkpoint) -> TlogError {
+        if !matches!(e, TlogError::TileMismatch { .. }) {
+            return e;
+        }
+        let files: Vec<DamagedFile> =
+            crate::fsck::check_tree(&self.dir, checkpoint.size, checkpoint.root)
+                .into_iter()
+                .map(|f| f.file)
+                .collect();
+        if files.is_empty() {
+            return e;
+        }
+        TlogError::Damaged { files }
+    }
+}
+
+/// Keeps `tiles` as the checked tiles of `tree`, within [`MAX_CHECKED_TILES`].
+fn keep(cache: &mut Checked, tree: (u64, Hash), tiles: HashMap<(u32, u64), Vec<Hash>>) {
+    if tiles.len() > MAX_CHECKED_TILES {
+        cache.tree = None;
+        cache.tiles.clear();
+    } else {
+        cache.tree = Some(tree);
+        cache.tiles = tiles;
+    }
+}
+
+fn check_size(size: u64, checkpoint: &Checkpoint) -> Result<(), TlogError> {
+    if size > checkpoint.size {
+        return Err(TlogError::Proof(format!(
+            "tree size {size} is past the log's checkpoint ({})",
+            checkpoint.size
+        )));
+    }
+    Ok(())
+}
+
+/// Files an append wrote or will remove.
+#[derive(Debug, Default)]
+struct Writes {
+    /// Directories to fsync before the checkpoint.
+    dirs: BTreeSet<PathBuf>,
+    /// Partial files a wider one replaces, removed after the checkpoint.
+    superseded: Vec<String>,
+    /// `.p` directories left empty, removed after the checkpoint if they are.
+    emptied: Vec<String>,
+}
+
+impl Writes {
+    fn dir_of(&mut self, path: &Path) {
+        if let Some(parent) = path.parent() {
+            self.dirs.insert(parent.to_path_buf());
+        }
     }
 }
 
@@ -490,14 +833,9 @@ pub trait TileReader {
     fn read_tile(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError>;
 }
 
-impl TileReader for Log {
-    fn read_tile(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError> {
-        self.read_hashes(level, index, width)
-    }
-}
-
-/// Complete-subtree hashes of the tree of `size` entries, read from hash tiles (each tile
-/// read once).
+/// Complete-subtree hashes of the tree of `size` entries, read from hash tiles as they are
+/// (each tile read once), for tiles that are checked otherwise (a consistency proof is checked
+/// against both roots). [`VerifiedTiles`] checks each tile first.
 pub struct TileView<'a> {
     reader: &'a dyn TileReader,
     size: u64,
@@ -555,48 +893,6 @@ impl HashSource for TileView<'_> {
     }
 }
 
-/// An exclusive lock on the log (released on drop), serialising appenders across processes.
-fn lock(dir: &Path) -> Result<File, TlogError> {
-    let path = dir.join("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| TlogError::Io(format!("{}: {e}", path.display())))?;
-    file.lock()
-        .map_err(|e| TlogError::Io(format!("locking {}: {e}", path.display())))?;
-    Ok(file)
-}
-
-/// Writes `dir/name` through a temporary file: written, fsynced, renamed into place.
-fn write_durably(dir: &Path, name: &str, bytes: &[u8], secret: bool) -> Result<(), TlogError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |e: std::io::Error| TlogError::Io(format!("{}: {e}", path.display()));
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(true).write(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(io)?;
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<(), TlogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| TlogError::Io(format!("{}: {e}", dir.display())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,7 +901,7 @@ mod tests {
     #[test]
     fn appends_match_the_reference_tree_across_tile_boundaries() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = Log::open(dir.path(), Some("test.example")).expect("open");
+        let log = Log::create(dir.path(), Some("test.example")).expect("create");
         let mut all: Vec<Vec<u8>> = Vec::new();
         // Batches that cross tile and level boundaries: 1, 255, 1, 300, 65,000 + change.
         for batch in [1usize, 255, 1, 300, 700, 66_000 - 1257] {
@@ -635,37 +931,99 @@ mod tests {
             let old_root = log.root(old).expect("root");
             merkle::verify_consistency(old, size, &old_root, &root, &proof).expect("consistent");
         }
-        // Reopening reads the same log.
-        let again = Log::open(dir.path(), None).expect("reopen");
+        // Reopening reads the same log; every entry comes back in order.
+        let again = Log::open(dir.path()).expect("reopen");
         assert_eq!(again.checkpoint().expect("cp").0.size, size);
         assert_eq!(again.origin(), "test.example");
+        let mut seen = 0u64;
+        again
+            .for_each_entry(size, |i, e| {
+                assert_eq!(e, all[i as usize].as_slice());
+                seen += 1;
+            })
+            .expect("entries");
+        assert_eq!(seen, size);
     }
 
     #[test]
     fn damage_is_reported_not_accepted() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = Log::open(dir.path(), None).expect("open");
+        let log = Log::create(dir.path(), None).expect("create");
         log.append(&[b"a".to_vec(), b"b".to_vec(), b"c".to_vec()])
             .expect("append");
         // A truncated tile.
         let tile = dir.path().join("tile/0/000.p/3");
         let bytes = fs::read(&tile).expect("tile");
         fs::write(&tile, &bytes[..40]).expect("truncate");
-        assert!(matches!(
-            log.inclusion_proof(0, 3),
-            Err(TlogError::Corrupt(_))
-        ));
+        // (This instance checked the tile when it wrote it and proves from what it checked;
+        // any other reader checks it again.)
+        let reader = Log::open(dir.path()).expect("open");
+        let err = reader.inclusion_proof(0, 3).expect_err("damaged");
+        assert!(err.to_string().contains("tile/0/000.p/3"), "{err}");
         fs::write(&tile, &bytes).expect("restore");
         // A corrupted checkpoint.
         let cp = dir.path().join("checkpoint");
         let note = fs::read_to_string(&cp).expect("cp");
         fs::write(&cp, note.replacen('3', "4", 1)).expect("corrupt");
-        assert!(matches!(log.checkpoint(), Err(TlogError::Corrupt(_))));
+        assert!(matches!(log.checkpoint(), Err(TlogError::Damaged { .. })));
         fs::write(&cp, &note).expect("restore");
         assert!(
             log.inclusion_proof(0, 4).is_err(),
             "a size past the checkpoint"
         );
         assert!(log.append(&[vec![0u8; 70_000]]).is_err());
+    }
+
+    #[test]
+    fn a_log_being_created_is_waited_for_not_called_damaged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = dir.path().join("made");
+        Log::create(&made, None).expect("create");
+        // A creation in progress: under the lock, the origin written, the rest not yet.
+        let path = dir.path().join("log");
+        fs::create_dir_all(&path).expect("mkdir");
+        let lock = store::lock(&path).expect("lock");
+        fs::copy(made.join("origin"), path.join("origin")).expect("copy");
+        std::thread::scope(|s| {
+            let opening = s.spawn(|| Log::open(&path).map(|l| l.log_id()));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            for name in ["created", "log.key", "checkpoint"] {
+                fs::copy(made.join(name), path.join(name)).expect("copy");
+            }
+            drop(lock);
+            let id = opening.join().expect("thread").expect("opens once created");
+            assert_eq!(id, Log::open(&made).expect("open").log_id());
+        });
+    }
+
+    #[test]
+    fn open_never_creates_and_create_never_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log");
+        assert!(matches!(Log::open(&path), Err(TlogError::NoLog { .. })));
+        assert!(!path.exists(), "opening created the directory");
+        let log = Log::create(&path, None).expect("create");
+        log.append(&[b"a".to_vec()]).expect("append");
+        assert!(matches!(
+            Log::create(&path, None),
+            Err(TlogError::LogExists { .. })
+        ));
+        // Without its key, the log is damaged, not new; creating is refused too.
+        fs::remove_file(path.join("log.key")).expect("rm");
+        let err = Log::open(&path).expect_err("damaged");
+        assert!(err.to_string().contains("log.key: missing"), "{err}");
+        assert!(Log::open_or_create(&path, None).is_err());
+        assert!(matches!(
+            Log::create(&path, None),
+            Err(TlogError::LogExists { .. })
+        ));
+        assert_eq!(
+            fs::read_to_string(path.join("checkpoint"))
+                .expect("cp")
+                .lines()
+                .nth(1),
+            Some("1"),
+            "the checkpoint was not replaced"
+        );
     }
 }

@@ -46,10 +46,12 @@ fn key_details(key: &PublicKey) -> &'static str {
     }
 }
 
-/// The canonical body a log stores for a create-entry request, after checking it: a SHA-256
-/// digest, a key Stella verifies, and (for ECDSA) a signature that verifies over the digest.
-/// Ed25519 signatures cover the whole message, which the request does not carry, so they are
-/// logged as given (a verifier checks them against the envelope).
+/// The canonical body a log stores for a create-entry request, after checking it as Rekor v2
+/// does: a SHA-256 digest, a key Stella verifies, and a signature that verifies over the digest
+/// with that key. A `hashedrekord` signature must be one over the digest (ECDSA P-256 with
+/// SHA-256): pure Ed25519 signs the whole message, which the request does not carry, so no log
+/// can check it and Rekor v2 refuses it (`PKIX_ED25519` has no digest algorithm); so does this
+/// one, rather than log a signature nobody checked.
 ///
 /// # Errors
 /// [`TlogError::Entry`] saying what is wrong with the request.
@@ -87,10 +89,21 @@ pub fn body_from_request(request: &Value) -> Result<Vec<u8>, TlogError> {
             key_details(&key)
         )));
     }
-    if key.verify_sha256_prehash(&digest, &sig) == Some(false) {
-        return Err(bad(
-            "the signature does not verify over the digest with this key",
-        ));
+    match key.verify_sha256_prehash(&digest, &sig) {
+        Some(true) => {}
+        Some(false) => {
+            return Err(bad(
+                "the signature does not verify over the digest with this key",
+            ));
+        }
+        None => {
+            return Err(bad(&format!(
+                "a {details} signature covers the whole message, not the digest a hashedrekord \
+                 request carries, so it cannot be checked: sign with an ECDSA P-256 key \
+                 (PKIX_ECDSA_P256_SHA_256) to log through the Rekor v2 API, or log to the \
+                 embedded log"
+            )));
+        }
     }
     let body = json!({
         "apiVersion": "0.0.2",
@@ -116,7 +129,7 @@ mod tests {
     use stella_core::Digest;
 
     #[test]
-    fn a_request_makes_the_body_the_embedded_log_makes() {
+    fn a_request_makes_the_body_the_embedded_log_makes_and_every_signature_is_checked() {
         for algorithm in [Algorithm::EcdsaP256, Algorithm::Ed25519] {
             let key = PrivateKey::generate(algorithm).expect("key");
             let statement = Statement::new(
@@ -127,17 +140,25 @@ mod tests {
             .expect("statement");
             let env = Envelope::sign_statement(&statement, &[&key]).expect("sign");
             let request = request_for(&env, key.public_key()).expect("request");
+            if algorithm == Algorithm::Ed25519 {
+                // Nothing in the request lets a log check a pure Ed25519 signature.
+                let err = body_from_request(&request).expect_err("unchecked signature logged");
+                assert!(err.to_string().contains("PKIX_ED25519"), "{err}");
+                continue;
+            }
             let body = body_from_request(&request).expect("body");
             assert_eq!(
                 body,
                 crate::entry::hashedrekord_body(&env, 0, key.public_key()).expect("body")
             );
             crate::entry::check_binding(&body, &env).expect("binds");
-            if algorithm == Algorithm::EcdsaP256 {
-                let mut forged = request.clone();
-                forged["hashedRekordRequestV002"]["digest"] = json!(STANDARD.encode([1u8; 32]));
-                assert!(body_from_request(&forged).is_err());
-            }
+            let mut forged = request.clone();
+            forged["hashedRekordRequestV002"]["digest"] = json!(STANDARD.encode([1u8; 32]));
+            assert!(body_from_request(&forged).is_err());
+            let mut garbage = request.clone();
+            garbage["hashedRekordRequestV002"]["signature"]["content"] =
+                json!(STANDARD.encode([0u8; 64]));
+            assert!(body_from_request(&garbage).is_err());
         }
         assert!(body_from_request(&json!({"dsseRequestV002": {}})).is_err());
     }

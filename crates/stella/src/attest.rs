@@ -367,9 +367,10 @@ fn log_signature(
     let log = crate::log::open(home)?;
     let body =
         stella_tlog::entry::hashedrekord_body(envelope, 0, key.public_key()).map_err(tlog_error)?;
+    // A damaged log is bad input naming the file (exit 2), not the environment.
     let appended = log
         .append(std::slice::from_ref(&body))
-        .map_err(tlog_error)?;
+        .map_err(|e| crate::log::tlog_error(e).context("transparency log"))?;
     log.tlog_entry(
         appended.first_index,
         body,
@@ -500,7 +501,19 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
             Some(url) => Some(crate::log::HttpTiles::new(url)?),
             None => None,
         };
-        match check_log_entries(&evidence, logs, home, local.as_ref(), remote.as_ref())? {
+        let unproven = if args.require_tlog {
+            Unproven::Fails
+        } else {
+            Unproven::Warns
+        };
+        match check_entries(
+            &evidence,
+            logs,
+            home,
+            local.as_ref(),
+            remote.as_ref(),
+            unproven,
+        )? {
             Ok(logged) => logged,
             Err(reason) => return fail(reason),
         }
@@ -509,10 +522,23 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
     Ok(Outcome::Success)
 }
 
+/// What a verification makes of a checkpoint whose consistency with the one seen before
+/// cannot be proven (no proof to be had: the log is neither local nor reachable, or its tiles
+/// are gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unproven {
+    /// A clean failure: nothing says the log did not show another history.
+    Fails,
+    /// A warning (`verify-attestation` without `--require-tlog`, where the log is optional).
+    Warns,
+}
+
 /// Checks every log entry of `evidence` against `logs`: the entry binds this envelope's
 /// signature, its checkpoint is signed by a trusted log and proves inclusion, and the checkpoint
 /// does not contradict what this machine saw of the same log before (consistency proofs from the
-/// `local` log, else the `remote` tile API). `Ok(Err(reason))` is a clean verification failure.
+/// `local` log, else the `remote` tile API); a local log smaller than it was seen is a rollback.
+/// A consistency that cannot be proven fails too. `Ok(Err(reason))` is a clean verification
+/// failure.
 pub(crate) fn check_log_entries(
     evidence: &SignedEvidence,
     logs: &[stella_tlog::TrustedLog],
@@ -520,11 +546,48 @@ pub(crate) fn check_log_entries(
     local: Option<&stella_tlog::Log>,
     remote: Option<&crate::log::HttpTiles>,
 ) -> Result<Result<Vec<stella_tlog::VerifiedEntry>, String>, CliError> {
+    check_entries(evidence, logs, home, local, remote, Unproven::Fails)
+}
+
+/// [`check_log_entries`], with what an unproven consistency is left to the caller.
+fn check_entries(
+    evidence: &SignedEvidence,
+    logs: &[stella_tlog::TrustedLog],
+    home: &Path,
+    local: Option<&stella_tlog::Log>,
+    remote: Option<&crate::log::HttpTiles>,
+    unproven: Unproven,
+) -> Result<Result<Vec<stella_tlog::VerifiedEntry>, String>, CliError> {
+    use stella_tlog::TlogError;
+    use stella_tlog::witness::Observation;
     let raw_entries = match evidence {
         SignedEvidence::Bundle(b) => b.tlog_entries.clone(),
         SignedEvidence::Envelope(_) => Vec::new(),
     };
     let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+    // A split view, a rollback or an unproven consistency is the verification's "no"; a
+    // damaged witness note or local log is bad input naming the file; the disk, environment.
+    let observed = |i: usize, what: &str, result: Result<Observation, TlogError>| match result {
+        Ok(Observation::Unproven { remembered, why }) => {
+            let reason = format!(
+                "log entry {i}: consistency of {what} with the checkpoint of {remembered} \
+                     entries seen before was not proven ({why})"
+            );
+            match unproven {
+                Unproven::Fails => Ok(Some(reason)),
+                Unproven::Warns => {
+                    tracing::warn!("{reason}");
+                    Ok(None)
+                }
+            }
+        }
+        Ok(_) => Ok(None),
+        Err(e @ (TlogError::Proof(_) | TlogError::Rollback { .. })) => {
+            Ok(Some(format!("log entry {i}: {e}")))
+        }
+        Err(e) => Err(crate::log::tlog_error(e)),
+    };
+    let mut local_observed = false;
     let mut logged = Vec::new();
     for (i, raw) in raw_entries.iter().enumerate() {
         let checked = TlogEntry::from_json(raw).and_then(|entry| {
@@ -538,10 +601,16 @@ pub(crate) fn check_log_entries(
         let Some(trusted) = logs.iter().find(|l| l.log_id == entry.log_id) else {
             continue;
         };
-        let prove = |old: u64,
-                     new: u64|
-         -> Result<Vec<stella_tlog::merkle::Hash>, stella_tlog::TlogError> {
-            if let Some(log) = local.filter(|l| l.log_id() == entry.log_id) {
+        let here = local.filter(|l| l.log_id() == entry.log_id);
+        // The log at hand first: smaller than it was seen is a rollback, whatever the bundle.
+        if let Some(log) = here.filter(|_| !local_observed) {
+            local_observed = true;
+            if let Some(reason) = observed(i, "the log", witness.observe_local(log))? {
+                return Ok(Err(reason));
+            }
+        }
+        let prove = |old: u64, new: u64| -> Result<Vec<stella_tlog::merkle::Hash>, TlogError> {
+            if let Some(log) = here {
                 return log.consistency_proof(old, new);
             }
             match remote {
@@ -550,33 +619,24 @@ pub(crate) fn check_log_entries(
                     old,
                     new,
                 ),
-                None => Err(stella_tlog::TlogError::Proof(
+                None => Err(TlogError::Proof(
                     "the log is not local and no --log-url was given".to_owned(),
                 )),
             }
         };
-        match witness.observe(
+        let observation = witness.observe(
             &entry.log_id,
             &trusted.verifier,
             &verified.checkpoint,
             &entry.checkpoint,
             &prove,
-        ) {
-            Ok(stella_tlog::witness::Observation::Unproven { remembered, why }) => {
-                tracing::warn!(
-                    "log entry {i}: consistency with the checkpoint of {remembered} entries seen \
-                     before was not proven ({why})"
-                );
-            }
-            Ok(_) => {}
-            Err(e @ stella_tlog::TlogError::Proof(_)) => {
-                return Ok(Err(format!("log entry {i}: {e}")));
-            }
-            Err(e) => return Err(CliError::environment(anyhow!(e))),
+        );
+        if let Some(reason) = observed(i, "its checkpoint", observation)? {
+            return Ok(Err(reason));
         }
         // The log at hand must still hold the entry at its index: a log that lost or replaced it
         // no longer backs the bundle, whatever the bundle's own proof says.
-        if let Some(log) = local.filter(|l| l.log_id() == entry.log_id) {
+        if let Some(log) = here {
             match log.entry(entry.log_index) {
                 Ok(body) if body == entry.body => {}
                 Ok(_) => {

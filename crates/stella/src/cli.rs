@@ -540,6 +540,22 @@ pub enum LogCommand {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Check every file of the log against its signed checkpoint (entries → leaf hashes →
+    /// tiles → root) and the checkpoint this machine remembers for it; list each damaged or
+    /// missing file. Exit 0 when clean (or all repaired), 1 when damage remains.
+    Fsck {
+        /// The log directory (default: $STELLA_HOME/log), e.g. the --dir of `stella log serve`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Rebuild what can be recomputed from intact data (hash tiles from the entries, a
+        /// partial tile from a wider copy, the origin from the checkpoint), and move a damaged
+        /// remembered checkpoint aside; say what needs a backup.
+        #[arg(long)]
+        repair: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Prove that the log only grew: OLD (a signed checkpoint saved earlier) is a prefix of NEW
     /// (default: the current checkpoint). Exit 1 with the reason when it is not.
     VerifyConsistency {

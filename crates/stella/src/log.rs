@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
+use serde_json::{Value, json};
 use stella_tlog::{Checkpoint, Log, TlogError, merkle};
 
 use crate::cli::LogCommand;
@@ -19,34 +19,54 @@ pub fn log_dir(home: &Path) -> PathBuf {
     home.join("log")
 }
 
-fn tlog_error(e: TlogError) -> CliError {
+/// The exit code a log error earns: the file system failing us is the environment (3); a
+/// missing or damaged log is bad input naming the file (2), with the way out.
+pub fn tlog_error(e: TlogError) -> CliError {
     match e {
         TlogError::Io(_) => CliError::environment(anyhow!(e)),
+        TlogError::NoLog { ref dir } => {
+            let hint = format!(
+                "{e}: it is created by the first `stella attest` or `stella log append` (or \
+                 check --home / --dir: {})",
+                dir.display()
+            );
+            CliError::input(anyhow!(hint))
+        }
+        TlogError::RememberedDamaged { ref path, .. } => {
+            let hint = format!(
+                "{e}; until it is dealt with, nothing can be checked against what was seen of \
+                 this log before. Restore it from a backup of $STELLA_HOME/witness, or move it \
+                 aside deliberately (`stella log fsck --repair` does that for the embedded log; \
+                 else `mv {0} {0}.damaged`): the next verification then remembers afresh, and a \
+                 rollback to before that point can no longer be detected",
+                path.display()
+            );
+            CliError::input(anyhow!(hint))
+        }
         other => CliError::input(anyhow!(other)),
     }
 }
 
-/// Opens (creating on first use) the embedded log.
+/// Opens the embedded log, creating it when `$STELLA_HOME/log` holds none of its files: for
+/// the commands that append. A damaged log is an error, never replaced by a new one.
 pub fn open(home: &Path) -> Result<Log, CliError> {
-    Log::open(&log_dir(home), None).map_err(tlog_error)
+    Log::open_or_create(&log_dir(home), None).map_err(tlog_error)
 }
 
-/// Opens the embedded log only if it exists.
+/// Opens the embedded log if there is one (`None` when `$STELLA_HOME/log` holds none of its
+/// files); creates nothing.
 pub fn open_existing(home: &Path) -> Result<Option<Log>, CliError> {
-    if log_dir(home).join("checkpoint").exists() {
-        open(home).map(Some)
-    } else {
-        Ok(None)
+    match Log::open(&log_dir(home)) {
+        Ok(log) => Ok(Some(log)),
+        Err(TlogError::NoLog { .. }) => Ok(None),
+        Err(e) => Err(tlog_error(e)),
     }
 }
 
-fn existing(home: &Path) -> Result<Log, CliError> {
-    open_existing(home)?.ok_or_else(|| {
-        CliError::input(anyhow!(
-            "no log in {}: it is created by the first `stella attest` (or set --home)",
-            log_dir(home).display()
-        ))
-    })
+/// The log in `dir`, or the embedded one; creates nothing.
+fn existing(home: &Path, dir: Option<&Path>) -> Result<Log, CliError> {
+    let dir = dir.map_or_else(|| log_dir(home), Path::to_path_buf);
+    Log::open(&dir).map_err(tlog_error)
 }
 
 fn hex(h: &[u8]) -> String {
@@ -56,7 +76,7 @@ fn hex(h: &[u8]) -> String {
 pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
     match cmd {
         LogCommand::Info { json } => {
-            let log = existing(home)?;
+            let log = existing(home, None)?;
             let (cp, _) = log.checkpoint().map_err(tlog_error)?;
             let info = json!({
                 "dir": log.dir(),
@@ -123,13 +143,13 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             crate::serve::serve(&dir, &addr, origin.as_deref(), max_pending)
         }
         LogCommand::Get { index } => {
-            let log = existing(home)?;
+            let log = existing(home, None)?;
             let entry = log.entry(index).map_err(tlog_error)?;
             write_stdout(&entry)?;
             Ok(Outcome::Success)
         }
         LogCommand::Inclusion { index, size, json } => {
-            let log = existing(home)?;
+            let log = existing(home, None)?;
             let (cp, note) = log.checkpoint().map_err(tlog_error)?;
             let size = size.unwrap_or(cp.size);
             let proof = log.inclusion_proof(index, size).map_err(tlog_error)?;
@@ -160,10 +180,7 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             Ok(Outcome::Success)
         }
         LogCommand::TrustedRoot { dir, output } => {
-            let log = match dir {
-                Some(dir) => Log::open(&dir, None).map_err(tlog_error)?,
-                None => open(home)?,
-            };
+            let log = existing(home, dir.as_deref())?;
             let root = log.trusted_root(&log.created());
             let mut text = serde_json::to_string_pretty(&root)
                 .map_err(|e| CliError::environment(anyhow!(e)))?;
@@ -174,8 +191,9 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             }
             Ok(Outcome::Success)
         }
+        LogCommand::Fsck { dir, repair, json } => fsck(home, dir.as_deref(), repair, json),
         LogCommand::VerifyConsistency { old, new, json } => {
-            let log = existing(home)?;
+            let log = existing(home, None)?;
             let read_note = |path: &Path| -> Result<String, CliError> {
                 let input = Input::new(path.to_path_buf());
                 String::from_utf8(input.read(1 << 16)?)
@@ -234,6 +252,131 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             }
         }
     }
+}
+
+/// `stella log fsck`: every damaged or missing file of the log, what `--repair` rebuilt (or
+/// can rebuild) and what needs a backup; and the checkpoint this machine remembers for the log
+/// (a damaged one is moved aside by `--repair`; a larger one means the log was rolled back).
+fn fsck(home: &Path, dir: Option<&Path>, repair: bool, json: bool) -> Result<Outcome, CliError> {
+    use stella_tlog::fsck::Repair;
+    let dir = dir.map_or_else(|| log_dir(home), Path::to_path_buf);
+    let report = stella_tlog::fsck::fsck(&dir, repair).map_err(tlog_error)?;
+    let mut rows: Vec<(String, String, Value)> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let (text, value) = match &f.repair {
+                Repair::Repaired { from } => (
+                    format!("repaired from {}", from.display()),
+                    json!({"repair": "repaired", "from": from}),
+                ),
+                Repair::Repairable { from } => (
+                    format!("can be rebuilt from {} (--repair)", from.display()),
+                    json!({"repair": "repairable", "from": from}),
+                ),
+                Repair::Impossible { why } => (
+                    format!("cannot be repaired: {why}"),
+                    json!({"repair": "impossible", "why": why.to_string()}),
+                ),
+            };
+            (f.file.to_string(), text, value_with(value, &f.file))
+        })
+        .collect();
+    let mut clean = report.is_clean();
+    // What this machine remembers of the log, once the log itself opens.
+    if let Ok(log) = Log::open(&dir) {
+        let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+        let path = witness.path(&log.log_id());
+        match witness.remembered(&log.log_id(), log.verifier(), log.origin()) {
+            Err(TlogError::RememberedDamaged { source, .. }) => {
+                let file = stella_tlog::DamagedFile::new(
+                    &path,
+                    stella_tlog::Damage::Unsigned {
+                        reason: source.to_string(),
+                    },
+                );
+                let (text, value) = if repair {
+                    let aside = witness.set_aside(&log.log_id()).map_err(tlog_error)?;
+                    (
+                        format!(
+                            "moved aside to {} (a rollback to before now can no longer be \
+                             detected)",
+                            aside.display()
+                        ),
+                        json!({"repair": "repaired", "movedTo": aside}),
+                    )
+                } else {
+                    clean = false;
+                    (
+                        "--repair moves it aside (the next verification remembers afresh)"
+                            .to_owned(),
+                        json!({"repair": "repairable"}),
+                    )
+                };
+                rows.push((file.to_string(), text, value_with(value, &file)));
+            }
+            Err(e) => return Err(tlog_error(e)),
+            Ok(Some(seen)) => {
+                let (cp, _) = log.checkpoint().map_err(tlog_error)?;
+                if seen.size > cp.size {
+                    clean = false;
+                    let file = stella_tlog::DamagedFile::new(
+                        dir.join("checkpoint"),
+                        stella_tlog::Damage::Differs {
+                            other: path.clone(),
+                        },
+                    );
+                    let why = format!(
+                        "rolled back: the log holds {} entries, a checkpoint of {} was seen \
+                         before; restore the newer copy of the log",
+                        cp.size, seen.size
+                    );
+                    rows.push((
+                        file.to_string(),
+                        why.clone(),
+                        value_with(json!({"repair": "impossible", "why": why}), &file),
+                    ));
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+    if json {
+        print_json(&json!({
+            "dir": report.dir,
+            "size": report.size,
+            "clean": clean,
+            "findings": rows.iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let mut text = match report.size {
+            Some(size) => format!("log {}: checkpoint of {size} entries\n", dir.display()),
+            None => format!(
+                "log {}: no verified checkpoint, so the tiles were not checked\n",
+                dir.display()
+            ),
+        };
+        for (file, what, _) in &rows {
+            text.push_str(&format!("  damaged: {file}\n           {what}\n"));
+        }
+        text.push_str(if clean {
+            "clean\n"
+        } else {
+            "damaged: see above\n"
+        });
+        write_stdout(text.as_bytes())?;
+    }
+    Ok(if clean {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn value_with(mut value: Value, file: &stella_tlog::DamagedFile) -> Value {
+    value["file"] = json!(file.path);
+    value["problem"] = json!(file.damage.to_string());
+    value
 }
 
 /// Posts a create-entry request to a Rekor v2-compatible log and checks the answer: the body

@@ -138,6 +138,11 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
             .to_string(),
     };
 
+    // The log next: a damaged one stops the scan before the work, naming the damaged file.
+    let embedded_log = match args.log_url {
+        Some(_) => None,
+        None => Some(crate::log::open(home)?),
+    };
     let prepared = prepare(&args, home)?;
     let root = prepared.root();
     tracing::info!(root = %root.display(), image = %prepared.image_ref, "scanning");
@@ -241,7 +246,13 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::input)?;
     tracing::info!(statements = envelopes.len(), "signed");
-    let (entries, log_name) = log_all(&envelopes, &key, home, args.log_url.as_deref())?;
+    let (entries, log_name) = log_all(
+        &envelopes,
+        &key,
+        embedded_log.as_ref(),
+        home,
+        args.log_url.as_deref(),
+    )?;
     tracing::info!(entries = entries.len(), "logged");
     let bundles = envelopes
         .par_iter()
@@ -358,6 +369,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     let (record_entries, _) = log_all(
         std::slice::from_ref(&record_envelope),
         &key,
+        embedded_log.as_ref(),
         home,
         args.log_url.as_deref(),
     )?;
@@ -1026,11 +1038,12 @@ fn default_timestamp(image: &Image) -> Result<String, CliError> {
 fn log_all(
     envelopes: &[Envelope],
     key: &PrivateKey,
+    log: Option<&stella_tlog::Log>,
     home: &Path,
     log_url: Option<&str>,
 ) -> Result<(Vec<TlogEntry>, String), CliError> {
-    let tlog_error =
-        |e: stella_tlog::TlogError| CliError::environment(anyhow!("transparency log: {e}"));
+    // A damaged log is named as the log's own commands name it (exit 2), the network as exit 3.
+    let tlog_error = |e: stella_tlog::TlogError| crate::log::tlog_error(e).context("transparency log");
     if let Some(url) = log_url {
         let requests = envelopes
             .iter()
@@ -1049,7 +1062,10 @@ fn log_all(
         })?;
         return Ok((entries, url.to_owned()));
     }
-    let log = crate::log::open(home)?;
+    let log = match log {
+        Some(log) => log,
+        None => &crate::log::open(home)?,
+    };
     let bodies = envelopes
         .iter()
         .map(|e| stella_tlog::entry::hashedrekord_body(e, 0, key.public_key()).map_err(tlog_error))

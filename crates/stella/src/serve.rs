@@ -1,24 +1,37 @@
 //! `stella log serve`: the embedded log over HTTP. Rekor v2's `POST /api/v2/log/entries`
 //! (requests are batched by one appender thread and answered once their batch is durable) and
-//! the C2SP tlog-tiles read API (`GET /checkpoint`, `GET /tile/...`). The log itself, the
-//! request checks and the answer's shape live in `stella-tlog`.
+//! the C2SP tlog-tiles read API (`GET /checkpoint`, `GET /tile/...`), every tile checked against
+//! the signed checkpoint before it is served. The log itself, the request checks (every entry's
+//! signature) and the answer's shape live in `stella-tlog`.
+//!
+//! Connections are bounded, so slow or idle clients cannot starve the server: request headers
+//! must arrive within [`HEADER_TIMEOUT`] (an idle keep-alive connection is closed after as
+//! long), a request body within [`BODY_TIMEOUT`], and at most [`connection_limit`] connections
+//! are open (below the process's file limit). At the limit a new connection takes the place of
+//! the oldest one that has no request in progress; when every connection has one, it is
+//! refused with 503.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Path as UrlPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
 use stella_tlog::merkle::{self, Hash};
-use stella_tlog::{Log, rekor, tiles};
-use tokio::sync::{mpsc, oneshot};
+use stella_tlog::{Log, TlogError, rekor, tiles};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::exit::{CliError, Outcome};
 
@@ -26,6 +39,16 @@ use crate::exit::{CliError, Outcome};
 const MAX_REQUEST_BYTES: usize = 4 << 20;
 /// Most entries appended as one batch.
 const BATCH: usize = 256;
+/// Time a client has to send a request's headers (and an idle connection stays open).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send a request's body (4 MiB at 140 KB/s).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections when the file limit does not say otherwise.
+const DEFAULT_CONNECTIONS: usize = 1024;
+/// File descriptors kept for the log's own files, the listener and the runtime.
+const RESERVED_FILES: usize = 48;
+/// Time connections get to finish their requests after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 enum Refused {
     Duplicate(u64),
@@ -40,7 +63,7 @@ struct Job {
 #[derive(Clone)]
 struct AppState {
     jobs: mpsc::Sender<Job>,
-    dir: Arc<PathBuf>,
+    log: Arc<Log>,
 }
 
 pub fn serve(
@@ -49,8 +72,8 @@ pub fn serve(
     origin: Option<&str>,
     max_pending: usize,
 ) -> Result<Outcome, CliError> {
-    let tlog = |e: stella_tlog::TlogError| CliError::input(anyhow!(e));
-    let log = Log::open(dir, origin).map_err(tlog)?;
+    let tlog = crate::log::tlog_error;
+    let log = Arc::new(Log::open_or_create(dir, origin).map_err(tlog)?);
     let (checkpoint, _) = log.checkpoint().map_err(tlog)?;
     let mut seen: HashMap<Hash, u64> = HashMap::new();
     log.for_each_entry(checkpoint.size, |i, e| {
@@ -63,11 +86,11 @@ pub fn serve(
         .build()
         .map_err(|e| CliError::environment(anyhow!("starting the server runtime: {e}")))?;
     let (jobs, queue) = mpsc::channel(max_pending.max(1));
-    let appender = std::thread::spawn(move || append_loop(&log, seen, queue));
-    let state = AppState {
-        jobs,
-        dir: Arc::new(dir.to_path_buf()),
+    let appender = {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || append_loop(&log, seen, queue))
     };
+    let state = AppState { jobs, log };
     let app = Router::new()
         .route(rekor::ENTRIES_PATH, post(create))
         .route("/checkpoint", get(checkpoint_file))
@@ -82,17 +105,16 @@ pub fn serve(
         let local = listener
             .local_addr()
             .map_err(|e| CliError::environment(anyhow!(e)))?;
+        let limit = connection_limit();
         // Written even when nobody reads stderr any more (a closed pipe is not a reason to stop).
         let _ = writeln!(
             std::io::stderr(),
-            "serving log {origin} ({}) on http://{local} (size {})",
+            "serving log {origin} ({}) on http://{local} (size {}, at most {limit} connections)",
             dir.display(),
             checkpoint.size
         );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| CliError::environment(anyhow!("serving: {e}")))
+        accept_loop(listener, app, limit).await;
+        Ok::<(), CliError>(())
     });
     // The router (and its sender) is gone: the appender finishes what is queued and stops.
     drop(runtime);
@@ -102,6 +124,199 @@ pub fn serve(
     served?;
     let _ = writeln!(std::io::stderr(), "log server stopped");
     Ok(Outcome::Success)
+}
+
+/// Open connections below the process's soft file limit (`/proc/self/limits`), keeping
+/// [`RESERVED_FILES`] for everything else.
+pub fn connection_limit() -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse::<usize>().ok())
+        });
+    match soft {
+        Some(files) => files
+            .saturating_sub(RESERVED_FILES)
+            .clamp(8, DEFAULT_CONNECTIONS),
+        None => DEFAULT_CONNECTIONS,
+    }
+}
+
+/// An open connection: how many of its requests are in progress, and how to close it.
+struct Connection {
+    busy: Arc<AtomicUsize>,
+    close: Arc<Notify>,
+}
+
+/// The open connections, oldest first.
+#[derive(Default)]
+struct Connections {
+    next: u64,
+    open: BTreeMap<u64, Connection>,
+}
+
+impl Connections {
+    /// Admits a new connection within `limit`: at the limit, the oldest connection without a
+    /// request in progress is closed to make room; `None` when every one has a request.
+    fn admit(&mut self, limit: usize) -> Option<(u64, Arc<AtomicUsize>, Arc<Notify>)> {
+        if self.open.len() >= limit {
+            let idle = self
+                .open
+                .iter()
+                .find(|(_, c)| c.busy.load(Ordering::Acquire) == 0)
+                .map(|(id, _)| *id)?;
+            if let Some(evicted) = self.open.remove(&idle) {
+                evicted.close.notify_one();
+            }
+        }
+        let id = self.next;
+        self.next += 1;
+        let busy = Arc::new(AtomicUsize::new(0));
+        let close = Arc::new(Notify::new());
+        self.open.insert(
+            id,
+            Connection {
+                busy: Arc::clone(&busy),
+                close: Arc::clone(&close),
+            },
+        );
+        Some((id, busy, close))
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limit: usize) {
+    let connections = Arc::new(Mutex::new(Connections::default()));
+    let (stop, stopping) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let signal = shutdown();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, or a connection reset before it was
+                        // accepted: wait a little instead of spinning.
+                        tracing::warn!("accepting a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let admitted = connections
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .admit(limit);
+                let Some((id, busy, close)) = admitted else {
+                    // Every connection has a request in progress: say so and hang up.
+                    let _ = stream.try_write(
+                        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+                          Content-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                };
+                let (app, stopping, connections) =
+                    (app.clone(), stopping.clone(), Arc::clone(&connections));
+                tasks.spawn(async move {
+                    serve_connection(stream, app, busy, close, stopping).await;
+                    connections
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .open
+                        .remove(&id);
+                });
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tasks.abort_all();
+    }
+}
+
+/// One connection: HTTP/1.1 with the header timeout, until the client is done, the connection
+/// is closed to make room, or the server stops (requests in progress are finished first).
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    busy: Arc<AtomicUsize>,
+    close: Arc<Notify>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let service = Counted {
+        inner: TowerToHyperService::new(app),
+        busy: Arc::clone(&busy),
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = close.notified(), if !draining => {
+                // Chosen as idle, but a request may have started since: then it is finished.
+                if busy.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                draining = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = stopping.changed(), if !draining => {
+                draining = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// The router, counting the connection's requests in progress.
+#[derive(Clone)]
+struct Counted {
+    inner: TowerToHyperService<Router>,
+    busy: Arc<AtomicUsize>,
+}
+
+/// Counts one request in progress until dropped.
+struct InProgress(Arc<AtomicUsize>);
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+type Answer = Result<Response, std::convert::Infallible>;
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Counted {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        let in_progress = InProgress(Arc::clone(&self.busy));
+        let answer = hyper::service::Service::call(&self.inner, request);
+        Box::pin(async move {
+            let answer = answer.await;
+            drop(in_progress);
+            answer
+        })
+    }
 }
 
 async fn shutdown() {
@@ -126,7 +341,9 @@ async fn shutdown() {
 }
 
 /// One thread owns the log: it takes what is queued (up to [`BATCH`]), appends it as one
-/// durable batch and answers each request with its entry and inclusion proof.
+/// durable batch and answers each request with its entry and inclusion proof. Requests that
+/// arrive while a batch is being made durable wait in the queue and make the next batch, so a
+/// busy log writes each entry once and fsyncs once per batch, not per entry.
 fn append_loop(log: &Log, mut seen: HashMap<Hash, u64>, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.blocking_recv() {
         let mut jobs = vec![first];
@@ -189,7 +406,21 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-async fn create(State(state): State<AppState>, body: Bytes) -> Response {
+async fn create(State(state): State<AppState>, request: Request) -> Response {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, &state)).await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) => return rejection.into_response(),
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            );
+        }
+    };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("request is not JSON: {e}")),
@@ -236,61 +467,107 @@ async fn create(State(state): State<AppState>, body: Bytes) -> Response {
     }
 }
 
+/// A read of the log on a blocking thread; damage is the server's (500), named in the log.
+async fn read_log<T: Send + 'static>(
+    log: &Arc<Log>,
+    read: impl FnOnce(&Log) -> Result<T, TlogError> + Send + 'static,
+) -> Result<T, Response> {
+    let log = Arc::clone(log);
+    match tokio::task::spawn_blocking(move || read(&log)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            tracing::error!("reading the log: {e}");
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        }
+        Err(_) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reading the log failed",
+        )),
+    }
+}
+
 async fn checkpoint_file(State(state): State<AppState>) -> Response {
-    match tokio::fs::read(state.dir.join("checkpoint")).await {
-        Ok(bytes) => (
+    match read_log(&state.log, |log| log.checkpoint()).await {
+        Ok((_, note)) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            bytes,
+            note,
         )
             .into_response(),
-        Err(_) => error(StatusCode::NOT_FOUND, "no checkpoint"),
+        Err(response) => response,
     }
 }
 
-/// Whether `path` (below `tile/`) is a tlog-tiles path: `<L>/<N>[.p/<W>]` or
-/// `entries/<N>[.p/<W>]` with `N` in `x`-prefixed groups of three digits.
-fn valid_tile_path(path: &str) -> bool {
+/// A tile the read API serves: hash tile `level` or an entry bundle (`None`), its index and
+/// width.
+#[derive(Debug, PartialEq, Eq)]
+struct TileRef {
+    level: Option<u32>,
+    index: u64,
+    width: u64,
+}
+
+/// Reads a tlog-tiles path below `tile/`: `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, `N` in
+/// `x`-prefixed groups of three digits, `W` from 1 to 255.
+fn parse_tile_path(path: &str) -> Option<TileRef> {
     let mut parts: Vec<&str> = path.split('/').collect();
     if parts.len() < 2 {
-        return false;
+        return None;
     }
-    let level = parts.remove(0);
-    if level != "entries" && !(level.len() <= 2 && level.bytes().all(|b| b.is_ascii_digit())) {
-        return false;
-    }
+    let level = match parts.remove(0) {
+        "entries" => None,
+        l if l.len() <= 2 && l.bytes().all(|b| b.is_ascii_digit()) => Some(l.parse().ok()?),
+        _ => return None,
+    };
     let width = match parts.as_slice() {
-        [.., last, w] if last.ends_with(".p") => Some(*w),
-        _ => None,
-    };
-    if let Some(w) = width {
-        parts.pop();
-        if w.is_empty() || w.len() > 3 || !w.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
+        [.., last, w] if last.ends_with(".p") => {
+            if w.is_empty() || w.len() > 3 || !w.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let w: u64 = w.parse().ok()?;
+            parts.pop();
+            if let Some(last) = parts.last_mut() {
+                *last = last.trim_end_matches(".p");
+            }
+            (1..tiles::TILE_WIDTH).contains(&w).then_some(w)?
         }
-        if let Some(last) = parts.last_mut() {
-            *last = last.trim_end_matches(".p");
-        }
-    }
-    let Some((last, groups)) = parts.split_last() else {
-        return false;
+        _ => tiles::TILE_WIDTH,
     };
+    let (last, groups) = parts.split_last()?;
     let three = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit());
-    three(last)
-        && groups
+    if !three(last)
+        || !groups
             .iter()
             .all(|g| g.strip_prefix('x').is_some_and(three))
+    {
+        return None;
+    }
+    let digits: String = groups
+        .iter()
+        .map(|g| g.trim_start_matches('x'))
+        .chain(std::iter::once(*last))
+        .collect();
+    Some(TileRef {
+        level,
+        index: digits.parse().ok()?,
+        width,
+    })
 }
 
 async fn tile(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Response {
-    if !valid_tile_path(&path) {
+    let Some(tile) = parse_tile_path(&path) else {
         return error(StatusCode::BAD_REQUEST, "not a tile path");
-    }
-    let immutable = !path.contains(".p/");
-    match tokio::fs::read(state.dir.join("tile").join(&path)).await {
-        Ok(bytes) => (
+    };
+    let immutable = tile.width == tiles::TILE_WIDTH;
+    let read = read_log(&state.log, move |log| match tile.level {
+        Some(level) => log.hash_tile(level, tile.index, tile.width),
+        None => log.entry_bundle(tile.index, tile.width),
+    })
+    .await;
+    match read {
+        Ok(Some(bytes)) => (
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),
                 (
@@ -305,36 +582,48 @@ async fn tile(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> 
             bytes,
         )
             .into_response(),
-        Err(_) => error(StatusCode::NOT_FOUND, format!("no tile {path}")),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no tile {path}")),
+        Err(response) => response,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::valid_tile_path;
+    use super::{TileRef, parse_tile_path};
 
     #[test]
     fn tile_paths_are_checked() {
-        for ok in [
-            "0/000",
-            "1/x001/x234/067",
-            "0/005.p/7",
-            "entries/007.p/5",
-            "entries/x001/000",
+        for (ok, level, index, width) in [
+            ("0/000", Some(0), 0, 256),
+            ("1/x001/x234/067", Some(1), 1_234_067, 256),
+            ("0/005.p/7", Some(0), 5, 7),
+            ("entries/007.p/5", None, 7, 5),
+            ("entries/x001/000", None, 1000, 256),
         ] {
-            assert!(valid_tile_path(ok), "{ok}");
+            assert_eq!(
+                parse_tile_path(ok),
+                Some(TileRef {
+                    level,
+                    index,
+                    width
+                }),
+                "{ok}"
+            );
         }
         for bad in [
             "../log.key",
             "0/../../log.key",
             "0/5",
             "0/000.p/",
+            "0/000.p/0",
+            "0/000.p/256",
             "entries",
             "0/x01/000",
             "0/000/..",
             "a/000",
+            "entries/000.p/open",
         ] {
-            assert!(!valid_tile_path(bad), "{bad}");
+            assert_eq!(parse_tile_path(bad), None, "{bad}");
         }
     }
 }

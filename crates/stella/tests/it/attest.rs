@@ -640,6 +640,7 @@ fn attestations_are_logged_and_every_log_failure_is_named() {
     // A trusted root of another log (with another key): the entry's log is unknown.
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let foreign = elsewhere.path().join("root.json");
+    stella_tlog::Log::create(&elsewhere.path().join("log"), None).expect("log");
     Command::cargo_bin("stella")
         .expect("bin")
         .env("STELLA_HOME", elsewhere.path())

@@ -454,6 +454,8 @@ fn output_to_a_pipe_writes_into_it_and_leaves_it_a_pipe() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(&fifo).expect("read the pipe"))
     };
+    // `log trusted-root` creates no log.
+    stella_tlog::Log::create(&dir.path().join("home/log"), None).expect("log");
     stella()
         .env("STELLA_HOME", dir.path().join("home"))
         .args(["log", "trusted-root", "-o"])

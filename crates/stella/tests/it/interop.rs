@@ -795,6 +795,8 @@ fn stella_bundles_verify_with_sigstore_js() {
             .expect("node runs")
     };
     // The bundles' log entries are checked too, against the embedded log's trusted root.
+    // (`log trusted-root` creates no log: these homes may not have one yet.)
+    stella_tlog::Log::open_or_create(&home().join("log"), None).expect("log");
     let root = d.join("trusted-root.json");
     stella()
         .args(["log", "trusted-root", "-o"])
@@ -802,6 +804,7 @@ fn stella_bundles_verify_with_sigstore_js() {
         .assert()
         .success();
     let other_home = tempfile::tempdir().expect("tempdir");
+    stella_tlog::Log::create(&other_home.path().join("log"), None).expect("log");
     let other_root = d.join("other-root.json");
     Command::cargo_bin("stella")
         .expect("bin")

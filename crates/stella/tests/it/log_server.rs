@@ -17,7 +17,7 @@ use stella_tlog::{Checkpoint, Log, merkle};
 
 const PASSWORD: &str = "server test";
 
-fn stella(home: &Path) -> Command {
+pub(crate) fn stella(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
     cmd.env_remove("STELLA_LOG")
         .env("STELLA_HOME", home)
@@ -26,15 +26,15 @@ fn stella(home: &Path) -> Command {
 }
 
 /// A running `stella log serve` and the URL it listens on.
-struct Server {
-    child: Child,
-    url: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_stella"))
-            .env_remove("STELLA_LOG")
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut command = Process::new(env!("CARGO_BIN_EXE_stella"));
+        command
             .args([
                 "log",
                 "serve",
@@ -45,7 +45,14 @@ impl Server {
                 "--dir",
             ])
             .arg(dir)
-            .args(extra)
+            .args(extra);
+        Server::spawn(command)
+    }
+
+    /// Runs `command` (a `stella log serve` however started) and waits for its banner.
+    pub(crate) fn spawn(mut command: Process) -> Server {
+        let mut child = command
+            .env_remove("STELLA_LOG")
             .stderr(Stdio::piped())
             .spawn()
             .expect("stella log serve starts");
@@ -63,7 +70,7 @@ impl Server {
         Server { child, url }
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let status = Process::new("kill")
             .args(["-TERM", &pid])
@@ -81,7 +88,7 @@ impl Drop for Server {
     }
 }
 
-fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
     stella(dir)
         .args(["key", "generate", "--out"])
         .arg(dir.join("k"))
@@ -90,7 +97,7 @@ fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("k.key"), dir.join("k.pub"))
 }
 
-fn attest(home: &Path, url: &str, key: &Path, n: u32) -> assert_cmd::assert::Assert {
+pub(crate) fn attest(home: &Path, url: &str, key: &Path, n: u32) -> assert_cmd::assert::Assert {
     let predicate = home.join(format!("p{n}.json"));
     std::fs::write(&predicate, format!("{{\"n\":{n}}}")).expect("write");
     stella(home)
@@ -396,7 +403,7 @@ fn a_server_killed_mid_append_loses_nothing_acknowledged() {
         "too few appends to mean anything: {}",
         acknowledged.len()
     );
-    let log = Log::open(&log_dir, None).expect("the log opens after the kills");
+    let log = Log::open(&log_dir).expect("the log opens after the kills");
     let (last, _) = log.checkpoint().expect("checkpoint");
     for (index, body) in &acknowledged {
         assert_eq!(&log.entry(*index).expect("entry"), body, "entry {index}");
@@ -430,7 +437,7 @@ fn a_split_view_is_refused_and_growth_is_proven_from_the_tiles() {
     // Log A, and a fork of it made while empty: same key, same origin, later another history.
     let a = d.join("a");
     stella(&a).args(["log", "info"]).assert().code(2);
-    Log::open(&a.join("log"), Some("127.0.0.1")).expect("log A");
+    Log::create(&a.join("log"), Some("127.0.0.1")).expect("log A");
     let b = d.join("b");
     std::fs::create_dir_all(b.join("log")).expect("mkdir");
     for name in ["log.key", "origin", "created", "checkpoint"] {
@@ -479,8 +486,12 @@ fn a_split_view_is_refused_and_growth_is_proven_from_the_tiles() {
     verify(&forked, &[])
         .code(1)
         .stderr(predicate::str::contains("split view"));
-    // Log A grows. Offline, the auditor cannot prove it grew consistently and says so...
+    // Log A grows. Offline, the auditor cannot prove it grew consistently: a failure when
+    // the log is required, a warning otherwise...
     let later = sign(&a, 3);
+    verify(&later, &["--require-tlog"])
+        .code(1)
+        .stderr(predicate::str::contains("was not proven"));
     verify(&later, &[])
         .success()
         .stderr(predicate::str::contains("was not proven"));

@@ -9,6 +9,7 @@ mod funcproof;
 mod inputs;
 mod interop;
 mod keys_files;
+mod log_hardening;
 mod log_server;
 mod oci;
 mod oci_api;

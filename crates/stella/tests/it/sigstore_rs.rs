@@ -64,6 +64,8 @@ fn attest(home: &Path, dir: &Path, key: &Path, out: &Path) {
 
 /// `stella log trusted-root` of `home`'s log.
 fn trusted_root(home: &Path, out: &Path) -> TrustedRoot {
+    // `log trusted-root` creates no log: a home that never logged gets an empty one here.
+    stella_tlog::Log::open_or_create(&home.join("log"), None).expect("log");
     stella(home)
         .args(["log", "trusted-root", "-o"])
         .arg(out)

@@ -50,7 +50,7 @@ fn appenders_killed_at_random_points_lose_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
     // The log exists before the first appender so that every process races on appends only.
-    Log::open(&home.join("log"), None).expect("log");
+    Log::create(&home.join("log"), None).expect("log");
 
     let mut acknowledged: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut checkpoints: Vec<String> = Vec::new();
@@ -91,7 +91,7 @@ fn appenders_killed_at_random_points_lose_nothing_acknowledged() {
     );
     assert!(!acknowledged.is_empty(), "no append survived");
 
-    let log = Log::open(&home.join("log"), None).expect("the log opens after the crashes");
+    let log = Log::open(&home.join("log")).expect("the log opens after the crashes");
     let (last, _) = log.checkpoint().expect("checkpoint verifies");
     for (index, content) in &acknowledged {
         assert_eq!(&log.entry(*index).expect("entry"), content, "entry {index}");
