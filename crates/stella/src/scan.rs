@@ -1043,7 +1043,8 @@ fn log_all(
     log_url: Option<&str>,
 ) -> Result<(Vec<TlogEntry>, String), CliError> {
     // A damaged log is named as the log's own commands name it (exit 2), the network as exit 3.
-    let tlog_error = |e: stella_tlog::TlogError| crate::log::tlog_error(e).context("transparency log");
+    let tlog_error =
+        |e: stella_tlog::TlogError| crate::log::tlog_error(e).context("transparency log");
     if let Some(url) = log_url {
         let requests = envelopes
             .iter()

@@ -609,3 +609,57 @@ fn a_log_restored_from_an_older_copy_fails_verification() {
     assert_eq!(code, 1, "a rolled-back log verified: {report:#}");
     assert_eq!(report["verified"], false);
 }
+
+#[test]
+fn a_damaged_log_stops_a_scan_before_the_work_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("home");
+    let root = tree(d, "logged", "logged_fn");
+    scan(&home, root.to_str().expect("utf8"), &[]);
+    // One byte of a level-0 hash tile flipped.
+    let tiles = home.join("log/tile/0");
+    let tile = walk_files(&tiles)
+        .into_iter()
+        .next()
+        .expect("a level-0 hash tile");
+    let mut bytes = std::fs::read(&tile).expect("read");
+    bytes[0] ^= 0x01;
+    std::fs::write(&tile, &bytes).expect("write");
+    let checkpoint = std::fs::read(home.join("log/checkpoint")).expect("checkpoint");
+    let out = stella(&home)
+        .args(["scan", "--json"])
+        .arg(&root)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tile/0/"),
+        "the damaged file is named: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(home.join("log/checkpoint")).expect("checkpoint"),
+        checkpoint,
+        "no checkpoint is signed over a damaged tile"
+    );
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
