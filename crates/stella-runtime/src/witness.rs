@@ -144,7 +144,9 @@ fn resolve(
     binary: &Path,
     symbols: &[String],
 ) -> Result<(Vec<Probe>, Option<String>), RuntimeError> {
-    let data = std::fs::read(binary).map_err(|e| RuntimeError::io(binary, e))?;
+    // Read as a regular file only: a FIFO named as the binary must not block the command.
+    let data = stella_binary::FileSnapshot::open(binary)
+        .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", binary.display())))?;
     let proof = FuncProof::build(&data)
         .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", binary.display())))?;
     let table = SymbolTable::from_proof(&proof, &data)

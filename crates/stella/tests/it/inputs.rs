@@ -153,6 +153,16 @@ fn fifos_are_refused_by_name_where_a_file_is_expected() {
         vec!["funcproof", "query", fifo_arg, "main"],
         vec!["sbom", "id", fifo_arg],
         vec!["sbom", "validate", fifo_arg],
+        // Resolving the probes reads the binary before anything is attached.
+        vec![
+            "witness",
+            "--binary",
+            fifo_arg,
+            "--symbol",
+            "main",
+            "--duration",
+            "1s",
+        ],
     ] {
         stella(&home).args(&args).assert().code(2).stderr(named());
     }
