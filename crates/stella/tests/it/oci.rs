@@ -201,8 +201,14 @@ fn attach_list_pull_and_copy_with_every_referrer() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("digest mismatch"));
+    // A pull names an artifact by digest, not by tag.
     stella()
-        .args(["oci", "pull", "oci-layout:x:tag", "-o"])
+        .args([
+            "oci",
+            "pull",
+            &format!("oci-layout:{}:app", layout.display()),
+            "-o",
+        ])
         .arg(d.join("p2"))
         .assert()
         .code(2)
