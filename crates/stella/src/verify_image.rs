@@ -178,6 +178,49 @@ pub(crate) struct Ctx<'a> {
     image: &'a Image,
 }
 
+/// What a verification opens: the image's store and manifest, the trusted keys and logs.
+struct Opened {
+    store: Box<dyn ArtifactStore>,
+    image: Image,
+    keys: Vec<TrustedKey>,
+    trusted: Option<Vec<TrustedLog>>,
+    local_log: Option<stella_tlog::Log>,
+}
+
+impl Opened {
+    fn new(
+        reference: &Reference,
+        insecure: bool,
+        keys: Vec<TrustedKey>,
+        trusted_root: Option<&Path>,
+        home: &Path,
+    ) -> Result<Self, CliError> {
+        let trusted = trusted_logs(trusted_root, home)?;
+        let local_log = crate::log::open_existing(home)?;
+        let store = open_store(reference, insecure)?;
+        let image = image::resolve(store.as_ref(), reference.target(), &Platform::host())
+            .map_err(oci_error)?;
+        Ok(Opened {
+            store,
+            image,
+            keys,
+            trusted,
+            local_log,
+        })
+    }
+
+    fn ctx<'a>(&'a self, home: &'a Path) -> Ctx<'a> {
+        Ctx {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            trusted: self.trusted.as_deref(),
+            home,
+            local_log: self.local_log.as_ref(),
+            image: &self.image,
+        }
+    }
+}
+
 /// The outcome of the checks of one layer's bundles.
 #[derive(Default)]
 struct Signed {
@@ -254,9 +297,6 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
     if args.jobs == Some(0) {
         return Err(CliError::input(anyhow!("--jobs must be at least 1")));
     }
-    let keys = trusted_keys(&args.key, "--key", home)?;
-    let trusted = trusted_logs(args.trusted_root.as_deref(), home)?;
-    let local_log = crate::log::open_existing(home)?;
     if let Some(dir) = &args.rootfs
         && !dir.is_dir()
     {
@@ -265,19 +305,16 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
             dir.display()
         )));
     }
-
     let reference = Reference::parse(&args.image).map_err(oci_error)?;
-    let store = open_store(&reference, args.insecure)?;
-    let image =
-        image::resolve(store.as_ref(), reference.target(), &Platform::host()).map_err(oci_error)?;
-    let ctx = Ctx {
-        store: store.as_ref(),
-        keys: &keys,
-        trusted: trusted.as_deref(),
+    let opened = Opened::new(
+        &reference,
+        args.insecure,
+        trusted_keys(&args.key, "--key", home)?,
+        args.trusted_root.as_deref(),
         home,
-        local_log: local_log.as_ref(),
-        image: &image,
-    };
+    )?;
+    let ctx = opened.ctx(home);
+    let image = &opened.image;
     let replay = Replay::Full {
         rootfs: args.rootfs.as_deref(),
         jobs: args.jobs,
@@ -1271,25 +1308,19 @@ pub(crate) fn trusted_symbol_tables(
     trusted_root: Option<&Path>,
     home: &Path,
 ) -> Result<Vec<SymbolTable>, CliError> {
-    let keys = trusted_keys(keys, "--symbols-key", home)?;
-    let trusted = trusted_logs(trusted_root, home)?;
-    let local_log = crate::log::open_existing(home)?;
     let parsed = Reference::parse(reference).map_err(|e| {
         CliError::input(anyhow!(
             "--symbols {reference}: neither a file nor an image reference ({e})"
         ))
     })?;
-    let store = open_store(&parsed, insecure)?;
-    let image =
-        image::resolve(store.as_ref(), parsed.target(), &Platform::host()).map_err(oci_error)?;
-    let ctx = Ctx {
-        store: store.as_ref(),
-        keys: &keys,
-        trusted: trusted.as_deref(),
+    let opened = Opened::new(
+        &parsed,
+        insecure,
+        trusted_keys(keys, "--symbols-key", home)?,
+        trusted_root,
         home,
-        local_log: local_log.as_ref(),
-        image: &image,
-    };
+    )?;
+    let ctx = opened.ctx(home);
     let examined = examine(&ctx, reference, None, &Replay::SignaturesOnly)?;
     if !examined.verified() {
         let reasons: Vec<String> = examined
