@@ -31,28 +31,35 @@ pub(crate) fn lock(dir: &Path) -> Result<File, TlogError> {
     Ok(file)
 }
 
-fn temporary(dir: &Path, name: &str) -> PathBuf {
-    // The thread id too: two threads of one process (a server and its tile readers) never
-    // share a temporary file.
-    let thread = format!("{:?}", std::thread::current().id());
-    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    dir.join(format!(".{name}.tmp-{}-{thread}", std::process::id()))
-}
-
-fn write_temporary(path: &Path, tmp: &Path, bytes: &[u8], secret: bool) -> Result<(), TlogError> {
-    let io = |e: std::io::Error| io_error(path, &e);
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(true).write(true);
+/// A temporary file beside `dir/name` holding `bytes`, fsynced: created exclusively (`O_EXCL`)
+/// under a random name, so a link planted in the log directory never redirects the write and two
+/// writers never share one; owner-only from its creation when `secret`. Removed when dropped.
+fn temporary(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    secret: bool,
+) -> Result<tempfile::NamedTempFile, TlogError> {
+    let path = dir.join(name);
+    let io = |e: std::io::Error| io_error(&path, &e);
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(fs::Permissions::from_mode(if secret {
+            0o600
+        } else {
+            0o644
+        }));
     }
     #[cfg(not(unix))]
     let _ = secret;
-    let mut file = options.open(tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    Ok(tmp)
 }
 
 /// Writes `dir/name` through a temporary file: written, fsynced, renamed into place.
@@ -63,9 +70,10 @@ pub(crate) fn write_durably(
     secret: bool,
 ) -> Result<(), TlogError> {
     let path = dir.join(name);
-    let tmp = temporary(dir, name);
-    write_temporary(&path, &tmp, bytes, secret)?;
-    fs::rename(&tmp, &path).map_err(|e| io_error(&path, &e))
+    temporary(dir, name, bytes, secret)?
+        .persist(&path)
+        .map_err(|e| io_error(&path, &e.error))?;
+    Ok(())
 }
 
 /// Writes `dir/name` durably unless it exists: the file appears complete or not at all, and
@@ -77,11 +85,9 @@ pub(crate) fn create_durably(
     secret: bool,
 ) -> Result<(), TlogError> {
     let path = dir.join(name);
-    let tmp = temporary(dir, name);
-    write_temporary(&path, &tmp, bytes, secret)?;
-    let linked = fs::hard_link(&tmp, &path);
-    let _ = fs::remove_file(&tmp);
-    linked.map_err(|e| match e.kind() {
+    // The temporary file is removed when it goes out of scope, linked or not.
+    let tmp = temporary(dir, name, bytes, secret)?;
+    fs::hard_link(tmp.path(), &path).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => TlogError::LogExists {
             dir: dir.to_path_buf(),
         },
@@ -127,5 +133,51 @@ pub(crate) fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, DamagedFil
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(DamagedFile::unreadable(path, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The temporary name the log once used: `.NAME.tmp-PID-THREAD`.
+    fn old_temporary_name(name: &str) -> String {
+        let thread = format!("{:?}", std::thread::current().id());
+        let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+        format!(".{name}.tmp-{}-{thread}", std::process::id())
+    }
+
+    #[test]
+    fn a_link_planted_at_a_temporary_name_never_redirects_a_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").expect("write");
+        for name in ["checkpoint", "log.key"] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(old_temporary_name(name)))
+                .expect("plant");
+        }
+        write_durably(dir.path(), "checkpoint", b"note", false).expect("write");
+        create_durably(dir.path(), "log.key", b"key", true).expect("create");
+        assert_eq!(fs::read(&victim).expect("victim"), b"precious");
+        assert_eq!(
+            fs::read(dir.path().join("checkpoint")).expect("cp"),
+            b"note"
+        );
+        assert_eq!(fs::read(dir.path().join("log.key")).expect("key"), b"key");
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(dir.path().join("log.key"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key is its owner's only");
+        // Nothing but the planted links, the victim and the two files is left behind.
+        assert_eq!(fs::read_dir(dir.path()).expect("dir").count(), 5);
+        assert!(matches!(
+            create_durably(dir.path(), "log.key", b"other", true),
+            Err(TlogError::LogExists { .. })
+        ));
+        assert_eq!(fs::read(dir.path().join("log.key")).expect("key"), b"key");
     }
 }
