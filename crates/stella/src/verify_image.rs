@@ -1122,8 +1122,12 @@ fn replay_all(
                 } else {
                     paths
                 };
+                // The first path is re-derived in full; every other one must hold the same
+                // bytes (its SHA-256 equals the verified file's), and is re-derived only to name
+                // what differs when it does not.
+                let mut verified_once = false;
                 for path in &paths {
-                    replay(&root, path, &proof, &mut v);
+                    verified_once = replay(&root, path, &proof, verified_once, &mut v);
                 }
                 if v.ok {
                     v.detail = Some(format!(
@@ -1175,22 +1179,34 @@ fn replay_root(
 }
 
 /// Replays `proof` against the binary at `path` under `root`.
-fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
+/// Replays `proof` against the binary at `path` under `root`; true when the proof holds there.
+/// With `same_bytes_suffice` (the proof already held at another path), a file whose SHA-256
+/// equals the proof's needs no re-derivation: it is the same bytes.
+fn replay(
+    root: &Path,
+    path: &str,
+    proof: &FuncProof,
+    same_bytes_suffice: bool,
+    v: &mut Verdict,
+) -> bool {
     let Some(real) = stella_sbom::rootfs::resolve_in_root(root, path) else {
         v.fail(format!("binary {path} is not in the image"));
-        return;
+        return false;
     };
     let file = root.join(real.trim_start_matches('/'));
     let mapped = match MappedFile::open(&file) {
         Ok(m) => m,
         Err(e) => {
             v.fail(format!("binary {path}: {e}"));
-            return;
+            return false;
         }
     };
+    if same_bytes_suffice && Digest::sha256(&mapped).to_string() == proof.file.sha256 {
+        return true;
+    }
     use stella_binary::MismatchKind::{Fragment, Function};
     match proof.verify(&mapped) {
-        Ok(mismatches) if mismatches.is_empty() => {}
+        Ok(mismatches) if mismatches.is_empty() => true,
         Ok(mismatches) => {
             let functions: Vec<String> = mismatches
                 .iter()
@@ -1229,8 +1245,12 @@ fn replay(root: &Path, path: &str, proof: &FuncProof, v: &mut Verdict) {
                 reason.push_str(&format!(" {}", others.join(", ")));
             }
             v.fail(reason.trim_end_matches(';').to_owned());
+            false
         }
-        Err(e) => v.fail(format!("binary {path}: {e}")),
+        Err(e) => {
+            v.fail(format!("binary {path}: {e}"));
+            false
+        }
     }
 }
 
