@@ -73,7 +73,8 @@ fn verify(home: &Path, image: &str, extra: &[&str]) -> (i32, Value) {
     (code, value)
 }
 
-fn failures(report: &Value) -> Vec<String> {
+/// Every failure reason of a `verify --json` report, as `"kind" "name": reason`.
+pub(crate) fn failures(report: &Value) -> Vec<String> {
     report["artifacts"]
         .as_array()
         .into_iter()

@@ -10,6 +10,8 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+use crate::scan::failures;
+
 const PASSWORD: &str = "verify-trust-test";
 
 fn stella(home: &Path) -> Command {
@@ -90,19 +92,6 @@ fn with_status<'a>(report: &'a Value, status: &str) -> Vec<&'a Value> {
         .expect("artifacts")
         .iter()
         .filter(|a| a["status"] == status)
-        .collect()
-}
-
-fn failures(report: &Value) -> Vec<String> {
-    with_status(report, "failed")
-        .into_iter()
-        .flat_map(|a| {
-            a["reasons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |r| format!("{} {}: {}", a["kind"], a["name"], r.as_str().unwrap_or("")))
-        })
         .collect()
 }
 
