@@ -270,22 +270,6 @@ fn check_sorted_names(names: &[String]) -> Result<(), (usize, ProofProblem)> {
     }
 }
 
-/// RFC 6901 pointer of a `serde_path_to_error` path.
-fn json_pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|segment| match segment {
-            Segment::Seq { index } => Some(format!("/{index}")),
-            Segment::Map { key } => Some(format!(
-                "/{}",
-                stella_core::jcs::escape_pointer_segment(key)
-            )),
-            Segment::Enum { variant } => Some(format!("/{variant}")),
-            Segment::Unknown => None,
-        })
-        .collect()
-}
-
 /// A function a query matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryMatch {
@@ -536,7 +520,7 @@ impl FuncProof {
                     serde_path_to_error::deserialize(value.to_serde());
                 return Err(match located {
                     Err(e) => BinaryError::ProofField {
-                        pointer: json_pointer(e.path()),
+                        pointer: stella_core::jcs::pointer_of(e.path()),
                         problem: ProofProblem::Shape {
                             reason: e.into_inner().to_string(),
                         },

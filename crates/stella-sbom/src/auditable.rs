@@ -106,20 +106,7 @@ pub fn parse_auditable(json: &[u8]) -> Result<Vec<AuditablePackage>, SbomError> 
     }
     let mut de = serde_json::Deserializer::from_slice(json);
     let raw: RawList = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        use serde_path_to_error::Segment;
-        let pointer = e
-            .path()
-            .iter()
-            .filter_map(|seg| match seg {
-                Segment::Seq { index } => Some(format!("/{index}")),
-                Segment::Map { key } => Some(format!(
-                    "/{}",
-                    stella_core::jcs::escape_pointer_segment(key)
-                )),
-                Segment::Enum { variant } => Some(format!("/{variant}")),
-                Segment::Unknown => None,
-            })
-            .collect();
+        let pointer = stella_core::jcs::pointer_of(e.path());
         err(pointer, e.into_inner().to_string())
     })?;
     de.end()

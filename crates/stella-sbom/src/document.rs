@@ -80,22 +80,10 @@ impl<'a> SbomDocument<'a> {
     pub fn to_model(&self) -> Result<Bom, SbomError> {
         let json = self.value.to_serde();
         serde_path_to_error::deserialize(json).map_err(|e| SbomError::Model {
-            pointer: path_to_pointer(e.path()),
+            pointer: jcs::pointer_of(e.path()),
             message: e.into_inner().to_string(),
         })
     }
-}
-
-fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|seg| match seg {
-            Segment::Seq { index } => Some(format!("/{index}")),
-            Segment::Map { key } => Some(format!("/{}", jcs::escape_pointer_segment(key))),
-            Segment::Enum { variant } => Some(format!("/{variant}")),
-            Segment::Unknown => None,
-        })
-        .collect()
 }
 
 fn describe(value: Option<&Value<'_>>) -> String {

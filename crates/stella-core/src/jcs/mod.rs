@@ -253,6 +253,20 @@ pub fn to_canonical<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, 
     Ok(Value::from_serde(&json)?.to_canonical())
 }
 
+/// The RFC 6901 pointer of the member where a `serde_path_to_error` deserialisation stopped
+/// (the document root is the empty pointer).
+pub fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", escape_pointer_segment(key))),
+            Segment::Enum { variant } => Some(format!("/{variant}")),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
 /// RFC 6901 pointer segment escaping (`~` → `~0`, `/` → `~1`).
 pub fn escape_pointer_segment(segment: &str) -> std::borrow::Cow<'_, str> {
     if segment.contains(['~', '/']) {
