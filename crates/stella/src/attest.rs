@@ -666,9 +666,19 @@ pub(crate) fn check(
 ) -> Result<(Verified, SignedEvidence), AttestError> {
     let evidence = SignedEvidence::from_json_value(value)?;
     let verified = evidence.envelope().verify(key)?;
-    let statement = &verified.statement;
+    check_statement(&verified.statement, predicate_type, digests)?;
+    Ok((verified, evidence))
+}
+
+/// What a verified statement must say: the predicate type asked for (a short name such as
+/// `sbom` stands for Stella's URI), every digest among its subjects, and a predicate of one of
+/// Stella's types that its schema accepts.
+pub(crate) fn check_statement(
+    statement: &stella_attest::Statement,
+    predicate_type: Option<&str>,
+    digests: &[Digest],
+) -> Result<(), AttestError> {
     if let Some(expected) = predicate_type {
-        // A short name (`sbom`) stands for Stella's URI.
         let expected = predicates::find(expected).map_or(expected, |p| p.uri);
         if statement.predicate_type != expected {
             return Err(AttestError::PredicateType {
@@ -680,8 +690,7 @@ pub(crate) fn check(
     for digest in digests {
         statement.require_subject_digest(digest)?;
     }
-    predicates::validate(&statement.predicate_type, &statement.predicate)?;
-    Ok((verified, evidence))
+    predicates::validate(&statement.predicate_type, &statement.predicate)
 }
 
 fn report_success(

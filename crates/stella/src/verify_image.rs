@@ -28,7 +28,7 @@ use anyhow::anyhow;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
-use stella_attest::{PublicKey, SignedEvidence, Statement, predicates};
+use stella_attest::{PublicKey, SignedEvidence, Statement};
 use stella_binary::symbols::{self, SymbolTable};
 use stella_binary::{FuncProof, MappedFile};
 use stella_core::media::{self, predicate};
@@ -836,21 +836,7 @@ fn check_bundles(
         // Signed by a trusted key: from here on, anything that does not hold is a failure.
         let by = format!("{which} (signed by {})", key.name);
         let statement = verified.statement;
-        if statement.predicate_type != predicate_type {
-            signed.failures.push(format!(
-                "{by}: predicateType is {:?}, expected {predicate_type:?}",
-                statement.predicate_type
-            ));
-            continue;
-        }
-        if let Some(e) = digests
-            .iter()
-            .find_map(|d| statement.require_subject_digest(d).err())
-        {
-            signed.failures.push(format!("{by}: {e}"));
-            continue;
-        }
-        if let Err(e) = predicates::validate(&statement.predicate_type, &statement.predicate) {
+        if let Err(e) = crate::attest::check_statement(&statement, Some(predicate_type), digests) {
             signed.failures.push(format!("{by}: {e}"));
             continue;
         }
