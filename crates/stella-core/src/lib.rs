@@ -8,16 +8,25 @@
 //! - [`media`]: the media types, OCI artifact types and in-toto predicate-type URIs of Stella's
 //!   contracts;
 //! - [`time`]: RFC 3339 UTC timestamps;
-//! - [`file`]: opening a path that must be a regular file without blocking on a FIFO or device.
+//! - [`file`]: opening a path that must be a regular file without blocking on a FIFO or device;
+//! - [`error`]: [`ErrorKind`], the kind every crate's errors map to, and its one table of exit
+//!   codes and HTTP statuses;
+//! - [`build_id`]: [`BuildId`], a binary's build id as lower-case hex;
+//! - [`hex`]: the one lower-case hex encoder.
 //!
 //! What it does not own: any document model (CycloneDX lives in `stella-sbom`), any I/O beyond
 //! reading the bytes it is handed (and opening the files every crate reads the same guarded
 //! way), and any policy about which documents are acceptable.
 
+pub mod build_id;
 pub mod digest;
+pub mod error;
 pub mod file;
+pub mod hex;
 pub mod jcs;
 pub mod media;
 pub mod time;
 
+pub use build_id::{BuildId, BuildIdError};
 pub use digest::{Digest, DigestError};
+pub use error::{ErrorKind, Kinded};
