@@ -62,7 +62,7 @@ impl FromStr for BuildId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty()
-            && s.len() % 2 == 0
+            && s.len().is_multiple_of(2)
             && s.len() <= 2 * MAX_BUILD_ID_BYTES
             && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if ok {
