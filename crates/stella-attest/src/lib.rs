@@ -164,6 +164,18 @@ pub enum AttestError {
     Random,
 }
 
+impl stella_core::Kinded for AttestError {
+    /// Unreadable keys and wrong passwords are bad input, a missing random source the
+    /// environment; everything else is evidence that does not verify.
+    fn kind(&self) -> stella_core::ErrorKind {
+        match self {
+            AttestError::Key(_) | AttestError::WrongPassword => stella_core::ErrorKind::Invalid,
+            AttestError::Random => stella_core::ErrorKind::Environment,
+            _ => stella_core::ErrorKind::Rejected,
+        }
+    }
+}
+
 impl AttestError {
     /// Whether the error is a verification saying no (a signature, key, subject or type that
     /// does not match, or a bundle that is not what it claims), as opposed to an input that

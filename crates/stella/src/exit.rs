@@ -45,6 +45,14 @@ impl CliError {
         }
     }
 
+    /// An error from a library crate, with the exit code its kind earns.
+    pub fn kinded<E: stella_core::Kinded + Send + Sync + 'static>(error: E) -> Self {
+        CliError {
+            code: error.kind().exit_code(),
+            error: anyhow::Error::new(error),
+        }
+    }
+
     /// Adds context (typically the file name) in front of the message.
     pub fn context(mut self, context: impl Display + Send + Sync + 'static) -> Self {
         self.error = self.error.context(context);

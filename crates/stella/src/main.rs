@@ -4,8 +4,8 @@
 //! library crates, never here.
 
 mod attest;
+mod bars;
 mod cli;
-mod evidence;
 mod exit;
 mod funcproof;
 mod input;

@@ -262,7 +262,7 @@ fn an_old_default_key_with_an_empty_password_still_opens() {
             .args(["scan", "--json"])
             .arg(&proj),
     );
-    assert_eq!(summary["key_created"], false);
+    assert_eq!(summary["keyCreated"], false);
     assert_eq!(
         std::fs::read(home.join("keys/stella.key")).expect("key"),
         key
@@ -319,7 +319,7 @@ fn concurrent_first_scans_share_one_default_key() {
             String::from_utf8_lossy(&out.stderr)
         );
         let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
-        if summary["key_created"] == true {
+        if summary["keyCreated"] == true {
             created += 1;
         }
         images.push(summary["image"].as_str().expect("image").to_owned());

@@ -81,11 +81,14 @@ pub(crate) fn failures(report: &Value) -> Vec<String> {
         .flatten()
         .filter(|a| a["ok"] == false)
         .flat_map(|a| {
-            a["reasons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |r| format!("{} {}: {}", a["kind"], a["name"], r.as_str().unwrap_or("")))
+            a["reasons"].as_array().into_iter().flatten().map(move |r| {
+                format!(
+                    "{} {}: {}",
+                    a["kind"],
+                    a["name"],
+                    r["message"].as_str().unwrap_or("")
+                )
+            })
         })
         .collect()
 }
@@ -149,7 +152,7 @@ fn debian_rootfs_scanned_verified_queried_and_every_attack_caught() {
     // One statement per binary, the SBOM's and the record's.
     assert_eq!(summary["signed"].as_u64(), Some(binaries + 2), "{summary}");
     assert_eq!(summary["logged"], summary["signed"]);
-    assert_eq!(summary["key_created"], true);
+    assert_eq!(summary["keyCreated"], true);
     assert!(home.join("keys/stella.key").exists() && home.join("keys/stella.pub").exists());
     assert!(
         summary["unproven"].as_array().expect("list").len() < 5,
@@ -493,7 +496,7 @@ fn a_directory_scans_to_the_same_bytes_twice_and_keeps_what_it_cannot_prove() {
     assert_eq!(first["image"], expected_image.as_str());
     assert_eq!(first["binaries"], 1, "{first}");
     assert_eq!(
-        first["binary_paths"], 2,
+        first["binaryPaths"], 2,
         "hard links are one binary: {first}"
     );
     let unproven = first["unproven"].as_array().expect("list");
@@ -504,7 +507,7 @@ fn a_directory_scans_to_the_same_bytes_twice_and_keeps_what_it_cannot_prove() {
         first["digest"], again["digest"],
         "the same directory packs to the same image"
     );
-    assert_eq!(first["sbom"]["canonical_id"], again["sbom"]["canonical_id"]);
+    assert_eq!(first["sbom"]["canonicalId"], again["sbom"]["canonicalId"]);
     assert_eq!(
         std::fs::read(d.join("sbom-1700000000.json")).expect("sbom"),
         std::fs::read(d.join("sbom-1700000000.json")).expect("sbom"),
@@ -536,7 +539,7 @@ fn a_directory_scans_to_the_same_bytes_twice_and_keeps_what_it_cannot_prove() {
     ));
     let record: Value =
         serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("json");
-    assert_eq!(record["canonical_id"], first["sbom"]["canonical_id"]);
+    assert_eq!(record["canonical_id"], first["sbom"]["canonicalId"]);
     assert_eq!(record["format"], "CycloneDX/1.7");
     assert_eq!(record["vex_refs"], serde_json::json!([]));
     let attestation = &record["attestations"][0];

@@ -17,9 +17,10 @@
 //! the whole set, the symbol bundle included. Verification starts from the newest record signed
 //! by a trusted key and uses only what it binds; anything else attached to the image is reported
 //! as superseded (bound by another trusted record) or untrusted, never used.
-//! Not here: producing or checking any of it (`scan`, `verify_image`).
+//! Not here: producing or checking any of it ([`crate::scan`], [`crate::verify`]).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use stella_core::Digest;
 
 /// Artifact type of the artifact canonical record.
 pub const RECORD_JSON: &str = "application/vnd.stellaops.record+json";
@@ -43,7 +44,7 @@ pub const FUNCPROOFS_PER_ARTIFACT: usize = 512;
 pub const FUNCPROOF_URN: &str = "urn:stella:funcproof:";
 
 /// One attestation in the record.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecordAttestation {
     /// The predicate type.
     #[serde(rename = "type")]
@@ -63,12 +64,12 @@ pub struct RecordAttestation {
 
 /// The artifact canonical record: the SBOM's identity, its attestations with their log
 /// positions, and every referrer the scan attached.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
     /// Record schema version.
     pub schema_version: u32,
     /// The SBOM's canonical_id.
-    pub canonical_id: String,
+    pub canonical_id: Digest,
     /// `CycloneDX/1.7`.
     pub format: String,
     /// Where the SBOM is: the image reference with the SBOM artifact's digest.
@@ -76,7 +77,7 @@ pub struct Record {
     /// The attestations about the SBOM.
     pub attestations: Vec<RecordAttestation>,
     /// Digests of every referrer the scan attached (sorted).
-    pub referrers: Vec<String>,
+    pub referrers: Vec<Digest>,
     /// VEX documents about the image (none yet at scan time).
     pub vex_refs: Vec<String>,
     /// The image: reference and digest.
@@ -86,10 +87,57 @@ pub struct Record {
 }
 
 /// The image a record is about.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecordImage {
     /// The reference it was scanned under.
     pub reference: String,
     /// Its digest.
-    pub digest: String,
+    pub digest: Digest,
+}
+
+/// What a Stella artifact holds, as its [`KIND`] annotation says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The CycloneDX SBOM.
+    Sbom,
+    /// FuncProofs, one layer per binary.
+    Funcproof,
+    /// The symbol bundle.
+    Symbols,
+    /// The artifact canonical record.
+    Record,
+    /// Sigstore bundles about another artifact.
+    Signatures,
+}
+
+impl Kind {
+    /// The annotation value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sbom => "sbom",
+            Kind::Funcproof => "funcproof",
+            Kind::Symbols => "symbols",
+            Kind::Record => "record",
+            Kind::Signatures => "signatures",
+        }
+    }
+
+    /// The kind of an artifact type Stella writes; `None` for anything else.
+    pub fn of_artifact_type(artifact_type: &str) -> Option<Self> {
+        match artifact_type {
+            stella_core::media::CYCLONEDX_JSON => Some(Kind::Sbom),
+            stella_core::media::FUNCPROOF_JSON => Some(Kind::Funcproof),
+            stella_core::media::SYMBOLS_TAR => Some(Kind::Symbols),
+            RECORD_JSON => Some(Kind::Record),
+            stella_core::media::SIGSTORE_BUNDLE_V03 => Some(Kind::Signatures),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -1,0 +1,25 @@
+//! Stella's flows as a library: what `stella scan` and `stella verify --image` do, without a
+//! command line.
+//!
+//! What this crate owns:
+//! - [`layout`]: how evidence lies around an image (artifact types, annotations, titles) and
+//!   the artifact canonical [`layout::Record`];
+//! - [`scan`]: the scan pipeline — prepare the target, find and prove its binaries, write or
+//!   enrich the SBOM, sign, log, attach, record — returning a typed [`scan::ScanReport`];
+//! - [`verify`]: the auditor's replay of an image's evidence, returning a typed verdict per
+//!   artifact, and the symbol presence/absence answer over the image's verified FuncProofs;
+//! - [`progress`]: the events long work reports, so a terminal draws bars and a server logs
+//!   from the same code.
+//!
+//! What it does not own: parsing arguments, prompting for passwords, choosing exit codes or
+//! printing (the `stella` binary), nor any format or store (each has its crate: `stella-sbom`,
+//! `stella-binary`, `stella-attest`, `stella-tlog`, `stella-oci`).
+
+pub mod error;
+pub mod layout;
+pub mod progress;
+pub mod scan;
+pub mod verify;
+
+pub use error::EvidenceError;
+pub use progress::{Event, Phase, Progress};
