@@ -67,6 +67,11 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         Some(path) => Some((Input::new(path.clone()).read(MAX_SBOM_BYTES)?, path.clone())),
         None => None,
     };
+    // A target written as a path is a path: one that is not there stops the scan before a key
+    // is made or a registry is asked.
+    if !args.target.starts_with("oci-layout:") && looks_like_path(&args.target) {
+        directory(&args.target)?;
+    }
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(_) => Some(crate::attest::source_date_epoch()?),
         Err(_) => None,
@@ -178,6 +183,23 @@ fn looks_like_path(text: &str) -> bool {
         || ["/", "./", "../", "~"].iter().any(|p| text.starts_with(p))
 }
 
+/// `target` as a directory to scan: missing, or a file, is bad input.
+fn directory(target: &str) -> Result<&Path, CliError> {
+    let path = Path::new(target);
+    let meta = std::fs::metadata(path).map_err(|e| {
+        CliError::input(anyhow!(
+            "{target}: {e}; TARGET is a directory, oci-layout:PATH[:TAG] or HOST/REPO[:TAG]"
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(CliError::input(anyhow!(
+            "{target} is a file; stella scan takes a directory, a root filesystem or an image \
+             (stella funcproof proves a single binary)"
+        )));
+    }
+    Ok(path)
+}
+
 /// Packs a directory or resolves an image, and picks the store the evidence goes to.
 fn prepare(
     args: &ScanArgs,
@@ -187,20 +209,7 @@ fn prepare(
 ) -> Result<Target, CliError> {
     let is_reference = args.target.starts_with("oci-layout:") || !looks_like_path(&args.target);
     if !is_reference {
-        let target_path = Path::new(&args.target);
-        let meta = std::fs::metadata(target_path).map_err(|e| {
-            CliError::input(anyhow!(
-                "{}: {e}; TARGET is a directory, oci-layout:PATH[:TAG] or HOST/REPO[:TAG]",
-                args.target
-            ))
-        })?;
-        if !meta.is_dir() {
-            return Err(CliError::input(anyhow!(
-                "{} is a file; stella scan takes a directory, a root filesystem or an image \
-                 (stella funcproof proves a single binary)",
-                args.target
-            )));
-        }
+        let target_path = directory(&args.target)?;
         let image_ref = match &args.image {
             Some(r) => r.clone(),
             None => format!(

@@ -788,3 +788,28 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), EvidenceError>
         .map_err(|e| EvidenceError::io(path)(e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_predicate_its_schema_rejects_is_never_signed() {
+        let digest = Digest::sha256(b"binary");
+        let broken = serde_json::json!({ "schema": "stella.funcproof/v1", "functions": "none" });
+        let statement = Statement::new(
+            vec![Subject::new("/bin/x".to_owned(), &digest)],
+            predicate::STELLA_FUNCPROOF,
+            broken,
+        )
+        .expect("a statement");
+        let refused = check_predicate(&statement, "/bin/x");
+        assert!(
+            matches!(
+                &refused,
+                Err(EvidenceError::Attest { context, .. }) if context == "/bin/x"
+            ),
+            "{refused:?}"
+        );
+    }
+}

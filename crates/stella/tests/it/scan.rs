@@ -613,6 +613,22 @@ fn scan_refuses_what_it_cannot_scan_and_verify_says_when_nothing_is_attached() {
         .args(["scan", "/no/such/dir"])
         .assert()
         .code(2);
+    // A relative path that does not exist is a path, never a registry (no `https://./v2/…`),
+    // and it is refused before a signing key is created for it.
+    stella(&home)
+        .current_dir(d)
+        .args(["scan", "./nonexistent"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("./nonexistent")
+                .and(predicate::str::contains("No such file"))
+                .and(predicate::str::contains("https://").not()),
+        );
+    assert!(
+        !home.join("keys").exists(),
+        "no key made for a scan that cannot start"
+    );
     stella(&home)
         .args(["scan", "--timestamp", "yesterday", "."])
         .assert()

@@ -1,0 +1,281 @@
+//! Scan a directory holding one compiled binary into a temporary layout with an embedded log,
+//! then replay it: verified, symbols present and absent, a changed binary named by function,
+//! progress reported per phase, and the same SBOM wherever the store lies.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use stella_attest::{Algorithm, PrivateKey, SignedEvidence, Signer as _};
+use stella_evidence::progress::{Event, Phase, Progress, Silent};
+use stella_evidence::scan::{self, PackRequest, ScanOptions, ScanReport, Target};
+use stella_evidence::verify::{self, EntryCheck, ReasonKind, Replay, Status, TrustedKey, Verifier};
+use stella_oci::{LayoutStore, Reference};
+use stella_tlog::{Log, TrustedLog, VerifiedEntry};
+
+const SOURCE: &str = r#"
+#include <stdio.h>
+int vuln_parse(const char *s) { int n = 0; while (*s) n += *s++; return n; }
+int main(int argc, char **argv) { printf("%d\n", vuln_parse(argc > 1 ? argv[1] : "x")); return 0; }
+"#;
+
+/// A directory `app` with `bin/hello` compiled from [`SOURCE`] (with `body` as vuln_parse's
+/// loop when given) and a text file.
+fn app(dir: &Path, body: Option<&str>) -> PathBuf {
+    let app = dir.join("app");
+    std::fs::create_dir_all(app.join("bin")).expect("mkdir");
+    let source = match body {
+        Some(b) => SOURCE.replace("n += *s++", b),
+        None => SOURCE.to_owned(),
+    };
+    let c = dir.join(format!("hello-{}.c", body.is_some()));
+    std::fs::write(&c, source).expect("source");
+    let out = dir.join(format!("hello-{}", body.is_some()));
+    let status = Command::new("cc")
+        .args(["-O1", "-g0", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .status()
+        .expect("cc runs (gcc is on every machine the tests run on)");
+    assert!(status.success(), "cc failed");
+    std::fs::copy(&out, app.join("bin/hello")).expect("copy");
+    std::fs::write(app.join("README"), "hello\n").expect("readme");
+    app
+}
+
+/// Checks entries the way a verifier without history does: each entry binds the envelope and
+/// its checkpoint is signed by a trusted log and proves inclusion.
+struct Inclusion;
+
+impl EntryCheck for Inclusion {
+    fn check(
+        &self,
+        evidence: &SignedEvidence,
+        logs: &[TrustedLog],
+    ) -> Result<Result<Vec<VerifiedEntry>, String>, String> {
+        let SignedEvidence::Bundle(bundle) = evidence else {
+            return Ok(Err("not a bundle".to_owned()));
+        };
+        let mut out = Vec::new();
+        for raw in &bundle.tlog_entries {
+            let checked = stella_tlog::TlogEntry::from_json(raw)
+                .and_then(|e| stella_tlog::verify_entry(&e, evidence.envelope(), logs));
+            match checked {
+                Ok(v) => out.push(v),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+        Ok(Ok(out))
+    }
+}
+
+/// Records the phases that started and finished, in order.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(Phase, bool)>>);
+
+impl Progress for Recorder {
+    fn event(&self, event: Event) {
+        let mut seen = self.0.lock().expect("lock");
+        match event {
+            Event::Start { phase, .. } => seen.push((phase, true)),
+            Event::Finish { phase } => seen.push((phase, false)),
+            Event::Advance { .. } => {}
+        }
+    }
+}
+
+struct Scanned {
+    target: Target,
+    report: ScanReport,
+    log: Log,
+    key: PrivateKey,
+    home: PathBuf,
+}
+
+fn scan_into(
+    dir: &Path,
+    app: &Path,
+    store_dir: &Path,
+    key: PrivateKey,
+    progress: &dyn Progress,
+) -> Scanned {
+    let home = dir.join("home");
+    let log = Log::open_or_create(&home.join("log"), Some("log.example")).expect("log");
+    let reference =
+        Reference::parse(&format!("oci-layout:{}:app", store_dir.display())).expect("reference");
+    let store = LayoutStore::open(store_dir).expect("layout");
+    let request = PackRequest {
+        dir: app,
+        reference: &reference,
+        home: &home,
+        key: None,
+        source_date_epoch: Some(1_700_000_000),
+    };
+    let target = scan::pack_directory(&request, Box::new(store), progress).expect("packed");
+    let options = ScanOptions {
+        key: &key,
+        log: &log,
+        jobs: Some(1),
+        max_binary_size: 1 << 30,
+        timestamp: None,
+        source_date_epoch: Some(1_700_000_000),
+        external_sbom: None,
+        records_dir: None,
+    };
+    let report = scan::run(&target, &options, progress).expect("scanned");
+    Scanned {
+        target,
+        report,
+        log,
+        key,
+        home,
+    }
+}
+
+fn examine(s: &Scanned, rootfs: Option<&Path>) -> verify::Examined {
+    let trusted =
+        stella_tlog::trusted_logs(&s.log.trusted_root(&s.log.created())).expect("trusted root");
+    let keys = [TrustedKey {
+        name: "test".to_owned(),
+        key: s.key.public_key().clone(),
+    }];
+    let tmp = s.home.join("tmp");
+    let verifier = Verifier {
+        store: s.target.store.as_ref(),
+        image: &s.target.image,
+        keys: &keys,
+        logs: Some(&trusted),
+        entries: &Inclusion,
+        tmp_dir: &tmp,
+    };
+    verify::examine(
+        &verifier,
+        "app",
+        None,
+        &Replay::Full {
+            rootfs,
+            jobs: Some(1),
+        },
+        &Silent,
+    )
+    .expect("examined")
+}
+
+#[test]
+fn a_scanned_directory_verifies_and_answers_presence_and_absence() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let app = app(dir.path(), None);
+    let recorder = Recorder::default();
+    let key = PrivateKey::generate(Algorithm::EcdsaP256).expect("key");
+    let s = scan_into(dir.path(), &app, &dir.path().join("oci"), key, &recorder);
+    assert_eq!(s.report.binaries, 1, "{:?}", s.report);
+    assert_eq!(s.report.signed, 3, "SBOM, one FuncProof, the record");
+    assert_eq!(s.report.logged, 3);
+    let phases = recorder.0.lock().expect("lock").clone();
+    for phase in [
+        Phase::Pack,
+        Phase::Walk,
+        Phase::Prove,
+        Phase::Sbom,
+        Phase::Sign,
+        Phase::Log,
+        Phase::Attach,
+    ] {
+        let start = phases.iter().position(|p| *p == (phase, true));
+        let end = phases.iter().position(|p| *p == (phase, false));
+        assert!(
+            matches!((start, end), (Some(a), Some(b)) if a < b),
+            "{phase:?} started and finished: {phases:?}"
+        );
+    }
+
+    let examined = examine(&s, None);
+    assert!(
+        examined.verified(),
+        "{:#?}",
+        examined
+            .verdicts
+            .iter()
+            .filter(|v| !v.ok)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(examined.proven.len(), 1);
+    let present = examined.symbol("vuln_parse").expect("query");
+    assert!(present.present, "{present:?}");
+    let hit = &present.found[0];
+    assert_eq!(hit.binary, "/bin/hello");
+    assert!(
+        hit.start.starts_with("0x") && hit.start < hit.end,
+        "{hit:?}"
+    );
+    assert_eq!(hit.log.len(), 1, "the FuncProof's log entry is cited");
+    let absent = examined.symbol("no_such_function").expect("query");
+    assert!(!absent.present);
+    assert_eq!(
+        absent.absent_from.len(),
+        1,
+        "the one FuncProof shows absence"
+    );
+    assert!(absent.absent_from[0].named > 0, "{absent:?}");
+}
+
+#[test]
+fn a_binary_that_differs_from_its_funcproof_is_named_by_function() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let app_dir = app(dir.path(), None);
+    let key = PrivateKey::generate(Algorithm::Ed25519).expect("key");
+    let s = scan_into(dir.path(), &app_dir, &dir.path().join("oci"), key, &Silent);
+    // The deployed tree: the same program built with another body for vuln_parse.
+    let other = tempfile::tempdir().expect("tmp");
+    let deployed = app(other.path(), Some("n ^= *s++"));
+    let examined = examine(&s, Some(&deployed));
+    assert!(!examined.verified());
+    let failed: Vec<_> = examined
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Status::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    let reason = &failed[0].reasons[0];
+    assert_eq!(reason.kind, ReasonKind::Binary, "{reason:?}");
+    assert_eq!(reason.path.as_deref(), Some("/bin/hello"));
+    assert!(
+        reason
+            .functions
+            .iter()
+            .any(|f| f.starts_with("vuln_parse ")),
+        "{reason:?}"
+    );
+}
+
+#[test]
+fn the_same_directory_gives_the_same_sbom_wherever_the_store_lies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let app = app(dir.path(), None);
+    let key = PrivateKey::generate(Algorithm::EcdsaP256).expect("key");
+    let der = key.pkcs8_der().to_vec();
+    let first_dir = dir.path().join("one");
+    let second_dir = dir.path().join("two");
+    std::fs::create_dir_all(&first_dir).expect("mkdir");
+    std::fs::create_dir_all(&second_dir).expect("mkdir");
+    let first = scan_into(&first_dir, &app, &first_dir.join("store-a"), key, &Silent);
+    let again = PrivateKey::from_pkcs8_der(&der).expect("same key");
+    let second = scan_into(
+        &second_dir,
+        &app,
+        &second_dir.join("elsewhere/store-b"),
+        again,
+        &Silent,
+    );
+    assert_eq!(first.report.digest, second.report.digest, "the same image");
+    assert_eq!(
+        first.report.sbom.bytes, second.report.sbom.bytes,
+        "the SBOM does not say where the store is"
+    );
+    assert_eq!(
+        first.report.sbom.canonical_id,
+        second.report.sbom.canonical_id
+    );
+    let text = String::from_utf8_lossy(&first.report.sbom.bytes);
+    assert!(!text.contains("store-a"), "{text}");
+}
