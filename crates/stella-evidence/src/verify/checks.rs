@@ -466,11 +466,10 @@ pub(super) fn funcproof_signature(
     };
     let signed = bundles(v, layer, predicate::STELLA_FUNCPROOF, &[subject]);
     signed.apply(&mut verdict, "the FuncProof");
-    let attached = jcs::parse(&layer.bytes)
-        .map(|p| p.to_canonical())
-        .unwrap_or_default();
+    // The attached layer is canonical JSON by contract: it must be the signed predicate's
+    // canonical bytes exactly, so it is not parsed a second time to compare.
     for (statement, _) in &signed.statements {
-        if signed_differs(&statement.predicate, &attached) {
+        if signed_differs(&statement.predicate, &layer.bytes) {
             verdict.fail(Reason::new(
                 ReasonKind::Mismatch,
                 "the signed FuncProof differs from the attached one",
