@@ -12,6 +12,7 @@ mod input;
 mod log;
 mod oci;
 mod output;
+mod print;
 mod registry;
 mod runtime;
 mod sbom;
@@ -19,7 +20,7 @@ mod scan;
 mod serve;
 mod verify_image;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(exit::FAILED),
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {:#}", e.error);
+            let _ = writeln!(std::io::stderr(), "error: {}", print::error_line(&e.error));
             ExitCode::from(e.code)
         }
     }
@@ -70,9 +71,11 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Symbolize(args) => runtime::symbolize(args, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "stella", &mut std::io::stdout());
-            Ok(Outcome::Success)
+            // Into a buffer first: clap_complete panics when its writer fails, and a closed
+            // pipe (`| head`) is the reader's choice, which `write_stdout` accepts.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "stella", &mut script);
+            output::write_stdout(&script).map(|()| Outcome::Success)
         }
     }
 }
@@ -91,8 +94,34 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_target(false)
         .init();
+}
+
+/// Colour only for a person at a terminal: a log in a file or a pipe (CI, `2>log`, `| less`)
+/// gets no escape sequences, and a non-empty `NO_COLOR` turns colour off everywhere
+/// (no-color.org).
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour;
+
+    #[test]
+    fn colour_only_at_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+    }
 }
 
 /// `verify --image` parses and re-serialises hundreds of thousands of small JSON values across

@@ -13,6 +13,7 @@ mod log_hardening;
 mod log_server;
 mod oci;
 mod oci_api;
+mod printing;
 mod runtime;
 mod scan;
 mod sigstore_rs;
