@@ -11,6 +11,7 @@ mod interop;
 mod keys_files;
 mod log_hardening;
 mod log_server;
+mod newcomer;
 mod oci;
 mod oci_api;
 mod printing;
