@@ -27,13 +27,19 @@ use crate::exit::CliError;
 use crate::output::write_stdout;
 
 /// The kind and version of a command's `--json` document: `stella.<command>/v1`.
+///
+/// Where the document holds things that are not its own fields, it says so by JSON pointer
+/// patterns, in which `*` stands for any one segment and `**` for any number of them.
 #[derive(Debug, Clone, Copy)]
 pub struct Schema {
     /// The command path, words joined by dots: `scan`, `sbom.id`, `funcproof.verify`.
     command: &'static str,
-    /// JSON pointers of objects whose keys are data (file paths, section names, annotation
-    /// keys), not field names: they are not held to camelCase. `*` stands for any one segment.
+    /// Objects whose keys are data (file paths, section names, annotation keys, digest
+    /// algorithms), not field names: their keys are not held to camelCase, their values are.
     data_maps: &'static [&'static str],
+    /// Documents of other formats carried whole (a signed predicate, an OCI manifest): not
+    /// checked at all.
+    embedded: &'static [&'static str],
 }
 
 impl Schema {
@@ -42,17 +48,66 @@ impl Schema {
         Schema {
             command,
             data_maps: &[],
+            embedded: &[],
         }
     }
 
-    /// Declares the objects (by JSON pointer, `*` for any segment) whose keys are data.
+    /// Declares the objects whose keys are data (`/sections`, `/referrers/**/annotations`).
     pub const fn with_data_maps(self, data_maps: &'static [&'static str]) -> Self {
         Schema { data_maps, ..self }
+    }
+
+    /// Declares the values that are documents of another format (`/predicate`).
+    pub const fn with_embedded(self, embedded: &'static [&'static str]) -> Self {
+        Schema { embedded, ..self }
     }
 
     /// `stella.<command>/v1`.
     pub fn id(&self) -> String {
         format!("stella.{}/v1", self.command)
+    }
+
+    /// What keeps `document` from being this command's document: each field name that is not
+    /// camelCase (as `/pointer/to/key`), outside the data maps and embedded documents, and a
+    /// `schema` field of its own (the printing layer sets it).
+    pub fn key_problems(&self, document: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        match document {
+            Value::Object(map) if map.contains_key("schema") => {
+                problems.push("/schema is set by the printing layer".to_owned());
+            }
+            Value::Object(_) => {}
+            _ => problems.push("the document is not a JSON object".to_owned()),
+        }
+        self.walk_keys(document, &mut Vec::new(), &mut problems);
+        problems
+    }
+
+    fn walk_keys(&self, value: &Value, path: &mut Vec<String>, problems: &mut Vec<String>) {
+        if self.embedded.iter().any(|p| pointer_matches(p, path)) {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                let keys_are_data = self.data_maps.iter().any(|p| pointer_matches(p, path));
+                for (key, child) in map {
+                    path.push(key.clone());
+                    if !keys_are_data && !is_camel_case(key) {
+                        problems.push(pointer(path));
+                    }
+                    self.walk_keys(child, path, problems);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    self.walk_keys(child, path, problems);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -87,7 +142,7 @@ pub fn to_json<T: Serialize + ?Sized>(schema: &Schema, document: &T) -> Result<S
     if cfg!(debug_assertions) {
         let value = serde_json::to_value(document)
             .map_err(|e| CliError::environment(anyhow!("serialising output: {e}")))?;
-        let problems = key_problems(&value, schema.data_maps);
+        let problems = schema.key_problems(&value);
         assert!(
             problems.is_empty(),
             "{} output breaks the key convention: {problems:?}",
@@ -102,52 +157,6 @@ pub fn to_json<T: Serialize + ?Sized>(schema: &Schema, document: &T) -> Result<S
     .map_err(|e| CliError::environment(anyhow!("serialising {id} output: {e}")))
 }
 
-/// What keeps `value` from being a command document: each field name that is not camelCase
-/// (`/pointer/to/key`), outside the objects `data_maps` declares, and a `schema` field of its
-/// own (the printing layer sets it).
-pub fn key_problems(value: &Value, data_maps: &[&str]) -> Vec<String> {
-    let mut problems = Vec::new();
-    match value {
-        Value::Object(map) if map.contains_key("schema") => {
-            problems.push("/schema is set by the printing layer".to_owned());
-        }
-        Value::Object(_) => {}
-        _ => problems.push("the document is not a JSON object".to_owned()),
-    }
-    let mut path = Vec::new();
-    walk_keys(value, data_maps, &mut path, &mut problems);
-    problems
-}
-
-fn walk_keys(
-    value: &Value,
-    data_maps: &[&str],
-    path: &mut Vec<String>,
-    problems: &mut Vec<String>,
-) {
-    match value {
-        Value::Object(map) => {
-            let keys_are_data = data_maps.iter().any(|p| pointer_matches(p, path));
-            for (key, child) in map {
-                path.push(key.clone());
-                if !keys_are_data && !is_camel_case(key) {
-                    problems.push(pointer(path));
-                }
-                walk_keys(child, data_maps, path, problems);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                path.push(i.to_string());
-                walk_keys(child, data_maps, path, problems);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
 /// `/a/b~1c` for the segments `a`, `b/c` (RFC 6901 escaping).
 fn pointer(path: &[String]) -> String {
     path.iter()
@@ -155,13 +164,31 @@ fn pointer(path: &[String]) -> String {
         .collect()
 }
 
-/// Whether `pattern` (a JSON pointer whose `*` segments match anything) names `path`.
+/// Whether `pattern` (a JSON pointer in which `*` matches any one segment and `**` any number
+/// of them) names `path`.
 fn pointer_matches(pattern: &str, path: &[String]) -> bool {
-    let segments: Vec<&str> = pattern.split('/').skip(1).collect();
-    segments.len() == path.len()
-        && segments.iter().zip(path).all(|(want, got)| {
-            *want == "*" || want.replace("~1", "/").replace("~0", "~") == got.as_str()
-        })
+    let segments: Vec<String> = pattern
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    segments_match(&segments, path)
+}
+
+fn segments_match(pattern: &[String], path: &[String]) -> bool {
+    match (pattern.split_first(), path.split_first()) {
+        (None, None) => true,
+        (Some((p, rest)), _) if p == "**" => {
+            segments_match(rest, path)
+                || path
+                    .split_first()
+                    .is_some_and(|(_, tail)| segments_match(pattern, tail))
+        }
+        (Some((p, rest)), Some((segment, tail))) => {
+            (p == "*" || p == segment) && segments_match(rest, tail)
+        }
+        _ => false,
+    }
 }
 
 /// `canonicalId`, `buildId`, `verified`: a lower-case ASCII letter, then letters and digits.
@@ -273,50 +300,74 @@ mod tests {
         // Debug builds assert; release builds get serde's refusal to flatten a sequence.
         assert!(matches!(refused, Err(_) | Ok(Err(_))));
         assert_eq!(
-            key_problems(&json!(["sbom"]), &[]),
+            Schema::new("predicates").key_problems(&json!(["sbom"])),
             ["the document is not a JSON object"]
         );
     }
 
-    /// The key convention over the `--json` documents the commands print today: what each
-    /// prints now (snake_case and lower-case run-together keys) is named, what they should
-    /// print passes.
+    /// The key convention over `--json` documents as the commands print them today (trimmed):
+    /// what breaks it is named, declared data and embedded documents are left alone.
     #[test]
     fn key_convention_names_every_offending_field() {
-        // `stella scan --json` today.
+        // `stella scan --json`.
         let scan = json!({
             "image": "oci-layout:.stella/oci:app",
+            "binary_paths": 3,
+            "key_created": false,
             "sbom": {"canonical_id": "sha256:00", "components": 3},
-            "binaries": [{"path": "/usr/bin/x", "build_id": "ab"}],
+            "attached": [{"kind": "sbom", "digest": "sha256:11"}],
         });
         assert_eq!(
-            key_problems(&scan, &[]),
-            ["/binaries/0/build_id", "/sbom/canonical_id"]
+            Schema::new("scan").key_problems(&scan),
+            ["/binary_paths", "/key_created", "/sbom/canonical_id"]
         );
-        // `stella key public --json` today says `keyid`: camelCase has no way to tell that from
-        // one word, so the check cannot find it; the audit in the printing tests lists it.
-        assert!(key_problems(&json!({"keyid": "x", "publicKey": "y"}), &[]).is_empty());
-        // A FuncProof's sections are keyed by section name and an OCI descriptor's annotations
-        // by annotation key: data, declared as such.
-        let proof = json!({
-            "buildId": "ab",
-            "sections": {".text": {"addr": "0x1", "blake3": "00"}},
-            "referrers": [{"annotations": {"org.opencontainers.image.created": "now"}}],
-        });
+        // `stella key generate --json`; `keyid` is one lower-case word to a machine, so the
+        // check cannot see that it should be `keyId` (the report to the owners lists it).
+        let generated = json!({"algorithm": "ed25519", "keyid": "x", "private_key": "k.key"});
         assert_eq!(
-            key_problems(&proof, &[]),
+            Schema::new("key.generate").key_problems(&generated),
+            ["/private_key"]
+        );
+        // `stella oci referrers --json`: annotations at every depth of the tree are data.
+        let tree = json!({
+            "digest": "sha256:00",
+            "referrers": [{
+                "artifactType": "application/vnd.stellaops.record+json",
+                "annotations": {"org.opencontainers.image.created": "now"},
+                "referrers": [{"annotations": {"dev.stellaops.kind": "signatures"}}],
+            }],
+        });
+        let referrers = Schema::new("oci.referrers");
+        assert_eq!(
+            referrers.key_problems(&tree),
             [
                 "/referrers/0/annotations/org.opencontainers.image.created",
-                "/sections/.text"
+                "/referrers/0/referrers/0/annotations/dev.stellaops.kind",
             ]
         );
-        assert!(
-            key_problems(&proof, &["/sections", "/referrers/*/annotations"]).is_empty(),
-            "{:?}",
-            key_problems(&proof, &["/sections", "/referrers/*/annotations"])
-        );
+        let referrers = referrers.with_data_maps(&["/**/annotations"]);
+        assert!(referrers.key_problems(&tree).is_empty());
+        // `stella verify-attestation --json`: the predicate is the signed document itself, in
+        // its own format (a FuncProof keyed by section name, an SBOM wrapper in snake_case).
+        let verified = json!({
+            "verified": true,
+            "predicate": {"bom_format": "CycloneDX", "sections": {".text": {}}},
+            "subjects": [{"name": "libz.so.1", "digest": {"sha256": "00"}}],
+        });
+        let verify = Schema::new("verify-attestation");
         assert_eq!(
-            key_problems(&json!({"schema": "mine"}), &[]),
+            verify.key_problems(&verified),
+            ["/predicate/bom_format", "/predicate/sections/.text"]
+        );
+        assert!(
+            verify
+                .with_embedded(&["/predicate"])
+                .key_problems(&verified)
+                .is_empty()
+        );
+        // `stella sbom validate --json` names the schema it validated against as `schema`.
+        assert_eq!(
+            Schema::new("sbom.validate").key_problems(&json!({"valid": true, "schema": "builtin"})),
             ["/schema is set by the printing layer"]
         );
     }
