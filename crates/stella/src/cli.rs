@@ -12,7 +12,8 @@ functions are inside a binary, signed and logged attestations.";
 const AFTER_HELP: &str = "\
 Exit codes: 0 success or verified; 1 verification or policy failed; 2 bad input or usage; \
 3 environment (permission, server unreachable).
-Logs go to stderr: -v, -vv, -vvv, or STELLA_LOG=<filter> (e.g. STELLA_LOG=debug).";
+Logs go to stderr: -v, -vv, -vvv, or STELLA_LOG=<filter> (e.g. STELLA_LOG=debug); coloured only \
+on a terminal and when NO_COLOR is empty or unset.";
 
 /// Stella's command line.
 #[derive(Debug, Parser)]
