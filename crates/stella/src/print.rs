@@ -7,17 +7,14 @@
 //! - Errors are written as one line by [`error_line`], which says each phrase of an error's
 //!   chain once.
 //! - Counts read as English with [`count`] (`1 binary`, `2 binaries`, never `1 binary(s)`).
-//! - Byte progress on a terminal uses [`bytes_bar`], which shows no time estimate until it rests
-//!   on a few seconds of measured rate.
 //!
 //! Not here: what a command reports (each command builds its report from the library crates'
-//! typed results) and where files are written ([`crate::output`]).
+//! typed results), where files are written ([`crate::output`]) and progress bars
+//! ([`crate::bars`]).
 
 // The commands adopt these one by one (their files are being moved into the library crates);
 // until each has, some items are used only by the tests.
 #![allow(dead_code)]
-
-use std::time::Duration;
 
 use anyhow::anyhow;
 use serde::Serialize;
@@ -227,41 +224,6 @@ pub fn count(n: usize, singular: &str, plural: &str) -> String {
     }
 }
 
-/// How long a bar runs before it offers a time estimate: indicatif's rate starts from the first
-/// few updates, so an early estimate is noise ("24m left" at the start of a 10 s scan).
-pub const ETA_AFTER: Duration = Duration::from_secs(3);
-
-/// `, 12s left` once the bar has run [`ETA_AFTER`] and moved; nothing before.
-pub fn time_left(elapsed: Duration, position: u64, eta: Duration) -> String {
-    if elapsed < ETA_AFTER || position == 0 || eta.is_zero() {
-        return String::new();
-    }
-    format!(", {} left", indicatif::HumanDuration(eta))
-}
-
-/// A progress bar over `total` bytes labelled `label` (`proving binaries`), drawn on stderr
-/// only when it is a terminal and the user did not ask for quiet; hidden otherwise.
-pub fn bytes_bar(total: u64, label: &str, quiet: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal as _;
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let template = format!(
-        "{{spinner}} {label} {{binary_bytes}}/{{binary_total_bytes}} [{{elapsed_precise}}{{time_left}}] {{wide_msg}}"
-    );
-    let style = indicatif::ProgressStyle::with_template(&template)
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .with_key(
-            "time_left",
-            |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
-                let _ = out.write_str(&time_left(state.elapsed(), state.pos(), state.eta()));
-            },
-        );
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(style);
-    bar
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -409,17 +371,5 @@ mod tests {
         assert_eq!(count(1, "attestation", "attestations"), "1 attestation");
         assert_eq!(count(0, "attestation", "attestations"), "0 attestations");
         assert_eq!(count(2, "binary", "binaries"), "2 binaries");
-    }
-
-    #[test]
-    fn no_time_estimate_before_the_rate_is_known() {
-        let long = Duration::from_secs(24 * 60);
-        // The first updates of a 10 s scan: indicatif estimates 24 minutes.
-        assert_eq!(time_left(Duration::from_millis(200), 1 << 20, long), "");
-        assert_eq!(time_left(Duration::from_secs(5), 0, long), "");
-        assert_eq!(
-            time_left(Duration::from_secs(4), 1 << 30, Duration::from_secs(6)),
-            ", 6 seconds left"
-        );
     }
 }
