@@ -18,7 +18,7 @@ use crate::cli::ScanArgs;
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
 use crate::oci::{oci_error, open_store, open_store_for_writing};
-use crate::output::{print_json, write_atomically};
+use crate::output::write_atomically;
 
 /// Largest external SBOM read for `--sbom`.
 const MAX_SBOM_BYTES: usize = 256 << 20;
@@ -151,12 +151,14 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         write_atomically(path, &report.sbom.bytes)?;
     }
     if args.json {
-        print_json(&Printed {
-            schema: "stella.scan/v1",
-            key: &key_name,
-            key_created,
-            report: &report,
-        })?;
+        crate::print::json(
+            &crate::print::Schema::new("scan"),
+            &Printed {
+                key: &key_name,
+                key_created,
+                report: &report,
+            },
+        )?;
     } else {
         print_summary(&report, &key_name, key_created)?;
     }
@@ -167,7 +169,6 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Printed<'a> {
-    schema: &'static str,
     key: &'a str,
     key_created: bool,
     #[serde(flatten)]

@@ -20,7 +20,7 @@ use crate::cli::VerifyArgs;
 use crate::exit::{CliError, Outcome};
 use crate::input::Input;
 use crate::oci::{oci_error, open_store};
-use crate::output::{print_json, write_stdout};
+use crate::output::write_stdout;
 
 /// Most binaries listed under a symbol answer in the table (the JSON output has them all).
 const MAX_LISTED: usize = 10;
@@ -187,18 +187,20 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
         .collect::<Result<_, _>>()?;
     let digest = &opened.image.root.digest;
     if args.json {
-        print_json(&json!({
-            "schema": "stella.verify/v1",
-            "image": args.image,
-            "digest": digest,
-            "verified": ok,
-            "record": examined.record,
-            "artifacts": examined.verdicts,
-            "failed": examined.count(Status::Failed),
-            "untrusted": examined.count(Status::Untrusted),
-            "superseded": examined.count(Status::Superseded),
-            "symbols": answers,
-        }))?;
+        crate::print::json(
+            &crate::print::Schema::new("verify"),
+            &json!({
+                "image": args.image,
+                "digest": digest,
+                "verified": ok,
+                "record": examined.record,
+                "artifacts": examined.verdicts,
+                "failed": examined.count(Status::Failed),
+                "untrusted": examined.count(Status::Untrusted),
+                "superseded": examined.count(Status::Superseded),
+                "symbols": answers,
+            }),
+        )?;
     } else {
         let mut text = String::new();
         for a in &answers {

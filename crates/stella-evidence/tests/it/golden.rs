@@ -73,8 +73,8 @@ fn a_record_is_the_same_bytes_for_the_same_inputs() {
     let log = log_in(&home.join("log"));
     let key = signing_key();
     let store_dir = dir.path().join("oci");
-    let reference = Reference::parse(&format!("oci-layout:{}:docs", store_dir.display()))
-        .expect("reference");
+    let reference =
+        Reference::parse(&format!("oci-layout:{}:docs", store_dir.display())).expect("reference");
     let request = PackRequest {
         dir: &app,
         reference: &reference,
