@@ -115,7 +115,7 @@ impl Kinded for EvidenceError {
     fn kind(&self) -> ErrorKind {
         match self {
             EvidenceError::Oci { source, .. } => oci_kind(source.as_ref()),
-            EvidenceError::Log { source } => tlog_kind(source.as_ref()),
+            EvidenceError::Log { source } => source.kind(),
             EvidenceError::Sbom { .. } | EvidenceError::Binary { .. } => ErrorKind::Invalid,
             EvidenceError::Attest { source, .. } => match source.kind() {
                 // Signing what the scan built cannot be "rejected": it is the input's fault.
@@ -131,13 +131,6 @@ impl Kinded for EvidenceError {
 fn oci_kind(e: &stella_oci::OciError) -> ErrorKind {
     match e {
         stella_oci::OciError::Io(_) => ErrorKind::Environment,
-        _ => ErrorKind::Invalid,
-    }
-}
-
-fn tlog_kind(e: &stella_tlog::TlogError) -> ErrorKind {
-    match e {
-        stella_tlog::TlogError::Io(_) => ErrorKind::Environment,
         _ => ErrorKind::Invalid,
     }
 }

@@ -226,11 +226,13 @@ pub fn fsck(dir: &Path, repair: bool) -> Result<Report, TlogError> {
 
 fn rewrite(path: &Path, bytes: &[u8]) -> Result<(), TlogError> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| store::io_error(parent, &e))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| TlogError::Io(format!("{}: not a file name", path.display())))?;
+    std::fs::create_dir_all(parent).map_err(|e| store::io_error(parent, e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        TlogError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+        )
+    })?;
     let secret = name == "log.key";
     store::write_durably(parent, name, bytes, secret)?;
     store::sync_dir(parent)
@@ -531,10 +533,9 @@ fn settle_edge(
             .map(|((&(l, i, _), &c), cands)| ((l, i), &cands[c].0))
             .collect();
         let computed = verified::root_of(size, &|l, i| {
-            tiles
-                .get(&(l, i))
-                .map(|h| (*h).clone())
-                .ok_or_else(|| TlogError::Proof(format!("tile {l}/{i} is not on the edge")))
+            tiles.get(&(l, i)).map(|h| (*h).clone()).ok_or_else(|| {
+                TlogError::Proof(crate::ProofError::NotOnEdge { level: l, index: i })
+            })
         });
         if computed.ok() == Some(root) {
             return Some(

@@ -39,7 +39,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::TlogError;
 use crate::checkpoint::Checkpoint;
 use crate::damage::{Damage, DamagedFile};
 use crate::identity::{CREATED_HEADER, Identity, open_checkpoint, pem};
@@ -50,6 +49,7 @@ pub use crate::stored::open_bundle_path;
 use crate::stored::{Bundle, DiskTiles, Source, read_bundle};
 use crate::tiles::{self, TILE_HEIGHT, TILE_WIDTH};
 use crate::verified::{self, VerifiedTiles, tile_width};
+use crate::{ProofError, TlogError};
 
 /// Most entries appended in one batch (a batch is one checkpoint).
 pub const MAX_BATCH: usize = 65_536;
@@ -101,7 +101,7 @@ pub fn is_log(dir: &Path) -> Result<bool, TlogError> {
             Ok(_) => return Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(false),
-            Err(e) => return Err(io_error(&path, &e)),
+            Err(e) => return Err(io_error(&path, e)),
         }
     }
     Ok(false)
@@ -156,9 +156,9 @@ impl Log {
         let origin = origin.unwrap_or(DEFAULT_ORIGIN);
         let key = Ed25519KeyPair::generate()
             .and_then(|k| k.to_pkcs8v1())
-            .map_err(|_| TlogError::Io("no randomness for the log key".to_owned()))?;
+            .map_err(|_| TlogError::NoRandomness)?;
         let signer = NoteSigner::from_pkcs8(origin, key.as_ref())?;
-        fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let lock = store::lock(dir)?;
         if is_log(dir)? {
             return Err(TlogError::LogExists {
@@ -252,17 +252,16 @@ impl Log {
     /// (the log stays at its previous checkpoint).
     pub fn append(&self, entries: &[Vec<u8>]) -> Result<Appended, TlogError> {
         if entries.len() > MAX_BATCH {
-            return Err(TlogError::Entry(format!(
-                "{} entries in one batch; at most {MAX_BATCH}",
-                entries.len()
-            )));
+            return Err(TlogError::BatchTooLarge {
+                count: entries.len(),
+                max: MAX_BATCH,
+            });
         }
         if let Some(e) = entries.iter().find(|e| e.len() > tiles::MAX_ENTRY_BYTES) {
-            return Err(TlogError::Entry(format!(
-                "an entry of {} bytes; a log entry is at most {} (log large documents by digest)",
-                e.len(),
-                tiles::MAX_ENTRY_BYTES
-            )));
+            return Err(TlogError::EntryTooLarge {
+                size: e.len(),
+                max: tiles::MAX_ENTRY_BYTES,
+            });
         }
         let _lock = store::lock(&self.dir)?;
         let (old, _) = self.checkpoint()?;
@@ -344,10 +343,10 @@ impl Log {
                 let mut file = OpenOptions::new()
                     .write(true)
                     .open(&open)
-                    .map_err(|e| io_error(&open, &e))?;
-                file.set_len(bundle.len).map_err(|e| io_error(&open, &e))?;
+                    .map_err(|e| io_error(&open, e))?;
+                file.set_len(bundle.len).map_err(|e| io_error(&open, e))?;
                 file.seek(SeekFrom::End(0))
-                    .map_err(|e| io_error(&open, &e))?;
+                    .map_err(|e| io_error(&open, e))?;
                 file
             } else {
                 if bundle.source == Source::Exact {
@@ -359,10 +358,10 @@ impl Log {
             };
             file.write_all(&tiles::encode_entries(now)?)
                 .and_then(|()| file.sync_all())
-                .map_err(|e| io_error(&open, &e))?;
+                .map_err(|e| io_error(&open, e))?;
             if bundle.entries.len() + take == width {
                 let full = self.dir.join(tiles::entries_path(index, TILE_WIDTH));
-                fs::rename(&open, &full).map_err(|e| io_error(&full, &e))?;
+                fs::rename(&open, &full).map_err(|e| io_error(&full, e))?;
                 writes.dir_of(&full);
                 writes
                     .emptied
@@ -388,7 +387,7 @@ impl Log {
             let mut file = self.start_open_bundle(index, &[], writes)?;
             file.write_all(&tiles::encode_entries(rest)?)
                 .and_then(|()| file.sync_all())
-                .map_err(|e| io_error(&open, &e))?;
+                .map_err(|e| io_error(&open, e))?;
         }
         Ok(())
     }
@@ -402,15 +401,15 @@ impl Log {
     ) -> Result<fs::File, TlogError> {
         let open = self.dir.join(open_bundle_path(index));
         let parent = open.parent().unwrap_or(&self.dir).to_path_buf();
-        fs::create_dir_all(&parent).map_err(|e| io_error(&parent, &e))?;
+        fs::create_dir_all(&parent).map_err(|e| io_error(&parent, e))?;
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(true)
             .write(true)
             .open(&open)
-            .map_err(|e| io_error(&open, &e))?;
+            .map_err(|e| io_error(&open, e))?;
         file.write_all(&tiles::encode_entries(entries)?)
-            .map_err(|e| io_error(&open, &e))?;
+            .map_err(|e| io_error(&open, e))?;
         writes.dirs.insert(parent);
         Ok(file)
     }
@@ -479,10 +478,11 @@ impl Log {
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, TlogError> {
         let (cp, _) = self.checkpoint()?;
         if index >= cp.size {
-            return Err(TlogError::Proof(format!(
-                "entry {index} is past the end of the log ({} entries)",
-                cp.size
-            )));
+            return Err(ProofError::PastEnd {
+                index,
+                size: cp.size,
+            }
+            .into());
         }
         let bundle_index = index / TILE_WIDTH;
         let bundle = self.checked_bundle(&cp, bundle_index)?;
@@ -722,10 +722,10 @@ impl Log {
     /// Bundle `index` of `checkpoint`'s tree, checked against its hash tile.
     fn checked_bundle(&self, checkpoint: &Checkpoint, index: u64) -> Result<Bundle, TlogError> {
         let width = tile_width(checkpoint.size, 0, index).ok_or_else(|| {
-            TlogError::Proof(format!(
-                "the tree of {} entries has no bundle {index}",
-                checkpoint.size
-            ))
+            TlogError::from(ProofError::NoBundle {
+                index,
+                size: checkpoint.size,
+            })
         })?;
         let bundle = read_bundle(&self.dir, index, width)?;
         self.with_tree(checkpoint, |tiles| self.check_bundle(tiles, index, &bundle))?;
@@ -792,10 +792,11 @@ fn keep(cache: &mut Checked, tree: (u64, Hash), tiles: HashMap<(u32, u64), Vec<H
 
 fn check_size(size: u64, checkpoint: &Checkpoint) -> Result<(), TlogError> {
     if size > checkpoint.size {
-        return Err(TlogError::Proof(format!(
-            "tree size {size} is past the log's checkpoint ({})",
-            checkpoint.size
-        )));
+        return Err(ProofError::PastCheckpoint {
+            size,
+            checkpoint: checkpoint.size,
+        }
+        .into());
     }
     Ok(())
 }
@@ -861,10 +862,12 @@ impl HashSource for TileView<'_> {
         let first = index << within;
         let count = 1u64 << within;
         if first + count > stored_at_level {
-            return Err(TlogError::Proof(format!(
-                "subtree {level}/{index} is not complete in a tree of {} entries",
-                self.size
-            )));
+            return Err(ProofError::NoSubtree {
+                level,
+                index,
+                size: self.size,
+            }
+            .into());
         }
         let tile_index = first / TILE_WIDTH;
         let width = (stored_at_level - tile_index * TILE_WIDTH).min(TILE_WIDTH);
@@ -874,10 +877,7 @@ impl HashSource for TileView<'_> {
             None => {
                 let h = self.reader.read_tile(tile_level, tile_index, width)?;
                 if h.len() as u64 != width {
-                    return Err(TlogError::Corrupt(format!(
-                        "tile {tile_level}/{tile_index}: {} hashes, expected {width}",
-                        h.len()
-                    )));
+                    return Err(short_tile(tile_level, tile_index, h.len(), width));
                 }
                 cache.insert((tile_level, tile_index), h.clone());
                 h
@@ -886,10 +886,20 @@ impl HashSource for TileView<'_> {
         let offset = usize::try_from(first % TILE_WIDTH).unwrap_or(usize::MAX);
         let slice = hashes
             .get(offset..offset + usize::try_from(count).unwrap_or(0))
-            .ok_or_else(|| {
-                TlogError::Corrupt(format!("tile {tile_level}/{tile_index} too short"))
-            })?;
+            .ok_or_else(|| short_tile(tile_level, tile_index, hashes.len(), width))?;
         Ok(merkle::perfect_root(slice))
+    }
+}
+
+/// A tile that holds `found` hashes where the tree needs `width`: damage of a tile that is
+/// not local (a local one is named by its file).
+pub(crate) fn short_tile(level: u32, index: u64, found: usize, width: u64) -> TlogError {
+    TlogError::Corrupt {
+        tile: tiles::tile_path(level, index, width),
+        damage: Damage::Length {
+            found: found as u64 * 32,
+            expected: width * 32,
+        },
     }
 }
 

@@ -6,7 +6,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use crate::TlogError;
+use crate::{ProofError, ProofKind, Side, TlogError};
 
 /// A SHA-256 tree hash.
 pub type Hash = [u8; 32];
@@ -86,9 +86,7 @@ pub fn inclusion_proof(
     size: u64,
 ) -> Result<Vec<Hash>, TlogError> {
     if index >= size {
-        return Err(TlogError::Proof(format!(
-            "leaf {index} is not in a tree of {size} leaves"
-        )));
+        return Err(ProofError::OutsideTree { index, size }.into());
     }
     let mut proof = Vec::new();
     path(source, index, 0, size, &mut proof)?;
@@ -127,9 +125,7 @@ pub fn consistency_proof(
     new: u64,
 ) -> Result<Vec<Hash>, TlogError> {
     if old == 0 || old > new {
-        return Err(TlogError::Proof(format!(
-            "no consistency proof from {old} to {new} leaves"
-        )));
+        return Err(ProofError::NoConsistency { old, new }.into());
     }
     let mut proof = Vec::new();
     subproof(source, old, 0, new, true, &mut proof)?;
@@ -174,17 +170,16 @@ pub fn verify_inclusion(
     root: &Hash,
 ) -> Result<(), TlogError> {
     if index >= size {
-        return Err(TlogError::Proof(format!(
-            "index {index} is outside a tree of {size} leaves"
-        )));
+        return Err(ProofError::OutsideTree { index, size }.into());
     }
     let (mut fn_, mut sn) = (index, size - 1);
     let mut r = *leaf;
     for p in proof {
         if sn == 0 {
-            return Err(TlogError::Proof(
-                "the inclusion proof has more hashes than the tree has levels".to_owned(),
-            ));
+            return Err(ProofError::TooManyHashes {
+                proof: ProofKind::Inclusion,
+            }
+            .into());
         }
         if fn_ & 1 == 1 || fn_ == sn {
             r = node_hash(p, &r);
@@ -199,14 +194,13 @@ pub fn verify_inclusion(
         sn >>= 1;
     }
     if sn != 0 {
-        return Err(TlogError::Proof(
-            "the inclusion proof has fewer hashes than the tree has levels".to_owned(),
-        ));
+        return Err(ProofError::TooFewHashes {
+            proof: ProofKind::Inclusion,
+        }
+        .into());
     }
     if r != *root {
-        return Err(TlogError::Proof(
-            "the inclusion proof leads to another root hash".to_owned(),
-        ));
+        return Err(ProofError::OtherRoot.into());
     }
     Ok(())
 }
@@ -223,28 +217,28 @@ pub fn verify_consistency(
     new_root: &Hash,
     proof: &[Hash],
 ) -> Result<(), TlogError> {
-    let fail = |m: &str| Err(TlogError::Proof(m.to_owned()));
+    let fail = |e: ProofError| Err(TlogError::Proof(e));
     if old > new {
-        return fail("the old tree is larger than the new one");
+        return fail(ProofError::OldLarger);
     }
     if old == new {
         return if proof.is_empty() && old_root == new_root {
             Ok(())
         } else if old_root != new_root {
-            fail("two different root hashes for the same tree size: a split view")
+            fail(ProofError::TwoRoots)
         } else {
-            fail("a consistency proof between equal sizes must be empty")
+            fail(ProofError::NotEmpty)
         };
     }
     if old == 0 {
         return if proof.is_empty() {
             Ok(())
         } else {
-            fail("a consistency proof from the empty tree must be empty")
+            fail(ProofError::NotEmpty)
         };
     }
     if proof.is_empty() {
-        return fail("the consistency proof is empty");
+        return fail(ProofError::Empty);
     }
     let mut path: Vec<Hash> = proof.to_vec();
     if old.is_power_of_two() {
@@ -258,7 +252,9 @@ pub fn verify_consistency(
     let (mut fr, mut sr) = (path[0], path[0]);
     for c in &path[1..] {
         if sn == 0 {
-            return fail("the consistency proof has more hashes than the trees have levels");
+            return fail(ProofError::TooManyHashes {
+                proof: ProofKind::Consistency,
+            });
         }
         if fn_ & 1 == 1 || fn_ == sn {
             fr = node_hash(c, &fr);
@@ -274,13 +270,15 @@ pub fn verify_consistency(
         sn >>= 1;
     }
     if sn != 0 {
-        return fail("the consistency proof has fewer hashes than the trees have levels");
+        return fail(ProofError::TooFewHashes {
+            proof: ProofKind::Consistency,
+        });
     }
     if fr != *old_root {
-        return fail("the consistency proof does not lead to the old root hash");
+        return fail(ProofError::NotConsistent { side: Side::Old });
     }
     if sr != *new_root {
-        return fail("the consistency proof does not lead to the new root hash");
+        return fail(ProofError::NotConsistent { side: Side::New });
     }
     Ok(())
 }
@@ -308,13 +306,15 @@ impl MemoryTree {
 
 impl HashSource for MemoryTree {
     fn hash(&self, level: u32, index: u64) -> Result<Hash, TlogError> {
+        let missing = || ProofError::NoSubtree {
+            level,
+            index,
+            size: self.leaves.len() as u64,
+        };
         let width = 1u64 << level;
-        let start = usize::try_from(index * width).map_err(|_| TlogError::Proof("index".into()))?;
-        let end = start + usize::try_from(width).map_err(|_| TlogError::Proof("width".into()))?;
-        let leaves = self
-            .leaves
-            .get(start..end)
-            .ok_or_else(|| TlogError::Proof(format!("no subtree {level}/{index}")))?;
+        let start = usize::try_from(index * width).map_err(|_| missing())?;
+        let end = start + usize::try_from(width).map_err(|_| missing())?;
+        let leaves = self.leaves.get(start..end).ok_or_else(missing)?;
         Ok(perfect_root(leaves))
     }
 }
@@ -324,14 +324,11 @@ mod tests {
     use super::*;
 
     fn hex(h: &Hash) -> String {
-        h.iter().map(|b| format!("{b:02x}")).collect()
+        stella_core::hex::encode(h)
     }
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-            .collect()
+        stella_core::hex::decode(s).expect("hex")
     }
 
     /// The Certificate Transparency reference leaves (RFC 6962 test data).

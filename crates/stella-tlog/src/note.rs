@@ -89,7 +89,7 @@ impl NoteVerifier {
             .try_into()
             .map_err(|_| bad("Ed25519 keys are 32 bytes"))?;
         let verifier = NoteVerifier::new(name, public)?;
-        let hex_id: String = verifier.id.iter().map(|b| format!("{b:02x}")).collect();
+        let hex_id = stella_core::hex::encode(verifier.id);
         if hex_id != id {
             return Err(bad(&format!(
                 "key id {id} does not match the key ({hex_id})"
@@ -102,7 +102,7 @@ impl NoteVerifier {
     pub fn to_vkey(&self) -> String {
         let mut raw = vec![ED25519_TYPE];
         raw.extend_from_slice(&self.public_key);
-        let hex_id: String = self.id.iter().map(|b| format!("{b:02x}")).collect();
+        let hex_id = stella_core::hex::encode(self.id);
         format!("{}+{hex_id}+{}", self.name, STANDARD.encode(raw))
     }
 

@@ -13,8 +13,8 @@ use crate::damage::DamagedFile;
 /// The lock file: its content is never read, only its lock.
 pub(crate) const LOCK: &str = "lock";
 
-pub(crate) fn io_error(path: &Path, e: &std::io::Error) -> TlogError {
-    TlogError::Io(format!("{}: {e}", path.display()))
+pub(crate) fn io_error(path: &Path, e: std::io::Error) -> TlogError {
+    TlogError::io(path, e)
 }
 
 /// An exclusive lock on the log (released on drop), serialising appenders across processes.
@@ -25,9 +25,8 @@ pub(crate) fn lock(dir: &Path) -> Result<File, TlogError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| io_error(&path, &e))?;
-    file.lock()
-        .map_err(|e| TlogError::Io(format!("locking {}: {e}", path.display())))?;
+        .map_err(|e| io_error(&path, e))?;
+    file.lock().map_err(|e| io_error(&path, e))?;
     Ok(file)
 }
 
@@ -41,7 +40,7 @@ fn temporary(
     secret: bool,
 ) -> Result<tempfile::NamedTempFile, TlogError> {
     let path = dir.join(name);
-    let io = |e: std::io::Error| io_error(&path, &e);
+    let io = |e: std::io::Error| io_error(&path, e);
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
@@ -72,7 +71,7 @@ pub(crate) fn write_durably(
     let path = dir.join(name);
     temporary(dir, name, bytes, secret)?
         .persist(&path)
-        .map_err(|e| io_error(&path, &e.error))?;
+        .map_err(|e| io_error(&path, e.error))?;
     Ok(())
 }
 
@@ -91,7 +90,7 @@ pub(crate) fn create_durably(
         std::io::ErrorKind::AlreadyExists => TlogError::LogExists {
             dir: dir.to_path_buf(),
         },
-        _ => io_error(&path, &e),
+        _ => io_error(&path, e),
     })
 }
 
@@ -105,7 +104,7 @@ pub(crate) fn write_file(
 ) -> Result<(), TlogError> {
     let path = dir.join(rel);
     let parent = path.parent().unwrap_or(dir).to_path_buf();
-    fs::create_dir_all(&parent).map_err(|e| io_error(&parent, &e))?;
+    fs::create_dir_all(&parent).map_err(|e| io_error(&parent, e))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -119,7 +118,7 @@ pub(crate) fn write_file(
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), TlogError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| io_error(dir, &e))
+        .map_err(|e| io_error(dir, e))
 }
 
 /// The bytes of a file of the log, or the damage that names it.

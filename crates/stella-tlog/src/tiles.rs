@@ -6,6 +6,7 @@
 //! Not here: reading and writing files ([`crate::log`]).
 
 use crate::TlogError;
+use crate::damage::Damage;
 use crate::merkle::Hash;
 
 /// Hashes per full tile (tile height 8).
@@ -76,12 +77,13 @@ pub fn encode_hashes(hashes: &[Hash]) -> Vec<u8> {
 /// [`TlogError::Corrupt`] for a tile of the wrong length (a truncated tile).
 pub fn decode_hashes(bytes: &[u8], width: u64, path: &str) -> Result<Vec<Hash>, TlogError> {
     if bytes.len() as u64 != width * 32 {
-        return Err(TlogError::Corrupt(format!(
-            "{path}: {} bytes, expected {} ({} hashes)",
-            bytes.len(),
-            width * 32,
-            width
-        )));
+        return Err(TlogError::Corrupt {
+            tile: path.to_owned(),
+            damage: Damage::Length {
+                found: bytes.len() as u64,
+                expected: width * 32,
+            },
+        });
     }
     Ok(bytes
         .chunks_exact(32)
@@ -100,11 +102,9 @@ pub fn decode_hashes(bytes: &[u8], width: u64, path: &str) -> Result<Vec<Hash>, 
 pub fn encode_entries(entries: &[Vec<u8>]) -> Result<Vec<u8>, TlogError> {
     let mut out = Vec::new();
     for e in entries {
-        let len = u16::try_from(e.len()).map_err(|_| {
-            TlogError::Entry(format!(
-                "{} bytes; a log entry is at most {MAX_ENTRY_BYTES}",
-                e.len()
-            ))
+        let len = u16::try_from(e.len()).map_err(|_| TlogError::EntryTooLarge {
+            size: e.len(),
+            max: MAX_ENTRY_BYTES,
         })?;
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(e);
@@ -117,31 +117,37 @@ pub fn encode_entries(entries: &[Vec<u8>]) -> Result<Vec<u8>, TlogError> {
 /// # Errors
 /// [`TlogError::Corrupt`] for a truncated or overlong bundle.
 pub fn decode_entries(bytes: &[u8], width: u64, path: &str) -> Result<Vec<Vec<u8>>, TlogError> {
+    let at = |rest: &[u8]| (bytes.len() - rest.len()) as u64;
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         let [a, b, tail @ ..] = rest else {
-            return Err(TlogError::Corrupt(format!(
-                "{path}: truncated length prefix"
-            )));
+            return Err(corrupt(path, Damage::Truncated { offset: at(rest) }));
         };
         let len = usize::from(u16::from_be_bytes([*a, *b]));
         if tail.len() < len {
-            return Err(TlogError::Corrupt(format!(
-                "{path}: truncated entry {}",
-                out.len()
-            )));
+            return Err(corrupt(path, Damage::Truncated { offset: at(rest) }));
         }
         out.push(tail[..len].to_vec());
         rest = &tail[len..];
     }
     if out.len() as u64 != width {
-        return Err(TlogError::Corrupt(format!(
-            "{path}: {} entries, expected {width}",
-            out.len()
-        )));
+        return Err(corrupt(
+            path,
+            Damage::EntryCount {
+                found: out.len() as u64,
+                expected: width,
+            },
+        ));
     }
     Ok(out)
+}
+
+fn corrupt(path: &str, damage: Damage) -> TlogError {
+    TlogError::Corrupt {
+        tile: path.to_owned(),
+        damage,
+    }
 }
 
 #[cfg(test)]

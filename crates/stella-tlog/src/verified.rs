@@ -17,10 +17,10 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::TlogError;
 use crate::log::TileReader;
 use crate::merkle::{self, Hash, HashSource};
 use crate::tiles::{TILE_HEIGHT, TILE_WIDTH};
+use crate::{ProofError, TlogError};
 
 /// Width of tile `(level, index)` in the tree of `size` entries, or `None` when the tree has
 /// no such tile.
@@ -65,9 +65,12 @@ fn subtree(
     let first = index << within;
     let count = 1u64 << within;
     if first + count > stored_at(tree, tile_level) {
-        return Err(TlogError::Proof(format!(
-            "subtree {level}/{index} is not complete in a tree of {tree} entries"
-        )));
+        return Err(ProofError::NoSubtree {
+            level,
+            index,
+            size: tree,
+        }
+        .into());
     }
     let hashes = tile(tile_level, first / TILE_WIDTH)?;
     let offset = usize::try_from(first % TILE_WIDTH).unwrap_or(usize::MAX);
@@ -75,11 +78,12 @@ fn subtree(
     let slice = hashes
         .get(offset..offset.saturating_add(count))
         .ok_or_else(|| {
-            TlogError::Corrupt(format!(
-                "tile {tile_level}/{} holds {} hashes, fewer than the tree needs",
+            crate::log::short_tile(
+                tile_level,
                 first / TILE_WIDTH,
-                hashes.len()
-            ))
+                hashes.len(),
+                tile_width(tree, tile_level, first / TILE_WIDTH).unwrap_or(TILE_WIDTH),
+            )
         })?;
     Ok(merkle::perfect_root(slice))
 }
@@ -114,17 +118,14 @@ impl<'a> VerifiedTiles<'a> {
         for (level, index, width) in right_edge(size) {
             let hashes = reader.read_tile(level, index, width)?;
             if hashes.len() as u64 != width {
-                return Err(TlogError::Corrupt(format!(
-                    "tile {level}/{index}: {} hashes, expected {width}",
-                    hashes.len()
-                )));
+                return Err(crate::log::short_tile(level, index, hashes.len(), width));
             }
             edge.insert((level, index), hashes);
         }
         let from_edge = |level: u32, index: u64| {
-            edge.get(&(level, index)).cloned().ok_or_else(|| {
-                TlogError::Proof(format!("tile {level}/{index} is not on the right edge"))
-            })
+            edge.get(&(level, index))
+                .cloned()
+                .ok_or_else(|| TlogError::from(ProofError::NotOnEdge { level, index }))
         };
         let computed =
             merkle::range_hash(&Source(&|l, i| subtree(size, l, i, &from_edge)), 0, size)?;
@@ -185,11 +186,10 @@ impl<'a> VerifiedTiles<'a> {
         if let Some(hashes) = self.checked.borrow().get(&(level, index)) {
             return Ok(hashes.clone());
         }
-        let width = tile_width(self.size, level, index).ok_or_else(|| {
-            TlogError::Proof(format!(
-                "the tree of {} entries has no tile {level}/{index}",
-                self.size
-            ))
+        let width = tile_width(self.size, level, index).ok_or_else(|| ProofError::NoTile {
+            level,
+            index,
+            size: self.size,
         })?;
         if width < TILE_WIDTH {
             // Every partial tile is on the right edge, read and checked by `new`.
@@ -202,10 +202,7 @@ impl<'a> VerifiedTiles<'a> {
         }
         let hashes = self.reader.read_tile(level, index, width)?;
         if hashes.len() as u64 != width {
-            return Err(TlogError::Corrupt(format!(
-                "tile {level}/{index}: {} hashes, expected {width}",
-                hashes.len()
-            )));
+            return Err(crate::log::short_tile(level, index, hashes.len(), width));
         }
         let above = self.tile(level + 1, index / TILE_WIDTH)?;
         let at = usize::try_from(index % TILE_WIDTH).unwrap_or(usize::MAX);
@@ -229,10 +226,11 @@ impl<'a> VerifiedTiles<'a> {
     /// [`TlogError::Proof`] for a size past this tree.
     pub fn prefix(&self, size: u64) -> Result<Prefix<'_, 'a>, TlogError> {
         if size > self.size {
-            return Err(TlogError::Proof(format!(
-                "tree size {size} is past the checked tree ({} entries)",
-                self.size
-            )));
+            return Err(ProofError::PastCheckpoint {
+                size,
+                checkpoint: self.size,
+            }
+            .into());
         }
         Ok(Prefix { tiles: self, size })
     }

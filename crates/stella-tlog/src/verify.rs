@@ -9,11 +9,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use stella_attest::Envelope;
 
-use crate::TlogError;
 use crate::checkpoint::Checkpoint;
 use crate::entry::{TlogEntry, check_binding};
 use crate::merkle;
 use crate::note::NoteVerifier;
+use crate::{ProofError, TlogError};
 
 /// A log a trusted root names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,11 +112,8 @@ pub fn verify_entry(
     let log = logs
         .iter()
         .find(|l| l.log_id == entry.log_id)
-        .ok_or_else(|| {
-            TlogError::TrustedRoot(format!(
-                "the entry is from log {}, which the trusted root does not name",
-                STANDARD.encode(&entry.log_id)
-            ))
+        .ok_or_else(|| TlogError::UnknownLog {
+            log_id: entry.log_id.clone(),
         })?;
     let body: Value = serde_json::from_slice(&entry.body)
         .map_err(|e| TlogError::Binding(format!("body is not JSON ({e})")))?;
@@ -131,11 +128,11 @@ pub fn verify_entry(
     check_binding(&entry.body, envelope)?;
     let checkpoint = Checkpoint::open(&entry.checkpoint, &log.verifier, &log.origin)?;
     if checkpoint.size != entry.tree_size || checkpoint.root != entry.root {
-        return Err(TlogError::Proof(format!(
-            "the inclusion proof is for a tree of {} entries, the checkpoint for {}: a proof for \
-             another tree size",
-            entry.tree_size, checkpoint.size
-        )));
+        return Err(ProofError::OtherTree {
+            proof: entry.tree_size,
+            checkpoint: checkpoint.size,
+        }
+        .into());
     }
     merkle::verify_inclusion(
         &merkle::leaf_hash(&entry.body),

@@ -26,11 +26,11 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::TlogError;
 use crate::checkpoint::Checkpoint;
 use crate::log::Log;
 use crate::merkle::{self, Hash};
 use crate::note::NoteVerifier;
+use crate::{ProofError, TlogError};
 
 /// How a checkpoint relates to the one remembered for its log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Witness {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(TlogError::Io(format!("{}: {e}", path.display()))),
+            Err(e) => return Err(TlogError::io(&path, e)),
         };
         let damaged = |source: TlogError| TlogError::RememberedDamaged {
             path: path.clone(),
@@ -105,7 +105,7 @@ impl Witness {
     /// Remembers the larger of the two once they are proven consistent.
     ///
     /// # Errors
-    /// [`TlogError::Proof`] naming a split view; [`TlogError::RememberedDamaged`];
+    /// [`TlogError::SplitView`]; [`TlogError::RememberedDamaged`];
     /// [`TlogError::Io`] when the directory cannot be written.
     pub fn observe(
         &self,
@@ -155,18 +155,17 @@ impl Witness {
             self.remember(log_id, note)?;
             return Ok(Observation::First);
         };
-        let split = |why: String| {
-            TlogError::Proof(format!(
-                "split view of log {}: the checkpoint of {} entries is not consistent with the \
-                 one of {} entries seen before ({why})",
-                checkpoint.origin, checkpoint.size, old.size
-            ))
+        let split = |why: ProofError| TlogError::SplitView {
+            origin: checkpoint.origin.clone(),
+            size: checkpoint.size,
+            remembered: old.size,
+            source: why,
         };
         if old.size == checkpoint.size {
             return if old.root == checkpoint.root {
                 Ok(Observation::Same)
             } else {
-                Err(split("same size, another root hash".to_owned()))
+                Err(split(ProofError::TwoRoots))
             };
         }
         let (small, large) = if old.size < checkpoint.size {
@@ -179,12 +178,15 @@ impl Witness {
             Err(e) => {
                 return Ok(Observation::Unproven {
                     remembered: old.size,
-                    why: e.to_string(),
+                    why: e.with_sources(),
                 });
             }
         };
         merkle::verify_consistency(small.size, large.size, &small.root, &large.root, &proof)
-            .map_err(|e| split(e.to_string()))?;
+            .map_err(|e| match e {
+                TlogError::Proof(why) => split(why),
+                other => other,
+            })?;
         if checkpoint.size > old.size {
             self.remember(log_id, note)?;
         }
@@ -195,7 +197,7 @@ impl Witness {
 
     /// The lock serialising observations of one log (released on drop).
     fn lock(&self, log_id: &[u8]) -> Result<File, TlogError> {
-        let io = |e: std::io::Error| TlogError::Io(format!("{}: {e}", self.dir.display()));
+        let io = |e: std::io::Error| TlogError::io(&self.dir, e);
         fs::create_dir_all(&self.dir).map_err(io)?;
         let path = self.path(log_id).with_extension("lock");
         let file = OpenOptions::new()
@@ -211,7 +213,7 @@ impl Witness {
     /// Replaces the remembered note: a temporary file of its own in the same directory,
     /// written, fsynced and renamed over the old one.
     fn remember(&self, log_id: &[u8], note: &str) -> Result<(), TlogError> {
-        let io = |e: std::io::Error| TlogError::Io(format!("{}: {e}", self.dir.display()));
+        let io = |e: std::io::Error| TlogError::io(&self.dir, e);
         fs::create_dir_all(&self.dir).map_err(io)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".witness-")
@@ -235,7 +237,7 @@ impl Witness {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let aside = path.with_extension(format!("damaged-{now}"));
-        fs::rename(&path, &aside).map_err(|e| TlogError::Io(format!("{}: {e}", path.display())))?;
+        fs::rename(&path, &aside).map_err(|e| TlogError::io(&path, e))?;
         Ok(aside)
     }
 }
@@ -302,7 +304,7 @@ mod tests {
         assert!(err.to_string().contains("split view"), "{err}");
         // Without a way to get a proof, a larger checkpoint is reported unproven.
         let third = log.append(&[b"d".to_vec()]).expect("append");
-        let no_proof = |_: u64, _: u64| Err(TlogError::Proof("offline".into()));
+        let no_proof = |_: u64, _: u64| Err(TlogError::Proof(ProofError::NoSource));
         assert!(matches!(
             witness
                 .observe(

@@ -11,12 +11,15 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use stella_attest::predicates::{self, REGISTRY};
 use stella_attest::{
-    AttestError, Bundle, Envelope, PrivateKey, PublicKey, SignedEvidence, Signer as _, Statement,
-    Subject, Verified, cosign,
+    AttestError, PrivateKey, PublicKey, SignedEvidence, Signer as _, Statement, Subject, Verified,
+    cosign,
 };
 use stella_core::digest::Sha256Writer;
 use stella_core::{Digest, jcs};
-use stella_tlog::TlogEntry;
+use stella_tlog::audit::{EntryCheck, EntryFailure, Unproven, VerifiedEntries};
+use stella_tlog::log::TileReader;
+use stella_tlog::sign::SignError;
+use stella_tlog::{LogBackend, TrustedLog};
 use zeroize::Zeroizing;
 
 use crate::cli::{
@@ -302,34 +305,22 @@ fn sign_and_write(
         .iter()
         .map(|k| k as &dyn stella_attest::Signer)
         .collect();
-    let Some(first) = keys.first() else {
+    if keys.is_empty() {
         return Err(CliError::input(anyhow!("--key KEY is required")));
-    };
-    let envelope = Envelope::sign_statement(statement, &signers).map_err(CliError::input)?;
-    let entry = if sign.no_tlog {
-        None
-    } else {
-        Some(log_signature(
-            &envelope,
-            first,
-            home,
-            sign.log_url.as_deref(),
-        )?)
-    };
+    }
+    let backend = log_backend(home, sign.no_tlog, sign.log_url.as_deref())?;
+    // The bundle names one key (Sigstore bundles carry one key hint); every signature carries
+    // its own key id. The first signature is the one logged.
+    let signed = stella_tlog::sign::sign_and_log(statement, &signers, backend.as_deref())
+        .map_err(sign_error)?;
     let bytes = match sign.format {
-        // The bundle names one key (Sigstore bundles carry one key hint); every signature
-        // carries its own key id.
-        SignedFormat::Bundle => {
-            let mut bundle = Bundle::new(envelope, first.key_id());
-            bundle.tlog_entries = entry.iter().map(TlogEntry::to_json).collect();
-            bundle.to_canonical_json().map_err(CliError::input)?
-        }
+        SignedFormat::Bundle => signed.bundle.to_canonical_json().map_err(CliError::input)?,
         SignedFormat::Dsse => {
-            jcs::to_canonical(&envelope.to_json_value()).map_err(CliError::input)?
+            jcs::to_canonical(&signed.envelope().to_json_value()).map_err(CliError::input)?
         }
     };
     let ids: Vec<String> = keys.iter().map(|k| k.key_id()).collect();
-    let logged = entry.as_ref().map_or_else(
+    let logged = signed.entries.first().map_or_else(
         || "not logged".to_owned(),
         |e| format!("log entry {}", e.log_index),
     );
@@ -349,35 +340,31 @@ fn sign_and_write(
     Ok(Outcome::Success)
 }
 
-/// Appends the first signature to the transparency log as a `hashedrekord` v0.0.2 entry: the
-/// embedded log, or the Rekor v2-compatible log at `log_url`. The entry with its inclusion proof.
-fn log_signature(
-    envelope: &Envelope,
-    key: &PrivateKey,
+/// The log signatures go to: none with `--no-tlog`, the Rekor v2-compatible log at
+/// `log_url`, else the embedded log (created on first use).
+pub(crate) fn log_backend(
     home: &Path,
+    no_tlog: bool,
     log_url: Option<&str>,
-) -> Result<TlogEntry, CliError> {
-    let tlog_error =
-        |e: stella_tlog::TlogError| CliError::environment(anyhow!("transparency log: {e}"));
-    if let Some(url) = log_url {
-        let request =
-            stella_tlog::rekor::request_for(envelope, key.public_key()).map_err(tlog_error)?;
-        return crate::log::post_entry(url, &request, envelope);
+) -> Result<Option<Box<dyn LogBackend>>, CliError> {
+    if no_tlog {
+        return Ok(None);
     }
-    let log = crate::log::open(home)?;
-    let body =
-        stella_tlog::entry::hashedrekord_body(envelope, 0, key.public_key()).map_err(tlog_error)?;
-    // A damaged log is bad input naming the file (exit 2), not the environment.
-    let appended = log
-        .append(std::slice::from_ref(&body))
-        .map_err(|e| crate::log::tlog_error(e).context("transparency log"))?;
-    log.tlog_entry(
-        appended.first_index,
-        body,
-        &appended.checkpoint,
-        &appended.note,
-    )
-    .map_err(tlog_error)
+    Ok(Some(match log_url {
+        Some(url) => {
+            Box::new(stella_tlog::client::RekorClient::new(url).map_err(crate::log::tlog_error)?)
+        }
+        None => Box::new(crate::log::open(home)?),
+    }))
+}
+
+/// A signing failure is the input's; a log failure is named as the log's commands name it.
+fn sign_error(e: SignError) -> CliError {
+    match e {
+        SignError::Sign(e) => CliError::input(e),
+        SignError::Log(e) => crate::log::tlog_error(e).context("transparency log"),
+        other => CliError::kinded(other),
+    }
 }
 
 fn required<'a, T: ?Sized>(value: Option<&'a T>, flag: &str) -> Result<&'a T, CliError> {
@@ -439,25 +426,7 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
     for f in &args.subject_file {
         digests.push(file_sha256(f)?);
     }
-    let trusted = match &args.trusted_root {
-        Some(path) => {
-            let input = Input::new(path.clone());
-            let value = jcs::parse(&input.read(MAX_TRUSTED_ROOT_BYTES)?)
-                .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
-                .to_serde();
-            Some(
-                stella_tlog::trusted_logs(&value)
-                    .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?,
-            )
-        }
-        None => match crate::log::open_existing(home)? {
-            Some(log) => Some(
-                stella_tlog::trusted_logs(&log.trusted_root(&log.created()))
-                    .map_err(|e| CliError::input(anyhow!(e)))?,
-            ),
-            None => None,
-        },
-    };
+    let trusted = trusted_logs(args.trusted_root.as_deref(), home)?;
     let input = Input::new(args.bundle.clone());
     let bytes = input.read(MAX_BUNDLE_BYTES)?;
     let value = jcs::parse(&bytes)
@@ -498,7 +467,9 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
         };
         let local = crate::log::open_existing(home)?;
         let remote = match &args.log_url {
-            Some(url) => Some(crate::log::HttpTiles::new(url)?),
+            Some(url) => {
+                Some(stella_tlog::client::RekorClient::new(url).map_err(crate::log::tlog_error)?)
+            }
             None => None,
         };
         let unproven = if args.require_tlog {
@@ -511,151 +482,87 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
             logs,
             home,
             local.as_ref(),
-            remote.as_ref(),
+            remote.as_ref().map(|r| r as &dyn TileReader),
             unproven,
         )? {
-            Ok(logged) => logged,
-            Err(reason) => return fail(reason),
+            Ok(logged) => {
+                for warning in &logged.warnings {
+                    tracing::warn!("{warning}");
+                }
+                logged.entries
+            }
+            Err(failure) => return fail(failure.to_string()),
         }
     };
     report_success(&verified, &logged, args.json)?;
     Ok(Outcome::Success)
 }
 
-/// What a verification makes of a checkpoint whose consistency with the one seen before
-/// cannot be proven (no proof to be had: the log is neither local nor reachable, or its tiles
-/// are gone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unproven {
-    /// A clean failure: nothing says the log did not show another history.
-    Fails,
-    /// A warning (`verify-attestation` without `--require-tlog`, where the log is optional).
-    Warns,
+/// The logs a verification trusts: those of the trusted-root file at `path` (read as every
+/// input is, so `-` is standard input), else the embedded log's own root, else none.
+pub(crate) fn trusted_logs(
+    path: Option<&Path>,
+    home: &Path,
+) -> Result<Option<Vec<TrustedLog>>, CliError> {
+    match path {
+        Some(path) => {
+            let input = Input::new(path.to_path_buf());
+            let bytes = input.read(MAX_TRUSTED_ROOT_BYTES)?;
+            stella_tlog::audit::trusted_logs_from_document(&bytes)
+                .map(Some)
+                .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))
+        }
+        None => match crate::log::open_existing(home)? {
+            Some(log) => stella_tlog::audit::trusted_logs_of(&log)
+                .map(Some)
+                .map_err(CliError::kinded),
+            None => Ok(None),
+        },
+    }
 }
 
-/// Checks every log entry of `evidence` against `logs`: the entry binds this envelope's
-/// signature, its checkpoint is signed by a trusted log and proves inclusion, and the checkpoint
-/// does not contradict what this machine saw of the same log before (consistency proofs from the
-/// `local` log, else the `remote` tile API); a local log smaller than it was seen is a rollback.
-/// A consistency that cannot be proven fails too. `Ok(Err(reason))` is a clean verification
-/// failure.
+/// Checks every log entry of `evidence` against `logs` (see
+/// [`stella_tlog::audit::check_entries`]); an unproven consistency fails. `Ok(Err(reason))`
+/// is a clean verification failure.
+// TODO(lib): callers in scan/verify_image move to stella_tlog::audit::check_entries.
 pub(crate) fn check_log_entries(
     evidence: &SignedEvidence,
-    logs: &[stella_tlog::TrustedLog],
+    logs: &[TrustedLog],
     home: &Path,
     local: Option<&stella_tlog::Log>,
-    remote: Option<&crate::log::HttpTiles>,
+    remote: Option<&dyn TileReader>,
 ) -> Result<Result<Vec<stella_tlog::VerifiedEntry>, String>, CliError> {
-    check_entries(evidence, logs, home, local, remote, Unproven::Fails)
+    Ok(
+        check_entries(evidence, logs, home, local, remote, Unproven::Fails)?
+            .map(|verified| verified.entries)
+            .map_err(|failure| failure.to_string()),
+    )
 }
 
-/// [`check_log_entries`], with what an unproven consistency is left to the caller.
+/// The library's entry checks for `evidence`, with the witness of `home`; what an unproven
+/// consistency is left to the caller.
 fn check_entries(
     evidence: &SignedEvidence,
-    logs: &[stella_tlog::TrustedLog],
+    logs: &[TrustedLog],
     home: &Path,
     local: Option<&stella_tlog::Log>,
-    remote: Option<&crate::log::HttpTiles>,
+    remote: Option<&dyn TileReader>,
     unproven: Unproven,
-) -> Result<Result<Vec<stella_tlog::VerifiedEntry>, String>, CliError> {
-    use stella_tlog::TlogError;
-    use stella_tlog::witness::Observation;
+) -> Result<Result<VerifiedEntries, EntryFailure>, CliError> {
     let raw_entries = match evidence {
-        SignedEvidence::Bundle(b) => b.tlog_entries.clone(),
-        SignedEvidence::Envelope(_) => Vec::new(),
+        SignedEvidence::Bundle(b) => b.tlog_entries.as_slice(),
+        SignedEvidence::Envelope(_) => &[],
     };
     let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
-    // A split view, a rollback or an unproven consistency is the verification's "no"; a
-    // damaged witness note or local log is bad input naming the file; the disk, environment.
-    let observed = |i: usize, what: &str, result: Result<Observation, TlogError>| match result {
-        Ok(Observation::Unproven { remembered, why }) => {
-            let reason = format!(
-                "log entry {i}: consistency of {what} with the checkpoint of {remembered} \
-                     entries seen before was not proven ({why})"
-            );
-            match unproven {
-                Unproven::Fails => Ok(Some(reason)),
-                Unproven::Warns => {
-                    tracing::warn!("{reason}");
-                    Ok(None)
-                }
-            }
-        }
-        Ok(_) => Ok(None),
-        Err(e @ (TlogError::Proof(_) | TlogError::Rollback { .. })) => {
-            Ok(Some(format!("log entry {i}: {e}")))
-        }
-        Err(e) => Err(crate::log::tlog_error(e)),
+    let check = EntryCheck {
+        logs,
+        witness: &witness,
+        local,
+        remote,
+        unproven,
     };
-    let mut local_observed = false;
-    let mut logged = Vec::new();
-    for (i, raw) in raw_entries.iter().enumerate() {
-        let checked = TlogEntry::from_json(raw).and_then(|entry| {
-            let verified = stella_tlog::verify_entry(&entry, evidence.envelope(), logs)?;
-            Ok((entry, verified))
-        });
-        let (entry, verified) = match checked {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(format!("log entry {i}: {e}"))),
-        };
-        let Some(trusted) = logs.iter().find(|l| l.log_id == entry.log_id) else {
-            continue;
-        };
-        let here = local.filter(|l| l.log_id() == entry.log_id);
-        // The log at hand first: smaller than it was seen is a rollback, whatever the bundle.
-        if let Some(log) = here.filter(|_| !local_observed) {
-            local_observed = true;
-            if let Some(reason) = observed(i, "the log", witness.observe_local(log))? {
-                return Ok(Err(reason));
-            }
-        }
-        let prove = |old: u64, new: u64| -> Result<Vec<stella_tlog::merkle::Hash>, TlogError> {
-            if let Some(log) = here {
-                return log.consistency_proof(old, new);
-            }
-            match remote {
-                Some(tiles) => stella_tlog::merkle::consistency_proof(
-                    &stella_tlog::log::TileView::new(tiles, new),
-                    old,
-                    new,
-                ),
-                None => Err(TlogError::Proof(
-                    "the log is not local and no --log-url was given".to_owned(),
-                )),
-            }
-        };
-        let observation = witness.observe(
-            &entry.log_id,
-            &trusted.verifier,
-            &verified.checkpoint,
-            &entry.checkpoint,
-            &prove,
-        );
-        if let Some(reason) = observed(i, "its checkpoint", observation)? {
-            return Ok(Err(reason));
-        }
-        // The log at hand must still hold the entry at its index: a log that lost or replaced it
-        // no longer backs the bundle, whatever the bundle's own proof says.
-        if let Some(log) = here {
-            match log.entry(entry.log_index) {
-                Ok(body) if body == entry.body => {}
-                Ok(_) => {
-                    return Ok(Err(format!(
-                        "log entry {i}: the log holds another entry at index {}",
-                        entry.log_index
-                    )));
-                }
-                Err(e) => {
-                    return Ok(Err(format!(
-                        "log entry {i}: the log does not hold entry {} ({e})",
-                        entry.log_index
-                    )));
-                }
-            }
-        }
-        logged.push(verified);
-    }
-    Ok(Ok(logged))
+    stella_tlog::audit::check_entries(raw_entries, evidence.envelope(), &check)
+        .map_err(crate::log::tlog_error)
 }
 
 pub(crate) fn check(

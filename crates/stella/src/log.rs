@@ -7,6 +7,7 @@ use anyhow::anyhow;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use stella_core::Kinded as _;
 use stella_tlog::{Checkpoint, Log, TlogError, merkle};
 
 use crate::cli::LogCommand;
@@ -19,42 +20,44 @@ pub fn log_dir(home: &Path) -> PathBuf {
     home.join("log")
 }
 
-/// The exit code a log error earns: the file system failing us is the environment (3); a
-/// missing or damaged log is bad input naming the file (2), with the way out.
+/// A log error on its way to the user: the exit code comes from its kind (a damaged or
+/// missing log is bad input naming the file, the disk or a log server the environment), and
+/// the two errors a newcomer meets first carry the way out.
+// TODO(lib): callers in scan/verify_image map stella_tlog::TlogError through its Kinded kind.
 pub fn tlog_error(e: TlogError) -> CliError {
-    match e {
-        TlogError::Io(_) => CliError::environment(anyhow!(e)),
-        TlogError::NoLog { ref dir } => {
-            let hint = format!(
-                "{e}: it is created by the first `stella attest` or `stella log append` (or \
-                 check --home / --dir: {})",
-                dir.display()
-            );
-            CliError::input(anyhow!(hint))
-        }
-        TlogError::RememberedDamaged { ref path, .. } => {
-            let hint = format!(
-                "{e}; until it is dealt with, nothing can be checked against what was seen of \
-                 this log before. Restore it from a backup of $STELLA_HOME/witness, or move it \
-                 aside deliberately (`stella log fsck --repair` does that for the embedded log; \
-                 else `mv {0} {0}.damaged`): the next verification then remembers afresh, and a \
-                 rollback to before that point can no longer be detected",
-                path.display()
-            );
-            CliError::input(anyhow!(hint))
-        }
-        other => CliError::input(anyhow!(other)),
+    let code = e.kind().exit_code();
+    let hint = match &e {
+        TlogError::NoLog { dir } => format!(
+            "{e}: it is created by the first `stella attest` or `stella log append` (or \
+             check --home / --dir: {})",
+            dir.display()
+        ),
+        TlogError::RememberedDamaged { path, .. } => format!(
+            "{e}; until it is dealt with, nothing can be checked against what was seen of \
+             this log before. Restore it from a backup of $STELLA_HOME/witness, or move it \
+             aside deliberately (`stella log fsck --repair` does that for the embedded log; \
+             else `mv {0} {0}.damaged`): the next verification then remembers afresh, and a \
+             rollback to before that point can no longer be detected",
+            path.display()
+        ),
+        _ => return CliError::kinded(e),
+    };
+    CliError {
+        code,
+        error: anyhow!(hint),
     }
 }
 
 /// Opens the embedded log, creating it when `$STELLA_HOME/log` holds none of its files: for
 /// the commands that append. A damaged log is an error, never replaced by a new one.
+// TODO(lib): callers in scan/verify_image move to stella_tlog::Log::open_or_create (a LogBackend).
 pub fn open(home: &Path) -> Result<Log, CliError> {
     Log::open_or_create(&log_dir(home), None).map_err(tlog_error)
 }
 
 /// Opens the embedded log if there is one (`None` when `$STELLA_HOME/log` holds none of its
 /// files); creates nothing.
+// TODO(lib): callers in scan/verify_image move to stella_tlog::Log::open.
 pub fn open_existing(home: &Path) -> Result<Option<Log>, CliError> {
     match Log::open(&log_dir(home)) {
         Ok(log) => Ok(Some(log)),
@@ -67,10 +70,6 @@ pub fn open_existing(home: &Path) -> Result<Option<Log>, CliError> {
 fn existing(home: &Path, dir: Option<&Path>) -> Result<Log, CliError> {
     let dir = dir.map_or_else(|| log_dir(home), Path::to_path_buf);
     Log::open(&dir).map_err(tlog_error)
-}
-
-fn hex(h: &[u8]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
@@ -95,7 +94,7 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
                         "origin:       {}\nsize:         {}\nroot hash:    {}\nlog id:       {}\nverifier key: {}\ndirectory:    {}\n",
                         log.origin(),
                         cp.size,
-                        hex(&cp.root),
+                        stella_core::hex::encode(cp.root),
                         STANDARD.encode(log.log_id()),
                         log.verifier().to_vkey(),
                         log.dir().display()
@@ -140,7 +139,7 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             max_pending,
         } => {
             let dir = dir.unwrap_or_else(|| log_dir(home));
-            crate::serve::serve(&dir, &addr, origin.as_deref(), max_pending)
+            serve(dir, addr, origin, max_pending)
         }
         LogCommand::Get { index } => {
             let log = existing(home, None)?;
@@ -169,11 +168,11 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             } else {
                 let mut text = format!(
                     "entry {index} of {size}: leaf {}\nroot {}\n",
-                    hex(&leaf),
-                    hex(&root)
+                    stella_core::hex::encode(leaf),
+                    stella_core::hex::encode(root)
                 );
                 for h in &proof {
-                    text.push_str(&format!("  {}\n", hex(h)));
+                    text.push_str(&format!("  {}\n", stella_core::hex::encode(h)));
                 }
                 write_stdout(text.as_bytes())?;
             }
@@ -251,6 +250,45 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
                 }
             }
         }
+    }
+}
+
+/// `stella log serve`: the log server of `stella-server`, with its banner (the first line on
+/// stderr, which names the URL) and its farewell.
+fn serve(
+    dir: PathBuf,
+    addr: String,
+    origin: Option<String>,
+    max_pending: usize,
+) -> Result<Outcome, CliError> {
+    use std::io::Write as _;
+    let server = stella_server::LogServer::bind(&stella_server::LogServerOptions {
+        dir,
+        addr,
+        origin,
+        max_pending,
+    })
+    .map_err(server_error)?;
+    // Written even when nobody reads stderr any more (a closed pipe is not a reason to stop).
+    let _ = writeln!(
+        std::io::stderr(),
+        "serving log {} ({}) on http://{} (size {}, at most {} connections)",
+        server.log().origin(),
+        server.log().dir().display(),
+        server.local_addr(),
+        server.size(),
+        server.connection_limit()
+    );
+    server.run().map_err(server_error)?;
+    let _ = writeln!(std::io::stderr(), "log server stopped");
+    Ok(Outcome::Success)
+}
+
+fn server_error(e: stella_server::ServerError) -> CliError {
+    match e {
+        // A damaged log is named as the log's own commands name it.
+        stella_server::ServerError::Log(e) => tlog_error(e),
+        other => CliError::kinded(other),
     }
 }
 
@@ -377,144 +415,4 @@ fn value_with(mut value: Value, file: &stella_tlog::DamagedFile) -> Value {
     value["file"] = json!(file.path);
     value["problem"] = json!(file.damage.to_string());
     value
-}
-
-/// Posts a create-entry request to a Rekor v2-compatible log and checks the answer: the body
-/// is about `envelope` and the inclusion proof leads to the answer's root hash (the checkpoint's
-/// signature is checked by `verify-attestation` against a trusted root). Retries when the log is
-/// busy or unreachable.
-pub fn post_entry(
-    url: &str,
-    request: &serde_json::Value,
-    envelope: &stella_attest::Envelope,
-) -> Result<stella_tlog::TlogEntry, CliError> {
-    use std::time::Duration;
-    let endpoint = format!(
-        "{}{}",
-        url.trim_end_matches('/'),
-        stella_tlog::rekor::ENTRIES_PATH
-    );
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| CliError::environment(anyhow!("HTTP client: {e}")))?;
-    let body = serde_json::to_vec(request).map_err(|e| CliError::environment(anyhow!(e)))?;
-    let mut last = String::new();
-    for attempt in 0..4u32 {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(500 << attempt));
-        }
-        let response = match client
-            .post(&endpoint)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.clone())
-            .send()
-        {
-            Ok(r) => r,
-            Err(e) => {
-                last = format!("{endpoint}: {e}");
-                continue;
-            }
-        };
-        let status = response.status();
-        let index = response
-            .headers()
-            .get("x-log-index")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().unwrap_or_default();
-        match status.as_u16() {
-            200 | 201 => {
-                let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                    CliError::environment(anyhow!("{endpoint}: the answer is not JSON ({e})"))
-                })?;
-                let entry = stella_tlog::TlogEntry::from_json(&value)
-                    .map_err(|e| CliError::environment(anyhow!("{endpoint}: {e}")))?;
-                stella_tlog::entry::check_binding(&entry.body, envelope)
-                    .map_err(|e| CliError::environment(anyhow!("{endpoint}: {e}")))?;
-                merkle::verify_inclusion(
-                    &merkle::leaf_hash(&entry.body),
-                    entry.log_index,
-                    entry.tree_size,
-                    &entry.hashes,
-                    &entry.root,
-                )
-                .map_err(|e| CliError::environment(anyhow!("{endpoint}: {e}")))?;
-                return Ok(entry);
-            }
-            409 => {
-                return Err(CliError::input(anyhow!(
-                    "{endpoint}: this signature is already in the log at index {}",
-                    index.unwrap_or_else(|| "?".to_owned())
-                )));
-            }
-            429 | 502 | 503 | 504 => last = format!("{endpoint}: {status}: {text}"),
-            _ => {
-                return Err(CliError::input(anyhow!("{endpoint}: {status}: {text}")));
-            }
-        }
-    }
-    Err(CliError::environment(anyhow!(
-        "{last} (gave up after 4 attempts)"
-    )))
-}
-
-/// Hash tiles read from a log server's tile API (`GET <url>/tile/<L>/<N>[.p/<W>]`); a tree size
-/// between checkpoints reads a prefix of the full tile when the partial one is gone.
-pub struct HttpTiles {
-    base: String,
-    client: reqwest::blocking::Client,
-}
-
-impl HttpTiles {
-    /// Tiles of the log at `url`.
-    pub fn new(url: &str) -> Result<Self, CliError> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| CliError::environment(anyhow!("HTTP client: {e}")))?;
-        Ok(HttpTiles {
-            base: url.trim_end_matches('/').to_owned(),
-            client,
-        })
-    }
-
-    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, TlogError> {
-        let url = format!("{}/{path}", self.base);
-        let response = self
-            .client
-            .get(&url)
-            .send()
-            .map_err(|e| TlogError::Io(format!("{url}: {e}")))?;
-        match response.status().as_u16() {
-            200 => response
-                .bytes()
-                .map(|b| Some(b.to_vec()))
-                .map_err(|e| TlogError::Io(format!("{url}: {e}"))),
-            404 => Ok(None),
-            s => Err(TlogError::Io(format!("{url}: HTTP {s}"))),
-        }
-    }
-}
-
-impl stella_tlog::log::TileReader for HttpTiles {
-    fn read_tile(
-        &self,
-        level: u32,
-        index: u64,
-        width: u64,
-    ) -> Result<Vec<merkle::Hash>, TlogError> {
-        use stella_tlog::tiles;
-        let exact = tiles::tile_path(level, index, width);
-        if let Some(bytes) = self.get(&exact)? {
-            return tiles::decode_hashes(&bytes, width, &exact);
-        }
-        let full = tiles::tile_path(level, index, tiles::TILE_WIDTH);
-        let bytes = self.get(&full)?.ok_or_else(|| {
-            TlogError::Proof(format!("{}: neither {exact} nor {full}", self.base))
-        })?;
-        let mut hashes = tiles::decode_hashes(&bytes, tiles::TILE_WIDTH, &full)?;
-        hashes.truncate(usize::try_from(width).unwrap_or(usize::MAX));
-        Ok(hashes)
-    }
 }

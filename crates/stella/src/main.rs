@@ -17,7 +17,6 @@ mod registry;
 mod runtime;
 mod sbom;
 mod scan;
-mod serve;
 mod verify_image;
 
 use std::io::{IsTerminal as _, Write as _};

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use rayon::prelude::*;
 use stella_attest::{Envelope, PublicKey};
 use stella_evidence::scan::target::EXCLUDED_WHY;
 use stella_evidence::scan::{
@@ -24,30 +23,19 @@ use crate::output::write_atomically;
 const MAX_SBOM_BYTES: usize = 256 << 20;
 
 /// A Rekor v2-compatible log at a URL, posted to several requests at a time.
+// TODO(lib): stella_evidence's Anchor gives way to stella_tlog::LogBackend, which
+// stella_tlog::client::RekorClient and stella_tlog::Log implement.
 struct RemoteLog {
-    url: String,
+    client: stella_tlog::client::RekorClient,
 }
 
 impl Anchor for RemoteLog {
     fn append(&self, envelopes: &[Envelope], key: &PublicKey) -> Result<Vec<TlogEntry>, TlogError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(8)
-            .build()
-            .map_err(|e| TlogError::Io(format!("worker threads: {e}")))?;
-        pool.install(|| {
-            envelopes
-                .par_iter()
-                .map(|envelope| {
-                    let request = stella_tlog::rekor::request_for(envelope, key)?;
-                    crate::log::post_entry(&self.url, &request, envelope)
-                        .map_err(|e| TlogError::Io(format!("{:#}", e.error)))
-                })
-                .collect()
-        })
+        stella_tlog::LogBackend::log_envelopes(&self.client, envelopes, key)
     }
 
     fn name(&self) -> String {
-        self.url.clone()
+        self.client.url().to_owned()
     }
 }
 
@@ -90,7 +78,10 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     let remote;
     let log: &dyn Anchor = match &args.log_url {
         Some(url) => {
-            remote = RemoteLog { url: url.clone() };
+            remote = RemoteLog {
+                client: stella_tlog::client::RekorClient::new(url)
+                    .map_err(crate::log::tlog_error)?,
+            };
             &remote
         }
         None => {

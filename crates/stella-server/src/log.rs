@@ -1,8 +1,8 @@
-//! `stella log serve`: the embedded log over HTTP. Rekor v2's `POST /api/v2/log/entries`
-//! (requests are batched by one appender thread and answered once their batch is durable) and
-//! the C2SP tlog-tiles read API (`GET /checkpoint`, `GET /tile/...`), every tile checked against
-//! the signed checkpoint before it is served. The log itself, the request checks (every entry's
-//! signature) and the answer's shape live in `stella-tlog`.
+//! The embedded log over HTTP. Rekor v2's `POST /api/v2/log/entries` (requests are batched by
+//! one appender thread and answered once their batch is durable) and the C2SP tlog-tiles read
+//! API (`GET /checkpoint`, `GET /tile/...`), every tile checked against the signed checkpoint
+//! before it is served. The log itself, the request checks (every entry's signature) and the
+//! answer's shape live in `stella-tlog`.
 //!
 //! Connections are bounded, so slow or idle clients cannot starve the server: request headers
 //! must arrive within [`HEADER_TIMEOUT`] (an idle keep-alive connection is closed after as
@@ -10,16 +10,19 @@
 //! are open (below the process's file limit). At the limit a new connection takes the place of
 //! the oldest one that has no request in progress; when every connection has one, it is
 //! refused with 503.
+//!
+//! [`LogServer::bind`] opens (or creates) the log and binds the address; [`LogServer::run`]
+//! serves until SIGINT or SIGTERM, [`LogServer::run_until`] until a future completes; either
+//! finishes the requests in progress and the queued appends before it returns.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::anyhow;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest as _, Path as UrlPath, Request, State};
@@ -29,16 +32,15 @@ use axum::routing::{get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
+use stella_core::{ErrorKind, Kinded};
 use stella_tlog::merkle::{self, Hash};
 use stella_tlog::{Log, TlogError, rekor, tiles};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use crate::exit::{CliError, Outcome};
-
 /// Largest request body (Rekor v2's limit).
-const MAX_REQUEST_BYTES: usize = 4 << 20;
+pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 /// Most entries appended as one batch.
-const BATCH: usize = 256;
+pub const BATCH: usize = 256;
 /// Time a client has to send a request's headers (and an idle connection stays open).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to send a request's body (4 MiB at 140 KB/s).
@@ -49,6 +51,54 @@ const DEFAULT_CONNECTIONS: usize = 1024;
 const RESERVED_FILES: usize = 48;
 /// Time connections get to finish their requests after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Why the log server cannot start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The log cannot be opened or created.
+    #[error("opening the log")]
+    Log(#[from] TlogError),
+    /// The async runtime cannot start.
+    #[error("starting the server runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The address cannot be listened on.
+    #[error("listening on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The thread that appends to the log failed.
+    #[error("the appender thread failed")]
+    Appender,
+}
+
+impl Kinded for ServerError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ServerError::Log(e) => e.kind(),
+            ServerError::Runtime(_) | ServerError::Bind { .. } | ServerError::Appender => {
+                ErrorKind::Environment
+            }
+        }
+    }
+}
+
+/// How to serve a log.
+#[derive(Debug, Clone)]
+pub struct LogServerOptions {
+    /// The log's directory (created with a new log when it holds none).
+    pub dir: PathBuf,
+    /// The address to listen on (`127.0.0.1:0` picks a port).
+    pub addr: String,
+    /// The origin of a log created now (an existing log keeps its own).
+    pub origin: Option<String>,
+    /// Entries waiting to be appended before new ones are refused with 503.
+    pub max_pending: usize,
+}
 
 enum Refused {
     Duplicate(u64),
@@ -66,64 +116,152 @@ struct AppState {
     log: Arc<Log>,
 }
 
+/// A log server bound to its address, not yet serving.
+pub struct LogServer {
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    app: Router,
+    appender: std::thread::JoinHandle<()>,
+    log: Arc<Log>,
+    size: u64,
+    limit: usize,
+}
+
+impl std::fmt::Debug for LogServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogServer")
+            .field("local", &self.local)
+            .field("dir", &self.log.dir())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogServer {
+    /// Opens the log in `options.dir` (creating it where none is), reads every entry once (to
+    /// answer duplicates with 409), starts the appender and binds the address.
+    ///
+    /// # Errors
+    /// [`ServerError::Log`] for a damaged log or the disk; [`ServerError::Runtime`];
+    /// [`ServerError::Bind`] when the address cannot be listened on.
+    pub fn bind(options: &LogServerOptions) -> Result<Self, ServerError> {
+        let log = Arc::new(Log::open_or_create(
+            &options.dir,
+            options.origin.as_deref(),
+        )?);
+        let (checkpoint, _) = log.checkpoint()?;
+        let mut seen: HashMap<Hash, u64> = HashMap::new();
+        log.for_each_entry(checkpoint.size, |i, e| {
+            seen.insert(merkle::leaf_hash(e), i);
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(&options.addr))
+            .map_err(|source| ServerError::Bind {
+                addr: options.addr.clone(),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: options.addr.clone(),
+            source,
+        })?;
+        let (jobs, queue) = mpsc::channel(options.max_pending.max(1));
+        let appender = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || append_loop(&log, seen, queue))
+        };
+        let state = AppState {
+            jobs,
+            log: Arc::clone(&log),
+        };
+        let app = Router::new()
+            .route(rekor::ENTRIES_PATH, post(create))
+            .route("/checkpoint", get(checkpoint_file))
+            .route("/tile/{*path}", get(tile))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .with_state(state);
+        Ok(LogServer {
+            runtime,
+            listener,
+            local,
+            app,
+            appender,
+            log,
+            size: checkpoint.size,
+            limit: connection_limit(),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The log served.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The log's size when the server started.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The most connections open at once.
+    pub fn connection_limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    ///
+    /// # Errors
+    /// [`ServerError::Appender`] when the appender thread failed.
+    pub fn run(self) -> Result<(), ServerError> {
+        self.run_until(shutdown())
+    }
+
+    /// Serves until `stop` completes, then finishes the requests in progress (for at most
+    /// 30 s) and the queued appends.
+    ///
+    /// # Errors
+    /// [`ServerError::Appender`] when the appender thread failed.
+    pub fn run_until(self, stop: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let LogServer {
+            runtime,
+            listener,
+            app,
+            appender,
+            limit,
+            ..
+        } = self;
+        runtime.block_on(accept_loop(listener, app, limit, stop));
+        // The router (and its sender) is gone: the appender finishes what is queued and stops.
+        drop(runtime);
+        appender.join().map_err(|_| ServerError::Appender)
+    }
+}
+
+/// Serves the log in `dir` on `addr` until SIGINT or SIGTERM (see [`LogServer`]).
+///
+/// # Errors
+/// What [`LogServer::bind`] and [`LogServer::run`] report.
 pub fn serve(
     dir: &Path,
     addr: &str,
     origin: Option<&str>,
     max_pending: usize,
-) -> Result<Outcome, CliError> {
-    let tlog = crate::log::tlog_error;
-    let log = Arc::new(Log::open_or_create(dir, origin).map_err(tlog)?);
-    let (checkpoint, _) = log.checkpoint().map_err(tlog)?;
-    let mut seen: HashMap<Hash, u64> = HashMap::new();
-    log.for_each_entry(checkpoint.size, |i, e| {
-        seen.insert(merkle::leaf_hash(e), i);
-    })
-    .map_err(tlog)?;
-    let origin = log.origin().to_owned();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::environment(anyhow!("starting the server runtime: {e}")))?;
-    let (jobs, queue) = mpsc::channel(max_pending.max(1));
-    let appender = {
-        let log = Arc::clone(&log);
-        std::thread::spawn(move || append_loop(&log, seen, queue))
-    };
-    let state = AppState { jobs, log };
-    let app = Router::new()
-        .route(rekor::ENTRIES_PATH, post(create))
-        .route("/checkpoint", get(checkpoint_file))
-        .route("/tile/{*path}", get(tile))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(state);
-    let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| CliError::environment(anyhow!("listening on {addr}: {e}")))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| CliError::environment(anyhow!(e)))?;
-        let limit = connection_limit();
-        // Written even when nobody reads stderr any more (a closed pipe is not a reason to stop).
-        let _ = writeln!(
-            std::io::stderr(),
-            "serving log {origin} ({}) on http://{local} (size {}, at most {limit} connections)",
-            dir.display(),
-            checkpoint.size
-        );
-        accept_loop(listener, app, limit).await;
-        Ok::<(), CliError>(())
-    });
-    // The router (and its sender) is gone: the appender finishes what is queued and stops.
-    drop(runtime);
-    if appender.join().is_err() {
-        return Err(CliError::environment(anyhow!("the appender thread failed")));
-    }
-    served?;
-    let _ = writeln!(std::io::stderr(), "log server stopped");
-    Ok(Outcome::Success)
+) -> Result<(), ServerError> {
+    LogServer::bind(&LogServerOptions {
+        dir: dir.to_path_buf(),
+        addr: addr.to_owned(),
+        origin: origin.map(str::to_owned),
+        max_pending,
+    })?
+    .run()
 }
 
 /// Open connections below the process's soft file limit (`/proc/self/limits`), keeping
@@ -188,11 +326,15 @@ impl Connections {
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limit: usize) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limit: usize,
+    signal: impl Future<Output = ()>,
+) {
     let connections = Arc::new(Mutex::new(Connections::default()));
     let (stop, stopping) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    let signal = shutdown();
     tokio::pin!(signal);
     loop {
         tokio::select! {
