@@ -13,10 +13,16 @@
 //! - [`fsck`]: a full check of a log directory, and the repair of what can be recomputed;
 //! - [`damage`]: how a damaged file of a log is named and described;
 //! - [`verify`]: offline verification of an entry against a trusted root;
-//! - [`witness`]: the checkpoints seen per log, and split-view detection.
+//! - [`witness`]: the checkpoints seen per log, and split-view detection;
+//! - [`backend`]: [`LogBackend`], the one way to append (the embedded [`Log`], and with the
+//!   `client` feature the Rekor v2 HTTP client `client::RekorClient`);
+//! - [`sign`]: sign → log → bundle, once, for one statement or a batch;
+//! - [`audit`]: a bundle's log entries checked as an auditor does (witness, rollback, split
+//!   view, the local log still holding the entry), and loading the logs a verifier trusts;
+//! - [`TlogError`]: every failure as data, with the error kind the CLI and servers answer by.
 //!
-//! What it does not own: signing envelopes (`stella-attest`), serving the log over HTTP or
-//! talking to a remote one (the CLI's `stella log serve` and client), where `$STELLA_HOME` is.
+//! What it does not own: the signatures themselves (`stella-attest`), serving the log over
+//! HTTP (`stella-server`), where `$STELLA_HOME` is, printing.
 
 pub mod audit;
 pub mod backend;

@@ -186,7 +186,7 @@ impl<'a> VerifiedTiles<'a> {
         if let Some(hashes) = self.checked.borrow().get(&(level, index)) {
             return Ok(hashes.clone());
         }
-        let width = tile_width(self.size, level, index).ok_or_else(|| ProofError::NoTile {
+        let width = tile_width(self.size, level, index).ok_or(ProofError::NoTile {
             level,
             index,
             size: self.size,

@@ -4,5 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod append_io;
+mod audit;
 mod corruption;
+mod signing;
 mod witness;
