@@ -44,6 +44,15 @@ pub enum EvidenceError {
         #[source]
         source: Box<stella_attest::AttestError>,
     },
+    /// Statements could not be signed, logged or bundled.
+    #[error("{context}: {source}")]
+    Sign {
+        /// Which statements.
+        context: String,
+        /// What signing or the log said.
+        #[source]
+        source: Box<stella_tlog::sign::SignError>,
+    },
     /// A binary's evidence could not be written.
     #[error("{context}: {source}")]
     Binary {
@@ -122,6 +131,7 @@ impl Kinded for EvidenceError {
                 ErrorKind::Rejected => ErrorKind::Invalid,
                 other => other,
             },
+            EvidenceError::Sign { source, .. } => source.kind(),
             EvidenceError::Json { .. } | EvidenceError::Invalid { .. } => ErrorKind::Invalid,
             EvidenceError::Io { source, .. } => ErrorKind::of_io(source),
         }

@@ -18,10 +18,8 @@ pub enum Phase {
     Prove,
     /// Reading package databases and writing the SBOM.
     Sbom,
-    /// Signing statements (units: statements).
+    /// Signing statements and logging their signatures.
     Sign,
-    /// Appending to the transparency log (units: entries).
-    Log,
     /// Attaching artifacts to the image (units: artifacts).
     Attach,
     /// Fetching an image's referrers and their blobs.
@@ -42,8 +40,7 @@ impl Phase {
             Phase::Walk => "walking",
             Phase::Prove => "proving binaries",
             Phase::Sbom => "writing the SBOM",
-            Phase::Sign => "signing",
-            Phase::Log => "logging",
+            Phase::Sign => "signing and logging",
             Phase::Attach => "attaching",
             Phase::Fetch => "fetching evidence",
             Phase::Check => "checking signatures",

@@ -521,24 +521,6 @@ pub(crate) fn trusted_logs(
     }
 }
 
-/// Checks every log entry of `evidence` against `logs` (see
-/// [`stella_tlog::audit::check_entries`]); an unproven consistency fails. `Ok(Err(reason))`
-/// is a clean verification failure.
-// TODO(lib): callers in scan/verify_image move to stella_tlog::audit::check_entries.
-pub(crate) fn check_log_entries(
-    evidence: &SignedEvidence,
-    logs: &[TrustedLog],
-    home: &Path,
-    local: Option<&stella_tlog::Log>,
-    remote: Option<&dyn TileReader>,
-) -> Result<Result<Vec<stella_tlog::VerifiedEntry>, String>, CliError> {
-    Ok(
-        check_entries(evidence, logs, home, local, remote, Unproven::Fails)?
-            .map(|verified| verified.entries)
-            .map_err(|failure| failure.to_string()),
-    )
-}
-
 /// The library's entry checks for `evidence`, with the witness of `home`; what an unproven
 /// consistency is left to the caller.
 fn check_entries(
@@ -573,31 +555,8 @@ pub(crate) fn check(
 ) -> Result<(Verified, SignedEvidence), AttestError> {
     let evidence = SignedEvidence::from_json_value(value)?;
     let verified = evidence.envelope().verify(key)?;
-    check_statement(&verified.statement, predicate_type, digests)?;
+    predicates::check_statement(&verified.statement, predicate_type, digests)?;
     Ok((verified, evidence))
-}
-
-/// What a verified statement must say: the predicate type asked for (a short name such as
-/// `sbom` stands for Stella's URI), every digest among its subjects, and a predicate of one of
-/// Stella's types that its schema accepts.
-pub(crate) fn check_statement(
-    statement: &stella_attest::Statement,
-    predicate_type: Option<&str>,
-    digests: &[Digest],
-) -> Result<(), AttestError> {
-    if let Some(expected) = predicate_type {
-        let expected = predicates::find(expected).map_or(expected, |p| p.uri);
-        if statement.predicate_type != expected {
-            return Err(AttestError::PredicateType {
-                found: statement.predicate_type.clone(),
-                expected: expected.to_owned(),
-            });
-        }
-    }
-    for digest in digests {
-        statement.require_subject_digest(digest)?;
-    }
-    predicates::validate(&statement.predicate_type, &statement.predicate)
 }
 
 fn report_success(

@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use stella_attest::{Envelope, PublicKey};
 use stella_evidence::scan::target::EXCLUDED_WHY;
 use stella_evidence::scan::{
-    self, Anchor, EvidenceStore, ExternalSbom, PackRequest, ScanOptions, ScanReport, Target,
+    self, EvidenceStore, ExternalSbom, PackRequest, ScanOptions, ScanReport, Target,
 };
 use stella_oci::{LayoutStore, Reference};
-use stella_tlog::{TlogEntry, TlogError};
+use stella_tlog::LogBackend;
+use stella_tlog::client::RekorClient;
 
 use crate::cli::ScanArgs;
 use crate::exit::{CliError, Outcome};
@@ -21,23 +21,6 @@ use crate::output::write_atomically;
 
 /// Largest external SBOM read for `--sbom`.
 const MAX_SBOM_BYTES: usize = 256 << 20;
-
-/// A Rekor v2-compatible log at a URL, posted to several requests at a time.
-// TODO(lib): stella_evidence's Anchor gives way to stella_tlog::LogBackend, which
-// stella_tlog::client::RekorClient and stella_tlog::Log implement.
-struct RemoteLog {
-    client: stella_tlog::client::RekorClient,
-}
-
-impl Anchor for RemoteLog {
-    fn append(&self, envelopes: &[Envelope], key: &PublicKey) -> Result<Vec<TlogEntry>, TlogError> {
-        stella_tlog::LogBackend::log_envelopes(&self.client, envelopes, key)
-    }
-
-    fn name(&self) -> String {
-        self.client.url().to_owned()
-    }
-}
 
 /// `stella scan`.
 pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
@@ -74,20 +57,9 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
             .to_string(),
     };
     // The log next: a damaged one stops the scan before the work, naming the damaged file.
-    let embedded;
-    let remote;
-    let log: &dyn Anchor = match &args.log_url {
-        Some(url) => {
-            remote = RemoteLog {
-                client: stella_tlog::client::RekorClient::new(url)
-                    .map_err(crate::log::tlog_error)?,
-            };
-            &remote
-        }
-        None => {
-            embedded = crate::log::open(home)?;
-            &embedded
-        }
+    let log: Box<dyn LogBackend> = match &args.log_url {
+        Some(url) => Box::new(RekorClient::new(url).map_err(crate::log::tlog_error)?),
+        None => Box::new(crate::log::open(home)?),
     };
     let progress = crate::bars::for_terminal(args.json);
     let target = prepare(&args, home, source_date_epoch, progress.as_ref())?;
@@ -122,7 +94,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     let sbom_name = args.sbom.as_ref().map(|p| p.display().to_string());
     let options = ScanOptions {
         key: &key,
-        log,
+        log: log.as_ref(),
         jobs: args.jobs,
         max_binary_size: args.max_binary_size as u64,
         timestamp: args.timestamp.clone(),

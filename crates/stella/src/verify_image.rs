@@ -6,41 +6,21 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use serde_json::json;
-use stella_attest::SignedEvidence;
 use stella_binary::symbols::SymbolTable;
-use stella_core::jcs;
-use stella_evidence::verify::{
-    self, EntryCheck, Examined, Replay, Status, SymbolAnswer, TrustedKey, Verifier,
-};
+use stella_evidence::verify::{self, Examined, Replay, Status, SymbolAnswer, TrustedKey, Verifier};
 use stella_oci::image::{self, Image, Platform};
 use stella_oci::{ArtifactStore, Reference};
-use stella_tlog::{TrustedLog, VerifiedEntry};
+use stella_tlog::TrustedLog;
+use stella_tlog::audit::{EntryCheck, Unproven};
+use stella_tlog::witness::Witness;
 
 use crate::cli::VerifyArgs;
 use crate::exit::{CliError, Outcome};
-use crate::input::Input;
 use crate::oci::{oci_error, open_store};
 use crate::output::write_stdout;
 
 /// Most binaries listed under a symbol answer in the table (the JSON output has them all).
 const MAX_LISTED: usize = 10;
-
-/// Log entries checked against the embedded log and what this machine saw of each log before.
-struct LocalEntries<'a> {
-    home: &'a Path,
-    local: Option<&'a stella_tlog::Log>,
-}
-
-impl EntryCheck for LocalEntries<'_> {
-    fn check(
-        &self,
-        evidence: &SignedEvidence,
-        logs: &[TrustedLog],
-    ) -> Result<Result<Vec<VerifiedEntry>, String>, String> {
-        crate::attest::check_log_entries(evidence, logs, self.home, self.local, None)
-            .map_err(|e| format!("{:#}", e.error))
-    }
-}
 
 /// What a verification opens: the image's store and manifest, the trusted keys and logs.
 struct Opened {
@@ -59,8 +39,8 @@ impl Opened {
         trusted_root: Option<&Path>,
         home: &Path,
     ) -> Result<Self, CliError> {
-        let trusted = trusted_logs(trusted_root, home)?;
         let local_log = crate::log::open_existing(home)?;
+        let trusted = crate::attest::trusted_logs(trusted_root, home)?;
         let store = open_store(reference, insecure)?;
         let image = image::resolve(store.as_ref(), reference.target(), &Platform::host())
             .map_err(oci_error)?;
@@ -81,17 +61,19 @@ impl Opened {
         replay: &Replay<'_>,
         progress: &dyn stella_evidence::Progress,
     ) -> Result<Examined, CliError> {
-        let entries = LocalEntries {
-            home,
-            local: self.local_log.as_ref(),
-        };
+        let witness = Witness::new(&home.join("witness"));
         let tmp = home.join("tmp");
         let verifier = Verifier {
             store: self.store.as_ref(),
             image: &self.image,
             keys: &self.keys,
-            logs: self.trusted.as_deref(),
-            entries: &entries,
+            log: self.trusted.as_deref().map(|logs| EntryCheck {
+                logs,
+                witness: &witness,
+                local: self.local_log.as_ref(),
+                remote: None,
+                unproven: Unproven::Fails,
+            }),
             tmp_dir: &tmp,
         };
         verify::examine(&verifier, image_name, record, replay, progress).map_err(CliError::kinded)
@@ -122,27 +104,6 @@ fn trusted_keys(given: &[PathBuf], flag: &str, home: &Path) -> Result<Vec<Truste
             })
         })
         .collect()
-}
-
-fn trusted_logs(path: Option<&Path>, home: &Path) -> Result<Option<Vec<TrustedLog>>, CliError> {
-    match path {
-        Some(path) => {
-            let input = Input::new(path.to_path_buf());
-            let value = jcs::parse(&input.read(crate::attest::MAX_TRUSTED_ROOT_BYTES)?)
-                .map_err(|e| CliError::input(anyhow!(e)).context(input.name()))?
-                .to_serde();
-            Ok(Some(stella_tlog::trusted_logs(&value).map_err(|e| {
-                CliError::input(anyhow!(e)).context(input.name())
-            })?))
-        }
-        None => match crate::log::open_existing(home)? {
-            Some(log) => Ok(Some(
-                stella_tlog::trusted_logs(&log.trusted_root(&log.created()))
-                    .map_err(|e| CliError::input(anyhow!(e)))?,
-            )),
-            None => Ok(None),
-        },
-    }
 }
 
 /// `stella verify --image`.

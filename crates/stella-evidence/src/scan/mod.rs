@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use stella_attest::predicates;
-use stella_attest::{Bundle, Envelope, PrivateKey, PublicKey, Signer as _, Statement, Subject};
+use stella_attest::{Envelope, Statement, Subject};
 use stella_binary::symbols::{self, SymbolTable};
 use stella_core::media::{self, predicate};
 use stella_core::{Digest, jcs};
@@ -27,7 +27,9 @@ use stella_oci::ArtifactStore;
 use stella_oci::store::{self, Layer, Stored};
 use stella_sbom::generate::{BinaryFacts, GenerateOptions, Subject as SbomSubject};
 use stella_sbom::rootfs::{self, InventoryLimits};
+use stella_tlog::LogBackend;
 use stella_tlog::TlogEntry;
+use stella_tlog::sign::{self as signing, Signed};
 
 pub use target::{EvidenceStore, PackRequest, Target, open_image, pack_directory};
 pub use walk::Unproven;
@@ -35,56 +37,6 @@ pub use walk::Unproven;
 use crate::EvidenceError;
 use crate::layout::{self, Kind, Record, RecordAttestation, RecordImage};
 use crate::progress::{self, Event, Phase, Progress};
-
-/// Where signatures are logged.
-pub trait Anchor: Sync {
-    /// Appends one `hashedrekord` entry per envelope (signed by `key`); the entries, with their
-    /// inclusion proofs, in the order of `envelopes`.
-    ///
-    /// # Errors
-    /// When the log fails or refuses.
-    fn append(
-        &self,
-        envelopes: &[Envelope],
-        key: &PublicKey,
-    ) -> Result<Vec<TlogEntry>, stella_tlog::TlogError>;
-
-    /// How a summary names the log (its directory or URL).
-    fn name(&self) -> String;
-}
-
-/// Most entries in one durable append to the embedded log.
-const LOG_BATCH: usize = 4096;
-
-impl Anchor for stella_tlog::Log {
-    fn append(
-        &self,
-        envelopes: &[Envelope],
-        key: &PublicKey,
-    ) -> Result<Vec<TlogEntry>, stella_tlog::TlogError> {
-        let bodies = envelopes
-            .iter()
-            .map(|e| stella_tlog::entry::hashedrekord_body(e, 0, key))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut entries = Vec::with_capacity(bodies.len());
-        for chunk in bodies.chunks(LOG_BATCH) {
-            let appended = stella_tlog::Log::append(self, chunk)?;
-            for (i, body) in chunk.iter().enumerate() {
-                entries.push(self.tlog_entry(
-                    appended.first_index + i as u64,
-                    body.clone(),
-                    &appended.checkpoint,
-                    &appended.note,
-                )?);
-            }
-        }
-        Ok(entries)
-    }
-
-    fn name(&self) -> String {
-        self.dir().display().to_string()
-    }
-}
 
 /// An SBOM from another generator to enrich instead of generating one.
 #[derive(Debug, Clone, Copy)]
@@ -98,9 +50,9 @@ pub struct ExternalSbom<'a> {
 /// How a scan runs.
 pub struct ScanOptions<'a> {
     /// The signing key.
-    pub key: &'a PrivateKey,
+    pub key: &'a (dyn stella_attest::Signer + Sync),
     /// Where signatures are logged.
-    pub log: &'a dyn Anchor,
+    pub log: &'a dyn LogBackend,
     /// Worker threads for proving (`None`: one per core).
     pub jobs: Option<usize>,
     /// Larger files are listed as unproven.
@@ -282,13 +234,25 @@ pub fn run(
     let mut statements = vec![sbom_statement];
     statements.extend(proof_statements);
     let key = options.key;
-    let envelopes = sign_all(&statements, key, progress)?;
-    let entries = log_all(&envelopes, key, options.log, progress)?;
-    let bundles = envelopes
+    let signed = progress::phase(
+        progress,
+        Phase::Sign,
+        None,
+        format!(
+            "{} statements into {}",
+            statements.len(),
+            options.log.name()
+        ),
+        || {
+            signing::sign_and_log_all(&statements, key, Some(options.log))
+                .map_err(sign_error("the scan's statements"))
+        },
+    )?;
+    let bundles = signed
         .par_iter()
-        .zip(&entries)
-        .map(|(envelope, entry)| bundle_bytes(envelope, key, std::slice::from_ref(entry)))
+        .map(bundle_bytes)
         .collect::<Result<Vec<_>, _>>()?;
+    let logged: usize = signed.iter().map(|s| s.entries.len()).sum();
 
     // Attach: SBOM, FuncProofs, each with its bundles, the symbol bundle, then the record.
     let store = target.store.as_ref();
@@ -375,7 +339,7 @@ pub fn run(
         canonical_id: canonical_id.clone(),
         format: "CycloneDX/1.7".to_owned(),
         sbom_ref: format!("{}@{sbom_artifact}", target.reference_without_target()),
-        attestations: vec![record_attestation(&envelopes[0], &entries[0])?],
+        attestations: vec![record_attestation(&signed[0])?],
         referrers: attached
             .iter()
             .map(|a| a.digest.clone())
@@ -411,13 +375,9 @@ pub fn run(
     )
     .map_err(attest_error("the record"))?;
     check_predicate(&record_statement, "the record")?;
-    let record_envelope =
-        Envelope::sign_statement(&record_statement, &[key as &dyn stella_attest::Signer])
-            .map_err(attest_error("the record"))?;
-    let record_entries = options
-        .log
-        .append(std::slice::from_ref(&record_envelope), key.public_key())?;
-    let record_bundle = bundle_bytes(&record_envelope, key, &record_entries)?;
+    let record_signed = signing::sign_and_log(&record_statement, &[key], Some(options.log))
+        .map_err(sign_error("the record"))?;
+    let record_bundle = bundle_bytes(&record_signed)?;
     let record_digest = attach_with_bundles(
         store,
         subject_manifest,
@@ -466,8 +426,8 @@ pub fn run(
             reference: format!("{}@{sbom_artifact}", target.reference_without_target()),
             bytes: sbom_bytes,
         },
-        signed: envelopes.len() + 1,
-        logged: entries.len() + record_entries.len(),
+        signed: signed.len() + 1,
+        logged: logged + record_signed.entries.len(),
         log: options.log.name(),
         attached,
         record: record_digest,
@@ -618,68 +578,19 @@ fn check_predicate(statement: &Statement, what: &str) -> Result<(), EvidenceErro
         .map_err(attest_error(what))
 }
 
-fn sign_all(
-    statements: &[Statement],
-    key: &PrivateKey,
-    progress: &dyn Progress,
-) -> Result<Vec<Envelope>, EvidenceError> {
-    progress::phase(
-        progress,
-        Phase::Sign,
-        Some(statements.len() as u64),
-        format!("{} statements", statements.len()),
-        || {
-            statements
-                .par_iter()
-                .map(|s| {
-                    let signed = Envelope::sign_statement(s, &[key as &dyn stella_attest::Signer]);
-                    progress.event(Event::Advance {
-                        phase: Phase::Sign,
-                        done: 1,
-                        item: String::new(),
-                    });
-                    signed
-                })
-                .collect::<Result<Vec<_>, _>>()
-        },
-    )
-    .map_err(attest_error("signing"))
-}
-
-fn log_all(
-    envelopes: &[Envelope],
-    key: &PrivateKey,
-    log: &dyn Anchor,
-    progress: &dyn Progress,
-) -> Result<Vec<TlogEntry>, EvidenceError> {
-    let entries = progress::phase(
-        progress,
-        Phase::Log,
-        Some(envelopes.len() as u64),
-        log.name(),
-        || log.append(envelopes, key.public_key()),
-    )?;
-    if entries.len() != envelopes.len() {
-        return Err(EvidenceError::invalid(
-            "transparency log",
-            format!(
-                "{} entries for {} signatures",
-                entries.len(),
-                envelopes.len()
-            ),
-        ));
+fn sign_error(context: &str) -> impl FnOnce(signing::SignError) -> EvidenceError {
+    let context = context.to_owned();
+    move |source| EvidenceError::Sign {
+        context,
+        source: Box::new(source),
     }
-    Ok(entries)
 }
 
-fn bundle_bytes(
-    envelope: &Envelope,
-    key: &PrivateKey,
-    entries: &[TlogEntry],
-) -> Result<Vec<u8>, EvidenceError> {
-    let mut bundle = Bundle::new(envelope.clone(), key.key_id());
-    bundle.tlog_entries = entries.iter().map(TlogEntry::to_json).collect();
-    bundle.to_canonical_json().map_err(attest_error("a bundle"))
+fn bundle_bytes(signed: &Signed) -> Result<Vec<u8>, EvidenceError> {
+    signed
+        .bundle
+        .to_canonical_json()
+        .map_err(attest_error("a bundle"))
 }
 
 fn annotations(kind: Kind) -> BTreeMap<String, String> {
@@ -737,10 +648,11 @@ fn attach_with_bundles(
 }
 
 /// The record's view of one attestation.
-fn record_attestation(
-    envelope: &Envelope,
-    entry: &TlogEntry,
-) -> Result<RecordAttestation, EvidenceError> {
+fn record_attestation(signed: &Signed) -> Result<RecordAttestation, EvidenceError> {
+    let envelope: &Envelope = signed.envelope();
+    let entry: &TlogEntry = signed.entries.first().ok_or_else(|| {
+        EvidenceError::invalid("the SBOM statement", "the log returned no entry for it")
+    })?;
     let envelope_json =
         jcs::to_canonical(&envelope.to_json_value()).map_err(|source| EvidenceError::Json {
             context: "an envelope".to_owned(),

@@ -196,25 +196,32 @@ fn bundles(v: &Verifier<'_>, layer: &LayerDoc, predicate_type: &str, digests: &[
             )));
             continue;
         }
-        let Some(logs) = v.logs else {
+        let Some(check) = &v.log else {
             signed.failures.push(log_failure(format!(
                 "{by}: no trusted root to check its log entry against: pass --trusted-root \
                  (`stella log trusted-root` writes the embedded log's)"
             )));
             continue;
         };
-        match v.entries.check(&evidence, logs) {
-            Ok(Ok(entries)) if entries.is_empty() => signed.failures.push(log_failure(format!(
-                "{by}: log: none of its log entries is in a trusted log"
-            ))),
-            Ok(Ok(entries)) => signed
+        let raw = match &evidence {
+            SignedEvidence::Bundle(b) => b.tlog_entries.as_slice(),
+            SignedEvidence::Envelope(_) => &[],
+        };
+        match stella_tlog::audit::check_entries(raw, evidence.envelope(), check) {
+            Ok(Ok(verified)) if verified.entries.is_empty() => {
+                signed.failures.push(log_failure(format!(
+                    "{by}: log: none of its log entries is in a trusted log"
+                )));
+            }
+            Ok(Ok(verified)) => signed
                 .statements
-                .push((statement, entries.iter().map(log_ref).collect())),
-            Ok(Err(reason)) | Err(reason) => {
+                .push((statement, verified.entries.iter().map(log_ref).collect())),
+            Ok(Err(failure)) => {
                 signed
                     .failures
-                    .push(log_failure(format!("{by}: log: {reason}")));
+                    .push(log_failure(format!("{by}: log: {failure}")));
             }
+            Err(e) => signed.failures.push(log_failure(format!("{by}: log: {e}"))),
         }
     }
     signed

@@ -32,13 +32,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
-use stella_attest::{PublicKey, SignedEvidence};
+use stella_attest::PublicKey;
 use stella_binary::FuncProof;
 use stella_binary::symbols::SymbolTable;
 use stella_core::media;
 use stella_oci::ArtifactStore;
 use stella_oci::image::Image;
-use stella_tlog::{TrustedLog, VerifiedEntry};
 
 pub use query::{Absence, Presence, SymbolAnswer};
 
@@ -247,22 +246,6 @@ pub struct TrustedKey {
     pub key: PublicKey,
 }
 
-/// Checks the log entries of signed evidence against the trusted logs: the entry binds the
-/// signature, its checkpoint is signed by a trusted log and proves inclusion, and it does not
-/// contradict what was seen of the log before.
-pub trait EntryCheck: Sync {
-    /// The verified entries; `Ok(Err(reason))` when a check says no; `Err` when the check
-    /// itself could not be carried out.
-    ///
-    /// # Errors
-    /// The witness store or the log failing.
-    fn check(
-        &self,
-        evidence: &SignedEvidence,
-        logs: &[TrustedLog],
-    ) -> Result<Result<Vec<VerifiedEntry>, String>, String>;
-}
-
 /// What a verification works with.
 pub struct Verifier<'a> {
     /// The store holding the image and its referrers.
@@ -271,10 +254,9 @@ pub struct Verifier<'a> {
     pub image: &'a Image,
     /// Keys whose signatures are trusted.
     pub keys: &'a [TrustedKey],
-    /// The trusted logs (`None`: no trusted root; every log entry then fails).
-    pub logs: Option<&'a [TrustedLog]>,
-    /// The log-entry checks.
-    pub entries: &'a dyn EntryCheck,
+    /// How log entries are checked: the trusted logs, the witness of what was seen of them
+    /// before, the local log (`None`: no trusted root, and every log entry fails).
+    pub log: Option<stella_tlog::audit::EntryCheck<'a>>,
     /// Where the image's layers are unpacked for the replay.
     pub tmp_dir: &'a Path,
 }

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use stella_attest::{Algorithm, PrivateKey, SignedEvidence, Signer as _};
+use stella_attest::{Algorithm, PrivateKey, Signer as _};
 use stella_evidence::progress::{Event, Phase, Progress, Silent};
 use stella_evidence::scan::{self, PackRequest, ScanOptions, ScanReport, Target};
-use stella_evidence::verify::{self, EntryCheck, ReasonKind, Replay, Status, TrustedKey, Verifier};
+use stella_evidence::verify::{self, ReasonKind, Replay, Status, TrustedKey, Verifier};
 use stella_oci::{LayoutStore, Reference};
-use stella_tlog::{Log, TrustedLog, VerifiedEntry};
+use stella_tlog::Log;
+use stella_tlog::audit::{EntryCheck, Unproven};
+use stella_tlog::witness::Witness;
 
 const SOURCE: &str = r#"
 #include <stdio.h>
@@ -41,32 +43,6 @@ fn app(dir: &Path, body: Option<&str>) -> PathBuf {
     std::fs::copy(&out, app.join("bin/hello")).expect("copy");
     std::fs::write(app.join("README"), "hello\n").expect("readme");
     app
-}
-
-/// Checks entries the way a verifier without history does: each entry binds the envelope and
-/// its checkpoint is signed by a trusted log and proves inclusion.
-struct Inclusion;
-
-impl EntryCheck for Inclusion {
-    fn check(
-        &self,
-        evidence: &SignedEvidence,
-        logs: &[TrustedLog],
-    ) -> Result<Result<Vec<VerifiedEntry>, String>, String> {
-        let SignedEvidence::Bundle(bundle) = evidence else {
-            return Ok(Err("not a bundle".to_owned()));
-        };
-        let mut out = Vec::new();
-        for raw in &bundle.tlog_entries {
-            let checked = stella_tlog::TlogEntry::from_json(raw)
-                .and_then(|e| stella_tlog::verify_entry(&e, evidence.envelope(), logs));
-            match checked {
-                Ok(v) => out.push(v),
-                Err(e) => return Ok(Err(e.to_string())),
-            }
-        }
-        Ok(Ok(out))
-    }
 }
 
 /// Records the phases that started and finished, in order.
@@ -140,12 +116,18 @@ fn examine(s: &Scanned, rootfs: Option<&Path>) -> verify::Examined {
         key: s.key.public_key().clone(),
     }];
     let tmp = s.home.join("tmp");
+    let witness = Witness::new(&s.home.join("witness"));
     let verifier = Verifier {
         store: s.target.store.as_ref(),
         image: &s.target.image,
         keys: &keys,
-        logs: Some(&trusted),
-        entries: &Inclusion,
+        log: Some(EntryCheck {
+            logs: &trusted,
+            witness: &witness,
+            local: Some(&s.log),
+            remote: None,
+            unproven: Unproven::Fails,
+        }),
         tmp_dir: &tmp,
     };
     verify::examine(
@@ -178,7 +160,6 @@ fn a_scanned_directory_verifies_and_answers_presence_and_absence() {
         Phase::Prove,
         Phase::Sbom,
         Phase::Sign,
-        Phase::Log,
         Phase::Attach,
     ] {
         let start = phases.iter().position(|p| *p == (phase, true));
