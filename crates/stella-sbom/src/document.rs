@@ -81,7 +81,7 @@ impl<'a> SbomDocument<'a> {
         let json = self.value.to_serde();
         serde_path_to_error::deserialize(json).map_err(|e| SbomError::Model {
             pointer: jcs::pointer_of(e.path()),
-            message: e.into_inner().to_string(),
+            source: e.into_inner(),
         })
     }
 }
@@ -171,7 +171,7 @@ mod tests {
         .expect("CycloneDX");
         let err = doc.to_model().unwrap_err();
         assert!(
-            matches!(&err, SbomError::Model { pointer, message } if pointer == "/components/0" && message.contains("name")),
+            matches!(&err, SbomError::Model { pointer, source } if pointer == "/components/0" && source.to_string().contains("name")),
             "{err}"
         );
     }
