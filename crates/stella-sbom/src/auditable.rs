@@ -87,6 +87,66 @@ struct RawPackage {
     root: bool,
 }
 
+/// What is wrong with a `cargo auditable` dependency list.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditableProblem {
+    /// The list is larger than [`MAX_AUDITABLE_BYTES`].
+    #[error("{size} bytes, larger than the limit of {limit}")]
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Not JSON of the expected shape.
+    #[error(transparent)]
+    Shape(serde_json::Error),
+    /// Something follows the JSON document.
+    #[error("trailing data: {0}")]
+    TrailingData(#[source] serde_json::Error),
+    /// More packages than [`MAX_PACKAGES`].
+    #[error("{count} packages, more than the limit of {limit}")]
+    TooManyPackages {
+        /// How many the list holds.
+        count: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A package without a name.
+    #[error("empty crate name")]
+    EmptyName,
+    /// A package without a version.
+    #[error("empty version")]
+    EmptyVersion,
+    /// A dependency kind other than `runtime` or `build`.
+    #[error("{kind:?} is neither \"runtime\" nor \"build\"")]
+    UnknownKind {
+        /// The kind found.
+        kind: String,
+    },
+    /// A dependency index past the end of the list.
+    #[error("index {index} is out of range ({count} packages)")]
+    DependencyOutOfRange {
+        /// The index found.
+        index: u64,
+        /// How many packages the list holds.
+        count: usize,
+    },
+}
+
+impl AuditableProblem {
+    /// The kind of failure: limits are [`stella_core::ErrorKind::TooLarge`], everything else invalid input.
+    pub fn kind(&self) -> stella_core::ErrorKind {
+        match self {
+            AuditableProblem::TooLarge { .. } | AuditableProblem::TooManyPackages { .. } => {
+                stella_core::ErrorKind::TooLarge
+            }
+            _ => stella_core::ErrorKind::Invalid,
+        }
+    }
+}
+
 /// Reads the embedded JSON.
 ///
 /// # Errors
@@ -94,28 +154,32 @@ struct RawPackage {
 /// [`MAX_AUDITABLE_BYTES`] or [`MAX_PACKAGES`], an empty name or version, an unknown `kind`, or a
 /// dependency index out of range.
 pub fn parse_auditable(json: &[u8]) -> Result<Vec<AuditablePackage>, SbomError> {
-    let err = |pointer: String, message: String| SbomError::Auditable { pointer, message };
+    let err =
+        |pointer: String, problem: AuditableProblem| SbomError::Auditable { pointer, problem };
     if json.len() > MAX_AUDITABLE_BYTES {
         return Err(err(
             String::new(),
-            format!(
-                "{} bytes, larger than the limit of {MAX_AUDITABLE_BYTES}",
-                json.len()
-            ),
+            AuditableProblem::TooLarge {
+                size: json.len(),
+                limit: MAX_AUDITABLE_BYTES,
+            },
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(json);
     let raw: RawList = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let pointer = stella_core::jcs::pointer_of(e.path());
-        err(pointer, e.into_inner().to_string())
+        err(pointer, AuditableProblem::Shape(e.into_inner()))
     })?;
     de.end()
-        .map_err(|e| err(String::new(), format!("trailing data: {e}")))?;
+        .map_err(|e| err(String::new(), AuditableProblem::TrailingData(e)))?;
     let count = raw.packages.len();
     if count > MAX_PACKAGES {
         return Err(err(
             "/packages".to_owned(),
-            format!("{count} packages, more than the limit of {MAX_PACKAGES}"),
+            AuditableProblem::TooManyPackages {
+                count,
+                limit: MAX_PACKAGES,
+            },
         ));
     }
     raw.packages
@@ -124,17 +188,14 @@ pub fn parse_auditable(json: &[u8]) -> Result<Vec<AuditablePackage>, SbomError> 
         .map(|(i, p)| {
             let at = |member: &str| format!("/packages/{i}/{member}");
             if p.name.is_empty() {
-                return Err(err(at("name"), "empty crate name".to_owned()));
+                return Err(err(at("name"), AuditableProblem::EmptyName));
             }
             if p.version.is_empty() {
-                return Err(err(at("version"), "empty version".to_owned()));
+                return Err(err(at("version"), AuditableProblem::EmptyVersion));
             }
             let kind = p.kind.unwrap_or_else(|| "runtime".to_owned());
             if kind != "runtime" && kind != "build" {
-                return Err(err(
-                    at("kind"),
-                    format!("{kind:?} is neither \"runtime\" nor \"build\""),
-                ));
+                return Err(err(at("kind"), AuditableProblem::UnknownKind { kind }));
             }
             let mut dependencies = Vec::with_capacity(p.dependencies.len());
             for (j, d) in p.dependencies.into_iter().enumerate() {
@@ -143,7 +204,7 @@ pub fn parse_auditable(json: &[u8]) -> Result<Vec<AuditablePackage>, SbomError> 
                     _ => {
                         return Err(err(
                             format!("/packages/{i}/dependencies/{j}"),
-                            format!("index {d} is out of range ({count} packages)"),
+                            AuditableProblem::DependencyOutOfRange { index: d, count },
                         ));
                     }
                 }

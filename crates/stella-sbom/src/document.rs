@@ -81,7 +81,7 @@ impl<'a> SbomDocument<'a> {
         let json = self.value.to_serde();
         serde_path_to_error::deserialize(json).map_err(|e| SbomError::Model {
             pointer: jcs::pointer_of(e.path()),
-            message: e.into_inner().to_string(),
+            source: e.into_inner(),
         })
     }
 }
@@ -151,6 +151,25 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_their_kind() {
+        use stella_core::{ErrorKind, Kinded};
+        let small = Limits {
+            max_bytes: 8,
+            ..Limits::default()
+        };
+        let err = SbomDocument::read(br#"{"bomFormat": "CycloneDX"}"#, small).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+        let err = SbomDocument::read(b"{", Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+        let err =
+            SbomDocument::read(br#"{"spdxVersion": "SPDX-2.3"}"#, Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+        let err = crate::parse_auditable(&vec![b' '; crate::auditable::MAX_AUDITABLE_BYTES + 1])
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    }
+
+    #[test]
     fn content_id_ignores_only_the_volatile_members() {
         let a = br#"{"bomFormat":"CycloneDX","specVersion":"1.7","serialNumber":"urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427","version":1,"metadata":{"timestamp":"2026-01-01T00:00:00Z","component":{"type":"application","name":"x"}}}"#;
         let b = br#"{"bomFormat":"CycloneDX","specVersion":"1.7","serialNumber":"urn:uuid:2b4e28ba-2fa1-11d2-883f-0016d3cca427","version":1,"metadata":{"timestamp":"2026-02-02T00:00:00Z","component":{"type":"application","name":"x"}}}"#;
@@ -171,7 +190,7 @@ mod tests {
         .expect("CycloneDX");
         let err = doc.to_model().unwrap_err();
         assert!(
-            matches!(&err, SbomError::Model { pointer, message } if pointer == "/components/0" && message.contains("name")),
+            matches!(&err, SbomError::Model { pointer, source } if pointer == "/components/0" && source.to_string().contains("name")),
             "{err}"
         );
     }

@@ -34,7 +34,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
-use stella_core::Digest;
+use stella_core::{Digest, hex};
 
 use crate::SbomError;
 use crate::auditable::{self, AuditablePackage};
@@ -232,14 +232,15 @@ pub fn generate(
 /// [`SbomError::Json`] if the document holds an integer JCS cannot represent.
 pub(crate) fn serial_number(doc: &Value) -> Result<String, SbomError> {
     let canonical = stella_core::jcs::to_canonical(doc)?;
-    let hex = Digest::sha256(&canonical).hex().to_owned();
+    let digest = Digest::sha256(&canonical);
+    // A SHA-256 digest always has 64 hex digits; the fallback is never taken.
+    let digest: [u8; 32] = hex::decode_array(digest.hex()).unwrap_or([0; 32]);
     let mut bytes = [0u8; 16];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);
-    }
+    bytes.copy_from_slice(&digest[..16]);
+    // RFC 9562 §5.5: version 5 in the high nibble of byte 6, the variant in byte 8.
     bytes[6] = (bytes[6] & 0x0f) | 0x50;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let h = hex::encode(bytes);
     Ok(format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &h[0..8],
@@ -253,12 +254,16 @@ pub(crate) fn serial_number(doc: &Value) -> Result<String, SbomError> {
 // ---------------------------------------------------------------------------------------------
 // Input checks
 
-fn invalid(what: impl Into<String>, message: impl Into<String>) -> SbomError {
+fn invalid(what: impl Into<String>, expected: &'static str, found: impl Into<String>) -> SbomError {
     SbomError::InvalidInput {
         what: what.into(),
-        message: message.into(),
+        expected,
+        found: found.into(),
     }
 }
+
+/// What a file hash handed to [`generate`] looks like.
+const HEX64: &str = "64 lower-case hex digits";
 
 fn is_hex64(s: &str) -> bool {
     s.len() == 64
@@ -272,7 +277,8 @@ fn sha256_hex<'a>(what: &str, digest: &'a str) -> Result<&'a str, SbomError> {
         Some(hex) if is_hex64(hex) => Ok(hex),
         _ => Err(invalid(
             what,
-            format!("{digest:?} is not sha256:<64 lower-case hex>"),
+            "sha256:<64 lower-case hex>",
+            format!("{digest:?}"),
         )),
     }
 }
@@ -289,22 +295,23 @@ pub(crate) fn check_binaries(binaries: &[BinaryFacts]) -> Result<(), SbomError> 
                 at(&format!("other_paths[{}]", j - 1))
             };
             if !path.starts_with('/') || path.contains('\0') {
-                return Err(invalid(field, format!("{path:?} is not an absolute path")));
+                return Err(invalid(field, "an absolute path", format!("{path:?}")));
             }
             if let Some(first) = seen.insert(path.as_str(), i)
                 && first != i
             {
                 return Err(invalid(
                     field,
-                    format!("{path:?} is also a path of binaries[{first}]"),
+                    "a path no other binary has",
+                    format!("{path:?}, also a path of binaries[{first}]"),
                 ));
             }
         }
         if !is_hex64(&b.sha256) {
-            return Err(invalid(at("sha256"), "not 64 lower-case hex digits"));
+            return Err(invalid(at("sha256"), HEX64, format!("{:?}", b.sha256)));
         }
         if !is_hex64(&b.blake3) {
-            return Err(invalid(at("blake3"), "not 64 lower-case hex digits"));
+            return Err(invalid(at("blake3"), HEX64, format!("{:?}", b.blake3)));
         }
         if let Some(fp) = &b.funcproof {
             sha256_hex(&at("funcproof.digest"), &fp.digest)?;
@@ -325,7 +332,8 @@ fn check_inputs(
     {
         return Err(invalid(
             "options.timestamp",
-            format!("{ts:?} is not an RFC 3339 UTC time"),
+            "an RFC 3339 UTC time",
+            format!("{ts:?}"),
         ));
     }
     Ok(())
@@ -333,7 +341,7 @@ fn check_inputs(
 
 pub(crate) fn check_subject(subject: &Subject) -> Result<(), SbomError> {
     if subject.name.is_empty() {
-        return Err(invalid("subject.name", "empty"));
+        return Err(invalid("subject.name", "a name", "an empty string"));
     }
     if let Some(d) = &subject.image_digest {
         sha256_hex("subject.image_digest", d)?;
@@ -775,8 +783,9 @@ fn oci_purl(subject: &Subject, hex: &str) -> Result<String, SbomError> {
             purl.push_str(&percent_encode(tag, false));
         }
     }
-    purl.parse::<packageurl::PackageUrl<'static>>()
-        .map_err(|e| invalid("subject", format!("makes no valid purl ({purl}): {e}")))?;
+    if let Err(source) = purl.parse::<packageurl::PackageUrl<'static>>() {
+        return Err(SbomError::SubjectPurl { purl, source });
+    }
     Ok(purl)
 }
 

@@ -7,15 +7,20 @@
 //!   attestation subject carries, and [`SbomDocument::content_id`], which ignores the fields that
 //!   change on every generation (`serialNumber`, `metadata.timestamp`);
 //! - [`model`]: the typed model of what Stella reads (CycloneDX 1.4–1.7) and writes (1.7);
-//! - [`validate`]: structural checks of its own, the official JSON schemas when the user has
-//!   them, and the semantic checks no schema expresses (unique `bom-ref`s, references and
-//!   BOM-Links that resolve, purls that parse, hashes of the right length);
+//! - [`validate`]: the official CycloneDX JSON schemas (1.4–1.7 embedded, vendored under
+//!   `schemas/`; a newer one from a directory) and the semantic checks no schema expresses
+//!   (unique `bom-ref`s, references and BOM-Links that resolve, purls that parse, hashes of the
+//!   right length);
 //! - [`rootfs`]: the package inventory of an unpacked root filesystem (dpkg, apk and Python
 //!   `dist-info` databases) and chroot-style path resolution inside it;
 //! - [`auditable`]: the dependency list `cargo auditable` embeds in Rust binaries;
 //! - [`mod@generate`]: a deterministic CycloneDX 1.7 SBOM from an inventory and the facts about the
 //!   binaries found in it (hashes, build ids, `DT_NEEDED`, FuncProof references);
 //! - [`mod@enrich`]: the same facts merged into an SBOM another tool wrote.
+//!
+//! Every error is an [`SbomError`], which says its [`stella_core::ErrorKind`] through
+//! [`stella_core::Kinded`] (a document that does not parse is `Invalid`, a limit reached is
+//! `TooLarge`, a file that cannot be read is `NotFound` or `Environment`).
 //!
 //! What it does not own: JSON canonicalisation itself (`stella-core::jcs`), unpacking images or
 //! analysing binaries (the facts arrive as [`generate::BinaryFacts`], computed by
@@ -36,7 +41,13 @@ pub use generate::{BinaryFacts, FuncProofRef, GenerateOptions, Subject, generate
 pub use model::{Bom, SpecVersion};
 pub use rootfs::{Inventory, InventoryLimits, read_inventory, resolve_in_root};
 
+use std::path::PathBuf;
+
 use stella_core::jcs::JcsError;
+use stella_core::{ErrorKind, Kinded};
+
+pub use auditable::AuditableProblem;
+pub use validate::SchemaFileError;
 
 /// Why an SBOM could not be read, validated, generated or enriched.
 #[derive(Debug, thiserror::Error)]
@@ -64,31 +75,40 @@ pub enum SbomError {
         found: String,
     },
     /// The document does not fit the typed model.
-    #[error("at {pointer}: {message}")]
+    #[error("at {pointer}: {source}")]
     Model {
         /// Where.
         pointer: String,
-        /// What is wrong.
-        message: String,
+        /// What the typed model expected there.
+        #[source]
+        source: serde_json::Error,
     },
     /// A path that must be a regular file (a schema) is a FIFO, a device or a directory.
     #[error(transparent)]
     Open(#[from] stella_core::file::OpenError),
-    /// A schema directory is missing a file or holds one that is not a usable schema.
-    #[error("schema {path}: {message}")]
+    /// A schema file (`--schema-dir`) is missing or is not a usable schema.
+    #[error("schema {}: {source}", path.display())]
     Schema {
         /// The schema file.
-        path: String,
+        path: PathBuf,
         /// What is wrong with it.
-        message: String,
+        #[source]
+        source: SchemaFileError,
     },
     /// A file of a root filesystem could not be read.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Io {
         /// The file (inside the root filesystem, or the root itself).
         path: String,
-        /// What went wrong.
-        message: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The root filesystem to inventory is not a directory.
+    #[error("{}: not a directory", path.display())]
+    NotADirectory {
+        /// The path given as the root.
+        path: PathBuf,
     },
     /// A package database is larger than [`rootfs::InventoryLimits::max_database_bytes`].
     #[error("package database {path} is {size} bytes, larger than the limit of {limit} bytes")]
@@ -109,20 +129,61 @@ pub enum SbomError {
         limit: usize,
     },
     /// The `cargo auditable` dependency list is malformed or over its limits.
-    #[error("cargo auditable data at {pointer}: {message}")]
+    #[error("cargo auditable data at {pointer}: {problem}")]
     Auditable {
         /// RFC 6901 pointer into the auditable JSON (empty for the root).
         pointer: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        problem: AuditableProblem,
     },
     /// A fact handed to [`generate()`] or [`enrich()`] is not usable (bad hex, relative path,
     /// the same path twice, …).
-    #[error("invalid input for SBOM generation: {what}: {message}")]
+    #[error("invalid input for SBOM generation: {what}: expected {expected}, found {found}")]
     InvalidInput {
         /// Which input (`binaries[3].sha256`, `options.timestamp`, …).
         what: String,
-        /// What is wrong with it.
-        message: String,
+        /// What a usable value is.
+        expected: &'static str,
+        /// What was given.
+        found: String,
     },
+    /// The subject of [`generate()`] makes no valid package URL.
+    #[error("invalid input for SBOM generation: subject: makes no valid purl ({purl})")]
+    SubjectPurl {
+        /// The purl the subject made.
+        purl: String,
+        /// Why it does not parse.
+        #[source]
+        source: packageurl::Error,
+    },
+}
+
+impl Kinded for SbomError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SbomError::Json(JcsError::TooLarge { .. })
+            | SbomError::DatabaseTooLarge { .. }
+            | SbomError::TooManyPackages { .. }
+            | SbomError::Schema {
+                source: SchemaFileError::TooLarge { .. },
+                ..
+            } => ErrorKind::TooLarge,
+            SbomError::Auditable { problem, .. } => problem.kind(),
+            SbomError::Open(e) => e.kind(),
+            SbomError::Schema {
+                source: SchemaFileError::Read(e),
+                ..
+            }
+            | SbomError::Io { source: e, .. } => ErrorKind::of_io(e),
+            SbomError::Json(_)
+            | SbomError::NotCycloneDx { .. }
+            | SbomError::UnsupportedSpecVersion { .. }
+            | SbomError::Model { .. }
+            | SbomError::Schema { .. }
+            | SbomError::NotADirectory { .. }
+            | SbomError::InvalidInput { .. }
+            | SbomError::SubjectPurl { .. } => ErrorKind::Invalid,
+        }
+    }
 }

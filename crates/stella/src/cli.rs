@@ -209,26 +209,30 @@ Examples:
         #[arg(long)]
         json: bool,
     },
-    /// Check a CycloneDX 1.4–1.7 document: structure (or the official schema) plus what no
-    /// schema expresses. Exit 1 listing every problem.
+    /// Check a CycloneDX 1.4–1.7 document: the official schema plus what no schema expresses.
+    /// Exit 1 listing every problem.
     #[command(after_help = "\
 Checks:
-  structure  Stella's own checks of the BOM's shape (required members, types, enumerations, \
-serial number, timestamps, hashes, licenses, references); no files needed.
-  schema     with --schema-dir DIR: the official CycloneDX JSON schema of the document's \
-specVersion (bom-<version>.schema.json and the schemas it refers to: spdx.schema.json, \
-jsf-0.82.schema.json, cryptography-defs.schema.json), instead of the structure checks.
+  schema     the official CycloneDX JSON schema of the document's specVersion, embedded in \
+Stella for 1.4, 1.5, 1.6 and 1.7 (with the SPDX licence list, JSF signatures and 1.7's \
+cryptography definitions they refer to); no files or network needed.
   semantic   always: bom-refs are unique; every dependencies ref, dependsOn, provides, \
 affects[].ref, composition and annotation subject resolves (BOM-Links into this BOM too); \
 purls parse; each hash has its algorithm's length.
 
-Each problem is a JSON pointer and a message; --json prints them as a list.
-Exit: 0 valid, 1 problems found, 2 not JSON / not CycloneDX / unsupported version.")]
+A JSON document that is not CycloneDX (another bomFormat, no specVersion) is invalid: exit 1 \
+with its problems. Each problem is a JSON pointer and a message; --json prints them as a list.
+Exit: 0 valid, 1 problems found, 2 not JSON / a CycloneDX version with no schema / an unusable \
+--schema-dir.")]
     Validate {
         /// What to read.
         #[command(flatten)]
         read: ReadArgs,
-        /// Directory holding the official CycloneDX JSON schemas.
+        /// Directory of official CycloneDX JSON schemas, only needed for a version newer than
+        /// the embedded 1.4–1.7 (or a revised schema of one of them): bom-<specVersion>.schema.json
+        /// there, when present, is used instead of the embedded schema; the schemas it refers to
+        /// (spdx.schema.json, jsf-0.82.schema.json, cryptography-defs.schema.json) are read beside
+        /// it, or the embedded copies are used.
         #[arg(long, value_name = "DIR", env = "STELLA_CYCLONEDX_SCHEMAS")]
         schema_dir: Option<PathBuf>,
         /// Print the report as JSON on stdout.

@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::anyhow;
 use serde::Serialize;
 use stella_core::jcs::{self, Limits};
-use stella_sbom::validate::{self, OfficialSchema, Report};
+use stella_sbom::validate::{self, Report, SchemaSource};
 use stella_sbom::{SbomDocument, SbomError};
 
 use crate::cli::{ReadArgs, SbomCommand};
@@ -38,9 +37,10 @@ fn limits(read: &ReadArgs) -> Limits {
     }
 }
 
-/// Reading errors are the user's input: exit 2, prefixed with the input's name.
+/// An error about the input, prefixed with its name; the exit code comes from the error's kind
+/// (2 for anything wrong with the document itself).
 fn bad(input: &Input, error: SbomError) -> CliError {
-    CliError::input(anyhow!(error)).context(input.name())
+    CliError::kinded(error).context(input.name())
 }
 
 fn canon(read: &ReadArgs, any_json: bool) -> Result<Outcome, CliError> {
@@ -135,36 +135,22 @@ fn validate_command(
 ) -> Result<Outcome, CliError> {
     let input = Input::with_limit_flag(read.file.clone(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(read.max_size)?;
-    let doc = match SbomDocument::read(&bytes, limits(read)) {
-        Ok(doc) => doc,
+    // Any JSON document gets a report: one that is not CycloneDX is an invalid document (exit 1).
+    // Only bytes that are not JSON, or a CycloneDX version with no schema, cannot be judged.
+    let report = stella_sbom::read_any_json(&bytes, limits(read))
+        .and_then(|value| validate::validate_value(&value, schema_dir));
+    let report = match report {
+        Ok(report) => report,
+        Err(e @ (SbomError::Schema { .. } | SbomError::Open(_))) => {
+            return Err(CliError::kinded(e).context("--schema-dir"));
+        }
         Err(e) => {
             if json {
-                let location = match &e {
-                    SbomError::Json(j) => j.location().cloned(),
-                    _ => None,
-                };
-                let pointer = match &e {
-                    SbomError::NotCycloneDx { pointer, .. } => Some(pointer.clone()),
-                    _ => location.as_ref().map(|l| l.pointer.clone()),
-                };
-                print_json(&UnreadableOutput {
-                    file: input.name(),
-                    valid: false,
-                    error: UnreadableError {
-                        message: e.to_string(),
-                        pointer,
-                        offset: location.and_then(|l| l.offset),
-                    },
-                })?;
+                print_json(&unreadable(&input, &e))?;
             }
             return Err(bad(&input, e));
         }
     };
-    let schema = schema_dir
-        .map(|dir| OfficialSchema::load(dir, doc.spec_version()))
-        .transpose()
-        .map_err(|e| CliError::input(anyhow!(e)).context("--schema-dir"))?;
-    let report = validate::validate(&doc, schema.as_ref());
     if json {
         print_json(&ValidateOutput {
             file: input.name(),
@@ -181,24 +167,45 @@ fn validate_command(
     })
 }
 
+/// The JSON answer for a document that cannot be validated at all.
+fn unreadable(input: &Input, e: &SbomError) -> UnreadableOutput {
+    let location = match e {
+        SbomError::Json(j) => j.location().cloned(),
+        _ => None,
+    };
+    let pointer = match e {
+        SbomError::UnsupportedSpecVersion { .. } => Some("/specVersion".to_owned()),
+        _ => location.as_ref().map(|l| l.pointer.clone()),
+    };
+    UnreadableOutput {
+        file: input.name(),
+        valid: false,
+        error: UnreadableError {
+            message: e.to_string(),
+            pointer,
+            offset: location.and_then(|l| l.offset),
+        },
+    }
+}
+
 fn render(input: &Input, report: &Report) -> String {
-    let checks = if report.schema == "builtin" {
-        "built-in structure and semantic checks".to_owned()
-    } else {
-        format!("official schema {} and semantic checks", report.schema)
+    let checks = match &report.schema {
+        SchemaSource::Embedded(version) => {
+            format!("official CycloneDX {version} schema, embedded, and semantic checks")
+        }
+        other => format!("official schema {other} and semantic checks"),
+    };
+    let what = match &report.spec_version {
+        Some(version) => format!("CycloneDX {version}"),
+        None => "CycloneDX document".to_owned(),
     };
     if report.is_valid() {
-        return format!(
-            "{}: valid CycloneDX {} ({checks})\n",
-            input.name(),
-            report.spec_version
-        );
+        return format!("{}: valid {what} ({checks})\n", input.name());
     }
     let n = report.problems.len();
     let mut out = format!(
-        "{}: invalid CycloneDX {}: {n} problem{} ({checks})\n",
+        "{}: invalid {what}: {n} problem{} ({checks})\n",
         input.name(),
-        report.spec_version,
         if n == 1 { "" } else { "s" }
     );
     for p in &report.problems {

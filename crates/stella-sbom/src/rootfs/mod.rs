@@ -165,14 +165,18 @@ impl Default for InventoryLimits {
 /// Reads every package database under `root`.
 ///
 /// # Errors
-/// [`SbomError::Io`] when `root` is not a directory or an existing database cannot be read;
+/// [`SbomError::NotADirectory`] when `root` is not a directory; [`SbomError::Io`] when it does
+/// not exist or an existing database cannot be read;
 /// [`SbomError::DatabaseTooLarge`] and [`SbomError::TooManyPackages`] when a limit is reached.
 /// Malformed entries are warnings, not errors.
 pub fn read_inventory(root: &Path, limits: &InventoryLimits) -> Result<Inventory, SbomError> {
-    if !root.is_dir() {
-        return Err(SbomError::Io {
-            path: root.display().to_string(),
-            message: "not a directory".to_owned(),
+    let meta = std::fs::metadata(root).map_err(|source| SbomError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(SbomError::NotADirectory {
+            path: root.to_path_buf(),
         });
     }
     let mut reader = Reader {

@@ -133,9 +133,9 @@ impl<'r> Resolver<'r> {
             return Ok(None);
         }
         let host = self.root.join(resolved.path.trim_start_matches('/'));
-        let io = |e: std::io::Error| SbomError::Io {
+        let io = |source: std::io::Error| SbomError::Io {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         };
         // Resolved as a regular file above; opened so that a FIFO swapped in since cannot block.
         let (file, metadata) = stella_core::file::open_regular(&host).map_err(|e| match e {
@@ -171,9 +171,9 @@ impl<'r> Resolver<'r> {
         let Some(dir) = self.resolve_dir(path) else {
             return Ok(Vec::new());
         };
-        let io = |e: std::io::Error| SbomError::Io {
+        let io = |source: std::io::Error| SbomError::Io {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         };
         let mut names = Vec::new();
         for entry in fs::read_dir(self.host_path(&dir)).map_err(io)? {

@@ -17,7 +17,6 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use super::structural::is_uuid;
 use super::{Check, Problem};
 
 /// Runs the semantic checks.
@@ -265,4 +264,15 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// 8-4-4-4-12 lower-case hex: the UUID of a BOM-Link (`urn:cdx:<uuid>/<version>`), written as the
+/// schema's `serialNumber` pattern writes it.
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }

@@ -8,8 +8,9 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
-/// Compiled official schemas, one per version, shared by the tests (compiling is the slow part).
-fn official(dir: &Path, version: SpecVersion) -> &'static OfficialSchema {
+/// Compiled schemas from the fixtures' schema directory, one per version, shared by the tests
+/// (compiling is the slow part).
+fn from_dir(dir: &Path, version: SpecVersion) -> &'static OfficialSchema {
     static CACHE: std::sync::Mutex<Vec<(PathBuf, SpecVersion, &'static OfficialSchema)>> =
         std::sync::Mutex::new(Vec::new());
     let mut cache = CACHE.lock().expect("cache lock");
@@ -17,16 +18,23 @@ fn official(dir: &Path, version: SpecVersion) -> &'static OfficialSchema {
         return s;
     }
     let schema: &'static OfficialSchema = Box::leak(Box::new(
-        OfficialSchema::load(dir, version).expect("schema"),
+        OfficialSchema::load(dir, version.as_str()).expect("schema"),
     ));
     cache.push((dir.to_path_buf(), version, schema));
     schema
 }
 
+/// Validates a CycloneDX document: the embedded schema, or the one in `schema_dir`.
 fn report(bytes: &[u8], schema_dir: Option<&Path>) -> Report {
     let doc = SbomDocument::read(bytes, Limits::default()).expect("a CycloneDX document");
-    let schema = schema_dir.map(|d| official(d, doc.spec_version()));
+    let schema = schema_dir.map(|d| from_dir(d, doc.spec_version()));
     validate(&doc, schema)
+}
+
+/// Validates any JSON document the way `stella sbom validate` does.
+fn report_any(bytes: &[u8], schema_dir: Option<&Path>) -> Result<Report, SbomError> {
+    let value = crate::read_any_json(bytes, Limits::default()).expect("JSON");
+    validate_value(&value, schema_dir)
 }
 
 fn spec_tests() -> Vec<(String, Vec<u8>)> {
@@ -44,37 +52,6 @@ fn spec_tests() -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
-
-/// The invalid spec documents Stella's own checks must catch without the official schema. The
-/// rest (SPDX licence ids, citations, the long tail of nested types) need `--schema-dir`.
-const CAUGHT_WITHOUT_SCHEMA: &[&str] = &[
-    "invalid-bomformat-1.7.json",
-    "invalid-component-external-version-and-range.json",
-    "invalid-component-ref-1.7.json",
-    "invalid-component-swid-1.7.json",
-    "invalid-component-type-1.7.json",
-    "invalid-component-versionRange-non-external-explicit.json",
-    "invalid-component-versionRange-non-external-implicit.json",
-    "invalid-dependency-1.7.json",
-    "invalid-empty-component-1.7.json",
-    "invalid-hash-alg-1.7.json",
-    "invalid-hash-md5-1.7.json",
-    "invalid-hash-sha1-1.7.json",
-    "invalid-hash-sha256-1.7.json",
-    "invalid-hash-sha512-1.7.json",
-    "invalid-issue-type-1.7.json",
-    "invalid-license-choice-1.7.json",
-    "invalid-license-encoding-1.7.json",
-    "invalid-license-missing-id-and-name-1.7.json",
-    "invalid-metadata-distribution-1.7.json",
-    "invalid-metadata-timestamp-1.7.json",
-    "invalid-missing-component-type-1.7.json",
-    "invalid-patch-type-1.7.json",
-    "invalid-properties-1.7.json",
-    "invalid-scope-1.7.json",
-    "invalid-serialnumber-1.7.json",
-    "invalid-service-data-1.7.json",
-];
 
 /// The specification's `valid-citations` example gives a formula and its workflow the same
 /// `bom-ref` ("workflow-1"): schema-valid, but a reference to it would be ambiguous, which is
@@ -97,46 +74,108 @@ fn assert_only_known_collision(name: &str, r: &Report) {
     }
 }
 
+/// Every official 1.7 test document: `valid-*` pass and `invalid-*` fail, with the embedded
+/// schema and with the same schema read from a directory. `invalid-bomformat` included: it is
+/// an invalid document, not an unreadable one.
 #[test]
-fn official_schema_accepts_every_valid_and_rejects_every_invalid_spec_document() {
+fn every_valid_spec_document_passes_and_every_invalid_one_fails() {
     let schema_dir = fixtures().join("cyclonedx/schema");
-    let mut checked = 0;
+    let (mut valid, mut invalid) = (0, 0);
     for (name, bytes) in spec_tests() {
-        if name.starts_with("invalid-bomformat") {
-            // Not CycloneDX at all: refused before validation (exit 2 in the CLI).
-            assert!(SbomDocument::read(&bytes, Limits::default()).is_err());
-            continue;
-        }
-        let r = report(&bytes, Some(&schema_dir));
-        if name.starts_with("valid-") {
-            assert_only_known_collision(&name, &r);
-        } else {
-            assert!(!r.is_valid(), "{name} should be invalid");
-        }
-        checked += 1;
-    }
-    assert!(checked >= 89, "only {checked} spec documents checked");
-}
-
-#[test]
-fn builtin_checks_have_no_false_positives_and_catch_the_listed_invalid_documents() {
-    for (name, bytes) in spec_tests() {
-        if name.starts_with("valid-") {
-            assert_only_known_collision(&name, &report(&bytes, None));
-        } else if CAUGHT_WITHOUT_SCHEMA.contains(&name.as_str()) {
-            match SbomDocument::read(&bytes, Limits::default()) {
-                Err(_) => assert!(name.starts_with("invalid-bomformat")),
-                Ok(doc) => {
-                    let r = validate(&doc, None);
-                    assert!(!r.is_valid(), "{name} should be caught without the schema");
-                }
+        for dir in [None, Some(schema_dir.as_path())] {
+            let r = report_any(&bytes, dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+            match dir {
+                None => assert_eq!(r.schema, SchemaSource::Embedded(SpecVersion::V1_7)),
+                Some(d) => assert_eq!(r.schema, SchemaSource::File(d.join("bom-1.7.schema.json"))),
+            }
+            if name.starts_with("valid-") {
+                assert_only_known_collision(&name, &r);
+            } else {
+                assert!(!r.is_valid(), "{name} should be invalid");
             }
         }
+        if name.starts_with("valid-") {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(
+        valid >= 61 && invalid >= 29,
+        "only {valid} valid and {invalid} invalid checked"
+    );
+}
+
+/// The hand-written structural checks accepted a licence id that is not on the SPDX list; the
+/// embedded schema (with its `spdx.schema.json`) refuses it, no schema directory needed.
+#[test]
+fn licence_ids_are_checked_without_a_schema_directory() {
+    let bytes = std::fs::read(fixtures().join("cyclonedx/tests-1.7/invalid-license-id-1.7.json"))
+        .expect("fixture");
+    let r = report(&bytes, None);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.check == Check::Schema && p.pointer.contains("/licenses/")),
+        "{:#?}",
+        r.problems
+    );
+    // 1.4 refers to the licence list under another name: it is checked there too.
+    let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.4","version":1,
+      "components":[{"type":"library","name":"a","licenses":[{"license":{"id":"Apache-2"}}]},
+                    {"type":"library","name":"b","licenses":[{"license":{"id":"Apache-2.0"}}]}]}"#;
+    let r = report(doc, None);
+    assert_eq!(r.schema, SchemaSource::Embedded(SpecVersion::V1_4));
+    let pointers: Vec<_> = r.problems.iter().map(|p| p.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        ["/components/0/licenses/0/license/id"],
+        "{:#?}",
+        r.problems
+    );
+}
+
+/// The regression of `invalid-bomformat-1.7.json`: a JSON document that is not CycloneDX is an
+/// invalid document with its problems listed, not an error.
+#[test]
+fn documents_that_are_not_cyclonedx_are_invalid_with_problems() {
+    let bytes = std::fs::read(fixtures().join("cyclonedx/tests-1.7/invalid-bomformat-1.7.json"))
+        .expect("fixture");
+    let r = report_any(&bytes, None).expect("a report");
+    assert!(!r.is_valid());
+    assert_eq!(r.spec_version.as_deref(), Some("1.7"));
+    assert!(
+        r.problems.iter().any(|p| p.pointer == "/bomFormat"),
+        "{:#?}",
+        r.problems
+    );
+
+    for (doc, pointer) in [
+        (&br#"{"spdxVersion": "SPDX-2.3"}"#[..], ""),
+        (
+            br#"{"bomFormat": "SPDX", "specVersion": "2.3"}"#,
+            "/bomFormat",
+        ),
+        (br#"{"bomFormat": "CycloneDX"}"#, ""),
+        (b"[1]", ""),
+    ] {
+        let r = report_any(doc, None).expect("a report");
+        assert!(!r.is_valid(), "{}", String::from_utf8_lossy(doc));
+        assert_eq!(r.spec_version, None);
+        assert_eq!(r.schema, SchemaSource::Embedded(SpecVersion::WRITTEN));
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.pointer == pointer && p.check == Check::Schema),
+            "{}: {:#?}",
+            String::from_utf8_lossy(doc),
+            r.problems
+        );
     }
 }
 
 #[test]
-fn real_generator_sboms_are_valid_in_both_modes() {
+fn real_generator_sboms_are_valid_with_embedded_and_directory_schemas() {
     let schema_dir = fixtures().join("cyclonedx/schema");
     for name in [
         "cyclonedx-py-7.5.0-spec1.7.json",
@@ -144,8 +183,8 @@ fn real_generator_sboms_are_valid_in_both_modes() {
         "cargo-cyclonedx-0.5.9-spec1.5.json",
     ] {
         let bytes = std::fs::read(fixtures().join("sbom").join(name)).expect("fixture");
-        let builtin = report(&bytes, None);
-        assert!(builtin.is_valid(), "{name}: {:#?}", builtin.problems);
+        let embedded = report(&bytes, None);
+        assert!(embedded.is_valid(), "{name}: {:#?}", embedded.problems);
         let official = report(&bytes, Some(&schema_dir));
         assert!(official.is_valid(), "{name}: {:#?}", official.problems);
     }
@@ -197,8 +236,80 @@ fn semantic_problems_are_all_reported_with_pointers_in_order() {
 #[test]
 fn missing_schema_file_is_a_clear_error() {
     let dir = fixtures().join("cyclonedx/schema");
-    let err = OfficialSchema::load(&dir, SpecVersion::V1_4).unwrap_err();
+    let err = OfficialSchema::load(&dir, "1.4").unwrap_err();
     assert!(err.to_string().contains("bom-1.4.schema.json"), "{err}");
+    assert_eq!(
+        stella_core::Kinded::kind(&err),
+        stella_core::ErrorKind::NotFound
+    );
+}
+
+/// `--schema-dir` serves versions newer than the embedded ones: a `bom-1.8.schema.json` in the
+/// directory checks 1.8 documents (its companions taken from the embedded copies); without it a
+/// 1.8 document cannot be judged, and the error says which file is missing. For an embedded
+/// version absent from the directory, the embedded schema serves.
+#[test]
+fn a_schema_directory_serves_newer_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc_1_8 = br#"{"bomFormat":"CycloneDX","specVersion":"1.8","version":1,
+        "components":[{"type":"library","name":"a","licenses":[{"license":{"id":"Apache-2"}}]}]}"#;
+
+    let err = report_any(doc_1_8, None).unwrap_err();
+    assert!(
+        matches!(&err, SbomError::UnsupportedSpecVersion { found } if found == "1.8"),
+        "{err}"
+    );
+    let err = report_any(doc_1_8, Some(dir.path())).unwrap_err();
+    assert!(err.to_string().contains("bom-1.8.schema.json"), "{err}");
+
+    let mut schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("cyclonedx/schema/bom-1.7.schema.json")).expect("1.7"),
+    )
+    .expect("JSON");
+    schema["$id"] = "http://cyclonedx.org/schema/bom-1.8.schema.json".into();
+    std::fs::write(
+        dir.path().join("bom-1.8.schema.json"),
+        serde_json::to_vec(&schema).expect("JSON"),
+    )
+    .expect("written");
+    let r = report_any(doc_1_8, Some(dir.path())).expect("a report");
+    assert_eq!(r.spec_version.as_deref(), Some("1.8"));
+    assert_eq!(
+        r.schema,
+        SchemaSource::File(dir.path().join("bom-1.8.schema.json"))
+    );
+    let pointers: Vec<_> = r.problems.iter().map(|p| p.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        ["/components/0/licenses/0/license/id"],
+        "{:#?}",
+        r.problems
+    );
+
+    let doc_1_6 = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1}"#;
+    let r = report_any(doc_1_6, Some(dir.path())).expect("a report");
+    assert_eq!(r.schema, SchemaSource::Embedded(SpecVersion::V1_6));
+    assert!(r.is_valid(), "{:#?}", r.problems);
+}
+
+#[test]
+fn a_schema_that_is_not_json_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("bom-1.7.schema.json"), "{").expect("written");
+    let err = report_any(
+        br#"{"bomFormat":"CycloneDX","specVersion":"1.7"}"#,
+        Some(dir.path()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, SbomError::Schema { path, source: SchemaFileError::NotJson(_) }
+            if path.ends_with("bom-1.7.schema.json")),
+        "{err}"
+    );
+    assert_eq!(
+        stella_core::Kinded::kind(&err),
+        stella_core::ErrorKind::Invalid
+    );
 }
 
 #[test]

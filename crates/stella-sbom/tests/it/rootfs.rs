@@ -235,6 +235,10 @@ fn limits_are_precise_errors() {
         matches!(&err, SbomError::DatabaseTooLarge { path, limit: 100, size } if path == "var/lib/dpkg/status" && *size > 100),
         "{err}"
     );
+    assert_eq!(
+        stella_core::Kinded::kind(&err),
+        stella_core::ErrorKind::TooLarge
+    );
     let limits = InventoryLimits {
         max_packages: 3,
         ..InventoryLimits::default()
@@ -252,6 +256,20 @@ fn limits_are_precise_errors() {
 
     let err = read_inventory(&t.root().join("missing"), &InventoryLimits::default()).unwrap_err();
     assert!(matches!(err, SbomError::Io { .. }), "{err}");
+    assert_eq!(
+        stella_core::Kinded::kind(&err),
+        stella_core::ErrorKind::NotFound
+    );
+    let err = read_inventory(
+        &t.root().join("etc/os-release"),
+        &InventoryLimits::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, SbomError::NotADirectory { .. }), "{err}");
+    assert_eq!(
+        stella_core::Kinded::kind(&err),
+        stella_core::ErrorKind::Invalid
+    );
 }
 
 #[test]

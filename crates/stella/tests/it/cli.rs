@@ -230,6 +230,11 @@ fn bad_input_is_a_precise_error_with_exit_2() {
     ];
     for (what, bytes, message) in cases {
         for sub in ["canon", "id", "validate", "convert"] {
+            if what == "not cyclonedx" && sub == "validate" {
+                // JSON that is not CycloneDX is an invalid document for `validate` (exit 1 with
+                // its problems): `sbom::json_that_is_not_cyclonedx_is_invalid_with_exit_1`.
+                continue;
+            }
             stella()
                 .args(["sbom", sub, "-"])
                 .write_stdin(bytes.clone())
@@ -275,82 +280,6 @@ fn missing_files_and_directories_are_named() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("is a directory"));
-}
-
-#[test]
-fn validate_exit_codes_and_json_report() {
-    for name in REAL_SBOMS {
-        stella()
-            .args(["sbom", "validate"])
-            .arg(sbom_fixture(name))
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("valid CycloneDX"));
-    }
-    let invalid = shared().join("cyclonedx/tests-1.7/invalid-dependency-1.7.json");
-    let out = stella()
-        .args(["sbom", "validate", "--json"])
-        .arg(&invalid)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
-    assert_eq!(report["valid"], false);
-    let pointers: Vec<&str> = report["problems"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|p| p["pointer"].as_str().expect("pointer"))
-        .collect();
-    assert!(pointers.contains(&"/dependencies/0"), "{pointers:?}");
-    assert!(pointers.contains(&"/dependencies/1/ref"), "{pointers:?}");
-
-    // Unreadable documents still answer in JSON, with exit 2.
-    let out = stella()
-        .args(["sbom", "validate", "--json", "-"])
-        .write_stdin(r#"{"bomFormat": "CycloneDX", "specVersion": "1.7", "version": 1,}"#)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(report["valid"], false);
-    assert_eq!(report["error"]["offset"], 62);
-}
-
-#[test]
-fn validate_with_official_schemas() {
-    let schemas = shared().join("cyclonedx/schema");
-    let out = stella()
-        .args(["sbom", "validate", "--json", "--schema-dir"])
-        .arg(&schemas)
-        .arg(shared().join("cyclonedx/tests-1.7/invalid-license-id-1.7.json"))
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert!(
-        report["schema"]
-            .as_str()
-            .expect("schema")
-            .ends_with("bom-1.7.schema.json")
-    );
-    assert_eq!(report["problems"][0]["check"], "schema");
-
-    stella()
-        .args(["sbom", "validate", "--schema-dir"])
-        .arg(&schemas)
-        .arg(sbom_fixture("cargo-cyclonedx-0.5.9-spec1.5.json"))
-        .assert()
-        .success();
-    // A schema directory without the document's version is a usage error naming the file.
-    stella()
-        .args(["sbom", "validate", "--schema-dir"])
-        .arg(&schemas)
-        .arg("-")
-        .write_stdin(r#"{"bomFormat":"CycloneDX","specVersion":"1.4","version":1}"#)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("bom-1.4.schema.json"));
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod oci;
 mod oci_api;
 mod printing;
 mod runtime;
+mod sbom;
 mod scan;
 mod sigstore_rs;
 mod tlog_crash;
