@@ -125,7 +125,8 @@ impl Kinded for EvidenceError {
         match self {
             EvidenceError::Oci { source, .. } => oci_kind(source.as_ref()),
             EvidenceError::Log { source } => source.kind(),
-            EvidenceError::Sbom { .. } | EvidenceError::Binary { .. } => ErrorKind::Invalid,
+            EvidenceError::Sbom { source, .. } => source.kind(),
+            EvidenceError::Binary { .. } => ErrorKind::Invalid,
             EvidenceError::Attest { source, .. } => match source.kind() {
                 // Signing what the scan built cannot be "rejected": it is the input's fault.
                 ErrorKind::Rejected => ErrorKind::Invalid,
