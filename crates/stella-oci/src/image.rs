@@ -281,7 +281,7 @@ fn invalid(what: impl Into<String>, reason: impl Into<String>) -> OciError {
 }
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> OciError + '_ {
-    move |e| OciError::Io(format!("{}: {e}", path.display()))
+    move |e| OciError::io(path, e)
 }
 
 fn canonical(value: &Value, what: &str) -> Result<Vec<u8>, OciError> {
@@ -447,11 +447,10 @@ impl TempLayer {
                 Err(e) => return Err(io_at(&path)(e)),
             }
         }
-        Err(OciError::Io(format!(
-            "{}: no free temporary name ({})",
-            dir.display(),
-            last.map(|e| e.to_string()).unwrap_or_default()
-        )))
+        Err(OciError::io(
+            dir,
+            last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)),
+        ))
     }
 }
 
@@ -619,7 +618,10 @@ impl<W: Write> Packer<'_, W> {
     }
 
     fn tar_error(e: io::Error) -> OciError {
-        OciError::Io(format!("writing the layer: {e}"))
+        OciError::Stream {
+            what: "writing the layer".to_owned(),
+            source: e,
+        }
     }
 
     fn directory(&mut self, rel: &[u8], meta: &fs::Metadata) -> Result<(), OciError> {
@@ -648,10 +650,10 @@ impl<W: Write> Packer<'_, W> {
         let file = File::open(abs).map_err(io_at(abs))?;
         let opened = file.metadata().map_err(io_at(abs))?;
         if !opened.is_file() || (opened.dev(), opened.ino()) != inode {
-            return Err(OciError::Io(format!(
-                "{}: replaced while it was packed",
-                abs.display()
-            )));
+            return Err(OciError::io(
+                abs,
+                io::Error::other("replaced while it was packed"),
+            ));
         }
         let size = opened.len();
         let mut header = self.header(EntryType::Regular, &opened, size);
@@ -661,7 +663,7 @@ impl<W: Write> Packer<'_, W> {
         };
         self.builder
             .append_data(&mut header, path_of(rel), content)
-            .map_err(|e| OciError::Io(format!("{}: {e}", abs.display())))?;
+            .map_err(io_at(abs))?;
         self.files += 1;
         self.bytes += size;
         Ok(())

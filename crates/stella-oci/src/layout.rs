@@ -41,7 +41,7 @@ pub struct LayoutStore {
 }
 
 fn io(path: &Path, e: std::io::Error) -> OciError {
-    OciError::Io(format!("{}: {e}", path.display()))
+    OciError::io(path, e)
 }
 
 impl LayoutStore {
@@ -74,15 +74,13 @@ impl LayoutStore {
     /// Opens the existing layout at `root` for reading; creates nothing.
     ///
     /// # Errors
-    /// [`OciError::NotFound`] when `root` holds no layout (no `oci-layout` file or no
+    /// [`OciError::NoLayout`] when `root` holds no layout (no `oci-layout` file or no
     /// `index.json`); [`OciError::Invalid`] for an `oci-layout` that is not version 1.0.0;
     /// [`OciError::Io`].
     pub fn open_existing(root: &Path) -> Result<Self, OciError> {
-        let missing = |name: &str| {
-            OciError::NotFound(format!(
-                "no OCI image layout at {} (it has no {name})",
-                root.display()
-            ))
+        let missing = |name: &'static str| OciError::NoLayout {
+            path: root.to_path_buf(),
+            missing: name,
         };
         let layout = root.join("oci-layout");
         let bytes = match fs::read(&layout) {
@@ -120,8 +118,10 @@ impl LayoutStore {
     /// `blobs/` is refused).
     fn existing_blob(&self, digest: &str) -> Result<(PathBuf, fs::Metadata), OciError> {
         let path = self.blob_path(digest)?;
-        let meta = fs::symlink_metadata(&path)
-            .map_err(|_| OciError::NotFound(format!("blob {digest} in {}", self.root.display())))?;
+        let meta = fs::symlink_metadata(&path).map_err(|_| OciError::NotFound {
+            what: format!("blob {digest}"),
+            location: self.root.display().to_string(),
+        })?;
         if !meta.file_type().is_file() {
             return Err(OciError::Invalid {
                 what: path.display().to_string(),
@@ -338,7 +338,7 @@ impl ArtifactStore for LayoutStore {
         tag: Option<&str>,
     ) -> Result<String, OciError> {
         if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(OciError::TooLarge(bytes.len()));
+            return Err(OciError::TooLarge { size: bytes.len() });
         }
         let value: Value = serde_json::from_slice(bytes).map_err(|e| OciError::Invalid {
             what: "manifest".to_owned(),
@@ -402,8 +402,9 @@ impl ArtifactStore for LayoutStore {
                 let entry = entries
                     .iter()
                     .find(|m| m["annotations"][REF_NAME].as_str() == Some(tag))
-                    .ok_or_else(|| {
-                        OciError::NotFound(format!("tag {tag} in {}", self.root.display()))
+                    .ok_or_else(|| OciError::NotFound {
+                        what: format!("tag {tag}"),
+                        location: self.root.display().to_string(),
                     })?;
                 let digest = entry["digest"].as_str().unwrap_or_default().to_owned();
                 (digest, entry["mediaType"].as_str().map(str::to_owned))
@@ -411,7 +412,7 @@ impl ArtifactStore for LayoutStore {
         };
         let bytes = self.get_blob(&digest)?;
         if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(OciError::TooLarge(bytes.len()));
+            return Err(OciError::TooLarge { size: bytes.len() });
         }
         let media_type = match media {
             Some(m) => m,
@@ -648,7 +649,7 @@ mod tests {
         assert!(store.get_blob("sha256:../../etc/passwd").is_err());
         assert!(matches!(
             store.put_manifest(&vec![b' '; MAX_MANIFEST_BYTES + 1], MANIFEST, None),
-            Err(OciError::TooLarge(_))
+            Err(OciError::TooLarge { .. })
         ));
     }
 
@@ -657,13 +658,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("missing");
         let err = LayoutStore::open_existing(&missing).expect_err("no layout");
-        assert!(matches!(&err, OciError::NotFound(m) if m.contains(&*missing.to_string_lossy())));
+        assert!(matches!(&err, OciError::NoLayout { path, .. } if *path == missing));
+        assert!(err.to_string().contains(&*missing.to_string_lossy()));
+        assert_eq!(
+            stella_core::Kinded::kind(&err),
+            stella_core::ErrorKind::NotFound
+        );
         assert!(!missing.exists());
         let empty = dir.path().join("empty");
         fs::create_dir(&empty).expect("mkdir");
         assert!(matches!(
             LayoutStore::open_existing(&empty),
-            Err(OciError::NotFound(_))
+            Err(OciError::NoLayout { .. })
         ));
         assert_eq!(fs::read_dir(&empty).expect("ls").count(), 0);
 

@@ -68,7 +68,12 @@ pub struct Stored {
 }
 
 /// Where artifacts are kept.
-pub trait ArtifactStore {
+///
+/// Stores are `Send + Sync`: a server shares one store across the threads that answer its
+/// requests, so an implementation keeps whatever it learns while working (a token, a probe)
+/// behind a lock, and writes that must not interleave behind a file lock or the registry's own
+/// read-modify-write.
+pub trait ArtifactStore: Send + Sync {
     /// Stores a blob; its digest.
     ///
     /// # Errors
@@ -118,7 +123,7 @@ pub trait ArtifactStore {
     /// [`OciError::Io`] when the file cannot be read, [`OciError::Invalid`] for a file over the
     /// default's bound, or the store failing.
     fn put_blob_file(&self, path: &Path) -> Result<String, OciError> {
-        let io = |e: std::io::Error| OciError::Io(format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| OciError::io(path, e);
         let file = std::fs::File::open(path).map_err(io)?;
         let mut bytes = Vec::new();
         file.take(MAX_BLOB_BYTES + 1)
@@ -181,6 +186,9 @@ pub struct Layer {
 /// Stores an artifact manifest (`artifactType`, the empty config, one layer per file) whose
 /// subject is the manifest `subject`; returns its digest. The manifest is canonical JSON.
 ///
+/// [`attach_manifest`] returns the whole stored manifest, for a caller that attaches to it in
+/// turn (signatures to an SBOM).
+///
 /// # Errors
 /// [`OciError::Invalid`] for a bad artifact type; what the store reports.
 pub fn attach(
@@ -190,6 +198,21 @@ pub fn attach(
     layers: &[Layer],
     annotations: &BTreeMap<String, String>,
 ) -> Result<String, OciError> {
+    Ok(attach_manifest(store, subject, artifact_type, layers, annotations)?.digest)
+}
+
+/// [`attach`], returning the manifest as it was stored (its exact bytes, media type and
+/// digest), so that a caller can attach to it in turn without reading it back.
+///
+/// # Errors
+/// [`OciError::Invalid`] for a bad artifact type; what the store reports.
+pub fn attach_manifest(
+    store: &dyn ArtifactStore,
+    subject: &Stored,
+    artifact_type: &str,
+    layers: &[Layer],
+    annotations: &BTreeMap<String, String>,
+) -> Result<Stored, OciError> {
     if !artifact_type.contains('/') {
         return Err(OciError::Invalid {
             what: "artifact type".to_owned(),
@@ -226,7 +249,12 @@ pub fn attach(
         what: "manifest".to_owned(),
         reason: e.to_string(),
     })?;
-    store.put_manifest(&bytes, MANIFEST, None)
+    let digest = store.put_manifest(&bytes, MANIFEST, None)?;
+    Ok(Stored {
+        bytes,
+        media_type: MANIFEST.to_owned(),
+        digest,
+    })
 }
 
 /// What a manifest refers to: blob digests, and child manifests as (digest, media type).
@@ -347,7 +375,9 @@ fn collect(
         return Ok(());
     }
     if stored.bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(OciError::TooLarge(stored.bytes.len()));
+        return Err(OciError::TooLarge {
+            size: stored.bytes.len(),
+        });
     }
     let (blobs, manifests) = children(&stored)?;
     let mut kids = Vec::new();

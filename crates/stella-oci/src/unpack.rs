@@ -136,7 +136,7 @@ fn invalid(what: impl Into<String>, reason: impl Into<String>) -> OciError {
 }
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> OciError + '_ {
-    move |e| OciError::Io(format!("{}: {e}", path.display()))
+    move |e| OciError::io(path, e)
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -195,7 +195,10 @@ fn stream_error(layer: &LayerRef, e: io::Error) -> OciError {
         | io::ErrorKind::InvalidInput
         | io::ErrorKind::UnexpectedEof
         | io::ErrorKind::Other => invalid(format!("layer {}", layer.digest), e.to_string()),
-        _ => OciError::Io(format!("reading layer {}: {e}", layer.digest)),
+        _ => OciError::Stream {
+            what: format!("reading layer {}", layer.digest),
+            source: e,
+        },
     }
 }
 
@@ -469,10 +472,10 @@ impl Extractor {
                 return Ok(());
             }
             Parent::Missing => {
-                return Err(OciError::Io(format!(
-                    "{}: a parent directory vanished",
-                    self.dest.display()
-                )));
+                return Err(OciError::io(
+                    &self.dest,
+                    io::Error::other("a parent directory vanished"),
+                ));
             }
         };
         let path = dir.join(OsStr::from_bytes(name));

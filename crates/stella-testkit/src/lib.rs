@@ -11,7 +11,8 @@
 //! - panics when `STELLA_REQUIRE_PEERS=1`, which `.ci/run` sets after installing every peer: in
 //!   CI a skipped check is a failed test.
 //!
-//! Beside it, [`debian_rootfs`]: where the real Debian root filesystem that `.ci/run` prepares is.
+//! Beside it, [`debian_rootfs`]: where the real Debian root filesystem that `.ci/run` prepares is,
+//! and [`registry::Registry`]: a real OCI registry (`docker-registry`) on a loopback port.
 //!
 //! ```
 //! fn nm_agrees() {
@@ -27,6 +28,8 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+
+pub mod registry;
 
 /// The environment variable that turns every skip into a failure when set to `1`.
 pub const REQUIRE_PEERS: &str = "STELLA_REQUIRE_PEERS";

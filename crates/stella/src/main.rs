@@ -13,7 +13,6 @@ mod log;
 mod oci;
 mod output;
 mod print;
-mod registry;
 mod runtime;
 mod sbom;
 mod scan;

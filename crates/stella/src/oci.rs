@@ -12,7 +12,7 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use stella_oci::reference::Target;
 use stella_oci::store::{self, Layer};
-use stella_oci::{ArtifactStore, LayoutStore, OciError, Reference};
+use stella_oci::{ArtifactStore, OciError, Reference, RegistryOptions};
 
 use crate::cli::OciCommand;
 use crate::exit::{CliError, Outcome};
@@ -24,11 +24,25 @@ const MAX_FILE_BYTES: usize = 256 << 20;
 /// How deep a referrers tree is followed.
 const MAX_DEPTH: usize = 8;
 
+// TODO(lib): scan/verify_image move to stella_oci::… and map errors with `CliError::kinded`.
 pub(crate) fn oci_error(e: OciError) -> CliError {
-    match e {
-        OciError::Io(_) => CliError::environment(anyhow!(e)),
-        other => CliError::input(anyhow!(other)),
+    CliError::kinded(e)
+}
+
+/// How registries are reached: `--insecure`, and `STELLA_OCI_TIMEOUT` (seconds) bounding every
+/// request so that a registry that hangs is an error.
+pub(crate) fn registry_options(insecure: bool) -> RegistryOptions {
+    let mut options = RegistryOptions {
+        insecure,
+        ..RegistryOptions::default()
+    };
+    if let Some(seconds) = std::env::var("STELLA_OCI_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        options.timeout = std::time::Duration::from_secs(seconds);
     }
+    options
 }
 
 /// Whether a command only reads a store or also writes to it.
@@ -53,32 +67,22 @@ fn open(
 
 /// The store a parsed reference lives in, for reading: its existing layout directory (nothing
 /// is created; a missing layout is exit 2 naming the path), or its registry repository.
+// TODO(lib): scan/verify_image move to stella_oci::open.
 pub(crate) fn open_store(
     reference: &Reference,
     insecure: bool,
 ) -> Result<Box<dyn ArtifactStore>, CliError> {
-    match reference {
-        Reference::Layout { path, .. } => Ok(Box::new(
-            LayoutStore::open_existing(path).map_err(oci_error)?,
-        )),
-        Reference::Registry { .. } => open_store_for_writing(reference, insecure),
-    }
+    stella_oci::open(reference, &registry_options(insecure)).map_err(CliError::kinded)
 }
 
 /// The store a parsed reference lives in, for writing: its layout directory (an empty layout is
 /// created where there is none), or its registry repository.
+// TODO(lib): scan/verify_image move to stella_oci::open_for_writing.
 pub(crate) fn open_store_for_writing(
     reference: &Reference,
     insecure: bool,
 ) -> Result<Box<dyn ArtifactStore>, CliError> {
-    match reference {
-        Reference::Layout { path, .. } => Ok(Box::new(LayoutStore::open(path).map_err(oci_error)?)),
-        Reference::Registry {
-            host, repository, ..
-        } => Ok(Box::new(
-            crate::registry::RegistryStore::new(host, repository, insecure).map_err(oci_error)?,
-        )),
-    }
+    stella_oci::open_for_writing(reference, &registry_options(insecure)).map_err(CliError::kinded)
 }
 
 pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {

@@ -188,7 +188,8 @@ fn attach_list_pull_and_copy_with_every_referrer() {
         bundle_digest
     );
 
-    // A blob changed on disk is refused by digest, before it is copied anywhere.
+    // A blob changed on disk is refused by digest, before it is copied anywhere: a check that
+    // said no (exit 1, as every failed digest check), not bad input.
     let blob = layout.join("blobs/sha256").join(&proof_digest[7..]);
     std::fs::write(&blob, b"{}").expect("tamper");
     stella()
@@ -199,7 +200,7 @@ fn attach_list_pull_and_copy_with_every_referrer() {
             &format!("oci-layout:{}:app", d.join("copy2").display()),
         ])
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicate::str::contains("digest mismatch"));
     // A pull names an artifact by digest, not by tag.
     stella()
@@ -215,58 +216,8 @@ fn attach_list_pull_and_copy_with_every_referrer() {
         .stderr(predicate::str::contains("REF@DIGEST"));
 }
 
-/// Debian's `docker-registry` (distribution 2.8: `subject` accepted, no referrers API) on a
-/// free loopback port, storing into `dir`; `None` when it is not installed.
-pub(crate) struct Registry {
-    child: std::process::Child,
-    pub(crate) host: String,
-}
-
-impl Registry {
-    pub(crate) fn start(dir: &Path) -> Option<Registry> {
-        let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let config = dir.join("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-                dir.join("data").display()
-            ),
-        )
-        .expect("config");
-        let child = std::process::Command::new(binary)
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry starts");
-        let registry = Registry { child, host };
-        for _ in 0..100 {
-            if reqwest::blocking::get(format!("http://{}/v2/", registry.host))
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return Some(registry);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("docker-registry did not answer on {}", registry.host);
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// Debian's `docker-registry` on a loopback port (the scan tests start it too).
+pub(crate) use stella_testkit::registry::Registry;
 
 #[test]
 fn copy_through_a_real_registry_without_the_referrers_api() {
@@ -422,4 +373,74 @@ fn copy_through_a_real_registry_without_the_referrers_api() {
             "skopeo is not installed (apt-get install skopeo)",
         );
     }
+}
+
+#[test]
+fn a_layout_path_without_its_prefix_gets_a_hint_not_a_registry_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    image(&d.join(".stella/oci"));
+    // Run where `.stella/oci` is a relative path: before, `.stella` was taken for a registry host
+    // and asked four times over HTTPS (exit 3 after seconds of retries).
+    let started = std::time::Instant::now();
+    stella()
+        .current_dir(d)
+        .args(["oci", "referrers", ".stella/oci:app"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "did you mean oci-layout:.stella/oci:app?",
+        ));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "no network retries"
+    );
+    // The hinted reference is the one that works.
+    stella()
+        .current_dir(d)
+        .args(["oci", "referrers", "oci-layout:.stella/oci:app"])
+        .assert()
+        .success();
+    // A Docker Hub namespace that is a directory here is a layout given without its prefix too.
+    image(&d.join("out"));
+    stella()
+        .current_dir(d)
+        .args([
+            "oci",
+            "attach",
+            "--image",
+            "out/app:app",
+            "--artifact-type",
+            "text/plain",
+        ])
+        .arg(d.join(".stella/oci/oci-layout"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "did you mean oci-layout:out/app:app?",
+        ));
+}
+
+#[test]
+fn scanning_a_missing_relative_directory_says_so_without_a_registry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // Before, `./nonexistent` parsed as the registry `.` and scan retried
+    // `https://./v2/…` four times (exit 3).
+    let started = std::time::Instant::now();
+    stella()
+        .current_dir(d)
+        .env("STELLA_HOME", d.join("home"))
+        .env("STELLA_PASSWORD", "oci-tests")
+        .args(["scan", "./nonexistent"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("./nonexistent")
+                .and(predicate::str::contains("https://").not()),
+        );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "no network retries"
+    );
 }

@@ -2,24 +2,39 @@
 //! the OCI 1.1 referrers API) with the referrers tag schema as fallback on registries without
 //! the API (`sha256-<hex>` image indexes kept by read-modify-write, deduplicated and sorted).
 //!
-//! Plain HTTP is used only for loopback hosts or when asked (`--insecure`); credentials come
-//! from `~/.docker/config.json` (or `$DOCKER_CONFIG`): basic auth, and bearer tokens fetched
-//! from the realm a 401 names. Every pulled blob and manifest is checked against its digest.
+//! Plain HTTP is used only for loopback hosts or when asked
+//! ([`RegistryOptions::insecure`](crate::RegistryOptions::insecure));
+//! credentials come from `~/.docker/config.json` (or `$DOCKER_CONFIG`): basic auth, and bearer
+//! tokens fetched from the realm a 401 names. Every pulled blob and manifest is checked against
+//! its digest. Support for the referrers API is detected by a 200 answer with an index content
+//! type, never by headers alone (some registries send `OCI-Subject` without the API).
+//!
+//! The store is `Send + Sync`: the bearer token and the referrers-API probe are kept behind
+//! mutexes, so one store serves many threads.
+//!
+//! Not here: what a reference means (see [`crate::reference`]), image layouts on disk.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
-use stella_oci::reference::Target;
-use stella_oci::store::{INDEX, MANIFEST, Referrer, Stored, check_digest};
-use stella_oci::{ArtifactStore, MAX_MANIFEST_BYTES, OciError};
+
+use crate::reference::{DOCKER_HUB, Target};
+use crate::store::{INDEX, MANIFEST, Referrer, Stored, check_digest};
+use crate::{ArtifactStore, MAX_MANIFEST_BYTES, OciError, RegistryOptions};
 
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, \
 application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, \
 application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// How many times a request is sent before the store gives up on a registry.
+pub const ATTEMPTS: u32 = 4;
+
+/// Most referrer entries read from a paged referrers answer; later pages are not fetched.
+pub const MAX_REFERRERS: usize = 100_000;
 
 /// A repository in a registry.
 pub struct RegistryStore {
@@ -27,13 +42,30 @@ pub struct RegistryStore {
     repository: String,
     client: Client,
     basic: Option<String>,
-    token: RefCell<Option<String>>,
+    token: Mutex<Option<String>>,
     /// Whether the referrers API answered (probed once).
-    referrers_api: RefCell<Option<bool>>,
+    referrers_api: Mutex<Option<bool>>,
+    /// Held across the read-modify-write of a fallback index, so that threads sharing this
+    /// store do not overwrite each other's entries (other writers of the same registry are not
+    /// held back: the tag schema has no lock).
+    fallback: Mutex<()>,
 }
 
-fn net(e: impl std::fmt::Display) -> OciError {
-    OciError::Io(e.to_string())
+impl std::fmt::Debug for RegistryStore {
+    // Credentials stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryStore")
+            .field("base", &self.base)
+            .field("repository", &self.repository)
+            .finish_non_exhaustive()
+    }
+}
+
+fn transport(url: &str) -> impl Fn(reqwest::Error) -> OciError + '_ {
+    move |source| OciError::Transport {
+        url: url.to_owned(),
+        source,
+    }
 }
 
 /// `user:password` for `host` from the Docker config file, base64 as stored there.
@@ -52,7 +84,10 @@ fn docker_auth(host: &str) -> Option<String> {
             let k = k
                 .trim_start_matches("https://")
                 .trim_start_matches("http://");
-            k.split('/').next() == Some(host)
+            let key_host = k.split('/').next();
+            // Docker Hub's credentials are stored under the index's name.
+            key_host == Some(host)
+                || (host == DOCKER_HUB && matches!(key_host, Some("index.docker.io" | "docker.io")))
         })
         .and_then(|(_, v)| v["auth"].as_str().map(str::to_owned))
 }
@@ -64,34 +99,43 @@ fn is_loopback(host: &str) -> bool {
 
 impl RegistryStore {
     /// The repository `repository` at `host`: HTTPS, or plain HTTP for a loopback host or
-    /// when `insecure`.
+    /// when [`RegistryOptions::insecure`].
     ///
     /// # Errors
-    /// [`OciError::Io`] when the HTTP client cannot be built.
-    pub fn new(host: &str, repository: &str, insecure: bool) -> Result<Self, OciError> {
-        let scheme = if is_loopback(host) || insecure {
+    /// [`OciError::Transport`] when the HTTP client cannot be built.
+    pub fn new(host: &str, repository: &str, options: &RegistryOptions) -> Result<Self, OciError> {
+        let scheme = if is_loopback(host) || options.insecure {
             "http"
         } else {
             "https"
         };
-        // STELLA_OCI_TIMEOUT (seconds) bounds every request; a registry that hangs is an error.
-        let timeout = std::env::var("STELLA_OCI_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(60);
+        let base = format!("{scheme}://{host}");
         let client = Client::builder()
-            .timeout(Duration::from_secs(timeout))
-            .connect_timeout(Duration::from_secs(10))
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(net)?;
+            .map_err(transport(&base))?;
         Ok(RegistryStore {
-            base: format!("{scheme}://{host}"),
+            basic: docker_auth(host),
+            base,
             repository: repository.to_owned(),
             client,
-            basic: docker_auth(host),
-            token: RefCell::new(None),
-            referrers_api: RefCell::new(None),
+            token: Mutex::new(None),
+            referrers_api: Mutex::new(None),
+            fallback: Mutex::new(()),
         })
+    }
+
+    /// `scheme://host[:port]`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn token(&self) -> Option<String> {
+        self.token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn url(&self, path: &str) -> String {
@@ -100,14 +144,14 @@ impl RegistryStore {
 
     /// Sends a request (built anew for each attempt), authenticating on a 401 and retrying 5xx
     /// answers and transport errors with backoff.
-    fn send(&self, build: &dyn Fn() -> RequestBuilder) -> Result<Response, OciError> {
-        let mut last = String::new();
-        for attempt in 0..4u32 {
+    fn send(&self, url: &str, build: &dyn Fn() -> RequestBuilder) -> Result<Response, OciError> {
+        let mut last = None;
+        for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(250 << attempt));
             }
             let mut request = build();
-            if let Some(t) = self.token.borrow().as_ref() {
+            if let Some(t) = self.token() {
                 request = request.header(AUTHORIZATION, format!("Bearer {t}"));
             } else if let Some(b) = &self.basic {
                 request = request.header(AUTHORIZATION, format!("Basic {b}"));
@@ -115,7 +159,7 @@ impl RegistryStore {
             let response = match request.send() {
                 Ok(r) => r,
                 Err(e) => {
-                    last = e.to_string();
+                    last = Some(transport(url)(e));
                     continue;
                 }
             };
@@ -127,23 +171,31 @@ impl RegistryStore {
                 .filter(|c| c.starts_with("Bearer "))
                 .map(str::to_owned);
             if status == 401
-                && self.token.borrow().is_none()
+                && self.token().is_none()
                 && let Some(challenge) = challenge
             {
                 let token = self.fetch_token(&challenge)?;
-                *self.token.borrow_mut() = Some(token);
+                *self.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(token);
                 continue;
             }
             if status >= 500 {
-                last = format!("HTTP {status}");
+                last = Some(OciError::Status {
+                    url: url.to_owned(),
+                    status,
+                    body: String::new(),
+                });
                 continue;
             }
             return Ok(response);
         }
-        Err(OciError::Io(format!(
-            "{}: {last} (gave up after 4 attempts)",
-            self.base
-        )))
+        Err(OciError::GaveUp {
+            url: url.to_owned(),
+            attempts: ATTEMPTS,
+            last: Box::new(last.unwrap_or(OciError::Protocol {
+                url: url.to_owned(),
+                reason: "no answer",
+            })),
+        })
     }
 
     fn fetch_token(&self, challenge: &str) -> Result<String, OciError> {
@@ -165,9 +217,10 @@ impl RegistryStore {
             params.insert(key, value);
             rest = tail.trim_start_matches(',').trim();
         }
-        let realm = params
-            .get("realm")
-            .ok_or_else(|| OciError::Io("401 without a token realm".to_owned()))?;
+        let realm = params.get("realm").ok_or_else(|| OciError::Protocol {
+            url: self.base.clone(),
+            reason: "a 401 answer without a token realm",
+        })?;
         let mut request = self.client.get(realm).query(
             &params
                 .iter()
@@ -177,34 +230,45 @@ impl RegistryStore {
         if let Some(b) = &self.basic {
             request = request.header(AUTHORIZATION, format!("Basic {b}"));
         }
-        let response = request.send().map_err(net)?;
+        let response = request.send().map_err(transport(realm))?;
         if !response.status().is_success() {
-            return Err(OciError::Io(format!(
-                "{realm} refused a token ({}): credentials missing or wrong (see \
-                 ~/.docker/config.json or DOCKER_CONFIG)",
-                response.status()
-            )));
+            return Err(OciError::TokenRefused {
+                realm: realm.clone(),
+                status: response.status().as_u16(),
+            });
         }
-        let body: Value = response.json().map_err(net)?;
+        let body: Value = response.json().map_err(transport(realm))?;
         body["token"]
             .as_str()
             .or_else(|| body["access_token"].as_str())
             .map(str::to_owned)
-            .ok_or_else(|| OciError::Io(format!("{realm}: no token in the answer")))
+            .ok_or_else(|| OciError::Protocol {
+                url: realm.clone(),
+                reason: "no token in the token server's answer",
+            })
     }
 
-    fn fail(&self, what: &str, response: Response) -> OciError {
-        let status = response.status();
-        let text: String = response
+    /// The error of an answer the request cannot go on with: 404 is [`OciError::NotFound`]
+    /// (`what` in this repository), anything else [`OciError::Status`].
+    fn fail(&self, url: &str, what: &str, response: Response) -> OciError {
+        let status = response.status().as_u16();
+        if status == 404 {
+            return OciError::NotFound {
+                what: what.to_owned(),
+                location: format!("{}/{}", self.base, self.repository),
+            };
+        }
+        let body: String = response
             .text()
             .unwrap_or_default()
             .chars()
             .take(300)
             .collect();
-        if status.as_u16() == 404 {
-            return OciError::NotFound(format!("{what} in {}/{}", self.base, self.repository));
+        OciError::Status {
+            url: url.to_owned(),
+            status,
+            body,
         }
-        OciError::Io(format!("{what}: {} answered {status}: {text}", self.base))
     }
 
     fn get_index_or_empty(&self, tag: &str) -> Result<Vec<Value>, OciError> {
@@ -222,24 +286,31 @@ impl RegistryStore {
                 }
                 Ok(v["manifests"].as_array().cloned().unwrap_or_default())
             }
-            Err(OciError::NotFound(_)) => Ok(Vec::new()),
+            Err(OciError::NotFound { .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
 
     fn has_referrers_api(&self, subject: &str) -> Result<bool, OciError> {
-        if let Some(known) = *self.referrers_api.borrow() {
+        if let Some(known) = *self
+            .referrers_api
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
             return Ok(known);
         }
         let url = self.url(&format!("referrers/{subject}"));
-        let response = self.send(&|| self.client.get(&url))?;
+        let response = self.send(&url, &|| self.client.get(&url))?;
         let is_index = response.status().as_u16() == 200
             && response
                 .headers()
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|c| c.starts_with(INDEX));
-        *self.referrers_api.borrow_mut() = Some(is_index);
+        *self
+            .referrers_api
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(is_index);
         Ok(is_index)
     }
 }
@@ -250,20 +321,23 @@ fn fallback_tag(digest: &str) -> String {
 
 impl ArtifactStore for RegistryStore {
     fn put_blob(&self, bytes: &[u8]) -> Result<String, OciError> {
-        let digest = stella_oci::store::digest_of(bytes);
+        let digest = crate::store::digest_of(bytes);
         if self.has_blob(&digest)? {
             return Ok(digest);
         }
         let start = self.url("blobs/uploads/");
-        let response = self.send(&|| self.client.post(&start))?;
+        let response = self.send(&start, &|| self.client.post(&start))?;
         if response.status().as_u16() != 202 {
-            return Err(self.fail("starting a blob upload", response));
+            return Err(self.fail(&start, "the blob upload endpoint", response));
         }
         let location = response
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| OciError::Io("blob upload without a Location".to_owned()))?
+            .ok_or_else(|| OciError::Protocol {
+                url: start.clone(),
+                reason: "a blob upload started without a Location",
+            })?
             .to_owned();
         let location = if location.starts_with('/') {
             format!("{}{location}", self.base)
@@ -272,32 +346,32 @@ impl ArtifactStore for RegistryStore {
         };
         let separator = if location.contains('?') { '&' } else { '?' };
         let put = format!("{location}{separator}digest={digest}");
-        let response = self.send(&|| {
+        let response = self.send(&put, &|| {
             self.client
                 .put(&put)
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .body(bytes.to_vec())
         })?;
         if response.status().as_u16() != 201 {
-            return Err(self.fail(&format!("uploading blob {digest}"), response));
+            return Err(self.fail(&put, &format!("the upload of blob {digest}"), response));
         }
         Ok(digest)
     }
 
     fn get_blob(&self, digest: &str) -> Result<Vec<u8>, OciError> {
         let url = self.url(&format!("blobs/{digest}"));
-        let response = self.send(&|| self.client.get(&url))?;
+        let response = self.send(&url, &|| self.client.get(&url))?;
         if !response.status().is_success() {
-            return Err(self.fail(&format!("blob {digest}"), response));
+            return Err(self.fail(&url, &format!("blob {digest}"), response));
         }
-        let bytes = response.bytes().map_err(net)?.to_vec();
+        let bytes = response.bytes().map_err(transport(&url))?.to_vec();
         check_digest(&bytes, digest)?;
         Ok(bytes)
     }
 
     fn has_blob(&self, digest: &str) -> Result<bool, OciError> {
         let url = self.url(&format!("blobs/{digest}"));
-        let response = self.send(&|| self.client.head(&url))?;
+        let response = self.send(&url, &|| self.client.head(&url))?;
         Ok(response.status().is_success())
     }
 
@@ -308,19 +382,19 @@ impl ArtifactStore for RegistryStore {
         tag: Option<&str>,
     ) -> Result<String, OciError> {
         if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(OciError::TooLarge(bytes.len()));
+            return Err(OciError::TooLarge { size: bytes.len() });
         }
-        let digest = stella_oci::store::digest_of(bytes);
+        let digest = crate::store::digest_of(bytes);
         let reference = tag.unwrap_or(&digest).to_owned();
         let url = self.url(&format!("manifests/{reference}"));
-        let response = self.send(&|| {
+        let response = self.send(&url, &|| {
             self.client
                 .put(&url)
                 .header(CONTENT_TYPE, media_type)
                 .body(bytes.to_vec())
         })?;
         if response.status().as_u16() != 201 {
-            return Err(self.fail(&format!("pushing manifest {digest}"), response));
+            return Err(self.fail(&url, &format!("the push of manifest {digest}"), response));
         }
         let subject_api = response.headers().get("OCI-Subject").is_some();
         // Registries without the referrers API: list the artifact in its subject's fallback
@@ -330,6 +404,7 @@ impl ArtifactStore for RegistryStore {
             && !(subject_api && self.has_referrers_api(subject)?)
         {
             let tag = fallback_tag(subject);
+            let _held = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
             let mut entries = self.get_index_or_empty(&tag)?;
             let mut entry = json!({"mediaType": media_type, "digest": digest, "size": bytes.len()});
             if let Some(t) = value["artifactType"].as_str() {
@@ -360,9 +435,11 @@ impl ArtifactStore for RegistryStore {
             Target::None => "latest".to_owned(),
         };
         let url = self.url(&format!("manifests/{reference}"));
-        let response = self.send(&|| self.client.get(&url).header(ACCEPT, ACCEPT_MANIFESTS))?;
+        let response = self.send(&url, &|| {
+            self.client.get(&url).header(ACCEPT, ACCEPT_MANIFESTS)
+        })?;
         if !response.status().is_success() {
-            return Err(self.fail(&format!("manifest {reference}"), response));
+            return Err(self.fail(&url, &format!("manifest {reference}"), response));
         }
         let media_type = response
             .headers()
@@ -380,11 +457,11 @@ impl ArtifactStore for RegistryStore {
                 reason: format!("the registry answered {media_type}, not a manifest"),
             });
         }
-        let bytes = response.bytes().map_err(net)?.to_vec();
+        let bytes = response.bytes().map_err(transport(&url))?.to_vec();
         if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(OciError::TooLarge(bytes.len()));
+            return Err(OciError::TooLarge { size: bytes.len() });
         }
-        let digest = stella_oci::store::digest_of(&bytes);
+        let digest = crate::store::digest_of(&bytes);
         if let Target::Digest(d) = target {
             check_digest(&bytes, d)?;
         }
@@ -404,9 +481,9 @@ impl ArtifactStore for RegistryStore {
             let mut all = Vec::new();
             let mut next = Some(self.url(&format!("referrers/{subject}")));
             while let Some(url) = next.take() {
-                let response = self.send(&|| self.client.get(&url))?;
+                let response = self.send(&url, &|| self.client.get(&url))?;
                 if !response.status().is_success() {
-                    return Err(self.fail("referrers", response));
+                    return Err(self.fail(&url, &format!("the referrers of {subject}"), response));
                 }
                 next = response
                     .headers()
@@ -426,9 +503,9 @@ impl ArtifactStore for RegistryStore {
                             u
                         }
                     });
-                let index: Value = response.json().map_err(net)?;
+                let index: Value = response.json().map_err(transport(&url))?;
                 all.extend(index["manifests"].as_array().cloned().unwrap_or_default());
-                if all.len() > 100_000 {
+                if all.len() > MAX_REFERRERS {
                     break;
                 }
             }
@@ -445,7 +522,7 @@ impl ArtifactStore for RegistryStore {
                     media_type: e["mediaType"].as_str().unwrap_or(MANIFEST).to_owned(),
                     size: e["size"].as_u64().unwrap_or(0),
                     artifact_type: e["artifactType"].as_str().map(str::to_owned),
-                    annotations: stella_oci::store::annotations_of(e),
+                    annotations: crate::store::annotations_of(e),
                 })
             })
             .collect();

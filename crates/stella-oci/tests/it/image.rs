@@ -1,9 +1,6 @@
 //! Images: packing a directory, resolving through indexes, and unpacking hostile layers built
 //! here with the `tar` crate into an OCI image layout; `skopeo` reads what Stella writes.
 
-// Helpers outside `#[test]` functions fail loudly too.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
