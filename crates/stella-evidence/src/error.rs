@@ -123,7 +123,7 @@ impl From<stella_tlog::TlogError> for EvidenceError {
 impl Kinded for EvidenceError {
     fn kind(&self) -> ErrorKind {
         match self {
-            EvidenceError::Oci { source, .. } => oci_kind(source.as_ref()),
+            EvidenceError::Oci { source, .. } => source.kind(),
             EvidenceError::Log { source } => source.kind(),
             EvidenceError::Sbom { source, .. } => source.kind(),
             EvidenceError::Binary { .. } => ErrorKind::Invalid,
@@ -136,12 +136,5 @@ impl Kinded for EvidenceError {
             EvidenceError::Json { .. } | EvidenceError::Invalid { .. } => ErrorKind::Invalid,
             EvidenceError::Io { source, .. } => ErrorKind::of_io(source),
         }
-    }
-}
-
-fn oci_kind(e: &stella_oci::OciError) -> ErrorKind {
-    match e {
-        stella_oci::OciError::Io(_) => ErrorKind::Environment,
-        _ => ErrorKind::Invalid,
     }
 }

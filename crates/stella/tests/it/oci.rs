@@ -420,27 +420,3 @@ fn a_layout_path_without_its_prefix_gets_a_hint_not_a_registry_call() {
             "did you mean oci-layout:out/app:app?",
         ));
 }
-
-#[test]
-fn scanning_a_missing_relative_directory_says_so_without_a_registry() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    // Before, `./nonexistent` parsed as the registry `.` and scan retried
-    // `https://./v2/…` four times (exit 3).
-    let started = std::time::Instant::now();
-    stella()
-        .current_dir(d)
-        .env("STELLA_HOME", d.join("home"))
-        .env("STELLA_PASSWORD", "oci-tests")
-        .args(["scan", "./nonexistent"])
-        .assert()
-        .code(2)
-        .stderr(
-            predicate::str::contains("./nonexistent")
-                .and(predicate::str::contains("https://").not()),
-        );
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "no network retries"
-    );
-}
