@@ -23,7 +23,6 @@ pub fn log_dir(home: &Path) -> PathBuf {
 /// A log error on its way to the user: the exit code comes from its kind (a damaged or
 /// missing log is bad input naming the file, the disk or a log server the environment), and
 /// the two errors a newcomer meets first carry the way out.
-// TODO(lib): callers in scan/verify_image map stella_tlog::TlogError through its Kinded kind.
 pub fn tlog_error(e: TlogError) -> CliError {
     let code = e.kind().exit_code();
     let hint = match &e {
@@ -50,14 +49,12 @@ pub fn tlog_error(e: TlogError) -> CliError {
 
 /// Opens the embedded log, creating it when `$STELLA_HOME/log` holds none of its files: for
 /// the commands that append. A damaged log is an error, never replaced by a new one.
-// TODO(lib): callers in scan/verify_image move to stella_tlog::Log::open_or_create (a LogBackend).
 pub fn open(home: &Path) -> Result<Log, CliError> {
     Log::open_or_create(&log_dir(home), None).map_err(tlog_error)
 }
 
 /// Opens the embedded log if there is one (`None` when `$STELLA_HOME/log` holds none of its
 /// files); creates nothing.
-// TODO(lib): callers in scan/verify_image move to stella_tlog::Log::open.
 pub fn open_existing(home: &Path) -> Result<Option<Log>, CliError> {
     match Log::open(&log_dir(home)) {
         Ok(log) => Ok(Some(log)),

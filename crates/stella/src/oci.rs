@@ -12,7 +12,7 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use stella_oci::reference::Target;
 use stella_oci::store::{self, Layer};
-use stella_oci::{ArtifactStore, OciError, Reference, RegistryOptions};
+use stella_oci::{ArtifactStore, Reference, RegistryOptions};
 
 use crate::cli::OciCommand;
 use crate::exit::{CliError, Outcome};
@@ -23,11 +23,6 @@ use crate::output::{print_json, write_atomically, write_stdout};
 const MAX_FILE_BYTES: usize = 256 << 20;
 /// How deep a referrers tree is followed.
 const MAX_DEPTH: usize = 8;
-
-// TODO(lib): scan/verify_image move to stella_oci::… and map errors with `CliError::kinded`.
-pub(crate) fn oci_error(e: OciError) -> CliError {
-    CliError::kinded(e)
-}
 
 /// How registries are reached: `--insecure`, and `STELLA_OCI_TIMEOUT` (seconds) bounding every
 /// request so that a registry that hangs is an error.
@@ -57,7 +52,7 @@ fn open(
     insecure: bool,
     access: Access,
 ) -> Result<(Box<dyn ArtifactStore>, Reference), CliError> {
-    let parsed = Reference::parse(reference).map_err(oci_error)?;
+    let parsed = Reference::parse(reference).map_err(CliError::kinded)?;
     let store = match access {
         Access::Read => open_store(&parsed, insecure)?,
         Access::Write => open_store_for_writing(&parsed, insecure)?,
@@ -67,7 +62,6 @@ fn open(
 
 /// The store a parsed reference lives in, for reading: its existing layout directory (nothing
 /// is created; a missing layout is exit 2 naming the path), or its registry repository.
-// TODO(lib): scan/verify_image move to stella_oci::open.
 pub(crate) fn open_store(
     reference: &Reference,
     insecure: bool,
@@ -77,7 +71,6 @@ pub(crate) fn open_store(
 
 /// The store a parsed reference lives in, for writing: its layout directory (an empty layout is
 /// created where there is none), or its registry repository.
-// TODO(lib): scan/verify_image move to stella_oci::open_for_writing.
 pub(crate) fn open_store_for_writing(
     reference: &Reference,
     insecure: bool,
@@ -95,7 +88,9 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             files,
         } => {
             let (store, reference) = open(&image, insecure, Access::Write)?;
-            let subject = store.get_manifest(reference.target()).map_err(oci_error)?;
+            let subject = store
+                .get_manifest(reference.target())
+                .map_err(CliError::kinded)?;
             let mut annotations = BTreeMap::new();
             for a in &annotation {
                 let (k, v) = a.split_once('=').ok_or_else(|| {
@@ -117,7 +112,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
                 });
             }
             let digest = store::attach(&*store, &subject, &artifact_type, &layers, &annotations)
-                .map_err(oci_error)?;
+                .map_err(CliError::kinded)?;
             write_stdout(format!("{digest}\n").as_bytes())?;
             Ok(Outcome::Success)
         }
@@ -127,7 +122,9 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             json,
         } => {
             let (store, parsed) = open(&reference, insecure, Access::Read)?;
-            let root = store.get_manifest(parsed.target()).map_err(oci_error)?;
+            let root = store
+                .get_manifest(parsed.target())
+                .map_err(CliError::kinded)?;
             let tree = referrer_tree(&*store, &root.digest, artifact_type.as_deref(), 0)?;
             if json {
                 print_json(&json!({"digest": root.digest, "referrers": tree}))?;
@@ -146,7 +143,9 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
                      referrers print it)"
                 )));
             }
-            let manifest = store.get_manifest(parsed.target()).map_err(oci_error)?;
+            let manifest = store
+                .get_manifest(parsed.target())
+                .map_err(CliError::kinded)?;
             let value: Value = serde_json::from_slice(&manifest.bytes)
                 .map_err(|e| CliError::input(anyhow!("{reference}: {e}")))?;
             std::fs::create_dir_all(&output)
@@ -159,7 +158,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
                 .enumerate()
             {
                 let digest = layer["digest"].as_str().unwrap_or_default();
-                let bytes = store.get_blob(digest).map_err(oci_error)?;
+                let bytes = store.get_blob(digest).map_err(CliError::kinded)?;
                 let name = safe_name(layer["annotations"][store::TITLE].as_str())
                     .unwrap_or_else(|| format!("layer-{i}"));
                 write_atomically(&output.join(&name), &bytes)?;
@@ -177,7 +176,8 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
                     _ => None,
                 },
             };
-            let report = store::copy(&*from, &*to, src_ref.target(), tag).map_err(oci_error)?;
+            let report =
+                store::copy(&*from, &*to, src_ref.target(), tag).map_err(CliError::kinded)?;
             if json {
                 print_json(&report)?;
             } else {
@@ -217,7 +217,10 @@ fn referrer_tree(
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for r in store.referrers(digest, artifact_type).map_err(oci_error)? {
+    for r in store
+        .referrers(digest, artifact_type)
+        .map_err(CliError::kinded)?
+    {
         let children = referrer_tree(store, &r.digest, None, depth + 1)?;
         let mut v = serde_json::to_value(&r).map_err(|e| CliError::environment(anyhow!(e)))?;
         v["referrers"] = Value::Array(children);

@@ -9,6 +9,7 @@ use stella_evidence::scan::target::EXCLUDED_WHY;
 use stella_evidence::scan::{
     self, EvidenceStore, ExternalSbom, PackRequest, ScanOptions, ScanReport, Target,
 };
+use stella_oci::reference::ScanSource;
 use stella_oci::{LayoutStore, Reference};
 use stella_tlog::LogBackend;
 use stella_tlog::client::RekorClient;
@@ -16,7 +17,7 @@ use stella_tlog::client::RekorClient;
 use crate::cli::ScanArgs;
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
-use crate::oci::{oci_error, open_store, open_store_for_writing};
+use crate::oci::{open_store, open_store_for_writing};
 use crate::output::write_atomically;
 
 /// Largest external SBOM read for `--sbom`.
@@ -39,9 +40,10 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         None => None,
     };
     // A target written as a path is a path: one that is not there stops the scan before a key
-    // is made or a registry is asked.
-    if !args.target.starts_with("oci-layout:") && looks_like_path(&args.target) {
-        directory(&args.target)?;
+    // is made or a registry is asked; so does a reference that cannot be one.
+    let source = ScanSource::classify(&args.target, |p| p.exists()).map_err(CliError::kinded)?;
+    if let ScanSource::Path(dir) = &source {
+        directory(dir)?;
     }
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(_) => Some(crate::attest::source_date_epoch()?),
@@ -62,7 +64,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         None => Box::new(crate::log::open(home)?),
     };
     let progress = crate::bars::for_terminal(args.json);
-    let target = prepare(&args, home, source_date_epoch, progress.as_ref())?;
+    let target = prepare(&args, source, home, source_date_epoch, progress.as_ref())?;
     for s in &target.skipped {
         tracing::debug!("not packed or unpacked: {}: {}", s.path, s.reason);
     }
@@ -138,18 +140,9 @@ struct Printed<'a> {
     report: &'a ScanReport,
 }
 
-/// Whether a target names a path on this machine rather than a registry image: it exists, or
-/// is written as a path (`/…`, `./…`, `../…`, `~…`, `.`, `..`).
-fn looks_like_path(text: &str) -> bool {
-    Path::new(text).exists()
-        || text == "."
-        || text == ".."
-        || ["/", "./", "../", "~"].iter().any(|p| text.starts_with(p))
-}
-
 /// `target` as a directory to scan: missing, or a file, is bad input.
-fn directory(target: &str) -> Result<&Path, CliError> {
-    let path = Path::new(target);
+fn directory(path: &Path) -> Result<&Path, CliError> {
+    let target = path.display();
     let meta = std::fs::metadata(path).map_err(|e| {
         CliError::input(anyhow!(
             "{target}: {e}; TARGET is a directory, oci-layout:PATH[:TAG] or HOST/REPO[:TAG]"
@@ -167,52 +160,54 @@ fn directory(target: &str) -> Result<&Path, CliError> {
 /// Packs a directory or resolves an image, and picks the store the evidence goes to.
 fn prepare(
     args: &ScanArgs,
+    source: ScanSource,
     home: &Path,
     source_date_epoch: Option<i64>,
     progress: &dyn stella_evidence::Progress,
 ) -> Result<Target, CliError> {
-    let is_reference = args.target.starts_with("oci-layout:") || !looks_like_path(&args.target);
-    if !is_reference {
-        let target_path = directory(&args.target)?;
-        let image_ref = match &args.image {
-            Some(r) => r.clone(),
-            None => format!(
-                "oci-layout:{}:{}",
-                home.join("oci").display(),
-                scan::target::tag_for(target_path)
-            ),
-        };
-        let reference = Reference::parse(&image_ref).map_err(oci_error)?;
-        if matches!(reference, Reference::Registry { .. }) && !args.push {
-            return Err(CliError::input(anyhow!(
-                "--image {image_ref} is a registry: pass --push to pack the directory there, or \
+    let reference = match source {
+        ScanSource::Image(reference) => reference,
+        ScanSource::Path(dir) => {
+            let target_path = directory(&dir)?;
+            let image_ref = match &args.image {
+                Some(r) => r.clone(),
+                None => format!(
+                    "oci-layout:{}:{}",
+                    home.join("oci").display(),
+                    scan::target::tag_for(target_path)
+                ),
+            };
+            let reference = Reference::parse(&image_ref).map_err(CliError::kinded)?;
+            if matches!(reference, Reference::Registry { .. }) && !args.push {
+                return Err(CliError::input(anyhow!(
+                    "--image {image_ref} is a registry: pass --push to pack the directory there, or \
                  name an oci-layout:PATH:TAG"
-            )));
+                )));
+            }
+            let store = open_store_for_writing(&reference, args.insecure)?;
+            let request = PackRequest {
+                dir: target_path,
+                reference: &reference,
+                home,
+                key: args.key.as_deref(),
+                source_date_epoch,
+            };
+            return scan::pack_directory(&request, store, progress).map_err(CliError::kinded);
         }
-        let store = open_store_for_writing(&reference, args.insecure)?;
-        let request = PackRequest {
-            dir: target_path,
-            reference: &reference,
-            home,
-            key: args.key.as_deref(),
-            source_date_epoch,
-        };
-        return scan::pack_directory(&request, store, progress).map_err(CliError::kinded);
-    }
+    };
     if args.image.is_some() {
         return Err(CliError::input(anyhow!(
             "--image names where a directory is packed; TARGET {} is already an image",
             args.target
         )));
     }
-    let reference = Reference::parse(&args.target).map_err(oci_error)?;
     let source = open_store(&reference, args.insecure)?;
     let evidence = match &reference {
         // Evidence stays local: the image is copied into the embedded layout (so that
         // `stella verify` works air-gapped) and the evidence refers to it there.
         Reference::Registry { .. } if !args.push => {
             let layout_dir = home.join("oci");
-            let local = LayoutStore::open(&layout_dir).map_err(oci_error)?;
+            let local = LayoutStore::open(&layout_dir).map_err(CliError::kinded)?;
             EvidenceStore::Copy(local, layout_dir)
         }
         _ => EvidenceStore::Beside(open_store_for_writing(&reference, args.insecure)?),

@@ -16,7 +16,7 @@ use stella_tlog::witness::Witness;
 
 use crate::cli::VerifyArgs;
 use crate::exit::{CliError, Outcome};
-use crate::oci::{oci_error, open_store};
+use crate::oci::open_store;
 use crate::output::write_stdout;
 
 /// Most binaries listed under a symbol answer in the table (the JSON output has them all).
@@ -43,7 +43,7 @@ impl Opened {
         let trusted = crate::attest::trusted_logs(trusted_root, home)?;
         let store = open_store(reference, insecure)?;
         let image = image::resolve(store.as_ref(), reference.target(), &Platform::host())
-            .map_err(oci_error)?;
+            .map_err(CliError::kinded)?;
         Ok(Opened {
             store,
             image,
@@ -119,7 +119,7 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
             dir.display()
         )));
     }
-    let reference = Reference::parse(&args.image).map_err(oci_error)?;
+    let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
     let opened = Opened::new(
         &reference,
         args.insecure,

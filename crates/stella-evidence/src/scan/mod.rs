@@ -620,11 +620,10 @@ fn attach_with_bundles(
         .collect();
     let count = layers.len();
     let what = format!("attaching the {kind} artifact");
-    let digest = store::attach(store, subject, artifact_type, &layers, &annotations)
+    // The artifact as stored is the subject of its signatures: not read back.
+    let artifact = store::attach_manifest(store, subject, artifact_type, &layers, &annotations)
         .map_err(EvidenceError::oci(what.clone()))?;
-    let artifact = store
-        .get_manifest(&stella_oci::reference::Target::Digest(digest.clone()))
-        .map_err(EvidenceError::oci(what.clone()))?;
+    let digest = artifact.digest.clone();
     let bundle_digest = store::attach(
         store,
         &artifact,
