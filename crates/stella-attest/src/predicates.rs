@@ -150,6 +150,33 @@ pub fn sbom_statement(
     Ok((statement, canonical_id))
 }
 
+/// What a verified statement must say: the predicate type asked for (a short name such as
+/// `sbom` stands for Stella's URI), every digest among its subjects, and — for a predicate of
+/// one of Stella's types — a predicate its schema accepts.
+///
+/// # Errors
+/// [`AttestError::PredicateType`], [`AttestError::SubjectMismatch`] or
+/// [`AttestError::Predicate`].
+pub fn check_statement(
+    statement: &crate::Statement,
+    predicate_type: Option<&str>,
+    digests: &[stella_core::Digest],
+) -> Result<(), AttestError> {
+    if let Some(expected) = predicate_type {
+        let expected = find(expected).map_or(expected, |p| p.uri);
+        if statement.predicate_type != expected {
+            return Err(AttestError::PredicateType {
+                found: statement.predicate_type.clone(),
+                expected: expected.to_owned(),
+            });
+        }
+    }
+    for digest in digests {
+        statement.require_subject_digest(digest)?;
+    }
+    validate(&statement.predicate_type, &statement.predicate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,31 +204,4 @@ mod tests {
         assert!(err.to_string().contains("/timestamp"), "{err}");
         assert!(validate("https://example.com/unknown", &bad).is_ok());
     }
-}
-
-/// What a verified statement must say: the predicate type asked for (a short name such as
-/// `sbom` stands for Stella's URI), every digest among its subjects, and — for a predicate of
-/// one of Stella's types — a predicate its schema accepts.
-///
-/// # Errors
-/// [`AttestError::PredicateType`], [`AttestError::SubjectMismatch`] or
-/// [`AttestError::Predicate`].
-pub fn check_statement(
-    statement: &crate::Statement,
-    predicate_type: Option<&str>,
-    digests: &[stella_core::Digest],
-) -> Result<(), AttestError> {
-    if let Some(expected) = predicate_type {
-        let expected = find(expected).map_or(expected, |p| p.uri);
-        if statement.predicate_type != expected {
-            return Err(AttestError::PredicateType {
-                found: statement.predicate_type.clone(),
-                expected: expected.to_owned(),
-            });
-        }
-    }
-    for digest in digests {
-        statement.require_subject_digest(digest)?;
-    }
-    validate(&statement.predicate_type, &statement.predicate)
 }

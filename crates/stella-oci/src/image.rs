@@ -395,12 +395,12 @@ pub fn pack_directory_excluding(
         "layers": [{"mediaType": LAYER_TAR, "digest": layer_digest, "size": layer_size}],
     });
     let manifest_bytes = canonical(&manifest, "manifest")?;
-    let digest = store.put_manifest(&manifest_bytes, MANIFEST, Some(tag))?;
+    store.put_manifest(&manifest_bytes, MANIFEST, Some(tag))?;
     Ok(Packed {
         manifest: Stored {
+            digest: stella_core::Digest::sha256(&manifest_bytes),
             bytes: manifest_bytes,
             media_type: MANIFEST.to_owned(),
-            digest,
         },
         layer_digest,
         files,
@@ -775,7 +775,7 @@ fn select(index: &Stored, value: &Value, platform: &Platform) -> Result<String, 
         return entry_digest(&entries[0], &what);
     }
     Err(OciError::NoPlatform {
-        index: index.digest.clone(),
+        index: index.digest.to_string(),
         wanted: platform.to_string(),
         available,
     })

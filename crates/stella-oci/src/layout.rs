@@ -421,6 +421,8 @@ impl ArtifactStore for LayoutStore {
                 .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| MANIFEST.to_owned()),
         };
+        // `get_blob` checked the bytes against `digest`, so it is well formed.
+        let digest = crate::store::parse_digest(&digest, || "manifest digest".to_owned())?;
         Ok(Stored {
             bytes,
             media_type,
@@ -461,7 +463,7 @@ impl ArtifactStore for LayoutStore {
             }
             let annotations = crate::store::annotations_of(&manifest);
             out.push(Referrer {
-                digest: digest.to_owned(),
+                digest: crate::store::parse_digest(digest, || "manifest digest".to_owned())?,
                 media_type: MANIFEST.to_owned(),
                 size: bytes.len() as u64,
                 artifact_type: kind,
@@ -586,16 +588,23 @@ mod tests {
             &BTreeMap::new(),
         )
         .expect("attach");
-        let refs = store.referrers(&img.digest, None).expect("referrers");
+        let refs = store
+            .referrers(&img.digest.to_string(), None)
+            .expect("referrers");
         assert_eq!(refs.len(), 1);
-        assert_eq!(refs[0].digest, sbom);
+        assert_eq!(refs[0].digest.to_string(), sbom);
         assert!(
             store
-                .referrers(&img.digest, Some("text/plain"))
+                .referrers(&img.digest.to_string(), Some("text/plain"))
                 .expect("filtered")
                 .is_empty()
         );
-        assert_eq!(store.referrers(&sbom, None).expect("nested")[0].digest, sig);
+        assert_eq!(
+            store.referrers(&sbom, None).expect("nested")[0]
+                .digest
+                .to_string(),
+            sig
+        );
         // Attaching the same artifact again changes nothing.
         let again = attach(
             &store,
@@ -623,7 +632,12 @@ mod tests {
                 .bytes,
             img.bytes
         );
-        assert_eq!(other.referrers(&sbom, None).expect("nested")[0].digest, sig);
+        assert_eq!(
+            other.referrers(&sbom, None).expect("nested")[0]
+                .digest
+                .to_string(),
+            sig
+        );
     }
 
     #[test]
@@ -631,7 +645,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LayoutStore::open(dir.path()).expect("open");
         let img = image(&store);
-        let path = store.blob_path(&img.digest).expect("path");
+        let path = store.blob_path(&img.digest.to_string()).expect("path");
         fs::write(&path, b"{\"tampered\":true}").expect("tamper");
         assert!(matches!(
             store.get_manifest(&Target::Tag("v1".into())),
@@ -642,7 +656,7 @@ mod tests {
         {
             std::os::unix::fs::symlink("/etc/passwd", &path).expect("symlink");
             assert!(matches!(
-                store.get_blob(&img.digest),
+                store.get_blob(&img.digest.to_string()),
                 Err(OciError::Invalid { .. })
             ));
         }
@@ -744,7 +758,10 @@ mod tests {
             }
         });
         assert_eq!(
-            store.referrers(&img.digest, None).expect("referrers").len(),
+            store
+                .referrers(&img.digest.to_string(), None)
+                .expect("referrers")
+                .len(),
             40
         );
     }

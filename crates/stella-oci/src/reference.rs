@@ -31,6 +31,12 @@ pub enum Target {
     None,
 }
 
+impl From<&stella_core::Digest> for Target {
+    fn from(digest: &stella_core::Digest) -> Self {
+        Target::Digest(digest.to_string())
+    }
+}
+
 /// A parsed reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {

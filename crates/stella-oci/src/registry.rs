@@ -461,7 +461,7 @@ impl ArtifactStore for RegistryStore {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(OciError::TooLarge { size: bytes.len() });
         }
-        let digest = crate::store::digest_of(&bytes);
+        let digest = stella_core::Digest::sha256(&bytes);
         if let Target::Digest(d) = target {
             check_digest(&bytes, d)?;
         }
@@ -513,19 +513,29 @@ impl ArtifactStore for RegistryStore {
         } else {
             self.get_index_or_empty(&fallback_tag(subject))?
         };
-        let mut out: Vec<Referrer> = entries
+        let mut out = Vec::new();
+        for e in entries
             .iter()
             .filter(|e| artifact_type.is_none_or(|t| e["artifactType"].as_str() == Some(t)))
-            .filter_map(|e| {
-                Some(Referrer {
-                    digest: e["digest"].as_str()?.to_owned(),
-                    media_type: e["mediaType"].as_str().unwrap_or(MANIFEST).to_owned(),
-                    size: e["size"].as_u64().unwrap_or(0),
-                    artifact_type: e["artifactType"].as_str().map(str::to_owned),
-                    annotations: crate::store::annotations_of(e),
-                })
-            })
-            .collect();
+        {
+            let Some(digest) = e["digest"].as_str() else {
+                continue;
+            };
+            // A listed digest that is not one is an error, never a referrer left out.
+            let digest = crate::store::parse_digest(digest, || {
+                format!(
+                    "referrers of {subject} in {}/{}",
+                    self.base, self.repository
+                )
+            })?;
+            out.push(Referrer {
+                digest,
+                media_type: e["mediaType"].as_str().unwrap_or(MANIFEST).to_owned(),
+                size: e["size"].as_u64().unwrap_or(0),
+                artifact_type: e["artifactType"].as_str().map(str::to_owned),
+                annotations: crate::store::annotations_of(e),
+            });
+        }
         out.sort();
         out.dedup();
         Ok(out)

@@ -30,7 +30,7 @@ pub const TITLE: &str = "org.opencontainers.image.title";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Referrer {
     /// Its digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -63,8 +63,8 @@ pub struct Stored {
     pub bytes: Vec<u8>,
     /// Media type.
     pub media_type: String,
-    /// `sha256:<hex>` of the bytes.
-    pub digest: String,
+    /// The digest of the bytes.
+    pub digest: Digest,
 }
 
 /// Where artifacts are kept.
@@ -152,6 +152,18 @@ pub trait ArtifactStore: Send + Sync {
     }
 }
 
+/// `text` as a digest, or [`OciError::Invalid`] naming `what` held it.
+///
+/// # Errors
+/// [`OciError::Invalid`] for text that is not `ALGORITHM:<hex>`.
+pub fn parse_digest(text: &str, what: impl FnOnce() -> String) -> Result<Digest, OciError> {
+    text.parse()
+        .map_err(|e: stella_core::DigestError| OciError::Invalid {
+            what: what(),
+            reason: e.to_string(),
+        })
+}
+
 /// The `sha256:<hex>` of `bytes`.
 pub fn digest_of(bytes: &[u8]) -> String {
     Digest::sha256(bytes).to_string()
@@ -198,7 +210,11 @@ pub fn attach(
     layers: &[Layer],
     annotations: &BTreeMap<String, String>,
 ) -> Result<String, OciError> {
-    Ok(attach_manifest(store, subject, artifact_type, layers, annotations)?.digest)
+    Ok(
+        attach_manifest(store, subject, artifact_type, layers, annotations)?
+            .digest
+            .to_string(),
+    )
 }
 
 /// [`attach`], returning the manifest as it was stored (its exact bytes, media type and
@@ -249,11 +265,11 @@ pub fn attach_manifest(
         what: "manifest".to_owned(),
         reason: e.to_string(),
     })?;
-    let digest = store.put_manifest(&bytes, MANIFEST, None)?;
+    store.put_manifest(&bytes, MANIFEST, None)?;
     Ok(Stored {
+        digest: Digest::sha256(&bytes),
         bytes,
         media_type: MANIFEST.to_owned(),
-        digest,
     })
 }
 
@@ -289,10 +305,10 @@ pub fn children(stored: &Stored) -> Result<Children, OciError> {
 }
 
 /// What [`copy`] moved.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CopyReport {
     /// The copied root manifest's digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Manifests copied (the image's and every referrer's).
     pub manifests: usize,
     /// Blobs copied (those already there are not counted).
@@ -335,7 +351,9 @@ pub fn copy_with(
     let root = src.get_manifest(target)?;
     let mut report = CopyReport {
         digest: root.digest.clone(),
-        ..CopyReport::default()
+        manifests: 0,
+        blobs: 0,
+        referrers: 0,
     };
     let mut plan: Vec<(Stored, Vec<String>)> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -371,7 +389,7 @@ fn collect(
     seen: &mut BTreeSet<String>,
     report: &mut CopyReport,
 ) -> Result<(), OciError> {
-    if !seen.insert(stored.digest.clone()) {
+    if !seen.insert(stored.digest.to_string()) {
         return Ok(());
     }
     if stored.bytes.len() > MAX_MANIFEST_BYTES {
@@ -384,7 +402,7 @@ fn collect(
     for (digest, _) in manifests {
         kids.push(src.get_manifest(&Target::Digest(digest))?);
     }
-    let digest = stored.digest.clone();
+    let digest = stored.digest.to_string();
     for kid in kids {
         collect(src, kid, referrers, plan, seen, report)?;
     }
@@ -394,7 +412,7 @@ fn collect(
     }
     for referrer in src.referrers(&digest, None)? {
         report.referrers += 1;
-        let child = src.get_manifest(&Target::Digest(referrer.digest))?;
+        let child = src.get_manifest(&Target::Digest(referrer.digest.to_string()))?;
         collect(src, child, referrers, plan, seen, report)?;
     }
     Ok(())

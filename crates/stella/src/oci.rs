@@ -125,7 +125,12 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             let root = store
                 .get_manifest(parsed.target())
                 .map_err(CliError::kinded)?;
-            let tree = referrer_tree(&*store, &root.digest, artifact_type.as_deref(), 0)?;
+            let tree = referrer_tree(
+                &*store,
+                &root.digest.to_string(),
+                artifact_type.as_deref(),
+                0,
+            )?;
             if json {
                 print_json(&json!({"digest": root.digest, "referrers": tree}))?;
             } else {
@@ -221,7 +226,7 @@ fn referrer_tree(
         .referrers(digest, artifact_type)
         .map_err(CliError::kinded)?
     {
-        let children = referrer_tree(store, &r.digest, None, depth + 1)?;
+        let children = referrer_tree(store, &r.digest.to_string(), None, depth + 1)?;
         let mut v = serde_json::to_value(&r).map_err(|e| CliError::environment(anyhow!(e)))?;
         v["referrers"] = Value::Array(children);
         out.push(v);

@@ -169,7 +169,12 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
         }
         // With a question asked, the answer comes first and the table shows only what did not
         // verify; without one, every artifact.
-        text.push_str(&table(&args.image, digest, &examined, answers.is_empty()));
+        text.push_str(&table(
+            &args.image,
+            &digest.to_string(),
+            &examined,
+            answers.is_empty(),
+        ));
         write_stdout(text.as_bytes())?;
     }
     Ok(if ok {

@@ -199,7 +199,7 @@ pub fn run(
             },
         )?;
     debug_assert_eq!(sbom_id, canonical_id);
-    let image_digest = parse_digest(&target.image.root.digest, "the image digest")?;
+    let image_digest = target.image.root.digest.clone();
     let subject_name = target.subject_name();
     let sbom_statement = Statement::new(
         vec![
@@ -478,7 +478,7 @@ fn write_sbom(
     let subject = SbomSubject {
         name: target.name.clone(),
         version: target.tag.clone(),
-        image_digest: Some(target.image.root.digest.clone()),
+        image_digest: Some(target.image.root.digest.to_string()),
         // A layout's path says where the store lies, not what the image is: left out, so the
         // same input gives the same SBOM wherever `$STELLA_HOME` is.
         image_ref: (!target.location_bound).then(|| target.reference.clone()),
@@ -632,7 +632,6 @@ fn attach_with_bundles(
         &self::annotations(Kind::Signatures),
     )
     .map_err(EvidenceError::oci(what.clone()))?;
-    let digest = parse_digest(&digest, &what)?;
     attached.push(Attached {
         kind,
         digest: digest.clone(),

@@ -224,7 +224,7 @@ pub fn pack_directory(
     )))?;
     let image = image::resolve(
         store.as_ref(),
-        &OciTarget::Digest(packed.manifest.digest.clone()),
+        &OciTarget::from(&packed.manifest.digest),
         &Platform::host(),
     )
     .map_err(EvidenceError::oci("reading the packed image"))?;
@@ -298,7 +298,7 @@ pub fn open_image(
                     store::copy_with(
                         source.as_ref(),
                         &local,
-                        &OciTarget::Digest(image.root.digest.clone()),
+                        &OciTarget::from(&image.root.digest),
                         Some(&local_tag),
                         false,
                     )

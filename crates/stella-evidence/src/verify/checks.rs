@@ -36,21 +36,24 @@ pub(super) fn load(
     referrer: &Referrer,
     present: &mut BTreeSet<String>,
 ) -> Result<Vec<LayerDoc>, Reason> {
-    let layers = layers_of(v.store, &referrer.digest)?;
+    let layers = layers_of(v.store, &referrer.digest.to_string())?;
     let mut bundles: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
     let signers = v
         .store
-        .referrers(&referrer.digest, Some(media::SIGSTORE_BUNDLE_V03))
+        .referrers(
+            &referrer.digest.to_string(),
+            Some(media::SIGSTORE_BUNDLE_V03),
+        )
         .map_err(|e| {
             Reason::new(
                 ReasonKind::Unreadable,
                 format!("listing the signatures of {}: {e}", referrer.digest),
             )
-            .at(referrer.digest.clone())
+            .at(referrer.digest.to_string())
         })?;
     for s in signers {
-        present.insert(s.digest.clone());
-        for (title, _, bytes) in layers_of(v.store, &s.digest)? {
+        present.insert(s.digest.to_string());
+        for (title, _, bytes) in layers_of(v.store, &s.digest.to_string())? {
             bundles.entry(title).or_default().push(bytes);
         }
     }
@@ -298,10 +301,7 @@ pub(super) fn record(v: &Verifier<'_>, a: &Artifact) -> (Verdict, Option<Trusted
             return (verdict, None);
         }
     };
-    let Some(image_digest) = parse_digest(&v.image.root.digest, "image digest", &mut verdict)
-    else {
-        return (verdict, None);
-    };
+    let image_digest = v.image.root.digest.clone();
     let signed = bundles(
         v,
         layer,
@@ -390,9 +390,7 @@ pub(super) fn sbom(
         );
     }
     let mut digests = vec![canonical_id.clone()];
-    if let Some(d) = parse_digest(&v.image.root.digest, "image digest", &mut verdict) {
-        digests.push(d);
-    }
+    digests.push(v.image.root.digest.clone());
     let signed = bundles(v, layer, predicate::STELLA_SBOM, &digests);
     signed.apply(&mut verdict, "the SBOM");
     let canonical = doc.canonical_bytes();

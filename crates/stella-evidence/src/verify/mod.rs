@@ -366,7 +366,7 @@ pub fn examine(
     replay: &Replay<'_>,
     progress: &dyn Progress,
 ) -> Result<Examined, EvidenceError> {
-    let image_digest = v.image.root.digest.clone();
+    let image_digest = v.image.root.digest.to_string();
     let mut verdicts = Vec::new();
     let mut present: BTreeSet<String> = BTreeSet::new();
 
@@ -381,7 +381,7 @@ pub fn examine(
     let stella: Vec<_> = referrers
         .iter()
         .inspect(|r| {
-            present.insert(r.digest.clone());
+            present.insert(r.digest.to_string());
         })
         .filter(|r| {
             r.artifact_type
@@ -403,7 +403,8 @@ pub fn examine(
                     .unwrap_or(Kind::Record);
                 match checks::load(v, r, &mut present) {
                     Ok(layers) if layers.is_empty() => {
-                        let mut verdict = Verdict::new(Scope::of(kind), "(artifact)", &r.digest);
+                        let mut verdict =
+                            Verdict::new(Scope::of(kind), "(artifact)", &r.digest.to_string());
                         verdict.fail(
                             Reason::new(
                                 ReasonKind::Missing,
@@ -413,17 +414,18 @@ pub fn examine(
                                     r.digest
                                 ),
                             )
-                            .at(r.digest.clone()),
+                            .at(r.digest.to_string()),
                         );
                         verdicts.push(verdict);
                     }
                     Ok(layers) => artifacts.push(Artifact {
-                        digest: r.digest.clone(),
+                        digest: r.digest.to_string(),
                         kind,
                         layers,
                     }),
                     Err(reason) => {
-                        let mut verdict = Verdict::new(Scope::of(kind), "(artifact)", &r.digest);
+                        let mut verdict =
+                            Verdict::new(Scope::of(kind), "(artifact)", &r.digest.to_string());
                         verdict.fail(reason);
                         verdicts.push(verdict);
                     }
@@ -431,7 +433,7 @@ pub fn examine(
                 progress.event(crate::progress::Event::Advance {
                     phase: crate::progress::Phase::Fetch,
                     done: 1,
-                    item: r.digest.clone(),
+                    item: r.digest.to_string(),
                 });
             }
         },

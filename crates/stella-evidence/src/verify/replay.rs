@@ -127,7 +127,7 @@ fn root_of(
         progress,
         Phase::Unpack,
         None,
-        v.image.root.digest.clone(),
+        v.image.root.digest.to_string(),
         || image::unpack(v.store, v.image, tmp.path(), &UnpackLimits::default()),
     )
     .map_err(EvidenceError::oci(format!(

@@ -380,14 +380,14 @@ fn an_index_resolves_to_the_host_platform_or_lists_what_it_has() {
         "multi",
     );
     let img = resolve(&fx.store, &Target::Tag("multi".into()), &host).expect("resolve");
-    assert_eq!(img.root.digest, index);
-    assert_eq!(img.manifest.digest, host_d);
+    assert_eq!(img.root.digest.to_string(), index);
+    assert_eq!(img.manifest.digest.to_string(), host_d);
     let dest = fx.dest();
     unpack(&fx.store, &img, &dest, &UnpackLimits::default()).expect("unpack");
     assert_eq!(fs::read(dest.join("which")).expect("read"), b"host");
 
     let other_img = resolve(&fx.store, &Target::Tag("multi".into()), &other).expect("other");
-    assert_eq!(other_img.manifest.digest, other_d);
+    assert_eq!(other_img.manifest.digest.to_string(), other_d);
 
     // Without the host's image, the error lists what there is (the attestation is no platform).
     put_index(
@@ -441,7 +441,7 @@ fn docker_manifest_lists_and_artifacts() {
         .put_manifest(&list, image::DOCKER_MANIFEST_LIST, Some("docker"))
         .expect("put");
     let img = resolve(&fx.store, &Target::Tag("docker".into()), &host).expect("resolve");
-    assert_eq!(img.manifest.digest, manifest_d);
+    assert_eq!(img.manifest.digest.to_string(), manifest_d);
     assert_eq!(img.config_digest, config_d);
 
     // An artifact manifest is not an image.

@@ -56,7 +56,7 @@ fn the_fallback_index_lists_each_artifact_once_in_order() {
         // What attach returns is what the registry serves.
         assert_eq!(
             store
-                .get_manifest(&Target::Digest(stored.digest.clone()))
+                .get_manifest(&Target::from(&stored.digest))
                 .expect("pushed"),
             stored
         );
@@ -68,7 +68,7 @@ fn the_fallback_index_lists_each_artifact_once_in_order() {
     );
 
     let fallback = store
-        .get_manifest(&Target::Tag(img.digest.replacen(':', "-", 1)))
+        .get_manifest(&Target::Tag(img.digest.to_string().replacen(':', "-", 1)))
         .expect("fallback index");
     let index: Value = serde_json::from_slice(&fallback.bytes).expect("json");
     assert_eq!(index["mediaType"], INDEX);
@@ -78,15 +78,17 @@ fn the_fallback_index_lists_each_artifact_once_in_order() {
         .iter()
         .map(|m| m["digest"].as_str().expect("digest"))
         .collect();
-    let mut expected = vec![attached[0].as_str(), attached[1].as_str()];
+    let mut expected = vec![attached[0].to_string(), attached[1].to_string()];
     expected.sort_unstable();
     assert_eq!(listed, expected, "deduplicated and sorted");
 
-    let referrers = store.referrers(&img.digest, None).expect("referrers");
+    let referrers = store
+        .referrers(&img.digest.to_string(), None)
+        .expect("referrers");
     assert_eq!(
         referrers
             .iter()
-            .map(|r| r.digest.as_str())
+            .map(|r| r.digest.to_string())
             .collect::<Vec<_>>(),
         expected
     );
@@ -95,7 +97,7 @@ fn the_fallback_index_lists_each_artifact_once_in_order() {
     }));
     assert!(
         store
-            .referrers(&img.digest, Some("text/plain"))
+            .referrers(&img.digest.to_string(), Some("text/plain"))
             .expect("filtered")
             .is_empty()
     );
@@ -116,7 +118,10 @@ fn threads_sharing_one_registry_store_lose_no_referrer() {
     // read-modify-write, concurrent attachers overwrite each other's entries.
     attach_from_threads(&*store, &img, 4, 5);
     assert_eq!(
-        store.referrers(&img.digest, None).expect("referrers").len(),
+        store
+            .referrers(&img.digest.to_string(), None)
+            .expect("referrers")
+            .len(),
         20
     );
 }
@@ -165,7 +170,7 @@ fn a_copy_through_the_registry_comes_back_byte_for_byte() {
         img.bytes
     );
     assert_eq!(
-        back.get_manifest(&Target::Digest(sbom.digest.clone()))
+        back.get_manifest(&Target::from(&sbom.digest))
             .expect("sbom"),
         sbom
     );

@@ -92,7 +92,7 @@ fn attach_returns_the_manifest_it_stored() {
     assert_eq!(
         stored,
         store
-            .get_manifest(&Target::Digest(stored.digest.clone()))
+            .get_manifest(&Target::from(&stored.digest))
             .expect("read back")
     );
     assert_eq!(stored.media_type, MANIFEST);
@@ -105,7 +105,9 @@ fn attach_returns_the_manifest_it_stored() {
         &BTreeMap::new(),
     )
     .expect("attach to the attached");
-    let referrers = store.referrers(&stored.digest, None).expect("referrers");
+    let referrers = store
+        .referrers(&stored.digest.to_string(), None)
+        .expect("referrers");
     assert_eq!(referrers.len(), 1);
     assert_eq!(referrers[0].digest, signature.digest);
     // The old form returns the same digest.
@@ -117,7 +119,7 @@ fn attach_returns_the_manifest_it_stored() {
         &annotations,
     )
     .expect("attach");
-    assert_eq!(again, stored.digest);
+    assert_eq!(again, stored.digest.to_string());
 }
 
 /// Attaches from several threads through one shared store: a server's shape.
@@ -155,14 +157,17 @@ fn one_store_is_shared_by_many_threads() {
     let img = image(&*store);
     attach_from_threads(&*store, &img, 4, 10);
     assert_eq!(
-        store.referrers(&img.digest, None).expect("referrers").len(),
+        store
+            .referrers(&img.digest.to_string(), None)
+            .expect("referrers")
+            .len(),
         40
     );
     // And moved into threads that outlive the opener's scope.
     let shared: std::sync::Arc<dyn ArtifactStore> = std::sync::Arc::from(store);
     let handles: Vec<_> = (0..2)
         .map(|_| {
-            let (store, digest) = (shared.clone(), img.digest.clone());
+            let (store, digest) = (shared.clone(), img.digest.to_string());
             std::thread::spawn(move || store.referrers(&digest, None).expect("referrers").len())
         })
         .collect();
@@ -195,7 +200,7 @@ fn every_error_has_the_kind_the_cli_and_a_server_answer_with() {
     assert_eq!(too_large.kind(), ErrorKind::TooLarge);
 
     // Content that does not hash to its digest: a check that said no.
-    let blob = dir.path().join("blobs/sha256").join(&img.digest[7..]);
+    let blob = dir.path().join("blobs/sha256").join(img.digest.hex());
     std::fs::write(&blob, b"{\"tampered\":true}").expect("tamper");
     let mismatch = store
         .get_manifest(&Target::Tag("app".into()))

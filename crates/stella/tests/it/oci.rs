@@ -184,7 +184,9 @@ fn attach_list_pull_and_copy_with_every_referrer() {
             .bytes
     );
     assert_eq!(
-        copied.referrers(&sbom_digest, None).expect("nested")[0].digest,
+        copied.referrers(&sbom_digest, None).expect("nested")[0]
+            .digest
+            .to_string(),
         bundle_digest
     );
 
