@@ -28,8 +28,9 @@ use crate::cli::{
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
 use crate::output::{
-    print_json, temporary_beside, write_atomically, write_private_atomically_with, write_stdout,
+    temporary_beside, write_atomically, write_private_atomically_with, write_stdout,
 };
+use crate::print::{self, Schema};
 
 /// Largest key file read.
 const MAX_KEY_BYTES: usize = 64 << 10;
@@ -126,12 +127,15 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
             })?;
             write_atomically(&pub_path, key.public_key().to_pem().as_bytes())?;
             if json {
-                print_json(&json!({
-                    "algorithm": algorithm.name(),
-                    "keyid": key.key_id(),
-                    "private_key": key_path,
-                    "public_key": pub_path,
-                }))?;
+                print::json(
+                    &Schema::new("key.generate"),
+                    &json!({
+                        "algorithm": algorithm.name(),
+                        "keyId": key.key_id(),
+                        "privateKey": key_path,
+                        "publicKey": pub_path,
+                    }),
+                )?;
             } else {
                 eprintln!(
                     "{algorithm} key pair written: private {} (encrypted), public {}; key id {}",
@@ -150,11 +154,14 @@ pub fn key(cmd: KeyCommand) -> Result<Outcome, CliError> {
                 load_private_key(&key)?.public_key().clone()
             };
             if json {
-                print_json(&json!({
-                    "algorithm": public.algorithm().name(),
-                    "keyid": public.hint(),
-                    "pem": public.to_pem(),
-                }))?;
+                print::json(
+                    &Schema::new("key.public"),
+                    &json!({
+                        "algorithm": public.algorithm().name(),
+                        "keyId": public.hint(),
+                        "pem": public.to_pem(),
+                    }),
+                )?;
             } else {
                 write_stdout(public.to_pem().as_bytes())?;
             }
@@ -328,9 +335,9 @@ fn sign_and_write(
         Some(path) => {
             write_atomically(path, &bytes)?;
             eprintln!(
-                "signed {} about {} subject(s) with key {} ({logged}): {}",
+                "signed {} about {} with key {} ({logged}): {}",
                 statement.predicate_type,
-                statement.subject.len(),
+                print::count(statement.subject.len(), "subject", "subjects"),
                 ids.join(", "),
                 path.display()
             );
@@ -434,7 +441,10 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
         .to_serde();
     let fail = |reason: String| -> Result<Outcome, CliError> {
         if args.json {
-            print_json(&json!({"verified": false, "reason": reason}))?;
+            print::json(
+                &VERIFY_ATTESTATION,
+                &json!({"verified": false, "reason": reason}),
+            )?;
         }
         eprintln!("{}: verification failed: {reason}", input.name());
         Ok(Outcome::Failed)
@@ -576,15 +586,18 @@ fn report_success(
                 })
             })
             .collect();
-        return print_json(&json!({
-            "verified": true,
-            "keyids": verified.keyids,
-            "statementType": statement.statement_type,
-            "predicateType": statement.predicate_type,
-            "subjects": statement.subject,
-            "tlogEntries": entries,
-            "predicate": statement.predicate,
-        }));
+        return print::json(
+            &VERIFY_ATTESTATION,
+            &json!({
+                "verified": true,
+                "keyIds": verified.keyids,
+                "statementType": statement.statement_type,
+                "predicateType": statement.predicate_type,
+                "subjects": statement.subject,
+                "tlogEntries": entries,
+                "predicate": statement.predicate,
+            }),
+        );
     }
     let mut text = format!(
         "Verified OK\n  key:           {}\n  predicateType: {}\n  statement:     {}\n",
@@ -616,6 +629,12 @@ fn report_success(
     write_stdout(text.as_bytes())
 }
 
+/// `stella verify-attestation --json`: the signed predicate is another format's document, and
+/// the subjects' digests are keyed by algorithm.
+const VERIFY_ATTESTATION: Schema = Schema::new("verify-attestation")
+    .with_embedded(&["/predicate"])
+    .with_data_maps(&["/subjects/*/digest"]);
+
 /// `stella predicates [TYPE] [--json]`.
 pub fn predicates(name: Option<&str>, as_json: bool) -> Result<Outcome, CliError> {
     match name {
@@ -637,11 +656,14 @@ pub fn predicates(name: Option<&str>, as_json: bool) -> Result<Outcome, CliError
                         "name": p.name,
                         "uri": p.uri,
                         "description": p.description,
-                        "schema": serde_json::from_str::<Value>(p.schema).unwrap_or(Value::Null),
+                        "predicateSchema": serde_json::from_str::<Value>(p.schema).unwrap_or(Value::Null),
                     })
                 })
                 .collect();
-            print_json(&list)?;
+            print::json(
+                &Schema::new("predicates").with_embedded(&["/predicates/*/predicateSchema"]),
+                &json!({ "predicates": list }),
+            )?;
         }
         None => {
             let mut text = String::new();

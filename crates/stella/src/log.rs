@@ -13,7 +13,8 @@ use stella_tlog::{Checkpoint, Log, TlogError, merkle};
 use crate::cli::LogCommand;
 use crate::exit::{CliError, Outcome};
 use crate::input::Input;
-use crate::output::{print_json, write_atomically, write_stdout};
+use crate::output::{write_atomically, write_stdout};
+use crate::print::{self, Schema};
 
 /// Where the embedded log lives under the evidence home.
 pub fn log_dir(home: &Path) -> PathBuf {
@@ -84,7 +85,7 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
                 "created": log.created(),
             });
             if json {
-                print_json(&info)?;
+                print::json(&Schema::new("log.info"), &info)?;
             } else {
                 write_stdout(
                     format!(
@@ -109,12 +110,15 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             let log = open(home)?;
             let appended = log.append(&entries).map_err(tlog_error)?;
             if json {
-                print_json(&json!({
-                    "firstIndex": appended.first_index,
-                    "size": appended.checkpoint.size,
-                    "rootHash": STANDARD.encode(appended.checkpoint.root),
-                    "checkpoint": appended.note,
-                }))?;
+                print::json(
+                    &Schema::new("log.append"),
+                    &json!({
+                        "firstIndex": appended.first_index,
+                        "size": appended.checkpoint.size,
+                        "rootHash": STANDARD.encode(appended.checkpoint.root),
+                        "checkpoint": appended.note,
+                    }),
+                )?;
             } else {
                 write_stdout(
                     format!(
@@ -154,14 +158,17 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             merkle::verify_inclusion(&leaf, index, size, &proof, &root).map_err(tlog_error)?;
             let hashes: Vec<String> = proof.iter().map(|h| STANDARD.encode(h)).collect();
             if json {
-                print_json(&json!({
-                    "logIndex": index,
-                    "treeSize": size,
-                    "rootHash": STANDARD.encode(root),
-                    "leafHash": STANDARD.encode(leaf),
-                    "hashes": hashes,
-                    "checkpoint": (size == cp.size).then_some(note),
-                }))?;
+                print::json(
+                    &Schema::new("log.inclusion"),
+                    &json!({
+                        "logIndex": index,
+                        "treeSize": size,
+                        "rootHash": STANDARD.encode(root),
+                        "leafHash": STANDARD.encode(leaf),
+                        "hashes": hashes,
+                        "checkpoint": (size == cp.size).then_some(note),
+                    }),
+                )?;
             } else {
                 let mut text = format!(
                     "entry {index} of {size}: leaf {}\nroot {}\n",
@@ -224,7 +231,8 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
             match result {
                 Ok((o, n, hashes)) => {
                     if json {
-                        print_json(
+                        print::json(
+                            &Schema::new("log.verify-consistency"),
                             &json!({"consistent": true, "old": o.size, "new": n.size, "proofHashes": hashes}),
                         )?;
                     } else {
@@ -240,7 +248,10 @@ pub fn run(cmd: LogCommand, home: &Path) -> Result<Outcome, CliError> {
                 }
                 Err(e) => {
                     if json {
-                        print_json(&json!({"consistent": false, "reason": e.to_string()}))?;
+                        print::json(
+                            &Schema::new("log.verify-consistency"),
+                            &json!({"consistent": false, "reason": e.to_string()}),
+                        )?;
                     }
                     eprintln!("not consistent: {e}");
                     Ok(Outcome::Failed)
@@ -377,12 +388,15 @@ fn fsck(home: &Path, dir: Option<&Path>, repair: bool, json: bool) -> Result<Out
         }
     }
     if json {
-        print_json(&json!({
-            "dir": report.dir,
-            "size": report.size,
-            "clean": clean,
-            "findings": rows.iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
-        }))?;
+        print::json(
+            &Schema::new("log.fsck"),
+            &json!({
+                "dir": report.dir,
+                "size": report.size,
+                "clean": clean,
+                "findings": rows.iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
+            }),
+        )?;
     } else {
         let mut text = match report.size {
             Some(size) => format!("log {}: checkpoint of {size} entries\n", dir.display()),

@@ -17,7 +17,8 @@ use stella_oci::{ArtifactStore, Reference, RegistryOptions};
 use crate::cli::OciCommand;
 use crate::exit::{CliError, Outcome};
 use crate::input::Input;
-use crate::output::{print_json, write_atomically, write_stdout};
+use crate::output::{write_atomically, write_stdout};
+use crate::print::{self, Schema};
 
 /// Largest file attached.
 const MAX_FILE_BYTES: usize = 256 << 20;
@@ -132,7 +133,10 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
                 0,
             )?;
             if json {
-                print_json(&json!({"digest": root.digest, "referrers": tree}))?;
+                print::json(
+                    &Schema::new("oci.referrers").with_data_maps(&["/**/annotations"]),
+                    &json!({"digest": root.digest, "referrers": tree}),
+                )?;
             } else {
                 let mut text = format!("{}\n", root.digest);
                 render(&tree, "", &mut text);
@@ -144,7 +148,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             let (store, parsed) = open(&reference, insecure, Access::Read)?;
             if !matches!(parsed.target(), Target::Digest(_)) {
                 return Err(CliError::input(anyhow!(
-                    "{reference}: pull takes REF@DIGEST (the artifact's digest, as attach and \\
+                    "{reference}: pull takes REF@DIGEST (the artifact's digest, as attach and \
                      referrers print it)"
                 )));
             }
@@ -184,7 +188,7 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             let report =
                 store::copy(&*from, &*to, src_ref.target(), tag).map_err(CliError::kinded)?;
             if json {
-                print_json(&report)?;
+                print::json(&Schema::new("oci.copy"), &report)?;
             } else {
                 write_stdout(
                     format!(

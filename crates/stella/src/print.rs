@@ -12,10 +12,6 @@
 //! typed results), where files are written ([`crate::output`]) and progress bars
 //! ([`crate::bars`]).
 
-// The commands adopt these one by one (their files are being moved into the library crates);
-// until each has, some items are used only by the tests.
-#![allow(dead_code)]
-
 use anyhow::anyhow;
 use serde::Serialize;
 use serde_json::Value;

@@ -10,7 +10,8 @@ use stella_sbom::{SbomDocument, SbomError};
 use crate::cli::{ReadArgs, SbomCommand};
 use crate::exit::{CliError, Outcome};
 use crate::input::Input;
-use crate::output::{print_json, write_atomically, write_stdout};
+use crate::output::{write_atomically, write_stdout};
+use crate::print::{self, Schema};
 
 pub fn run(command: SbomCommand) -> Result<Outcome, CliError> {
     match command {
@@ -93,7 +94,7 @@ fn id(read: &ReadArgs, content: bool, any_json: bool, json: bool) -> Result<Outc
     };
     tracing::info!(file = %output.file, id = %output.canonical_id, "canonical id");
     if json {
-        return print_json(&output).map(|()| Outcome::Success);
+        return print::json(&Schema::new("sbom.id"), &output).map(|()| Outcome::Success);
     }
     let shown = match (content, &output.content_id) {
         (true, Some(content_id)) => content_id,
@@ -146,17 +147,20 @@ fn validate_command(
         }
         Err(e) => {
             if json {
-                print_json(&unreadable(&input, &e))?;
+                print::json(&VALIDATE, &unreadable(&input, &e))?;
             }
             return Err(bad(&input, e));
         }
     };
     if json {
-        print_json(&ValidateOutput {
-            file: input.name(),
-            valid: report.is_valid(),
-            report: &report,
-        })?;
+        print::json(
+            &VALIDATE,
+            &ValidateOutput {
+                file: input.name(),
+                valid: report.is_valid(),
+                report: &report,
+            },
+        )?;
     } else {
         write_stdout(render(&input, &report).as_bytes())?;
     }
@@ -166,6 +170,9 @@ fn validate_command(
         Outcome::Failed
     })
 }
+
+/// `stella sbom validate --json`.
+const VALIDATE: Schema = Schema::new("sbom.validate");
 
 /// The JSON answer for a document that cannot be validated at all.
 fn unreadable(input: &Input, e: &SbomError) -> UnreadableOutput {

@@ -62,6 +62,7 @@ pub struct Report {
     #[serde(rename = "specVersion", skip_serializing_if = "Option::is_none")]
     pub spec_version: Option<String>,
     /// The schema that checked the structure: `embedded:bom-<version>.schema.json` or a file.
+    #[serde(rename = "schemaSource")]
     pub schema: SchemaSource,
     /// Every problem, sorted by pointer.
     pub problems: Vec<Problem>,

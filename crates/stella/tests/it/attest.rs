@@ -153,7 +153,8 @@ fn keys_sign_and_verify_for_both_algorithms_deterministically() {
             .stdout
             .clone();
         let info: Value = serde_json::from_slice(&out).expect("json");
-        assert_eq!(info["keyid"], hint);
+        assert_eq!(info["keyId"], hint);
+        assert_eq!(info["schema"], "stella.key.public/v1");
         assert_eq!(info["pem"], fs::read_to_string(&public).expect("pub"));
     }
 }
@@ -477,6 +478,8 @@ fn predicates_lists_every_type_and_prints_schemas() {
         .stdout
         .clone();
     let list: Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(list["schema"], "stella.predicates/v1");
+    let list = &list["predicates"];
     let names: Vec<&str> = list
         .as_array()
         .expect("array")
@@ -489,7 +492,7 @@ fn predicates_lists_every_type_and_prints_schemas() {
     );
     for p in list.as_array().expect("array") {
         assert_eq!(
-            p["schema"]["$schema"],
+            p["predicateSchema"]["$schema"],
             "https://json-schema.org/draft/2020-12/schema"
         );
     }

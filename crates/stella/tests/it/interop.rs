@@ -885,7 +885,7 @@ fn cosign_key_files_are_read_and_written_as_cosign_does() {
             .stdout
             .clone();
         let info: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
-        info["keyid"].as_str().expect("keyid").to_owned()
+        info["keyId"].as_str().expect("keyId").to_owned()
     };
 
     // cosign's own published test key (written by cosign, N = 32768).

@@ -118,7 +118,7 @@ fn json_that_is_not_cyclonedx_is_invalid_with_exit_1() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["valid"], false);
     assert!(report.get("specVersion").is_none(), "{report:#}");
-    assert_eq!(report["schema"], "embedded:bom-1.7.schema.json");
+    assert_eq!(report["schemaSource"], "embedded:bom-1.7.schema.json");
     stella()
         .args(["sbom", "validate", "-"])
         .write_stdin(r#"{"spdxVersion":"SPDX-2.3"}"#)
@@ -134,7 +134,7 @@ fn licence_ids_are_checked_by_the_embedded_schema() {
     let (code, report) =
         validate_json(&shared().join("cyclonedx/tests-1.7/invalid-license-id-1.7.json"));
     assert_eq!(code, Some(1), "{report:#}");
-    assert_eq!(report["schema"], "embedded:bom-1.7.schema.json");
+    assert_eq!(report["schemaSource"], "embedded:bom-1.7.schema.json");
     assert_eq!(
         pointers(&report),
         ["/components/0/licenses/0/license/id"],
@@ -194,7 +194,7 @@ fn validate_with_official_schemas() {
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(
-        report["schema"]
+        report["schemaSource"]
             .as_str()
             .expect("schema")
             .ends_with("bom-1.7.schema.json")
