@@ -103,6 +103,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// Whether a function from this source has a real name (a symbol's or DWARF's), not one
+    /// made up from its address.
+    pub fn is_named(self) -> bool {
+        match self {
+            Source::Symtab | Source::Dynsym | Source::Dwarf => true,
+            Source::EhFrame | Source::Disasm => false,
+        }
+    }
+
     /// The name a proof writes (`symtab`, `dynsym`, `dwarf`, `eh_frame`, `disasm`).
     pub fn as_str(self) -> &'static str {
         match self {

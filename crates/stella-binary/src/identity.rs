@@ -14,6 +14,8 @@
 
 use object::Object;
 use serde::{Deserialize, Serialize};
+use stella_core::BuildId;
+use stella_core::hex::encode as hex;
 
 use crate::BinaryError;
 
@@ -59,7 +61,7 @@ pub struct Identity {
 }
 
 /// Identity and build id of a parsed binary.
-pub fn identify(file: &object::File<'_>, data: &[u8]) -> (String, Identity) {
+pub fn identify(file: &object::File<'_>, data: &[u8]) -> (BuildId, Identity) {
     let format = match file.format() {
         object::BinaryFormat::Elf => "elf",
         object::BinaryFormat::Pe => "pe",
@@ -69,9 +71,14 @@ pub fn identify(file: &object::File<'_>, data: &[u8]) -> (String, Identity) {
     }
     .to_owned();
     let arch = arch_name(file.architecture()).to_owned();
-    let gnu = file.build_id().ok().flatten().filter(|id| !id.is_empty());
-    let (build_id, source) = match gnu {
-        Some(id) => (hex(id), BuildIdSource::GnuNote),
+    // A note longer than a build id can be is no build id: the file gets the fallback.
+    let gnu = file
+        .build_id()
+        .ok()
+        .flatten()
+        .and_then(|id| Some((id, BuildId::from_bytes(id)?)));
+    let (build_id, source) = match &gnu {
+        Some((_, id)) => (id.clone(), BuildIdSource::GnuNote),
         None => (fallback_id(data), BuildIdSource::Fallback),
     };
     let mut identity = Identity {
@@ -82,9 +89,9 @@ pub fn identify(file: &object::File<'_>, data: &[u8]) -> (String, Identity) {
         code_id: None,
         uuid: None,
     };
-    if let Some(id) = gnu {
-        identity.debug_id = Some(debug_id_from_build_id(id));
-        identity.code_id = Some(hex(id));
+    if let Some((raw, id)) = gnu {
+        identity.debug_id = Some(debug_id_from_build_id(raw));
+        identity.code_id = Some(id.as_str().to_owned());
     }
     if let Ok(Some(cv)) = file.pdb_info() {
         identity.debug_id = Some(format!("{}-{:x}", guid(&cv.guid()), cv.age()));
@@ -111,30 +118,14 @@ fn arch_name(arch: object::Architecture) -> &'static str {
     }
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// A Windows GUID from its 16 stored bytes (`Data1`–`Data3` little-endian), as
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
 fn guid(b: &[u8; 16]) -> String {
     format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}-{}",
-        b[3],
-        b[2],
-        b[1],
-        b[0],
-        b[5],
-        b[4],
-        b[7],
-        b[6],
+        "{}-{}-{}-{}-{}",
+        hex([b[3], b[2], b[1], b[0]]),
+        hex([b[5], b[4]]),
+        hex([b[7], b[6]]),
         hex(&b[8..10]),
         hex(&b[10..16])
     )
@@ -177,7 +168,7 @@ const FALLBACK_PAGE: usize = 4096;
 
 /// The fallback id: first 16 bytes (hex) of
 /// SHA-256(first 4 KiB ‖ last 4 KiB ‖ length as u64 little-endian).
-pub fn fallback_id(data: &[u8]) -> String {
+pub fn fallback_id(data: &[u8]) -> BuildId {
     let head = &data[..data.len().min(FALLBACK_PAGE)];
     let tail = &data[data.len().saturating_sub(FALLBACK_PAGE)..];
     fallback_id_of(head, tail, data.len() as u64)
@@ -189,7 +180,7 @@ pub fn fallback_id(data: &[u8]) -> String {
 /// # Errors
 /// [`BinaryError::Open`] when `path` is not a regular file; [`BinaryError::Io`] when it cannot
 /// be read, or shrinks while it is (its ends are then not where its length said).
-pub fn fallback_id_of_file(path: &std::path::Path) -> Result<String, BinaryError> {
+pub fn fallback_id_of_file(path: &std::path::Path) -> Result<BuildId, BinaryError> {
     use std::os::unix::fs::FileExt as _;
     let (file, metadata) = stella_core::file::open_regular(path)?;
     let len = metadata.len();
@@ -207,12 +198,15 @@ pub fn fallback_id_of_file(path: &std::path::Path) -> Result<String, BinaryError
     Ok(fallback_id_of(&head, &tail, len))
 }
 
-fn fallback_id_of(head: &[u8], tail: &[u8], len: u64) -> String {
+fn fallback_id_of(head: &[u8], tail: &[u8], len: u64) -> BuildId {
     let mut hasher = stella_core::digest::Sha256Writer::default();
     hasher.update(head);
     hasher.update(tail);
     hasher.update(&len.to_le_bytes());
-    hasher.finish().hex()[..32].to_owned()
+    // SHA-256 hex is 64 lower-case digits: its first 32 are always a build id.
+    hasher.finish().hex()[..32]
+        .parse()
+        .unwrap_or_else(|_| unreachable!("16 bytes of lower-case hex"))
 }
 
 #[cfg(test)]
@@ -269,6 +263,6 @@ mod tests {
         c.push(1);
         assert_eq!(fallback_id(&a), fallback_id(&b));
         assert_ne!(fallback_id(&a), fallback_id(&c));
-        assert_eq!(fallback_id(&a).len(), 32);
+        assert_eq!(fallback_id(&a).as_str().len(), 32);
     }
 }

@@ -80,8 +80,16 @@ pub enum BinaryError {
         /// What the parser said.
         reason: String,
     },
-    /// A FuncProof that is not JSON, or that a consumer refuses (a document that breaks the
-    /// format at one member is [`BinaryError::ProofField`]).
+    /// A FuncProof that is not JSON (or not the JSON a proof is written in: RFC 8785's
+    /// number and string rules, no duplicate member).
+    #[error("not a valid FuncProof: {source}")]
+    ProofSyntax {
+        /// The parser's error, naming the byte offset.
+        #[source]
+        source: stella_core::jcs::JcsError,
+    },
+    /// A FuncProof that a consumer refuses although it is well-formed (a document that breaks
+    /// the format at one member is [`BinaryError::ProofField`]).
     #[error("not a valid FuncProof: {reason}")]
     Proof {
         /// What is wrong.
@@ -99,12 +107,13 @@ pub enum BinaryError {
         problem: proof::ProofProblem,
     },
     /// A symbol pattern that is not a valid glob.
-    #[error("invalid symbol pattern {pattern:?}: {reason}")]
+    #[error("invalid symbol pattern {pattern:?}: {source}")]
     Pattern {
         /// The pattern.
         pattern: String,
-        /// What is wrong.
-        reason: String,
+        /// What the glob parser said.
+        #[source]
+        source: globset::Error,
     },
     /// The `cargo auditable` dependency list (`.dep-v0`) is present but unreadable.
     #[error("the cargo-auditable dependency list (.dep-v0) is unreadable: {reason}")]
@@ -115,10 +124,10 @@ pub enum BinaryError {
     /// The bytes given are not the file a proof describes.
     #[error("the proof describes the file {expected}, but the bytes given are {actual}")]
     FileMismatch {
-        /// `sha256:<hex>` the proof names.
-        expected: String,
-        /// `sha256:<hex>` of the bytes given.
-        actual: String,
+        /// The digest the proof names.
+        expected: stella_core::Digest,
+        /// The digest of the bytes given.
+        actual: stella_core::Digest,
     },
     /// A symbol table (`stella.symbols/v1`) that is not valid.
     #[error("not a valid symbol table: {reason}")]
@@ -134,4 +143,36 @@ pub enum BinaryError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl stella_core::Kinded for BinaryError {
+    /// A binary or proof that cannot be read as one is bad input (exit 2); a file rewritten
+    /// while it was read is the environment's doing (exit 3), as is an I/O failure other than a
+    /// missing file; bytes that are not the file a proof describes are a clean "no" (exit 1).
+    fn kind(&self) -> stella_core::ErrorKind {
+        use stella_core::ErrorKind;
+        match self {
+            BinaryError::Open(e) => e.kind(),
+            BinaryError::Io { source, .. } => ErrorKind::of_io(source),
+            BinaryError::Changed { .. } => ErrorKind::Conflict,
+            BinaryError::FileMismatch { .. } => ErrorKind::Rejected,
+            BinaryError::Format { .. }
+            | BinaryError::ProofSyntax { .. }
+            | BinaryError::Proof { .. }
+            | BinaryError::ProofField { .. }
+            | BinaryError::Pattern { .. }
+            | BinaryError::CargoAuditable { .. }
+            | BinaryError::SymbolTable { .. }
+            | BinaryError::Bundle { .. } => ErrorKind::Invalid,
+        }
+    }
+}
+
+impl stella_core::Kinded for WriteError {
+    fn kind(&self) -> stella_core::ErrorKind {
+        match self {
+            WriteError::Io(e) => stella_core::ErrorKind::of_io(e),
+            WriteError::Jcs(_) => stella_core::ErrorKind::Invalid,
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use object::{Object, ObjectSection, SectionKind};
 use serde::{Deserialize, Serialize};
-use stella_core::Digest;
+use stella_core::{BuildId, Digest};
 
 use crate::BinaryError;
 use crate::callgraph::{self, CallGraph};
@@ -21,8 +21,8 @@ pub const SCHEMA: &str = "stella.funcproof/v1";
 pub struct FileDigest {
     /// BLAKE3 of the file, hex (as `b3sum` prints it).
     pub blake3: String,
-    /// `sha256:<hex>` of the file.
-    pub sha256: String,
+    /// SHA-256 of the file, written `sha256:<hex>`.
+    pub sha256: Digest,
     /// Size in bytes.
     pub size: u64,
 }
@@ -75,8 +75,9 @@ pub struct Meta {
 pub struct FuncProof {
     /// Always [`SCHEMA`].
     pub schema: String,
-    /// GNU BuildID, or the fallback id (see `identity.buildIdSource`).
-    pub build_id: Option<String>,
+    /// GNU BuildID, or the fallback id (see `identity.buildIdSource`): lower-case hex, so a
+    /// proof that spells it otherwise is refused when read.
+    pub build_id: Option<BuildId>,
     /// Identity under every scheme the format has.
     pub identity: Identity,
     /// The whole file.
@@ -412,9 +413,9 @@ pub(crate) fn glob(pattern: &str) -> Result<globset::GlobMatcher, BinaryError> {
         .literal_separator(false)
         .build()
         .map(|g| g.compile_matcher())
-        .map_err(|e| BinaryError::Pattern {
+        .map_err(|source| BinaryError::Pattern {
             pattern: pattern.to_owned(),
-            reason: e.to_string(),
+            source,
         })
 }
 
@@ -441,7 +442,7 @@ impl FuncProof {
                 || {
                     let mut warnings = Vec::new();
                     let sections = proved_sections(&file, data, &mut warnings);
-                    let digests = (blake3_hex(data), Digest::sha256(data).to_string());
+                    let digests = (blake3_hex(data), Digest::sha256(data));
                     (digests, sections, warnings)
                 },
                 || {
@@ -490,13 +491,12 @@ impl FuncProof {
     /// (with a warning); [`Self::verify`] is what tells a claimed range from a forged one.
     ///
     /// # Errors
-    /// [`BinaryError::Proof`] when the bytes are not JSON (naming the byte offset),
+    /// [`BinaryError::ProofSyntax`] when the bytes are not JSON (naming the byte offset),
     /// [`BinaryError::ProofField`] naming the JSON pointer of the first member that breaks the
     /// format.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BinaryError> {
-        let value = stella_core::jcs::parse(bytes).map_err(|e| BinaryError::Proof {
-            reason: e.to_string(),
-        })?;
+        let value =
+            stella_core::jcs::parse(bytes).map_err(|source| BinaryError::ProofSyntax { source })?;
         let json = value.to_serde();
         // Another schema (or another kind of document) is named as such, not by the first
         // member it lacks.
@@ -650,6 +650,17 @@ impl FuncProof {
         out.write_all(b"}")?;
         out.flush()?;
         Ok(())
+    }
+
+    /// How many functions carry a name from a symbol table or DWARF (sources `symtab`,
+    /// `dynsym`, `dwarf`); the rest are named after their address (`sub_<hex>`, from
+    /// `.eh_frame` or disassembly). Zero means the binary was stripped of every name: a query
+    /// by name then finds nothing whether the function is there or not.
+    pub fn named_functions(&self) -> usize {
+        self.functions
+            .iter()
+            .filter(|f| f.source.is_named())
+            .count()
     }
 
     /// Functions whose name, alias or demangled name matches `pattern`: a glob (`*`, `?`,

@@ -236,7 +236,7 @@ pub fn build_id_hex(raw: &[u8; 20]) -> String {
     } else {
         20
     };
-    raw[..used].iter().map(|b| format!("{b:02x}")).collect()
+    stella_core::hex::encode(&raw[..used])
 }
 
 #[cfg(test)]

@@ -47,14 +47,14 @@ pub fn run(args: FuncproofArgs) -> Result<Outcome, CliError> {
     }
 }
 
+/// The exit code is the error's kind's; the message names the file unless the error already
+/// does.
 fn binary_error(e: BinaryError, path: &Path) -> CliError {
     match e {
         // A FIFO or device is refused by name (exit 2) instead of being waited on.
         BinaryError::Open(e) => crate::input::open_error(e),
-        // Another process rewriting the file is the environment's doing, not the user's input.
-        BinaryError::Changed { .. } => CliError::environment(anyhow!(e)),
-        BinaryError::Io { .. } => CliError::input(anyhow!(e)),
-        other => CliError::input(anyhow!(other)).context(path.display().to_string()),
+        e @ (BinaryError::Changed { .. } | BinaryError::Io { .. }) => CliError::kinded(e),
+        other => CliError::kinded(other).context(path.display().to_string()),
     }
 }
 
@@ -68,29 +68,59 @@ fn prove(
     tracing::info!(
         binary = %binary.display(),
         functions = proof.functions.len(),
-        build_id = proof.build_id.as_deref().unwrap_or("-"),
+        build_id = proof.build_id.as_ref().map_or("-", |id| id.as_str()),
         "proved"
     );
     for warning in &proof.meta.warnings {
         tracing::warn!("{}: {warning}", binary.display());
     }
     let failed = |e: WriteError| match e {
+        // Writing failed: the environment's doing, whatever the I/O error says.
         WriteError::Io(e) => CliError::environment(anyhow!(e)),
-        e => CliError::input(anyhow!(e)).context(binary.display().to_string()),
+        e => CliError::kinded(e).context(binary.display().to_string()),
     };
     match output {
-        Some(path) => write_atomically_with(path, |file| {
-            proof.write_canonical_json(file).map_err(failed)
-        })?,
-        None => match proof.write_canonical_json(std::io::stdout().lock()) {
-            // A closed pipe (`| head`) is the reader's choice, not an error of ours.
-            Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            other => other.map_err(failed)?,
-        },
+        Some(path) => {
+            write_atomically_with(path, |file| {
+                proof.write_canonical_json(file).map_err(failed)
+            })?;
+            eprintln!("{}", wrote_message(path, &proof));
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A terminal gets a final newline so the prompt starts on its own line; a pipe or
+            // file gets the canonical bytes exactly (the proof's digest is over them).
+            let terminal = std::io::IsTerminal::is_terminal(&stdout);
+            let written = proof.write_canonical_json(&mut stdout).and_then(|()| {
+                if terminal {
+                    std::io::Write::write_all(&mut stdout, b"\n")?;
+                }
+                Ok(())
+            });
+            match written {
+                // A closed pipe (`| head`) is the reader's choice, not an error of ours.
+                Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(failed)?,
+            }
+        }
     }
     // The process ends here: freeing 100,000 functions' strings one by one would only delay it.
     std::mem::forget(proof);
     Ok(Outcome::Success)
+}
+
+/// What `-o OUT` reports on stderr: `wrote OUT (N functions, BuildID …)`.
+fn wrote_message(path: &Path, proof: &FuncProof) -> String {
+    let functions = proof.functions.len();
+    let plural = if functions == 1 { "" } else { "s" };
+    let build_id = match &proof.build_id {
+        Some(id) => format!("BuildID {id}"),
+        None => "no BuildID".to_owned(),
+    };
+    format!(
+        "wrote {} ({functions} function{plural}, {build_id})",
+        path.display()
+    )
 }
 
 fn read_proof(path: &Path) -> Result<FuncProof, CliError> {
@@ -171,7 +201,11 @@ struct QueryOutput<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     verified_binary: Option<String>,
     build_id: Option<&'a str>,
-    file_sha256: &'a str,
+    file_sha256: String,
+    /// Present (and true) when no function of the proof has a name from a symbol table or
+    /// DWARF: the binary is stripped, so "absent by name" proves nothing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    functions_unnamed: bool,
     matches: Vec<stella_binary::QueryMatch>,
 }
 
@@ -207,17 +241,17 @@ fn query(
     if let Some(binary) = binary {
         check_against(&proof, proof_path, binary)?;
     }
-    let matches = proof
-        .query(symbol)
-        .map_err(|e| CliError::input(anyhow!(e)))?;
+    let matches = proof.query(symbol).map_err(CliError::kinded)?;
     let present = !matches.is_empty();
+    let unnamed = proof.named_functions() == 0;
     if json {
         print_json(&QueryOutput {
             symbol,
             present,
             verified_binary: binary.map(|b| b.display().to_string()),
-            build_id: proof.build_id.as_deref(),
-            file_sha256: &proof.file.sha256,
+            build_id: proof.build_id.as_ref().map(|id| id.as_str()),
+            file_sha256: proof.file.sha256.to_string(),
+            functions_unnamed: unnamed,
             matches,
         })?;
     } else if present {
@@ -236,11 +270,29 @@ fn query(
             ));
         }
         write_stdout(text.as_bytes())?;
+    } else if unnamed {
+        write_stdout(
+            format!(
+                "absent {symbol}: the {} functions of {} (file {}) are all unnamed (the binary \
+                 is stripped), so absence by name proves nothing; query a proof of the \
+                 unstripped build or its debug file\n",
+                proof.functions.len(),
+                proof
+                    .build_id
+                    .as_ref()
+                    .map_or("the binary", |id| id.as_str()),
+                proof.file.sha256
+            )
+            .as_bytes(),
+        )?;
     } else {
         write_stdout(
             format!(
                 "absent {symbol}: no function of {} ({} functions, file {}) matches\n",
-                proof.build_id.as_deref().unwrap_or("the binary"),
+                proof
+                    .build_id
+                    .as_ref()
+                    .map_or("the binary", |id| id.as_str()),
                 proof.functions.len(),
                 proof.file.sha256
             )

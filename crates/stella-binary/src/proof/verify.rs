@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use stella_core::BuildId;
+
 use super::{ABSENT, BuildOptions, FuncProof, Mismatch, MismatchKind, SectionDigest};
 use crate::BinaryError;
 use crate::functions::{Addr, Fragment, Function};
@@ -86,8 +88,8 @@ fn compare_identity(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mism
     let members: [(&str, Option<&str>, Option<&str>); 7] = [
         (
             "buildId",
-            expected.build_id.as_deref(),
-            actual.build_id.as_deref(),
+            expected.build_id.as_ref().map(BuildId::as_str),
+            actual.build_id.as_ref().map(BuildId::as_str),
         ),
         ("identity.format", Some(&e.format), Some(&a.format)),
         ("identity.arch", Some(&e.arch), Some(&a.arch)),
@@ -129,13 +131,13 @@ fn compare_file(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mismatch
         });
     }
     for (field, e, a) in [
-        ("sha256", &e.sha256, &a.sha256),
-        ("blake3", &e.blake3, &a.blake3),
+        ("sha256", e.sha256.to_string(), a.sha256.to_string()),
+        ("blake3", e.blake3.clone(), a.blake3.clone()),
     ] {
         if e != a {
             out.push(Mismatch {
-                expected: e.clone(),
-                actual: a.clone(),
+                expected: e,
+                actual: a,
                 ..whole(MismatchKind::FileHash, "file", Some(field))
             });
         }

@@ -175,21 +175,22 @@ impl SymbolTable {
     /// be parsed.
     pub fn from_proof(proof: &FuncProof, data: &[u8]) -> Result<Self, BinaryError> {
         let sha256 = Digest::sha256(data);
-        if sha256.to_string() != proof.file.sha256 {
+        if sha256 != proof.file.sha256 {
             return Err(BinaryError::FileMismatch {
                 expected: proof.file.sha256.clone(),
-                actual: sha256.to_string(),
+                actual: sha256,
             });
         }
+        // A FuncProof's build id is hex by type; a table also bounds its length (it names a
+        // file in a bundle).
         let (build_id, build_id_source) = match &proof.build_id {
-            Some(id) if !id.starts_with("sha256-") && is_build_id(id) => {
-                (id.clone(), proof.identity.build_id_source.as_str())
-            }
+            Some(id) if is_build_id(id.as_str()) => (
+                id.as_str().to_owned(),
+                proof.identity.build_id_source.as_str(),
+            ),
             Some(id) => {
                 return Err(BinaryError::Proof {
-                    reason: format!(
-                        "buildId {id:?} is not 1 to {MAX_BUILD_ID_HEX} lower-case hex digits"
-                    ),
+                    reason: format!("buildId {id:?} is longer than {MAX_BUILD_ID_HEX} hex digits"),
                 });
             }
             None => (format!("sha256-{}", sha256.hex()), "file-sha256"),

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod fixtures;
+mod golden;
 mod inspect;
 mod languages;
 mod proof;

@@ -148,7 +148,7 @@ fn every_statement_is_checked_against_the_binary() {
         ),
         (
             "build id changed",
-            Box::new(|p| p.build_id = Some("00".repeat(20))),
+            Box::new(|p| p.build_id = Some("00".repeat(20).parse().expect("hex"))),
             one(MismatchKind::Identity, "buildId", None),
         ),
         (
@@ -190,7 +190,7 @@ fn every_statement_is_checked_against_the_binary() {
         ),
         (
             "file sha256 changed",
-            Box::new(|p| p.file.sha256 = format!("sha256:{}", "00".repeat(32))),
+            Box::new(|p| p.file.sha256 = stella_core::Digest::from_sha256_bytes([0; 32])),
             one(MismatchKind::FileHash, "file", Some("sha256")),
         ),
         (
@@ -354,6 +354,45 @@ fn addresses_in_any_other_spelling_are_refused_naming_the_pointer() {
             && text.contains("lower-case hex"),
         "{text}"
     );
+}
+
+/// `buildId` is lower-case hex (the key symbol servers and runtime frames use): any other
+/// spelling, or a path, is refused when the proof is read, naming the pointer; `null` stays
+/// allowed, and `file.sha256` is a `sha256:` digest.
+#[test]
+fn a_build_id_or_file_digest_in_another_spelling_is_refused_naming_the_pointer() {
+    let doc = proof_json();
+    let id = doc["buildId"].as_str().expect("a build id").to_owned();
+    for bad in [
+        serde_json::json!(id.to_uppercase()),
+        serde_json::json!("../../etc/passwd"),
+        serde_json::json!(""),
+        serde_json::json!(&id[1..]),
+        serde_json::json!(7),
+    ] {
+        let mut edited = doc.clone();
+        edited["buildId"] = bad.clone();
+        let e = read(&edited).expect_err("refused");
+        match &e {
+            BinaryError::ProofField { pointer, .. } => assert_eq!(pointer, "/buildId", "{bad}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+        assert_eq!(
+            stella_core::Kinded::kind(&e),
+            stella_core::ErrorKind::Invalid
+        );
+        assert!(e.to_string().contains("at /buildId"), "{e}");
+    }
+    let mut anonymous = doc.clone();
+    anonymous["buildId"] = serde_json::Value::Null;
+    assert_eq!(read(&anonymous).expect("null is allowed").build_id, None);
+    let mut edited = doc.clone();
+    let sha = doc["file"]["sha256"].as_str().expect("sha256").to_owned();
+    edited["file"]["sha256"] = serde_json::json!(sha.trim_start_matches("sha256:"));
+    match read(&edited) {
+        Err(BinaryError::ProofField { pointer, .. }) => assert_eq!(pointer, "/file/sha256"),
+        other => panic!("a bare hex file digest: {other:?}"),
+    }
 }
 
 /// DESIGN.md: lists are sorted. One function per start address, every range non-empty.

@@ -215,7 +215,7 @@ pub fn run(
     let proof_statements = analysed
         .par_iter()
         .map(|a| {
-            let digest = parse_digest(&a.proof.file.sha256, &a.paths[0])?;
+            let digest = a.proof.file.sha256.clone();
             let predicate: Value =
                 serde_json::from_slice(&a.proof_json).map_err(|e| EvidenceError::Invalid {
                     what: a.paths[0].clone(),

@@ -64,10 +64,10 @@ pub(crate) fn analyse(
     let mut unproven = Vec::new();
     for r in results {
         match r {
-            Ok(a) => match by_sha.get_mut(&a.proof.file.sha256) {
+            Ok(a) => match by_sha.get_mut(&a.proof.file.sha256.to_string()) {
                 Some(existing) => existing.paths.extend(a.paths),
                 None => {
-                    by_sha.insert(a.proof.file.sha256.clone(), a);
+                    by_sha.insert(a.proof.file.sha256.to_string(), a);
                 }
             },
             Err(u) => unproven.push(u),
@@ -137,13 +137,13 @@ pub(crate) fn facts_of(a: &Analysed) -> BinaryFacts {
     BinaryFacts {
         path: a.paths[0].clone(),
         other_paths: a.paths[1..].to_vec(),
-        sha256: a.proof.file.sha256.trim_start_matches("sha256:").to_owned(),
+        sha256: a.proof.file.sha256.hex().to_owned(),
         blake3: a.proof.file.blake3.clone(),
         size: a.proof.file.size,
         format: identity.format.clone(),
         arch: identity.arch.clone(),
         kind: a.linkage.kind.to_owned(),
-        build_id: a.proof.build_id.clone(),
+        build_id: a.proof.build_id.as_ref().map(ToString::to_string),
         build_id_source: serde_json::to_value(identity.build_id_source)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))

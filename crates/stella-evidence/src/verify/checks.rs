@@ -466,9 +466,7 @@ pub(super) fn funcproof_signature(
             return (verdict, None);
         }
     };
-    let Some(subject) = parse_digest(&proof.file.sha256, "file.sha256", &mut verdict) else {
-        return (verdict, None);
-    };
+    let subject = proof.file.sha256.clone();
     let signed = bundles(v, layer, predicate::STELLA_FUNCPROOF, &[subject]);
     signed.apply(&mut verdict, "the FuncProof");
     // The attached layer is canonical JSON by contract: it must be the signed predicate's
@@ -503,9 +501,9 @@ pub(super) fn symbols(
             return Vec::new();
         }
     };
-    let by_sha: BTreeMap<&str, &ProvenBinary> = proven
+    let by_sha: BTreeMap<String, &ProvenBinary> = proven
         .iter()
-        .map(|p| (p.proof.file.sha256.as_str(), p))
+        .map(|p| (p.proof.file.sha256.to_string(), p))
         .collect();
     let mut good = Vec::new();
     let total = tables.len();
@@ -539,8 +537,8 @@ pub(super) fn symbols(
         let build_id_agrees = binary
             .proof
             .build_id
-            .as_deref()
-            .is_none_or(|id| id == table.build_id);
+            .as_ref()
+            .is_none_or(|id| id.as_str() == table.build_id);
         if expected != actual || !build_id_agrees {
             v.fail(
                 Reason::new(

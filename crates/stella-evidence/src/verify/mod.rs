@@ -670,7 +670,7 @@ pub fn examine(
     // whose FuncProof failed is reported with that FuncProof, not again with the symbols.
     let proved_files: BTreeSet<String> = checked
         .iter()
-        .filter_map(|c| c.proof.as_ref().map(|p| p.file.sha256.clone()))
+        .filter_map(|c| c.proof.as_ref().map(|p| p.file.sha256.to_string()))
         .collect();
     let (proof_verdicts, proven) = match replay {
         Replay::Full { rootfs, jobs } => replay::all(v, checked, *rootfs, *jobs, progress)?,

@@ -165,7 +165,7 @@ fn at(
             return false;
         }
     };
-    if same_bytes_suffice && Digest::sha256(&mapped).to_string() == proof.file.sha256 {
+    if same_bytes_suffice && Digest::sha256(&mapped) == proof.file.sha256 {
         return true;
     }
     use stella_binary::MismatchKind::{Fragment, Function};

@@ -191,7 +191,7 @@ fn gnu_build_id<Elf: FileHeader<Endian = Endianness>>(
             && !desc.is_empty()
             && desc.len() <= MAX_BUILD_ID_BYTES
         {
-            return Some(stella_binary::identity::hex(desc));
+            return Some(stella_core::hex::encode(desc));
         }
     }
     None

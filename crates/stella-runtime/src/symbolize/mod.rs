@@ -903,7 +903,9 @@ fn fill_from_table(
 
 /// Stella's fallback id of the file at `path` (see [`stella_binary::identity::fallback_id`]).
 fn fallback_id(path: &Path) -> Option<String> {
-    stella_binary::identity::fallback_id_of_file(path).ok()
+    stella_binary::identity::fallback_id_of_file(path)
+        .ok()
+        .map(|id| id.as_str().to_owned())
 }
 
 /// What fetching one BuildID's files did.
