@@ -324,3 +324,132 @@ fn a_proof_with_a_loosely_written_address_exits_2_naming_the_pointer() {
         );
     }
 }
+
+/// A committed seed binary of stella-binary (built once from `seed.c`; see the README there).
+fn seed(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../stella-binary/tests/fuzz-regressions")
+        .join(name)
+}
+
+/// Written to a terminal, the proof ends with a newline (the prompt then starts on its own
+/// line); to a pipe, the bytes are the canonical JSON exactly, with none.
+#[test]
+fn a_proof_on_a_terminal_ends_with_a_newline_and_in_a_pipe_does_not() {
+    let binary = seed("seed-x86_64.elf");
+    let piped = stella()
+        .arg("funcproof")
+        .arg(&binary)
+        .output()
+        .expect("runs");
+    assert!(piped.status.success());
+    assert_eq!(
+        piped.stdout.last(),
+        Some(&b'}'),
+        "a pipe gets the JCS bytes"
+    );
+
+    // `script` runs the command on a pseudo-terminal (which writes "\n" as "\r\n").
+    let stella_bin = assert_cmd::cargo::cargo_bin("stella");
+    let command = format!("{} funcproof {}", stella_bin.display(), binary.display());
+    let on_terminal = Process::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("STELLA_LOG")
+        .env_remove("STELLA_HOME")
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(on_terminal.status.success(), "{on_terminal:?}");
+    assert!(
+        on_terminal.stdout.ends_with(b"}\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&on_terminal.stdout[on_terminal.stdout.len().saturating_sub(40)..])
+    );
+    // The newline is the only difference.
+    assert_eq!(
+        &on_terminal.stdout[..on_terminal.stdout.len() - 2],
+        &piped.stdout[..]
+    );
+}
+
+#[test]
+fn writing_to_a_file_says_what_was_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("seed.funcproof.json");
+    let run = stella()
+        .args(["funcproof", "-o"])
+        .arg(&out)
+        .arg(seed("seed-x86_64.elf"))
+        .output()
+        .expect("runs");
+    assert!(run.status.success());
+    assert!(run.stdout.is_empty(), "the proof goes to the file only");
+    let proof: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("JSON");
+    let build_id = proof["buildId"].as_str().expect("build id");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr).trim_end(),
+        format!("wrote {} (3 functions, BuildID {build_id})", out.display())
+    );
+}
+
+/// A stripped binary's functions are named after their addresses: "absent" by name proves
+/// nothing there, and the answer says so (still exit 1, the absent code).
+#[test]
+fn querying_a_proof_of_a_stripped_binary_says_its_functions_are_unnamed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proof = dir.path().join("stripped.funcproof.json");
+    stella()
+        .args(["funcproof", "-o"])
+        .arg(&proof)
+        .arg(seed("seed-x86_64-stripped.elf"))
+        .assert()
+        .success();
+    stella()
+        .args(["funcproof", "query"])
+        .arg(&proof)
+        .arg("helper")
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::starts_with("absent helper: ")
+                .and(predicate::str::contains("all unnamed"))
+                .and(predicate::str::contains("proves nothing")),
+        );
+    let out = stella()
+        .args(["funcproof", "query", "--json"])
+        .arg(&proof)
+        .arg("helper")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(answer["present"], false);
+    assert_eq!(answer["functionsUnnamed"], true);
+
+    // The same query on the unstripped build is a plain "absent" (the name is not there).
+    let named = dir.path().join("named.funcproof.json");
+    stella()
+        .args(["funcproof", "-o"])
+        .arg(&named)
+        .arg(seed("seed-x86_64.elf"))
+        .assert()
+        .success();
+    stella()
+        .args(["funcproof", "query"])
+        .arg(&named)
+        .arg("inflateGetHeader")
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::starts_with("absent inflateGetHeader: no function of")
+                .and(predicate::str::contains("unnamed").not()),
+        );
+    let out = stella()
+        .args(["funcproof", "query", "--json"])
+        .arg(&named)
+        .arg("inflateGetHeader")
+        .output()
+        .expect("runs");
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(answer.get("functionsUnnamed").is_none(), "{answer}");
+}
