@@ -125,11 +125,8 @@ impl Filter {
 
 /// Records with `perf_event_open` and returns an unsymbolised profile (backend `perf-event`).
 pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, RuntimeError> {
-    if options.hz == 0 || options.hz > 10_000 {
-        return Err(RuntimeError::Unsupported(format!(
-            "--hz {}: expected 1 to 10000 samples per second",
-            options.hz
-        )));
+    if options.hz == 0 || options.hz > crate::MAX_HZ {
+        return Err(RuntimeError::Rate { hz: options.hz });
     }
     let (target, cgroup) = match &options.selection {
         Selection::All => (Target::All, None),

@@ -27,10 +27,10 @@ use aya::programs::PerfEvent;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::{Ebpf, EbpfLoader};
 
-use crate::RuntimeError;
 use crate::frame::{Frame, Location};
 use crate::procmaps::{MapsCache, build_id_hex};
 use crate::profile::{Profile, Stack, Stats, Target, Window};
+use crate::{CgroupProblem, RuntimeError};
 
 /// The compiled kernel programs (`bpf/stella.bpf.c`, rebuilt by `bpf/build.sh`).
 pub(crate) static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/stella.bpf.o");
@@ -90,20 +90,15 @@ pub fn cgroup2_root() -> Option<String> {
 /// `(BuildID, file offset)` (or normalised through the mappings in `maps`), kernel frames as
 /// addresses; caller frames already moved back by one byte into the calling instruction.
 pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, RuntimeError> {
-    if options.hz == 0 || options.hz > 10_000 {
-        return Err(RuntimeError::Unsupported(format!(
-            "--hz {}: expected 1 to 10000 samples per second",
-            options.hz
-        )));
+    if options.hz == 0 || options.hz > crate::MAX_HZ {
+        return Err(RuntimeError::Rate { hz: options.hz });
     }
     let (mode, cgroup_id, cgroup_level, target) = match &options.selection {
         Selection::All => (0u32, 0u64, 0u32, Target::All),
         Selection::Pids(pids) => {
             for pid in pids {
                 if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    return Err(RuntimeError::Unsupported(format!(
-                        "--pid {pid}: no such process"
-                    )));
+                    return Err(RuntimeError::NoSuchProcess { pid: *pid });
                 }
             }
             (1, 0, 0, Target::Pids { pids: pids.clone() })
@@ -246,8 +241,9 @@ pub(crate) fn add_targets(bpf: &mut Ebpf, pids: &[u32]) -> Result<(), RuntimeErr
 /// Resolves a cgroup argument to its directory, id (the directory's inode) and depth.
 pub(crate) fn resolve_cgroup(path: &str) -> Result<(String, u64, u32), RuntimeError> {
     use std::os::unix::fs::MetadataExt;
-    let root = cgroup2_root().ok_or_else(|| {
-        RuntimeError::Unsupported("--cgroup: no cgroup v2 hierarchy is mounted".to_string())
+    let root = cgroup2_root().ok_or_else(|| RuntimeError::Cgroup {
+        path: path.to_owned(),
+        problem: CgroupProblem::NoHierarchy,
     })?;
     resolve_cgroup_in(&root, path).map(|(dir, level)| {
         let id = std::fs::metadata(&dir).map(|m| m.ino()).unwrap_or(0);
@@ -260,9 +256,10 @@ pub(crate) fn resolve_cgroup(path: &str) -> Result<(String, u64, u32), RuntimeEr
 fn resolve_cgroup_in(root: &str, path: &str) -> Result<(String, u32), RuntimeError> {
     let relative = path.strip_prefix(root).unwrap_or(path).trim_matches('/');
     if relative.split('/').any(|c| c == "..") {
-        return Err(RuntimeError::Unsupported(format!(
-            "--cgroup {path}: `..` is not allowed"
-        )));
+        return Err(RuntimeError::Cgroup {
+            path: path.to_owned(),
+            problem: CgroupProblem::ParentComponent,
+        });
     }
     let dir = if relative.is_empty() {
         root.to_string()
@@ -271,9 +268,10 @@ fn resolve_cgroup_in(root: &str, path: &str) -> Result<(String, u32), RuntimeErr
     };
     let meta = std::fs::metadata(&dir).map_err(|e| RuntimeError::io(&dir, e))?;
     if !meta.is_dir() {
-        return Err(RuntimeError::Unsupported(format!(
-            "--cgroup {path}: {dir} is not a cgroup directory"
-        )));
+        return Err(RuntimeError::Cgroup {
+            path: path.to_owned(),
+            problem: CgroupProblem::NotADirectory { dir },
+        });
     }
     let level = if relative.is_empty() {
         0

@@ -55,10 +55,11 @@ impl Vdso {
         };
         let len = mapping.end.saturating_sub(mapping.start);
         if len > MAX_IMAGE_BYTES {
-            return Err(RuntimeError::Symbols(format!(
-                "{}: a vDSO of {len} bytes, more than the {MAX_IMAGE_BYTES} accepted",
-                maps_path.display()
-            )));
+            return Err(RuntimeError::TooLarge {
+                path: maps_path,
+                what: "a vDSO",
+                limit: MAX_IMAGE_BYTES,
+            });
         }
         let mem_path: PathBuf = proc_dir.join("mem");
         let mut mem = std::fs::File::open(&mem_path).map_err(|e| RuntimeError::io(&mem_path, e))?;
@@ -76,8 +77,15 @@ impl Vdso {
     /// # Errors
     /// [`RuntimeError::Symbols`] when the bytes are not an ELF image.
     pub fn from_image(image: Vec<u8>) -> Result<Self, RuntimeError> {
-        let layout = crate::symbolize::elf::parse_layout(&image)
-            .map_err(|e| RuntimeError::Symbols(format!("vDSO image: {e}")))?;
+        let layout = crate::symbolize::elf::parse_layout(&image).map_err(|e| match e {
+            // The image has no file name: say what it is.
+            RuntimeError::Parse { line, message, .. } => RuntimeError::Parse {
+                origin: "vDSO image".to_owned(),
+                line,
+                message,
+            },
+            other => other,
+        })?;
         Ok(Vdso {
             build_id: layout.build_id,
             image,
@@ -104,14 +112,12 @@ impl Vdso {
     /// [`RuntimeError::Symbols`] when the image has no BuildID or no table can be built.
     pub fn symbol_table(&self) -> Result<SymbolTable, RuntimeError> {
         if self.build_id.is_none() {
-            return Err(RuntimeError::Symbols(
-                "the vDSO image carries no BuildID".to_owned(),
-            ));
+            return Err(RuntimeError::VdsoWithoutBuildId);
         }
-        let proof = FuncProof::build(&self.image)
-            .map_err(|e| RuntimeError::Symbols(format!("vDSO image: {e}")))?;
+        let proof =
+            FuncProof::build(&self.image).map_err(|e| RuntimeError::binary("vDSO image", e))?;
         SymbolTable::from_proof(&proof, &self.image)
-            .map_err(|e| RuntimeError::Symbols(format!("vDSO image: {e}")))
+            .map_err(|e| RuntimeError::binary("vDSO image", e))
     }
 }
 

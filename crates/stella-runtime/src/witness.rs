@@ -145,43 +145,37 @@ fn resolve(
     symbols: &[String],
 ) -> Result<(Vec<Probe>, Option<String>), RuntimeError> {
     // Read as a regular file only: a FIFO named as the binary must not block the command.
-    let data = stella_binary::FileSnapshot::open(binary)
-        .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", binary.display())))?;
-    let proof = FuncProof::build(&data)
-        .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", binary.display())))?;
-    let table = SymbolTable::from_proof(&proof, &data)
-        .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", binary.display())))?;
+    let refused = |e| RuntimeError::binary(binary.display(), e);
+    let data = stella_binary::FileSnapshot::open(binary).map_err(refused)?;
+    let proof = FuncProof::build(&data).map_err(refused)?;
+    let table = SymbolTable::from_proof(&proof, &data).map_err(refused)?;
     let mut probes = Vec::new();
     for asked in symbols {
         let matches = proof
             .query(asked)
-            .map_err(|e| RuntimeError::Symbols(format!("--symbol {asked}: {e}")))?;
+            .map_err(|e| RuntimeError::binary(format_args!("--symbol {asked}"), e))?;
         let distinct: BTreeMap<u64, &stella_binary::QueryMatch> =
             matches.iter().map(|m| (m.start.0, m)).collect();
         let Some((start, found)) = distinct.iter().next() else {
-            return Err(RuntimeError::Symbols(format!(
-                "--symbol {asked}: no function of that name in {}",
-                binary.display()
-            )));
+            return Err(RuntimeError::SymbolNotFound {
+                asked: asked.clone(),
+                binary: binary.to_owned(),
+            });
         };
         if distinct.len() > 1 {
-            let names: Vec<&str> = distinct.values().map(|m| m.sym.as_str()).collect();
-            return Err(RuntimeError::Symbols(format!(
-                "--symbol {asked}: matches {} functions ({}); name one",
-                distinct.len(),
-                names.join(", ")
-            )));
+            return Err(RuntimeError::AmbiguousSymbol {
+                asked: asked.clone(),
+                functions: distinct.values().map(|m| m.sym.clone()).collect(),
+            });
         }
         let file_offset = table
             .segments
             .iter()
             .find(|s| s.vaddr.0 <= *start && start - s.vaddr.0 < s.filesz)
             .and_then(|s| (start - s.vaddr.0).checked_add(s.offset.0))
-            .ok_or_else(|| {
-                RuntimeError::Symbols(format!(
-                    "--symbol {asked}: {:#x} is in no loadable segment",
-                    start
-                ))
+            .ok_or_else(|| RuntimeError::NotLoadable {
+                asked: asked.clone(),
+                address: *start,
             })?;
         probes.push(Probe {
             asked: asked.clone(),
@@ -227,25 +221,22 @@ pub fn watch(
     maps: &mut MapsCache,
 ) -> Result<WitnessReport, RuntimeError> {
     if options.symbols.is_empty() {
-        return Err(RuntimeError::Symbols("name at least one --symbol".into()));
+        return Err(RuntimeError::NoSymbolAsked);
     }
     let binary =
         std::fs::canonicalize(&options.binary).map_err(|e| RuntimeError::io(&options.binary, e))?;
     let (probes, build_id) = resolve(&binary, &options.symbols)?;
-    let scope =
-        match options.pid {
-            Some(pid) => {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    return Err(RuntimeError::Unsupported(format!(
-                        "--pid {pid}: no such process"
-                    )));
-                }
-                UProbeScope::OneProcess(NonZeroU32::new(pid).ok_or_else(|| {
-                    RuntimeError::Unsupported("--pid 0 is not a process".to_string())
-                })?)
+    let scope = match options.pid {
+        Some(pid) => {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(RuntimeError::NoSuchProcess { pid });
             }
-            None => UProbeScope::AllProcesses,
-        };
+            UProbeScope::OneProcess(
+                NonZeroU32::new(pid).ok_or(RuntimeError::NoSuchProcess { pid })?,
+            )
+        }
+        None => UProbeScope::AllProcesses,
+    };
     let mode = u32::from(options.pid.is_some());
     let mut bpf = load(mode, 0, 0, options.stacks_per_symbol)?;
     if let Some(pid) = options.pid {

@@ -29,11 +29,9 @@ use crate::output::{write_atomically, write_stdout};
 /// Largest input `stella symbolize` reads.
 const MAX_INPUT_BYTES: u64 = 1 << 30;
 
+/// The exit code is the error's kind's (bad input or options 2, the kernel or machine 3).
 fn runtime_error(error: RuntimeError) -> CliError {
-    match error {
-        RuntimeError::Parse { .. } | RuntimeError::Symbols(_) => CliError::input(anyhow!(error)),
-        _ => CliError::environment(anyhow!(error)),
-    }
+    CliError::kinded(error)
 }
 
 /// A flag set by Ctrl-C (SIGINT) or SIGTERM, so a recording stops and still writes its result.
@@ -221,10 +219,7 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
         stop: stop_on_signal(),
     };
     let mut maps = MapsCache::new();
-    let mut report = witness::watch(&options, &mut maps).map_err(|e| match e {
-        RuntimeError::Io { .. } => CliError::input(anyhow!(e)),
-        other => runtime_error(other),
-    })?;
+    let mut report = witness::watch(&options, &mut maps).map_err(runtime_error)?;
     if let Some(symbolizer) = names.as_mut() {
         for w in &mut report.witnesses {
             for stack in &mut w.stacks {

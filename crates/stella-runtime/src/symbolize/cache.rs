@@ -115,19 +115,20 @@ impl SymbolCache {
             .read_to_end(&mut bytes)
             .map_err(|e| RuntimeError::io(&path, e))?;
         if bytes.len() as u64 > MAX_TABLE_BYTES {
-            return Err(RuntimeError::Symbols(format!(
-                "{}: larger than {MAX_TABLE_BYTES} bytes",
-                path.display()
-            )));
+            return Err(RuntimeError::TooLarge {
+                path,
+                what: "a symbol table",
+                limit: MAX_TABLE_BYTES,
+            });
         }
-        let table = SymbolTable::from_json(&bytes)
-            .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", path.display())))?;
+        let table =
+            SymbolTable::from_json(&bytes).map_err(|e| RuntimeError::binary(path.display(), e))?;
         if table.build_id != build_id {
-            return Err(RuntimeError::Symbols(format!(
-                "{}: holds the table of BuildID {}",
-                path.display(),
-                table.build_id
-            )));
+            return Err(RuntimeError::WrongBuildId {
+                path,
+                expected: build_id.to_owned(),
+                found: Some(table.build_id),
+            });
         }
         Ok(Some(table))
     }
@@ -141,7 +142,7 @@ impl SymbolCache {
         let path = self.table_path(&table.build_id)?;
         let json = table
             .to_canonical_json()
-            .map_err(|e| RuntimeError::Symbols(e.to_string()))?;
+            .map_err(|e| RuntimeError::binary("symbol table", e))?;
         write_atomically(&path, |file| {
             file.write_all(&json)
                 .map_err(|e| RuntimeError::io(&path, e))
@@ -168,10 +169,11 @@ impl SymbolCache {
         let copied = std::io::copy(&mut body.take(max_bytes.saturating_add(1)), &mut temp.file)
             .map_err(|e| RuntimeError::io(&temp.path, e))?;
         if copied > max_bytes {
-            return Err(RuntimeError::Symbols(format!(
-                "{}: more than the {max_bytes} bytes allowed",
-                path.display()
-            )));
+            return Err(RuntimeError::TooLarge {
+                path,
+                what: "a downloaded file",
+                limit: max_bytes,
+            });
         }
         temp.finish(&path, check)?;
         Ok(path)
@@ -182,9 +184,10 @@ fn checked(build_id: &str) -> Result<(), RuntimeError> {
     if is_build_id(build_id) {
         Ok(())
     } else {
-        Err(RuntimeError::Symbols(format!(
-            "{build_id:?} is not a BuildID (lower-case hex, or sha256-<64 hex>)"
-        )))
+        Err(RuntimeError::NotBuildId {
+            input: build_id.to_owned(),
+            gnu_only: false,
+        })
     }
 }
 
@@ -192,9 +195,10 @@ fn checked_gnu(build_id: &str) -> Result<(), RuntimeError> {
     if is_build_id(build_id) && !build_id.starts_with("sha256-") {
         Ok(())
     } else {
-        Err(RuntimeError::Symbols(format!(
-            "{build_id:?} is not a GNU BuildID (lower-case hex)"
-        )))
+        Err(RuntimeError::NotBuildId {
+            input: build_id.to_owned(),
+            gnu_only: true,
+        })
     }
 }
 
@@ -293,8 +297,12 @@ mod tests {
         // A table filed under another BuildID is refused.
         let other = "ab".repeat(20);
         fs::copy(&path, cache.dir().join(format!("{other}.json"))).unwrap();
-        let err = cache.load_table(&other).unwrap_err().to_string();
-        assert!(err.contains("holds the table of BuildID"), "{err}");
+        match cache.load_table(&other) {
+            Err(RuntimeError::WrongBuildId {
+                expected, found, ..
+            }) => assert_eq!((expected, found), (other.clone(), Some(ID.to_owned()))),
+            refused => panic!("{refused:?}"),
+        }
         // Garbage is an error, not a panic.
         fs::write(&path, b"{\"schema\":").unwrap();
         assert!(cache.load_table(ID).is_err());
@@ -325,18 +333,26 @@ mod tests {
 
         let err = cache
             .store_elf(ID, kind, &mut &[7u8; 100][..], 99, |_| Ok(()))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("more than the 99 bytes"), "{err}");
+            .unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::TooLarge { limit: 99, .. }),
+            "{err}"
+        );
         assert_eq!(cache.elf(ID, kind), None);
 
         let err = cache
             .store_elf(ID, kind, &mut &[7u8; 100][..], 100, |_| {
-                Err(RuntimeError::Symbols("wrong BuildID".into()))
+                Err(RuntimeError::WrongBuildId {
+                    path: "test".into(),
+                    expected: ID.to_owned(),
+                    found: None,
+                })
             })
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("wrong BuildID"), "{err}");
+            .unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::WrongBuildId { found: None, .. }),
+            "the check's refusal is returned: {err}"
+        );
         assert_eq!(cache.elf(ID, kind), None);
         assert!(leftovers(cache.dir()).is_empty(), "no temporary file left");
 

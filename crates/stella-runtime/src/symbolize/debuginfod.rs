@@ -77,16 +77,14 @@ impl DebuginfodClient {
             .iter()
             .find(|s| !(s.starts_with("http://") || s.starts_with("https://")))
         {
-            return Err(RuntimeError::Symbols(format!(
-                "debuginfod server {bad:?} is not an http:// or https:// URL"
-            )));
+            return Err(RuntimeError::DebuginfodUrl { url: bad.clone() });
         }
         let http = reqwest::blocking::Client::builder()
             .user_agent(concat!("stella/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)
             .timeout(timeout)
             .build()
-            .map_err(|e| RuntimeError::Symbols(format!("debuginfod client: {e}")))?;
+            .map_err(RuntimeError::HttpClient)?;
         Ok(DebuginfodClient {
             unreachable: servers.iter().map(|_| AtomicBool::new(false)).collect(),
             servers,
@@ -134,7 +132,7 @@ impl DebuginfodClient {
         if failures.is_empty() {
             Ok(None)
         } else {
-            Err(RuntimeError::Symbols(failures.join("; ")))
+            Err(RuntimeError::Debuginfod { failures })
         }
     }
 
@@ -172,10 +170,11 @@ impl DebuginfodClient {
             if found.as_deref() == Some(build_id) {
                 Ok(())
             } else {
-                Err(RuntimeError::Symbols(format!(
-                    "the server sent a file with BuildID {}",
-                    found.as_deref().unwrap_or("(none)")
-                )))
+                Err(RuntimeError::WrongBuildId {
+                    path: path.to_owned(),
+                    expected: build_id.to_owned(),
+                    found,
+                })
             }
         };
         cache

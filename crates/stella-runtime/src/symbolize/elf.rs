@@ -279,14 +279,27 @@ mod tests {
     #[test]
     fn every_truncation_and_corruption_is_an_error_or_a_smaller_answer_never_a_panic() {
         let elf = tiny_elf(&[1; 20]);
+        let full = parse_layout(&elf).unwrap();
+        // A refusal is a parse error; an answer says no more than the whole file does.
+        let check = |bytes: &[u8], what: &str| match parse_layout(bytes) {
+            Ok(layout) => assert!(
+                layout.loads.len() <= full.loads.len() + 1
+                    && layout
+                        .build_id
+                        .as_ref()
+                        .is_none_or(|id| id.len() <= 2 * 20 + 2),
+                "{what}: {layout:?}"
+            ),
+            Err(e) => assert!(matches!(e, RuntimeError::Parse { .. }), "{what}: {e}"),
+        };
         for len in 0..elf.len().min(400) {
-            let _ = parse_layout(&elf[..len]);
+            check(&elf[..len], &format!("cut at {len}"));
         }
         for at in 0..300 {
             for value in [0u8, 0xff, 0x7f, 0x80] {
                 let mut bad = elf.clone();
                 bad[at] = value;
-                let _ = parse_layout(&bad);
+                check(&bad, &format!("byte {at} = {value:#x}"));
             }
         }
         assert!(parse_layout(b"").is_err());

@@ -114,7 +114,10 @@ impl ElfSymbols {
             elf.debug_syms = debug_syms;
             self.blaze
                 .symbolize(&Source::Elf(elf), Input::VirtOffset(vaddrs))
-                .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", path.display())))
+                .map_err(|source| RuntimeError::Blazesym {
+                    path: path.to_owned(),
+                    source,
+                })
         };
         let from_symbols = lookup(false)?;
         let from_dwarf = if dwarf { lookup(true)? } else { Vec::new() };

@@ -108,10 +108,10 @@ impl Kallsyms {
             .read_to_end(&mut bytes)
             .map_err(|e| RuntimeError::io(path, e))?;
         if bytes.len() as u64 > MAX_BYTES {
-            return Err(RuntimeError::Parse {
-                origin: path.display().to_string(),
-                line: 0,
-                message: format!("larger than {MAX_BYTES} bytes"),
+            return Err(RuntimeError::TooLarge {
+                path: path.to_owned(),
+                what: "a kernel symbol table",
+                limit: MAX_BYTES,
             });
         }
         Ok(Self::parse(&String::from_utf8_lossy(&bytes)))

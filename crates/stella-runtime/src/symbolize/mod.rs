@@ -275,11 +275,7 @@ impl Symbolizer {
             None
         } else {
             if cache.is_none() {
-                return Err(RuntimeError::Symbols(
-                    "debuginfod servers are configured but no symbol cache directory to \
-                     download into"
-                        .to_owned(),
-                ));
+                return Err(RuntimeError::NoSymbolCache);
             }
             Some(DebuginfodClient::new(
                 &config.debuginfod_urls,
@@ -313,7 +309,7 @@ impl Symbolizer {
     pub fn add_table(&mut self, table: SymbolTable) -> Result<(), RuntimeError> {
         table
             .validate()
-            .map_err(|e| RuntimeError::Symbols(e.to_string()))?;
+            .map_err(|e| RuntimeError::binary("symbol table", e))?;
         self.tables.entry(table.build_id.clone()).or_insert(table);
         Ok(())
     }
@@ -326,7 +322,7 @@ impl Symbolizer {
     /// [`stella_binary::symbols::bundle::read`]).
     pub fn add_bundle_bytes(&mut self, bytes: &[u8]) -> Result<usize, RuntimeError> {
         let tables = bundle::read(bytes, &bundle::Limits::default())
-            .map_err(|e| RuntimeError::Symbols(e.to_string()))?;
+            .map_err(|e| RuntimeError::binary("symbol bundle", e))?;
         let count = tables.len();
         for table in tables {
             self.add_table(table)?;
@@ -348,13 +344,19 @@ impl Symbolizer {
             .read_to_end(&mut bytes)
             .map_err(|e| RuntimeError::io(path, e))?;
         if bytes.len() as u64 > max {
-            return Err(RuntimeError::Symbols(format!(
-                "{}: larger than the {max} bytes a bundle may hold",
-                path.display()
-            )));
+            return Err(RuntimeError::TooLarge {
+                path: path.to_owned(),
+                what: "a symbol bundle",
+                limit: max,
+            });
         }
-        self.add_bundle_bytes(&bytes)
-            .map_err(|e| RuntimeError::Symbols(format!("{}: {e}", path.display())))
+        let tables = bundle::read(&bytes, &bundle::Limits::default())
+            .map_err(|e| RuntimeError::binary(path.display(), e))?;
+        let count = tables.len();
+        for table in tables {
+            self.add_table(table)?;
+        }
+        Ok(count)
     }
 
     /// The local symbol cache, when one is configured.

@@ -161,12 +161,19 @@ fn record_refuses_bad_usage_with_exit_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("-:2:"));
-    // A process that is not there.
-    stella(dir.path())
-        .args(["record", "--pid", "999999999", "--duration", "1s"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("no such process"));
+    // A process that is not there is bad input (exit 2), not a failing environment.
+    for command in ["record", "witness"] {
+        let mut cmd = stella(dir.path());
+        cmd.args([command, "--pid", "999999999", "--duration", "1s"]);
+        if command == "witness" {
+            let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../stella-binary/tests/fuzz-regressions/seed-x86_64.elf");
+            cmd.arg("--binary").arg(seed).args(["--symbol", "entry"]);
+        }
+        cmd.assert()
+            .code(2)
+            .stderr(predicate::str::contains("--pid 999999999: no such process"));
+    }
 }
 
 #[test]
