@@ -125,9 +125,10 @@ pub enum RuntimeError {
     Binary {
         /// What was read (a path, `--symbol NAME`, `vDSO image`).
         subject: String,
-        /// Why it was refused.
+        /// Why it was refused (boxed: it is large, and every runtime result carries the
+        /// error's size).
         #[source]
-        source: stella_binary::BinaryError,
+        source: Box<stella_binary::BinaryError>,
     },
     /// A BuildID that is not one (a cache file name is made from it).
     #[error("{input:?} is not a {}", if *gnu_only { "GNU BuildID (lower-case hex)" } else { "BuildID (lower-case hex, or sha256-<64 hex>)" })]
@@ -221,7 +222,7 @@ impl RuntimeError {
     pub fn binary(subject: impl std::fmt::Display, source: stella_binary::BinaryError) -> Self {
         RuntimeError::Binary {
             subject: subject.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 }

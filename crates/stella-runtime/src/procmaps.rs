@@ -10,6 +10,16 @@
 //! It also answers "which file has this BuildID" from the mappings it saw
 //! ([`MapsCache::path_of_build_id`]), so the symboliser can use the binary on disk.
 //!
+//! Why this and not blazesym's normaliser (`blazesym::normalize::Normalizer`), which Stella
+//! links anyway: on every file mapping of a live process both give the same `(BuildID, file
+//! offset)` (`tests/it/blazesym_agreement.rs` compares them on this test process and a spawned
+//! child), but blazesym answers a `[vdso]` address with a symbol name instead of the vDSO's
+//! BuildID and offset (the canonical frame, named later from a bundle or the host's image), and
+//! once a process has exited it normalises nothing, where our snapshot still answers; its VMA
+//! cache, which would keep exited processes, never re-reads a process's mappings (a `dlopen`
+//! after the first sample stays unknown), where [`MapsCache::locate`] re-reads on a miss. Cost
+//! is not the reason (BENCHMARKS.md, "Runtime readers against blazesym").
+//!
 //! What this module does not own: reading stacks from the kernel (`sampler`), or names
 //! (`symbolize`).
 

@@ -10,6 +10,13 @@
 //! [unavailable](Kallsyms::is_available) and every kernel frame stays unknown rather than all
 //! being attributed to one symbol.
 //!
+//! Why this and not blazesym's `Kernel` source: both give the same name and offset for an
+//! address inside a text symbol (`tests/it/blazesym_agreement.rs` compares them on this machine's
+//! live table), but blazesym keeps symbols of every type without an end, so it names addresses
+//! inside data symbols and past the last symbol after the nearest symbol below: a guess this
+//! crate never makes. It also drops the module a symbol belongs to. Speed is comparable
+//! (BENCHMARKS.md, "Runtime readers against blazesym").
+//!
 //! What this module does not own: kernel modules' own files or `vmlinux` DWARF (not read), or
 //! BPF program names (`[bpf]` frames stay unknown).
 

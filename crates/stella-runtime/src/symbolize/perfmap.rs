@@ -10,6 +10,14 @@
 //! not found and the file has grown since (only the new complete lines are parsed), or been
 //! replaced by a shorter one (a new process reusing the pid: read again from the start).
 //!
+//! Why this and not blazesym's perf-map support (`Process { perf_map: true }`): on a clean map
+//! both name the same regions (`tests/it/blazesym_agreement.rs`, on a live child with a JIT-like
+//! executable page), but blazesym refuses the whole map, so every frame of the process, over one
+//! line it cannot parse (a `0x` prefix, a line perf itself skips), names a line the JIT has not
+//! finished writing, and lets the earlier of two overlapping regions win where the later line
+//! is the code there now. It also reads the map only for addresses in anonymous mappings of a
+//! process still alive; our frames arrive after the recording.
+//!
 //! What this module does not own: jitdump files (`jit-PID.dump`), or deciding that an address is
 //! anonymous (`procmaps`).
 

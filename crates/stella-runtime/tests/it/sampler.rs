@@ -2,11 +2,6 @@
 //! and without frame pointers, sampled by pid and by cgroup. Runs as root (CI does); without
 //! the privileges it fails loudly instead of passing.
 
-// Test helpers may fail loudly: a failed expectation is the test failing.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -19,7 +14,7 @@ use stella_runtime::frame::Location;
 use stella_runtime::procmaps::{MapsCache, read_build_id};
 use stella_runtime::sampler::{RecordOptions, Selection, record};
 
-use common::{Running, build, require_root};
+use crate::common::{Running, build, require_root};
 
 /// Options for a recording of `seconds` at `hz`.
 fn options(selection: Selection, hz: u64, seconds: u64) -> RecordOptions {

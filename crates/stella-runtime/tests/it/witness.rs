@@ -1,11 +1,6 @@
 //! Uprobe witnesses against real processes: every call counted exactly, per process, with
 //! the caller's stack; a zero count says which window and instances it covers. Runs as root.
 
-// Test helpers may fail loudly: a failed expectation is the test failing.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -16,7 +11,7 @@ use stella_runtime::frame::Location;
 use stella_runtime::procmaps::{MapsCache, read_build_id};
 use stella_runtime::witness::{WitnessOptions, watch};
 
-use common::{build, require_root};
+use crate::common::{build, require_root};
 
 fn options(binary: &Path, symbols: &[&str], pid: Option<u32>, seconds: u64) -> WitnessOptions {
     WitnessOptions {

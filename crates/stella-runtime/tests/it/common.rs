@@ -1,9 +1,6 @@
 //! Helpers the runtime integration tests share: building the test program, insisting on root,
 //! and a child process that is killed when the test ends.
 
-// Each test binary includes this module and uses a part of it.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 

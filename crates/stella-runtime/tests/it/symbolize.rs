@@ -3,8 +3,6 @@
 //! and lines, `eu-readelf` for symbols, segments and BuildIDs, and a real `debuginfod` server
 //! serving the debuginfo of stripped binaries. A missing tool fails the test, naming it.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::net::TcpListener;

@@ -2,8 +2,6 @@
 //! target's properties: no panic; a proof that is given verifies against the same bytes and
 //! survives its own JSON. The name says which outcome is required (see the README there).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
 use std::path::PathBuf;
 
 use stella_binary::{BuildOptions, FuncProof};
