@@ -268,16 +268,6 @@ fn one_layer<'a>(a: &'a Artifact, what: &str) -> Result<&'a LayerDoc, Verdict> {
     }
 }
 
-fn parse_digest(text: &str, what: &str, v: &mut Verdict) -> Option<Digest> {
-    match text.parse::<Digest>() {
-        Ok(d) => Some(d),
-        Err(e) => {
-            v.fail(Reason::new(ReasonKind::Unreadable, format!("{what}: {e}")));
-            None
-        }
-    }
-}
-
 /// Whether the statement's predicate, as canonical JSON, is `attached` byte for byte.
 fn signed_differs(predicate: &Value, attached: &[u8]) -> bool {
     jcs::to_canonical(predicate).unwrap_or_default() != attached
