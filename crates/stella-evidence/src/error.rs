@@ -126,7 +126,7 @@ impl Kinded for EvidenceError {
             EvidenceError::Oci { source, .. } => source.kind(),
             EvidenceError::Log { source } => source.kind(),
             EvidenceError::Sbom { source, .. } => source.kind(),
-            EvidenceError::Binary { .. } => ErrorKind::Invalid,
+            EvidenceError::Binary { source, .. } => source.kind(),
             EvidenceError::Attest { source, .. } => match source.kind() {
                 // Signing what the scan built cannot be "rejected": it is the input's fault.
                 ErrorKind::Rejected => ErrorKind::Invalid,

@@ -8,7 +8,8 @@ use stella_binary::{BinaryError, BuildOptions, FuncProof, MappedFile, Mismatch, 
 
 use crate::cli::{FuncproofArgs, FuncproofCommand};
 use crate::exit::{CliError, Outcome};
-use crate::output::{print_json, write_atomically_with, write_stdout};
+use crate::output::{write_atomically_with, write_stdout};
+use crate::print::{self, Schema};
 
 /// Largest proof document read (a proof of `librustc_driver` is tens of MiB).
 const MAX_PROOF_BYTES: u64 = 1 << 30;
@@ -142,12 +143,15 @@ fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliEr
     let data = MappedFile::open(binary).map_err(|e| binary_error(e, binary))?;
     let mismatches = proof.verify(&data).map_err(|e| binary_error(e, binary))?;
     if json {
-        print_json(&VerifyOutput {
-            verified: mismatches.is_empty(),
-            proof: proof_path.display().to_string(),
-            binary: binary.display().to_string(),
-            mismatches: &mismatches,
-        })?;
+        print::json(
+            &Schema::new("funcproof.verify"),
+            &VerifyOutput {
+                verified: mismatches.is_empty(),
+                proof: proof_path.display().to_string(),
+                binary: binary.display().to_string(),
+                mismatches: &mismatches,
+            },
+        )?;
     } else if mismatches.is_empty() {
         write_stdout(
             format!(
@@ -245,15 +249,18 @@ fn query(
     let present = !matches.is_empty();
     let unnamed = proof.named_functions() == 0;
     if json {
-        print_json(&QueryOutput {
-            symbol,
-            present,
-            verified_binary: binary.map(|b| b.display().to_string()),
-            build_id: proof.build_id.as_ref().map(|id| id.as_str()),
-            file_sha256: proof.file.sha256.to_string(),
-            functions_unnamed: unnamed,
-            matches,
-        })?;
+        print::json(
+            &Schema::new("funcproof.query"),
+            &QueryOutput {
+                symbol,
+                present,
+                verified_binary: binary.map(|b| b.display().to_string()),
+                build_id: proof.build_id.as_ref().map(|id| id.as_str()),
+                file_sha256: proof.file.sha256.to_string(),
+                functions_unnamed: unnamed,
+                matches,
+            },
+        )?;
     } else if present {
         let mut text = String::new();
         for m in &matches {

@@ -11,7 +11,6 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
-use serde::Serialize;
 
 use crate::exit::CliError;
 
@@ -30,16 +29,6 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(CliError::environment(anyhow!("writing to stdout: {e}"))),
     }
-}
-
-/// Pretty JSON on stdout without a schema: the commands not yet converted to
-/// [`crate::print::json`], which stamps `"schema": "stella.<command>/v1"` and checks the keys.
-// TODO(print): schema — each caller moves to `print::json(&Schema::new("<command>"), ..)`.
-pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::environment(anyhow!("serialising output: {e}")))?;
-    text.push('\n');
-    write_stdout(text.as_bytes())
 }
 
 /// Writes through a temporary file in the same directory and renames it into place, so a

@@ -144,10 +144,7 @@ pub(crate) fn facts_of(a: &Analysed) -> BinaryFacts {
         arch: identity.arch.clone(),
         kind: a.linkage.kind.to_owned(),
         build_id: a.proof.build_id.as_ref().map(ToString::to_string),
-        build_id_source: serde_json::to_value(identity.build_id_source)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "fallback".to_owned()),
+        build_id_source: identity.build_id_source.as_str().to_owned(),
         soname: a.linkage.soname.clone(),
         needed: a.linkage.needed.clone(),
         funcproof: Some(FuncProofRef {
