@@ -74,10 +74,10 @@ for _ in range(runs):
     sc.append(t)
     ve.append(verify(home, summary["image"]))
 m_b3, m_sc, m_ve = statistics.median(b3), statistics.median(sc), statistics.median(ve)
-files_n, mb = summary["files_walked"], summary["bytes_walked"] / 1e6
+files_n, mb = summary["filesWalked"], summary["bytesWalked"] / 1e6
 print(f"\n{target}: {files_n} files, {mb:.1f} MB; {summary['binaries']} binaries "
-      f"({summary['binary_paths']} paths), {summary['functions']} functions, "
-      f"{summary['components']} SBOM components; median of {runs} runs")
+      f"({summary['binaryPaths']} paths), {summary['functions']} functions, "
+      f"{summary['sbom']['components']} SBOM components; median of {runs} runs")
 print(f"  b3sum (all cores)      {m_b3:8.2f} s  {files_n / m_b3:9.0f} files/s  {mb / m_b3:8.1f} MB/s")
 print(f"  stella scan            {m_sc:8.2f} s  {files_n / m_sc:9.0f} files/s  {mb / m_sc:8.1f} MB/s")
 print(f"  ratio scan / b3sum     {m_sc / m_b3:8.1f}x")

@@ -217,6 +217,37 @@ pub fn attach(
     )
 }
 
+/// Most blobs stored at once by [`put_blobs`].
+const PARALLEL_PUTS: usize = 8;
+
+/// Stores the layers' blobs, several at once: each waits on a disk flush (a layout) or an
+/// upload (a registry), and those waits overlap. The digests in the order of `layers`.
+fn put_blobs(store: &dyn ArtifactStore, layers: &[Layer]) -> Result<Vec<String>, OciError> {
+    if layers.len() < 2 {
+        return layers.iter().map(|l| store.put_blob(&l.bytes)).collect();
+    }
+    let per_worker = layers.len().div_ceil(PARALLEL_PUTS);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = layers
+            .chunks(per_worker)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|l| store.put_blob(&l.bytes))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut digests = Vec::with_capacity(layers.len());
+        for worker in workers {
+            let done = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            digests.extend(done?);
+        }
+        Ok(digests)
+    })
+}
+
 /// [`attach`], returning the manifest as it was stored (its exact bytes, media type and
 /// digest), so that a caller can attach to it in turn without reading it back.
 ///
@@ -236,9 +267,9 @@ pub fn attach_manifest(
         });
     }
     let empty = store.put_blob(EMPTY_JSON)?;
+    let digests = put_blobs(store, layers)?;
     let mut descriptors = Vec::new();
-    for layer in layers {
-        let digest = store.put_blob(&layer.bytes)?;
+    for (layer, digest) in layers.iter().zip(digests) {
         descriptors.push(json!({
             "mediaType": layer.media_type,
             "digest": digest,
