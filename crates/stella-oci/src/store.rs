@@ -241,7 +241,9 @@ fn put_blobs(store: &dyn ArtifactStore, layers: &[Layer]) -> Result<Vec<String>,
             .collect();
         let mut digests = Vec::with_capacity(layers.len());
         for worker in workers {
-            let done = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let done = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             digests.extend(done?);
         }
         Ok(digests)
