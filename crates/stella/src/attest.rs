@@ -20,6 +20,8 @@ use stella_tlog::audit::{EntryCheck, EntryFailure, Unproven, VerifiedEntries};
 use stella_tlog::log::TileReader;
 use stella_tlog::sign::SignError;
 use stella_tlog::{LogBackend, TrustedLog};
+use stella_evidence::keys::{self, DefaultKey, KeyError};
+use stella_evidence::attestation::{self, AttestationError};
 use zeroize::Zeroizing;
 
 use crate::cli::{
@@ -449,61 +451,44 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
         eprintln!("{}: verification failed: {reason}", input.name());
         Ok(Outcome::Failed)
     };
-    let (verified, evidence) = match check(&value, &key, args.predicate_type.as_deref(), &digests) {
-        Ok(v) => v,
-        Err(e) if e.is_verification_failure() => return fail(e.to_string()),
-        Err(e) => return Err(CliError::input(anyhow!(e)).context(input.name())),
-    };
-    let raw_entries = match &evidence {
-        SignedEvidence::Bundle(b) => b.tlog_entries.clone(),
-        SignedEvidence::Envelope(_) => Vec::new(),
-    };
-    let logged = if raw_entries.is_empty() {
-        if args.require_tlog {
-            return fail(
-                "the bundle carries no transparency-log entry (--require-tlog)".to_owned(),
-            );
+    let local = crate::log::open_existing(home)?;
+    let remote = match &args.log_url {
+        Some(url) => {
+            Some(stella_tlog::client::RekorClient::new(url).map_err(crate::log::tlog_error)?)
         }
-        Vec::new()
-    } else {
-        let Some(logs) = &trusted else {
-            return fail(format!(
-                "the bundle has {} log entr{} and there is no trusted root to check them \
-                 against: pass --trusted-root (`stella log trusted-root` writes the embedded \
-                 log's)",
-                raw_entries.len(),
-                if raw_entries.len() == 1 { "y" } else { "ies" }
-            ));
-        };
-        let local = crate::log::open_existing(home)?;
-        let remote = match &args.log_url {
-            Some(url) => {
-                Some(stella_tlog::client::RekorClient::new(url).map_err(crate::log::tlog_error)?)
-            }
-            None => None,
-        };
-        let unproven = if args.require_tlog {
+        None => None,
+    };
+    let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+    let check = trusted.as_deref().map(|logs| EntryCheck {
+        logs,
+        witness: &witness,
+        local: local.as_ref(),
+        remote: remote.as_ref().map(|r| r as &dyn TileReader),
+        // Where the log is optional, a consistency that cannot be proven is a warning.
+        unproven: if args.require_tlog {
             Unproven::Fails
         } else {
             Unproven::Warns
-        };
-        match check_entries(
-            &evidence,
-            logs,
-            home,
-            local.as_ref(),
-            remote.as_ref().map(|r| r as &dyn TileReader),
-            unproven,
-        )? {
-            Ok(logged) => {
-                for warning in &logged.warnings {
-                    tracing::warn!("{warning}");
-                }
-                logged.entries
-            }
-            Err(failure) => return fail(failure.to_string()),
-        }
+        },
+    });
+    let expected = attestation::Expected {
+        key: &key,
+        predicate_type: args.predicate_type.as_deref(),
+        digests: &digests,
+        log_required: args.require_tlog,
     };
+    let attested = match attestation::verify(&value, &expected, check.as_ref()) {
+        Ok(Ok(attested)) => attested,
+        Ok(Err(refusal)) => return fail(refusal.to_string()),
+        Err(AttestationError::Unreadable(e)) => {
+            return Err(CliError::input(anyhow!(e)).context(input.name()));
+        }
+        Err(AttestationError::Log(e)) => return Err(crate::log::tlog_error(e)),
+    };
+    for warning in &attested.warnings {
+        tracing::warn!("{warning}");
+    }
+    let (verified, logged) = (attested.verified, attested.entries);
     report_success(&verified, &logged, args.json)?;
     Ok(Outcome::Success)
 }
@@ -529,44 +514,6 @@ pub(crate) fn trusted_logs(
             None => Ok(None),
         },
     }
-}
-
-/// The library's entry checks for `evidence`, with the witness of `home`; what an unproven
-/// consistency is left to the caller.
-fn check_entries(
-    evidence: &SignedEvidence,
-    logs: &[TrustedLog],
-    home: &Path,
-    local: Option<&stella_tlog::Log>,
-    remote: Option<&dyn TileReader>,
-    unproven: Unproven,
-) -> Result<Result<VerifiedEntries, EntryFailure>, CliError> {
-    let raw_entries = match evidence {
-        SignedEvidence::Bundle(b) => b.tlog_entries.as_slice(),
-        SignedEvidence::Envelope(_) => &[],
-    };
-    let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
-    let check = EntryCheck {
-        logs,
-        witness: &witness,
-        local,
-        remote,
-        unproven,
-    };
-    stella_tlog::audit::check_entries(raw_entries, evidence.envelope(), &check)
-        .map_err(crate::log::tlog_error)
-}
-
-pub(crate) fn check(
-    value: &Value,
-    key: &PublicKey,
-    predicate_type: Option<&str>,
-    digests: &[Digest],
-) -> Result<(Verified, SignedEvidence), AttestError> {
-    let evidence = SignedEvidence::from_json_value(value)?;
-    let verified = evidence.envelope().verify(key)?;
-    predicates::check_statement(&verified.statement, predicate_type, digests)?;
-    Ok((verified, evidence))
 }
 
 fn report_success(
@@ -679,22 +626,12 @@ pub fn predicates(name: Option<&str>, as_json: bool) -> Result<Outcome, CliError
     Ok(Outcome::Success)
 }
 
-/// The default key pair of `stella scan`: `$STELLA_HOME/keys/stella.key` and `.pub`.
-pub(crate) fn default_key_paths(home: &Path) -> (PathBuf, PathBuf) {
-    let dir = home.join("keys");
-    (dir.join("stella.key"), dir.join("stella.pub"))
-}
-
-/// The signing key of `stella scan`: `explicit` when given, else the default key, created on
-/// first use (ECDSA P-256). The key and whether it was just created.
+/// The signing key of `stella scan`: `explicit` when given, else the default key of `home`,
+/// made on first use (see `stella_evidence::keys`). The key and whether it was just made.
 ///
 /// A new default key always has a password: STELLA_PASSWORD or COSIGN_PASSWORD (not empty),
 /// else one asked twice on the terminal; without either it is exit 2. An existing default key
 /// opens with whatever password it has, the empty one of older homes included.
-///
-/// Concurrent first scans create one key: the pair is made under a lock in `keys/`, the public
-/// key takes its name first and the private key last, exclusively (a private key in place means
-/// its public key is too); a scan that finds the key made meanwhile uses it.
 pub(crate) fn scan_key(
     explicit: Option<&Path>,
     home: &Path,
@@ -702,66 +639,16 @@ pub(crate) fn scan_key(
     if let Some(path) = explicit {
         return Ok((load_private_key(path)?, false));
     }
-    let (key_path, pub_path) = default_key_paths(home);
-    if let Some(key) = open_default_key(&key_path, None)? {
+    let default = DefaultKey::of(home);
+    if let Some(key) = open_default_key(&default)? {
         return Ok((key, false));
     }
-    // Asked before anything is created, so that a missing password leaves the home untouched.
-    let pw = new_key_password(&key_path)?;
-    let dir = home.join("keys");
-    let dir_error = |e: std::io::Error| CliError::environment(anyhow!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(home)
-        .map_err(|e| CliError::environment(anyhow!("{}: {e}", home.display())))?;
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(dir_error(e)),
-        }
-    }
-    let lock_path = dir.join(".lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| CliError::environment(anyhow!("{}: {e}", lock_path.display())))?;
-    lock.lock()
-        .map_err(|e| CliError::environment(anyhow!("{}: {e}", lock_path.display())))?;
-    // Another scan may have made the key while this one waited for the lock.
-    if let Some(key) = open_default_key(&key_path, Some(&pw))? {
-        return Ok((key, false));
-    }
-    let key =
-        PrivateKey::generate(stella_attest::Algorithm::EcdsaP256).map_err(CliError::environment)?;
-    let pem = cosign::write_private_key(&key, pw.as_bytes()).map_err(CliError::environment)?;
-    let write = |file: &mut File, bytes: &[u8], path: &Path| {
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| CliError::environment(anyhow!("writing {}: {e}", path.display())))
-    };
-    let mut public = temporary_beside(&pub_path, 0o666)?;
-    write(
-        public.as_file_mut(),
-        key.public_key().to_pem().as_bytes(),
-        &pub_path,
-    )?;
-    let mut private = temporary_beside(&key_path, 0o600)?;
-    write(private.as_file_mut(), pem.as_bytes(), &key_path)?;
-    // Under the lock with no private key in place, a public key there is a leftover of a
-    // creation that stopped half-way: replaced.
-    public.persist(&pub_path).map_err(|e| {
-        CliError::environment(anyhow!("writing {}: {}", pub_path.display(), e.error))
-    })?;
-    private.persist_noclobber(&key_path).map_err(|e| {
-        CliError::environment(anyhow!("writing {}: {}", key_path.display(), e.error))
-    })?;
-    std::fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(dir_error)?;
-    drop(lock);
-    Ok((key, true))
+    // Asked before anything is made, so that a missing password leaves the home untouched.
+    let pw = new_key_password(&default.private)?;
+    default.create(pw.as_bytes()).map_err(|e| match e {
+        KeyError::WrongPassword { .. } => wrong_password(&default.private),
+        other => CliError::kinded(other),
+    })
 }
 
 /// The password of a key file from the environment: STELLA_PASSWORD, else COSIGN_PASSWORD (the
@@ -772,7 +659,7 @@ fn env_password() -> Option<(&'static str, Zeroizing<String>)> {
         .find_map(|var| std::env::var(var).ok().map(|v| (var, Zeroizing::new(v))))
 }
 
-/// The password a new default key is created with: never empty.
+/// The password a new default key is made with: never empty.
 fn new_key_password(key_path: &Path) -> Result<Zeroizing<String>, CliError> {
     let refuse = |why: String| {
         CliError::input(anyhow!(
@@ -802,38 +689,36 @@ fn new_key_password(key_path: &Path) -> Result<Zeroizing<String>, CliError> {
     }
 }
 
-/// The default key at `key_path` when there is one, opened with `given`, else the environment's
-/// password, else the empty one of older homes (then a prompt on a terminal).
-fn open_default_key(
-    key_path: &Path,
-    given: Option<&Zeroizing<String>>,
-) -> Result<Option<PrivateKey>, CliError> {
-    if std::fs::symlink_metadata(key_path).is_err() {
+fn wrong_password(key_path: &Path) -> CliError {
+    CliError::input(anyhow!(
+        "{}: the password does not open the default key; set STELLA_PASSWORD to the password \
+         it was created with, or pass --key",
+        key_path.display()
+    ))
+}
+
+/// The default key when there is one, opened with the environment's password, else the empty
+/// one of older homes (then a prompt on a terminal).
+fn open_default_key(default: &DefaultKey) -> Result<Option<PrivateKey>, CliError> {
+    if !default.exists() {
         return Ok(None);
     }
-    let text = read_text(key_path, MAX_KEY_BYTES)?;
-    let wrong = || {
-        CliError::input(anyhow!(
-            "{}: the password does not open the default key; set STELLA_PASSWORD to the \
-             password it was created with, or pass --key",
-            key_path.display()
-        ))
-    };
-    let open = |pw: &[u8]| match cosign::read_private_key(&text, pw) {
-        Ok(key) => Ok(Some(key)),
-        Err(AttestError::WrongPassword) => Ok(None),
-        Err(other) => Err(key_error(key_path, other)),
-    };
-    let explicit = given.cloned().or_else(|| env_password().map(|(_, pw)| pw));
-    if let Some(pw) = explicit {
-        return open(pw.as_bytes())?.map(Some).ok_or_else(wrong);
+    let path = &default.private;
+    let text = default.text().map_err(CliError::kinded)?;
+    let open = |pw: &[u8]| keys::open_text(path, &text, pw).map_err(CliError::kinded);
+    if let Some((_, pw)) = env_password() {
+        return open(pw.as_bytes())?
+            .map(Some)
+            .ok_or_else(|| wrong_password(path));
     }
     if let Some(key) = open(b"")? {
         return Ok(Some(key));
     }
     if !std::io::stdin().is_terminal() {
-        return Err(wrong());
+        return Err(wrong_password(path));
     }
-    let pw = password(false, &format!("the default key {}", key_path.display()))?;
-    open(pw.as_bytes())?.map(Some).ok_or_else(wrong)
+    let pw = password(false, &format!("the default key {}", path.display()))?;
+    open(pw.as_bytes())?
+        .map(Some)
+        .ok_or_else(|| wrong_password(path))
 }

@@ -54,8 +54,8 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     let (key, key_created) = crate::attest::scan_key(args.key.as_deref(), home)?;
     let key_name = match &args.key {
         Some(p) => p.display().to_string(),
-        None => crate::attest::default_key_paths(home)
-            .0
+        None => stella_evidence::keys::DefaultKey::of(home)
+            .private
             .display()
             .to_string(),
     };

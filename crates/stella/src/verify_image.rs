@@ -83,7 +83,7 @@ impl Opened {
 /// The trusted keys: `given` (the repeatable `flag`), else the default key of `stella scan`.
 fn trusted_keys(given: &[PathBuf], flag: &str, home: &Path) -> Result<Vec<TrustedKey>, CliError> {
     let paths = if given.is_empty() {
-        let (_, public) = crate::attest::default_key_paths(home);
+        let public = stella_evidence::keys::DefaultKey::of(home).public;
         if !public.exists() {
             return Err(CliError::input(anyhow!(
                 "no {flag} given and no default key at {}: pass the public key the evidence \
