@@ -45,7 +45,7 @@ pub struct Attested {
 pub enum Refusal {
     /// The signature, the statement or the predicate does not hold.
     #[error(transparent)]
-    Attestation(AttestError),
+    Attestation(Box<AttestError>),
     /// A log entry is required and there is none.
     #[error("the bundle carries no transparency-log entry (--require-tlog)")]
     NotLogged,
@@ -70,10 +70,10 @@ pub enum Refusal {
 pub enum AttestationError {
     /// The document is not a bundle or envelope, or the key cannot be used.
     #[error(transparent)]
-    Unreadable(AttestError),
+    Unreadable(Box<AttestError>),
     /// The log's state or the witness could not be read.
     #[error(transparent)]
-    Log(TlogError),
+    Log(Box<TlogError>),
 }
 
 impl stella_core::Kinded for AttestationError {
@@ -97,9 +97,9 @@ pub fn verify(
 ) -> Result<Result<Attested, Refusal>, AttestationError> {
     let refused = |e: AttestError| {
         if e.is_verification_failure() {
-            Ok(Err(Refusal::Attestation(e)))
+            Ok(Err(Refusal::Attestation(Box::new(e))))
         } else {
-            Err(AttestationError::Unreadable(e))
+            Err(AttestationError::Unreadable(Box::new(e)))
         }
     };
     let evidence = match SignedEvidence::from_json_value(document) {
@@ -110,9 +110,11 @@ pub fn verify(
         Ok(v) => v,
         Err(e) => return refused(e),
     };
-    if let Err(e) =
-        predicates::check_statement(&verified.statement, expected.predicate_type, expected.digests)
-    {
+    if let Err(e) = predicates::check_statement(
+        &verified.statement,
+        expected.predicate_type,
+        expected.digests,
+    ) {
         return refused(e);
     }
     let raw = match &evidence {
@@ -130,12 +132,10 @@ pub fn verify(
         }));
     }
     let Some(check) = log else {
-        return Ok(Err(Refusal::NoTrustedRoot {
-            entries: raw.len(),
-        }));
+        return Ok(Err(Refusal::NoTrustedRoot { entries: raw.len() }));
     };
     match stella_tlog::audit::check_entries(raw, evidence.envelope(), check)
-        .map_err(AttestationError::Log)?
+        .map_err(|e| AttestationError::Log(Box::new(e)))?
     {
         Ok(logged) => Ok(Ok(Attested {
             verified,

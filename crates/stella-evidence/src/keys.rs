@@ -39,7 +39,7 @@ pub enum KeyError {
         path: PathBuf,
         /// What the key reader said.
         #[source]
-        source: AttestError,
+        source: Box<AttestError>,
     },
     /// The key file is larger than any key.
     #[error("{}: {size} bytes; a key file is at most {MAX_KEY_BYTES}", path.display())]
@@ -60,7 +60,7 @@ pub enum KeyError {
     Generate {
         /// What key generation said.
         #[source]
-        source: AttestError,
+        source: Box<AttestError>,
     },
 }
 
@@ -172,10 +172,15 @@ impl DefaultKey {
                 }),
             };
         }
-        let key = PrivateKey::generate(stella_attest::Algorithm::EcdsaP256)
-            .map_err(|source| KeyError::Generate { source })?;
-        let pem = cosign::write_private_key(&key, password)
-            .map_err(|source| KeyError::Generate { source })?;
+        let key = PrivateKey::generate(stella_attest::Algorithm::EcdsaP256).map_err(|source| {
+            KeyError::Generate {
+                source: Box::new(source),
+            }
+        })?;
+        let pem =
+            cosign::write_private_key(&key, password).map_err(|source| KeyError::Generate {
+                source: Box::new(source),
+            })?;
         let mut public = temporary_beside(&self.public, 0o666)?;
         write_synced(
             public.as_file_mut(),
@@ -210,7 +215,7 @@ pub fn open_text(path: &Path, text: &str, password: &[u8]) -> Result<Option<Priv
         Err(AttestError::WrongPassword) => Ok(None),
         Err(source) => Err(KeyError::Unreadable {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         }),
     }
 }
@@ -254,7 +259,10 @@ mod tests {
         let public = std::fs::read_to_string(&key.public).expect("public key");
         assert_eq!(public, made.public_key().to_pem());
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&key.private).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(&key.private)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "the private key is the owner's only");
     }
 
@@ -270,7 +278,10 @@ mod tests {
                     })
                 })
                 .collect();
-            workers.into_iter().map(|w| w.join().expect("joined")).collect()
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("joined"))
+                .collect()
         });
         assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
     }

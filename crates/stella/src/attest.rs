@@ -2,7 +2,6 @@
 //! key files and passwords, building statements from the command line, and reporting
 //! verification. Signing, verification and the formats live in `stella-attest`.
 
-use std::fs::File;
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -11,17 +10,16 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use stella_attest::predicates::{self, REGISTRY};
 use stella_attest::{
-    AttestError, PrivateKey, PublicKey, SignedEvidence, Signer as _, Statement, Subject, Verified,
-    cosign,
+    AttestError, PrivateKey, PublicKey, Signer as _, Statement, Subject, Verified, cosign,
 };
 use stella_core::digest::Sha256Writer;
 use stella_core::{Digest, jcs};
-use stella_tlog::audit::{EntryCheck, EntryFailure, Unproven, VerifiedEntries};
+use stella_evidence::attestation::{self, AttestationError};
+use stella_evidence::keys::{self, DefaultKey, KeyError};
+use stella_tlog::audit::{EntryCheck, Unproven};
 use stella_tlog::log::TileReader;
 use stella_tlog::sign::SignError;
 use stella_tlog::{LogBackend, TrustedLog};
-use stella_evidence::keys::{self, DefaultKey, KeyError};
-use stella_evidence::attestation::{self, AttestationError};
 use zeroize::Zeroizing;
 
 use crate::cli::{
@@ -29,9 +27,7 @@ use crate::cli::{
 };
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, human_bytes};
-use crate::output::{
-    temporary_beside, write_atomically, write_private_atomically_with, write_stdout,
-};
+use crate::output::{write_atomically, write_private_atomically_with, write_stdout};
 use crate::print::{self, Schema};
 
 /// Largest key file read.
@@ -483,7 +479,8 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
         Err(AttestationError::Unreadable(e)) => {
             return Err(CliError::input(anyhow!(e)).context(input.name()));
         }
-        Err(AttestationError::Log(e)) => return Err(crate::log::tlog_error(e)),
+        Err(AttestationError::Log(e)) => return Err(crate::log::tlog_error(*e)),
+        Err(other) => return Err(CliError::kinded(other)),
     };
     for warning in &attested.warnings {
         tracing::warn!("{warning}");
