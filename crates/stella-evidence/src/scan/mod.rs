@@ -211,7 +211,8 @@ pub fn run(
     )
     .map_err(attest_error("the SBOM statement"))?;
     check_predicate(&sbom_statement, "the SBOM statement")?;
-    // Built, checked against the predicate schema and signed in parallel.
+    // Built and checked against the predicate schema in parallel; signed and logged below as
+    // one batch.
     let proof_statements = analysed
         .par_iter()
         .map(|a| {
