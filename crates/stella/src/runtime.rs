@@ -353,7 +353,14 @@ pub fn symbolize(args: SymbolizeArgs, home: &Path) -> Result<Outcome, CliError> 
                 symbolizer.symbolize_frames(&mut frames);
             }
             if args.json {
-                json_bytes(&frames)?
+                crate::print::to_json(
+                    &crate::print::Schema::new("symbolize"),
+                    &json!({ "frames": frames }),
+                )?
+                .into_bytes()
+                .into_iter()
+                .chain(*b"\n")
+                .collect()
             } else {
                 let mut out = String::new();
                 for frame in &frames {

@@ -130,6 +130,8 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
             .write_stdin(raw.clone()),
     );
     // No path in a raw frame and the binary is nowhere known by BuildID: unknown, kept.
+    assert_eq!(frames["schema"], "stella.symbolize/v1");
+    let frames = &frames["frames"];
     assert_eq!(frames[0]["buildId"], build_id.as_str());
     assert!(frames[0].get("symbol").is_none(), "{frames}");
 }
@@ -512,7 +514,7 @@ fn vdso_frames_carry_the_vdso_build_id_and_are_named_from_its_image() {
             .args(["symbolize", "--json", "--format", "raw", "-"])
             .write_stdin(format!("{vdso_id} {offset}\n")),
     );
-    assert_eq!(named[0]["symbol"]["source"], "vdso", "{named}");
+    assert_eq!(named["frames"][0]["symbol"]["source"], "vdso", "{named}");
 }
 
 #[test]
