@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let manifest = Stored {
         bytes: b"{}".to_vec(),
         media_type: stella_oci::store::MANIFEST.to_owned(),
-        digest: digest.clone(),
+        digest: digest.parse::<stella_core::Digest>().expect("a stored digest"),
     };
     let img = Image {
         root: manifest.clone(),
