@@ -277,9 +277,10 @@ fn answer_text(a: &SymbolAnswer) -> String {
         let unnamed: Vec<_> = a.unnamed().collect();
         if !unnamed.is_empty() {
             text.push_str(&format!(
-                "  but {} of them name no function (stripped): absence by name proves nothing \
+                "  but {} of them name{} no function (stripped): absence by name proves nothing \
                  there: {}\n",
                 unnamed.len(),
+                if unnamed.len() == 1 { "s" } else { "" },
                 unnamed
                     .iter()
                     .take(MAX_LISTED)

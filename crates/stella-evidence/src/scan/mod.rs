@@ -259,7 +259,8 @@ pub fn run(
     let store = target.store.as_ref();
     let subject_manifest = &target.image.root;
     let mut attached = Vec::new();
-    let artifacts = 2 + analysed.len().div_ceil(layout::FUNCPROOFS_PER_ARTIFACT) as u64;
+    // The SBOM, each FuncProof artifact, the symbol bundle, the record.
+    let artifacts = 3 + analysed.len().div_ceil(layout::FUNCPROOFS_PER_ARTIFACT) as u64;
     progress.event(Event::Start {
         phase: Phase::Attach,
         total: Some(artifacts),

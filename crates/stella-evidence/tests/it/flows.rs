@@ -45,17 +45,25 @@ fn app(dir: &Path, body: Option<&str>) -> PathBuf {
     app
 }
 
-/// Records the phases that started and finished, in order.
+/// Records the phases that started and finished, in order, and for each phase its announced
+/// total and the units reported done.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(Phase, bool)>>);
+struct Recorder {
+    phases: Mutex<Vec<(Phase, bool)>>,
+    counts: Mutex<std::collections::BTreeMap<Phase, (Option<u64>, u64)>>,
+}
 
 impl Progress for Recorder {
     fn event(&self, event: Event) {
-        let mut seen = self.0.lock().expect("lock");
+        let mut seen = self.phases.lock().expect("lock");
+        let mut counts = self.counts.lock().expect("lock");
         match event {
-            Event::Start { phase, .. } => seen.push((phase, true)),
+            Event::Start { phase, total, .. } => {
+                seen.push((phase, true));
+                counts.insert(phase, (total, 0));
+            }
             Event::Finish { phase } => seen.push((phase, false)),
-            Event::Advance { .. } => {}
+            Event::Advance { phase, done, .. } => counts.entry(phase).or_default().1 += done,
         }
     }
 }
@@ -153,7 +161,7 @@ fn a_scanned_directory_verifies_and_answers_presence_and_absence() {
     assert_eq!(s.report.binaries, 1, "{:?}", s.report);
     assert_eq!(s.report.signed, 3, "SBOM, one FuncProof, the record");
     assert_eq!(s.report.logged, 3);
-    let phases = recorder.0.lock().expect("lock").clone();
+    let phases = recorder.phases.lock().expect("lock").clone();
     for phase in [
         Phase::Pack,
         Phase::Walk,
@@ -168,6 +176,12 @@ fn a_scanned_directory_verifies_and_answers_presence_and_absence() {
             matches!((start, end), (Some(a), Some(b)) if a < b),
             "{phase:?} started and finished: {phases:?}"
         );
+    }
+    // A phase that announces a total reaches it exactly: a bar never ends at 4/3.
+    for (phase, (total, done)) in recorder.counts.lock().expect("lock").iter() {
+        if let Some(total) = total {
+            assert_eq!(done, total, "{phase:?}");
+        }
     }
 
     let examined = examine(&s, None);
