@@ -1,0 +1,790 @@
+//! OpenVEX (<https://github.com/openvex/spec>): reading 0.2.0 and the 0.0.1 shapes that still
+//! circulate into the canonical model, and writing canonical 0.2.0.
+//!
+//! **Reading** ([`read`]) takes the bytes through Stella's strict I-JSON reader (so the
+//! document's `canonical_id` is the one every Stella tool derives, and a trailing comma, a
+//! duplicate key or a document past [`stella_core::jcs::MAX_DOCUMENT_BYTES`] is an error naming
+//! where). It accepts, besides 0.2.0:
+//! - 0.0.1's string `vulnerability` (`"CVE-2023-1234"` instead of `{"name": …}`), string
+//!   products and statement-level string `subcomponents` (applied to every product), and a
+//!   string `version` (`"1"`);
+//! - timestamps without an offset (govulncheck writes `2024-01-01T00:00:00`), read as UTC with
+//!   a [`OpenVexWarning::TimestampWithoutOffset`].
+//!
+//! A statement's `timestamp` and `last_updated` inherit the document's when absent (spec
+//! §"Inheritance"); a statement left with no time at all is [`OpenVexError::NoTimestamp`]
+//! naming its JSON pointer. Rules of the spec the document breaks but that do not stop it being
+//! understood (an `affected` statement without `action_statement`, a `not_affected` one with
+//! neither justification nor impact statement, a justification label outside the spec's five)
+//! are [`OpenVexWarning`]s naming the rule and the pointer.
+//!
+//! **Writing** ([`write`]) produces RFC 8785 canonical JSON that passes the OpenVEX 0.2.0 JSON
+//! schema: aliases, products, subcomponents and statements sorted by their canonical bytes, every
+//! statement with its own timestamp, the document's timestamp the given one or else the latest
+//! statement's (never the wall clock). Where the model holds something the schema has no place
+//! for, nothing is dropped silently: a justification label with no OpenVEX counterpart goes to
+//! `status_notes` (and is the `impact_statement` when there is none); an `affected` statement
+//! without an action statement, or a `not_affected` one with no reason, gets a sentence saying the
+//! source gave none, because the schema requires one.
+//!
+//! What this module does not own: matching, merging, or any other format.
+
+use serde_json::{Map, Value as Json};
+use stella_core::jcs::{self, Object, Value};
+use stella_core::{Digest, ErrorKind, Kinded};
+
+use crate::model::{
+    HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
+    VexDocument, VexFormat, VexStatement, Vulnerability,
+};
+
+/// The `@context` of the version Stella writes.
+pub const CONTEXT_V0_2_0: &str = "https://openvex.dev/ns/v0.2.0";
+
+/// Most statements accepted in one document. A million statements is the largest merge input the
+/// project measures; one document holding more is refused before the model grows.
+pub const MAX_STATEMENTS: usize = 1_000_000;
+
+/// What the writer puts where the schema needs an action statement the source did not give.
+pub const NO_ACTION_STATEMENT: &str = "The source document gave no action statement.";
+
+/// What the writer puts where the schema needs a reason for `not_affected` the source did not give.
+pub const NO_IMPACT_STATEMENT: &str =
+    "The source document gave neither a justification nor an impact statement.";
+
+/// Why an OpenVEX document could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenVexError {
+    /// The bytes are not I-JSON.
+    #[error("not a JSON document Stella accepts: {source}")]
+    Json {
+        /// The reader's error, with pointer and byte offset.
+        #[source]
+        source: jcs::JcsError,
+    },
+    /// A member has the wrong JSON type.
+    #[error("{pointer}: expected {expected}")]
+    WrongType {
+        /// JSON pointer of the member.
+        pointer: String,
+        /// What the spec allows there.
+        expected: &'static str,
+    },
+    /// A required member is missing.
+    #[error("{pointer}: the required member {member:?} is missing")]
+    MissingMember {
+        /// JSON pointer of the object that lacks it.
+        pointer: String,
+        /// The member's name.
+        member: &'static str,
+    },
+    /// A status outside OpenVEX's four.
+    #[error(
+        "{pointer}: unknown status {label:?} (OpenVEX knows not_affected, affected, fixed, under_investigation)"
+    )]
+    UnknownStatus {
+        /// JSON pointer of the status.
+        pointer: String,
+        /// The status as written.
+        label: String,
+    },
+    /// A timestamp that is not RFC 3339.
+    #[error("{pointer}: {source}")]
+    BadTimestamp {
+        /// JSON pointer of the timestamp.
+        pointer: String,
+        /// Why it could not be read.
+        #[source]
+        source: stella_core::time::TimeError,
+    },
+    /// A statement with no timestamp of its own and none in the document to inherit.
+    #[error(
+        "{pointer}: the statement has no timestamp and the document none to inherit (OpenVEX requires one)"
+    )]
+    NoTimestamp {
+        /// JSON pointer of the statement.
+        pointer: String,
+    },
+    /// A version that is not an integer ≥ 1.
+    #[error("{pointer}: version {found} is not an integer of at least 1")]
+    BadVersion {
+        /// JSON pointer of the version.
+        pointer: String,
+        /// The value as written.
+        found: String,
+    },
+    /// A product or subcomponent with neither `@id`, identifiers nor hashes.
+    #[error("{pointer}: the product names nothing (no @id, identifiers or hashes)")]
+    UnnamedProduct {
+        /// JSON pointer of the product.
+        pointer: String,
+    },
+    /// More statements than [`MAX_STATEMENTS`].
+    #[error("the document holds {count} statements, more than the limit of {limit}")]
+    TooManyStatements {
+        /// Statements in the document.
+        count: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A document without statements cannot be written: the schema requires at least one.
+    #[error("an OpenVEX document needs at least one statement")]
+    NoStatements,
+    /// The written document could not be canonicalised.
+    #[error("the written document is not canonical JSON: {source}")]
+    Canonical {
+        /// Why.
+        #[source]
+        source: jcs::JcsError,
+    },
+}
+
+impl Kinded for OpenVexError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            OpenVexError::Json {
+                source: jcs::JcsError::TooLarge { .. },
+            }
+            | OpenVexError::Json {
+                source: jcs::JcsError::TooDeep { .. },
+            }
+            | OpenVexError::TooManyStatements { .. } => ErrorKind::TooLarge,
+            _ => ErrorKind::Invalid,
+        }
+    }
+}
+
+/// A rule of the OpenVEX spec the document breaks while still being readable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenVexWarning {
+    /// A timestamp without an offset, read as UTC.
+    #[error("{pointer}: timestamp {text:?} has no offset (RFC 3339 requires one); read as UTC")]
+    TimestampWithoutOffset {
+        /// JSON pointer of the timestamp.
+        pointer: String,
+        /// The text as written.
+        text: String,
+    },
+    /// `affected` without the `action_statement` the spec requires.
+    #[error("{pointer}: status affected without the action_statement OpenVEX requires")]
+    AffectedWithoutActionStatement {
+        /// JSON pointer of the statement.
+        pointer: String,
+    },
+    /// `not_affected` with neither justification nor impact statement.
+    #[error(
+        "{pointer}: status not_affected with neither the justification nor the impact_statement OpenVEX requires"
+    )]
+    NotAffectedWithoutReason {
+        /// JSON pointer of the statement.
+        pointer: String,
+    },
+    /// A justification label outside the spec's five, kept as written.
+    #[error("{pointer}: justification {label:?} is not one of OpenVEX's five; kept as written")]
+    UnknownJustification {
+        /// JSON pointer of the justification.
+        pointer: String,
+        /// The label as written.
+        label: String,
+    },
+}
+
+impl OpenVexWarning {
+    /// A stable name of the rule broken, for machine output.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            OpenVexWarning::TimestampWithoutOffset { .. } => "timestamp-without-offset",
+            OpenVexWarning::AffectedWithoutActionStatement { .. } => {
+                "affected-without-action-statement"
+            }
+            OpenVexWarning::NotAffectedWithoutReason { .. } => "not-affected-without-reason",
+            OpenVexWarning::UnknownJustification { .. } => "unknown-justification",
+        }
+    }
+
+    /// JSON pointer of what breaks the rule.
+    pub fn pointer(&self) -> &str {
+        match self {
+            OpenVexWarning::TimestampWithoutOffset { pointer, .. }
+            | OpenVexWarning::AffectedWithoutActionStatement { pointer }
+            | OpenVexWarning::NotAffectedWithoutReason { pointer }
+            | OpenVexWarning::UnknownJustification { pointer, .. } => pointer,
+        }
+    }
+}
+
+/// A document read, with its canonical id and the rules it breaks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenVexRead {
+    /// The document in the canonical model.
+    pub document: VexDocument,
+    /// `sha256(JCS(bytes))`.
+    pub canonical_id: Digest,
+    /// Rules broken that did not stop reading, in document order.
+    pub warnings: Vec<OpenVexWarning>,
+}
+
+/// Reads an OpenVEX document (0.2.0 or the 0.0.1 shapes).
+///
+/// # Errors
+/// [`OpenVexError`] naming the JSON pointer of the first member that cannot be understood.
+pub fn read(bytes: &[u8]) -> Result<OpenVexRead, OpenVexError> {
+    let value = jcs::parse(bytes).map_err(|source| OpenVexError::Json { source })?;
+    let canonical_id = Digest::sha256(&value.to_canonical());
+    let mut reader = Reader {
+        warnings: Vec::new(),
+    };
+    let document = reader.document(&value, &canonical_id)?;
+    Ok(OpenVexRead {
+        document,
+        canonical_id,
+        warnings: reader.warnings,
+    })
+}
+
+struct Reader {
+    warnings: Vec<OpenVexWarning>,
+}
+
+fn object<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v Object<'a>, OpenVexError> {
+    value.as_object().ok_or_else(|| OpenVexError::WrongType {
+        pointer: pointer.to_owned(),
+        expected: "an object",
+    })
+}
+
+fn array<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v [Value<'a>], OpenVexError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        _ => Err(OpenVexError::WrongType {
+            pointer: pointer.to_owned(),
+            expected: "an array",
+        }),
+    }
+}
+
+fn child(pointer: &str, member: &str) -> String {
+    format!("{pointer}/{}", jcs::escape_pointer_segment(member))
+}
+
+/// The string member `name` of `obj`, if present.
+fn opt_string(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Option<String>, OpenVexError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| OpenVexError::WrongType {
+                pointer: child(pointer, name),
+                expected: "a string",
+            }),
+    }
+}
+
+fn req_string(obj: &Object<'_>, pointer: &str, name: &'static str) -> Result<String, OpenVexError> {
+    opt_string(obj, pointer, name)?.ok_or_else(|| OpenVexError::MissingMember {
+        pointer: pointer.to_owned(),
+        member: name,
+    })
+}
+
+impl Reader {
+    fn document(
+        &mut self,
+        value: &Value<'_>,
+        canonical_id: &Digest,
+    ) -> Result<VexDocument, OpenVexError> {
+        let root = object(value, "")?;
+        let id = req_string(root, "", "@id")?;
+        let author = req_string(root, "", "author")?;
+        let timestamp = self.time(root, "", "timestamp")?;
+        let last_updated = self.time(root, "", "last_updated")?;
+        let version = version(root, "")?.ok_or(OpenVexError::MissingMember {
+            pointer: String::new(),
+            member: "version",
+        })?;
+        let items = match root.get("statements") {
+            Some(v) => array(v, "/statements")?,
+            None => {
+                return Err(OpenVexError::MissingMember {
+                    pointer: String::new(),
+                    member: "statements",
+                });
+            }
+        };
+        if items.len() > MAX_STATEMENTS {
+            return Err(OpenVexError::TooManyStatements {
+                count: items.len(),
+                limit: MAX_STATEMENTS,
+            });
+        }
+        let mut statements = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let context = Inherited {
+                timestamp,
+                last_updated,
+                provenance: Provenance {
+                    document: canonical_id.clone(),
+                    format: VexFormat::OpenVex,
+                    statement_index: index,
+                    author: author.clone(),
+                },
+            };
+            statements.push(self.statement(item, &format!("/statements/{index}"), context)?);
+        }
+        Ok(VexDocument {
+            id,
+            role: opt_string(root, "", "role")?,
+            tooling: opt_string(root, "", "tooling")?,
+            author,
+            timestamp,
+            last_updated,
+            version,
+            statements,
+        })
+    }
+
+    fn statement(
+        &mut self,
+        value: &Value<'_>,
+        pointer: &str,
+        inherited: Inherited,
+    ) -> Result<VexStatement, OpenVexError> {
+        let obj = object(value, pointer)?;
+        let vulnerability = match obj.get("vulnerability") {
+            None => {
+                return Err(OpenVexError::MissingMember {
+                    pointer: pointer.to_owned(),
+                    member: "vulnerability",
+                });
+            }
+            Some(v) => vulnerability(v, &child(pointer, "vulnerability"))?,
+        };
+        let status_label = req_string(obj, pointer, "status")?;
+        let status =
+            Status::from_openvex(&status_label).ok_or_else(|| OpenVexError::UnknownStatus {
+                pointer: child(pointer, "status"),
+                label: status_label.clone(),
+            })?;
+        let justification = opt_string(obj, pointer, "justification")?.map(|label| {
+            let justification = Justification::from_openvex(&label);
+            if justification.kind == JustificationKind::Other {
+                self.warnings.push(OpenVexWarning::UnknownJustification {
+                    pointer: child(pointer, "justification"),
+                    label,
+                });
+            }
+            justification
+        });
+        let timestamp = match self.time(obj, pointer, "timestamp")? {
+            Some(t) => t,
+            None => inherited
+                .timestamp
+                .ok_or_else(|| OpenVexError::NoTimestamp {
+                    pointer: pointer.to_owned(),
+                })?,
+        };
+        let last_updated = self
+            .time(obj, pointer, "last_updated")?
+            .or(inherited.last_updated);
+        let impact_statement = opt_string(obj, pointer, "impact_statement")?;
+        let action_statement = opt_string(obj, pointer, "action_statement")?;
+        match status {
+            Status::Affected if action_statement.is_none() => {
+                self.warnings
+                    .push(OpenVexWarning::AffectedWithoutActionStatement {
+                        pointer: pointer.to_owned(),
+                    });
+            }
+            Status::NotAffected if justification.is_none() && impact_statement.is_none() => {
+                self.warnings
+                    .push(OpenVexWarning::NotAffectedWithoutReason {
+                        pointer: pointer.to_owned(),
+                    });
+            }
+            _ => {}
+        }
+        Ok(VexStatement {
+            id: opt_string(obj, pointer, "@id")?,
+            version: version(obj, pointer)?,
+            vulnerability,
+            products: products(obj, pointer)?,
+            status,
+            justification,
+            status_notes: opt_string(obj, pointer, "status_notes")?,
+            impact_statement,
+            action_statement,
+            action_statement_timestamp: self.time(obj, pointer, "action_statement_timestamp")?,
+            supplier: opt_string(obj, pointer, "supplier")?,
+            timestamp,
+            last_updated,
+            provenance: inherited.provenance,
+        })
+    }
+
+    /// The timestamp member `name` of `obj`: RFC 3339, or (with a warning) a date-time without
+    /// offset, read as UTC.
+    fn time(
+        &mut self,
+        obj: &Object<'_>,
+        pointer: &str,
+        name: &str,
+    ) -> Result<Option<jiff::Timestamp>, OpenVexError> {
+        let Some(text) = opt_string(obj, pointer, name)? else {
+            return Ok(None);
+        };
+        let pointer = child(pointer, name);
+        match text.parse::<jiff::Timestamp>() {
+            Ok(t) => Ok(Some(t)),
+            Err(source) => {
+                let civil = text
+                    .contains('T')
+                    .then(|| text.parse::<jiff::civil::DateTime>().ok())
+                    .flatten()
+                    .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok());
+                match civil {
+                    Some(t) => {
+                        self.warnings
+                            .push(OpenVexWarning::TimestampWithoutOffset { pointer, text });
+                        Ok(Some(t))
+                    }
+                    None => Err(OpenVexError::BadTimestamp {
+                        pointer,
+                        source: stella_core::time::TimeError { text, source },
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// What a statement inherits from its document.
+struct Inherited {
+    timestamp: Option<jiff::Timestamp>,
+    last_updated: Option<jiff::Timestamp>,
+    provenance: Provenance,
+}
+
+/// `version`: an integer ≥ 1, or (0.0.1) a string holding one.
+fn version(obj: &Object<'_>, pointer: &str) -> Result<Option<u64>, OpenVexError> {
+    let pointer = child(pointer, "version");
+    let bad = |found: String| OpenVexError::BadVersion {
+        pointer: pointer.clone(),
+        found,
+    };
+    match obj.get("version") {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            // Integers within ±2^53 are exact in a double; anything else is refused.
+            if n.fract() == 0.0 && *n >= 1.0 && *n <= jcs::MAX_EXACT_INTEGER as f64 {
+                Ok(Some(*n as u64))
+            } else {
+                Err(bad(n.to_string()))
+            }
+        }
+        Some(Value::String(s)) => match s.parse::<u64>() {
+            Ok(v) if v >= 1 => Ok(Some(v)),
+            _ => Err(bad(format!("{s:?}"))),
+        },
+        Some(_) => Err(OpenVexError::WrongType {
+            pointer: pointer.clone(),
+            expected: "an integer",
+        }),
+    }
+}
+
+/// `vulnerability`: an object with `name` (0.2.0) or a bare id (0.0.1).
+fn vulnerability(value: &Value<'_>, pointer: &str) -> Result<Vulnerability, OpenVexError> {
+    if let Some(name) = value.as_str() {
+        return Ok(Vulnerability::new(name, []));
+    }
+    let obj = object(value, pointer)?;
+    let name = req_string(obj, pointer, "name")?;
+    let aliases = match obj.get("aliases") {
+        None => Vec::new(),
+        Some(v) => strings(v, &child(pointer, "aliases"))?,
+    };
+    let mut vulnerability = Vulnerability::new(name, aliases);
+    vulnerability.iri = opt_string(obj, pointer, "@id")?;
+    vulnerability.description = opt_string(obj, pointer, "description")?;
+    Ok(vulnerability)
+}
+
+fn strings(value: &Value<'_>, pointer: &str) -> Result<Vec<String>, OpenVexError> {
+    array(value, pointer)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| OpenVexError::WrongType {
+                    pointer: format!("{pointer}/{i}"),
+                    expected: "a string",
+                })
+        })
+        .collect()
+}
+
+/// `products`, and 0.0.1's statement-level `subcomponents`, which apply to every product.
+fn products(obj: &Object<'_>, pointer: &str) -> Result<Vec<Product>, OpenVexError> {
+    let mut products = Vec::new();
+    if let Some(v) = obj.get("products") {
+        let pointer = child(pointer, "products");
+        for (i, item) in array(v, &pointer)?.iter().enumerate() {
+            products.push(product(item, &format!("{pointer}/{i}"))?);
+        }
+    }
+    if let Some(v) = obj.get("subcomponents") {
+        let pointer = child(pointer, "subcomponents");
+        let mut shared = Vec::new();
+        for (i, item) in array(v, &pointer)?.iter().enumerate() {
+            shared.push(identity(item, &format!("{pointer}/{i}"))?);
+        }
+        for product in &mut products {
+            product.subcomponents.extend(shared.iter().cloned());
+        }
+    }
+    Ok(products)
+}
+
+fn product(value: &Value<'_>, pointer: &str) -> Result<Product, OpenVexError> {
+    let own = identity(value, pointer)?;
+    let mut subcomponents = Vec::new();
+    if let Some(obj) = value.as_object()
+        && let Some(v) = obj.get("subcomponents")
+    {
+        let pointer = child(pointer, "subcomponents");
+        for (i, item) in array(v, &pointer)?.iter().enumerate() {
+            subcomponents.push(identity(item, &format!("{pointer}/{i}"))?);
+        }
+    }
+    Ok(Product {
+        identity: own,
+        subcomponents,
+    })
+}
+
+/// A component: a string (0.0.1) or an object with `@id`, `identifiers`, `hashes`.
+fn identity(value: &Value<'_>, pointer: &str) -> Result<ProductIdentity, OpenVexError> {
+    if let Some(id) = value.as_str() {
+        return Ok(ProductIdentity::from_id(id));
+    }
+    let obj = object(value, pointer)?;
+    let mut identity = match opt_string(obj, pointer, "@id")? {
+        Some(id) => ProductIdentity::from_id(&id),
+        None => ProductIdentity::default(),
+    };
+    if let Some(v) = obj.get("identifiers") {
+        let p = child(pointer, "identifiers");
+        let ids = object(v, &p)?;
+        if let Some(purl) = opt_string(ids, &p, "purl")? {
+            let from_purl = ProductIdentity::from_id(&purl);
+            identity.image_digest = identity.image_digest.or(from_purl.image_digest);
+            identity.purl = Some(purl);
+        }
+        identity.cpe22 = opt_string(ids, &p, "cpe22")?;
+        identity.cpe23 = opt_string(ids, &p, "cpe23")?;
+    }
+    if let Some(v) = obj.get("hashes") {
+        let p = child(pointer, "hashes");
+        for (label, hash) in object(v, &p)?.iter() {
+            let member = child(&p, label);
+            // An algorithm OpenVEX does not name cannot be compared with anything; refusing it
+            // says so instead of silently dropping the hash.
+            let algorithm =
+                HashAlgorithm::from_label(label).ok_or_else(|| OpenVexError::WrongType {
+                    pointer: member.clone(),
+                    expected: "a hash algorithm OpenVEX names (md5, sha1, sha-256, …)",
+                })?;
+            let hash = hash.as_str().ok_or(OpenVexError::WrongType {
+                pointer: member,
+                expected: "a string",
+            })?;
+            identity.hashes.insert(algorithm, hash.to_owned());
+        }
+    }
+    if identity.is_empty() {
+        return Err(OpenVexError::UnnamedProduct {
+            pointer: pointer.to_owned(),
+        });
+    }
+    Ok(identity)
+}
+
+/// The document as canonical OpenVEX 0.2.0 (RFC 8785 bytes).
+///
+/// # Errors
+/// [`OpenVexError::NoStatements`] for a document without statements (the schema requires one);
+/// [`OpenVexError::Canonical`] if a value cannot be canonical JSON (a version beyond 2^53).
+pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
+    let latest = document.statements.iter().map(|s| s.timestamp).max();
+    let timestamp = document
+        .timestamp
+        .or(latest)
+        .ok_or(OpenVexError::NoStatements)?;
+    let mut statements = document
+        .statements
+        .iter()
+        .map(|s| statement_json(s).and_then(|json| canonical(&json)))
+        .collect::<Result<Vec<_>, _>>()?;
+    statements.sort_by(|a, b| a.0.cmp(&b.0));
+    statements.dedup_by(|a, b| a.0 == b.0);
+    let mut root = Map::new();
+    root.insert("@context".into(), CONTEXT_V0_2_0.into());
+    root.insert("@id".into(), document.id.clone().into());
+    root.insert("author".into(), document.author.clone().into());
+    put(&mut root, "role", document.role.clone());
+    root.insert("timestamp".into(), timestamp.to_string().into());
+    put(
+        &mut root,
+        "last_updated",
+        document.last_updated.map(|t| t.to_string()),
+    );
+    root.insert("version".into(), document.version.into());
+    put(&mut root, "tooling", document.tooling.clone());
+    root.insert(
+        "statements".into(),
+        Json::Array(statements.into_iter().map(|(_, v)| v).collect()),
+    );
+    jcs::to_canonical(&Json::Object(root)).map_err(|source| OpenVexError::Canonical { source })
+}
+
+/// A value paired with its canonical bytes, which are the sort key.
+fn canonical(value: &Json) -> Result<(Vec<u8>, Json), OpenVexError> {
+    let bytes = jcs::to_canonical(value).map_err(|source| OpenVexError::Canonical { source })?;
+    Ok((bytes, value.clone()))
+}
+
+fn put(map: &mut Map<String, Json>, key: &str, value: Option<String>) {
+    if let Some(v) = value {
+        map.insert(key.to_owned(), v.into());
+    }
+}
+
+/// Values sorted by their canonical bytes, duplicates removed (the schema wants unique items).
+fn sorted(values: Vec<Json>) -> Result<Vec<Json>, OpenVexError> {
+    let mut keyed = values
+        .iter()
+        .map(canonical)
+        .collect::<Result<Vec<_>, _>>()?;
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    Ok(keyed.into_iter().map(|(_, v)| v).collect())
+}
+
+fn statement_json(s: &VexStatement) -> Result<Json, OpenVexError> {
+    let mut m = Map::new();
+    put(&mut m, "@id", s.id.clone());
+    if let Some(v) = s.version {
+        m.insert("version".into(), v.into());
+    }
+    let mut vulnerability = Map::new();
+    vulnerability.insert("name".into(), s.vulnerability.name.clone().into());
+    put(&mut vulnerability, "@id", s.vulnerability.iri.clone());
+    put(
+        &mut vulnerability,
+        "description",
+        s.vulnerability.description.clone(),
+    );
+    let mut aliases = s.vulnerability.aliases.clone();
+    aliases.sort();
+    aliases.dedup();
+    aliases.retain(|a| *a != s.vulnerability.name);
+    if !aliases.is_empty() {
+        vulnerability.insert("aliases".into(), aliases.into());
+    }
+    m.insert("vulnerability".into(), Json::Object(vulnerability));
+    if !s.products.is_empty() {
+        let products = s
+            .products
+            .iter()
+            .map(product_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        m.insert("products".into(), Json::Array(sorted(products)?));
+    }
+    m.insert("status".into(), s.status.openvex_label().into());
+    let mut status_notes = s.status_notes.clone();
+    let mut impact_statement = s.impact_statement.clone();
+    match &s.justification {
+        Some(j) => match j.kind.openvex_label() {
+            Some(label) => {
+                m.insert("justification".into(), label.into());
+            }
+            None => {
+                // No OpenVEX counterpart: keep the label in words rather than drop it.
+                let note = format!("Justification (as the source wrote it): {}", j.label);
+                status_notes = Some(match status_notes {
+                    Some(n) => format!("{n}\n{note}"),
+                    None => note.clone(),
+                });
+                if impact_statement.is_none() && s.status == Status::NotAffected {
+                    impact_statement = Some(note);
+                }
+            }
+        },
+        None => {
+            if s.status == Status::NotAffected && impact_statement.is_none() {
+                impact_statement = Some(NO_IMPACT_STATEMENT.to_owned());
+            }
+        }
+    }
+    put(&mut m, "status_notes", status_notes);
+    put(&mut m, "impact_statement", impact_statement);
+    let action_statement = match (&s.action_statement, s.status) {
+        (None, Status::Affected) => Some(NO_ACTION_STATEMENT.to_owned()),
+        (a, _) => a.clone(),
+    };
+    put(&mut m, "action_statement", action_statement);
+    put(
+        &mut m,
+        "action_statement_timestamp",
+        s.action_statement_timestamp.map(|t| t.to_string()),
+    );
+    put(&mut m, "supplier", s.supplier.clone());
+    m.insert("timestamp".into(), s.timestamp.to_string().into());
+    put(
+        &mut m,
+        "last_updated",
+        s.last_updated.map(|t| t.to_string()),
+    );
+    Ok(Json::Object(m))
+}
+
+fn product_json(p: &Product) -> Result<Json, OpenVexError> {
+    let mut m = identity_json(&p.identity);
+    if !p.subcomponents.is_empty() {
+        let subs = p
+            .subcomponents
+            .iter()
+            .map(|s| Json::Object(identity_json(s)))
+            .collect();
+        m.insert("subcomponents".into(), Json::Array(sorted(subs)?));
+    }
+    Ok(Json::Object(m))
+}
+
+fn identity_json(identity: &ProductIdentity) -> Map<String, Json> {
+    let mut m = Map::new();
+    put(&mut m, "@id", identity.id.clone());
+    let mut ids = Map::new();
+    // An `@id` that is the purl already says it; repeat it only when they differ.
+    if identity.purl != identity.id {
+        put(&mut ids, "purl", identity.purl.clone());
+    }
+    put(&mut ids, "cpe22", identity.cpe22.clone());
+    put(&mut ids, "cpe23", identity.cpe23.clone());
+    if !ids.is_empty() {
+        m.insert("identifiers".into(), Json::Object(ids));
+    }
+    if !identity.hashes.is_empty() {
+        let hashes = identity
+            .hashes
+            .iter()
+            .map(|(a, h)| (a.label().to_owned(), Json::from(h.clone())))
+            .collect();
+        m.insert("hashes".into(), Json::Object(hashes));
+    }
+    m
+}
