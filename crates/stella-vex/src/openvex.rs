@@ -181,6 +181,15 @@ pub enum OpenVexWarning {
         /// JSON pointer of the statement.
         pointer: String,
     },
+    /// An `@id` that is not an absolute IRI, as the spec requires (govulncheck writes
+    /// `Unknown Product`); kept as written.
+    #[error("{pointer}: {id:?} is not an absolute IRI (OpenVEX @id must be one); kept as written")]
+    IdNotIri {
+        /// JSON pointer of the `@id` (or 0.0.1 product string).
+        pointer: String,
+        /// The text as written.
+        id: String,
+    },
     /// A justification label outside the spec's five, kept as written.
     #[error("{pointer}: justification {label:?} is not one of OpenVEX's five; kept as written")]
     UnknownJustification {
@@ -201,6 +210,7 @@ impl OpenVexWarning {
             }
             OpenVexWarning::NotAffectedWithoutReason { .. } => "not-affected-without-reason",
             OpenVexWarning::UnknownJustification { .. } => "unknown-justification",
+            OpenVexWarning::IdNotIri { .. } => "id-not-iri",
         }
     }
 
@@ -210,7 +220,8 @@ impl OpenVexWarning {
             OpenVexWarning::TimestampWithoutOffset { pointer, .. }
             | OpenVexWarning::AffectedWithoutActionStatement { pointer }
             | OpenVexWarning::NotAffectedWithoutReason { pointer }
-            | OpenVexWarning::UnknownJustification { pointer, .. } => pointer,
+            | OpenVexWarning::UnknownJustification { pointer, .. }
+            | OpenVexWarning::IdNotIri { pointer, .. } => pointer,
         }
     }
 }
@@ -297,7 +308,11 @@ impl Reader {
         canonical_id: &Digest,
     ) -> Result<VexDocument, OpenVexError> {
         let root = object(value, "")?;
-        let id = req_string(root, "", "@id")?;
+        let id =
+            id_member(root, "", "@id", &mut self.warnings)?.ok_or(OpenVexError::MissingMember {
+                pointer: String::new(),
+                member: "@id",
+            })?;
         let author = req_string(root, "", "author")?;
         let timestamp = self.time(root, "", "timestamp")?;
         let last_updated = self.time(root, "", "last_updated")?;
@@ -360,7 +375,7 @@ impl Reader {
                     member: "vulnerability",
                 });
             }
-            Some(v) => vulnerability(v, &child(pointer, "vulnerability"))?,
+            Some(v) => vulnerability(v, &child(pointer, "vulnerability"), &mut self.warnings)?,
         };
         let status_label = req_string(obj, pointer, "status")?;
         let status =
@@ -407,10 +422,10 @@ impl Reader {
             _ => {}
         }
         Ok(VexStatement {
-            id: opt_string(obj, pointer, "@id")?,
+            id: id_member(obj, pointer, "@id", &mut self.warnings)?,
             version: version(obj, pointer)?,
             vulnerability,
-            products: products(obj, pointer)?,
+            products: products(obj, pointer, &mut self.warnings)?,
             status,
             justification,
             status_notes: opt_string(obj, pointer, "status_notes")?,
@@ -496,7 +511,11 @@ fn version(obj: &Object<'_>, pointer: &str) -> Result<Option<u64>, OpenVexError>
 }
 
 /// `vulnerability`: an object with `name` (0.2.0) or a bare id (0.0.1).
-fn vulnerability(value: &Value<'_>, pointer: &str) -> Result<Vulnerability, OpenVexError> {
+fn vulnerability(
+    value: &Value<'_>,
+    pointer: &str,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> Result<Vulnerability, OpenVexError> {
     if let Some(name) = value.as_str() {
         return Ok(Vulnerability::new(name, []));
     }
@@ -507,7 +526,7 @@ fn vulnerability(value: &Value<'_>, pointer: &str) -> Result<Vulnerability, Open
         Some(v) => strings(v, &child(pointer, "aliases"))?,
     };
     let mut vulnerability = Vulnerability::new(name, aliases);
-    vulnerability.iri = opt_string(obj, pointer, "@id")?;
+    vulnerability.iri = id_member(obj, pointer, "@id", warnings)?;
     vulnerability.description = opt_string(obj, pointer, "description")?;
     Ok(vulnerability)
 }
@@ -528,19 +547,23 @@ fn strings(value: &Value<'_>, pointer: &str) -> Result<Vec<String>, OpenVexError
 }
 
 /// `products`, and 0.0.1's statement-level `subcomponents`, which apply to every product.
-fn products(obj: &Object<'_>, pointer: &str) -> Result<Vec<Product>, OpenVexError> {
+fn products(
+    obj: &Object<'_>,
+    pointer: &str,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> Result<Vec<Product>, OpenVexError> {
     let mut products = Vec::new();
     if let Some(v) = obj.get("products") {
         let pointer = child(pointer, "products");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            products.push(product(item, &format!("{pointer}/{i}"))?);
+            products.push(product(item, &format!("{pointer}/{i}"), warnings)?);
         }
     }
     if let Some(v) = obj.get("subcomponents") {
         let pointer = child(pointer, "subcomponents");
         let mut shared = Vec::new();
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            shared.push(identity(item, &format!("{pointer}/{i}"))?);
+            shared.push(identity(item, &format!("{pointer}/{i}"), warnings)?);
         }
         for product in &mut products {
             product.subcomponents.extend(shared.iter().cloned());
@@ -549,15 +572,19 @@ fn products(obj: &Object<'_>, pointer: &str) -> Result<Vec<Product>, OpenVexErro
     Ok(products)
 }
 
-fn product(value: &Value<'_>, pointer: &str) -> Result<Product, OpenVexError> {
-    let own = identity(value, pointer)?;
+fn product(
+    value: &Value<'_>,
+    pointer: &str,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> Result<Product, OpenVexError> {
+    let own = identity(value, pointer, warnings)?;
     let mut subcomponents = Vec::new();
     if let Some(obj) = value.as_object()
         && let Some(v) = obj.get("subcomponents")
     {
         let pointer = child(pointer, "subcomponents");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            subcomponents.push(identity(item, &format!("{pointer}/{i}"))?);
+            subcomponents.push(identity(item, &format!("{pointer}/{i}"), warnings)?);
         }
     }
     Ok(Product {
@@ -567,12 +594,16 @@ fn product(value: &Value<'_>, pointer: &str) -> Result<Product, OpenVexError> {
 }
 
 /// A component: a string (0.0.1) or an object with `@id`, `identifiers`, `hashes`.
-fn identity(value: &Value<'_>, pointer: &str) -> Result<ProductIdentity, OpenVexError> {
+fn identity(
+    value: &Value<'_>,
+    pointer: &str,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> Result<ProductIdentity, OpenVexError> {
     if let Some(id) = value.as_str() {
-        return Ok(ProductIdentity::from_id(id));
+        return Ok(ProductIdentity::from_id(&id_text(id, pointer, warnings)));
     }
     let obj = object(value, pointer)?;
-    let mut identity = match opt_string(obj, pointer, "@id")? {
+    let mut identity = match id_member(obj, pointer, "@id", warnings)? {
         Some(id) => ProductIdentity::from_id(&id),
         None => ProductIdentity::default(),
     };
@@ -633,7 +664,7 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     statements.dedup_by(|a, b| a.0 == b.0);
     let mut root = Map::new();
     root.insert("@context".into(), CONTEXT_V0_2_0.into());
-    root.insert("@id".into(), document.id.clone().into());
+    root.insert("@id".into(), to_iri(&document.id).into());
     root.insert("author".into(), document.author.clone().into());
     put(&mut root, "role", document.role.clone());
     root.insert("timestamp".into(), timestamp.to_string().into());
@@ -676,13 +707,17 @@ fn sorted(values: Vec<Json>) -> Result<Vec<Json>, OpenVexError> {
 
 fn statement_json(s: &VexStatement) -> Result<Json, OpenVexError> {
     let mut m = Map::new();
-    put(&mut m, "@id", s.id.clone());
+    put(&mut m, "@id", s.id.as_deref().map(to_iri));
     if let Some(v) = s.version {
         m.insert("version".into(), v.into());
     }
     let mut vulnerability = Map::new();
     vulnerability.insert("name".into(), s.vulnerability.name.clone().into());
-    put(&mut vulnerability, "@id", s.vulnerability.iri.clone());
+    put(
+        &mut vulnerability,
+        "@id",
+        s.vulnerability.iri.as_deref().map(to_iri),
+    );
     put(
         &mut vulnerability,
         "description",
@@ -767,7 +802,7 @@ fn product_json(p: &Product) -> Result<Json, OpenVexError> {
 
 fn identity_json(identity: &ProductIdentity) -> Map<String, Json> {
     let mut m = Map::new();
-    put(&mut m, "@id", identity.id.clone());
+    put(&mut m, "@id", identity.id.as_deref().map(to_iri));
     let mut ids = Map::new();
     // An `@id` that is the purl already says it; repeat it only when they differ.
     if identity.purl != identity.id {
@@ -787,4 +822,79 @@ fn identity_json(identity: &ProductIdentity) -> Map<String, Json> {
         m.insert("hashes".into(), Json::Object(hashes));
     }
     m
+}
+
+/// The scheme under which the writer carries an `@id` that is not an IRI: the original text,
+/// percent-encoded, so the schema's `iri` format holds and reading it back restores the text.
+pub const TEXT_ID_PREFIX: &str = "urn:stella:text:";
+
+/// The `@id`-like member `name` of `obj`, decoded from [`TEXT_ID_PREFIX`] form, with a warning
+/// when it is not an absolute IRI.
+fn id_member(
+    obj: &Object<'_>,
+    pointer: &str,
+    name: &str,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> Result<Option<String>, OpenVexError> {
+    Ok(opt_string(obj, pointer, name)?.map(|id| id_text(&id, &child(pointer, name), warnings)))
+}
+
+fn id_text(id: &str, pointer: &str, warnings: &mut Vec<OpenVexWarning>) -> String {
+    if let Some(text) = id.strip_prefix(TEXT_ID_PREFIX).and_then(percent_decode) {
+        return text;
+    }
+    if !is_absolute_iri(id) {
+        warnings.push(OpenVexWarning::IdNotIri {
+            pointer: pointer.to_owned(),
+            id: id.to_owned(),
+        });
+    }
+    id.to_owned()
+}
+
+/// RFC 3987 in the part that matters here: a scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "."
+/// )`), a colon, and no character an IRI never holds (space, controls, `<>"{}|\^``).
+fn is_absolute_iri(id: &str) -> bool {
+    let Some((scheme, _)) = id.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c))
+}
+
+fn to_iri(id: &str) -> String {
+    if is_absolute_iri(id) && !id.starts_with(TEXT_ID_PREFIX) {
+        return id.to_owned();
+    }
+    let mut out = String::from(TEXT_ID_PREFIX);
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text behind `%XX` escapes; `None` when an escape is malformed or the bytes are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
