@@ -8,13 +8,16 @@
 //! - [`openvex`]: reading OpenVEX 0.2.0 (and the 0.0.1 shapes that still circulate) and writing
 //!   canonical OpenVEX 0.2.0 that passes the OpenVEX JSON schema;
 //! - [`matching`]: which statements speak about a vulnerability and a product (aliases, purl,
-//!   image, BOM-Link and hash rules).
+//!   image, BOM-Link and hash rules);
+//! - [`merge`]: the deterministic merge, one effective statement per (vulnerability, product,
+//!   subcomponent) with the provenance of what it superseded.
 //!
 //! What it does not own (yet, or ever): CycloneDX VEX and CSAF (later modules of this crate),
 //! product matching and merging (later modules), fetching VEX from images (`stella-oci`), signing
 //! (`stella-attest`), and printing (the `stella` binary).
 
 pub mod matching;
+pub mod merge;
 pub mod model;
 pub mod openvex;
 

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod matching;
+mod merge;
 mod openvex_read;
 mod openvex_write;
 
