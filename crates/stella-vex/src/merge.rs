@@ -30,6 +30,7 @@
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use stella_core::{Digest, ErrorKind, Kinded};
@@ -169,8 +170,7 @@ pub struct Superseded {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergedStatement {
     /// The winning statement narrowed to this product and subcomponent, its vulnerability's
-    /// aliases the union of every name the group's statements gave; its provenance is the
-    /// winner's.
+    /// aliases every name the inputs link to it; its provenance is the winner's.
     pub statement: VexStatement,
     /// The winner's priority under the policy.
     pub priority: i64,
@@ -195,8 +195,21 @@ pub struct Merged {
 
 impl Merged {
     /// The merged statements as one document (for [`crate::openvex::write`] and the other
-    /// writers).
+    /// writers). Claims that one source statement won are one statement again, with the
+    /// products and subcomponents it won (so a statement's `@id` appears once).
     pub fn document(&self) -> VexDocument {
+        let mut by_source: BTreeMap<(&Digest, usize), VexStatement> = BTreeMap::new();
+        for merged in &self.statements {
+            let p = &merged.statement.provenance;
+            match by_source.entry((&p.document, p.statement_index)) {
+                Entry::Vacant(e) => {
+                    e.insert(merged.statement.clone());
+                }
+                Entry::Occupied(mut e) => {
+                    add_products(&mut e.get_mut().products, &merged.statement.products);
+                }
+            }
+        }
         VexDocument {
             id: self.id.clone(),
             author: self.author.clone(),
@@ -205,13 +218,27 @@ impl Merged {
             last_updated: None,
             version: 1,
             tooling: None,
-            statements: self
-                .statements
-                .iter()
-                .map(|m| m.statement.clone())
-                .collect(),
+            statements: by_source.into_values().collect(),
         }
     }
+}
+
+/// `more` added to `products`: a product already there gains the subcomponents; the result is
+/// sorted, so the document does not depend on the order claims were met in.
+fn add_products(products: &mut Vec<Product>, more: &[Product]) {
+    for product in more {
+        match products.iter_mut().find(|p| p.identity == product.identity) {
+            Some(existing) => {
+                existing
+                    .subcomponents
+                    .extend(product.subcomponents.iter().cloned());
+                existing.subcomponents.sort();
+                existing.subcomponents.dedup();
+            }
+            None => products.push(product.clone()),
+        }
+    }
+    products.sort();
 }
 
 /// One statement's claim about one product and subcomponent.
@@ -281,7 +308,11 @@ pub fn merge(inputs: &[MergeInput], policy: &Policy) -> Result<Merged, MergeErro
         }
     }
 
-    let statements = groups.into_values().filter_map(resolve).collect();
+    let linked = aliases.linked_sets();
+    let statements = groups
+        .into_iter()
+        .filter_map(|((vulnerability, _, _), claims)| resolve(claims, linked.get(&vulnerability)))
+        .collect();
     let timestamp = by_id
         .values()
         .flat_map(|d| {
@@ -337,7 +368,7 @@ fn claims_of(
 }
 
 /// The effective statement of one group, with what it superseded.
-fn resolve(claims: Vec<Claim<'_>>) -> Option<MergedStatement> {
+fn resolve(claims: Vec<Claim<'_>>, names: Option<&BTreeSet<String>>) -> Option<MergedStatement> {
     let winner_at = (0..claims.len()).reduce(|best, i| {
         if claims[i].precedence(&claims[best]).0.is_gt() {
             i
@@ -362,15 +393,15 @@ fn resolve(claims: Vec<Claim<'_>>) -> Option<MergedStatement> {
     superseded.sort();
     superseded.dedup();
 
-    let names: BTreeSet<String> = claims
-        .iter()
-        .flat_map(|c| {
-            let v = &c.statement.vulnerability;
-            std::iter::once(v.name.clone()).chain(v.aliases.iter().cloned())
-        })
-        .collect();
     let won = winner.statement;
-    let mut vulnerability = Vulnerability::new(won.vulnerability.name.clone(), names);
+    let mut vulnerability = Vulnerability::new(
+        won.vulnerability.name.clone(),
+        names
+            .into_iter()
+            .flatten()
+            .cloned()
+            .chain(won.vulnerability.aliases.iter().cloned()),
+    );
     vulnerability.iri = won.vulnerability.iri.clone();
     vulnerability.description = won.vulnerability.description.clone();
     let statement = VexStatement {
@@ -439,6 +470,15 @@ impl VulnerabilityNames {
         if self.smallest[rb] < self.smallest[ra] {
             self.smallest[ra] = std::mem::take(&mut self.smallest[rb]);
         }
+    }
+
+    /// Every name, by the key of its linked set.
+    fn linked_sets(&self) -> HashMap<String, BTreeSet<String>> {
+        let mut sets: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for name in self.index.keys() {
+            sets.entry(self.key(name)).or_default().insert(name.clone());
+        }
+        sets
     }
 
     /// The group key of `name`: the smallest name linked to it.

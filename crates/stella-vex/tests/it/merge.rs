@@ -289,6 +289,7 @@ fn shuffled_inputs_give_identical_bytes() {
         (openvex::write(&merged.document()).unwrap(), merged)
     };
     let (expected, first) = write(&inputs);
+    assert_eq!(schema_errors(&expected), Vec::<String>::new());
     for order in orders(&inputs) {
         let (bytes, merged) = write(&order);
         assert_eq!(bytes, expected);
@@ -327,4 +328,51 @@ fn shuffled_inputs_give_identical_bytes() {
     assert_eq!(reread.timestamp, latest);
     let fewer = write(&inputs[1..]).1;
     assert_ne!(fewer.id, first.id, "other inputs, other id");
+}
+
+#[test]
+fn a_statement_that_wins_every_claim_is_written_once_with_its_id() {
+    let a = doc(
+        "a",
+        "2024-02-01T00:00:00Z",
+        json!([{
+            "@id": "https://example.com/vex/a/statement-1",
+            "vulnerability": {"name": "CVE-2024-1"},
+            "products": [{"@id": HYPER}, {"@id": "pkg:cargo/h2@0.4.0"}],
+            "status": "affected",
+            "action_statement": "Upgrade.",
+        }]),
+    );
+    let b = doc(
+        "b",
+        "2024-01-01T00:00:00Z",
+        json!([claim("CVE-2024-1", HYPER, "not_affected")]),
+    );
+    let merged = merge::merge(&[a, b], &Policy::default()).unwrap();
+    assert_eq!(merged.statements.len(), 2, "one per product");
+    let document = merged.document();
+    let [statement] = document.statements.as_slice() else {
+        panic!("{:#?}", document.statements)
+    };
+    assert_eq!(
+        statement.id.as_deref(),
+        Some("https://example.com/vex/a/statement-1")
+    );
+    assert_eq!(statement.products.len(), 2);
+    let bytes = openvex::write(&document).unwrap();
+    assert_eq!(schema_errors(&bytes), Vec::<String>::new());
+}
+
+fn schema_errors(bytes: &[u8]) -> Vec<String> {
+    let schema: serde_json::Value =
+        serde_json::from_slice(&fixture("openvex/openvex_json_schema.json")).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let instance: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
