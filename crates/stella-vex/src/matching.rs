@@ -11,6 +11,7 @@
 //! | BOM-Link | serial number (case-insensitive) and version equal, the `#bom-ref` compared percent-decoded |
 //! | hash | at least one algorithm on both sides, and every algorithm on both sides has the same value (hex compared case-insensitively) |
 //! | id | the identifiers as written are equal, when nothing above applies |
+//! | statement | [`statement_matches`]: the vulnerability by name or alias, one of its products covering the product, and, when a subcomponent is asked about, one of that product's subcomponents covering it (a product listed without subcomponents covers all; a statement without products speaks for any) |
 //!
 //! Purls are parsed with the `packageurl` crate (the parser `stella-sbom` uses), after `%2F`
 //! in the path has been turned into `/`, which that parser refuses inside a namespace segment.
@@ -26,7 +27,7 @@ use std::collections::BTreeMap;
 
 use stella_core::Digest;
 
-use crate::model::{ProductIdentity, Vulnerability};
+use crate::model::{ProductIdentity, VexStatement, Vulnerability};
 
 /// Whether `id` names `vulnerability`, by its main name or any alias.
 pub fn vulnerability_matches(vulnerability: &Vulnerability, id: &str) -> bool {
@@ -358,6 +359,35 @@ pub fn product_matches(statement: &ProductIdentity, product: &ProductIdentity) -
     let purl_text = |p: &ProductIdentity| p.purl.clone().or_else(|| p.id.clone());
     statement.id.is_some() && statement.id == product.id
         || statement.purl.is_some() && purl_text(statement) == purl_text(product)
+}
+
+/// Whether `statement` speaks about vulnerability `id` in `product` (and, when asked, in its
+/// `subcomponent`): the id by name or alias, a product of the statement covering `product`,
+/// and, for a subcomponent, one of that product's subcomponents covering it. A statement that
+/// names no product speaks for any product (OpenVEX lets a document name its product
+/// elsewhere); a product the statement names without subcomponents covers all of them.
+pub fn statement_matches(
+    statement: &VexStatement,
+    id: &str,
+    product: &ProductIdentity,
+    subcomponent: Option<&ProductIdentity>,
+) -> bool {
+    if !vulnerability_matches(&statement.vulnerability, id) {
+        return false;
+    }
+    if statement.products.is_empty() {
+        return true;
+    }
+    statement.products.iter().any(|p| {
+        product_matches(&p.identity, product)
+            && match subcomponent {
+                None => true,
+                Some(sub) => {
+                    p.subcomponents.is_empty()
+                        || p.subcomponents.iter().any(|s| product_matches(s, sub))
+                }
+            }
+    })
 }
 
 /// The canonical key of a product identity: spellings of one product (encoded or not, tag and

@@ -380,7 +380,8 @@ fn resolve(claims: Vec<Claim<'_>>, names: Option<&BTreeSet<String>>) -> Option<M
     let mut superseded: Vec<Superseded> = claims
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i != winner_at)
+        // A product named twice in the winning statement is no rival of itself.
+        .filter(|(i, c)| *i != winner_at && c.statement.provenance != winner.statement.provenance)
         .map(|(_, c)| Superseded {
             provenance: c.statement.provenance.clone(),
             status: c.statement.status,

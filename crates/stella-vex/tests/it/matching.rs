@@ -307,3 +307,55 @@ fn parsers_refuse_what_they_do_not_know() {
     assert_eq!(image.repository.as_deref(), Some("localhost:5000/app"));
     assert_eq!(image.tag.as_deref(), Some("1.0"));
 }
+
+#[test]
+fn a_statement_matches_by_alias_product_and_subcomponent() {
+    use stella_vex::matching::statement_matches;
+    let bytes = serde_json::to_vec(&serde_json::json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.com/vex/1",
+        "author": "vendor",
+        "timestamp": "2024-01-01T00:00:00Z",
+        "version": 1,
+        "statements": [{
+            "vulnerability": {"name": "CVE-2024-1", "aliases": ["GHSA-aaaa-bbbb-cccc"]},
+            "products": [{
+                "@id": "pkg:oci/app",
+                "subcomponents": [{"@id": "pkg:golang/github.com%2Fgorilla/websocket"}]
+            }],
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path"
+        }]
+    }))
+    .unwrap();
+    let document = stella_vex::openvex::read(&bytes).unwrap().document;
+    let statement = &document.statements[0];
+    let image = id(&format!("pkg:oci/app@{}", DIGEST.replace(':', "%3A")));
+    let ws = id("pkg:golang/github.com/gorilla/websocket@v1.5.0");
+    let mux = id("pkg:golang/github.com/gorilla/mux@v1.8.0");
+    assert!(statement_matches(
+        statement,
+        "GHSA-aaaa-bbbb-cccc",
+        &image,
+        Some(&ws)
+    ));
+    assert!(statement_matches(statement, "CVE-2024-1", &image, None));
+    assert!(!statement_matches(
+        statement,
+        "CVE-2024-1",
+        &image,
+        Some(&mux)
+    ));
+    assert!(!statement_matches(
+        statement,
+        "CVE-2024-2",
+        &image,
+        Some(&ws)
+    ));
+    assert!(!statement_matches(
+        statement,
+        "CVE-2024-1",
+        &id("pkg:oci/other"),
+        Some(&ws)
+    ));
+}

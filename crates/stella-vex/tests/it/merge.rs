@@ -376,3 +376,18 @@ fn schema_errors(bytes: &[u8]) -> Vec<String> {
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
 }
+
+#[test]
+fn a_product_named_twice_is_no_rival_of_itself() {
+    let a = doc(
+        "a",
+        "2024-01-01T00:00:00Z",
+        json!([{
+            "vulnerability": {"name": "CVE-2024-1"},
+            "products": [{"@id": HYPER}, {"@id": "pkg:cargo/hyper@1.4.0"}],
+            "status": "fixed",
+        }]),
+    );
+    let merged = merge::merge(&[a], &Policy::default()).unwrap();
+    assert!(only(&merged).superseded.is_empty());
+}
