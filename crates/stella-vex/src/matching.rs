@@ -230,8 +230,14 @@ fn normalise_repository(repository: &str) -> String {
     } else {
         format!("docker.io/library/{r}")
     };
-    r.strip_prefix("index.docker.io/")
-        .map_or(r.clone(), |rest| format!("docker.io/{rest}"))
+    let r = r
+        .strip_prefix("index.docker.io/")
+        .map_or(r.clone(), |rest| format!("docker.io/{rest}"));
+    // Docker Hub's official images live under `library/`.
+    match r.strip_prefix("docker.io/") {
+        Some(rest) if !rest.contains('/') => format!("docker.io/library/{rest}"),
+        _ => r,
+    }
 }
 
 /// Equal repositories, or one side only a `pkg:oci` name equal to the other's last segment.

@@ -27,6 +27,39 @@
 //! merged document's id is derived from the sorted canonical ids of its inputs, and its
 //! timestamp is the latest input timestamp: the wall clock is never read.
 //!
+//! ```
+//! use stella_vex::merge::{self, MergeInput, Policy, Rule};
+//! use stella_vex::{Status, openvex};
+//!
+//! let read = |author: &str, time: &str, status: &str, extra: &str| -> MergeInput {
+//!     let json = format!(
+//!         r#"{{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/{author}",
+//!         "author":"{author}","timestamp":"{time}","version":1,"statements":[{{
+//!         "vulnerability":{{"name":"CVE-2024-1"}},"products":[{{"@id":"pkg:cargo/hyper@1.4.0"}}],
+//!         "status":"{status}",{extra}}}]}}"#
+//!     );
+//!     openvex::read(json.as_bytes()).unwrap().into()
+//! };
+//! let vendor = read("vendor", "2024-01-01T00:00:00Z", "not_affected",
+//!     r#""justification":"vulnerable_code_not_present""#);
+//! let scanner = read("scanner", "2024-06-01T00:00:00Z", "affected",
+//!     r#""action_statement":"Upgrade.""#);
+//!
+//! // All sources equal: the later statement wins.
+//! let merged = merge::merge(&[vendor.clone(), scanner.clone()], &Policy::default()).unwrap();
+//! assert_eq!(merged.statements[0].statement.status, Status::Affected);
+//! assert_eq!(merged.statements[0].superseded[0].rule, Rule::Timestamp);
+//!
+//! // The vendor ranked first: its statement wins, the scanner's is kept as superseded.
+//! let mut policy = Policy::default();
+//! policy.author_priorities.insert("vendor".into(), 1);
+//! let merged = merge::merge(&[scanner, vendor], &policy).unwrap();
+//! assert_eq!(merged.statements[0].statement.status, Status::NotAffected);
+//! assert_eq!(merged.statements[0].superseded[0].provenance.author, "scanner");
+//! let bytes = openvex::write(&merged.document()).unwrap();
+//! # assert!(!bytes.is_empty());
+//! ```
+//!
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 

@@ -155,6 +155,12 @@ fn product_rules_table() {
             true,
         ),
         (
+            "docker.io shorthand is library/",
+            id("docker.io/debian:bookworm"),
+            id("index.docker.io/library/debian:bookworm"),
+            true,
+        ),
+        (
             "other tag",
             id("debian:bookworm"),
             id("docker.io/library/debian:trixie"),
