@@ -93,6 +93,13 @@ pub enum CycloneDxError {
         #[source]
         source: jcs::JcsError,
     },
+    /// The SBOM given for BOM-Links is not I-JSON.
+    #[error("the SBOM given is not a JSON document Stella accepts: {source}")]
+    SbomJson {
+        /// The reader's error, with pointer and byte offset.
+        #[source]
+        source: jcs::JcsError,
+    },
     /// Not a CycloneDX BOM (`bomFormat` is not `CycloneDX`).
     #[error("{pointer}: not a CycloneDX document (bomFormat {found:?})")]
     NotCycloneDx {
@@ -165,10 +172,10 @@ impl Kinded for CycloneDxError {
     fn kind(&self) -> ErrorKind {
         match self {
             CycloneDxError::Json {
-                source: jcs::JcsError::TooLarge { .. },
+                source: jcs::JcsError::TooLarge { .. } | jcs::JcsError::TooDeep { .. },
             }
-            | CycloneDxError::Json {
-                source: jcs::JcsError::TooDeep { .. },
+            | CycloneDxError::SbomJson {
+                source: jcs::JcsError::TooLarge { .. } | jcs::JcsError::TooDeep { .. },
             }
             | CycloneDxError::TooMany { .. } => ErrorKind::TooLarge,
             _ => ErrorKind::Invalid,
@@ -304,7 +311,7 @@ pub fn read_with(bytes: &[u8], options: &ReadOptions<'_>) -> Result<CycloneDxRea
     let root = object(&value, "")?;
     let own = BomIndex::of(root)?;
     let sbom_value = match options.sbom {
-        Some(b) => Some(jcs::parse(b).map_err(|source| CycloneDxError::Json { source })?),
+        Some(b) => Some(jcs::parse(b).map_err(|source| CycloneDxError::SbomJson { source })?),
         None => None,
     };
     let sbom = match &sbom_value {

@@ -334,3 +334,87 @@ fn openvex_to_cyclonedx_to_openvex_keeps_every_status_justification_label_and_pr
         openvex::write(&original).unwrap()
     );
 }
+
+#[test]
+fn vex_embedded_in_an_sbom_names_a_nested_component_as_a_subcomponent() {
+    let sbom = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,
+        "metadata":{"timestamp":"2024-05-01T00:00:00Z",
+          "component":{"type":"container","name":"app","bom-ref":"app",
+            "purl":"pkg:oci/app@sha256%3A0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+        "components":[{"type":"application","name":"srv","bom-ref":"srv","purl":"pkg:generic/srv@1",
+          "components":[{"type":"library","name":"lib","bom-ref":"lib 1","purl":"pkg:cargo/lib@1.0.0",
+            "hashes":[{"alg":"SHA-256","content":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}]}]}],
+        "vulnerabilities":[
+          {"id":"RUSTSEC-2024-0001","analysis":{"state":"not_affected","justification":"requires_dependency",
+            "lastUpdated":"2024-05-02T00:00:00Z"},"affects":[{"ref":"lib%201"}]},
+          {"id":"CVE-2024-9","analysis":{"state":"resolved_with_pedigree"},"affects":[{"ref":"app"}]}]}"#;
+    let read = cyclonedx::read(sbom).unwrap();
+    assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    let s = &read.document.statements[0];
+    let product = &s.products[0];
+    assert_eq!(product.identity.purl.as_deref(), Some("pkg:generic/srv@1"));
+    assert_eq!(
+        product.subcomponents[0].purl.as_deref(),
+        Some("pkg:cargo/lib@1.0.0")
+    );
+    assert_eq!(product.subcomponents[0].hashes.len(), 1);
+    let j = s.justification.as_ref().unwrap();
+    assert_eq!(
+        (j.kind, j.label.as_str()),
+        (JustificationKind::Other, "requires_dependency")
+    );
+    // No firstIssued: the statement's own lastUpdated comes before the document's time.
+    assert_eq!(
+        s.timestamp,
+        "2024-05-02T00:00:00Z".parse::<jiff::Timestamp>().unwrap()
+    );
+    assert!(s.last_updated.is_some());
+    let fixed = &read.document.statements[1];
+    assert_eq!(fixed.status, Status::Fixed);
+    assert!(fixed.products[0].identity.image_digest.is_some());
+    assert!(
+        fixed
+            .status_notes
+            .as_deref()
+            .unwrap()
+            .contains("resolved_with_pedigree")
+    );
+}
+
+#[test]
+fn malformed_input_is_an_error_with_a_pointer_never_a_panic() {
+    use stella_core::{ErrorKind, Kinded};
+    let cases: [(&[u8], &str); 6] = [
+        (br#"{"bomFormat":"SPDX"}"#, "/bomFormat"),
+        (br#"{"bomFormat":"CycloneDX","vulnerabilities":{}}"#, "/vulnerabilities"),
+        (
+            br#"{"bomFormat":"CycloneDX","vulnerabilities":[{"analysis":{"state":"in_triage"}}]}"#,
+            "/vulnerabilities/0",
+        ),
+        (
+            br#"{"bomFormat":"CycloneDX","vulnerabilities":[{"id":"X","analysis":{"state":"in_triage","firstIssued":"yesterday"}}]}"#,
+            "/vulnerabilities/0/analysis/firstIssued",
+        ),
+        (
+            br#"{"bomFormat":"CycloneDX","metadata":{"timestamp":"2024-01-01T00:00:00Z"},"vulnerabilities":[{"id":"X","analysis":{"state":"in_triage"},"affects":[{}]}]}"#,
+            "/vulnerabilities/0/affects/0",
+        ),
+        (br#"{"bomFormat":"CycloneDX","version":0}"#, "/version"),
+    ];
+    for (bytes, pointer) in cases {
+        let err = cyclonedx::read(bytes).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+        assert!(err.to_string().starts_with(pointer), "{pointer}: {err}");
+    }
+    let err = cyclonedx::read(br#"{"bomFormat":"CycloneDX",}"#).unwrap_err();
+    assert!(matches!(err, CycloneDxError::Json { .. }), "{err}");
+    let err = cyclonedx::read_with(
+        &fixture(&format!("{EXAMPLES}/Case-7-vex.json")),
+        &ReadOptions {
+            sbom: Some(b"[1,]"),
+            fallback_timestamp: None,
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, CycloneDxError::SbomJson { .. }), "{err}");
+}
