@@ -10,12 +10,14 @@
 //! - [`matching`]: which statements speak about a vulnerability and a product (aliases, purl,
 //!   image, BOM-Link and hash rules);
 //! - [`merge`]: the deterministic merge, one effective statement per (vulnerability, product,
-//!   subcomponent) with the provenance of what it superseded.
+//!   subcomponent) with the provenance of what it superseded;
+//! - [`cyclonedx`]: reading CycloneDX VEX 1.4–1.7 (standalone with BOM-Links into an SBOM, or
+//!   embedded in an SBOM) and writing canonical standalone CycloneDX 1.7 VEX.
 //!
-//! What it does not own (yet, or ever): CycloneDX VEX and CSAF (later modules of this crate),
-//! product matching and merging (later modules), fetching VEX from images (`stella-oci`), signing
-//! (`stella-attest`), and printing (the `stella` binary).
+//! What it does not own (yet, or ever): CSAF VEX (a later module of this crate), fetching VEX
+//! from images (`stella-oci`), signing (`stella-attest`), and printing (the `stella` binary).
 
+pub mod cyclonedx;
 pub mod matching;
 pub mod merge;
 pub mod model;
