@@ -12,11 +12,13 @@
 //! - [`merge`]: the deterministic merge, one effective statement per (vulnerability, product,
 //!   subcomponent) with the provenance of what it superseded;
 //! - [`cyclonedx`]: reading CycloneDX VEX 1.4–1.7 (standalone with BOM-Links into an SBOM, or
-//!   embedded in an SBOM) and writing canonical standalone CycloneDX 1.7 VEX.
+//!   embedded in an SBOM) and writing canonical standalone CycloneDX 1.7 VEX;
+//! - [`csaf`]: reading CSAF 2.0 VEX (product tree, relationships, the four VEX status lists).
 //!
-//! What it does not own (yet, or ever): CSAF VEX (a later module of this crate), fetching VEX
+//! What it does not own (yet, or ever): writing CSAF VEX (a later step of [`csaf`]), fetching VEX
 //! from images (`stella-oci`), signing (`stella-attest`), and printing (the `stella` binary).
 
+pub mod csaf;
 pub mod cyclonedx;
 pub mod matching;
 pub mod merge;

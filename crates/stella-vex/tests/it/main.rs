@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod csaf;
 mod cyclonedx;
 mod matching;
 mod merge;

@@ -1,0 +1,1034 @@
+//! CSAF 2.0 with the VEX profile (<https://docs.oasis-open.org/csaf/csaf/v2.0/>): reading a
+//! `csaf_vex` document into the canonical model.
+//!
+//! **Products.** The product tree's `branches` (walked with an explicit stack, at most
+//! [`MAX_BRANCH_DEPTH`] deep: deeper is [`CsafError::BranchTooDeep`]), its `full_product_names`
+//! and its `relationships` name the products. A product is identified by its
+//! `product_identification_helper` — `purl` (which becomes its identifier), `cpe` and `hashes` —
+//! and, when it has neither purl nor CPE nor hash, by its `product_id`. A relationship of category
+//! `default_component_of`, `installed_on` or `installed_with` makes the product it defines the
+//! product it relates to (the platform) with the referenced component as a subcomponent; a
+//! relationship whose platform is itself defined by a relationship is followed to its root, the
+//! components on the way becoming subcomponents. A cycle of relationships is
+//! [`CsafError::RelationshipCycle`]. Other relationship categories (`external_component_of`,
+//! `optional_component_of`) do not say the component is in the product: the product they define
+//! is named by its own `full_product_name`, with [`CsafWarning::RelationshipNotMapped`].
+//! `product_groups` are expanded wherever `group_ids` appear.
+//!
+//! **Statements.** For each vulnerability (named by `cve`, else its first `ids[].text`; the other
+//! ids are aliases), each product in one of the four VEX `product_status` lists gives a statement:
+//!
+//! | CSAF `product_status` | canonical |
+//! |---|---|
+//! | `known_affected` | [`Status::Affected`] |
+//! | `known_not_affected` | [`Status::NotAffected`] |
+//! | `fixed` | [`Status::Fixed`] |
+//! | `under_investigation` | [`Status::UnderInvestigation`] |
+//! | `first_affected`, `last_affected`, `first_fixed`, `recommended` | none: read and kept as [`CsafWarning::OtherProductStatus`], never mapped |
+//!
+//! `flags` are justifications: CSAF's five labels are OpenVEX's five, so the kind maps one to one
+//! and the label is kept as written (an unknown label is [`JustificationKind::Other`] with
+//! [`CsafWarning::UnknownFlagLabel`]). `threats` of category `impact` are the impact statement;
+//! `remediations` are the action statement (their `details`, their categories noted in
+//! `status_notes` as `CSAF remediation: vendor_fix`). Products with the same status, flag, impact
+//! and remediations in one vulnerability are one statement.
+//!
+//! **Times.** A statement's time is its flag's `date`, else its impact threat's `date`, else
+//! `document.tracking.current_release_date` (which the CSAF schema requires; without it a
+//! statement is [`CsafError::NoTimestamp`]). A remediation's `date` is the action statement's
+//! time.
+//!
+//! What this module does not own (yet): writing CSAF, the profile's mandatory-rule checks
+//! (`stella vex validate`), matching and merging.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use stella_core::jcs::{self, Object, Value};
+use stella_core::{Digest, ErrorKind, Kinded};
+
+use crate::model::{
+    HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
+    VexDocument, VexFormat, VexStatement, Vulnerability,
+};
+
+/// Deepest product-tree branch nesting read (the parser's own bound, 256 JSON levels, allows
+/// about 127 branch levels; real trees use vendor / product name / version, three or four).
+pub const MAX_BRANCH_DEPTH: usize = 64;
+
+/// Most products (branch products, full product names and relationships) in one document.
+pub const MAX_PRODUCTS: usize = 1_000_000;
+
+/// Most statements read from one document (as [`crate::openvex::MAX_STATEMENTS`]).
+pub const MAX_STATEMENTS: usize = 1_000_000;
+
+/// The relationship categories that put a component into a product.
+const COMPONENT_RELATIONSHIPS: [&str; 3] =
+    ["default_component_of", "installed_on", "installed_with"];
+
+/// Why a CSAF document could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsafError {
+    /// The bytes are not I-JSON.
+    #[error("not a JSON document Stella accepts: {source}")]
+    Json {
+        /// The reader's error, with pointer and byte offset.
+        #[source]
+        source: jcs::JcsError,
+    },
+    /// Not a CSAF 2.0 document (`document.csaf_version` is not `2.0`).
+    #[error("{pointer}: not a CSAF 2.0 document (csaf_version {found:?})")]
+    NotCsaf {
+        /// JSON pointer of `csaf_version`.
+        pointer: String,
+        /// What was found.
+        found: String,
+    },
+    /// A member has the wrong JSON type.
+    #[error("{pointer}: expected {expected}")]
+    WrongType {
+        /// JSON pointer of the member.
+        pointer: String,
+        /// What the spec allows there.
+        expected: &'static str,
+    },
+    /// A required member is missing.
+    #[error("{pointer}: the required member {member:?} is missing")]
+    MissingMember {
+        /// JSON pointer of the object that lacks it.
+        pointer: String,
+        /// The member's name.
+        member: &'static str,
+    },
+    /// A timestamp that is not RFC 3339.
+    #[error("{pointer}: {source}")]
+    BadTimestamp {
+        /// JSON pointer of the timestamp.
+        pointer: String,
+        /// Why it could not be read.
+        #[source]
+        source: stella_core::time::TimeError,
+    },
+    /// A statement with no time: no flag or threat date and no `current_release_date`.
+    #[error(
+        "{pointer}: the statement has no time (no flag or threat date, and no document.tracking.current_release_date)"
+    )]
+    NoTimestamp {
+        /// JSON pointer of the vulnerability.
+        pointer: String,
+    },
+    /// A vulnerability with neither `cve` nor `ids`.
+    #[error("{pointer}: the vulnerability has neither cve nor ids")]
+    NoVulnerabilityId {
+        /// JSON pointer of the vulnerability.
+        pointer: String,
+    },
+    /// Product-tree branches nested deeper than [`MAX_BRANCH_DEPTH`].
+    #[error("{pointer}: product tree branches nested deeper than {limit}")]
+    BranchTooDeep {
+        /// JSON pointer of the first branch beyond the limit.
+        pointer: String,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Relationships that define products in terms of each other.
+    #[error("{pointer}: relationships form a cycle through the products {product_ids:?}")]
+    RelationshipCycle {
+        /// JSON pointer of a relationship on the cycle.
+        pointer: String,
+        /// The product ids on the cycle, in order.
+        product_ids: Vec<String>,
+    },
+    /// More products or statements than the limits.
+    #[error("{pointer}: {count} items, more than the limit of {limit}")]
+    TooMany {
+        /// JSON pointer of the array.
+        pointer: String,
+        /// Items found (at least).
+        count: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+impl Kinded for CsafError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CsafError::Json {
+                source: jcs::JcsError::TooLarge { .. } | jcs::JcsError::TooDeep { .. },
+            }
+            | CsafError::BranchTooDeep { .. }
+            | CsafError::TooMany { .. } => ErrorKind::TooLarge,
+            _ => ErrorKind::Invalid,
+        }
+    }
+}
+
+/// Something in the document that did not stop reading but is worth saying.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsafWarning {
+    /// `document.category` is not `csaf_vex`: read all the same.
+    #[error(
+        "/document/category: {category:?} is not the VEX profile (csaf_vex); read all the same"
+    )]
+    NotVexProfile {
+        /// The category as written.
+        category: String,
+    },
+    /// A `product_status` list that is none of the four VEX statuses: kept, not mapped.
+    #[error("{pointer}: the product status list {list:?} is not a VEX status; not mapped")]
+    OtherProductStatus {
+        /// JSON pointer of the list.
+        pointer: String,
+        /// The list's name.
+        list: String,
+        /// The product ids in it, as written.
+        product_ids: Vec<String>,
+    },
+    /// A product id that no product of the tree defines.
+    #[error("{pointer}: {product_id:?} names no product of the product tree; kept as written")]
+    UnknownProductId {
+        /// JSON pointer of the reference.
+        pointer: String,
+        /// The id as written.
+        product_id: String,
+    },
+    /// A group id that no product group defines.
+    #[error("{pointer}: {group_id:?} names no product group; ignored")]
+    UnknownGroupId {
+        /// JSON pointer of the reference.
+        pointer: String,
+        /// The id as written.
+        group_id: String,
+    },
+    /// A relationship whose category does not put the component into the product.
+    #[error(
+        "{pointer}: relationship category {category:?} is not a component of the product; the product is named alone"
+    )]
+    RelationshipNotMapped {
+        /// JSON pointer of the relationship.
+        pointer: String,
+        /// The category as written.
+        category: String,
+    },
+    /// A flag label outside CSAF's five.
+    #[error("{pointer}: unknown flag label {label:?}; kept as the justification's label")]
+    UnknownFlagLabel {
+        /// JSON pointer of the label.
+        pointer: String,
+        /// The label as written.
+        label: String,
+    },
+    /// A product id defined twice: the first definition is used.
+    #[error("{pointer}: product id {product_id:?} is defined twice; the first definition is used")]
+    DuplicateProductId {
+        /// JSON pointer of the second definition.
+        pointer: String,
+        /// The id.
+        product_id: String,
+    },
+}
+
+impl CsafWarning {
+    /// A stable name of what the warning says, for machine output.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            CsafWarning::NotVexProfile { .. } => "not-vex-profile",
+            CsafWarning::OtherProductStatus { .. } => "other-product-status",
+            CsafWarning::UnknownProductId { .. } => "unknown-product-id",
+            CsafWarning::UnknownGroupId { .. } => "unknown-group-id",
+            CsafWarning::RelationshipNotMapped { .. } => "relationship-not-mapped",
+            CsafWarning::UnknownFlagLabel { .. } => "unknown-flag-label",
+            CsafWarning::DuplicateProductId { .. } => "duplicate-product-id",
+        }
+    }
+
+    /// JSON pointer of what the warning is about.
+    pub fn pointer(&self) -> &str {
+        match self {
+            CsafWarning::NotVexProfile { .. } => "/document/category",
+            CsafWarning::OtherProductStatus { pointer, .. }
+            | CsafWarning::UnknownProductId { pointer, .. }
+            | CsafWarning::UnknownGroupId { pointer, .. }
+            | CsafWarning::RelationshipNotMapped { pointer, .. }
+            | CsafWarning::UnknownFlagLabel { pointer, .. }
+            | CsafWarning::DuplicateProductId { pointer, .. } => pointer,
+        }
+    }
+}
+
+/// A document read, with its canonical id and what is worth saying about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsafRead {
+    /// The document in the canonical model.
+    pub document: VexDocument,
+    /// `sha256(JCS(bytes))`.
+    pub canonical_id: Digest,
+    /// Warnings, in document order.
+    pub warnings: Vec<CsafWarning>,
+}
+
+/// Reads a CSAF 2.0 VEX document.
+///
+/// # Errors
+/// [`CsafError`] naming the JSON pointer of the first member that cannot be understood.
+pub fn read(bytes: &[u8]) -> Result<CsafRead, CsafError> {
+    let value = jcs::parse(bytes).map_err(|source| CsafError::Json { source })?;
+    let canonical_id = Digest::sha256(&value.to_canonical());
+    let root = object(&value, "")?;
+    let mut warnings = Vec::new();
+    let tree = match opt_object(root, "", "product_tree")? {
+        Some(t) => ProductTree::of(t, &mut warnings)?,
+        None => ProductTree::default(),
+    };
+    let mut reader = Reader { tree, warnings };
+    let document = reader.document(root, &canonical_id)?;
+    Ok(CsafRead {
+        document,
+        canonical_id,
+        warnings: reader.warnings,
+    })
+}
+
+fn object<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v Object<'a>, CsafError> {
+    value.as_object().ok_or_else(|| CsafError::WrongType {
+        pointer: pointer.to_owned(),
+        expected: "an object",
+    })
+}
+
+fn array<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v [Value<'a>], CsafError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        _ => Err(CsafError::WrongType {
+            pointer: pointer.to_owned(),
+            expected: "an array",
+        }),
+    }
+}
+
+fn child(pointer: &str, member: &str) -> String {
+    format!("{pointer}/{}", jcs::escape_pointer_segment(member))
+}
+
+fn opt_string(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Option<String>, CsafError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| CsafError::WrongType {
+                pointer: child(pointer, name),
+                expected: "a string",
+            }),
+    }
+}
+
+fn string(obj: &Object<'_>, pointer: &str, name: &'static str) -> Result<String, CsafError> {
+    opt_string(obj, pointer, name)?.ok_or_else(|| CsafError::MissingMember {
+        pointer: pointer.to_owned(),
+        member: name,
+    })
+}
+
+fn opt_array<'v, 'a>(
+    obj: &'v Object<'a>,
+    pointer: &str,
+    name: &str,
+) -> Result<&'v [Value<'a>], CsafError> {
+    match obj.get(name) {
+        None => Ok(&[]),
+        Some(v) => array(v, &child(pointer, name)),
+    }
+}
+
+fn opt_object<'v, 'a>(
+    obj: &'v Object<'a>,
+    pointer: &str,
+    name: &str,
+) -> Result<Option<&'v Object<'a>>, CsafError> {
+    obj.get(name)
+        .map(|v| object(v, &child(pointer, name)))
+        .transpose()
+}
+
+/// The strings of an optional array member.
+fn strings(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Vec<String>, CsafError> {
+    let p = child(pointer, name);
+    opt_array(obj, pointer, name)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| CsafError::WrongType {
+                    pointer: format!("{p}/{i}"),
+                    expected: "a string",
+                })
+        })
+        .collect()
+}
+
+fn time(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Option<jiff::Timestamp>, CsafError> {
+    let Some(text) = opt_string(obj, pointer, name)? else {
+        return Ok(None);
+    };
+    text.parse::<jiff::Timestamp>()
+        .map(Some)
+        .map_err(|source| CsafError::BadTimestamp {
+            pointer: child(pointer, name),
+            source: stella_core::time::TimeError { text, source },
+        })
+}
+
+/// A relationship that defines a product: the component and the product it relates to.
+#[derive(Debug, Clone)]
+struct Relationship {
+    pointer: String,
+    component: String,
+    platform: String,
+}
+
+/// The products a product tree defines.
+#[derive(Debug, Default)]
+struct ProductTree {
+    /// Products by id, named by their identification helper or id.
+    products: BTreeMap<String, ProductIdentity>,
+    /// Products defined by component relationships, by the id they define.
+    relationships: BTreeMap<String, Relationship>,
+    /// Product groups by id.
+    groups: BTreeMap<String, Vec<String>>,
+}
+
+impl ProductTree {
+    fn of(tree: &Object<'_>, warnings: &mut Vec<CsafWarning>) -> Result<Self, CsafError> {
+        let pointer = "/product_tree";
+        let mut out = ProductTree::default();
+        // An explicit stack keeps a deep tree from exhausting the thread's stack.
+        let mut stack: Vec<(&Value<'_>, String, usize)> = Vec::new();
+        for (i, b) in opt_array(tree, pointer, "branches")?.iter().enumerate() {
+            stack.push((b, format!("{pointer}/branches/{i}"), 1));
+        }
+        while let Some((branch, p, depth)) = stack.pop() {
+            if depth > MAX_BRANCH_DEPTH {
+                return Err(CsafError::BranchTooDeep {
+                    pointer: p,
+                    limit: MAX_BRANCH_DEPTH,
+                });
+            }
+            let obj = object(branch, &p)?;
+            if let Some(product) = opt_object(obj, &p, "product")? {
+                out.add_full_product_name(product, &child(&p, "product"), warnings)?;
+            }
+            for (i, b) in opt_array(obj, &p, "branches")?.iter().enumerate().rev() {
+                stack.push((b, format!("{p}/branches/{i}"), depth + 1));
+            }
+        }
+        for (i, f) in opt_array(tree, pointer, "full_product_names")?
+            .iter()
+            .enumerate()
+        {
+            let p = format!("{pointer}/full_product_names/{i}");
+            out.add_full_product_name(object(f, &p)?, &p, warnings)?;
+        }
+        for (i, r) in opt_array(tree, pointer, "relationships")?
+            .iter()
+            .enumerate()
+        {
+            let p = format!("{pointer}/relationships/{i}");
+            let r = object(r, &p)?;
+            let category = string(r, &p, "category")?;
+            let component = string(r, &p, "product_reference")?;
+            let platform = string(r, &p, "relates_to_product_reference")?;
+            let fpn_pointer = child(&p, "full_product_name");
+            let fpn = opt_object(r, &p, "full_product_name")?.ok_or_else(|| {
+                CsafError::MissingMember {
+                    pointer: p.clone(),
+                    member: "full_product_name",
+                }
+            })?;
+            if COMPONENT_RELATIONSHIPS.contains(&category.as_str()) {
+                let id = string(fpn, &fpn_pointer, "product_id")?;
+                if out.products.contains_key(&id) || out.relationships.contains_key(&id) {
+                    warnings.push(CsafWarning::DuplicateProductId {
+                        pointer: child(&fpn_pointer, "product_id"),
+                        product_id: id,
+                    });
+                    continue;
+                }
+                out.relationships.insert(
+                    id,
+                    Relationship {
+                        pointer: p,
+                        component,
+                        platform,
+                    },
+                );
+            } else {
+                warnings.push(CsafWarning::RelationshipNotMapped {
+                    pointer: p,
+                    category,
+                });
+                out.add_full_product_name(fpn, &fpn_pointer, warnings)?;
+            }
+            out.check_size(pointer)?;
+        }
+        for (i, g) in opt_array(tree, pointer, "product_groups")?
+            .iter()
+            .enumerate()
+        {
+            let p = format!("{pointer}/product_groups/{i}");
+            let g = object(g, &p)?;
+            let id = string(g, &p, "group_id")?;
+            let ids = strings(g, &p, "product_ids")?;
+            out.groups.entry(id).or_insert(ids);
+        }
+        out.check_cycles()?;
+        Ok(out)
+    }
+
+    fn check_size(&self, pointer: &str) -> Result<(), CsafError> {
+        let count = self.products.len() + self.relationships.len();
+        if count > MAX_PRODUCTS {
+            return Err(CsafError::TooMany {
+                pointer: pointer.to_owned(),
+                count,
+                limit: MAX_PRODUCTS,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_full_product_name(
+        &mut self,
+        fpn: &Object<'_>,
+        pointer: &str,
+        warnings: &mut Vec<CsafWarning>,
+    ) -> Result<(), CsafError> {
+        let id = string(fpn, pointer, "product_id")?;
+        let identity = identity_of(fpn, pointer, &id)?;
+        if self.products.contains_key(&id) {
+            warnings.push(CsafWarning::DuplicateProductId {
+                pointer: child(pointer, "product_id"),
+                product_id: id,
+            });
+            return Ok(());
+        }
+        self.products.insert(id, identity);
+        self.check_size("/product_tree")
+    }
+
+    /// Refuses relationships that define products in terms of each other (an iterative
+    /// depth-first search over "defined by" edges).
+    fn check_cycles(&self) -> Result<(), CsafError> {
+        // 1: on the current path, 2: done.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        for start in self.relationships.keys() {
+            if state.contains_key(start.as_str()) {
+                continue;
+            }
+            // (product id, whether its edges were pushed)
+            let mut path: Vec<&str> = Vec::new();
+            let mut stack: Vec<(&str, bool)> = vec![(start.as_str(), false)];
+            while let Some((id, expanded)) = stack.pop() {
+                if expanded {
+                    state.insert(id, 2);
+                    path.pop();
+                    continue;
+                }
+                match state.get(id) {
+                    Some(2) => continue,
+                    Some(_) => {
+                        let from = path.iter().position(|p| *p == id).unwrap_or(0);
+                        let cycle: Vec<String> =
+                            path.iter().skip(from).map(|s| (*s).to_owned()).collect();
+                        let pointer = self
+                            .relationships
+                            .get(id)
+                            .map(|r| r.pointer.clone())
+                            .unwrap_or_default();
+                        return Err(CsafError::RelationshipCycle {
+                            pointer,
+                            product_ids: cycle,
+                        });
+                    }
+                    None => {}
+                }
+                let Some(r) = self.relationships.get(id) else {
+                    state.insert(id, 2);
+                    continue;
+                };
+                state.insert(id, 1);
+                path.push(id);
+                stack.push((id, true));
+                for next in [r.component.as_str(), r.platform.as_str()] {
+                    if self.relationships.contains_key(next) {
+                        stack.push((next, false));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The identity a product id names, alone (a relationship's own product by what it relates).
+    fn identity(&self, id: &str) -> Option<ProductIdentity> {
+        if let Some(identity) = self.products.get(id) {
+            return Some(identity.clone());
+        }
+        self.resolve(id).map(|p| p.identity)
+    }
+
+    /// The product a product id names; relationships followed to the root platform, the
+    /// components on the way as subcomponents. Relationships have no cycles (checked).
+    fn resolve(&self, id: &str) -> Option<Product> {
+        let mut subcomponents = Vec::new();
+        let mut current = id;
+        // Bounded by the number of relationships even if a cycle slipped through.
+        for _ in 0..=self.relationships.len() {
+            match self.relationships.get(current) {
+                Some(r) => {
+                    subcomponents.push(self.component_identity(&r.component));
+                    current = &r.platform;
+                }
+                None => {
+                    let identity = self.products.get(current)?.clone();
+                    subcomponents.sort();
+                    subcomponents.dedup();
+                    return Some(Product {
+                        identity,
+                        subcomponents,
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// A component named by a relationship: its own identity, or for a component that is itself
+    /// a relationship's product, the component that relationship names.
+    fn component_identity(&self, id: &str) -> ProductIdentity {
+        let mut current = id;
+        for _ in 0..=self.relationships.len() {
+            match self.relationships.get(current) {
+                Some(r) => current = &r.component,
+                None => break,
+            }
+        }
+        self.products
+            .get(current)
+            .cloned()
+            .unwrap_or_else(|| product_id_identity(current))
+    }
+}
+
+fn product_id_identity(id: &str) -> ProductIdentity {
+    ProductIdentity {
+        id: Some(id.to_owned()),
+        ..ProductIdentity::default()
+    }
+}
+
+/// A full product name's identity: its identification helper, else its product id.
+fn identity_of(fpn: &Object<'_>, pointer: &str, id: &str) -> Result<ProductIdentity, CsafError> {
+    let Some(helper) = opt_object(fpn, pointer, "product_identification_helper")? else {
+        return Ok(product_id_identity(id));
+    };
+    let hp = child(pointer, "product_identification_helper");
+    let mut identity = match opt_string(helper, &hp, "purl")? {
+        Some(purl) => ProductIdentity::from_id(&purl),
+        None => ProductIdentity::default(),
+    };
+    if let Some(cpe) = opt_string(helper, &hp, "cpe")? {
+        if cpe.starts_with("cpe:2.3:") {
+            identity.cpe23 = Some(cpe);
+        } else {
+            identity.cpe22 = Some(cpe);
+        }
+    }
+    for (i, h) in opt_array(helper, &hp, "hashes")?.iter().enumerate() {
+        let p = format!("{hp}/hashes/{i}");
+        let h = object(h, &p)?;
+        for (j, fh) in opt_array(h, &p, "file_hashes")?.iter().enumerate() {
+            let fp = format!("{p}/file_hashes/{j}");
+            let fh = object(fh, &fp)?;
+            let algorithm = string(fh, &fp, "algorithm")?;
+            let value = string(fh, &fp, "value")?;
+            if let Some(a) = hash_from_csaf(&algorithm) {
+                identity.hashes.insert(a, value);
+            }
+        }
+    }
+    if identity.is_empty() {
+        identity.id = Some(id.to_owned());
+    }
+    Ok(identity)
+}
+
+/// The algorithm a CSAF hash names (CSAF uses OpenSSL's names: `sha256`, `sha3-256`, …).
+fn hash_from_csaf(algorithm: &str) -> Option<HashAlgorithm> {
+    Some(match algorithm.to_ascii_lowercase().as_str() {
+        "md5" => HashAlgorithm::Md5,
+        "sha1" | "sha-1" => HashAlgorithm::Sha1,
+        "sha256" | "sha-256" => HashAlgorithm::Sha256,
+        "sha384" | "sha-384" => HashAlgorithm::Sha384,
+        "sha512" | "sha-512" => HashAlgorithm::Sha512,
+        "sha3-224" => HashAlgorithm::Sha3_224,
+        "sha3-256" => HashAlgorithm::Sha3_256,
+        "sha3-384" => HashAlgorithm::Sha3_384,
+        "sha3-512" => HashAlgorithm::Sha3_512,
+        "blake2s256" => HashAlgorithm::Blake2s256,
+        "blake2b256" => HashAlgorithm::Blake2b256,
+        "blake2b512" => HashAlgorithm::Blake2b512,
+        _ => return None,
+    })
+}
+
+/// What one vulnerability says about one product besides its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Details {
+    justification: Option<Justification>,
+    flag_time: Option<jiff::Timestamp>,
+    impact: Vec<String>,
+    impact_time: Option<jiff::Timestamp>,
+    actions: Vec<String>,
+    action_categories: BTreeSet<String>,
+    action_time: Option<jiff::Timestamp>,
+}
+
+/// Products of one status with the same details: (status, details, [(product id, pointer)]).
+type StatementGroup = (Status, Details, Vec<(String, String)>);
+
+struct Reader {
+    tree: ProductTree,
+    warnings: Vec<CsafWarning>,
+}
+
+impl Reader {
+    fn document(
+        &mut self,
+        root: &Object<'_>,
+        canonical_id: &Digest,
+    ) -> Result<VexDocument, CsafError> {
+        let document = opt_object(root, "", "document")?.ok_or(CsafError::MissingMember {
+            pointer: String::new(),
+            member: "document",
+        })?;
+        let version = opt_string(document, "/document", "csaf_version")?.unwrap_or_default();
+        if version != "2.0" {
+            return Err(CsafError::NotCsaf {
+                pointer: "/document/csaf_version".to_owned(),
+                found: version,
+            });
+        }
+        let category = opt_string(document, "/document", "category")?.unwrap_or_default();
+        if category != "csaf_vex" {
+            self.warnings.push(CsafWarning::NotVexProfile { category });
+        }
+        let (author, role) = match opt_object(document, "/document", "publisher")? {
+            Some(p) => (
+                opt_string(p, "/document/publisher", "name")?,
+                opt_string(p, "/document/publisher", "category")?,
+            ),
+            None => (None, None),
+        };
+        let author = author.unwrap_or_else(|| "unknown".to_owned());
+        let tp = "/document/tracking";
+        let tracking = opt_object(document, "/document", "tracking")?;
+        let (id, current, initial, doc_version, tooling) = match tracking {
+            Some(t) => (
+                opt_string(t, tp, "id")?,
+                time(t, tp, "current_release_date")?,
+                time(t, tp, "initial_release_date")?,
+                opt_string(t, tp, "version")?,
+                tooling(t)?,
+            ),
+            None => (None, None, None, None, None),
+        };
+        let id = id.unwrap_or_else(|| format!("urn:stella:csaf:{}", canonical_id.hex()));
+        // CSAF versions are integers or semantic versions; the model keeps the first number.
+        let version = doc_version
+            .as_deref()
+            .and_then(|v| v.split(['.', '-', '+']).next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1)
+            .max(1);
+
+        let items = opt_array(root, "", "vulnerabilities")?;
+        let mut statements = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let pointer = format!("/vulnerabilities/{index}");
+            self.vulnerability(
+                item,
+                &pointer,
+                current,
+                canonical_id,
+                &author,
+                &mut statements,
+            )?;
+        }
+        Ok(VexDocument {
+            id,
+            author,
+            role,
+            timestamp: current.or(initial),
+            last_updated: current,
+            version,
+            tooling,
+            statements,
+        })
+    }
+
+    /// The product ids `product_ids` and `group_ids` of `obj` name, in order, deduplicated.
+    fn product_ids(&mut self, obj: &Object<'_>, pointer: &str) -> Result<Vec<String>, CsafError> {
+        let mut ids = strings(obj, pointer, "product_ids")?;
+        let gp = child(pointer, "group_ids");
+        for (i, g) in strings(obj, pointer, "group_ids")?.into_iter().enumerate() {
+            match self.tree.groups.get(&g) {
+                Some(members) => ids.extend(members.iter().cloned()),
+                None => self.warnings.push(CsafWarning::UnknownGroupId {
+                    pointer: format!("{gp}/{i}"),
+                    group_id: g,
+                }),
+            }
+        }
+        let mut seen = BTreeSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        Ok(ids)
+    }
+
+    #[allow(clippy::too_many_lines)] // One pass over a vulnerability's lists, in CSAF's order.
+    fn vulnerability(
+        &mut self,
+        value: &Value<'_>,
+        pointer: &str,
+        document_time: Option<jiff::Timestamp>,
+        canonical_id: &Digest,
+        author: &str,
+        statements: &mut Vec<VexStatement>,
+    ) -> Result<(), CsafError> {
+        let obj = object(value, pointer)?;
+        let mut ids = Vec::new();
+        for (i, item) in opt_array(obj, pointer, "ids")?.iter().enumerate() {
+            let p = format!("{pointer}/ids/{i}");
+            ids.push(string(object(item, &p)?, &p, "text")?);
+        }
+        let cve = opt_string(obj, pointer, "cve")?;
+        let name = match cve.clone().or_else(|| ids.first().cloned()) {
+            Some(n) => n,
+            None => {
+                return Err(CsafError::NoVulnerabilityId {
+                    pointer: pointer.to_owned(),
+                });
+            }
+        };
+        let mut vulnerability = Vulnerability::new(name, ids.into_iter().chain(cve));
+        for (i, n) in opt_array(obj, pointer, "notes")?.iter().enumerate() {
+            let p = format!("{pointer}/notes/{i}");
+            let n = object(n, &p)?;
+            if opt_string(n, &p, "category")?.as_deref() == Some("description") {
+                vulnerability.description = opt_string(n, &p, "text")?;
+                break;
+            }
+        }
+
+        // What flags, impact threats and remediations say, by product id.
+        let mut details: BTreeMap<String, Details> = BTreeMap::new();
+        for (i, f) in opt_array(obj, pointer, "flags")?.iter().enumerate() {
+            let p = format!("{pointer}/flags/{i}");
+            let f = object(f, &p)?;
+            let label = string(f, &p, "label")?;
+            let justification = Justification::from_openvex(&label);
+            if justification.kind == JustificationKind::Other {
+                self.warnings.push(CsafWarning::UnknownFlagLabel {
+                    pointer: child(&p, "label"),
+                    label,
+                });
+            }
+            let date = time(f, &p, "date")?;
+            for id in self.product_ids(f, &p)? {
+                let d = details.entry(id).or_default();
+                d.justification = Some(justification.clone());
+                d.flag_time = date;
+            }
+        }
+        let mut general = Details::default();
+        for (i, t) in opt_array(obj, pointer, "threats")?.iter().enumerate() {
+            let p = format!("{pointer}/threats/{i}");
+            let t = object(t, &p)?;
+            if opt_string(t, &p, "category")?.as_deref() != Some("impact") {
+                continue;
+            }
+            let text = string(t, &p, "details")?;
+            let date = time(t, &p, "date")?;
+            let targets = self.product_ids(t, &p)?;
+            let add = |d: &mut Details| {
+                d.impact.push(text.clone());
+                d.impact_time = d.impact_time.max(date);
+            };
+            if targets.is_empty() {
+                add(&mut general);
+            }
+            for id in targets {
+                add(details.entry(id).or_default());
+            }
+        }
+        for (i, r) in opt_array(obj, pointer, "remediations")?.iter().enumerate() {
+            let p = format!("{pointer}/remediations/{i}");
+            let r = object(r, &p)?;
+            let category = string(r, &p, "category")?;
+            let text = string(r, &p, "details")?;
+            let date = time(r, &p, "date")?;
+            let targets = self.product_ids(r, &p)?;
+            let add = |d: &mut Details| {
+                d.actions.push(text.clone());
+                d.action_categories.insert(category.clone());
+                d.action_time = d.action_time.max(date);
+            };
+            if targets.is_empty() {
+                add(&mut general);
+            }
+            for id in targets {
+                add(details.entry(id).or_default());
+            }
+        }
+
+        let sp = child(pointer, "product_status");
+        let Some(lists) = opt_object(obj, pointer, "product_status")? else {
+            return Ok(());
+        };
+        // Products of one status with the same details are one statement.
+        let mut groups: Vec<StatementGroup> = Vec::new();
+        for (list, members) in lists.iter() {
+            let lp = child(&sp, list);
+            let ids = array(members, &lp)?
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| CsafError::WrongType {
+                            pointer: format!("{lp}/{i}"),
+                            expected: "a string",
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let status = match list {
+                "known_affected" => Status::Affected,
+                "known_not_affected" => Status::NotAffected,
+                "fixed" => Status::Fixed,
+                "under_investigation" => Status::UnderInvestigation,
+                _ => {
+                    self.warnings.push(CsafWarning::OtherProductStatus {
+                        pointer: lp,
+                        list: list.to_owned(),
+                        product_ids: ids,
+                    });
+                    continue;
+                }
+            };
+            for (i, id) in ids.into_iter().enumerate() {
+                let at = format!("{lp}/{i}");
+                let mut d = details.get(&id).cloned().unwrap_or_default();
+                d.impact.extend(general.impact.iter().cloned());
+                d.impact_time = d.impact_time.max(general.impact_time);
+                d.actions.extend(general.actions.iter().cloned());
+                d.action_categories
+                    .extend(general.action_categories.iter().cloned());
+                d.action_time = d.action_time.max(general.action_time);
+                match groups.iter_mut().find(|(s, g, _)| *s == status && *g == d) {
+                    Some((_, _, members)) => members.push((id, at)),
+                    None => groups.push((status, d, vec![(id, at)])),
+                }
+            }
+        }
+
+        for (status, d, ids) in groups {
+            let mut products: Vec<Product> = Vec::new();
+            for (id, at) in ids {
+                let product = match self.tree.resolve(&id) {
+                    Some(p) => p,
+                    None => {
+                        if self.tree.identity(&id).is_none() {
+                            self.warnings.push(CsafWarning::UnknownProductId {
+                                pointer: at,
+                                product_id: id.clone(),
+                            });
+                        }
+                        Product {
+                            identity: product_id_identity(&id),
+                            subcomponents: Vec::new(),
+                        }
+                    }
+                };
+                if !products.contains(&product) {
+                    products.push(product);
+                }
+            }
+            let timestamp = match d.flag_time.or(d.impact_time).or(document_time) {
+                Some(t) => t,
+                None => {
+                    return Err(CsafError::NoTimestamp {
+                        pointer: pointer.to_owned(),
+                    });
+                }
+            };
+            if statements.len() >= MAX_STATEMENTS {
+                return Err(CsafError::TooMany {
+                    pointer: "/vulnerabilities".to_owned(),
+                    count: statements.len() + 1,
+                    limit: MAX_STATEMENTS,
+                });
+            }
+            let status_notes = (!d.action_categories.is_empty()).then(|| {
+                d.action_categories
+                    .iter()
+                    .map(|c| format!("CSAF remediation: {c}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            statements.push(VexStatement {
+                id: None,
+                version: None,
+                vulnerability: vulnerability.clone(),
+                products,
+                status,
+                justification: d.justification,
+                status_notes,
+                impact_statement: (!d.impact.is_empty()).then(|| d.impact.join("\n")),
+                action_statement: (!d.actions.is_empty()).then(|| d.actions.join("\n")),
+                action_statement_timestamp: d.action_time,
+                supplier: None,
+                timestamp,
+                last_updated: document_time,
+                provenance: Provenance {
+                    document: canonical_id.clone(),
+                    format: VexFormat::Csaf,
+                    statement_index: statements.len(),
+                    author: author.to_owned(),
+                },
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `tracking.generator.engine` as `name version`.
+fn tooling(tracking: &Object<'_>) -> Result<Option<String>, CsafError> {
+    let gp = "/document/tracking/generator";
+    let Some(generator) = opt_object(tracking, "/document/tracking", "generator")? else {
+        return Ok(None);
+    };
+    let Some(engine) = opt_object(generator, gp, "engine")? else {
+        return Ok(None);
+    };
+    let ep = child(gp, "engine");
+    let name = opt_string(engine, &ep, "name")?;
+    let version = opt_string(engine, &ep, "version")?;
+    Ok(match (name, version) {
+        (Some(n), Some(v)) => Some(format!("{n} {v}")),
+        (Some(n), None) => Some(n),
+        _ => None,
+    })
+}
