@@ -1,5 +1,5 @@
 //! CSAF 2.0 with the VEX profile (<https://docs.oasis-open.org/csaf/csaf/v2.0/>): reading a
-//! `csaf_vex` document into the canonical model.
+//! `csaf_vex` document into the canonical model, and writing canonical CSAF 2.0 VEX.
 //!
 //! **Products.** The product tree's `branches` (walked with an explicit stack, at most
 //! [`MAX_BRANCH_DEPTH`] deep: deeper is [`CsafError::BranchTooDeep`]), its `full_product_names`
@@ -38,11 +38,15 @@
 //! statement is [`CsafError::NoTimestamp`]). A remediation's `date` is the action statement's
 //! time.
 //!
-//! What this module does not own (yet): writing CSAF, the profile's mandatory-rule checks
+//! **Writing** ([`write`]) produces RFC 8785 canonical CSAF 2.0 VEX that the CSAF 2.0 JSON
+//! schema accepts; see its documentation for where each part of the model goes.
+//!
+//! What this module does not own (yet): the profile's mandatory-rule checks
 //! (`stella vex validate`), matching and merging.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::{Map, Value as Json};
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
@@ -962,7 +966,18 @@ impl Reader {
                         }
                     }
                 };
-                if !products.contains(&product) {
+                // One product named with several components (one relationship each) is one
+                // product with those subcomponents.
+                let same = products.iter().position(|q| {
+                    q.identity == product.identity
+                        && !q.subcomponents.is_empty()
+                        && !product.subcomponents.is_empty()
+                });
+                if let Some(q) = same.and_then(|i| products.get_mut(i)) {
+                    q.subcomponents.extend(product.subcomponents);
+                    q.subcomponents.sort();
+                    q.subcomponents.dedup();
+                } else if !products.contains(&product) {
                     products.push(product);
                 }
             }
@@ -1031,4 +1046,493 @@ fn tooling(tracking: &Object<'_>) -> Result<Option<String>, CsafError> {
         (Some(n), None) => Some(n),
         _ => None,
     })
+}
+
+/// The `product_id` prefix of products written without an identifier that can serve as one.
+const PRODUCT_ID_PREFIX: &str = "CSAFPID-";
+
+/// Flag labels CSAF 2.0 defines (OpenVEX's five).
+const CSAF_FLAG_LABELS: [&str; 5] = [
+    "component_not_present",
+    "inline_mitigations_already_exist",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_not_present",
+];
+
+/// Remediation categories CSAF 2.0 defines.
+const REMEDIATION_CATEGORIES: [&str; 5] = [
+    "mitigation",
+    "no_fix_planned",
+    "none_available",
+    "vendor_fix",
+    "workaround",
+];
+
+/// Publisher categories CSAF 2.0 defines.
+const PUBLISHER_CATEGORIES: [&str; 6] = [
+    "coordinator",
+    "discoverer",
+    "other",
+    "translator",
+    "user",
+    "vendor",
+];
+
+/// Why a document could not be written as CSAF.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsafWriteError {
+    /// The document has no statement and no time to release it at.
+    #[error("the document has no timestamp and no statements; CSAF needs a release date")]
+    NoTimestamp,
+    /// The written document could not be canonicalised.
+    #[error("the written document is not canonical JSON: {source}")]
+    Canonical {
+        /// Why.
+        #[source]
+        source: jcs::JcsError,
+    },
+}
+
+impl Kinded for CsafWriteError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
+}
+
+/// The document as canonical CSAF 2.0 VEX (RFC 8785 bytes), valid against the CSAF 2.0 schema.
+///
+/// Products become `full_product_names` (a product id that is the model's identifier when that is
+/// all that names it, else `CSAFPID-<n>` in sorted order; purl, CPE and hashes in the
+/// identification helper); a product with subcomponents gets one `default_component_of`
+/// relationship per subcomponent, and the statement names the relationship's product. Statements
+/// are grouped by vulnerability: a `cve` when the name is a CVE id, every other name in `ids`.
+/// Justifications with one of CSAF's five labels are `flags`; every not-affected product gets an
+/// `impact` threat (its impact statement, else `Justification: <label>`, as the VEX profile
+/// requires one of the two); every affected product a remediation (its action statement with the
+/// category the reader noted, else `mitigation`; `none_available` when there is no action
+/// statement). Dates are the statements' timestamps.
+///
+/// CSAF attaches flags, threats and remediations to product ids within a vulnerability, so two
+/// statements that give one product of one vulnerability different justifications read back
+/// with both on that product; a label outside CSAF's five survives only in the impact text.
+/// Hashes that are not hex of at least 32 digits (the schema's pattern) are not written.
+///
+/// # Errors
+/// [`CsafWriteError`] when the document has no time at all, or a value is not canonical JSON.
+#[allow(clippy::too_many_lines)] // One pass from the model to CSAF's sections.
+pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
+    let latest = document.statements.iter().map(|s| s.timestamp).max();
+    let current = document
+        .last_updated
+        .or(latest)
+        .or(document.timestamp)
+        .ok_or(CsafWriteError::NoTimestamp)?;
+    let initial = document.timestamp.unwrap_or(current).min(current);
+
+    // Product ids, assigned in sorted identity order.
+    let mut identities: BTreeSet<&ProductIdentity> = BTreeSet::new();
+    for p in document.statements.iter().flat_map(|s| &s.products) {
+        identities.insert(&p.identity);
+        identities.extend(p.subcomponents.iter());
+    }
+    let mut product_ids: BTreeMap<&ProductIdentity, String> = BTreeMap::new();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for identity in &identities {
+        if let Some(id) = own_product_id(identity)
+            && taken.insert(id.clone())
+        {
+            product_ids.insert(identity, id);
+        }
+    }
+    let mut n = 0usize;
+    for identity in &identities {
+        if product_ids.contains_key(identity) {
+            continue;
+        }
+        let id = loop {
+            n += 1;
+            let candidate = format!("{PRODUCT_ID_PREFIX}{n:04}");
+            if taken.insert(candidate.clone()) {
+                break candidate;
+            }
+        };
+        product_ids.insert(identity, id);
+    }
+    let pid = |identity: &ProductIdentity| product_ids.get(identity).cloned().unwrap_or_default();
+
+    let full_product_names: Vec<Json> = product_ids
+        .iter()
+        .map(|(identity, id)| Json::Object(full_product_name(identity, id)))
+        .collect();
+    // (component, product) → the relationship's product id.
+    let mut relationships: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut statement_products: Vec<Vec<String>> = Vec::new();
+    for s in &document.statements {
+        let mut ids = Vec::new();
+        for p in &s.products {
+            let product = pid(&p.identity);
+            if p.subcomponents.is_empty() {
+                ids.push(product.clone());
+            }
+            for sub in &p.subcomponents {
+                let component = pid(sub);
+                let id = format!("{component}:in:{product}");
+                relationships.insert((component, product.clone()), id.clone());
+                ids.push(id);
+            }
+        }
+        statement_products.push(ids);
+    }
+    let relationships_json: Vec<Json> = relationships
+        .iter()
+        .map(|((component, product), id)| {
+            let mut fpn = Map::new();
+            fpn.insert(
+                "name".into(),
+                format!("{component} as a component of {product}").into(),
+            );
+            fpn.insert("product_id".into(), id.clone().into());
+            let mut r = Map::new();
+            r.insert("category".into(), "default_component_of".into());
+            r.insert("full_product_name".into(), Json::Object(fpn));
+            r.insert("product_reference".into(), component.clone().into());
+            r.insert(
+                "relates_to_product_reference".into(),
+                product.clone().into(),
+            );
+            Json::Object(r)
+        })
+        .collect();
+
+    // Vulnerabilities, by name.
+    let mut by_vulnerability: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in document.statements.iter().enumerate() {
+        by_vulnerability
+            .entry(s.vulnerability.name.as_str())
+            .or_default()
+            .push(i);
+    }
+    let mut vulnerabilities = Vec::new();
+    for indices in by_vulnerability.values() {
+        let Some(first) = indices.first().and_then(|i| document.statements.get(*i)) else {
+            continue;
+        };
+        let v = &first.vulnerability;
+        let mut aliases: BTreeSet<&str> = BTreeSet::new();
+        let mut description = None;
+        let mut status: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut flags = Vec::new();
+        let mut threats = Vec::new();
+        let mut remediations = Vec::new();
+        for &i in indices {
+            let (Some(s), Some(ids)) = (document.statements.get(i), statement_products.get(i))
+            else {
+                continue;
+            };
+            aliases.extend(s.vulnerability.aliases.iter().map(String::as_str));
+            description = description.or(s.vulnerability.description.as_deref());
+            if ids.is_empty() {
+                continue;
+            }
+            let list = match s.status {
+                Status::Affected => "known_affected",
+                Status::NotAffected => "known_not_affected",
+                Status::Fixed => "fixed",
+                Status::UnderInvestigation => "under_investigation",
+            };
+            status.entry(list).or_default().extend(ids.iter().cloned());
+            let ids_json = || Json::Array(ids.iter().map(|i| i.clone().into()).collect());
+            let date: Json = s.timestamp.to_string().into();
+            if let Some(j) = &s.justification
+                && CSAF_FLAG_LABELS.contains(&j.label.as_str())
+            {
+                let mut f = Map::new();
+                f.insert("date".into(), date.clone());
+                f.insert("label".into(), j.label.clone().into());
+                f.insert("product_ids".into(), ids_json());
+                flags.push(Json::Object(f));
+            }
+            let impact = s.impact_statement.clone().or_else(|| {
+                (s.status == Status::NotAffected).then(|| match &s.justification {
+                    Some(j) => format!("Justification: {}", j.label),
+                    None => "Not affected.".to_owned(),
+                })
+            });
+            if let Some(details) = impact {
+                let mut t = Map::new();
+                t.insert("category".into(), "impact".into());
+                t.insert("date".into(), date.clone());
+                t.insert("details".into(), details.into());
+                t.insert("product_ids".into(), ids_json());
+                threats.push(Json::Object(t));
+            }
+            let noted: Vec<&str> = s
+                .status_notes
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.strip_prefix("CSAF remediation: "))
+                .filter(|c| REMEDIATION_CATEGORIES.contains(c))
+                .collect();
+            let remediation = match (&s.action_statement, s.status) {
+                (Some(a), _) => Some((noted.first().copied().unwrap_or("mitigation"), a.clone())),
+                (None, Status::Affected) => Some((
+                    "none_available",
+                    "No action statement was given.".to_owned(),
+                )),
+                (None, _) => None,
+            };
+            if let Some((category, details)) = remediation {
+                let mut r = Map::new();
+                r.insert("category".into(), category.into());
+                if let Some(t) = s.action_statement_timestamp {
+                    r.insert("date".into(), t.to_string().into());
+                }
+                r.insert("details".into(), details.into());
+                r.insert("product_ids".into(), ids_json());
+                remediations.push(Json::Object(r));
+            }
+        }
+        let mut vj = Map::new();
+        let is_cve = is_cve_id(&v.name);
+        if is_cve {
+            vj.insert("cve".into(), v.name.clone().into());
+        }
+        let other_ids: Vec<Json> = (!is_cve)
+            .then_some(v.name.as_str())
+            .into_iter()
+            .chain(aliases.iter().copied().filter(|a| *a != v.name))
+            .map(|text| {
+                let mut id = Map::new();
+                id.insert("system_name".into(), id_system(text).into());
+                id.insert("text".into(), text.into());
+                Json::Object(id)
+            })
+            .collect();
+        if !other_ids.is_empty() {
+            vj.insert("ids".into(), Json::Array(other_ids));
+        }
+        if let Some(d) = description {
+            let mut note = Map::new();
+            note.insert("category".into(), "description".into());
+            note.insert("text".into(), d.into());
+            vj.insert("notes".into(), Json::Array(vec![Json::Object(note)]));
+        }
+        let mut ps = Map::new();
+        for (list, ids) in status {
+            ps.insert(
+                list.into(),
+                Json::Array(ids.into_iter().map(Json::from).collect()),
+            );
+        }
+        vj.insert("product_status".into(), Json::Object(ps));
+        for (name, items) in [
+            ("flags", flags),
+            ("threats", threats),
+            ("remediations", remediations),
+        ] {
+            if !items.is_empty() {
+                vj.insert(name.into(), Json::Array(sorted(items)?));
+            }
+        }
+        vulnerabilities.push(Json::Object(vj));
+    }
+
+    let mut publisher = Map::new();
+    let category = document
+        .role
+        .as_deref()
+        .filter(|r| PUBLISHER_CATEGORIES.contains(r))
+        .unwrap_or("other");
+    publisher.insert("category".into(), category.into());
+    publisher.insert("name".into(), document.author.clone().into());
+    publisher.insert(
+        "namespace".into(),
+        publisher_namespace(&document.author).into(),
+    );
+    let mut history = Map::new();
+    history.insert("date".into(), current.to_string().into());
+    history.insert("number".into(), document.version.max(1).to_string().into());
+    history.insert("summary".into(), "Current version.".into());
+    let mut tracking = Map::new();
+    tracking.insert("current_release_date".into(), current.to_string().into());
+    if let Some(t) = &document.tooling {
+        let mut engine = Map::new();
+        engine.insert("name".into(), t.clone().into());
+        let mut generator = Map::new();
+        generator.insert("engine".into(), Json::Object(engine));
+        tracking.insert("generator".into(), Json::Object(generator));
+    }
+    tracking.insert("id".into(), tracking_id(&document.id).into());
+    tracking.insert("initial_release_date".into(), initial.to_string().into());
+    tracking.insert(
+        "revision_history".into(),
+        Json::Array(vec![Json::Object(history)]),
+    );
+    tracking.insert("status".into(), "final".into());
+    tracking.insert("version".into(), document.version.max(1).to_string().into());
+    let mut note = Map::new();
+    note.insert("category".into(), "summary".into());
+    note.insert(
+        "text".into(),
+        format!("VEX statements of {} ({}).", document.author, document.id).into(),
+    );
+    let mut doc = Map::new();
+    doc.insert("category".into(), "csaf_vex".into());
+    doc.insert("csaf_version".into(), "2.0".into());
+    doc.insert("notes".into(), Json::Array(vec![Json::Object(note)]));
+    doc.insert("publisher".into(), Json::Object(publisher));
+    doc.insert("title".into(), format!("VEX {}", document.id).into());
+    doc.insert("tracking".into(), Json::Object(tracking));
+
+    let mut tree = Map::new();
+    if !full_product_names.is_empty() {
+        tree.insert("full_product_names".into(), Json::Array(full_product_names));
+    }
+    if !relationships_json.is_empty() {
+        tree.insert("relationships".into(), Json::Array(relationships_json));
+    }
+    let mut root = Map::new();
+    root.insert("document".into(), Json::Object(doc));
+    root.insert("product_tree".into(), Json::Object(tree));
+    if !vulnerabilities.is_empty() {
+        root.insert("vulnerabilities".into(), Json::Array(vulnerabilities));
+    }
+    jcs::to_canonical(&Json::Object(root)).map_err(|source| CsafWriteError::Canonical { source })
+}
+
+/// The product id a product is written under when its identifier alone names it.
+fn own_product_id(identity: &ProductIdentity) -> Option<String> {
+    let id = identity.id.as_ref()?;
+    let only_id = identity.purl.is_none()
+        && identity.cpe22.is_none()
+        && identity.cpe23.is_none()
+        && identity.hashes.is_empty()
+        && !id.is_empty();
+    only_id.then(|| id.clone())
+}
+
+fn full_product_name(identity: &ProductIdentity, id: &str) -> Map<String, Json> {
+    let name = identity
+        .id
+        .clone()
+        .or_else(|| identity.purl.clone())
+        .or_else(|| identity.cpe23.clone())
+        .or_else(|| identity.cpe22.clone())
+        .unwrap_or_else(|| id.to_owned());
+    let mut helper = Map::new();
+    if let Some(purl) = &identity.purl {
+        helper.insert("purl".into(), purl.clone().into());
+    }
+    if let Some(cpe) = identity.cpe23.as_ref().or(identity.cpe22.as_ref()) {
+        helper.insert("cpe".into(), cpe.clone().into());
+    }
+    let file_hashes: Vec<Json> = identity
+        .hashes
+        .iter()
+        .filter(|(_, v)| v.len() >= 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|(a, v)| {
+            let mut h = Map::new();
+            h.insert("algorithm".into(), hash_to_csaf(*a).into());
+            h.insert("value".into(), v.clone().into());
+            Json::Object(h)
+        })
+        .collect();
+    if !file_hashes.is_empty() {
+        let mut hashes = Map::new();
+        hashes.insert("file_hashes".into(), Json::Array(file_hashes));
+        hashes.insert("filename".into(), name.clone().into());
+        helper.insert("hashes".into(), Json::Array(vec![Json::Object(hashes)]));
+    }
+    let mut fpn = Map::new();
+    fpn.insert("name".into(), name.into());
+    fpn.insert("product_id".into(), id.into());
+    if !helper.is_empty() {
+        fpn.insert("product_identification_helper".into(), Json::Object(helper));
+    }
+    fpn
+}
+
+fn hash_to_csaf(a: HashAlgorithm) -> &'static str {
+    match a {
+        HashAlgorithm::Md5 => "md5",
+        HashAlgorithm::Sha1 => "sha1",
+        HashAlgorithm::Sha256 => "sha256",
+        HashAlgorithm::Sha384 => "sha384",
+        HashAlgorithm::Sha512 => "sha512",
+        HashAlgorithm::Sha3_224 => "sha3-224",
+        HashAlgorithm::Sha3_256 => "sha3-256",
+        HashAlgorithm::Sha3_384 => "sha3-384",
+        HashAlgorithm::Sha3_512 => "sha3-512",
+        HashAlgorithm::Blake2s256 => "blake2s256",
+        HashAlgorithm::Blake2b256 => "blake2b256",
+        HashAlgorithm::Blake2b512 => "blake2b512",
+    }
+}
+
+/// Whether `name` matches the CSAF schema's CVE pattern `^CVE-[0-9]{4}-[0-9]{4,}$`.
+fn is_cve_id(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, number)) = rest.split_once('-') else {
+        return false;
+    };
+    year.len() == 4
+        && number.len() >= 4
+        && year.bytes().all(|b| b.is_ascii_digit())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The system an identifier belongs to, by its prefix.
+fn id_system(id: &str) -> &'static str {
+    match id.split('-').next().unwrap_or_default() {
+        "CVE" => "CVE",
+        "GHSA" => "GitHub Security Advisory",
+        "GO" => "Go Vulnerability Database",
+        "RUSTSEC" => "RustSec Advisory Database",
+        "PYSEC" => "PyPA Advisory Database",
+        _ => "OSV",
+    }
+}
+
+/// The publisher namespace: the author when it is a URL, else a URN naming the author.
+fn publisher_namespace(author: &str) -> String {
+    if author.starts_with("https://") || author.starts_with("http://") {
+        return author.to_owned();
+    }
+    format!(
+        "urn:stella:publisher:{}",
+        Digest::sha256(author.as_bytes())
+            .hex()
+            .get(..16)
+            .unwrap_or_default()
+    )
+}
+
+/// `tracking.id` must match `^[\S](.*[\S])?$`: the document id without surrounding space.
+fn tracking_id(id: &str) -> String {
+    let trimmed = id.trim();
+    if trimmed.is_empty() {
+        "unnamed".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// Values sorted by their canonical bytes, duplicates removed.
+fn sorted(values: Vec<Json>) -> Result<Vec<Json>, CsafWriteError> {
+    let mut keyed = values
+        .into_iter()
+        .map(|v| {
+            jcs::to_canonical(&v)
+                .map(|b| (b, v))
+                .map_err(|source| CsafWriteError::Canonical { source })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    Ok(keyed.into_iter().map(|(_, v)| v).collect())
 }

@@ -13,9 +13,10 @@
 //!   subcomponent) with the provenance of what it superseded;
 //! - [`cyclonedx`]: reading CycloneDX VEX 1.4–1.7 (standalone with BOM-Links into an SBOM, or
 //!   embedded in an SBOM) and writing canonical standalone CycloneDX 1.7 VEX;
-//! - [`csaf`]: reading CSAF 2.0 VEX (product tree, relationships, the four VEX status lists).
+//! - [`csaf`]: reading CSAF 2.0 VEX (product tree, relationships, the four VEX status lists)
+//!   and writing canonical CSAF 2.0 VEX that passes the CSAF 2.0 JSON schema.
 //!
-//! What it does not own (yet, or ever): writing CSAF VEX (a later step of [`csaf`]), fetching VEX
+//! What it does not own (yet, or ever): fetching VEX
 //! from images (`stella-oci`), signing (`stella-attest`), and printing (the `stella` binary).
 
 pub mod csaf;

@@ -142,7 +142,7 @@ const TREE: &str = r#"{
       "product_identification_helper":{"purl":"pkg:generic/acme/app@1"}}},
     {"category":"product_name","name":"OS","product":{"name":"OS 9","product_id":"OS",
       "product_identification_helper":{"cpe":"cpe:2.3:o:acme:os:9:*:*:*:*:*:*:*",
-        "hashes":[{"filename":"os.img","file_hashes":[{"algorithm":"sha256","value":"aa"}]}]}}}]}],
+        "hashes":[{"filename":"os.img","file_hashes":[{"algorithm":"sha256","value":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]}]}}}]}],
   "full_product_names":[{"name":"Lib","product_id":"LIB"}],
   "relationships":[
     {"category":"installed_on","product_reference":"APP","relates_to_product_reference":"OS",
@@ -318,4 +318,155 @@ fn malformed_input_is_an_error_with_a_pointer_never_a_panic() {
     for bytes in [&b"{"[..], b"[]", b"{\"document\":[]}", b"\xff"] {
         assert!(csaf::read(bytes).is_err());
     }
+}
+
+fn csaf_schema_errors(bytes: &[u8]) -> Vec<String> {
+    let load = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&fixture(&format!("csaf-vex/schema/{name}"))).unwrap()
+    };
+    let mut registry = jsonschema::Registry::new();
+    for name in ["cvss-v2.0.json", "cvss-v3.0.json", "cvss-v3.1.json"] {
+        registry = registry
+            .add(format!("https://www.first.org/cvss/{name}"), load(name))
+            .unwrap();
+    }
+    let registry = registry.prepare().unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .with_registry(&registry)
+        .build(&load("csaf_json_schema.json"))
+        .unwrap();
+    let instance: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+fn csaf_fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/csaf-vex");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_schema_accepts_the_fixtures_and_rejects_a_broken_one() {
+    // Guards the oracle: the fixtures pass, and a document without a publisher does not.
+    for (name, bytes) in csaf_fixtures() {
+        assert_eq!(csaf_schema_errors(&bytes), Vec::<String>::new(), "{name}");
+    }
+    let mut broken: serde_json::Value =
+        serde_json::from_slice(&fixture("csaf-vex/2022-evd-uc-01-a-001.json")).unwrap();
+    broken["document"]
+        .as_object_mut()
+        .unwrap()
+        .remove("publisher");
+    assert!(!csaf_schema_errors(&serde_json::to_vec(&broken).unwrap()).is_empty());
+}
+
+#[test]
+fn written_csaf_is_canonical_passes_the_schema_and_reads_back_the_same_claims() {
+    for (name, bytes) in csaf_fixtures() {
+        let first = csaf::read(&bytes).unwrap().document;
+        let written = csaf::write(&first).unwrap();
+        assert_eq!(
+            stella_core::jcs::canonicalize(&written).unwrap(),
+            written,
+            "{name}"
+        );
+        assert_eq!(csaf_schema_errors(&written), Vec::<String>::new(), "{name}");
+        let again = csaf::read(&written).unwrap();
+        assert!(again.warnings.is_empty(), "{name}: {:?}", again.warnings);
+        // Every (vulnerability, product, status, justification label) claim survives.
+        let claims = |d: &stella_vex::VexDocument| {
+            let mut c: Vec<_> = d
+                .statements
+                .iter()
+                .flat_map(|s| {
+                    s.products.iter().map(move |p| {
+                        (
+                            s.vulnerability.name.clone(),
+                            p.clone(),
+                            s.status,
+                            s.justification.as_ref().map(|j| j.label.clone()),
+                        )
+                    })
+                })
+                .collect();
+            c.sort();
+            c
+        };
+        assert_eq!(claims(&again.document), claims(&first), "{name}");
+        // Writing what was read back gives the same bytes.
+        assert_eq!(csaf::write(&again.document).unwrap(), written, "{name}");
+    }
+}
+
+#[test]
+fn written_csaf_from_relationships_and_openvex_passes_the_schema() {
+    let bytes = doc(
+        TREE,
+        r#"{"known_not_affected":["APP-ON-OS","LIB-IN"],"known_affected":["LIB-EXT"]}"#,
+    );
+    let first = csaf::read(bytes.as_bytes()).unwrap().document;
+    let written = csaf::write(&first).unwrap();
+    assert_eq!(csaf_schema_errors(&written), Vec::<String>::new());
+    let again = csaf::read(&written).unwrap().document;
+    // A chain of relationships (LIB in APP on OS) is written as one relationship per
+    // component of the root product: the (status, product, subcomponent) claims are kept.
+    let products = |d: &stella_vex::VexDocument| {
+        let mut p: Vec<_> = d
+            .statements
+            .iter()
+            .flat_map(|s| {
+                s.products.iter().flat_map(move |p| {
+                    let subs: Vec<Option<_>> = if p.subcomponents.is_empty() {
+                        vec![None]
+                    } else {
+                        p.subcomponents.iter().cloned().map(Some).collect()
+                    };
+                    subs.into_iter()
+                        .map(move |c| (s.status, p.identity.clone(), c))
+                })
+            })
+            .collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    assert_eq!(products(&again), products(&first));
+
+    let openvex =
+        stella_vex::openvex::read(&fixture("openvex/govulncheck-output-schema-invalid.json"))
+            .unwrap()
+            .document;
+    let written = csaf::write(&openvex).unwrap();
+    assert_eq!(csaf_schema_errors(&written), Vec::<String>::new());
+    let back = csaf::read(&written).unwrap().document;
+    let statuses = |d: &stella_vex::VexDocument| {
+        let mut s: Vec<_> = d
+            .statements
+            .iter()
+            .flat_map(|s| {
+                s.products
+                    .iter()
+                    .map(move |p| (s.vulnerability.name.clone(), p.identity.clone(), s.status))
+            })
+            .collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    assert_eq!(statuses(&back), statuses(&openvex));
 }
