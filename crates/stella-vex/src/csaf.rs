@@ -38,7 +38,7 @@
 //! statement is [`CsafError::NoTimestamp`]). A remediation's `date` is the action statement's
 //! time.
 //!
-//! **Writing** ([`write`]) produces RFC 8785 canonical CSAF 2.0 VEX that the CSAF 2.0 JSON
+//! **Writing** ([`write()`]) produces RFC 8785 canonical CSAF 2.0 VEX that the CSAF 2.0 JSON
 //! schema accepts; see its documentation for where each part of the model goes.
 //!
 //! What this module does not own (yet): the profile's mandatory-rule checks

@@ -16,8 +16,8 @@
 //! - [`csaf`]: reading CSAF 2.0 VEX (product tree, relationships, the four VEX status lists)
 //!   and writing canonical CSAF 2.0 VEX that passes the CSAF 2.0 JSON schema.
 //!
-//! What it does not own (yet, or ever): fetching VEX
-//! from images (`stella-oci`), signing (`stella-attest`), and printing (the `stella` binary).
+//! What it does not own (yet, or ever): fetching VEX from images (`stella-oci`), signing
+//! (`stella-attest`), and printing (the `stella` binary).
 
 pub mod csaf;
 pub mod cyclonedx;
