@@ -46,7 +46,7 @@
 //! [`ReadOptions::fallback_timestamp`] (with [`CycloneDxWarning::TimestampFromFallback`]); with
 //! none of them it is [`CycloneDxError::NoTimestamp`]. `last_updated` is `analysis.lastUpdated`.
 //!
-//! **Writing** ([`write`]) produces RFC 8785 canonical CycloneDX 1.7 that the official schema
+//! **Writing** ([`write()`]) produces RFC 8785 canonical CycloneDX 1.7 that the official schema
 //! accepts: products that are BOM-Links stay BOM-Links (standalone VEX into the SBOM they name);
 //! others become components of the VEX itself (subcomponents nested inside them), referenced by
 //! bom-ref. What 1.7 has no place for (a statement's `@id`, version, supplier, status notes, a

@@ -18,7 +18,7 @@
 //! neither justification nor impact statement, a justification label outside the spec's five)
 //! are [`OpenVexWarning`]s naming the rule and the pointer.
 //!
-//! **Writing** ([`write`]) produces RFC 8785 canonical JSON that passes the OpenVEX 0.2.0 JSON
+//! **Writing** ([`write()`]) produces RFC 8785 canonical JSON that passes the OpenVEX 0.2.0 JSON
 //! schema: aliases, products, subcomponents and statements sorted by their canonical bytes, every
 //! statement with its own timestamp, the document's timestamp the given one or else the latest
 //! statement's (never the wall clock). Where the model holds something the schema has no place
