@@ -50,6 +50,9 @@ use serde_json::{Map, Value as Json};
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
+use crate::json::{
+    self, array, child, object, opt_array, opt_object, opt_string, sorted, string, time,
+};
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -154,6 +157,8 @@ pub enum CsafError {
         limit: usize,
     },
 }
+
+json::from_shape!(CsafError);
 
 impl Kinded for CsafError {
     fn kind(&self) -> ErrorKind {
@@ -295,68 +300,6 @@ pub fn read(bytes: &[u8]) -> Result<CsafRead, CsafError> {
     })
 }
 
-fn object<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v Object<'a>, CsafError> {
-    value.as_object().ok_or_else(|| CsafError::WrongType {
-        pointer: pointer.to_owned(),
-        expected: "an object",
-    })
-}
-
-fn array<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v [Value<'a>], CsafError> {
-    match value {
-        Value::Array(items) => Ok(items),
-        _ => Err(CsafError::WrongType {
-            pointer: pointer.to_owned(),
-            expected: "an array",
-        }),
-    }
-}
-
-fn child(pointer: &str, member: &str) -> String {
-    format!("{pointer}/{}", jcs::escape_pointer_segment(member))
-}
-
-fn opt_string(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Option<String>, CsafError> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .as_str()
-            .map(|s| Some(s.to_owned()))
-            .ok_or_else(|| CsafError::WrongType {
-                pointer: child(pointer, name),
-                expected: "a string",
-            }),
-    }
-}
-
-fn string(obj: &Object<'_>, pointer: &str, name: &'static str) -> Result<String, CsafError> {
-    opt_string(obj, pointer, name)?.ok_or_else(|| CsafError::MissingMember {
-        pointer: pointer.to_owned(),
-        member: name,
-    })
-}
-
-fn opt_array<'v, 'a>(
-    obj: &'v Object<'a>,
-    pointer: &str,
-    name: &str,
-) -> Result<&'v [Value<'a>], CsafError> {
-    match obj.get(name) {
-        None => Ok(&[]),
-        Some(v) => array(v, &child(pointer, name)),
-    }
-}
-
-fn opt_object<'v, 'a>(
-    obj: &'v Object<'a>,
-    pointer: &str,
-    name: &str,
-) -> Result<Option<&'v Object<'a>>, CsafError> {
-    obj.get(name)
-        .map(|v| object(v, &child(pointer, name)))
-        .transpose()
-}
-
 /// The strings of an optional array member.
 fn strings(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Vec<String>, CsafError> {
     let p = child(pointer, name);
@@ -372,18 +315,6 @@ fn strings(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Vec<String>, C
                 })
         })
         .collect()
-}
-
-fn time(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Option<jiff::Timestamp>, CsafError> {
-    let Some(text) = opt_string(obj, pointer, name)? else {
-        return Ok(None);
-    };
-    text.parse::<jiff::Timestamp>()
-        .map(Some)
-        .map_err(|source| CsafError::BadTimestamp {
-            pointer: child(pointer, name),
-            source: stella_core::time::TimeError { text, source },
-        })
 }
 
 /// A relationship that defines a product: the component and the product it relates to.
@@ -1334,7 +1265,12 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
             ("remediations", remediations),
         ] {
             if !items.is_empty() {
-                vj.insert(name.into(), Json::Array(sorted(items)?));
+                vj.insert(
+                    name.into(),
+                    Json::Array(
+                        sorted(items).map_err(|source| CsafWriteError::Canonical { source })?,
+                    ),
+                );
             }
         }
         vulnerabilities.push(Json::Object(vj));
@@ -1520,19 +1456,4 @@ fn tracking_id(id: &str) -> String {
     } else {
         trimmed.to_owned()
     }
-}
-
-/// Values sorted by their canonical bytes, duplicates removed.
-fn sorted(values: Vec<Json>) -> Result<Vec<Json>, CsafWriteError> {
-    let mut keyed = values
-        .into_iter()
-        .map(|v| {
-            jcs::to_canonical(&v)
-                .map(|b| (b, v))
-                .map_err(|source| CsafWriteError::Canonical { source })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.dedup_by(|a, b| a.0 == b.0);
-    Ok(keyed.into_iter().map(|(_, v)| v).collect())
 }

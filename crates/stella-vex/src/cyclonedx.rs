@@ -62,6 +62,9 @@ use serde_json::{Map, Value as Json};
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
+use crate::json::{
+    self, child, object, opt_array, opt_object, opt_string, percent_decode, put, sorted, time,
+};
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -167,6 +170,8 @@ pub enum CycloneDxError {
         source: jcs::JcsError,
     },
 }
+
+json::from_shape!(CycloneDxError);
 
 impl Kinded for CycloneDxError {
     fn kind(&self) -> ErrorKind {
@@ -330,82 +335,6 @@ pub fn read_with(bytes: &[u8], options: &ReadOptions<'_>) -> Result<CycloneDxRea
         canonical_id,
         warnings: reader.warnings,
     })
-}
-
-fn object<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v Object<'a>, CycloneDxError> {
-    value.as_object().ok_or_else(|| CycloneDxError::WrongType {
-        pointer: pointer.to_owned(),
-        expected: "an object",
-    })
-}
-
-fn array<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v [Value<'a>], CycloneDxError> {
-    match value {
-        Value::Array(items) => Ok(items),
-        _ => Err(CycloneDxError::WrongType {
-            pointer: pointer.to_owned(),
-            expected: "an array",
-        }),
-    }
-}
-
-fn child(pointer: &str, member: &str) -> String {
-    format!("{pointer}/{}", jcs::escape_pointer_segment(member))
-}
-
-fn opt_string(
-    obj: &Object<'_>,
-    pointer: &str,
-    name: &str,
-) -> Result<Option<String>, CycloneDxError> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(v) => {
-            v.as_str()
-                .map(|s| Some(s.to_owned()))
-                .ok_or_else(|| CycloneDxError::WrongType {
-                    pointer: child(pointer, name),
-                    expected: "a string",
-                })
-        }
-    }
-}
-
-fn opt_array<'v, 'a>(
-    obj: &'v Object<'a>,
-    pointer: &str,
-    name: &str,
-) -> Result<&'v [Value<'a>], CycloneDxError> {
-    match obj.get(name) {
-        None => Ok(&[]),
-        Some(v) => array(v, &child(pointer, name)),
-    }
-}
-
-fn opt_object<'v, 'a>(
-    obj: &'v Object<'a>,
-    pointer: &str,
-    name: &str,
-) -> Result<Option<&'v Object<'a>>, CycloneDxError> {
-    obj.get(name)
-        .map(|v| object(v, &child(pointer, name)))
-        .transpose()
-}
-
-fn time(
-    obj: &Object<'_>,
-    pointer: &str,
-    name: &str,
-) -> Result<Option<jiff::Timestamp>, CycloneDxError> {
-    let Some(text) = opt_string(obj, pointer, name)? else {
-        return Ok(None);
-    };
-    text.parse::<jiff::Timestamp>()
-        .map(Some)
-        .map_err(|source| CycloneDxError::BadTimestamp {
-            pointer: child(pointer, name),
-            source: stella_core::time::TimeError { text, source },
-        })
 }
 
 /// The properties (`[{name, value}]`) of `obj` under [`PROPERTY_PREFIX`], by their short name.
@@ -1045,7 +974,12 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
                     .map(|s| component_json(&nested_ref(&bom_ref, s), s, "library"))
                     .map(Json::Object)
                     .collect();
-                c.insert("components".into(), Json::Array(sorted(nested)?));
+                c.insert(
+                    "components".into(),
+                    Json::Array(
+                        sorted(nested).map_err(|source| CycloneDxError::Canonical { source })?,
+                    ),
+                );
             }
             Ok(Json::Object(c))
         })
@@ -1077,12 +1011,19 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     }
     root.insert("metadata".into(), Json::Object(metadata));
     if !components_json.is_empty() {
-        root.insert("components".into(), Json::Array(sorted(components_json)?));
+        root.insert(
+            "components".into(),
+            Json::Array(
+                sorted(components_json).map_err(|source| CycloneDxError::Canonical { source })?,
+            ),
+        );
     }
     if !vulnerabilities.is_empty() {
         root.insert(
             "vulnerabilities".into(),
-            Json::Array(sorted(vulnerabilities)?),
+            Json::Array(
+                sorted(vulnerabilities).map_err(|source| CycloneDxError::Canonical { source })?,
+            ),
         );
     }
     jcs::to_canonical(&Json::Object(root)).map_err(|source| CycloneDxError::Canonical { source })
@@ -1373,43 +1314,4 @@ fn uuid_urn_of(id: &str) -> String {
         h(17..20),
         h(20..32)
     )
-}
-
-fn put(map: &mut Map<String, Json>, key: &str, value: Option<String>) {
-    if let Some(v) = value {
-        map.insert(key.to_owned(), v.into());
-    }
-}
-
-/// Values sorted by their canonical bytes, duplicates removed.
-fn sorted(values: Vec<Json>) -> Result<Vec<Json>, CycloneDxError> {
-    let mut keyed = values
-        .into_iter()
-        .map(|v| {
-            jcs::to_canonical(&v)
-                .map(|b| (b, v))
-                .map_err(|source| CycloneDxError::Canonical { source })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.dedup_by(|a, b| a.0 == b.0);
-    Ok(keyed.into_iter().map(|(_, v)| v).collect())
-}
-
-/// The text behind `%XX` escapes; `None` when an escape is malformed or the bytes are not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }

@@ -21,6 +21,7 @@
 
 pub mod csaf;
 pub mod cyclonedx;
+mod json;
 pub mod matching;
 pub mod merge;
 pub mod model;

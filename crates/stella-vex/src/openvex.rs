@@ -33,6 +33,9 @@ use serde_json::{Map, Value as Json};
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
+use crate::json::{
+    self, array, child, object, opt_string, percent_decode, put, sorted, string as req_string,
+};
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -139,6 +142,8 @@ pub enum OpenVexError {
         source: jcs::JcsError,
     },
 }
+
+json::from_shape!(OpenVexError);
 
 impl Kinded for OpenVexError {
     fn kind(&self) -> ErrorKind {
@@ -257,48 +262,6 @@ pub fn read(bytes: &[u8]) -> Result<OpenVexRead, OpenVexError> {
 
 struct Reader {
     warnings: Vec<OpenVexWarning>,
-}
-
-fn object<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v Object<'a>, OpenVexError> {
-    value.as_object().ok_or_else(|| OpenVexError::WrongType {
-        pointer: pointer.to_owned(),
-        expected: "an object",
-    })
-}
-
-fn array<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v [Value<'a>], OpenVexError> {
-    match value {
-        Value::Array(items) => Ok(items),
-        _ => Err(OpenVexError::WrongType {
-            pointer: pointer.to_owned(),
-            expected: "an array",
-        }),
-    }
-}
-
-fn child(pointer: &str, member: &str) -> String {
-    format!("{pointer}/{}", jcs::escape_pointer_segment(member))
-}
-
-/// The string member `name` of `obj`, if present.
-fn opt_string(obj: &Object<'_>, pointer: &str, name: &str) -> Result<Option<String>, OpenVexError> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .as_str()
-            .map(|s| Some(s.to_owned()))
-            .ok_or_else(|| OpenVexError::WrongType {
-                pointer: child(pointer, name),
-                expected: "a string",
-            }),
-    }
-}
-
-fn req_string(obj: &Object<'_>, pointer: &str, name: &'static str) -> Result<String, OpenVexError> {
-    opt_string(obj, pointer, name)?.ok_or_else(|| OpenVexError::MissingMember {
-        pointer: pointer.to_owned(),
-        member: name,
-    })
 }
 
 impl Reader {
@@ -682,29 +645,6 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     jcs::to_canonical(&Json::Object(root)).map_err(|source| OpenVexError::Canonical { source })
 }
 
-/// A value paired with its canonical bytes, which are the sort key.
-fn canonical(value: &Json) -> Result<(Vec<u8>, Json), OpenVexError> {
-    let bytes = jcs::to_canonical(value).map_err(|source| OpenVexError::Canonical { source })?;
-    Ok((bytes, value.clone()))
-}
-
-fn put(map: &mut Map<String, Json>, key: &str, value: Option<String>) {
-    if let Some(v) = value {
-        map.insert(key.to_owned(), v.into());
-    }
-}
-
-/// Values sorted by their canonical bytes, duplicates removed (the schema wants unique items).
-fn sorted(values: Vec<Json>) -> Result<Vec<Json>, OpenVexError> {
-    let mut keyed = values
-        .iter()
-        .map(canonical)
-        .collect::<Result<Vec<_>, _>>()?;
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.dedup_by(|a, b| a.0 == b.0);
-    Ok(keyed.into_iter().map(|(_, v)| v).collect())
-}
-
 fn statement_json(s: &VexStatement) -> Result<Json, OpenVexError> {
     let mut m = Map::new();
     put(&mut m, "@id", s.id.as_deref().map(to_iri));
@@ -737,7 +677,10 @@ fn statement_json(s: &VexStatement) -> Result<Json, OpenVexError> {
             .iter()
             .map(product_json)
             .collect::<Result<Vec<_>, _>>()?;
-        m.insert("products".into(), Json::Array(sorted(products)?));
+        m.insert(
+            "products".into(),
+            Json::Array(sorted(products).map_err(|source| OpenVexError::Canonical { source })?),
+        );
     }
     m.insert("status".into(), s.status.openvex_label().into());
     let mut status_notes = s.status_notes.clone();
@@ -795,7 +738,10 @@ fn product_json(p: &Product) -> Result<Json, OpenVexError> {
             .iter()
             .map(|s| Json::Object(identity_json(s)))
             .collect();
-        m.insert("subcomponents".into(), Json::Array(sorted(subs)?));
+        m.insert(
+            "subcomponents".into(),
+            Json::Array(sorted(subs).map_err(|source| OpenVexError::Canonical { source })?),
+        );
     }
     Ok(Json::Object(m))
 }
@@ -881,20 +827,7 @@ fn to_iri(id: &str) -> String {
     out
 }
 
-/// The text behind `%XX` escapes; `None` when an escape is malformed or the bytes are not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+fn canonical(value: &Json) -> Result<(Vec<u8>, Json), OpenVexError> {
+    let bytes = jcs::to_canonical(value).map_err(|source| OpenVexError::Canonical { source })?;
+    Ok((bytes, value.clone()))
 }
