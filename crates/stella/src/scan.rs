@@ -43,7 +43,7 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     // is made or a registry is asked; so does a reference that cannot be one.
     let source = ScanSource::classify(&args.target, |p| p.exists()).map_err(CliError::kinded)?;
     if let ScanSource::Path(dir) = &source {
-        inside_home(dir, home)?;
+        scan::target::outside_home(dir, home).map_err(CliError::kinded)?;
         directory(dir)?;
     }
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
@@ -139,22 +139,6 @@ struct Printed<'a> {
     key_created: bool,
     #[serde(flatten)]
     report: &'a ScanReport,
-}
-
-/// Refuses a directory inside `$STELLA_HOME` (there or not yet): everything in it is
-/// Stella's, signing keys included. The library checks again by inode before packing.
-fn inside_home(dir: &Path, home: &Path) -> Result<(), CliError> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let resolved = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| absolute(p));
-    if absolute(dir).starts_with(absolute(home)) || resolved(dir).starts_with(resolved(home)) {
-        return Err(CliError::input(anyhow!(
-            "{} is inside STELLA_HOME ({}), which holds signing keys and is never packed; scan \
-             another directory, or set --home elsewhere",
-            dir.display(),
-            home.display()
-        )));
-    }
-    Ok(())
 }
 
 /// `target` as a directory to scan: missing, or a file, is bad input.

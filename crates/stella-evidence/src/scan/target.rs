@@ -140,18 +140,37 @@ pub fn exclusions(
     std::fs::create_dir_all(home).map_err(EvidenceError::io(home))?;
     let canonical = |p: &Path| std::fs::canonicalize(p).map_err(EvidenceError::io(p));
     if canonical(dir)?.starts_with(canonical(home)?) {
-        return Err(EvidenceError::invalid(
-            dir.display().to_string(),
-            format!(
-                "is inside STELLA_HOME ({}), which holds signing keys and is never packed; scan \
-                 another directory, or set --home elsewhere",
-                home.display()
-            ),
-        ));
+        return Err(inside_home(dir, home));
     }
     let mut paths = vec![home];
     paths.extend(key);
     Exclusions::of(&paths).map_err(EvidenceError::oci("excluding Stella's home"))
+}
+
+/// Refuses a directory inside `home`, whether it exists yet or not: everything in the home is
+/// Stella's, signing keys included. [`exclusions`] checks again, by the resolved path, before
+/// anything is packed.
+///
+/// # Errors
+/// [`EvidenceError::Invalid`] naming the directory and the home.
+pub fn outside_home(dir: &Path, home: &Path) -> Result<(), EvidenceError> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let resolved = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| absolute(p));
+    if absolute(dir).starts_with(absolute(home)) || resolved(dir).starts_with(resolved(home)) {
+        return Err(inside_home(dir, home));
+    }
+    Ok(())
+}
+
+fn inside_home(dir: &Path, home: &Path) -> EvidenceError {
+    EvidenceError::invalid(
+        dir.display().to_string(),
+        format!(
+            "is inside STELLA_HOME ({}), which holds signing keys and is never packed; scan \
+             another directory, or set --home elsewhere",
+            home.display()
+        ),
+    )
 }
 
 fn skipped(list: Vec<image::Skipped>) -> Vec<Skipped> {
