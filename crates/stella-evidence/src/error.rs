@@ -19,13 +19,6 @@ pub enum EvidenceError {
         #[source]
         source: Box<stella_oci::OciError>,
     },
-    /// The transparency log failed.
-    #[error("transparency log: {source}")]
-    Log {
-        /// The log's error.
-        #[source]
-        source: Box<stella_tlog::TlogError>,
-    },
     /// An SBOM could not be read, generated or enriched.
     #[error("{context}: {source}")]
     Sbom {
@@ -112,19 +105,10 @@ impl EvidenceError {
     }
 }
 
-impl From<stella_tlog::TlogError> for EvidenceError {
-    fn from(source: stella_tlog::TlogError) -> Self {
-        EvidenceError::Log {
-            source: Box::new(source),
-        }
-    }
-}
-
 impl Kinded for EvidenceError {
     fn kind(&self) -> ErrorKind {
         match self {
             EvidenceError::Oci { source, .. } => source.kind(),
-            EvidenceError::Log { source } => source.kind(),
             EvidenceError::Sbom { source, .. } => source.kind(),
             EvidenceError::Binary { source, .. } => source.kind(),
             EvidenceError::Attest { source, .. } => match source.kind() {
