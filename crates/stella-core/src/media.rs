@@ -7,6 +7,9 @@
 pub const CYCLONEDX_JSON: &str = "application/vnd.cyclonedx+json";
 /// OpenVEX documents.
 pub const OPENVEX_JSON: &str = "application/openvex+json";
+/// CSAF documents (the CSAF 2.0 specification registers no media type; this is the one its
+/// tooling uses).
+pub const CSAF_JSON: &str = "application/csaf+json";
 /// FuncProof documents (`stella.funcproof/v1`).
 pub const FUNCPROOF_JSON: &str = "application/vnd.stellaops.funcproof+json";
 /// Symbol bundles: per-BuildID function names and ranges.
@@ -26,6 +29,8 @@ pub mod predicate {
     pub const CYCLONEDX_BOM: &str = "https://cyclonedx.org/bom";
     /// An OpenVEX document as the predicate.
     pub const OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
+    /// A CSAF 2.0 document as the predicate.
+    pub const CSAF: &str = "https://docs.oasis-open.org/csaf/csaf/v2.0";
     /// Stella's SBOM wrapper (`bom_format`, `bom`, `producer`, `timestamp`).
     pub const STELLA_SBOM: &str = "https://stella-ops.org/attestations/sbom/v1";
     /// A FuncProof as the predicate.

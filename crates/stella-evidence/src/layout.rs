@@ -37,6 +37,10 @@ pub const KIND: &str = "dev.stellaops.kind";
 pub const CANONICAL_ID: &str = "dev.stellaops.canonical-id";
 /// Annotation: creation time (RFC 3339).
 pub const CREATED: &str = "org.opencontainers.image.created";
+/// The [`KIND`] of a VEX document (OpenVEX, CycloneDX VEX, CSAF) attached by `stella vex
+/// attach`: a claim about the image, not evidence of the scan, and never taken for the SBOM
+/// whose media type a CycloneDX VEX shares.
+pub const VEX_KIND: &str = "vex";
 /// Most FuncProofs in one artifact manifest (keeps manifests far below registries' 4 MiB).
 pub const FUNCPROOFS_PER_ARTIFACT: usize = 512;
 /// How the SBOM names a binary's FuncProof: an external reference with this URL prefix and the

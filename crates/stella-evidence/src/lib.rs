@@ -8,6 +8,8 @@
 //!   enrich the SBOM, sign, log, attach, record — returning a typed [`scan::ScanReport`];
 //! - [`verify`]: the auditor's replay of an image's evidence, returning a typed verdict per
 //!   artifact, and the symbol presence/absence answer over the image's verified FuncProofs;
+//! - [`attached`]: documents attached to an image as referrers (VEX), found with what their
+//!   signatures prove, or signed, logged and attached;
 //! - [`attestation`]: one signed attestation checked on its own (signature, statement, log);
 //! - [`keys`]: the default signing key of a home, made once and opened with a password;
 //! - [`progress`]: the events long work reports, so a terminal draws bars and a server logs
@@ -17,6 +19,7 @@
 //! printing (the `stella` binary), nor any format or store (each has its crate: `stella-sbom`,
 //! `stella-binary`, `stella-attest`, `stella-tlog`, `stella-oci`).
 
+pub mod attached;
 pub mod attestation;
 pub mod error;
 pub mod keys;

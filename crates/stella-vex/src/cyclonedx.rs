@@ -53,8 +53,13 @@
 //! vulnerability IRI, the document's role, tooling and a non-UUID id) is kept in `properties`
 //! named `stella:vex:*`. Components and vulnerabilities are sorted by their canonical bytes.
 //!
+//! **Writing into an SBOM** ([`write_into`]): the statements become that SBOM's
+//! `vulnerabilities`, affecting its own components (see the `into` module).
+//!
 //! What this module does not own: matching, merging, product version ranges (`affects[].versions`
 //! are not carried by the model yet: [`CycloneDxWarning::VersionsNotCarried`]), other formats.
+
+mod into;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,6 +70,8 @@ use stella_core::{Digest, ErrorKind, Kinded};
 use crate::json::{
     self, child, object, opt_array, opt_object, opt_string, percent_decode, put, sorted, time,
 };
+pub use into::write_into;
+
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -161,6 +168,22 @@ pub enum CycloneDxError {
         count: usize,
         /// The limit in force.
         limit: usize,
+    },
+    /// VEX written into an SBOM older than CycloneDX 1.5.
+    #[error(
+        "the SBOM is CycloneDX {found:?}; statements are written into 1.5 or later (convert it with `stella sbom convert`)"
+    )]
+    SbomTooOld {
+        /// The SBOM's specVersion.
+        found: String,
+    },
+    /// A product of a statement written into an SBOM that the SBOM does not hold.
+    #[error("{pointer}: {product:?} is not a component of the SBOM")]
+    NotInSbom {
+        /// JSON pointer of the product in the canonical document.
+        pointer: String,
+        /// The product's name.
+        product: String,
     },
     /// The written document could not be canonicalised.
     #[error("the written document is not canonical JSON: {source}")]
@@ -988,7 +1011,7 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     let vulnerabilities = document
         .statements
         .iter()
-        .map(|s| statement_json(s, &refs))
+        .map(|s| statement_json(s, &|p| standalone_refs(p, &refs)))
         .collect::<Vec<_>>();
 
     let mut root = Map::new();
@@ -1029,7 +1052,8 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     jcs::to_canonical(&Json::Object(root)).map_err(|source| CycloneDxError::Canonical { source })
 }
 
-fn statement_json(s: &VexStatement, component_refs: &ComponentRefs) -> Json {
+/// A statement as a CycloneDX vulnerability; `affects` gives the refs a product is written as.
+fn statement_json(s: &VexStatement, affects: &dyn Fn(&Product) -> Vec<String>) -> Json {
     let mut v = Map::new();
     v.insert("id".into(), s.vulnerability.name.clone().into());
     if !s.vulnerability.aliases.is_empty() {
@@ -1079,24 +1103,7 @@ fn statement_json(s: &VexStatement, component_refs: &ComponentRefs) -> Json {
     );
     v.insert("analysis".into(), Json::Object(analysis));
 
-    let mut refs: Vec<String> = s
-        .products
-        .iter()
-        .flat_map(|p| {
-            if p.subcomponents.is_empty() {
-                vec![match &p.identity.bom_link {
-                    Some(link) => link.clone(),
-                    None => component_refs.of(&p.identity),
-                }]
-            } else {
-                let parent = component_refs.of(&p.identity);
-                p.subcomponents
-                    .iter()
-                    .map(|sub| nested_ref(&parent, sub))
-                    .collect()
-            }
-        })
-        .collect();
+    let mut refs: Vec<String> = s.products.iter().flat_map(affects).collect();
     refs.sort();
     refs.dedup();
     if !refs.is_empty() {
@@ -1133,6 +1140,23 @@ fn statement_json(s: &VexStatement, component_refs: &ComponentRefs) -> Json {
         v.insert("properties".into(), properties_json(properties.into_iter()));
     }
     Json::Object(v)
+}
+
+/// The refs a product is written as in standalone VEX: its BOM-Link, or its component (with
+/// subcomponents, each nested component).
+fn standalone_refs(p: &Product, component_refs: &ComponentRefs) -> Vec<String> {
+    if p.subcomponents.is_empty() {
+        vec![match &p.identity.bom_link {
+            Some(link) => link.clone(),
+            None => component_refs.of(&p.identity),
+        }]
+    } else {
+        let parent = component_refs.of(&p.identity);
+        p.subcomponents
+            .iter()
+            .map(|sub| nested_ref(&parent, sub))
+            .collect()
+    }
 }
 
 fn properties_json<'k>(properties: impl Iterator<Item = (&'k str, String)>) -> Json {

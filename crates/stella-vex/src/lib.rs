@@ -14,10 +14,14 @@
 //! - [`cyclonedx`]: reading CycloneDX VEX 1.4–1.7 (standalone with BOM-Links into an SBOM, or
 //!   embedded in an SBOM) and writing canonical standalone CycloneDX 1.7 VEX;
 //! - [`csaf`]: reading CSAF 2.0 VEX (product tree, relationships, the four VEX status lists)
-//!   and writing canonical CSAF 2.0 VEX that passes the CSAF 2.0 JSON schema.
+//!   and writing canonical CSAF 2.0 VEX that passes the CSAF 2.0 JSON schema;
+//! - [`query`]: the effective statement for a vulnerability in a product, and why it won;
+//! - [`read`]: any of the three, recognised by its own markers, warnings in one shape;
+//! - [`validate`]: each format's official schema (embedded) and profile rules, every problem
+//!   with its JSON pointer.
 //!
-//! What it does not own (yet, or ever): fetching VEX from images (`stella-oci`), signing
-//! (`stella-attest`), and printing (the `stella` binary).
+//! What it does not own: fetching VEX from images and attaching it (`stella-evidence`), signing
+//! (`stella-attest`), reading policy files and printing (the `stella` binary).
 
 pub mod csaf;
 pub mod cyclonedx;
@@ -26,6 +30,9 @@ pub mod matching;
 pub mod merge;
 pub mod model;
 pub mod openvex;
+pub mod query;
+pub mod read;
+pub mod validate;
 
 pub use model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,

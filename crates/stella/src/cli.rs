@@ -53,6 +53,10 @@ pub enum Command {
     /// Canonicalise, identify, validate and convert CycloneDX SBOMs.
     #[command(subcommand)]
     Sbom(SbomCommand),
+    /// Read, validate, convert, merge and query VEX in three formats (OpenVEX, CycloneDX VEX,
+    /// CSAF VEX); attach signed VEX to an image.
+    #[command(subcommand)]
+    Vex(VexCommand),
     /// Prove which functions, byte for byte, are inside a binary; verify and query proofs.
     #[command(
         args_conflicts_with_subcommands = true,
@@ -252,6 +256,246 @@ Example: stella sbom convert old-bom.json -o bom-1.7.json")]
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+/// Where VEX documents come from, for the commands that read several.
+#[derive(Debug, Args)]
+pub struct VexSources {
+    /// VEX documents (OpenVEX, CycloneDX VEX or an SBOM carrying vulnerabilities, CSAF VEX; the
+    /// format is recognised from the document), or - for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub files: Vec<PathBuf>,
+    /// Also read the VEX attached to this image as OCI referrers (OpenVEX, CycloneDX VEX and
+    /// CSAF documents, and OpenVEX in Sigstore bundles): oci-layout:PATH[:TAG|@DIGEST] or
+    /// HOST/REPO[:TAG|@DIGEST]. Repeatable.
+    #[arg(long, value_name = "REF")]
+    pub image: Vec<String>,
+    /// With --image: the public key every signed VEX attached to the image must verify with.
+    /// Without it, signed VEX is read but reported as unchecked.
+    #[arg(long, value_name = "PUB", requires = "image")]
+    pub key: Option<PathBuf>,
+    /// With --image: use plain HTTP for the registry (a local test registry).
+    #[arg(long, requires = "image")]
+    pub insecure: bool,
+    #[command(flatten)]
+    pub read: VexReadArgs,
+}
+
+/// How VEX documents are read.
+#[derive(Debug, Args)]
+pub struct VexReadArgs {
+    /// The SBOM that standalone CycloneDX VEX points into with BOM-Links (urn:cdx:…): its
+    /// components give the products their purls and hashes.
+    #[arg(long, value_name = "SBOM")]
+    pub sbom: Option<PathBuf>,
+    /// The time of CycloneDX statements that carry none (no analysis.firstIssued or lastUpdated,
+    /// no metadata.timestamp), RFC 3339. Without it such a statement is an error naming it.
+    #[arg(long, value_name = "TIME")]
+    pub timestamp: Option<String>,
+    /// Refuse documents larger than this (bytes, or with K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_size: usize,
+}
+
+/// A VEX format, as the commands spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VexFormatArg {
+    /// OpenVEX 0.2.0.
+    Openvex,
+    /// CycloneDX 1.7 VEX.
+    Cyclonedx,
+    /// CSAF 2.0 VEX.
+    Csaf,
+}
+
+macro_rules! vex_merge_rules {
+    () => {
+        "\
+Merge rules (the same for merge and query): every statement is split into one claim per \
+(vulnerability, product, subcomponent). Vulnerability names any statement links as aliases are \
+one vulnerability; spellings of one product are one product (purl percent-encoding, %2F and / \
+in Go namespaces; tag, digest and pkg:oci forms of one image; escaped and unescaped bom-refs). \
+In each group the effective statement is the one with, in order:
+  1. the higher source priority (--policy; default: all sources equal),
+  2. the later timestamp (a statement without its own takes its document's),
+  3. the more conservative status: affected > under_investigation > fixed > not_affected,
+  4. the smaller (source canonical id, statement index), so that equal claims still give one answer.
+The result does not depend on the order of the inputs. Every effective statement keeps what it \
+superseded: source, status, justification label, time, and the rule that decided."
+    };
+}
+
+macro_rules! vex_policy_help {
+    () => {
+        "\
+Policy file (JSON):
+  {\"schema\": \"stella.vex-policy/v1\",
+   \"author\": \"ACME Security\",
+   \"sources\": [{\"author\": \"ACME\", \"priority\": 10},
+               {\"file\": \"vendor.openvex.json\", \"priority\": 20},
+               {\"document\": \"sha256:<canonical id>\", \"priority\": 30}]}
+A source is named by its document's canonical id, by a FILE given on the command line, or by \
+the author (OpenVEX author, CycloneDX metadata author, CSAF publisher); a document's own \
+priority wins over its author's. Unnamed sources have priority 0. \"author\" names the merged \
+document's author (default Stella)."
+    };
+}
+
+const VEX_MERGE_HELP: &str = concat!(
+    "Reads every FILE and the VEX attached to every --image, merges, and writes one document \
+(OpenVEX by default). Its id is derived from the inputs' canonical ids; its timestamp is the \
+latest input timestamp (the clock is never read).\n\n",
+    vex_merge_rules!(),
+    "\n\n",
+    vex_policy_help!(),
+    "\n\nExamples:\n  stella vex merge vendor.openvex.json distro.csaf.json scanner.cdx.json -o merged.json\n  \
+stella vex merge --policy policy.json --explain --to csaf *.json"
+);
+
+const VEX_QUERY_HELP: &str = concat!(
+    "Products match as users expect: a statement about a versionless purl speaks for every \
+version; the statement's purl qualifiers must be a subset of the product's; tag, digest and \
+pkg:oci forms of one image are one product. When several statements speak about the product \
+(one about pkg:cargo/hyper, one about pkg:cargo/hyper@1.4.0), the effective one is chosen by \
+the merge rules below. Without --product, every product's effective statement is listed.\n\n",
+    vex_merge_rules!(),
+    "\n\nExit: 0 an answer, 1 no statement speaks about it, 2 bad input.\n\nExamples:\n  \
+stella vex query --vuln CVE-2024-3094 --product pkg:deb/debian/xz-utils@5.6.0 vendor.json distro.csaf.json\n  \
+stella vex query --json --vuln GHSA-xxxx-xxxx-xxxx --image registry.example/app:1.2"
+);
+
+/// `stella vex …`
+#[derive(Debug, Subcommand)]
+pub enum VexCommand {
+    /// Check VEX documents against their format's official schema and profile rules. Exit 1
+    /// listing every problem with its JSON pointer.
+    #[command(after_help = "\
+The format is recognised from each document: OpenVEX (@context https://openvex.dev/ns…), \
+CycloneDX (bomFormat), CSAF (document.csaf_version). Checks:
+  schema    the official schema, embedded: OpenVEX 0.2.0 (affected needs action_statement, \
+not_affected a justification or impact_statement); CycloneDX 1.4-1.7 with the SBOM checks; \
+CSAF 2.0 with the FIRST CVSS schemas.
+  profile   what the schema cannot say: OpenVEX statement @ids are unique; CSAF VEX profile \
+tests 6.1.27.4-11 (product tree, notes, product status, a VEX status, cve or ids, an impact \
+statement for every known_not_affected product, a remediation for every known_affected one) and \
+6.1.1/6.1.2 (product ids defined, once).
+  read      the document reads into Stella's model (a status no format knows, a relationship \
+cycle, a statement with no time).
+Warnings (an unknown justification label, a BOM-Link into another SBOM) are listed and do not \
+fail a document.
+Exit: 0 all valid, 1 problems found, 2 a file that is not JSON or not VEX.
+
+Examples:
+  stella vex validate vendor.openvex.json distro.csaf.json
+  stella vex validate --json --sbom bom.json scanner.cdx.json")]
+    Validate {
+        #[command(flatten)]
+        sources: VexSources,
+        /// Print the reports as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite a VEX document in another format (or its own, canonical).
+    #[command(after_help = "\
+Status mapping: OpenVEX affected / fixed / under_investigation / not_affected = CycloneDX \
+exploitable / resolved / in_triage / not_affected = CSAF known_affected / fixed / \
+under_investigation / known_not_affected. Justifications with no counterpart keep their \
+original label (CycloneDX properties stella:vex:justification, OpenVEX status_notes, CSAF \
+notes), so a round trip keeps every label. The output is RFC 8785 canonical JSON and valid \
+against the target format's schema.
+
+With --to cyclonedx and --sbom, the statements are written into that SBOM's vulnerabilities, \
+their affects naming the SBOM's own components (by bom-ref); without --sbom, as standalone VEX.
+
+Examples:
+  stella vex convert vendor.openvex.json --to csaf -o vendor.csaf.json
+  stella vex convert distro.csaf.json --to openvex
+  stella vex convert vendor.openvex.json --to cyclonedx --sbom bom.json -o bom+vex.json")]
+    Convert {
+        /// The document, or - for standard input.
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum)]
+        to: VexFormatArg,
+        #[command(flatten)]
+        read: VexReadArgs,
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Merge VEX documents into one: the effective statement per (vulnerability, product,
+    /// subcomponent), by documented rules, the same bytes whatever the input order.
+    #[command(after_help = VEX_MERGE_HELP)]
+    Merge {
+        #[command(flatten)]
+        sources: VexSources,
+        /// Source priorities and the merged document's author (see below).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The format to write.
+        #[arg(long, value_enum, default_value = "openvex")]
+        to: VexFormatArg,
+        /// Say on stderr, for each effective statement, which statement of which document won
+        /// over which, and by which rule.
+        #[arg(long)]
+        explain: bool,
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// The effective status of a vulnerability (in a product): which statement of which
+    /// document won, and why. Exit 1 when no statement speaks about it.
+    #[command(after_help = VEX_QUERY_HELP)]
+    Query {
+        #[command(flatten)]
+        sources: VexSources,
+        /// The vulnerability: CVE, GHSA, GO-, RUSTSEC- or any id or alias the documents use.
+        #[arg(long, value_name = "ID")]
+        vuln: String,
+        /// The product: a purl, an image (pkg:oci/…, REPO@sha256:…, REPO:TAG), a BOM-Link or an id.
+        #[arg(long, value_name = "P")]
+        product: Option<String>,
+        /// A subcomponent of the product (a purl, BOM-Link or id).
+        #[arg(long, value_name = "S", requires = "product")]
+        subcomponent: Option<String>,
+        /// Source priorities (as for merge).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Print the answer as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a VEX document as an in-toto Statement, log it and attach it to an image as an OCI
+    /// referrer.
+    #[command(after_help = "\
+The document is validated first (as stella vex validate; a document with problems is refused, \
+exit 1). It becomes the predicate of an in-toto Statement whose subject is the image's manifest \
+digest: predicate type https://openvex.dev/ns/v0.2.0 for OpenVEX, https://cyclonedx.org/vex \
+for CycloneDX, https://docs.oasis-open.org/csaf/csaf/v2.0 for CSAF. The Statement is signed \
+(DSSE), logged in the embedded log of --home, and attached beside the document itself as a \
+Sigstore bundle referrer. The default key is $STELLA_HOME/keys/default.key.
+
+Example: stella vex attach --image oci-layout:./img:app vendor.openvex.json")]
+    Attach {
+        /// The image: oci-layout:PATH[:TAG|@DIGEST] or HOST/REPO[:TAG|@DIGEST].
+        #[arg(long, value_name = "REF")]
+        image: String,
+        /// The signing key (cosign format; password from STELLA_PASSWORD or the terminal).
+        #[arg(long, value_name = "KEY")]
+        key: Option<PathBuf>,
+        /// Use plain HTTP for the registry.
+        #[arg(long)]
+        insecure: bool,
+        /// The VEX document.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        read: VexReadArgs,
+        /// Print what was attached as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -17,6 +17,7 @@ mod runtime;
 mod sbom;
 mod scan;
 mod verify_image;
+mod vex;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Sbom(cmd) => sbom::run(cmd),
+        Command::Vex(cmd) => vex::run(cmd, &cli.global.home),
         Command::Funcproof(args) => funcproof::run(args),
         Command::Key(cmd) => attest::key(cmd),
         Command::Attest(args) => attest::attest(args, &cli.global.home),

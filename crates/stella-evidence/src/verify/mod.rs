@@ -387,6 +387,10 @@ pub fn examine(
             r.artifact_type
                 .as_deref()
                 .is_some_and(|t| STELLA_TYPES.contains(&t))
+                // VEX attached beside the evidence is a claim about the image, not evidence
+                // of the scan (a CycloneDX VEX shares the SBOM's media type).
+                && r.annotations.get(crate::layout::KIND).map(String::as_str)
+                    != Some(crate::layout::VEX_KIND)
         })
         .collect();
     crate::progress::phase(

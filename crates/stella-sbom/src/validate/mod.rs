@@ -26,7 +26,7 @@ use std::path::Path;
 use serde::Serialize;
 use stella_core::jcs::Value;
 
-pub use schema::{MAX_SCHEMA_BYTES, OfficialSchema, SchemaFileError, SchemaSource};
+pub use schema::{MAX_SCHEMA_BYTES, OfficialSchema, SchemaFileError, SchemaSource, problems};
 
 use crate::SbomError;
 use crate::document::SbomDocument;

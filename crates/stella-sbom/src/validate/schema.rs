@@ -254,12 +254,19 @@ impl OfficialSchema {
 
     /// Every schema violation in `doc`, each at the pointer of the offending value.
     pub(super) fn check(&self, doc: &Value) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        for e in self.validator.iter_errors(doc) {
-            best_match(&e, &mut problems);
-        }
-        problems
+        problems(&self.validator, doc)
     }
+}
+
+/// Every violation of `validator`'s schema in `doc`, each at the pointer of the offending value,
+/// a failed `oneOf`/`anyOf` narrowed to the alternative the document meant, long values not
+/// quoted. Shared with the other JSON formats Stella checks against official schemas (VEX).
+pub fn problems(validator: &Validator, doc: &Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for e in validator.iter_errors(doc) {
+        best_match(&e, &mut problems);
+    }
+    problems
 }
 
 /// How deep a pointer reaches into the document.

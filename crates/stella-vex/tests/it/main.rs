@@ -9,6 +9,7 @@ mod matching;
 mod merge;
 mod openvex_read;
 mod openvex_write;
+mod validate;
 
 use std::path::PathBuf;
 
