@@ -1245,12 +1245,28 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
         if !other_ids.is_empty() {
             vj.insert("ids".into(), Json::Array(other_ids));
         }
-        if let Some(d) = description {
-            let mut note = Map::new();
-            note.insert("category".into(), "description".into());
-            note.insert("text".into(), d.into());
-            vj.insert("notes".into(), Json::Array(vec![Json::Object(note)]));
+        // The VEX profile requires notes on every vulnerability (CSAF 2.0 6.1.27.5): the
+        // description when there is one, else a general note saying what the entry is. Only a
+        // `description` note is read back as the description.
+        let mut note = Map::new();
+        match description {
+            Some(d) => {
+                note.insert("category".into(), "description".into());
+                note.insert("text".into(), d.into());
+            }
+            None => {
+                note.insert("category".into(), "general".into());
+                note.insert(
+                    "text".into(),
+                    format!(
+                        "The status of {} in the products listed, as {} states it.",
+                        v.name, document.author
+                    )
+                    .into(),
+                );
+            }
         }
+        vj.insert("notes".into(), Json::Array(vec![Json::Object(note)]));
         let mut ps = Map::new();
         for (list, ids) in status {
             ps.insert(

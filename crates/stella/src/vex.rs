@@ -552,9 +552,8 @@ fn explain_line(m: &MergedStatement, names: &BTreeMap<Digest, String>) -> String
     );
     for l in &m.superseded {
         out.push_str(&format!(
-            "  over {}: {} from {} (author {}, {}, priority {}), by {}\n",
+            "  over {} from {} (author {}, {}, priority {}), by {}\n",
             label(l.status, l.justification.as_ref()),
-            l.timestamp,
             source_name(&l.provenance, names),
             l.provenance.author,
             l.timestamp,

@@ -21,3 +21,4 @@ mod scan;
 mod sigstore_rs;
 mod tlog_crash;
 mod verify_trust;
+mod vex;
