@@ -20,6 +20,29 @@
 //! - [`validate`]: each format's official schema (embedded) and profile rules, every problem
 //!   with its JSON pointer.
 //!
+//! # The three formats side by side
+//!
+//! | canonical status | OpenVEX | CycloneDX `analysis.state` | CSAF `product_status` |
+//! |---|---|---|---|
+//! | [`Status::Affected`] | `affected` (needs `action_statement`) | `exploitable` | `known_affected` (needs a remediation) |
+//! | [`Status::Fixed`] | `fixed` | `resolved` | `fixed` |
+//! | [`Status::UnderInvestigation`] | `under_investigation` | `in_triage` | `under_investigation` |
+//! | [`Status::NotAffected`] | `not_affected` (needs a justification or `impact_statement`) | `not_affected` | `known_not_affected` (needs a flag or impact threat) |
+//!
+//! | canonical justification | OpenVEX | CycloneDX | CSAF flag |
+//! |---|---|---|---|
+//! | [`JustificationKind::ComponentNotPresent`] | `component_not_present` | `code_not_present` + label property | `component_not_present` |
+//! | [`JustificationKind::VulnerableCodeNotPresent`] | `vulnerable_code_not_present` | `code_not_present` | `vulnerable_code_not_present` |
+//! | [`JustificationKind::VulnerableCodeNotInExecutePath`] | `vulnerable_code_not_in_execute_path` | `code_not_reachable` | `vulnerable_code_not_in_execute_path` |
+//! | [`JustificationKind::VulnerableCodeCannotBeControlledByAdversary`] | `vulnerable_code_cannot_be_controlled_by_adversary` | none: label property | `vulnerable_code_cannot_be_controlled_by_adversary` |
+//! | [`JustificationKind::InlineMitigationsAlreadyExist`] | `inline_mitigations_already_exist` | `protected_by_mitigating_control` (and the other `protected_*`) | `inline_mitigations_already_exist` |
+//! | [`JustificationKind::Other`] | label in `status_notes` | label property (`requires_*` read as such) | flag label kept |
+//!
+//! A label with no counterpart is never dropped: it travels in the target format's own place
+//! for extra data (OpenVEX `status_notes`, CycloneDX property `stella:vex:justification`, CSAF
+//! notes) and reads back as written, so OpenVEX → CycloneDX → OpenVEX and OpenVEX → CSAF →
+//! OpenVEX keep every status, label and product. Each module's docs hold its full table.
+//!
 //! What it does not own: fetching VEX from images and attaching it (`stella-evidence`), signing
 //! (`stella-attest`), reading policy files and printing (the `stella` binary).
 

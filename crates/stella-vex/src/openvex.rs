@@ -613,6 +613,9 @@ fn identity(
 /// [`OpenVexError::NoStatements`] for a document without statements (the schema requires one);
 /// [`OpenVexError::Canonical`] if a value cannot be canonical JSON (a version beyond 2^53).
 pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
+    if document.statements.is_empty() {
+        return Err(OpenVexError::NoStatements);
+    }
     let latest = document.statements.iter().map(|s| s.timestamp).max();
     let timestamp = document
         .timestamp

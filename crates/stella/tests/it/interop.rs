@@ -5,7 +5,10 @@
 //! `pyelftools` and `blake3` replaying an ELF FuncProof's file, section and function hashes, PyPI
 //! `securesystemslib` signing and verifying DSSE envelopes both ways, npm `@sigstore/verify`
 //! verifying Stella's Sigstore bundles, and cosign key files written and read by a Python
-//! implementation of cosign's format (`cryptography` + `PyNaCl`) and by cosign itself.
+//! implementation of cosign's format (`cryptography` + `PyNaCl`) and by cosign itself; and the
+//! VEX `stella vex` writes in three formats checked by the OpenVEX JSON schema through PyPI
+//! `jsonschema`, by `cyclonedx-python-lib` and by the BSI CSAF validator (npm
+//! `@secvisogram/csaf-validator-lib`: the strict CSAF 2.0 schema and every mandatory test).
 //!
 //! The peers are driven through the small scripts in `interop/` and installed by `.ci/run`
 //! (`interop/requirements.txt`, `interop/package-lock.json`, `interop/fetch_binaries.sh`). A
@@ -13,6 +16,7 @@
 //! `STELLA_REQUIRE_PEERS=1`, which makes it fail: CI must never go green on a check that did not
 //! run.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write as _;
@@ -67,6 +71,8 @@ enum Peer {
     Securesystemslib,
     SigstoreVerify,
     CosignKeyPy,
+    OpenVexJsonschema,
+    CsafValidatorLib,
 }
 
 impl Peer {
@@ -81,6 +87,8 @@ impl Peer {
             Peer::Securesystemslib => "PyPI securesystemslib and cryptography (python3)",
             Peer::SigstoreVerify => "npm @sigstore/verify (node)",
             Peer::CosignKeyPy => "PyPI cryptography and PyNaCl (python3)",
+            Peer::OpenVexJsonschema => "PyPI jsonschema (python3)",
+            Peer::CsafValidatorLib => "npm @secvisogram/csaf-validator-lib (node)",
         }
     }
 
@@ -91,8 +99,11 @@ impl Peer {
             | Peer::PefileMacholib
             | Peer::PyelftoolsBlake3
             | Peer::Securesystemslib
-            | Peer::CosignKeyPy => "python3 -m pip install -r interop/requirements.txt",
-            Peer::Canonicalize | Peer::SigstoreVerify => "(cd interop && npm ci)",
+            | Peer::CosignKeyPy
+            | Peer::OpenVexJsonschema => "python3 -m pip install -r interop/requirements.txt",
+            Peer::Canonicalize | Peer::SigstoreVerify | Peer::CsafValidatorLib => {
+                "(cd interop && npm ci)"
+            }
             Peer::MachOSample => "interop/fetch_binaries.sh",
         }
     }
@@ -115,6 +126,20 @@ impl Peer {
                 "import securesystemslib.dsse, securesystemslib.signer, cryptography",
             ]),
             Peer::CosignKeyPy => python(["-c", "import nacl.secret, cryptography"]),
+            Peer::OpenVexJsonschema => python([
+                "-c",
+                "from jsonschema import Draft202012Validator, FormatChecker",
+            ]),
+            Peer::CsafValidatorLib => {
+                let mut cmd = Process::new("node");
+                cmd.args([
+                    "--input-type=module",
+                    "-e",
+                    "import '@secvisogram/csaf-validator-lib/validateStrict.js'",
+                ])
+                .current_dir(repo_root().join("interop"));
+                cmd
+            }
             Peer::SigstoreVerify => {
                 let mut cmd = Process::new("node");
                 cmd.args(["--input-type=module", "-e", "import '@sigstore/verify'"])
@@ -974,5 +999,152 @@ fn cosign_key_files_are_read_and_written_as_cosign_does() {
             Some(1),
             "wrong password accepted by the peer"
         );
+    }
+}
+
+/// Runs a peer validator over `files`; its report when it rejects any.
+fn peer_rejects(cmd: &mut Process, files: &[PathBuf]) -> Option<String> {
+    let out = cmd
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
+    match out.status.code() {
+        Some(0) => None,
+        Some(1) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        _ => panic!(
+            "{cmd:?} could not judge ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn openvex_validator() -> Process {
+    python([
+        interop_script("openvex_validate.py"),
+        fixtures().join("openvex/openvex_json_schema.json"),
+    ])
+}
+
+fn csaf_validator() -> Process {
+    let mut cmd = Process::new("node");
+    cmd.arg(interop_script("csaf_validate.mjs"))
+        .current_dir(repo_root().join("interop"));
+    cmd
+}
+
+#[test]
+fn vex_written_in_every_format_passes_the_peers_validators() {
+    if !peers_present(
+        "vex_written_in_every_format_passes_the_peers_validators",
+        &[
+            Peer::OpenVexJsonschema,
+            Peer::CycloneDxPythonLib,
+            Peer::CsafValidatorLib,
+        ],
+    ) {
+        return;
+    }
+    // The peers can say no: each rejects a document its rules break.
+    assert!(
+        peer_rejects(
+            &mut openvex_validator(),
+            &[fixtures().join("openvex/govulncheck-output-schema-invalid.json")]
+        )
+        .is_some_and(|r| r.contains("action_statement")),
+        "the OpenVEX schema must reject govulncheck's affected statement without action"
+    );
+    let work = tempfile::tempdir().expect("temporary directory");
+    let w = work.path();
+    let mut broken: serde_json::Value = serde_json::from_slice(
+        &fs::read(fixtures().join("csaf-vex/2022-evd-uc-01-a-001.json")).expect("fixture"),
+    )
+    .expect("json");
+    broken["vulnerabilities"][0]
+        .as_object_mut()
+        .expect("object")
+        .remove("remediations");
+    let broken_path = w.join("broken.csaf.json");
+    fs::write(&broken_path, serde_json::to_vec(&broken).expect("json")).expect("write");
+    let report = peer_rejects(&mut csaf_validator(), std::slice::from_ref(&broken_path));
+    assert!(
+        report.as_deref().is_some_and(|r| r.contains("6_1_27_10")),
+        "the BSI validator must reject a known_affected product without remediation: {report:?}"
+    );
+    // Stella's own verdict agrees, at the same pointer.
+    let ours = stella()
+        .args(["vex", "validate"])
+        .arg(&broken_path)
+        .output()
+        .expect("runs");
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&ours.stdout)
+            .contains("/vulnerabilities/0/product_status/known_affected/0 [csaf:6.1.27.10]")
+    );
+
+    // Every real document Stella reads, written in each format; and their merge.
+    // (The examples' SBOMs, `Case-*-bom-*`, hold no statement: OpenVEX cannot be written from
+    // them, and `stella vex convert` says so with exit 2.)
+    let mut sources: Vec<PathBuf> = json_files_in(&fixtures().join("csaf-vex"));
+    sources.extend(
+        json_files_in(&fixtures().join("cyclonedx/vex-examples"))
+            .into_iter()
+            .filter(|p| !file_name(p).contains("-bom-")),
+    );
+    sources.push(fixtures().join("openvex/govulncheck-output-schema-invalid.json"));
+    let mut written: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
+    for format in ["openvex", "cyclonedx", "csaf"] {
+        let dir = w.join(format);
+        fs::create_dir(&dir).expect("dir");
+        for source in &sources {
+            let target = dir.join(file_name(source));
+            stella()
+                .args([
+                    "vex",
+                    "convert",
+                    "--timestamp",
+                    "2024-01-01T00:00:00Z",
+                    "--to",
+                    format,
+                ])
+                .arg("-o")
+                .arg(&target)
+                .arg(source)
+                .assert()
+                .success();
+            written.entry(format).or_default().push(target);
+        }
+        let merged = dir.join("merged.json");
+        stella()
+            .args([
+                "vex",
+                "merge",
+                "--timestamp",
+                "2024-01-01T00:00:00Z",
+                "--to",
+                format,
+            ])
+            .arg("-o")
+            .arg(&merged)
+            .args(&sources)
+            .assert()
+            .success();
+        written.entry(format).or_default().push(merged);
+    }
+    let checks: [(&str, Process); 3] = [
+        ("openvex", openvex_validator()),
+        ("cyclonedx", python([interop_script("cdx_validate.py")])),
+        ("csaf", csaf_validator()),
+    ];
+    for (format, mut cmd) in checks {
+        if let Some(report) = peer_rejects(&mut cmd, &written[format]) {
+            let kept = work.keep();
+            panic!(
+                "the peer rejects {format} that stella wrote (kept in {}):\n{report}",
+                kept.display()
+            );
+        }
     }
 }

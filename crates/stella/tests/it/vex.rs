@@ -632,3 +632,83 @@ fn attached_vex_is_found_with_its_proof_and_an_unsigned_one_is_refused_under_a_k
     signatures.sort();
     assert_eq!(signatures, ["not-signed", "unchecked"]);
 }
+
+#[test]
+fn vex_attached_in_a_real_registry_is_read_back_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let home = d.join("home");
+    let Some(registry) = crate::oci::Registry::start(d) else {
+        stella_testkit::skip(
+            "vex_attached_in_a_real_registry_is_read_back_and_verified",
+            "docker-registry is not installed (apt-get install docker-registry)",
+        );
+        return;
+    };
+    image(&d.join("img"));
+    let remote = format!("{}/team/app:1.0", registry.host);
+    stella(&home)
+        .args(["oci", "copy"])
+        .arg(format!("oci-layout:{}:app", d.join("img").display()))
+        .arg(&remote)
+        .assert()
+        .success();
+    let prefix = d.join("signer");
+    stella(&home)
+        .env("STELLA_PASSWORD", PASSWORD)
+        .args(["key", "generate", "--out"])
+        .arg(&prefix)
+        .assert()
+        .success();
+    // CSAF this time: attached with its own media type and predicate type.
+    let csaf = d.join("distro.csaf.json");
+    stella(&home)
+        .args(["vex", "convert", "--to", "csaf", "-o"])
+        .arg(&csaf)
+        .arg(openvex(
+            d,
+            "distro.json",
+            "distro",
+            "2024-03-01T00:00:00Z",
+            &[("CVE-2024-7", "pkg:deb/debian/zlib1g@1.2.13", "fixed")],
+        ))
+        .assert()
+        .success();
+    let attached: Value = serde_json::from_str(&out(
+        stella(&home)
+            .env("STELLA_PASSWORD", PASSWORD)
+            .args(["vex", "attach", "--json", "--image", &remote, "--key"])
+            .arg(prefix.with_extension("key"))
+            .arg(&csaf),
+        0,
+    ))
+    .unwrap();
+    assert_eq!(
+        attached["predicateType"],
+        "https://docs.oasis-open.org/csaf/csaf/v2.0"
+    );
+    let answer: Value = serde_json::from_str(&out(
+        stella(&home)
+            .args([
+                "vex",
+                "query",
+                "--json",
+                "--vuln",
+                "CVE-2024-7",
+                "--image",
+                &remote,
+                "--key",
+            ])
+            .arg(prefix.with_extension("pub")),
+        0,
+    ))
+    .unwrap();
+    assert_eq!(answer["statements"][0]["status"], "fixed");
+    assert_eq!(answer["statements"][0]["source"]["format"], "csaf");
+    // The attached VEX is not taken for the image's own evidence: it lists as VEX, not as an SBOM.
+    let tree = out(
+        stella(&home).args(["oci", "referrers", "--json", &remote]),
+        0,
+    );
+    assert!(tree.contains("\"dev.stellaops.kind\": \"vex\""), "{tree}");
+}
