@@ -55,7 +55,7 @@ use crate::json::{
 };
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
-    VexDocument, VexFormat, VexStatement, Vulnerability,
+    VERSIONED_ID_PREFIX, VexDocument, VexFormat, VexStatement, Vulnerability,
 };
 
 /// Deepest product-tree branch nesting read (the parser's own bound, 256 JSON levels, allows
@@ -559,6 +559,10 @@ impl ProductTree {
 }
 
 fn product_id_identity(id: &str) -> ProductIdentity {
+    // A product id Stella wrote for a version-limited product carries the limit.
+    if id.starts_with(VERSIONED_ID_PREFIX) {
+        return ProductIdentity::from_id(id);
+    }
     ProductIdentity {
         id: Some(id.to_owned()),
         ..ProductIdentity::default()
@@ -597,6 +601,9 @@ fn identity_of(fpn: &Object<'_>, pointer: &str, id: &str) -> Result<ProductIdent
     }
     if identity.is_empty() {
         identity.id = Some(id.to_owned());
+    }
+    if id.starts_with(VERSIONED_ID_PREFIX) {
+        identity.version = ProductIdentity::from_id(id).version;
     }
     Ok(identity)
 }
@@ -1017,6 +1024,24 @@ pub enum CsafWriteError {
     /// The document has no statement and no time to release it at.
     #[error("the document has no timestamp and no statements; CSAF needs a release date")]
     NoTimestamp,
+    /// Two statements give one product of one vulnerability different statuses or
+    /// justifications; CSAF lets a product be in one status list and carry one flag (mandatory
+    /// tests 6.1.6 and 6.1.33).
+    #[error(
+        "statements {first} and {second} say {what} for product {product:?} in {vulnerability}; CSAF allows one: merge the document first (stella vex merge --to csaf) to choose by the documented rules"
+    )]
+    Contradiction {
+        /// The vulnerability.
+        vulnerability: String,
+        /// The product id.
+        product: String,
+        /// What differs (`affected and fixed`, `the flags a and b`).
+        what: String,
+        /// Index of the first statement.
+        first: usize,
+        /// Index of the second.
+        second: usize,
+    },
     /// The written document could not be canonicalised.
     #[error("the written document is not canonical JSON: {source}")]
     Canonical {
@@ -1039,7 +1064,7 @@ impl Kinded for CsafWriteError {
 /// identification helper); a product with subcomponents gets one `default_component_of`
 /// relationship per subcomponent, and the statement names the relationship's product. Statements
 /// are grouped by vulnerability: a `cve` when the name is a CVE id, every other name in `ids`.
-/// Justifications with one of CSAF's five labels are `flags`; every not-affected product gets an
+/// Justifications of one of CSAF's five kinds are `flags` (by the kind's label); every not-affected product gets an
 /// `impact` threat (its impact statement, else `Justification: <label>`, as the VEX profile
 /// requires one of the two); every affected product a remediation (its action statement with the
 /// category the reader noted, else `mitigation`; `none_available` when there is no action
@@ -1051,7 +1076,9 @@ impl Kinded for CsafWriteError {
 /// Hashes that are not hex of at least 32 digits (the schema's pattern) are not written.
 ///
 /// # Errors
-/// [`CsafWriteError`] when the document has no time at all, or a value is not canonical JSON.
+/// [`CsafWriteError::Contradiction`] when two statements give one product of one vulnerability
+/// different statuses or justifications (merge first); [`CsafWriteError`] when the document
+/// has no time at all, or a value is not canonical JSON.
 #[allow(clippy::too_many_lines)] // One pass from the model to CSAF's sections.
 pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
     let latest = document.statements.iter().map(|s| s.timestamp).max();
@@ -1157,6 +1184,10 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
         let mut flags = Vec::new();
         let mut threats = Vec::new();
         let mut remediations = Vec::new();
+        // Each product's status and flag so far in this vulnerability, with the statement
+        // that gave it.
+        let mut status_of: BTreeMap<&str, (Status, usize)> = BTreeMap::new();
+        let mut flag_of: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
         for &i in indices {
             let (Some(s), Some(ids)) = (document.statements.get(i), statement_products.get(i))
             else {
@@ -1173,17 +1204,67 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
                 Status::Fixed => "fixed",
                 Status::UnderInvestigation => "under_investigation",
             };
+            for id in ids {
+                match status_of.get(id.as_str()) {
+                    Some(&(other, first)) if other != s.status => {
+                        return Err(CsafWriteError::Contradiction {
+                            vulnerability: v.name.clone(),
+                            product: id.clone(),
+                            what: format!(
+                                "{} and {}",
+                                other.openvex_label(),
+                                s.status.openvex_label()
+                            ),
+                            first,
+                            second: i,
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        status_of.insert(id, (s.status, i));
+                    }
+                }
+            }
             status.entry(list).or_default().extend(ids.iter().cloned());
             let ids_json = || Json::Array(ids.iter().map(|i| i.clone().into()).collect());
             let date: Json = s.timestamp.to_string().into();
+            // CSAF's five flag labels are OpenVEX's five: a justification of one of those
+            // kinds is a flag, whatever label it was read with (CycloneDX's
+            // `code_not_present` is the flag `vulnerable_code_not_present`).
             if let Some(j) = &s.justification
-                && CSAF_FLAG_LABELS.contains(&j.label.as_str())
+                && let Some(label) = j
+                    .kind
+                    .openvex_label()
+                    .filter(|l| CSAF_FLAG_LABELS.contains(l))
             {
-                let mut f = Map::new();
-                f.insert("date".into(), date.clone());
-                f.insert("label".into(), j.label.clone().into());
-                f.insert("product_ids".into(), ids_json());
-                flags.push(Json::Object(f));
+                // One flag per product: a product flagged before with the same label needs no
+                // second flag, one with another label is a contradiction.
+                let mut unflagged = Vec::new();
+                for id in ids {
+                    match flag_of.get(id.as_str()) {
+                        Some(&(other, first)) if other != label => {
+                            return Err(CsafWriteError::Contradiction {
+                                vulnerability: v.name.clone(),
+                                product: id.clone(),
+                                what: format!("the justifications {other} and {label}"),
+                                first,
+                                second: i,
+                            });
+                        }
+                        Some(_) => {}
+                        None => {
+                            flag_of.insert(id, (label, i));
+                            unflagged.push(Json::from(id.clone()));
+                        }
+                    }
+                }
+                if !unflagged.is_empty() {
+                    let mut f = Map::new();
+                    f.insert("date".into(), date.clone());
+                    f.insert("label".into(), label.into());
+                    f.insert("product_ids".into(), Json::Array(unflagged));
+                    flags.push(Json::Object(f));
+                }
             }
             let impact = s.impact_statement.clone().or_else(|| {
                 (s.status == Status::NotAffected).then(|| match &s.justification {
@@ -1357,6 +1438,10 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CsafWriteError> {
 
 /// The product id a product is written under when its identifier alone names it.
 fn own_product_id(identity: &ProductIdentity) -> Option<String> {
+    // A version limit has no place in a full product name's helper: the product id carries it.
+    if identity.version.is_some() {
+        return identity.id_with_version();
+    }
     let id = identity.id.as_ref()?;
     let only_id = identity.purl.is_none()
         && identity.cpe22.is_none()
@@ -1374,6 +1459,10 @@ fn full_product_name(identity: &ProductIdentity, id: &str) -> Map<String, Json> 
         .or_else(|| identity.cpe23.clone())
         .or_else(|| identity.cpe22.clone())
         .unwrap_or_else(|| id.to_owned());
+    let name = match &identity.version {
+        Some(version) => format!("{name} {version}"),
+        None => name,
+    };
     let mut helper = Map::new();
     if let Some(purl) = &identity.purl {
         helper.insert("purl".into(), purl.clone().into());

@@ -56,8 +56,17 @@
 //! **Writing into an SBOM** ([`write_into`]): the statements become that SBOM's
 //! `vulnerabilities`, affecting its own components (see the `into` module).
 //!
-//! What this module does not own: matching, merging, product version ranges (`affects[].versions`
-//! are not carried by the model yet: [`CycloneDxWarning::VersionsNotCarried`]), other formats.
+//! **Versions.** `affects[].versions` limit a product to some versions: each entry (a `version`
+//! or a `vers:` `range`) is the product with that limit ([`ProductIdentity::version`]), so
+//! `product-ABC` 2.4 and `product-ABC` 4.2 are two products. An entry's own `status` decides
+//! the status in that version: `affected` (or none) takes the analysis state, `unaffected` is
+//! not affected and `unknown` under investigation; a vulnerability whose versions differ
+//! becomes one statement per status (the analysis' justification and action kept only on the
+//! statement with its own state). Written back, each limit is a `versions` entry whose status
+//! is `unaffected` for not affected, `unknown` under investigation, `affected` otherwise, which
+//! reads back as the same statement.
+//!
+//! What this module does not own: matching, merging, evaluating `vers:` ranges, other formats.
 
 mod into;
 
@@ -140,6 +149,14 @@ pub enum CycloneDxError {
         /// JSON pointer of the state.
         pointer: String,
         /// The state as written.
+        label: String,
+    },
+    /// A version status outside CycloneDX's (`affected`, `unaffected`, `unknown`).
+    #[error("{pointer}: unknown version status {label:?}")]
+    UnknownVersionStatus {
+        /// JSON pointer of the status.
+        pointer: String,
+        /// The status as written.
         label: String,
     },
     /// A timestamp that is not RFC 3339.
@@ -257,12 +274,6 @@ pub enum CycloneDxWarning {
         /// The BOM-Link.
         link: String,
     },
-    /// `affects[].versions` the model does not carry yet.
-    #[error("{pointer}: the version list of an affected product is not carried into the model")]
-    VersionsNotCarried {
-        /// JSON pointer of `versions`.
-        pointer: String,
-    },
     /// A statement took its time from [`ReadOptions::fallback_timestamp`].
     #[error("{pointer}: no time in the document; the fallback timestamp given is used")]
     TimestampFromFallback {
@@ -280,7 +291,6 @@ impl CycloneDxWarning {
             CycloneDxWarning::BomLinkToOtherSbom { .. } => "bom-link-to-other-sbom",
             CycloneDxWarning::BomLinkVersionMismatch { .. } => "bom-link-version-mismatch",
             CycloneDxWarning::UnresolvedBomLink { .. } => "unresolved-bom-link",
-            CycloneDxWarning::VersionsNotCarried { .. } => "versions-not-carried",
             CycloneDxWarning::TimestampFromFallback { .. } => "timestamp-from-fallback",
         }
     }
@@ -293,7 +303,6 @@ impl CycloneDxWarning {
             | CycloneDxWarning::BomLinkToOtherSbom { pointer, .. }
             | CycloneDxWarning::BomLinkVersionMismatch { pointer, .. }
             | CycloneDxWarning::UnresolvedBomLink { pointer, .. }
-            | CycloneDxWarning::VersionsNotCarried { pointer }
             | CycloneDxWarning::TimestampFromFallback { pointer } => pointer,
         }
     }
@@ -579,14 +588,22 @@ impl Reader {
         }
         let mut statements = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            let provenance = Provenance {
-                document: canonical_id.clone(),
-                format: VexFormat::CycloneDx,
-                statement_index: index,
-                author: author.clone(),
-            };
             let pointer = format!("/vulnerabilities/{index}");
-            if let Some(s) = self.statement(item, &pointer, timestamp, provenance)? {
+            let read = self.statement(
+                item,
+                &pointer,
+                timestamp,
+                Provenance {
+                    document: canonical_id.clone(),
+                    format: VexFormat::CycloneDx,
+                    statement_index: 0,
+                    author: author.clone(),
+                },
+            )?;
+            // One vulnerability can give several statements (versions with their own status):
+            // each is numbered in the document's statement list.
+            for mut s in read {
+                s.provenance.statement_index = statements.len();
                 statements.push(s);
             }
         }
@@ -608,20 +625,20 @@ impl Reader {
         pointer: &str,
         document_time: Option<jiff::Timestamp>,
         provenance: Provenance,
-    ) -> Result<Option<VexStatement>, CycloneDxError> {
+    ) -> Result<Vec<VexStatement>, CycloneDxError> {
         let obj = object(value, pointer)?;
         let Some(analysis) = opt_object(obj, pointer, "analysis")? else {
             self.warnings.push(CycloneDxWarning::NoAnalysis {
                 pointer: pointer.to_owned(),
             });
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let ap = child(pointer, "analysis");
         let Some(state) = opt_string(analysis, &ap, "state")? else {
             self.warnings.push(CycloneDxWarning::NoAnalysis {
                 pointer: pointer.to_owned(),
             });
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let properties = stella_properties(obj, pointer)?;
         let name = opt_string(obj, pointer, "id")?.ok_or(CycloneDxError::MissingMember {
@@ -724,7 +741,23 @@ impl Reader {
             },
         };
 
-        let mut products: Vec<Product> = Vec::new();
+        // Products by the status they get: a version entry's own status may differ from the
+        // analysis state (see the module docs).
+        let mut by_status: Vec<(Status, Vec<Product>)> = Vec::new();
+        let mut add = |status: Status, product: Product| {
+            let at = match by_status.iter().position(|(s, _)| *s == status) {
+                Some(at) => at,
+                None => {
+                    by_status.push((status, Vec::new()));
+                    by_status.len() - 1
+                }
+            };
+            let list = &mut by_status[at].1;
+            match list.iter_mut().find(|q| q.identity == product.identity) {
+                Some(q) => q.subcomponents.extend(product.subcomponents),
+                None => list.push(product),
+            }
+        };
         for (i, a) in opt_array(obj, pointer, "affects")?.iter().enumerate() {
             let p = format!("{pointer}/affects/{i}");
             let a = object(a, &p)?;
@@ -732,29 +765,63 @@ impl Reader {
                 pointer: p.clone(),
                 member: "ref",
             })?;
-            if a.get("versions").is_some() {
-                self.warnings.push(CycloneDxWarning::VersionsNotCarried {
-                    pointer: child(&p, "versions"),
-                });
-            }
             let product = self.product(&reference, &child(&p, "ref"));
-            match products.iter_mut().find(|q| q.identity == product.identity) {
-                Some(q) => q.subcomponents.extend(product.subcomponents),
-                None => products.push(product),
+            let versions = opt_array(a, &p, "versions")?;
+            if versions.is_empty() {
+                add(status, product);
+                continue;
+            }
+            for (k, v) in versions.iter().enumerate() {
+                let vp = format!("{p}/versions/{k}");
+                let v = object(v, &vp)?;
+                let limit = match opt_string(v, &vp, "version")? {
+                    Some(version) => version,
+                    None => opt_string(v, &vp, "range")?.ok_or(CycloneDxError::MissingMember {
+                        pointer: vp.clone(),
+                        member: "version",
+                    })?,
+                };
+                let version_status = match opt_string(v, &vp, "status")?.as_deref() {
+                    None | Some("affected") => status,
+                    Some("unaffected") => Status::NotAffected,
+                    Some("unknown") => Status::UnderInvestigation,
+                    Some(other) => {
+                        return Err(CycloneDxError::UnknownVersionStatus {
+                            pointer: child(&vp, "status"),
+                            label: other.to_owned(),
+                        });
+                    }
+                };
+                let mut limited = product.clone();
+                // The ref names the component the versions are of: the product itself, or
+                // the subcomponent when the ref is a nested component.
+                if limited.subcomponents.is_empty() {
+                    limited.identity.version = Some(limit.clone());
+                } else {
+                    for sub in &mut limited.subcomponents {
+                        sub.version = Some(limit.clone());
+                    }
+                }
+                add(version_status, limited);
             }
         }
-        for p in &mut products {
-            p.subcomponents.sort();
-            p.subcomponents.dedup();
+        for (_, products) in &mut by_status {
+            for p in products.iter_mut() {
+                p.subcomponents.sort();
+                p.subcomponents.dedup();
+            }
+        }
+        if by_status.is_empty() {
+            by_status.push((status, Vec::new()));
         }
 
-        Ok(Some(VexStatement {
+        let base = VexStatement {
             id: properties.get("statement_id").cloned(),
             version: properties
                 .get("statement_version")
                 .and_then(|v| v.parse().ok()),
             vulnerability,
-            products,
+            products: Vec::new(),
             status,
             justification,
             status_notes,
@@ -767,7 +834,27 @@ impl Reader {
             timestamp,
             last_updated,
             provenance,
-        }))
+        };
+        Ok(by_status
+            .into_iter()
+            .map(|(s, products)| {
+                let mut statement = base.clone();
+                statement.products = products;
+                if s != status {
+                    // Versions whose own status differs from the analysis: the analysis'
+                    // reasons and actions are about the other versions.
+                    statement.status = s;
+                    statement.justification = None;
+                    statement.action_statement = None;
+                    statement.action_statement_timestamp = None;
+                    statement.impact_statement = (s == Status::NotAffected).then(|| {
+                        "CycloneDX lists these versions as unaffected (affects[].versions)."
+                            .to_owned()
+                    });
+                }
+                statement
+            })
+            .collect())
     }
 
     /// The product an `affects[].ref` names.
@@ -975,17 +1062,18 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
         .or_else(|| document.statements.iter().map(|s| s.timestamp).max());
 
     // Components: every product not named by a BOM-Link alone, subcomponents nested inside.
-    let mut products: BTreeMap<&ProductIdentity, BTreeSet<&ProductIdentity>> = BTreeMap::new();
+    // A version limit is not part of the component: it is written in `affects[].versions`.
+    let mut products: BTreeMap<ProductIdentity, BTreeSet<ProductIdentity>> = BTreeMap::new();
     for p in document.statements.iter().flat_map(|s| &s.products) {
         if p.identity.bom_link.is_some() && p.subcomponents.is_empty() {
             continue;
         }
         products
-            .entry(&p.identity)
+            .entry(p.identity.unversioned())
             .or_default()
-            .extend(p.subcomponents.iter());
+            .extend(p.subcomponents.iter().map(ProductIdentity::unversioned));
     }
-    let refs = ComponentRefs::new(products.keys().copied());
+    let refs = ComponentRefs::new(products.keys());
     let components_json = products
         .iter()
         .map(|(identity, subs)| {
@@ -1052,8 +1140,9 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     jcs::to_canonical(&Json::Object(root)).map_err(|source| CycloneDxError::Canonical { source })
 }
 
-/// A statement as a CycloneDX vulnerability; `affects` gives the refs a product is written as.
-fn statement_json(s: &VexStatement, affects: &dyn Fn(&Product) -> Vec<String>) -> Json {
+/// A statement as a CycloneDX vulnerability; `affects` gives the refs a product is written as,
+/// each with its version limit.
+fn statement_json(s: &VexStatement, affects: &dyn Fn(&Product) -> Vec<Affected>) -> Json {
     let mut v = Map::new();
     v.insert("id".into(), s.vulnerability.name.clone().into());
     if !s.vulnerability.aliases.is_empty() {
@@ -1103,15 +1192,36 @@ fn statement_json(s: &VexStatement, affects: &dyn Fn(&Product) -> Vec<String>) -
     );
     v.insert("analysis".into(), Json::Object(analysis));
 
-    let mut refs: Vec<String> = s.products.iter().flat_map(affects).collect();
-    refs.sort();
-    refs.dedup();
+    // Refs in order, each with the version limits it is affected in (`None`: all versions).
+    let mut refs: BTreeMap<String, BTreeSet<Option<String>>> = BTreeMap::new();
+    for (r, version) in s.products.iter().flat_map(affects) {
+        refs.entry(r).or_default().insert(version);
+    }
     if !refs.is_empty() {
         let affects = refs
             .into_iter()
-            .map(|r| {
+            .map(|(r, versions)| {
                 let mut a = Map::new();
                 a.insert("ref".into(), r.into());
+                // A ref named without a limit is affected in every version: limits add nothing.
+                if !versions.contains(&None) {
+                    let list = versions
+                        .into_iter()
+                        .flatten()
+                        .map(|v| {
+                            let mut e = Map::new();
+                            let key = if v.starts_with("vers:") {
+                                "range"
+                            } else {
+                                "version"
+                            };
+                            e.insert(key.into(), v.into());
+                            e.insert("status".into(), version_status(s.status).into());
+                            Json::Object(e)
+                        })
+                        .collect();
+                    a.insert("versions".into(), Json::Array(list));
+                }
                 Json::Object(a)
             })
             .collect();
@@ -1144,18 +1254,34 @@ fn statement_json(s: &VexStatement, affects: &dyn Fn(&Product) -> Vec<String>) -
 
 /// The refs a product is written as in standalone VEX: its BOM-Link, or its component (with
 /// subcomponents, each nested component).
-fn standalone_refs(p: &Product, component_refs: &ComponentRefs) -> Vec<String> {
+fn standalone_refs(p: &Product, component_refs: &ComponentRefs) -> Vec<Affected> {
     if p.subcomponents.is_empty() {
-        vec![match &p.identity.bom_link {
-            Some(link) => link.clone(),
-            None => component_refs.of(&p.identity),
-        }]
+        vec![(
+            match &p.identity.bom_link {
+                Some(link) => link.clone(),
+                None => component_refs.of(&p.identity.unversioned()),
+            },
+            p.identity.version.clone(),
+        )]
     } else {
-        let parent = component_refs.of(&p.identity);
+        let parent = component_refs.of(&p.identity.unversioned());
         p.subcomponents
             .iter()
-            .map(|sub| nested_ref(&parent, sub))
+            .map(|sub| (nested_ref(&parent, &sub.unversioned()), sub.version.clone()))
             .collect()
+    }
+}
+
+/// A ref a statement affects, and the version limit it is affected in (none: every version).
+type Affected = (String, Option<String>);
+
+/// The version status a statement's status is written as in `affects[].versions`, read back
+/// to the same status (see the module docs).
+fn version_status(status: Status) -> &'static str {
+    match status {
+        Status::NotAffected => "unaffected",
+        Status::UnderInvestigation => "unknown",
+        Status::Affected | Status::Fixed => "affected",
     }
 }
 

@@ -5,6 +5,7 @@
 //!
 //! | by | rule |
 //! |---|---|
+//! | version limit | checked first: a statement limited to some versions (CycloneDX `affects[].versions`: `2.4`, `vers:generic/>=2.9\|<=4.1`) covers a product only when it is named with the same limit, compared as written (`vers:` ranges are not evaluated); a statement without one covers every version |
 //! | vulnerability | the id asked for is the statement's name or any of its aliases ([`vulnerability_matches`]); two statements name one vulnerability when their names and aliases share one ([`same_vulnerability`]) |
 //! | image | when both sides name an image by digest (a `pkg:oci` purl whose version is the digest, or a reference `repo[:tag]@sha256:…`), the digests decide alone; tag, digest and `pkg:oci` forms of one image are one product. When neither side has a digest, repository and tag must both be equal (`debian` is `docker.io/library/debian`) |
 //! | purl | type, namespace and name equal after normalisation; a statement's purl without a version matches every version; the statement's qualifiers must be a subset of the product's; a statement's subpath, when given, must be equal. Percent-encoding is normalised: `%2F` and `/` in a namespace or name (Go modules) are the same purl, `pkg:golang/github.com%2Fgorilla/websocket` is `pkg:golang/github.com/gorilla/websocket` |
@@ -342,6 +343,14 @@ fn hashes_match(a: &ProductIdentity, b: &ProductIdentity) -> Option<bool> {
 /// Whether the statement's product identity `statement` covers `product`, by the rules in the
 /// module docs: the first kind of name both sides carry decides.
 pub fn product_matches(statement: &ProductIdentity, product: &ProductIdentity) -> bool {
+    // A statement limited to some versions speaks about a product only when that product is
+    // named with the same limit (as written: `vers:` ranges are not evaluated); a statement
+    // without a limit covers every version, as a versionless purl does.
+    if let Some(version) = &statement.version
+        && product.version.as_ref() != Some(version)
+    {
+        return false;
+    }
     if let (Some(a), Some(b)) = (image_of(statement), image_of(product)) {
         let digests = a.digest.is_some() && b.digest.is_some();
         let tags_only =
@@ -406,6 +415,15 @@ impl ProductKey {
     /// The key of `identity`, by the first name it carries of: image digest, purl, BOM-Link,
     /// hashes, CPE, identifier.
     pub fn of(identity: &ProductIdentity) -> Self {
+        let key = Self::unversioned(identity);
+        match &identity.version {
+            // A version limit makes another product: `product-ABC` 2.4 is not `product-ABC`.
+            Some(version) => ProductKey(format!("{}|version={version}", key.0)),
+            None => key,
+        }
+    }
+
+    fn unversioned(identity: &ProductIdentity) -> Self {
         if let Some(digest) = image_of(identity).and_then(|i| i.digest) {
             return ProductKey(format!("oci:{digest}"));
         }

@@ -148,12 +148,29 @@ pub struct ProductIdentity {
     pub image_digest: Option<Digest>,
     /// File or package hashes by algorithm, values as written.
     pub hashes: BTreeMap<HashAlgorithm, String>,
+    /// The versions of the product the statement is limited to, as written: one version
+    /// (`2.4`) or a `vers:` range (`vers:generic/>=2.9|<=4.1`), from CycloneDX
+    /// `affects[].versions`. `None`: every version the other names cover.
+    pub version: Option<String>,
 }
+
+/// The prefix of an identifier that carries a version limit, for formats with no place for
+/// one (OpenVEX): `urn:stella:version:<percent-encoded version>:<identifier>`.
+pub const VERSIONED_ID_PREFIX: &str = "urn:stella:version:";
 
 impl ProductIdentity {
     /// The identity named by one string (an OpenVEX `@id` or a 0.0.1 product string): a purl,
     /// a BOM-Link, or an opaque identifier, recognised by its scheme.
     pub fn from_id(id: &str) -> Self {
+        if let Some(rest) = id.strip_prefix(VERSIONED_ID_PREFIX)
+            && let Some((version, inner)) = rest.split_once(':')
+            && let Some(version) = crate::json::percent_decode(version)
+            && !inner.is_empty()
+        {
+            let mut identity = ProductIdentity::from_id(inner);
+            identity.version = Some(version);
+            return identity;
+        }
         let mut identity = ProductIdentity {
             id: Some(id.to_owned()),
             ..ProductIdentity::default()
@@ -167,6 +184,25 @@ impl ProductIdentity {
         identity
     }
 
+    /// The identifier to write where a format has no place for the version limit: the
+    /// identifier (else the purl) as it is, or with the version in a
+    /// [`VERSIONED_ID_PREFIX`] URN, which [`ProductIdentity::from_id`] reads back.
+    pub fn id_with_version(&self) -> Option<String> {
+        let id = self.id.as_ref().or(self.purl.as_ref())?;
+        Some(match &self.version {
+            None => id.clone(),
+            Some(v) => format!("{VERSIONED_ID_PREFIX}{}:{id}", percent_encode(v)),
+        })
+    }
+
+    /// The same identity without its version limit.
+    pub fn unversioned(&self) -> ProductIdentity {
+        ProductIdentity {
+            version: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether nothing names the product.
     pub fn is_empty(&self) -> bool {
         self.id.is_none()
@@ -175,6 +211,19 @@ impl ProductIdentity {
             && self.cpe23.is_none()
             && self.hashes.is_empty()
     }
+}
+
+/// `text` with every byte outside RFC 3986's unreserved set as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The digest in a `pkg:oci/<name>@sha256%3A<hex>` purl (the version of an OCI purl is the

@@ -751,7 +751,12 @@ fn product_json(p: &Product) -> Result<Json, OpenVexError> {
 
 fn identity_json(identity: &ProductIdentity) -> Map<String, Json> {
     let mut m = Map::new();
-    put(&mut m, "@id", identity.id.as_deref().map(to_iri));
+    let id = match identity.version {
+        // OpenVEX has no place for a version limit: it travels in the identifier.
+        Some(_) => identity.id_with_version(),
+        None => identity.id.clone(),
+    };
+    put(&mut m, "@id", id.as_deref().map(to_iri));
     let mut ids = Map::new();
     // An `@id` that is the purl already says it; repeat it only when they differ.
     if identity.purl != identity.id {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 use stella_core::jcs;
 
-use super::{BomIndex, CycloneDxError, statement_json};
+use super::{Affected, BomIndex, CycloneDxError, statement_json};
 use crate::json::{object, opt_string, sorted};
 use crate::matching::{BomLink, product_matches};
 use crate::model::{Product, ProductIdentity, VexDocument};
@@ -28,8 +28,10 @@ use crate::model::{Product, ProductIdentity, VexDocument};
 /// The CycloneDX versions whose analysis holds a statement's time.
 const INTO_VERSIONS: [&str; 3] = ["1.5", "1.6", "1.7"];
 
-/// The bom-refs of the SBOM's components that `identity` names.
+/// The bom-refs of the SBOM's components that `identity` names (its version limit aside: that
+/// is written beside the ref).
 fn resolve(index: &BomIndex, identity: &ProductIdentity) -> Vec<String> {
+    let identity = &identity.unversioned();
     if let Some(link) = identity.bom_link.as_deref().and_then(BomLink::parse)
         && index.serial.as_deref() == Some(link.serial.as_str())
         && let Some(bom_ref) = link.bom_ref
@@ -76,7 +78,7 @@ pub fn write_into(document: &VexDocument, sbom: &[u8]) -> Result<Vec<u8>, Cyclon
     }
     let index = BomIndex::of(root)?;
 
-    let mut refs: BTreeMap<&Product, Vec<String>> = BTreeMap::new();
+    let mut refs: BTreeMap<&Product, Vec<Affected>> = BTreeMap::new();
     for (i, s) in document.statements.iter().enumerate() {
         for (j, p) in s.products.iter().enumerate() {
             let targets: Vec<&ProductIdentity> = if p.subcomponents.is_empty() {
@@ -93,7 +95,7 @@ pub fn write_into(document: &VexDocument, sbom: &[u8]) -> Result<Vec<u8>, Cyclon
                         product: name_of(t),
                     });
                 }
-                found.extend(r);
+                found.extend(r.into_iter().map(|r| (r, t.version.clone())));
             }
             found.sort();
             found.dedup();

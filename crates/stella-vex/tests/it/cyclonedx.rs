@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use stella_core::jcs;
+use stella_vex::VexFormat;
 use stella_vex::cyclonedx::{self, CycloneDxError, CycloneDxWarning, ReadOptions};
 use stella_vex::{JustificationKind, Status, VexDocument, openvex};
 
@@ -137,11 +138,55 @@ fn bom_links_resolve_into_the_sbom_given_and_warn_for_another() {
         w,
         CycloneDxWarning::BomLinkToOtherSbom { link, .. } if link.ends_with("#product-JKL")
     )));
-    assert!(
-        read.warnings
+    // The versions the products are limited to are carried.
+    assert_eq!(abc.version.as_deref(), Some("2.4"));
+}
+
+#[test]
+fn version_limits_are_products_of_their_own_and_round_trip_through_every_format() {
+    let read = cyclonedx::read_with(
+        &fixture(&format!("{EXAMPLES}/Case-6-vex.json")),
+        &ReadOptions {
+            sbom: None,
+            fallback_timestamp: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+        },
+    )
+    .unwrap();
+    // Affected in 2.4, 2.6 and >=2.9|<=4.1; unaffected in the other four limits.
+    let claims = |doc: &stella_vex::VexDocument| {
+        let mut c: Vec<(String, String, Option<JustificationKind>)> = doc
+            .statements
             .iter()
-            .any(|w| w.rule() == "versions-not-carried")
-    );
+            .flat_map(|s| {
+                s.products.iter().map(|p| {
+                    (
+                        p.identity.version.clone().unwrap_or_default(),
+                        s.status.openvex_label().to_owned(),
+                        s.justification.as_ref().map(|j| j.kind),
+                    )
+                })
+            })
+            .collect();
+        c.sort();
+        c
+    };
+    let original = claims(&read.document);
+    assert_eq!(original.len(), 7, "{original:?}");
+    assert!(original.contains(&("2.4".into(), "affected".into(), None)));
+    assert!(original.contains(&(
+        "vers:generic/>=1.0|<=2.3".into(),
+        "not_affected".into(),
+        Some(JustificationKind::VulnerableCodeNotPresent)
+    )));
+    let options = ReadOptions {
+        sbom: None,
+        fallback_timestamp: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+    };
+    for format in [VexFormat::OpenVex, VexFormat::CycloneDx, VexFormat::Csaf] {
+        let bytes = stella_vex::read::write(&read.document, format).unwrap();
+        let back = stella_vex::read::read(&bytes, &options).unwrap();
+        assert_eq!(claims(&back.document), original, "through {format:?}");
+    }
 }
 
 #[test]
