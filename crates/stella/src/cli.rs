@@ -441,6 +441,10 @@ Examples:
         /// over which, and by which rule.
         #[arg(long)]
         explain: bool,
+        /// The merged document's time: RFC 3339, or `now` for the clock. Default: the latest
+        /// time of any input, so the same inputs always give the same bytes.
+        #[arg(long, value_name = "TIME|now")]
+        issued: Option<String>,
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -475,7 +479,8 @@ exit 1). It becomes the predicate of an in-toto Statement whose subject is the i
 digest: predicate type https://openvex.dev/ns/v0.2.0 for OpenVEX, https://cyclonedx.org/vex \
 for CycloneDX, https://docs.oasis-open.org/csaf/csaf/v2.0 for CSAF. The Statement is signed \
 (DSSE), logged in the embedded log of --home, and attached beside the document itself as a \
-Sigstore bundle referrer. The default key is $STELLA_HOME/keys/default.key.
+Sigstore bundle referrer. Without --key, the default key $STELLA_HOME/keys/stella.key (made on \
+first use, as stella scan does).
 
 Example: stella vex attach --image oci-layout:./img:app vendor.openvex.json")]
     Attach {

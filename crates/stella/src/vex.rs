@@ -35,6 +35,7 @@ pub fn run(command: VexCommand, home: &Path) -> Result<Outcome, CliError> {
             policy,
             to,
             explain,
+            issued,
             output,
         } => merge_command(
             &sources,
@@ -42,6 +43,7 @@ pub fn run(command: VexCommand, home: &Path) -> Result<Outcome, CliError> {
             policy.as_deref(),
             to,
             explain,
+            issued.as_deref(),
             output.as_deref(),
         ),
         VexCommand::Query {
@@ -477,13 +479,27 @@ fn merge_command(
     policy_path: Option<&Path>,
     to: VexFormatArg,
     explain: bool,
+    issued: Option<&str>,
     output: Option<&Path>,
 ) -> Result<Outcome, CliError> {
+    let issued = match issued {
+        None => None,
+        // Asked for: the only place the clock is read.
+        Some("now") => Some(jiff::Timestamp::now()),
+        Some(text) => Some(text.parse::<jiff::Timestamp>().map_err(|e| {
+            CliError::input(anyhow!(
+                "--issued {text:?}: not an RFC 3339 time or `now`: {e}"
+            ))
+        })?),
+    };
     let reading = Reading::of(&sources.read)?;
     let loaded = load(sources, home)?;
     let (inputs, names) = read_all(&loaded, &reading)?;
     let policy = policy(policy_path, &names)?;
-    let merged = merge::merge(&inputs, &policy).map_err(CliError::kinded)?;
+    let mut merged = merge::merge(&inputs, &policy).map_err(CliError::kinded)?;
+    if issued.is_some() {
+        merged.timestamp = issued;
+    }
     if explain {
         let mut text = String::new();
         for m in &merged.statements {

@@ -384,6 +384,19 @@ fn merge_is_the_same_bytes_in_any_order_and_explains_each_decision() {
         2,
     );
     assert!(stderr.contains("/sources/0/file"), "{stderr}");
+    // The clock is read only when asked: by default the latest input time, else --issued.
+    assert_eq!(
+        serde_json::from_str::<Value>(&outputs[0]).unwrap()["timestamp"],
+        "2024-06-01T00:00:00Z"
+    );
+    let issued: Value = serde_json::from_str(&out(
+        stella(&home)
+            .args(["vex", "merge", "--issued", "2030-01-02T03:04:05Z"])
+            .args([&vendor, &scanner]),
+        0,
+    ))
+    .unwrap();
+    assert_eq!(issued["timestamp"], "2030-01-02T03:04:05Z");
     // Each output format is valid.
     for format in ["cyclonedx", "csaf"] {
         let p = d.join(format!("merged.{format}.json"));
@@ -711,4 +724,64 @@ fn vex_attached_in_a_real_registry_is_read_back_and_verified() {
         0,
     );
     assert!(tree.contains("\"dev.stellaops.kind\": \"vex\""), "{tree}");
+}
+
+#[test]
+fn cyclonedx_vex_attached_beside_scan_evidence_is_not_taken_for_its_sbom() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let home = d.join("home");
+    let tree = d.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::copy("/bin/true", tree.join("bin/true")).unwrap();
+    let image_ref = format!("oci-layout:{}:app", d.join("img").display());
+    stella(&home)
+        .env("STELLA_PASSWORD", PASSWORD)
+        .args(["scan", "--image", &image_ref])
+        .arg(&tree)
+        .assert()
+        .success();
+    // CycloneDX VEX shares the SBOM's media type.
+    let cdx = d.join("scanner.cdx.json");
+    stella(&home)
+        .args(["vex", "convert", "--to", "cyclonedx", "-o"])
+        .arg(&cdx)
+        .arg(openvex(
+            d,
+            "s.json",
+            "scanner",
+            "2024-06-01T00:00:00Z",
+            &[("CVE-2024-1", "pkg:cargo/hyper@1.4.0", "under_investigation")],
+        ))
+        .assert()
+        .success();
+    stella(&home)
+        .env("STELLA_PASSWORD", PASSWORD)
+        .args(["vex", "attach", "--image", &image_ref])
+        .arg(&cdx)
+        .assert()
+        .success();
+    // The auditor's replay still verifies the scan's own evidence...
+    let output = stella(&home)
+        .args(["verify", "--json", "--image", &image_ref])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // ...and the VEX reads back from the image, signed by the home's key.
+    let report: Value = serde_json::from_str(&out(
+        stella(&home)
+            .args(["vex", "validate", "--json", "--image", &image_ref, "--key"])
+            .arg(home.join("keys/stella.pub")),
+        0,
+    ))
+    .unwrap();
+    let docs = report["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 1, "the scan's SBOM is not VEX: {report:#}");
+    assert_eq!(docs[0]["format"], "cyclonedx");
+    assert_eq!(docs[0]["signature"], "verified");
 }
