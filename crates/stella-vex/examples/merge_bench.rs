@@ -12,6 +12,8 @@
 //! 3. the stella run again on the documents in a shuffled (seeded) order: the merged bytes must be
 //!    identical.
 //!
+//! With `MERGE_BENCH_OUT=FILE` the merged document is also written to FILE.
+//!
 //! Each timed step runs RUNS times (default 3); the ratio is of the medians. Exit 1 if the merged
 //! bytes differ between orders, 2 if a target is missed (time ≤ 3× serde_json, peak ≤ 2× input).
 
@@ -22,6 +24,10 @@ use std::time::{Duration, Instant};
 
 use stella_vex::merge::{self, MergeInput, Policy};
 use stella_vex::openvex;
+
+// The allocator the `stella` binary runs with, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Time target: stella's read + merge + write over serde_json's parse of the same bytes.
 const TARGET_TIME_RATIO: f64 = 3.0;
@@ -67,6 +73,9 @@ fn main() {
     shuffle(&mut shuffled, 0x5EED);
     let (merged_shuffled, _) = stella_run(&shuffled, &policy);
     let same_bytes = merged_shuffled == merged;
+    if let Ok(path) = std::env::var("MERGE_BENCH_OUT") {
+        std::fs::write(path, &merged).expect("write the merged document");
+    }
 
     let stella = median(&mut stella_times);
     let serde = median(&mut serde_times);
@@ -224,7 +233,8 @@ fn median(times: &mut [Duration]) -> Duration {
 
 /// Resets the kernel's peak resident set (`VmHWM`) to the current one (Linux ≥ 4.0).
 fn reset_peak_rss() {
-    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM through /proc/self/clear_refs");
+    std::fs::write("/proc/self/clear_refs", "5")
+        .expect("reset VmHWM through /proc/self/clear_refs");
 }
 
 /// A `/proc/self/status` field in KiB.
