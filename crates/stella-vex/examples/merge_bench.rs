@@ -3,8 +3,9 @@
 //! `bench/make_vex.py` writes.
 //!
 //! Every file is read into memory first (disk is not timed). Then, in one process:
-//! 1. **stella** — read every document ([`openvex::read`]), merge them under a policy that ranks
-//!    two authors, write the merged document ([`openvex::write`]) and drop it all; the peak
+//! 1. **stella** — read each document ([`openvex::read`]) and add it to the merge
+//!    ([`Merger::add`], so one document model is held at a time), under a policy that ranks two
+//!    authors; finish the merge, write the merged document ([`openvex::write`]) and drop it all; the peak
 //!    resident set of this run, measured from `VmHWM` after resetting it through
 //!    `/proc/self/clear_refs`, is compared with the input size (the input bytes themselves are
 //!    part of it: nothing is subtracted);
@@ -22,7 +23,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use stella_vex::merge::{self, MergeInput, Policy};
+use stella_vex::merge::{Merger, Policy};
 use stella_vex::openvex;
 
 // The allocator the `stella` binary runs with, so the figures are the product's.
@@ -151,25 +152,34 @@ struct RunStats {
     drop: Duration,
 }
 
-/// Read every document, merge, write the merged document; everything made is dropped inside.
+/// Read every document into the merge one at a time, write the merged document; everything made
+/// is dropped inside.
 fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
+    let mut merger = Merger::new(policy);
+    let mut statements = 0;
+    let (mut read, mut merge_time) = (Duration::ZERO, Duration::ZERO);
+    for bytes in files {
+        let started = Instant::now();
+        let input = openvex::read(bytes).expect("openvex read");
+        read += started.elapsed();
+        statements += input.document.statements.len();
+        let started = Instant::now();
+        merger
+            .add(&input.canonical_id, &input.document)
+            .expect("merge");
+        drop(input);
+        merge_time += started.elapsed();
+    }
     let started = Instant::now();
-    let inputs: Vec<MergeInput> = files
-        .iter()
-        .map(|bytes| openvex::read(bytes).expect("openvex read").into())
-        .collect();
-    let read = started.elapsed();
-    let statements = inputs.iter().map(|i| i.document.statements.len()).sum();
-    let started = Instant::now();
-    let merged = merge::merge(&inputs, policy).expect("merge");
-    let merge_time = started.elapsed();
-    let started = Instant::now();
-    let bytes = openvex::write(&merged.document()).expect("write");
-    let write = started.elapsed();
+    let merged = merger.finish();
     let merged_statements = merged.statements.len();
+    merge_time += started.elapsed();
     let started = Instant::now();
-    drop(merged);
-    drop(inputs);
+    let document = merged.into_document();
+    let bytes = openvex::write(&document).expect("write");
+    let write = started.elapsed();
+    let started = Instant::now();
+    drop(document);
     let drop_time = started.elapsed();
     (
         bytes,

@@ -64,7 +64,8 @@
 //! against products (see [`crate::matching`]), or any format.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
+use std::sync::Arc;
 
 use stella_core::{Digest, ErrorKind, Kinded};
 
@@ -231,18 +232,28 @@ impl Merged {
     /// writers). Claims that one source statement won are one statement again, with the
     /// products and subcomponents it won (so a statement's `@id` appears once).
     pub fn document(&self) -> VexDocument {
-        let mut by_source: BTreeMap<(&Digest, usize), VexStatement> = BTreeMap::new();
-        for merged in &self.statements {
-            let p = &merged.statement.provenance;
-            match by_source.entry((&p.document, p.statement_index)) {
-                Entry::Vacant(e) => {
-                    e.insert(merged.statement.clone());
-                }
-                Entry::Occupied(mut e) => {
-                    add_products(&mut e.get_mut().products, &merged.statement.products);
-                }
-            }
+        self.shell(regroup(
+            self.statements.iter().map(|m| m.statement.clone()),
+        ))
+    }
+
+    /// [`Merged::document`] without copying: the statements move into the document and what
+    /// they superseded is dropped.
+    pub fn into_document(self) -> VexDocument {
+        let statements = regroup(self.statements.into_iter().map(|m| m.statement));
+        VexDocument {
+            id: self.id,
+            author: self.author,
+            role: None,
+            timestamp: self.timestamp,
+            last_updated: None,
+            version: 1,
+            tooling: None,
+            statements,
         }
+    }
+
+    fn shell(&self, statements: Vec<VexStatement>) -> VexDocument {
         VexDocument {
             id: self.id.clone(),
             author: self.author.clone(),
@@ -251,48 +262,85 @@ impl Merged {
             last_updated: None,
             version: 1,
             tooling: None,
-            statements: by_source.into_values().collect(),
+            statements,
         }
     }
 }
 
+/// Effective statements that came from one source statement joined into one again, in source
+/// order (canonical id, statement index).
+fn regroup(statements: impl Iterator<Item = VexStatement>) -> Vec<VexStatement> {
+    let mut by_source: BTreeMap<(Digest, usize), VexStatement> = BTreeMap::new();
+    for statement in statements {
+        let p = &statement.provenance;
+        match by_source.entry((p.document.clone(), p.statement_index)) {
+            Entry::Vacant(e) => {
+                e.insert(statement);
+            }
+            Entry::Occupied(mut e) => {
+                add_products(&mut e.get_mut().products, statement.products);
+            }
+        }
+    }
+    by_source.into_values().collect()
+}
+
 /// `more` added to `products`: a product already there gains the subcomponents; the result is
 /// sorted, so the document does not depend on the order claims were met in.
-fn add_products(products: &mut Vec<Product>, more: &[Product]) {
+fn add_products(products: &mut Vec<Product>, more: Vec<Product>) {
     for product in more {
         match products.iter_mut().find(|p| p.identity == product.identity) {
             Some(existing) => {
-                existing
-                    .subcomponents
-                    .extend(product.subcomponents.iter().cloned());
+                existing.subcomponents.extend(product.subcomponents);
                 existing.subcomponents.sort();
                 existing.subcomponents.dedup();
             }
-            None => products.push(product.clone()),
+            None => products.push(product),
         }
     }
     products.sort();
 }
 
-/// One statement's claim about one product and subcomponent.
-struct Claim<'a> {
-    statement: &'a VexStatement,
-    product: Option<Product>,
+/// What decides between two claims, in the order the rules apply.
+struct Rank<'a> {
     priority: i64,
+    timestamp: jiff::Timestamp,
+    status: Status,
+    document: &'a Digest,
+    statement_index: usize,
 }
 
-impl Claim<'_> {
-    /// The ordering of precedence: a greater claim wins.
-    fn precedence(&self, other: &Claim<'_>) -> (std::cmp::Ordering, Rule) {
-        let (a, b) = (self.statement, other.statement);
+impl Rank<'_> {
+    fn of_statement(statement: &VexStatement, priority: i64) -> Rank<'_> {
+        Rank {
+            priority,
+            timestamp: statement.timestamp,
+            status: statement.status,
+            document: &statement.provenance.document,
+            statement_index: statement.provenance.statement_index,
+        }
+    }
+
+    fn of_superseded(s: &Superseded) -> Rank<'_> {
+        Rank {
+            priority: s.priority,
+            timestamp: s.timestamp,
+            status: s.status,
+            document: &s.provenance.document,
+            statement_index: s.provenance.statement_index,
+        }
+    }
+
+    /// The ordering of precedence (a greater claim wins) and the rule that decided it.
+    fn precedence(&self, other: &Rank<'_>) -> (std::cmp::Ordering, Rule) {
         let by = [
             (self.priority.cmp(&other.priority), Rule::Priority),
-            (a.timestamp.cmp(&b.timestamp), Rule::Timestamp),
-            (a.status.cmp(&b.status), Rule::Status),
+            (self.timestamp.cmp(&other.timestamp), Rule::Timestamp),
+            (self.status.cmp(&other.status), Rule::Status),
             (
                 // Smaller source wins, so the comparison is reversed.
-                (&b.provenance.document, b.provenance.statement_index)
-                    .cmp(&(&a.provenance.document, a.provenance.statement_index)),
+                (other.document, other.statement_index)
+                    .cmp(&(self.document, self.statement_index)),
                 Rule::SourceOrder,
             ),
         ];
@@ -302,7 +350,234 @@ impl Claim<'_> {
     }
 }
 
-type GroupKey = (String, Option<ProductKey>, Option<ProductKey>);
+/// The claim winning a group so far: its statement (shared by every group it wins, its products
+/// left out) and the one product and subcomponent it wins here.
+struct Contender {
+    statement: Arc<VexStatement>,
+    product: Option<Product>,
+    priority: i64,
+}
+
+impl Contender {
+    fn rank(&self) -> Rank<'_> {
+        Rank::of_statement(&self.statement, self.priority)
+    }
+
+    /// This claim as one that lost (its rule is set once the group's winner is final).
+    fn into_superseded(self) -> Superseded {
+        superseded(&self.statement, self.priority)
+    }
+}
+
+fn superseded(statement: &VexStatement, priority: i64) -> Superseded {
+    Superseded {
+        provenance: statement.provenance.clone(),
+        status: statement.status,
+        justification: statement.justification.clone(),
+        timestamp: statement.timestamp,
+        priority,
+        rule: Rule::SourceOrder,
+    }
+}
+
+/// One group: the claim winning so far and those it beat.
+struct Group {
+    winner: Contender,
+    rivals: Vec<Superseded>,
+}
+
+impl Group {
+    /// `other`'s claims joined into this group (two names found to be one vulnerability).
+    fn absorb(&mut self, other: Group) {
+        let Group { winner, rivals } = other;
+        self.rivals.extend(rivals);
+        if winner.rank().precedence(&self.winner.rank()).0.is_gt() {
+            let beaten = std::mem::replace(&mut self.winner, winner);
+            self.rivals.push(beaten.into_superseded());
+        } else {
+            self.rivals.push(winner.into_superseded());
+        }
+    }
+}
+
+/// A group: the vulnerability as the statement names it (before aliases are linked), the product
+/// key and the subcomponent key, as interned ids.
+type GroupKey = (usize, Option<u32>, Option<u32>);
+
+/// The merge, fed one document at a time: what it keeps is the winning claim of each group and a
+/// [`Superseded`] record of each claim that lost, never the input documents themselves, so a
+/// caller that reads documents one by one holds one document model at a time.
+///
+/// [`merge()`] is this over a slice; the result is the same whatever order documents are added
+/// in.
+pub struct Merger {
+    policy: Policy,
+    inputs: BTreeSet<Digest>,
+    timestamp: Option<jiff::Timestamp>,
+    names: VulnerabilityNames,
+    products: ProductKeys,
+    groups: HashMap<GroupKey, Group>,
+    claims: usize,
+}
+
+impl Merger {
+    /// An empty merge under `policy`.
+    pub fn new(policy: &Policy) -> Self {
+        Merger {
+            policy: policy.clone(),
+            inputs: BTreeSet::new(),
+            timestamp: None,
+            names: VulnerabilityNames::default(),
+            products: ProductKeys::default(),
+            groups: HashMap::new(),
+            claims: 0,
+        }
+    }
+
+    /// Adds the document whose canonical id is `canonical_id`; a document already added (by that
+    /// id) is one source and is skipped.
+    ///
+    /// # Errors
+    /// [`MergeError::TooManyClaims`] when the documents added so far name more than
+    /// [`MAX_CLAIMS`] products and subcomponents together.
+    pub fn add(&mut self, canonical_id: &Digest, document: &VexDocument) -> Result<(), MergeError> {
+        if self.inputs.contains(canonical_id) {
+            return Ok(());
+        }
+        self.inputs.insert(canonical_id.clone());
+        let latest = document
+            .timestamp
+            .into_iter()
+            .chain(document.statements.iter().map(|s| s.timestamp))
+            .max();
+        self.timestamp = self.timestamp.max(latest);
+        for statement in &document.statements {
+            self.add_statement(statement)?;
+        }
+        Ok(())
+    }
+
+    fn add_statement(&mut self, statement: &VexStatement) -> Result<(), MergeError> {
+        let name = self.names.link(&statement.vulnerability);
+        let priority = self.policy.priority(&statement.provenance);
+        let mut shared = None;
+        if statement.products.is_empty() {
+            return self.claim((name, None, None), statement, None, priority, &mut shared);
+        }
+        for product in &statement.products {
+            let key = self.products.key(&product.identity);
+            if product.subcomponents.is_empty() {
+                let claimed = Some((&product.identity, None));
+                self.claim((name, Some(key), None), statement, claimed, priority, &mut shared)?;
+            }
+            for sub in &product.subcomponents {
+                let sub_key = self.products.key(sub);
+                let claimed = Some((&product.identity, Some(sub)));
+                self.claim(
+                    (name, Some(key), Some(sub_key)),
+                    statement,
+                    claimed,
+                    priority,
+                    &mut shared,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One claim of `statement` (about `product` and its subcomponent, when named) put in its
+    /// group; `shared` is the statement's copy once one of its claims has won somewhere.
+    fn claim(
+        &mut self,
+        key: GroupKey,
+        statement: &VexStatement,
+        product: Option<(&ProductIdentity, Option<&ProductIdentity>)>,
+        priority: i64,
+        shared: &mut Option<Arc<VexStatement>>,
+    ) -> Result<(), MergeError> {
+        self.claims += 1;
+        if self.claims > MAX_CLAIMS {
+            return Err(MergeError::TooManyClaims {
+                count: self.claims,
+                limit: MAX_CLAIMS,
+            });
+        }
+        let contender = |shared: &mut Option<Arc<VexStatement>>| Contender {
+            statement: Arc::clone(
+                shared.get_or_insert_with(|| Arc::new(without_products(statement))),
+            ),
+            product: product.map(|(identity, sub)| Product {
+                identity: identity.clone(),
+                subcomponents: sub.into_iter().cloned().collect(),
+            }),
+            priority,
+        };
+        match self.groups.entry(key) {
+            hash_map::Entry::Vacant(e) => {
+                e.insert(Group {
+                    winner: contender(shared),
+                    rivals: Vec::new(),
+                });
+            }
+            hash_map::Entry::Occupied(mut e) => {
+                let group = e.get_mut();
+                let rank = Rank::of_statement(statement, priority);
+                if rank.precedence(&group.winner.rank()).0.is_gt() {
+                    let beaten = std::mem::replace(&mut group.winner, contender(shared));
+                    group.rivals.push(beaten.into_superseded());
+                } else if group.winner.statement.provenance != statement.provenance {
+                    // A product named twice in the winning statement is no rival of itself.
+                    group.rivals.push(superseded(statement, priority));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The merge of every document added.
+    pub fn finish(self) -> Merged {
+        let Merger {
+            policy,
+            inputs,
+            timestamp,
+            mut names,
+            products,
+            groups,
+            ..
+        } = self;
+        // Names linked by aliases are one vulnerability: their groups are joined.
+        let mut joined: HashMap<GroupKey, Group> = HashMap::with_capacity(groups.len());
+        for ((name, key, sub_key), group) in groups {
+            match joined.entry((names.root(name), key, sub_key)) {
+                hash_map::Entry::Vacant(e) => {
+                    e.insert(group);
+                }
+                hash_map::Entry::Occupied(mut e) => e.get_mut().absorb(group),
+            }
+        }
+        let linked = names.linked_sets();
+        let mut keyed: Vec<(GroupKey, MergedStatement)> = joined
+            .into_iter()
+            .map(|(key, group)| (key, resolve(group, linked.get(&key.0))))
+            .collect();
+        let product_key = |k: Option<u32>| k.map(|k| products.text(k));
+        keyed.sort_unstable_by(|(a, _), (b, _)| {
+            names
+                .smallest(a.0)
+                .cmp(names.smallest(b.0))
+                .then_with(|| product_key(a.1).cmp(&product_key(b.1)))
+                .then_with(|| product_key(a.2).cmp(&product_key(b.2)))
+        });
+        let inputs: Vec<Digest> = inputs.into_iter().collect();
+        Merged {
+            id: merged_id(&inputs),
+            inputs,
+            timestamp,
+            author: policy.author,
+            statements: keyed.into_iter().map(|(_, m)| m).collect(),
+        }
+    }
+}
 
 /// Merges `inputs` under `policy` (see the module docs for the rules).
 ///
@@ -310,58 +585,11 @@ type GroupKey = (String, Option<ProductKey>, Option<ProductKey>);
 /// [`MergeError::TooManyClaims`] when the statements name more than [`MAX_CLAIMS`] products and
 /// subcomponents together.
 pub fn merge(inputs: &[MergeInput], policy: &Policy) -> Result<Merged, MergeError> {
-    // One document given twice is one source.
-    let mut by_id: BTreeMap<&Digest, &VexDocument> = BTreeMap::new();
+    let mut merger = Merger::new(policy);
     for input in inputs {
-        by_id.entry(&input.canonical_id).or_insert(&input.document);
+        merger.add(&input.canonical_id, &input.document)?;
     }
-    let aliases = VulnerabilityNames::linking(by_id.values().flat_map(|d| &d.statements));
-
-    let mut groups: BTreeMap<GroupKey, Vec<Claim<'_>>> = BTreeMap::new();
-    let mut count = 0usize;
-    for statement in by_id.values().flat_map(|d| &d.statements) {
-        let vulnerability = aliases.key(&statement.vulnerability.name);
-        let priority = policy.priority(&statement.provenance);
-        for (product, key, sub_key) in claims_of(statement) {
-            count += 1;
-            if count > MAX_CLAIMS {
-                return Err(MergeError::TooManyClaims {
-                    count,
-                    limit: MAX_CLAIMS,
-                });
-            }
-            groups
-                .entry((vulnerability.clone(), key, sub_key))
-                .or_default()
-                .push(Claim {
-                    statement,
-                    product,
-                    priority,
-                });
-        }
-    }
-
-    let linked = aliases.linked_sets();
-    let statements = groups
-        .into_iter()
-        .filter_map(|((vulnerability, _, _), claims)| resolve(claims, linked.get(&vulnerability)))
-        .collect();
-    let timestamp = by_id
-        .values()
-        .flat_map(|d| {
-            d.timestamp
-                .into_iter()
-                .chain(d.statements.iter().map(|s| s.timestamp))
-        })
-        .max();
-    let inputs: Vec<Digest> = by_id.keys().map(|d| (*d).clone()).collect();
-    Ok(Merged {
-        id: merged_id(&inputs),
-        inputs,
-        timestamp,
-        author: policy.author.clone(),
-        statements,
-    })
+    Ok(merger.finish())
 }
 
 /// `urn:stella:vex-merge:sha256:<hex>`, the hash over the sorted input ids one per line.
@@ -371,63 +599,46 @@ fn merged_id(inputs: &[Digest]) -> String {
     format!("urn:stella:vex-merge:{digest}")
 }
 
-/// The statement split per product and subcomponent, with their keys; a statement naming no
-/// product is one claim about no product.
-fn claims_of(
-    statement: &VexStatement,
-) -> Vec<(Option<Product>, Option<ProductKey>, Option<ProductKey>)> {
-    if statement.products.is_empty() {
-        return vec![(None, None, None)];
+/// A copy of `statement` without its products (a winner keeps only the product it wins).
+fn without_products(statement: &VexStatement) -> VexStatement {
+    VexStatement {
+        id: statement.id.clone(),
+        version: statement.version,
+        vulnerability: statement.vulnerability.clone(),
+        products: Vec::new(),
+        status: statement.status,
+        justification: statement.justification.clone(),
+        status_notes: statement.status_notes.clone(),
+        impact_statement: statement.impact_statement.clone(),
+        action_statement: statement.action_statement.clone(),
+        action_statement_timestamp: statement.action_statement_timestamp,
+        supplier: statement.supplier.clone(),
+        timestamp: statement.timestamp,
+        last_updated: statement.last_updated,
+        provenance: statement.provenance.clone(),
     }
-    let mut out = Vec::new();
-    for product in &statement.products {
-        let key = ProductKey::of(&product.identity);
-        let narrowed = |subcomponents: Vec<ProductIdentity>| Product {
-            identity: product.identity.clone(),
-            subcomponents,
-        };
-        if product.subcomponents.is_empty() {
-            out.push((Some(narrowed(Vec::new())), Some(key.clone()), None));
-        }
-        for sub in &product.subcomponents {
-            out.push((
-                Some(narrowed(vec![sub.clone()])),
-                Some(key.clone()),
-                Some(ProductKey::of(sub)),
-            ));
-        }
-    }
-    out
 }
 
 /// The effective statement of one group, with what it superseded.
-fn resolve(claims: Vec<Claim<'_>>, names: Option<&BTreeSet<String>>) -> Option<MergedStatement> {
-    let winner_at = (0..claims.len()).reduce(|best, i| {
-        if claims[i].precedence(&claims[best]).0.is_gt() {
-            i
-        } else {
-            best
-        }
-    })?;
-    let winner = &claims[winner_at];
-    let mut superseded: Vec<Superseded> = claims
-        .iter()
-        .enumerate()
-        // A product named twice in the winning statement is no rival of itself.
-        .filter(|(i, c)| *i != winner_at && c.statement.provenance != winner.statement.provenance)
-        .map(|(_, c)| Superseded {
-            provenance: c.statement.provenance.clone(),
-            status: c.statement.status,
-            justification: c.statement.justification.clone(),
-            timestamp: c.statement.timestamp,
-            priority: c.priority,
-            rule: winner.precedence(c).1,
-        })
-        .collect();
-    superseded.sort();
-    superseded.dedup();
+fn resolve(group: Group, names: Option<&BTreeSet<String>>) -> MergedStatement {
+    let Group {
+        winner,
+        mut rivals,
+    } = group;
+    let rank = winner.rank();
+    rivals.retain(|r| r.provenance != winner.statement.provenance);
+    for rival in &mut rivals {
+        rival.rule = rank.precedence(&Rank::of_superseded(rival)).1;
+    }
+    rivals.sort();
+    rivals.dedup();
 
-    let won = winner.statement;
+    let Contender {
+        statement,
+        product,
+        priority,
+    } = winner;
+    let won = Arc::unwrap_or_clone(statement);
     let mut vulnerability = Vulnerability::new(
         won.vulnerability.name.clone(),
         names
@@ -438,42 +649,73 @@ fn resolve(claims: Vec<Claim<'_>>, names: Option<&BTreeSet<String>>) -> Option<M
     );
     vulnerability.iri = won.vulnerability.iri.clone();
     vulnerability.description = won.vulnerability.description.clone();
-    let statement = VexStatement {
-        vulnerability,
-        products: winner.product.iter().cloned().collect(),
-        ..won.clone()
-    };
-    Some(MergedStatement {
-        statement,
-        priority: winner.priority,
-        superseded,
-    })
+    MergedStatement {
+        statement: VexStatement {
+            vulnerability,
+            products: product.into_iter().collect(),
+            ..won
+        },
+        priority,
+        superseded: rivals,
+    }
+}
+
+/// Product identities interned to the ids of their [`ProductKey`]s: each distinct identity is
+/// keyed (purl parsing and all) once, however many statements name it.
+#[derive(Default)]
+struct ProductKeys {
+    by_identity: HashMap<ProductIdentity, u32>,
+    by_key: HashMap<ProductKey, u32>,
+    keys: Vec<ProductKey>,
+}
+
+impl ProductKeys {
+    fn key(&mut self, identity: &ProductIdentity) -> u32 {
+        if let Some(&id) = self.by_identity.get(identity) {
+            return id;
+        }
+        let key = ProductKey::of(identity);
+        let id = match self.by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                // Fewer distinct products than claims, which MAX_CLAIMS bounds well below u32.
+                let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+                self.keys.push(key.clone());
+                self.by_key.insert(key, id);
+                id
+            }
+        };
+        self.by_identity.insert(identity.clone(), id);
+        id
+    }
+
+    fn text(&self, id: u32) -> &str {
+        self.keys
+            .get(id as usize)
+            .map(ProductKey::as_str)
+            .unwrap_or_default()
+    }
 }
 
 /// Vulnerability names linked by aliases into one vulnerability each (union-find).
+#[derive(Default)]
 struct VulnerabilityNames {
     index: HashMap<String, usize>,
+    names: Vec<String>,
     parent: Vec<usize>,
-    /// The smallest name of each root's set.
-    smallest: Vec<String>,
+    /// The id of the smallest name of each root's set.
+    smallest: Vec<usize>,
 }
 
 impl VulnerabilityNames {
-    fn linking<'a>(statements: impl Iterator<Item = &'a VexStatement>) -> Self {
-        let mut names = VulnerabilityNames {
-            index: HashMap::new(),
-            parent: Vec::new(),
-            smallest: Vec::new(),
-        };
-        for s in statements {
-            let v = &s.vulnerability;
-            let first = names.id(&v.name);
-            for alias in &v.aliases {
-                let other = names.id(alias);
-                names.union(first, other);
-            }
+    /// The id of `vulnerability`'s name, linked with its aliases.
+    fn link(&mut self, vulnerability: &Vulnerability) -> usize {
+        let first = self.id(&vulnerability.name);
+        for alias in &vulnerability.aliases {
+            let other = self.id(alias);
+            self.union(first, other);
         }
-        names
+        first
     }
 
     fn id(&mut self, name: &str) -> usize {
@@ -482,7 +724,8 @@ impl VulnerabilityNames {
         }
         let i = self.parent.len();
         self.parent.push(i);
-        self.smallest.push(name.to_owned());
+        self.smallest.push(i);
+        self.names.push(name.to_owned());
         self.index.insert(name.to_owned(), i);
         i
     }
@@ -501,28 +744,23 @@ impl VulnerabilityNames {
             return;
         }
         self.parent[rb] = ra;
-        if self.smallest[rb] < self.smallest[ra] {
-            self.smallest[ra] = std::mem::take(&mut self.smallest[rb]);
+        if self.names[self.smallest[rb]] < self.names[self.smallest[ra]] {
+            self.smallest[ra] = self.smallest[rb];
         }
     }
 
-    /// Every name, by the key of its linked set.
-    fn linked_sets(&self) -> HashMap<String, BTreeSet<String>> {
-        let mut sets: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for name in self.index.keys() {
-            sets.entry(self.key(name)).or_default().insert(name.clone());
+    /// The smallest name linked to the root `root`: the vulnerability's group key.
+    fn smallest(&self, root: usize) -> &str {
+        &self.names[self.smallest[root]]
+    }
+
+    /// Every name, by the root of its linked set.
+    fn linked_sets(&mut self) -> HashMap<usize, BTreeSet<String>> {
+        let mut sets: HashMap<usize, BTreeSet<String>> = HashMap::new();
+        for i in 0..self.names.len() {
+            let root = self.root(i);
+            sets.entry(root).or_default().insert(self.names[i].clone());
         }
         sets
-    }
-
-    /// The group key of `name`: the smallest name linked to it.
-    fn key(&self, name: &str) -> String {
-        let Some(&(mut i)) = self.index.get(name) else {
-            return name.to_owned();
-        };
-        while self.parent[i] != i {
-            i = self.parent[i];
-        }
-        self.smallest[i].clone()
     }
 }
