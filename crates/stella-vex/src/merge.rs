@@ -71,8 +71,8 @@ use stella_core::{Digest, ErrorKind, Kinded};
 
 use crate::matching::ProductKey;
 use crate::model::{
-    Justification, Product, ProductIdentity, Provenance, Status, VexDocument, VexStatement,
-    Vulnerability,
+    Justification, Product, ProductIdentity, Provenance, Status, VexDocument, VexFormat,
+    VexStatement, Vulnerability,
 };
 use crate::openvex::OpenVexRead;
 
@@ -321,16 +321,6 @@ impl Rank<'_> {
         }
     }
 
-    fn of_superseded(s: &Superseded) -> Rank<'_> {
-        Rank {
-            priority: s.priority,
-            timestamp: s.timestamp,
-            status: s.status,
-            document: &s.provenance.document,
-            statement_index: s.provenance.statement_index,
-        }
-    }
-
     /// The ordering of precedence (a greater claim wins) and the rule that decided it.
     fn precedence(&self, other: &Rank<'_>) -> (std::cmp::Ordering, Rule) {
         let by = [
@@ -350,54 +340,125 @@ impl Rank<'_> {
     }
 }
 
-/// The claim winning a group so far: its statement (shared by every group it wins, its products
-/// left out) and the one product and subcomponent it wins here.
+/// The claim winning a group so far: its statement (shared by every group it wins) and the
+/// product and subcomponent it wins here, as indices into the statement's products.
 struct Contender {
     statement: Arc<VexStatement>,
-    product: Option<Product>,
+    product: Option<(u32, Option<u32>)>,
     priority: i64,
+    source: Source,
 }
 
 impl Contender {
     fn rank(&self) -> Rank<'_> {
         Rank::of_statement(&self.statement, self.priority)
     }
+}
 
-    /// This claim as one that lost (its rule is set once the group's winner is final).
-    fn into_superseded(self) -> Superseded {
-        superseded(&self.statement, self.priority)
+/// Where a claim came from, by interned ids ([`Interned`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Source {
+    document: u32,
+    author: u32,
+}
+
+/// A claim that lost, in the few bytes needed to rank it and to give its [`Superseded`] record
+/// when the merge is finished.
+struct Rival {
+    priority: i64,
+    timestamp: jiff::Timestamp,
+    statement_index: usize,
+    source: Source,
+    justification: Option<u32>,
+    status: Status,
+    format: VexFormat,
+}
+
+/// Strings many claims share, stored once: source documents, authors, justifications.
+#[derive(Default)]
+struct Interned {
+    documents: Vec<Digest>,
+    authors: Vec<String>,
+    author_ids: HashMap<String, u32>,
+    justifications: Vec<Justification>,
+    justification_ids: HashMap<Justification, u32>,
+}
+
+impl Interned {
+    fn author(&mut self, author: &str) -> u32 {
+        if let Some(&id) = self.author_ids.get(author) {
+            return id;
+        }
+        let id = index_u32(self.authors.len());
+        self.authors.push(author.to_owned());
+        self.author_ids.insert(author.to_owned(), id);
+        id
+    }
+
+    fn justification(&mut self, justification: &Justification) -> u32 {
+        if let Some(&id) = self.justification_ids.get(justification) {
+            return id;
+        }
+        let id = index_u32(self.justifications.len());
+        self.justifications.push(justification.clone());
+        self.justification_ids.insert(justification.clone(), id);
+        id
+    }
+
+    fn rival(&mut self, statement: &VexStatement, priority: i64, source: Source) -> Rival {
+        Rival {
+            priority,
+            timestamp: statement.timestamp,
+            statement_index: statement.provenance.statement_index,
+            source,
+            justification: statement
+                .justification
+                .as_ref()
+                .map(|j| self.justification(j)),
+            status: statement.status,
+            format: statement.provenance.format,
+        }
+    }
+
+    fn rank<'a>(&'a self, rival: &Rival) -> Rank<'a> {
+        Rank {
+            priority: rival.priority,
+            timestamp: rival.timestamp,
+            status: rival.status,
+            document: &self.documents[rival.source.document as usize],
+            statement_index: rival.statement_index,
+        }
+    }
+
+    fn superseded(&self, rival: &Rival, rule: Rule) -> Superseded {
+        Superseded {
+            provenance: Provenance {
+                document: self.documents[rival.source.document as usize].clone(),
+                format: rival.format,
+                statement_index: rival.statement_index,
+                author: self.authors[rival.source.author as usize].clone(),
+            },
+            status: rival.status,
+            justification: rival
+                .justification
+                .map(|j| self.justifications[j as usize].clone()),
+            timestamp: rival.timestamp,
+            priority: rival.priority,
+            rule,
+        }
     }
 }
 
-fn superseded(statement: &VexStatement, priority: i64) -> Superseded {
-    Superseded {
-        provenance: statement.provenance.clone(),
-        status: statement.status,
-        justification: statement.justification.clone(),
-        timestamp: statement.timestamp,
-        priority,
-        rule: Rule::SourceOrder,
-    }
+/// An index as the `u32` the merge stores: the counts it indexes (documents, authors,
+/// justifications, products) are bounded by [`MAX_CLAIMS`], well below `u32::MAX`.
+fn index_u32(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 /// One group: the claim winning so far and those it beat.
 struct Group {
     winner: Contender,
-    rivals: Vec<Superseded>,
-}
-
-impl Group {
-    /// `other`'s claims joined into this group (two names found to be one vulnerability).
-    fn absorb(&mut self, other: Group) {
-        let Group { winner, rivals } = other;
-        self.rivals.extend(rivals);
-        if winner.rank().precedence(&self.winner.rank()).0.is_gt() {
-            let beaten = std::mem::replace(&mut self.winner, winner);
-            self.rivals.push(beaten.into_superseded());
-        } else {
-            self.rivals.push(winner.into_superseded());
-        }
-    }
+    rivals: Vec<Rival>,
 }
 
 /// A group: the vulnerability as the statement names it (before aliases are linked), the product
@@ -405,8 +466,8 @@ impl Group {
 type GroupKey = (usize, Option<u32>, Option<u32>);
 
 /// The merge, fed one document at a time: what it keeps is the winning claim of each group and a
-/// [`Superseded`] record of each claim that lost, never the input documents themselves, so a
-/// caller that reads documents one by one holds one document model at a time.
+/// few bytes for each claim that lost, never the input documents themselves, so a caller that
+/// reads documents one by one holds one document model at a time.
 ///
 /// [`merge()`] is this over a slice; the result is the same whatever order documents are added
 /// in.
@@ -416,6 +477,7 @@ pub struct Merger {
     timestamp: Option<jiff::Timestamp>,
     names: VulnerabilityNames,
     products: ProductKeys,
+    interned: Interned,
     groups: HashMap<GroupKey, Group>,
     claims: usize,
 }
@@ -429,6 +491,7 @@ impl Merger {
             timestamp: None,
             names: VulnerabilityNames::default(),
             products: ProductKeys::default(),
+            interned: Interned::default(),
             groups: HashMap::new(),
             claims: 0,
         }
@@ -451,48 +514,74 @@ impl Merger {
             .chain(document.statements.iter().map(|s| s.timestamp))
             .max();
         self.timestamp = self.timestamp.max(latest);
+        let mut sources: HashMap<&Digest, u32> = HashMap::new();
         for statement in &document.statements {
-            self.add_statement(statement)?;
+            // Readers set the statement's provenance to the document's canonical id; interning
+            // by what the statement says keeps the record true if a caller's differs.
+            let digest = &statement.provenance.document;
+            let document_id = match sources.get(digest) {
+                Some(&id) => id,
+                None => {
+                    let id = index_u32(self.interned.documents.len());
+                    self.interned.documents.push(digest.clone());
+                    sources.insert(digest, id);
+                    id
+                }
+            };
+            let source = Source {
+                document: document_id,
+                author: self.interned.author(&statement.provenance.author),
+            };
+            self.add_statement(statement, source)?;
         }
         Ok(())
     }
 
-    fn add_statement(&mut self, statement: &VexStatement) -> Result<(), MergeError> {
+    fn add_statement(&mut self, statement: &VexStatement, source: Source) -> Result<(), MergeError> {
         let name = self.names.link(&statement.vulnerability);
         let priority = self.policy.priority(&statement.provenance);
         let mut shared = None;
         if statement.products.is_empty() {
-            return self.claim((name, None, None), statement, None, priority, &mut shared);
+            let claim = Claim {
+                statement,
+                product: None,
+                priority,
+                source,
+            };
+            return self.claim((name, None, None), claim, &mut shared);
         }
-        for product in &statement.products {
+        for (p, product) in statement.products.iter().enumerate() {
             let key = self.products.key(&product.identity);
+            let at = index_u32(p);
             if product.subcomponents.is_empty() {
-                let claimed = Some((&product.identity, None));
-                self.claim((name, Some(key), None), statement, claimed, priority, &mut shared)?;
-            }
-            for sub in &product.subcomponents {
-                let sub_key = self.products.key(sub);
-                let claimed = Some((&product.identity, Some(sub)));
-                self.claim(
-                    (name, Some(key), Some(sub_key)),
+                let claim = Claim {
                     statement,
-                    claimed,
+                    product: Some((at, None)),
                     priority,
-                    &mut shared,
-                )?;
+                    source,
+                };
+                self.claim((name, Some(key), None), claim, &mut shared)?;
+            }
+            for (s, sub) in product.subcomponents.iter().enumerate() {
+                let sub_key = self.products.key(sub);
+                let claim = Claim {
+                    statement,
+                    product: Some((at, Some(index_u32(s)))),
+                    priority,
+                    source,
+                };
+                self.claim((name, Some(key), Some(sub_key)), claim, &mut shared)?;
             }
         }
         Ok(())
     }
 
-    /// One claim of `statement` (about `product` and its subcomponent, when named) put in its
-    /// group; `shared` is the statement's copy once one of its claims has won somewhere.
+    /// One claim put in its group; `shared` is the statement's copy once one of its claims has
+    /// won somewhere.
     fn claim(
         &mut self,
         key: GroupKey,
-        statement: &VexStatement,
-        product: Option<(&ProductIdentity, Option<&ProductIdentity>)>,
-        priority: i64,
+        claim: Claim<'_>,
         shared: &mut Option<Arc<VexStatement>>,
     ) -> Result<(), MergeError> {
         self.claims += 1;
@@ -502,15 +591,17 @@ impl Merger {
                 limit: MAX_CLAIMS,
             });
         }
-        let contender = |shared: &mut Option<Arc<VexStatement>>| Contender {
-            statement: Arc::clone(
-                shared.get_or_insert_with(|| Arc::new(without_products(statement))),
-            ),
-            product: product.map(|(identity, sub)| Product {
-                identity: identity.clone(),
-                subcomponents: sub.into_iter().cloned().collect(),
-            }),
+        let Claim {
+            statement,
+            product,
             priority,
+            source,
+        } = claim;
+        let contender = |shared: &mut Option<Arc<VexStatement>>| Contender {
+            statement: Arc::clone(shared.get_or_insert_with(|| Arc::new(statement.clone()))),
+            product,
+            priority,
+            source,
         };
         match self.groups.entry(key) {
             hash_map::Entry::Vacant(e) => {
@@ -524,10 +615,14 @@ impl Merger {
                 let rank = Rank::of_statement(statement, priority);
                 if rank.precedence(&group.winner.rank()).0.is_gt() {
                     let beaten = std::mem::replace(&mut group.winner, contender(shared));
-                    group.rivals.push(beaten.into_superseded());
+                    let rival = self
+                        .interned
+                        .rival(&beaten.statement, beaten.priority, beaten.source);
+                    group.rivals.push(rival);
                 } else if group.winner.statement.provenance != statement.provenance {
                     // A product named twice in the winning statement is no rival of itself.
-                    group.rivals.push(superseded(statement, priority));
+                    let rival = self.interned.rival(statement, priority, source);
+                    group.rivals.push(rival);
                 }
             }
         }
@@ -542,6 +637,7 @@ impl Merger {
             timestamp,
             mut names,
             products,
+            mut interned,
             groups,
             ..
         } = self;
@@ -552,13 +648,24 @@ impl Merger {
                 hash_map::Entry::Vacant(e) => {
                     e.insert(group);
                 }
-                hash_map::Entry::Occupied(mut e) => e.get_mut().absorb(group),
+                hash_map::Entry::Occupied(mut e) => {
+                    let kept = e.get_mut();
+                    let Group { winner, rivals } = group;
+                    kept.rivals.extend(rivals);
+                    let beaten = if winner.rank().precedence(&kept.winner.rank()).0.is_gt() {
+                        std::mem::replace(&mut kept.winner, winner)
+                    } else {
+                        winner
+                    };
+                    let rival = interned.rival(&beaten.statement, beaten.priority, beaten.source);
+                    kept.rivals.push(rival);
+                }
             }
         }
         let linked = names.linked_sets();
         let mut keyed: Vec<(GroupKey, MergedStatement)> = joined
             .into_iter()
-            .map(|(key, group)| (key, resolve(group, linked.get(&key.0))))
+            .map(|(key, group)| (key, resolve(group, linked.get(&key.0), &interned)))
             .collect();
         let product_key = |k: Option<u32>| k.map(|k| products.text(k));
         keyed.sort_unstable_by(|(a, _), (b, _)| {
@@ -577,6 +684,14 @@ impl Merger {
             statements: keyed.into_iter().map(|(_, m)| m).collect(),
         }
     }
+}
+
+/// One statement's claim about one of its products (and subcomponent), by index.
+struct Claim<'a> {
+    statement: &'a VexStatement,
+    product: Option<(u32, Option<u32>)>,
+    priority: i64,
+    source: Source,
 }
 
 /// Merges `inputs` under `policy` (see the module docs for the rules).
@@ -599,46 +714,41 @@ fn merged_id(inputs: &[Digest]) -> String {
     format!("urn:stella:vex-merge:{digest}")
 }
 
-/// A copy of `statement` without its products (a winner keeps only the product it wins).
-fn without_products(statement: &VexStatement) -> VexStatement {
-    VexStatement {
-        id: statement.id.clone(),
-        version: statement.version,
-        vulnerability: statement.vulnerability.clone(),
-        products: Vec::new(),
-        status: statement.status,
-        justification: statement.justification.clone(),
-        status_notes: statement.status_notes.clone(),
-        impact_statement: statement.impact_statement.clone(),
-        action_statement: statement.action_statement.clone(),
-        action_statement_timestamp: statement.action_statement_timestamp,
-        supplier: statement.supplier.clone(),
-        timestamp: statement.timestamp,
-        last_updated: statement.last_updated,
-        provenance: statement.provenance.clone(),
-    }
-}
-
 /// The effective statement of one group, with what it superseded.
-fn resolve(group: Group, names: Option<&BTreeSet<String>>) -> MergedStatement {
-    let Group {
-        winner,
-        mut rivals,
-    } = group;
+fn resolve(
+    group: Group,
+    names: Option<&BTreeSet<String>>,
+    interned: &Interned,
+) -> MergedStatement {
+    let Group { winner, rivals } = group;
     let rank = winner.rank();
-    rivals.retain(|r| r.provenance != winner.statement.provenance);
-    for rival in &mut rivals {
-        rival.rule = rank.precedence(&Rank::of_superseded(rival)).1;
-    }
-    rivals.sort();
-    rivals.dedup();
+    let mut superseded: Vec<Superseded> = rivals
+        .iter()
+        .filter(|r| {
+            let p = &winner.statement.provenance;
+            !(r.statement_index == p.statement_index
+                && interned.documents[r.source.document as usize] == p.document
+                && r.source.author == winner.source.author
+                && r.format == p.format)
+        })
+        .map(|r| interned.superseded(r, rank.precedence(&interned.rank(r)).1))
+        .collect();
+    superseded.sort();
+    superseded.dedup();
 
-    let Contender {
-        statement,
-        product,
-        priority,
-    } = winner;
-    let won = Arc::unwrap_or_clone(statement);
+    let product = winner.product.and_then(|(p, sub)| {
+        let product = winner.statement.products.get(p as usize)?;
+        Some(Product {
+            identity: product.identity.clone(),
+            subcomponents: sub
+                .and_then(|s| product.subcomponents.get(s as usize))
+                .cloned()
+                .into_iter()
+                .collect(),
+        })
+    });
+    let priority = winner.priority;
+    let won = Arc::unwrap_or_clone(winner.statement);
     let mut vulnerability = Vulnerability::new(
         won.vulnerability.name.clone(),
         names
@@ -656,7 +766,7 @@ fn resolve(group: Group, names: Option<&BTreeSet<String>>) -> MergedStatement {
             ..won
         },
         priority,
-        superseded: rivals,
+        superseded,
     }
 }
 
@@ -678,8 +788,7 @@ impl ProductKeys {
         let id = match self.by_key.get(&key) {
             Some(&id) => id,
             None => {
-                // Fewer distinct products than claims, which MAX_CLAIMS bounds well below u32.
-                let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+                let id = index_u32(self.keys.len());
                 self.keys.push(key.clone());
                 self.by_key.insert(key, id);
                 id
