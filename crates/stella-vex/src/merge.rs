@@ -63,7 +63,6 @@
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
 use std::sync::Arc;
 
@@ -270,19 +269,22 @@ impl Merged {
 /// Effective statements that came from one source statement joined into one again, in source
 /// order (canonical id, statement index).
 fn regroup(statements: impl Iterator<Item = VexStatement>) -> Vec<VexStatement> {
-    let mut by_source: BTreeMap<(Digest, usize), VexStatement> = BTreeMap::new();
+    fn source(s: &VexStatement) -> (&Digest, usize) {
+        (&s.provenance.document, s.provenance.statement_index)
+    }
+    let mut statements: Vec<VexStatement> = statements.collect();
+    // Stable, so the first of a source's statements (in merged order) is the one kept.
+    statements.sort_by(|a, b| source(a).cmp(&source(b)));
+    let mut out: Vec<VexStatement> = Vec::with_capacity(statements.len());
     for statement in statements {
-        let p = &statement.provenance;
-        match by_source.entry((p.document.clone(), p.statement_index)) {
-            Entry::Vacant(e) => {
-                e.insert(statement);
+        match out.last_mut() {
+            Some(last) if source(last) == source(&statement) => {
+                add_products(&mut last.products, statement.products);
             }
-            Entry::Occupied(mut e) => {
-                add_products(&mut e.get_mut().products, statement.products);
-            }
+            _ => out.push(statement),
         }
     }
-    by_source.into_values().collect()
+    out
 }
 
 /// `more` added to `products`: a product already there gains the subcomponents; the result is
@@ -663,25 +665,27 @@ impl Merger {
             }
         }
         let linked = names.linked_sets();
-        let mut keyed: Vec<(GroupKey, MergedStatement)> = joined
-            .into_iter()
-            .map(|(key, group)| (key, resolve(group, linked.get(&key.0), &interned)))
-            .collect();
+        // Sorted while the groups are small; each is resolved into its statement in that order.
+        let mut sorted: Vec<(GroupKey, Group)> = joined.into_iter().collect();
         let product_key = |k: Option<u32>| k.map(|k| products.text(k));
-        keyed.sort_unstable_by(|(a, _), (b, _)| {
+        sorted.sort_unstable_by(|(a, _), (b, _)| {
             names
                 .smallest(a.0)
                 .cmp(names.smallest(b.0))
                 .then_with(|| product_key(a.1).cmp(&product_key(b.1)))
                 .then_with(|| product_key(a.2).cmp(&product_key(b.2)))
         });
+        let statements = sorted
+            .into_iter()
+            .map(|(key, group)| resolve(group, linked.get(&key.0), &interned))
+            .collect();
         let inputs: Vec<Digest> = inputs.into_iter().collect();
         Merged {
             id: merged_id(&inputs),
             inputs,
             timestamp,
             author: policy.author,
-            statements: keyed.into_iter().map(|(_, m)| m).collect(),
+            statements,
         }
     }
 }
