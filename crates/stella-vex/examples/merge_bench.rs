@@ -25,7 +25,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-
 use stella_vex::merge::{Merger, Policy};
 use stella_vex::openvex;
 

@@ -231,9 +231,7 @@ impl Merged {
     /// writers). Claims that one source statement won are one statement again, with the
     /// products and subcomponents it won (so a statement's `@id` appears once).
     pub fn document(&self) -> VexDocument {
-        self.shell(regroup(
-            self.statements.iter().map(|m| m.statement.clone()),
-        ))
+        self.shell(regroup(self.statements.iter().map(|m| m.statement.clone())))
     }
 
     /// [`Merged::document`] without copying: the statements move into the document and what
@@ -331,8 +329,7 @@ impl Rank<'_> {
             (self.status.cmp(&other.status), Rule::Status),
             (
                 // Smaller source wins, so the comparison is reversed.
-                (other.document, other.statement_index)
-                    .cmp(&(self.document, self.statement_index)),
+                (other.document, other.statement_index).cmp(&(self.document, self.statement_index)),
                 Rule::SourceOrder,
             ),
         ];
@@ -539,7 +536,11 @@ impl Merger {
         Ok(())
     }
 
-    fn add_statement(&mut self, statement: &VexStatement, source: Source) -> Result<(), MergeError> {
+    fn add_statement(
+        &mut self,
+        statement: &VexStatement,
+        source: Source,
+    ) -> Result<(), MergeError> {
         let name = self.names.link(&statement.vulnerability);
         let priority = self.policy.priority(&statement.provenance);
         let mut shared = None;
@@ -617,9 +618,9 @@ impl Merger {
                 let rank = Rank::of_statement(statement, priority);
                 if rank.precedence(&group.winner.rank()).0.is_gt() {
                     let beaten = std::mem::replace(&mut group.winner, contender(shared));
-                    let rival = self
-                        .interned
-                        .rival(&beaten.statement, beaten.priority, beaten.source);
+                    let rival =
+                        self.interned
+                            .rival(&beaten.statement, beaten.priority, beaten.source);
                     group.rivals.push(rival);
                 } else if group.winner.statement.provenance != statement.provenance {
                     // A product named twice in the winning statement is no rival of itself.
@@ -719,11 +720,7 @@ fn merged_id(inputs: &[Digest]) -> String {
 }
 
 /// The effective statement of one group, with what it superseded.
-fn resolve(
-    group: Group,
-    names: Option<&BTreeSet<String>>,
-    interned: &Interned,
-) -> MergedStatement {
+fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) -> MergedStatement {
     let Group { winner, rivals } = group;
     let rank = winner.rank();
     let mut superseded: Vec<Superseded> = rivals

@@ -412,10 +412,10 @@ impl Reader {
         let Some(text) = opt_string(obj, pointer, name)? else {
             return Ok(None);
         };
-        let pointer = child(pointer, name);
         match text.parse::<jiff::Timestamp>() {
             Ok(t) => Ok(Some(t)),
             Err(source) => {
+                let pointer = child(pointer, name);
                 let civil = text
                     .contains('T')
                     .then(|| text.parse::<jiff::civil::DateTime>().ok())
@@ -562,7 +562,11 @@ fn identity(
     warnings: &mut Vec<OpenVexWarning>,
 ) -> Result<ProductIdentity, OpenVexError> {
     if let Some(id) = value.as_str() {
-        return Ok(ProductIdentity::from_id(&id_text(id, pointer, warnings)));
+        return Ok(ProductIdentity::from_id(&id_text(
+            id,
+            || pointer.to_owned(),
+            warnings,
+        )));
     }
     let obj = object(value, pointer)?;
     let mut identity = match id_member(obj, pointer, "@id", warnings)? {
@@ -636,7 +640,10 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     put_text(&mut root, "role", document.role.as_deref());
     root.insert("timestamp", Value::String(timestamp.to_string().into()));
     put_time(&mut root, "last_updated", document.last_updated);
-    root.insert("version", integer(document.version, "/version")?);
+    root.insert(
+        "version",
+        integer(document.version, || "/version".to_owned())?,
+    );
     put_text(&mut root, "tooling", document.tooling.as_deref());
     root.insert("statements", Value::Array(Vec::new()));
     Ok(splice_statements(
@@ -691,11 +698,11 @@ fn put_time(object: &mut Object<'_>, key: &'static str, value: Option<jiff::Time
 }
 
 /// An integer as canonical JSON holds it exactly: within 2^53.
-fn integer(value: u64, pointer: &str) -> Result<Value<'static>, OpenVexError> {
+fn integer(value: u64, pointer: impl FnOnce() -> String) -> Result<Value<'static>, OpenVexError> {
     if value > jcs::MAX_EXACT_INTEGER {
         return Err(OpenVexError::Canonical {
             source: jcs::JcsError::Unrepresentable {
-                at: jcs::Location::at_pointer(pointer.to_owned()),
+                at: jcs::Location::at_pointer(pointer()),
                 what: format!("integer {value} (outside ±2^53)"),
             },
         });
@@ -724,7 +731,7 @@ fn statement_value(s: &VexStatement, index: usize) -> Result<Value<'_>, OpenVexE
     if let Some(v) = s.version {
         m.insert(
             "version",
-            integer(v, &format!("/statements/{index}/version"))?,
+            integer(v, || format!("/statements/{index}/version"))?,
         );
     }
     let mut vulnerability = Object::default();
@@ -855,16 +862,30 @@ fn id_member(
     name: &str,
     warnings: &mut Vec<OpenVexWarning>,
 ) -> Result<Option<String>, OpenVexError> {
-    Ok(opt_string(obj, pointer, name)?.map(|id| id_text(&id, &child(pointer, name), warnings)))
+    let Some(value) = obj.get(name) else {
+        return Ok(None);
+    };
+    match value.as_str() {
+        Some(id) => Ok(Some(id_text(id, || child(pointer, name), warnings))),
+        None => Err(OpenVexError::WrongType {
+            pointer: child(pointer, name),
+            expected: "a string",
+        }),
+    }
 }
 
-fn id_text(id: &str, pointer: &str, warnings: &mut Vec<OpenVexWarning>) -> String {
+/// `id` as the model holds it; `pointer` names where it was, for a warning.
+fn id_text(
+    id: &str,
+    pointer: impl FnOnce() -> String,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> String {
     if let Some(text) = id.strip_prefix(TEXT_ID_PREFIX).and_then(percent_decode) {
         return text;
     }
     if !is_absolute_iri(id) {
         warnings.push(OpenVexWarning::IdNotIri {
-            pointer: pointer.to_owned(),
+            pointer: pointer(),
             id: id.to_owned(),
         });
     }
@@ -878,11 +899,17 @@ fn is_absolute_iri(id: &str) -> bool {
         return false;
     };
     let mut chars = scheme.chars();
+    let never_in_iri = |c: char| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !id
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c))
+        && if id.is_ascii() {
+            // The same test byte by byte: in ASCII the whitespace and controls are the bytes up
+            // to the space and DEL.
+            !id.bytes()
+                .any(|b| b <= b' ' || b == 0x7f || b"<>\"{}|\\^`".contains(&b))
+        } else {
+            !id.chars().any(never_in_iri)
+        }
 }
 
 fn to_iri(id: &str) -> Cow<'_, str> {
