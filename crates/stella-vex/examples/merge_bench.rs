@@ -138,6 +138,15 @@ fn main() {
         stats.drop.as_secs_f64()
     );
 
+    println!(
+        "resident set (MB) after: all documents added {}, merge finished {}, document made {}, written {}; peak {}",
+        stats.resident[0] / 1_000_000,
+        stats.resident[1] / 1_000_000,
+        stats.resident[2] / 1_000_000,
+        stats.resident[3] / 1_000_000,
+        peak / 1_000_000
+    );
+
     if !same_bytes {
         eprintln!("FAIL: the merged bytes depend on the input order");
         std::process::exit(1);
@@ -156,6 +165,9 @@ struct RunStats {
     merge: Duration,
     write: Duration,
     drop: Duration,
+    /// Resident set after every document was added, after the merge finished, after the merged
+    /// document was made, after it was written.
+    resident: [usize; 4],
 }
 
 /// Read every document into the merge one at a time, write the merged document; everything made
@@ -176,13 +188,17 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
         drop(input);
         merge_time += started.cpu();
     }
+    let resident_added = rss_kib("VmRSS") * 1024;
     let started = Stopwatch::start();
     let merged = merger.finish();
+    let resident_finished = rss_kib("VmRSS") * 1024;
     let merged_statements = merged.statements.len();
     merge_time += started.cpu();
     let started = Stopwatch::start();
     let document = merged.into_document();
+    let resident_document = rss_kib("VmRSS") * 1024;
     let bytes = openvex::write(&document).expect("write");
+    let resident_written = rss_kib("VmRSS") * 1024;
     let write = started.cpu();
     let started = Stopwatch::start();
     drop(document);
@@ -196,6 +212,12 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
             merge: merge_time,
             write,
             drop: drop_time,
+            resident: [
+                resident_added,
+                resident_finished,
+                resident_document,
+                resident_written,
+            ],
         },
     )
 }

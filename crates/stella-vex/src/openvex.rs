@@ -905,8 +905,12 @@ fn is_absolute_iri(id: &str) -> bool {
         && if id.is_ascii() {
             // The same test byte by byte: in ASCII the whitespace and controls are the bytes up
             // to the space and DEL.
-            !id.bytes()
-                .any(|b| b <= b' ' || b == 0x7f || b"<>\"{}|\\^`".contains(&b))
+            !id.bytes().any(|b| {
+                matches!(
+                    b,
+                    0..=b' ' | 0x7f | b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+                )
+            })
         } else {
             !id.chars().any(never_in_iri)
         }
