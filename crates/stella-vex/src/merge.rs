@@ -23,7 +23,12 @@
 //! justification label, timestamp and the [`Rule`] that decided.
 //!
 //! The result does not depend on the order of inputs or of statements in them: the same inputs
-//! give the same [`Merged`] and, written with [`crate::openvex::write`], the same bytes. The
+//! give the same [`Merged`] and, written with [`crate::openvex::write`], the same bytes.
+//!
+//! [`merge()`] takes every input at once; [`Merger`] takes them one at a time, so a caller reading
+//! many documents holds one document's model at a time: the merge keeps each group's winning
+//! statement and a few bytes per losing claim, and joins the groups of names found to be one
+//! vulnerability when it finishes. The
 //! merged document's id is derived from the sorted canonical ids of its inputs, and its
 //! timestamp is the latest input timestamp: the wall clock is never read.
 //!
