@@ -272,18 +272,33 @@ impl Merged {
 /// Effective statements that came from one source statement joined into one again, in source
 /// order (canonical id, statement index).
 fn regroup(statements: impl Iterator<Item = VexStatement>) -> Vec<VexStatement> {
-    fn source(s: &VexStatement) -> (&Digest, usize) {
-        (&s.provenance.document, s.provenance.statement_index)
-    }
-    let mut statements: Vec<VexStatement> = statements.collect();
-    // Stable, so the first of a source's statements (in merged order) is the one kept.
-    statements.sort_by(|a, b| source(a).cmp(&source(b)));
+    let mut statements: Vec<Option<VexStatement>> = statements.map(Some).collect();
+    // The order is found on small keys (stable, so the first of a source's statements in merged
+    // order is the one kept); the statements themselves are moved once.
+    let mut order: Vec<(&Digest, usize, usize)> = statements
+        .iter()
+        .enumerate()
+        .filter_map(|(at, s)| {
+            let p = &s.as_ref()?.provenance;
+            Some((&p.document, p.statement_index, at))
+        })
+        .collect();
+    order.sort_unstable();
+    let order: Vec<(bool, usize)> = order
+        .iter()
+        .enumerate()
+        .map(|(i, &(document, index, at))| {
+            let same_source = i > 0 && order[i - 1].0 == document && order[i - 1].1 == index;
+            (same_source, at)
+        })
+        .collect();
     let mut out: Vec<VexStatement> = Vec::with_capacity(statements.len());
-    for statement in statements {
+    for (same_source, at) in order {
+        let Some(statement) = statements.get_mut(at).and_then(Option::take) else {
+            continue;
+        };
         match out.last_mut() {
-            Some(last) if source(last) == source(&statement) => {
-                add_products(&mut last.products, statement.products);
-            }
+            Some(last) if same_source => add_products(&mut last.products, statement.products),
             _ => out.push(statement),
         }
     }
