@@ -23,7 +23,12 @@
 //! justification label, timestamp and the [`Rule`] that decided.
 //!
 //! The result does not depend on the order of inputs or of statements in them: the same inputs
-//! give the same [`Merged`] and, written with [`crate::openvex::write`], the same bytes. The
+//! give the same [`Merged`] and, written with [`crate::openvex::write`], the same bytes.
+//!
+//! [`merge()`] takes every input at once; [`Merger`] takes them one at a time, so a caller reading
+//! many documents holds one document's model at a time: the merge keeps each group's winning
+//! statement and a few bytes per losing claim, and joins the groups of names found to be one
+//! vulnerability when it finishes. The
 //! merged document's id is derived from the sorted canonical ids of its inputs, and its
 //! timestamp is the latest input timestamp: the wall clock is never read.
 //!
@@ -63,15 +68,15 @@
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
+use std::sync::Arc;
 
 use stella_core::{Digest, ErrorKind, Kinded};
 
 use crate::matching::ProductKey;
 use crate::model::{
-    Justification, Product, ProductIdentity, Provenance, Status, VexDocument, VexStatement,
-    Vulnerability,
+    Justification, Product, ProductIdentity, Provenance, Status, VexDocument, VexFormat,
+    VexStatement, Vulnerability,
 };
 use crate::openvex::OpenVexRead;
 
@@ -231,18 +236,26 @@ impl Merged {
     /// writers). Claims that one source statement won are one statement again, with the
     /// products and subcomponents it won (so a statement's `@id` appears once).
     pub fn document(&self) -> VexDocument {
-        let mut by_source: BTreeMap<(&Digest, usize), VexStatement> = BTreeMap::new();
-        for merged in &self.statements {
-            let p = &merged.statement.provenance;
-            match by_source.entry((&p.document, p.statement_index)) {
-                Entry::Vacant(e) => {
-                    e.insert(merged.statement.clone());
-                }
-                Entry::Occupied(mut e) => {
-                    add_products(&mut e.get_mut().products, &merged.statement.products);
-                }
-            }
+        self.shell(regroup(self.statements.iter().map(|m| m.statement.clone())))
+    }
+
+    /// [`Merged::document`] without copying: the statements move into the document and what
+    /// they superseded is dropped.
+    pub fn into_document(self) -> VexDocument {
+        let statements = regroup(self.statements.into_iter().map(|m| m.statement));
+        VexDocument {
+            id: self.id,
+            author: self.author,
+            role: None,
+            timestamp: self.timestamp,
+            last_updated: None,
+            version: 1,
+            tooling: None,
+            statements,
         }
+    }
+
+    fn shell(&self, statements: Vec<VexStatement>) -> VexDocument {
         VexDocument {
             id: self.id.clone(),
             author: self.author.clone(),
@@ -251,48 +264,92 @@ impl Merged {
             last_updated: None,
             version: 1,
             tooling: None,
-            statements: by_source.into_values().collect(),
+            statements,
         }
     }
 }
 
+/// Effective statements that came from one source statement joined into one again, in source
+/// order (canonical id, statement index).
+fn regroup(statements: impl Iterator<Item = VexStatement>) -> Vec<VexStatement> {
+    let mut statements: Vec<Option<VexStatement>> = statements.map(Some).collect();
+    // The order is found on small keys (stable, so the first of a source's statements in merged
+    // order is the one kept); the statements themselves are moved once.
+    let mut order: Vec<(&Digest, usize, usize)> = statements
+        .iter()
+        .enumerate()
+        .filter_map(|(at, s)| {
+            let p = &s.as_ref()?.provenance;
+            Some((&p.document, p.statement_index, at))
+        })
+        .collect();
+    order.sort_unstable();
+    let order: Vec<(bool, usize)> = order
+        .iter()
+        .enumerate()
+        .map(|(i, &(document, index, at))| {
+            let same_source = i > 0 && order[i - 1].0 == document && order[i - 1].1 == index;
+            (same_source, at)
+        })
+        .collect();
+    let mut out: Vec<VexStatement> = Vec::with_capacity(statements.len());
+    for (same_source, at) in order {
+        let Some(statement) = statements.get_mut(at).and_then(Option::take) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(last) if same_source => add_products(&mut last.products, statement.products),
+            _ => out.push(statement),
+        }
+    }
+    out
+}
+
 /// `more` added to `products`: a product already there gains the subcomponents; the result is
 /// sorted, so the document does not depend on the order claims were met in.
-fn add_products(products: &mut Vec<Product>, more: &[Product]) {
+fn add_products(products: &mut Vec<Product>, more: Vec<Product>) {
     for product in more {
         match products.iter_mut().find(|p| p.identity == product.identity) {
             Some(existing) => {
-                existing
-                    .subcomponents
-                    .extend(product.subcomponents.iter().cloned());
+                existing.subcomponents.extend(product.subcomponents);
                 existing.subcomponents.sort();
                 existing.subcomponents.dedup();
             }
-            None => products.push(product.clone()),
+            None => products.push(product),
         }
     }
     products.sort();
 }
 
-/// One statement's claim about one product and subcomponent.
-struct Claim<'a> {
-    statement: &'a VexStatement,
-    product: Option<Product>,
+/// What decides between two claims, in the order the rules apply.
+struct Rank<'a> {
     priority: i64,
+    timestamp: jiff::Timestamp,
+    status: Status,
+    document: &'a Digest,
+    statement_index: usize,
 }
 
-impl Claim<'_> {
-    /// The ordering of precedence: a greater claim wins.
-    fn precedence(&self, other: &Claim<'_>) -> (std::cmp::Ordering, Rule) {
-        let (a, b) = (self.statement, other.statement);
+impl Rank<'_> {
+    fn of_statement(statement: &VexStatement, priority: i64) -> Rank<'_> {
+        Rank {
+            priority,
+            timestamp: statement.timestamp,
+            status: statement.status,
+            document: &statement.provenance.document,
+            statement_index: statement.provenance.statement_index,
+        }
+    }
+
+    /// The ordering of precedence (a greater claim wins) and the rule that decided it.
+    fn precedence(&self, other: &Rank<'_>) -> (std::cmp::Ordering, Rule) {
         let by = [
             (self.priority.cmp(&other.priority), Rule::Priority),
-            (a.timestamp.cmp(&b.timestamp), Rule::Timestamp),
-            (a.status.cmp(&b.status), Rule::Status),
+            (self.timestamp.cmp(&other.timestamp), Rule::Timestamp),
+            (self.status.cmp(&other.status), Rule::Status),
             (
                 // Smaller source wins, so the comparison is reversed.
-                (&b.provenance.document, b.provenance.statement_index)
-                    .cmp(&(&a.provenance.document, a.provenance.statement_index)),
+                (other.document, other.statement_index).cmp(&(self.document, self.statement_index)),
                 Rule::SourceOrder,
             ),
         ];
@@ -302,7 +359,365 @@ impl Claim<'_> {
     }
 }
 
-type GroupKey = (String, Option<ProductKey>, Option<ProductKey>);
+/// The claim winning a group so far: its statement (shared by every group it wins) and the
+/// product and subcomponent it wins here, as indices into the statement's products.
+struct Contender {
+    statement: Arc<VexStatement>,
+    product: Option<(u32, Option<u32>)>,
+    priority: i64,
+    source: Source,
+}
+
+impl Contender {
+    fn rank(&self) -> Rank<'_> {
+        Rank::of_statement(&self.statement, self.priority)
+    }
+}
+
+/// Where a claim came from, by interned ids ([`Interned`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Source {
+    document: u32,
+    author: u32,
+}
+
+/// A claim that lost, in the few bytes needed to rank it and to give its [`Superseded`] record
+/// when the merge is finished.
+struct Rival {
+    priority: i64,
+    timestamp: jiff::Timestamp,
+    statement_index: usize,
+    source: Source,
+    justification: Option<u32>,
+    status: Status,
+    format: VexFormat,
+}
+
+/// Strings many claims share, stored once: source documents, authors, justifications.
+#[derive(Default)]
+struct Interned {
+    documents: Vec<Digest>,
+    authors: Vec<String>,
+    author_ids: HashMap<String, u32>,
+    justifications: Vec<Justification>,
+    justification_ids: HashMap<Justification, u32>,
+}
+
+impl Interned {
+    fn author(&mut self, author: &str) -> u32 {
+        if let Some(&id) = self.author_ids.get(author) {
+            return id;
+        }
+        let id = index_u32(self.authors.len());
+        self.authors.push(author.to_owned());
+        self.author_ids.insert(author.to_owned(), id);
+        id
+    }
+
+    fn justification(&mut self, justification: &Justification) -> u32 {
+        if let Some(&id) = self.justification_ids.get(justification) {
+            return id;
+        }
+        let id = index_u32(self.justifications.len());
+        self.justifications.push(justification.clone());
+        self.justification_ids.insert(justification.clone(), id);
+        id
+    }
+
+    fn rival(&mut self, statement: &VexStatement, priority: i64, source: Source) -> Rival {
+        Rival {
+            priority,
+            timestamp: statement.timestamp,
+            statement_index: statement.provenance.statement_index,
+            source,
+            justification: statement
+                .justification
+                .as_ref()
+                .map(|j| self.justification(j)),
+            status: statement.status,
+            format: statement.provenance.format,
+        }
+    }
+
+    fn rank<'a>(&'a self, rival: &Rival) -> Rank<'a> {
+        Rank {
+            priority: rival.priority,
+            timestamp: rival.timestamp,
+            status: rival.status,
+            document: &self.documents[rival.source.document as usize],
+            statement_index: rival.statement_index,
+        }
+    }
+
+    fn superseded(&self, rival: &Rival, rule: Rule) -> Superseded {
+        Superseded {
+            provenance: Provenance {
+                document: self.documents[rival.source.document as usize].clone(),
+                format: rival.format,
+                statement_index: rival.statement_index,
+                author: self.authors[rival.source.author as usize].clone(),
+            },
+            status: rival.status,
+            justification: rival
+                .justification
+                .map(|j| self.justifications[j as usize].clone()),
+            timestamp: rival.timestamp,
+            priority: rival.priority,
+            rule,
+        }
+    }
+}
+
+/// An index as the `u32` the merge stores: the counts it indexes (documents, authors,
+/// justifications, products) are bounded by [`MAX_CLAIMS`], well below `u32::MAX`.
+fn index_u32(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+/// One group: the claim winning so far and those it beat.
+struct Group {
+    winner: Contender,
+    rivals: Vec<Rival>,
+}
+
+/// A group: the vulnerability as the statement names it (before aliases are linked), the product
+/// key and the subcomponent key, as interned ids.
+type GroupKey = (usize, Option<u32>, Option<u32>);
+
+/// The merge, fed one document at a time: what it keeps is the winning claim of each group and a
+/// few bytes for each claim that lost, never the input documents themselves, so a caller that
+/// reads documents one by one holds one document model at a time.
+///
+/// [`merge()`] is this over a slice; the result is the same whatever order documents are added
+/// in.
+pub struct Merger {
+    policy: Policy,
+    inputs: BTreeSet<Digest>,
+    timestamp: Option<jiff::Timestamp>,
+    names: VulnerabilityNames,
+    products: ProductKeys,
+    interned: Interned,
+    groups: HashMap<GroupKey, Group>,
+    claims: usize,
+}
+
+impl Merger {
+    /// An empty merge under `policy`.
+    pub fn new(policy: &Policy) -> Self {
+        Merger {
+            policy: policy.clone(),
+            inputs: BTreeSet::new(),
+            timestamp: None,
+            names: VulnerabilityNames::default(),
+            products: ProductKeys::default(),
+            interned: Interned::default(),
+            groups: HashMap::new(),
+            claims: 0,
+        }
+    }
+
+    /// Adds the document whose canonical id is `canonical_id`; a document already added (by that
+    /// id) is one source and is skipped.
+    ///
+    /// # Errors
+    /// [`MergeError::TooManyClaims`] when the documents added so far name more than
+    /// [`MAX_CLAIMS`] products and subcomponents together.
+    pub fn add(&mut self, canonical_id: &Digest, document: &VexDocument) -> Result<(), MergeError> {
+        if self.inputs.contains(canonical_id) {
+            return Ok(());
+        }
+        self.inputs.insert(canonical_id.clone());
+        let latest = document
+            .timestamp
+            .into_iter()
+            .chain(document.statements.iter().map(|s| s.timestamp))
+            .max();
+        self.timestamp = self.timestamp.max(latest);
+        let mut sources: HashMap<&Digest, u32> = HashMap::new();
+        for statement in &document.statements {
+            // Readers set the statement's provenance to the document's canonical id; interning
+            // by what the statement says keeps the record true if a caller's differs.
+            let digest = &statement.provenance.document;
+            let document_id = match sources.get(digest) {
+                Some(&id) => id,
+                None => {
+                    let id = index_u32(self.interned.documents.len());
+                    self.interned.documents.push(digest.clone());
+                    sources.insert(digest, id);
+                    id
+                }
+            };
+            let source = Source {
+                document: document_id,
+                author: self.interned.author(&statement.provenance.author),
+            };
+            self.add_statement(statement, source)?;
+        }
+        Ok(())
+    }
+
+    fn add_statement(
+        &mut self,
+        statement: &VexStatement,
+        source: Source,
+    ) -> Result<(), MergeError> {
+        let name = self.names.link(&statement.vulnerability);
+        let priority = self.policy.priority(&statement.provenance);
+        let mut shared = None;
+        if statement.products.is_empty() {
+            let claim = Claim {
+                statement,
+                product: None,
+                priority,
+                source,
+            };
+            return self.claim((name, None, None), claim, &mut shared);
+        }
+        for (p, product) in statement.products.iter().enumerate() {
+            let key = self.products.key(&product.identity);
+            let at = index_u32(p);
+            if product.subcomponents.is_empty() {
+                let claim = Claim {
+                    statement,
+                    product: Some((at, None)),
+                    priority,
+                    source,
+                };
+                self.claim((name, Some(key), None), claim, &mut shared)?;
+            }
+            for (s, sub) in product.subcomponents.iter().enumerate() {
+                let sub_key = self.products.key(sub);
+                let claim = Claim {
+                    statement,
+                    product: Some((at, Some(index_u32(s)))),
+                    priority,
+                    source,
+                };
+                self.claim((name, Some(key), Some(sub_key)), claim, &mut shared)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One claim put in its group; `shared` is the statement's copy once one of its claims has
+    /// won somewhere.
+    fn claim(
+        &mut self,
+        key: GroupKey,
+        claim: Claim<'_>,
+        shared: &mut Option<Arc<VexStatement>>,
+    ) -> Result<(), MergeError> {
+        self.claims += 1;
+        if self.claims > MAX_CLAIMS {
+            return Err(MergeError::TooManyClaims {
+                count: self.claims,
+                limit: MAX_CLAIMS,
+            });
+        }
+        let Claim {
+            statement,
+            product,
+            priority,
+            source,
+        } = claim;
+        let contender = |shared: &mut Option<Arc<VexStatement>>| Contender {
+            statement: Arc::clone(shared.get_or_insert_with(|| Arc::new(statement.clone()))),
+            product,
+            priority,
+            source,
+        };
+        match self.groups.entry(key) {
+            hash_map::Entry::Vacant(e) => {
+                e.insert(Group {
+                    winner: contender(shared),
+                    rivals: Vec::new(),
+                });
+            }
+            hash_map::Entry::Occupied(mut e) => {
+                let group = e.get_mut();
+                let rank = Rank::of_statement(statement, priority);
+                if rank.precedence(&group.winner.rank()).0.is_gt() {
+                    let beaten = std::mem::replace(&mut group.winner, contender(shared));
+                    let rival =
+                        self.interned
+                            .rival(&beaten.statement, beaten.priority, beaten.source);
+                    group.rivals.push(rival);
+                } else if group.winner.statement.provenance != statement.provenance {
+                    // A product named twice in the winning statement is no rival of itself.
+                    let rival = self.interned.rival(statement, priority, source);
+                    group.rivals.push(rival);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The merge of every document added.
+    pub fn finish(self) -> Merged {
+        let Merger {
+            policy,
+            inputs,
+            timestamp,
+            mut names,
+            products,
+            mut interned,
+            groups,
+            ..
+        } = self;
+        // Names linked by aliases are one vulnerability: their groups are joined.
+        let mut joined: HashMap<GroupKey, Group> = HashMap::with_capacity(groups.len());
+        for ((name, key, sub_key), group) in groups {
+            match joined.entry((names.root(name), key, sub_key)) {
+                hash_map::Entry::Vacant(e) => {
+                    e.insert(group);
+                }
+                hash_map::Entry::Occupied(mut e) => {
+                    let kept = e.get_mut();
+                    let Group { winner, rivals } = group;
+                    kept.rivals.extend(rivals);
+                    let beaten = if winner.rank().precedence(&kept.winner.rank()).0.is_gt() {
+                        std::mem::replace(&mut kept.winner, winner)
+                    } else {
+                        winner
+                    };
+                    let rival = interned.rival(&beaten.statement, beaten.priority, beaten.source);
+                    kept.rivals.push(rival);
+                }
+            }
+        }
+        let linked = names.linked_sets();
+        // Sorted while the groups are small; each is resolved into its statement in that order.
+        let mut sorted: Vec<(GroupKey, Group)> = joined.into_iter().collect();
+        let product_key = |k: Option<u32>| k.map(|k| products.text(k));
+        sorted.sort_unstable_by(|(a, _), (b, _)| {
+            names
+                .smallest(a.0)
+                .cmp(names.smallest(b.0))
+                .then_with(|| product_key(a.1).cmp(&product_key(b.1)))
+                .then_with(|| product_key(a.2).cmp(&product_key(b.2)))
+        });
+        let statements = sorted
+            .into_iter()
+            .map(|(key, group)| resolve(group, linked.get(&key.0), &interned))
+            .collect();
+        let inputs: Vec<Digest> = inputs.into_iter().collect();
+        Merged {
+            id: merged_id(&inputs),
+            inputs,
+            timestamp,
+            author: policy.author,
+            statements,
+        }
+    }
+}
+
+/// One statement's claim about one of its products (and subcomponent), by index.
+struct Claim<'a> {
+    statement: &'a VexStatement,
+    product: Option<(u32, Option<u32>)>,
+    priority: i64,
+    source: Source,
+}
 
 /// Merges `inputs` under `policy` (see the module docs for the rules).
 ///
@@ -310,58 +725,11 @@ type GroupKey = (String, Option<ProductKey>, Option<ProductKey>);
 /// [`MergeError::TooManyClaims`] when the statements name more than [`MAX_CLAIMS`] products and
 /// subcomponents together.
 pub fn merge(inputs: &[MergeInput], policy: &Policy) -> Result<Merged, MergeError> {
-    // One document given twice is one source.
-    let mut by_id: BTreeMap<&Digest, &VexDocument> = BTreeMap::new();
+    let mut merger = Merger::new(policy);
     for input in inputs {
-        by_id.entry(&input.canonical_id).or_insert(&input.document);
+        merger.add(&input.canonical_id, &input.document)?;
     }
-    let aliases = VulnerabilityNames::linking(by_id.values().flat_map(|d| &d.statements));
-
-    let mut groups: BTreeMap<GroupKey, Vec<Claim<'_>>> = BTreeMap::new();
-    let mut count = 0usize;
-    for statement in by_id.values().flat_map(|d| &d.statements) {
-        let vulnerability = aliases.key(&statement.vulnerability.name);
-        let priority = policy.priority(&statement.provenance);
-        for (product, key, sub_key) in claims_of(statement) {
-            count += 1;
-            if count > MAX_CLAIMS {
-                return Err(MergeError::TooManyClaims {
-                    count,
-                    limit: MAX_CLAIMS,
-                });
-            }
-            groups
-                .entry((vulnerability.clone(), key, sub_key))
-                .or_default()
-                .push(Claim {
-                    statement,
-                    product,
-                    priority,
-                });
-        }
-    }
-
-    let linked = aliases.linked_sets();
-    let statements = groups
-        .into_iter()
-        .filter_map(|((vulnerability, _, _), claims)| resolve(claims, linked.get(&vulnerability)))
-        .collect();
-    let timestamp = by_id
-        .values()
-        .flat_map(|d| {
-            d.timestamp
-                .into_iter()
-                .chain(d.statements.iter().map(|s| s.timestamp))
-        })
-        .max();
-    let inputs: Vec<Digest> = by_id.keys().map(|d| (*d).clone()).collect();
-    Ok(Merged {
-        id: merged_id(&inputs),
-        inputs,
-        timestamp,
-        author: policy.author.clone(),
-        statements,
-    })
+    Ok(merger.finish())
 }
 
 /// `urn:stella:vex-merge:sha256:<hex>`, the hash over the sorted input ids one per line.
@@ -371,63 +739,37 @@ fn merged_id(inputs: &[Digest]) -> String {
     format!("urn:stella:vex-merge:{digest}")
 }
 
-/// The statement split per product and subcomponent, with their keys; a statement naming no
-/// product is one claim about no product.
-fn claims_of(
-    statement: &VexStatement,
-) -> Vec<(Option<Product>, Option<ProductKey>, Option<ProductKey>)> {
-    if statement.products.is_empty() {
-        return vec![(None, None, None)];
-    }
-    let mut out = Vec::new();
-    for product in &statement.products {
-        let key = ProductKey::of(&product.identity);
-        let narrowed = |subcomponents: Vec<ProductIdentity>| Product {
-            identity: product.identity.clone(),
-            subcomponents,
-        };
-        if product.subcomponents.is_empty() {
-            out.push((Some(narrowed(Vec::new())), Some(key.clone()), None));
-        }
-        for sub in &product.subcomponents {
-            out.push((
-                Some(narrowed(vec![sub.clone()])),
-                Some(key.clone()),
-                Some(ProductKey::of(sub)),
-            ));
-        }
-    }
-    out
-}
-
 /// The effective statement of one group, with what it superseded.
-fn resolve(claims: Vec<Claim<'_>>, names: Option<&BTreeSet<String>>) -> Option<MergedStatement> {
-    let winner_at = (0..claims.len()).reduce(|best, i| {
-        if claims[i].precedence(&claims[best]).0.is_gt() {
-            i
-        } else {
-            best
-        }
-    })?;
-    let winner = &claims[winner_at];
-    let mut superseded: Vec<Superseded> = claims
+fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) -> MergedStatement {
+    let Group { winner, rivals } = group;
+    let rank = winner.rank();
+    let mut superseded: Vec<Superseded> = rivals
         .iter()
-        .enumerate()
-        // A product named twice in the winning statement is no rival of itself.
-        .filter(|(i, c)| *i != winner_at && c.statement.provenance != winner.statement.provenance)
-        .map(|(_, c)| Superseded {
-            provenance: c.statement.provenance.clone(),
-            status: c.statement.status,
-            justification: c.statement.justification.clone(),
-            timestamp: c.statement.timestamp,
-            priority: c.priority,
-            rule: winner.precedence(c).1,
+        .filter(|r| {
+            let p = &winner.statement.provenance;
+            !(r.statement_index == p.statement_index
+                && interned.documents[r.source.document as usize] == p.document
+                && r.source.author == winner.source.author
+                && r.format == p.format)
         })
+        .map(|r| interned.superseded(r, rank.precedence(&interned.rank(r)).1))
         .collect();
     superseded.sort();
     superseded.dedup();
 
-    let won = winner.statement;
+    let product = winner.product.and_then(|(p, sub)| {
+        let product = winner.statement.products.get(p as usize)?;
+        Some(Product {
+            identity: product.identity.clone(),
+            subcomponents: sub
+                .and_then(|s| product.subcomponents.get(s as usize))
+                .cloned()
+                .into_iter()
+                .collect(),
+        })
+    });
+    let priority = winner.priority;
+    let won = Arc::unwrap_or_clone(winner.statement);
     let mut vulnerability = Vulnerability::new(
         won.vulnerability.name.clone(),
         names
@@ -438,42 +780,72 @@ fn resolve(claims: Vec<Claim<'_>>, names: Option<&BTreeSet<String>>) -> Option<M
     );
     vulnerability.iri = won.vulnerability.iri.clone();
     vulnerability.description = won.vulnerability.description.clone();
-    let statement = VexStatement {
-        vulnerability,
-        products: winner.product.iter().cloned().collect(),
-        ..won.clone()
-    };
-    Some(MergedStatement {
-        statement,
-        priority: winner.priority,
+    MergedStatement {
+        statement: VexStatement {
+            vulnerability,
+            products: product.into_iter().collect(),
+            ..won
+        },
+        priority,
         superseded,
-    })
+    }
+}
+
+/// Product identities interned to the ids of their [`ProductKey`]s: each distinct identity is
+/// keyed (purl parsing and all) once, however many statements name it.
+#[derive(Default)]
+struct ProductKeys {
+    by_identity: HashMap<ProductIdentity, u32>,
+    by_key: HashMap<ProductKey, u32>,
+    keys: Vec<ProductKey>,
+}
+
+impl ProductKeys {
+    fn key(&mut self, identity: &ProductIdentity) -> u32 {
+        if let Some(&id) = self.by_identity.get(identity) {
+            return id;
+        }
+        let key = ProductKey::of(identity);
+        let id = match self.by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = index_u32(self.keys.len());
+                self.keys.push(key.clone());
+                self.by_key.insert(key, id);
+                id
+            }
+        };
+        self.by_identity.insert(identity.clone(), id);
+        id
+    }
+
+    fn text(&self, id: u32) -> &str {
+        self.keys
+            .get(id as usize)
+            .map(ProductKey::as_str)
+            .unwrap_or_default()
+    }
 }
 
 /// Vulnerability names linked by aliases into one vulnerability each (union-find).
+#[derive(Default)]
 struct VulnerabilityNames {
     index: HashMap<String, usize>,
+    names: Vec<String>,
     parent: Vec<usize>,
-    /// The smallest name of each root's set.
-    smallest: Vec<String>,
+    /// The id of the smallest name of each root's set.
+    smallest: Vec<usize>,
 }
 
 impl VulnerabilityNames {
-    fn linking<'a>(statements: impl Iterator<Item = &'a VexStatement>) -> Self {
-        let mut names = VulnerabilityNames {
-            index: HashMap::new(),
-            parent: Vec::new(),
-            smallest: Vec::new(),
-        };
-        for s in statements {
-            let v = &s.vulnerability;
-            let first = names.id(&v.name);
-            for alias in &v.aliases {
-                let other = names.id(alias);
-                names.union(first, other);
-            }
+    /// The id of `vulnerability`'s name, linked with its aliases.
+    fn link(&mut self, vulnerability: &Vulnerability) -> usize {
+        let first = self.id(&vulnerability.name);
+        for alias in &vulnerability.aliases {
+            let other = self.id(alias);
+            self.union(first, other);
         }
-        names
+        first
     }
 
     fn id(&mut self, name: &str) -> usize {
@@ -482,7 +854,8 @@ impl VulnerabilityNames {
         }
         let i = self.parent.len();
         self.parent.push(i);
-        self.smallest.push(name.to_owned());
+        self.smallest.push(i);
+        self.names.push(name.to_owned());
         self.index.insert(name.to_owned(), i);
         i
     }
@@ -501,28 +874,23 @@ impl VulnerabilityNames {
             return;
         }
         self.parent[rb] = ra;
-        if self.smallest[rb] < self.smallest[ra] {
-            self.smallest[ra] = std::mem::take(&mut self.smallest[rb]);
+        if self.names[self.smallest[rb]] < self.names[self.smallest[ra]] {
+            self.smallest[ra] = self.smallest[rb];
         }
     }
 
-    /// Every name, by the key of its linked set.
-    fn linked_sets(&self) -> HashMap<String, BTreeSet<String>> {
-        let mut sets: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for name in self.index.keys() {
-            sets.entry(self.key(name)).or_default().insert(name.clone());
+    /// The smallest name linked to the root `root`: the vulnerability's group key.
+    fn smallest(&self, root: usize) -> &str {
+        &self.names[self.smallest[root]]
+    }
+
+    /// Every name, by the root of its linked set.
+    fn linked_sets(&mut self) -> HashMap<usize, BTreeSet<String>> {
+        let mut sets: HashMap<usize, BTreeSet<String>> = HashMap::new();
+        for i in 0..self.names.len() {
+            let root = self.root(i);
+            sets.entry(root).or_default().insert(self.names[i].clone());
         }
         sets
-    }
-
-    /// The group key of `name`: the smallest name linked to it.
-    fn key(&self, name: &str) -> String {
-        let Some(&(mut i)) = self.index.get(name) else {
-            return name.to_owned();
-        };
-        while self.parent[i] != i {
-            i = self.parent[i];
-        }
-        self.smallest[i].clone()
     }
 }

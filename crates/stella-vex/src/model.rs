@@ -132,7 +132,7 @@ pub struct Product {
 }
 
 /// The ways a product or component is named. At least one of them is present.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ProductIdentity {
     /// The identifier as written (OpenVEX `@id`): a purl, a BOM-Link, an IRI or free text.
     pub id: Option<String>,

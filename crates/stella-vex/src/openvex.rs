@@ -29,13 +29,12 @@
 //!
 //! What this module does not own: matching, merging, or any other format.
 
-use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
+
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
-use crate::json::{
-    self, array, child, object, opt_string, percent_decode, put, sorted, string as req_string,
-};
+use crate::json::{self, array, child, object, opt_string, percent_decode, string as req_string};
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -413,10 +412,10 @@ impl Reader {
         let Some(text) = opt_string(obj, pointer, name)? else {
             return Ok(None);
         };
-        let pointer = child(pointer, name);
         match text.parse::<jiff::Timestamp>() {
             Ok(t) => Ok(Some(t)),
             Err(source) => {
+                let pointer = child(pointer, name);
                 let civil = text
                     .contains('T')
                     .then(|| text.parse::<jiff::civil::DateTime>().ok())
@@ -563,7 +562,11 @@ fn identity(
     warnings: &mut Vec<OpenVexWarning>,
 ) -> Result<ProductIdentity, OpenVexError> {
     if let Some(id) = value.as_str() {
-        return Ok(ProductIdentity::from_id(&id_text(id, pointer, warnings)));
+        return Ok(ProductIdentity::from_id(&id_text(
+            id,
+            || pointer.to_owned(),
+            warnings,
+        )));
     }
     let obj = object(value, pointer)?;
     let mut identity = match id_member(obj, pointer, "@id", warnings)? {
@@ -609,6 +612,10 @@ fn identity(
 
 /// The document as canonical OpenVEX 0.2.0 (RFC 8785 bytes).
 ///
+/// Each statement is built as a [`jcs::Value`] borrowing the model's strings and written to its
+/// canonical bytes once; the statements are sorted by those bytes and placed into the canonical
+/// document shell as they are, so no statement is serialised twice.
+///
 /// # Errors
 /// [`OpenVexError::NoStatements`] for a document without statements (the schema requires one);
 /// [`OpenVexError::Canonical`] if a value cannot be canonical JSON (a version beyond 2^53).
@@ -624,156 +631,233 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     let mut statements = document
         .statements
         .iter()
-        .map(|s| statement_json(s).and_then(|json| canonical(&json)))
+        .enumerate()
+        .map(|(i, s)| statement_value(s, i).map(|v| v.to_canonical()))
         .collect::<Result<Vec<_>, _>>()?;
-    statements.sort_by(|a, b| a.0.cmp(&b.0));
-    statements.dedup_by(|a, b| a.0 == b.0);
-    let mut root = Map::new();
-    root.insert("@context".into(), CONTEXT_V0_2_0.into());
-    root.insert("@id".into(), to_iri(&document.id).into());
-    root.insert("author".into(), document.author.clone().into());
-    put(&mut root, "role", document.role.clone());
-    root.insert("timestamp".into(), timestamp.to_string().into());
-    put(
-        &mut root,
-        "last_updated",
-        document.last_updated.map(|t| t.to_string()),
-    );
-    root.insert("version".into(), document.version.into());
-    put(&mut root, "tooling", document.tooling.clone());
+    statements.sort_unstable();
+    statements.dedup();
+    let mut root = Object::default();
+    root.insert("@context", text(CONTEXT_V0_2_0));
+    root.insert("@id", Value::String(to_iri(&document.id)));
+    root.insert("author", text(&document.author));
+    put_text(&mut root, "role", document.role.as_deref());
+    root.insert("timestamp", Value::String(timestamp.to_string().into()));
+    put_time(&mut root, "last_updated", document.last_updated);
     root.insert(
-        "statements".into(),
-        Json::Array(statements.into_iter().map(|(_, v)| v).collect()),
+        "version",
+        integer(document.version, || "/version".to_owned())?,
     );
-    jcs::to_canonical(&Json::Object(root)).map_err(|source| OpenVexError::Canonical { source })
+    put_text(&mut root, "tooling", document.tooling.as_deref());
+    root.insert("statements", Value::Array(Vec::new()));
+    Ok(splice_statements(
+        &Value::Object(root).to_canonical(),
+        statements,
+    ))
 }
 
-fn statement_json(s: &VexStatement) -> Result<Json, OpenVexError> {
-    let mut m = Map::new();
-    put(&mut m, "@id", s.id.as_deref().map(to_iri));
+/// The canonical document `shell` (whose `statements` is `[]`) with the canonical `statements`
+/// put inside that array. A `"` inside a JSON string is always escaped, so `"statements":[` occurs
+/// in canonical bytes only as the member itself.
+fn splice_statements(shell: &[u8], statements: Vec<Vec<u8>>) -> Vec<u8> {
+    const MEMBER: &[u8] = b"\"statements\":[";
+    let Some(at) = shell
+        .windows(MEMBER.len())
+        .position(|w| w == MEMBER)
+        .map(|i| i + MEMBER.len())
+    else {
+        return shell.to_vec();
+    };
+    let body: usize = statements.iter().map(|s| s.len() + 1).sum();
+    let mut out = Vec::with_capacity(shell.len() + body);
+    out.extend_from_slice(&shell[..at]);
+    for (i, statement) in statements.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&statement);
+    }
+    out.extend_from_slice(&shell[at..]);
+    out
+}
+
+fn text(s: &str) -> Value<'_> {
+    Value::String(Cow::Borrowed(s))
+}
+
+fn put_text<'a>(object: &mut Object<'a>, key: &'static str, value: Option<&'a str>) {
+    if let Some(v) = value {
+        object.insert(key, text(v));
+    }
+}
+
+fn put_owned(object: &mut Object<'_>, key: &'static str, value: Option<String>) {
+    if let Some(v) = value {
+        object.insert(key, Value::String(Cow::Owned(v)));
+    }
+}
+
+fn put_time(object: &mut Object<'_>, key: &'static str, value: Option<jiff::Timestamp>) {
+    put_owned(object, key, value.map(|t| t.to_string()));
+}
+
+/// An integer as canonical JSON holds it exactly: within 2^53.
+fn integer(value: u64, pointer: impl FnOnce() -> String) -> Result<Value<'static>, OpenVexError> {
+    if value > jcs::MAX_EXACT_INTEGER {
+        return Err(OpenVexError::Canonical {
+            source: jcs::JcsError::Unrepresentable {
+                at: jcs::Location::at_pointer(pointer()),
+                what: format!("integer {value} (outside ±2^53)"),
+            },
+        });
+    }
+    Ok(Value::Number(value as f64))
+}
+
+/// Values sorted by their canonical bytes, duplicates removed (the schema wants unique items, and
+/// the order must not depend on the model's).
+fn sorted_values(values: Vec<Value<'_>>) -> Vec<Value<'_>> {
+    if values.len() < 2 {
+        return values;
+    }
+    let mut keyed: Vec<(Vec<u8>, Value<'_>)> =
+        values.into_iter().map(|v| (v.to_canonical(), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    keyed.into_iter().map(|(_, v)| v).collect()
+}
+
+fn statement_value(s: &VexStatement, index: usize) -> Result<Value<'_>, OpenVexError> {
+    let mut m = Object::default();
+    if let Some(id) = &s.id {
+        m.insert("@id", Value::String(to_iri(id)));
+    }
     if let Some(v) = s.version {
-        m.insert("version".into(), v.into());
-    }
-    let mut vulnerability = Map::new();
-    vulnerability.insert("name".into(), s.vulnerability.name.clone().into());
-    put(
-        &mut vulnerability,
-        "@id",
-        s.vulnerability.iri.as_deref().map(to_iri),
-    );
-    put(
-        &mut vulnerability,
-        "description",
-        s.vulnerability.description.clone(),
-    );
-    let mut aliases = s.vulnerability.aliases.clone();
-    aliases.sort();
-    aliases.dedup();
-    aliases.retain(|a| *a != s.vulnerability.name);
-    if !aliases.is_empty() {
-        vulnerability.insert("aliases".into(), aliases.into());
-    }
-    m.insert("vulnerability".into(), Json::Object(vulnerability));
-    if !s.products.is_empty() {
-        let products = s
-            .products
-            .iter()
-            .map(product_json)
-            .collect::<Result<Vec<_>, _>>()?;
         m.insert(
-            "products".into(),
-            Json::Array(sorted(products).map_err(|source| OpenVexError::Canonical { source })?),
+            "version",
+            integer(v, || format!("/statements/{index}/version"))?,
         );
     }
-    m.insert("status".into(), s.status.openvex_label().into());
-    let mut status_notes = s.status_notes.clone();
-    let mut impact_statement = s.impact_statement.clone();
+    let mut vulnerability = Object::default();
+    vulnerability.insert("name", text(&s.vulnerability.name));
+    if let Some(iri) = &s.vulnerability.iri {
+        vulnerability.insert("@id", Value::String(to_iri(iri)));
+    }
+    put_text(
+        &mut vulnerability,
+        "description",
+        s.vulnerability.description.as_deref(),
+    );
+    let mut aliases: Vec<&str> = s
+        .vulnerability
+        .aliases
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != s.vulnerability.name)
+        .collect();
+    aliases.sort_unstable();
+    aliases.dedup();
+    if !aliases.is_empty() {
+        vulnerability.insert(
+            "aliases",
+            Value::Array(aliases.into_iter().map(text).collect()),
+        );
+    }
+    m.insert("vulnerability", Value::Object(vulnerability));
+    if !s.products.is_empty() {
+        let products = s.products.iter().map(product_value).collect();
+        m.insert("products", Value::Array(sorted_values(products)));
+    }
+    m.insert("status", text(s.status.openvex_label()));
+    let mut status_notes = s.status_notes.as_deref().map(Cow::Borrowed);
+    let mut impact_statement = s.impact_statement.as_deref().map(Cow::Borrowed);
     match &s.justification {
         Some(j) => match j.kind.openvex_label() {
             Some(label) => {
-                m.insert("justification".into(), label.into());
+                m.insert("justification", text(label));
             }
             None => {
                 // No OpenVEX counterpart: keep the label in words rather than drop it.
                 let note = format!("Justification (as the source wrote it): {}", j.label);
-                status_notes = Some(match status_notes {
+                status_notes = Some(Cow::Owned(match status_notes {
                     Some(n) => format!("{n}\n{note}"),
                     None => note.clone(),
-                });
+                }));
                 if impact_statement.is_none() && s.status == Status::NotAffected {
-                    impact_statement = Some(note);
+                    impact_statement = Some(Cow::Owned(note));
                 }
             }
         },
         None => {
             if s.status == Status::NotAffected && impact_statement.is_none() {
-                impact_statement = Some(NO_IMPACT_STATEMENT.to_owned());
+                impact_statement = Some(Cow::Borrowed(NO_IMPACT_STATEMENT));
             }
         }
     }
-    put(&mut m, "status_notes", status_notes);
-    put(&mut m, "impact_statement", impact_statement);
+    if let Some(notes) = status_notes {
+        m.insert("status_notes", Value::String(notes));
+    }
+    if let Some(impact) = impact_statement {
+        m.insert("impact_statement", Value::String(impact));
+    }
     let action_statement = match (&s.action_statement, s.status) {
-        (None, Status::Affected) => Some(NO_ACTION_STATEMENT.to_owned()),
-        (a, _) => a.clone(),
+        (None, Status::Affected) => Some(NO_ACTION_STATEMENT),
+        (a, _) => a.as_deref(),
     };
-    put(&mut m, "action_statement", action_statement);
-    put(
+    put_text(&mut m, "action_statement", action_statement);
+    put_time(
         &mut m,
         "action_statement_timestamp",
-        s.action_statement_timestamp.map(|t| t.to_string()),
+        s.action_statement_timestamp,
     );
-    put(&mut m, "supplier", s.supplier.clone());
-    m.insert("timestamp".into(), s.timestamp.to_string().into());
-    put(
-        &mut m,
-        "last_updated",
-        s.last_updated.map(|t| t.to_string()),
-    );
-    Ok(Json::Object(m))
+    put_text(&mut m, "supplier", s.supplier.as_deref());
+    m.insert("timestamp", Value::String(s.timestamp.to_string().into()));
+    put_time(&mut m, "last_updated", s.last_updated);
+    Ok(Value::Object(m))
 }
 
-fn product_json(p: &Product) -> Result<Json, OpenVexError> {
-    let mut m = identity_json(&p.identity);
+fn product_value(p: &Product) -> Value<'_> {
+    let mut m = identity_object(&p.identity);
     if !p.subcomponents.is_empty() {
         let subs = p
             .subcomponents
             .iter()
-            .map(|s| Json::Object(identity_json(s)))
+            .map(|s| Value::Object(identity_object(s)))
             .collect();
-        m.insert(
-            "subcomponents".into(),
-            Json::Array(sorted(subs).map_err(|source| OpenVexError::Canonical { source })?),
-        );
+        m.insert("subcomponents", Value::Array(sorted_values(subs)));
     }
-    Ok(Json::Object(m))
+    Value::Object(m)
 }
 
-fn identity_json(identity: &ProductIdentity) -> Map<String, Json> {
-    let mut m = Map::new();
-    let id = match identity.version {
+fn identity_object(identity: &ProductIdentity) -> Object<'_> {
+    let mut m = Object::default();
+    match (&identity.version, &identity.id) {
         // OpenVEX has no place for a version limit: it travels in the identifier.
-        Some(_) => identity.id_with_version(),
-        None => identity.id.clone(),
-    };
-    put(&mut m, "@id", id.as_deref().map(to_iri));
-    let mut ids = Map::new();
+        (Some(_), _) => {
+            if let Some(id) = identity.id_with_version() {
+                m.insert("@id", Value::String(Cow::Owned(to_iri(&id).into_owned())));
+            }
+        }
+        (None, Some(id)) => {
+            m.insert("@id", Value::String(to_iri(id)));
+        }
+        (None, None) => {}
+    }
+    let mut ids = Object::default();
     // An `@id` that is the purl already says it; repeat it only when they differ.
     if identity.purl != identity.id {
-        put(&mut ids, "purl", identity.purl.clone());
+        put_text(&mut ids, "purl", identity.purl.as_deref());
     }
-    put(&mut ids, "cpe22", identity.cpe22.clone());
-    put(&mut ids, "cpe23", identity.cpe23.clone());
+    put_text(&mut ids, "cpe22", identity.cpe22.as_deref());
+    put_text(&mut ids, "cpe23", identity.cpe23.as_deref());
     if !ids.is_empty() {
-        m.insert("identifiers".into(), Json::Object(ids));
+        m.insert("identifiers", Value::Object(ids));
     }
     if !identity.hashes.is_empty() {
-        let hashes = identity
-            .hashes
-            .iter()
-            .map(|(a, h)| (a.label().to_owned(), Json::from(h.clone())))
-            .collect();
-        m.insert("hashes".into(), Json::Object(hashes));
+        let mut hashes = Object::default();
+        for (algorithm, hash) in &identity.hashes {
+            hashes.insert(algorithm.label(), text(hash));
+        }
+        m.insert("hashes", Value::Object(hashes));
     }
     m
 }
@@ -790,16 +874,30 @@ fn id_member(
     name: &str,
     warnings: &mut Vec<OpenVexWarning>,
 ) -> Result<Option<String>, OpenVexError> {
-    Ok(opt_string(obj, pointer, name)?.map(|id| id_text(&id, &child(pointer, name), warnings)))
+    let Some(value) = obj.get(name) else {
+        return Ok(None);
+    };
+    match value.as_str() {
+        Some(id) => Ok(Some(id_text(id, || child(pointer, name), warnings))),
+        None => Err(OpenVexError::WrongType {
+            pointer: child(pointer, name),
+            expected: "a string",
+        }),
+    }
 }
 
-fn id_text(id: &str, pointer: &str, warnings: &mut Vec<OpenVexWarning>) -> String {
+/// `id` as the model holds it; `pointer` names where it was, for a warning.
+fn id_text(
+    id: &str,
+    pointer: impl FnOnce() -> String,
+    warnings: &mut Vec<OpenVexWarning>,
+) -> String {
     if let Some(text) = id.strip_prefix(TEXT_ID_PREFIX).and_then(percent_decode) {
         return text;
     }
     if !is_absolute_iri(id) {
         warnings.push(OpenVexWarning::IdNotIri {
-            pointer: pointer.to_owned(),
+            pointer: pointer(),
             id: id.to_owned(),
         });
     }
@@ -813,16 +911,26 @@ fn is_absolute_iri(id: &str) -> bool {
         return false;
     };
     let mut chars = scheme.chars();
+    let never_in_iri = |c: char| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !id
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c))
+        && if id.is_ascii() {
+            // The same test byte by byte: in ASCII the whitespace and controls are the bytes up
+            // to the space and DEL.
+            !id.bytes().any(|b| {
+                matches!(
+                    b,
+                    0..=b' ' | 0x7f | b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+                )
+            })
+        } else {
+            !id.chars().any(never_in_iri)
+        }
 }
 
-fn to_iri(id: &str) -> String {
+fn to_iri(id: &str) -> Cow<'_, str> {
     if is_absolute_iri(id) && !id.starts_with(TEXT_ID_PREFIX) {
-        return id.to_owned();
+        return Cow::Borrowed(id);
     }
     let mut out = String::from(TEXT_ID_PREFIX);
     for b in id.bytes() {
@@ -832,10 +940,5 @@ fn to_iri(id: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
-}
-
-fn canonical(value: &Json) -> Result<(Vec<u8>, Json), OpenVexError> {
-    let bytes = jcs::to_canonical(value).map_err(|source| OpenVexError::Canonical { source })?;
-    Ok((bytes, value.clone()))
+    Cow::Owned(out)
 }

@@ -2,7 +2,7 @@
 //! bytes, superseded statements keep their provenance.
 
 use serde_json::json;
-use stella_vex::merge::{self, MergeInput, Merged, Policy, Rule};
+use stella_vex::merge::{self, MergeInput, Merged, Merger, Policy, Rule};
 use stella_vex::openvex;
 use stella_vex::{Status, VexStatement};
 
@@ -390,4 +390,43 @@ fn a_product_named_twice_is_no_rival_of_itself() {
     );
     let merged = merge::merge(&[a], &Policy::default()).unwrap();
     assert!(only(&merged).superseded.is_empty());
+}
+
+/// Names linked by a document added last still fall into one group: the merge joins the groups
+/// it had kept apart when it finishes. Fed one by one, in any order, with a document given twice,
+/// the result is `merge::merge`'s.
+#[test]
+fn documents_added_one_at_a_time_merge_as_a_whole() {
+    let ghsa = doc(
+        "advisories",
+        "2024-03-01T00:00:00Z",
+        json!([claim("GHSA-aaaa-bbbb-cccc", HYPER, "affected")]),
+    );
+    let cve = doc(
+        "vendor",
+        "2024-02-01T00:00:00Z",
+        json!([claim("CVE-2024-1", HYPER, "not_affected")]),
+    );
+    let mut linking = claim("CVE-2024-1", "pkg:cargo/h2@0.4.0", "fixed");
+    linking["vulnerability"]["aliases"] = json!(["GHSA-aaaa-bbbb-cccc"]);
+    let link = doc("distro", "2024-01-01T00:00:00Z", json!([linking]));
+    let inputs = vec![ghsa, cve, link];
+    let whole = merge::merge(&inputs, &Policy::default()).unwrap();
+    let hyper: Vec<_> = whole
+        .statements
+        .iter()
+        .filter(|m| m.statement.products[0].identity.id.as_deref() == Some(HYPER))
+        .collect();
+    assert_eq!(hyper.len(), 1, "{hyper:#?}");
+    assert_eq!(hyper[0].statement.status, Status::Affected);
+    assert_eq!(hyper[0].superseded.len(), 1);
+    for order in orders(&inputs) {
+        let mut merger = Merger::new(&Policy::default());
+        for input in order.iter().chain(&order[..1]) {
+            merger.add(&input.canonical_id, &input.document).unwrap();
+        }
+        let merged = merger.finish();
+        assert_eq!(merged, whole);
+        assert_eq!(merged.clone().into_document(), whole.document());
+    }
 }
