@@ -12,7 +12,9 @@
 //!   CI a skipped check is a failed test.
 //!
 //! Beside it, [`debian_rootfs`]: where the real Debian root filesystem that `.ci/run` prepares is,
-//! and [`registry::Registry`]: a real OCI registry (`docker-registry`) on a loopback port.
+//! [`registry::Registry`]: a real OCI registry (`docker-registry`) on a loopback port, and
+//! [`assert_vendored`]: the check that files vendored into a crate are the ones its
+//! `SHA256SUMS` pins.
 //!
 //! ```
 //! fn nm_agrees() {
@@ -27,7 +29,7 @@
 //! ```
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod registry;
 
@@ -83,6 +85,57 @@ pub fn debian_rootfs() -> Result<PathBuf, PathBuf> {
 /// How to make the root filesystem [`debian_rootfs`] looks for, for skip messages.
 pub const DEBIAN_ROOTFS_HOWTO: &str = "build it with `debootstrap --variant=minbase bookworm \
      /var/cache/stella-tests/bookworm-minbase` (as .ci/run does) or set STELLA_TEST_ROOTFS";
+
+/// Asserts that the files with extension `ext` in `dir` are exactly those its `SHA256SUMS`
+/// lists (`<hex>  <name>` lines, as `sha256sum` writes them) and that each has its digest, as
+/// `sha256sum --check --strict` (coreutils) computes it: a vendored file changes only on
+/// purpose.
+///
+/// # Panics
+/// When a file differs, is missing, or is present without being listed.
+#[allow(clippy::panic, clippy::expect_used)] // Failing the calling test is the purpose.
+pub fn assert_vendored(dir: &Path, ext: &str) {
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("SHA256SUMS").display()));
+    let mut listed: Vec<String> = sums
+        .lines()
+        .map(|line| {
+            line.split_once("  ")
+                .map(|(_, name)| name.to_owned())
+                .unwrap_or_else(|| panic!("SHA256SUMS: {line:?} is not `<hex>  <name>`"))
+        })
+        .collect();
+    let check = std::process::Command::new("sha256sum")
+        .args(["--check", "--strict", "--quiet", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum (coreutils) runs");
+    assert!(
+        check.status.success(),
+        "{}: files differ from SHA256SUMS:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut present: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| Path::new(n).extension().and_then(|e| e.to_str()) == Some(ext))
+        .collect();
+    present.sort();
+    listed.sort();
+    assert_eq!(
+        listed,
+        present,
+        "{}: SHA256SUMS and the files differ",
+        dir.display()
+    );
+}
 
 #[cfg(test)]
 mod tests {

@@ -454,24 +454,7 @@ mod tests {
     #[test]
     fn embedded_schemas_match_their_sums_and_compile() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-        let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("SHA256SUMS");
-        let mut listed = BTreeSet::new();
-        for line in sums.lines() {
-            let (hex, name) = line.split_once("  ").expect("`<hex>  <name>` lines");
-            let bytes = std::fs::read(dir.join(name)).expect("listed file");
-            assert_eq!(
-                stella_core::Digest::sha256(&bytes).to_string(),
-                format!("sha256:{hex}"),
-                "{name}"
-            );
-            listed.insert(name.to_owned());
-        }
-        let present: BTreeSet<String> = std::fs::read_dir(&dir)
-            .expect("schemas dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".json"))
-            .collect();
-        assert_eq!(listed, present);
+        stella_testkit::assert_vendored(&dir, "json");
         openvex_validator();
         csaf_validator();
     }

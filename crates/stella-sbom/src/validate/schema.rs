@@ -327,28 +327,10 @@ mod tests {
     /// Every vendored schema file matches `schemas/SHA256SUMS`, and every file is listed.
     #[test]
     fn vendored_schemas_match_their_sha256sums() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-        let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("SHA256SUMS");
-        let mut listed = Vec::new();
-        for line in sums.lines() {
-            let (hex, name) = line.split_once("  ").expect("`<hex>  <name>` lines");
-            let bytes = std::fs::read(dir.join(name)).expect("listed file");
-            assert_eq!(
-                stella_core::Digest::sha256(&bytes).to_string(),
-                format!("sha256:{hex}"),
-                "{name}"
-            );
-            listed.push(name.to_owned());
-        }
-        let mut present: Vec<String> = std::fs::read_dir(&dir)
-            .expect("schemas/")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".json"))
-            .collect();
-        present.sort();
-        listed.sort();
-        assert_eq!(listed, present);
-        assert_eq!(listed.len(), 7);
+        stella_testkit::assert_vendored(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas"),
+            "json",
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ fn stella() -> Command {
     cmd
 }
 
-/// A small image tagged `app` in the layout at `dir`.
-fn image(dir: &Path) -> String {
+/// A small image tagged `app` in the layout at `dir`; its digest.
+pub(crate) fn image(dir: &Path) -> String {
     let store = LayoutStore::open(dir).expect("layout");
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;

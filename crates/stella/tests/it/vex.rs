@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
-use stella_oci::store::MANIFEST;
-use stella_oci::{ArtifactStore, LayoutStore};
 
 const PASSWORD: &str = "vex-test-password";
 const IMAGE_DIGEST_HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -488,27 +486,18 @@ fn query_answers_with_the_winning_statement_and_says_when_nothing_speaks() {
     assert!(text.contains("no statement"), "{text}");
 }
 
-/// A small image tagged `app` in the layout at `dir`; its digest.
-fn image(dir: &Path) -> String {
-    let store = LayoutStore::open(dir).expect("layout");
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let config_digest = store.put_blob(config).expect("config");
-    let layer = b"layer bytes";
-    let layer_digest = store.put_blob(layer).expect("layer");
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
-    });
-    store
-        .put_manifest(
-            &serde_json::to_vec(&manifest).unwrap(),
-            MANIFEST,
-            Some("app"),
-        )
-        .expect("manifest")
+use crate::oci::image;
+
+/// A new key pair under `dir` (password [`PASSWORD`]): the private and public key files.
+fn keygen(home: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let prefix = dir.join("signer");
+    stella(home)
+        .env("STELLA_PASSWORD", PASSWORD)
+        .args(["key", "generate", "--out"])
+        .arg(&prefix)
+        .assert()
+        .success();
+    (prefix.with_extension("key"), prefix.with_extension("pub"))
 }
 
 #[test]
@@ -518,14 +507,7 @@ fn attached_vex_is_found_with_its_proof_and_an_unsigned_one_is_refused_under_a_k
     let home = d.join("home");
     image(&d.join("img"));
     let image_ref = format!("oci-layout:{}:app", d.join("img").display());
-    let prefix = d.join("signer");
-    stella(&home)
-        .env("STELLA_PASSWORD", PASSWORD)
-        .args(["key", "generate", "--out"])
-        .arg(&prefix)
-        .assert()
-        .success();
-    let (key, public) = (prefix.with_extension("key"), prefix.with_extension("pub"));
+    let (key, public) = keygen(&home, d);
     let vendor = openvex(
         d,
         "vendor.json",
@@ -666,13 +648,7 @@ fn vex_attached_in_a_real_registry_is_read_back_and_verified() {
         .arg(&remote)
         .assert()
         .success();
-    let prefix = d.join("signer");
-    stella(&home)
-        .env("STELLA_PASSWORD", PASSWORD)
-        .args(["key", "generate", "--out"])
-        .arg(&prefix)
-        .assert()
-        .success();
+    let (key, public) = keygen(&home, d);
     // CSAF this time: attached with its own media type and predicate type.
     let csaf = d.join("distro.csaf.json");
     stella(&home)
@@ -691,7 +667,7 @@ fn vex_attached_in_a_real_registry_is_read_back_and_verified() {
         stella(&home)
             .env("STELLA_PASSWORD", PASSWORD)
             .args(["vex", "attach", "--json", "--image", &remote, "--key"])
-            .arg(prefix.with_extension("key"))
+            .arg(&key)
             .arg(&csaf),
         0,
     ))
@@ -712,7 +688,7 @@ fn vex_attached_in_a_real_registry_is_read_back_and_verified() {
                 &remote,
                 "--key",
             ])
-            .arg(prefix.with_extension("pub")),
+            .arg(&public),
         0,
     ))
     .unwrap();
