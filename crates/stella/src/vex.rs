@@ -184,13 +184,18 @@ fn warn(source: &Source, warnings: &[Warning]) {
     }
 }
 
-/// Reads every source into merge inputs, with a map from canonical id to the names it came as.
+/// What signatures proved of each document that came from an image, by canonical id.
+type Signatures = BTreeMap<Digest, &'static str>;
+
+/// Reads every source into merge inputs, with maps from canonical id to the name it came as
+/// and, for a document from an image, what its signatures proved.
 fn read_all(
     sources: &[Source],
     reading: &Reading,
-) -> Result<(Vec<MergeInput>, BTreeMap<Digest, String>), CliError> {
+) -> Result<(Vec<MergeInput>, BTreeMap<Digest, String>, Signatures), CliError> {
     let mut inputs = Vec::with_capacity(sources.len());
     let mut names: BTreeMap<Digest, String> = BTreeMap::new();
+    let mut signatures = Signatures::new();
     for source in sources {
         let read =
             read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(source, e))?;
@@ -198,9 +203,15 @@ fn read_all(
         names
             .entry(read.canonical_id.clone())
             .or_insert_with(|| source.name.clone());
+        if let Some(signature) = &source.signature {
+            signatures.insert(
+                read.canonical_id.clone(),
+                attached::signature_word(signature),
+            );
+        }
         inputs.push(read.into());
     }
-    Ok((inputs, names))
+    Ok((inputs, names, signatures))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,7 +505,7 @@ fn merge_command(
     };
     let reading = Reading::of(&sources.read)?;
     let loaded = load(sources, home)?;
-    let (inputs, names) = read_all(&loaded, &reading)?;
+    let (inputs, names, _) = read_all(&loaded, &reading)?;
     let policy = policy(policy_path, &names)?;
     let mut merged = merge::merge(&inputs, &policy).map_err(CliError::kinded)?;
     if issued.is_some() {
@@ -596,6 +607,9 @@ fn rule_words(rule: Rule) -> &'static str {
 #[serde(rename_all = "camelCase")]
 struct SourceOut {
     file: String,
+    /// For a document from an image: `verified`, `unchecked` or `not-signed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'static str>,
     canonical_id: String,
     format: &'static str,
     statement_index: usize,
@@ -652,8 +666,16 @@ struct QueryOutput {
 
 const QUERY: Schema = Schema::new("vex.query");
 
-fn source_out(p: &Provenance, priority: i64, names: &BTreeMap<Digest, String>) -> SourceOut {
+/// How the documents a query read are named, and what their signatures proved.
+struct Sources<'a> {
+    names: &'a BTreeMap<Digest, String>,
+    signatures: &'a Signatures,
+}
+
+fn source_out(p: &Provenance, priority: i64, sources: &Sources<'_>) -> SourceOut {
+    let names = sources.names;
     SourceOut {
+        signature: sources.signatures.get(&p.document).copied(),
         file: names
             .get(&p.document)
             .cloned()
@@ -677,7 +699,7 @@ fn statement_out(
     m: &MergedStatement,
     effective: bool,
     lost_by: Option<Rule>,
-    names: &BTreeMap<Digest, String>,
+    sources: &Sources<'_>,
 ) -> StatementOut {
     let s = &m.statement;
     let product = s.products.first();
@@ -692,7 +714,7 @@ fn statement_out(
         impact_statement: s.impact_statement.clone(),
         action_statement: s.action_statement.clone(),
         timestamp: s.timestamp.to_string(),
-        source: source_out(&s.provenance, m.priority, names),
+        source: source_out(&s.provenance, m.priority, sources),
         lost_by: lost_by.map(Rule::as_str),
         superseded: m
             .superseded
@@ -701,7 +723,7 @@ fn statement_out(
                 status: l.status.openvex_label(),
                 justification: l.justification.as_ref().map(|j| j.label.clone()),
                 timestamp: l.timestamp.to_string(),
-                source: source_out(&l.provenance, l.priority, names),
+                source: source_out(&l.provenance, l.priority, sources),
                 lost_by: l.rule.as_str(),
             })
             .collect(),
@@ -717,7 +739,7 @@ fn query_command(
 ) -> Result<Outcome, CliError> {
     let reading = Reading::of(&sources.read)?;
     let loaded = load(sources, home)?;
-    let (inputs, names) = read_all(&loaded, &reading)?;
+    let (inputs, names, signatures) = read_all(&loaded, &reading)?;
     let policy = policy(policy_path, &names)?;
     let merged: Merged = merge::merge(&inputs, &policy).map_err(CliError::kinded)?;
     let answer = query::answer(&merged, &query);
@@ -725,7 +747,18 @@ fn query_command(
         .statements
         .iter()
         .enumerate()
-        .map(|(i, m)| statement_out(m, answer.effective == Some(i), answer.decided_by[i], &names))
+        .map(|(i, m)| {
+            let sources = Sources {
+                names: &names,
+                signatures: &signatures,
+            };
+            statement_out(
+                m,
+                answer.effective == Some(i),
+                answer.decided_by[i],
+                &sources,
+            )
+        })
         .collect();
     let status = answer
         .effective
@@ -784,8 +817,12 @@ fn render_query(q: &QueryOutput) -> String {
             _ => String::new(),
         };
         let mark = if s.effective { "*" } else { "-" };
+        let signed = s
+            .source
+            .signature
+            .map_or_else(String::new, |sig| format!(", signature {sig}"));
         out.push_str(&format!(
-            "  {mark} {what}{on}: {} statement {} (author {}, {}, priority {})",
+            "  {mark} {what}{on}: {} statement {} (author {}, {}, priority {}{signed})",
             s.source.file,
             s.source.statement_index,
             s.source.author,

@@ -555,6 +555,7 @@ fn attached_vex_is_found_with_its_proof_and_an_unsigned_one_is_refused_under_a_k
     ))
     .unwrap();
     assert_eq!(answer["statements"][0]["status"], "not_affected");
+    assert_eq!(answer["statements"][0]["source"]["signature"], "verified");
 
     // An invalid document is never signed or attached.
     let invalid = d.join("invalid.json");
