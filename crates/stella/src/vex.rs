@@ -186,13 +186,15 @@ fn warn(source: &Source, warnings: &[Warning]) {
 
 /// What signatures proved of each document that came from an image, by canonical id.
 type Signatures = BTreeMap<Digest, &'static str>;
+/// The name each document came as, by canonical id.
+type Names = BTreeMap<Digest, String>;
 
 /// Reads every source into merge inputs, with maps from canonical id to the name it came as
 /// and, for a document from an image, what its signatures proved.
 fn read_all(
     sources: &[Source],
     reading: &Reading,
-) -> Result<(Vec<MergeInput>, BTreeMap<Digest, String>, Signatures), CliError> {
+) -> Result<(Vec<MergeInput>, Names, Signatures), CliError> {
     let mut inputs = Vec::with_capacity(sources.len());
     let mut names: BTreeMap<Digest, String> = BTreeMap::new();
     let mut signatures = Signatures::new();
