@@ -411,16 +411,18 @@ their affects naming the SBOM's own components (by bom-ref); without --sbom, as 
 Examples:
   stella vex convert vendor.openvex.json --to csaf -o vendor.csaf.json
   stella vex convert distro.csaf.json --to openvex
-  stella vex convert vendor.openvex.json --to cyclonedx --sbom bom.json -o bom+vex.json")]
+  stella vex convert vendor.openvex.json --to cyclonedx --sbom bom.json -o bom+vex.json
+  stella vex convert --image oci-layout:img:app --key release.pub --to csaf
+
+Convert takes one document: a FILE, or the one VEX document attached to --image (several are \
+merged with stella vex merge).")]
     Convert {
-        /// The document, or - for standard input.
-        #[arg(value_name = "FILE|-")]
-        file: PathBuf,
+        /// The document: FILE, - for standard input, or --image.
+        #[command(flatten)]
+        sources: VexSources,
         /// The format to write.
         #[arg(long, value_enum)]
         to: VexFormatArg,
-        #[command(flatten)]
-        read: VexReadArgs,
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,

@@ -25,11 +25,10 @@ pub fn run(command: VexCommand, home: &Path) -> Result<Outcome, CliError> {
     match command {
         VexCommand::Validate { sources, json } => validate_command(&sources, json, home),
         VexCommand::Convert {
-            file,
+            sources,
             to,
-            read,
             output,
-        } => convert(&file, to, &read, output.as_deref()),
+        } => convert(&sources, home, to, output.as_deref()),
         VexCommand::Merge {
             sources,
             policy,
@@ -366,13 +365,20 @@ fn render(name: &str, report: &Report) -> String {
 // convert
 
 fn convert(
-    file: &Path,
+    sources: &VexSources,
+    home: &Path,
     to: VexFormatArg,
-    read_args: &VexReadArgs,
     output: Option<&Path>,
 ) -> Result<Outcome, CliError> {
-    let reading = Reading::of(read_args)?;
-    let source = files(&[file.to_path_buf()], read_args.max_size)?
+    let reading = Reading::of(&sources.read)?;
+    let mut loaded = load(sources, home)?;
+    if loaded.len() != 1 {
+        return Err(CliError::input(anyhow!(
+            "convert takes one document and {} were given; merge several with `stella vex merge --to FORMAT`",
+            loaded.len()
+        )));
+    }
+    let source = loaded
         .pop()
         .ok_or_else(|| CliError::input(anyhow!("no document")))?;
     let read = read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(&source, e))?;

@@ -557,6 +557,17 @@ fn attached_vex_is_found_with_its_proof_and_an_unsigned_one_is_refused_under_a_k
     assert_eq!(answer["statements"][0]["status"], "not_affected");
     assert_eq!(answer["statements"][0]["source"]["signature"], "verified");
 
+    // The one VEX document of the image converts like a file.
+    let csaf = out(
+        stella(&home)
+            .args([
+                "vex", "convert", "--to", "csaf", "--image", &image_ref, "--key",
+            ])
+            .arg(&public),
+        0,
+    );
+    assert!(csaf.contains("\"csaf_vex\""), "{csaf}");
+
     // An invalid document is never signed or attached.
     let invalid = d.join("invalid.json");
     std::fs::write(
@@ -613,6 +624,12 @@ fn attached_vex_is_found_with_its_proof_and_an_unsigned_one_is_refused_under_a_k
         1,
     );
     assert!(stderr.contains("not signed"), "{stderr}");
+    // Two documents now: convert says to merge them.
+    let stderr = err(
+        stella(&home).args(["vex", "convert", "--to", "csaf", "--image", &image_ref]),
+        2,
+    );
+    assert!(stderr.contains("2 were given"), "{stderr}");
     // Without a key both are read, the unsigned one said to be so.
     let report: Value = serde_json::from_str(&out(
         stella(&home).args(["vex", "validate", "--json", "--image", &image_ref]),
