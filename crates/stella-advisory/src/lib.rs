@@ -1,0 +1,12 @@
+//! Advisories for Stella: what an advisory says is vulnerable, in which versions, and how that
+//! is matched to what an image holds.
+//!
+//! What this crate owns so far:
+//! - [`version`]: how each ecosystem orders its versions (SemVer for crates.io, npm and Go,
+//!   PEP 440 for PyPI, dpkg for Debian and Ubuntu), so that advisory ranges are read as the
+//!   ecosystem means them.
+//!
+//! What it does not own: FuncProofs and SBOMs (`stella-binary`, `stella-sbom`), VEX
+//! (`stella-vex`), storage (`stella-store`).
+
+pub mod version;
