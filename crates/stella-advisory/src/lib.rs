@@ -4,9 +4,12 @@
 //! What this crate owns so far:
 //! - [`version`]: how each ecosystem orders its versions (SemVer for crates.io, npm and Go,
 //!   PEP 440 for PyPI, dpkg for Debian and Ubuntu), so that advisory ranges are read as the
-//!   ecosystem means them.
+//!   ecosystem means them;
+//! - [`osv`]: OSV records read and checked, whether a version is affected, which symbols are
+//!   vulnerable.
 //!
 //! What it does not own: FuncProofs and SBOMs (`stella-binary`, `stella-sbom`), VEX
 //! (`stella-vex`), storage (`stella-store`).
 
+pub mod osv;
 pub mod version;
