@@ -6,10 +6,13 @@
 //!   PEP 440 for PyPI, dpkg for Debian and Ubuntu), so that advisory ranges are read as the
 //!   ecosystem means them;
 //! - [`osv`]: OSV records read and checked, whether a version is affected, which symbols are
-//!   vulnerable.
+//!   vulnerable;
+//! - [`rustsec`]: RustSec advisories with the per-function version requirements the OSV
+//!   export drops.
 //!
 //! What it does not own: FuncProofs and SBOMs (`stella-binary`, `stella-sbom`), VEX
 //! (`stella-vex`), storage (`stella-store`).
 
 pub mod osv;
+pub mod rustsec;
 pub mod version;

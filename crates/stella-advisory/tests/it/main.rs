@@ -4,4 +4,5 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod osv;
+mod rustsec;
 mod versions;
