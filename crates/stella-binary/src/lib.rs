@@ -24,8 +24,9 @@
 //! a symbol by glob or demangled name, trusting the proof it is given.
 //!
 //! Beside the proof: [`inspect`] answers the cheap questions a scanner asks of every file (is it
-//! a binary at all, what does it link against, which crates did `cargo auditable` record), and
-//! [`symbols`] slims a proof down to what turns a runtime `(BuildID, file offset)` frame into a
+//! a binary at all, what does it link against, which crates did `cargo auditable` record),
+//! [`gobuild`] reads the Go linker's build information (Go version, modules with versions and
+//! checksums) that even stripped Go binaries carry, and [`symbols`] slims a proof down to what turns a runtime `(BuildID, file offset)` frame into a
 //! function name, and packs those tables into an image's symbol bundle.
 //!
 //! What this crate does not own: signing or storing proofs (`stella-attest`, `stella-oci`), or
@@ -35,6 +36,7 @@ pub mod callgraph;
 mod dwarf;
 pub mod functions;
 pub mod gaps;
+pub mod gobuild;
 pub mod identity;
 pub mod inspect;
 pub mod proof;

@@ -9,6 +9,7 @@
 
 mod fixtures;
 mod fuzz_regressions;
+mod gobuild;
 mod golden;
 mod inspect;
 mod languages;

@@ -1,0 +1,42 @@
+//! Go build information read from a real Go binary: Debian's `docker-registry` (distribution,
+//! built by Debian's Go toolchain), which `.ci/run` installs as the OCI peer.
+
+use stella_binary::gobuild::go_buildinfo;
+
+#[test]
+fn debian_docker_registry_names_its_go_version_and_modules() {
+    let path = "/usr/bin/docker-registry";
+    let Ok(data) = std::fs::read(path) else {
+        stella_testkit::skip(
+            "debian_docker_registry_names_its_go_version_and_modules",
+            "docker-registry is not installed (apt-get install docker-registry)",
+        );
+        return;
+    };
+    let file = object::File::parse(&*data).unwrap();
+    let info = go_buildinfo(&file, &data)
+        .unwrap()
+        .expect("a Go binary has build information");
+    assert!(info.go_version.starts_with("go1."), "{}", info.go_version);
+    let path = info.path.as_deref().unwrap_or_default();
+    assert!(path.contains("distribution"), "{path}");
+    // Debian builds from its packaged sources (GOPATH mode or a vendor tree): whatever modules
+    // are recorded, each has a path and a version.
+    for dep in &info.deps {
+        assert!(!dep.path.is_empty() && !dep.version.is_empty(), "{dep:?}");
+    }
+    assert!(
+        info.settings
+            .iter()
+            .any(|(k, _)| k == "-compiler" || k == "GOOS" || k == "CGO_ENABLED"),
+        "{:?}",
+        info.settings
+    );
+}
+
+#[test]
+fn a_binary_without_build_information_says_so() {
+    let data = std::fs::read("/bin/true").unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    assert_eq!(go_buildinfo(&file, &data).unwrap(), None);
+}
