@@ -121,20 +121,9 @@ pub fn go_buildinfo(
 }
 
 fn find_block(data: &[u8]) -> Option<&[u8]> {
-    let mut at = 0;
-    while let Some(found) = memchr_magic(data.get(at..)?) {
-        let start = at + found;
-        if start % 16 == 0 {
-            return data.get(start..);
-        }
-        at = start + 1;
-    }
-    None
-}
-
-fn memchr_magic(hay: &[u8]) -> Option<usize> {
-    hay.windows(GO_BUILDINFO_MAGIC.len())
-        .position(|w| w == GO_BUILDINFO_MAGIC)
+    memchr::memmem::find_iter(data, GO_BUILDINFO_MAGIC)
+        .find(|start| start % 16 == 0)
+        .and_then(|start| data.get(start..))
 }
 
 /// Reads a block that starts with the magic.

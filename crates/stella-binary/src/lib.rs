@@ -25,7 +25,8 @@
 //!
 //! Beside the proof: [`inspect`] answers the cheap questions a scanner asks of every file (is it
 //! a binary at all, what does it link against, which crates did `cargo auditable` record),
-//! [`gobuild`] reads the Go linker's build information (Go version, modules with versions and
+//! [`crate_paths`] names the Rust crates (and versions) whose registry source paths the
+//! binary holds, [`gobuild`] reads the Go linker's build information (Go version, modules with versions and
 //! checksums) that even stripped Go binaries carry, and [`symbols`] slims a proof down to what turns a runtime `(BuildID, file offset)` frame into a
 //! function name, and packs those tables into an image's symbol bundle.
 //!
@@ -33,6 +34,7 @@
 //! runtime symbolisation (`stella-runtime`).
 
 pub mod callgraph;
+pub mod crate_paths;
 mod dwarf;
 pub mod functions;
 pub mod gaps;

@@ -40,3 +40,16 @@ fn a_binary_without_build_information_says_so() {
     let file = object::File::parse(&*data).unwrap();
     assert_eq!(go_buildinfo(&file, &data).unwrap(), None);
 }
+
+#[test]
+fn this_test_binary_names_the_crates_compiled_into_it() {
+    let exe = std::env::current_exe().unwrap();
+    let data = std::fs::read(&exe).unwrap();
+    let crates = stella_binary::crate_paths::crates_in(&data);
+    // stella-binary depends on object and gimli; their sources' panic locations are in here.
+    for name in ["object", "gimli", "semver"] {
+        let found: Vec<_> = crates.iter().filter(|c| c.name == name).collect();
+        assert!(!found.is_empty(), "{name} not among {crates:?}");
+        assert!(semver::Version::parse(&found[0].version).is_ok());
+    }
+}
