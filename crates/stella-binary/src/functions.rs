@@ -96,6 +96,8 @@ pub enum Source {
     Dynsym,
     /// DWARF subprograms.
     Dwarf,
+    /// The Go runtime's function table (`.gopclntab`), present in stripped Go binaries too.
+    Gopclntab,
     /// `.eh_frame` FDEs only.
     EhFrame,
     /// Disassembly: code outside every other source's ranges, split at `int3` padding.
@@ -107,17 +109,18 @@ impl Source {
     /// made up from its address.
     pub fn is_named(self) -> bool {
         match self {
-            Source::Symtab | Source::Dynsym | Source::Dwarf => true,
+            Source::Symtab | Source::Dynsym | Source::Dwarf | Source::Gopclntab => true,
             Source::EhFrame | Source::Disasm => false,
         }
     }
 
-    /// The name a proof writes (`symtab`, `dynsym`, `dwarf`, `eh_frame`, `disasm`).
+    /// The name a proof writes (`symtab`, `dynsym`, `dwarf`, `gopclntab`, `eh_frame`, `disasm`).
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Symtab => "symtab",
             Source::Dynsym => "dynsym",
             Source::Dwarf => "dwarf",
+            Source::Gopclntab => "gopclntab",
             Source::EhFrame => "eh_frame",
             Source::Disasm => "disasm",
         }
@@ -318,6 +321,21 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             };
             facts.push((sym.address(), fact));
         }
+    }
+    // Go's own table names every Go function with its exact range, stripped or not.
+    match crate::gopclntab::go_functions(file, data) {
+        Ok(go) => facts.extend(go.into_iter().map(|f| {
+            (
+                f.start,
+                Fact::Symbol {
+                    source: Source::Gopclntab,
+                    local: false,
+                    name: f.name,
+                    size: f.end - f.start,
+                },
+            )
+        })),
+        Err(e) => warnings.push(format!(".gopclntab: {e}")),
     }
     let debug = crate::dwarf::read(file);
     warnings.extend(debug.warnings);
@@ -607,6 +625,7 @@ mod tests {
             Source::Symtab,
             Source::Dynsym,
             Source::Dwarf,
+            Source::Gopclntab,
             Source::EhFrame,
             Source::Disasm,
         ] {

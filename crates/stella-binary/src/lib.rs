@@ -39,6 +39,7 @@ mod dwarf;
 pub mod functions;
 pub mod gaps;
 pub mod gobuild;
+pub mod gopclntab;
 pub mod identity;
 pub mod inspect;
 pub mod proof;

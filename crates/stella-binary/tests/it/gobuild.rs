@@ -1,6 +1,7 @@
-//! Go build information read from a real Go binary: Debian's `docker-registry` (distribution,
+//! Go build information and the runtime's function table read from a real Go binary: Debian's `docker-registry` (distribution,
 //! built by Debian's Go toolchain), which `.ci/run` installs as the OCI peer.
 
+use object::Object as _;
 use stella_binary::gobuild::go_buildinfo;
 
 #[test]
@@ -52,4 +53,40 @@ fn this_test_binary_names_the_crates_compiled_into_it() {
         assert!(!found.is_empty(), "{name} not among {crates:?}");
         assert!(semver::Version::parse(&found[0].version).is_ok());
     }
+}
+
+#[test]
+fn a_stripped_go_binary_has_its_go_functions_named_with_exact_ranges() {
+    let path = "/usr/bin/docker-registry";
+    let Ok(data) = std::fs::read(path) else {
+        stella_testkit::skip(
+            "a_stripped_go_binary_has_its_go_functions_named_with_exact_ranges",
+            "docker-registry is not installed (apt-get install docker-registry)",
+        );
+        return;
+    };
+    let file = object::File::parse(&*data).unwrap();
+    // Debian strips it: no .symtab, yet the runtime's table names every Go function.
+    assert!(
+        file.symbols().next().is_none(),
+        "expected a stripped binary"
+    );
+    let go = stella_binary::gopclntab::go_functions(&file, &data).unwrap();
+    assert!(go.len() > 10_000, "{} Go functions", go.len());
+    let serve = go
+        .iter()
+        .find(|f| f.name == "net/http.(*Server).Serve")
+        .expect("net/http.(*Server).Serve");
+    assert!(serve.end > serve.start);
+    // Ranges are disjoint and in order.
+    assert!(go.windows(2).all(|w| w[0].end <= w[1].start));
+    // The FuncProof takes them as named functions with those exact ranges.
+    let proof = stella_binary::FuncProof::build(&data).unwrap();
+    let f = proof
+        .functions
+        .iter()
+        .find(|f| f.sym == "net/http.(*Server).Serve")
+        .expect("in the proof");
+    assert_eq!(f.source.as_str(), "gopclntab");
+    assert_eq!((f.start.0, f.end.0), (serve.start, serve.end));
 }
