@@ -8,11 +8,15 @@
 //! - [`osv`]: OSV records read and checked, whether a version is affected, which symbols are
 //!   vulnerable;
 //! - [`rustsec`]: RustSec advisories with the per-function version requirements the OSV
-//!   export drops.
+//!   export drops;
+//! - [`symbols`]: the rules that match an advisory's vulnerable symbol to a binary's functions
+//!   (C versioned symbols, Go receivers, generics and closures, Rust defining paths and what
+//!   inlining leaves), each match naming its rule, an uncertain match never read as absence.
 //!
 //! What it does not own: FuncProofs and SBOMs (`stella-binary`, `stella-sbom`), VEX
 //! (`stella-vex`), storage (`stella-store`).
 
 pub mod osv;
 pub mod rustsec;
+pub mod symbols;
 pub mod version;

@@ -5,4 +5,5 @@
 
 mod osv;
 mod rustsec;
+mod symbols;
 mod versions;
