@@ -1,0 +1,158 @@
+//! The store on SQLite: advisories imported, found by id and alias, listed by package,
+//! replaced only by later versions, kept against another source's record of the same id; a
+//! database whose migrations differ from this build's is refused by name.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use stella_store::{AdvisoryRow, Outcome, PackageRow, Store, StoreError, SymbolRow};
+
+fn row(id: &str, source: &str, modified: &str) -> AdvisoryRow {
+    AdvisoryRow {
+        id: id.to_owned(),
+        source: source.to_owned(),
+        modified: modified.to_owned(),
+        withdrawn: None,
+        summary: Some(format!("summary of {id}")),
+        document: format!("{{\"id\":\"{id}\",\"modified\":\"{modified}\"}}"),
+        aliases: vec!["CVE-2022-27664".to_owned(), id.to_owned()],
+        packages: vec![PackageRow {
+            ecosystem: "Go".to_owned(),
+            name: "stdlib".to_owned(),
+            purl: None,
+            symbols: vec![SymbolRow {
+                path: "net/http".to_owned(),
+                name: "Server.Serve".to_owned(),
+                versions: String::new(),
+            }],
+        }],
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn advisories_import_replace_and_collide_by_the_documented_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("stella.db").display());
+    runtime().block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(
+            store
+                .import(&[row("GO-2022-0969", "osv", "2023-01-01T00:00:00Z")])
+                .await
+                .unwrap(),
+            [Outcome::Added]
+        );
+        // Found by id and by alias, with its package and symbol.
+        let got = store.get("CVE-2022-27664").await.unwrap().unwrap();
+        assert_eq!(got.id, "GO-2022-0969");
+        assert_eq!(got.aliases, ["CVE-2022-27664"]);
+        assert_eq!(got.packages[0].symbols[0].name, "Server.Serve");
+        // Same or older: kept. Later: replaced.
+        let outcomes = store
+            .import(&[
+                row("GO-2022-0969", "osv", "2023-01-01T00:00:00Z"),
+                row("GO-2022-0969", "osv", "2022-01-01T00:00:00Z"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(outcomes, [Outcome::Unchanged, Outcome::Unchanged]);
+        let mut newer = row("GO-2022-0969", "osv", "2024-01-01T00:00:00Z");
+        newer.summary = Some("revised".to_owned());
+        assert_eq!(store.import(&[newer]).await.unwrap(), [Outcome::Replaced]);
+        assert_eq!(
+            store
+                .get("GO-2022-0969")
+                .await
+                .unwrap()
+                .unwrap()
+                .summary
+                .as_deref(),
+            Some("revised")
+        );
+        // Another source's record of the id: skipped by name.
+        assert_eq!(
+            store
+                .import(&[row("GO-2022-0969", "overlay", "2030-01-01T00:00:00Z")])
+                .await
+                .unwrap(),
+            [Outcome::SkippedCollision {
+                existing_source: "osv".to_owned()
+            }]
+        );
+        store
+            .import(&[row("RUSTSEC-2019-0033", "rustsec", "2019-11-16")])
+            .await
+            .unwrap();
+        let go: Vec<String> = store
+            .list(Some("Go"), Some("stdlib"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(go, ["GO-2022-0969", "RUSTSEC-2019-0033"]);
+        assert!(
+            store
+                .list(Some("crates.io"), None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.count().await.unwrap(), 2);
+        store.close().await;
+        // Reopened: the same rows, no migration run twice.
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(store.count().await.unwrap(), 2);
+        store.close().await;
+    });
+}
+
+#[test]
+fn a_database_with_other_migrations_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("stella.db").display());
+    runtime().block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        store.close().await;
+    });
+    let conn = |sql: &str| {
+        let status = std::process::Command::new("python3")
+            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
+            .arg(dir.path().join("stella.db"))
+            .arg(sql)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    conn("UPDATE stella_migrations SET sha256 = 'edited' WHERE version = 1");
+    runtime().block_on(async {
+        match Store::open(&url).await {
+            Err(StoreError::MigrationMismatch { version: 1, name }) => {
+                assert_eq!(name, "0001_advisories.sql");
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+    conn("DELETE FROM stella_migrations");
+    conn("INSERT INTO stella_migrations VALUES (1, '0001_advisories.sql', 'x')");
+    conn("INSERT INTO stella_migrations VALUES (99, '0099_future.sql', 'y')");
+    runtime().block_on(async {
+        assert!(matches!(
+            Store::open(&url).await,
+            Err(StoreError::NewerDatabase { version: 99, .. }
+                | StoreError::MigrationMismatch { .. })
+        ));
+    });
+    runtime().block_on(async {
+        assert!(matches!(
+            Store::open("mysql://x").await,
+            Err(StoreError::Url { .. })
+        ));
+    });
+}
