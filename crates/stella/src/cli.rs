@@ -57,6 +57,9 @@ pub enum Command {
     /// CSAF VEX); attach signed VEX to an image.
     #[command(subcommand)]
     Vex(VexCommand),
+    /// The advisory database: import OSV records and RustSec advisories, list and show them.
+    #[command(subcommand)]
+    Advisories(AdvisoriesCommand),
     /// Prove which functions, byte for byte, are inside a binary; verify and query proofs.
     #[command(
         args_conflicts_with_subcommands = true,
@@ -501,6 +504,73 @@ Example: stella vex attach --image oci-layout:./img:app vendor.openvex.json")]
         #[command(flatten)]
         read: VexReadArgs,
         /// Print what was attached as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the index lives.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The database: sqlite://PATH (default: $STELLA_HOME/stella.db, made on first use) or
+    /// postgres://USER@HOST/DB.
+    #[arg(long, value_name = "URL", env = "STELLA_DB")]
+    pub db: Option<String>,
+}
+
+/// `stella advisories …`
+#[derive(Debug, Subcommand)]
+pub enum AdvisoriesCommand {
+    /// Import advisories: OSV records (.json files, or directories of them, such as the Go
+    /// vulnerability database) and RustSec advisories (RUSTSEC-*.md files, or an advisory-db
+    /// checkout).
+    #[command(after_help = "\
+Every file is read and checked before anything is written; the import is one transaction, so a \
+malformed record leaves the database as it was (exit 2, naming the file and the place), unless \
+--skip-invalid names it and goes on. An advisory already in the database is replaced only by a \
+later `modified` (RustSec: its date); one imported from another source under the same id is \
+kept and the new one skipped by name. RustSec advisories keep each vulnerable function's \
+version requirements.
+
+Examples:
+  stella advisories import ~/src/advisory-db
+  stella advisories import osv/GO-2022-0969.json vulndb/data/osv/
+  stella advisories import --json --skip-invalid feeds/")]
+    Import {
+        /// Files or directories.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+        /// Skip (and name) records that cannot be read instead of importing nothing.
+        #[arg(long)]
+        skip_invalid: bool,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Print what was imported as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List advisories, by id.
+    List {
+        /// Only those affecting this OSV ecosystem (Go, crates.io, PyPI, Debian, …).
+        #[arg(long, value_name = "ECOSYSTEM")]
+        ecosystem: Option<String>,
+        /// Only those affecting this package (with --ecosystem).
+        #[arg(long, value_name = "NAME", requires = "ecosystem")]
+        package: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one advisory, by id or alias (CVE, GHSA): its packages, symbols and document.
+    Show {
+        /// The id or an alias.
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Print it as JSON.
         #[arg(long)]
         json: bool,
     },

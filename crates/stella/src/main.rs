@@ -3,6 +3,7 @@
 //! (0 success, 1 a clean "no", 2 bad input or usage, 3 environment). Domain logic lives in the
 //! library crates, never here.
 
+mod advisories;
 mod attest;
 mod bars;
 mod cli;
@@ -58,6 +59,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Sbom(cmd) => sbom::run(cmd),
         Command::Vex(cmd) => vex::run(cmd, &cli.global.home),
+        Command::Advisories(cmd) => advisories::run(cmd, &cli.global.home),
         Command::Funcproof(args) => funcproof::run(args),
         Command::Key(cmd) => attest::key(cmd),
         Command::Attest(args) => attest::attest(args, &cli.global.home),

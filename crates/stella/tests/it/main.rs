@@ -3,6 +3,7 @@
 // Test helpers may fail loudly: a failed expectation is the test failing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod advisories;
 mod attest;
 mod cli;
 mod funcproof;
