@@ -13,7 +13,9 @@
 //! [`CsafError::RelationshipCycle`]. Other relationship categories (`external_component_of`,
 //! `optional_component_of`) do not say the component is in the product: the product they define
 //! is named by its own `full_product_name`, with [`CsafWarning::RelationshipNotMapped`].
-//! `product_groups` are expanded wherever `group_ids` appear.
+//! `product_groups` are expanded wherever `group_ids` appear. A helper's `purl` that does not
+//! parse as a package URL is kept as written with [`CsafWarning::MalformedPurl`] (it then matches
+//! only by its exact text, see [`crate::matching`]).
 //!
 //! **Statements.** For each vulnerability (named by `cve`, else its first `ids[].text`; the other
 //! ids are aliases), each product in one of the four VEX `product_status` lists gives a statement:
@@ -25,6 +27,7 @@
 //! | `fixed` | [`Status::Fixed`] |
 //! | `under_investigation` | [`Status::UnderInvestigation`] |
 //! | `first_affected`, `last_affected`, `first_fixed`, `recommended` | none: read and kept as [`CsafWarning::OtherProductStatus`], never mapped |
+//! | any other list | none: [`CsafError::UnknownProductStatus`] (guessing a status would change the claim) |
 //!
 //! `flags` are justifications: CSAF's five labels are OpenVEX's five, so the kind maps one to one
 //! and the label is kept as written (an unknown label is [`JustificationKind::Other`] with
@@ -53,6 +56,7 @@ use stella_core::{Digest, ErrorKind, Kinded};
 use crate::json::{
     self, array, child, object, opt_array, opt_object, opt_string, sorted, string, time,
 };
+use crate::matching::Purl;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -146,6 +150,16 @@ pub enum CsafError {
         /// The product ids on the cycle, in order.
         product_ids: Vec<String>,
     },
+    /// A `product_status` list CSAF 2.0 does not define.
+    #[error(
+        "{pointer}: unknown product status {list:?} (CSAF 2.0 defines first_affected, first_fixed, fixed, known_affected, known_not_affected, last_affected, recommended, under_investigation)"
+    )]
+    UnknownProductStatus {
+        /// JSON pointer of the list.
+        pointer: String,
+        /// The list's name as written.
+        list: String,
+    },
     /// More products or statements than the limits.
     #[error("{pointer}: {count} items, more than the limit of {limit}")]
     TooMany {
@@ -237,6 +251,15 @@ pub enum CsafWarning {
         /// The id.
         product_id: String,
     },
+    /// A purl that does not parse as a package URL, kept as written (it then matches only by
+    /// its exact text).
+    #[error("{pointer}: {purl:?} is not a valid package URL; kept as written")]
+    MalformedPurl {
+        /// JSON pointer of the purl in the identification helper.
+        pointer: String,
+        /// The text as written.
+        purl: String,
+    },
 }
 
 impl CsafWarning {
@@ -250,6 +273,7 @@ impl CsafWarning {
             CsafWarning::RelationshipNotMapped { .. } => "relationship-not-mapped",
             CsafWarning::UnknownFlagLabel { .. } => "unknown-flag-label",
             CsafWarning::DuplicateProductId { .. } => "duplicate-product-id",
+            CsafWarning::MalformedPurl { .. } => "malformed-purl",
         }
     }
 
@@ -262,7 +286,8 @@ impl CsafWarning {
             | CsafWarning::UnknownGroupId { pointer, .. }
             | CsafWarning::RelationshipNotMapped { pointer, .. }
             | CsafWarning::UnknownFlagLabel { pointer, .. }
-            | CsafWarning::DuplicateProductId { pointer, .. } => pointer,
+            | CsafWarning::DuplicateProductId { pointer, .. }
+            | CsafWarning::MalformedPurl { pointer, .. } => pointer,
         }
     }
 }
@@ -442,7 +467,7 @@ impl ProductTree {
         warnings: &mut Vec<CsafWarning>,
     ) -> Result<(), CsafError> {
         let id = string(fpn, pointer, "product_id")?;
-        let identity = identity_of(fpn, pointer, &id)?;
+        let identity = identity_of(fpn, pointer, &id, warnings)?;
         if self.products.contains_key(&id) {
             warnings.push(CsafWarning::DuplicateProductId {
                 pointer: child(pointer, "product_id"),
@@ -566,13 +591,26 @@ fn product_id_identity(id: &str) -> ProductIdentity {
 }
 
 /// A full product name's identity: its identification helper, else its product id.
-fn identity_of(fpn: &Object<'_>, pointer: &str, id: &str) -> Result<ProductIdentity, CsafError> {
+fn identity_of(
+    fpn: &Object<'_>,
+    pointer: &str,
+    id: &str,
+    warnings: &mut Vec<CsafWarning>,
+) -> Result<ProductIdentity, CsafError> {
     let Some(helper) = opt_object(fpn, pointer, "product_identification_helper")? else {
         return Ok(product_id_identity(id));
     };
     let hp = child(pointer, "product_identification_helper");
     let mut identity = match opt_string(helper, &hp, "purl")? {
-        Some(purl) => ProductIdentity::from_id(&purl),
+        Some(purl) => {
+            if Purl::parse(&purl).is_none() {
+                warnings.push(CsafWarning::MalformedPurl {
+                    pointer: child(&hp, "purl"),
+                    purl: purl.clone(),
+                });
+            }
+            ProductIdentity::from_id(&purl)
+        }
         None => ProductIdentity::default(),
     };
     if let Some(cpe) = opt_string(helper, &hp, "cpe")? {
@@ -854,13 +892,19 @@ impl Reader {
                 "known_not_affected" => Status::NotAffected,
                 "fixed" => Status::Fixed,
                 "under_investigation" => Status::UnderInvestigation,
-                _ => {
+                "first_affected" | "first_fixed" | "last_affected" | "recommended" => {
                     self.warnings.push(CsafWarning::OtherProductStatus {
                         pointer: lp,
                         list: list.to_owned(),
                         product_ids: ids,
                     });
                     continue;
+                }
+                _ => {
+                    return Err(CsafError::UnknownProductStatus {
+                        pointer: lp,
+                        list: list.to_owned(),
+                    });
                 }
             };
             for (i, id) in ids.into_iter().enumerate() {

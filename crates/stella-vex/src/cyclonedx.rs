@@ -10,6 +10,10 @@
 //!   VEX), whose component's purl, CPE and hashes the product then carries. A BOM-Link into
 //!   another SBOM is kept as a BOM-Link with [`CycloneDxWarning::BomLinkToOtherSbom`].
 //!
+//! A product's purl (the component's `purl`, or a ref that is itself a purl) that does not parse
+//! as a package URL is kept as written, with [`CycloneDxWarning::MalformedPurl`] naming the ref
+//! (it then matches only by its exact text, see [`crate::matching`]).
+//!
 //! bom-refs are compared both as written and percent-decoded (a BOM-Link's fragment is
 //! percent-encoded, the bom-ref it names usually is not). A component nested inside another is a
 //! subcomponent of its parent, the parent the product.
@@ -34,6 +38,7 @@
 //! | `code_not_reachable` | [`JustificationKind::VulnerableCodeNotInExecutePath`] | it |
 //! | `protected_by_compiler`, `protected_at_runtime`, `protected_at_perimeter`, `protected_by_mitigating_control` | [`JustificationKind::InlineMitigationsAlreadyExist`] | it (as `protected_by_mitigating_control`) |
 //! | `requires_configuration`, `requires_dependency`, `requires_environment` | [`JustificationKind::Other`] (label kept) | — |
+//! | any other label | [`JustificationKind::Other`] (label kept), with [`CycloneDxWarning::UnknownJustification`] | — |
 //! | — | [`JustificationKind::VulnerableCodeCannotBeControlledByAdversary`] | none: the label goes to `properties` |
 //!
 //! Whenever the label written to `analysis.justification` is not the model's label as read, the
@@ -65,6 +70,7 @@ use stella_core::{Digest, ErrorKind, Kinded};
 use crate::json::{
     self, child, object, opt_array, opt_object, opt_string, percent_decode, put, sorted, time,
 };
+use crate::matching::Purl;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -246,6 +252,24 @@ pub enum CycloneDxWarning {
         /// JSON pointer of the vulnerability.
         pointer: String,
     },
+    /// An `analysis.justification` outside CycloneDX's nine, kept as the label of a
+    /// justification of kind [`JustificationKind::Other`].
+    #[error("{pointer}: justification {label:?} is not one CycloneDX defines; kept as written")]
+    UnknownJustification {
+        /// JSON pointer of the justification.
+        pointer: String,
+        /// The label as written.
+        label: String,
+    },
+    /// A purl that does not parse as a package URL, kept as written (it then matches only by
+    /// its exact text).
+    #[error("{pointer}: {purl:?} is not a valid package URL; kept as written")]
+    MalformedPurl {
+        /// JSON pointer of the purl (a component's `purl`, or an `affects[].ref`).
+        pointer: String,
+        /// The text as written.
+        purl: String,
+    },
 }
 
 impl CycloneDxWarning {
@@ -259,6 +283,8 @@ impl CycloneDxWarning {
             CycloneDxWarning::UnresolvedBomLink { .. } => "unresolved-bom-link",
             CycloneDxWarning::VersionsNotCarried { .. } => "versions-not-carried",
             CycloneDxWarning::TimestampFromFallback { .. } => "timestamp-from-fallback",
+            CycloneDxWarning::UnknownJustification { .. } => "unknown-justification",
+            CycloneDxWarning::MalformedPurl { .. } => "malformed-purl",
         }
     }
 
@@ -271,7 +297,9 @@ impl CycloneDxWarning {
             | CycloneDxWarning::BomLinkVersionMismatch { pointer, .. }
             | CycloneDxWarning::UnresolvedBomLink { pointer, .. }
             | CycloneDxWarning::VersionsNotCarried { pointer }
-            | CycloneDxWarning::TimestampFromFallback { pointer } => pointer,
+            | CycloneDxWarning::TimestampFromFallback { pointer }
+            | CycloneDxWarning::UnknownJustification { pointer, .. }
+            | CycloneDxWarning::MalformedPurl { pointer, .. } => pointer,
         }
     }
 }
@@ -634,6 +662,15 @@ impl Reader {
             }
         };
         let written = opt_string(analysis, &ap, "justification")?;
+        if let Some(label) = written
+            .as_ref()
+            .filter(|l| !CYCLONEDX_JUSTIFICATIONS.contains(&l.as_str()))
+        {
+            self.warnings.push(CycloneDxWarning::UnknownJustification {
+                pointer: child(&ap, "justification"),
+                label: label.clone(),
+            });
+        }
         let mut justification = match (properties.get("justification"), &written) {
             (Some(label), _) => Some(Justification {
                 kind: JustificationKind::from_openvex(label)
@@ -715,6 +752,16 @@ impl Reader {
                 });
             }
             let product = self.product(&reference, &child(&p, "ref"));
+            for purl in std::iter::once(&product.identity)
+                .chain(&product.subcomponents)
+                .filter_map(|i| i.purl.as_deref())
+                .filter(|purl| Purl::parse(purl).is_none())
+            {
+                self.warnings.push(CycloneDxWarning::MalformedPurl {
+                    pointer: child(&p, "ref"),
+                    purl: purl.to_owned(),
+                });
+            }
             match products.iter_mut().find(|q| q.identity == product.identity) {
                 Some(q) => q.subcomponents.extend(product.subcomponents),
                 None => products.push(product),
@@ -749,6 +796,13 @@ impl Reader {
 
     /// The product an `affects[].ref` names.
     fn product(&mut self, reference: &str, pointer: &str) -> Product {
+        // A bom-ref of the document itself names its component even when it is shaped like a
+        // BOM-Link (the writer nests a subcomponent named by a BOM-Link as `<link>#in-<digest>`).
+        if self.own.components.contains_key(reference)
+            && let Some(p) = resolve(&self.own, reference)
+        {
+            return p;
+        }
         let Some((serial, version, fragment)) = parse_bom_link(reference) else {
             return match resolve(&self.own, reference) {
                 Some(p) => p,
