@@ -52,7 +52,8 @@
 //! none of them it is [`CycloneDxError::NoTimestamp`]. `last_updated` is `analysis.lastUpdated`.
 //!
 //! **Writing** ([`write()`]) produces RFC 8785 canonical CycloneDX 1.7 that the official schema
-//! accepts: products that are BOM-Links stay BOM-Links (standalone VEX into the SBOM they name);
+//! accepts: products that are BOM-Links stay BOM-Links (standalone VEX into the SBOM they name;
+//! a BOM-Link into the document itself becomes a component under that BOM-Link as its bom-ref);
 //! others become components of the VEX itself (subcomponents nested inside them), referenced by
 //! bom-ref. What 1.7 has no place for (a statement's `@id`, version, supplier, status notes, a
 //! vulnerability IRI, the document's role, tooling and a non-UUID id) is kept in `properties`
@@ -1008,7 +1009,7 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     // Components: every product not named by a BOM-Link alone, subcomponents nested inside.
     let mut products: BTreeMap<&ProductIdentity, BTreeSet<&ProductIdentity>> = BTreeMap::new();
     for p in document.statements.iter().flat_map(|s| &s.products) {
-        if p.identity.bom_link.is_some() && p.subcomponents.is_empty() {
+        if links_elsewhere(&p.identity, &serial) && p.subcomponents.is_empty() {
             continue;
         }
         products
@@ -1042,7 +1043,7 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     let vulnerabilities = document
         .statements
         .iter()
-        .map(|s| statement_json(s, &refs))
+        .map(|s| statement_json(s, &refs, &serial))
         .collect::<Vec<_>>();
 
     let mut root = Map::new();
@@ -1083,7 +1084,19 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     jcs::to_canonical(&Json::Object(root)).map_err(|source| CycloneDxError::Canonical { source })
 }
 
-fn statement_json(s: &VexStatement, component_refs: &ComponentRefs) -> Json {
+/// Whether `identity` is named by a BOM-Link into another BOM than the one written (serial
+/// `serial`), so that the link alone names it (text that only starts like one is no link). A BOM-Link into the document itself (VEX that was
+/// embedded in its SBOM) becomes a component, or the written document would point into itself
+/// at a component it does not hold.
+fn links_elsewhere(identity: &ProductIdentity, serial: &str) -> bool {
+    identity
+        .bom_link
+        .as_deref()
+        .and_then(parse_bom_link)
+        .is_some_and(|(linked, _, _)| serial.strip_prefix("urn:uuid:") != Some(linked.as_str()))
+}
+
+fn statement_json(s: &VexStatement, component_refs: &ComponentRefs, serial: &str) -> Json {
     let mut v = Map::new();
     v.insert("id".into(), s.vulnerability.name.clone().into());
     if !s.vulnerability.aliases.is_empty() {
@@ -1139,8 +1152,8 @@ fn statement_json(s: &VexStatement, component_refs: &ComponentRefs) -> Json {
         .flat_map(|p| {
             if p.subcomponents.is_empty() {
                 vec![match &p.identity.bom_link {
-                    Some(link) => link.clone(),
-                    None => component_refs.of(&p.identity),
+                    Some(link) if links_elsewhere(&p.identity, serial) => link.clone(),
+                    _ => component_refs.of(&p.identity),
                 }]
             } else {
                 let parent = component_refs.of(&p.identity);
