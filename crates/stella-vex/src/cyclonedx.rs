@@ -402,6 +402,8 @@ struct BomIndex {
     serial: Option<String>,
     version: u64,
     components: BTreeMap<String, IndexedComponent>,
+    /// The bom-refs by their percent-decoded form (the smallest of those that decode alike).
+    decoded: BTreeMap<String, String>,
 }
 
 impl BomIndex {
@@ -416,6 +418,7 @@ impl BomIndex {
             serial,
             version,
             components: BTreeMap::new(),
+            decoded: BTreeMap::new(),
         };
         if let Some(metadata) = opt_object(root, "", "metadata")?
             && let Some(c) = metadata.get("component")
@@ -493,6 +496,16 @@ impl BomIndex {
                 identity.hashes.insert(algorithm, value.clone());
             }
         }
+        if let Some(decoded) = percent_decode(&bom_ref) {
+            self.decoded
+                .entry(decoded)
+                .and_modify(|k| {
+                    if bom_ref < *k {
+                        k.clone_from(&bom_ref);
+                    }
+                })
+                .or_insert_with(|| bom_ref.clone());
+        }
         self.components
             .insert(bom_ref.clone(), IndexedComponent { identity, parent });
         Ok(Some(bom_ref))
@@ -507,9 +520,10 @@ impl BomIndex {
         if let Some((k, c)) = self.components.get_key_value(&decoded) {
             return Some((k, c));
         }
+        // Looked up, not searched: a document with many refs and many components stays linear.
+        let key = self.decoded.get(&decoded)?;
         self.components
-            .iter()
-            .find(|(k, _)| percent_decode(k).as_deref() == Some(decoded.as_str()))
+            .get_key_value(key)
             .map(|(k, c)| (k.as_str(), c))
     }
 }
@@ -740,6 +754,8 @@ impl Reader {
         };
 
         let mut products: Vec<Product> = Vec::new();
+        // Where each product is in `products`, so that many refs stay linear.
+        let mut positions: BTreeMap<ProductIdentity, usize> = BTreeMap::new();
         for (i, a) in opt_array(obj, pointer, "affects")?.iter().enumerate() {
             let p = format!("{pointer}/affects/{i}");
             let a = object(a, &p)?;
@@ -763,9 +779,15 @@ impl Reader {
                     purl: purl.to_owned(),
                 });
             }
-            match products.iter_mut().find(|q| q.identity == product.identity) {
+            match positions
+                .get(&product.identity)
+                .and_then(|&at| products.get_mut(at))
+            {
                 Some(q) => q.subcomponents.extend(product.subcomponents),
-                None => products.push(product),
+                None => {
+                    positions.insert(product.identity.clone(), products.len());
+                    products.push(product);
+                }
             }
         }
         for p in &mut products {

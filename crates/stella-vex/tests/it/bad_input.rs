@@ -448,3 +448,120 @@ fn a_relationship_that_contains_itself_is_a_cycle() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_relationship_chain_past_the_limit_is_refused() {
+    // R1 puts C0 into P, R2 puts R1's product into P, … each link one level deeper.
+    let chain = |links: usize| {
+        let relationships: Vec<String> = (1..=links)
+            .map(|i| {
+                format!(
+                    r#"{{"category":"default_component_of","product_reference":"{}",
+                    "relates_to_product_reference":"P","full_product_name":{{"name":"r","product_id":"R{i}"}}}}"#,
+                    if i == 1 { "C0".to_owned() } else { format!("R{}", i - 1) }
+                )
+            })
+            .collect();
+        let tree = format!(
+            r#"{{"full_product_names":[{{"name":"P","product_id":"P"}},{{"name":"C","product_id":"C0"}}],
+            "relationships":[{}]}}"#,
+            relationships.join(",")
+        );
+        csaf_doc(
+            &tree,
+            &format!(r#""product_status":{{"fixed":["R{links}"]}}"#),
+        )
+    };
+    let read = csaf::read(chain(csaf::MAX_RELATIONSHIP_DEPTH).as_bytes()).unwrap();
+    let product = &read.document.statements[0].products[0];
+    assert_eq!(product.identity.id.as_deref(), Some("P"));
+    assert_eq!(product.subcomponents.len(), 1, "every link names C0");
+
+    let error = csaf::read(chain(csaf::MAX_RELATIONSHIP_DEPTH + 1).as_bytes()).unwrap_err();
+    match &error {
+        CsafError::RelationshipTooDeep { pointer, limit } => {
+            assert_eq!(*limit, csaf::MAX_RELATIONSHIP_DEPTH);
+            assert!(
+                pointer.starts_with("/product_tree/relationships/"),
+                "{pointer}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(error.kind(), ErrorKind::TooLarge);
+}
+
+// The two tests below would take minutes in a debug build if a reader compared every product,
+// ref or statement group with every other (20,000² steps); read linearly they take a second.
+const WIDE: usize = 20_000;
+
+#[test]
+fn many_cyclonedx_refs_into_many_components_read_linearly() {
+    let components: Vec<String> = (0..WIDE)
+        .map(|i| format!(r#"{{"type":"library","name":"c","bom-ref":"c%20{i}"}}"#))
+        .collect();
+    // Every ref is unresolved but percent-decodes, so each one is looked up in decoded form.
+    let refs: Vec<String> = (0..WIDE)
+        .map(|i| format!(r#"{{"ref":"x%20{i}"}}"#))
+        .collect();
+    let text = cyclonedx_doc(
+        &components.join(","),
+        &format!(
+            r#"{{"id":"X","analysis":{{"state":"in_triage"}},"affects":[{},{{"ref":"c 7"}}]}}"#,
+            refs.join(",")
+        ),
+    );
+    let read = cyclonedx::read(text.as_bytes()).unwrap();
+    let products = &read.document.statements[0].products;
+    assert_eq!(products.len(), WIDE + 1);
+    // The plain ref found the component whose bom-ref is percent-encoded.
+    assert_eq!(products[WIDE].identity.id.as_deref(), Some("c%207"));
+    assert_eq!(read.warnings.len(), WIDE);
+    assert!(read.warnings.iter().all(|w| w.rule() == "unresolved-ref"));
+}
+
+#[test]
+fn many_csaf_products_and_statement_groups_read_linearly() {
+    let names: Vec<String> = (0..WIDE)
+        .map(|i| format!(r#"{{"name":"p","product_id":"P{i}"}}"#))
+        .collect();
+    let tree = format!(r#"{{"full_product_names":[{}]}}"#, names.join(","));
+    let ids: Vec<String> = (0..WIDE).map(|i| format!(r#""P{i}""#)).collect();
+    let ids = ids.join(",");
+
+    // Every product twice in one list: one statement, every product once.
+    let text = csaf_doc(
+        &tree,
+        &format!(r#""product_status":{{"known_not_affected":[{ids},{ids}]}}"#),
+    );
+    let read = csaf::read(text.as_bytes()).unwrap();
+    assert_eq!(read.document.statements.len(), 1);
+    assert_eq!(read.document.statements[0].products.len(), WIDE);
+
+    // A flag dated per product: each product its own statement.
+    let flags: Vec<String> = (0..WIDE)
+        .map(|i| {
+            format!(
+                r#"{{"label":"component_not_present","date":"2024-01-01T{:02}:{:02}:{:02}Z","product_ids":["P{i}"]}}"#,
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            )
+        })
+        .collect();
+    let text = csaf_doc(
+        &tree,
+        &format!(
+            r#""product_status":{{"known_not_affected":[{ids}]}},"flags":[{}]"#,
+            flags.join(",")
+        ),
+    );
+    let read = csaf::read(text.as_bytes()).unwrap();
+    assert_eq!(read.document.statements.len(), WIDE);
+    assert!(
+        read.document
+            .statements
+            .iter()
+            .all(|s| s.products.len() == 1)
+    );
+}
