@@ -10,10 +10,13 @@
 //! product it relates to (the platform) with the referenced component as a subcomponent; a
 //! relationship whose platform is itself defined by a relationship is followed to its root, the
 //! components on the way becoming subcomponents. A cycle of relationships is
-//! [`CsafError::RelationshipCycle`]. Other relationship categories (`external_component_of`,
+//! [`CsafError::RelationshipCycle`]; a chain longer than [`MAX_RELATIONSHIP_DEPTH`] is
+//! [`CsafError::RelationshipTooDeep`]. Other relationship categories (`external_component_of`,
 //! `optional_component_of`) do not say the component is in the product: the product they define
 //! is named by its own `full_product_name`, with [`CsafWarning::RelationshipNotMapped`].
-//! `product_groups` are expanded wherever `group_ids` appear.
+//! `product_groups` are expanded wherever `group_ids` appear. A helper's `purl` that does not
+//! parse as a package URL is kept as written with [`CsafWarning::MalformedPurl`] (it then matches
+//! only by its exact text, see [`crate::matching`]).
 //!
 //! **Statements.** For each vulnerability (named by `cve`, else its first `ids[].text`; the other
 //! ids are aliases), each product in one of the four VEX `product_status` lists gives a statement:
@@ -25,6 +28,7 @@
 //! | `fixed` | [`Status::Fixed`] |
 //! | `under_investigation` | [`Status::UnderInvestigation`] |
 //! | `first_affected`, `last_affected`, `first_fixed`, `recommended` | none: read and kept as [`CsafWarning::OtherProductStatus`], never mapped |
+//! | any other list | none: [`CsafError::UnknownProductStatus`] (guessing a status would change the claim) |
 //!
 //! `flags` are justifications: CSAF's five labels are OpenVEX's five, so the kind maps one to one
 //! and the label is kept as written (an unknown label is [`JustificationKind::Other`] with
@@ -53,6 +57,7 @@ use stella_core::{Digest, ErrorKind, Kinded};
 use crate::json::{
     self, array, child, object, opt_array, opt_object, opt_string, sorted, string, time,
 };
+use crate::matching::Purl;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VERSIONED_ID_PREFIX, VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -61,6 +66,12 @@ use crate::model::{
 /// Deepest product-tree branch nesting read (the parser's own bound, 256 JSON levels, allows
 /// about 127 branch levels; real trees use vendor / product name / version, three or four).
 pub const MAX_BRANCH_DEPTH: usize = 64;
+
+/// Longest chain of relationships read (a component installed on a product that is itself a
+/// component of another…); each link adds a subcomponent to every product resolved through it,
+/// so the bound keeps what a document resolves to proportional to its size. Real chains are
+/// one or two long.
+pub const MAX_RELATIONSHIP_DEPTH: usize = 64;
 
 /// Most products (branch products, full product names and relationships) in one document.
 pub const MAX_PRODUCTS: usize = 1_000_000;
@@ -146,6 +157,24 @@ pub enum CsafError {
         /// The product ids on the cycle, in order.
         product_ids: Vec<String>,
     },
+    /// A `product_status` list CSAF 2.0 does not define.
+    #[error(
+        "{pointer}: unknown product status {list:?} (CSAF 2.0 defines first_affected, first_fixed, fixed, known_affected, known_not_affected, last_affected, recommended, under_investigation)"
+    )]
+    UnknownProductStatus {
+        /// JSON pointer of the list.
+        pointer: String,
+        /// The list's name as written.
+        list: String,
+    },
+    /// A chain of relationships longer than [`MAX_RELATIONSHIP_DEPTH`].
+    #[error("{pointer}: relationships chained deeper than {limit}")]
+    RelationshipTooDeep {
+        /// JSON pointer of the relationship at the head of the chain.
+        pointer: String,
+        /// The limit in force.
+        limit: usize,
+    },
     /// More products or statements than the limits.
     #[error("{pointer}: {count} items, more than the limit of {limit}")]
     TooMany {
@@ -167,6 +196,7 @@ impl Kinded for CsafError {
                 source: jcs::JcsError::TooLarge { .. } | jcs::JcsError::TooDeep { .. },
             }
             | CsafError::BranchTooDeep { .. }
+            | CsafError::RelationshipTooDeep { .. }
             | CsafError::TooMany { .. } => ErrorKind::TooLarge,
             _ => ErrorKind::Invalid,
         }
@@ -237,6 +267,15 @@ pub enum CsafWarning {
         /// The id.
         product_id: String,
     },
+    /// A purl that does not parse as a package URL, kept as written (it then matches only by
+    /// its exact text).
+    #[error("{pointer}: {purl:?} is not a valid package URL; kept as written")]
+    MalformedPurl {
+        /// JSON pointer of the purl in the identification helper.
+        pointer: String,
+        /// The text as written.
+        purl: String,
+    },
 }
 
 impl CsafWarning {
@@ -250,6 +289,7 @@ impl CsafWarning {
             CsafWarning::RelationshipNotMapped { .. } => "relationship-not-mapped",
             CsafWarning::UnknownFlagLabel { .. } => "unknown-flag-label",
             CsafWarning::DuplicateProductId { .. } => "duplicate-product-id",
+            CsafWarning::MalformedPurl { .. } => "malformed-purl",
         }
     }
 
@@ -262,7 +302,8 @@ impl CsafWarning {
             | CsafWarning::UnknownGroupId { pointer, .. }
             | CsafWarning::RelationshipNotMapped { pointer, .. }
             | CsafWarning::UnknownFlagLabel { pointer, .. }
-            | CsafWarning::DuplicateProductId { pointer, .. } => pointer,
+            | CsafWarning::DuplicateProductId { pointer, .. }
+            | CsafWarning::MalformedPurl { pointer, .. } => pointer,
         }
     }
 }
@@ -442,7 +483,7 @@ impl ProductTree {
         warnings: &mut Vec<CsafWarning>,
     ) -> Result<(), CsafError> {
         let id = string(fpn, pointer, "product_id")?;
-        let identity = identity_of(fpn, pointer, &id)?;
+        let identity = identity_of(fpn, pointer, &id, warnings)?;
         if self.products.contains_key(&id) {
             warnings.push(CsafWarning::DuplicateProductId {
                 pointer: child(pointer, "product_id"),
@@ -454,11 +495,13 @@ impl ProductTree {
         self.check_size("/product_tree")
     }
 
-    /// Refuses relationships that define products in terms of each other (an iterative
-    /// depth-first search over "defined by" edges).
+    /// Refuses relationships that define products in terms of each other, or chain deeper than
+    /// [`MAX_RELATIONSHIP_DEPTH`] (an iterative depth-first search over "defined by" edges).
     fn check_cycles(&self) -> Result<(), CsafError> {
         // 1: on the current path, 2: done.
         let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        // Relationships in the longest chain from each relationship's product, itself included.
+        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
         for start in self.relationships.keys() {
             if state.contains_key(start.as_str()) {
                 continue;
@@ -470,6 +513,20 @@ impl ProductTree {
                 if expanded {
                     state.insert(id, 2);
                     path.pop();
+                    if let Some(r) = self.relationships.get(id) {
+                        let below = [r.component.as_str(), r.platform.as_str()]
+                            .iter()
+                            .filter_map(|next| depth.get(next).copied())
+                            .max()
+                            .unwrap_or(0);
+                        if below + 1 > MAX_RELATIONSHIP_DEPTH {
+                            return Err(CsafError::RelationshipTooDeep {
+                                pointer: r.pointer.clone(),
+                                limit: MAX_RELATIONSHIP_DEPTH,
+                            });
+                        }
+                        depth.insert(id, below + 1);
+                    }
                     continue;
                 }
                 match state.get(id) {
@@ -570,13 +627,26 @@ fn product_id_identity(id: &str) -> ProductIdentity {
 }
 
 /// A full product name's identity: its identification helper, else its product id.
-fn identity_of(fpn: &Object<'_>, pointer: &str, id: &str) -> Result<ProductIdentity, CsafError> {
+fn identity_of(
+    fpn: &Object<'_>,
+    pointer: &str,
+    id: &str,
+    warnings: &mut Vec<CsafWarning>,
+) -> Result<ProductIdentity, CsafError> {
     let Some(helper) = opt_object(fpn, pointer, "product_identification_helper")? else {
         return Ok(product_id_identity(id));
     };
     let hp = child(pointer, "product_identification_helper");
     let mut identity = match opt_string(helper, &hp, "purl")? {
-        Some(purl) => ProductIdentity::from_id(&purl),
+        Some(purl) => {
+            if Purl::parse(&purl).is_none() {
+                warnings.push(CsafWarning::MalformedPurl {
+                    pointer: child(&hp, "purl"),
+                    purl: purl.clone(),
+                });
+            }
+            ProductIdentity::from_id(&purl)
+        }
         None => ProductIdentity::default(),
     };
     if let Some(cpe) = opt_string(helper, &hp, "cpe")? {
@@ -842,6 +912,7 @@ impl Reader {
         };
         // Products of one status with the same details are one statement.
         let mut groups: Vec<StatementGroup> = Vec::new();
+        let mut group_of: BTreeMap<(Status, Details), usize> = BTreeMap::new();
         for (list, members) in lists.iter() {
             let lp = child(&sp, list);
             let ids = array(members, &lp)?
@@ -861,13 +932,19 @@ impl Reader {
                 "known_not_affected" => Status::NotAffected,
                 "fixed" => Status::Fixed,
                 "under_investigation" => Status::UnderInvestigation,
-                _ => {
+                "first_affected" | "first_fixed" | "last_affected" | "recommended" => {
                     self.warnings.push(CsafWarning::OtherProductStatus {
                         pointer: lp,
                         list: list.to_owned(),
                         product_ids: ids,
                     });
                     continue;
+                }
+                _ => {
+                    return Err(CsafError::UnknownProductStatus {
+                        pointer: lp,
+                        list: list.to_owned(),
+                    });
                 }
             };
             for (i, id) in ids.into_iter().enumerate() {
@@ -879,15 +956,23 @@ impl Reader {
                 d.action_categories
                     .extend(general.action_categories.iter().cloned());
                 d.action_time = d.action_time.max(general.action_time);
-                match groups.iter_mut().find(|(s, g, _)| *s == status && *g == d) {
+                let key = (status, d);
+                match group_of.get(&key).and_then(|&g| groups.get_mut(g)) {
                     Some((_, _, members)) => members.push((id, at)),
-                    None => groups.push((status, d, vec![(id, at)])),
+                    None => {
+                        group_of.insert(key.clone(), groups.len());
+                        groups.push((key.0, key.1, vec![(id, at)]));
+                    }
                 }
             }
         }
 
         for (status, d, ids) in groups {
             let mut products: Vec<Product> = Vec::new();
+            // Where the product with subcomponents of each identity is, and which products
+            // without any are in, so that many products stay linear.
+            let mut with_subcomponents: BTreeMap<ProductIdentity, usize> = BTreeMap::new();
+            let mut alone: BTreeSet<ProductIdentity> = BTreeSet::new();
             for (id, at) in ids {
                 let product = match self.tree.resolve(&id) {
                     Some(p) => p,
@@ -906,18 +991,23 @@ impl Reader {
                 };
                 // One product named with several components (one relationship each) is one
                 // product with those subcomponents.
-                let same = products.iter().position(|q| {
-                    q.identity == product.identity
-                        && !q.subcomponents.is_empty()
-                        && !product.subcomponents.is_empty()
-                });
-                if let Some(q) = same.and_then(|i| products.get_mut(i)) {
+                if product.subcomponents.is_empty() {
+                    if alone.insert(product.identity.clone()) {
+                        products.push(product);
+                    }
+                } else if let Some(q) = with_subcomponents
+                    .get(&product.identity)
+                    .and_then(|&i| products.get_mut(i))
+                {
                     q.subcomponents.extend(product.subcomponents);
-                    q.subcomponents.sort();
-                    q.subcomponents.dedup();
-                } else if !products.contains(&product) {
+                } else {
+                    with_subcomponents.insert(product.identity.clone(), products.len());
                     products.push(product);
                 }
+            }
+            for p in &mut products {
+                p.subcomponents.sort();
+                p.subcomponents.dedup();
             }
             let timestamp = match d.flag_time.or(d.impact_time).or(document_time) {
                 Some(t) => t,

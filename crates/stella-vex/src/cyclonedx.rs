@@ -10,6 +10,10 @@
 //!   VEX), whose component's purl, CPE and hashes the product then carries. A BOM-Link into
 //!   another SBOM is kept as a BOM-Link with [`CycloneDxWarning::BomLinkToOtherSbom`].
 //!
+//! A product's purl (the component's `purl`, or a ref that is itself a purl) that does not parse
+//! as a package URL is kept as written, with [`CycloneDxWarning::MalformedPurl`] naming the ref
+//! (it then matches only by its exact text, see [`crate::matching`]).
+//!
 //! bom-refs are compared both as written and percent-decoded (a BOM-Link's fragment is
 //! percent-encoded, the bom-ref it names usually is not). A component nested inside another is a
 //! subcomponent of its parent, the parent the product.
@@ -34,6 +38,7 @@
 //! | `code_not_reachable` | [`JustificationKind::VulnerableCodeNotInExecutePath`] | it |
 //! | `protected_by_compiler`, `protected_at_runtime`, `protected_at_perimeter`, `protected_by_mitigating_control` | [`JustificationKind::InlineMitigationsAlreadyExist`] | it (as `protected_by_mitigating_control`) |
 //! | `requires_configuration`, `requires_dependency`, `requires_environment` | [`JustificationKind::Other`] (label kept) | — |
+//! | any other label | [`JustificationKind::Other`] (label kept), with [`CycloneDxWarning::UnknownJustification`] | — |
 //! | — | [`JustificationKind::VulnerableCodeCannotBeControlledByAdversary`] | none: the label goes to `properties` |
 //!
 //! Whenever the label written to `analysis.justification` is not the model's label as read, the
@@ -47,7 +52,8 @@
 //! none of them it is [`CycloneDxError::NoTimestamp`]. `last_updated` is `analysis.lastUpdated`.
 //!
 //! **Writing** ([`write()`]) produces RFC 8785 canonical CycloneDX 1.7 that the official schema
-//! accepts: products that are BOM-Links stay BOM-Links (standalone VEX into the SBOM they name);
+//! accepts: products that are BOM-Links stay BOM-Links (standalone VEX into the SBOM they name;
+//! a BOM-Link into the document itself becomes a component under that BOM-Link as its bom-ref);
 //! others become components of the VEX itself (subcomponents nested inside them), referenced by
 //! bom-ref. What 1.7 has no place for (a statement's `@id`, version, supplier, status notes, a
 //! vulnerability IRI, the document's role, tooling and a non-UUID id) is kept in `properties`
@@ -81,6 +87,7 @@ use crate::json::{
 };
 pub use into::write_into;
 
+use crate::matching::Purl;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -280,6 +287,24 @@ pub enum CycloneDxWarning {
         /// JSON pointer of the vulnerability.
         pointer: String,
     },
+    /// An `analysis.justification` outside CycloneDX's nine, kept as the label of a
+    /// justification of kind [`JustificationKind::Other`].
+    #[error("{pointer}: justification {label:?} is not one CycloneDX defines; kept as written")]
+    UnknownJustification {
+        /// JSON pointer of the justification.
+        pointer: String,
+        /// The label as written.
+        label: String,
+    },
+    /// A purl that does not parse as a package URL, kept as written (it then matches only by
+    /// its exact text).
+    #[error("{pointer}: {purl:?} is not a valid package URL; kept as written")]
+    MalformedPurl {
+        /// JSON pointer of the purl (a component's `purl`, or an `affects[].ref`).
+        pointer: String,
+        /// The text as written.
+        purl: String,
+    },
 }
 
 impl CycloneDxWarning {
@@ -292,6 +317,8 @@ impl CycloneDxWarning {
             CycloneDxWarning::BomLinkVersionMismatch { .. } => "bom-link-version-mismatch",
             CycloneDxWarning::UnresolvedBomLink { .. } => "unresolved-bom-link",
             CycloneDxWarning::TimestampFromFallback { .. } => "timestamp-from-fallback",
+            CycloneDxWarning::UnknownJustification { .. } => "unknown-justification",
+            CycloneDxWarning::MalformedPurl { .. } => "malformed-purl",
         }
     }
 
@@ -303,7 +330,9 @@ impl CycloneDxWarning {
             | CycloneDxWarning::BomLinkToOtherSbom { pointer, .. }
             | CycloneDxWarning::BomLinkVersionMismatch { pointer, .. }
             | CycloneDxWarning::UnresolvedBomLink { pointer, .. }
-            | CycloneDxWarning::TimestampFromFallback { pointer } => pointer,
+            | CycloneDxWarning::TimestampFromFallback { pointer }
+            | CycloneDxWarning::UnknownJustification { pointer, .. }
+            | CycloneDxWarning::MalformedPurl { pointer, .. } => pointer,
         }
     }
 }
@@ -405,6 +434,8 @@ struct BomIndex {
     serial: Option<String>,
     version: u64,
     components: BTreeMap<String, IndexedComponent>,
+    /// The bom-refs by their percent-decoded form (the smallest of those that decode alike).
+    decoded: BTreeMap<String, String>,
 }
 
 impl BomIndex {
@@ -419,6 +450,7 @@ impl BomIndex {
             serial,
             version,
             components: BTreeMap::new(),
+            decoded: BTreeMap::new(),
         };
         if let Some(metadata) = opt_object(root, "", "metadata")?
             && let Some(c) = metadata.get("component")
@@ -496,6 +528,16 @@ impl BomIndex {
                 identity.hashes.insert(algorithm, value.clone());
             }
         }
+        if let Some(decoded) = percent_decode(&bom_ref) {
+            self.decoded
+                .entry(decoded)
+                .and_modify(|k| {
+                    if bom_ref < *k {
+                        k.clone_from(&bom_ref);
+                    }
+                })
+                .or_insert_with(|| bom_ref.clone());
+        }
         self.components
             .insert(bom_ref.clone(), IndexedComponent { identity, parent });
         Ok(Some(bom_ref))
@@ -510,9 +552,10 @@ impl BomIndex {
         if let Some((k, c)) = self.components.get_key_value(&decoded) {
             return Some((k, c));
         }
+        // Looked up, not searched: a document with many refs and many components stays linear.
+        let key = self.decoded.get(&decoded)?;
         self.components
-            .iter()
-            .find(|(k, _)| percent_decode(k).as_deref() == Some(decoded.as_str()))
+            .get_key_value(key)
             .map(|(k, c)| (k.as_str(), c))
     }
 }
@@ -674,6 +717,15 @@ impl Reader {
             }
         };
         let written = opt_string(analysis, &ap, "justification")?;
+        if let Some(label) = written
+            .as_ref()
+            .filter(|l| !CYCLONEDX_JUSTIFICATIONS.contains(&l.as_str()))
+        {
+            self.warnings.push(CycloneDxWarning::UnknownJustification {
+                pointer: child(&ap, "justification"),
+                label: label.clone(),
+            });
+        }
         let mut justification = match (properties.get("justification"), &written) {
             (Some(label), _) => Some(Justification {
                 kind: JustificationKind::from_openvex(label)
@@ -742,20 +794,28 @@ impl Reader {
         };
 
         // Products by the status they get: a version entry's own status may differ from the
-        // analysis state (see the module docs).
-        let mut by_status: Vec<(Status, Vec<Product>)> = Vec::new();
+        // analysis state (see the module docs). Each list keeps where each product is in it,
+        // so that many refs stay linear.
+        type Listed = (Status, Vec<Product>, BTreeMap<ProductIdentity, usize>);
+        let mut by_status: Vec<Listed> = Vec::new();
         let mut add = |status: Status, product: Product| {
-            let at = match by_status.iter().position(|(s, _)| *s == status) {
+            let at = match by_status.iter().position(|(s, _, _)| *s == status) {
                 Some(at) => at,
                 None => {
-                    by_status.push((status, Vec::new()));
+                    by_status.push((status, Vec::new(), BTreeMap::new()));
                     by_status.len() - 1
                 }
             };
-            let list = &mut by_status[at].1;
-            match list.iter_mut().find(|q| q.identity == product.identity) {
+            let (_, list, positions) = &mut by_status[at];
+            match positions
+                .get(&product.identity)
+                .and_then(|&i| list.get_mut(i))
+            {
                 Some(q) => q.subcomponents.extend(product.subcomponents),
-                None => list.push(product),
+                None => {
+                    positions.insert(product.identity.clone(), list.len());
+                    list.push(product);
+                }
             }
         };
         for (i, a) in opt_array(obj, pointer, "affects")?.iter().enumerate() {
@@ -766,6 +826,16 @@ impl Reader {
                 member: "ref",
             })?;
             let product = self.product(&reference, &child(&p, "ref"));
+            for purl in std::iter::once(&product.identity)
+                .chain(&product.subcomponents)
+                .filter_map(|i| i.purl.as_deref())
+                .filter(|purl| Purl::parse(purl).is_none())
+            {
+                self.warnings.push(CycloneDxWarning::MalformedPurl {
+                    pointer: child(&p, "ref"),
+                    purl: purl.to_owned(),
+                });
+            }
             let versions = opt_array(a, &p, "versions")?;
             if versions.is_empty() {
                 add(status, product);
@@ -805,14 +875,14 @@ impl Reader {
                 add(version_status, limited);
             }
         }
-        for (_, products) in &mut by_status {
+        for (_, products, _) in &mut by_status {
             for p in products.iter_mut() {
                 p.subcomponents.sort();
                 p.subcomponents.dedup();
             }
         }
         if by_status.is_empty() {
-            by_status.push((status, Vec::new()));
+            by_status.push((status, Vec::new(), BTreeMap::new()));
         }
 
         let base = VexStatement {
@@ -837,7 +907,7 @@ impl Reader {
         };
         Ok(by_status
             .into_iter()
-            .map(|(s, products)| {
+            .map(|(s, products, _)| {
                 let mut statement = base.clone();
                 statement.products = products;
                 if s != status {
@@ -859,6 +929,13 @@ impl Reader {
 
     /// The product an `affects[].ref` names.
     fn product(&mut self, reference: &str, pointer: &str) -> Product {
+        // A bom-ref of the document itself names its component even when it is shaped like a
+        // BOM-Link (the writer nests a subcomponent named by a BOM-Link as `<link>#in-<digest>`).
+        if self.own.components.contains_key(reference)
+            && let Some(p) = resolve(&self.own, reference)
+        {
+            return p;
+        }
         let Some((serial, version, fragment)) = parse_bom_link(reference) else {
             return match resolve(&self.own, reference) {
                 Some(p) => p,
@@ -1065,7 +1142,7 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     // A version limit is not part of the component: it is written in `affects[].versions`.
     let mut products: BTreeMap<ProductIdentity, BTreeSet<ProductIdentity>> = BTreeMap::new();
     for p in document.statements.iter().flat_map(|s| &s.products) {
-        if p.identity.bom_link.is_some() && p.subcomponents.is_empty() {
+        if links_elsewhere(&p.identity, &serial) && p.subcomponents.is_empty() {
             continue;
         }
         products
@@ -1099,7 +1176,7 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
     let vulnerabilities = document
         .statements
         .iter()
-        .map(|s| statement_json(s, &|p| standalone_refs(p, &refs)))
+        .map(|s| statement_json(s, &|p| standalone_refs(p, &refs, &serial)))
         .collect::<Vec<_>>();
 
     let mut root = Map::new();
@@ -1138,6 +1215,18 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, CycloneDxError> {
         );
     }
     jcs::to_canonical(&Json::Object(root)).map_err(|source| CycloneDxError::Canonical { source })
+}
+
+/// Whether `identity` is named by a BOM-Link into another BOM than the one written (serial
+/// `serial`), so that the link alone names it (text that only starts like one is no link). A BOM-Link into the document itself (VEX that was
+/// embedded in its SBOM) becomes a component, or the written document would point into itself
+/// at a component it does not hold.
+fn links_elsewhere(identity: &ProductIdentity, serial: &str) -> bool {
+    identity
+        .bom_link
+        .as_deref()
+        .and_then(parse_bom_link)
+        .is_some_and(|(linked, _, _)| serial.strip_prefix("urn:uuid:") != Some(linked.as_str()))
 }
 
 /// A statement as a CycloneDX vulnerability; `affects` gives the refs a product is written as,
@@ -1254,12 +1343,12 @@ fn statement_json(s: &VexStatement, affects: &dyn Fn(&Product) -> Vec<Affected>)
 
 /// The refs a product is written as in standalone VEX: its BOM-Link, or its component (with
 /// subcomponents, each nested component).
-fn standalone_refs(p: &Product, component_refs: &ComponentRefs) -> Vec<Affected> {
+fn standalone_refs(p: &Product, component_refs: &ComponentRefs, serial: &str) -> Vec<Affected> {
     if p.subcomponents.is_empty() {
         vec![(
             match &p.identity.bom_link {
-                Some(link) => link.clone(),
-                None => component_refs.of(&p.identity.unversioned()),
+                Some(link) if links_elsewhere(&p.identity, serial) => link.clone(),
+                _ => component_refs.of(&p.identity.unversioned()),
             },
             p.identity.version.clone(),
         )]

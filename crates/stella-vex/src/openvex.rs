@@ -16,7 +16,12 @@
 //! naming its JSON pointer. Rules of the spec the document breaks but that do not stop it being
 //! understood (an `affected` statement without `action_statement`, a `not_affected` one with
 //! neither justification nor impact statement, a justification label outside the spec's five)
-//! are [`OpenVexWarning`]s naming the rule and the pointer.
+//! are [`OpenVexWarning`]s naming the rule and the pointer. So are two statements with one
+//! `@id` ([`OpenVexWarning::DuplicateStatementId`]: the spec makes `@id` an identifier, but both
+//! statements still say something, so both are kept and the merge decides between them) and a
+//! product whose purl (an `@id` starting `pkg:`, or `identifiers.purl`) does not parse as a
+//! package URL ([`OpenVexWarning::MalformedPurl`]: the product is kept with the text as its
+//! purl, which [`crate::matching`] then compares only as exact text).
 //!
 //! **Writing** ([`write()`]) produces RFC 8785 canonical JSON that passes the OpenVEX 0.2.0 JSON
 //! schema: aliases, products, subcomponents and statements sorted by their canonical bytes, every
@@ -30,11 +35,14 @@
 //! What this module does not own: matching, merging, or any other format.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
 use crate::json::{self, array, child, object, opt_string, percent_decode, string as req_string};
+use crate::matching::Purl;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -202,6 +210,25 @@ pub enum OpenVexWarning {
         /// The label as written.
         label: String,
     },
+    /// A statement `@id` an earlier statement already has; both statements are kept.
+    #[error("{pointer}: statement @id {id:?} is also the @id of {first}; both statements kept")]
+    DuplicateStatementId {
+        /// JSON pointer of the later `@id`.
+        pointer: String,
+        /// The `@id` as read.
+        id: String,
+        /// JSON pointer of the first statement with it.
+        first: String,
+    },
+    /// A purl that does not parse as a package URL, kept as written (it then matches only
+    /// by its exact text).
+    #[error("{pointer}: {purl:?} is not a valid package URL; kept as written")]
+    MalformedPurl {
+        /// JSON pointer of the purl (an `@id` or `identifiers/purl`).
+        pointer: String,
+        /// The text as written.
+        purl: String,
+    },
 }
 
 impl OpenVexWarning {
@@ -215,6 +242,8 @@ impl OpenVexWarning {
             OpenVexWarning::NotAffectedWithoutReason { .. } => "not-affected-without-reason",
             OpenVexWarning::UnknownJustification { .. } => "unknown-justification",
             OpenVexWarning::IdNotIri { .. } => "id-not-iri",
+            OpenVexWarning::DuplicateStatementId { .. } => "duplicate-statement-id",
+            OpenVexWarning::MalformedPurl { .. } => "malformed-purl",
         }
     }
 
@@ -225,7 +254,9 @@ impl OpenVexWarning {
             | OpenVexWarning::AffectedWithoutActionStatement { pointer }
             | OpenVexWarning::NotAffectedWithoutReason { pointer }
             | OpenVexWarning::UnknownJustification { pointer, .. }
-            | OpenVexWarning::IdNotIri { pointer, .. } => pointer,
+            | OpenVexWarning::IdNotIri { pointer, .. }
+            | OpenVexWarning::DuplicateStatementId { pointer, .. }
+            | OpenVexWarning::MalformedPurl { pointer, .. } => pointer,
         }
     }
 }
@@ -297,7 +328,9 @@ impl Reader {
                 limit: MAX_STATEMENTS,
             });
         }
-        let mut statements = Vec::with_capacity(items.len());
+        let mut statements: Vec<VexStatement> = Vec::with_capacity(items.len());
+        // Statement `@id`s seen, with the index of the first statement that has each.
+        let mut ids: HashMap<String, usize> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
             let context = Inherited {
                 timestamp,
@@ -309,7 +342,23 @@ impl Reader {
                     author: author.clone(),
                 },
             };
-            statements.push(self.statement(item, &format!("/statements/{index}"), context)?);
+            let pointer = format!("/statements/{index}");
+            let statement = self.statement(item, &pointer, context)?;
+            if let Some(id) = &statement.id {
+                match ids.entry(id.clone()) {
+                    Entry::Occupied(first) => {
+                        self.warnings.push(OpenVexWarning::DuplicateStatementId {
+                            pointer: child(&pointer, "@id"),
+                            id: id.clone(),
+                            first: format!("/statements/{}", first.get()),
+                        });
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(index);
+                    }
+                }
+            }
+            statements.push(statement);
         }
         Ok(VexDocument {
             id,
@@ -562,21 +611,23 @@ fn identity(
     warnings: &mut Vec<OpenVexWarning>,
 ) -> Result<ProductIdentity, OpenVexError> {
     if let Some(id) = value.as_str() {
-        return Ok(ProductIdentity::from_id(&id_text(
-            id,
-            || pointer.to_owned(),
-            warnings,
-        )));
+        let identity = ProductIdentity::from_id(&id_text(id, || pointer.to_owned(), warnings));
+        check_purl(identity.purl.as_deref(), pointer, warnings);
+        return Ok(identity);
     }
     let obj = object(value, pointer)?;
     let mut identity = match id_member(obj, pointer, "@id", warnings)? {
         Some(id) => ProductIdentity::from_id(&id),
         None => ProductIdentity::default(),
     };
+    check_purl(identity.purl.as_deref(), &child(pointer, "@id"), warnings);
     if let Some(v) = obj.get("identifiers") {
         let p = child(pointer, "identifiers");
         let ids = object(v, &p)?;
         if let Some(purl) = opt_string(ids, &p, "purl")? {
+            if identity.purl.as_ref() != Some(&purl) {
+                check_purl(Some(&purl), &child(&p, "purl"), warnings);
+            }
             let from_purl = ProductIdentity::from_id(&purl);
             identity.image_digest = identity.image_digest.or(from_purl.image_digest);
             identity.purl = Some(purl);
@@ -608,6 +659,18 @@ fn identity(
         });
     }
     Ok(identity)
+}
+
+/// Warns when `purl` is given but does not parse as one.
+fn check_purl(purl: Option<&str>, pointer: &str, warnings: &mut Vec<OpenVexWarning>) {
+    if let Some(purl) = purl
+        && Purl::parse(purl).is_none()
+    {
+        warnings.push(OpenVexWarning::MalformedPurl {
+            pointer: pointer.to_owned(),
+            purl: purl.to_owned(),
+        });
+    }
 }
 
 /// The document as canonical OpenVEX 0.2.0 (RFC 8785 bytes).

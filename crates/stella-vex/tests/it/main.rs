@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod bad_input;
 mod csaf;
 mod cyclonedx;
 mod matching;
