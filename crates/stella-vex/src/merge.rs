@@ -68,8 +68,10 @@
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
+use std::collections::{BTreeMap, BTreeSet, hash_map};
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use stella_core::{Digest, ErrorKind, Kinded};
 
@@ -381,6 +383,14 @@ struct Source {
     author: u32,
 }
 
+/// The sources met in the document being added: by provenance digest, and the last one with its
+/// priority.
+#[derive(Default)]
+struct Sources {
+    documents: FxHashMap<Digest, u32>,
+    last: Option<(Source, i64)>,
+}
+
 /// A claim that lost, in the few bytes needed to rank it and to give its [`Superseded`] record
 /// when the merge is finished.
 struct Rival {
@@ -398,9 +408,9 @@ struct Rival {
 struct Interned {
     documents: Vec<Digest>,
     authors: Vec<String>,
-    author_ids: HashMap<String, u32>,
+    author_ids: FxHashMap<String, u32>,
     justifications: Vec<Justification>,
-    justification_ids: HashMap<Justification, u32>,
+    justification_ids: FxHashMap<Justification, u32>,
 }
 
 impl Interned {
@@ -497,7 +507,7 @@ pub struct Merger {
     names: VulnerabilityNames,
     products: ProductKeys,
     interned: Interned,
-    groups: HashMap<GroupKey, Group>,
+    groups: FxHashMap<GroupKey, Group>,
     claims: usize,
 }
 
@@ -511,20 +521,56 @@ impl Merger {
             names: VulnerabilityNames::default(),
             products: ProductKeys::default(),
             interned: Interned::default(),
-            groups: HashMap::new(),
+            groups: FxHashMap::default(),
             claims: 0,
         }
     }
 
     /// Adds the document whose canonical id is `canonical_id`; a document already added (by that
-    /// id) is one source and is skipped.
+    /// id) is one source and is skipped. The statements that win a group are copied; a caller
+    /// that is done with the document can hand it over with [`Merger::add_owned`] instead.
     ///
     /// # Errors
     /// [`MergeError::TooManyClaims`] when the documents added so far name more than
     /// [`MAX_CLAIMS`] products and subcomponents together.
     pub fn add(&mut self, canonical_id: &Digest, document: &VexDocument) -> Result<(), MergeError> {
-        if self.inputs.contains(canonical_id) {
+        if !self.begin(canonical_id, document) {
             return Ok(());
+        }
+        let mut sources = Sources::default();
+        for statement in &document.statements {
+            let source = self.source(&statement.provenance, &mut sources);
+            self.add_statement(statement, source, &mut None)?;
+        }
+        Ok(())
+    }
+
+    /// [`Merger::add`] taking the document: its statements move into the merge instead of being
+    /// copied (the same result).
+    ///
+    /// # Errors
+    /// As [`Merger::add`].
+    pub fn add_owned(
+        &mut self,
+        canonical_id: &Digest,
+        document: VexDocument,
+    ) -> Result<(), MergeError> {
+        if !self.begin(canonical_id, &document) {
+            return Ok(());
+        }
+        let mut sources = Sources::default();
+        for statement in document.statements {
+            let source = self.source(&statement.provenance, &mut sources);
+            let statement = Arc::new(statement);
+            self.add_statement(&statement, source, &mut Some(Arc::clone(&statement)))?;
+        }
+        Ok(())
+    }
+
+    /// Records the document as an input; false when it was added before.
+    fn begin(&mut self, canonical_id: &Digest, document: &VexDocument) -> bool {
+        if self.inputs.contains(canonical_id) {
+            return false;
         }
         self.inputs.insert(canonical_id.clone());
         let latest = document
@@ -533,37 +579,47 @@ impl Merger {
             .chain(document.statements.iter().map(|s| s.timestamp))
             .max();
         self.timestamp = self.timestamp.max(latest);
-        let mut sources: HashMap<&Digest, u32> = HashMap::new();
-        for statement in &document.statements {
-            // Readers set the statement's provenance to the document's canonical id; interning
-            // by what the statement says keeps the record true if a caller's differs.
-            let digest = &statement.provenance.document;
-            let document_id = match sources.get(digest) {
-                Some(&id) => id,
-                None => {
-                    let id = index_u32(self.interned.documents.len());
-                    self.interned.documents.push(digest.clone());
-                    sources.insert(digest, id);
-                    id
-                }
-            };
-            let source = Source {
-                document: document_id,
-                author: self.interned.author(&statement.provenance.author),
-            };
-            self.add_statement(statement, source)?;
-        }
-        Ok(())
+        true
     }
 
+    /// The interned source of a statement and its priority; statements of one document almost
+    /// always share it, so the last one is checked before any hashing.
+    fn source(&mut self, provenance: &Provenance, sources: &mut Sources) -> (Source, i64) {
+        if let Some((source, priority)) = sources.last
+            && self.interned.documents[source.document as usize] == provenance.document
+            && self.interned.authors[source.author as usize] == provenance.author
+        {
+            return (source, priority);
+        }
+        // Readers set the statement's provenance to the document's canonical id; interning by
+        // what the statement says keeps the record true if a caller's differs.
+        let document = match sources.documents.get(&provenance.document) {
+            Some(&id) => id,
+            None => {
+                let id = index_u32(self.interned.documents.len());
+                self.interned.documents.push(provenance.document.clone());
+                sources.documents.insert(provenance.document.clone(), id);
+                id
+            }
+        };
+        let source = Source {
+            document,
+            author: self.interned.author(&provenance.author),
+        };
+        let priority = self.policy.priority(provenance);
+        sources.last = Some((source, priority));
+        (source, priority)
+    }
+
+    /// One statement's claims put in their groups; `shared` is the statement's shared copy, made
+    /// when one of its claims first wins if the caller has none.
     fn add_statement(
         &mut self,
         statement: &VexStatement,
-        source: Source,
+        (source, priority): (Source, i64),
+        shared: &mut Option<Arc<VexStatement>>,
     ) -> Result<(), MergeError> {
         let name = self.names.link(&statement.vulnerability);
-        let priority = self.policy.priority(&statement.provenance);
-        let mut shared = None;
         if statement.products.is_empty() {
             let claim = Claim {
                 statement,
@@ -571,7 +627,7 @@ impl Merger {
                 priority,
                 source,
             };
-            return self.claim((name, None, None), claim, &mut shared);
+            return self.claim((name, None, None), claim, shared);
         }
         for (p, product) in statement.products.iter().enumerate() {
             let key = self.products.key(&product.identity);
@@ -583,7 +639,7 @@ impl Merger {
                     priority,
                     source,
                 };
-                self.claim((name, Some(key), None), claim, &mut shared)?;
+                self.claim((name, Some(key), None), claim, shared)?;
             }
             for (s, sub) in product.subcomponents.iter().enumerate() {
                 let sub_key = self.products.key(sub);
@@ -593,7 +649,7 @@ impl Merger {
                     priority,
                     source,
                 };
-                self.claim((name, Some(key), Some(sub_key)), claim, &mut shared)?;
+                self.claim((name, Some(key), Some(sub_key)), claim, shared)?;
             }
         }
         Ok(())
@@ -665,7 +721,8 @@ impl Merger {
             ..
         } = self;
         // Names linked by aliases are one vulnerability: their groups are joined.
-        let mut joined: HashMap<GroupKey, Group> = HashMap::with_capacity(groups.len());
+        let mut joined: FxHashMap<GroupKey, Group> =
+            FxHashMap::with_capacity_and_hasher(groups.len(), Default::default());
         for ((name, key, sub_key), group) in groups {
             match joined.entry((names.root(name), key, sub_key)) {
                 hash_map::Entry::Vacant(e) => {
@@ -757,37 +814,77 @@ fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) 
     superseded.sort();
     superseded.dedup();
 
-    let product = winner.product.and_then(|(p, sub)| {
-        let product = winner.statement.products.get(p as usize)?;
-        Some(Product {
-            identity: product.identity.clone(),
-            subcomponents: sub
-                .and_then(|s| product.subcomponents.get(s as usize))
-                .cloned()
-                .into_iter()
-                .collect(),
-        })
-    });
     let priority = winner.priority;
-    let won = Arc::unwrap_or_clone(winner.statement);
+    // The winner's statement is moved when this group is the last to hold it; otherwise all but
+    // its products are copied, and of those only the one won here.
+    let (mut won, product) = match Arc::try_unwrap(winner.statement) {
+        Ok(mut statement) => {
+            let products = std::mem::take(&mut statement.products);
+            let product = winner
+                .product
+                .and_then(|(p, sub)| narrowed(products.into_iter().nth(p as usize)?, sub));
+            (statement, product)
+        }
+        Err(shared) => {
+            let product = winner.product.and_then(|(p, sub)| {
+                let product = shared.products.get(p as usize)?;
+                Some(Product {
+                    identity: product.identity.clone(),
+                    subcomponents: sub
+                        .and_then(|s| product.subcomponents.get(s as usize))
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                })
+            });
+            (without_products(&shared), product)
+        }
+    };
+    let aliases = std::mem::take(&mut won.vulnerability.aliases);
     let mut vulnerability = Vulnerability::new(
-        won.vulnerability.name.clone(),
-        names
-            .into_iter()
-            .flatten()
-            .cloned()
-            .chain(won.vulnerability.aliases.iter().cloned()),
+        std::mem::take(&mut won.vulnerability.name),
+        names.into_iter().flatten().cloned().chain(aliases),
     );
-    vulnerability.iri = won.vulnerability.iri.clone();
-    vulnerability.description = won.vulnerability.description.clone();
+    vulnerability.iri = won.vulnerability.iri.take();
+    vulnerability.description = won.vulnerability.description.take();
+    won.vulnerability = vulnerability;
+    won.products = product.into_iter().collect();
     MergedStatement {
-        statement: VexStatement {
-            vulnerability,
-            products: product.into_iter().collect(),
-            ..won
-        },
+        statement: won,
         priority,
         superseded,
+    }
+}
+
+/// `product` with only its subcomponent `sub` (none when `sub` is none).
+fn narrowed(mut product: Product, sub: Option<u32>) -> Option<Product> {
+    let subcomponent = match sub {
+        Some(s) if (s as usize) < product.subcomponents.len() => {
+            Some(product.subcomponents.swap_remove(s as usize))
+        }
+        _ => None,
+    };
+    product.subcomponents = subcomponent.into_iter().collect();
+    Some(product)
+}
+
+/// A copy of `statement` without its products (filled in by the caller).
+fn without_products(statement: &VexStatement) -> VexStatement {
+    VexStatement {
+        id: statement.id.clone(),
+        version: statement.version,
+        vulnerability: statement.vulnerability.clone(),
+        products: Vec::new(),
+        status: statement.status,
+        justification: statement.justification.clone(),
+        status_notes: statement.status_notes.clone(),
+        impact_statement: statement.impact_statement.clone(),
+        action_statement: statement.action_statement.clone(),
+        action_statement_timestamp: statement.action_statement_timestamp,
+        supplier: statement.supplier.clone(),
+        timestamp: statement.timestamp,
+        last_updated: statement.last_updated,
+        provenance: statement.provenance.clone(),
     }
 }
 
@@ -795,8 +892,8 @@ fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) 
 /// keyed (purl parsing and all) once, however many statements name it.
 #[derive(Default)]
 struct ProductKeys {
-    by_identity: HashMap<ProductIdentity, u32>,
-    by_key: HashMap<ProductKey, u32>,
+    by_identity: FxHashMap<ProductIdentity, u32>,
+    by_key: FxHashMap<ProductKey, u32>,
     keys: Vec<ProductKey>,
 }
 
@@ -830,8 +927,8 @@ impl ProductKeys {
 /// Vulnerability names linked by aliases into one vulnerability each (union-find).
 #[derive(Default)]
 struct VulnerabilityNames {
-    index: HashMap<String, usize>,
-    names: Vec<String>,
+    index: FxHashMap<Arc<str>, usize>,
+    names: Vec<Arc<str>>,
     parent: Vec<usize>,
     /// The id of the smallest name of each root's set.
     smallest: Vec<usize>,
@@ -855,8 +952,9 @@ impl VulnerabilityNames {
         let i = self.parent.len();
         self.parent.push(i);
         self.smallest.push(i);
-        self.names.push(name.to_owned());
-        self.index.insert(name.to_owned(), i);
+        let name: Arc<str> = Arc::from(name);
+        self.names.push(Arc::clone(&name));
+        self.index.insert(name, i);
         i
     }
 
@@ -885,11 +983,13 @@ impl VulnerabilityNames {
     }
 
     /// Every name, by the root of its linked set.
-    fn linked_sets(&mut self) -> HashMap<usize, BTreeSet<String>> {
-        let mut sets: HashMap<usize, BTreeSet<String>> = HashMap::new();
+    fn linked_sets(&mut self) -> FxHashMap<usize, BTreeSet<String>> {
+        let mut sets: FxHashMap<usize, BTreeSet<String>> = FxHashMap::default();
         for i in 0..self.names.len() {
             let root = self.root(i);
-            sets.entry(root).or_default().insert(self.names[i].clone());
+            sets.entry(root)
+                .or_default()
+                .insert(self.names[i].to_string());
         }
         sets
     }

@@ -247,7 +247,7 @@ pub struct OpenVexRead {
 /// [`OpenVexError`] naming the JSON pointer of the first member that cannot be understood.
 pub fn read(bytes: &[u8]) -> Result<OpenVexRead, OpenVexError> {
     let value = jcs::parse(bytes).map_err(|source| OpenVexError::Json { source })?;
-    let canonical_id = Digest::sha256(&value.to_canonical());
+    let canonical_id = value.canonical_sha256();
     let mut reader = Reader {
         warnings: Vec::new(),
     };
