@@ -68,6 +68,7 @@
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, hash_map};
 use std::sync::Arc;
 
@@ -238,13 +239,19 @@ impl Merged {
     /// writers). Claims that one source statement won are one statement again, with the
     /// products and subcomponents it won (so a statement's `@id` appears once).
     pub fn document(&self) -> VexDocument {
-        self.shell(regroup(self.statements.iter().map(|m| m.statement.clone())))
+        self.shell(regroup(
+            self.statements
+                .iter()
+                .map(|m| m.statement.clone())
+                .collect(),
+        ))
     }
 
     /// [`Merged::document`] without copying: the statements move into the document and what
     /// they superseded is dropped.
     pub fn into_document(self) -> VexDocument {
-        let statements = regroup(self.statements.into_iter().map(|m| m.statement));
+        // The list's memory is reused for the statements (MergedStatement is the larger).
+        let statements = regroup(self.statements.into_iter().map(|m| m.statement).collect());
         VexDocument {
             id: self.id,
             author: self.author,
@@ -272,39 +279,45 @@ impl Merged {
 }
 
 /// Effective statements that came from one source statement joined into one again, in source
-/// order (canonical id, statement index).
-fn regroup(statements: impl Iterator<Item = VexStatement>) -> Vec<VexStatement> {
-    let mut statements: Vec<Option<VexStatement>> = statements.map(Some).collect();
+/// order (canonical id, statement index). The statements are reordered where they are and joined
+/// in place: no second list of them is made.
+fn regroup(statements: Vec<VexStatement>) -> Vec<VexStatement> {
+    let mut statements = statements;
     // The order is found on small keys (stable, so the first of a source's statements in merged
-    // order is the one kept); the statements themselves are moved once.
+    // order is the one kept); the statements themselves are then swapped into it.
     let mut order: Vec<(&Digest, usize, usize)> = statements
         .iter()
         .enumerate()
-        .filter_map(|(at, s)| {
-            let p = &s.as_ref()?.provenance;
-            Some((&p.document, p.statement_index, at))
-        })
+        .map(|(at, s)| (&s.provenance.document, s.provenance.statement_index, at))
         .collect();
     order.sort_unstable();
-    let order: Vec<(bool, usize)> = order
-        .iter()
-        .enumerate()
-        .map(|(i, &(document, index, at))| {
-            let same_source = i > 0 && order[i - 1].0 == document && order[i - 1].1 == index;
-            (same_source, at)
-        })
-        .collect();
-    let mut out: Vec<VexStatement> = Vec::with_capacity(statements.len());
-    for (same_source, at) in order {
-        let Some(statement) = statements.get_mut(at).and_then(Option::take) else {
-            continue;
-        };
-        match out.last_mut() {
-            Some(last) if same_source => add_products(&mut last.products, statement.products),
-            _ => out.push(statement),
+    let order: Vec<usize> = order.into_iter().map(|(_, _, at)| at).collect();
+    permute(&mut statements, order);
+    statements.dedup_by(|later, kept| {
+        let same_source = later.provenance.document == kept.provenance.document
+            && later.provenance.statement_index == kept.provenance.statement_index;
+        if same_source {
+            add_products(&mut kept.products, std::mem::take(&mut later.products));
         }
+        same_source
+    });
+    statements
+}
+
+/// Reorders `items` so that the item at `order[i]` ends at `i` (`order` a permutation of the
+/// indices), by following its cycles with swaps.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut at = start;
+        // Each cycle is walked once: a placed position points at itself afterwards.
+        while order[at] != start {
+            let from = order[at];
+            items.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
     }
-    out
 }
 
 /// `more` added to `products`: a product already there gains the subcomponents; the result is
@@ -361,10 +374,24 @@ impl Rank<'_> {
     }
 }
 
+/// A statement as the merge keeps it while it wins some group: its products as interned
+/// identity ids ([`ProductKeys`]) instead of copies, and its author's name left empty (the
+/// claim's [`Source`] names it), so that what a winner holds is mostly what it says.
+struct Kept {
+    statement: VexStatement,
+    products: Vec<KeptProduct>,
+}
+
+/// A product of a [`Kept`] statement: its identity id and its subcomponents' identity ids.
+struct KeptProduct {
+    identity: u32,
+    subcomponents: Vec<u32>,
+}
+
 /// The claim winning a group so far: its statement (shared by every group it wins) and the
 /// product and subcomponent it wins here, as indices into the statement's products.
 struct Contender {
-    statement: Arc<VexStatement>,
+    statement: Arc<Kept>,
     product: Option<(u32, Option<u32>)>,
     priority: i64,
     source: Source,
@@ -372,7 +399,7 @@ struct Contender {
 
 impl Contender {
     fn rank(&self) -> Rank<'_> {
-        Rank::of_statement(&self.statement, self.priority)
+        Rank::of_statement(&self.statement.statement, self.priority)
     }
 }
 
@@ -540,7 +567,25 @@ impl Merger {
         let mut sources = Sources::default();
         for statement in &document.statements {
             let source = self.source(&statement.provenance, &mut sources);
-            self.add_statement(statement, source, &mut None)?;
+            let products = statement
+                .products
+                .iter()
+                .map(|p| KeptProduct {
+                    identity: self.products.intern(Cow::Borrowed(&p.identity)),
+                    subcomponents: (p.subcomponents.iter())
+                        .map(|s| self.products.intern(Cow::Borrowed(s)))
+                        .collect(),
+                })
+                .collect();
+            let mut statement = without_products(statement);
+            statement.provenance.author = String::new();
+            self.add_statement(
+                Arc::new(Kept {
+                    statement,
+                    products,
+                }),
+                source,
+            )?;
         }
         Ok(())
     }
@@ -559,10 +604,25 @@ impl Merger {
             return Ok(());
         }
         let mut sources = Sources::default();
-        for statement in document.statements {
+        for mut statement in document.statements {
             let source = self.source(&statement.provenance, &mut sources);
-            let statement = Arc::new(statement);
-            self.add_statement(&statement, source, &mut Some(Arc::clone(&statement)))?;
+            let products = std::mem::take(&mut statement.products)
+                .into_iter()
+                .map(|p| KeptProduct {
+                    identity: self.products.intern(Cow::Owned(p.identity)),
+                    subcomponents: (p.subcomponents.into_iter())
+                        .map(|s| self.products.intern(Cow::Owned(s)))
+                        .collect(),
+                })
+                .collect();
+            statement.provenance.author = String::new();
+            self.add_statement(
+                Arc::new(Kept {
+                    statement,
+                    products,
+                }),
+                source,
+            )?;
         }
         Ok(())
     }
@@ -611,57 +671,51 @@ impl Merger {
         (source, priority)
     }
 
-    /// One statement's claims put in their groups; `shared` is the statement's shared copy, made
-    /// when one of its claims first wins if the caller has none.
+    /// One statement's claims put in their groups.
     fn add_statement(
         &mut self,
-        statement: &VexStatement,
+        kept: Arc<Kept>,
         (source, priority): (Source, i64),
-        shared: &mut Option<Arc<VexStatement>>,
     ) -> Result<(), MergeError> {
-        let name = self.names.link(&statement.vulnerability);
-        if statement.products.is_empty() {
-            let claim = Claim {
-                statement,
-                product: None,
-                priority,
-                source,
-            };
-            return self.claim((name, None, None), claim, shared);
+        let name = self.names.link(&kept.statement.vulnerability);
+        if kept.products.is_empty() {
+            return self.claim((name, None, None), &kept, None, priority, source);
         }
-        for (p, product) in statement.products.iter().enumerate() {
-            let key = self.products.key(&product.identity);
+        for (p, product) in kept.products.iter().enumerate() {
+            let key = self.products.key_of(product.identity);
             let at = index_u32(p);
             if product.subcomponents.is_empty() {
-                let claim = Claim {
-                    statement,
-                    product: Some((at, None)),
+                self.claim(
+                    (name, Some(key), None),
+                    &kept,
+                    Some((at, None)),
                     priority,
                     source,
-                };
-                self.claim((name, Some(key), None), claim, shared)?;
+                )?;
             }
-            for (s, sub) in product.subcomponents.iter().enumerate() {
-                let sub_key = self.products.key(sub);
-                let claim = Claim {
-                    statement,
-                    product: Some((at, Some(index_u32(s)))),
+            for (s, &sub) in product.subcomponents.iter().enumerate() {
+                let sub_key = self.products.key_of(sub);
+                self.claim(
+                    (name, Some(key), Some(sub_key)),
+                    &kept,
+                    Some((at, Some(index_u32(s)))),
                     priority,
                     source,
-                };
-                self.claim((name, Some(key), Some(sub_key)), claim, shared)?;
+                )?;
             }
         }
         Ok(())
     }
 
-    /// One claim put in its group; `shared` is the statement's copy once one of its claims has
-    /// won somewhere.
+    /// One claim of `kept` (about its product and subcomponent `product`, by index) put in its
+    /// group.
     fn claim(
         &mut self,
         key: GroupKey,
-        claim: Claim<'_>,
-        shared: &mut Option<Arc<VexStatement>>,
+        kept: &Arc<Kept>,
+        product: Option<(u32, Option<u32>)>,
+        priority: i64,
+        source: Source,
     ) -> Result<(), MergeError> {
         self.claims += 1;
         if self.claims > MAX_CLAIMS {
@@ -670,22 +724,17 @@ impl Merger {
                 limit: MAX_CLAIMS,
             });
         }
-        let Claim {
-            statement,
-            product,
-            priority,
-            source,
-        } = claim;
-        let contender = |shared: &mut Option<Arc<VexStatement>>| Contender {
-            statement: Arc::clone(shared.get_or_insert_with(|| Arc::new(statement.clone()))),
+        let contender = || Contender {
+            statement: Arc::clone(kept),
             product,
             priority,
             source,
         };
+        let statement = &kept.statement;
         match self.groups.entry(key) {
             hash_map::Entry::Vacant(e) => {
                 e.insert(Group {
-                    winner: contender(shared),
+                    winner: contender(),
                     rivals: Vec::new(),
                 });
             }
@@ -693,12 +742,16 @@ impl Merger {
                 let group = e.get_mut();
                 let rank = Rank::of_statement(statement, priority);
                 if rank.precedence(&group.winner.rank()).0.is_gt() {
-                    let beaten = std::mem::replace(&mut group.winner, contender(shared));
-                    let rival =
-                        self.interned
-                            .rival(&beaten.statement, beaten.priority, beaten.source);
+                    let beaten = std::mem::replace(&mut group.winner, contender());
+                    let rival = self.interned.rival(
+                        &beaten.statement.statement,
+                        beaten.priority,
+                        beaten.source,
+                    );
                     group.rivals.push(rival);
-                } else if group.winner.statement.provenance != statement.provenance {
+                } else if group.winner.statement.statement.provenance != statement.provenance
+                    || group.winner.source.author != source.author
+                {
                     // A product named twice in the winning statement is no rival of itself.
                     let rival = self.interned.rival(statement, priority, source);
                     group.rivals.push(rival);
@@ -737,7 +790,8 @@ impl Merger {
                     } else {
                         winner
                     };
-                    let rival = interned.rival(&beaten.statement, beaten.priority, beaten.source);
+                    let rival =
+                        interned.rival(&beaten.statement.statement, beaten.priority, beaten.source);
                     kept.rivals.push(rival);
                 }
             }
@@ -746,6 +800,7 @@ impl Merger {
         // Sorted while the groups are small; each is resolved into its statement in that order.
         let mut sorted: Vec<(GroupKey, Group)> = joined.into_iter().collect();
         let product_key = |k: Option<u32>| k.map(|k| products.text(k));
+        let identities = products.identities();
         sorted.sort_unstable_by(|(a, _), (b, _)| {
             names
                 .smallest(a.0)
@@ -755,7 +810,7 @@ impl Merger {
         });
         let statements = sorted
             .into_iter()
-            .map(|(key, group)| resolve(group, linked.get(&key.0), &interned))
+            .map(|(key, group)| resolve(group, linked.get(&key.0), &interned, &identities))
             .collect();
         let inputs: Vec<Digest> = inputs.into_iter().collect();
         Merged {
@@ -766,14 +821,6 @@ impl Merger {
             statements,
         }
     }
-}
-
-/// One statement's claim about one of its products (and subcomponent), by index.
-struct Claim<'a> {
-    statement: &'a VexStatement,
-    product: Option<(u32, Option<u32>)>,
-    priority: i64,
-    source: Source,
 }
 
 /// Merges `inputs` under `policy` (see the module docs for the rules).
@@ -797,13 +844,18 @@ fn merged_id(inputs: &[Digest]) -> String {
 }
 
 /// The effective statement of one group, with what it superseded.
-fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) -> MergedStatement {
+fn resolve(
+    group: Group,
+    names: Option<&BTreeSet<String>>,
+    interned: &Interned,
+    identities: &[ProductIdentity],
+) -> MergedStatement {
     let Group { winner, rivals } = group;
     let rank = winner.rank();
     let mut superseded: Vec<Superseded> = rivals
         .iter()
         .filter(|r| {
-            let p = &winner.statement.provenance;
+            let p = &winner.statement.statement.provenance;
             !(r.statement_index == p.statement_index
                 && interned.documents[r.source.document as usize] == p.document
                 && r.source.author == winner.source.author
@@ -817,29 +869,23 @@ fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) 
     let priority = winner.priority;
     // The winner's statement is moved when this group is the last to hold it; otherwise all but
     // its products are copied, and of those only the one won here.
-    let (mut won, product) = match Arc::try_unwrap(winner.statement) {
-        Ok(mut statement) => {
-            let products = std::mem::take(&mut statement.products);
-            let product = winner
-                .product
-                .and_then(|(p, sub)| narrowed(products.into_iter().nth(p as usize)?, sub));
-            (statement, product)
-        }
-        Err(shared) => {
-            let product = winner.product.and_then(|(p, sub)| {
-                let product = shared.products.get(p as usize)?;
-                Some(Product {
-                    identity: product.identity.clone(),
-                    subcomponents: sub
-                        .and_then(|s| product.subcomponents.get(s as usize))
-                        .cloned()
-                        .into_iter()
-                        .collect(),
-                })
-            });
-            (without_products(&shared), product)
-        }
+    let product = winner.product.and_then(|(p, sub)| {
+        let product = winner.statement.products.get(p as usize)?;
+        let identity = |id: u32| identities.get(id as usize).cloned();
+        Some(Product {
+            identity: identity(product.identity)?,
+            subcomponents: sub
+                .and_then(|s| identity(*product.subcomponents.get(s as usize)?))
+                .into_iter()
+                .collect(),
+        })
+    });
+    // The winner's statement is moved when this group is the last to hold it, else copied.
+    let mut won = match Arc::try_unwrap(winner.statement) {
+        Ok(kept) => kept.statement,
+        Err(shared) => without_products(&shared.statement),
     };
+    won.provenance.author = interned.authors[winner.source.author as usize].clone();
     let aliases = std::mem::take(&mut won.vulnerability.aliases);
     let mut vulnerability = Vulnerability::new(
         std::mem::take(&mut won.vulnerability.name),
@@ -854,18 +900,6 @@ fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) 
         priority,
         superseded,
     }
-}
-
-/// `product` with only its subcomponent `sub` (none when `sub` is none).
-fn narrowed(mut product: Product, sub: Option<u32>) -> Option<Product> {
-    let subcomponent = match sub {
-        Some(s) if (s as usize) < product.subcomponents.len() => {
-            Some(product.subcomponents.swap_remove(s as usize))
-        }
-        _ => None,
-    };
-    product.subcomponents = subcomponent.into_iter().collect();
-    Some(product)
 }
 
 /// A copy of `statement` without its products (filled in by the caller).
@@ -888,22 +922,26 @@ fn without_products(statement: &VexStatement) -> VexStatement {
     }
 }
 
-/// Product identities interned to the ids of their [`ProductKey`]s: each distinct identity is
-/// keyed (purl parsing and all) once, however many statements name it.
+/// Product identities interned (each distinct identity stored once, however many statements
+/// name it) and mapped to the ids of their [`ProductKey`]s: each distinct identity is keyed
+/// (purl parsing and all) once.
 #[derive(Default)]
 struct ProductKeys {
     by_identity: FxHashMap<ProductIdentity, u32>,
+    /// The key id of each identity id.
+    key_of: Vec<u32>,
     by_key: FxHashMap<ProductKey, u32>,
     keys: Vec<ProductKey>,
 }
 
 impl ProductKeys {
-    fn key(&mut self, identity: &ProductIdentity) -> u32 {
-        if let Some(&id) = self.by_identity.get(identity) {
+    /// The id of `identity` (stored if new).
+    fn intern(&mut self, identity: Cow<'_, ProductIdentity>) -> u32 {
+        if let Some(&id) = self.by_identity.get(identity.as_ref()) {
             return id;
         }
-        let key = ProductKey::of(identity);
-        let id = match self.by_key.get(&key) {
+        let key = ProductKey::of(&identity);
+        let key_id = match self.by_key.get(&key) {
             Some(&id) => id,
             None => {
                 let id = index_u32(self.keys.len());
@@ -912,8 +950,26 @@ impl ProductKeys {
                 id
             }
         };
-        self.by_identity.insert(identity.clone(), id);
+        let id = index_u32(self.key_of.len());
+        self.key_of.push(key_id);
+        self.by_identity.insert(identity.into_owned(), id);
         id
+    }
+
+    /// The key id of the identity `id`.
+    fn key_of(&self, id: u32) -> u32 {
+        self.key_of.get(id as usize).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Every identity, by its id.
+    fn identities(&self) -> Vec<ProductIdentity> {
+        let mut identities = vec![ProductIdentity::default(); self.key_of.len()];
+        for (identity, &id) in &self.by_identity {
+            if let Some(slot) = identities.get_mut(id as usize) {
+                slot.clone_from(identity);
+            }
+        }
+        identities
     }
 
     fn text(&self, id: u32) -> &str {

@@ -30,6 +30,7 @@
 //! What this module does not own: matching, merging, or any other format.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
@@ -309,7 +310,7 @@ impl Reader {
                     author: author.clone(),
                 },
             };
-            statements.push(self.statement(item, &format!("/statements/{index}"), context)?);
+            statements.push(self.statement(item, &json::item("/statements", index), context)?);
         }
         Ok(VexDocument {
             id,
@@ -446,9 +447,8 @@ struct Inherited {
 
 /// `version`: an integer ≥ 1, or (0.0.1) a string holding one.
 fn version(obj: &Object<'_>, pointer: &str) -> Result<Option<u64>, OpenVexError> {
-    let pointer = child(pointer, "version");
     let bad = |found: String| OpenVexError::BadVersion {
-        pointer: pointer.clone(),
+        pointer: child(pointer, "version"),
         found,
     };
     match obj.get("version") {
@@ -466,7 +466,7 @@ fn version(obj: &Object<'_>, pointer: &str) -> Result<Option<u64>, OpenVexError>
             _ => Err(bad(format!("{s:?}"))),
         },
         Some(_) => Err(OpenVexError::WrongType {
-            pointer: pointer.clone(),
+            pointer: child(pointer, "version"),
             expected: "an integer",
         }),
     }
@@ -518,14 +518,14 @@ fn products(
     if let Some(v) = obj.get("products") {
         let pointer = child(pointer, "products");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            products.push(product(item, &format!("{pointer}/{i}"), warnings)?);
+            products.push(product(item, &json::item(&pointer, i), warnings)?);
         }
     }
     if let Some(v) = obj.get("subcomponents") {
         let pointer = child(pointer, "subcomponents");
         let mut shared = Vec::new();
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            shared.push(identity(item, &format!("{pointer}/{i}"), warnings)?);
+            shared.push(identity(item, &json::item(&pointer, i), warnings)?);
         }
         for product in &mut products {
             product.subcomponents.extend(shared.iter().cloned());
@@ -546,7 +546,7 @@ fn product(
     {
         let pointer = child(pointer, "subcomponents");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            subcomponents.push(identity(item, &format!("{pointer}/{i}"), warnings)?);
+            subcomponents.push(identity(item, &json::item(&pointer, i), warnings)?);
         }
     }
     Ok(Product {
@@ -628,14 +628,16 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
         .timestamp
         .or(latest)
         .ok_or(OpenVexError::NoStatements)?;
-    let mut statements = document
-        .statements
-        .iter()
-        .enumerate()
-        .map(|(i, s)| statement_value(s, i).map(|v| v.to_canonical()))
-        .collect::<Result<Vec<_>, _>>()?;
-    statements.sort_unstable();
-    statements.dedup();
+    // Every statement's canonical bytes in one buffer, sorted and deduplicated as spans of it.
+    let mut canonical = Vec::new();
+    let mut spans = Vec::with_capacity(document.statements.len());
+    for (i, statement) in document.statements.iter().enumerate() {
+        let start = canonical.len();
+        statement_value(statement, i)?.write_canonical(&mut canonical);
+        spans.push(start..canonical.len());
+    }
+    spans.sort_unstable_by(|a, b| canonical[a.clone()].cmp(&canonical[b.clone()]));
+    spans.dedup_by(|a, b| canonical[a.clone()] == canonical[b.clone()]);
     let mut root = Object::default();
     root.insert("@context", text(CONTEXT_V0_2_0));
     root.insert("@id", Value::String(to_iri(&document.id)));
@@ -651,14 +653,15 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     root.insert("statements", Value::Array(Vec::new()));
     Ok(splice_statements(
         &Value::Object(root).to_canonical(),
-        statements,
+        &canonical,
+        &spans,
     ))
 }
 
 /// The canonical document `shell` (whose `statements` is `[]`) with the canonical `statements`
 /// put inside that array. A `"` inside a JSON string is always escaped, so `"statements":[` occurs
 /// in canonical bytes only as the member itself.
-fn splice_statements(shell: &[u8], statements: Vec<Vec<u8>>) -> Vec<u8> {
+fn splice_statements(shell: &[u8], canonical: &[u8], spans: &[Range<usize>]) -> Vec<u8> {
     const MEMBER: &[u8] = b"\"statements\":[";
     let Some(at) = shell
         .windows(MEMBER.len())
@@ -667,14 +670,14 @@ fn splice_statements(shell: &[u8], statements: Vec<Vec<u8>>) -> Vec<u8> {
     else {
         return shell.to_vec();
     };
-    let body: usize = statements.iter().map(|s| s.len() + 1).sum();
+    let body: usize = spans.iter().map(|s| s.len() + 1).sum();
     let mut out = Vec::with_capacity(shell.len() + body);
     out.extend_from_slice(&shell[..at]);
-    for (i, statement) in statements.into_iter().enumerate() {
+    for (i, span) in spans.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&statement);
+        out.extend_from_slice(&canonical[span.clone()]);
     }
     out.extend_from_slice(&shell[at..]);
     out

@@ -150,6 +150,12 @@ impl<'a> Value<'a> {
         out
     }
 
+    /// Appends the canonical (RFC 8785) bytes of this value to `out`, for callers that gather
+    /// many values' canonical forms in one buffer.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        super::write::write_value(self, out);
+    }
+
     /// SHA-256 of this value's canonical (RFC 8785) bytes, the same as hashing
     /// [`Value::to_canonical`], computed as they are written so that they are never held whole.
     pub fn canonical_sha256(&self) -> crate::Digest {
