@@ -4,7 +4,7 @@
 //!
 //! Every file is read into memory first (disk is not timed). Then, in one process:
 //! 1. **stella** — read each document ([`openvex::read`]) and add it to the merge
-//!    ([`Merger::add_owned`], so one document model is held at a time), under a policy that ranks two
+//!    ([`Merger::add`], so one document model is held at a time), under a policy that ranks two
 //!    authors; finish the merge, write the merged document ([`openvex::write`]) and drop it all; the peak
 //!    resident set of this run, measured from `VmHWM` after resetting it through
 //!    `/proc/self/clear_refs`, is compared with the input size (the input bytes themselves are
@@ -183,8 +183,9 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
         statements += input.document.statements.len();
         let started = Stopwatch::start();
         merger
-            .add_owned(&input.canonical_id, input.document)
+            .add(&input.canonical_id, &input.document)
             .expect("merge");
+        drop(input);
         merge_time += started.cpu();
     }
     let resident_added = rss_kib("VmRSS") * 1024;

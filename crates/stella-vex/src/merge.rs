@@ -383,6 +383,7 @@ struct Kept {
 }
 
 /// A product of a [`Kept`] statement: its identity id and its subcomponents' identity ids.
+#[derive(Clone)]
 struct KeptProduct {
     identity: u32,
     subcomponents: Vec<u32>,
@@ -398,6 +399,16 @@ struct Contender {
 }
 
 impl Contender {
+    /// Another handle on the same claim.
+    fn clone_ref(&self) -> Contender {
+        Contender {
+            statement: Arc::clone(&self.statement),
+            product: self.product,
+            priority: self.priority,
+            source: self.source,
+        }
+    }
+
     fn rank(&self) -> Rank<'_> {
         Rank::of_statement(&self.statement.statement, self.priority)
     }
@@ -567,7 +578,7 @@ impl Merger {
         let mut sources = Sources::default();
         for statement in &document.statements {
             let source = self.source(&statement.provenance, &mut sources);
-            let products = statement
+            let products: Vec<KeptProduct> = statement
                 .products
                 .iter()
                 .map(|p| KeptProduct {
@@ -577,15 +588,21 @@ impl Merger {
                         .collect(),
                 })
                 .collect();
-            let mut statement = without_products(statement);
-            statement.provenance.author = String::new();
-            self.add_statement(
-                Arc::new(Kept {
-                    statement,
-                    products,
-                }),
-                source,
-            )?;
+            // Copied when one of its claims first wins: a statement that wins nothing is never
+            // copied, and a winner's copy is allocated compactly, apart from the document.
+            let mut shared = None;
+            let mut kept = || {
+                let kept = shared.get_or_insert_with(|| {
+                    let mut copy = without_products(statement);
+                    copy.provenance.author = String::new();
+                    Arc::new(Kept {
+                        statement: copy,
+                        products: products.clone(),
+                    })
+                });
+                Arc::clone(kept)
+            };
+            self.add_statement(statement, &products, source, &mut kept)?;
         }
         Ok(())
     }
@@ -616,13 +633,13 @@ impl Merger {
                 })
                 .collect();
             statement.provenance.author = String::new();
-            self.add_statement(
-                Arc::new(Kept {
-                    statement,
-                    products,
-                }),
-                source,
-            )?;
+            let kept = Arc::new(Kept {
+                statement,
+                products,
+            });
+            self.add_statement(&kept.statement, &kept.products, source, &mut || {
+                Arc::clone(&kept)
+            })?;
         }
         Ok(())
     }
@@ -671,51 +688,51 @@ impl Merger {
         (source, priority)
     }
 
-    /// One statement's claims put in their groups.
+    /// One statement's claims (`products` its products' interned ids) put in their groups;
+    /// `kept` gives the merge's copy of it for each claim that wins.
     fn add_statement(
         &mut self,
-        kept: Arc<Kept>,
+        statement: &VexStatement,
+        products: &[KeptProduct],
         (source, priority): (Source, i64),
+        kept: &mut dyn FnMut() -> Arc<Kept>,
     ) -> Result<(), MergeError> {
-        let name = self.names.link(&kept.statement.vulnerability);
-        if kept.products.is_empty() {
-            return self.claim((name, None, None), &kept, None, priority, source);
+        let name = self.names.link(&statement.vulnerability);
+        let claim = Claim {
+            statement,
+            priority,
+            source,
+        };
+        if products.is_empty() {
+            return self.claim((name, None, None), &claim, None, kept);
         }
-        for (p, product) in kept.products.iter().enumerate() {
+        for (p, product) in products.iter().enumerate() {
             let key = self.products.key_of(product.identity);
             let at = index_u32(p);
             if product.subcomponents.is_empty() {
-                self.claim(
-                    (name, Some(key), None),
-                    &kept,
-                    Some((at, None)),
-                    priority,
-                    source,
-                )?;
+                self.claim((name, Some(key), None), &claim, Some((at, None)), kept)?;
             }
             for (s, &sub) in product.subcomponents.iter().enumerate() {
                 let sub_key = self.products.key_of(sub);
                 self.claim(
                     (name, Some(key), Some(sub_key)),
-                    &kept,
+                    &claim,
                     Some((at, Some(index_u32(s)))),
-                    priority,
-                    source,
+                    kept,
                 )?;
             }
         }
         Ok(())
     }
 
-    /// One claim of `kept` (about its product and subcomponent `product`, by index) put in its
-    /// group.
+    /// One claim (about the statement's product and subcomponent `product`, by index) put in
+    /// its group.
     fn claim(
         &mut self,
         key: GroupKey,
-        kept: &Arc<Kept>,
+        claim: &Claim<'_>,
         product: Option<(u32, Option<u32>)>,
-        priority: i64,
-        source: Source,
+        kept: &mut dyn FnMut() -> Arc<Kept>,
     ) -> Result<(), MergeError> {
         self.claims += 1;
         if self.claims > MAX_CLAIMS {
@@ -724,13 +741,17 @@ impl Merger {
                 limit: MAX_CLAIMS,
             });
         }
-        let contender = || Contender {
-            statement: Arc::clone(kept),
+        let &Claim {
+            statement,
+            priority,
+            source,
+        } = claim;
+        let mut contender = || Contender {
+            statement: kept(),
             product,
             priority,
             source,
         };
-        let statement = &kept.statement;
         match self.groups.entry(key) {
             hash_map::Entry::Vacant(e) => {
                 e.insert(Group {
@@ -749,9 +770,7 @@ impl Merger {
                         beaten.source,
                     );
                     group.rivals.push(rival);
-                } else if group.winner.statement.statement.provenance != statement.provenance
-                    || group.winner.source.author != source.author
-                {
+                } else if !same_statement(&group.winner, statement, source) {
                     // A product named twice in the winning statement is no rival of itself.
                     let rival = self.interned.rival(statement, priority, source);
                     group.rivals.push(rival);
@@ -773,34 +792,14 @@ impl Merger {
             groups,
             ..
         } = self;
-        // Names linked by aliases are one vulnerability: their groups are joined.
-        let mut joined: FxHashMap<GroupKey, Group> =
-            FxHashMap::with_capacity_and_hasher(groups.len(), Default::default());
-        for ((name, key, sub_key), group) in groups {
-            match joined.entry((names.root(name), key, sub_key)) {
-                hash_map::Entry::Vacant(e) => {
-                    e.insert(group);
-                }
-                hash_map::Entry::Occupied(mut e) => {
-                    let kept = e.get_mut();
-                    let Group { winner, rivals } = group;
-                    kept.rivals.extend(rivals);
-                    let beaten = if winner.rank().precedence(&kept.winner.rank()).0.is_gt() {
-                        std::mem::replace(&mut kept.winner, winner)
-                    } else {
-                        winner
-                    };
-                    let rival =
-                        interned.rival(&beaten.statement.statement, beaten.priority, beaten.source);
-                    kept.rivals.push(rival);
-                }
-            }
-        }
-        let linked = names.linked_sets();
-        // Sorted while the groups are small; each is resolved into its statement in that order.
-        let mut sorted: Vec<(GroupKey, Group)> = joined.into_iter().collect();
+        // Groups are keyed by their vulnerability's linked set (names linked by aliases are one
+        // vulnerability) and sorted while they are small; groups whose names were linked after
+        // they were made sort together and are joined.
+        let mut sorted: Vec<(GroupKey, Group)> = groups
+            .into_iter()
+            .map(|((name, key, sub_key), group)| ((names.root(name), key, sub_key), group))
+            .collect();
         let product_key = |k: Option<u32>| k.map(|k| products.text(k));
-        let identities = products.identities();
         sorted.sort_unstable_by(|(a, _), (b, _)| {
             names
                 .smallest(a.0)
@@ -808,6 +807,23 @@ impl Merger {
                 .then_with(|| product_key(a.1).cmp(&product_key(b.1)))
                 .then_with(|| product_key(a.2).cmp(&product_key(b.2)))
         });
+        sorted.dedup_by(|(later_key, later), (key, kept)| {
+            if later_key != key {
+                return false;
+            }
+            let winner = std::mem::replace(&mut later.winner, kept.winner.clone_ref());
+            kept.rivals.append(&mut later.rivals);
+            let beaten = if winner.rank().precedence(&kept.winner.rank()).0.is_gt() {
+                std::mem::replace(&mut kept.winner, winner)
+            } else {
+                winner
+            };
+            let rival = interned.rival(&beaten.statement.statement, beaten.priority, beaten.source);
+            kept.rivals.push(rival);
+            true
+        });
+        let linked = names.linked_sets();
+        let identities = products.into_identities();
         let statements = sorted
             .into_iter()
             .map(|(key, group)| resolve(group, linked.get(&key.0), &interned, &identities))
@@ -821,6 +837,26 @@ impl Merger {
             statements,
         }
     }
+}
+
+/// A statement whose claims are being put in their groups, with its source and priority.
+struct Claim<'a> {
+    statement: &'a VexStatement,
+    priority: i64,
+    source: Source,
+}
+
+/// Whether `winner` is a claim of the statement `statement` from `source` (the merge's copy
+/// leaves the author's name to the source).
+fn same_statement(winner: &Contender, statement: &VexStatement, source: Source) -> bool {
+    let (a, b) = (
+        &winner.statement.statement.provenance,
+        &statement.provenance,
+    );
+    a.document == b.document
+        && a.format == b.format
+        && a.statement_index == b.statement_index
+        && winner.source.author == source.author
 }
 
 /// Merges `inputs` under `policy` (see the module docs for the rules).
@@ -962,11 +998,11 @@ impl ProductKeys {
     }
 
     /// Every identity, by its id.
-    fn identities(&self) -> Vec<ProductIdentity> {
+    fn into_identities(self) -> Vec<ProductIdentity> {
         let mut identities = vec![ProductIdentity::default(); self.key_of.len()];
-        for (identity, &id) in &self.by_identity {
+        for (identity, id) in self.by_identity {
             if let Some(slot) = identities.get_mut(id as usize) {
-                slot.clone_from(identity);
+                *slot = identity;
             }
         }
         identities
@@ -1038,14 +1074,21 @@ impl VulnerabilityNames {
         &self.names[self.smallest[root]]
     }
 
-    /// Every name, by the root of its linked set.
+    /// Every name linked to another, by the root of its linked set. A name linked to none is
+    /// left out: it is the name of every statement in its groups, so it adds no alias.
     fn linked_sets(&mut self) -> FxHashMap<usize, BTreeSet<String>> {
+        let roots: Vec<usize> = (0..self.names.len()).map(|i| self.root(i)).collect();
+        let mut sizes = vec![0usize; roots.len()];
+        for &root in &roots {
+            sizes[root] += 1;
+        }
         let mut sets: FxHashMap<usize, BTreeSet<String>> = FxHashMap::default();
-        for i in 0..self.names.len() {
-            let root = self.root(i);
-            sets.entry(root)
-                .or_default()
-                .insert(self.names[i].to_string());
+        for (i, &root) in roots.iter().enumerate() {
+            if sizes[root] > 1 {
+                sets.entry(root)
+                    .or_default()
+                    .insert(self.names[i].to_string());
+            }
         }
         sets
     }
