@@ -436,5 +436,11 @@ fn documents_added_one_at_a_time_merge_as_a_whole() {
                 .unwrap();
         }
         assert_eq!(merger.finish(), whole);
+        // Straight to the document, without the superseded records.
+        let mut merger = Merger::new(&Policy::default());
+        for input in &order {
+            merger.add(&input.canonical_id, &input.document).unwrap();
+        }
+        assert_eq!(merger.finish_document(), whole.document());
     }
 }
