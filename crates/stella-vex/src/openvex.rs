@@ -620,24 +620,62 @@ fn identity(
 /// [`OpenVexError::NoStatements`] for a document without statements (the schema requires one);
 /// [`OpenVexError::Canonical`] if a value cannot be canonical JSON (a version beyond 2^53).
 pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
+    let timestamp = document_timestamp(document)?;
+    let statements = canonical_statements(document.statements.iter())?;
+    with_statements(document, timestamp, &statements)
+}
+
+/// [`write`] taking the document: each statement is dropped once its canonical bytes are
+/// written, so the document and its canonical form are never both held whole.
+///
+/// # Errors
+/// As [`write`].
+pub fn write_owned(mut document: VexDocument) -> Result<Vec<u8>, OpenVexError> {
+    let timestamp = document_timestamp(&document)?;
+    let statements = canonical_statements(std::mem::take(&mut document.statements).into_iter())?;
+    with_statements(&document, timestamp, &statements)
+}
+
+/// The document's timestamp: its own, else its latest statement's.
+fn document_timestamp(document: &VexDocument) -> Result<jiff::Timestamp, OpenVexError> {
     if document.statements.is_empty() {
         return Err(OpenVexError::NoStatements);
     }
     let latest = document.statements.iter().map(|s| s.timestamp).max();
-    let timestamp = document
+    document
         .timestamp
         .or(latest)
-        .ok_or(OpenVexError::NoStatements)?;
-    // Every statement's canonical bytes in one buffer, sorted and deduplicated as spans of it.
-    let mut canonical = Vec::new();
-    let mut spans = Vec::with_capacity(document.statements.len());
-    for (i, statement) in document.statements.iter().enumerate() {
-        let start = canonical.len();
-        statement_value(statement, i)?.write_canonical(&mut canonical);
-        spans.push(start..canonical.len());
+        .ok_or(OpenVexError::NoStatements)
+}
+
+/// Every statement's canonical bytes in one buffer, with the spans of it sorted by those bytes
+/// and without duplicates.
+struct CanonicalStatements {
+    bytes: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+fn canonical_statements<S: std::borrow::Borrow<VexStatement>>(
+    statements: impl ExactSizeIterator<Item = S>,
+) -> Result<CanonicalStatements, OpenVexError> {
+    let mut bytes = Vec::new();
+    let mut spans = Vec::with_capacity(statements.len());
+    for (i, statement) in statements.enumerate() {
+        let start = bytes.len();
+        statement_value(statement.borrow(), i)?.write_canonical(&mut bytes);
+        spans.push(start..bytes.len());
     }
-    spans.sort_unstable_by(|a, b| canonical[a.clone()].cmp(&canonical[b.clone()]));
-    spans.dedup_by(|a, b| canonical[a.clone()] == canonical[b.clone()]);
+    spans.sort_unstable_by(|a, b| bytes[a.clone()].cmp(&bytes[b.clone()]));
+    spans.dedup_by(|a, b| bytes[a.clone()] == bytes[b.clone()]);
+    Ok(CanonicalStatements { bytes, spans })
+}
+
+/// The canonical document: `document`'s members (its statements aside) with `statements`.
+fn with_statements(
+    document: &VexDocument,
+    timestamp: jiff::Timestamp,
+    statements: &CanonicalStatements,
+) -> Result<Vec<u8>, OpenVexError> {
     let mut root = Object::default();
     root.insert("@context", text(CONTEXT_V0_2_0));
     root.insert("@id", Value::String(to_iri(&document.id)));
@@ -653,8 +691,8 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     root.insert("statements", Value::Array(Vec::new()));
     Ok(splice_statements(
         &Value::Object(root).to_canonical(),
-        &canonical,
-        &spans,
+        &statements.bytes,
+        &statements.spans,
     ))
 }
 

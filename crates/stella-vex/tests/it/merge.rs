@@ -443,4 +443,9 @@ fn documents_added_one_at_a_time_merge_as_a_whole() {
         }
         assert_eq!(merger.finish_document(), whole.document());
     }
+    let document = whole.document();
+    assert_eq!(
+        openvex::write_owned(document.clone()).unwrap(),
+        openvex::write(&document).unwrap()
+    );
 }
