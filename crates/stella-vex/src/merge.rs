@@ -27,10 +27,11 @@
 //!
 //! [`merge()`] takes every input at once; [`Merger`] takes them one at a time, so a caller reading
 //! many documents holds one document's model at a time: the merge keeps each group's winning
-//! statement and a few bytes per losing claim, and joins the groups of names found to be one
-//! vulnerability when it finishes. The
-//! merged document's id is derived from the sorted canonical ids of its inputs, and its
-//! timestamp is the latest input timestamp: the wall clock is never read.
+//! statement (its products as ids of the product identities it interns) and a few bytes per
+//! losing claim, and joins the groups of names found to be one vulnerability when it finishes.
+//! [`Merger::finish_document`] goes straight to the merged document, without the [`Superseded`]
+//! records it does not carry. The merged document's id is derived from the sorted canonical ids
+//! of its inputs, and its timestamp is the latest input timestamp: the wall clock is never read.
 //!
 //! ```
 //! use stella_vex::merge::{self, MergeInput, Policy, Rule};
