@@ -68,7 +68,33 @@ pub(crate) fn array<'v, 'a>(value: &'v Value<'a>, pointer: &str) -> Result<&'v [
 
 /// The pointer of `member` inside the object at `pointer`.
 pub(crate) fn child(pointer: &str, member: &str) -> String {
-    format!("{pointer}/{}", jcs::escape_pointer_segment(member))
+    // Built by hand: readers make one for every statement and product they read.
+    let segment = jcs::escape_pointer_segment(member);
+    let mut out = String::with_capacity(pointer.len() + 1 + segment.len());
+    out.push_str(pointer);
+    out.push('/');
+    out.push_str(&segment);
+    out
+}
+
+/// The pointer of item `index` of the array at `pointer`.
+pub(crate) fn item(pointer: &str, index: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = index;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(pointer.len() + 1 + digits.len() - at);
+    out.push_str(pointer);
+    out.push('/');
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    out
 }
 
 /// The string member `name` of `obj`, if present.

@@ -27,10 +27,11 @@
 //!
 //! [`merge()`] takes every input at once; [`Merger`] takes them one at a time, so a caller reading
 //! many documents holds one document's model at a time: the merge keeps each group's winning
-//! statement and a few bytes per losing claim, and joins the groups of names found to be one
-//! vulnerability when it finishes. The
-//! merged document's id is derived from the sorted canonical ids of its inputs, and its
-//! timestamp is the latest input timestamp: the wall clock is never read.
+//! statement (its products as ids of the product identities it interns) and a few bytes per
+//! losing claim, and joins the groups of names found to be one vulnerability when it finishes.
+//! [`Merger::finish_document`] goes straight to the merged document, without the [`Superseded`]
+//! records it does not carry. The merged document's id is derived from the sorted canonical ids
+//! of its inputs, and its timestamp is the latest input timestamp: the wall clock is never read.
 //!
 //! ```
 //! use stella_vex::merge::{self, MergeInput, Policy, Rule};
@@ -68,8 +69,11 @@
 //! What this module does not own: reading policy files (the `stella` binary), matching a query
 //! against products (see [`crate::matching`]), or any format.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, hash_map};
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use stella_core::{Digest, ErrorKind, Kinded};
 
@@ -236,13 +240,19 @@ impl Merged {
     /// writers). Claims that one source statement won are one statement again, with the
     /// products and subcomponents it won (so a statement's `@id` appears once).
     pub fn document(&self) -> VexDocument {
-        self.shell(regroup(self.statements.iter().map(|m| m.statement.clone())))
+        self.shell(regroup(
+            self.statements
+                .iter()
+                .map(|m| m.statement.clone())
+                .collect(),
+        ))
     }
 
     /// [`Merged::document`] without copying: the statements move into the document and what
     /// they superseded is dropped.
     pub fn into_document(self) -> VexDocument {
-        let statements = regroup(self.statements.into_iter().map(|m| m.statement));
+        // The list's memory is reused for the statements (MergedStatement is the larger).
+        let statements = regroup(self.statements.into_iter().map(|m| m.statement).collect());
         VexDocument {
             id: self.id,
             author: self.author,
@@ -270,39 +280,45 @@ impl Merged {
 }
 
 /// Effective statements that came from one source statement joined into one again, in source
-/// order (canonical id, statement index).
-fn regroup(statements: impl Iterator<Item = VexStatement>) -> Vec<VexStatement> {
-    let mut statements: Vec<Option<VexStatement>> = statements.map(Some).collect();
+/// order (canonical id, statement index). The statements are reordered where they are and joined
+/// in place: no second list of them is made.
+fn regroup(statements: Vec<VexStatement>) -> Vec<VexStatement> {
+    let mut statements = statements;
     // The order is found on small keys (stable, so the first of a source's statements in merged
-    // order is the one kept); the statements themselves are moved once.
+    // order is the one kept); the statements themselves are then swapped into it.
     let mut order: Vec<(&Digest, usize, usize)> = statements
         .iter()
         .enumerate()
-        .filter_map(|(at, s)| {
-            let p = &s.as_ref()?.provenance;
-            Some((&p.document, p.statement_index, at))
-        })
+        .map(|(at, s)| (&s.provenance.document, s.provenance.statement_index, at))
         .collect();
     order.sort_unstable();
-    let order: Vec<(bool, usize)> = order
-        .iter()
-        .enumerate()
-        .map(|(i, &(document, index, at))| {
-            let same_source = i > 0 && order[i - 1].0 == document && order[i - 1].1 == index;
-            (same_source, at)
-        })
-        .collect();
-    let mut out: Vec<VexStatement> = Vec::with_capacity(statements.len());
-    for (same_source, at) in order {
-        let Some(statement) = statements.get_mut(at).and_then(Option::take) else {
-            continue;
-        };
-        match out.last_mut() {
-            Some(last) if same_source => add_products(&mut last.products, statement.products),
-            _ => out.push(statement),
+    let order: Vec<usize> = order.into_iter().map(|(_, _, at)| at).collect();
+    permute(&mut statements, order);
+    statements.dedup_by(|later, kept| {
+        let same_source = later.provenance.document == kept.provenance.document
+            && later.provenance.statement_index == kept.provenance.statement_index;
+        if same_source {
+            add_products(&mut kept.products, std::mem::take(&mut later.products));
         }
+        same_source
+    });
+    statements
+}
+
+/// Reorders `items` so that the item at `order[i]` ends at `i` (`order` a permutation of the
+/// indices), by following its cycles with swaps.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut at = start;
+        // Each cycle is walked once: a placed position points at itself afterwards.
+        while order[at] != start {
+            let from = order[at];
+            items.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
     }
-    out
 }
 
 /// `more` added to `products`: a product already there gains the subcomponents; the result is
@@ -359,18 +375,43 @@ impl Rank<'_> {
     }
 }
 
+/// A statement as the merge keeps it while it wins some group: its products as interned
+/// identity ids ([`ProductKeys`]) instead of copies, and its author's name left empty (the
+/// claim's [`Source`] names it), so that what a winner holds is mostly what it says.
+struct Kept {
+    statement: VexStatement,
+    products: Vec<KeptProduct>,
+}
+
+/// A product of a [`Kept`] statement: its identity id and its subcomponents' identity ids.
+#[derive(Clone)]
+struct KeptProduct {
+    identity: u32,
+    subcomponents: Vec<u32>,
+}
+
 /// The claim winning a group so far: its statement (shared by every group it wins) and the
 /// product and subcomponent it wins here, as indices into the statement's products.
 struct Contender {
-    statement: Arc<VexStatement>,
+    statement: Arc<Kept>,
     product: Option<(u32, Option<u32>)>,
     priority: i64,
     source: Source,
 }
 
 impl Contender {
+    /// Another handle on the same claim.
+    fn clone_ref(&self) -> Contender {
+        Contender {
+            statement: Arc::clone(&self.statement),
+            product: self.product,
+            priority: self.priority,
+            source: self.source,
+        }
+    }
+
     fn rank(&self) -> Rank<'_> {
-        Rank::of_statement(&self.statement, self.priority)
+        Rank::of_statement(&self.statement.statement, self.priority)
     }
 }
 
@@ -379,6 +420,14 @@ impl Contender {
 struct Source {
     document: u32,
     author: u32,
+}
+
+/// The sources met in the document being added: by provenance digest, and the last one with its
+/// priority.
+#[derive(Default)]
+struct Sources {
+    documents: FxHashMap<Digest, u32>,
+    last: Option<(Source, i64)>,
 }
 
 /// A claim that lost, in the few bytes needed to rank it and to give its [`Superseded`] record
@@ -398,9 +447,9 @@ struct Rival {
 struct Interned {
     documents: Vec<Digest>,
     authors: Vec<String>,
-    author_ids: HashMap<String, u32>,
+    author_ids: FxHashMap<String, u32>,
     justifications: Vec<Justification>,
-    justification_ids: HashMap<Justification, u32>,
+    justification_ids: FxHashMap<Justification, u32>,
 }
 
 impl Interned {
@@ -497,7 +546,7 @@ pub struct Merger {
     names: VulnerabilityNames,
     products: ProductKeys,
     interned: Interned,
-    groups: HashMap<GroupKey, Group>,
+    groups: FxHashMap<GroupKey, Group>,
     claims: usize,
 }
 
@@ -511,20 +560,95 @@ impl Merger {
             names: VulnerabilityNames::default(),
             products: ProductKeys::default(),
             interned: Interned::default(),
-            groups: HashMap::new(),
+            groups: FxHashMap::default(),
             claims: 0,
         }
     }
 
     /// Adds the document whose canonical id is `canonical_id`; a document already added (by that
-    /// id) is one source and is skipped.
+    /// id) is one source and is skipped. The statements that win a group are copied; a caller
+    /// that is done with the document can hand it over with [`Merger::add_owned`] instead.
     ///
     /// # Errors
     /// [`MergeError::TooManyClaims`] when the documents added so far name more than
     /// [`MAX_CLAIMS`] products and subcomponents together.
     pub fn add(&mut self, canonical_id: &Digest, document: &VexDocument) -> Result<(), MergeError> {
-        if self.inputs.contains(canonical_id) {
+        if !self.begin(canonical_id, document) {
             return Ok(());
+        }
+        let mut sources = Sources::default();
+        for statement in &document.statements {
+            let source = self.source(&statement.provenance, &mut sources);
+            let products: Vec<KeptProduct> = statement
+                .products
+                .iter()
+                .map(|p| KeptProduct {
+                    identity: self.products.intern(Cow::Borrowed(&p.identity)),
+                    subcomponents: (p.subcomponents.iter())
+                        .map(|s| self.products.intern(Cow::Borrowed(s)))
+                        .collect(),
+                })
+                .collect();
+            // Copied when one of its claims first wins: a statement that wins nothing is never
+            // copied, and a winner's copy is allocated compactly, apart from the document.
+            let mut shared = None;
+            let mut kept = || {
+                let kept = shared.get_or_insert_with(|| {
+                    let mut copy = without_products(statement);
+                    copy.provenance.author = String::new();
+                    Arc::new(Kept {
+                        statement: copy,
+                        products: products.clone(),
+                    })
+                });
+                Arc::clone(kept)
+            };
+            self.add_statement(statement, &products, source, &mut kept)?;
+        }
+        Ok(())
+    }
+
+    /// [`Merger::add`] taking the document: its statements move into the merge instead of being
+    /// copied (the same result).
+    ///
+    /// # Errors
+    /// As [`Merger::add`].
+    pub fn add_owned(
+        &mut self,
+        canonical_id: &Digest,
+        document: VexDocument,
+    ) -> Result<(), MergeError> {
+        if !self.begin(canonical_id, &document) {
+            return Ok(());
+        }
+        let mut sources = Sources::default();
+        for mut statement in document.statements {
+            let source = self.source(&statement.provenance, &mut sources);
+            let products = std::mem::take(&mut statement.products)
+                .into_iter()
+                .map(|p| KeptProduct {
+                    identity: self.products.intern(Cow::Owned(p.identity)),
+                    subcomponents: (p.subcomponents.into_iter())
+                        .map(|s| self.products.intern(Cow::Owned(s)))
+                        .collect(),
+                })
+                .collect();
+            statement.provenance.author = String::new();
+            let kept = Arc::new(Kept {
+                statement,
+                products,
+            });
+            self.add_statement(&kept.statement, &kept.products, source, &mut || {
+                Arc::clone(&kept)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records the document as an input; false when it was added before.
+    fn begin(&mut self, canonical_id: &Digest, document: &VexDocument) -> bool {
+        if self.inputs.contains(canonical_id) {
+            return false;
         }
         self.inputs.insert(canonical_id.clone());
         let latest = document
@@ -533,79 +657,83 @@ impl Merger {
             .chain(document.statements.iter().map(|s| s.timestamp))
             .max();
         self.timestamp = self.timestamp.max(latest);
-        let mut sources: HashMap<&Digest, u32> = HashMap::new();
-        for statement in &document.statements {
-            // Readers set the statement's provenance to the document's canonical id; interning
-            // by what the statement says keeps the record true if a caller's differs.
-            let digest = &statement.provenance.document;
-            let document_id = match sources.get(digest) {
-                Some(&id) => id,
-                None => {
-                    let id = index_u32(self.interned.documents.len());
-                    self.interned.documents.push(digest.clone());
-                    sources.insert(digest, id);
-                    id
-                }
-            };
-            let source = Source {
-                document: document_id,
-                author: self.interned.author(&statement.provenance.author),
-            };
-            self.add_statement(statement, source)?;
-        }
-        Ok(())
+        true
     }
 
+    /// The interned source of a statement and its priority; statements of one document almost
+    /// always share it, so the last one is checked before any hashing.
+    fn source(&mut self, provenance: &Provenance, sources: &mut Sources) -> (Source, i64) {
+        if let Some((source, priority)) = sources.last
+            && self.interned.documents[source.document as usize] == provenance.document
+            && self.interned.authors[source.author as usize] == provenance.author
+        {
+            return (source, priority);
+        }
+        // Readers set the statement's provenance to the document's canonical id; interning by
+        // what the statement says keeps the record true if a caller's differs.
+        let document = match sources.documents.get(&provenance.document) {
+            Some(&id) => id,
+            None => {
+                let id = index_u32(self.interned.documents.len());
+                self.interned.documents.push(provenance.document.clone());
+                sources.documents.insert(provenance.document.clone(), id);
+                id
+            }
+        };
+        let source = Source {
+            document,
+            author: self.interned.author(&provenance.author),
+        };
+        let priority = self.policy.priority(provenance);
+        sources.last = Some((source, priority));
+        (source, priority)
+    }
+
+    /// One statement's claims (`products` its products' interned ids) put in their groups;
+    /// `kept` gives the merge's copy of it for each claim that wins.
     fn add_statement(
         &mut self,
         statement: &VexStatement,
-        source: Source,
+        products: &[KeptProduct],
+        (source, priority): (Source, i64),
+        kept: &mut dyn FnMut() -> Arc<Kept>,
     ) -> Result<(), MergeError> {
         let name = self.names.link(&statement.vulnerability);
-        let priority = self.policy.priority(&statement.provenance);
-        let mut shared = None;
-        if statement.products.is_empty() {
-            let claim = Claim {
-                statement,
-                product: None,
-                priority,
-                source,
-            };
-            return self.claim((name, None, None), claim, &mut shared);
+        let claim = Claim {
+            statement,
+            priority,
+            source,
+        };
+        if products.is_empty() {
+            return self.claim((name, None, None), &claim, None, kept);
         }
-        for (p, product) in statement.products.iter().enumerate() {
-            let key = self.products.key(&product.identity);
+        for (p, product) in products.iter().enumerate() {
+            let key = self.products.key_of(product.identity);
             let at = index_u32(p);
             if product.subcomponents.is_empty() {
-                let claim = Claim {
-                    statement,
-                    product: Some((at, None)),
-                    priority,
-                    source,
-                };
-                self.claim((name, Some(key), None), claim, &mut shared)?;
+                self.claim((name, Some(key), None), &claim, Some((at, None)), kept)?;
             }
-            for (s, sub) in product.subcomponents.iter().enumerate() {
-                let sub_key = self.products.key(sub);
-                let claim = Claim {
-                    statement,
-                    product: Some((at, Some(index_u32(s)))),
-                    priority,
-                    source,
-                };
-                self.claim((name, Some(key), Some(sub_key)), claim, &mut shared)?;
+            for (s, &sub) in product.subcomponents.iter().enumerate() {
+                let sub_key = self.products.key_of(sub);
+                self.claim(
+                    (name, Some(key), Some(sub_key)),
+                    &claim,
+                    Some((at, Some(index_u32(s)))),
+                    kept,
+                )?;
             }
         }
         Ok(())
     }
 
-    /// One claim put in its group; `shared` is the statement's copy once one of its claims has
-    /// won somewhere.
+    /// One claim (about the statement's product and subcomponent `product`, by index) put in
+    /// its group.
     fn claim(
         &mut self,
         key: GroupKey,
-        claim: Claim<'_>,
-        shared: &mut Option<Arc<VexStatement>>,
+        claim: &Claim<'_>,
+        product: Option<(u32, Option<u32>)>,
+        kept: &mut dyn FnMut() -> Arc<Kept>,
     ) -> Result<(), MergeError> {
         self.claims += 1;
         if self.claims > MAX_CLAIMS {
@@ -614,14 +742,13 @@ impl Merger {
                 limit: MAX_CLAIMS,
             });
         }
-        let Claim {
+        let &Claim {
             statement,
-            product,
             priority,
             source,
         } = claim;
-        let contender = |shared: &mut Option<Arc<VexStatement>>| Contender {
-            statement: Arc::clone(shared.get_or_insert_with(|| Arc::new(statement.clone()))),
+        let mut contender = || Contender {
+            statement: kept(),
             product,
             priority,
             source,
@@ -629,7 +756,7 @@ impl Merger {
         match self.groups.entry(key) {
             hash_map::Entry::Vacant(e) => {
                 e.insert(Group {
-                    winner: contender(shared),
+                    winner: contender(),
                     rivals: Vec::new(),
                 });
             }
@@ -637,12 +764,14 @@ impl Merger {
                 let group = e.get_mut();
                 let rank = Rank::of_statement(statement, priority);
                 if rank.precedence(&group.winner.rank()).0.is_gt() {
-                    let beaten = std::mem::replace(&mut group.winner, contender(shared));
-                    let rival =
-                        self.interned
-                            .rival(&beaten.statement, beaten.priority, beaten.source);
+                    let beaten = std::mem::replace(&mut group.winner, contender());
+                    let rival = self.interned.rival(
+                        &beaten.statement.statement,
+                        beaten.priority,
+                        beaten.source,
+                    );
                     group.rivals.push(rival);
-                } else if group.winner.statement.provenance != statement.provenance {
+                } else if !same_statement(&group.winner, statement, source) {
                     // A product named twice in the winning statement is no rival of itself.
                     let rival = self.interned.rival(statement, priority, source);
                     group.rivals.push(rival);
@@ -654,6 +783,17 @@ impl Merger {
 
     /// The merge of every document added.
     pub fn finish(self) -> Merged {
+        self.finish_with(Records::Superseded)
+    }
+
+    /// The merged document, the same as `finish().into_document()`, without building the
+    /// [`Superseded`] records that the document does not carry (a fifth of the merge's memory
+    /// at its peak on the benchmark's million statements).
+    pub fn finish_document(self) -> VexDocument {
+        self.finish_with(Records::WinnersOnly).into_document()
+    }
+
+    fn finish_with(self, records: Records) -> Merged {
         let Merger {
             policy,
             inputs,
@@ -664,30 +804,13 @@ impl Merger {
             groups,
             ..
         } = self;
-        // Names linked by aliases are one vulnerability: their groups are joined.
-        let mut joined: HashMap<GroupKey, Group> = HashMap::with_capacity(groups.len());
-        for ((name, key, sub_key), group) in groups {
-            match joined.entry((names.root(name), key, sub_key)) {
-                hash_map::Entry::Vacant(e) => {
-                    e.insert(group);
-                }
-                hash_map::Entry::Occupied(mut e) => {
-                    let kept = e.get_mut();
-                    let Group { winner, rivals } = group;
-                    kept.rivals.extend(rivals);
-                    let beaten = if winner.rank().precedence(&kept.winner.rank()).0.is_gt() {
-                        std::mem::replace(&mut kept.winner, winner)
-                    } else {
-                        winner
-                    };
-                    let rival = interned.rival(&beaten.statement, beaten.priority, beaten.source);
-                    kept.rivals.push(rival);
-                }
-            }
-        }
-        let linked = names.linked_sets();
-        // Sorted while the groups are small; each is resolved into its statement in that order.
-        let mut sorted: Vec<(GroupKey, Group)> = joined.into_iter().collect();
+        // Groups are keyed by their vulnerability's linked set (names linked by aliases are one
+        // vulnerability) and sorted while they are small; groups whose names were linked after
+        // they were made sort together and are joined.
+        let mut sorted: Vec<(GroupKey, Group)> = groups
+            .into_iter()
+            .map(|((name, key, sub_key), group)| ((names.root(name), key, sub_key), group))
+            .collect();
         let product_key = |k: Option<u32>| k.map(|k| products.text(k));
         sorted.sort_unstable_by(|(a, _), (b, _)| {
             names
@@ -696,9 +819,26 @@ impl Merger {
                 .then_with(|| product_key(a.1).cmp(&product_key(b.1)))
                 .then_with(|| product_key(a.2).cmp(&product_key(b.2)))
         });
+        sorted.dedup_by(|(later_key, later), (key, kept)| {
+            if later_key != key {
+                return false;
+            }
+            let winner = std::mem::replace(&mut later.winner, kept.winner.clone_ref());
+            kept.rivals.append(&mut later.rivals);
+            let beaten = if winner.rank().precedence(&kept.winner.rank()).0.is_gt() {
+                std::mem::replace(&mut kept.winner, winner)
+            } else {
+                winner
+            };
+            let rival = interned.rival(&beaten.statement.statement, beaten.priority, beaten.source);
+            kept.rivals.push(rival);
+            true
+        });
+        let linked = names.linked_sets();
+        let identities = products.into_identities();
         let statements = sorted
             .into_iter()
-            .map(|(key, group)| resolve(group, linked.get(&key.0), &interned))
+            .map(|(key, group)| resolve(group, linked.get(&key.0), &interned, &identities, records))
             .collect();
         let inputs: Vec<Digest> = inputs.into_iter().collect();
         Merged {
@@ -711,12 +851,24 @@ impl Merger {
     }
 }
 
-/// One statement's claim about one of its products (and subcomponent), by index.
+/// A statement whose claims are being put in their groups, with its source and priority.
 struct Claim<'a> {
     statement: &'a VexStatement,
-    product: Option<(u32, Option<u32>)>,
     priority: i64,
     source: Source,
+}
+
+/// Whether `winner` is a claim of the statement `statement` from `source` (the merge's copy
+/// leaves the author's name to the source).
+fn same_statement(winner: &Contender, statement: &VexStatement, source: Source) -> bool {
+    let (a, b) = (
+        &winner.statement.statement.provenance,
+        &statement.provenance,
+    );
+    a.document == b.document
+        && a.format == b.format
+        && a.statement_index == b.statement_index
+        && winner.source.author == source.author
 }
 
 /// Merges `inputs` under `policy` (see the module docs for the rules).
@@ -739,14 +891,32 @@ fn merged_id(inputs: &[Digest]) -> String {
     format!("urn:stella:vex-merge:{digest}")
 }
 
+/// What finishing the merge builds besides the winners.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Records {
+    /// Every [`Superseded`] record (the public [`Merged`]).
+    Superseded,
+    /// None: the caller wants the merged document only.
+    WinnersOnly,
+}
+
 /// The effective statement of one group, with what it superseded.
-fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) -> MergedStatement {
-    let Group { winner, rivals } = group;
+fn resolve(
+    group: Group,
+    names: Option<&BTreeSet<String>>,
+    interned: &Interned,
+    identities: &[ProductIdentity],
+    records: Records,
+) -> MergedStatement {
+    let Group { winner, mut rivals } = group;
+    if records == Records::WinnersOnly {
+        rivals.clear();
+    }
     let rank = winner.rank();
     let mut superseded: Vec<Superseded> = rivals
         .iter()
         .filter(|r| {
-            let p = &winner.statement.provenance;
+            let p = &winner.statement.statement.provenance;
             !(r.statement_index == p.statement_index
                 && interned.documents[r.source.document as usize] == p.document
                 && r.source.author == winner.source.author
@@ -757,56 +927,82 @@ fn resolve(group: Group, names: Option<&BTreeSet<String>>, interned: &Interned) 
     superseded.sort();
     superseded.dedup();
 
+    let priority = winner.priority;
+    // The winner's statement is moved when this group is the last to hold it; otherwise all but
+    // its products are copied, and of those only the one won here.
     let product = winner.product.and_then(|(p, sub)| {
         let product = winner.statement.products.get(p as usize)?;
+        let identity = |id: u32| identities.get(id as usize).cloned();
         Some(Product {
-            identity: product.identity.clone(),
+            identity: identity(product.identity)?,
             subcomponents: sub
-                .and_then(|s| product.subcomponents.get(s as usize))
-                .cloned()
+                .and_then(|s| identity(*product.subcomponents.get(s as usize)?))
                 .into_iter()
                 .collect(),
         })
     });
-    let priority = winner.priority;
-    let won = Arc::unwrap_or_clone(winner.statement);
+    // The winner's statement is moved when this group is the last to hold it, else copied.
+    let mut won = match Arc::try_unwrap(winner.statement) {
+        Ok(kept) => kept.statement,
+        Err(shared) => without_products(&shared.statement),
+    };
+    won.provenance.author = interned.authors[winner.source.author as usize].clone();
+    let aliases = std::mem::take(&mut won.vulnerability.aliases);
     let mut vulnerability = Vulnerability::new(
-        won.vulnerability.name.clone(),
-        names
-            .into_iter()
-            .flatten()
-            .cloned()
-            .chain(won.vulnerability.aliases.iter().cloned()),
+        std::mem::take(&mut won.vulnerability.name),
+        names.into_iter().flatten().cloned().chain(aliases),
     );
-    vulnerability.iri = won.vulnerability.iri.clone();
-    vulnerability.description = won.vulnerability.description.clone();
+    vulnerability.iri = won.vulnerability.iri.take();
+    vulnerability.description = won.vulnerability.description.take();
+    won.vulnerability = vulnerability;
+    won.products = product.into_iter().collect();
     MergedStatement {
-        statement: VexStatement {
-            vulnerability,
-            products: product.into_iter().collect(),
-            ..won
-        },
+        statement: won,
         priority,
         superseded,
     }
 }
 
-/// Product identities interned to the ids of their [`ProductKey`]s: each distinct identity is
-/// keyed (purl parsing and all) once, however many statements name it.
+/// A copy of `statement` without its products (filled in by the caller).
+fn without_products(statement: &VexStatement) -> VexStatement {
+    VexStatement {
+        id: statement.id.clone(),
+        version: statement.version,
+        vulnerability: statement.vulnerability.clone(),
+        products: Vec::new(),
+        status: statement.status,
+        justification: statement.justification.clone(),
+        status_notes: statement.status_notes.clone(),
+        impact_statement: statement.impact_statement.clone(),
+        action_statement: statement.action_statement.clone(),
+        action_statement_timestamp: statement.action_statement_timestamp,
+        supplier: statement.supplier.clone(),
+        timestamp: statement.timestamp,
+        last_updated: statement.last_updated,
+        provenance: statement.provenance.clone(),
+    }
+}
+
+/// Product identities interned (each distinct identity stored once, however many statements
+/// name it) and mapped to the ids of their [`ProductKey`]s: each distinct identity is keyed
+/// (purl parsing and all) once.
 #[derive(Default)]
 struct ProductKeys {
-    by_identity: HashMap<ProductIdentity, u32>,
-    by_key: HashMap<ProductKey, u32>,
+    by_identity: FxHashMap<ProductIdentity, u32>,
+    /// The key id of each identity id.
+    key_of: Vec<u32>,
+    by_key: FxHashMap<ProductKey, u32>,
     keys: Vec<ProductKey>,
 }
 
 impl ProductKeys {
-    fn key(&mut self, identity: &ProductIdentity) -> u32 {
-        if let Some(&id) = self.by_identity.get(identity) {
+    /// The id of `identity` (stored if new).
+    fn intern(&mut self, identity: Cow<'_, ProductIdentity>) -> u32 {
+        if let Some(&id) = self.by_identity.get(identity.as_ref()) {
             return id;
         }
-        let key = ProductKey::of(identity);
-        let id = match self.by_key.get(&key) {
+        let key = ProductKey::of(&identity);
+        let key_id = match self.by_key.get(&key) {
             Some(&id) => id,
             None => {
                 let id = index_u32(self.keys.len());
@@ -815,8 +1011,26 @@ impl ProductKeys {
                 id
             }
         };
-        self.by_identity.insert(identity.clone(), id);
+        let id = index_u32(self.key_of.len());
+        self.key_of.push(key_id);
+        self.by_identity.insert(identity.into_owned(), id);
         id
+    }
+
+    /// The key id of the identity `id`.
+    fn key_of(&self, id: u32) -> u32 {
+        self.key_of.get(id as usize).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Every identity, by its id.
+    fn into_identities(self) -> Vec<ProductIdentity> {
+        let mut identities = vec![ProductIdentity::default(); self.key_of.len()];
+        for (identity, id) in self.by_identity {
+            if let Some(slot) = identities.get_mut(id as usize) {
+                *slot = identity;
+            }
+        }
+        identities
     }
 
     fn text(&self, id: u32) -> &str {
@@ -830,8 +1044,8 @@ impl ProductKeys {
 /// Vulnerability names linked by aliases into one vulnerability each (union-find).
 #[derive(Default)]
 struct VulnerabilityNames {
-    index: HashMap<String, usize>,
-    names: Vec<String>,
+    index: FxHashMap<Arc<str>, usize>,
+    names: Vec<Arc<str>>,
     parent: Vec<usize>,
     /// The id of the smallest name of each root's set.
     smallest: Vec<usize>,
@@ -855,8 +1069,9 @@ impl VulnerabilityNames {
         let i = self.parent.len();
         self.parent.push(i);
         self.smallest.push(i);
-        self.names.push(name.to_owned());
-        self.index.insert(name.to_owned(), i);
+        let name: Arc<str> = Arc::from(name);
+        self.names.push(Arc::clone(&name));
+        self.index.insert(name, i);
         i
     }
 
@@ -884,12 +1099,21 @@ impl VulnerabilityNames {
         &self.names[self.smallest[root]]
     }
 
-    /// Every name, by the root of its linked set.
-    fn linked_sets(&mut self) -> HashMap<usize, BTreeSet<String>> {
-        let mut sets: HashMap<usize, BTreeSet<String>> = HashMap::new();
-        for i in 0..self.names.len() {
-            let root = self.root(i);
-            sets.entry(root).or_default().insert(self.names[i].clone());
+    /// Every name linked to another, by the root of its linked set. A name linked to none is
+    /// left out: it is the name of every statement in its groups, so it adds no alias.
+    fn linked_sets(&mut self) -> FxHashMap<usize, BTreeSet<String>> {
+        let roots: Vec<usize> = (0..self.names.len()).map(|i| self.root(i)).collect();
+        let mut sizes = vec![0usize; roots.len()];
+        for &root in &roots {
+            sizes[root] += 1;
+        }
+        let mut sets: FxHashMap<usize, BTreeSet<String>> = FxHashMap::default();
+        for (i, &root) in roots.iter().enumerate() {
+            if sizes[root] > 1 {
+                sets.entry(root)
+                    .or_default()
+                    .insert(self.names[i].to_string());
+            }
         }
         sets
     }

@@ -37,6 +37,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::ops::Range;
 
 use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
@@ -278,7 +279,7 @@ pub struct OpenVexRead {
 /// [`OpenVexError`] naming the JSON pointer of the first member that cannot be understood.
 pub fn read(bytes: &[u8]) -> Result<OpenVexRead, OpenVexError> {
     let value = jcs::parse(bytes).map_err(|source| OpenVexError::Json { source })?;
-    let canonical_id = Digest::sha256(&value.to_canonical());
+    let canonical_id = value.canonical_sha256();
     let mut reader = Reader {
         warnings: Vec::new(),
     };
@@ -342,7 +343,7 @@ impl Reader {
                     author: author.clone(),
                 },
             };
-            let pointer = format!("/statements/{index}");
+            let pointer = json::item("/statements", index);
             let statement = self.statement(item, &pointer, context)?;
             if let Some(id) = &statement.id {
                 match ids.entry(id.clone()) {
@@ -495,9 +496,8 @@ struct Inherited {
 
 /// `version`: an integer ≥ 1, or (0.0.1) a string holding one.
 fn version(obj: &Object<'_>, pointer: &str) -> Result<Option<u64>, OpenVexError> {
-    let pointer = child(pointer, "version");
     let bad = |found: String| OpenVexError::BadVersion {
-        pointer: pointer.clone(),
+        pointer: child(pointer, "version"),
         found,
     };
     match obj.get("version") {
@@ -515,7 +515,7 @@ fn version(obj: &Object<'_>, pointer: &str) -> Result<Option<u64>, OpenVexError>
             _ => Err(bad(format!("{s:?}"))),
         },
         Some(_) => Err(OpenVexError::WrongType {
-            pointer: pointer.clone(),
+            pointer: child(pointer, "version"),
             expected: "an integer",
         }),
     }
@@ -567,14 +567,14 @@ fn products(
     if let Some(v) = obj.get("products") {
         let pointer = child(pointer, "products");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            products.push(product(item, &format!("{pointer}/{i}"), warnings)?);
+            products.push(product(item, &json::item(&pointer, i), warnings)?);
         }
     }
     if let Some(v) = obj.get("subcomponents") {
         let pointer = child(pointer, "subcomponents");
         let mut shared = Vec::new();
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            shared.push(identity(item, &format!("{pointer}/{i}"), warnings)?);
+            shared.push(identity(item, &json::item(&pointer, i), warnings)?);
         }
         for product in &mut products {
             product.subcomponents.extend(shared.iter().cloned());
@@ -595,7 +595,7 @@ fn product(
     {
         let pointer = child(pointer, "subcomponents");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            subcomponents.push(identity(item, &format!("{pointer}/{i}"), warnings)?);
+            subcomponents.push(identity(item, &json::item(&pointer, i), warnings)?);
         }
     }
     Ok(Product {
@@ -683,22 +683,62 @@ fn check_purl(purl: Option<&str>, pointer: &str, warnings: &mut Vec<OpenVexWarni
 /// [`OpenVexError::NoStatements`] for a document without statements (the schema requires one);
 /// [`OpenVexError::Canonical`] if a value cannot be canonical JSON (a version beyond 2^53).
 pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
+    let timestamp = document_timestamp(document)?;
+    let statements = canonical_statements(document.statements.iter())?;
+    with_statements(document, timestamp, &statements)
+}
+
+/// [`write`] taking the document: each statement is dropped once its canonical bytes are
+/// written, so the document and its canonical form are never both held whole.
+///
+/// # Errors
+/// As [`write`].
+pub fn write_owned(mut document: VexDocument) -> Result<Vec<u8>, OpenVexError> {
+    let timestamp = document_timestamp(&document)?;
+    let statements = canonical_statements(std::mem::take(&mut document.statements).into_iter())?;
+    with_statements(&document, timestamp, &statements)
+}
+
+/// The document's timestamp: its own, else its latest statement's.
+fn document_timestamp(document: &VexDocument) -> Result<jiff::Timestamp, OpenVexError> {
     if document.statements.is_empty() {
         return Err(OpenVexError::NoStatements);
     }
     let latest = document.statements.iter().map(|s| s.timestamp).max();
-    let timestamp = document
+    document
         .timestamp
         .or(latest)
-        .ok_or(OpenVexError::NoStatements)?;
-    let mut statements = document
-        .statements
-        .iter()
-        .enumerate()
-        .map(|(i, s)| statement_value(s, i).map(|v| v.to_canonical()))
-        .collect::<Result<Vec<_>, _>>()?;
-    statements.sort_unstable();
-    statements.dedup();
+        .ok_or(OpenVexError::NoStatements)
+}
+
+/// Every statement's canonical bytes in one buffer, with the spans of it sorted by those bytes
+/// and without duplicates.
+struct CanonicalStatements {
+    bytes: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+fn canonical_statements<S: std::borrow::Borrow<VexStatement>>(
+    statements: impl ExactSizeIterator<Item = S>,
+) -> Result<CanonicalStatements, OpenVexError> {
+    let mut bytes = Vec::new();
+    let mut spans = Vec::with_capacity(statements.len());
+    for (i, statement) in statements.enumerate() {
+        let start = bytes.len();
+        statement_value(statement.borrow(), i)?.write_canonical(&mut bytes);
+        spans.push(start..bytes.len());
+    }
+    spans.sort_unstable_by(|a, b| bytes[a.clone()].cmp(&bytes[b.clone()]));
+    spans.dedup_by(|a, b| bytes[a.clone()] == bytes[b.clone()]);
+    Ok(CanonicalStatements { bytes, spans })
+}
+
+/// The canonical document: `document`'s members (its statements aside) with `statements`.
+fn with_statements(
+    document: &VexDocument,
+    timestamp: jiff::Timestamp,
+    statements: &CanonicalStatements,
+) -> Result<Vec<u8>, OpenVexError> {
     let mut root = Object::default();
     root.insert("@context", text(CONTEXT_V0_2_0));
     root.insert("@id", Value::String(to_iri(&document.id)));
@@ -714,14 +754,15 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     root.insert("statements", Value::Array(Vec::new()));
     Ok(splice_statements(
         &Value::Object(root).to_canonical(),
-        statements,
+        &statements.bytes,
+        &statements.spans,
     ))
 }
 
 /// The canonical document `shell` (whose `statements` is `[]`) with the canonical `statements`
 /// put inside that array. A `"` inside a JSON string is always escaped, so `"statements":[` occurs
 /// in canonical bytes only as the member itself.
-fn splice_statements(shell: &[u8], statements: Vec<Vec<u8>>) -> Vec<u8> {
+fn splice_statements(shell: &[u8], canonical: &[u8], spans: &[Range<usize>]) -> Vec<u8> {
     const MEMBER: &[u8] = b"\"statements\":[";
     let Some(at) = shell
         .windows(MEMBER.len())
@@ -730,14 +771,14 @@ fn splice_statements(shell: &[u8], statements: Vec<Vec<u8>>) -> Vec<u8> {
     else {
         return shell.to_vec();
     };
-    let body: usize = statements.iter().map(|s| s.len() + 1).sum();
+    let body: usize = spans.iter().map(|s| s.len() + 1).sum();
     let mut out = Vec::with_capacity(shell.len() + body);
     out.extend_from_slice(&shell[..at]);
-    for (i, statement) in statements.into_iter().enumerate() {
+    for (i, span) in spans.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&statement);
+        out.extend_from_slice(&canonical[span.clone()]);
     }
     out.extend_from_slice(&shell[at..]);
     out

@@ -319,6 +319,41 @@ proptest! {
 }
 
 #[test]
+fn streamed_canonical_hash_equals_hashing_the_canonical_bytes() {
+    // The RFC vectors, and a document far past one hashing chunk whose members straddle chunk
+    // ends, with escapes and non-ASCII in the strings.
+    let dir = fixtures();
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir.join("input"))
+        .expect("fixtures/jcs/input is readable")
+        .map(|e| std::fs::read(e.expect("directory entry").path()).expect("vector input"))
+        .collect();
+    let items: Vec<String> = (0..20_000)
+        .map(|i| {
+            format!(
+                r#"{{"n":{i},"s":"line\n{i} \u00e9\"q\"","z":[true,null,1.5e{}]}}"#,
+                i % 30
+            )
+        })
+        .collect();
+    inputs.push(
+        format!(
+            r#"{{"b":[{}],"a":"{}"}}"#,
+            items.join(","),
+            "x".repeat(200_000)
+        )
+        .into_bytes(),
+    );
+    assert!(inputs.len() >= 7);
+    for input in &inputs {
+        let value = parse(input).expect("valid");
+        assert_eq!(
+            value.canonical_sha256(),
+            crate::Digest::sha256(&value.to_canonical())
+        );
+    }
+}
+
+#[test]
 fn excluding_members_equals_removing_them() {
     let text = br#"{"serialNumber": "x", "metadata": {"timestamp": "t", "a/b": 1, "k": [1, {"timestamp": 2}]}, "z": 3}"#;
     let v = parse(text).expect("valid");

@@ -150,6 +150,22 @@ impl<'a> Value<'a> {
         out
     }
 
+    /// Appends the canonical (RFC 8785) bytes of this value to `out`, for callers that gather
+    /// many values' canonical forms in one buffer.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        super::write::write_value(self, out);
+    }
+
+    /// SHA-256 of this value's canonical (RFC 8785) bytes, the same as hashing
+    /// [`Value::to_canonical`], computed as they are written so that they are never held whole.
+    pub fn canonical_sha256(&self) -> crate::Digest {
+        let mut buffer = Vec::with_capacity(super::write::HASH_CHUNK_CAPACITY);
+        let mut hasher = crate::digest::Sha256Writer::default();
+        super::write::hash_value(self, &mut buffer, &mut hasher);
+        hasher.update(&buffer);
+        hasher.finish()
+    }
+
     /// The canonical bytes of this value with the members at the given RFC 6901 `pointers`
     /// left out, as if they had been removed first (without copying the tree).
     pub fn to_canonical_excluding(&self, pointers: &[&str]) -> Vec<u8> {

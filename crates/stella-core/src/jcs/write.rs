@@ -3,6 +3,7 @@
 
 use super::MAX_EXACT_INTEGER;
 use super::value::Value;
+use crate::digest::Sha256Writer;
 
 pub(super) fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
     match value {
@@ -33,6 +34,47 @@ pub(super) fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
             }
             out.push(b'}');
         }
+    }
+}
+
+/// Bytes of canonical output gathered before they are fed to a hash: large enough that hashing
+/// runs over long slices, small enough to stay in cache however large the document.
+const HASH_CHUNK: usize = 64 * 1024;
+
+/// What the hashing buffer is made with: a chunk and room for the value that passes it.
+pub(super) const HASH_CHUNK_CAPACITY: usize = 2 * HASH_CHUNK;
+
+/// Feeds the canonical bytes of `value` to `hasher` through `buffer`, which never grows much past
+/// [`HASH_CHUNK`] (plus one scalar): the document's canonical form is never held whole.
+pub(super) fn hash_value(value: &Value<'_>, buffer: &mut Vec<u8>, hasher: &mut Sha256Writer) {
+    match value {
+        Value::Array(items) => {
+            buffer.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(b',');
+                }
+                hash_value(item, buffer, hasher);
+            }
+            buffer.push(b']');
+        }
+        Value::Object(object) => {
+            buffer.push(b'{');
+            for (i, (key, item)) in object.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(b',');
+                }
+                write_string(key, buffer);
+                buffer.push(b':');
+                hash_value(item, buffer, hasher);
+            }
+            buffer.push(b'}');
+        }
+        scalar => write_value(scalar, buffer),
+    }
+    if buffer.len() >= HASH_CHUNK {
+        hasher.update(buffer);
+        buffer.clear();
     }
 }
 

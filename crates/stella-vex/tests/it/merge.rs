@@ -428,5 +428,24 @@ fn documents_added_one_at_a_time_merge_as_a_whole() {
         let merged = merger.finish();
         assert_eq!(merged, whole);
         assert_eq!(merged.clone().into_document(), whole.document());
+        // Handed over by value, the documents merge the same.
+        let mut merger = Merger::new(&Policy::default());
+        for input in order.iter().chain(&order[..1]) {
+            merger
+                .add_owned(&input.canonical_id, input.document.clone())
+                .unwrap();
+        }
+        assert_eq!(merger.finish(), whole);
+        // Straight to the document, without the superseded records.
+        let mut merger = Merger::new(&Policy::default());
+        for input in &order {
+            merger.add(&input.canonical_id, &input.document).unwrap();
+        }
+        assert_eq!(merger.finish_document(), whole.document());
     }
+    let document = whole.document();
+    assert_eq!(
+        openvex::write_owned(document.clone()).unwrap(),
+        openvex::write(&document).unwrap()
+    );
 }
