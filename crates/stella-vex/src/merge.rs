@@ -565,6 +565,15 @@ impl Merger {
         }
     }
 
+    /// Gives the document `canonical_id` the priority `priority` (as the policy's
+    /// `document_priorities` would), for a caller that learns a document's id only when it reads
+    /// it (a policy naming sources by file). Call it before adding that document.
+    pub fn set_document_priority(&mut self, canonical_id: &Digest, priority: i64) {
+        self.policy
+            .document_priorities
+            .insert(canonical_id.clone(), priority);
+    }
+
     /// Adds the document whose canonical id is `canonical_id`; a document already added (by that
     /// id) is one source and is skipped. The statements that win a group are copied; a caller
     /// that is done with the document can hand it over with [`Merger::add_owned`] instead.

@@ -436,11 +436,16 @@ struct PolicySource {
     priority: i64,
 }
 
-/// The policy in `path`, its `file` sources resolved through the inputs' names.
-fn policy(path: Option<&Path>, names: &BTreeMap<Digest, String>) -> Result<Policy, CliError> {
+/// A policy's sources named by file: the name, and the priority with the source's index.
+type ByFile = BTreeMap<String, (i64, usize)>;
+
+/// The policy in `path`, with its `file` sources (by the name a document is given as) apart:
+/// a document's canonical id is known only once it is read.
+fn policy_file(path: Option<&Path>) -> Result<(Policy, ByFile), CliError> {
+    let mut by_file = BTreeMap::new();
     let mut policy = Policy::default();
     let Some(path) = path else {
-        return Ok(policy);
+        return Ok((policy, by_file));
     };
     let input = Input::new(path.to_path_buf());
     let bytes = input.read(16 * 1024 * 1024)?;
@@ -462,16 +467,7 @@ fn policy(path: Option<&Path>, names: &BTreeMap<Digest, String>) -> Result<Polic
                 policy.author_priorities.insert(author, s.priority);
             }
             (None, Some(file), None) => {
-                let digest = names
-                    .iter()
-                    .find(|(_, name)| **name == file)
-                    .map(|(d, _)| d.clone())
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "{at}/file: {file:?} is not one of the documents given"
-                        ))
-                    })?;
-                policy.document_priorities.insert(digest, s.priority);
+                by_file.insert(file, (s.priority, i));
             }
             (None, None, Some(document)) => {
                 let digest: Digest = document
@@ -485,6 +481,25 @@ fn policy(path: Option<&Path>, names: &BTreeMap<Digest, String>) -> Result<Polic
                 )));
             }
         }
+    }
+    Ok((policy, by_file))
+}
+
+/// The policy in `path`, its `file` sources resolved through the inputs' names.
+fn policy(path: Option<&Path>, names: &BTreeMap<Digest, String>) -> Result<Policy, CliError> {
+    let (mut policy, by_file) = policy_file(path)?;
+    for (file, (priority, i)) in by_file {
+        let digest = names
+            .iter()
+            .find(|(_, name)| **name == file)
+            .map(|(d, _)| d.clone())
+            .ok_or_else(|| {
+                CliError::input(anyhow!(
+                    "{}: /sources/{i}/file: {file:?} is not one of the documents given",
+                    path.map_or_else(String::new, |p| p.display().to_string())
+                ))
+            })?;
+        policy.document_priorities.insert(digest, priority);
     }
     Ok(policy)
 }
@@ -513,26 +528,57 @@ fn merge_command(
     };
     let reading = Reading::of(&sources.read)?;
     let loaded = load(sources, home)?;
-    let (inputs, names, _) = read_all(&loaded, &reading)?;
-    let policy = policy(policy_path, &names)?;
-    let mut merged = merge::merge(&inputs, &policy).map_err(CliError::kinded)?;
-    if issued.is_some() {
-        merged.timestamp = issued;
-    }
-    if explain {
-        let mut text = String::new();
-        for m in &merged.statements {
-            text.push_str(&explain_line(m, &names));
+    let (policy, by_file) = policy_file(policy_path)?;
+    // One document's model at a time: each is read, added and dropped.
+    let mut merger = merge::Merger::new(&policy);
+    let mut names: BTreeMap<Digest, String> = BTreeMap::new();
+    for source in &loaded {
+        let read =
+            read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(source, e))?;
+        warn(source, &read.warnings);
+        if let Some(&(priority, _)) = by_file.get(&source.name) {
+            merger.set_document_priority(&read.canonical_id, priority);
         }
-        eprint!("{text}");
+        names
+            .entry(read.canonical_id.clone())
+            .or_insert_with(|| source.name.clone());
+        // Copying the winners keeps the merge compact; the document is dropped here.
+        merger
+            .add(&read.canonical_id, &read.document)
+            .map_err(CliError::kinded)?;
     }
-    tracing::info!(
-        inputs = merged.inputs.len(),
-        statements = merged.statements.len(),
-        id = %merged.id,
-        "merged"
-    );
-    let bytes = read::write(&merged.document(), to.into()).map_err(CliError::kinded)?;
+    if let Some((file, (_, i))) = by_file
+        .iter()
+        .find(|(f, _)| !names.values().any(|n| n == *f))
+    {
+        return Err(CliError::input(anyhow!(
+            "{}: /sources/{i}/file: {file:?} is not one of the documents given",
+            policy_path.map_or_else(String::new, |p| p.display().to_string())
+        )));
+    }
+    let document = if explain || issued.is_some() {
+        let mut merged = merger.finish();
+        if issued.is_some() {
+            merged.timestamp = issued;
+        }
+        if explain {
+            let mut text = String::new();
+            for m in &merged.statements {
+                text.push_str(&explain_line(m, &names));
+            }
+            eprint!("{text}");
+        }
+        tracing::info!(
+            inputs = merged.inputs.len(),
+            statements = merged.statements.len(),
+            id = %merged.id,
+            "merged"
+        );
+        merged.into_document()
+    } else {
+        merger.finish_document()
+    };
+    let bytes = read::write(&document, to.into()).map_err(CliError::kinded)?;
     emit(&bytes, output)
 }
 
