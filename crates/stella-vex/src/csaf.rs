@@ -325,7 +325,7 @@ pub struct CsafRead {
 /// [`CsafError`] naming the JSON pointer of the first member that cannot be understood.
 pub fn read(bytes: &[u8]) -> Result<CsafRead, CsafError> {
     let value = jcs::parse(bytes).map_err(|source| CsafError::Json { source })?;
-    let canonical_id = Digest::sha256(&value.to_canonical());
+    let canonical_id = value.canonical_sha256();
     let root = object(&value, "")?;
     let mut warnings = Vec::new();
     let tree = match opt_object(root, "", "product_tree")? {

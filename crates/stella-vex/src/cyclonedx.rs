@@ -373,7 +373,7 @@ pub fn read(bytes: &[u8]) -> Result<CycloneDxRead, CycloneDxError> {
 /// SBOM) that cannot be understood.
 pub fn read_with(bytes: &[u8], options: &ReadOptions<'_>) -> Result<CycloneDxRead, CycloneDxError> {
     let value = jcs::parse(bytes).map_err(|source| CycloneDxError::Json { source })?;
-    let canonical_id = Digest::sha256(&value.to_canonical());
+    let canonical_id = value.canonical_sha256();
     let root = object(&value, "")?;
     let own = BomIndex::of(root)?;
     let sbom_value = match options.sbom {
