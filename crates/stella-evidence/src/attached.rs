@@ -194,11 +194,11 @@ fn bundles_of(
     Ok(out)
 }
 
-/// Whether `bundle` proves `document` about `image` under `check`: `Ok(key id, entries)` or the
-/// reason it does not.
+/// Whether `bundle` proves the document whose canonical bytes are `canonical` about `image`
+/// under `check`: `Ok(key id, entries)` or the reason it does not.
 fn proves(
     bundle: &Value,
-    document: &[u8],
+    canonical: &[u8],
     image: &Digest,
     check: &Check<'_>,
 ) -> Result<(String, usize), String> {
@@ -216,10 +216,7 @@ fn proves(
     };
     let predicate = jcs::to_canonical(&attested.verified.statement.predicate)
         .map_err(|e| format!("the signed predicate is not canonical JSON: {e}"))?;
-    let attached = jcs::parse(document)
-        .map_err(|e| format!("the document is not JSON: {e}"))?
-        .to_canonical();
-    if predicate != attached {
+    if predicate != canonical {
         return Err("the signed predicate is not the attached document".to_owned());
     }
     let key_id = attested
@@ -263,10 +260,17 @@ pub fn find(
                     bundles: bundles.len(),
                 },
                 Some(check) => {
+                    // The document's canonical form, made once for all its bundles.
+                    let canonical = jcs::parse(&bytes).map(|v| v.to_canonical()).map_err(|e| {
+                        AttachedError::Refused {
+                            referrer: r.digest.clone(),
+                            reason: format!("the {artifact_type} document is not JSON: {e}"),
+                        }
+                    })?;
                     let mut reasons = Vec::new();
                     let mut verified = None;
                     for (digest, bundle) in &bundles {
-                        match proves(bundle, &bytes, &image.digest, check) {
+                        match proves(bundle, &canonical, &image.digest, check) {
                             Ok(ok) => {
                                 verified = Some(ok);
                                 break;
