@@ -14,7 +14,8 @@
 //! already there is replaced when the new `modified` is later, kept otherwise
 //! ([`Outcome::Unchanged`]); an id already imported from another source is kept and the new
 //! one skipped by name ([`Outcome::SkippedCollision`]), since two sources' records of one id
-//! are not the same document.
+//! are not the same document. Each document's SHA-256 is recorded at import and checked when it
+//! is read back: a row changed outside Stella is refused ([`StoreError::Tampered`]), not used.
 //!
 //! What this crate does not own: what advisories mean (`stella-advisory`), evidence (the OCI
 //! store and the transparency log), or fetching.
@@ -56,6 +57,15 @@ pub enum StoreError {
         /// Its file name.
         name: String,
     },
+    /// A stored document no longer has the digest recorded when it was imported.
+    #[error(
+        "advisory {id}: the stored document does not hash to the digest recorded at import; \
+         the database was changed outside Stella (import the advisory again)"
+    )]
+    Tampered {
+        /// The advisory.
+        id: String,
+    },
     /// The database has migrations this build does not know.
     #[error("the database has migration {version}, newer than this build knows (latest {known})")]
     NewerDatabase {
@@ -77,6 +87,7 @@ impl Kinded for StoreError {
             StoreError::MigrationMismatch { .. } | StoreError::NewerDatabase { .. } => {
                 ErrorKind::Conflict
             }
+            StoreError::Tampered { .. } => ErrorKind::Rejected,
         }
     }
 }
@@ -237,6 +248,7 @@ impl Store {
                 continue;
             }
             let mut tx = self.pool.begin().await?;
+            // Statements end with `;`; a migration never puts one inside a literal or comment.
             for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 let statement: String = statement
                     .lines()
@@ -307,7 +319,7 @@ impl Store {
     /// [`StoreError::Database`].
     pub async fn get(&self, id: &str) -> Result<Option<AdvisoryRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, source, modified, withdrawn, summary, document FROM advisories \
+            "SELECT id, source, modified, withdrawn, summary, document, document_sha256 FROM advisories \
              WHERE id = $1 OR id IN (SELECT advisory_id FROM advisory_aliases WHERE alias = $2) \
              ORDER BY id LIMIT 1",
         )
@@ -317,6 +329,11 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get(0)?;
+        let document: String = row.try_get(5)?;
+        let recorded: String = row.try_get(6)?;
+        if Digest::sha256(document.as_bytes()).hex() != recorded {
+            return Err(StoreError::Tampered { id });
+        }
         let aliases =
             sqlx::query("SELECT alias FROM advisory_aliases WHERE advisory_id = $1 ORDER BY alias")
                 .bind(&id)
@@ -365,7 +382,7 @@ impl Store {
             modified: row.try_get(2)?,
             withdrawn: row.try_get(3)?,
             summary: row.try_get(4)?,
-            document: row.try_get(5)?,
+            document,
             aliases,
             packages,
         }))

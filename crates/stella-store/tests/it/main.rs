@@ -1,6 +1,7 @@
 //! The store on SQLite: advisories imported, found by id and alias, listed by package,
 //! replaced only by later versions, kept against another source's record of the same id; a
-//! database whose migrations differ from this build's is refused by name.
+//! document edited in the database, or migrations that differ from this build's, are refused by
+//! name.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -114,7 +115,7 @@ fn advisories_import_replace_and_collide_by_the_documented_rules() {
 }
 
 #[test]
-fn a_database_with_other_migrations_is_refused_by_name() {
+fn a_database_changed_outside_stella_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("stella.db").display());
     runtime().block_on(async {
@@ -130,6 +131,24 @@ fn a_database_with_other_migrations_is_refused_by_name() {
             .unwrap();
         assert!(status.success());
     };
+    // A document edited behind Stella's back is refused when read.
+    runtime().block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        store
+            .import(&[row("GO-X", "osv", "2024-01-01T00:00:00Z")])
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    conn("UPDATE advisories SET document = '{\"id\":\"GO-X\",\"affected\":[]}' WHERE id = 'GO-X'");
+    runtime().block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        assert!(matches!(
+            store.get("GO-X").await,
+            Err(StoreError::Tampered { id }) if id == "GO-X"
+        ));
+        store.close().await;
+    });
     conn("UPDATE stella_migrations SET sha256 = 'edited' WHERE version = 1");
     runtime().block_on(async {
         match Store::open(&url).await {
