@@ -45,7 +45,7 @@ pub fn run(command: AdvisoriesCommand, home: &Path) -> Result<Exit, CliError> {
     })
 }
 
-async fn open(db: &DbArgs, home: &Path) -> Result<Store, CliError> {
+pub(crate) async fn open(db: &DbArgs, home: &Path) -> Result<Store, CliError> {
     let url = match &db.db {
         Some(url) => url.clone(),
         None => {
@@ -60,7 +60,7 @@ async fn open(db: &DbArgs, home: &Path) -> Result<Store, CliError> {
 }
 
 /// Every advisory file under `paths`: `.json` (OSV) and `RUSTSEC-*.md`, sorted.
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+pub(crate) fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -91,7 +91,7 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 }
 
 /// One file as a stored advisory.
-fn row_of(path: &Path) -> Result<AdvisoryRow, CliError> {
+pub(crate) fn row_of(path: &Path) -> Result<AdvisoryRow, CliError> {
     let input = Input::new(path.to_path_buf());
     let bytes = input.read(MAX_FILE_BYTES)?;
     let bad = |e: &dyn std::fmt::Display| CliError::input(anyhow!("{}: {e}", input.name()));

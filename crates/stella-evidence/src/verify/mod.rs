@@ -300,6 +300,19 @@ pub struct Examined {
     pub proven: Vec<ProvenBinary>,
     /// Symbol tables bound by the chosen record and matching a verified FuncProof.
     pub tables: Vec<SymbolTable>,
+    /// The SBOM the chosen record names, when it verified.
+    pub sbom: Option<VerifiedSbom>,
+}
+
+/// The SBOM of a trusted record, verified: signed, bound, its canonical id the record's.
+#[derive(Debug, Clone)]
+pub struct VerifiedSbom {
+    /// Its canonical id (`sha256:<hex>`).
+    pub canonical_id: String,
+    /// The digest of the layer it was attached as.
+    pub digest: String,
+    /// The document.
+    pub document: serde_json::Value,
 }
 
 impl Examined {
@@ -527,6 +540,7 @@ pub fn examine(
             record: None,
             proven: Vec::new(),
             tables: Vec::new(),
+            sbom: None,
         });
     };
     let bound: BTreeSet<String> = chosen
@@ -583,8 +597,13 @@ pub fn examine(
         .map_or("", |(_, d)| d)
         .to_owned();
     let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut sbom = None;
     let mut sbom_verdict = match chosen_of(Kind::Sbom).find(|a| a.digest == sbom_digest) {
-        Some(a) => checks::sbom(v, a, &chosen.record, &mut named),
+        Some(a) => {
+            let (verdict, verified) = checks::sbom(v, a, &chosen.record, &mut named);
+            sbom = verified;
+            verdict
+        }
         None => {
             let mut verdict = Verdict::new(Scope::Sbom, layout::SBOM_TITLE, &sbom_digest);
             verdict.fail(
@@ -746,6 +765,7 @@ pub fn examine(
         record: Some(chosen.artifact),
         proven,
         tables,
+        sbom,
     })
 }
 
