@@ -338,7 +338,7 @@ fn alpine_and_python_sboms_are_valid() {
     musl.soname = Some("libc.musl-x86_64.so.1".to_owned());
     let doc = generate(&inv, &[busybox, musl], &image_subject(), &options()).unwrap();
     assert_valid(&doc);
-    let musl_purl = "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64";
+    let musl_purl = "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3";
     assert_eq!(
         component(&doc, musl_purl)["licenses"],
         json!([{"expression": "MIT"}])
@@ -348,7 +348,10 @@ fn alpine_and_python_sboms_are_valid() {
         ["file:/lib/ld-musl-x86_64.so.1"]
     );
     assert_eq!(
-        depends_on(&doc, "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64"),
+        depends_on(
+            &doc,
+            "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64&distro=alpine-3.20.3"
+        ),
         [musl_purl]
     );
 
