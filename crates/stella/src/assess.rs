@@ -13,6 +13,7 @@ use stella_core::Digest;
 use stella_core::media::{self, predicate};
 use stella_evidence::attached;
 use stella_evidence::layout::VEX_KIND;
+use stella_evidence::verify::claims::ASSESSMENT_KIND;
 use stella_evidence::verify::{Replay, Status as VerifyStatus};
 use stella_oci::Reference;
 use stella_policy::assess::{self, Advisory, Body, LogRef, Proven};
@@ -25,9 +26,6 @@ use crate::exit::{CliError, Outcome};
 use crate::output::{write_atomically, write_stdout};
 use crate::print::{self, Schema};
 use crate::verify_image::{Opened, trusted_keys};
-
-/// The `kind` annotation of an attached assessment evidence document.
-const ASSESSMENT_KIND: &str = "assessment";
 
 /// Largest prior VEX document read.
 const MAX_VEX_BYTES: usize = 256 << 20;

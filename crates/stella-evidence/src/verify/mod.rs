@@ -17,6 +17,9 @@
 //!    included), the symbol bundle (each table must be a verified FuncProof's, and agree with
 //!    it), and every referrer it lists must still be attached. Other artifacts of Stella's types
 //!    are reported as superseded (bound by another trusted record) or untrusted, never used.
+//! 4. Claims attached later beside the evidence — VEX, assessments — are judged each on its own
+//!    signature ([`claims`]): one a trusted key signed but that was changed since fails the
+//!    image; an unsigned one, or one signed by another key, is listed as untrusted.
 //!
 //! Each FuncProof is parsed once: the attached bytes are read into a [`FuncProof`], and the
 //! signed statement's predicate is compared with them as canonical bytes.
@@ -25,6 +28,7 @@
 //! stores, keys or logs (the caller), printing (the CLI).
 
 mod checks;
+pub mod claims;
 mod query;
 mod replay;
 
@@ -63,6 +67,10 @@ pub enum Scope {
     Funcproof,
     /// The symbol bundle.
     Symbols,
+    /// A VEX document attached beside the evidence.
+    Vex,
+    /// An assessment's evidence attached beside it.
+    Assessment,
 }
 
 impl Scope {
@@ -74,6 +82,8 @@ impl Scope {
             Scope::Sbom => "sbom",
             Scope::Funcproof => "funcproof",
             Scope::Symbols => "symbols",
+            Scope::Vex => "vex",
+            Scope::Assessment => "assessment",
         }
     }
 
@@ -759,6 +769,8 @@ pub fn examine(
             }
         }
     }
+    // The claims attached beside the evidence (VEX, assessments), each on its own signature.
+    verdicts.extend(claims::claims(v)?);
     sort(&mut verdicts);
     Ok(Examined {
         verdicts,
