@@ -333,6 +333,7 @@ pub fn binary(path: &str, kind: &str, seed: u8) -> BinaryFacts {
         needed: Vec::new(),
         funcproof: None,
         auditable: Vec::new(),
+        embedded: Vec::new(),
     }
 }
 
