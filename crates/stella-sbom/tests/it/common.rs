@@ -334,6 +334,7 @@ pub fn binary(path: &str, kind: &str, seed: u8) -> BinaryFacts {
         needed: Vec::new(),
         funcproof: None,
         auditable: Vec::new(),
+        embedded: Vec::new(),
     }
 }
 
