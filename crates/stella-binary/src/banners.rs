@@ -33,6 +33,8 @@ pub struct Banner {
     pub version: String,
     /// The banner as found (trimmed).
     pub text: String,
+    /// The file offset of the first banner found for this release.
+    pub offset: usize,
 }
 
 /// Longest version read.
@@ -40,7 +42,7 @@ const MAX_VERSION: usize = 24;
 
 /// Every banner in `data`, one per (library, version), sorted.
 pub fn banners_in(data: &[u8]) -> Vec<Banner> {
-    let mut found: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    let mut found: BTreeMap<(&'static str, String), (String, usize)> = BTreeMap::new();
     for (prefix, suffix) in [
         (&b" deflate "[..], &b" Copyright "[..]),
         (&b" inflate "[..], &b" Copyright "[..]),
@@ -51,7 +53,7 @@ pub fn banners_in(data: &[u8]) -> Vec<Banner> {
                 && rest[end..].starts_with(suffix)
             {
                 let text = until_nul(&data[at..]);
-                found.entry(("zlib", version)).or_insert(text);
+                found.entry(("zlib", version)).or_insert((text, at));
             }
         }
     }
@@ -66,7 +68,7 @@ pub fn banners_in(data: &[u8]) -> Vec<Banner> {
         {
             found
                 .entry(("openssl", version))
-                .or_insert_with(|| until_nul(&data[at..]));
+                .or_insert_with(|| (until_nul(&data[at..]), at));
         }
     }
     for at in memmem::find_iter(data, b" libpng version ") {
@@ -76,15 +78,16 @@ pub fn banners_in(data: &[u8]) -> Vec<Banner> {
         {
             found
                 .entry(("libpng", version))
-                .or_insert_with(|| until_nul(&data[at..]));
+                .or_insert_with(|| (until_nul(&data[at..]), at));
         }
     }
     found
         .into_iter()
-        .map(|((library, version), text)| Banner {
+        .map(|((library, version), (text, offset))| Banner {
             library,
             version,
             text,
+            offset,
         })
         .collect()
 }

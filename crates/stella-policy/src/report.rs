@@ -4,7 +4,9 @@
 //!
 //! Each statement is one verdict:
 //! - the product is the image (`pkg:oci/…@sha256:…`, or the SBOM's subject);
-//! - its subcomponents are the binary, named by its SHA-256 hash, and the component, by purl
+//! - its subcomponents are the binary, named by its SHA-256 hash (and, as OpenVEX wants an
+//!   `@id`, by purl-spec's generic file `pkg:generic/<file name>?checksum=sha256:<hex>`), and
+//!   the component, by purl
 //!   (an image-wide verdict, [`crate::assess::Basis::Sbom`], has none);
 //! - its `@id` is `urn:stella:assessment:<evidence canonical id>:<verdict index>`, so the
 //!   machine-readable evidence of the statement is the verdict at that index of the evidence
@@ -72,7 +74,18 @@ pub fn vex(assessment: &Assessment, evidence_id: &Digest, options: &VexOptions) 
             if let Some(b) = &v.binary
                 && let Some(sha) = &b.sha256
             {
+                // OpenVEX needs an @id beside the hashes: purl-spec's generic file, pinned by
+                // its checksum qualifier.
+                let name = b.path.rsplit('/').next().unwrap_or(&b.path);
+                let id = packageurl::PackageUrl::new("generic", name)
+                    .ok()
+                    .and_then(|mut p| {
+                        p.add_qualifier("checksum", format!("sha256:{sha}")).ok()?;
+                        Some(p.to_string())
+                    });
                 subcomponents.push(ProductIdentity {
+                    purl: id.clone(),
+                    id,
                     hashes: BTreeMap::from([(HashAlgorithm::Sha256, sha.clone())]),
                     ..ProductIdentity::default()
                 });

@@ -1,5 +1,6 @@
 //! Components found *inside* a binary rather than in a package database: the Go modules and Go
-//! toolchain its build information names, the Rust crates its registry source paths name. Each
+//! toolchain its build information names, the Rust crates its registry source paths name, the
+//! C library releases whose version banners it carries. Each
 //! becomes a component nested in the binary's component, with identity evidence saying how it
 //! was found.
 //!
@@ -12,6 +13,7 @@
 //!   names the standard library `stdlib` and versions it without `go` or `v`, a release
 //!   `go1.20` as `1.20.0` and a pre-release `go1.21rc2` as `1.21.0-rc.2`.
 //! - A crate `serde-1.0.228` from a crates.io registry path → `pkg:cargo/serde@1.0.228`.
+//! - A C library's version banner (` deflate 1.2.13 Copyright …`) → `pkg:generic/zlib@1.2.13`.
 //!
 //! In the document a nested component's bom-ref is `<binary bom-ref>#<purl>`, unique because a
 //! binary's bom-ref is; two binaries holding the same module each get their own. A crate that
@@ -35,14 +37,19 @@ pub enum FoundBy {
     GoBuildInfo,
     /// A crates.io registry source path compiled into the binary.
     CratePath,
+    /// A C library's version banner in the binary's read-only data (a static or vendored
+    /// copy: zlib, OpenSSL, libpng).
+    VersionString,
 }
 
 impl FoundBy {
-    /// The value of the `stella:found-by` property: `go-buildinfo` or `crate-path`.
+    /// The value of the `stella:found-by` property: `go-buildinfo`, `crate-path` or
+    /// `version-string`.
     pub fn as_str(self) -> &'static str {
         match self {
             FoundBy::GoBuildInfo => "go-buildinfo",
             FoundBy::CratePath => "crate-path",
+            FoundBy::VersionString => "version-string",
         }
     }
 
@@ -53,6 +60,9 @@ impl FoundBy {
         match self {
             FoundBy::GoBuildInfo => 100,
             FoundBy::CratePath => 80,
+            // The banner is the library's own text, in the exact shape it writes it; the
+            // code around it is the library's, though a program could copy the text alone.
+            FoundBy::VersionString => 80,
         }
     }
 }
@@ -126,6 +136,21 @@ impl EmbeddedComponent {
             found_by: FoundBy::CratePath,
             evidence: evidence.into(),
             confidence_percent: FoundBy::CratePath.confidence_percent(),
+        })
+    }
+
+    /// An upstream C library release named by its version banner (`zlib` `1.2.13` →
+    /// `pkg:generic/zlib@1.2.13`, the purl Stella's advisory overlay names upstream libraries
+    /// by). `None` when name and version make no purl.
+    pub fn c_library(library: &str, version: &str, evidence: impl Into<String>) -> Option<Self> {
+        let purl = build_purl("generic", None, library, version, &[])?;
+        Some(EmbeddedComponent {
+            purl,
+            name: library.to_owned(),
+            version: Some(version.to_owned()),
+            found_by: FoundBy::VersionString,
+            evidence: evidence.into(),
+            confidence_percent: FoundBy::VersionString.confidence_percent(),
         })
     }
 }

@@ -115,6 +115,7 @@ fn analyse_one(c: &Candidate) -> Result<Analysed, Unproven> {
             };
             let mut embedded = go_components(&file, data, &c.paths[0]);
             embedded.extend(path_crates(&file, data));
+            embedded.extend(banner_libraries(&file, data));
             (linkage, auditable, embedded)
         }
         Err(_) => (Linkage::default(), Vec::new(), Vec::new()),
@@ -229,6 +230,24 @@ fn path_crates(file: &object::File<'_>, data: &[u8]) -> Vec<EmbeddedComponent> {
                 &c.name,
                 &c.version,
                 format!("crate registry path {place}: {}", c.example),
+            )
+        })
+        .collect()
+}
+
+/// C library releases named by their version banners.
+fn banner_libraries(file: &object::File<'_>, data: &[u8]) -> Vec<EmbeddedComponent> {
+    stella_binary::banners::banners_in(data)
+        .into_iter()
+        .filter_map(|b| {
+            let place = match section_at(file, b.offset) {
+                Some(name) => format!("in {name}"),
+                None => format!("at file offset {}", b.offset),
+            };
+            EmbeddedComponent::c_library(
+                b.library,
+                &b.version,
+                format!("version banner {place}: {:?}", b.text),
             )
         })
         .collect()
