@@ -542,3 +542,51 @@ fn the_same_inputs_give_the_same_evidence_and_vex() {
         );
     }
 }
+
+#[test]
+fn a_library_no_package_names_is_known_by_its_soname() {
+    let mut lib = binary("/opt/app/lib/libwebp.so.7", FP_A, json!([]));
+    lib["properties"] = json!([{"name": "stella:soname", "value": "libwebp.so.7"}]);
+    let overlay = osv(
+        json!({"id": "STELLA-CVE-2023-4863", "modified": "2024-01-01T00:00:00Z", "aliases": ["CVE-2023-4863"],
+               "affected": [{"package": {"ecosystem": "GIT", "name": "https://github.com/webmproject/libwebp", "purl": "pkg:generic/libwebp"},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0.5.0"}, {"fixed": "1.3.2"}]}],
+                             "ecosystem_specific": {"symbols": ["VP8LBuildHuffmanTable"], "libraries": ["libwebp.so.7"]}}]}),
+        "overlay",
+    );
+    let case = Case {
+        sbom: sbom(vec![lib]),
+        proofs: vec![(
+            FP_A.to_owned(),
+            proof(&[
+                ("VP8LBuildHuffmanTable", "symtab"),
+                ("WebPDecode", "symtab"),
+            ]),
+        )],
+        advisories: vec![overlay],
+        asked: Vec::new(),
+    };
+    let a = case.run();
+    let v = only(&a, "/opt/app/lib/libwebp.so.7");
+    assert_eq!(v.vulnerability, "CVE-2023-4863");
+    assert_eq!(v.status, Status::UnderInvestigation);
+    assert_eq!(v.symbols[0].outcome, "present");
+    let component = v
+        .component
+        .as_ref()
+        .map(|c| (c.purl.as_str(), c.how.clone()));
+    assert_eq!(
+        component,
+        Some((
+            "pkg:generic/libwebp",
+            stella_policy::components::How::Soname {
+                soname: "libwebp.so.7".to_owned()
+            }
+        ))
+    );
+    assert_eq!(
+        v.version.as_ref().map(|f| f.answer),
+        Some(assess::VersionAnswer::Unknown),
+        "known by its soname only"
+    );
+}
