@@ -5,6 +5,7 @@
 //! - [`version`]: how each ecosystem orders its versions (SemVer for crates.io, npm and Go,
 //!   PEP 440 for PyPI, dpkg for Debian and Ubuntu), so that advisory ranges are read as the
 //!   ecosystem means them;
+//! - [`apk`]: Alpine's version order, as apk-tools 2.x decides it;
 //! - [`osv`]: OSV records read and checked, whether a version is affected, which symbols are
 //!   vulnerable;
 //! - [`rustsec`]: RustSec advisories with the per-function version requirements the OSV
@@ -16,6 +17,7 @@
 //! What it does not own: FuncProofs and SBOMs (`stella-binary`, `stella-sbom`), VEX
 //! (`stella-vex`), storage (`stella-store`).
 
+pub mod apk;
 pub mod osv;
 pub mod rustsec;
 pub mod symbols;
