@@ -3,7 +3,8 @@
 //!
 //! What this crate owns so far:
 //! - [`version`]: how each ecosystem orders its versions (SemVer for crates.io, npm and Go,
-//!   PEP 440 for PyPI, dpkg for Debian and Ubuntu), so that advisory ranges are read as the
+//!   PEP 440 for PyPI, dpkg for Debian and Ubuntu, upstream release numbers for the C libraries
+//!   of Stella's overlay), so that advisory ranges are read as the
 //!   ecosystem means them;
 //! - [`osv`]: OSV records read and checked, whether a version is affected, which symbols are
 //!   vulnerable;

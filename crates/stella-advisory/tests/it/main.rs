@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod osv;
+mod overlay;
 mod rustsec;
 mod symbols;
 mod versions;
