@@ -8,6 +8,8 @@
 //!   ecosystem means them;
 //! - [`osv`]: OSV records read and checked, whether a version is affected, which symbols are
 //!   vulnerable;
+//! - [`export`]: database exports as zip archives (OSV's `all.zip`), read with limits that
+//!   refuse zip bombs and entries that leave the archive's directory;
 //! - [`rustsec`]: RustSec advisories with the per-function version requirements the OSV
 //!   export drops;
 //! - [`symbols`]: the rules that match an advisory's vulnerable symbol to a binary's functions
@@ -17,6 +19,7 @@
 //! What it does not own: FuncProofs and SBOMs (`stella-binary`, `stella-sbom`), VEX
 //! (`stella-vex`), storage (`stella-store`).
 
+pub mod export;
 pub mod osv;
 pub mod rustsec;
 pub mod symbols;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod export;
 mod osv;
 mod overlay;
 mod rustsec;
