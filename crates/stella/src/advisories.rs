@@ -1,11 +1,17 @@
 //! `stella advisories import | list | show`: advisory files read with `stella-advisory`, kept in
 //! the index (`stella-store`), printed.
+//!
+//! An import takes files, directories, zip exports (OSV's `all.zip`) and `http(s)://` URLs of
+//! a file or a zip; everything is fetched, unpacked and checked before the database is
+//! touched, and the import is one transaction. Records whose id starts with `STELLA-` are
+//! Stella's overlay and are stored with the source `overlay`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use serde::Serialize;
-use stella_advisory::osv::Record;
+use stella_advisory::export;
+use stella_advisory::osv::{OVERLAY_ID_PREFIX, Record};
 use stella_advisory::rustsec::Advisory;
 use stella_store::{AdvisoryRow, Outcome, PackageRow, Store, SymbolRow};
 
@@ -20,6 +26,13 @@ const MAX_FILE_BYTES: usize = 16 << 20;
 
 /// Most files one import reads.
 const MAX_FILES: usize = 1_000_000;
+
+/// Largest body fetched from a URL, and largest zip export read from a file (OSV's largest
+/// ecosystem export is well under this; the zip reader bounds what it inflates on its own).
+const MAX_DOWNLOAD_BYTES: usize = 1 << 30;
+
+/// How long one download may take, connection to last byte.
+const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub fn run(command: AdvisoriesCommand, home: &Path) -> Result<Exit, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -59,11 +72,37 @@ async fn open(db: &DbArgs, home: &Path) -> Result<Store, CliError> {
         .map_err(|e| CliError::kinded(e).context(url))
 }
 
-/// Every advisory file under `paths`: `.json` (OSV) and `RUSTSEC-*.md`, sorted.
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+/// One advisory document to import, wherever it came from.
+struct Document {
+    /// Where it came from, for messages: a path, `archive.zip!entry`, or a URL.
+    origin: String,
+    /// Its bytes.
+    bytes: Vec<u8>,
+    /// A RustSec advisory (Markdown) rather than an OSV record.
+    rustsec: bool,
+}
+
+fn is_rustsec_name(name: &str) -> bool {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.starts_with("RUSTSEC-") && base.ends_with(".md")
+}
+
+/// The `http://` or `https://` URL an argument names, if it names one.
+fn url_of(path: &Path) -> Option<&str> {
+    path.to_str()
+        .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
+}
+
+/// Every advisory document the arguments name: files, directories (`.json` and
+/// `RUSTSEC-*.md` under them, sorted), zip exports, and URLs of any of these but a directory.
+async fn documents(paths: &[PathBuf]) -> Result<Vec<Document>, CliError> {
     let mut out = Vec::new();
     for path in paths {
-        if path.is_dir() {
+        if let Some(url) = url_of(path) {
+            let bytes = download(url).await?;
+            let path_part = url.split(['?', '#']).next().unwrap_or(url);
+            push_file(&mut out, url.to_owned(), path_part, bytes)?;
+        } else if path.is_dir() {
             for entry in walkdir::WalkDir::new(path)
                 .follow_links(false)
                 .sort_by_file_name()
@@ -71,10 +110,14 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
                 let entry =
                     entry.map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))?;
                 let name = entry.file_name().to_string_lossy();
-                let wanted = name.ends_with(".json")
-                    || (name.starts_with("RUSTSEC-") && name.ends_with(".md"));
+                let wanted = name.ends_with(".json") || is_rustsec_name(&name);
                 if entry.file_type().is_file() && wanted {
-                    out.push(entry.into_path());
+                    let bytes = Input::new(entry.path().to_path_buf()).read(MAX_FILE_BYTES)?;
+                    out.push(Document {
+                        origin: entry.path().display().to_string(),
+                        rustsec: !name.ends_with(".json"),
+                        bytes,
+                    });
                 }
                 if out.len() > MAX_FILES {
                     return Err(CliError::input(anyhow!(
@@ -84,20 +127,92 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
                 }
             }
         } else {
-            out.push(path.clone());
+            let limit = if path.extension().is_some_and(|e| e == "zip") {
+                MAX_DOWNLOAD_BYTES
+            } else {
+                MAX_FILE_BYTES
+            };
+            let bytes = Input::new(path.clone()).read(limit)?;
+            let name = path.to_string_lossy();
+            push_file(&mut out, path.display().to_string(), &name, bytes)?;
         }
     }
     Ok(out)
 }
 
-/// One file as a stored advisory.
-fn row_of(path: &Path) -> Result<AdvisoryRow, CliError> {
-    let input = Input::new(path.to_path_buf());
-    let bytes = input.read(MAX_FILE_BYTES)?;
-    let bad = |e: &dyn std::fmt::Display| CliError::input(anyhow!("{}: {e}", input.name()));
-    let is_markdown = path.extension().is_some_and(|e| e == "md");
-    if is_markdown {
-        let text = String::from_utf8(bytes).map_err(|e| bad(&e))?;
+/// One file's documents: a zip export's entries (by its name or its first bytes), or the
+/// file itself (RustSec by its name, OSV otherwise).
+fn push_file(
+    out: &mut Vec<Document>,
+    origin: String,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<(), CliError> {
+    if name.ends_with(".zip") || export::looks_like_zip(&bytes) {
+        let entries =
+            export::read_zip(&bytes).map_err(|e| CliError::kinded(e).context(origin.clone()))?;
+        if out.len() + entries.len() > MAX_FILES {
+            return Err(CliError::input(anyhow!(
+                "{origin}: more than {MAX_FILES} advisory files"
+            )));
+        }
+        out.extend(entries.into_iter().map(|e| Document {
+            origin: format!("{origin}!{}", e.name),
+            rustsec: e.is_rustsec(),
+            bytes: e.bytes,
+        }));
+    } else {
+        out.push(Document {
+            origin,
+            rustsec: name.ends_with(".md"),
+            bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The body of `url`, refused when the server does not answer 2xx, or declares or sends more
+/// than [`MAX_DOWNLOAD_BYTES`].
+async fn download(url: &str) -> Result<Vec<u8>, CliError> {
+    let client = reqwest::Client::builder()
+        .timeout(DOWNLOAD_TIMEOUT)
+        .build()
+        .map_err(|e| CliError::environment(anyhow!("{url}: {e}")))?;
+    let unreachable = |e: reqwest::Error| CliError::environment(anyhow!("{url}: {e}"));
+    let mut response = client.get(url).send().await.map_err(unreachable)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(CliError::input(anyhow!(
+            "{url}: the server answered {status}; nothing was imported"
+        )));
+    }
+    let too_large = || {
+        CliError::input(anyhow!(
+            "{url}: the body is larger than the limit of {MAX_DOWNLOAD_BYTES} bytes; nothing was \
+             imported"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_DOWNLOAD_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_DOWNLOAD_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// One document as a stored advisory.
+fn row_of(doc: Document) -> Result<AdvisoryRow, CliError> {
+    let bad = |e: &dyn std::fmt::Display| CliError::input(anyhow!("{}: {e}", doc.origin));
+    if doc.rustsec {
+        let text = String::from_utf8(doc.bytes.clone()).map_err(|e| bad(&e))?;
         let a = Advisory::from_markdown(&text).map_err(|e| bad(&e))?;
         let symbols = a
             .functions
@@ -129,8 +244,15 @@ fn row_of(path: &Path) -> Result<AdvisoryRow, CliError> {
             document: text,
         });
     }
-    let record = Record::from_json(&bytes).map_err(|e| bad(&e))?;
-    let document = String::from_utf8(bytes).map_err(|e| bad(&e))?;
+    let record = Record::from_json(&doc.bytes).map_err(|e| bad(&e))?;
+    let overlay = record.id.starts_with(OVERLAY_ID_PREFIX);
+    if overlay {
+        // The overlay's own members are checked here, so a misspelt one is an import error.
+        for (i, a) in record.affected.iter().enumerate() {
+            a.overlay()
+                .map_err(|e| bad(&format!("/affected/{i}/{e}")))?;
+        }
+    }
     let packages = record
         .affected
         .iter()
@@ -152,9 +274,10 @@ fn row_of(path: &Path) -> Result<AdvisoryRow, CliError> {
             })
         })
         .collect();
+    let document = String::from_utf8(doc.bytes).map_err(|e| bad(&e))?;
     Ok(AdvisoryRow {
         id: record.id.clone(),
-        source: "osv".to_owned(),
+        source: if overlay { "overlay" } else { "osv" }.to_owned(),
         modified: record.modified.clone(),
         withdrawn: record.withdrawn.clone(),
         summary: record.summary.clone(),
@@ -190,19 +313,21 @@ async fn import(
     home: &Path,
     json: bool,
 ) -> Result<Exit, CliError> {
-    let files = files(paths)?;
-    // Everything read and checked before the database is touched.
-    let mut rows = Vec::with_capacity(files.len());
+    // Everything fetched, read and checked before the database is touched.
+    let documents = documents(paths).await?;
+    let files = documents.len();
+    let mut rows = Vec::with_capacity(files);
     let mut skipped = Vec::new();
-    let mut sources = Vec::with_capacity(files.len());
-    for f in &files {
-        match row_of(f) {
+    let mut sources = Vec::with_capacity(files);
+    for doc in documents {
+        let origin = doc.origin.clone();
+        match row_of(doc) {
             Ok(row) => {
-                sources.push(f.display().to_string());
+                sources.push(origin);
                 rows.push(row);
             }
             Err(e) if skip_invalid => skipped.push(Skipped {
-                file: f.display().to_string(),
+                file: origin,
                 reason: print::error_line(&e.error),
             }),
             Err(e) => return Err(e),
@@ -220,7 +345,7 @@ async fn import(
         }
     }
     let output = ImportOutput {
-        files: files.len(),
+        files,
         added: count(|o| matches!(o, Outcome::Added)),
         replaced: count(|o| matches!(o, Outcome::Replaced)),
         unchanged: count(|o| matches!(o, Outcome::Unchanged)),
