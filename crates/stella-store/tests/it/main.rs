@@ -1,12 +1,10 @@
-//! The store on SQLite and on a real PostgreSQL server (started by the test, see
-//! [`postgres`]), the same tests on both: advisories imported, found by id and alias, listed by
+//! The store on SQLite and on a real PostgreSQL server (started by the test,
+//! `stella_testkit::postgres`), the same tests on both: advisories imported, found by id and alias, listed by
 //! package, replaced only by later versions, kept against another source's record of the same
 //! id; a document edited in the database, or migrations that differ from this build's, are
 //! refused by name.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-
-mod postgres;
 
 use stella_store::{AdvisoryRow, Outcome, PackageRow, Store, StoreError, SymbolRow};
 
@@ -51,7 +49,8 @@ fn on_sqlite(test: impl FnOnce(&str)) {
 /// Runs `test` on a fresh PostgreSQL server, or records why it cannot (SKIPPED; a failure
 /// under `STELLA_REQUIRE_PEERS=1`).
 fn on_postgres(name: &str, test: impl FnOnce(&str)) {
-    match postgres::Server::start() {
+    let dir = tempfile::tempdir().unwrap();
+    match stella_testkit::postgres::Server::start(dir.path()) {
         Ok(server) => test(&server.url),
         Err(why) => stella_testkit::skip(name, &why),
     }

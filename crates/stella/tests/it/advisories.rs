@@ -366,3 +366,61 @@ fn urls_of_a_zip_and_of_a_record_import_and_bad_answers_import_nothing() {
     assert_eq!(imported["unchanged"], 1, "{imported}");
     assert_eq!(listed_ids(&home).len(), 4);
 }
+
+#[test]
+fn on_postgresql_the_same_import_list_and_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = match stella_testkit::postgres::Server::start(dir.path()) {
+        Ok(server) => server,
+        Err(why) => {
+            stella_testkit::skip("on_postgresql_the_same_import_list_and_show", &why);
+            return;
+        }
+    };
+    let home = tempfile::tempdir().unwrap();
+    let with_db = |args: &[&str]| {
+        let mut cmd = stella(home.path());
+        cmd.args(args).env("STELLA_DB", &server.url);
+        cmd
+    };
+    let imported = json(
+        with_db(&["advisories", "import", "--json"])
+            .arg(overlay_dir())
+            .arg(advisories("go-vulndb-osv/GO-2022-0969.json"))
+            .arg(advisories("rustsec-db/crates/http/RUSTSEC-2019-0033.md")),
+    );
+    assert_eq!(imported["added"], 7, "{imported}");
+    assert_eq!(imported["total"], 7, "{imported}");
+    // Nothing went to the SQLite default.
+    assert!(!home.path().join("stella.db").exists());
+    let again = json(with_db(&["advisories", "import", "--json"]).arg(overlay_dir()));
+    assert_eq!(again["unchanged"], 5, "{again}");
+    let shown = json(&mut with_db(&[
+        "advisories",
+        "show",
+        "--json",
+        "CVE-2019-25008",
+    ]));
+    assert_eq!(shown["id"], "RUSTSEC-2019-0033");
+    assert_eq!(shown["packages"][0]["symbols"][0]["versions"], "<0.1.20");
+    let shown = json(&mut with_db(&[
+        "advisories",
+        "show",
+        "--json",
+        "CVE-2024-5535",
+    ]));
+    assert_eq!(shown["source"], "overlay");
+    assert_eq!(
+        shown["packages"][0]["symbols"][0]["name"],
+        "SSL_select_next_proto"
+    );
+    let listed = json(&mut with_db(&[
+        "advisories",
+        "list",
+        "--json",
+        "--ecosystem",
+        "Go",
+    ]));
+    assert_eq!(listed["advisories"][0]["id"], "GO-2022-0969");
+    assert_eq!(listed["advisories"].as_array().unwrap().len(), 1);
+}

@@ -1,20 +1,22 @@
-//! A real PostgreSQL server for the tests: a fresh cluster (`initdb`) in a temporary directory,
-//! started with `pg_ctl` on 127.0.0.1 at a free port, trust authentication for the one user
-//! `stella`, stopped (`pg_ctl stop -m immediate`) when dropped. PostgreSQL refuses to run as
-//! root, so under root the cluster belongs to the `postgres` user (Debian's package makes it)
-//! and every command runs through `runuser`.
+//! A real PostgreSQL server for tests: a fresh cluster (`initdb`) in a test's directory, started
+//! with `pg_ctl` on 127.0.0.1 at a free port, trust authentication for the one user `stella`,
+//! stopped (`pg_ctl stop -m immediate`) when dropped. PostgreSQL refuses to run as root, so
+//! under root the directory is given to the `postgres` user (Debian's package makes it) and
+//! every command runs through `runuser`.
+//!
+//! Not here: what the tests check against it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A running server.
+#[derive(Debug)]
 pub struct Server {
     bin: PathBuf,
     data: PathBuf,
     user: Option<String>,
-    /// The database URL.
+    /// The database URL (`postgres://stella@127.0.0.1:<port>/postgres`).
     pub url: String,
-    _dir: tempfile::TempDir,
 }
 
 /// The directory of `initdb`, `pg_ctl` and `postgres`: on `PATH`, else the newest
@@ -51,37 +53,38 @@ fn is_root() -> bool {
 }
 
 impl Server {
-    /// Starts a server; `Err` says what is missing when the binaries are not installed.
+    /// Makes a cluster in `dir/data` and starts it, its socket and log in `dir`; `Err` says
+    /// what is missing (for the caller's [`skip`](crate::skip)) when the binaries are not
+    /// installed.
     ///
     /// # Panics
-    /// When the binaries are there but the server cannot be made or started: that is a
-    /// failure, not a missing peer.
-    pub fn start() -> Result<Server, String> {
+    /// When the binaries are there but the server cannot be made or started: the test fails
+    /// rather than checking nothing.
+    // Failing the calling test is how a broken peer is reported.
+    #[allow(clippy::panic, clippy::expect_used)]
+    pub fn start(dir: &Path) -> Result<Server, String> {
         let bin = bin_dir().ok_or(
             "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or in \
              /usr/lib/postgresql/*/bin; install with `apt-get install postgresql`",
         )?;
-        let dir = tempfile::tempdir().unwrap();
         let user = is_root().then(|| "postgres".to_owned());
         if let Some(user) = &user {
             let status = Command::new("chown")
                 .args(["-R", user])
-                .arg(dir.path())
+                .arg(dir)
                 .status()
-                .unwrap();
-            assert!(status.success(), "chown {user} {}", dir.path().display());
+                .expect("chown runs");
+            assert!(status.success(), "chown {user} {}", dir.display());
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
             .port();
         let server = Server {
-            data: dir.path().join("data"),
+            data: dir.join("data"),
             url: format!("postgres://stella@127.0.0.1:{port}/postgres"),
             bin,
             user,
-            _dir: dir,
         };
         server.run(
             "initdb",
@@ -96,11 +99,8 @@ impl Server {
                 "--no-sync",
             ],
         );
-        let options = format!(
-            "-h 127.0.0.1 -p {port} -k {} -F",
-            path_str(server._dir.path())
-        );
-        let log = server._dir.path().join("server.log");
+        let options = format!("-h 127.0.0.1 -p {port} -k {} -F", path_str(dir));
+        let log = dir.join("server.log");
         server.run(
             "pg_ctl",
             &[
@@ -131,8 +131,13 @@ impl Server {
         }
     }
 
+    #[allow(clippy::panic, clippy::expect_used)]
     fn run(&self, program: &str, args: &[&str]) {
-        let out = self.command(program).args(args).output().unwrap();
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .expect("the PostgreSQL tools run");
         assert!(
             out.status.success(),
             "{program} {args:?}: {}\n{}{}",
@@ -143,8 +148,10 @@ impl Server {
     }
 }
 
+/// Test directories are ASCII paths under the temporary directory.
+#[allow(clippy::expect_used)]
 fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
+    path.to_str().expect("a UTF-8 path")
 }
 
 impl Drop for Server {
