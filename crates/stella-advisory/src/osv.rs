@@ -317,13 +317,19 @@ impl Affected {
                 ),
             });
         };
-        let v = Version::parse(ecosystem, version)?;
+        // Parsed only when a range needs it: a `GIT` package's tag (`curl-8_3_0`) is no upstream
+        // release, and an entry with commit ranges only answers Unknown, not an error.
+        let mut parsed = None;
         let mut evaluable = false;
         for (index, range) in self.ranges.iter().enumerate() {
             if range.kind == RangeKind::Git {
                 continue;
             }
             evaluable = true;
+            let v = match &parsed {
+                Some(v) => v,
+                None => parsed.insert(Version::parse(ecosystem, version)?),
+            };
             let mut events = range
                 .events
                 .iter()
@@ -512,6 +518,21 @@ mod tests {
             r.affected[0].affects("1:1.2.13.dfsg-1").unwrap(),
             Answer::Unknown { .. }
         ));
+        // OSV's own GIT packages: commit ranges and tags. A tag that is no upstream release is
+        // still Unknown (or listed), not an error.
+        let r = record(
+            r#"{"id":"X","affected":[{"package":{"name":"https://github.com/curl/curl","ecosystem":"GIT"},
+            "ranges":[{"type":"GIT","repo":"https://github.com/curl/curl","events":[{"introduced":"abc"},{"fixed":"def"}]}],
+            "versions":["curl-8_3_0"]}]}"#,
+        );
+        assert!(matches!(
+            r.affected[0].affects("curl-8_2_1").unwrap(),
+            Answer::Unknown { .. }
+        ));
+        assert_eq!(
+            r.affected[0].affects("curl-8_3_0").unwrap(),
+            Answer::Affected { range: None }
+        );
     }
 
     #[test]
