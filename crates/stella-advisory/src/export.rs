@@ -127,12 +127,13 @@ pub struct Entry {
 impl Entry {
     /// Whether it is a RustSec advisory (Markdown) rather than an OSV record.
     pub fn is_rustsec(&self) -> bool {
-        is_rustsec(&self.name)
+        is_rustsec_name(&self.name)
     }
 }
 
-fn is_rustsec(name: &str) -> bool {
-    let base = name.rsplit('/').next().unwrap_or(name);
+/// Whether a file name (its last path segment) is a RustSec advisory's, `RUSTSEC-*.md`.
+pub fn is_rustsec_name(name: &str) -> bool {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     base.starts_with("RUSTSEC-") && base.ends_with(".md")
 }
 
@@ -178,7 +179,7 @@ pub fn read_zip(bytes: &[u8]) -> Result<Vec<Entry>, ExportError> {
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).map_err(not_zip)?;
         let name = file.name().map_err(not_zip)?.into_owned();
-        if file.is_dir() || !(name.ends_with(".json") || is_rustsec(&name)) {
+        if file.is_dir() || !(name.ends_with(".json") || is_rustsec_name(&name)) {
             continue;
         }
         let compressed = file.compressed_size();

@@ -82,11 +82,6 @@ struct Document {
     rustsec: bool,
 }
 
-fn is_rustsec_name(name: &str) -> bool {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    base.starts_with("RUSTSEC-") && base.ends_with(".md")
-}
-
 /// The `http://` or `https://` URL an argument names, if it names one.
 fn url_of(path: &Path) -> Option<&str> {
     path.to_str()
@@ -110,7 +105,7 @@ async fn documents(paths: &[PathBuf]) -> Result<Vec<Document>, CliError> {
                 let entry =
                     entry.map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))?;
                 let name = entry.file_name().to_string_lossy();
-                let wanted = name.ends_with(".json") || is_rustsec_name(&name);
+                let wanted = name.ends_with(".json") || export::is_rustsec_name(&name);
                 if entry.file_type().is_file() && wanted {
                     let bytes = Input::new(entry.path().to_path_buf()).read(MAX_FILE_BYTES)?;
                     out.push(Document {
