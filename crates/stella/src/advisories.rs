@@ -169,6 +169,11 @@ fn push_file(
 /// The body of `url`, refused when the server does not answer 2xx, or declares or sends more
 /// than [`MAX_DOWNLOAD_BYTES`].
 async fn download(url: &str) -> Result<Vec<u8>, CliError> {
+    download_capped(url, MAX_DOWNLOAD_BYTES).await
+}
+
+/// [`download`] with the limit given.
+async fn download_capped(url: &str, limit: usize) -> Result<Vec<u8>, CliError> {
     let client = reqwest::Client::builder()
         .timeout(DOWNLOAD_TIMEOUT)
         .build()
@@ -183,19 +188,15 @@ async fn download(url: &str) -> Result<Vec<u8>, CliError> {
     }
     let too_large = || {
         CliError::input(anyhow!(
-            "{url}: the body is larger than the limit of {MAX_DOWNLOAD_BYTES} bytes; nothing was \
-             imported"
+            "{url}: the body is larger than the limit of {limit} bytes; nothing was imported"
         ))
     };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_DOWNLOAD_BYTES as u64)
-    {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        if body.len() + chunk.len() > MAX_DOWNLOAD_BYTES {
+        if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
@@ -529,4 +530,50 @@ async fn show(id: &str, db: &DbArgs, home: &Path, json: bool) -> Result<Exit, Cl
     }
     write_stdout(text.as_bytes())?;
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead as _, BufReader, Write as _};
+
+    use super::*;
+
+    /// A body sent in chunks with no declared length is counted as it arrives.
+    #[test]
+    fn a_body_past_the_limit_is_refused_while_it_streams() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}/all.zip", listener.local_addr().expect("bound"));
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("one request");
+            let mut reader = BufReader::new(stream.try_clone().expect("the stream"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            );
+            for _ in 0..16 {
+                let _ = stream.write_all(format!("400\r\n{}\r\n", "x".repeat(0x400)).as_bytes());
+            }
+            let _ = stream.write_all(b"0\r\n\r\n");
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let refused = runtime
+            .block_on(download_capped(&url, 4096))
+            .expect_err("16 KiB over a 4 KiB limit");
+        assert_eq!(refused.code, crate::exit::USAGE);
+        assert!(
+            refused
+                .error
+                .to_string()
+                .contains("larger than the limit of 4096 bytes"),
+            "{:#}",
+            refused.error
+        );
+        let _ = server.join();
+    }
 }
