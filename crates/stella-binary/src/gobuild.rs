@@ -111,8 +111,13 @@ pub fn go_buildinfo(
             .ok()
             .zip(usize::try_from(offset.saturating_add(size)).ok())
             .and_then(|(from, to)| data.get(from..to)),
-        // PE (and any layout without the section): the magic, 16-byte aligned.
-        None => find_block(data),
+        // PE, or a file stripped of its section headers: the magic, 16-byte aligned. An ELF or
+        // Mach-O file with sections but without this one is not a Go binary, whatever bytes it
+        // holds (a Go-aware tool keeps the magic as a constant).
+        None if file.format() == object::BinaryFormat::Pe || file.sections().next().is_none() => {
+            find_block(data)
+        }
+        None => None,
     };
     match block {
         Some(block) if block.starts_with(GO_BUILDINFO_MAGIC) => parse_block(block).map(Some),

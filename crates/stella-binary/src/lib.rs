@@ -27,12 +27,14 @@
 //! a binary at all, what does it link against, which crates did `cargo auditable` record),
 //! [`crate_paths`] names the Rust crates (and versions) whose registry source paths the
 //! binary holds, [`gobuild`] reads the Go linker's build information (Go version, modules with versions and
-//! checksums) that even stripped Go binaries carry, and [`symbols`] slims a proof down to what turns a runtime `(BuildID, file offset)` frame into a
+//! checksums) that even stripped Go binaries carry, [`banners`] names the C libraries (zlib,
+//! OpenSSL, libpng) whose version banners a static or vendored copy leaves, and [`symbols`] slims a proof down to what turns a runtime `(BuildID, file offset)` frame into a
 //! function name, and packs those tables into an image's symbol bundle.
 //!
 //! What this crate does not own: signing or storing proofs (`stella-attest`, `stella-oci`), or
 //! runtime symbolisation (`stella-runtime`).
 
+pub mod banners;
 pub mod callgraph;
 pub mod crate_paths;
 mod dwarf;

@@ -14,6 +14,8 @@ pub const CSAF_JSON: &str = "application/csaf+json";
 pub const FUNCPROOF_JSON: &str = "application/vnd.stellaops.funcproof+json";
 /// Symbol bundles: per-BuildID function names and ranges.
 pub const SYMBOLS_TAR: &str = "application/vnd.stellaops.symbols+tar";
+/// An assessment's evidence (`stella.assessment/v1`): the verdicts of `stella assess`.
+pub const ASSESSMENT_JSON: &str = "application/vnd.stellaops.assessment+json";
 /// Micro-witness documents (exact runtime call counts).
 pub const MICRO_WITNESS_JSON: &str = "application/vnd.stellaops.micro-witness+json";
 /// Sigstore bundle v0.3.
@@ -37,6 +39,9 @@ pub mod predicate {
     pub const STELLA_FUNCPROOF: &str = "https://stella-ops.org/attestations/funcproof/v1";
     /// A micro-witness as the predicate.
     pub const STELLA_MICRO_WITNESS: &str = "https://stella-ops.org/attestations/micro-witness/v1";
+    /// An assessment's evidence (`stella.assessment/v1`): every verdict of `stella assess` with
+    /// what it rests on; the VEX statements it signs link it by canonical id.
+    pub const STELLA_ASSESSMENT: &str = "https://stella-ops.org/attestations/assessment/v1";
     /// A deterministic score as the predicate.
     pub const STELLA_SCORE: &str = "https://stella-ops.org/attestations/score/v1";
     /// The artifact canonical record of one scan as the predicate: it binds, by digest, every

@@ -241,12 +241,48 @@ pub fn find(
     wanted: &Wanted<'_>,
     check: Option<&Check<'_>>,
 ) -> Result<Vec<Found>, AttachedError> {
+    find_each(store, image, wanted, check)?
+        .into_iter()
+        .collect()
+}
+
+/// As [`find`], but a document that is malformed or lacks the proof `check` asks for is
+/// reported in its place instead of ending the search: what an auditor's replay lists, one
+/// verdict per document.
+///
+/// # Errors
+/// [`AttachedError::Store`] when the store fails.
+pub fn find_each(
+    store: &dyn ArtifactStore,
+    image: &Stored,
+    wanted: &Wanted<'_>,
+    check: Option<&Check<'_>>,
+) -> Result<Vec<Result<Found, AttachedError>>, AttachedError> {
     let mut referrers = store.referrers(&image.digest.to_string(), None)?;
     referrers.sort();
     let mut found = Vec::new();
     for r in referrers {
+        match one_document(store, image, wanted, check, r) {
+            Ok(None) => {}
+            Ok(Some(f)) => found.push(Ok(f)),
+            Err(e @ AttachedError::Store(_)) => return Err(e),
+            Err(e) => found.push(Err(e)),
+        }
+    }
+    Ok(found)
+}
+
+/// The document `r` holds, if it is one `wanted` names.
+fn one_document(
+    store: &dyn ArtifactStore,
+    image: &Stored,
+    wanted: &Wanted<'_>,
+    check: Option<&Check<'_>>,
+    r: stella_oci::store::Referrer,
+) -> Result<Option<Found>, AttachedError> {
+    {
         let Some(artifact_type) = r.artifact_type.as_deref() else {
-            continue;
+            return Ok(None);
         };
         let kind = r.annotations.get(crate::layout::KIND);
         if wanted.media_types.contains(&artifact_type)
@@ -300,12 +336,12 @@ pub fn find(
                     }
                 }
             };
-            found.push(Found {
+            Ok(Some(Found {
                 referrer: r.digest,
                 media_type,
                 bytes,
                 signature,
-            });
+            }))
         } else if artifact_type == media::SIGSTORE_BUNDLE_V03 && !wanted.predicate_types.is_empty()
         {
             let (_, bytes) = layer_of(store, &r.digest, &[media::SIGSTORE_BUNDLE_V03])?;
@@ -326,7 +362,7 @@ pub fn find(
                 .predicate_types
                 .contains(&statement.predicate_type.as_str())
             {
-                continue;
+                return Ok(None);
             }
             let document = jcs::to_canonical(&statement.predicate)
                 .map_err(|e| malformed(format!("the predicate is not canonical JSON: {e}")))?;
@@ -342,15 +378,16 @@ pub fn find(
                     }
                 },
             };
-            found.push(Found {
+            Ok(Some(Found {
                 referrer: r.digest,
                 media_type: statement.predicate_type,
                 bytes: document,
                 signature,
-            });
+            }))
+        } else {
+            Ok(None)
         }
     }
-    Ok(found)
 }
 
 /// What [`attach_signed`] stored.

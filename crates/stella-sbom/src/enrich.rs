@@ -20,7 +20,9 @@
 //! inside it as a nested component, as [`crate::generate()`] writes it. An unmatched binary is added
 //! top-level, or inside its inventory package, which is appended when the SBOM lacks it. Crates
 //! of `cargo auditable` lists are found by purl (name and version) or appended, and the edges of
-//! the embedded dependency graph are merged into `dependencies`.
+//! the embedded dependency graph are merged into `dependencies`. The components found inside a
+//! binary (Go modules, crates named by registry paths) are nested in its component, enriched or
+//! new, as [`crate::generate()`] nests them, each with its dependency edge.
 //!
 //! The rest of the document is kept verbatim (`serialNumber`, `version`, timestamps, unknown
 //! members), except: `specVersion` becomes `1.7` (and `$schema`, when present, the 1.7 schema),
@@ -140,10 +142,25 @@ pub fn enrich(
     for (b, plan) in &plans {
         let facts = &binaries[*b];
         let bom_ref = binary_refs[*b].clone();
+        let inside = generate::nested_refs(facts, &bom_ref);
+        for r in &inside {
+            graph.entry(r.clone()).or_default();
+        }
+        graph.entry(bom_ref.clone()).or_default().extend(inside);
         match plan {
             Plan::Enrich { candidate, by } => {
                 if let Some(Value::Object(c)) = doc.pointer_mut(&candidates[*candidate].pointer) {
                     enrich_component(c, facts);
+                    // Components found inside the binary, unless a document Stella wrote
+                    // already nests them.
+                    let inside = generate::nested_components(facts, &bom_ref)
+                        .into_iter()
+                        .filter_map(|n| {
+                            let r = n.get("bom-ref").and_then(Value::as_str)?.to_owned();
+                            (!refs.0.contains(&r)).then_some((r, n))
+                        })
+                        .collect();
+                    append_components(c, inside);
                 }
                 report.matched.push(Match {
                     path: facts.path.clone(),

@@ -24,9 +24,13 @@
 //! - one component per crate of the `cargo auditable` lists (bom-ref = purl for crates.io, else
 //!   `cargo:<source>/<name>@<version>`), `scope: excluded` when only build scripts or proc macros
 //!   use it;
+//! - inside each binary's component, the components found in it by binary analysis (Go modules
+//!   and standard library, crates named by registry paths; see [`crate::embedded`]), bom-ref
+//!   `<binary bom-ref>#<purl>`, with identity evidence and the property `stella:found-by`;
 //! - `dependencies`, one entry per bom-ref: the subject depends on every top-level component, a
 //!   package on its resolved dependencies, a binary on the binaries that satisfy its `DT_NEEDED`
-//!   entries and on its root crates, a crate on the crates it depends on.
+//!   entries, on its root crates and on the components nested in it, a crate on the crates it
+//!   depends on.
 //!
 //! Not here: finding or analysing binaries, reading package databases ([`crate::rootfs`]),
 //! merging into another tool's SBOM ([`crate::enrich()`]), signing.
@@ -38,6 +42,7 @@ use stella_core::{Digest, hex};
 
 use crate::SbomError;
 use crate::auditable::{self, AuditablePackage};
+use crate::embedded::{self as embedded_components, EmbeddedComponent};
 use crate::rootfs::{Ecosystem, Inventory, Package};
 
 /// The name Stella gives itself in `metadata.tools`.
@@ -94,6 +99,9 @@ pub struct BinaryFacts {
     pub funcproof: Option<FuncProofRef>,
     /// The `cargo auditable` dependency list it embeds.
     pub auditable: Vec<AuditablePackage>,
+    /// Components found inside it by binary analysis (Go build information, crate registry
+    /// paths), nested in its component; in any order (the document sorts them).
+    pub embedded: Vec<EmbeddedComponent>,
 }
 
 /// What the SBOM is about.
@@ -195,6 +203,11 @@ pub fn generate(
     for (b, needed) in links.iter().enumerate() {
         let mut deps: BTreeSet<String> = needed.iter().map(|&n| binary_refs[n].clone()).collect();
         deps.extend(crates.roots[b].iter().cloned());
+        let inside = nested_refs(&binaries[b], &binary_refs[b]);
+        for r in &inside {
+            graph.insert(r.clone(), BTreeSet::new());
+        }
+        deps.extend(inside);
         graph.insert(binary_refs[b].clone(), deps);
     }
     for (r, node) in &crates.nodes {
@@ -645,7 +658,41 @@ pub(crate) fn binary_component(b: &BinaryFacts, bom_ref: &str) -> Map<String, Va
     if let Some(r) = funcproof_reference(b) {
         c.insert("externalReferences".to_owned(), json!([r]));
     }
+    let inside = nested_components(b, bom_ref);
+    if !inside.is_empty() {
+        c.insert("components".to_owned(), Value::Array(inside));
+    }
     c
+}
+
+/// The components found inside a binary that its component nests (not those its `cargo
+/// auditable` list gives), sorted by purl.
+fn embedded_to_nest(b: &BinaryFacts) -> Vec<&EmbeddedComponent> {
+    let auditable_purls: Vec<String> = b
+        .auditable
+        .iter()
+        .filter_map(AuditablePackage::match_purl)
+        .collect();
+    embedded_components::to_nest(&b.embedded, &auditable_purls)
+}
+
+/// The nested components of the binary with bom-ref `bom_ref`.
+pub(crate) fn nested_components(b: &BinaryFacts, bom_ref: &str) -> Vec<Value> {
+    embedded_to_nest(b)
+        .into_iter()
+        .map(|e| {
+            let r = embedded_components::nested_ref(bom_ref, e);
+            Value::Object(embedded_components::component(e, &r))
+        })
+        .collect()
+}
+
+/// The bom-refs of the binary's nested components.
+pub(crate) fn nested_refs(b: &BinaryFacts, bom_ref: &str) -> Vec<String> {
+    embedded_to_nest(b)
+        .into_iter()
+        .map(|e| embedded_components::nested_ref(bom_ref, e))
+        .collect()
 }
 
 fn os_component(inventory: &Inventory) -> Option<(String, Map<String, Value>)> {

@@ -28,6 +28,7 @@
 
 pub mod auditable;
 pub mod document;
+pub mod embedded;
 pub mod enrich;
 pub mod generate;
 pub mod model;
@@ -36,6 +37,7 @@ pub mod validate;
 
 pub use auditable::{AuditablePackage, parse_auditable};
 pub use document::{SbomDocument, read_any_json};
+pub use embedded::{EmbeddedComponent, FoundBy};
 pub use enrich::{EnrichReport, Match, enrich};
 pub use generate::{BinaryFacts, FuncProofRef, GenerateOptions, Subject, generate};
 pub use model::{Bom, SpecVersion};

@@ -58,7 +58,7 @@ pub fn run(command: AdvisoriesCommand, home: &Path) -> Result<Exit, CliError> {
     })
 }
 
-async fn open(db: &DbArgs, home: &Path) -> Result<Store, CliError> {
+pub(crate) async fn open(db: &DbArgs, home: &Path) -> Result<Store, CliError> {
     let url = match &db.db {
         Some(url) => url.clone(),
         None => {
@@ -88,16 +88,12 @@ fn url_of(path: &Path) -> Option<&str> {
         .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
 }
 
-/// Every advisory document the arguments name: files, directories (`.json` and
-/// `RUSTSEC-*.md` under them, sorted), zip exports, and URLs of any of these but a directory.
-async fn documents(paths: &[PathBuf]) -> Result<Vec<Document>, CliError> {
+/// Every advisory file under `paths`: `.json` (OSV) and `RUSTSEC-*.md` under a directory,
+/// sorted; any other path as it is.
+pub(crate) fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     for path in paths {
-        if let Some(url) = url_of(path) {
-            let bytes = download(url).await?;
-            let path_part = url.split(['?', '#']).next().unwrap_or(url);
-            push_file(&mut out, url.to_owned(), path_part, bytes)?;
-        } else if path.is_dir() {
+        if path.is_dir() {
             for entry in walkdir::WalkDir::new(path)
                 .follow_links(false)
                 .sort_by_file_name()
@@ -107,12 +103,7 @@ async fn documents(paths: &[PathBuf]) -> Result<Vec<Document>, CliError> {
                 let name = entry.file_name().to_string_lossy();
                 let wanted = name.ends_with(".json") || export::is_rustsec_name(&name);
                 if entry.file_type().is_file() && wanted {
-                    let bytes = Input::new(entry.path().to_path_buf()).read(MAX_FILE_BYTES)?;
-                    out.push(Document {
-                        origin: entry.path().display().to_string(),
-                        rustsec: !name.ends_with(".json"),
-                        bytes,
-                    });
+                    out.push(entry.into_path());
                 }
                 if out.len() > MAX_FILES {
                     return Err(CliError::input(anyhow!(
@@ -122,14 +113,32 @@ async fn documents(paths: &[PathBuf]) -> Result<Vec<Document>, CliError> {
                 }
             }
         } else {
-            let limit = if path.extension().is_some_and(|e| e == "zip") {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Every advisory document the arguments name: the [`files`] of paths (a zip export's
+/// entries for a zip), and the body of each `http(s)://` URL (a zip's entries for a zip).
+async fn documents(paths: &[PathBuf]) -> Result<Vec<Document>, CliError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if let Some(url) = url_of(path) {
+            let bytes = download(url).await?;
+            let path_part = url.split(['?', '#']).next().unwrap_or(url);
+            push_file(&mut out, url.to_owned(), path_part, bytes)?;
+            continue;
+        }
+        for file in files(std::slice::from_ref(path))? {
+            let input = Input::new(file.clone());
+            let limit = if file.extension().is_some_and(|e| e == "zip") {
                 MAX_DOWNLOAD_BYTES
             } else {
                 MAX_FILE_BYTES
             };
-            let bytes = Input::new(path.clone()).read(limit)?;
-            let name = path.to_string_lossy();
-            push_file(&mut out, path.display().to_string(), &name, bytes)?;
+            let bytes = input.read(limit)?;
+            push_file(&mut out, input.name(), &file.to_string_lossy(), bytes)?;
         }
     }
     Ok(out)
@@ -204,8 +213,19 @@ async fn download_capped(url: &str, limit: usize) -> Result<Vec<u8>, CliError> {
     Ok(body)
 }
 
+/// One file as a stored advisory (`RUSTSEC-*.md`, or an OSV record; the overlay's by its id).
+pub(crate) fn row_of(path: &Path) -> Result<AdvisoryRow, CliError> {
+    let input = Input::new(path.to_path_buf());
+    let bytes = input.read(MAX_FILE_BYTES)?;
+    row_of_document(Document {
+        origin: input.name(),
+        rustsec: path.extension().is_some_and(|e| e == "md"),
+        bytes,
+    })
+}
+
 /// One document as a stored advisory.
-fn row_of(doc: Document) -> Result<AdvisoryRow, CliError> {
+fn row_of_document(doc: Document) -> Result<AdvisoryRow, CliError> {
     let bad = |e: &dyn std::fmt::Display| CliError::input(anyhow!("{}: {e}", doc.origin));
     if doc.rustsec {
         let text = String::from_utf8(doc.bytes.clone()).map_err(|e| bad(&e))?;
@@ -317,7 +337,7 @@ async fn import(
     let mut sources = Vec::with_capacity(files);
     for doc in documents {
         let origin = doc.origin.clone();
-        match row_of(doc) {
+        match row_of_document(doc) {
             Ok(row) => {
                 sources.push(origin);
                 rows.push(row);

@@ -60,6 +60,11 @@ pub enum Command {
     /// The advisory database: import OSV records and RustSec advisories, list and show them.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
+    /// Which advisories affect an image, per binary and per function: matches the components
+    /// of every binary against the advisory database, searches the vulnerable functions in the
+    /// binary's verified FuncProof, and writes the verdicts as VEX with their evidence.
+    #[command(after_help = ASSESS_HELP)]
+    Assess(AssessArgs),
     /// Prove which functions, byte for byte, are inside a binary; verify and query proofs.
     #[command(
         args_conflicts_with_subcommands = true,
@@ -1067,6 +1072,94 @@ pub struct ScanArgs {
     pub json: bool,
 }
 
+/// `stella assess`
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// The image to assess (its evidence from `stella scan` must verify).
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+    /// Where the advisories come from (repeatable): a database URL (sqlite://PATH,
+    /// postgres://…), or advisory files and directories (OSV .json, RUSTSEC-*.md) read without
+    /// importing. Default: the database of `stella advisories import`.
+    #[arg(long, value_name = "DB|PATH")]
+    pub advisories: Vec<String>,
+    /// Vulnerabilities to answer even when nothing matches (repeatable; any id or alias).
+    #[arg(long, value_name = "ID")]
+    pub vuln: Vec<String>,
+    /// Prior VEX to merge with the verdicts (repeatable; OpenVEX, CycloneDX or CSAF).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// The merge policy for --vex (stella.vex-policy/v1, as `stella vex merge --policy`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// A public key whose signatures on the image's evidence are trusted (repeatable).
+    /// Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Also replay every FuncProof against the image's layers before using it.
+    #[arg(long)]
+    pub replay: bool,
+    /// Output: a table, the evidence as JSON, VEX in one of three formats, or SARIF 2.1.0.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: AssessFormat,
+    /// Write the output here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a final statement is at least this severe.
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub fail_on: Option<FailOn>,
+    /// Sign the VEX (OpenVEX) and the evidence, log them and attach them to the image.
+    #[arg(long)]
+    pub attach: bool,
+    /// The signing key for --attach (cosign format). Default: the key of `stella scan`.
+    #[arg(long, value_name = "KEY", requires = "attach")]
+    pub sign_key: Option<PathBuf>,
+    /// When the statements were made: an RFC 3339 time, or `now`. Default: the SBOM's time.
+    #[arg(long, value_name = "TIME")]
+    pub issued: Option<String>,
+    /// The VEX author.
+    #[arg(long, value_name = "NAME", default_value = "Stella")]
+    pub author: String,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// `stella assess --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AssessFormat {
+    /// One line per verdict.
+    Table,
+    /// The evidence document (stella.assessment/v1) with the final statuses.
+    Json,
+    /// OpenVEX 0.2.0.
+    Openvex,
+    /// CycloneDX 1.7 VEX.
+    Cyclonedx,
+    /// CSAF 2.0 VEX.
+    Csaf,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// `stella assess --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any statement (even not_affected).
+    #[value(name = "not_affected")]
+    NotAffected,
+    /// fixed or worse.
+    Fixed,
+    /// under_investigation or affected.
+    #[value(name = "under_investigation")]
+    UnderInvestigation,
+    /// affected.
+    Affected,
+}
+
 /// `stella verify`
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -1102,6 +1195,40 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+const ASSESS_HELP: &str = "\
+First the image's evidence is verified as `stella verify` does (signatures, log entries, the \
+record's bindings; --replay also recomputes every FuncProof against the image's layers): an image \
+whose evidence does not verify is not assessed (exit 1). Then, for every binary of the verified \
+SBOM, each of its components (the package that installed it, what was found inside it, the \
+crates it links) is matched to the advisories, and one verdict is made per (vulnerability, \
+binary, component):
+
+  version outside every affected range    not listed (not_affected when asked with --vuln)
+  the advisory names no function          under_investigation, version-level
+  a vulnerable function is present        under_investigation, citing its range and BLAKE3
+  only an uncertain match (closure,       under_investigation: neither presence nor absence
+    inlined helper)                         is proven
+  every vulnerable function absent        not_affected (vulnerable_code_not_present), citing
+                                            the FuncProof, when it names every function
+                                            (symtab, DWARF, Go pclntab); a stripped binary
+                                            stays under_investigation
+  --vuln ID matching no component         not_affected (component_not_present), citing the SBOM
+
+Stella writes `affected` only with evidence of execution; prior VEX (--vex) is merged by the \
+rules of `stella vex merge`, so a vendor's `affected` stands. Each VEX statement names the image, \
+the binary by its SHA-256 and the component by purl; its @id links the verdict in the evidence \
+document (stella.assessment/v1) by that document's canonical id. --attach signs both (DSSE), logs \
+them and attaches them to the image.
+
+--fail-on STATUS exits 1 when any final statement is at least that severe, in the order \
+not_affected < fixed < under_investigation < affected.
+
+Examples:
+  stella advisories import advisory-db/ go-vulndb/
+  stella assess --image oci-layout:.stella/oci:app
+  stella assess --image registry.example/app:1.0 --format openvex -o app.vex.json --attach
+  stella assess --image oci-layout:out:app --vuln CVE-2022-37434 --fail-on under_investigation";
 
 const RECORD_HELP: &str = "\
 Samples on the cpu-clock software event at --hz per CPU (default 49: about 0.03 % of a CPU), for \

@@ -4,6 +4,7 @@
 //! library crates, never here.
 
 mod advisories;
+mod assess;
 mod attest;
 mod bars;
 mod cli;
@@ -60,6 +61,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Sbom(cmd) => sbom::run(cmd),
         Command::Vex(cmd) => vex::run(cmd, &cli.global.home),
         Command::Advisories(cmd) => advisories::run(cmd, &cli.global.home),
+        Command::Assess(args) => assess::run(args, &cli.global.home),
         Command::Funcproof(args) => funcproof::run(args),
         Command::Key(cmd) => attest::key(cmd),
         Command::Attest(args) => attest::attest(args, &cli.global.home),

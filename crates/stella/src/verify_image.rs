@@ -23,16 +23,16 @@ use crate::output::write_stdout;
 const MAX_LISTED: usize = 10;
 
 /// What a verification opens: the image's store and manifest, the trusted keys and logs.
-struct Opened {
-    store: Box<dyn ArtifactStore>,
-    image: Image,
+pub(crate) struct Opened {
+    pub(crate) store: Box<dyn ArtifactStore>,
+    pub(crate) image: Image,
     keys: Vec<TrustedKey>,
     trusted: Option<Vec<TrustedLog>>,
     local_log: Option<stella_tlog::Log>,
 }
 
 impl Opened {
-    fn new(
+    pub(crate) fn new(
         reference: &Reference,
         insecure: bool,
         keys: Vec<TrustedKey>,
@@ -53,7 +53,7 @@ impl Opened {
         })
     }
 
-    fn examine(
+    pub(crate) fn examine(
         &self,
         home: &Path,
         image_name: &str,
@@ -81,7 +81,11 @@ impl Opened {
 }
 
 /// The trusted keys: `given` (the repeatable `flag`), else the default key of `stella scan`.
-fn trusted_keys(given: &[PathBuf], flag: &str, home: &Path) -> Result<Vec<TrustedKey>, CliError> {
+pub(crate) fn trusted_keys(
+    given: &[PathBuf],
+    flag: &str,
+    home: &Path,
+) -> Result<Vec<TrustedKey>, CliError> {
     let paths = if given.is_empty() {
         let public = stella_evidence::keys::DefaultKey::of(home).public;
         if !public.exists() {

@@ -441,7 +441,7 @@ type ByFile = BTreeMap<String, (i64, usize)>;
 
 /// The policy in `path`, with its `file` sources (by the name a document is given as) apart:
 /// a document's canonical id is known only once it is read.
-fn policy_file(path: Option<&Path>) -> Result<(Policy, ByFile), CliError> {
+pub(crate) fn policy_file(path: Option<&Path>) -> Result<(Policy, ByFile), CliError> {
     let mut by_file = BTreeMap::new();
     let mut policy = Policy::default();
     let Some(path) = path else {

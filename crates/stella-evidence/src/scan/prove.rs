@@ -1,5 +1,6 @@
-//! Proving binaries in parallel: a FuncProof, the linkage, the cargo-auditable packages and the
-//! symbol table of each; copies with the same content become one binary with several paths.
+//! Proving binaries in parallel: a FuncProof, the linkage, the cargo-auditable packages, the
+//! components found inside (Go build information, crate registry paths) and the symbol table of
+//! each; copies with the same content become one binary with several paths.
 //! Not here: finding them ([`super::walk`]) or signing what they give ([`super::run`]).
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use stella_binary::inspect::{self, Linkage};
 use stella_binary::symbols::SymbolTable;
 use stella_binary::{FuncProof, MappedFile};
 use stella_core::Digest;
+use stella_sbom::EmbeddedComponent;
 use stella_sbom::generate::{BinaryFacts, FuncProofRef};
 
 use super::walk::{Candidate, Unproven};
@@ -23,6 +25,7 @@ pub(crate) struct Analysed {
     pub(crate) proof_digest: Digest,
     pub(crate) linkage: Linkage,
     pub(crate) auditable: Vec<stella_sbom::auditable::AuditablePackage>,
+    pub(crate) embedded: Vec<EmbeddedComponent>,
     pub(crate) symbols: Option<SymbolTable>,
 }
 
@@ -93,7 +96,7 @@ fn analyse_one(c: &Candidate) -> Result<Analysed, Unproven> {
     let proof = FuncProof::build(data).map_err(|e| fail(e.to_string()))?;
     let proof_json = proof.to_canonical_json().map_err(|e| fail(e.to_string()))?;
     let proof_digest = Digest::sha256(&proof_json);
-    let (linkage, auditable) = match object::File::parse(data) {
+    let (linkage, auditable, embedded) = match object::File::parse(data) {
         Ok(file) => {
             let linkage = inspect::linkage(&file, data);
             let auditable = match inspect::cargo_auditable(&file, data) {
@@ -110,9 +113,12 @@ fn analyse_one(c: &Candidate) -> Result<Analysed, Unproven> {
                     Vec::new()
                 }
             };
-            (linkage, auditable)
+            let mut embedded = go_components(&file, data, &c.paths[0]);
+            embedded.extend(path_crates(&file, data));
+            embedded.extend(banner_libraries(&file, data));
+            (linkage, auditable, embedded)
         }
-        Err(_) => (Linkage::default(), Vec::new()),
+        Err(_) => (Linkage::default(), Vec::new(), Vec::new()),
     };
     let symbols = match SymbolTable::from_proof(&proof, data) {
         Ok(t) => Some(t),
@@ -128,8 +134,136 @@ fn analyse_one(c: &Candidate) -> Result<Analysed, Unproven> {
         proof_digest,
         linkage,
         auditable,
+        embedded,
         symbols,
     })
+}
+
+/// The Go toolchain's standard library and the modules the build information names; a module
+/// replaced by another module is that other module, one replaced by a directory keeps its own
+/// name and version with less confidence (the code came from the directory).
+fn go_components(file: &object::File<'_>, data: &[u8], path: &str) -> Vec<EmbeddedComponent> {
+    let info = match stella_binary::gobuild::go_buildinfo(file, data) {
+        Ok(Some(info)) => info,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            tracing::warn!("{path}: Go build information: {e}");
+            return Vec::new();
+        }
+    };
+    let place = match buildinfo_section(file) {
+        Some(name) => format!("section {name}"),
+        None => "the block found by its magic".to_owned(),
+    };
+    let evidence =
+        |line: String| format!("Go build information (runtime/debug.BuildInfo) in {place}: {line}");
+    let mut out = Vec::new();
+    out.extend(EmbeddedComponent::go_stdlib(
+        &info.go_version,
+        evidence(info.go_version.clone()),
+    ));
+    let modules = info
+        .main
+        .iter()
+        .map(|m| ("mod", m))
+        .chain(info.deps.iter().map(|m| ("dep", m)));
+    for (kind, m) in modules {
+        let line = format!("{kind} {} {}", m.path, m.version);
+        let found = match m.replaced_by.as_deref() {
+            Some(r) if !replaced_by_directory(r) => EmbeddedComponent::go_module(
+                &r.path,
+                &r.version,
+                evidence(format!("{line} => {} {}", r.path, r.version)),
+            ),
+            Some(r) => EmbeddedComponent::go_module(
+                &m.path,
+                &m.version,
+                evidence(format!("{line} => {}", r.path)),
+            )
+            .map(|mut e| {
+                e.confidence_percent = LOCAL_REPLACEMENT_CONFIDENCE;
+                e
+            }),
+            None => EmbeddedComponent::go_module(&m.path, &m.version, evidence(line)),
+        };
+        out.extend(found);
+    }
+    out
+}
+
+/// Whether a replacement is a directory (`=> ./fork (devel)`), not a module: Go writes
+/// directory replacements as file paths (`./`, `../`, `/`, or a Windows drive) without a version.
+fn replaced_by_directory(r: &stella_binary::gobuild::GoModule) -> bool {
+    let p = r.path.as_str();
+    p.starts_with("./")
+        || p.starts_with("../")
+        || p.starts_with('/')
+        || p.starts_with(".\\")
+        || p.starts_with("..\\")
+        || p.as_bytes().get(1) == Some(&b':')
+        || r.version.is_empty()
+        || r.version == "(devel)"
+}
+
+/// Confidence in a module's identity when a local directory replaced it.
+const LOCAL_REPLACEMENT_CONFIDENCE: u8 = 50;
+
+/// The section that holds the build information, when it has one of its own.
+fn buildinfo_section(file: &object::File<'_>) -> Option<String> {
+    use object::{Object as _, ObjectSection as _};
+    file.sections()
+        .filter_map(|s| s.name().ok().map(str::to_owned))
+        .find(|n| n == ".go.buildinfo" || n == "__go_buildinfo")
+}
+
+/// The crates.io crates named by registry source paths, each with its first path and the
+/// section holding it.
+fn path_crates(file: &object::File<'_>, data: &[u8]) -> Vec<EmbeddedComponent> {
+    stella_binary::crate_paths::crates_in(data)
+        .into_iter()
+        .filter_map(|c| {
+            let place = match section_at(file, c.offset) {
+                Some(name) => format!("in {name}"),
+                None => format!("at file offset {}", c.offset),
+            };
+            EmbeddedComponent::crate_from_path(
+                &c.name,
+                &c.version,
+                format!("crate registry path {place}: {}", c.example),
+            )
+        })
+        .collect()
+}
+
+/// C library releases named by their version banners.
+fn banner_libraries(file: &object::File<'_>, data: &[u8]) -> Vec<EmbeddedComponent> {
+    stella_binary::banners::banners_in(data)
+        .into_iter()
+        .filter_map(|b| {
+            let place = match section_at(file, b.offset) {
+                Some(name) => format!("in {name}"),
+                None => format!("at file offset {}", b.offset),
+            };
+            EmbeddedComponent::c_library(
+                b.library,
+                &b.version,
+                format!("version banner {place}: {:?}", b.text),
+            )
+        })
+        .collect()
+}
+
+/// The name of the section whose file bytes hold `offset`.
+fn section_at(file: &object::File<'_>, offset: usize) -> Option<String> {
+    use object::{Object as _, ObjectSection as _};
+    let offset = u64::try_from(offset).ok()?;
+    file.sections()
+        .filter(|s| s.kind() != object::SectionKind::UninitializedData)
+        .find(|s| {
+            s.file_range()
+                .is_some_and(|(start, size)| offset >= start && offset - start < size)
+        })
+        .and_then(|s| s.name().ok().map(str::to_owned))
 }
 
 pub(crate) fn facts_of(a: &Analysed) -> BinaryFacts {
@@ -152,5 +286,6 @@ pub(crate) fn facts_of(a: &Analysed) -> BinaryFacts {
             functions: a.proof.functions.len(),
         }),
         auditable: a.auditable.clone(),
+        embedded: a.embedded.clone(),
     }
 }

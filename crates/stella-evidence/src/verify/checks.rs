@@ -15,7 +15,7 @@ use stella_tlog::VerifiedEntry;
 
 use super::{
     Artifact, LayerDoc, LogRef, ProvenBinary, Reason, ReasonKind, Scope, Status, TrustedRecord,
-    Verdict, Verifier,
+    Verdict, VerifiedSbom, Verifier,
 };
 use crate::layout::{self, Record};
 
@@ -349,10 +349,10 @@ pub(super) fn sbom(
     a: &Artifact,
     record: &Record,
     named: &mut BTreeMap<String, Vec<String>>,
-) -> Verdict {
+) -> (Verdict, Option<VerifiedSbom>) {
     let layer = match one_layer(a, "an SBOM") {
         Ok(l) => l,
-        Err(verdict) => return verdict,
+        Err(verdict) => return (verdict, None),
     };
     let mut verdict = Verdict::new(Scope::Sbom, &layer.title, &a.digest);
     let doc = match stella_sbom::SbomDocument::read(&layer.bytes, Default::default()) {
@@ -362,7 +362,7 @@ pub(super) fn sbom(
                 ReasonKind::Unreadable,
                 format!("not a CycloneDX SBOM: {e}"),
             ));
-            return verdict;
+            return (verdict, None);
         }
     };
     let canonical_id = doc.canonical_id();
@@ -394,7 +394,15 @@ pub(super) fn sbom(
     }
     let as_json: Option<Value> = serde_json::from_slice(&layer.bytes).ok();
     collect_proof_refs(as_json.as_ref(), named);
-    verdict
+    let verified = match as_json {
+        Some(document) if verdict.ok => Some(VerifiedSbom {
+            canonical_id: canonical_id.to_string(),
+            digest: layer.digest.clone(),
+            document,
+        }),
+        _ => None,
+    };
+    (verdict, verified)
 }
 
 /// Every FuncProof an SBOM names (`urn:stella:funcproof:sha256:…` external references), with

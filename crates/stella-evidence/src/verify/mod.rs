@@ -17,6 +17,9 @@
 //!    included), the symbol bundle (each table must be a verified FuncProof's, and agree with
 //!    it), and every referrer it lists must still be attached. Other artifacts of Stella's types
 //!    are reported as superseded (bound by another trusted record) or untrusted, never used.
+//! 4. Claims attached later beside the evidence — VEX, assessments — are judged each on its own
+//!    signature ([`claims`]): one a trusted key signed but that was changed since fails the
+//!    image; an unsigned one, or one signed by another key, is listed as untrusted.
 //!
 //! Each FuncProof is parsed once: the attached bytes are read into a [`FuncProof`], and the
 //! signed statement's predicate is compared with them as canonical bytes.
@@ -25,6 +28,7 @@
 //! stores, keys or logs (the caller), printing (the CLI).
 
 mod checks;
+pub mod claims;
 mod query;
 mod replay;
 
@@ -63,6 +67,10 @@ pub enum Scope {
     Funcproof,
     /// The symbol bundle.
     Symbols,
+    /// A VEX document attached beside the evidence.
+    Vex,
+    /// An assessment's evidence attached beside it.
+    Assessment,
 }
 
 impl Scope {
@@ -74,6 +82,8 @@ impl Scope {
             Scope::Sbom => "sbom",
             Scope::Funcproof => "funcproof",
             Scope::Symbols => "symbols",
+            Scope::Vex => "vex",
+            Scope::Assessment => "assessment",
         }
     }
 
@@ -300,6 +310,19 @@ pub struct Examined {
     pub proven: Vec<ProvenBinary>,
     /// Symbol tables bound by the chosen record and matching a verified FuncProof.
     pub tables: Vec<SymbolTable>,
+    /// The SBOM the chosen record names, when it verified.
+    pub sbom: Option<VerifiedSbom>,
+}
+
+/// The SBOM of a trusted record, verified: signed, bound, its canonical id the record's.
+#[derive(Debug, Clone)]
+pub struct VerifiedSbom {
+    /// Its canonical id (`sha256:<hex>`).
+    pub canonical_id: String,
+    /// The digest of the layer it was attached as.
+    pub digest: String,
+    /// The document.
+    pub document: serde_json::Value,
 }
 
 impl Examined {
@@ -527,6 +550,7 @@ pub fn examine(
             record: None,
             proven: Vec::new(),
             tables: Vec::new(),
+            sbom: None,
         });
     };
     let bound: BTreeSet<String> = chosen
@@ -583,8 +607,13 @@ pub fn examine(
         .map_or("", |(_, d)| d)
         .to_owned();
     let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut sbom = None;
     let mut sbom_verdict = match chosen_of(Kind::Sbom).find(|a| a.digest == sbom_digest) {
-        Some(a) => checks::sbom(v, a, &chosen.record, &mut named),
+        Some(a) => {
+            let (verdict, verified) = checks::sbom(v, a, &chosen.record, &mut named);
+            sbom = verified;
+            verdict
+        }
         None => {
             let mut verdict = Verdict::new(Scope::Sbom, layout::SBOM_TITLE, &sbom_digest);
             verdict.fail(
@@ -740,12 +769,15 @@ pub fn examine(
             }
         }
     }
+    // The claims attached beside the evidence (VEX, assessments), each on its own signature.
+    verdicts.extend(claims::claims(v)?);
     sort(&mut verdicts);
     Ok(Examined {
         verdicts,
         record: Some(chosen.artifact),
         proven,
         tables,
+        sbom,
     })
 }
 

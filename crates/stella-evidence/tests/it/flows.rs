@@ -274,3 +274,129 @@ fn the_same_directory_gives_the_same_sbom_wherever_the_store_lies() {
     let text = String::from_utf8_lossy(&first.report.sbom.bytes);
     assert!(!text.contains("store-a"), "{text}");
 }
+
+/// The VEX verdicts of `examined`: (status, reasons and notes).
+fn vex_verdicts(examined: &verify::Examined) -> Vec<(Status, String)> {
+    examined
+        .verdicts
+        .iter()
+        .filter(|v| v.kind == verify::Scope::Vex)
+        .map(|v| {
+            let words: Vec<String> = v
+                .reasons
+                .iter()
+                .map(ToString::to_string)
+                .chain(v.notes.iter().cloned())
+                .collect();
+            (v.status, words.join("; "))
+        })
+        .collect()
+}
+
+#[test]
+fn vex_attached_beside_the_evidence_is_judged_by_its_own_signature() {
+    use std::collections::BTreeMap;
+    use stella_evidence::attached;
+    use stella_evidence::layout::{KIND, VEX_KIND};
+    use stella_oci::store::{self, Layer};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let app = app(dir.path(), None);
+    let key = PrivateKey::generate(Algorithm::EcdsaP256).expect("key");
+    let s = scan_into(dir.path(), &app, &dir.path().join("oci"), key, &Silent);
+    let store = s.target.store.as_ref();
+    let image = &s.target.image.root;
+    let vex = br#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"urn:x","author":"a","timestamp":"2026-01-01T00:00:00Z","version":1,"statements":[{"vulnerability":{"name":"CVE-2026-0001"},"products":[{"@id":"pkg:oci/app"}],"status":"not_affected","justification":"component_not_present"}]}"#;
+
+    // Signed by the trusted key: verified.
+    let signed = attached::attach_signed(
+        store,
+        image,
+        "app",
+        "vex.json",
+        stella_core::media::OPENVEX_JSON,
+        vex,
+        stella_core::media::predicate::OPENVEX,
+        VEX_KIND,
+        &s.key,
+        Some(&s.log),
+    )
+    .expect("attached");
+    let examined = examine(&s, None);
+    assert!(examined.verified());
+    assert_eq!(vex_verdicts(&examined), [(Status::Verified, String::new())]);
+
+    // Unsigned, pushed by anyone: listed as untrusted, not used, not failing.
+    let annotations = BTreeMap::from([(KIND.to_owned(), VEX_KIND.to_owned())]);
+    let forged = String::from_utf8(vex.to_vec())
+        .expect("utf-8")
+        .replace("CVE-2026-0001", "CVE-2026-0002")
+        .into_bytes();
+    let unsigned = store::attach_manifest(
+        store,
+        image,
+        stella_core::media::OPENVEX_JSON,
+        &[Layer {
+            name: "vex.json".to_owned(),
+            media_type: stella_core::media::OPENVEX_JSON.to_owned(),
+            bytes: forged.clone(),
+        }],
+        &annotations,
+    )
+    .expect("attached");
+    let examined = examine(&s, None);
+    assert!(
+        examined.verified(),
+        "an untrusted claim does not fail the image"
+    );
+    let verdicts = vex_verdicts(&examined);
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    assert!(
+        verdicts
+            .iter()
+            .any(|(st, why)| *st == Status::Untrusted
+                && why.contains("no signature by a trusted key")),
+        "{verdicts:?}"
+    );
+
+    // The trusted signature moved onto a changed document: the image fails, naming it.
+    let bundle = store
+        .referrers(&signed.document.digest.to_string(), None)
+        .expect("referrers");
+    let bundle = bundle.first().expect("the bundle");
+    let bundle_bytes = {
+        let manifest = store
+            .get_manifest(&stella_oci::reference::Target::Digest(
+                bundle.digest.to_string(),
+            ))
+            .expect("bundle manifest");
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).expect("json");
+        let digest = manifest["layers"][0]["digest"].as_str().expect("digest");
+        store.get_blob(digest).expect("bundle blob")
+    };
+    store::attach_manifest(
+        store,
+        &unsigned,
+        stella_core::media::SIGSTORE_BUNDLE_V03,
+        &[Layer {
+            name: "bundle.json".to_owned(),
+            media_type: stella_core::media::SIGSTORE_BUNDLE_V03.to_owned(),
+            bytes: bundle_bytes,
+        }],
+        &BTreeMap::new(),
+    )
+    .expect("attached");
+    let examined = examine(&s, None);
+    assert!(
+        !examined.verified(),
+        "a changed trusted claim fails the image"
+    );
+    assert!(
+        vex_verdicts(&examined)
+            .iter()
+            .any(|(st, why)| *st == Status::Failed
+                && why.contains("changed after a trusted key signed it")),
+        "{:?}",
+        vex_verdicts(&examined)
+    );
+}

@@ -3,8 +3,10 @@
 //! One paragraph per package, one `K:value` line per field (single-letter keys): `P` name, `V`
 //! version, `A` arch, `L` licence, `m` maintainer, `D` dependencies, `p` provides, `F` a
 //! directory and the `R` files under it. Dependencies name packages or virtual names (`so:`,
-//! `cmd:`, `pc:` …) that other packages `p`rovide; conflicts (`!name`) are ignored. `o` (origin)
-//! and the checksums are not used. Not here: the apk index or repositories.
+//! `cmd:`, `pc:` …) that other packages `p`rovide; conflicts (`!name`) are ignored; `o`, the
+//! origin (source) package, becomes the purl's `upstream` qualifier when it differs from the
+//! name, and the release the `distro` qualifier (`alpine-3.19.1`), which Alpine's advisories
+//! are keyed by. The checksums are not used. Not here: the apk index or repositories.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -22,6 +24,7 @@ struct Entry {
     arch: Option<String>,
     license: Option<String>,
     maintainer: Option<String>,
+    origin: Option<String>,
     depends: Vec<String>,
     provides: Vec<String>,
     /// Listed paths (absolute).
@@ -82,14 +85,22 @@ pub(super) fn read(reader: &mut Reader<'_>, os: Option<&OsRelease>) -> Result<()
         .collect();
 
     let namespace = os.map_or("alpine", |o| o.id.as_str());
+    let distro = os
+        .and_then(|o| o.version_id.as_ref().map(|v| format!("{}-{v}", o.id)))
+        .unwrap_or_default();
     for (e, depends) in entries.into_iter().zip(resolved) {
         let arch = e.arch.clone().unwrap_or_default();
+        let upstream = e
+            .origin
+            .as_deref()
+            .filter(|o| *o != e.name)
+            .unwrap_or_default();
         let Some(purl) = build_purl(
             "apk",
             Some(namespace),
             &e.name,
             &e.version,
-            &[("arch", &arch)],
+            &[("arch", &arch), ("distro", &distro), ("upstream", upstream)],
         ) else {
             let message = format!("package {:?} {:?} makes no valid purl", e.name, e.version);
             reader.warn(INSTALLED, Some(e.line), message);
@@ -157,6 +168,7 @@ fn parse(text: &str) -> Vec<Entry> {
             "A" => e.arch = text(),
             "L" => e.license = text(),
             "m" => e.maintainer = text(),
+            "o" => e.origin = text(),
             "D" => e
                 .depends
                 .extend(value.split_whitespace().map(str::to_owned)),

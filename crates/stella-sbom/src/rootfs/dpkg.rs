@@ -26,6 +26,9 @@ struct Control {
     depends: Vec<Vec<String>>,
     provides: Vec<String>,
     maintainer: Option<String>,
+    /// The source package it was built from, when its name differs (`Source: zlib
+    /// (1:1.2.13.dfsg-1)` → `zlib`): the name distributions' advisories use.
+    upstream: Option<String>,
     source: String,
     /// Where its file list is: the `.list` files in `info`, or one `md5sums` file.
     list: FileList,
@@ -105,7 +108,11 @@ pub(super) fn read(reader: &mut Reader<'_>, os: Option<&OsRelease>) -> Result<()
             Some(namespace),
             &c.name,
             &c.version,
-            &[("arch", &arch), ("distro", &distro)],
+            &[
+                ("arch", &arch),
+                ("distro", &distro),
+                ("upstream", c.upstream.as_deref().unwrap_or_default()),
+            ],
         ) else {
             let message = format!("package {:?} {:?} makes no valid purl", c.name, c.version);
             reader.warn(&c.source, None, message);
@@ -193,6 +200,11 @@ fn control(
         maintainer: p
             .get("Maintainer")
             .filter(|m| !m.is_empty())
+            .map(str::to_owned),
+        upstream: p
+            .get("Source")
+            .and_then(|s| s.split_whitespace().next())
+            .filter(|s| !s.is_empty() && *s != name)
             .map(str::to_owned),
         source: source.to_owned(),
         list,

@@ -111,6 +111,7 @@ Provides: mail-transport-agent, mail-transport-agent:amd64 (= 4.96)
 Package: libc6-dev
 Status: install ok installed
 Architecture: amd64
+Source: glibc (2.36-9+deb12u14)
 Version: 2.36-9+deb12u14
 Depends: libc6 (= 2.36-9+deb12u14)
 
@@ -333,6 +334,7 @@ pub fn binary(path: &str, kind: &str, seed: u8) -> BinaryFacts {
         needed: Vec::new(),
         funcproof: None,
         auditable: Vec::new(),
+        embedded: Vec::new(),
     }
 }
 

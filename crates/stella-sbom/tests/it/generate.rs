@@ -338,7 +338,7 @@ fn alpine_and_python_sboms_are_valid() {
     musl.soname = Some("libc.musl-x86_64.so.1".to_owned());
     let doc = generate(&inv, &[busybox, musl], &image_subject(), &options()).unwrap();
     assert_valid(&doc);
-    let musl_purl = "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64";
+    let musl_purl = "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3";
     assert_eq!(
         component(&doc, musl_purl)["licenses"],
         json!([{"expression": "MIT"}])
@@ -348,7 +348,10 @@ fn alpine_and_python_sboms_are_valid() {
         ["file:/lib/ld-musl-x86_64.so.1"]
     );
     assert_eq!(
-        depends_on(&doc, "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64"),
+        depends_on(
+            &doc,
+            "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64&distro=alpine-3.20.3"
+        ),
         [musl_purl]
     );
 
@@ -463,4 +466,185 @@ fn enriching_a_generated_sbom_with_the_same_facts_changes_nothing() {
     assert_eq!(report.matched.len(), binaries.len());
     assert!(report.matched.iter().all(|m| m.by == "path"), "{report:?}");
     assert_eq!(canonical(&enriched), canonical(&doc));
+}
+
+/// Two Go binaries built from the same modules, and a Rust binary whose `cargo auditable` list
+/// names a crate its registry paths name too.
+fn binaries_with_components_inside() -> Vec<BinaryFacts> {
+    use stella_sbom::EmbeddedComponent;
+    let go = |path: &str, seed: u8| {
+        let mut b = binary(path, "executable", seed);
+        b.embedded = vec![
+            EmbeddedComponent::go_module("golang.org/x/net", "v0.17.0", format!("dep in {path}"))
+                .unwrap(),
+            EmbeddedComponent::go_stdlib("go1.19.8", "go1.19.8").unwrap(),
+            EmbeddedComponent::go_module("example.com/app", "(devel)", "mod").unwrap(),
+        ];
+        b
+    };
+    let mut rust = binary("/opt/app/tool", "executable", 5);
+    rust.auditable = parse_auditable(AUDITABLE.as_bytes()).unwrap();
+    rust.embedded = vec![
+        EmbeddedComponent::crate_from_path("serde", "1.0.228", "serde path").unwrap(),
+        EmbeddedComponent::crate_from_path("libc", "0.2.150", "libc path").unwrap(),
+        EmbeddedComponent::crate_from_path("libc", "0.2.150", "libc path again").unwrap(),
+    ];
+    vec![
+        go("/usr/bin/registry", 1),
+        go("/usr/local/bin/registry-copy", 2),
+        rust,
+    ]
+}
+
+#[test]
+fn components_found_inside_binaries_are_nested_with_their_evidence() {
+    let binaries = binaries_with_components_inside();
+    let doc = generate(
+        &Inventory::default(),
+        &binaries,
+        &image_subject(),
+        &options(),
+    )
+    .unwrap();
+    assert_valid(&doc);
+
+    // Each Go binary nests its own copy of each module, under a bom-ref of its own.
+    for path in ["/usr/bin/registry", "/usr/local/bin/registry-copy"] {
+        let bin_ref = format!("file:{path}");
+        let bin = component(&doc, &bin_ref);
+        let nested: Vec<&str> = bin["components"]
+            .as_array()
+            .expect("nested components")
+            .iter()
+            .map(|c| c["purl"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            nested,
+            [
+                "pkg:golang/example.com/app",
+                "pkg:golang/golang.org/x/net@v0.17.0",
+                "pkg:golang/stdlib@1.19.8",
+            ],
+            "sorted by purl"
+        );
+        let std_ref = format!("{bin_ref}#pkg:golang/stdlib@1.19.8");
+        let std = component(&doc, &std_ref);
+        assert_eq!(std["type"], "library");
+        assert_eq!(std["name"], "stdlib");
+        assert_eq!(std["version"], "1.19.8");
+        assert_eq!(property(std, "stella:found-by"), ["go-buildinfo"]);
+        let identity = &std["evidence"]["identity"][0];
+        assert_eq!(identity["field"], "purl");
+        assert_eq!(identity["confidence"], 1);
+        assert_eq!(identity["methods"][0]["technique"], "binary-analysis");
+        assert_eq!(identity["methods"][0]["value"], "go1.19.8");
+        let net = component(
+            &doc,
+            &format!("{bin_ref}#pkg:golang/golang.org/x/net@v0.17.0"),
+        );
+        assert_eq!(
+            net["evidence"]["identity"][0]["methods"][0]["value"],
+            format!("dep in {path}")
+        );
+        assert!(
+            component(&doc, &format!("{bin_ref}#pkg:golang/example.com/app"))
+                .get("version")
+                .is_none(),
+            "a (devel) main module has no version"
+        );
+        // The binary depends on what it holds; each nested ref has its own entry.
+        let deps = depends_on(&doc, &bin_ref);
+        for purl in nested {
+            let r = format!("{bin_ref}#{purl}");
+            assert!(deps.contains(&r), "{deps:?}");
+            assert!(depends_on(&doc, &r).is_empty());
+        }
+    }
+
+    // The Rust binary: serde is in its auditable list (top-level, as before), libc only by path
+    // (nested once, with a confidence below certainty).
+    let tool = component(&doc, "file:/opt/app/tool");
+    let nested = tool["components"].as_array().expect("nested");
+    assert_eq!(nested.len(), 1, "{nested:#?}");
+    assert_eq!(nested[0]["purl"], "pkg:cargo/libc@0.2.150");
+    assert_eq!(
+        nested[0]["bom-ref"],
+        "file:/opt/app/tool#pkg:cargo/libc@0.2.150"
+    );
+    assert_eq!(property(&nested[0], "stella:found-by"), ["crate-path"]);
+    assert_eq!(nested[0]["evidence"]["identity"][0]["confidence"], 0.8);
+    component(&doc, "pkg:cargo/serde@1.0.228");
+
+    // Bom-refs are unique in the document.
+    let all = components(&doc);
+    let refs: BTreeSet<&str> = all.iter().map(|c| c["bom-ref"].as_str().unwrap()).collect();
+    assert_eq!(refs.len(), all.len());
+    // Every dependencies ref names a component.
+    for d in doc["dependencies"].as_array().unwrap() {
+        assert!(refs.contains(d["ref"].as_str().unwrap()), "{d}");
+        for t in d["dependsOn"].as_array().into_iter().flatten() {
+            assert!(refs.contains(t.as_str().unwrap()), "{t}");
+        }
+    }
+
+    // The order the analysis found them in does not change the document.
+    let mut shuffled = binaries.clone();
+    for b in &mut shuffled {
+        b.embedded.reverse();
+    }
+    shuffled.reverse();
+    let again = generate(
+        &Inventory::default(),
+        &shuffled,
+        &image_subject(),
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(canonical(&again), canonical(&doc));
+
+    // Enriching the document with the same facts adds nothing.
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let (enriched, _) = stella_sbom::enrich(
+        &bytes,
+        &Inventory::default(),
+        &binaries,
+        &image_subject(),
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(canonical(&enriched), canonical(&doc));
+}
+
+#[test]
+fn an_sbom_enriched_with_components_inside_binaries_nests_them_and_links_them() {
+    let binaries = binaries_with_components_inside();
+    let bare: Vec<BinaryFacts> = binaries
+        .iter()
+        .cloned()
+        .map(|mut b| {
+            b.embedded.clear();
+            b
+        })
+        .collect();
+    let doc = generate(&Inventory::default(), &bare, &image_subject(), &options()).unwrap();
+    assert!(
+        component(&doc, "file:/usr/bin/registry")
+            .get("components")
+            .is_none()
+    );
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let (enriched, report) = stella_sbom::enrich(
+        &bytes,
+        &Inventory::default(),
+        &binaries,
+        &image_subject(),
+        &options(),
+    )
+    .unwrap();
+    assert!(report.matched.iter().all(|m| m.by == "path"), "{report:?}");
+    assert_valid(&enriched);
+    let r = "file:/usr/bin/registry#pkg:golang/stdlib@1.19.8";
+    assert_eq!(component(&enriched, r)["version"], "1.19.8");
+    assert!(depends_on(&enriched, "file:/usr/bin/registry").contains(&r.to_owned()));
+    assert!(depends_on(&enriched, r).is_empty());
 }

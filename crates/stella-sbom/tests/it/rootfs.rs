@@ -52,6 +52,11 @@ fn debian_status_lists_and_relations() {
     );
     assert!(libc.licenses.is_empty(), "dpkg states no licences");
     assert_eq!(libc.source, "var/lib/dpkg/status");
+    assert_eq!(
+        package(&inv, "libc6-dev").purl,
+        "pkg:deb/debian/libc6-dev@2.36-9%2Bdeb12u14?arch=amd64&distro=debian-12&upstream=glibc",
+        "the source package, named as distributions' advisories name it"
+    );
     // Multi-arch `.list` name, merged /usr: `/lib/...` is recorded at its real place.
     assert_eq!(libc.files, ["/usr/lib/x86_64-linux-gnu/libc.so.6"]);
     assert_eq!(libc.depends, ["libgcc-s1"]);
@@ -106,8 +111,8 @@ fn debian_status_lists_and_relations() {
     assert_eq!(
         inv.warnings,
         [
-            "var/lib/dpkg/status:58: not a `Field: value` line: \"this line is not a field\"; \
-          paragraph starting at line 56 skipped"
+            "var/lib/dpkg/status:59: not a `Field: value` line: \"this line is not a field\"; \
+          paragraph starting at line 57 skipped"
         ]
     );
 }
@@ -151,7 +156,10 @@ fn apk_database() {
     let t = alpine_tree();
     let inv = read_inventory(t.root(), &InventoryLimits::default()).unwrap();
     let musl = package(&inv, "musl");
-    assert_eq!(musl.purl, "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64");
+    assert_eq!(
+        musl.purl,
+        "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3"
+    );
     assert_eq!(musl.ecosystem, Ecosystem::Apk);
     assert_eq!(musl.licenses, ["MIT"]);
     assert_eq!(

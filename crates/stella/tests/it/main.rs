@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod advisories;
+mod assess;
 mod attest;
 mod cli;
 mod funcproof;

@@ -816,3 +816,337 @@ fn a_registry_image_is_scanned_with_evidence_kept_locally_or_pushed() {
     let (code, report) = verify(&other_home, &local_ref, &[]);
     assert_eq!(code, 0, "{:#?}", failures(&report));
 }
+
+/// The components nested in the binary component `bom_ref` of `sbom`.
+fn nested_in<'a>(sbom: &'a Value, bom_ref: &str) -> Vec<&'a Value> {
+    fn find<'a>(list: &'a Value, bom_ref: &str) -> Option<&'a Value> {
+        list.as_array().into_iter().flatten().find_map(|c| {
+            if c["bom-ref"] == bom_ref {
+                Some(c)
+            } else {
+                find(&c["components"], bom_ref)
+            }
+        })
+    }
+    let binary = find(&sbom["components"], bom_ref).unwrap_or_else(|| panic!("no {bom_ref}"));
+    binary["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The identity evidence's method value of a nested component, and its confidence.
+fn how_found(component: &Value) -> (String, f64) {
+    let identity = &component["evidence"]["identity"][0];
+    assert_eq!(identity["field"], "purl", "{component}");
+    assert_eq!(
+        identity["methods"][0]["technique"], "binary-analysis",
+        "{component}"
+    );
+    (
+        identity["methods"][0]["value"]
+            .as_str()
+            .expect("value")
+            .to_owned(),
+        identity["confidence"].as_f64().expect("confidence"),
+    )
+}
+
+/// Scans `tree` into a fresh home; the SBOM, after `stella sbom validate` and the CycloneDX
+/// peer accepted it.
+fn scan_to_sbom(test: &str, d: &Path, tree: &Path) -> Value {
+    let sbom_path = d.join("sbom.json");
+    let home = d.join("home");
+    json_of(
+        stella(&home)
+            .args(["scan", "--json", "--sbom-out"])
+            .arg(&sbom_path)
+            .arg(tree),
+    );
+    stella(&home)
+        .args(["sbom", "validate"])
+        .arg(&sbom_path)
+        .assert()
+        .success();
+    peer_validates(test, &sbom_path);
+    let sbom: Value =
+        serde_json::from_slice(&std::fs::read(&sbom_path).expect("sbom")).expect("json");
+    // Every dependencies ref names a component.
+    let refs: std::collections::BTreeSet<String> = all_components(&sbom)
+        .iter()
+        .filter_map(|c| c["bom-ref"].as_str().map(str::to_owned))
+        .chain(
+            sbom["metadata"]["component"]["bom-ref"]
+                .as_str()
+                .map(str::to_owned),
+        )
+        .collect();
+    for entry in sbom["dependencies"].as_array().expect("dependencies") {
+        assert!(
+            refs.contains(entry["ref"].as_str().expect("ref")),
+            "{entry}"
+        );
+    }
+    sbom
+}
+
+/// A Go program with three dependency modules, vendored (the build needs no network): one as
+/// required, one replaced by another module, one replaced by a local directory.
+fn build_go_program(dir: &Path) -> Option<PathBuf> {
+    let files: [(&str, &str); 8] = [
+        (
+            "go.mod",
+            "module example.com/hello\n\ngo 1.19\n\nrequire (\n\texample.com/greeting v1.2.3\n\
+             \texample.com/oldfmt v0.1.0\n\texample.com/localfix v0.3.0\n)\n\n\
+             replace example.com/oldfmt => example.com/newfmt v1.0.0\n\n\
+             replace example.com/localfix => ./localfix\n",
+        ),
+        (
+            "vendor/modules.txt",
+            "# example.com/greeting v1.2.3\n## explicit\nexample.com/greeting\n\
+             # example.com/localfix v0.3.0 => ./localfix\n## explicit\nexample.com/localfix\n\
+             # example.com/oldfmt v0.1.0 => example.com/newfmt v1.0.0\n## explicit\nexample.com/oldfmt\n\
+             # example.com/localfix => ./localfix\n\
+             # example.com/oldfmt => example.com/newfmt v1.0.0\n",
+        ),
+        (
+            "vendor/example.com/greeting/greeting.go",
+            "package greeting\n\nfunc Hello() string { return \"hello\" }\n",
+        ),
+        (
+            "vendor/example.com/oldfmt/oldfmt.go",
+            "package oldfmt\n\nfunc Shout(s string) string { return s + \"!\" }\n",
+        ),
+        (
+            "vendor/example.com/localfix/fix.go",
+            "package localfix\n\nfunc Fix(s string) string { return s }\n",
+        ),
+        (
+            "localfix/go.mod",
+            "module example.com/localfix\n\ngo 1.19\n",
+        ),
+        (
+            "localfix/fix.go",
+            "package localfix\n\nfunc Fix(s string) string { return s }\n",
+        ),
+        (
+            "main.go",
+            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greeting\"\n\t\"example.com/localfix\"\n\
+             \t\"example.com/oldfmt\"\n)\n\nfunc main() { fmt.Println(localfix.Fix(oldfmt.Shout(greeting.Hello()))) }\n",
+        ),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let out = dir.join("hello-go");
+    let status = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(dir)
+        .env("GOCACHE", dir.join("gocache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=vendor")
+        .env("GOTOOLCHAIN", "local")
+        .status()
+        .ok()?;
+    assert!(status.success(), "go build of the test program");
+    Some(out)
+}
+
+/// `go version <binary>`'s Go release, as the standard library's purl version.
+fn go_release_of(binary: &Path) -> Option<String> {
+    let out = std::process::Command::new("go")
+        .arg("version")
+        .arg(binary)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let release = text
+        .split_whitespace()
+        .nth(1)?
+        .strip_prefix("go")?
+        .to_owned();
+    Some(release)
+}
+
+#[test]
+fn go_modules_and_the_go_standard_library_are_nested_in_their_binaries() {
+    const TEST: &str = "go_modules_and_the_go_standard_library_are_nested_in_their_binaries";
+    let registry = Path::new("/usr/bin/docker-registry");
+    if !registry.is_file() {
+        skip(
+            TEST,
+            "docker-registry is not installed (apt-get install docker-registry)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let tree = d.join("root");
+    std::fs::create_dir_all(tree.join("usr/bin")).expect("mkdir");
+    std::fs::copy(registry, tree.join("usr/bin/docker-registry")).expect("copy");
+    std::fs::copy(registry, tree.join("usr/bin/registry-copy-2")).expect("copy");
+    // Differ by one byte at the end, so the copy is a binary of its own.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(tree.join("usr/bin/registry-copy-2"))
+        .expect("open");
+    std::io::Write::write_all(&mut f, b"\0").expect("append");
+    drop(f);
+    let go_program = build_go_program(&d.join("gosrc"));
+    match &go_program {
+        Some(p) => {
+            std::fs::copy(p, tree.join("usr/bin/hello-go")).expect("copy");
+        }
+        None => skip(
+            TEST,
+            "go is not installed (apt-get install golang-go): the program with modules is left out",
+        ),
+    }
+    let sbom = scan_to_sbom(TEST, d, &tree);
+
+    // Debian builds distribution without modules (GOPATH mode): the toolchain is all its build
+    // information names. Both copies nest it, each under its own bom-ref.
+    let expected_go = go_release_of(registry).unwrap_or_else(|| "1.19.8".to_owned());
+    for path in ["/usr/bin/docker-registry", "/usr/bin/registry-copy-2"] {
+        let nested = nested_in(&sbom, &format!("file:{path}"));
+        assert_eq!(nested.len(), 1, "{nested:#?}");
+        let stdlib = nested[0];
+        assert_eq!(stdlib["purl"], format!("pkg:golang/stdlib@{expected_go}"));
+        assert_eq!(
+            stdlib["bom-ref"],
+            format!("file:{path}#pkg:golang/stdlib@{expected_go}")
+        );
+        assert_eq!(stdlib["type"], "library");
+        assert_eq!(stdlib["name"], "stdlib");
+        assert_eq!(stdlib["version"], expected_go.as_str());
+        assert_eq!(properties(stdlib)["stella:found-by"], "go-buildinfo");
+        let (how, confidence) = how_found(stdlib);
+        assert_eq!(
+            how,
+            format!(
+                "Go build information (runtime/debug.BuildInfo) in section .go.buildinfo: go{expected_go}"
+            )
+        );
+        assert_eq!(confidence, 1.0);
+    }
+
+    let Some(go_program) = go_program else {
+        return;
+    };
+    let toolchain = go_release_of(&go_program).expect("go version of the program");
+    let nested = nested_in(&sbom, "file:/usr/bin/hello-go");
+    let by_purl: std::collections::BTreeMap<&str, &Value> = nested
+        .iter()
+        .map(|c| (c["purl"].as_str().expect("purl"), *c))
+        .collect();
+    let stdlib = format!("pkg:golang/stdlib@{toolchain}");
+    assert_eq!(
+        by_purl.keys().copied().collect::<Vec<_>>(),
+        [
+            "pkg:golang/example.com/greeting@v1.2.3",
+            "pkg:golang/example.com/hello",
+            "pkg:golang/example.com/localfix@v0.3.0",
+            "pkg:golang/example.com/newfmt@v1.0.0",
+            stdlib.as_str(),
+        ],
+        "the main module, each dependency (a replaced one as its replacement) and the toolchain"
+    );
+    let (how, confidence) = how_found(by_purl["pkg:golang/example.com/newfmt@v1.0.0"]);
+    assert!(
+        how.ends_with(": dep example.com/oldfmt v0.1.0 => example.com/newfmt v1.0.0"),
+        "{how}"
+    );
+    assert_eq!(confidence, 1.0);
+    let (how, confidence) = how_found(by_purl["pkg:golang/example.com/localfix@v0.3.0"]);
+    assert!(how.ends_with("=> ./localfix"), "{how}");
+    assert!(
+        confidence < 1.0,
+        "a directory replaced the module: {confidence}"
+    );
+    assert!(
+        by_purl["pkg:golang/example.com/hello"]
+            .get("version")
+            .is_none()
+    );
+    // The binary depends on each.
+    let deps: Vec<&str> = sbom["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .find(|e| e["ref"] == "file:/usr/bin/hello-go")
+        .and_then(|e| e["dependsOn"].as_array())
+        .expect("the binary's entry")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for c in &nested {
+        assert!(
+            deps.contains(&c["bom-ref"].as_str().expect("ref")),
+            "{deps:?}"
+        );
+    }
+}
+
+#[test]
+fn a_stripped_rust_binary_nests_the_crates_its_registry_paths_name() {
+    const TEST: &str = "a_stripped_rust_binary_nests_the_crates_its_registry_paths_name";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let tree = d.join("root");
+    std::fs::create_dir_all(tree.join("usr/bin")).expect("mkdir");
+    // This workspace's own CLI, stripped of its symbols and DWARF: the panic locations in
+    // .rodata still name every crate it was built from.
+    let status = std::process::Command::new("strip")
+        .arg("--strip-all")
+        .arg(env!("CARGO_BIN_EXE_stella"))
+        .arg("-o")
+        .arg(tree.join("usr/bin/stella"))
+        .status()
+        .expect("strip runs");
+    assert!(status.success());
+    let sbom = scan_to_sbom(TEST, d, &tree);
+    let nested = nested_in(&sbom, "file:/usr/bin/stella");
+
+    // Each crate is in the workspace's Cargo.lock with that version.
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+        .expect("Cargo.lock");
+    let locked = |name: &str, version: &str| {
+        lock.contains(&format!(
+            "[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n"
+        ))
+    };
+    assert!(nested.len() > 50, "{} crates", nested.len());
+    for c in &nested {
+        let name = c["name"].as_str().expect("name");
+        let version = c["version"].as_str().expect("version");
+        assert!(
+            locked(name, version),
+            "{name} {version} is not in Cargo.lock"
+        );
+        // purl-spec: a `+` in the version (SemVer build metadata) is percent-encoded.
+        assert_eq!(
+            c["purl"],
+            format!("pkg:cargo/{name}@{}", version.replace('+', "%2B"))
+        );
+        assert_eq!(properties(c)["stella:found-by"], "crate-path");
+        let (how, confidence) = how_found(c);
+        assert!(
+            how.starts_with("crate registry path in .rodata: index.crates.io-")
+                && how.contains(&format!("/{name}-{version}/")),
+            "{how}"
+        );
+        assert!(confidence > 0.0 && confidence < 1.0, "{confidence}");
+    }
+    for name in ["object", "gimli", "serde_json", "semver"] {
+        assert!(
+            nested.iter().any(|c| c["name"] == name),
+            "{name} is not nested"
+        );
+    }
+}

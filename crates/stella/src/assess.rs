@@ -1,0 +1,541 @@
+//! `stella assess`: the command line of `stella_policy`. It verifies the image's evidence (as
+//! `stella verify`), loads the advisories that can match its components, runs the assessment,
+//! merges prior VEX, prints or writes the result, and with `--attach` signs and attaches the
+//! VEX and its evidence. The rules live in `stella_policy::assess`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use stella_advisory::osv::Record;
+use stella_advisory::rustsec;
+use stella_core::Digest;
+use stella_core::media::{self, predicate};
+use stella_evidence::attached;
+use stella_evidence::layout::VEX_KIND;
+use stella_evidence::verify::claims::ASSESSMENT_KIND;
+use stella_evidence::verify::{Replay, Status as VerifyStatus};
+use stella_oci::Reference;
+use stella_policy::assess::{self, Advisory, Body, LogRef, Proven};
+use stella_policy::{components, report};
+use stella_store::AdvisoryRow;
+use stella_vex::{VexDocument, VexFormat, merge, read};
+
+use crate::cli::{AssessArgs, AssessFormat, DbArgs, FailOn};
+use crate::exit::{CliError, Outcome};
+use crate::output::{write_atomically, write_stdout};
+use crate::print::{self, Schema};
+use crate::verify_image::{Opened, trusted_keys};
+
+/// Largest prior VEX document read.
+const MAX_VEX_BYTES: usize = 256 << 20;
+
+pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
+    let issued = match args.issued.as_deref() {
+        None => None,
+        // Asked for: the only place the clock is read.
+        Some("now") => Some(jiff::Timestamp::now()),
+        Some(text) => Some(text.parse::<jiff::Timestamp>().map_err(|e| {
+            CliError::input(anyhow!(
+                "--issued {text:?}: not an RFC 3339 time or `now`: {e}"
+            ))
+        })?),
+    };
+    // Prior VEX and the policy are read before anything slow, so a typo fails fast.
+    let (policy, _) = crate::vex::policy_file(args.policy.as_deref())?;
+    let priors = read_priors(&args.vex)?;
+
+    let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
+    let opened = Opened::new(
+        &reference,
+        args.insecure,
+        trusted_keys(&args.key, "--key", home)?,
+        args.trusted_root.as_deref(),
+        home,
+    )?;
+    let replay = if args.replay {
+        Replay::Full {
+            rootfs: None,
+            jobs: None,
+        }
+    } else {
+        Replay::SignaturesOnly
+    };
+    let progress = crate::bars::for_terminal(args.format != AssessFormat::Table);
+    let examined = opened.examine(home, &args.image, None, &replay, progress.as_ref())?;
+    drop(progress);
+    if !examined.verified() {
+        let mut text = format!(
+            "{}: not assessed: its evidence does not verify (run `stella verify --image {}` for \
+             every reason)\n",
+            args.image, args.image
+        );
+        for v in examined
+            .verdicts
+            .iter()
+            .filter(|v| v.status == VerifyStatus::Failed)
+            .take(10)
+        {
+            for r in &v.reasons {
+                text.push_str(&format!("  {} {}: {r}\n", v.kind.as_str(), v.name));
+            }
+        }
+        eprint!("{text}");
+        return Ok(Outcome::Failed);
+    }
+    let Some(sbom) = &examined.sbom else {
+        return Err(CliError {
+            code: crate::exit::FAILED,
+            error: anyhow!("{}: the trusted record names no verified SBOM", args.image),
+        });
+    };
+
+    let logs: Vec<Vec<LogRef>> = examined
+        .proven
+        .iter()
+        .map(|p| {
+            p.log
+                .iter()
+                .map(|l| LogRef {
+                    origin: l.origin.clone(),
+                    index: l.index,
+                })
+                .collect()
+        })
+        .collect();
+    let proofs: BTreeMap<String, Proven<'_>> = examined
+        .proven
+        .iter()
+        .zip(&logs)
+        .map(|(p, log)| {
+            (
+                p.digest.clone(),
+                Proven {
+                    proof: &p.proof,
+                    log,
+                },
+            )
+        })
+        .collect();
+
+    let binaries = components::binaries(&sbom.document);
+    let keys: BTreeSet<(String, String)> = binaries
+        .iter()
+        .flat_map(|b| &b.components)
+        .filter_map(|c| components::package_of(&c.purl))
+        .map(|k| (k.ecosystem, k.name))
+        .collect();
+    let advisories = load_advisories(&args.advisories, &keys, &args.vuln, home)?;
+
+    let subject = components::subject(&sbom.document).unwrap_or_else(|| args.image.clone());
+    let assessment = assess::assess(&assess::Input {
+        subject,
+        sbom_id: sbom.canonical_id.clone(),
+        sbom: &sbom.document,
+        proofs: &proofs,
+        advisories: &advisories,
+        asked: &args.vuln,
+    });
+    let (evidence_bytes, evidence_id) =
+        report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
+    let timestamp = match issued {
+        Some(t) => t,
+        None => sbom_time(&sbom.document)?,
+    };
+    let ours = report::vex(
+        &assessment,
+        &evidence_id,
+        &report::VexOptions {
+            author: args.author.clone(),
+            timestamp,
+            tooling: format!("stella {}", env!("CARGO_PKG_VERSION")),
+        },
+    );
+    let document = if priors.is_empty() {
+        ours
+    } else {
+        let mut merger = merge::Merger::new(&policy);
+        if !ours.statements.is_empty() {
+            let bytes = read::write(&ours, VexFormat::OpenVex).map_err(CliError::kinded)?;
+            merger
+                .add(&Digest::sha256(&bytes), &ours)
+                .map_err(CliError::kinded)?;
+        }
+        for (id, prior) in &priors {
+            merger.add(id, prior).map_err(CliError::kinded)?;
+        }
+        merger.finish_document()
+    };
+
+    summary(&args.image, &assessment, &document);
+    let output = render(&args, &assessment, &evidence_id, &document)?;
+    match (&args.output, output) {
+        (Some(path), Some(bytes)) => write_atomically(path, &bytes)?,
+        (None, Some(bytes)) => write_stdout(&bytes)?,
+        (_, None) => {}
+    }
+
+    if args.attach {
+        attach(&args, home, &reference, &document, &evidence_bytes)?;
+    }
+
+    let failed = args.fail_on.is_some_and(|threshold| {
+        let threshold = match threshold {
+            FailOn::NotAffected => stella_vex::Status::NotAffected,
+            FailOn::Fixed => stella_vex::Status::Fixed,
+            FailOn::UnderInvestigation => stella_vex::Status::UnderInvestigation,
+            FailOn::Affected => stella_vex::Status::Affected,
+        };
+        document.statements.iter().any(|s| s.status >= threshold)
+    });
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// The SBOM's `metadata.timestamp`: the time the statements are dated by default.
+fn sbom_time(sbom: &serde_json::Value) -> Result<jiff::Timestamp, CliError> {
+    let text = sbom
+        .pointer("/metadata/timestamp")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            CliError::input(anyhow!(
+                "the SBOM has no metadata.timestamp to date the statements by: pass --issued"
+            ))
+        })?;
+    text.parse().map_err(|e| {
+        CliError::input(anyhow!(
+            "the SBOM's metadata.timestamp {text:?} is not RFC 3339 ({e}): pass --issued"
+        ))
+    })
+}
+
+fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, VexDocument)>, CliError> {
+    paths
+        .iter()
+        .map(|p| {
+            let input = crate::input::Input::new(p.clone());
+            let bytes = input.read(MAX_VEX_BYTES)?;
+            let r = read::read(&bytes, &Default::default())
+                .map_err(|e| CliError::kinded(e).context(input.name()))?;
+            Ok((r.canonical_id, r.document))
+        })
+        .collect()
+}
+
+/// The advisory a stored row holds.
+fn advisory_of(row: AdvisoryRow) -> Result<Advisory, CliError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        CliError::input(anyhow!("advisory {} ({}): {e}", row.id, row.source))
+    };
+    let body = if row.source == "rustsec" {
+        Body::RustSec(rustsec::Advisory::from_markdown(&row.document).map_err(|e| bad(&e))?)
+    } else {
+        Body::Osv(Record::from_json(row.document.as_bytes()).map_err(|e| bad(&e))?)
+    };
+    Ok(Advisory {
+        id: row.id,
+        aliases: row.aliases,
+        source: row.source,
+        summary: row.summary,
+        body,
+    })
+}
+
+fn is_database_url(text: &str) -> bool {
+    ["sqlite:", "postgres:", "postgresql:"]
+        .iter()
+        .any(|p| text.starts_with(p))
+}
+
+/// The advisories that can match `keys` (ecosystem, package) or are asked about, from every
+/// source; an id seen twice is kept once (the first source wins).
+fn load_advisories(
+    sources: &[String],
+    keys: &BTreeSet<(String, String)>,
+    asked: &[String],
+    home: &Path,
+) -> Result<Vec<Advisory>, CliError> {
+    let mut rows: Vec<AdvisoryRow> = Vec::new();
+    let default = [String::new()];
+    let sources: &[String] = if sources.is_empty() {
+        &default
+    } else {
+        sources
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::environment(anyhow!("starting the database runtime: {e}")))?;
+    for source in sources {
+        if source.is_empty() || is_database_url(source) {
+            let db = DbArgs {
+                db: (!source.is_empty()).then(|| source.clone()),
+            };
+            if source.is_empty() && !home.join("stella.db").exists() {
+                return Err(CliError::input(anyhow!(
+                    "no advisory database at {}: import advisories first (`stella advisories \
+                     import PATH`) or pass --advisories PATH",
+                    home.join("stella.db").display()
+                )));
+            }
+            rows.extend(runtime.block_on(from_store(&db, keys, asked, home))?);
+        } else {
+            let files = crate::advisories::files(&[PathBuf::from(source)])?;
+            for f in files {
+                rows.push(crate::advisories::row_of(&f)?);
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for row in rows {
+        if seen.insert(row.id.clone()) {
+            out.push(advisory_of(row)?);
+        }
+    }
+    if out.is_empty() && sources.iter().all(|s| !s.is_empty() && !is_database_url(s)) {
+        return Err(CliError::input(anyhow!(
+            "--advisories {}: no advisory files found",
+            sources.join(" ")
+        )));
+    }
+    tracing::info!(advisories = out.len(), "advisories that can match");
+    Ok(out)
+}
+
+async fn from_store(
+    db: &DbArgs,
+    keys: &BTreeSet<(String, String)>,
+    asked: &[String],
+    home: &Path,
+) -> Result<Vec<AdvisoryRow>, CliError> {
+    let store = crate::advisories::open(db, home).await?;
+    let total = store.count().await.map_err(CliError::kinded)?;
+    if total == 0 {
+        store.close().await;
+        return Err(CliError::input(anyhow!(
+            "the advisory database {} is empty: nothing to assess against (`stella advisories \
+             import PATH`)",
+            db.db.as_deref().unwrap_or("$STELLA_HOME/stella.db")
+        )));
+    }
+    let mut ids = BTreeSet::new();
+    for (ecosystem, name) in keys {
+        let base = ecosystem.split(':').next().unwrap_or(ecosystem);
+        if base == "GIT" {
+            continue;
+        }
+        for l in store
+            .list(Some(base), Some(name))
+            .await
+            .map_err(CliError::kinded)?
+        {
+            ids.insert(l.id);
+        }
+    }
+    // Stella's overlay: upstream libraries and the distribution packages that ship them.
+    for l in store
+        .list(Some("GIT"), None)
+        .await
+        .map_err(CliError::kinded)?
+    {
+        ids.insert(l.id);
+    }
+    let mut rows = Vec::new();
+    for id in ids.iter().chain(asked) {
+        if let Some(row) = store.get(id).await.map_err(CliError::kinded)? {
+            rows.push(row);
+        }
+    }
+    store.close().await;
+    Ok(rows)
+}
+
+fn summary(image: &str, a: &assess::Assessment, document: &VexDocument) {
+    let count =
+        |s: stella_vex::Status| document.statements.iter().filter(|x| x.status == s).count();
+    eprintln!(
+        "{image}: {} over {} ({} proven), {} against {}: {} not_affected, {} fixed, {} \
+         under_investigation, {} affected",
+        print::count(a.verdicts.len(), "verdict", "verdicts"),
+        print::count(a.binaries, "binary", "binaries"),
+        a.proven,
+        print::count(a.components, "component", "components"),
+        print::count(a.advisories, "advisory", "advisories"),
+        count(stella_vex::Status::NotAffected),
+        count(stella_vex::Status::Fixed),
+        count(stella_vex::Status::UnderInvestigation),
+        count(stella_vex::Status::Affected),
+    );
+}
+
+const ASSESS: Schema = Schema::new("assess");
+
+/// The output bytes, or `None` when there is nothing to write (no statement in a VEX format).
+fn render(
+    args: &AssessArgs,
+    assessment: &assess::Assessment,
+    evidence_id: &Digest,
+    document: &VexDocument,
+) -> Result<Option<Vec<u8>>, CliError> {
+    let vex_format = match args.format {
+        AssessFormat::Openvex => Some(VexFormat::OpenVex),
+        AssessFormat::Cyclonedx => Some(VexFormat::CycloneDx),
+        AssessFormat::Csaf => Some(VexFormat::Csaf),
+        _ => None,
+    };
+    if let Some(format) = vex_format {
+        if document.statements.is_empty() {
+            eprintln!("no statement to write: no advisory matched a component of the image");
+            return Ok(None);
+        }
+        return read::write(document, format)
+            .map(Some)
+            .map_err(CliError::kinded);
+    }
+    match args.format {
+        AssessFormat::Json => {
+            let mut value = serde_json::to_value(assessment)
+                .map_err(|e| CliError::environment(anyhow!("serialising the assessment: {e}")))?;
+            if let Some(o) = value.as_object_mut() {
+                o.remove("schema");
+                o.insert("image".to_owned(), serde_json::json!(args.image));
+                o.insert(
+                    "evidence".to_owned(),
+                    serde_json::json!(evidence_id.to_string()),
+                );
+            }
+            let mut text = print::to_json(&ASSESS, &value)?;
+            text.push('\n');
+            Ok(Some(text.into_bytes()))
+        }
+        AssessFormat::Sarif => {
+            let value = report::sarif(assessment, env!("CARGO_PKG_VERSION"));
+            let mut text = serde_json::to_string_pretty(&value)
+                .map_err(|e| CliError::environment(anyhow!("serialising SARIF: {e}")))?;
+            text.push('\n');
+            Ok(Some(text.into_bytes()))
+        }
+        _ => Ok(Some(table(assessment, document).into_bytes())),
+    }
+}
+
+fn table(assessment: &assess::Assessment, document: &VexDocument) -> String {
+    let mut text = String::new();
+    if assessment.verdicts.is_empty() {
+        text.push_str("no advisory matches a component of the image\n");
+    }
+    for v in &assessment.verdicts {
+        let status = match v.justification {
+            Some(j) => format!("{} ({})", v.status.label(), j.label()),
+            None => v.status.label().to_owned(),
+        };
+        let binary = v.binary.as_ref().map_or("(image)", |b| b.path.as_str());
+        let component = v.component.as_ref().map_or("-", |c| c.purl.as_str());
+        let basis = match v.basis {
+            assess::Basis::Symbols => {
+                let parts: Vec<String> = v
+                    .symbols
+                    .iter()
+                    .map(|s| format!("{} {}", s.name, s.outcome))
+                    .collect();
+                format!("symbols: {}", parts.join(", "))
+            }
+            assess::Basis::Version => "version-level".to_owned(),
+            assess::Basis::Sbom => "sbom".to_owned(),
+        };
+        text.push_str(&format!(
+            "{}\t{status}\t{binary}\t{component}\t{basis}\n",
+            v.vulnerability
+        ));
+    }
+    // Statements from prior VEX that changed a verdict are worth a line each.
+    let ours: BTreeSet<&str> = assessment
+        .verdicts
+        .iter()
+        .map(|v| v.vulnerability.as_str())
+        .collect();
+    for s in &document.statements {
+        if !s
+            .id
+            .as_deref()
+            .is_some_and(|i| i.starts_with(report::STATEMENT_ID_PREFIX))
+            && !ours.contains(s.vulnerability.name.as_str())
+        {
+            text.push_str(&format!(
+                "{}\t{}\t(prior VEX: {})\n",
+                s.vulnerability.name,
+                s.status.openvex_label(),
+                s.provenance.author
+            ));
+        }
+    }
+    text
+}
+
+fn attach(
+    args: &AssessArgs,
+    home: &Path,
+    reference: &Reference,
+    document: &VexDocument,
+    evidence: &[u8],
+) -> Result<(), CliError> {
+    if document.statements.is_empty() {
+        eprintln!("nothing attached: no statement");
+        return Ok(());
+    }
+    let vex = read::write(document, VexFormat::OpenVex).map_err(CliError::kinded)?;
+    let store = crate::oci::open_store_for_writing(reference, args.insecure)?;
+    let subject = store
+        .get_manifest(reference.target())
+        .map_err(|e| CliError::kinded(e).context(format!("--image {}", args.image)))?;
+    let (signer, created) = crate::attest::scan_key(args.sign_key.as_deref(), home)?;
+    if created {
+        eprintln!(
+            "created the default signing key in {}",
+            home.join("keys").display()
+        );
+    }
+    let log = crate::attest::log_backend(home, false, None)?;
+    let name = reference.to_string();
+    let err = |e| CliError::kinded(e).context(format!("--image {}", args.image));
+    let evidence_attached = attached::attach_signed(
+        store.as_ref(),
+        &subject,
+        &name,
+        "assessment.json",
+        media::ASSESSMENT_JSON,
+        evidence,
+        predicate::STELLA_ASSESSMENT,
+        ASSESSMENT_KIND,
+        &signer,
+        log.as_deref(),
+    )
+    .map_err(err)?;
+    let vex_attached = attached::attach_signed(
+        store.as_ref(),
+        &subject,
+        &name,
+        "assessment.openvex.json",
+        media::OPENVEX_JSON,
+        &vex,
+        predicate::OPENVEX,
+        VEX_KIND,
+        &signer,
+        log.as_deref(),
+    )
+    .map_err(err)?;
+    eprintln!(
+        "attached to {} ({}): VEX {} (bundle {}), evidence {} (bundle {})",
+        args.image,
+        subject.digest,
+        vex_attached.document.digest,
+        vex_attached.bundle.digest,
+        evidence_attached.document.digest,
+        evidence_attached.bundle.digest
+    );
+    Ok(())
+}
