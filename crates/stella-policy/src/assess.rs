@@ -110,6 +110,13 @@ pub struct Input<'a> {
     pub advisories: &'a [Advisory],
     /// Vulnerabilities asked about, answered even when nothing matches.
     pub asked: &'a [String],
+    /// Runtime evidence (witness reports, profiles), when given.
+    pub runtime: Option<&'a crate::runtime::Evidence>,
+    /// How runtime evidence is weighed.
+    pub runtime_policy: crate::runtime::Policy,
+    /// When the verdicts are made: a zero count whose validity ended before it no longer
+    /// justifies `not_affected`.
+    pub now: Option<jiff::Timestamp>,
 }
 
 /// A verdict's status (OpenVEX labels).
@@ -143,6 +150,8 @@ pub enum Justification {
     ComponentNotPresent,
     /// The component is there, its vulnerable code is not.
     VulnerableCodeNotPresent,
+    /// The vulnerable code is there and was witnessed never to run.
+    VulnerableCodeNotInExecutePath,
 }
 
 impl Justification {
@@ -151,6 +160,7 @@ impl Justification {
         match self {
             Justification::ComponentNotPresent => "component_not_present",
             Justification::VulnerableCodeNotPresent => "vulnerable_code_not_present",
+            Justification::VulnerableCodeNotInExecutePath => "vulnerable_code_not_in_execute_path",
         }
     }
 }
@@ -269,7 +279,7 @@ pub struct BinaryRef {
 
 /// One verdict: a vulnerability in one binary through one component (or, for
 /// [`Basis::Sbom`], in the whole image).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
     /// The vulnerability's main id (a CVE when any advisory names one).
@@ -303,8 +313,43 @@ pub struct Verdict {
     /// Entry → sink traces of the FuncProof that end in a function found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub traces: Vec<TraceRef>,
+    /// What runtime evidence said about the functions found, when any was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeFinding>,
     /// The verdict in one sentence, with its evidence.
     pub note: String,
+}
+
+/// What runtime evidence said about a verdict's functions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeFinding {
+    /// `executed`, `never_executed` (witnessed zero, still valid), `expired` (a zero past its
+    /// validity), `not_seen` (sampled, not seen: proves nothing), `no_evidence`.
+    pub outcome: &'static str,
+    /// Per function found (by name): what ran.
+    pub functions: Vec<FunctionRun>,
+    /// Samples of the binary in frames no source could name (`unknown_state`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown_samples: u64,
+    /// Until when a zero count justifies `not_affected` (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+}
+
+/// What ran of one function.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionRun {
+    /// The function, as the binary names it.
+    pub function: String,
+    /// What ran.
+    #[serde(flatten)]
+    pub execution: crate::runtime::Execution,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A trace of the FuncProof that reaches a vulnerable function.
@@ -317,7 +362,7 @@ pub struct TraceRef {
 }
 
 /// Everything an assessment found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Assessment {
     /// Always [`SCHEMA`].
@@ -974,6 +1019,7 @@ fn decide(
         version: Some(version.clone()),
         symbols: Vec::new(),
         traces: Vec::new(),
+        runtime: None,
         note: String::new(),
     };
     let who = format!(
@@ -1101,12 +1147,14 @@ fn decide(
              evidence yet.",
             shown.join("; ")
         );
+        runtime_rules(input, &mut verdict, proof);
     } else if any_uncertain {
         verdict.note = format!(
             "{who}: {version_words}; only rules that cannot prove presence matched (a closure \
              or an inlined helper of a vulnerable function) — {cite}; neither presence nor \
              absence is proven."
         );
+        runtime_rules(input, &mut verdict, proof);
     } else if naming_level == Naming::Full {
         verdict.status = Status::NotAffected;
         verdict.justification = Some(Justification::VulnerableCodeNotPresent);
@@ -1127,6 +1175,150 @@ fn decide(
         );
     }
     Some(verdict)
+}
+
+/// The runtime rows of the evidence table, for a verdict whose functions were found: executed
+/// → `affected`; witnessed zero on its instances, still valid → `not_affected`
+/// (`vulnerable_code_not_in_execute_path`); anything else leaves `under_investigation`, saying
+/// why.
+fn runtime_rules(input: &Input<'_>, verdict: &mut Verdict, proof: Proven<'_>) {
+    let Some(evidence) = input.runtime else {
+        return;
+    };
+    let Some(build_id) = proof.proof.build_id.as_ref().map(ToString::to_string) else {
+        verdict
+            .note
+            .push_str(" The binary has no BuildID, so runtime evidence cannot name it.");
+        return;
+    };
+    let found: BTreeSet<&str> = verdict
+        .symbols
+        .iter()
+        .flat_map(|s| s.found.iter().map(|f| f.sym.as_str()))
+        .collect();
+    let mut functions = BTreeMap::new();
+    for f in &found {
+        if let Some(e) = evidence.execution(&build_id, f) {
+            functions.insert((*f).to_owned(), e.clone());
+        }
+    }
+    let unknown_samples = evidence.unknown_samples(&build_id);
+    let executed: Vec<(&String, &crate::runtime::Execution)> =
+        functions.iter().filter(|(_, e)| e.executed()).collect();
+    let short_id: String = build_id.chars().take(12).collect();
+    let mut finding = RuntimeFinding {
+        outcome: "no_evidence",
+        functions: Vec::new(),
+        unknown_samples,
+        valid_until: None,
+    };
+    if !executed.is_empty() {
+        let (name, e) = executed
+            .iter()
+            .max_by(|a, b| (a.1.calls + a.1.samples).cmp(&(b.1.calls + b.1.samples)))
+            .copied()
+            .unwrap_or(executed[0]);
+        let windows: Vec<String> = e
+            .windows
+            .iter()
+            .map(|w| format!("{}–{}", w.start, w.end))
+            .collect();
+        let how = match (e.calls, e.samples) {
+            (c, 0) => format!("{c} calls witnessed"),
+            (0, _) => format!("{:.1}% of the sampled CPU", e.cpu_share()),
+            (c, _) => format!(
+                "{c} calls witnessed, {:.1}% of the sampled CPU",
+                e.cpu_share()
+            ),
+        };
+        let processes: Vec<&str> = e.processes.iter().map(String::as_str).take(5).collect();
+        verdict.status = Status::Affected;
+        verdict.justification = None;
+        verdict.note = format!(
+            "{} observed in {name} (BuildID {short_id}…), {how} in {} between {} UTC; VEX → \
+             affected. {}",
+            verdict.vulnerability,
+            if processes.is_empty() {
+                "(processes unknown)".to_owned()
+            } else {
+                processes.join(", ")
+            },
+            windows.join(", "),
+            verdict.note
+        );
+        finding.outcome = "executed";
+    } else {
+        let zeros_for_all = !found.is_empty()
+            && found
+                .iter()
+                .all(|f| functions.get(*f).is_some_and(|e| !e.zeros.is_empty()));
+        if zeros_for_all {
+            let last_end = functions
+                .values()
+                .flat_map(|e| e.zeros.iter())
+                .filter_map(|z| z.window.end.parse::<jiff::Timestamp>().ok())
+                .max();
+            let valid_until = last_end.and_then(|end| {
+                end.checked_add(jiff::SignedDuration::from_secs(
+                    input.runtime_policy.zero_valid_for,
+                ))
+                .ok()
+            });
+            finding.valid_until = valid_until.map(|t| t.to_string());
+            let instances: BTreeSet<u32> = functions
+                .values()
+                .flat_map(|e| e.zeros.iter().flat_map(|z| z.instances.iter().copied()))
+                .collect();
+            let still_valid = match (valid_until, input.now) {
+                (Some(until), Some(now)) => now <= until,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if still_valid {
+                verdict.status = Status::NotAffected;
+                verdict.justification = Some(Justification::VulnerableCodeNotInExecutePath);
+                verdict.note = format!(
+                    "{} never ran: every call of {} was counted on {} instance(s) ({}) and none \
+                     was seen; valid until {}. {}",
+                    verdict.vulnerability,
+                    found.iter().copied().collect::<Vec<_>>().join(", "),
+                    instances.len(),
+                    instances
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    finding.valid_until.as_deref().unwrap_or("?"),
+                    verdict.note
+                );
+                finding.outcome = "never_executed";
+            } else {
+                verdict.note.push_str(&format!(
+                    " A zero count was witnessed, but its validity ended at {}: renew it.",
+                    finding.valid_until.as_deref().unwrap_or("?")
+                ));
+                finding.outcome = "expired";
+            }
+        } else if functions.values().any(|e| e.profile_samples > 0) || unknown_samples > 0 {
+            verdict.note.push_str(
+                " Sampled stacks did not show it, which proves nothing: sampling misses cold code.",
+            );
+            finding.outcome = "not_seen";
+        }
+        if unknown_samples > 0 && verdict.status != Status::NotAffected {
+            verdict.note.push_str(&format!(
+                " {unknown_samples} samples of this binary could not be named (unknown_state)."
+            ));
+        }
+    }
+    finding.functions = functions
+        .into_iter()
+        .map(|(function, execution)| FunctionRun {
+            function,
+            execution,
+        })
+        .collect();
+    verdict.runtime = Some(finding);
 }
 
 fn symbol_text(s: &osv::Symbol) -> String {
@@ -1175,6 +1367,7 @@ fn unmatched(input: &Input<'_>, asked: &str) -> Verdict {
         version: None,
         symbols: Vec::new(),
         traces: Vec::new(),
+        runtime: None,
         note: String::new(),
     };
     if known.is_empty() {

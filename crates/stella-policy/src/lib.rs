@@ -18,5 +18,6 @@
 pub mod assess;
 pub mod components;
 pub mod report;
+pub mod runtime;
 
 pub use assess::{Assessment, Verdict};

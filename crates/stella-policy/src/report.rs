@@ -104,6 +104,9 @@ pub fn vex(assessment: &Assessment, evidence_id: &Digest, options: &VexOptions) 
                     Justification::VulnerableCodeNotPresent => {
                         JustificationKind::VulnerableCodeNotPresent
                     }
+                    Justification::VulnerableCodeNotInExecutePath => {
+                        JustificationKind::VulnerableCodeNotInExecutePath
+                    }
                 },
                 label: j.label().to_owned(),
             });

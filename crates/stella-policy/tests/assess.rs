@@ -111,6 +111,8 @@ struct Case {
     proofs: Vec<(String, FuncProof)>,
     advisories: Vec<Advisory>,
     asked: Vec<String>,
+    runtime: Option<stella_policy::runtime::Evidence>,
+    now: Option<&'static str>,
 }
 
 impl Case {
@@ -139,6 +141,11 @@ impl Case {
             proofs: &proofs,
             advisories: &self.advisories,
             asked: &self.asked,
+            runtime: self.runtime.as_ref(),
+            runtime_policy: stella_policy::runtime::Policy::default(),
+            now: self
+                .now
+                .map(|t| t.parse().unwrap_or_else(|e| panic!("{e}"))),
         })
     }
 }
@@ -183,6 +190,8 @@ fn two_rust_binaries(advisory: Advisory) -> Case {
         ],
         advisories: vec![advisory],
         asked: Vec::new(),
+        runtime: None,
+        now: None,
     }
 }
 
@@ -412,6 +421,8 @@ fn go_symbols_are_matched_with_their_receivers() {
             "osv",
         )],
         asked: Vec::new(),
+        runtime: None,
+        now: None,
     };
     // 1.19.8 is fixed: nothing to say.
     assert!(case.run().verdicts.is_empty());
@@ -470,6 +481,8 @@ fn the_overlay_names_the_functions_of_a_library_a_distribution_package_ships() {
         proofs: vec![(FP_A.to_owned(), libz)],
         advisories: vec![overlay("inflateGetHeader")],
         asked: Vec::new(),
+        runtime: None,
+        now: None,
     };
     let a = case.run();
     let v = only(&a, "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13");
@@ -565,6 +578,8 @@ fn a_library_no_package_names_is_known_by_its_soname() {
         )],
         advisories: vec![overlay],
         asked: Vec::new(),
+        runtime: None,
+        now: None,
     };
     let a = case.run();
     let v = only(&a, "/opt/app/lib/libwebp.so.7");
@@ -617,6 +632,8 @@ fn alpine_packages_are_judged_in_apks_order() {
             proofs: vec![(FP_A.to_owned(), proof(&[("BN_mod_sqrt", "dynsym")]))],
             advisories: vec![record.clone()],
             asked: Vec::new(),
+            runtime: None,
+            now: None,
         };
         let a = case.run();
         assert_eq!(
@@ -663,6 +680,8 @@ fn a_banner_outside_the_upstream_ranges_answers_the_distribution_package() {
         proofs: vec![(FP_A.to_owned(), libz)],
         advisories: vec![overlay],
         asked: Vec::new(),
+        runtime: None,
+        now: None,
     };
     assert!(case.run().verdicts.is_empty(), "{:#?}", case.run().verdicts);
     case.asked = vec!["CVE-2022-37434".to_owned()];
@@ -694,5 +713,160 @@ fn a_banner_outside_the_upstream_ranges_answers_the_distribution_package() {
     assert_eq!(
         upstream.and_then(|v| v.version.as_ref().map(|f| f.answer)),
         Some(assess::VersionAnswer::Affected)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime evidence
+
+const BUILD_ID: &str = "c89156ebdabf859f4ee70cb0c303004dccf1ae51";
+const INSERT_MANY: &str = "_ZN8smallvec17SmallVec$LT$A$GT$11insert_many17h0123456789abcdefE";
+
+fn witness(
+    function: &str,
+    calls: u64,
+    instances: &[u32],
+    end: &str,
+) -> stella_runtime::witness::WitnessReport {
+    serde_json::from_value(json!({
+        "schema": "stella.runtime.witness/v1",
+        "window": {"start": "2026-03-01T12:00:00Z", "end": end, "sampledSeconds": 7200.0},
+        "instances": instances,
+        "lost": 0,
+        "witnesses": [{
+            "symbol": "insert_many", "function": function, "binary": "/app/uses",
+            "buildId": BUILD_ID, "fileOffset": "0x1010", "calls": calls,
+            "processes": if calls > 0 { json!([{"pid": 41, "comm": "apigw", "calls": calls}]) } else { json!([]) },
+            "stacks": []
+        }]
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn profile(stacks: Value) -> stella_runtime::profile::Profile {
+    serde_json::from_value(json!({
+        "schema": "stella.runtime.profile/v1", "backend": "ebpf", "hz": 49,
+        "target": {"kind": "all"},
+        "window": {"start": "2026-03-01T12:00:00Z", "end": "2026-03-01T14:00:00Z", "sampledSeconds": 7200.0},
+        "stats": {"samples": 0, "lost": 0, "userStacksMissing": 0, "kernelStacksMissing": 0, "frames": 0, "unknownFrames": 0},
+        "stacks": stacks
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn frame(function: Option<&str>) -> Value {
+    match function {
+        Some(f) => json!({"kind": "file", "buildId": BUILD_ID, "fileOffset": "0x1012",
+                          "symbol": {"function": f, "offset": "0x2", "source": "bundle"}}),
+        None => json!({"kind": "file", "buildId": BUILD_ID, "fileOffset": "0x9000"}),
+    }
+}
+
+fn uses_verdict(case: &Case) -> Verdict {
+    only(&case.run(), "/app/uses").clone()
+}
+
+#[test]
+fn a_witnessed_call_makes_the_verdict_affected_with_the_human_line() {
+    let mut case = two_rust_binaries(smallvec_advisory());
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[(
+            "prod.witness.json".to_owned(),
+            witness(INSERT_MANY, 17, &[41], "2026-03-01T14:00:00Z"),
+        )],
+        &[],
+    ));
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::Affected, "{v:#?}");
+    assert_eq!(v.justification, None);
+    assert!(
+        v.note.starts_with("CVE-2021-25900 observed in "),
+        "{}",
+        v.note
+    );
+    assert!(v.note.contains("BuildID c89156ebdabf"), "{}", v.note);
+    assert!(v.note.contains("17 calls witnessed in apigw[41] between 2026-03-01T12:00:00Z–2026-03-01T14:00:00Z UTC; VEX → affected"), "{}", v.note);
+    assert_eq!(v.runtime.as_ref().map(|r| r.outcome), Some("executed"));
+    // The sibling without the function stays not_affected by its FuncProof.
+    let skips = only(&case.run(), "/app/skips").clone();
+    assert_eq!(
+        skips.justification,
+        Some(Justification::VulnerableCodeNotPresent)
+    );
+}
+
+#[test]
+fn a_witnessed_zero_is_not_in_execute_path_until_it_expires() {
+    let mut case = two_rust_binaries(smallvec_advisory());
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[(
+            "prod.witness.json".to_owned(),
+            witness(INSERT_MANY, 0, &[41, 42], "2026-03-01T14:00:00Z"),
+        )],
+        &[],
+    ));
+    case.now = Some("2026-03-05T00:00:00Z");
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::NotAffected, "{v:#?}");
+    assert_eq!(
+        v.justification,
+        Some(Justification::VulnerableCodeNotInExecutePath)
+    );
+    let rt = v.runtime.as_ref().unwrap_or_else(|| panic!("runtime"));
+    assert_eq!(rt.outcome, "never_executed");
+    assert_eq!(rt.valid_until.as_deref(), Some("2026-03-08T14:00:00Z"));
+    assert!(v.note.contains("2 instance(s) (41, 42)"), "{}", v.note);
+    // A week later, the zero no longer speaks for today.
+    case.now = Some("2026-03-09T00:00:00Z");
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::UnderInvestigation);
+    assert_eq!(v.runtime.as_ref().map(|r| r.outcome), Some("expired"));
+    // A zero that covers no instance says nothing.
+    case.now = Some("2026-03-05T00:00:00Z");
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[(
+            "idle.witness.json".to_owned(),
+            witness(INSERT_MANY, 0, &[], "2026-03-01T14:00:00Z"),
+        )],
+        &[],
+    ));
+    assert_eq!(uses_verdict(&case).status, Status::UnderInvestigation);
+}
+
+#[test]
+fn sampled_stacks_show_what_ran_and_not_seeing_proves_nothing() {
+    let mut case = two_rust_binaries(smallvec_advisory());
+    let hot = profile(json!([
+        {"pid": 41, "comm": "apigw", "count": 173, "frames": [frame(Some(INSERT_MANY)), frame(Some("main"))]},
+        {"pid": 41, "comm": "apigw", "count": 827, "frames": [frame(Some("main"))]}
+    ]));
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[],
+        &[("prod.profile.json".to_owned(), hot)],
+    ));
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::Affected, "{v:#?}");
+    assert!(
+        v.note.contains("17.3% of the sampled CPU in apigw[41]"),
+        "{}",
+        v.note
+    );
+
+    let cold = profile(json!([
+        {"pid": 41, "comm": "apigw", "count": 900, "frames": [frame(Some("main"))]},
+        {"pid": 41, "comm": "apigw", "count": 100, "frames": [frame(None), frame(Some("main"))]}
+    ]));
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[],
+        &[("prod.profile.json".to_owned(), cold)],
+    ));
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::UnderInvestigation, "{v:#?}");
+    assert!(v.note.contains("proves nothing"), "{}", v.note);
+    assert!(
+        v.note
+            .contains("100 samples of this binary could not be named (unknown_state)"),
+        "{}",
+        v.note
     );
 }

@@ -44,6 +44,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     // Prior VEX and the policy are read before anything slow, so a typo fails fast.
     let (policy, _) = crate::vex::policy_file(args.policy.as_deref())?;
     let priors = read_priors(&args.vex)?;
+    let evidence = read_runtime(&args.witness, &args.profile)?;
 
     let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
     let opened = Opened::new(
@@ -128,6 +129,38 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     let advisories = load_advisories(&args.advisories, &keys, &args.vuln, home)?;
 
     let subject = components::subject(&sbom.document).unwrap_or_else(|| args.image.clone());
+    let timestamp = match issued {
+        Some(t) => t,
+        None => sbom_time(&sbom.document)?,
+    };
+    if let Some(e) = &evidence {
+        let image_builds: BTreeSet<String> = examined
+            .proven
+            .iter()
+            .filter_map(|p| p.proof.build_id.as_ref().map(ToString::to_string))
+            .collect();
+        let foreign: Vec<&str> = e
+            .build_ids()
+            .into_iter()
+            .filter(|b| !image_builds.contains(*b))
+            .collect();
+        if !foreign.is_empty() {
+            eprintln!(
+                "runtime evidence about {} not in {} (not used for it): {}",
+                print::count(foreign.len(), "binary", "binaries"),
+                args.image,
+                foreign
+                    .iter()
+                    .take(10)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for u in e.unused() {
+            eprintln!("runtime evidence not used: {u}");
+        }
+    }
     let assessment = assess::assess(&assess::Input {
         subject,
         sbom_id: sbom.canonical_id.clone(),
@@ -135,13 +168,14 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         proofs: &proofs,
         advisories: &advisories,
         asked: &args.vuln,
+        runtime: evidence.as_ref(),
+        runtime_policy: stella_policy::runtime::Policy {
+            zero_valid_for: i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX),
+        },
+        now: Some(timestamp),
     });
     let (evidence_bytes, evidence_id) =
         report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
-    let timestamp = match issued {
-        Some(t) => t,
-        None => sbom_time(&sbom.document)?,
-    };
     let ours = report::vex(
         &assessment,
         &evidence_id,
@@ -155,11 +189,27 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         ours
     } else {
         let mut merger = merge::Merger::new(&policy);
-        if !ours.statements.is_empty() {
-            let bytes = read::write(&ours, VexFormat::OpenVex).map_err(CliError::kinded)?;
-            merger
-                .add(&Digest::sha256(&bytes), &ours)
-                .map_err(CliError::kinded)?;
+        // Evidence of execution outranks every other claim (DESIGN.md): the statements that
+        // rest on it go in as a source above any the policy ranks.
+        let (executed, rest): (Vec<_>, Vec<_>) = ours
+            .statements
+            .iter()
+            .cloned()
+            .partition(|s| s.status == stella_vex::Status::Affected);
+        for (statements, priority) in [(rest, None), (executed, Some(i64::MAX))] {
+            if statements.is_empty() {
+                continue;
+            }
+            let part = VexDocument {
+                statements,
+                ..ours.clone()
+            };
+            let bytes = read::write(&part, VexFormat::OpenVex).map_err(CliError::kinded)?;
+            let id = Digest::sha256(&bytes);
+            if let Some(p) = priority {
+                merger.set_document_priority(&id, p);
+            }
+            merger.add(&id, &part).map_err(CliError::kinded)?;
         }
         for (id, prior) in &priors {
             merger.add(id, prior).map_err(CliError::kinded)?;
@@ -210,6 +260,93 @@ fn sbom_time(sbom: &serde_json::Value) -> Result<jiff::Timestamp, CliError> {
             "the SBOM's metadata.timestamp {text:?} is not RFC 3339 ({e}): pass --issued"
         ))
     })
+}
+
+/// Largest witness report or profile read.
+const MAX_RUNTIME_BYTES: usize = 1 << 30;
+
+/// The witness reports and profiles, indexed; `None` when none is given.
+fn read_runtime(
+    witnesses: &[PathBuf],
+    profiles: &[PathBuf],
+) -> Result<Option<stella_policy::runtime::Evidence>, CliError> {
+    if witnesses.is_empty() && profiles.is_empty() {
+        return Ok(None);
+    }
+    let mut w = Vec::new();
+    for p in witnesses {
+        for report in read_witness(p)? {
+            w.push((p.display().to_string(), report));
+        }
+    }
+    let p = profiles
+        .iter()
+        .map(|p| {
+            let profile: stella_runtime::profile::Profile =
+                read_json(p, stella_runtime::profile::SCHEMA, "profile")?;
+            Ok((p.display().to_string(), profile))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    Ok(Some(stella_policy::runtime::Evidence::new(&w, &p)))
+}
+
+/// A witness report: `stella witness --json`'s array (one object per symbol, each with its
+/// window and instances), or one report object.
+fn read_witness(path: &Path) -> Result<Vec<stella_runtime::witness::WitnessReport>, CliError> {
+    let input = crate::input::Input::new(path.to_path_buf());
+    let bytes = input.read(MAX_RUNTIME_BYTES)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::input(anyhow!("{}: not JSON: {e}", input.name())))?;
+    let objects = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    let bad = |i: usize, why: String| CliError::input(anyhow!("{}: /{i}: {why}", input.name()));
+    let mut out = Vec::new();
+    for (i, mut object) in objects.into_iter().enumerate() {
+        let found = object.get("schema").and_then(serde_json::Value::as_str);
+        if found != Some(stella_runtime::witness::SCHEMA) {
+            return Err(bad(
+                i,
+                format!(
+                    "not a witness report ({}); its schema is {found:?}",
+                    stella_runtime::witness::SCHEMA
+                ),
+            ));
+        }
+        if object.get("witnesses").is_none() {
+            // One symbol's object: its own fields are the witness, the rest the report's.
+            let witness = object.clone();
+            if let Some(map) = object.as_object_mut() {
+                map.insert(
+                    "witnesses".to_owned(),
+                    serde_json::Value::Array(vec![witness]),
+                );
+            }
+        }
+        out.push(serde_json::from_value(object).map_err(|e| bad(i, e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// A JSON document of `schema`, refused by name when it is another.
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    schema: &str,
+    what: &str,
+) -> Result<T, CliError> {
+    let input = crate::input::Input::new(path.to_path_buf());
+    let bytes = input.read(MAX_RUNTIME_BYTES)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::input(anyhow!("{}: not JSON: {e}", input.name())))?;
+    let found = value.get("schema").and_then(serde_json::Value::as_str);
+    if found != Some(schema) {
+        return Err(CliError::input(anyhow!(
+            "{}: not a {what} ({schema}); its schema is {found:?}",
+            input.name()
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| CliError::input(anyhow!("{}: {e}", input.name())))
 }
 
 fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, VexDocument)>, CliError> {

@@ -1092,6 +1092,18 @@ pub struct AssessArgs {
     /// The merge policy for --vex (stella.vex-policy/v1, as `stella vex merge --policy`).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Witness reports (`stella witness --json`, repeatable): calls counted → affected; zero
+    /// calls on every instance → not_affected (vulnerable_code_not_in_execute_path) until the
+    /// zero expires.
+    #[arg(long, value_name = "REPORT")]
+    pub witness: Vec<PathBuf>,
+    /// Profiles (`stella record --json`, repeatable): a vulnerable function in sampled stacks →
+    /// affected. Not seeing it proves nothing.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Vec<PathBuf>,
+    /// How long after its window a witnessed zero still justifies not_affected.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = crate::input::parse_duration)]
+    pub zero_valid_for: std::time::Duration,
     /// A public key whose signatures on the image's evidence are trusted (repeatable).
     /// Default: $STELLA_HOME/keys/stella.pub.
     #[arg(long, value_name = "PUB")]
@@ -1215,8 +1227,13 @@ binary, component):
                                             stays under_investigation
   --vuln ID matching no component         not_affected (component_not_present), citing the SBOM
 
-Stella writes `affected` only with evidence of execution; prior VEX (--vex) is merged by the \
-rules of `stella vex merge`, so a vendor's `affected` stands. Each VEX statement names the image, \
+Runtime evidence then decides what static evidence cannot: a present function that a witness \
+(--witness) counted calls of, or that sampled stacks (--profile) hold, makes the verdict \
+`affected`, with the counts, CPU share, processes and window; one witnessed with zero calls on \
+every instance makes it `not_affected` (vulnerable_code_not_in_execute_path) until \
+--zero-valid-for after the window; sampled-but-not-seen proves nothing. Stella writes \
+`affected` only with such evidence. Prior VEX (--vex) is merged by the rules of `stella vex \
+merge`, so a vendor's `affected` stands. Each VEX statement names the image, \
 the binary by its SHA-256 and the component by purl; its @id links the verdict in the evidence \
 document (stella.assessment/v1) by that document's canonical id. --attach signs both (DSSE), logs \
 them and attaches them to the image.
@@ -1228,7 +1245,8 @@ Examples:
   stella advisories import advisory-db/ go-vulndb/
   stella assess --image oci-layout:.stella/oci:app
   stella assess --image registry.example/app:1.0 --format openvex -o app.vex.json --attach
-  stella assess --image oci-layout:out:app --vuln CVE-2022-37434 --fail-on under_investigation";
+  stella assess --image oci-layout:out:app --vuln CVE-2022-37434 --fail-on under_investigation
+  stella assess --image oci-layout:out:app --witness prod.witness.json --profile prod.profile.json";
 
 const RECORD_HELP: &str = "\
 Samples on the cpu-clock software event at --hz per CPU (default 49: about 0.03 % of a CPU), for \

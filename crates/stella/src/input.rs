@@ -131,7 +131,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// `500ms`, `30s`, `5m`, `1h` (or plain seconds) → a duration above zero.
+/// `500ms`, `30s`, `5m`, `1h`, `7d` (or plain seconds) → a duration above zero.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let (digits, unit_ms) = if let Some(d) = s.strip_suffix("ms") {
@@ -142,12 +142,14 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         (d, 60_000)
     } else if let Some(d) = s.strip_suffix('h') {
         (d, 3_600_000)
+    } else if let Some(d) = s.strip_suffix('d') {
+        (d, 86_400_000)
     } else {
         (s, 1_000)
     };
     let n: u64 = digits
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 30s, 5m, 1h)"))?;
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 30s, 5m, 1h, 7d)"))?;
     let ms = n
         .checked_mul(unit_ms)
         .ok_or_else(|| format!("{s:?} is too long"))?;

@@ -5,6 +5,7 @@
 
 mod advisories;
 mod assess;
+mod assess_runtime;
 mod attest;
 mod cli;
 mod funcproof;

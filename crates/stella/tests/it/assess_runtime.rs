@@ -1,0 +1,274 @@
+//! What ran decides, on real processes (root: uprobes): a Rust program holding smallvec 1.6.0
+//! (RUSTSEC-2021-0003, `insert_many`) that calls the vulnerable function only once a trigger
+//! file appears, witnessed before and after the trigger; its sibling without the function; and
+//! a vendor's prior `not_affected` that execution evidence overrides.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use stella_testkit::skip;
+
+fn stella(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG")
+        .env("STELLA_PASSWORD", "assess-runtime-tests")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("DEBUGINFOD_URLS")
+        .env("STELLA_HOME", home);
+    cmd
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+struct Running(Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `waits` calls `insert_many` every 20 ms once its trigger file exists; `lacks` never links it.
+fn build(work: &Path, root: &Path) -> Result<(), String> {
+    let project = work.join("trigger");
+    std::fs::create_dir_all(project.join("src/bin")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"trigger\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        project.join("src/bin/waits.rs"),
+        "use smallvec::SmallVec;\nuse std::{path::Path, thread::sleep, time::Duration};\n\
+         fn main() {\n    let trigger = std::env::args().nth(1).unwrap_or_default();\n    \
+         let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    loop {\n        \
+         if Path::new(&trigger).exists() {\n            v.insert_many(0, [1u8, 2, 3]);\n            \
+         v.truncate(0);\n        }\n        sleep(Duration::from_millis(20));\n    }\n}\n",
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        project.join("src/bin/lacks.rs"),
+        "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
+         v.push(1);\n    println!(\"{}\", v.len());\n}\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let target = work.join("target");
+    let out = Process::new(env!("CARGO"))
+        .args(["build", "--quiet", "--bins"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    std::fs::create_dir_all(root.join("usr/bin")).map_err(|e| e.to_string())?;
+    for bin in ["waits", "lacks"] {
+        std::fs::copy(
+            target.join("debug").join(bin),
+            root.join("usr/bin").join(bin),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// `stella witness` on `binary` for 2 s, written to `out`.
+fn witness(home: &Path, binary: &Path, out: &Path) {
+    let o = stella(home)
+        .args(["witness", "--binary"])
+        .arg(binary)
+        .args([
+            "--symbol",
+            "*SmallVec$LT$A$GT$11insert_many17h*",
+            "--duration",
+            "2s",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        o.status.success(),
+        "witness: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(out, &o.stdout).expect("write");
+}
+
+fn verdict_of<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| {
+            v["binary"]["path"] == path
+                && v["aliases"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "RUSTSEC-2021-0003"))
+        })
+        .unwrap_or_else(|| panic!("no RUSTSEC-2021-0003 verdict for {path}: {report:#}"))
+}
+
+fn assess(home: &Path, image: &str, extra: &[&str]) -> (i32, Value, String) {
+    let db = fixtures().join("advisories/rustsec-db");
+    let out = stella(home)
+        .args([
+            "assess",
+            "--image",
+            image,
+            "--format",
+            "json",
+            "--advisories",
+        ])
+        .arg(db)
+        .args(extra)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
+    let test = "what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim";
+    assert!(
+        is_root(),
+        "{test}: needs root (CAP_BPF and CAP_PERFMON) for uprobes; run the tests as root"
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("apps");
+    if let Err(e) = build(work.path(), &root) {
+        skip(test, &format!("cannot build the smallvec programs: {e}"));
+        return;
+    }
+    let home = work.path().join("home");
+    let scanned = stella(&home)
+        .arg("scan")
+        .arg(&root)
+        .arg("--json")
+        .output()
+        .expect("runs");
+    assert!(
+        scanned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
+    let image = serde_json::from_slice::<Value>(&scanned.stdout).expect("json")["image"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+
+    let waits = root.join("usr/bin/waits");
+    let trigger = work.path().join("trigger-now");
+    let _running = Running(
+        Process::new(&waits)
+            .arg(&trigger)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    // Not triggered during the window: witnessed zero on its instance.
+    let zero = work.path().join("zero.witness.json");
+    witness(&home, &waits, &zero);
+    let (code, report, stderr) = assess(&home, &image, &["--witness", &zero.to_string_lossy()]);
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdict_of(&report, "/usr/bin/waits");
+    assert_eq!(v["status"], "not_affected", "{v:#}");
+    assert_eq!(v["justification"], "vulnerable_code_not_in_execute_path");
+    assert_eq!(v["runtime"]["outcome"], "never_executed");
+    assert!(v["runtime"]["validUntil"].is_string(), "{v:#}");
+    let lacks = verdict_of(&report, "/usr/bin/lacks");
+    assert_eq!(
+        lacks["justification"], "vulnerable_code_not_present",
+        "{lacks:#}"
+    );
+
+    // Triggered: every call counted, the verdict flips.
+    std::fs::write(&trigger, b"go").expect("trigger");
+    let hot = work.path().join("hot.witness.json");
+    witness(&home, &waits, &hot);
+    let (code, report, stderr) = assess(&home, &image, &["--witness", &hot.to_string_lossy()]);
+    assert_eq!(code, 0, "{stderr}");
+    let v = verdict_of(&report, "/usr/bin/waits");
+    assert_eq!(v["status"], "affected", "{v:#}");
+    let calls: u64 = v["runtime"]["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["calls"].as_u64())
+        .sum();
+    assert!(calls > 10, "every call of 2 s at 50/s is counted: {v:#}");
+    assert!(
+        v["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("VEX → affected")),
+        "{v:#}"
+    );
+
+    // A vendor said not_affected for the image; what ran outranks it.
+    let purl = report["subject"].as_str().expect("subject").to_owned();
+    let vendor = work.path().join("vendor.openvex.json");
+    std::fs::write(
+        &vendor,
+        serde_json::to_vec(&serde_json::json!({
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://vendor.example/vex/7",
+            "author": "Vendor",
+            "timestamp": "2099-01-01T00:00:00Z",
+            "version": 1,
+            "statements": [{
+                "vulnerability": {"name": "CVE-2021-25900"},
+                "products": [{"@id": purl}],
+                "status": "not_affected",
+                "justification": "vulnerable_code_not_in_execute_path"
+            }]
+        }))
+        .expect("json"),
+    )
+    .expect("write");
+    let out = work.path().join("merged.openvex.json");
+    let status = stella(&home)
+        .args(["assess", "--image", &image, "--advisories"])
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .arg("--witness")
+        .arg(&hot)
+        .arg("--vex")
+        .arg(&vendor)
+        .args(["--format", "openvex", "--fail-on", "affected", "-o"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "the gate trips on the executed function: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let merged: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("json");
+    let affected = merged["statements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| s["vulnerability"]["name"] == "CVE-2021-25900" && s["status"] == "affected");
+    assert!(affected, "{merged:#}");
+}
