@@ -26,7 +26,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// Scans `root` into the home's embedded store; the image reference.
-fn scan(home: &Path, root: &Path) -> String {
+pub(crate) fn scan(home: &Path, root: &Path) -> String {
     let out = stella(home)
         .arg("scan")
         .arg(root)
@@ -492,7 +492,7 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
 
 /// Two C programs linked with zlib's static library: one reads gzip headers
 /// (`inflateGetHeader`, in `inflate.o`), one only compresses (`deflate.o`).
-fn build_c(work: &Path, root: &Path) -> Result<(), String> {
+pub(crate) fn build_c(work: &Path, root: &Path) -> Result<(), String> {
     let programs = [
         (
             "gunzip-headers",
