@@ -4,6 +4,8 @@
 Usage: openvex_validate.py SCHEMA FILE...
 SCHEMA is the OpenVEX 0.2.0 JSON schema (the copy in the shared fixtures, as openvex/spec
 publishes it). Draft 2020-12, with the formats `jsonschema` checks (date-time among them).
+The script applies whichever draft 2020-12 schema it is given: the overlay's OSV records are
+checked with it too (interop/osv-schema).
 Exit 0 if every file is valid; 1 if any is invalid, each problem printed as
 `FILE: JSON-pointer: message`; 2 if a file cannot be read as JSON.
 """

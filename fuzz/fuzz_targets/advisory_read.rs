@@ -1,6 +1,7 @@
 //! The advisory readers and the binary component readers on arbitrary bytes: OSV records
-//! (then every range evaluated for a few versions of each ecosystem, and the symbols listed),
-//! RustSec advisories, Go build information blocks and registry paths.
+//! (then every range evaluated for a few versions of each ecosystem, and the symbols and the
+//! overlay's members listed), zip exports, RustSec advisories, Go build information blocks and
+//! registry paths.
 //!
 //! Properties: never a panic, an abort or a hang; an OSV record that reads answers every
 //! version with an answer or a typed error; a Go build information block that reads has a
@@ -12,7 +13,16 @@ use libfuzzer_sys::fuzz_target;
 use stella_advisory::osv::Record;
 use stella_advisory::rustsec::Advisory;
 
-const VERSIONS: [&str; 6] = ["0", "1.0.0", "v1.2.3", "1:1.2.13.dfsg-1", "2.0.post1", "0.0.0-1"];
+const VERSIONS: [&str; 8] = [
+    "0",
+    "1.0.0",
+    "v1.2.3",
+    "1:1.2.13.dfsg-1",
+    "2.0.post1",
+    "0.0.0-1",
+    "1.1.1n",
+    "1.2.2.1",
+];
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(record) = Record::from_json(data) {
@@ -21,7 +31,12 @@ fuzz_target!(|data: &[u8]| {
                 let _ = affected.affects(v);
             }
             let _ = affected.symbols();
+            let _ = affected.overlay();
         }
+    }
+    if let Ok(entries) = stella_advisory::export::read_zip(data) {
+        let total: usize = entries.iter().map(|e| e.bytes.len()).sum();
+        assert!(total as u64 <= stella_advisory::export::MAX_TOTAL_BYTES);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = Advisory::from_markdown(text);

@@ -10,7 +10,9 @@
 //!
 //! **Is a version affected?** ([`Affected::affects`]) Each `SEMVER` or `ECOSYSTEM` range is
 //! evaluated as the OSV schema's algorithm says: the events sorted by the ecosystem's order
-//! ([`crate::version`]; `introduced: "0"` before every version), then walked — at or after an
+//! ([`crate::version`]; `introduced: "0"` before every version; a package of the ecosystem
+//! `GIT` with `ECOSYSTEM` ranges, as Stella's overlay writes a C library, in its upstream
+//! release numbers), then walked — at or after an
 //! `introduced` the version is affected, at or after a `fixed` or after a `last_affected` it is
 //! not. A version listed in `versions` is affected. `GIT` ranges name commits, not versions:
 //! they are skipped, and an entry that has nothing else answers [`Answer::Unknown`] instead of
@@ -20,6 +22,11 @@
 //! (each qualified by its import path), the RustSec export's
 //! `ecosystem_specific.affects.functions`, and Stella's overlay `ecosystem_specific.symbols`
 //! (C functions, named as the binary exports them).
+//!
+//! **Stella's overlay** ([`Affected::overlay`]): records with ids `STELLA-<CVE>` (the format is
+//! documented in `advisories/overlay/README.md`) also say, in `ecosystem_specific`, which
+//! shared libraries (`libraries`, sonames) carry the vulnerable functions and which
+//! distribution source packages (`packages`) ship the library, read into [`Overlay`].
 //!
 //! What this module does not own: fetching or storing records, RustSec's Markdown format, and
 //! matching symbols to a binary's functions.
@@ -34,6 +41,9 @@ use crate::version::{Ecosystem, Version, VersionError};
 
 /// Largest record read (a whole OSV record; the Go vulndb's largest is under 100 KiB).
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
+
+/// The id prefix of Stella's own overlay records (`STELLA-CVE-2022-37434`).
+pub const OVERLAY_ID_PREFIX: &str = "STELLA-";
 
 /// Why a record could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +174,32 @@ pub struct Event {
     pub limit: Option<String>,
 }
 
+/// What Stella's overlay says of one affected C library, beyond its symbols
+/// (`ecosystem_specific` of an `affected` entry; see `advisories/overlay/README.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    /// The vulnerable functions, as the library's binary names them (C names, no path).
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// The sonames of the shared libraries that carry them (`libz.so.1`, `libcrypto.so.3`).
+    #[serde(default)]
+    pub libraries: Vec<String>,
+    /// The distribution source packages that ship the library.
+    #[serde(default)]
+    pub packages: Vec<DistroPackage>,
+}
+
+/// A distribution's source package (`Debian` `openssl`, `Alpine` `zlib`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistroPackage {
+    /// The OSV ecosystem of the distribution (`Debian`, `Alpine`).
+    pub ecosystem: String,
+    /// The source package's name.
+    pub name: String,
+}
+
 /// Whether a version is affected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -281,13 +317,19 @@ impl Affected {
                 ),
             });
         };
-        let v = Version::parse(ecosystem, version)?;
+        // Parsed only when a range needs it: a `GIT` package's tag (`curl-8_3_0`) is no upstream
+        // release, and an entry with commit ranges only answers Unknown, not an error.
+        let mut parsed = None;
         let mut evaluable = false;
         for (index, range) in self.ranges.iter().enumerate() {
             if range.kind == RangeKind::Git {
                 continue;
             }
             evaluable = true;
+            let v = match &parsed {
+                Some(v) => v,
+                None => parsed.insert(Version::parse(ecosystem, version)?),
+            };
             let mut events = range
                 .events
                 .iter()
@@ -339,6 +381,26 @@ impl Affected {
                     .to_owned(),
             })
         }
+    }
+
+    /// What Stella's overlay says of the entry's library (see the module docs); `None` when
+    /// `ecosystem_specific` is absent. Only overlay records (ids starting with
+    /// [`OVERLAY_ID_PREFIX`]) are held to this shape; call it for those.
+    ///
+    /// # Errors
+    /// [`OsvError::Invalid`] naming the member of `ecosystem_specific` that is not the
+    /// overlay's shape (unknown members are refused: a misspelt `librairies` would otherwise
+    /// silently lose the data).
+    pub fn overlay(&self) -> Result<Option<Overlay>, OsvError> {
+        let Some(specific) = &self.ecosystem_specific else {
+            return Ok(None);
+        };
+        Overlay::deserialize(specific)
+            .map(Some)
+            .map_err(|e| OsvError::Invalid {
+                pointer: "ecosystem_specific".to_owned(),
+                reason: e.to_string(),
+            })
     }
 
     /// The vulnerable symbols the entry names, sorted (see the module docs).
@@ -456,6 +518,21 @@ mod tests {
             r.affected[0].affects("1:1.2.13.dfsg-1").unwrap(),
             Answer::Unknown { .. }
         ));
+        // OSV's own GIT packages: commit ranges and tags. A tag that is no upstream release is
+        // still Unknown (or listed), not an error.
+        let r = record(
+            r#"{"id":"X","affected":[{"package":{"name":"https://github.com/curl/curl","ecosystem":"GIT"},
+            "ranges":[{"type":"GIT","repo":"https://github.com/curl/curl","events":[{"introduced":"abc"},{"fixed":"def"}]}],
+            "versions":["curl-8_3_0"]}]}"#,
+        );
+        assert!(matches!(
+            r.affected[0].affects("curl-8_2_1").unwrap(),
+            Answer::Unknown { .. }
+        ));
+        assert_eq!(
+            r.affected[0].affects("curl-8_3_0").unwrap(),
+            Answer::Affected { range: None }
+        );
     }
 
     #[test]

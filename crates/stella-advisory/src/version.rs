@@ -7,6 +7,8 @@
 //! | `Go` | SemVer 2.0 after Go's spellings: a leading `v` or `go`, `+incompatible`, pseudo-versions (`v0.0.0-20191109021931-daa7c04131f5`, pre-releases of their base), toolchain versions `1.21` (= `1.21.0`) and `1.21rc2` (= `1.21.0-rc.2`) | the `semver` crate |
 //! | `PyPI` | PEP 440: epochs, pre-, post- and dev-releases, local versions | the `pep440_rs` crate |
 //! | `Debian`, `Ubuntu` (with or without a release: `Debian:12`) | dpkg: epoch, then upstream and revision compared as `dpkg --compare-versions` does (`~` before everything, even the end; letters before other characters) | here: [`DpkgVersion`] (the algorithm is dpkg's own, a few lines; the crates that have it bring a regex engine and a calendar library) |
+//! | `Alpine` (with or without a release: `Alpine:v3.20`) | apk-tools 2.x: numbers, a `.0`-padded component below the unpadded one (`2.15.05` < `2.15.4`), a letter, `_alpha` … `_rc` before and `_cvs` … `_p` after the release, `-r` revisions (`1.0` < `1.0-r0`) | here: [`crate::apk`] |
+//! | `GIT` with `ECOSYSTEM` ranges (Stella's overlay: a C library named by its repository) | upstream releases: dotted numbers compared as numbers, a missing one as 0 (`1.2.2` < `1.2.2.1`), then optional trailing lower-case letters, by length and then alphabetically, none first (`1.1.1` < `1.1.1n` < `1.1.1za`, `1.0.2z` < `1.0.2zd`, as OpenSSL numbers its letter releases) | here: [`UpstreamVersion`] |
 //!
 //! A version an ecosystem does not accept is [`VersionError`] naming it: never guessed into
 //! an order, because a guessed order decides whether a component is affected.
@@ -32,6 +34,11 @@ pub enum Ecosystem {
     Debian,
     /// Ubuntu packages (dpkg's ordering, as Debian).
     Ubuntu,
+    /// A C library's own releases, named by its repository (OSV ecosystem `GIT` with
+    /// `ECOSYSTEM` ranges, as Stella's overlay writes them).
+    Upstream,
+    /// Alpine packages (apk-tools' ordering, [`crate::apk`]).
+    Alpine,
 }
 
 impl Ecosystem {
@@ -45,6 +52,8 @@ impl Ecosystem {
             "PyPI" => Ecosystem::PyPi,
             "Debian" => Ecosystem::Debian,
             "Ubuntu" => Ecosystem::Ubuntu,
+            "GIT" => Ecosystem::Upstream,
+            "Alpine" => Ecosystem::Alpine,
             _ => return None,
         })
     }
@@ -58,6 +67,8 @@ impl Ecosystem {
             Ecosystem::PyPi => "PyPI",
             Ecosystem::Debian => "Debian",
             Ecosystem::Ubuntu => "Ubuntu",
+            Ecosystem::Upstream => "GIT",
+            Ecosystem::Alpine => "Alpine",
         }
     }
 }
@@ -95,6 +106,10 @@ pub enum Version {
     Pep440(pep440_rs::Version),
     /// dpkg (Debian, Ubuntu).
     Dpkg(DpkgVersion),
+    /// An upstream release of a C library.
+    Upstream(UpstreamVersion),
+    /// An Alpine package version, as written (apk compares the text).
+    Apk(String),
 }
 
 impl Version {
@@ -120,6 +135,13 @@ impl Version {
             Ecosystem::Debian | Ecosystem::Ubuntu => {
                 DpkgVersion::parse(text).map(Version::Dpkg).map_err(error)
             }
+            Ecosystem::Upstream => UpstreamVersion::parse(text)
+                .map(Version::Upstream)
+                .map_err(error),
+            Ecosystem::Alpine if crate::apk::is_valid(text) => Ok(Version::Apk(text.to_owned())),
+            Ecosystem::Alpine => Err(error(
+                "not number{.number}[letter]{_suffix[number]}[-r<revision>]".to_owned(),
+            )),
         }
     }
 
@@ -129,6 +151,8 @@ impl Version {
             (Version::Semver(a), Version::Semver(b)) => Some(a.cmp_precedence(b)),
             (Version::Pep440(a), Version::Pep440(b)) => Some(a.cmp(b)),
             (Version::Dpkg(a), Version::Dpkg(b)) => Some(a.cmp(b)),
+            (Version::Upstream(a), Version::Upstream(b)) => Some(a.cmp(b)),
+            (Version::Apk(a), Version::Apk(b)) => Some(crate::apk::compare(a, b)),
             _ => None,
         }
     }
@@ -319,6 +343,94 @@ fn dpkg_part_cmp(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
+/// Most dotted numbers an upstream release has (`1.2.2.1` has four).
+pub const MAX_UPSTREAM_PARTS: usize = 8;
+
+/// Most trailing letters an upstream release has (OpenSSL's `1.0.2zk` has two).
+pub const MAX_UPSTREAM_LETTERS: usize = 4;
+
+/// An upstream release of a C library: dotted numbers and optional trailing lower-case letters
+/// (`1.2.12`, `8.3.0`, `1.2.2.1`, `1.1.1n`, `1.0.2zd`).
+///
+/// Ordered number by number (a missing number is 0, so `1.2` equals `1.2.0`), then by the
+/// letters: none first, then shorter before longer, then alphabetically — OpenSSL's letter
+/// releases go `1.0.2z`, `1.0.2za`, …, `1.0.2zd`, which plain alphabetical order would not
+/// put after `1.0.2y` and `1.0.2b` alike.
+#[derive(Debug, Clone)]
+pub struct UpstreamVersion {
+    numbers: Vec<u64>,
+    letters: String,
+}
+
+impl UpstreamVersion {
+    /// Parses a release number.
+    ///
+    /// # Errors
+    /// Why it is not one: an empty or non-numeric part, letters other than trailing
+    /// lower-case ones, more than [`MAX_UPSTREAM_PARTS`] numbers or [`MAX_UPSTREAM_LETTERS`]
+    /// letters, a number too large. Pre-releases (`8.4.0-DEV`, `3.0.0-alpha1`) are refused:
+    /// each project orders them its own way.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (dotted, letters) = text.split_at(split);
+        if !letters.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(
+                "only dotted numbers and trailing lower-case letters are accepted".to_owned(),
+            );
+        }
+        if letters.len() > MAX_UPSTREAM_LETTERS {
+            return Err(format!("more than {MAX_UPSTREAM_LETTERS} trailing letters"));
+        }
+        let parts: Vec<&str> = dotted.split('.').collect();
+        if parts.len() > MAX_UPSTREAM_PARTS {
+            return Err(format!("more than {MAX_UPSTREAM_PARTS} dotted numbers"));
+        }
+        let numbers = parts
+            .iter()
+            .map(|p| {
+                if p.is_empty() {
+                    return Err("an empty number (two dots, or a dot at an end)".to_owned());
+                }
+                p.parse::<u64>()
+                    .map_err(|_| format!("{p:?} is too large a number"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UpstreamVersion {
+            numbers,
+            letters: letters.to_owned(),
+        })
+    }
+}
+
+impl Ord for UpstreamVersion {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let n = self.numbers.len().max(other.numbers.len());
+        let at = |v: &Self, i: usize| v.numbers.get(i).copied().unwrap_or(0);
+        (0..n)
+            .map(|i| at(self, i).cmp(&at(other, i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| self.letters.len().cmp(&other.letters.len()))
+            .then_with(|| self.letters.cmp(&other.letters))
+    }
+}
+
+impl PartialOrd for UpstreamVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for UpstreamVersion {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for UpstreamVersion {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,10 +512,76 @@ mod tests {
             Ecosystem::PyPi,
             Ecosystem::Debian,
             Ecosystem::Ubuntu,
+            Ecosystem::Upstream,
         ] {
             assert_eq!(Ecosystem::from_osv(e.osv_name()), Some(e));
         }
         assert_eq!(Ecosystem::from_osv("Debian:12"), Some(Ecosystem::Debian));
         assert_eq!(Ecosystem::from_osv("Maven"), None);
+    }
+
+    #[test]
+    fn upstream_releases_order_as_their_projects_number_them() {
+        use Ordering::{Equal, Greater, Less};
+        for (a, b, expected) in [
+            // zlib: a fourth number is a later release of the third.
+            ("1.2.12", "1.2.13", Less),
+            ("1.2.2", "1.2.2.1", Less),
+            ("1.2.2.1", "1.2.3", Less),
+            ("1.2.11", "1.2.9", Greater),
+            ("1.3", "1.3.0", Equal),
+            // curl and libwebp: numbers, not strings.
+            ("8.3.0", "8.4.0", Less),
+            ("7.69.0", "7.9.0", Greater),
+            ("1.3.1", "1.3.2", Less),
+            ("0.5.0", "1.3.1", Less),
+            // OpenSSL: the letter releases of a branch, after the branch's first release.
+            ("1.1.1", "1.1.1a", Less),
+            ("1.1.1m", "1.1.1n", Less),
+            ("1.1.1z", "1.1.1za", Less),
+            ("1.1.1y", "1.1.1za", Less),
+            ("1.0.2zc", "1.0.2zd", Less),
+            ("1.0.2zd", "1.0.2zk", Less),
+            ("1.0.2zk", "1.1.0", Less),
+            ("1.1.1w", "3.0.0", Less),
+            ("3.0.1", "3.0.2", Less),
+            ("3.0.9", "3.0.15", Less),
+        ] {
+            assert_eq!(cmp(Ecosystem::Upstream, a, b), expected, "{a} vs {b}");
+            assert_eq!(
+                cmp(Ecosystem::Upstream, b, a),
+                expected.reverse(),
+                "{b} vs {a}"
+            );
+        }
+        // OpenSSL's published 1.0.2 letter releases, in release order, sort as released.
+        let mut letters: Vec<String> = ('a'..='z')
+            .map(|c| format!("1.0.2{c}"))
+            .chain(('a'..='k').map(|c| format!("1.0.2z{c}")))
+            .collect();
+        let released = letters.clone();
+        letters.reverse();
+        letters.sort_by(|a, b| cmp(Ecosystem::Upstream, a, b));
+        assert_eq!(letters, released);
+    }
+
+    #[test]
+    fn upstream_refuses_what_it_cannot_order() {
+        for bad in [
+            "",
+            "v1.2.3",
+            "1..2",
+            "1.2.",
+            ".1",
+            "8.4.0-DEV",
+            "3.0.0-alpha1",
+            "1.1.1N",
+            "1.0.2zzzzz",
+            "1.2.3.4.5.6.7.8.9",
+            "99999999999999999999",
+            "1.2a.3",
+        ] {
+            assert!(UpstreamVersion::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -5,14 +5,17 @@
 //! A component matches an advisory entry when its purl names the entry's package
 //! ([`crate::components::package_of`]): the same ecosystem (an entry for `Debian` covers
 //! `Debian:12`), the same name; for Stella's overlay (ecosystem `GIT`) the entry's purl, or a
-//! distribution source package its `ecosystem_specific.packages` lists. Advisories that share an
-//! id or alias are one vulnerability: their version answers and symbols are taken together.
+//! distribution source package its `ecosystem_specific.packages` lists. A shared library whose
+//! `DT_SONAME` an overlay entry's `libraries` lists, and that no component ties to that entry, is
+//! that upstream library by its soname (version unknown). Advisories that share an id or alias
+//! are one vulnerability: their version answers and symbols are taken together.
 //!
 //! # Rules, in order (DESIGN.md, "Evidence semantics")
 //! 1. **Version.** Every matching entry is asked whether the component's version is affected.
 //!    Any "affected" decides affected; "unknown" (git-only ranges, a version the ecosystem
 //!    cannot read, an overlay entry matched through a distribution package, whose upstream
-//!    ranges know nothing of backports) goes on to the symbols; all "not affected" and the
+//!    ranges know nothing of backports — unless the binary's own version banner names an
+//!    upstream release outside them: its code is at least that new) goes on to the symbols; all "not affected" and the
 //!    advisory does not apply — it is listed only when asked about (`asked`), as `not_affected`
 //!    with the version cited.
 //! 2. **No symbol data** (the advisory names no vulnerable function): a version-level verdict,
@@ -359,6 +362,8 @@ struct Index {
     by_purl: HashMap<String, Vec<EntryRef>>,
     /// `(distribution, source package)` → overlay entries that list it.
     by_distro_package: HashMap<(String, String), Vec<EntryRef>>,
+    /// Soname → overlay entries whose `libraries` list it.
+    by_library: HashMap<String, Vec<EntryRef>>,
 }
 
 const RUSTSEC_ENTRY: usize = usize::MAX;
@@ -372,6 +377,7 @@ impl Index {
         let mut by_package: HashMap<(String, String), Vec<EntryRef>> = HashMap::new();
         let mut by_purl: HashMap<String, Vec<EntryRef>> = HashMap::new();
         let mut by_distro_package: HashMap<(String, String), Vec<EntryRef>> = HashMap::new();
+        let mut by_library: HashMap<String, Vec<EntryRef>> = HashMap::new();
         for (a, advisory) in advisories.iter().enumerate() {
             match &advisory.body {
                 Body::RustSec(r) => by_package
@@ -398,6 +404,9 @@ impl Index {
                                 .or_default()
                                 .push((a, e));
                         }
+                        for soname in overlay_libraries(entry) {
+                            by_library.entry(soname).or_default().push((a, e));
+                        }
                     }
                 }
             }
@@ -406,6 +415,7 @@ impl Index {
             by_package,
             by_purl,
             by_distro_package,
+            by_library,
         }
     }
 
@@ -466,6 +476,19 @@ fn overlay_packages(entry: &osv::Affected) -> Vec<(String, String)> {
             let n = p.get("name")?.as_str()?;
             Some((base(e).to_owned(), n.to_owned()))
         })
+        .collect()
+}
+
+/// An overlay entry's `ecosystem_specific.libraries`: the sonames that carry the library.
+fn overlay_libraries(entry: &osv::Affected) -> Vec<String> {
+    entry
+        .ecosystem_specific
+        .as_ref()
+        .and_then(|s| s.get("libraries"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_owned))
         .collect()
 }
 
@@ -551,23 +574,47 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         proven += usize::from(proof.is_some());
         let demangled = proof.map(|p| demangled_names(p.proof)).unwrap_or_default();
         let names = proof.map(|p| Names::new(p.proof, &demangled));
+        // The library releases the binary's own banners name (`pkg:generic/zlib` → `1.2.13`).
+        let banners: BTreeMap<String, String> = binary
+            .components
+            .iter()
+            .filter_map(|c| components::package_of(&c.purl))
+            .filter(|k| k.ecosystem == "GIT")
+            .filter_map(|k| Some((k.name, k.version?)))
+            .collect();
+        let mut covered: BTreeSet<EntryRef> = BTreeSet::new();
+        let mut tied: Vec<(Component, PackageKey, Vec<Matched>)> = Vec::new();
         for component in &binary.components {
             let Some(key) = components::package_of(&component.purl) else {
                 continue;
             };
             let entries = index.entries(&key, input.advisories);
-            if entries.is_empty() {
-                continue;
+            covered.extend(entries.iter().map(|(r, _)| *r));
+            if !entries.is_empty() {
+                tied.push((component.clone(), key, entries));
             }
-            for group in groups(&entries, input.advisories) {
+        }
+        // A shared library no component names is still the library its soname says.
+        if let Some(soname) = &binary.soname {
+            tied.extend(by_soname(
+                &index,
+                input.advisories,
+                binary,
+                soname,
+                &covered,
+            ));
+        }
+        for (component, key, entries) in &tied {
+            for group in groups(entries, input.advisories) {
                 let verdict = decide(
                     input,
                     binary,
                     component,
-                    &key,
+                    key,
                     &group,
                     proof,
                     names.as_ref(),
+                    &banners,
                 );
                 for &((a, _), _) in &group {
                     matched_ids.insert(input.advisories[a].id.clone());
@@ -615,6 +662,57 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         advisories: input.advisories.len(),
         verdicts,
     }
+}
+
+/// The overlay entries whose `libraries` name `soname` and no component of the binary reached,
+/// as components of the binary by its soname (one per upstream library).
+fn by_soname(
+    index: &Index,
+    advisories: &[Advisory],
+    binary: &Binary,
+    soname: &str,
+    covered: &BTreeSet<EntryRef>,
+) -> Vec<(Component, PackageKey, Vec<Matched>)> {
+    let mut by_purl: BTreeMap<String, Vec<Matched>> = BTreeMap::new();
+    for &r in index.by_library.get(soname).into_iter().flatten() {
+        if covered.contains(&r) {
+            continue;
+        }
+        let Body::Osv(record) = &advisories[r.0].body else {
+            continue;
+        };
+        let purl = record.affected[r.1]
+            .package
+            .as_ref()
+            .and_then(|p| p.purl.as_deref());
+        if let Some(purl) = purl {
+            let unversioned = purl.split(['@', '?', '#']).next().unwrap_or(purl);
+            by_purl
+                .entry(unversioned.to_owned())
+                .or_default()
+                .push((r, true));
+        }
+    }
+    by_purl
+        .into_iter()
+        .map(|(purl, entries)| {
+            (
+                Component {
+                    purl: purl.clone(),
+                    bom_ref: binary.bom_ref.clone(),
+                    how: components::How::Soname {
+                        soname: soname.to_owned(),
+                    },
+                },
+                PackageKey {
+                    ecosystem: "GIT".to_owned(),
+                    name: purl,
+                    version: None,
+                },
+                entries,
+            )
+        })
+        .collect()
 }
 
 /// Entries grouped by vulnerability: advisories that share an id or alias are one.
@@ -705,6 +803,7 @@ fn version_and_symbols(
     key: &PackageKey,
     group: &[Matched],
     advisories: &[Advisory],
+    banners: &BTreeMap<String, String>,
 ) -> (VersionFinding, Vec<osv::Symbol>, Language) {
     let mut reasons = Vec::new();
     let mut fixed = BTreeSet::new();
@@ -772,6 +871,26 @@ fn version_and_symbols(
                     fixed.extend(range.events.iter().filter_map(|ev| ev.fixed.clone()));
                 }
                 if !ranges {
+                    // A distribution's release may carry backported fixes, so the upstream
+                    // ranges cannot judge it; but when the binary's own banner names an
+                    // upstream release outside them, its code is at least that new.
+                    let banner = entry
+                        .package
+                        .as_ref()
+                        .and_then(|p| p.purl.as_deref())
+                        .and_then(|purl| {
+                            banners.get(purl.split(['@', '?', '#']).next().unwrap_or(purl))
+                        });
+                    if let Some(release) = banner
+                        && let Ok(Answer::NotAffected) = entry.affects(release)
+                    {
+                        reasons.push(format!(
+                            "{}: the library's own version banner in the binary names release \
+                             {release}, outside every affected range",
+                            adv.id
+                        ));
+                        continue;
+                    }
                     unknown = true;
                     reasons.push(format!(
                         "{}: names the vulnerable functions of the upstream library this \
@@ -837,9 +956,10 @@ fn decide(
     group: &[Matched],
     proof: Option<Proven<'_>>,
     names: Option<&Names<'_>>,
+    banners: &BTreeMap<String, String>,
 ) -> Option<Verdict> {
     let (vulnerability, aliases, advisories, summary) = naming(group, input.advisories);
-    let (version, symbols, language) = version_and_symbols(key, group, input.advisories);
+    let (version, symbols, language) = version_and_symbols(key, group, input.advisories, banners);
     let naming_level = names.map_or(Naming::None, |n| n.naming);
     let mut verdict = Verdict {
         vulnerability,

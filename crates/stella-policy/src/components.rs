@@ -46,6 +46,12 @@ pub enum How {
     Linked,
     /// The binary itself.
     Itself,
+    /// The upstream library the binary is by its `DT_SONAME` (an overlay entry's `libraries`),
+    /// when nothing else names it.
+    Soname {
+        /// The soname.
+        soname: String,
+    },
 }
 
 impl How {
@@ -56,6 +62,7 @@ impl How {
             How::Inside { found_by } => format!("found inside it ({found_by})"),
             How::Linked => "linked into it (its dependency graph)".to_owned(),
             How::Itself => "the binary itself".to_owned(),
+            How::Soname { soname } => format!("the library it is, by its soname {soname}"),
         }
     }
 }
@@ -85,6 +92,8 @@ pub struct Binary {
     pub sha256: Option<String>,
     /// `sha256:<hex>` of its FuncProof.
     pub funcproof: String,
+    /// Its `DT_SONAME` (`stella:soname`), for a shared library.
+    pub soname: Option<String>,
     /// Its components, sorted, without repeats.
     pub components: Vec<Component>,
 }
@@ -214,6 +223,7 @@ fn walk(components: Option<&Value>, parent: Option<&Value>, out: &mut Vec<Binary
                 path,
                 sha256: sha256_of(c),
                 funcproof,
+                soname: property(c, "stella:soname").map(str::to_owned),
                 components,
             });
         }

@@ -542,3 +542,157 @@ fn the_same_inputs_give_the_same_evidence_and_vex() {
         );
     }
 }
+
+#[test]
+fn a_library_no_package_names_is_known_by_its_soname() {
+    let mut lib = binary("/opt/app/lib/libwebp.so.7", FP_A, json!([]));
+    lib["properties"] = json!([{"name": "stella:soname", "value": "libwebp.so.7"}]);
+    let overlay = osv(
+        json!({"id": "STELLA-CVE-2023-4863", "modified": "2024-01-01T00:00:00Z", "aliases": ["CVE-2023-4863"],
+               "affected": [{"package": {"ecosystem": "GIT", "name": "https://github.com/webmproject/libwebp", "purl": "pkg:generic/libwebp"},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0.5.0"}, {"fixed": "1.3.2"}]}],
+                             "ecosystem_specific": {"symbols": ["VP8LBuildHuffmanTable"], "libraries": ["libwebp.so.7"]}}]}),
+        "overlay",
+    );
+    let case = Case {
+        sbom: sbom(vec![lib]),
+        proofs: vec![(
+            FP_A.to_owned(),
+            proof(&[
+                ("VP8LBuildHuffmanTable", "symtab"),
+                ("WebPDecode", "symtab"),
+            ]),
+        )],
+        advisories: vec![overlay],
+        asked: Vec::new(),
+    };
+    let a = case.run();
+    let v = only(&a, "/opt/app/lib/libwebp.so.7");
+    assert_eq!(v.vulnerability, "CVE-2023-4863");
+    assert_eq!(v.status, Status::UnderInvestigation);
+    assert_eq!(v.symbols[0].outcome, "present");
+    let component = v
+        .component
+        .as_ref()
+        .map(|c| (c.purl.as_str(), c.how.clone()));
+    assert_eq!(
+        component,
+        Some((
+            "pkg:generic/libwebp",
+            stella_policy::components::How::Soname {
+                soname: "libwebp.so.7".to_owned()
+            }
+        ))
+    );
+    assert_eq!(
+        v.version.as_ref().map(|f| f.answer),
+        Some(assess::VersionAnswer::Unknown),
+        "known by its soname only"
+    );
+}
+
+#[test]
+fn alpine_packages_are_judged_in_apks_order() {
+    let package = |version: &str| {
+        json!({
+            "type": "library", "bom-ref": format!("pkg:apk/alpine/libcrypto3@{version}"),
+            "purl": format!("pkg:apk/alpine/libcrypto3@{version}?arch=x86_64&distro=alpine-3.19.1&upstream=openssl"),
+            "components": [binary("/usr/lib/libcrypto.so.3", FP_A, json!([]))],
+        })
+    };
+    let record = osv(
+        json!({"id": "ALPINE-CVE-2099-0001", "modified": "2024-01-01T00:00:00Z",
+               "affected": [{"package": {"ecosystem": "Alpine:v3.19", "name": "openssl"},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4-r1"}]}]}]}),
+        "osv",
+    );
+    for (version, listed) in [
+        ("3.1.4-r0", true),
+        ("3.1.4", true),
+        ("3.1.4-r1", false),
+        ("3.1.10-r0", false),
+    ] {
+        let case = Case {
+            sbom: sbom(vec![package(version)]),
+            proofs: vec![(FP_A.to_owned(), proof(&[("BN_mod_sqrt", "dynsym")]))],
+            advisories: vec![record.clone()],
+            asked: Vec::new(),
+        };
+        let a = case.run();
+        assert_eq!(
+            a.verdicts.len(),
+            usize::from(listed),
+            "{version}: {:#?}",
+            a.verdicts
+        );
+    }
+}
+
+#[test]
+fn a_banner_outside_the_upstream_ranges_answers_the_distribution_package() {
+    let Ok(bytes) = std::fs::read(LIBZ) else {
+        stella_testkit::skip(
+            "a_banner_outside_the_upstream_ranges_answers_the_distribution_package",
+            &format!("{LIBZ} is missing"),
+        );
+        return;
+    };
+    let libz = FuncProof::build(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let overlay = osv(
+        json!({"id": "STELLA-CVE-2022-37434", "modified": "2024-01-01T00:00:00Z", "aliases": ["CVE-2022-37434"],
+               "affected": [{"package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.2.2.1"}, {"fixed": "1.2.13"}]}],
+                             "ecosystem_specific": {"symbols": ["inflateGetHeader"], "libraries": ["libz.so.1"],
+                                                    "packages": [{"ecosystem": "Debian", "name": "zlib"}]}}]}),
+        "overlay",
+    );
+    let sbom_with = |banner: &str| {
+        sbom(vec![json!({
+            "type": "library", "bom-ref": "pkg:deb/debian/zlib1g",
+            "purl": "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&upstream=zlib&distro=debian-12",
+            "components": [binary(
+                "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13",
+                FP_A,
+                json!([inside("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13", &format!("pkg:generic/zlib@{banner}"), "version-string")]),
+            )],
+        })])
+    };
+    // The banner names 1.2.13, the fixed release: nothing to report, and asked, not affected.
+    let mut case = Case {
+        sbom: sbom_with("1.2.13"),
+        proofs: vec![(FP_A.to_owned(), libz)],
+        advisories: vec![overlay],
+        asked: Vec::new(),
+    };
+    assert!(case.run().verdicts.is_empty(), "{:#?}", case.run().verdicts);
+    case.asked = vec!["CVE-2022-37434".to_owned()];
+    let a = case.run();
+    assert!(!a.verdicts.is_empty());
+    for v in &a.verdicts {
+        assert_eq!(v.status, Status::NotAffected, "{v:#?}");
+    }
+    // A banner inside the range leaves the distribution's release unjudged (backports).
+    case.asked.clear();
+    case.sbom = sbom_with("1.2.11");
+    let a = case.run();
+    let deb = a.verdicts.iter().find(|v| {
+        v.component
+            .as_ref()
+            .is_some_and(|c| c.purl.starts_with("pkg:deb/"))
+    });
+    assert_eq!(
+        deb.map(|v| v.status),
+        Some(Status::UnderInvestigation),
+        "{:#?}",
+        a.verdicts
+    );
+    let upstream = a.verdicts.iter().find(|v| {
+        v.component
+            .as_ref()
+            .is_some_and(|c| c.purl.starts_with("pkg:generic/"))
+    });
+    assert_eq!(
+        upstream.and_then(|v| v.version.as_ref().map(|f| f.answer)),
+        Some(assess::VersionAnswer::Affected)
+    );
+}

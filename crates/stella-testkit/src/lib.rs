@@ -12,7 +12,8 @@
 //!   CI a skipped check is a failed test.
 //!
 //! Beside it, [`debian_rootfs`]: where the real Debian root filesystem that `.ci/run` prepares is,
-//! [`registry::Registry`]: a real OCI registry (`docker-registry`) on a loopback port, and
+//! [`registry::Registry`]: a real OCI registry (`docker-registry`) on a loopback port,
+//! [`postgres::Server`]: a real PostgreSQL server on a loopback port, and
 //! [`assert_vendored`]: the check that files vendored into a crate are the ones its
 //! `SHA256SUMS` pins.
 //!
@@ -31,6 +32,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+pub mod postgres;
 pub mod registry;
 
 /// The environment variable that turns every skip into a failure when set to `1`.

@@ -151,7 +151,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             tooling: format!("stella {}", env!("CARGO_PKG_VERSION")),
         },
     );
-    let document = if priors.is_empty() || ours.statements.is_empty() && priors.is_empty() {
+    let document = if priors.is_empty() {
         ours
     } else {
         let mut merger = merge::Merger::new(&policy);

@@ -526,24 +526,31 @@ pub struct DbArgs {
 /// `stella advisories …`
 #[derive(Debug, Subcommand)]
 pub enum AdvisoriesCommand {
-    /// Import advisories: OSV records (.json files, or directories of them, such as the Go
-    /// vulnerability database) and RustSec advisories (RUSTSEC-*.md files, or an advisory-db
-    /// checkout).
+    /// Import advisories: OSV records (.json files, directories of them such as the Go
+    /// vulnerability database, or an ecosystem export zip such as OSV's all.zip), RustSec
+    /// advisories (RUSTSEC-*.md files, or an advisory-db checkout), Stella's overlay
+    /// (advisories/overlay), and http(s) URLs of a file or a zip.
     #[command(after_help = "\
-Every file is read and checked before anything is written; the import is one transaction, so a \
-malformed record leaves the database as it was (exit 2, naming the file and the place), unless \
---skip-invalid names it and goes on. An advisory already in the database is replaced only by a \
-later `modified` (RustSec: its date); one imported from another source under the same id is \
-kept and the new one skipped by name. RustSec advisories keep each vulnerable function's \
-version requirements.
+Everything is fetched, unpacked, read and checked before anything is written; the import is one \
+transaction, so a malformed record leaves the database as it was (exit 2, naming the file and the \
+place), unless --skip-invalid names it and goes on. A zip is refused whole, naming the entry, when \
+an entry's name is absolute or has a '..' component, when an entry inflates past 16 MiB or more \
+than 100 times its compressed size (above 64 KiB), or when the archive inflates past 2 GiB; a URL \
+is refused when its server answers other than 2xx or sends more than 1 GiB. An advisory already \
+in the database is replaced only by a later `modified` (RustSec: its date); one imported from \
+another source under the same id is kept and the new one skipped by name. RustSec advisories keep \
+each vulnerable function's version requirements; records with a STELLA- id are stored as the \
+overlay.
 
 Examples:
   stella advisories import ~/src/advisory-db
   stella advisories import osv/GO-2022-0969.json vulndb/data/osv/
+  stella advisories import advisories/overlay
+  stella advisories import PyPI-all.zip https://mirror.example/osv/Go/all.zip
   stella advisories import --json --skip-invalid feeds/")]
     Import {
-        /// Files or directories.
-        #[arg(value_name = "PATH", required = true)]
+        /// Files, directories, zip exports or http(s) URLs.
+        #[arg(value_name = "PATH|URL", required = true)]
         paths: Vec<PathBuf>,
         /// Skip (and name) records that cannot be read instead of importing nothing.
         #[arg(long)]

@@ -3,7 +3,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod export;
 mod osv;
+mod overlay;
 mod rustsec;
 mod symbols;
 mod versions;

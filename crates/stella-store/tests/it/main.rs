@@ -1,7 +1,8 @@
-//! The store on SQLite: advisories imported, found by id and alias, listed by package,
-//! replaced only by later versions, kept against another source's record of the same id; a
-//! document edited in the database, or migrations that differ from this build's, are refused by
-//! name.
+//! The store on SQLite and on a real PostgreSQL server (started by the test,
+//! `stella_testkit::postgres`), the same tests on both: advisories imported, found by id and alias, listed by
+//! package, replaced only by later versions, kept against another source's record of the same
+//! id; a document edited in the database, or migrations that differ from this build's, are
+//! refused by name.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -36,12 +37,64 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Runs `test` on a fresh SQLite database.
+fn on_sqlite(test: impl FnOnce(&str)) {
+    let dir = tempfile::tempdir().unwrap();
+    test(&format!(
+        "sqlite://{}",
+        dir.path().join("stella.db").display()
+    ));
+}
+
+/// Runs `test` on a fresh PostgreSQL server, or records why it cannot (SKIPPED; a failure
+/// under `STELLA_REQUIRE_PEERS=1`).
+fn on_postgres(name: &str, test: impl FnOnce(&str)) {
+    let dir = tempfile::tempdir().unwrap();
+    match stella_testkit::postgres::Server::start(dir.path()) {
+        Ok(server) => test(&server.url),
+        Err(why) => stella_testkit::skip(name, &why),
+    }
+}
+
+/// Runs `sql` on the database behind Stella's back.
+fn tamper(url: &str, sql: &str) {
+    runtime().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
 #[test]
 fn advisories_import_replace_and_collide_by_the_documented_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("stella.db").display());
+    on_sqlite(import_replace_and_collide);
+}
+
+#[test]
+fn on_postgresql_advisories_import_replace_and_collide_by_the_documented_rules() {
+    on_postgres(
+        "on_postgresql_advisories_import_replace_and_collide_by_the_documented_rules",
+        import_replace_and_collide,
+    );
+}
+
+#[test]
+fn a_database_changed_outside_stella_is_refused_by_name() {
+    on_sqlite(changed_outside_stella);
+}
+
+#[test]
+fn on_postgresql_a_database_changed_outside_stella_is_refused_by_name() {
+    on_postgres(
+        "on_postgresql_a_database_changed_outside_stella_is_refused_by_name",
+        changed_outside_stella,
+    );
+}
+
+fn import_replace_and_collide(url: &str) {
     runtime().block_on(async {
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(url).await.unwrap();
         assert_eq!(
             store
                 .import(&[row("GO-2022-0969", "osv", "2023-01-01T00:00:00Z")])
@@ -108,66 +161,70 @@ fn advisories_import_replace_and_collide_by_the_documented_rules() {
         assert_eq!(store.count().await.unwrap(), 2);
         store.close().await;
         // Reopened: the same rows, no migration run twice.
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(url).await.unwrap();
         assert_eq!(store.count().await.unwrap(), 2);
         store.close().await;
     });
 }
 
-#[test]
-fn a_database_changed_outside_stella_is_refused_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("stella.db").display());
+fn changed_outside_stella(url: &str) {
     runtime().block_on(async {
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(url).await.unwrap();
         store.close().await;
     });
-    let conn = |sql: &str| {
-        let status = std::process::Command::new("python3")
-            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
-            .arg(dir.path().join("stella.db"))
-            .arg(sql)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
     // A document edited behind Stella's back is refused when read.
     runtime().block_on(async {
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(url).await.unwrap();
         store
             .import(&[row("GO-X", "osv", "2024-01-01T00:00:00Z")])
             .await
             .unwrap();
         store.close().await;
     });
-    conn("UPDATE advisories SET document = '{\"id\":\"GO-X\",\"affected\":[]}' WHERE id = 'GO-X'");
+    tamper(
+        url,
+        "UPDATE advisories SET document = '{\"id\":\"GO-X\",\"affected\":[]}' WHERE id = 'GO-X'",
+    );
     runtime().block_on(async {
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(url).await.unwrap();
         assert!(matches!(
             store.get("GO-X").await,
             Err(StoreError::Tampered { id }) if id == "GO-X"
         ));
         store.close().await;
     });
-    conn("UPDATE stella_migrations SET sha256 = 'edited' WHERE version = 1");
+    tamper(
+        url,
+        "UPDATE stella_migrations SET sha256 = 'edited' WHERE version = 1",
+    );
     runtime().block_on(async {
-        match Store::open(&url).await {
+        match Store::open(url).await {
             Err(StoreError::MigrationMismatch { version: 1, name }) => {
                 assert_eq!(name, "0001_advisories.sql");
             }
             other => panic!("{other:?}"),
         }
     });
-    conn("DELETE FROM stella_migrations");
-    conn("INSERT INTO stella_migrations VALUES (1, '0001_advisories.sql', 'x')");
-    conn("INSERT INTO stella_migrations VALUES (99, '0099_future.sql', 'y')");
+    tamper(url, "DELETE FROM stella_migrations");
+    tamper(
+        url,
+        "INSERT INTO stella_migrations VALUES (1, '0001_advisories.sql', 'x')",
+    );
+    tamper(
+        url,
+        "INSERT INTO stella_migrations VALUES (99, '0099_future.sql', 'y')",
+    );
     runtime().block_on(async {
         assert!(matches!(
-            Store::open(&url).await,
+            Store::open(url).await,
             Err(StoreError::NewerDatabase { version: 99, .. }
                 | StoreError::MigrationMismatch { .. })
         ));
     });
+}
+
+#[test]
+fn another_scheme_is_refused_by_name() {
     runtime().block_on(async {
         assert!(matches!(
             Store::open("mysql://x").await,

@@ -473,6 +473,23 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
     let (code, _, stderr) = assess(&home, &image, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("stella advisories import"), "{stderr}");
+    // Bad input is named and refused before anything is assessed.
+    let bad = work.path().join("bad.json");
+    std::fs::write(&bad, b"{\"statements\": [").expect("write");
+    let bad = bad.to_string_lossy().into_owned();
+    for (args, expected) in [
+        (vec!["--advisories", &*db, "--vex", &*bad], "bad.json"),
+        (vec!["--advisories", &*bad], "bad.json"),
+        (
+            vec!["--advisories", &*db, "--issued", "yesterday"],
+            "--issued",
+        ),
+        (vec!["--advisories", &*db, "--policy", &*bad], "bad.json"),
+    ] {
+        let (code, _, stderr) = assess(&home, &image, &args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
     // Asked about a vulnerability of a package the image does not hold: answered from the SBOM.
     let (code, report, stderr) = assess(
         &home,

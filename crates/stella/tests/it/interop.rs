@@ -1429,3 +1429,52 @@ fn assessments_in_every_format_pass_the_peers_validators() {
         );
     }
 }
+
+/// Every record of Stella's overlay (`advisories/overlay`) is valid OSV: the official schema
+/// (`interop/osv-schema`, ossf/osv-schema v1.6.3; see its README for why that release) applied by
+/// PyPI `jsonschema`, which also rejects a record that breaks it.
+#[test]
+fn overlay_records_pass_the_osv_schema() {
+    if !peers_present(
+        "overlay_records_pass_the_osv_schema",
+        &[Peer::OpenVexJsonschema],
+    ) {
+        return;
+    }
+    use sha2::Digest as _;
+    let schema_dir = repo_root().join("interop/osv-schema");
+    let schema = schema_dir.join("schema-v1.6.3.json");
+    let sums = fs::read_to_string(schema_dir.join("SHA256SUMS")).unwrap();
+    let digest: String = sha2::Sha256::digest(fs::read(&schema).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        sums.split_whitespace().next(),
+        Some(digest.as_str()),
+        "interop/osv-schema/schema-v1.6.3.json differs from its SHA256SUMS"
+    );
+    let mut records: Vec<PathBuf> = fs::read_dir(repo_root().join("advisories/overlay"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    records.sort();
+    assert!(records.len() >= 5, "{records:?}");
+    let validator = || python([interop_script("openvex_validate.py"), schema.clone()]);
+    if let Some(problems) = peer_rejects(&mut validator(), &records) {
+        panic!("the OSV schema rejects the overlay:\n{problems}");
+    }
+    // The schema can say no: a range event that is not one of its four kinds.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.json");
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&fs::read(&records[0]).unwrap()).unwrap();
+    record["affected"][0]["ranges"][0]["events"][0] = serde_json::json!({"affected": "1.0"});
+    fs::write(&broken, serde_json::to_vec(&record).unwrap()).unwrap();
+    let problems = peer_rejects(&mut validator(), &[broken]).expect("a broken record is rejected");
+    assert!(
+        problems.contains("/affected/0/ranges/0/events"),
+        "{problems}"
+    );
+}
