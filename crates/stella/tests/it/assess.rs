@@ -2,8 +2,10 @@
 //! (Debian's Go, its standard library version-matched; one uses `net/mail`, one does not), two
 //! Rust programs depending on a smallvec with a RustSec function advisory (one calls
 //! `insert_many`, one does not), Stella's own binary against the whole RustSec database, and
-//! the attacks: evidence signed by another key, prior VEX that says otherwise.
+//! the attacks: evidence signed by another key, prior VEX that says otherwise; and a real Debian
+//! root filesystem against records shaped as Debian's OSV export writes them.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
@@ -26,7 +28,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// Scans `root` into the home's embedded store; the image reference.
-fn scan(home: &Path, root: &Path) -> String {
+pub(crate) fn scan(home: &Path, root: &Path) -> String {
     let out = stella(home)
         .arg("scan")
         .arg(root)
@@ -509,7 +511,7 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
 
 /// Two C programs linked with zlib's static library: one reads gzip headers
 /// (`inflateGetHeader`, in `inflate.o`), one only compresses (`deflate.o`).
-fn build_c(work: &Path, root: &Path) -> Result<(), String> {
+pub(crate) fn build_c(work: &Path, root: &Path) -> Result<(), String> {
     let programs = [
         (
             "gunzip-headers",
@@ -600,4 +602,470 @@ fn c_programs_with_a_static_zlib_are_judged_by_the_objects_they_link() {
     let compressor = one(&v, "/usr/bin/compressor");
     assert_eq!(compressor["status"], "not_affected", "{compressor:#}");
     assert_eq!(compressor["justification"], "vulnerable_code_not_present");
+}
+
+/// An installed package of a dpkg database, with the version of the source package it was
+/// built from (Debian's advisories speak of source packages and their versions).
+struct Installed {
+    name: String,
+    version: String,
+    source: String,
+    source_version: String,
+}
+
+/// The installed packages of `rootfs`'s dpkg status, by binary package name.
+fn dpkg_installed(rootfs: &Path) -> BTreeMap<String, Installed> {
+    let status = std::fs::read_to_string(rootfs.join("var/lib/dpkg/status")).expect("dpkg status");
+    let mut out = BTreeMap::new();
+    for paragraph in status.split("\n\n") {
+        let field = |name: &str| {
+            paragraph
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(|v| v.trim().to_owned())
+        };
+        let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
+            continue;
+        };
+        if !field("Status").is_some_and(|s| s.ends_with(" installed")) {
+            continue;
+        }
+        // `Source: name` or, when the versions differ (a binNMU), `Source: name (version)`.
+        let source_field = field("Source").unwrap_or_else(|| name.clone());
+        let (source, source_version) = match source_field.split_once(" (") {
+            Some((s, v)) => (s.to_owned(), v.trim_end_matches(')').to_owned()),
+            None => (source_field, version.clone()),
+        };
+        out.insert(
+            name.clone(),
+            Installed {
+                name,
+                version,
+                source,
+                source_version,
+            },
+        );
+    }
+    out
+}
+
+/// The ELF files dpkg says `package` installed, as paths of the root filesystem with its
+/// directory links resolved (`/lib` is `/usr/lib` on a merged-/usr system).
+fn elf_files_of(rootfs: &Path, package: &str) -> BTreeSet<String> {
+    let info = rootfs.join("var/lib/dpkg/info");
+    let list = [
+        info.join(format!("{package}.list")),
+        info.join(format!("{package}:amd64.list")),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| panic!("no file list for {package} in {}", info.display()));
+    let root = std::fs::canonicalize(rootfs).expect("rootfs");
+    let mut out = BTreeSet::new();
+    for line in std::fs::read_to_string(&list).expect("file list").lines() {
+        let file = rootfs.join(line.trim_start_matches('/'));
+        let Ok(meta) = std::fs::symlink_metadata(&file) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let mut magic = [0u8; 4];
+        let is_elf = std::fs::File::open(&file)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok()
+            && magic == *b"\x7fELF";
+        let Ok(real) = std::fs::canonicalize(&file) else {
+            continue;
+        };
+        if let (true, Ok(inside)) = (is_elf, real.strip_prefix(&root)) {
+            out.insert(format!("/{}", inside.display()));
+        }
+    }
+    out
+}
+
+/// The ELF files of every installed package built from `source`.
+fn elf_files_of_source(
+    rootfs: &Path,
+    installed: &BTreeMap<String, Installed>,
+    source: &str,
+) -> BTreeSet<String> {
+    installed
+        .values()
+        .filter(|p| p.source == source)
+        .flat_map(|p| elf_files_of(rootfs, &p.name))
+        .collect()
+}
+
+/// An OSV record as Debian's export writes one: the source package in a `Debian:<release>`
+/// ecosystem, fixed at a source version.
+fn debian_record(
+    id: &str,
+    ecosystem: &str,
+    source: &str,
+    fixed: Option<&str>,
+    symbols: &[&str],
+) -> Value {
+    let mut events = vec![serde_json::json!({"introduced": "0"})];
+    if let Some(f) = fixed {
+        events.push(serde_json::json!({"fixed": f}));
+    }
+    let mut affected = serde_json::json!({
+        "package": {"ecosystem": ecosystem, "name": source, "purl": format!("pkg:deb/debian/{source}?arch=source")},
+        "ranges": [{"type": "ECOSYSTEM", "events": events}]
+    });
+    if !symbols.is_empty() {
+        affected["ecosystem_specific"] = serde_json::json!({ "symbols": symbols });
+    }
+    serde_json::json!({
+        "id": id,
+        "modified": "2026-01-01T00:00:00Z",
+        "summary": format!("{source}: a test vulnerability"),
+        "affected": [affected]
+    })
+}
+
+/// A version dpkg orders just above `v` (a later upload), and one just below (`~` sorts before
+/// everything, even the end of the string).
+fn just_above(v: &str) -> String {
+    format!("{v}+stella1")
+}
+
+fn just_below(v: &str) -> String {
+    format!("{v}~")
+}
+
+/// The status of every verdict of `id`, by binary path.
+fn statuses(report: &Value, id: &str) -> BTreeMap<String, String> {
+    verdicts_for(report, id)
+        .into_iter()
+        .map(|(path, v)| {
+            (
+                path.to_owned(),
+                v["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Scans the Debian root filesystem; the home and the image reference. `None` (after saying
+/// so) when there is none.
+fn scanned_debian_rootfs(test: &str, work: &Path) -> Option<(PathBuf, PathBuf, String)> {
+    let rootfs = match stella_testkit::debian_rootfs() {
+        Ok(r) => r,
+        Err(looked) => {
+            skip(
+                test,
+                &format!(
+                    "no Debian root filesystem at {}: {}",
+                    looked.display(),
+                    stella_testkit::DEBIAN_ROOTFS_HOWTO
+                ),
+            );
+            return None;
+        }
+    };
+    let home = work.join("home");
+    let image = format!("oci-layout:{}:bookworm", work.join("image").display());
+    let out = stella(&home)
+        .args(["scan", "--image", &image, "--json"])
+        .arg(&rootfs)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((rootfs, home, image))
+}
+
+#[test]
+fn a_debian_rootfs_is_assessed_against_debian_records_per_binary() {
+    let test = "a_debian_rootfs_is_assessed_against_debian_records_per_binary";
+    let work = tempfile::tempdir().expect("tempdir");
+    let Some((rootfs, home, image)) = scanned_debian_rootfs(test, work.path()) else {
+        return;
+    };
+    let installed = dpkg_installed(&rootfs);
+    let package = |name: &str| {
+        installed
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not installed in {}", rootfs.display()))
+    };
+    let (zlib, e2fs, tar, bzip2) = (
+        package("zlib1g"),
+        package("e2fsprogs"),
+        package("tar"),
+        package("libbz2-1.0"),
+    );
+    assert_eq!(zlib.source, "zlib");
+    // e2fsprogs was rebuilt without a source change (a binNMU): its binary packages are
+    // `1.47.0-2+b2`, the source `1.47.0-2`, and Debian's records give source versions.
+    assert_ne!(e2fs.version, e2fs.source_version, "a binNMU");
+
+    let records = [
+        // zlib, fixed by a later upload, naming a function libz exports.
+        debian_record(
+            "TEST-DEB-ZLIB-HEADER",
+            "Debian:12",
+            "zlib",
+            Some(&just_above(&zlib.source_version)),
+            &["inflateGetHeader"],
+        ),
+        // zlib again, naming a function no library holds.
+        debian_record(
+            "TEST-DEB-ZLIB-NOSUCH",
+            "Debian:12",
+            "zlib",
+            Some(&just_above(&zlib.source_version)),
+            &["inflateStellaNoSuchFunction"],
+        ),
+        // Five binary packages of one source, no function named: version-level.
+        debian_record(
+            "TEST-DEB-E2FSPROGS",
+            "Debian:12",
+            "e2fsprogs",
+            Some(&just_above(&e2fs.source_version)),
+            &[],
+        ),
+        // Fixed before the installed version.
+        debian_record(
+            "TEST-DEB-TAR-FIXED",
+            "Debian:12",
+            &tar.source,
+            Some(&just_below(&tar.source_version)),
+            &[],
+        ),
+        // Affects Debian 11's bzip2 only, for ever.
+        debian_record("TEST-DEB11-BZIP2", "Debian:11", &bzip2.source, None, &[]),
+    ];
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).expect("mkdir");
+    for r in &records {
+        let id = r["id"].as_str().expect("id");
+        std::fs::write(
+            advisories.join(format!("{id}.json")),
+            serde_json::to_vec_pretty(r).expect("json"),
+        )
+        .expect("write");
+    }
+    let db = advisories.to_string_lossy().into_owned();
+    let (code, report, stderr) = assess(&home, &image, &["--advisories", &db]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // Reported where the version is below the fix: one verdict per binary of the package.
+    let libz = elf_files_of(&rootfs, "zlib1g:amd64");
+    assert_eq!(libz.len(), 1, "{libz:?}");
+    let libz = libz.first().expect("libz");
+    let v = verdicts_for(&report, "TEST-DEB-ZLIB-HEADER");
+    assert_eq!(v.len(), 1, "{v:#?}");
+    let header = one(&v, libz);
+    assert_eq!(header["status"], "under_investigation", "{header:#}");
+    assert_eq!(header["basis"], "symbols", "{header:#}");
+    assert_eq!(header["component"]["how"], "package", "{header:#}");
+    assert!(
+        header["component"]["purl"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("pkg:deb/debian/zlib1g@") && p.contains("upstream=zlib")),
+        "{header:#}"
+    );
+    assert_eq!(header["version"]["answer"], "affected", "{header:#}");
+    assert_eq!(
+        header["binary"]["naming"], "exported_only",
+        "a stripped library"
+    );
+    assert_eq!(header["symbols"][0]["outcome"], "present", "{header:#}");
+    assert_eq!(header["symbols"][0]["found"][0]["sym"], "inflateGetHeader");
+    assert!(
+        header["symbols"][0]["found"][0]["blake3"]
+            .as_str()
+            .is_some_and(|b| b.len() == 64),
+        "{header:#}"
+    );
+
+    // A function the stripped library does not export: not found, and not proven absent.
+    let v = verdicts_for(&report, "TEST-DEB-ZLIB-NOSUCH");
+    let nosuch = one(&v, libz);
+    assert_eq!(nosuch["status"], "under_investigation", "{nosuch:#}");
+    assert_eq!(nosuch["basis"], "symbols", "{nosuch:#}");
+    assert_eq!(nosuch["symbols"][0]["outcome"], "absent", "{nosuch:#}");
+    assert!(nosuch["justification"].is_null(), "{nosuch:#}");
+
+    // Every ELF file of every binary package built from e2fsprogs, each with its own verdict.
+    let e2fs_files = elf_files_of_source(&rootfs, &installed, "e2fsprogs");
+    assert!(e2fs_files.len() > 5, "{e2fs_files:?}");
+    let found = statuses(&report, "TEST-DEB-E2FSPROGS");
+    assert_eq!(
+        found.keys().cloned().collect::<BTreeSet<_>>(),
+        e2fs_files,
+        "{found:#?}"
+    );
+    assert!(
+        found.values().all(|s| s == "under_investigation"),
+        "{found:#?}"
+    );
+    for (_, v) in verdicts_for(&report, "TEST-DEB-E2FSPROGS") {
+        assert_eq!(v["basis"], "version", "no function named: {v:#}");
+        assert_eq!(v["version"]["answer"], "affected", "{v:#}");
+    }
+
+    // Fixed before what is installed, and Debian 11's: not listed.
+    assert!(verdicts_for(&report, "TEST-DEB-TAR-FIXED").is_empty());
+    assert!(verdicts_for(&report, "TEST-DEB11-BZIP2").is_empty());
+    assert!(
+        statuses(&report, "TEST-DEB-ZLIB-HEADER")
+            .keys()
+            .chain(found.keys())
+            .all(|p| !elf_files_of(&rootfs, "tar").contains(p)),
+        "tar's binaries hold neither zlib nor e2fsprogs"
+    );
+
+    // Asked about: the fixed one is not_affected in each of tar's binaries, version-level;
+    // Debian 11's names a package no binary of this Debian 12 image holds.
+    let (code, asked, stderr) = assess(
+        &home,
+        &image,
+        &[
+            "--advisories",
+            &db,
+            "--vuln",
+            "TEST-DEB-TAR-FIXED",
+            "--vuln",
+            "TEST-DEB11-BZIP2",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let tar_files = elf_files_of(&rootfs, "tar");
+    assert_eq!(tar_files.len(), 2, "{tar_files:?}");
+    let fixed = verdicts_for(&asked, "TEST-DEB-TAR-FIXED");
+    assert_eq!(fixed.len(), tar_files.len(), "{fixed:#?}");
+    for path in &tar_files {
+        let v = one(&fixed, path);
+        assert_eq!(v["status"], "not_affected", "{v:#}");
+        assert_eq!(v["justification"], "vulnerable_code_not_present", "{v:#}");
+        assert_eq!(v["basis"], "version", "{v:#}");
+        assert_eq!(v["version"]["answer"], "not_affected", "{v:#}");
+    }
+    let v = verdicts_for(&asked, "TEST-DEB11-BZIP2");
+    let bzip2 = one(&v, "(image)");
+    assert_eq!(bzip2["status"], "not_affected", "{bzip2:#}");
+    assert_eq!(bzip2["justification"], "component_not_present", "{bzip2:#}");
+}
+
+#[test]
+#[ignore = "stella-sbom/stella-policy: a Debian binary is matched by its own version, not its \
+            source package's (dpkg.rs drops the version of `Source: name (version)`); bsdutils \
+            1:2.38.1-5+deb12u3 is taken as fixed by util-linux 2.38.1-5+deb12u3+stella1"]
+fn debian_binaries_are_judged_by_the_version_of_their_source_package() {
+    let test = "debian_binaries_are_judged_by_the_version_of_their_source_package";
+    let work = tempfile::tempdir().expect("tempdir");
+    let Some((rootfs, home, image)) = scanned_debian_rootfs(test, work.path()) else {
+        return;
+    };
+    let installed = dpkg_installed(&rootfs);
+    // bsdutils is built from util-linux but carries an epoch its source does not:
+    // bsdutils 1:2.38.1-5+deb12u3 from util-linux 2.38.1-5+deb12u3.
+    let bsdutils = installed.get("bsdutils").expect("bsdutils is installed");
+    assert_eq!(bsdutils.source, "util-linux");
+    assert!(
+        bsdutils.version.starts_with("1:") && !bsdutils.source_version.contains(':'),
+        "{} {}",
+        bsdutils.version,
+        bsdutils.source_version
+    );
+    // Fixed by the next upload of the source: every binary built from it is below the fix.
+    let record = debian_record(
+        "TEST-DEB-UTIL-LINUX",
+        "Debian:12",
+        "util-linux",
+        Some(&just_above(&bsdutils.source_version)),
+        &[],
+    );
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).expect("mkdir");
+    std::fs::write(
+        advisories.join("TEST-DEB-UTIL-LINUX.json"),
+        serde_json::to_vec_pretty(&record).expect("json"),
+    )
+    .expect("write");
+    let (code, report, stderr) = assess(
+        &home,
+        &image,
+        &["--advisories", &advisories.to_string_lossy()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let expected = elf_files_of_source(&rootfs, &installed, "util-linux");
+    let found = statuses(&report, "TEST-DEB-UTIL-LINUX");
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|p| !found.contains_key(*p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "binaries built from util-linux {} not reported (their package's version, not their \
+         source's, was compared with the fix {}): {missing:#?}",
+        bsdutils.source_version,
+        just_above(&bsdutils.source_version)
+    );
+}
+
+#[test]
+#[ignore = "stella-policy report::vex: a statement's products are the image with the binary and \
+            its component as flat subcomponents, so CSAF names `component in image` for both \
+            binaries and refuses the two statuses (exit 2)"]
+fn two_binaries_with_one_component_and_different_verdicts_write_csaf() {
+    let test = "two_binaries_with_one_component_and_different_verdicts_write_csaf";
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("capps");
+    if let Err(e) = build_c(work.path(), &root) {
+        skip(test, &format!("cannot build the zlib programs: {e}"));
+        return;
+    }
+    let home = work.path().join("home");
+    let image = scan(&home, &root);
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).expect("mkdir");
+    std::fs::write(
+        advisories.join("TEST-ZLIB-1.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "id": "TEST-ZLIB-1", "modified": "2026-01-01T00:00:00Z",
+            "affected": [{
+                "package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                "ecosystem_specific": {"symbols": ["inflateGetHeader"]}
+            }]
+        }))
+        .expect("json"),
+    )
+    .expect("write");
+    let out = stella(&home)
+        .args(["assess", "--image", &image, "--advisories"])
+        .arg(&advisories)
+        .args(["--format", "csaf"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "gunzip-headers (under_investigation) and compressor (not_affected) both hold \
+         pkg:generic/zlib: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csaf: Value = serde_json::from_slice(&out.stdout).expect("CSAF JSON");
+    let status = &csaf["vulnerabilities"][0]["product_status"];
+    let (investigated, not_affected) = (
+        status["under_investigation"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        status["known_not_affected"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    assert!(
+        !investigated.is_empty() && !not_affected.is_empty(),
+        "one product per binary, each with its own status: {status:#}"
+    );
 }

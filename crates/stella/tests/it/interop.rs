@@ -8,7 +8,10 @@
 //! implementation of cosign's format (`cryptography` + `PyNaCl`) and by cosign itself; and the
 //! VEX `stella vex` writes in three formats checked by the OpenVEX JSON schema through PyPI
 //! `jsonschema`, by `cyclonedx-python-lib` and by the BSI CSAF validator (npm
-//! `@secvisogram/csaf-validator-lib`: the strict CSAF 2.0 schema and every mandatory test).
+//! `@secvisogram/csaf-validator-lib`: the strict CSAF 2.0 schema and every mandatory test); and
+//! what `stella assess` writes in those three formats and in SARIF 2.1.0, the last checked by
+//! Microsoft's SARIF SDK (npm `@microsoft/sarif-multitool-linux`: its `validate` command and the
+//! SARIF 2.1.0 schema it ships, applied with `jsonschema` too).
 //!
 //! The peers are driven through the small scripts in `interop/` and installed by `.ci/run`
 //! (`interop/requirements.txt`, `interop/package-lock.json`, `interop/fetch_binaries.sh`). A
@@ -73,6 +76,7 @@ enum Peer {
     CosignKeyPy,
     OpenVexJsonschema,
     CsafValidatorLib,
+    SarifSdk,
 }
 
 impl Peer {
@@ -89,6 +93,10 @@ impl Peer {
             Peer::CosignKeyPy => "PyPI cryptography and PyNaCl (python3)",
             Peer::OpenVexJsonschema => "PyPI jsonschema (python3)",
             Peer::CsafValidatorLib => "npm @secvisogram/csaf-validator-lib (node)",
+            Peer::SarifSdk => {
+                "npm @microsoft/sarif-multitool-linux (Microsoft's SARIF SDK and its SARIF 2.1.0 \
+                 schema) with PyPI jsonschema (python3)"
+            }
         }
     }
 
@@ -105,6 +113,9 @@ impl Peer {
                 "(cd interop && npm ci)"
             }
             Peer::MachOSample => "interop/fetch_binaries.sh",
+            Peer::SarifSdk => {
+                "(cd interop && npm ci) and python3 -m pip install -r interop/requirements.txt"
+            }
         }
     }
 
@@ -129,6 +140,10 @@ impl Peer {
             Peer::OpenVexJsonschema => python([
                 "-c",
                 "from jsonschema import Draft202012Validator, FormatChecker",
+            ]),
+            Peer::SarifSdk => python([
+                interop_script("sarif_validate.py"),
+                PathBuf::from("--probe"),
             ]),
             Peer::CsafValidatorLib => {
                 let mut cmd = Process::new("node");
@@ -1165,6 +1180,253 @@ fn vex_written_in_every_format_passes_the_peers_validators() {
                 kept.display()
             );
         }
+    }
+}
+
+fn sarif_validator() -> Process {
+    python([interop_script("sarif_validate.py")])
+}
+
+/// Writes OSV records about the C programs `assess::build_c` makes: one naming zlib's
+/// `inflateGetHeader` (held by one program only), one about a library neither holds, asked about
+/// by id.
+fn assess_advisories(dir: &Path) {
+    fs::create_dir_all(dir).expect("mkdir");
+    let records = [
+        serde_json::json!({
+            "id": "TEST-ZLIB-HEADER", "modified": "2026-01-01T00:00:00Z",
+            "aliases": ["CVE-2022-37434"],
+            "summary": "zlib: heap overflow in inflate through an oversized gzip header extra field",
+            "affected": [{
+                "package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                "ecosystem_specific": {"symbols": ["inflateGetHeader"]}
+            }]
+        }),
+        serde_json::json!({
+            "id": "TEST-OPENSSL-SQRT", "modified": "2026-01-01T00:00:00Z",
+            "summary": "OpenSSL: infinite loop in BN_mod_sqrt",
+            "affected": [{
+                "package": {"ecosystem": "GIT", "name": "https://github.com/openssl/openssl", "purl": "pkg:generic/openssl"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                "ecosystem_specific": {"symbols": ["BN_mod_sqrt"]}
+            }]
+        }),
+    ];
+    for record in records {
+        let id = record["id"].as_str().expect("id").to_owned();
+        fs::write(
+            dir.join(format!("{id}.json")),
+            serde_json::to_vec_pretty(&record).expect("json"),
+        )
+        .expect("write");
+    }
+}
+
+/// A copy of `file`, named after `how`, changed by `break_it` in a way the format's rules forbid.
+fn broken_copy(file: &Path, how: &str, break_it: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(file).expect("read")).expect("JSON");
+    break_it(&mut doc);
+    let name = format!("{how}-{}", file_name(file));
+    let out = file.with_file_name(name);
+    fs::write(&out, serde_json::to_vec_pretty(&doc).expect("JSON")).expect("write");
+    out
+}
+
+#[test]
+fn assessments_in_every_format_pass_the_peers_validators() {
+    let test = "assessments_in_every_format_pass_the_peers_validators";
+    if !peers_present(
+        test,
+        &[
+            Peer::OpenVexJsonschema,
+            Peer::CycloneDxPythonLib,
+            Peer::CsafValidatorLib,
+            Peer::SarifSdk,
+        ],
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let root = w.join("capps");
+    if let Err(e) = crate::assess::build_c(w, &root) {
+        stella_testkit::skip(test, &format!("cannot build the zlib programs: {e}"));
+        return;
+    }
+    let home = w.join("home");
+    let image = crate::assess::scan(&home, &root);
+    // CSAF allows one status per product, and `stella assess --format csaf` names a binary's
+    // component as a component of the image: two binaries holding one zlib with different
+    // verdicts collide there (see assess.rs, the ignored
+    // `two_binaries_with_one_component_and_different_verdicts_write_csaf`). The CSAF is written
+    // from an image holding one of them.
+    let one_root = w.join("capp");
+    fs::create_dir_all(one_root.join("usr/bin")).expect("mkdir");
+    fs::copy(
+        root.join("usr/bin/gunzip-headers"),
+        one_root.join("usr/bin/gunzip-headers"),
+    )
+    .expect("copy");
+    let one_image = crate::assess::scan(&home, &one_root);
+    let advisories = w.join("advisories");
+    assess_advisories(&advisories);
+
+    // Every kind of verdict: the vulnerable function present (under_investigation), absent
+    // from a fully named binary (not_affected, vulnerable_code_not_present), a library no
+    // binary holds (not_affected, component_not_present) and an id no advisory names
+    // (under_investigation, image-wide).
+    let formats = ["json", "openvex", "cyclonedx", "csaf", "sarif"];
+    let mut written: BTreeMap<&str, PathBuf> = BTreeMap::new();
+    for format in formats {
+        let out = w.join(format!("assessment.{format}.json"));
+        let run = Command::cargo_bin("stella")
+            .expect("stella binary is built")
+            .env_remove("STELLA_LOG")
+            .env("STELLA_HOME", &home)
+            .arg("assess")
+            .arg("--image")
+            .arg(if format == "csaf" { &one_image } else { &image })
+            .arg("--advisories")
+            .arg(&advisories)
+            .args(["--vuln", "TEST-OPENSSL-SQRT", "--vuln", "CVE-2099-0001"])
+            .args(["--format", format, "-o"])
+            .arg(&out)
+            .output()
+            .expect("stella runs");
+        assert!(
+            run.status.success(),
+            "stella assess --format {format}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        written.insert(format, out);
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(&written["json"]).expect("read")).expect("JSON");
+    let mut kinds: Vec<(String, String, String)> = report["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .map(|v| {
+            (
+                v["binary"]["path"].as_str().unwrap_or("(image)").to_owned(),
+                v["status"].as_str().unwrap_or_default().to_owned(),
+                v["justification"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("(image)", "not_affected", "component_not_present"),
+            ("(image)", "under_investigation", "-"),
+            (
+                "/usr/bin/compressor",
+                "not_affected",
+                "vulnerable_code_not_present"
+            ),
+            ("/usr/bin/gunzip-headers", "under_investigation", "-"),
+        ]
+        .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())),
+        "{report:#}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&fs::read(&written["sarif"]).expect("read")).expect("JSON");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(4),
+        "one SARIF result per verdict: {sarif:#}"
+    );
+
+    let csaf: serde_json::Value =
+        serde_json::from_slice(&fs::read(&written["csaf"]).expect("read")).expect("JSON");
+    let lists: std::collections::BTreeSet<&str> = csaf["vulnerabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["product_status"].as_object())
+        .flat_map(|o| o.keys().map(String::as_str))
+        .collect();
+    assert_eq!(
+        lists,
+        ["known_not_affected", "under_investigation"].into(),
+        "{csaf:#}"
+    );
+
+    let checks: [(&str, Process); 4] = [
+        ("openvex", openvex_validator()),
+        ("cyclonedx", python([interop_script("cdx_validate.py")])),
+        ("csaf", csaf_validator()),
+        ("sarif", sarif_validator()),
+    ];
+    for (format, mut cmd) in checks {
+        let file = &written[format];
+        if let Some(report) = peer_rejects(&mut cmd, std::slice::from_ref(file)) {
+            let kept = work.keep();
+            panic!(
+                "the peer rejects the {format} that stella assess wrote (kept in {}):\n{report}",
+                kept.display()
+            );
+        }
+    }
+
+    // Each peer says no to a copy its rules forbid, naming what is wrong.
+    let refusals: [(&str, Process, &str, PathBuf); 5] = [
+        (
+            "openvex",
+            openvex_validator(),
+            "/statements/0/status",
+            broken_copy(&written["openvex"], "bad-status", |d| {
+                d["statements"][0]["status"] = "exploitable".into();
+            }),
+        ),
+        (
+            "cyclonedx",
+            python([interop_script("cdx_validate.py")]),
+            "/vulnerabilities/0/analysis/state",
+            broken_copy(&written["cyclonedx"], "bad-state", |d| {
+                d["vulnerabilities"][0]["analysis"]["state"] = "probably_fine".into();
+            }),
+        ),
+        (
+            "csaf",
+            csaf_validator(),
+            "/document",
+            broken_copy(&written["csaf"], "no-publisher", |d| {
+                d["document"]
+                    .as_object_mut()
+                    .expect("document")
+                    .remove("publisher");
+            }),
+        ),
+        // The SDK's own schema check (JSON1002) refuses a log without its version …
+        (
+            "sarif",
+            sarif_validator(),
+            "JSON1002",
+            broken_copy(&written["sarif"], "no-version", |d| {
+                d.as_object_mut().expect("log").remove("version");
+            }),
+        ),
+        // … and a level outside the four SARIF defines is refused by the schema it ships.
+        (
+            "sarif",
+            sarif_validator(),
+            "/runs/0/results/0/level",
+            broken_copy(&written["sarif"], "bad-level", |d| {
+                d["runs"][0]["results"][0]["level"] = "severe".into();
+            }),
+        ),
+    ];
+    for (format, mut cmd, says, broken) in refusals {
+        let report = peer_rejects(&mut cmd, std::slice::from_ref(&broken));
+        assert!(
+            report.as_deref().is_some_and(|r| r.contains(says)),
+            "the {format} peer must reject {} at {says}: {report:?}",
+            broken.display()
+        );
     }
 }
 
