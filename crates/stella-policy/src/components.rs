@@ -19,6 +19,9 @@
 //! [`package_of`] maps a purl onto the OSV ecosystem and package name advisories use
 //! (`pkg:cargo/x` → `crates.io`/`x`, `pkg:golang/stdlib` → `Go`/`stdlib`, `pkg:deb/debian/zlib1g?
 //! upstream=zlib&distro=debian-12` → `Debian:12`/`zlib`, `pkg:generic/zlib` → Stella's overlay).
+//! A distribution package is versioned by its source package's version when the `upstream`
+//! qualifier gives one (`upstream=util-linux@2.38.1-5+deb12u3` for bsdutils
+//! `1:2.38.1-5+deb12u3`): distributions' advisories version the source.
 //!
 //! Not here: which advisories match (see [`crate::assess`]), verifying the SBOM.
 
@@ -327,11 +330,22 @@ pub fn package_of(purl: &str) -> Option<PackageKey> {
                 "ubuntu" => format!("Ubuntu:{}", distro.strip_prefix("ubuntu-")?),
                 _ => return None,
             };
-            let source = qualifier("upstream")
-                .map(|u| u.split(['@', ' ']).next().unwrap_or_default().to_owned())
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| name.to_owned());
-            (ecosystem, source)
+            // `upstream=<source>[@<source version>]`: advisories name and version the source.
+            let upstream = qualifier("upstream").unwrap_or_default();
+            let (source, source_version) = match upstream.split_once('@') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (upstream.clone(), None),
+            };
+            let source = if source.is_empty() {
+                name.to_owned()
+            } else {
+                source
+            };
+            return Some(PackageKey {
+                ecosystem,
+                name: source,
+                version: source_version.or(version),
+            });
         }
         "apk" => {
             let distro = qualifier("distro")?;
@@ -382,6 +396,13 @@ mod tests {
         assert_eq!(
             key("pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12.5"),
             some("Debian:12", "bash", "5.2.15-2+b2")
+        );
+        assert_eq!(
+            key(
+                "pkg:deb/debian/bsdutils@1%3A2.38.1-5%2Bdeb12u3?distro=debian-12&upstream=util-linux%402.38.1-5%2Bdeb12u3"
+            ),
+            some("Debian:12", "util-linux", "2.38.1-5+deb12u3"),
+            "the source package's own version"
         );
         assert_eq!(
             key("pkg:generic/zlib@1.2.11"),

@@ -3,11 +3,12 @@
 //! the VEX whose statements link it.
 //!
 //! Each statement is one verdict:
-//! - the product is the image (`pkg:oci/…@sha256:…`, or the SBOM's subject);
-//! - its subcomponents are the binary, named by its SHA-256 hash (and, as OpenVEX wants an
-//!   `@id`, by purl-spec's generic file `pkg:generic/<file name>?checksum=sha256:<hex>`), and
-//!   the component, by purl
-//!   (an image-wide verdict, [`crate::assess::Basis::Sbom`], has none);
+//! - the product is the binary in the image: the image's purl with the binary's path as its
+//!   subpath (`pkg:oci/app@sha256%3A…#usr/bin/tool`, naming the image by digest and the binary
+//!   by path) and the binary's SHA-256 hash — so two binaries holding one component are two
+//!   products, each with its own status, in every format;
+//! - its subcomponent is the component, by purl (an image-wide verdict,
+//!   [`crate::assess::Basis::Sbom`], names the image alone);
 //! - its `@id` is `urn:stella:assessment:<evidence canonical id>:<verdict index>`, so the
 //!   machine-readable evidence of the statement is the verdict at that index of the evidence
 //!   document with that canonical id;
@@ -70,29 +71,17 @@ pub fn vex(assessment: &Assessment, evidence_id: &Digest, options: &VexOptions) 
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let mut subcomponents = Vec::new();
-            if let Some(b) = &v.binary
-                && let Some(sha) = &b.sha256
-            {
-                // OpenVEX needs an @id beside the hashes: purl-spec's generic file, pinned by
-                // its checksum qualifier.
-                let name = b.path.rsplit('/').next().unwrap_or(&b.path);
-                let id = packageurl::PackageUrl::new("generic", name)
-                    .ok()
-                    .and_then(|mut p| {
-                        p.add_qualifier("checksum", format!("sha256:{sha}")).ok()?;
-                        Some(p.to_string())
-                    });
-                subcomponents.push(ProductIdentity {
-                    purl: id.clone(),
-                    id,
-                    hashes: BTreeMap::from([(HashAlgorithm::Sha256, sha.clone())]),
-                    ..ProductIdentity::default()
-                });
-            }
-            if let Some(c) = &v.component {
-                subcomponents.push(ProductIdentity::from_id(&c.purl));
-            }
+            // The product is the binary in the image; the component is inside it. Two binaries
+            // holding one component are two products, so each keeps its own status.
+            let product = match &v.binary {
+                Some(b) => binary_identity(&assessment.subject, &b.path, b.sha256.as_deref()),
+                None => image.clone(),
+            };
+            let subcomponents = v
+                .component
+                .iter()
+                .map(|c| ProductIdentity::from_id(&c.purl))
+                .collect();
             let status = match v.status {
                 Status::NotAffected => VexStatus::NotAffected,
                 Status::UnderInvestigation => VexStatus::UnderInvestigation,
@@ -126,7 +115,7 @@ pub fn vex(assessment: &Assessment, evidence_id: &Digest, options: &VexOptions) 
                 version: None,
                 vulnerability: Vulnerability::new(v.vulnerability.clone(), v.aliases.clone()),
                 products: vec![Product {
-                    identity: image.clone(),
+                    identity: product,
                     subcomponents,
                 }],
                 status,
@@ -157,6 +146,53 @@ pub fn vex(assessment: &Assessment, evidence_id: &Digest, options: &VexOptions) 
         tooling: Some(options.tooling.clone()),
         statements,
     }
+}
+
+/// A binary of the image: the image's purl with the binary's path as its subpath
+/// (`pkg:oci/app@sha256%3A…#usr/bin/tool`), and its SHA-256. For a subject that is not a purl,
+/// purl-spec's generic file pinned by its checksum (`pkg:generic/tool?checksum=sha256:…`).
+fn binary_identity(subject: &str, path: &str, sha256: Option<&str>) -> ProductIdentity {
+    // The subject is kept as written (its version percent-encoded as the SBOM writes it);
+    // each path segment is percent-encoded as purl-spec's subpath wants.
+    let subpath: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+        .map(percent_encode_segment)
+        .collect();
+    let in_image = (subject.starts_with("pkg:") && !subject.contains('#') && !subpath.is_empty())
+        .then(|| format!("{subject}#{}", subpath.join("/")))
+        .filter(|id| id.parse::<packageurl::PackageUrl<'_>>().is_ok());
+    let id = in_image.or_else(|| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let mut p = packageurl::PackageUrl::new("generic", name.to_owned()).ok()?;
+        if let Some(sha) = sha256 {
+            p.add_qualifier("checksum", format!("sha256:{sha}")).ok()?;
+        }
+        Some(p.to_string())
+    });
+    let mut identity = match &id {
+        Some(id) => ProductIdentity::from_id(id),
+        None => ProductIdentity::default(),
+    };
+    if let Some(sha) = sha256 {
+        identity
+            .hashes
+            .insert(HashAlgorithm::Sha256, sha.to_owned());
+    }
+    identity
+}
+
+/// `segment` with every byte outside RFC 3986's unreserved set as `%XX`.
+fn percent_encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The verdicts as a SARIF 2.1.0 log: one rule per vulnerability, one result per verdict

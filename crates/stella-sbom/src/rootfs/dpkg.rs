@@ -26,8 +26,9 @@ struct Control {
     depends: Vec<Vec<String>>,
     provides: Vec<String>,
     maintainer: Option<String>,
-    /// The source package it was built from, when its name differs (`Source: zlib
-    /// (1:1.2.13.dfsg-1)` → `zlib`): the name distributions' advisories use.
+    /// The source package it was built from, when it differs: `name`, or `name@version` when
+    /// the source's version differs from the package's (an epoch only the binary has, a binNMU
+    /// `+bN`): what distributions' advisories name and version.
     upstream: Option<String>,
     source: String,
     /// Where its file list is: the `.list` files in `info`, or one `md5sums` file.
@@ -201,14 +202,42 @@ fn control(
             .get("Maintainer")
             .filter(|m| !m.is_empty())
             .map(str::to_owned),
-        upstream: p
-            .get("Source")
-            .and_then(|s| s.split_whitespace().next())
-            .filter(|s| !s.is_empty() && *s != name)
-            .map(str::to_owned),
+        upstream: upstream(name, version, p.get("Source")),
         source: source.to_owned(),
         list,
     })
+}
+
+/// The purl's `upstream` qualifier for a package built from `source` (dpkg's `Source: name` or
+/// `Source: name (version)`): the source name when it differs from `name`, with `@<version>`
+/// when the source's version differs from the package's. Without a version in the field, the
+/// source's is the package's less a binNMU suffix (`+b1`), as dpkg-source and Debian policy
+/// define binNMUs. `None` when both are the package's own.
+fn upstream(name: &str, version: &str, source: Option<&str>) -> Option<String> {
+    let field = source.map(str::trim).unwrap_or_default();
+    let mut parts = field.splitn(2, char::is_whitespace);
+    let source_name = parts.next().filter(|s| !s.is_empty()).unwrap_or(name);
+    let source_version = parts
+        .next()
+        .and_then(|v| v.trim().strip_prefix('('))
+        .and_then(|v| v.strip_suffix(')'))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| without_binnmu(version).to_owned());
+    match (source_name != name, source_version != version) {
+        (_, true) => Some(format!("{source_name}@{source_version}")),
+        (true, false) => Some(source_name.to_owned()),
+        (false, false) => None,
+    }
+}
+
+/// `1.2-3+b2` → `1.2-3`: a binary-only rebuild's suffix removed.
+fn without_binnmu(version: &str) -> &str {
+    match version.rsplit_once("+b") {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => version,
+    }
 }
 
 /// A relationship field (`a (>= 1) | b:any, c [amd64]`) as groups of alternative package names.
@@ -292,6 +321,35 @@ fn file_list(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_source_package_and_its_version_go_in_upstream() {
+        let up = |name, version, source| super::upstream(name, version, source);
+        assert_eq!(
+            up("zlib1g", "1:1.2.13.dfsg-1", Some("zlib")),
+            Some("zlib".to_owned())
+        );
+        assert_eq!(
+            up(
+                "bsdutils",
+                "1:2.38.1-5+deb12u3",
+                Some("util-linux (2.38.1-5+deb12u3)")
+            ),
+            Some("util-linux@2.38.1-5+deb12u3".to_owned())
+        );
+        assert_eq!(
+            up("bash", "5.2.15-2+b2", None),
+            Some("bash@5.2.15-2".to_owned())
+        );
+        assert_eq!(
+            up("libfoo1", "1.0-1+b1", Some("foo")),
+            Some("foo@1.0-1".to_owned())
+        );
+        assert_eq!(up("tar", "1.34+dfsg-1.2", None), None);
+        assert_eq!(up("tar", "1.34+dfsg-1.2", Some("tar")), None);
+        assert_eq!(up("x", "1+bad", None), None, "not a binNMU suffix");
+    }
+
     use super::*;
 
     #[test]

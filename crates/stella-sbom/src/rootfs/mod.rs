@@ -77,8 +77,9 @@ pub struct Package {
     /// Architecture (`amd64`, `x86_64`, `all`); none for Python.
     pub arch: Option<String>,
     /// Package URL: `pkg:deb/<os id>/<name>@<version>?arch=<arch>&distro=<id>-<version_id>`
-    /// with `&upstream=<source package>` when the source package has another name (as syft
-    /// writes it; distributions' advisories name source packages), (namespace `debian` without
+    /// with `&upstream=<source package>[@<source version>]` when the source package has another
+    /// name or version (as syft writes it; distributions' advisories name and version source
+    /// packages), (namespace `debian` without
     /// os-release), `pkg:apk/<os id>/<name>@<version>?arch=<arch>`
     /// (namespace `alpine` without os-release), `pkg:pypi/<PEP 503 name>@<version>`.
     pub purl: String,

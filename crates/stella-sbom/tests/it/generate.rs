@@ -132,7 +132,8 @@ fn debian_image_sbom() {
     assert_eq!(subject["bom-ref"], purl.as_str());
 
     // Packages: library components keyed by purl; binaries nested in their owner.
-    let bash_purl = "pkg:deb/debian/bash@5.2.15-2%2Bb13?arch=amd64&distro=debian-12";
+    let bash_purl =
+        "pkg:deb/debian/bash@5.2.15-2%2Bb13?arch=amd64&distro=debian-12&upstream=bash%405.2.15-2";
     let libc_purl = "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=amd64&distro=debian-12";
     let bash_pkg = component(&doc, bash_purl);
     assert_eq!(bash_pkg["type"], "library");
