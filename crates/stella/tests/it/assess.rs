@@ -282,7 +282,13 @@ fn go_programs_get_a_verdict_each_by_the_functions_they_hold() {
     let out = stella(&home)
         .args(["vex", "query", "--image", &image, "--key"])
         .arg(&public)
-        .args(["--vuln", "GO-2024-2609", "--product", &format!("{purl}#usr/bin/mailer"), "--json"])
+        .args([
+            "--vuln",
+            "GO-2024-2609",
+            "--product",
+            &format!("{purl}#usr/bin/mailer"),
+            "--json",
+        ])
         .output()
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
