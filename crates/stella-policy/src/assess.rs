@@ -335,6 +335,9 @@ pub struct RuntimeFinding {
     /// Until when a zero count justifies `not_affected` (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<String>,
+    /// The canonical id of the signed micro-witness that carries this evidence, once made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub micro_witness: Option<String>,
 }
 
 /// What ran of one function.
@@ -1211,6 +1214,7 @@ fn runtime_rules(input: &Input<'_>, verdict: &mut Verdict, proof: Proven<'_>) {
         functions: Vec::new(),
         unknown_samples,
         valid_until: None,
+        micro_witness: None,
     };
     if !executed.is_empty() {
         let (name, e) = executed

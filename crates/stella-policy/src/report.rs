@@ -22,6 +22,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use stella_core::Digest;
 use stella_vex::model::{
     HashAlgorithm, Justification as VexJustification, JustificationKind, Product, ProductIdentity,
@@ -265,4 +266,145 @@ pub fn sarif(assessment: &Assessment, tool_version: &str) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+/// The inputs a runtime verdict rests on, by digest: what the micro-witness's replay token names.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayInputs {
+    /// `sha256:<hex>` of each witness report read.
+    pub witnesses: Vec<String>,
+    /// `sha256:<hex>` of each profile read.
+    pub profiles: Vec<String>,
+    /// `sha256:<hex>` of each prior VEX document.
+    pub vex: Vec<String>,
+    /// How long a zero stays valid, in seconds.
+    pub zero_valid_for: i64,
+    /// When the verdicts were made (RFC 3339).
+    pub issued: String,
+    /// The symbol bundle the image's record binds (`sha256:<hex>`), when there is one.
+    pub symbol_bundle: Option<String>,
+}
+
+/// The micro-witness (predicate `https://stella-ops.org/attestations/micro-witness/v1`) of the
+/// verdict at `index`, when runtime evidence decided it (executed, or witnessed never to run):
+/// the binary by BuildID, path and SHA-256; the window the evidence covers; `uprobe` when calls
+/// were counted, else `sampling`; the instances; each function found with its range, BLAKE3 and
+/// count (calls, or samples) and top stacks; frames that could not be named (`unknowns`); the
+/// vulnerability, the image and the SBOM it is about; `symbolRefs` to the image's symbol
+/// bundle; and `replayToken`, the SHA-256 of the canonical inputs that reproduce the verdict.
+pub fn micro_witness(
+    assessment: &Assessment,
+    index: usize,
+    inputs: &ReplayInputs,
+) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let v = assessment.verdicts.get(index)?;
+    let runtime = v.runtime.as_ref()?;
+    if !matches!(runtime.outcome, "executed" | "never_executed") {
+        return None;
+    }
+    let binary = v.binary.as_ref()?;
+    let build_id = binary.build_id.as_ref()?;
+    let counted = runtime
+        .functions
+        .iter()
+        .any(|f| f.execution.calls > 0 || !f.execution.zeros.is_empty());
+    let mut windows: Vec<&crate::runtime::Window> = runtime
+        .functions
+        .iter()
+        .flat_map(|f| {
+            f.execution
+                .windows
+                .iter()
+                .chain(f.execution.zeros.iter().map(|z| &z.window))
+        })
+        .collect();
+    windows.sort();
+    let start = windows.iter().map(|w| w.start.as_str()).min()?;
+    let end = windows.iter().map(|w| w.end.as_str()).max()?;
+    let mut instances: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for f in &runtime.functions {
+        for z in &f.execution.zeros {
+            for pid in &z.instances {
+                instances.insert(format!("pid:{pid}"), json!({ "pid": pid }));
+            }
+        }
+        for p in &f.execution.processes {
+            let pid = p
+                .rsplit_once('[')
+                .and_then(|(_, rest)| rest.strip_suffix(']'))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(pid) = pid {
+                instances.insert(format!("pid:{pid}"), json!({ "pid": pid }));
+            }
+        }
+    }
+    let ranges: BTreeMap<&str, &crate::assess::FunctionFound> = v
+        .symbols
+        .iter()
+        .flat_map(|s| s.found.iter())
+        .map(|f| (f.sym.as_str(), f))
+        .collect();
+    let symbols: Vec<serde_json::Value> = runtime
+        .functions
+        .iter()
+        .map(|f| {
+            let mut s = json!({
+                "symbol": f.function,
+                "count": if counted { f.execution.calls } else { f.execution.samples },
+            });
+            if let Some(found) = ranges.get(f.function.as_str()) {
+                s["start"] = json!(found.start);
+                s["end"] = json!(found.end);
+                s["blake3"] = json!(found.blake3);
+                if let Some(d) = &found.demangled {
+                    s["demangled"] = json!(d);
+                }
+            }
+            if !f.execution.stacks.is_empty() {
+                s["stacks"] = json!(f.execution.stacks);
+            }
+            s
+        })
+        .collect();
+    let mut doc = json!({
+        "binary": {
+            "buildId": build_id,
+            "path": binary.path,
+        },
+        "window": {"start": start, "end": end},
+        "method": if counted { "uprobe" } else { "sampling" },
+        "instances": instances.into_values().collect::<Vec<_>>(),
+        "symbols": symbols,
+        "vulnerability": v.vulnerability,
+        "image": assessment.subject,
+        "sbom": assessment.sbom,
+        "outcome": runtime.outcome,
+    });
+    if let Some(sha) = &binary.sha256 {
+        doc["binary"]["sha256"] = json!(format!("sha256:{sha}"));
+    }
+    if let Some(until) = &runtime.valid_until {
+        doc["validUntil"] = json!(until);
+    }
+    if runtime.unknown_samples > 0 {
+        doc["unknowns"] = json!([{
+            "buildId": build_id,
+            "count": runtime.unknown_samples,
+            "reason": "frames of this binary no symbol source could name (unknown_state)",
+        }]);
+    }
+    if let Some(bundle) = &inputs.symbol_bundle {
+        doc["symbolRefs"] = json!([bundle]);
+    }
+    let token = json!({
+        "sbom": assessment.sbom,
+        "funcproof": binary.funcproof,
+        "advisories": v.advisories,
+        "inputs": inputs,
+    });
+    let token = stella_core::jcs::to_canonical(&token).ok()?;
+    doc["replayToken"] = json!(Digest::sha256(&token).to_string());
+    Some(doc)
 }

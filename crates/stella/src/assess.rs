@@ -13,7 +13,7 @@ use stella_core::Digest;
 use stella_core::media::{self, predicate};
 use stella_evidence::attached;
 use stella_evidence::layout::VEX_KIND;
-use stella_evidence::verify::claims::ASSESSMENT_KIND;
+use stella_evidence::verify::claims::{ASSESSMENT_KIND, MICRO_WITNESS_KIND};
 use stella_evidence::verify::{Replay, Status as VerifyStatus};
 use stella_oci::Reference;
 use stella_policy::assess::{self, Advisory, Body, LogRef, Proven};
@@ -133,7 +133,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         Some(t) => t,
         None => sbom_time(&sbom.document)?,
     };
-    if let Some(e) = &evidence {
+    if let Some(e) = evidence.as_ref().map(|r| &r.evidence) {
         let image_builds: BTreeSet<String> = examined
             .proven
             .iter()
@@ -168,12 +168,32 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         proofs: &proofs,
         advisories: &advisories,
         asked: &args.vuln,
-        runtime: evidence.as_ref(),
+        runtime: evidence.as_ref().map(|r| &r.evidence),
         runtime_policy: stella_policy::runtime::Policy {
             zero_valid_for: i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX),
         },
         now: Some(timestamp),
     });
+    let mut assessment = assessment;
+    let inputs = report::ReplayInputs {
+        witnesses: evidence
+            .as_ref()
+            .map(|r| r.witness_digests.clone())
+            .unwrap_or_default(),
+        profiles: evidence
+            .as_ref()
+            .map(|r| r.profile_digests.clone())
+            .unwrap_or_default(),
+        vex: priors.iter().map(|(id, _)| id.to_string()).collect(),
+        zero_valid_for: i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX),
+        issued: timestamp.to_string(),
+        symbol_bundle: examined
+            .verdicts
+            .iter()
+            .find(|v| v.kind == stella_evidence::verify::Scope::Symbols && v.ok)
+            .map(|v| v.digest.clone()),
+    };
+    let micro = micro_witnesses(&mut assessment, &inputs)?;
     let (evidence_bytes, evidence_id) =
         report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
     let ours = report::vex(
@@ -218,7 +238,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     };
 
     summary(&args.image, &assessment, &document);
-    let output = render(&args, &assessment, &evidence_id, &document)?;
+    let output = render(&args, &assessment, &evidence_id, &document, &micro)?;
     match (&args.output, output) {
         (Some(path), Some(bytes)) => write_atomically(path, &bytes)?,
         (None, Some(bytes)) => write_stdout(&bytes)?,
@@ -226,7 +246,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     }
 
     if args.attach {
-        attach(&args, home, &reference, &document, &evidence_bytes)?;
+        attach(&args, home, &reference, &document, &evidence_bytes, &micro)?;
     }
 
     let failed = args.fail_on.is_some_and(|threshold| {
@@ -262,39 +282,87 @@ fn sbom_time(sbom: &serde_json::Value) -> Result<jiff::Timestamp, CliError> {
     })
 }
 
+/// The micro-witness of every verdict runtime evidence decided, checked against its schema and
+/// canonical; each verdict names its micro-witness by canonical id.
+fn micro_witnesses(
+    assessment: &mut assess::Assessment,
+    inputs: &report::ReplayInputs,
+) -> Result<Vec<Vec<u8>>, CliError> {
+    let mut out = Vec::new();
+    for i in 0..assessment.verdicts.len() {
+        let Some(doc) = report::micro_witness(assessment, i, inputs) else {
+            continue;
+        };
+        stella_attest::predicates::validate(predicate::STELLA_MICRO_WITNESS, &doc).map_err(
+            |e| {
+                CliError::environment(anyhow!(
+                    "the micro-witness of verdict {i} breaks its schema: {e}"
+                ))
+            },
+        )?;
+        let bytes = stella_core::jcs::to_canonical(&doc)
+            .map_err(|e| CliError::environment(anyhow!("micro-witness: {e}")))?;
+        let id = Digest::sha256(&bytes).to_string();
+        let v = &mut assessment.verdicts[i];
+        if let Some(r) = v.runtime.as_mut() {
+            r.micro_witness = Some(id.clone());
+        }
+        v.note.push_str(&format!(" Micro-witness {id}."));
+        out.push(bytes);
+    }
+    Ok(out)
+}
+
 /// Largest witness report or profile read.
 const MAX_RUNTIME_BYTES: usize = 1 << 30;
+
+/// Runtime evidence read: indexed, with the digests of the files it came from.
+struct RuntimeInputs {
+    evidence: stella_policy::runtime::Evidence,
+    witness_digests: Vec<String>,
+    profile_digests: Vec<String>,
+}
 
 /// The witness reports and profiles, indexed; `None` when none is given.
 fn read_runtime(
     witnesses: &[PathBuf],
     profiles: &[PathBuf],
-) -> Result<Option<stella_policy::runtime::Evidence>, CliError> {
+) -> Result<Option<RuntimeInputs>, CliError> {
     if witnesses.is_empty() && profiles.is_empty() {
         return Ok(None);
     }
     let mut w = Vec::new();
+    let mut witness_digests = Vec::new();
     for p in witnesses {
-        for report in read_witness(p)? {
+        let (reports, digest) = read_witness(p)?;
+        witness_digests.push(digest);
+        for report in reports {
             w.push((p.display().to_string(), report));
         }
     }
-    let p = profiles
-        .iter()
-        .map(|p| {
-            let profile: stella_runtime::profile::Profile =
-                read_json(p, stella_runtime::profile::SCHEMA, "profile")?;
-            Ok((p.display().to_string(), profile))
-        })
-        .collect::<Result<Vec<_>, CliError>>()?;
-    Ok(Some(stella_policy::runtime::Evidence::new(&w, &p)))
+    let mut profile_digests = Vec::new();
+    let mut read_profiles = Vec::new();
+    for p in profiles {
+        let (profile, digest): (stella_runtime::profile::Profile, String) =
+            read_json(p, stella_runtime::profile::SCHEMA, "profile")?;
+        profile_digests.push(digest);
+        read_profiles.push((p.display().to_string(), profile));
+    }
+    Ok(Some(RuntimeInputs {
+        evidence: stella_policy::runtime::Evidence::new(&w, &read_profiles),
+        witness_digests,
+        profile_digests,
+    }))
 }
 
 /// A witness report: `stella witness --json`'s array (one object per symbol, each with its
 /// window and instances), or one report object.
-fn read_witness(path: &Path) -> Result<Vec<stella_runtime::witness::WitnessReport>, CliError> {
+fn read_witness(
+    path: &Path,
+) -> Result<(Vec<stella_runtime::witness::WitnessReport>, String), CliError> {
     let input = crate::input::Input::new(path.to_path_buf());
     let bytes = input.read(MAX_RUNTIME_BYTES)?;
+    let digest = Digest::sha256(&bytes).to_string();
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| CliError::input(anyhow!("{}: not JSON: {e}", input.name())))?;
     let objects = match value {
@@ -326,7 +394,7 @@ fn read_witness(path: &Path) -> Result<Vec<stella_runtime::witness::WitnessRepor
         }
         out.push(serde_json::from_value(object).map_err(|e| bad(i, e.to_string()))?);
     }
-    Ok(out)
+    Ok((out, digest))
 }
 
 /// A JSON document of `schema`, refused by name when it is another.
@@ -334,9 +402,10 @@ fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     schema: &str,
     what: &str,
-) -> Result<T, CliError> {
+) -> Result<(T, String), CliError> {
     let input = crate::input::Input::new(path.to_path_buf());
     let bytes = input.read(MAX_RUNTIME_BYTES)?;
+    let digest = Digest::sha256(&bytes).to_string();
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| CliError::input(anyhow!("{}: not JSON: {e}", input.name())))?;
     let found = value.get("schema").and_then(serde_json::Value::as_str);
@@ -346,7 +415,9 @@ fn read_json<T: serde::de::DeserializeOwned>(
             input.name()
         )));
     }
-    serde_json::from_value(value).map_err(|e| CliError::input(anyhow!("{}: {e}", input.name())))
+    let parsed = serde_json::from_value(value)
+        .map_err(|e| CliError::input(anyhow!("{}: {e}", input.name())))?;
+    Ok((parsed, digest))
 }
 
 fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, VexDocument)>, CliError> {
@@ -517,6 +588,7 @@ fn render(
     assessment: &assess::Assessment,
     evidence_id: &Digest,
     document: &VexDocument,
+    micro: &[Vec<u8>],
 ) -> Result<Option<Vec<u8>>, CliError> {
     let vex_format = match args.format {
         AssessFormat::Openvex => Some(VexFormat::OpenVex),
@@ -544,6 +616,13 @@ fn render(
                     "evidence".to_owned(),
                     serde_json::json!(evidence_id.to_string()),
                 );
+                let docs: Vec<serde_json::Value> = micro
+                    .iter()
+                    .filter_map(|m| serde_json::from_slice(m).ok())
+                    .collect();
+                if !docs.is_empty() {
+                    o.insert("microWitnesses".to_owned(), serde_json::Value::Array(docs));
+                }
             }
             let mut text = print::to_json(&ASSESS, &value)?;
             text.push('\n');
@@ -619,6 +698,7 @@ fn attach(
     reference: &Reference,
     document: &VexDocument,
     evidence: &[u8],
+    micro: &[Vec<u8>],
 ) -> Result<(), CliError> {
     if document.statements.is_empty() {
         eprintln!("nothing attached: no statement");
@@ -652,6 +732,21 @@ fn attach(
         log.as_deref(),
     )
     .map_err(err)?;
+    for (i, m) in micro.iter().enumerate() {
+        attached::attach_signed(
+            store.as_ref(),
+            &subject,
+            &name,
+            &format!("micro-witness-{i}.json"),
+            media::MICRO_WITNESS_JSON,
+            m,
+            predicate::STELLA_MICRO_WITNESS,
+            MICRO_WITNESS_KIND,
+            &signer,
+            log.as_deref(),
+        )
+        .map_err(err)?;
+    }
     let vex_attached = attached::attach_signed(
         store.as_ref(),
         &subject,
@@ -666,13 +761,14 @@ fn attach(
     )
     .map_err(err)?;
     eprintln!(
-        "attached to {} ({}): VEX {} (bundle {}), evidence {} (bundle {})",
+        "attached to {} ({}): VEX {} (bundle {}), evidence {} (bundle {}), {}",
         args.image,
         subject.digest,
         vex_attached.document.digest,
         vex_attached.bundle.digest,
         evidence_attached.document.digest,
-        evidence_attached.bundle.digest
+        evidence_attached.bundle.digest,
+        print::count(micro.len(), "micro-witness", "micro-witnesses")
     );
     Ok(())
 }

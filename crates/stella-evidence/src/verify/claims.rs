@@ -1,5 +1,6 @@
-//! The claims attached beside the evidence: VEX (`kind=vex`) and assessment evidence
-//! (`kind=assessment`, from `stella assess --attach`). They are not bound by the scan's record
+//! The claims attached beside the evidence: VEX (`kind=vex`), assessment evidence
+//! (`kind=assessment`) and the micro-witnesses runtime verdicts rest on (`kind=micro-witness`),
+//! from `stella assess --attach`. They are not bound by the scan's record
 //! — they come later — so each is judged on its own signature:
 //! - a bundle verifies with a trusted key, names the image and signs exactly the attached
 //!   document → verified;
@@ -21,6 +22,9 @@ use crate::layout::VEX_KIND;
 
 /// The `kind` annotation of an assessment's evidence.
 pub const ASSESSMENT_KIND: &str = "assessment";
+
+/// The `kind` annotation of a micro-witness (runtime evidence an assessment rests on).
+pub const MICRO_WITNESS_KIND: &str = "micro-witness";
 
 const VEX_MEDIA: [&str; 4] = [
     media::OPENVEX_JSON,
@@ -50,6 +54,14 @@ pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
                 media_types: &[media::ASSESSMENT_JSON],
                 predicate_types: &[],
                 kind: ASSESSMENT_KIND,
+            },
+        ),
+        (
+            Scope::MicroWitness,
+            Wanted {
+                media_types: &[media::MICRO_WITNESS_JSON],
+                predicate_types: &[],
+                kind: MICRO_WITNESS_KIND,
             },
         ),
     ] {

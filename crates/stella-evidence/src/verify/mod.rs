@@ -17,7 +17,7 @@
 //!    included), the symbol bundle (each table must be a verified FuncProof's, and agree with
 //!    it), and every referrer it lists must still be attached. Other artifacts of Stella's types
 //!    are reported as superseded (bound by another trusted record) or untrusted, never used.
-//! 4. Claims attached later beside the evidence — VEX, assessments — are judged each on its own
+//! 4. Claims attached later beside the evidence — VEX, assessments, micro-witnesses — are judged each on its own
 //!    signature ([`claims`]): one a trusted key signed but that was changed since fails the
 //!    image; an unsigned one, or one signed by another key, is listed as untrusted.
 //!
@@ -71,6 +71,9 @@ pub enum Scope {
     Vex,
     /// An assessment's evidence attached beside it.
     Assessment,
+    /// A micro-witness (runtime evidence) attached beside it.
+    #[serde(rename = "micro-witness")]
+    MicroWitness,
 }
 
 impl Scope {
@@ -84,6 +87,7 @@ impl Scope {
             Scope::Symbols => "symbols",
             Scope::Vex => "vex",
             Scope::Assessment => "assessment",
+            Scope::MicroWitness => "micro-witness",
         }
     }
 

@@ -223,6 +223,67 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
             .is_some_and(|n| n.contains("VEX → affected")),
         "{v:#}"
     );
+    // The micro-witness that carries it: schema-checked, named by the verdict, reproducible.
+    let id = v["runtime"]["microWitness"]
+        .as_str()
+        .expect("linked")
+        .to_owned();
+    let mw = report["microWitnesses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| {
+            m["binary"]["path"] == "/usr/bin/waits" && m["vulnerability"] == v["vulnerability"]
+        })
+        .unwrap_or_else(|| panic!("no micro-witness: {report:#}"))
+        .clone();
+    assert_eq!(mw["method"], "uprobe");
+    assert!(
+        mw["symbols"][0]["count"].as_u64().is_some_and(|c| c > 10),
+        "{mw:#}"
+    );
+    assert!(
+        mw["replayToken"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("sha256:")),
+        "{mw:#}"
+    );
+    let (_, again, _) = assess(&home, &image, &["--witness", &hot.to_string_lossy()]);
+    assert_eq!(
+        verdict_of(&again, "/usr/bin/waits")["runtime"]["microWitness"],
+        id.as_str()
+    );
+
+    // Signed, logged and attached with the VEX; the auditor's replay checks it.
+    let attached = stella(&home)
+        .args(["assess", "--image", &image, "--advisories"])
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .arg("--witness")
+        .arg(&hot)
+        .args(["--attach", "--format", "table"])
+        .output()
+        .expect("runs");
+    assert!(
+        attached.status.success(),
+        "{}",
+        String::from_utf8_lossy(&attached.stderr)
+    );
+    let verified = stella(&home)
+        .args(["verify", "--image", &image, "--json"])
+        .output()
+        .expect("runs");
+    let verdicts: Value = serde_json::from_slice(&verified.stdout).expect("verify JSON");
+    assert_eq!(verified.status.code(), Some(0), "{verdicts:#}");
+    for kind in ["vex", "assessment", "micro-witness"] {
+        assert!(
+            verdicts["artifacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["kind"] == kind && a["status"] == "verified"),
+            "{kind}: {verdicts:#}"
+        );
+    }
 
     // A vendor said not_affected for the image; what ran outranks it.
     let purl = report["subject"].as_str().expect("subject").to_owned();
