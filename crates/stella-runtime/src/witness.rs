@@ -121,7 +121,8 @@ pub struct WitnessReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// Processes the counts cover: those with the binary mapped at the start or the end of the
-    /// window, and those that called a watched function.
+    /// window, and those that called a watched function (with `pid`, that process only if it is
+    /// one of them: otherwise none, and the counts cover nothing).
     pub instances: Vec<u32>,
     /// Calls the kernel could not count (a map was full); non-zero makes counts lower bounds.
     pub lost: u64,
@@ -350,8 +351,11 @@ pub fn watch(
             }
         })
         .collect();
+    // One process asked for is an instance only if it had the binary mapped (or called into
+    // it): a zero from a process that never maps the binary covers nothing.
     let instances = match options.pid {
-        Some(pid) => vec![pid],
+        Some(pid) if instances.contains(&pid) => vec![pid],
+        Some(_) => Vec::new(),
         None => instances.into_iter().collect(),
     };
     Ok(WitnessReport {

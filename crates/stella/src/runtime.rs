@@ -227,6 +227,14 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
             }
         }
     }
+    if let Some(pid) = report.pid
+        && report.instances.is_empty()
+    {
+        eprintln!(
+            "pid {pid} never mapped {} during the window: its counts cover nothing",
+            args.binary.display()
+        );
+    }
     let bytes = if args.json {
         // One object per symbol, each saying what its count covers.
         let objects: Vec<Value> = report

@@ -575,3 +575,43 @@ fn without_the_capabilities_the_error_names_them_and_exits_3() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn a_process_that_never_maps_the_binary_is_no_instance_of_it() {
+    require_root("witness");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = hot_binary(dir.path(), "hot", &["-O2", "-g"]);
+    // `sleep` never maps the hot binary: a zero from it would mean nothing.
+    let other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep starts");
+    let other = Running(other);
+    let out = stella(dir.path())
+        .args(["witness", "--binary"])
+        .arg(&binary)
+        .args([
+            "--symbol",
+            "vuln_parse",
+            "--pid",
+            &other.0.id().to_string(),
+            "--duration",
+            "1s",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report[0]["calls"], 0);
+    assert_eq!(report[0]["instances"], serde_json::json!([]), "{report}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("its counts cover nothing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
