@@ -14,8 +14,10 @@
 //! Frames of the binary that could not be named are counted as `unknown` for that BuildID:
 //! they may hide the function, so a profile with them never helps a `not_affected`.
 //!
-//! A report whose witness names no BuildID cannot be tied to a binary of the image and is not
-//! used (reported by [`Evidence::unused`]).
+//! A report whose witness names no BuildID cannot be tied to a binary of the image, and a report
+//! or profile whose window ends before it starts (a clock that went backwards) or is not RFC
+//! 3339 cannot say when: neither is used, each is named by [`Evidence::unused`]. Reports from
+//! several agents add up: calls and samples are summed, a zero counts only its own instances.
 //!
 //! Not here: taking the evidence (`stella-runtime`), the verdict rules (`crate::assess`).
 
@@ -49,6 +51,26 @@ pub struct Window {
     pub start: String,
     /// End.
     pub end: String,
+}
+
+impl Window {
+    /// Why the window cannot be used: times that are not RFC 3339, or an end before the start
+    /// (a clock that went backwards).
+    fn problem(&self) -> Option<String> {
+        let start = self.start.parse::<jiff::Timestamp>();
+        let end = self.end.parse::<jiff::Timestamp>();
+        match (start, end) {
+            (Ok(s), Ok(e)) if e < s => Some(format!(
+                "the window ends ({}) before it starts ({}): a clock went backwards; not used",
+                self.end, self.start
+            )),
+            (Ok(_), Ok(_)) => None,
+            _ => Some(format!(
+                "the window {:?}..{:?} is not RFC 3339; not used",
+                self.start, self.end
+            )),
+        }
+    }
 }
 
 /// What ran of one function of one binary.
@@ -130,6 +152,10 @@ impl Evidence {
                 start: report.window.start.clone(),
                 end: report.window.end.clone(),
             };
+            if let Some(why) = window.problem() {
+                e.unused.push(format!("{source}: {why}"));
+                continue;
+            }
             for w in &report.witnesses {
                 let Some(build_id) = w.build_id.clone() else {
                     e.unused.push(format!(
@@ -159,11 +185,15 @@ impl Evidence {
                 }
             }
         }
-        for (_, profile) in profiles {
+        for (source, profile) in profiles {
             let window = profile.window.as_ref().map(|w| Window {
                 start: w.start.clone(),
                 end: w.end.clone(),
             });
+            if let Some(why) = window.as_ref().and_then(Window::problem) {
+                e.unused.push(format!("{source}: {why}"));
+                continue;
+            }
             let total: u64 = profile.stacks.iter().map(|s| s.count).sum();
             let mut profile_builds: BTreeSet<String> = BTreeSet::new();
             for stack in &profile.stacks {

@@ -869,3 +869,47 @@ fn sampled_stacks_show_what_ran_and_not_seeing_proves_nothing() {
         v.note
     );
 }
+
+#[test]
+fn evidence_whose_clock_went_backwards_is_named_and_not_used() {
+    let mut case = two_rust_binaries(smallvec_advisory());
+    let mut backwards = witness(INSERT_MANY, 17, &[41], "2026-03-01T11:00:00Z");
+    backwards.window.start = "2026-03-01T12:00:00Z".to_owned();
+    let evidence =
+        stella_policy::runtime::Evidence::new(&[("agent-b.json".to_owned(), backwards)], &[]);
+    assert_eq!(evidence.unused().len(), 1);
+    assert!(
+        evidence.unused()[0].contains("agent-b.json: the window ends"),
+        "{:?}",
+        evidence.unused()
+    );
+    case.runtime = Some(evidence);
+    assert_eq!(uses_verdict(&case).status, Status::UnderInvestigation);
+}
+
+#[test]
+fn two_agents_reports_add_up() {
+    let mut case = two_rust_binaries(smallvec_advisory());
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[
+            (
+                "agent-a.json".to_owned(),
+                witness(INSERT_MANY, 5, &[41], "2026-03-01T14:00:00Z"),
+            ),
+            (
+                "agent-b.json".to_owned(),
+                witness(INSERT_MANY, 7, &[41], "2026-03-01T14:00:00Z"),
+            ),
+        ],
+        &[],
+    ));
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::Affected);
+    let calls: u64 = v
+        .runtime
+        .iter()
+        .flat_map(|r| r.functions.iter())
+        .map(|f| f.execution.calls)
+        .sum();
+    assert_eq!(calls, 12);
+}
