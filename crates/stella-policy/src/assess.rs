@@ -620,8 +620,6 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         components_count += binary.components.len();
         let proof = input.proofs.get(&binary.funcproof).copied();
         proven += usize::from(proof.is_some());
-        let demangled = proof.map(|p| demangled_names(p.proof)).unwrap_or_default();
-        let names = proof.map(|p| Names::new(p.proof, &demangled));
         // The library releases the binary's own banners name (`pkg:generic/zlib` → `1.2.13`).
         let banners: BTreeMap<String, String> = binary
             .components
@@ -652,6 +650,12 @@ pub fn assess(input: &Input<'_>) -> Assessment {
                 &covered,
             ));
         }
+        if tied.is_empty() {
+            continue;
+        }
+        // The binary's names, demangled once, only for binaries some advisory speaks about.
+        let demangled = proof.map(|p| demangled_names(p.proof)).unwrap_or_default();
+        let names = proof.map(|p| Names::new(p.proof, &demangled));
         for (component, key, entries) in &tied {
             for group in groups(entries, input.advisories) {
                 let verdict = decide(

@@ -20,6 +20,7 @@
 //! What this crate does not own: what advisories mean (`stella-advisory`), evidence (the OCI
 //! store and the transparency log), or fetching.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr as _;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -152,6 +153,23 @@ pub enum Outcome {
         /// The source it was imported from.
         existing_source: String,
     },
+}
+
+/// An advisory's document as stored, with what finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    /// Its id.
+    pub id: String,
+    /// Where it came from (`osv`, `rustsec`, `overlay`).
+    pub source: String,
+    /// One line.
+    pub summary: Option<String>,
+    /// The document as imported (its SHA-256 checked).
+    pub document: String,
+    /// Other ids of the same vulnerability, sorted.
+    pub aliases: Vec<String>,
+    /// The `(ecosystem, name)` of each package it affects, sorted.
+    pub packages: Vec<(String, String)>,
 }
 
 /// An advisory's listing.
@@ -421,6 +439,91 @@ impl Store {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+
+    /// Every advisory that affects a package named one of `names` (any ecosystem: the caller
+    /// filters), and every advisory with a package of ecosystem `GIT` (Stella's overlay names
+    /// upstream libraries by repository): their documents, checked against their recorded
+    /// SHA-256, with their aliases. What an assessment needs, in a few queries.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; [`StoreError::Tampered`] for a document changed outside Stella.
+    pub async fn documents_for(&self, names: &[String]) -> Result<Vec<StoredDocument>, StoreError> {
+        /// Names per query: within SQLite's and PostgreSQL's parameter limits.
+        const CHUNK: usize = 500;
+        let mut found: BTreeMap<String, StoredDocument> = BTreeMap::new();
+        let mut packages: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        let select = "SELECT a.id, a.source, a.summary, a.document, a.document_sha256, \
+                      p.ecosystem, p.name FROM advisories a JOIN advisory_packages p \
+                      ON p.advisory_id = a.id WHERE ";
+        let mut queries: Vec<(String, Vec<&str>)> =
+            vec![(format!("{select}p.ecosystem = $1"), vec!["GIT"])];
+        for chunk in names.chunks(CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            queries.push((
+                format!("{select}p.name IN ({})", placeholders.join(", ")),
+                chunk.iter().map(String::as_str).collect(),
+            ));
+        }
+        for (sql, binds) in &queries {
+            let mut query = sqlx::query(sql);
+            for b in binds {
+                query = query.bind(*b);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let id: String = row.try_get(0)?;
+                packages
+                    .entry(id.clone())
+                    .or_default()
+                    .insert((row.try_get(5)?, row.try_get(6)?));
+                if found.contains_key(&id) {
+                    continue;
+                }
+                let document: String = row.try_get(3)?;
+                let recorded: String = row.try_get(4)?;
+                if Digest::sha256(document.as_bytes()).hex() != recorded {
+                    return Err(StoreError::Tampered { id });
+                }
+                found.insert(
+                    id.clone(),
+                    StoredDocument {
+                        id,
+                        source: row.try_get(1)?,
+                        summary: row.try_get(2)?,
+                        document,
+                        aliases: Vec::new(),
+                        packages: Vec::new(),
+                    },
+                );
+            }
+        }
+        let ids: Vec<String> = found.keys().cloned().collect();
+        for chunk in ids.chunks(CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT advisory_id, alias FROM advisory_aliases WHERE advisory_id IN ({}) \
+                 ORDER BY advisory_id, alias",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let id: String = row.try_get(0)?;
+                if let Some(d) = found.get_mut(&id) {
+                    d.aliases.push(row.try_get(1)?);
+                }
+            }
+        }
+        for (id, d) in &mut found {
+            d.packages = packages
+                .remove(id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+        }
+        Ok(found.into_values().collect())
     }
 
     /// How many advisories are stored.

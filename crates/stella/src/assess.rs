@@ -18,7 +18,7 @@ use stella_evidence::verify::{Replay, Status as VerifyStatus};
 use stella_oci::Reference;
 use stella_policy::assess::{self, Advisory, Body, LogRef, Proven};
 use stella_policy::{components, report};
-use stella_store::AdvisoryRow;
+use stella_store::{AdvisoryRow, StoredDocument};
 use stella_vex::{VexDocument, VexFormat, merge, read};
 
 use crate::cli::{AssessArgs, AssessFormat, DbArgs, FailOn};
@@ -434,7 +434,7 @@ fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, VexDocument)>, CliError
 }
 
 /// The advisory a stored row holds.
-fn advisory_of(row: AdvisoryRow) -> Result<Advisory, CliError> {
+fn advisory_of(row: StoredDocument) -> Result<Advisory, CliError> {
     let bad = |e: &dyn std::fmt::Display| {
         CliError::input(anyhow!("advisory {} ({}): {e}", row.id, row.source))
     };
@@ -466,7 +466,7 @@ fn load_advisories(
     asked: &[String],
     home: &Path,
 ) -> Result<Vec<Advisory>, CliError> {
-    let mut rows: Vec<AdvisoryRow> = Vec::new();
+    let mut rows: Vec<StoredDocument> = Vec::new();
     let default = [String::new()];
     let sources: &[String] = if sources.is_empty() {
         &default
@@ -493,7 +493,7 @@ fn load_advisories(
         } else {
             let files = crate::advisories::files(&[PathBuf::from(source)])?;
             for f in files {
-                rows.push(crate::advisories::row_of(&f)?);
+                rows.push(stored(crate::advisories::row_of(&f)?));
             }
         }
     }
@@ -519,7 +519,7 @@ async fn from_store(
     keys: &BTreeSet<(String, String)>,
     asked: &[String],
     home: &Path,
-) -> Result<Vec<AdvisoryRow>, CliError> {
+) -> Result<Vec<StoredDocument>, CliError> {
     let store = crate::advisories::open(db, home).await?;
     let total = store.count().await.map_err(CliError::kinded)?;
     if total == 0 {
@@ -530,36 +530,56 @@ async fn from_store(
             db.db.as_deref().unwrap_or("$STELLA_HOME/stella.db")
         )));
     }
-    let mut ids = BTreeSet::new();
-    for (ecosystem, name) in keys {
-        let base = ecosystem.split(':').next().unwrap_or(ecosystem);
-        if base == "GIT" {
-            continue;
-        }
-        for l in store
-            .list(Some(base), Some(name))
-            .await
-            .map_err(CliError::kinded)?
-        {
-            ids.insert(l.id);
-        }
-    }
-    // Stella's overlay: upstream libraries and the distribution packages that ship them.
-    for l in store
-        .list(Some("GIT"), None)
+    // One pass over the packages the image's components name (and the overlay), filtered
+    // here by ecosystem; then each asked id.
+    let names: Vec<String> = keys
+        .iter()
+        .filter(|(e, _)| e != "GIT")
+        .map(|(_, n)| n.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let wanted: BTreeSet<(&str, &str)> = keys
+        .iter()
+        .map(|(e, n)| (e.split(':').next().unwrap_or(e), n.as_str()))
+        .collect();
+    let mut docs: Vec<StoredDocument> = store
+        .documents_for(&names)
         .await
         .map_err(CliError::kinded)?
-    {
-        ids.insert(l.id);
-    }
-    let mut rows = Vec::new();
-    for id in ids.iter().chain(asked) {
+        .into_iter()
+        .filter(|d| {
+            d.packages.iter().any(|(e, n)| {
+                e == "GIT" || wanted.contains(&(e.split(':').next().unwrap_or(e), n.as_str()))
+            })
+        })
+        .collect();
+    for id in asked {
+        if docs.iter().any(|d| d.id == *id || d.aliases.contains(id)) {
+            continue;
+        }
         if let Some(row) = store.get(id).await.map_err(CliError::kinded)? {
-            rows.push(row);
+            docs.push(stored(row));
         }
     }
     store.close().await;
-    Ok(rows)
+    Ok(docs)
+}
+
+/// A row read from a file, as the store would give it.
+fn stored(row: AdvisoryRow) -> StoredDocument {
+    StoredDocument {
+        packages: row
+            .packages
+            .iter()
+            .map(|p| (p.ecosystem.clone(), p.name.clone()))
+            .collect(),
+        id: row.id,
+        source: row.source,
+        summary: row.summary,
+        document: row.document,
+        aliases: row.aliases,
+    }
 }
 
 fn summary(image: &str, a: &assess::Assessment, document: &VexDocument) {

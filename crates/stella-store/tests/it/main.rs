@@ -232,3 +232,66 @@ fn another_scheme_is_refused_by_name() {
         ));
     });
 }
+
+#[test]
+fn documents_for_packages_come_in_one_pass_with_their_aliases() {
+    on_sqlite(documents_for_packages);
+}
+
+#[test]
+fn on_postgresql_documents_for_packages_come_in_one_pass_with_their_aliases() {
+    on_postgres(
+        "on_postgresql_documents_for_packages_come_in_one_pass_with_their_aliases",
+        documents_for_packages,
+    );
+}
+
+fn documents_for_packages(url: &str) {
+    let mut overlay = row("STELLA-CVE-2022-37434", "overlay", "2024-01-01T00:00:00Z");
+    overlay.aliases = vec!["CVE-2022-37434".to_owned()];
+    overlay.packages[0].ecosystem = "GIT".to_owned();
+    overlay.packages[0].name = "https://github.com/madler/zlib".to_owned();
+    let mut other = row("RUSTSEC-2021-0003", "rustsec", "2021-01-01");
+    other.aliases = Vec::new();
+    other.packages[0].ecosystem = "crates.io".to_owned();
+    other.packages[0].name = "smallvec".to_owned();
+    // Many names, more than one query's worth.
+    let names: Vec<String> = (0..1200)
+        .map(|i| format!("pkg{i}"))
+        .chain(["stdlib".to_owned()])
+        .collect();
+    runtime().block_on(async {
+        let store = Store::open(url).await.unwrap();
+        store
+            .import(&[
+                row("GO-2022-0969", "osv", "2024-01-01T00:00:00Z"),
+                overlay,
+                other,
+            ])
+            .await
+            .unwrap();
+        let docs = store.documents_for(&names).await.unwrap();
+        let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["GO-2022-0969", "STELLA-CVE-2022-37434"],
+            "the overlay always"
+        );
+        assert_eq!(docs[0].aliases, ["CVE-2022-27664"]);
+        assert_eq!(docs[0].packages, [("Go".to_owned(), "stdlib".to_owned())]);
+        assert!(docs[0].document.contains("GO-2022-0969"));
+        store.close().await;
+    });
+    tamper(
+        url,
+        "UPDATE advisories SET document = '{}' WHERE id = 'GO-2022-0969'",
+    );
+    runtime().block_on(async {
+        let store = Store::open(url).await.unwrap();
+        assert!(matches!(
+            store.documents_for(&names).await,
+            Err(StoreError::Tampered { id }) if id == "GO-2022-0969"
+        ));
+        store.close().await;
+    });
+}
