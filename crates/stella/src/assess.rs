@@ -1,7 +1,9 @@
 //! `stella assess`: the command line of `stella_policy`. It verifies the image's evidence (as
-//! `stella verify`), loads the advisories that can match its components, runs the assessment,
-//! merges prior VEX, prints or writes the result, and with `--attach` signs and attaches the
-//! VEX and its evidence. The rules live in `stella_policy::assess`.
+//! `stella verify`), loads the advisories that can match its components and the runtime
+//! evidence given (witness reports, profiles), runs the assessment, makes the micro-witness of
+//! every verdict runtime evidence decided, merges prior VEX (statements resting on execution
+//! first), prints or writes the result, and with `--attach` signs and attaches the VEX, its
+//! evidence and the micro-witnesses. The rules live in `stella_policy::assess`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
