@@ -43,9 +43,15 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             ))
         })?),
     };
-    // Prior VEX and the policy are read before anything slow, so a typo fails fast.
-    let (policy, _) = crate::vex::policy_file(args.policy.as_deref())?;
+    // Prior VEX and the policy are read before anything slow, so a typo fails fast; the
+    // policy's `file` sources name --vex files, as `stella vex merge`'s name its inputs.
     let priors = read_priors(&args.vex)?;
+    let names: BTreeMap<Digest, String> = priors
+        .iter()
+        .map(|(id, name, _)| (id.clone(), name.clone()))
+        .collect();
+    let policy = crate::vex::policy(args.policy.as_deref(), &names)?;
+    let zero_valid_for = i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX);
     let evidence = read_runtime(&args.witness, &args.profile)?;
 
     let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
@@ -163,7 +169,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             eprintln!("runtime evidence not used: {u}");
         }
     }
-    let assessment = assess::assess(&assess::Input {
+    let mut assessment = assess::assess(&assess::Input {
         subject,
         sbom_id: sbom.canonical_id.clone(),
         sbom: &sbom.document,
@@ -171,12 +177,9 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         advisories: &advisories,
         asked: &args.vuln,
         runtime: evidence.as_ref().map(|r| &r.evidence),
-        runtime_policy: stella_policy::runtime::Policy {
-            zero_valid_for: i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX),
-        },
+        runtime_policy: stella_policy::runtime::Policy { zero_valid_for },
         now: Some(timestamp),
     });
-    let mut assessment = assessment;
     let inputs = report::ReplayInputs {
         witnesses: evidence
             .as_ref()
@@ -186,13 +189,16 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             .as_ref()
             .map(|r| r.profile_digests.clone())
             .unwrap_or_default(),
-        vex: priors.iter().map(|(id, _)| id.to_string()).collect(),
-        zero_valid_for: i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX),
+        vex: priors.iter().map(|(id, _, _)| id.to_string()).collect(),
+        zero_valid_for,
         issued: timestamp.to_string(),
         symbol_bundle: examined
             .verdicts
             .iter()
-            .find(|v| v.kind == stella_evidence::verify::Scope::Symbols && v.ok)
+            .find(|v| {
+                v.kind == stella_evidence::verify::Scope::Symbols
+                    && v.status == VerifyStatus::Verified
+            })
             .map(|v| v.digest.clone()),
     };
     let micro = micro_witnesses(&mut assessment, &inputs)?;
@@ -233,7 +239,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             }
             merger.add(&id, &part).map_err(CliError::kinded)?;
         }
-        for (id, prior) in &priors {
+        for (id, _, prior) in &priors {
             merger.add(id, prior).map_err(CliError::kinded)?;
         }
         merger.finish_document()
@@ -422,7 +428,8 @@ fn read_json<T: serde::de::DeserializeOwned>(
     Ok((parsed, digest))
 }
 
-fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, VexDocument)>, CliError> {
+/// Each prior VEX document: its canonical id, its name (the file as given), the document.
+fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, String, VexDocument)>, CliError> {
     paths
         .iter()
         .map(|p| {
@@ -430,7 +437,7 @@ fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, VexDocument)>, CliError
             let bytes = input.read(MAX_VEX_BYTES)?;
             let r = read::read(&bytes, &Default::default())
                 .map_err(|e| CliError::kinded(e).context(input.name()))?;
-            Ok((r.canonical_id, r.document))
+            Ok((r.canonical_id, input.name(), r.document))
         })
         .collect()
 }

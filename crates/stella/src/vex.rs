@@ -441,7 +441,7 @@ type ByFile = BTreeMap<String, (i64, usize)>;
 
 /// The policy in `path`, with its `file` sources (by the name a document is given as) apart:
 /// a document's canonical id is known only once it is read.
-pub(crate) fn policy_file(path: Option<&Path>) -> Result<(Policy, ByFile), CliError> {
+fn policy_file(path: Option<&Path>) -> Result<(Policy, ByFile), CliError> {
     let mut by_file = BTreeMap::new();
     let mut policy = Policy::default();
     let Some(path) = path else {
@@ -486,7 +486,10 @@ pub(crate) fn policy_file(path: Option<&Path>) -> Result<(Policy, ByFile), CliEr
 }
 
 /// The policy in `path`, its `file` sources resolved through the inputs' names.
-fn policy(path: Option<&Path>, names: &BTreeMap<Digest, String>) -> Result<Policy, CliError> {
+pub(crate) fn policy(
+    path: Option<&Path>,
+    names: &BTreeMap<Digest, String>,
+) -> Result<Policy, CliError> {
     let (mut policy, by_file) = policy_file(path)?;
     for (file, (priority, i)) in by_file {
         let digest = names

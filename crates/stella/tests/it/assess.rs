@@ -483,6 +483,14 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
     let bad = work.path().join("bad.json");
     std::fs::write(&bad, b"{\"statements\": [").expect("write");
     let bad = bad.to_string_lossy().into_owned();
+    // A policy that ranks a --vex file that was not given names it (as `stella vex merge`).
+    let policy = work.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        br#"{"schema": "stella.vex-policy/v1", "sources": [{"file": "vendor.json", "priority": 10}]}"#,
+    )
+    .expect("write");
+    let policy = policy.to_string_lossy().into_owned();
     for (args, expected) in [
         (vec!["--advisories", &*db, "--vex", &*bad], "bad.json"),
         (vec!["--advisories", &*bad], "bad.json"),
@@ -491,6 +499,10 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
             "--issued",
         ),
         (vec!["--advisories", &*db, "--policy", &*bad], "bad.json"),
+        (
+            vec!["--advisories", &*db, "--policy", &*policy],
+            "\"vendor.json\" is not one of the documents given",
+        ),
     ] {
         let (code, _, stderr) = assess(&home, &image, &args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
