@@ -293,19 +293,31 @@ pub struct ReplayInputs {
 /// count (calls, or samples) and top stacks; frames that could not be named (`unknowns`); the
 /// vulnerability, the image and the SBOM it is about; `symbolRefs` to the image's symbol
 /// bundle; and `replayToken`, the SHA-256 of the canonical inputs that reproduce the verdict.
+///
+/// # Errors
+/// [`ReportError::Canonical`] when the replay token's inputs cannot be canonicalised.
 pub fn micro_witness(
     assessment: &Assessment,
     index: usize,
     inputs: &ReplayInputs,
-) -> Option<serde_json::Value> {
+) -> Result<Option<serde_json::Value>, ReportError> {
     use serde_json::json;
-    let v = assessment.verdicts.get(index)?;
-    let runtime = v.runtime.as_ref()?;
-    if !matches!(runtime.outcome, "executed" | "never_executed") {
-        return None;
-    }
-    let binary = v.binary.as_ref()?;
-    let build_id = binary.build_id.as_ref()?;
+    let Some(v) = assessment.verdicts.get(index) else {
+        return Ok(None);
+    };
+    let Some(runtime) = v.runtime.as_ref() else {
+        return Ok(None);
+    };
+    // Runtime evidence decides only for a binary named by its BuildID, over some window.
+    let (Some(binary), true) = (
+        v.binary.as_ref(),
+        matches!(runtime.outcome, "executed" | "never_executed"),
+    ) else {
+        return Ok(None);
+    };
+    let Some(build_id) = binary.build_id.as_ref() else {
+        return Ok(None);
+    };
     let counted = runtime
         .functions
         .iter()
@@ -321,8 +333,12 @@ pub fn micro_witness(
         })
         .collect();
     windows.sort();
-    let start = windows.iter().map(|w| w.start.as_str()).min()?;
-    let end = windows.iter().map(|w| w.end.as_str()).max()?;
+    let (Some(start), Some(end)) = (
+        windows.iter().map(|w| w.start.as_str()).min(),
+        windows.iter().map(|w| w.end.as_str()).max(),
+    ) else {
+        return Ok(None);
+    };
     let mut instances: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for f in &runtime.functions {
         for z in &f.execution.zeros {
@@ -404,7 +420,7 @@ pub fn micro_witness(
         "advisories": v.advisories,
         "inputs": inputs,
     });
-    let token = stella_core::jcs::to_canonical(&token).ok()?;
+    let token = stella_core::jcs::to_canonical(&token)?;
     doc["replayToken"] = json!(Digest::sha256(&token).to_string());
-    Some(doc)
+    Ok(Some(doc))
 }

@@ -298,7 +298,9 @@ fn micro_witnesses(
 ) -> Result<Vec<Vec<u8>>, CliError> {
     let mut out = Vec::new();
     for i in 0..assessment.verdicts.len() {
-        let Some(doc) = report::micro_witness(assessment, i, inputs) else {
+        let Some(doc) = report::micro_witness(assessment, i, inputs)
+            .map_err(|e| CliError::environment(anyhow!("micro-witness of verdict {i}: {e}")))?
+        else {
             continue;
         };
         stella_attest::predicates::validate(predicate::STELLA_MICRO_WITNESS, &doc).map_err(

@@ -324,50 +324,71 @@ fn openvex_peer_accepts(test: &str, file: &Path) {
     );
 }
 
-/// Two Rust programs depending on smallvec 1.6.0 (RUSTSEC-2021-0003: `insert_many`), one
-/// calling it; built with cargo into `root/usr/bin`.
-fn build_rust(work: &Path, root: &Path) -> Result<(), String> {
-    let project = work.join("smallvec-users");
-    std::fs::create_dir_all(project.join("src/bin")).map_err(|e| e.to_string())?;
+/// Rust programs depending on smallvec 1.6.0 (RUSTSEC-2021-0003: `insert_many`), one cargo
+/// project in `work/<project>` with `bins` as `(name, source)`, built with cargo (debug: nothing
+/// inlined) and copied into `root/usr/bin`.
+pub(crate) fn smallvec_programs(
+    work: &Path,
+    project: &str,
+    bins: &[(&str, &str)],
+    root: &Path,
+) -> Result<(), String> {
+    let dir = work.join(project);
+    let io = |e: std::io::Error| e.to_string();
+    std::fs::create_dir_all(dir.join("src/bin")).map_err(io)?;
     std::fs::write(
-        project.join("Cargo.toml"),
-        "[package]\nname = \"smallvec-users\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{project}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n"
+        ),
     )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        project.join("src/bin/inserts.rs"),
-        "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
-         v.push(std::env::args().count() as u8);\n    v.insert_many(0, std::env::args().map(|a| a.len() as u8));\n    \
-         println!(\"{}\", v.len());\n}\n",
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        project.join("src/bin/pushes.rs"),
-        "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
-         for a in std::env::args() {\n        v.push(a.len() as u8);\n    }\n    println!(\"{}\", v.len());\n}\n",
-    )
-    .map_err(|e| e.to_string())?;
+    .map_err(io)?;
+    for (name, source) in bins {
+        std::fs::write(dir.join("src/bin").join(format!("{name}.rs")), source).map_err(io)?;
+    }
     let target = work.join("target");
     let out = Process::new(env!("CARGO"))
         .args(["build", "--quiet", "--bins"])
-        .current_dir(&project)
+        .current_dir(&dir)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .output()
-        .map_err(|e| e.to_string())?;
+        .map_err(io)?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    std::fs::create_dir_all(root.join("usr/bin")).map_err(|e| e.to_string())?;
-    for bin in ["inserts", "pushes"] {
+    std::fs::create_dir_all(root.join("usr/bin")).map_err(io)?;
+    for (name, _) in bins {
         std::fs::copy(
-            target.join("debug").join(bin),
-            root.join("usr/bin").join(bin),
+            target.join("debug").join(name),
+            root.join("usr/bin").join(name),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(io)?;
     }
     Ok(())
+}
+
+/// `inserts` calls `insert_many`, `pushes` does not.
+fn build_rust(work: &Path, root: &Path) -> Result<(), String> {
+    smallvec_programs(
+        work,
+        "smallvec-users",
+        &[
+            (
+                "inserts",
+                "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
+                 v.push(std::env::args().count() as u8);\n    v.insert_many(0, std::env::args().map(|a| a.len() as u8));\n    \
+                 println!(\"{}\", v.len());\n}\n",
+            ),
+            (
+                "pushes",
+                "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
+                 for a in std::env::args() {\n        v.push(a.len() as u8);\n    }\n    println!(\"{}\", v.len());\n}\n",
+            ),
+        ],
+        root,
+    )
 }
 
 #[test]

@@ -42,49 +42,26 @@ impl Drop for Running {
 
 /// `waits` calls `insert_many` every 20 ms once its trigger file exists; `lacks` never links it.
 fn build(work: &Path, root: &Path) -> Result<(), String> {
-    let project = work.join("trigger");
-    std::fs::create_dir_all(project.join("src/bin")).map_err(|e| e.to_string())?;
-    std::fs::write(
-        project.join("Cargo.toml"),
-        "[package]\nname = \"trigger\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
+    crate::assess::smallvec_programs(
+        work,
+        "trigger",
+        &[
+            (
+                "waits",
+                "use smallvec::SmallVec;\nuse std::{path::Path, thread::sleep, time::Duration};\n\
+                 fn main() {\n    let trigger = std::env::args().nth(1).unwrap_or_default();\n    \
+                 let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    loop {\n        \
+                 if Path::new(&trigger).exists() {\n            v.insert_many(0, [1u8, 2, 3]);\n            \
+                 v.truncate(0);\n        }\n        sleep(Duration::from_millis(20));\n    }\n}\n",
+            ),
+            (
+                "lacks",
+                "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
+                 v.push(1);\n    println!(\"{}\", v.len());\n}\n",
+            ),
+        ],
+        root,
     )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        project.join("src/bin/waits.rs"),
-        "use smallvec::SmallVec;\nuse std::{path::Path, thread::sleep, time::Duration};\n\
-         fn main() {\n    let trigger = std::env::args().nth(1).unwrap_or_default();\n    \
-         let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    loop {\n        \
-         if Path::new(&trigger).exists() {\n            v.insert_many(0, [1u8, 2, 3]);\n            \
-         v.truncate(0);\n        }\n        sleep(Duration::from_millis(20));\n    }\n}\n",
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        project.join("src/bin/lacks.rs"),
-        "use smallvec::SmallVec;\nfn main() {\n    let mut v: SmallVec<[u8; 4]> = SmallVec::new();\n    \
-         v.push(1);\n    println!(\"{}\", v.len());\n}\n",
-    )
-    .map_err(|e| e.to_string())?;
-    let target = work.join("target");
-    let out = Process::new(env!("CARGO"))
-        .args(["build", "--quiet", "--bins"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    std::fs::create_dir_all(root.join("usr/bin")).map_err(|e| e.to_string())?;
-    for bin in ["waits", "lacks"] {
-        std::fs::copy(
-            target.join("debug").join(bin),
-            root.join("usr/bin").join(bin),
-        )
-        .map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 /// `stella witness` on `binary` for 2 s, written to `out`.
