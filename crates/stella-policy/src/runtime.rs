@@ -176,12 +176,16 @@ impl Evidence {
                             .processes
                             .insert(process_name(Some(p.pid), p.comm.as_deref()));
                     }
-                } else if !report.instances.is_empty() && report.lost == 0 {
-                    entry.zeros.push(Zero {
-                        window: window.clone(),
-                        instances: report.instances.clone(),
-                        source: source.clone(),
-                    });
+                } else {
+                    // A witness of one binary among several names its own instances.
+                    let instances = w.instances.as_ref().unwrap_or(&report.instances);
+                    if !instances.is_empty() && report.lost == 0 {
+                        entry.zeros.push(Zero {
+                            window: window.clone(),
+                            instances: instances.clone(),
+                            source: source.clone(),
+                        });
+                    }
                 }
             }
         }

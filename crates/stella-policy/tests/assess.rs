@@ -830,6 +830,23 @@ fn a_witnessed_zero_is_not_in_execute_path_until_it_expires() {
         &[],
     ));
     assert_eq!(uses_verdict(&case).status, Status::UnderInvestigation);
+    // In a report about several binaries, a witness's own instances count, not the report's:
+    // other binaries' processes are not this one's instances.
+    let mut several = witness(INSERT_MANY, 0, &[41, 42], "2026-03-01T14:00:00Z");
+    several.witnesses[0].instances = Some(Vec::new());
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[("image.witness.json".to_owned(), several.clone())],
+        &[],
+    ));
+    assert_eq!(uses_verdict(&case).status, Status::UnderInvestigation);
+    several.witnesses[0].instances = Some(vec![42]);
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[("image.witness.json".to_owned(), several)],
+        &[],
+    ));
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::NotAffected, "{v:#?}");
+    assert!(v.note.contains("1 instance(s) (42)"), "{}", v.note);
 }
 
 #[test]

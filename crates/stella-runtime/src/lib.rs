@@ -25,6 +25,7 @@ pub mod import;
 pub mod perf_backend;
 pub mod procmaps;
 pub mod profile;
+pub mod running;
 pub mod sampler;
 pub mod symbolize;
 pub mod vdso;

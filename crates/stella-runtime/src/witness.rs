@@ -30,7 +30,7 @@ use stella_binary::symbols::SymbolTable;
 
 use crate::RuntimeError;
 use crate::frame::Frame;
-use crate::procmaps::{MapsCache, parse_maps, read_build_id};
+use crate::procmaps::{MapsCache, read_build_id};
 use crate::profile::Window;
 use crate::sampler::{
     Tables, add_targets, classify, kernel, load, missing, note_processes, read_stats,
@@ -101,6 +101,15 @@ pub struct Witness {
     /// File offset of the probed first byte, `0x` hex.
     #[serde(with = "crate::frame::hex_u64")]
     pub file_offset: u64,
+    /// The binary's path in the image, when the functions were resolved from an image's
+    /// evidence (`stella witness --image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_path: Option<String>,
+    /// Processes this count covers: those that mapped this binary at the start or the end of
+    /// the window or called into it. Absent in reports about one binary, where the report's
+    /// `instances` say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<u32>>,
     /// Every call seen in the window, by every watched process.
     pub calls: u64,
     /// Calls per process.
@@ -115,6 +124,9 @@ pub struct Witness {
 pub struct WitnessReport {
     /// Always [`SCHEMA`].
     pub schema: String,
+    /// The image whose binaries were watched (`stella witness --image`), as asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// When.
     pub window: Window,
     /// The pid watched, or none for every process.
@@ -131,12 +143,44 @@ pub struct WitnessReport {
 }
 
 /// A function to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The name asked for (or the advisory's symbol it was resolved from).
+    pub asked: String,
+    /// The function, as the binary's symbol table spells it.
+    pub function: String,
+    /// Demangled, where it differs.
+    pub demangled: Option<String>,
+    /// File offset of its first byte.
+    pub file_offset: u64,
+}
+
+/// One binary to watch and its functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The file to attach to (every process mapping it is watched).
+    pub binary: PathBuf,
+    /// Its path in the image, when it was found from one.
+    pub image_path: Option<String>,
+    /// Its BuildID.
+    pub build_id: Option<String>,
+    /// The functions.
+    pub probes: Vec<Probe>,
+}
+
+/// How to watch several targets.
 #[derive(Debug, Clone)]
-struct Probe {
-    asked: String,
-    function: String,
-    demangled: Option<String>,
-    file_offset: u64,
+pub struct WatchOptions {
+    /// The image the targets come from, as asked.
+    pub image: Option<String>,
+    /// Only this process.
+    pub pid: Option<u32>,
+    /// How long to watch.
+    pub duration: Duration,
+    /// Calls per symbol whose stack is kept.
+    pub stacks_per_symbol: u64,
+    /// Set to stop early.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Resolves each asked name to one function of the binary; a name matching nothing, or more
@@ -188,35 +232,8 @@ fn resolve(
     Ok((probes, read_build_id(binary)))
 }
 
-/// Processes that have `binary` mapped right now.
-fn mapping_processes(binary: &Path) -> BTreeSet<u32> {
-    let wanted = std::fs::canonicalize(binary).unwrap_or_else(|_| binary.to_path_buf());
-    let mut out = BTreeSet::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(entry.path().join("maps")) else {
-            continue;
-        };
-        if parse_maps(&text)
-            .iter()
-            .any(|m| m.is_file() && Path::new(&m.path) == wanted)
-        {
-            out.insert(pid);
-        }
-    }
-    out
-}
-
-/// Attaches the probes, waits for the duration (or the stop flag), and reports the counts.
+/// Resolves the asked symbols in `options.binary`, attaches the probes, waits for the duration
+/// (or the stop flag), and reports the counts.
 pub fn watch(
     options: &WitnessOptions,
     maps: &mut MapsCache,
@@ -227,6 +244,40 @@ pub fn watch(
     let binary =
         std::fs::canonicalize(&options.binary).map_err(|e| RuntimeError::io(&options.binary, e))?;
     let (probes, build_id) = resolve(&binary, &options.symbols)?;
+    let target = Target {
+        binary,
+        image_path: None,
+        build_id,
+        probes,
+    };
+    let mut report = watch_targets(
+        &[target],
+        &WatchOptions {
+            image: None,
+            pid: options.pid,
+            duration: options.duration,
+            stacks_per_symbol: options.stacks_per_symbol,
+            stop: Arc::clone(&options.stop),
+        },
+        maps,
+    )?;
+    // One binary: the report's instances say it all.
+    for w in &mut report.witnesses {
+        w.instances = None;
+    }
+    Ok(report)
+}
+
+/// Attaches a probe to every function of every target, waits for the duration (or the stop
+/// flag), and reports the counts; each witness names the instances of its own binary.
+pub fn watch_targets(
+    targets: &[Target],
+    options: &WatchOptions,
+    maps: &mut MapsCache,
+) -> Result<WitnessReport, RuntimeError> {
+    if targets.iter().all(|t| t.probes.is_empty()) {
+        return Err(RuntimeError::NoSymbolAsked);
+    }
     let scope = match options.pid {
         Some(pid) => {
             if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -261,19 +312,41 @@ pub fn watch(
         .load()
         .map_err(|e| classify("loading the witness", e))?;
 
-    let mut instances = mapping_processes(&binary);
+    // Probe `index` (the attach cookie) is the index-th function over all targets, in order.
+    let owner: Vec<usize> = targets
+        .iter()
+        .enumerate()
+        .flat_map(|(t, target)| std::iter::repeat_n(t, target.probes.len()))
+        .collect();
+    let mut mapped: Vec<BTreeSet<u32>> = targets
+        .iter()
+        .map(|t| crate::running::processes_mapping(&t.binary))
+        .collect();
     let started = SystemTime::now();
-    for (index, probe) in probes.iter().enumerate() {
-        program
-            .attach(
-                UProbeAttachPoint {
-                    location: UProbeAttachLocation::AbsoluteOffset(probe.file_offset),
-                    cookie: Some(index as u64),
-                },
-                &binary,
-                scope,
-            )
-            .map_err(|e| classify(&format!("attaching a uprobe to {}", probe.function), e))?;
+    let mut index = 0u64;
+    for target in targets {
+        for probe in &target.probes {
+            program
+                .attach(
+                    UProbeAttachPoint {
+                        location: UProbeAttachLocation::AbsoluteOffset(probe.file_offset),
+                        cookie: Some(index),
+                    },
+                    &target.binary,
+                    scope,
+                )
+                .map_err(|e| {
+                    classify(
+                        &format!(
+                            "attaching a uprobe to {} in {}",
+                            probe.function,
+                            target.binary.display()
+                        ),
+                        e,
+                    )
+                })?;
+            index += 1;
+        }
     }
     let clock = Instant::now();
     let mut seen = std::collections::HashSet::new();
@@ -284,7 +357,9 @@ pub fn watch(
     }
     // Probes stay attached until the counts are read: read first, then let `bpf` drop.
     let ended = SystemTime::now();
-    instances.extend(mapping_processes(&binary));
+    for (t, target) in targets.iter().enumerate() {
+        mapped[t].extend(crate::running::processes_mapping(&target.binary));
+    }
     note_processes(&tables, &mut seen, &mut processes, maps);
     let comms: HashMap<u32, String> = processes
         .into_iter()
@@ -295,7 +370,9 @@ pub fn watch(
     for entry in calls_map.iter() {
         let (key, count) = entry.map_err(|e| kernel("reading the call counts", e))?;
         per_symbol.entry(key[1]).or_default().insert(key[0], count);
-        instances.insert(key[0]);
+        if let Some(&t) = owner.get(key[1] as usize) {
+            mapped[t].insert(key[0]);
+        }
     }
     let ustacks = user_stacks(&tables.ustacks)?;
     let mut stacks: BTreeMap<u32, Vec<CallStack>> = BTreeMap::new();
@@ -318,26 +395,39 @@ pub fn watch(
     }
     drop(bpf);
 
-    let binary_text = binary.display().to_string();
-    let witnesses = probes
-        .into_iter()
-        .enumerate()
-        .map(|(index, probe)| {
-            let by_pid = per_symbol.remove(&(index as u32)).unwrap_or_default();
-            let mut call_stacks = stacks.remove(&(index as u32)).unwrap_or_default();
+    // A process asked for is an instance only if it had the binary mapped (or called into it):
+    // a zero from a process that never maps the binary covers nothing.
+    let instances_of = |t: usize| -> Vec<u32> {
+        match options.pid {
+            Some(pid) if mapped[t].contains(&pid) => vec![pid],
+            Some(_) => Vec::new(),
+            None => mapped[t].iter().copied().collect(),
+        }
+    };
+    let mut witnesses = Vec::new();
+    let mut index = 0u32;
+    for (t, target) in targets.iter().enumerate() {
+        let binary_text = target.binary.display().to_string();
+        let instances = instances_of(t);
+        for probe in &target.probes {
+            let by_pid = per_symbol.remove(&index).unwrap_or_default();
+            let mut call_stacks = stacks.remove(&index).unwrap_or_default();
+            index += 1;
             call_stacks.sort_by(|a, b| {
                 b.count
                     .cmp(&a.count)
                     .then(a.pid.cmp(&b.pid))
                     .then_with(|| a.frames.cmp(&b.frames))
             });
-            Witness {
-                symbol: probe.asked,
-                function: probe.function,
-                demangled: probe.demangled,
+            witnesses.push(Witness {
+                symbol: probe.asked.clone(),
+                function: probe.function.clone(),
+                demangled: probe.demangled.clone(),
                 binary: binary_text.clone(),
-                build_id: build_id.clone(),
+                build_id: target.build_id.clone(),
                 file_offset: probe.file_offset,
+                image_path: target.image_path.clone(),
+                instances: Some(instances.clone()),
                 calls: by_pid.values().sum(),
                 processes: by_pid
                     .into_iter()
@@ -348,21 +438,16 @@ pub fn watch(
                     })
                     .collect(),
                 stacks: call_stacks,
-            }
-        })
-        .collect();
-    // One process asked for is an instance only if it had the binary mapped (or called into
-    // it): a zero from a process that never maps the binary covers nothing.
-    let instances = match options.pid {
-        Some(pid) if instances.contains(&pid) => vec![pid],
-        Some(_) => Vec::new(),
-        None => instances.into_iter().collect(),
-    };
+            });
+        }
+    }
+    let all: BTreeSet<u32> = (0..targets.len()).flat_map(instances_of).collect();
     Ok(WitnessReport {
         schema: SCHEMA.to_string(),
+        image: options.image.clone(),
         window: Window::new(started, ended, clock.elapsed()),
         pid: options.pid,
-        instances,
+        instances: all.into_iter().collect(),
         lost: counters[5],
         witnesses,
     })

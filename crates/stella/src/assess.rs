@@ -55,131 +55,29 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     let evidence = read_runtime(&args.witness, &args.profile)?;
 
     let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
-    let opened = Opened::new(
-        &reference,
-        args.insecure,
-        trusted_keys(&args.key, "--key", home)?,
-        args.trusted_root.as_deref(),
+    let Some(Assessed {
+        examined,
+        mut assessment,
+        timestamp,
+    }) = assess_image(
+        &Asked {
+            image: &args.image,
+            insecure: args.insecure,
+            key: &args.key,
+            trusted_root: args.trusted_root.as_deref(),
+            replay: args.replay,
+            advisories: &args.advisories,
+            vuln: &args.vuln,
+            issued,
+            quiet: args.format != AssessFormat::Table,
+        },
+        evidence.as_ref().map(|r| &r.evidence),
+        stella_policy::runtime::Policy { zero_valid_for },
         home,
-    )?;
-    let replay = if args.replay {
-        Replay::Full {
-            rootfs: None,
-            jobs: None,
-        }
-    } else {
-        Replay::SignaturesOnly
-    };
-    let progress = crate::bars::for_terminal(args.format != AssessFormat::Table);
-    let examined = opened.examine(home, &args.image, None, &replay, progress.as_ref())?;
-    drop(progress);
-    if !examined.verified() {
-        let mut text = format!(
-            "{}: not assessed: its evidence does not verify (run `stella verify --image {}` for \
-             every reason)\n",
-            args.image, args.image
-        );
-        for v in examined
-            .verdicts
-            .iter()
-            .filter(|v| v.status == VerifyStatus::Failed)
-            .take(10)
-        {
-            for r in &v.reasons {
-                text.push_str(&format!("  {} {}: {r}\n", v.kind.as_str(), v.name));
-            }
-        }
-        eprint!("{text}");
+    )?
+    else {
         return Ok(Outcome::Failed);
-    }
-    let Some(sbom) = &examined.sbom else {
-        return Err(CliError {
-            code: crate::exit::FAILED,
-            error: anyhow!("{}: the trusted record names no verified SBOM", args.image),
-        });
     };
-
-    let logs: Vec<Vec<LogRef>> = examined
-        .proven
-        .iter()
-        .map(|p| {
-            p.log
-                .iter()
-                .map(|l| LogRef {
-                    origin: l.origin.clone(),
-                    index: l.index,
-                })
-                .collect()
-        })
-        .collect();
-    let proofs: BTreeMap<String, Proven<'_>> = examined
-        .proven
-        .iter()
-        .zip(&logs)
-        .map(|(p, log)| {
-            (
-                p.digest.clone(),
-                Proven {
-                    proof: &p.proof,
-                    log,
-                },
-            )
-        })
-        .collect();
-
-    let binaries = components::binaries(&sbom.document);
-    let keys: BTreeSet<(String, String)> = binaries
-        .iter()
-        .flat_map(|b| &b.components)
-        .filter_map(|c| components::package_of(&c.purl))
-        .map(|k| (k.ecosystem, k.name))
-        .collect();
-    let advisories = load_advisories(&args.advisories, &keys, &args.vuln, home)?;
-
-    let subject = components::subject(&sbom.document).unwrap_or_else(|| args.image.clone());
-    let timestamp = match issued {
-        Some(t) => t,
-        None => sbom_time(&sbom.document)?,
-    };
-    if let Some(e) = evidence.as_ref().map(|r| &r.evidence) {
-        let image_builds: BTreeSet<String> = examined
-            .proven
-            .iter()
-            .filter_map(|p| p.proof.build_id.as_ref().map(ToString::to_string))
-            .collect();
-        let foreign: Vec<&str> = e
-            .build_ids()
-            .into_iter()
-            .filter(|b| !image_builds.contains(*b))
-            .collect();
-        if !foreign.is_empty() {
-            eprintln!(
-                "runtime evidence about {} not in {} (not used for it): {}",
-                print::count(foreign.len(), "binary", "binaries"),
-                args.image,
-                foreign
-                    .iter()
-                    .take(10)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        for u in e.unused() {
-            eprintln!("runtime evidence not used: {u}");
-        }
-    }
-    let mut assessment = assess::assess(&assess::Input {
-        subject,
-        sbom_id: sbom.canonical_id.clone(),
-        sbom: &sbom.document,
-        proofs: &proofs,
-        advisories: &advisories,
-        asked: &args.vuln,
-        runtime: evidence.as_ref().map(|r| &r.evidence),
-        runtime_policy: stella_policy::runtime::Policy { zero_valid_for },
-        now: Some(timestamp),
-    });
     let inputs = report::ReplayInputs {
         witnesses: evidence
             .as_ref()
@@ -271,6 +169,169 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     } else {
         Outcome::Success
     })
+}
+
+/// What to assess, and how to open its evidence.
+pub(crate) struct Asked<'a> {
+    pub image: &'a str,
+    pub insecure: bool,
+    pub key: &'a [PathBuf],
+    pub trusted_root: Option<&'a Path>,
+    pub replay: bool,
+    pub advisories: &'a [String],
+    pub vuln: &'a [String],
+    pub issued: Option<jiff::Timestamp>,
+    /// No progress bars (machine output on stdout).
+    pub quiet: bool,
+}
+
+/// An image assessed: its verified evidence, the verdicts, and the time they are dated by.
+pub(crate) struct Assessed {
+    pub examined: stella_evidence::verify::Examined,
+    pub assessment: assess::Assessment,
+    pub timestamp: jiff::Timestamp,
+}
+
+/// Verifies the image's evidence (as `stella verify`), loads the advisories that can match its
+/// components and runs the assessment. `None` when the evidence does not verify (the reasons are
+/// printed): nothing is assessed on evidence that does not hold.
+pub(crate) fn assess_image(
+    asked: &Asked<'_>,
+    runtime: Option<&stella_policy::runtime::Evidence>,
+    policy: stella_policy::runtime::Policy,
+    home: &Path,
+) -> Result<Option<Assessed>, CliError> {
+    let reference = Reference::parse(asked.image).map_err(CliError::kinded)?;
+    let opened = Opened::new(
+        &reference,
+        asked.insecure,
+        trusted_keys(asked.key, "--key", home)?,
+        asked.trusted_root,
+        home,
+    )?;
+    let replay = if asked.replay {
+        Replay::Full {
+            rootfs: None,
+            jobs: None,
+        }
+    } else {
+        Replay::SignaturesOnly
+    };
+    let progress = crate::bars::for_terminal(asked.quiet);
+    let examined = opened.examine(home, asked.image, None, &replay, progress.as_ref())?;
+    drop(progress);
+    if !examined.verified() {
+        let mut text = format!(
+            "{}: not assessed: its evidence does not verify (run `stella verify --image {}` for \
+             every reason)\n",
+            asked.image, asked.image
+        );
+        for v in examined
+            .verdicts
+            .iter()
+            .filter(|v| v.status == VerifyStatus::Failed)
+            .take(10)
+        {
+            for r in &v.reasons {
+                text.push_str(&format!("  {} {}: {r}\n", v.kind.as_str(), v.name));
+            }
+        }
+        eprint!("{text}");
+        return Ok(None);
+    }
+    let Some(sbom) = &examined.sbom else {
+        return Err(CliError {
+            code: crate::exit::FAILED,
+            error: anyhow!("{}: the trusted record names no verified SBOM", asked.image),
+        });
+    };
+
+    let logs: Vec<Vec<LogRef>> = examined
+        .proven
+        .iter()
+        .map(|p| {
+            p.log
+                .iter()
+                .map(|l| LogRef {
+                    origin: l.origin.clone(),
+                    index: l.index,
+                })
+                .collect()
+        })
+        .collect();
+    let proofs: BTreeMap<String, Proven<'_>> = examined
+        .proven
+        .iter()
+        .zip(&logs)
+        .map(|(p, log)| {
+            (
+                p.digest.clone(),
+                Proven {
+                    proof: &p.proof,
+                    log,
+                },
+            )
+        })
+        .collect();
+
+    let binaries = components::binaries(&sbom.document);
+    let keys: BTreeSet<(String, String)> = binaries
+        .iter()
+        .flat_map(|b| &b.components)
+        .filter_map(|c| components::package_of(&c.purl))
+        .map(|k| (k.ecosystem, k.name))
+        .collect();
+    let advisories = load_advisories(asked.advisories, &keys, asked.vuln, home)?;
+
+    let subject = components::subject(&sbom.document).unwrap_or_else(|| asked.image.to_owned());
+    let timestamp = match asked.issued {
+        Some(t) => t,
+        None => sbom_time(&sbom.document)?,
+    };
+    if let Some(e) = runtime {
+        let image_builds: BTreeSet<String> = examined
+            .proven
+            .iter()
+            .filter_map(|p| p.proof.build_id.as_ref().map(ToString::to_string))
+            .collect();
+        let foreign: Vec<&str> = e
+            .build_ids()
+            .into_iter()
+            .filter(|b| !image_builds.contains(*b))
+            .collect();
+        if !foreign.is_empty() {
+            eprintln!(
+                "runtime evidence about {} not in {} (not used for it): {}",
+                print::count(foreign.len(), "binary", "binaries"),
+                asked.image,
+                foreign
+                    .iter()
+                    .take(10)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for u in e.unused() {
+            eprintln!("runtime evidence not used: {u}");
+        }
+    }
+    let assessment = assess::assess(&assess::Input {
+        subject,
+        sbom_id: sbom.canonical_id.clone(),
+        sbom: &sbom.document,
+        proofs: &proofs,
+        advisories: &advisories,
+        asked: asked.vuln,
+        runtime,
+        runtime_policy: policy,
+        now: Some(timestamp),
+    });
+    Ok(Some(Assessed {
+        examined,
+        assessment,
+        timestamp,
+    }))
 }
 
 /// The SBOM's `metadata.timestamp`: the time the statements are dated by default.

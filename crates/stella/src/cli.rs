@@ -1271,17 +1271,33 @@ Examples:
   stella record --all --hz 99 --duration 10m --duty 10s/60s --symbols oci-layout:.stella/oci:app";
 
 const WITNESS_HELP: &str = "\
-Resolves each --symbol in BINARY (symbol table, dynamic symbols, .eh_frame ranges; a mangled or \
-demangled name, or a glob that must match one function), attaches a uprobe at its first byte and \
-counts every call, per process, in the kernel, for --duration or until Ctrl-C. The first \
---stacks calls of each symbol keep their caller's stack. The report names what a count covers: \
-the binary and its BuildID, the window, and the processes that had the binary mapped or called \
-it, so a zero is an exact statement about those instances in that window. Needs CAP_BPF and \
-CAP_PERFMON (or root).
+Two ways to say what to watch.
+
+With --binary and --symbol: resolves each --symbol in BINARY (symbol table, dynamic symbols, \
+.eh_frame ranges; a mangled or demangled name, or a glob that must match one function).
+
+With --image and --vuln (or --findings): verifies the image's evidence as `stella assess` does, \
+assesses it against the advisories, and takes every vulnerable function that a verdict found \
+present (under_investigation: present, not known to run) — no symbol to name, mangled or not. It \
+then finds the processes on this host that run those binaries, in any container: a mapped file \
+whose BuildID is the binary's and whose SHA-256 is the image's. A file with the BuildID but other \
+bytes is reported and never watched; its processes are not instances. When no process runs a \
+binary of the image, nothing can be witnessed: exit 1.
+
+Either way, a uprobe is attached at each function's first byte and every call is counted, per \
+process, in the kernel, for --duration or until Ctrl-C. The first --stacks calls of each function \
+keep their caller's stack. The report names what a count covers: the binary and its BuildID, the \
+window, and the processes that had the binary mapped or called it (per binary with --image), so a \
+zero is an exact statement about those instances in that window, and `stella assess --witness` \
+turns it into VEX. With --pid, a process that never maps the binary covers nothing: it is not an \
+instance. Needs CAP_BPF and CAP_PERFMON (or root).
 
 Examples:
   stella witness --binary /usr/lib/x86_64-linux-gnu/libz.so.1 --symbol inflateGetHeader --duration 1h
-  stella witness --binary ./server --symbol 'vuln_*' --pid 1234 --json";
+  stella witness --binary ./server --symbol 'vuln_*' --pid 1234 --json
+  stella witness --image oci-layout:.stella/oci:app --vuln RUSTSEC-2021-0003 --duration 10m \\
+      --json -o app.witness.json
+  stella witness --image registry.example/app:1.4 --findings --duration 1h --json -o w.json";
 
 const SYMBOLIZE_HELP: &str = "\
 Reads FILE (or stdin) in one of three forms, detected unless --format says: raw frames, one \
@@ -1370,11 +1386,36 @@ pub struct RecordArgs {
 #[derive(Debug, Args)]
 pub struct WitnessArgs {
     /// The binary or shared library holding the functions.
-    #[arg(long, value_name = "PATH")]
-    pub binary: PathBuf,
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "image",
+        requires = "symbol"
+    )]
+    pub binary: Option<PathBuf>,
     /// A function to count (mangled or demangled name, or a glob matching one). Repeatable.
-    #[arg(long, value_name = "NAME", required = true)]
+    #[arg(long, value_name = "NAME", requires = "binary")]
     pub symbol: Vec<String>,
+    /// Watch the vulnerable functions present in this image's binaries (its evidence must
+    /// verify), wherever a process on this host runs them.
+    #[arg(long, value_name = "REF", conflicts_with = "binary")]
+    pub image: Option<String>,
+    /// The vulnerabilities whose functions to watch (repeatable; any id or alias).
+    #[arg(long, value_name = "ID", requires = "image", required_unless_present_any = ["binary", "findings"])]
+    pub vuln: Vec<String>,
+    /// Watch the functions of every under_investigation verdict of the image's assessment.
+    #[arg(long, requires = "image", conflicts_with = "vuln")]
+    pub findings: bool,
+    /// Where the advisories come from, as `stella assess --advisories`.
+    #[arg(long, value_name = "DB|PATH", requires = "image")]
+    pub advisories: Vec<String>,
+    /// A public key whose signatures on the image's evidence are trusted (repeatable).
+    /// Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB", requires = "image")]
+    pub key: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs.
+    #[arg(long, value_name = "FILE", requires = "image")]
+    pub trusted_root: Option<PathBuf>,
     /// Only this process (default: every process that maps the binary).
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,

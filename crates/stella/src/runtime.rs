@@ -1,9 +1,11 @@
 //! `stella record`, `stella witness` and `stella symbolize`: what ran, as canonical frames.
 //!
 //! The sampling, probing and naming live in `stella-runtime`; this module turns flags into
-//! options, loads the symbol sources (bundle files, bundles attached to images, the cache,
+//! options (for `witness --image`, the vulnerable functions an assessment of the image found
+//! present, in the files of this host that are the image's binaries), loads the symbol sources (bundle files, bundles attached to images, the cache,
 //! debuginfod), stops cleanly on Ctrl-C, and writes collapsed stacks or JSON.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::anyhow;
 use serde_json::{Value, json};
+use stella_policy::assess;
 use stella_runtime::RuntimeError;
 use stella_runtime::collapsed;
 use stella_runtime::frame::Frame;
@@ -18,9 +21,10 @@ use stella_runtime::import::{self, Format};
 use stella_runtime::perf_backend;
 use stella_runtime::procmaps::MapsCache;
 use stella_runtime::profile::Profile;
+use stella_runtime::running;
 use stella_runtime::sampler::{self, Duty, RecordOptions, Selection};
 use stella_runtime::symbolize::{Config, Symbolizer};
-use stella_runtime::witness::{self, WitnessOptions};
+use stella_runtime::witness::{self, Target, WatchOptions, WitnessOptions};
 
 use crate::cli::{Backend, RecordArgs, SymbolArgs, SymbolizeArgs, SymbolizeFormat, WitnessArgs};
 use crate::exit::{CliError, Outcome};
@@ -210,16 +214,45 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
 /// `stella witness`.
 pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
     let mut names = symbolizer(&args.symbols, home)?;
-    let options = WitnessOptions {
-        binary: args.binary.clone(),
-        symbols: args.symbol.clone(),
-        pid: args.pid,
-        duration: args.duration,
-        stacks_per_symbol: args.stacks,
-        stop: stop_on_signal(),
-    };
+    let stop = stop_on_signal();
     let mut maps = MapsCache::new();
-    let mut report = witness::watch(&options, &mut maps).map_err(runtime_error)?;
+    let mut report = match (&args.binary, &args.image) {
+        (Some(binary), _) => {
+            let options = WitnessOptions {
+                binary: binary.clone(),
+                symbols: args.symbol.clone(),
+                pid: args.pid,
+                duration: args.duration,
+                stacks_per_symbol: args.stacks,
+                stop,
+            };
+            witness::watch(&options, &mut maps).map_err(runtime_error)?
+        }
+        (None, Some(image)) => {
+            let Some(targets) = targets_of_image(image, &args, home)? else {
+                return Ok(Outcome::Failed);
+            };
+            let options = WatchOptions {
+                image: Some(image.clone()),
+                pid: args.pid,
+                duration: args.duration,
+                stacks_per_symbol: args.stacks,
+                stop,
+            };
+            tracing::info!(
+                binaries = targets.len(),
+                functions = targets.iter().map(|t| t.probes.len()).sum::<usize>(),
+                duration = ?args.duration,
+                "witnessing (Ctrl-C stops and writes what was counted)"
+            );
+            witness::watch_targets(&targets, &options, &mut maps).map_err(runtime_error)?
+        }
+        (None, None) => {
+            return Err(CliError::input(anyhow!(
+                "say what to watch: --binary PATH --symbol NAME, or --image REF --vuln ID"
+            )));
+        }
+    };
     if let Some(symbolizer) = names.as_mut() {
         for w in &mut report.witnesses {
             for stack in &mut w.stacks {
@@ -227,16 +260,16 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
             }
         }
     }
-    if let Some(pid) = report.pid
+    if let (Some(pid), Some(binary)) = (report.pid, &args.binary)
         && report.instances.is_empty()
     {
         eprintln!(
             "pid {pid} never mapped {} during the window: its counts cover nothing",
-            args.binary.display()
+            binary.display()
         );
     }
     let bytes = if args.json {
-        // One object per symbol, each saying what its count covers.
+        // One object per function, each saying what its count covers.
         let objects: Vec<Value> = report
             .witnesses
             .iter()
@@ -246,8 +279,13 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
                     map.insert("schema".into(), json!(witness::SCHEMA));
                     map.insert("window".into(), json!(report.window));
                     map.insert("pid".into(), json!(report.pid));
-                    map.insert("instances".into(), json!(report.instances));
+                    // A function of one binary among several covers that binary's instances.
+                    map.entry("instances")
+                        .or_insert_with(|| json!(report.instances));
                     map.insert("lost".into(), json!(report.lost));
+                    if let Some(image) = &report.image {
+                        map.insert("image".into(), json!(image));
+                    }
                 }
                 value
             })
@@ -274,10 +312,13 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
                 "{:<32} calls {:>10}  {} ({}) @ {:#x}\n",
                 w.demangled.as_deref().unwrap_or(&w.function),
                 w.calls,
-                w.binary,
+                w.image_path.as_deref().unwrap_or(&w.binary),
                 w.build_id.as_deref().unwrap_or("no BuildID"),
                 w.file_offset
             ));
+            if let Some(instances) = &w.instances {
+                text.push_str(&format!("    instances {instances:?}\n"));
+            }
             for p in &w.processes {
                 text.push_str(&format!(
                     "    pid {:<8} {:<16} {}\n",
@@ -295,6 +336,196 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
     };
     write_out(args.output.as_deref(), &bytes)?;
     Ok(Outcome::Success)
+}
+
+/// A binary of the image with vulnerable functions present, as its verified evidence names it.
+#[derive(Default)]
+struct Watched {
+    build_id: Option<String>,
+    sha256: String,
+    /// `(advisory symbol, function, demangled, start vaddr)`.
+    functions: BTreeSet<(String, String, Option<String>, u64)>,
+    vulnerabilities: BTreeSet<String>,
+}
+
+/// The functions `stella witness --image` watches, in the files of this host that are the
+/// image's binaries; `None` (after saying why) when there is nothing to watch.
+fn targets_of_image(
+    image: &str,
+    args: &WitnessArgs,
+    home: &Path,
+) -> Result<Option<Vec<Target>>, CliError> {
+    let Some(assessed) = crate::assess::assess_image(
+        &crate::assess::Asked {
+            image,
+            insecure: args.symbols.insecure,
+            key: &args.key,
+            trusted_root: args.trusted_root.as_deref(),
+            replay: false,
+            advisories: &args.advisories,
+            vuln: &args.vuln,
+            issued: None,
+            quiet: args.json,
+        },
+        None,
+        stella_policy::runtime::Policy::default(),
+        home,
+    )?
+    else {
+        return Ok(None);
+    };
+    let asked: BTreeSet<&str> = args.vuln.iter().map(String::as_str).collect();
+    let mut by_binary: BTreeMap<String, Watched> = BTreeMap::new();
+    let mut unwatchable: BTreeSet<String> = BTreeSet::new();
+    for v in &assessed.assessment.verdicts {
+        let wanted = if args.findings {
+            v.status == assess::Status::UnderInvestigation
+        } else {
+            asked.contains(v.vulnerability.as_str())
+                || v.aliases.iter().any(|a| asked.contains(a.as_str()))
+        };
+        if !wanted {
+            continue;
+        }
+        let found: Vec<_> = v
+            .symbols
+            .iter()
+            .filter(|f| f.outcome != "absent")
+            .flat_map(|f| f.found.iter().map(move |x| (f, x)))
+            .collect();
+        let binary = match (&v.binary, found.is_empty()) {
+            (Some(b), false) if b.sha256.is_some() => b,
+            _ => {
+                if v.status != assess::Status::NotAffected {
+                    unwatchable.insert(format!(
+                        "{} in {}: {}",
+                        v.vulnerability,
+                        v.binary.as_ref().map_or("the image", |b| b.path.as_str()),
+                        match v.basis {
+                            assess::Basis::Symbols => "no function found to watch",
+                            _ => "judged by version only: no function to watch",
+                        }
+                    ));
+                }
+                continue;
+            }
+        };
+        let entry = by_binary.entry(binary.path.clone()).or_default();
+        entry.build_id = binary.build_id.clone();
+        entry.sha256 = binary.sha256.clone().unwrap_or_default();
+        entry.vulnerabilities.insert(v.vulnerability.clone());
+        for (finding, f) in found {
+            let Some(start) = f
+                .start
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+            else {
+                continue;
+            };
+            entry.functions.insert((
+                finding.name.clone(),
+                f.sym.clone(),
+                f.demangled.clone(),
+                start,
+            ));
+        }
+    }
+    for u in &unwatchable {
+        eprintln!("not watched: {u}");
+    }
+    if by_binary.is_empty() {
+        eprintln!(
+            "{image}: no vulnerable function {} present in a binary of the image: nothing to witness",
+            if args.findings {
+                "of an under_investigation verdict".to_owned()
+            } else {
+                format!("of {}", args.vuln.join(", "))
+            }
+        );
+        return Ok(None);
+    }
+    let paths: Vec<&String> = by_binary.keys().collect();
+    let wanted: Vec<running::Wanted> = by_binary
+        .iter()
+        .map(|(path, w)| running::Wanted {
+            build_id: w.build_id.clone(),
+            sha256: w.sha256.clone(),
+            file_name: path.rsplit('/').next().unwrap_or(path).to_owned(),
+        })
+        .collect();
+    let found = running::find(&wanted, args.pid);
+    for i in &found.impostors {
+        eprintln!(
+            "{} (pid {}) carries the identity of {} in {image} but its bytes are not the \
+             image's (SHA-256 {}): not watched, not an instance",
+            i.path.display(),
+            i.pids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            paths[i.wanted],
+            if i.sha256.is_empty() {
+                "unreadable"
+            } else {
+                &i.sha256
+            }
+        );
+    }
+    let mut targets = Vec::new();
+    for r in &found.running {
+        let path = paths[r.wanted];
+        let w = &by_binary[path];
+        let data = stella_binary::FileSnapshot::open(&r.path)
+            .map_err(|e| CliError::environment(anyhow!("{}: {e}", r.path.display())))?;
+        let segments = stella_binary::symbols::segments_of(&data)
+            .map_err(|e| CliError::environment(anyhow!("{}: {e}", r.path.display())))?;
+        let mut probes = Vec::new();
+        for (asked, function, demangled, start) in &w.functions {
+            let Some(file_offset) = stella_binary::symbols::vaddr_to_file_offset(&segments, *start)
+            else {
+                eprintln!(
+                    "not watched: {function} in {path}: {start:#x} is in no loadable segment"
+                );
+                continue;
+            };
+            probes.push(witness::Probe {
+                asked: asked.clone(),
+                function: function.clone(),
+                demangled: demangled.clone().filter(|d| d != function),
+                file_offset,
+            });
+        }
+        tracing::info!(
+            binary = %path,
+            file = %r.path.display(),
+            processes = r.pids.len(),
+            functions = probes.len(),
+            vulnerabilities = ?w.vulnerabilities,
+            "watching"
+        );
+        targets.push(Target {
+            binary: r.path.clone(),
+            image_path: Some(path.clone()),
+            build_id: w.build_id.clone(),
+            probes,
+        });
+    }
+    targets.retain(|t| !t.probes.is_empty());
+    if targets.is_empty() {
+        eprintln!(
+            "{image}: no process on this host{} runs a binary of the image holding the functions \
+             to watch ({}): nothing can be witnessed",
+            args.pid.map_or(String::new(), |p| format!(" (of pid {p})")),
+            paths
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(None);
+    }
+    Ok(Some(targets))
 }
 
 fn frame_text(frame: &Frame) -> String {

@@ -346,6 +346,31 @@ impl SymbolTable {
     }
 }
 
+/// The loadable segments of the binary `data` (as a table carries them), without building its
+/// FuncProof: what turns a FuncProof's virtual address into the file offset a uprobe needs.
+pub fn segments_of(data: &[u8]) -> Result<Vec<Segment>, BinaryError> {
+    let file = object::File::parse(data).map_err(|e| BinaryError::Format {
+        reason: e.to_string(),
+    })?;
+    Ok(loadable_segments(&file))
+}
+
+/// The file offset of virtual address `vaddr`: through the segment whose file bytes hold it (an
+/// executable one when several do). `None` when no segment's file bytes hold it.
+pub fn vaddr_to_file_offset(segments: &[Segment], vaddr: u64) -> Option<u64> {
+    let mut found: Option<&Segment> = None;
+    for s in segments {
+        let inside = vaddr
+            .checked_sub(s.vaddr.0)
+            .is_some_and(|into| into < s.filesz);
+        if inside && found.is_none_or(|f| s.executable && !f.executable) {
+            found = Some(s);
+        }
+    }
+    let s = found?;
+    (vaddr - s.vaddr.0).checked_add(s.offset.0)
+}
+
 /// Segments with bytes in the file, sorted by file offset; sizes JSON cannot carry exactly are
 /// left out (no real file has them).
 fn loadable_segments(file: &object::File<'_>) -> Vec<Segment> {
@@ -376,6 +401,32 @@ fn loadable_segments(file: &object::File<'_>) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_virtual_address_maps_to_the_file_offset_of_its_segment() {
+        let segments = vec![
+            Segment {
+                offset: Addr(0),
+                vaddr: Addr(0x400000),
+                filesz: 0x1000,
+                memsz: 0x1000,
+                executable: false,
+            },
+            Segment {
+                offset: Addr(0x1000),
+                vaddr: Addr(0x401000),
+                filesz: 0x200,
+                memsz: 0x800,
+                executable: true,
+            },
+        ];
+        assert_eq!(vaddr_to_file_offset(&segments, 0x401126), Some(0x1126));
+        assert_eq!(vaddr_to_file_offset(&segments, 0x400010), Some(0x10));
+        // In memory only (.bss-like tail), or outside every segment: no file byte holds it.
+        assert_eq!(vaddr_to_file_offset(&segments, 0x401300), None);
+        assert_eq!(vaddr_to_file_offset(&segments, 0x10), None);
+        assert!(segments_of(b"not a binary").is_err());
+    }
 
     fn entry(start: u64, end: u64, sym: &str) -> SymbolEntry {
         SymbolEntry {

@@ -1,7 +1,9 @@
 //! What ran decides, on real processes (root: uprobes): a Rust program holding smallvec 1.6.0
 //! (RUSTSEC-2021-0003, `insert_many`) that calls the vulnerable function only once a trigger
 //! file appears, witnessed before and after the trigger; its sibling without the function; and
-//! a vendor's prior `not_affected` that execution evidence overrides.
+//! a vendor's prior `not_affected` that execution evidence overrides. The functions are watched
+//! both by name (`witness --binary --symbol`) and from the image's evidence (`witness --image
+//! --vuln`), where a forged copy of the binary must not count.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
@@ -154,18 +156,73 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
 
     let waits = root.join("usr/bin/waits");
     let trigger = work.path().join("trigger-now");
-    let _running = Running(
+
+    // Nothing of the image runs yet: nothing can be witnessed, and saying so is exit 1.
+    let by_image = |out: &Path| {
+        stella(&home)
+            .args(["witness", "--image", &image, "--vuln", "RUSTSEC-2021-0003"])
+            .arg("--advisories")
+            .arg(fixtures().join("advisories/rustsec-db"))
+            .args(["--duration", "2s", "--json", "-o"])
+            .arg(out)
+            .output()
+            .expect("runs")
+    };
+    let none = by_image(&work.path().join("none.witness.json"));
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("nothing can be witnessed"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+
+    let started = Running(
         Process::new(&waits)
             .arg(&trigger)
             .stdout(Stdio::null())
             .spawn()
             .expect("starts"),
     );
+    // A copy with the same BuildID but one more byte: it claims the binary's identity, and
+    // its trigger fires; its calls must not count for the image.
+    let forged = work.path().join("waits-forged");
+    let mut bytes = std::fs::read(&waits).expect("read");
+    bytes.push(0);
+    std::fs::write(&forged, &bytes).expect("write");
+    std::fs::set_permissions(&forged, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let forged_trigger = work.path().join("forged-trigger");
+    std::fs::write(&forged_trigger, b"go").expect("trigger");
+    let impostor = Running(
+        Process::new(&forged)
+            .arg(&forged_trigger)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
     std::thread::sleep(std::time::Duration::from_millis(200));
 
-    // Not triggered during the window: witnessed zero on its instance.
+    // Not triggered during the window: the functions the advisory names are resolved from the
+    // image's evidence and watched where the image's binary runs; witnessed zero on its instance.
     let zero = work.path().join("zero.witness.json");
-    witness(&home, &waits, &zero);
+    let watched = by_image(&zero);
+    let stderr = String::from_utf8_lossy(&watched.stderr);
+    assert!(watched.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("bytes are not the image's") && stderr.contains("waits-forged"),
+        "the impostor is named: {stderr}"
+    );
+    let objects: Value =
+        serde_json::from_slice(&std::fs::read(&zero).expect("written")).expect("json");
+    let first = &objects[0];
+    assert_eq!(first["imagePath"], "/usr/bin/waits", "{objects:#}");
+    assert_eq!(first["calls"], 0, "{objects:#}");
+    assert_eq!(
+        first["instances"],
+        serde_json::json!([started.0.id()]),
+        "only the image's binary's process is an instance: {objects:#}"
+    );
+    drop(impostor);
     let (code, report, stderr) = assess(&home, &image, &["--witness", &zero.to_string_lossy()]);
     assert_eq!(code, 0, "{stderr}");
     let v = verdict_of(&report, "/usr/bin/waits");
