@@ -325,7 +325,9 @@ pub struct Verdict {
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeFinding {
     /// `executed`, `never_executed` (witnessed zero, still valid), `expired` (a zero past its
-    /// validity), `not_seen` (sampled, not seen: proves nothing), `no_evidence`.
+    /// validity), `not_seen` (sampled, not seen: proves nothing), `unknown_state` (sampled, but
+    /// in frames that could not be named), `sampled_only` (seen in sampled stacks, never
+    /// witnessed, and the policy wants a witness), `no_evidence`.
     pub outcome: &'static str,
     /// Per function found (by name): what ran.
     pub functions: Vec<FunctionRun>,
@@ -384,6 +386,115 @@ pub struct Assessment {
     pub advisories: usize,
     /// The verdicts, sorted by vulnerability, binary, component.
     pub verdicts: Vec<Verdict>,
+    /// The hot-symbol index: every vulnerable function that ran, hottest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hot: Vec<HotSymbol>,
+}
+
+/// One vulnerable function that ran, in one binary: the hot-symbol index's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HotSymbol {
+    /// The function, as the binary names it.
+    pub function: String,
+    /// Demangled, when it is mangled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demangled: Option<String>,
+    /// The binary's path in the image.
+    pub binary: String,
+    /// The binary's BuildID.
+    pub build_id: String,
+    /// The vulnerabilities whose advisories name it.
+    pub vulnerabilities: Vec<String>,
+    /// Samples whose stack holds it.
+    pub samples: u64,
+    /// Its share of the samples of the profiles that saw the binary, in percent (two decimals).
+    pub cpu_share: f64,
+    /// Calls witnessed.
+    pub calls: u64,
+    /// Whether its share reaches the policy's threshold for hot.
+    pub hot: bool,
+    /// Processes that ran it.
+    pub processes: Vec<String>,
+    /// Containers those processes ran in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
+    /// Start of the earliest window that saw it run (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// End of the latest window that saw it run (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// The heaviest stacks through it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<crate::runtime::TopStack>,
+}
+
+/// The hot-symbol index of `verdicts`: one row per (binary, function) that ran, hottest first
+/// (samples, then calls), then by binary and function.
+pub fn hot_index(verdicts: &[Verdict], policy: &crate::runtime::Policy) -> Vec<HotSymbol> {
+    let mut rows: BTreeMap<(String, String), HotSymbol> = BTreeMap::new();
+    for v in verdicts {
+        let (Some(binary), Some(runtime)) = (&v.binary, &v.runtime) else {
+            continue;
+        };
+        let Some(build_id) = &binary.build_id else {
+            continue;
+        };
+        for run in runtime.functions.iter().filter(|r| r.execution.executed()) {
+            let e = &run.execution;
+            let demangled = v
+                .symbols
+                .iter()
+                .flat_map(|s| &s.found)
+                .find(|f| f.sym == run.function)
+                .and_then(|f| f.demangled.clone());
+            let row = rows
+                .entry((binary.path.clone(), run.function.clone()))
+                .or_insert_with(|| {
+                    let share = (e.cpu_share() * 100.0).round() / 100.0;
+                    HotSymbol {
+                        function: run.function.clone(),
+                        demangled,
+                        binary: binary.path.clone(),
+                        build_id: build_id.clone(),
+                        vulnerabilities: Vec::new(),
+                        samples: e.samples,
+                        cpu_share: share,
+                        calls: e.calls,
+                        hot: e.samples > 0 && share >= policy.hot_share,
+                        processes: e.processes.iter().cloned().collect(),
+                        containers: e.containers.iter().cloned().collect(),
+                        first_seen: e
+                            .windows
+                            .iter()
+                            .map(|w| &w.start)
+                            .min_by_key(|t| t.parse::<jiff::Timestamp>().ok())
+                            .cloned(),
+                        last_seen: e
+                            .windows
+                            .iter()
+                            .map(|w| &w.end)
+                            .max_by_key(|t| t.parse::<jiff::Timestamp>().ok())
+                            .cloned(),
+                        stacks: e.stacks.clone(),
+                    }
+                });
+            if !row.vulnerabilities.contains(&v.vulnerability) {
+                row.vulnerabilities.push(v.vulnerability.clone());
+                row.vulnerabilities.sort();
+            }
+        }
+    }
+    let mut out: Vec<HotSymbol> = rows.into_values().collect();
+    out.sort_by(|a, b| {
+        b.samples
+            .cmp(&a.samples)
+            .then(b.calls.cmp(&a.calls))
+            .then_with(|| a.binary.cmp(&b.binary))
+            .then_with(|| a.function.cmp(&b.function))
+    });
+    out
 }
 
 /// The evidence document's schema name.
@@ -712,6 +823,7 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         proven,
         components: components_count,
         advisories: input.advisories.len(),
+        hot: hot_index(&verdicts, &input.runtime_policy),
         verdicts,
     }
 }
@@ -1180,8 +1292,34 @@ fn decide(
              binary's FuncProof {why}, which cannot show a function is absent — {cite}.",
             searched.join(", ")
         );
+        unknown_state(input, &mut verdict, proof);
     }
     Some(verdict)
+}
+
+/// Runtime evidence about a binary whose vulnerable functions could not be named: whatever
+/// its samples ran is `unknown_state`, never evidence for or against the vulnerability.
+fn unknown_state(input: &Input<'_>, verdict: &mut Verdict, proof: Proven<'_>) {
+    let (Some(evidence), Some(build_id)) = (input.runtime, proof.proof.build_id.as_ref()) else {
+        return;
+    };
+    let build_id = build_id.to_string();
+    let samples = evidence.seen_samples(&build_id);
+    if samples == 0 {
+        return;
+    }
+    let unknown = evidence.unknown_samples(&build_id);
+    verdict.note.push_str(&format!(
+        " Profiles sampled this binary ({samples} samples of the profiles that saw it), but its \
+         FuncProof cannot name the vulnerable functions: what ran is unknown_state."
+    ));
+    verdict.runtime = Some(RuntimeFinding {
+        outcome: "unknown_state",
+        functions: Vec::new(),
+        unknown_samples: unknown,
+        valid_until: None,
+        micro_witness: None,
+    });
 }
 
 /// The runtime rows of the evidence table, for a verdict whose functions were found: executed
@@ -1210,8 +1348,16 @@ fn runtime_rules(input: &Input<'_>, verdict: &mut Verdict, proof: Proven<'_>) {
         }
     }
     let unknown_samples = evidence.unknown_samples(&build_id);
-    let executed: Vec<(&String, &crate::runtime::Execution)> =
-        functions.iter().filter(|(_, e)| e.executed()).collect();
+    let policy = &input.runtime_policy;
+    let executed: Vec<(&String, &crate::runtime::Execution)> = functions
+        .iter()
+        .filter(|(_, e)| e.calls > 0 || (e.samples > 0 && policy.sampled_affects))
+        .collect();
+    let sampled_only: Vec<&String> = functions
+        .iter()
+        .filter(|(_, e)| e.calls == 0 && e.samples > 0)
+        .map(|(f, _)| f)
+        .collect();
     let short_id: String = build_id.chars().take(12).collect();
     let mut finding = RuntimeFinding {
         outcome: "no_evidence",
@@ -1255,6 +1401,23 @@ fn runtime_rules(input: &Input<'_>, verdict: &mut Verdict, proof: Proven<'_>) {
             verdict.note
         );
         finding.outcome = "executed";
+    } else if !sampled_only.is_empty() {
+        // The policy asks for a witness before sampled stacks alone say `affected`.
+        let samples: u64 = sampled_only
+            .iter()
+            .filter_map(|f| functions.get(*f))
+            .map(|e| e.samples)
+            .sum();
+        verdict.note.push_str(&format!(
+            " Sampled stacks hold {} ({samples} samples), but no witness counted a call; the \
+             policy asks for one before affected.",
+            sampled_only
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        finding.outcome = "sampled_only";
     } else {
         let zeros_for_all = !found.is_empty()
             && found
@@ -1307,7 +1470,15 @@ fn runtime_rules(input: &Input<'_>, verdict: &mut Verdict, proof: Proven<'_>) {
                 ));
                 finding.outcome = "expired";
             }
-        } else if functions.values().any(|e| e.profile_samples > 0) || unknown_samples > 0 {
+        } else if unknown_samples > 0 {
+            // Unnamed frames may hide it; the note below counts them.
+            verdict.note.push_str(
+                " Sampled stacks did not show it, which proves nothing: sampling misses cold code.",
+            );
+            finding.outcome = "unknown_state";
+        } else if functions.values().any(|e| e.profile_samples > 0)
+            || evidence.seen_samples(&build_id) > 0
+        {
             verdict.note.push_str(
                 " Sampled stacks did not show it, which proves nothing: sampling misses cold code.",
             );

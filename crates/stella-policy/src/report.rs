@@ -280,6 +280,8 @@ pub struct ReplayInputs {
     pub vex: Vec<String>,
     /// How long a zero stays valid, in seconds.
     pub zero_valid_for: i64,
+    /// Whether sampled stacks alone make a verdict `affected`.
+    pub sampled_affects: bool,
     /// When the verdicts were made (RFC 3339).
     pub issued: String,
     /// The symbol bundle the image's record binds (`sha256:<hex>`), when there is one.

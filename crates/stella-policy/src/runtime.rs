@@ -29,17 +29,26 @@ use stella_runtime::profile::Profile;
 use stella_runtime::witness::WitnessReport;
 
 /// How runtime evidence is weighed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
     /// How long after its window ends a zero count still justifies `not_affected`, in seconds.
     pub zero_valid_for: i64,
+    /// The share of the sampled CPU (percent) at or above which an executed vulnerable function
+    /// is called hot in the hot-symbol index.
+    pub hot_share: f64,
+    /// Whether a function seen in sampled stacks but never witnessed is `affected` (else it
+    /// stays `under_investigation` until a witness counts a call).
+    pub sampled_affects: bool,
 }
 
 impl Default for Policy {
-    /// A zero is good for 7 days after its window.
+    /// A zero is good for 7 days after its window; 1 % of the sampled CPU is hot; sampled
+    /// stacks alone show execution.
     fn default() -> Self {
         Policy {
             zero_valid_for: 7 * 24 * 3600,
+            hot_share: 1.0,
+            sampled_affects: true,
         }
     }
 }
@@ -85,6 +94,9 @@ pub struct Execution {
     pub profile_samples: u64,
     /// Processes seen calling it or sampled in it (`pid` or `comm`).
     pub processes: BTreeSet<String>,
+    /// Containers of the sampled processes, when they ran in one.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub containers: BTreeSet<String>,
     /// Windows of the witnesses and profiles that saw it run.
     pub windows: BTreeSet<Window>,
     /// The heaviest stacks through it (at most 5).
@@ -224,6 +236,9 @@ impl Evidence {
                     entry
                         .processes
                         .insert(process_name(stack.pid, stack.comm.as_deref()));
+                    if let Some(c) = &stack.container {
+                        entry.containers.insert(c.clone());
+                    }
                     if let Some(w) = &window {
                         entry.windows.insert(w.clone());
                     }
@@ -239,6 +254,15 @@ impl Evidence {
         }
         for ((build_id, _), entry) in &mut e.by_function {
             entry.profile_samples = e.seen.get(build_id).copied().unwrap_or(0);
+            // Stacks that read the same by name are one (they differed only in offsets).
+            let mut by_names: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+            for stack in entry.stacks.drain(..) {
+                *by_names.entry(stack.frames).or_default() += stack.count;
+            }
+            entry.stacks = by_names
+                .into_iter()
+                .map(|(frames, count)| TopStack { count, frames })
+                .collect();
             entry
                 .stacks
                 .sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
@@ -251,6 +275,11 @@ impl Evidence {
     pub fn execution(&self, build_id: &str, function: &str) -> Option<&Execution> {
         self.by_function
             .get(&(build_id.to_owned(), function.to_owned()))
+    }
+
+    /// Samples of profiles that saw `build_id` at all.
+    pub fn seen_samples(&self, build_id: &str) -> u64 {
+        self.seen.get(build_id).copied().unwrap_or(0)
     }
 
     /// Samples in frames of `build_id` no source could name.

@@ -112,6 +112,7 @@ struct Case {
     advisories: Vec<Advisory>,
     asked: Vec<String>,
     runtime: Option<stella_policy::runtime::Evidence>,
+    runtime_policy: stella_policy::runtime::Policy,
     now: Option<&'static str>,
 }
 
@@ -142,7 +143,7 @@ impl Case {
             advisories: &self.advisories,
             asked: &self.asked,
             runtime: self.runtime.as_ref(),
-            runtime_policy: stella_policy::runtime::Policy::default(),
+            runtime_policy: self.runtime_policy,
             now: self
                 .now
                 .map(|t| t.parse().unwrap_or_else(|e| panic!("{e}"))),
@@ -191,6 +192,7 @@ fn two_rust_binaries(advisory: Advisory) -> Case {
         advisories: vec![advisory],
         asked: Vec::new(),
         runtime: None,
+        runtime_policy: Default::default(),
         now: None,
     }
 }
@@ -422,6 +424,7 @@ fn go_symbols_are_matched_with_their_receivers() {
         )],
         asked: Vec::new(),
         runtime: None,
+        runtime_policy: Default::default(),
         now: None,
     };
     // 1.19.8 is fixed: nothing to say.
@@ -482,6 +485,7 @@ fn the_overlay_names_the_functions_of_a_library_a_distribution_package_ships() {
         advisories: vec![overlay("inflateGetHeader")],
         asked: Vec::new(),
         runtime: None,
+        runtime_policy: Default::default(),
         now: None,
     };
     let a = case.run();
@@ -578,6 +582,7 @@ fn a_library_no_package_names_is_known_by_its_soname() {
         advisories: vec![overlay],
         asked: Vec::new(),
         runtime: None,
+        runtime_policy: Default::default(),
         now: None,
     };
     let a = case.run();
@@ -632,6 +637,7 @@ fn alpine_packages_are_judged_in_apks_order() {
             advisories: vec![record.clone()],
             asked: Vec::new(),
             runtime: None,
+            runtime_policy: Default::default(),
             now: None,
         };
         let a = case.run();
@@ -680,6 +686,7 @@ fn a_banner_outside_the_upstream_ranges_answers_the_distribution_package() {
         advisories: vec![overlay],
         asked: Vec::new(),
         runtime: None,
+        runtime_policy: Default::default(),
         now: None,
     };
     assert!(case.run().verdicts.is_empty(), "{:#?}", case.run().verdicts);
@@ -879,6 +886,7 @@ fn sampled_stacks_show_what_ran_and_not_seeing_proves_nothing() {
     let v = uses_verdict(&case);
     assert_eq!(v.status, Status::UnderInvestigation, "{v:#?}");
     assert!(v.note.contains("proves nothing"), "{}", v.note);
+    assert_eq!(v.runtime.as_ref().map(|r| r.outcome), Some("unknown_state"));
     assert!(
         v.note
             .contains("100 samples of this binary could not be named (unknown_state)"),
@@ -929,4 +937,46 @@ fn two_agents_reports_add_up() {
         .map(|f| f.execution.calls)
         .sum();
     assert_eq!(calls, 12);
+}
+
+#[test]
+fn the_policy_can_ask_for_a_witness_before_sampled_stacks_say_affected() {
+    let mut case = two_rust_binaries(smallvec_advisory());
+    let hot = profile(json!([
+        {"pid": 41, "comm": "apigw", "container": "c0ffee", "count": 173, "frames": [frame(Some(INSERT_MANY)), frame(Some("main"))]},
+        {"pid": 41, "comm": "apigw", "count": 827, "frames": [frame(Some("main"))]}
+    ]));
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[],
+        &[("prod.profile.json".to_owned(), hot)],
+    ));
+    // The index names it with its share, whatever the policy says about the verdict.
+    let a = case.run();
+    assert_eq!(a.hot.len(), 1, "{:#?}", a.hot);
+    let h = &a.hot[0];
+    assert_eq!((h.samples, h.cpu_share, h.hot), (173, 17.3, true));
+    assert_eq!(h.containers, vec!["c0ffee".to_owned()]);
+    assert_eq!(h.first_seen.as_deref(), Some("2026-03-01T12:00:00Z"));
+    assert_eq!(h.last_seen.as_deref(), Some("2026-03-01T14:00:00Z"));
+    case.runtime_policy.hot_share = 20.0;
+    assert!(!case.run().hot[0].hot, "17.3 % is below a 20 % threshold");
+
+    case.runtime_policy.sampled_affects = false;
+    let v = uses_verdict(&case);
+    assert_eq!(v.status, Status::UnderInvestigation, "{v:#?}");
+    assert_eq!(v.runtime.as_ref().map(|r| r.outcome), Some("sampled_only"));
+    assert!(
+        v.note.contains("asks for one before affected"),
+        "{}",
+        v.note
+    );
+    // A witnessed call settles it.
+    case.runtime = Some(stella_policy::runtime::Evidence::new(
+        &[(
+            "prod.witness.json".to_owned(),
+            witness(INSERT_MANY, 3, &[41], "2026-03-01T14:00:00Z"),
+        )],
+        &[],
+    ));
+    assert_eq!(uses_verdict(&case).status, Status::Affected);
 }

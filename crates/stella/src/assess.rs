@@ -51,7 +51,13 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         .map(|(id, name, _)| (id.clone(), name.clone()))
         .collect();
     let policy = crate::vex::policy(args.policy.as_deref(), &names)?;
-    let zero_valid_for = i64::try_from(args.zero_valid_for.as_secs()).unwrap_or(i64::MAX);
+    let settings = Settings::new(&args)?;
+    let zero_valid_for = i64::try_from(settings.zero_valid_for.0.as_secs()).unwrap_or(i64::MAX);
+    let runtime_policy = stella_policy::runtime::Policy {
+        zero_valid_for,
+        hot_share: settings.hot_share.0,
+        sampled_affects: settings.sampled_affects.0,
+    };
     let evidence = read_runtime(&args.witness, &args.profile)?;
 
     let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
@@ -71,8 +77,8 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             issued,
             quiet: args.format != AssessFormat::Table,
         },
-        evidence.as_ref().map(|r| &r.evidence),
-        stella_policy::runtime::Policy { zero_valid_for },
+        evidence.as_ref(),
+        runtime_policy,
         home,
     )?
     else {
@@ -89,6 +95,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             .unwrap_or_default(),
         vex: priors.iter().map(|(id, _, _)| id.to_string()).collect(),
         zero_valid_for,
+        sampled_affects: runtime_policy.sampled_affects,
         issued: timestamp.to_string(),
         symbol_bundle: examined
             .verdicts
@@ -126,12 +133,16 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             if statements.is_empty() {
                 continue;
             }
-            let part = VexDocument {
+            let mut part = VexDocument {
                 statements,
                 ..ours.clone()
             };
             let bytes = read::write(&part, VexFormat::OpenVex).map_err(CliError::kinded)?;
             let id = Digest::sha256(&bytes);
+            // The merge ranks a statement by the document its provenance names: this part.
+            for s in &mut part.statements {
+                s.provenance.document = id.clone();
+            }
             if let Some(p) = priority {
                 merger.set_document_priority(&id, p);
             }
@@ -140,10 +151,13 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         for (id, _, prior) in &priors {
             merger.add(id, prior).map_err(CliError::kinded)?;
         }
-        merger.finish_document()
+        with_superseded(merger.finish())
     };
 
     summary(&args.image, &assessment, &document);
+    if args.explain {
+        eprint!("{}", settings.explain(&policy, &assessment, &document));
+    }
     let output = render(&args, &assessment, &evidence_id, &document, &micro)?;
     match (&args.output, output) {
         (Some(path), Some(bytes)) => write_atomically(path, &bytes)?,
@@ -155,7 +169,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         attach(&args, home, &reference, &document, &evidence_bytes, &micro)?;
     }
 
-    let failed = args.fail_on.is_some_and(|threshold| {
+    let failed = settings.fail_on.0.is_some_and(|threshold| {
         let threshold = match threshold {
             FailOn::NotAffected => stella_vex::Status::NotAffected,
             FailOn::Fixed => stella_vex::Status::Fixed,
@@ -197,7 +211,7 @@ pub(crate) struct Assessed {
 /// printed): nothing is assessed on evidence that does not hold.
 pub(crate) fn assess_image(
     asked: &Asked<'_>,
-    runtime: Option<&stella_policy::runtime::Evidence>,
+    runtime: Option<&RuntimeInputs>,
     policy: stella_policy::runtime::Policy,
     home: &Path,
 ) -> Result<Option<Assessed>, CliError> {
@@ -288,7 +302,8 @@ pub(crate) fn assess_image(
         Some(t) => t,
         None => sbom_time(&sbom.document)?,
     };
-    if let Some(e) = runtime {
+    let runtime = runtime.map(|r| r.index(&examined.tables)).transpose()?;
+    if let Some(e) = &runtime {
         let image_builds: BTreeSet<String> = examined
             .proven
             .iter()
@@ -323,7 +338,7 @@ pub(crate) fn assess_image(
         proofs: &proofs,
         advisories: &advisories,
         asked: asked.vuln,
-        runtime,
+        runtime: runtime.as_ref(),
         runtime_policy: policy,
         now: Some(timestamp),
     });
@@ -387,14 +402,56 @@ fn micro_witnesses(
 /// Largest witness report or profile read.
 const MAX_RUNTIME_BYTES: usize = 1 << 30;
 
-/// Runtime evidence read: indexed, with the digests of the files it came from.
-struct RuntimeInputs {
-    evidence: stella_policy::runtime::Evidence,
+/// Runtime evidence read, with the digests of the files it came from.
+pub(crate) struct RuntimeInputs {
+    witnesses: Vec<(String, stella_runtime::witness::WitnessReport)>,
+    profiles: Vec<(String, stella_runtime::profile::Profile)>,
     witness_digests: Vec<String>,
     profile_digests: Vec<String>,
 }
 
-/// The witness reports and profiles, indexed; `None` when none is given.
+impl RuntimeInputs {
+    /// The evidence, indexed, after naming the profiles' frames of the image's binaries with
+    /// the image's verified symbol tables: a frame is `(BuildID, file offset)` as observed, and
+    /// its function is what the verified evidence says lies there, whatever name the profile
+    /// carried. Frames of other binaries keep theirs.
+    fn index(
+        &self,
+        tables: &[stella_binary::SymbolTable],
+    ) -> Result<stella_policy::runtime::Evidence, CliError> {
+        let mut profiles = self.profiles.clone();
+        if !tables.is_empty() && !profiles.is_empty() {
+            let ours: BTreeSet<&str> = tables.iter().map(|t| t.build_id.as_str()).collect();
+            let mut names = stella_runtime::symbolize::Symbolizer::new(
+                stella_runtime::symbolize::Config::default(),
+            )
+            .map_err(CliError::kinded)?;
+            for t in tables {
+                names.add_table(t.clone()).map_err(CliError::kinded)?;
+            }
+            for (_, profile) in &mut profiles {
+                for stack in &mut profile.stacks {
+                    let mut any = false;
+                    for frame in &mut stack.frames {
+                        if frame.build_id().is_some_and(|b| ours.contains(b)) {
+                            frame.symbol = None;
+                            any = true;
+                        }
+                    }
+                    if any {
+                        names.symbolize_frames(&mut stack.frames);
+                    }
+                }
+            }
+        }
+        Ok(stella_policy::runtime::Evidence::new(
+            &self.witnesses,
+            &profiles,
+        ))
+    }
+}
+
+/// The witness reports and profiles; `None` when none is given.
 fn read_runtime(
     witnesses: &[PathBuf],
     profiles: &[PathBuf],
@@ -420,7 +477,8 @@ fn read_runtime(
         read_profiles.push((p.display().to_string(), profile));
     }
     Ok(Some(RuntimeInputs {
-        evidence: stella_policy::runtime::Evidence::new(&w, &read_profiles),
+        witnesses: w,
+        profiles: read_profiles,
         witness_digests,
         profile_digests,
     }))
@@ -670,6 +728,190 @@ fn summary(image: &str, a: &assess::Assessment, document: &VexDocument) {
         count(stella_vex::Status::UnderInvestigation),
         count(stella_vex::Status::Affected),
     );
+    // The flips, each in one line a person reads.
+    for v in a
+        .verdicts
+        .iter()
+        .filter(|v| v.runtime.as_ref().is_some_and(|r| r.outcome == "executed"))
+    {
+        let line = v
+            .note
+            .split_once("VEX → affected.")
+            .map_or(v.note.as_str(), |(head, _)| head);
+        eprintln!("  {line}VEX → affected.");
+    }
+    if !a.hot.is_empty() {
+        eprintln!("hot vulnerable symbols:");
+        for h in a.hot.iter().take(10) {
+            eprintln!(
+                "  {:>6.2}% {:>8} samples {:>8} calls  {} in {} ({}){}",
+                h.cpu_share,
+                h.samples,
+                h.calls,
+                h.demangled.as_deref().unwrap_or(&h.function),
+                h.binary,
+                h.vulnerabilities.join(", "),
+                if h.hot { "  HOT" } else { "" }
+            );
+        }
+    }
+}
+
+/// The words that open the record of a superseded claim in a statement's status notes.
+const SUPERSEDES: &str = "Supersedes ";
+
+/// The merged document, each effective statement naming in its status notes the claims it
+/// superseded (author, status, justification, time, source document and statement, and the
+/// rule that decided), so an overridden vendor claim stays visible beside the one that won.
+fn with_superseded(mut merged: merge::Merged) -> VexDocument {
+    for m in &mut merged.statements {
+        if m.superseded.is_empty() {
+            continue;
+        }
+        let lines: Vec<String> = m
+            .superseded
+            .iter()
+            .map(|x| {
+                format!(
+                    "{SUPERSEDES}{}'s {}{} of {} (document {}, statement {}, {}), by {}.",
+                    x.provenance.author,
+                    x.status.openvex_label(),
+                    x.justification
+                        .as_ref()
+                        .map_or(String::new(), |j| format!(" ({})", j.label)),
+                    x.timestamp,
+                    x.provenance.document,
+                    x.provenance.statement_index,
+                    x.provenance.format.as_str(),
+                    x.rule.as_str()
+                )
+            })
+            .collect();
+        let notes = &mut m.statement.status_notes;
+        *notes = Some(match notes.take() {
+            Some(n) if !n.is_empty() => format!("{n} {}", lines.join(" ")),
+            _ => lines.join(" "),
+        });
+    }
+    merged.into_document()
+}
+
+/// A setting and where its value comes from.
+type Sourced<T> = (T, &'static str);
+
+/// The settings of one assessment: flags over the policy file over the defaults.
+struct Settings {
+    zero_valid_for: Sourced<std::time::Duration>,
+    sampled_affects: Sourced<bool>,
+    hot_share: Sourced<f64>,
+    fail_on: Sourced<Option<FailOn>>,
+}
+
+impl Settings {
+    fn new(args: &AssessArgs) -> Result<Self, CliError> {
+        let file = crate::vex::assess_policy(args.policy.as_deref())?;
+        let defaults = stella_policy::runtime::Policy::default();
+        let pick = |flag: Option<_>, file: Option<_>, default| match (flag, file) {
+            (Some(v), _) => (v, "flag"),
+            (None, Some(v)) => (v, "policy file"),
+            (None, None) => (default, "default"),
+        };
+        Ok(Settings {
+            zero_valid_for: pick(
+                args.zero_valid_for,
+                file.never_executed_valid_for,
+                std::time::Duration::from_secs(defaults.zero_valid_for.unsigned_abs()),
+            ),
+            sampled_affects: match file.sampled_affects {
+                Some(v) => (v, "policy file"),
+                None => (defaults.sampled_affects, "default"),
+            },
+            hot_share: match file.hot_share {
+                Some(v) => (v, "policy file"),
+                None => (defaults.hot_share, "default"),
+            },
+            fail_on: match (args.fail_on, file.fail_on) {
+                (Some(v), _) => (Some(v), "flag"),
+                (None, Some(v)) => (Some(v), "policy file"),
+                (None, None) => (None, "default"),
+            },
+        })
+    }
+
+    /// The effective policy and the rule behind every final statement, for a person.
+    fn explain(
+        &self,
+        merge: &stella_vex::merge::Policy,
+        a: &assess::Assessment,
+        document: &VexDocument,
+    ) -> String {
+        let mut out = String::from("policy:\n");
+        out.push_str(&format!(
+            "  never executed (witnessed zero) valid for  {}s  ({})\n",
+            self.zero_valid_for.0.as_secs(),
+            self.zero_valid_for.1
+        ));
+        out.push_str(&format!(
+            "  sampled without a witness                  {}  ({})\n",
+            if self.sampled_affects.0 {
+                "affected"
+            } else {
+                "under_investigation"
+            },
+            self.sampled_affects.1
+        ));
+        out.push_str(&format!(
+            "  hot from                                   {}% of sampled CPU  ({})\n",
+            self.hot_share.0, self.hot_share.1
+        ));
+        out.push_str(&format!(
+            "  gate (--fail-on)                           {}  ({})\n",
+            self.fail_on
+                .0
+                .and_then(|f| clap::ValueEnum::to_possible_value(&f))
+                .map_or("none".to_owned(), |v| v.get_name().to_owned()),
+            self.fail_on.1
+        ));
+        out.push_str(
+            "  execution evidence outranks every prior statement; then the merge rules of \
+             `stella vex merge`\n",
+        );
+        for (author, priority) in &merge.author_priorities {
+            out.push_str(&format!("  source author {author:?} priority {priority}\n"));
+        }
+        for (digest, priority) in &merge.document_priorities {
+            out.push_str(&format!("  source document {digest} priority {priority}\n"));
+        }
+        out.push_str("verdicts:\n");
+        for v in &a.verdicts {
+            out.push_str(&format!(
+                "  {} {} [{}]: {}{} — {}\n",
+                v.vulnerability,
+                v.binary.as_ref().map_or("(image)", |b| b.path.as_str()),
+                v.component.as_ref().map_or("-", |c| c.purl.as_str()),
+                v.status.label(),
+                v.justification
+                    .map_or(String::new(), |j| format!(" ({})", j.label())),
+                v.note
+            ));
+        }
+        let superseded = document
+            .statements
+            .iter()
+            .filter(|s| {
+                s.status_notes
+                    .as_deref()
+                    .is_some_and(|n| n.contains(SUPERSEDES))
+            })
+            .count();
+        if superseded > 0 {
+            out.push_str(&format!(
+                "{superseded} final statement(s) superseded a prior one; each says which in its \
+                 status notes\n"
+            ));
+        }
+        out
+    }
 }
 
 const ASSESS: Schema = Schema::new("assess");

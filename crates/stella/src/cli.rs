@@ -1089,7 +1089,8 @@ pub struct AssessArgs {
     /// Prior VEX to merge with the verdicts (repeatable; OpenVEX, CycloneDX or CSAF).
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
-    /// The merge policy for --vex (stella.vex-policy/v1, as `stella vex merge --policy`).
+    /// The policy (stella.vex-policy/v1): the merge's source priorities for --vex, as `stella
+    /// vex merge --policy`, and how runtime evidence is weighed and the gate (see below).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Witness reports (`stella witness --json`, repeatable): calls counted → affected; zero
@@ -1101,9 +1102,14 @@ pub struct AssessArgs {
     /// affected. Not seeing it proves nothing.
     #[arg(long, value_name = "PROFILE")]
     pub profile: Vec<PathBuf>,
-    /// How long after its window a witnessed zero still justifies not_affected.
-    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = crate::input::parse_duration)]
-    pub zero_valid_for: std::time::Duration,
+    /// How long after its window a witnessed zero still justifies not_affected. Default: the
+    /// policy's runtime.neverExecutedValidFor, else 7d.
+    #[arg(long, value_name = "DURATION", value_parser = crate::input::parse_duration)]
+    pub zero_valid_for: Option<std::time::Duration>,
+    /// Print the effective policy (each setting and where it comes from) and the rule behind
+    /// each verdict, on stderr.
+    #[arg(long)]
+    pub explain: bool,
     /// A public key whose signatures on the image's evidence are trusted (repeatable).
     /// Default: $STELLA_HOME/keys/stella.pub.
     #[arg(long, value_name = "PUB")]
@@ -1240,6 +1246,21 @@ them and attaches them to the image.
 
 --fail-on STATUS exits 1 when any final statement is at least that severe, in the order \
 not_affected < fixed < under_investigation < affected.
+
+The policy file (--policy; its `sources` rank --vex documents as in `stella vex merge`) also \
+says how runtime evidence is weighed; a flag given wins over it, and --explain prints what \
+holds and why:
+  {\"schema\": \"stella.vex-policy/v1\",
+   \"sources\": [{\"file\": \"vendor.openvex.json\", \"priority\": 10}],
+   \"runtime\": {\"neverExecutedValidFor\": \"7d\",
+               \"sampledWithoutWitness\": \"affected\",
+               \"hotShare\": 1.0},
+   \"failOn\": \"affected\"}
+neverExecutedValidFor: how long a witnessed zero justifies not_affected (as --zero-valid-for). \
+sampledWithoutWitness: a function seen in sampled stacks but never witnessed is `affected` \
+(default) or stays `under_investigation` until a witness counts it; never not_affected. \
+hotShare: the CPU share (percent) from which an executed function is hot in the hot-symbol index \
+(`hot` in --format json, listed in the summary). failOn: the gate (as --fail-on).
 
 Examples:
   stella advisories import advisory-db/ go-vulndb/

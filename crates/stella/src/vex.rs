@@ -422,6 +422,88 @@ struct PolicyFile {
     author: Option<String>,
     #[serde(default)]
     sources: Vec<PolicySource>,
+    /// How `stella assess` weighs runtime evidence (ignored by `vex merge`).
+    #[serde(default)]
+    runtime: Option<RuntimeSection>,
+    /// The gate of `stella assess` (as --fail-on).
+    #[serde(default, rename = "failOn")]
+    fail_on: Option<String>,
+}
+
+/// The `runtime` section of a policy file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RuntimeSection {
+    /// How long after its window a witnessed zero justifies not_affected (`7d`, `12h`, ...).
+    #[serde(default)]
+    never_executed_valid_for: Option<String>,
+    /// What a vulnerable function seen in sampled stacks but never witnessed is:
+    /// `affected` (the default) or `under_investigation` (a witness must confirm).
+    #[serde(default)]
+    sampled_without_witness: Option<String>,
+    /// CPU share (percent) from which an executed vulnerable function is hot.
+    #[serde(default)]
+    hot_share: Option<f64>,
+}
+
+/// What a policy file says to `stella assess` beyond the merge: each setting, when it says it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AssessPolicy {
+    pub never_executed_valid_for: Option<std::time::Duration>,
+    pub sampled_affects: Option<bool>,
+    pub hot_share: Option<f64>,
+    pub fail_on: Option<crate::cli::FailOn>,
+}
+
+/// The assess settings of the policy file at `path` (none without one).
+pub(crate) fn assess_policy(path: Option<&Path>) -> Result<AssessPolicy, CliError> {
+    let Some(path) = path else {
+        return Ok(AssessPolicy::default());
+    };
+    let input = Input::new(path.to_path_buf());
+    let bytes = input.read(16 * 1024 * 1024)?;
+    let bad = |what: String| CliError::input(anyhow!("{}: {what}", input.name()));
+    let file: PolicyFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut out = AssessPolicy::default();
+    if let Some(text) = file.fail_on {
+        out.fail_on = Some(
+            <crate::cli::FailOn as clap::ValueEnum>::from_str(&text, false).map_err(|_| {
+                bad(format!(
+                    "/failOn: {text:?} is not one of not_affected, fixed, under_investigation, \
+                     affected"
+                ))
+            })?,
+        );
+    }
+    let Some(runtime) = file.runtime else {
+        return Ok(out);
+    };
+    if let Some(text) = runtime.never_executed_valid_for {
+        out.never_executed_valid_for = Some(
+            crate::input::parse_duration(&text)
+                .map_err(|e| bad(format!("/runtime/neverExecutedValidFor: {e}")))?,
+        );
+    }
+    out.sampled_affects = match runtime.sampled_without_witness.as_deref() {
+        None => None,
+        Some("affected") => Some(true),
+        Some("under_investigation") => Some(false),
+        Some(other) => {
+            return Err(bad(format!(
+                "/runtime/sampledWithoutWitness: {other:?} is neither \"affected\" nor \
+                 \"under_investigation\" (sampled stacks never justify not_affected)"
+            )));
+        }
+    };
+    if let Some(share) = runtime.hot_share {
+        if !(0.0..=100.0).contains(&share) {
+            return Err(bad(format!(
+                "/runtime/hotShare: {share} is not a percentage (0 to 100)"
+            )));
+        }
+        out.hot_share = Some(share);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]

@@ -512,7 +512,49 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
     )
     .expect("write");
     let policy = policy.to_string_lossy().into_owned();
+    let bad_policy = |name: &str, body: &str| {
+        let path = work.path().join(name);
+        std::fs::write(&path, body).expect("write");
+        path.to_string_lossy().into_owned()
+    };
+    let flips_to_not_affected = bad_policy(
+        "sampled.json",
+        r#"{"schema": "stella.vex-policy/v1", "runtime": {"sampledWithoutWitness": "not_affected"}}"#,
+    );
+    let share = bad_policy(
+        "share.json",
+        r#"{"schema": "stella.vex-policy/v1", "runtime": {"hotShare": 300}}"#,
+    );
+    let expiry = bad_policy(
+        "expiry.json",
+        r#"{"schema": "stella.vex-policy/v1", "runtime": {"neverExecutedValidFor": "forever"}}"#,
+    );
+    let gate = bad_policy(
+        "gate.json",
+        r#"{"schema": "stella.vex-policy/v1", "failOn": "critical"}"#,
+    );
+    let unknown = bad_policy(
+        "unknown.json",
+        r#"{"schema": "stella.vex-policy/v1", "runtime": {"trustSamples": true}}"#,
+    );
     for (args, expected) in [
+        (
+            vec!["--advisories", &*db, "--policy", &*flips_to_not_affected],
+            "never justify not_affected",
+        ),
+        (
+            vec!["--advisories", &*db, "--policy", &*share],
+            "/runtime/hotShare",
+        ),
+        (
+            vec!["--advisories", &*db, "--policy", &*expiry],
+            "/runtime/neverExecutedValidFor",
+        ),
+        (vec!["--advisories", &*db, "--policy", &*gate], "/failOn"),
+        (
+            vec!["--advisories", &*db, "--policy", &*unknown],
+            "trustSamples",
+        ),
         (vec!["--advisories", &*db, "--vex", &*bad], "bad.json"),
         (vec!["--advisories", &*bad], "bad.json"),
         (
@@ -546,6 +588,56 @@ fn an_image_whose_evidence_does_not_verify_is_not_assessed() {
             .is_some_and(|n| n.contains(report["sbom"].as_str().unwrap_or("?"))),
         "cites the SBOM: {image_wide:#}"
     );
+    // --explain says what holds and where it comes from; the policy's gate applies, and a
+    // flag wins over the file.
+    let policy = bad_policy(
+        "runtime.json",
+        r#"{"schema": "stella.vex-policy/v1",
+            "runtime": {"neverExecutedValidFor": "2d", "sampledWithoutWitness": "under_investigation", "hotShare": 5},
+            "failOn": "not_affected"}"#,
+    );
+    let (code, _, stderr) = assess(
+        &home,
+        &image,
+        &[
+            "--advisories",
+            &db,
+            "--vuln",
+            "GO-2022-0969",
+            "--policy",
+            &policy,
+            "--explain",
+        ],
+    );
+    assert_eq!(code, 1, "the policy's gate trips on not_affected: {stderr}");
+    for line in [
+        "never executed (witnessed zero) valid for  172800s  (policy file)",
+        "sampled without a witness                  under_investigation  (policy file)",
+        "hot from                                   5% of sampled CPU  (policy file)",
+        "gate (--fail-on)                           not_affected  (policy file)",
+        "GO-2022-0969 (image) [-]: not_affected (component_not_present)",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in {stderr}");
+    }
+    let (code, _, stderr) = assess(
+        &home,
+        &image,
+        &[
+            "--advisories",
+            &db,
+            "--vuln",
+            "GO-2022-0969",
+            "--policy",
+            &policy,
+            "--zero-valid-for",
+            "1h",
+            "--fail-on",
+            "affected",
+            "--explain",
+        ],
+    );
+    assert_eq!(code, 0, "the flag's gate wins: {stderr}");
+    assert!(stderr.contains("valid for  3600s  (flag)"), "{stderr}");
 }
 
 /// Two C programs linked with zlib's static library: one reads gzip headers

@@ -319,8 +319,24 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         );
     }
 
-    // A vendor said not_affected for the image; what ran outranks it.
-    let purl = report["subject"].as_str().expect("subject").to_owned();
+    // A vendor said not_affected for this binary and this crate, later than our statement;
+    // what ran outranks it, and the output keeps both provenances.
+    let ours = stella(&home)
+        .args(["assess", "--image", &image, "--advisories"])
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .arg("--witness")
+        .arg(&hot)
+        .args(["--format", "openvex"])
+        .output()
+        .expect("runs");
+    let ours: Value = serde_json::from_slice(&ours.stdout).expect("openvex");
+    let product = ours["statements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["vulnerability"]["name"] == "CVE-2021-25900" && s["status"] == "affected")
+        .map(|s| s["products"][0].clone())
+        .unwrap_or_else(|| panic!("no affected statement: {ours:#}"));
     let vendor = work.path().join("vendor.openvex.json");
     std::fs::write(
         &vendor,
@@ -332,7 +348,7 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
             "version": 1,
             "statements": [{
                 "vulnerability": {"name": "CVE-2021-25900"},
-                "products": [{"@id": purl}],
+                "products": [product],
                 "status": "not_affected",
                 "justification": "vulnerable_code_not_in_execute_path"
             }]
@@ -360,10 +376,195 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
     );
     let merged: Value =
         serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("json");
-    let affected = merged["statements"]
+    let statements: Vec<&Value> = merged["statements"]
         .as_array()
         .into_iter()
         .flatten()
-        .any(|s| s["vulnerability"]["name"] == "CVE-2021-25900" && s["status"] == "affected");
-    assert!(affected, "{merged:#}");
+        .filter(|s| s["vulnerability"]["name"] == "CVE-2021-25900")
+        .collect();
+    assert_eq!(statements.len(), 1, "one effective statement: {merged:#}");
+    assert_eq!(statements[0]["status"], "affected", "{merged:#}");
+    let notes = statements[0]["status_notes"].as_str().unwrap_or_default();
+    assert!(
+        notes.contains("Supersedes Vendor's not_affected (vulnerable_code_not_in_execute_path)")
+            && notes.contains("by priority"),
+        "the vendor's claim is kept beside the one that won: {merged:#}"
+    );
+}
+
+/// `headers-loop` calls zlib's `inflateGetHeader` in a loop through the shared libz (copied
+/// into the image, byte for byte the library the process maps); `headers-stripped` does the
+/// same with a static zlib and no symbol table at all.
+fn build_zlib_loop(work: &Path, root: &Path) -> Result<(), String> {
+    let source = "#include <string.h>\n#include <zlib.h>\nint main(void) {\n  z_stream s; gz_header h;\n  \
+                  memset(&s, 0, sizeof s); memset(&h, 0, sizeof h);\n  \
+                  if (inflateInit2(&s, 31) != Z_OK) return 1;\n  \
+                  for (;;) inflateGetHeader(&s, &h);\n}\n";
+    let libz = std::fs::canonicalize("/usr/lib/x86_64-linux-gnu/libz.so.1")
+        .map_err(|e| format!("the shared libz: {e} (apt install zlib1g)"))?;
+    let static_libz = Path::new("/usr/lib/x86_64-linux-gnu/libz.a");
+    if !static_libz.exists() {
+        return Err("libz.a is missing (apt install zlib1g-dev)".into());
+    }
+    let lib_dir = root.join("usr/lib/x86_64-linux-gnu");
+    std::fs::create_dir_all(&lib_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root.join("usr/bin")).map_err(|e| e.to_string())?;
+    std::fs::copy(&libz, lib_dir.join("libz.so.1")).map_err(|e| e.to_string())?;
+    let c = work.join("headers-loop.c");
+    std::fs::write(&c, source).map_err(|e| e.to_string())?;
+    for (name, link) in [
+        ("headers-loop", vec!["-lz"]),
+        (
+            "headers-stripped",
+            vec![static_libz.to_str().unwrap_or_default(), "-s"],
+        ),
+    ] {
+        let out = Process::new("gcc")
+            .arg("-O1")
+            .arg(&c)
+            .args(&link)
+            .arg("-o")
+            .arg(root.join("usr/bin").join(name))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_sampled_vulnerable_function_is_in_the_hot_symbol_index_and_a_nameless_binary_is_unknown() {
+    let test =
+        "a_sampled_vulnerable_function_is_in_the_hot_symbol_index_and_a_nameless_binary_is_unknown";
+    assert!(
+        is_root(),
+        "{test}: needs root (CAP_BPF and CAP_PERFMON) for sampling; run the tests as root"
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("zapps");
+    if let Err(e) = build_zlib_loop(work.path(), &root) {
+        skip(test, &format!("cannot build the zlib programs: {e}"));
+        return;
+    }
+    let home = work.path().join("home");
+    let image = crate::assess::scan(&home, &root);
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).expect("mkdir");
+    std::fs::write(
+        advisories.join("TEST-ZLIB-2.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "id": "TEST-ZLIB-2", "modified": "2026-01-01T00:00:00Z",
+            "aliases": ["CVE-2099-0001"],
+            "affected": [{
+                "package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                "ecosystem_specific": {"symbols": ["inflateGetHeader"]}
+            }]
+        }))
+        .expect("json"),
+    )
+    .expect("write");
+
+    let looping = Running(
+        Process::new(root.join("usr/bin/headers-loop"))
+            .spawn()
+            .expect("starts"),
+    );
+    let stripped = Running(
+        Process::new(root.join("usr/bin/headers-stripped"))
+            .spawn()
+            .expect("starts"),
+    );
+    let profile = work.path().join("zlib.profile.json");
+    let recorded = stella(&home)
+        .args([
+            "record",
+            "--duration",
+            "3s",
+            "--json",
+            "--no-symbolize",
+            "-o",
+        ])
+        .arg(&profile)
+        .args(["--pid", &looping.0.id().to_string()])
+        .args(["--pid", &stripped.0.id().to_string()])
+        .output()
+        .expect("runs");
+    assert!(
+        recorded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recorded.stderr)
+    );
+    drop((looping, stripped));
+
+    let out = stella(&home)
+        .args([
+            "assess",
+            "--image",
+            &image,
+            "--format",
+            "json",
+            "--advisories",
+        ])
+        .arg(&advisories)
+        .arg("--profile")
+        .arg(&profile)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("assessment JSON");
+    // The frames were named with the image's own verified tables (recorded unnamed).
+    let hot = report["hot"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no hot-symbol index: {report:#}"));
+    let header = hot
+        .iter()
+        .find(|h| h["function"] == "inflateGetHeader")
+        .unwrap_or_else(|| panic!("inflateGetHeader is not in the index: {report:#}"));
+    assert_eq!(header["binary"], "/usr/lib/x86_64-linux-gnu/libz.so.1");
+    assert!(
+        header["cpuShare"].as_f64().is_some_and(|s| s > 5.0),
+        "{header:#}"
+    );
+    assert_eq!(header["hot"], true);
+    assert!(header["samples"].as_u64().is_some_and(|n| n > 10));
+    assert!(header["firstSeen"].is_string() && header["lastSeen"].is_string());
+    // Stacks that read the same are one row.
+    let stacks: Vec<&Value> = header["stacks"].as_array().into_iter().flatten().collect();
+    let distinct: std::collections::BTreeSet<String> =
+        stacks.iter().map(|s| s["frames"].to_string()).collect();
+    assert_eq!(distinct.len(), stacks.len(), "{header:#}");
+    assert!(
+        header["vulnerabilities"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|x| x == "CVE-2099-0001"))
+    );
+    assert!(stderr.contains("hot vulnerable symbols:"), "{stderr}");
+    assert!(
+        stderr.contains("VEX → affected."),
+        "the human line: {stderr}"
+    );
+    let libz = report["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["binary"]["path"] == "/usr/lib/x86_64-linux-gnu/libz.so.1")
+        .unwrap_or_else(|| panic!("no verdict for libz: {report:#}"));
+    assert_eq!(libz["status"], "affected", "{libz:#}");
+    // The stripped program ran, but nothing names its functions: unknown_state, never a
+    // not_affected.
+    let nameless = report["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["binary"]["path"] == "/usr/bin/headers-stripped")
+        .unwrap_or_else(|| panic!("no verdict for the stripped program: {report:#}"));
+    assert_eq!(nameless["status"], "under_investigation", "{nameless:#}");
+    assert_eq!(
+        nameless["runtime"]["outcome"], "unknown_state",
+        "{nameless:#}"
+    );
 }
