@@ -269,8 +269,8 @@ pub fn sarif(assessment: &Assessment, tool_version: &str) -> serde_json::Value {
 }
 
 /// The inputs a runtime verdict rests on, by digest: what the micro-witness's replay token names.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplayInputs {
     /// `sha256:<hex>` of each witness report read.
     pub witnesses: Vec<String>,
@@ -294,7 +294,8 @@ pub struct ReplayInputs {
 /// were counted, else `sampling`; the instances; each function found with its range, BLAKE3 and
 /// count (calls, or samples) and top stacks; frames that could not be named (`unknowns`); the
 /// vulnerability, the image and the SBOM it is about; `symbolRefs` to the image's symbol
-/// bundle; and `replayToken`, the SHA-256 of the canonical inputs that reproduce the verdict.
+/// bundle; `replay`, the inputs that reproduce the verdict (by digest, with the policy and the
+/// time it was made), and `replayToken`, the SHA-256 of their canonical form.
 ///
 /// # Errors
 /// [`ReportError::Canonical`] when the replay token's inputs cannot be canonicalised.
@@ -416,13 +417,14 @@ pub fn micro_witness(
     if let Some(bundle) = &inputs.symbol_bundle {
         doc["symbolRefs"] = json!([bundle]);
     }
-    let token = json!({
+    let replay = json!({
         "sbom": assessment.sbom,
         "funcproof": binary.funcproof,
         "advisories": v.advisories,
         "inputs": inputs,
     });
-    let token = stella_core::jcs::to_canonical(&token)?;
+    let token = stella_core::jcs::to_canonical(&replay)?;
     doc["replayToken"] = json!(Digest::sha256(&token).to_string());
+    doc["replay"] = replay;
     Ok(Some(doc))
 }

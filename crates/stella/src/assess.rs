@@ -23,7 +23,7 @@ use stella_policy::{components, report};
 use stella_store::{AdvisoryRow, StoredDocument};
 use stella_vex::{VexDocument, VexFormat, merge, read};
 
-use crate::cli::{AssessArgs, AssessFormat, DbArgs, FailOn};
+use crate::cli::{AssessArgs, AssessFormat, DbArgs, FailOn, ReplayArgs};
 use crate::exit::{CliError, Outcome};
 use crate::output::{write_atomically, write_stdout};
 use crate::print::{self, Schema};
@@ -347,6 +347,225 @@ pub(crate) fn assess_image(
         assessment,
         timestamp,
     }))
+}
+
+/// Largest micro-witness replayed.
+const MAX_MICRO_WITNESS_BYTES: usize = 64 << 20;
+
+/// `stella replay`: the verdict of a micro-witness made again from the inputs it names.
+pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
+    let input = crate::input::Input::new(args.file.clone());
+    let bytes = input.read(MAX_MICRO_WITNESS_BYTES)?;
+    let bad = |why: String| CliError::input(anyhow!("{}: {why}", input.name()));
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    // The predicate, or an in-toto Statement carrying one.
+    let original = match value.get("predicate") {
+        Some(p)
+            if value.get("predicateType").and_then(|t| t.as_str())
+                == Some(predicate::STELLA_MICRO_WITNESS) =>
+        {
+            p.clone()
+        }
+        Some(_) => return Err(bad("a Statement of another predicate type".into())),
+        None => value,
+    };
+    stella_attest::predicates::validate(predicate::STELLA_MICRO_WITNESS, &original)
+        .map_err(|e| bad(format!("not a micro-witness: {e}")))?;
+    let (Some(record), Some(token)) = (
+        original.get("replay"),
+        original.get("replayToken").and_then(|t| t.as_str()),
+    ) else {
+        return Err(bad(
+            "no `replay` record or `replayToken`: this micro-witness cannot be replayed".into(),
+        ));
+    };
+    let fail = |why: String| -> Result<Outcome, CliError> {
+        if args.json {
+            let doc = serde_json::json!({"replayed": false, "reason": why});
+            println!("{doc}");
+        }
+        eprintln!("{}: not replayed: {why}", input.name());
+        Ok(Outcome::Failed)
+    };
+    let canonical = stella_core::jcs::to_canonical(record)
+        .map_err(|e| bad(format!("the replay record: {e}")))?;
+    if Digest::sha256(&canonical).to_string() != token {
+        return fail(format!(
+            "its replay token {token} is not the digest of its replay record ({}): the record \
+             was changed after the verdict was made",
+            Digest::sha256(&canonical)
+        ));
+    }
+    let inputs: report::ReplayInputs = record
+        .get("inputs")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| bad(format!("replay.inputs: {e}")))?
+        .ok_or_else(|| bad("replay.inputs is missing".into()))?;
+    let issued: jiff::Timestamp = inputs
+        .issued
+        .parse()
+        .map_err(|e| bad(format!("replay.inputs.issued: {e}")))?;
+
+    // Every input named must be given, and nothing else.
+    let runtime = read_runtime(&args.witness, &args.profile)?;
+    let priors = read_priors(&args.vex)?;
+    let given = [
+        (
+            "witness report",
+            "--witness",
+            runtime
+                .as_ref()
+                .map(|r| r.witness_digests.clone())
+                .unwrap_or_default(),
+            &inputs.witnesses,
+        ),
+        (
+            "profile",
+            "--profile",
+            runtime
+                .as_ref()
+                .map(|r| r.profile_digests.clone())
+                .unwrap_or_default(),
+            &inputs.profiles,
+        ),
+        (
+            "prior VEX",
+            "--vex",
+            priors.iter().map(|(id, _, _)| id.to_string()).collect(),
+            &inputs.vex,
+        ),
+    ];
+    for (what, flag, have, named) in &given {
+        let have: BTreeSet<&String> = have.iter().collect();
+        let named: BTreeSet<&String> = named.iter().collect();
+        if let Some(missing) = named.difference(&have).next() {
+            return fail(format!(
+                "the verdict rests on the {what} {missing}, which was not given: pass it with \
+                 {flag}"
+            ));
+        }
+        if let Some(extra) = have.difference(&named).next() {
+            return fail(format!(
+                "the {what} {extra} given with {flag} is not an input of this verdict"
+            ));
+        }
+    }
+
+    let vulnerability = original
+        .get("vulnerability")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("no vulnerability named".into()))?
+        .to_owned();
+    let path = original
+        .pointer("/binary/path")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("no binary path".into()))?
+        .to_owned();
+    let vuln = vec![vulnerability.clone()];
+    let Some(Assessed {
+        examined,
+        mut assessment,
+        ..
+    }) = assess_image(
+        &Asked {
+            image: &args.image,
+            insecure: args.insecure,
+            key: &args.key,
+            trusted_root: args.trusted_root.as_deref(),
+            replay: false,
+            advisories: &args.advisories,
+            vuln: &vuln,
+            issued: Some(issued),
+            quiet: true,
+        },
+        runtime.as_ref(),
+        stella_policy::runtime::Policy {
+            zero_valid_for: inputs.zero_valid_for,
+            sampled_affects: inputs.sampled_affects,
+            ..Default::default()
+        },
+        home,
+    )?
+    else {
+        return Ok(Outcome::Failed);
+    };
+    let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
+    let recorded_sbom = record.get("sbom").and_then(|s| s.as_str());
+    if sbom.as_deref() != recorded_sbom {
+        return fail(format!(
+            "the verdict was made on SBOM {}, {} holds {}",
+            recorded_sbom.unwrap_or("?"),
+            args.image,
+            sbom.as_deref().unwrap_or("none that verifies")
+        ));
+    }
+    let again = micro_witnesses(&mut assessment, &inputs)?;
+    let mine = again.iter().find_map(|bytes| {
+        let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        (doc["vulnerability"] == vulnerability.as_str() && doc["binary"]["path"] == path.as_str())
+            .then_some((bytes, doc))
+    });
+    let Some((bytes, doc)) = mine else {
+        return fail(format!(
+            "the assessment made again has no runtime verdict on {vulnerability} in {path}"
+        ));
+    };
+    let expected = stella_core::jcs::to_canonical(&original)
+        .map_err(|e| bad(format!("canonical form: {e}")))?;
+    if *bytes != expected {
+        let field = first_difference(&original, &doc);
+        return fail(format!(
+            "the verdict made again differs from the original at {field}"
+        ));
+    }
+    let id = Digest::sha256(bytes);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"replayed": true, "microWitness": id.to_string(), "token": token})
+        );
+    }
+    eprintln!(
+        "{}: replayed {vulnerability} in {path}: the same bytes ({id})",
+        input.name()
+    );
+    Ok(Outcome::Success)
+}
+
+/// The JSON pointer of the first place `a` and `b` differ (members in sorted order).
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) if p == q => continue,
+                    (Some(p), Some(q)) => {
+                        return format!("/{k}{}", first_difference(p, q));
+                    }
+                    _ => return format!("/{k}"),
+                }
+            }
+            String::new()
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                if p != q {
+                    return format!("/{i}{}", first_difference(p, q));
+                }
+            }
+            if x.len() != y.len() {
+                format!("/{}", x.len().min(y.len()))
+            } else {
+                String::new()
+            }
+        }
+        _ => format!(" ({a} then, {b} now)"),
+    }
 }
 
 /// The SBOM's `metadata.timestamp`: the time the statements are dated by default.

@@ -141,6 +141,10 @@ Examples:
     /// symbol bundles, the local cache, binaries on disk or debuginfod.
     #[command(after_help = SYMBOLIZE_HELP)]
     Symbolize(SymbolizeArgs),
+    /// Replay a runtime verdict: run the assessment again from the inputs its micro-witness
+    /// names by digest and compare the result with it byte for byte.
+    #[command(after_help = REPLAY_HELP)]
+    Replay(ReplayArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -1144,6 +1148,60 @@ pub struct AssessArgs {
     /// Allow plain HTTP to registries that are not on the loopback interface.
     #[arg(long)]
     pub insecure: bool,
+}
+
+const REPLAY_HELP: &str = "\
+FILE is a micro-witness (the predicate, or an in-toto Statement carrying it) as `stella assess \
+--format json` lists it or `--attach` attached it. Its `replay` names every input of the verdict \
+by digest: the SBOM, the FuncProof, the advisories, the witness reports, profiles and prior VEX, \
+the policy (how long a zero holds, whether samples alone say affected) and the time the verdict \
+was made; `replayToken` is the SHA-256 of that record's RFC 8785 form, so a record changed after \
+the fact is refused first.
+
+The image's evidence is verified as `stella assess` does; every file given must be one the \
+verdict names and every one it names must be given (each missing one is named by digest). The \
+assessment is run again with the recorded policy and time, and its micro-witness for the same \
+vulnerability and binary is compared with FILE: exit 0 when the bytes are identical, 1 naming the \
+first field that differs.
+
+Example:
+  stella replay waits.micro-witness.json --image oci-layout:.stella/oci:app \\
+      --advisories advisory-db/ --witness prod.witness.json";
+
+/// `stella replay`
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The micro-witness to replay.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The image the verdict is about (its evidence must verify).
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+    /// Where the advisories come from, as `stella assess --advisories`.
+    #[arg(long, value_name = "DB|PATH")]
+    pub advisories: Vec<String>,
+    /// The witness reports the verdict names (repeatable).
+    #[arg(long, value_name = "REPORT")]
+    pub witness: Vec<PathBuf>,
+    /// The profiles the verdict names (repeatable).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Vec<PathBuf>,
+    /// The prior VEX documents the verdict names (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// A public key whose signatures on the image's evidence are trusted (repeatable).
+    /// Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `stella assess --format`.

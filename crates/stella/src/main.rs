@@ -62,6 +62,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Vex(cmd) => vex::run(cmd, &cli.global.home),
         Command::Advisories(cmd) => advisories::run(cmd, &cli.global.home),
         Command::Assess(args) => assess::run(args, &cli.global.home),
+        Command::Replay(args) => assess::replay(args, &cli.global.home),
         Command::Funcproof(args) => funcproof::run(args),
         Command::Key(cmd) => attest::key(cmd),
         Command::Attest(args) => attest::attest(args, &cli.global.home),

@@ -288,6 +288,51 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         id.as_str()
     );
 
+    // Replayed from the inputs its token names: the same bytes. Changed, or short of an input,
+    // it is refused, naming why.
+    let replay = |doc: &Value, extra: &[&std::ffi::OsStr]| {
+        let file = work.path().join("replayed.micro-witness.json");
+        std::fs::write(&file, serde_json::to_vec(doc).expect("json")).expect("write");
+        let out = stella(&home)
+            .arg("replay")
+            .arg(&file)
+            .args(["--image", &image, "--advisories"])
+            .arg(fixtures().join("advisories/rustsec-db"))
+            .args(extra)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let with_witness = [std::ffi::OsStr::new("--witness"), hot.as_os_str()];
+    let (code, stderr) = replay(&mw, &with_witness);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("the same bytes"), "{stderr}");
+    let (code, stderr) = replay(&mw, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("which was not given: pass it with --witness"),
+        "{stderr}"
+    );
+    let mut tampered = mw.clone();
+    tampered["symbols"][0]["count"] = serde_json::json!(1);
+    let (code, stderr) = replay(&tampered, &with_witness);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("differs from the original at /symbols/0/count"),
+        "{stderr}"
+    );
+    let mut moved = mw.clone();
+    moved["replay"]["inputs"]["zeroValidFor"] = serde_json::json!(1);
+    let (code, stderr) = replay(&moved, &with_witness);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("was changed after the verdict was made"),
+        "{stderr}"
+    );
+
     // Signed, logged and attached with the VEX; the auditor's replay checks it.
     let attached = stella(&home)
         .args(["assess", "--image", &image, "--advisories"])
