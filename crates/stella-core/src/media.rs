@@ -18,6 +18,12 @@ pub const SYMBOLS_TAR: &str = "application/vnd.stellaops.symbols+tar";
 pub const ASSESSMENT_JSON: &str = "application/vnd.stellaops.assessment+json";
 /// Micro-witness documents (exact runtime call counts).
 pub const MICRO_WITNESS_JSON: &str = "application/vnd.stellaops.micro-witness+json";
+/// Witness reports (`stella.runtime.witness/v1`): exact call counts, attached to the image
+/// whose binaries they watched.
+pub const WITNESS_REPORT_JSON: &str = "application/vnd.stellaops.witness-report+json";
+/// Profiles (`stella.runtime.profile/v1`): sampled stacks as canonical frames, attached to the
+/// image whose processes they sampled.
+pub const PROFILE_JSON: &str = "application/vnd.stellaops.profile+json";
 /// Sigstore bundle v0.3.
 pub const SIGSTORE_BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// Sigstore trusted root.
@@ -42,6 +48,12 @@ pub mod predicate {
     /// An assessment's evidence (`stella.assessment/v1`): every verdict of `stella assess` with
     /// what it rests on; the VEX statements it signs link it by canonical id.
     pub const STELLA_ASSESSMENT: &str = "https://stella-ops.org/attestations/assessment/v1";
+    /// A witness report (`stella.runtime.witness/v1`) as the predicate.
+    pub const STELLA_RUNTIME_WITNESS: &str =
+        "https://stella-ops.org/attestations/runtime-witness/v1";
+    /// A profile (`stella.runtime.profile/v1`) as the predicate.
+    pub const STELLA_RUNTIME_PROFILE: &str =
+        "https://stella-ops.org/attestations/runtime-profile/v1";
     /// A deterministic score as the predicate.
     pub const STELLA_SCORE: &str = "https://stella-ops.org/attestations/score/v1";
     /// The artifact canonical record of one scan as the predicate: it binds, by digest, every

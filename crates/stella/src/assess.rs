@@ -1,6 +1,7 @@
-//! `stella assess`: the command line of `stella_policy`. It verifies the image's evidence (as
-//! `stella verify`), loads the advisories that can match its components and the runtime
-//! evidence given (witness reports, profiles), runs the assessment, makes the micro-witness of
+//! `stella assess` and `stella replay`: the command line of `stella_policy`. It verifies the
+//! image's evidence (as `stella verify`), loads the advisories that can match its components
+//! and the runtime evidence (witness reports and profiles given, and those attached to the image
+//! that a trusted key signed), runs the assessment, makes the micro-witness of
 //! every verdict runtime evidence decided, merges prior VEX (statements resting on execution
 //! first), prints or writes the result, and with `--attach` signs and attaches the VEX, its
 //! evidence and the micro-witnesses. The rules live in `stella_policy::assess`.
@@ -65,6 +66,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         examined,
         mut assessment,
         timestamp,
+        runtime: evidence,
     }) = assess_image(
         &Asked {
             image: &args.image,
@@ -76,8 +78,9 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             vuln: &args.vuln,
             issued,
             quiet: args.format != AssessFormat::Table,
+            attached_only: None,
         },
-        evidence.as_ref(),
+        evidence,
         runtime_policy,
         home,
     )?
@@ -197,6 +200,8 @@ pub(crate) struct Asked<'a> {
     pub issued: Option<jiff::Timestamp>,
     /// No progress bars (machine output on stdout).
     pub quiet: bool,
+    /// Use only the attached runtime evidence with these digests (a replay); all when `None`.
+    pub attached_only: Option<&'a BTreeSet<String>>,
 }
 
 /// An image assessed: its verified evidence, the verdicts, and the time they are dated by.
@@ -204,6 +209,8 @@ pub(crate) struct Assessed {
     pub examined: stella_evidence::verify::Examined,
     pub assessment: assess::Assessment,
     pub timestamp: jiff::Timestamp,
+    /// The runtime evidence used: the files given and what trusted keys attached.
+    pub runtime: Option<RuntimeInputs>,
 }
 
 /// Verifies the image's evidence (as `stella verify`), loads the advisories that can match its
@@ -211,7 +218,7 @@ pub(crate) struct Assessed {
 /// printed): nothing is assessed on evidence that does not hold.
 pub(crate) fn assess_image(
     asked: &Asked<'_>,
-    runtime: Option<&RuntimeInputs>,
+    runtime: Option<RuntimeInputs>,
     policy: stella_policy::runtime::Policy,
     home: &Path,
 ) -> Result<Option<Assessed>, CliError> {
@@ -302,7 +309,23 @@ pub(crate) fn assess_image(
         Some(t) => t,
         None => sbom_time(&sbom.document)?,
     };
-    let runtime = runtime.map(|r| r.index(&examined.tables)).transpose()?;
+    // The files given, and the runtime evidence attached to the image that trusted keys signed.
+    let mut inputs = runtime.unwrap_or_default();
+    let given = inputs.witness_digests.len() + inputs.profile_digests.len();
+    inputs.add_attached(&examined.runtime, asked.attached_only)?;
+    let attached = inputs.witness_digests.len() + inputs.profile_digests.len() - given;
+    if attached > 0 {
+        eprintln!(
+            "runtime evidence attached to {} and signed by a trusted key: {}",
+            asked.image,
+            print::count(attached, "document", "documents")
+        );
+    }
+    let inputs = (!inputs.is_empty()).then_some(inputs);
+    let runtime = inputs
+        .as_ref()
+        .map(|r| r.index(&examined.tables))
+        .transpose()?;
     if let Some(e) = &runtime {
         let image_builds: BTreeSet<String> = examined
             .proven
@@ -346,6 +369,7 @@ pub(crate) fn assess_image(
         examined,
         assessment,
         timestamp,
+        runtime: inputs,
     }))
 }
 
@@ -409,13 +433,59 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         .parse()
         .map_err(|e| bad(format!("replay.inputs.issued: {e}")))?;
 
-    // Every input named must be given, and nothing else.
     let runtime = read_runtime(&args.witness, &args.profile)?;
     let priors = read_priors(&args.vex)?;
+    let vulnerability = original
+        .get("vulnerability")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("no vulnerability named".into()))?
+        .to_owned();
+    let path = original
+        .pointer("/binary/path")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("no binary path".into()))?
+        .to_owned();
+    let vuln = vec![vulnerability.clone()];
+    let named_runtime: BTreeSet<String> = inputs
+        .witnesses
+        .iter()
+        .chain(&inputs.profiles)
+        .cloned()
+        .collect();
+    let Some(Assessed {
+        examined,
+        mut assessment,
+        runtime,
+        ..
+    }) = assess_image(
+        &Asked {
+            image: &args.image,
+            insecure: args.insecure,
+            key: &args.key,
+            trusted_root: args.trusted_root.as_deref(),
+            replay: false,
+            advisories: &args.advisories,
+            vuln: &vuln,
+            issued: Some(issued),
+            quiet: true,
+            attached_only: Some(&named_runtime),
+        },
+        runtime,
+        stella_policy::runtime::Policy {
+            zero_valid_for: inputs.zero_valid_for,
+            sampled_affects: inputs.sampled_affects,
+            ..Default::default()
+        },
+        home,
+    )?
+    else {
+        return Ok(Outcome::Failed);
+    };
+    // Every input named must be given (as a file, or attached to the image), and nothing else.
     let given = [
         (
             "witness report",
-            "--witness",
+            "--witness (or attach it)",
             runtime
                 .as_ref()
                 .map(|r| r.witness_digests.clone())
@@ -424,7 +494,7 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         ),
         (
             "profile",
-            "--profile",
+            "--profile (or attach it)",
             runtime
                 .as_ref()
                 .map(|r| r.profile_digests.clone())
@@ -454,44 +524,6 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         }
     }
 
-    let vulnerability = original
-        .get("vulnerability")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("no vulnerability named".into()))?
-        .to_owned();
-    let path = original
-        .pointer("/binary/path")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("no binary path".into()))?
-        .to_owned();
-    let vuln = vec![vulnerability.clone()];
-    let Some(Assessed {
-        examined,
-        mut assessment,
-        ..
-    }) = assess_image(
-        &Asked {
-            image: &args.image,
-            insecure: args.insecure,
-            key: &args.key,
-            trusted_root: args.trusted_root.as_deref(),
-            replay: false,
-            advisories: &args.advisories,
-            vuln: &vuln,
-            issued: Some(issued),
-            quiet: true,
-        },
-        runtime.as_ref(),
-        stella_policy::runtime::Policy {
-            zero_valid_for: inputs.zero_valid_for,
-            sampled_affects: inputs.sampled_affects,
-            ..Default::default()
-        },
-        home,
-    )?
-    else {
-        return Ok(Outcome::Failed);
-    };
     let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
     let recorded_sbom = record.get("sbom").and_then(|s| s.as_str());
     if sbom.as_deref() != recorded_sbom {
@@ -568,6 +600,70 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
     }
 }
 
+/// What runtime evidence is attached as.
+pub(crate) enum RuntimeKind {
+    WitnessReport,
+    Profile,
+}
+
+/// Signs `bytes` (a witness report or a profile), logs it and attaches it to `image`, where
+/// `stella assess` finds it when a trusted key signed it.
+pub(crate) fn attach_runtime(
+    image: &str,
+    insecure: bool,
+    sign_key: Option<&Path>,
+    home: &Path,
+    kind: RuntimeKind,
+    bytes: &[u8],
+) -> Result<(), CliError> {
+    let (media_type, predicate_type, kind, name) = match kind {
+        RuntimeKind::WitnessReport => (
+            media::WITNESS_REPORT_JSON,
+            predicate::STELLA_RUNTIME_WITNESS,
+            stella_evidence::verify::claims::WITNESS_REPORT_KIND,
+            "witness-report.json",
+        ),
+        RuntimeKind::Profile => (
+            media::PROFILE_JSON,
+            predicate::STELLA_RUNTIME_PROFILE,
+            stella_evidence::verify::claims::PROFILE_KIND,
+            "profile.json",
+        ),
+    };
+    let reference = Reference::parse(image).map_err(CliError::kinded)?;
+    let store = crate::oci::open_store_for_writing(&reference, insecure)?;
+    let err = |e| CliError::kinded(e).context(format!("--attach {image}"));
+    let subject = store
+        .get_manifest(reference.target())
+        .map_err(|e| CliError::kinded(e).context(format!("--attach {image}")))?;
+    let (signer, created) = crate::attest::scan_key(sign_key, home)?;
+    if created {
+        eprintln!(
+            "created the default signing key in {}",
+            home.join("keys").display()
+        );
+    }
+    let log = crate::attest::log_backend(home, false, None)?;
+    let attached = attached::attach_signed(
+        store.as_ref(),
+        &subject,
+        &reference.to_string(),
+        name,
+        media_type,
+        bytes,
+        predicate_type,
+        kind,
+        &signer,
+        log.as_deref(),
+    )
+    .map_err(err)?;
+    eprintln!(
+        "attached to {image} ({}): {kind} {} (bundle {})",
+        subject.digest, attached.document.digest, attached.bundle.digest
+    );
+    Ok(())
+}
+
 /// The SBOM's `metadata.timestamp`: the time the statements are dated by default.
 fn sbom_time(sbom: &serde_json::Value) -> Result<jiff::Timestamp, CliError> {
     let text = sbom
@@ -622,6 +718,7 @@ fn micro_witnesses(
 const MAX_RUNTIME_BYTES: usize = 1 << 30;
 
 /// Runtime evidence read, with the digests of the files it came from.
+#[derive(Default)]
 pub(crate) struct RuntimeInputs {
     witnesses: Vec<(String, stella_runtime::witness::WitnessReport)>,
     profiles: Vec<(String, stella_runtime::profile::Profile)>,
@@ -630,6 +727,43 @@ pub(crate) struct RuntimeInputs {
 }
 
 impl RuntimeInputs {
+    /// Adds the runtime evidence attached to the image that a trusted key signed (of `only`,
+    /// when given). A document also given as a file (the same digest) is read once.
+    fn add_attached(
+        &mut self,
+        documents: &[stella_evidence::verify::claims::TrustedDocument],
+        only: Option<&BTreeSet<String>>,
+    ) -> Result<(), CliError> {
+        use stella_evidence::verify::Scope;
+        for d in documents {
+            let name = format!("attached {}", d.referrer);
+            let digest = Digest::sha256(&d.bytes).to_string();
+            if only.is_some_and(|o| !o.contains(&digest)) {
+                continue;
+            }
+            match d.scope {
+                Scope::WitnessReport if !self.witness_digests.contains(&digest) => {
+                    let (reports, digest) = parse_witness(&d.bytes, &name)?;
+                    self.witness_digests.push(digest);
+                    self.witnesses
+                        .extend(reports.into_iter().map(|r| (name.clone(), r)));
+                }
+                Scope::Profile if !self.profile_digests.contains(&digest) => {
+                    let (profile, digest) =
+                        parse_json(&d.bytes, &name, stella_runtime::profile::SCHEMA, "profile")?;
+                    self.profile_digests.push(digest);
+                    self.profiles.push((name, profile));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.witnesses.is_empty() && self.profiles.is_empty()
+    }
+
     /// The evidence, indexed, after naming the profiles' frames of the image's binaries with
     /// the image's verified symbol tables: a frame is `(BuildID, file offset)` as observed, and
     /// its function is what the verified evidence says lies there, whatever name the profile
@@ -710,14 +844,22 @@ fn read_witness(
 ) -> Result<(Vec<stella_runtime::witness::WitnessReport>, String), CliError> {
     let input = crate::input::Input::new(path.to_path_buf());
     let bytes = input.read(MAX_RUNTIME_BYTES)?;
-    let digest = Digest::sha256(&bytes).to_string();
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| CliError::input(anyhow!("{}: not JSON: {e}", input.name())))?;
+    parse_witness(&bytes, &input.name())
+}
+
+/// A witness report's bytes, read as [`read_witness`] reads a file named `name`.
+fn parse_witness(
+    bytes: &[u8],
+    name: &str,
+) -> Result<(Vec<stella_runtime::witness::WitnessReport>, String), CliError> {
+    let digest = Digest::sha256(bytes).to_string();
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| CliError::input(anyhow!("{name}: not JSON: {e}")))?;
     let objects = match value {
         serde_json::Value::Array(items) => items,
         other => vec![other],
     };
-    let bad = |i: usize, why: String| CliError::input(anyhow!("{}: /{i}: {why}", input.name()));
+    let bad = |i: usize, why: String| CliError::input(anyhow!("{}: /{i}: {why}", name));
     let mut out = Vec::new();
     for (i, mut object) in objects.into_iter().enumerate() {
         let found = object.get("schema").and_then(serde_json::Value::as_str);
@@ -753,18 +895,27 @@ fn read_json<T: serde::de::DeserializeOwned>(
 ) -> Result<(T, String), CliError> {
     let input = crate::input::Input::new(path.to_path_buf());
     let bytes = input.read(MAX_RUNTIME_BYTES)?;
-    let digest = Digest::sha256(&bytes).to_string();
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| CliError::input(anyhow!("{}: not JSON: {e}", input.name())))?;
+    parse_json(&bytes, &input.name(), schema, what)
+}
+
+/// A JSON document of `schema` in `bytes` (from `name`), refused by name when it is another.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    name: &str,
+    schema: &str,
+    what: &str,
+) -> Result<(T, String), CliError> {
+    let digest = Digest::sha256(bytes).to_string();
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| CliError::input(anyhow!("{name}: not JSON: {e}")))?;
     let found = value.get("schema").and_then(serde_json::Value::as_str);
     if found != Some(schema) {
         return Err(CliError::input(anyhow!(
-            "{}: not a {what} ({schema}); its schema is {found:?}",
-            input.name()
+            "{name}: not a {what} ({schema}); its schema is {found:?}"
         )));
     }
-    let parsed = serde_json::from_value(value)
-        .map_err(|e| CliError::input(anyhow!("{}: {e}", input.name())))?;
+    let parsed =
+        serde_json::from_value(value).map_err(|e| CliError::input(anyhow!("{name}: {e}")))?;
     Ok((parsed, digest))
 }
 

@@ -1295,7 +1295,12 @@ Runtime evidence then decides what static evidence cannot: a present function th
 (--witness) counted calls of, or that sampled stacks (--profile) hold, makes the verdict \
 `affected`, with the counts, CPU share, processes and window; one witnessed with zero calls on \
 every instance makes it `not_affected` (vulnerable_code_not_in_execute_path) until \
---zero-valid-for after the window; sampled-but-not-seen proves nothing. Stella writes \
+--zero-valid-for after the window; sampled-but-not-seen proves nothing; frames of a binary that \
+nothing names are `unknown_state`. Witness reports and profiles attached to the image (`stella \
+witness --attach`, `stella record --attach`) count as if given, when a trusted key signed them; \
+others are ignored. Profiles' frames of the image's binaries are named with the image's own \
+verified symbol tables. Every function that ran is listed in the hot-symbol index (`hot` in \
+--format json, and in the summary), and each flip is printed as one line. Stella writes \
 `affected` only with such evidence. Prior VEX (--vex) is merged by the rules of `stella vex \
 merge`, so a vendor's `affected` stands. Each VEX statement names the image, \
 the binary by its SHA-256 and the component by purl; its @id links the verdict in the evidence \
@@ -1457,6 +1462,13 @@ pub struct RecordArgs {
     /// The image the processes run from (`sha256:<hex>`), put in front of every stack.
     #[arg(long, value_name = "DIGEST")]
     pub image_digest: Option<String>,
+    /// Sign the profile (JSON, whatever the output format), log it and attach it to this image
+    /// as runtime evidence that `stella assess` reads.
+    #[arg(long, value_name = "REF")]
+    pub attach: Option<String>,
+    /// The signing key for --attach (cosign format). Default: the key of `stella scan`.
+    #[arg(long, value_name = "KEY", requires = "attach")]
+    pub sign_key: Option<PathBuf>,
     #[command(flatten)]
     pub symbols: SymbolArgs,
 }
@@ -1495,6 +1507,13 @@ pub struct WitnessArgs {
     /// The Sigstore trusted root naming the accepted transparency logs.
     #[arg(long, value_name = "FILE", requires = "image")]
     pub trusted_root: Option<PathBuf>,
+    /// Sign the report, log it and attach it to the image as runtime evidence that `stella
+    /// assess` reads.
+    #[arg(long, requires = "image")]
+    pub attach: bool,
+    /// The signing key for --attach (cosign format). Default: the key of `stella scan`.
+    #[arg(long, value_name = "KEY", requires = "attach")]
+    pub sign_key: Option<PathBuf>,
     /// Only this process (default: every process that maps the binary).
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,

@@ -194,6 +194,22 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
         collapsed::write(&profile).into_bytes()
     };
     write_out(args.output.as_deref(), &bytes)?;
+    if let Some(image) = &args.attach {
+        // The JSON profile, the very bytes written when --json was asked.
+        let document = if args.json {
+            bytes.clone()
+        } else {
+            json_bytes(&profile)?
+        };
+        crate::assess::attach_runtime(
+            image,
+            args.symbols.insecure,
+            args.sign_key.as_deref(),
+            home,
+            crate::assess::RuntimeKind::Profile,
+            &document,
+        )?;
+    }
     let processes: std::collections::BTreeSet<_> =
         profile.stacks.iter().filter_map(|s| s.pid).collect();
     tracing::info!(
@@ -335,6 +351,16 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
         text.into_bytes()
     };
     write_out(args.output.as_deref(), &bytes)?;
+    if let (true, Some(image)) = (args.attach, &args.image) {
+        crate::assess::attach_runtime(
+            image,
+            args.symbols.insecure,
+            args.sign_key.as_deref(),
+            home,
+            crate::assess::RuntimeKind::WitnessReport,
+            &json_bytes(&report)?,
+        )?;
+    }
     Ok(Outcome::Success)
 }
 
@@ -366,6 +392,9 @@ fn targets_of_image(
             vuln: &args.vuln,
             issued: None,
             quiet: args.json,
+            // The static verdicts: what runtime evidence already says is to be renewed, not
+            // trusted to skip a function.
+            attached_only: Some(&BTreeSet::new()),
         },
         None,
         stella_policy::runtime::Policy::default(),

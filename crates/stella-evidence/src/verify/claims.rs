@@ -1,6 +1,8 @@
 //! The claims attached beside the evidence: VEX (`kind=vex`), assessment evidence
 //! (`kind=assessment`) and the micro-witnesses runtime verdicts rest on (`kind=micro-witness`),
-//! from `stella assess --attach`. They are not bound by the scan's record
+//! from `stella assess --attach`; and the runtime evidence itself, witness reports
+//! (`kind=witness-report`, `stella witness --attach`) and profiles (`kind=profile`, `stella
+//! record --attach`), which `stella assess` reads when a trusted key signed them. They are not bound by the scan's record
 //! — they come later — so each is judged on its own signature:
 //! - a bundle verifies with a trusted key, names the image and signs exactly the attached
 //!   document → verified;
@@ -26,6 +28,23 @@ pub const ASSESSMENT_KIND: &str = "assessment";
 /// The `kind` annotation of a micro-witness (runtime evidence an assessment rests on).
 pub const MICRO_WITNESS_KIND: &str = "micro-witness";
 
+/// The `kind` annotation of a witness report.
+pub const WITNESS_REPORT_KIND: &str = "witness-report";
+
+/// The `kind` annotation of a profile.
+pub const PROFILE_KIND: &str = "profile";
+
+/// An attached document a trusted key signed.
+#[derive(Debug, Clone)]
+pub struct TrustedDocument {
+    /// What it is.
+    pub scope: Scope,
+    /// The referrer it came from.
+    pub referrer: String,
+    /// Its bytes, as attached.
+    pub bytes: Vec<u8>,
+}
+
 const VEX_MEDIA: [&str; 4] = [
     media::OPENVEX_JSON,
     "application/vnd.openvex+json",
@@ -38,7 +57,18 @@ const VEX_MEDIA: [&str; 4] = [
 /// # Errors
 /// Only when the store fails.
 pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
+    claims_with_runtime(v).map(|(verdicts, _)| verdicts)
+}
+
+/// As [`claims`], with the runtime evidence (witness reports, profiles) that verified.
+///
+/// # Errors
+/// Only when the store fails.
+pub fn claims_with_runtime(
+    v: &Verifier<'_>,
+) -> Result<(Vec<Verdict>, Vec<TrustedDocument>), EvidenceError> {
     let mut out = Vec::new();
+    let mut runtime = Vec::new();
     for (scope, wanted) in [
         (
             Scope::Vex,
@@ -62,6 +92,22 @@ pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
                 media_types: &[media::MICRO_WITNESS_JSON],
                 predicate_types: &[],
                 kind: MICRO_WITNESS_KIND,
+            },
+        ),
+        (
+            Scope::WitnessReport,
+            Wanted {
+                media_types: &[media::WITNESS_REPORT_JSON],
+                predicate_types: &[],
+                kind: WITNESS_REPORT_KIND,
+            },
+        ),
+        (
+            Scope::Profile,
+            Wanted {
+                media_types: &[media::PROFILE_JSON],
+                predicate_types: &[],
+                kind: PROFILE_KIND,
             },
         ),
     ] {
@@ -108,6 +154,13 @@ pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
                     "signed by key {key_id}, {entries} log entr{}",
                     if entries == 1 { "y" } else { "ies" }
                 ));
+                if let (Scope::WitnessReport | Scope::Profile, Ok(found)) = (scope, doc) {
+                    runtime.push(TrustedDocument {
+                        scope,
+                        referrer: referrer.clone(),
+                        bytes: found.bytes.clone(),
+                    });
+                }
                 out.push(verdict);
                 continue;
             }
@@ -136,7 +189,7 @@ pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
             out.push(verdict);
         }
     }
-    Ok(out)
+    Ok((out, runtime))
 }
 
 fn store_error(e: AttachedError) -> EvidenceError {

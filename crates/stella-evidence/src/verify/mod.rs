@@ -74,6 +74,11 @@ pub enum Scope {
     /// A micro-witness (runtime evidence) attached beside it.
     #[serde(rename = "micro-witness")]
     MicroWitness,
+    /// A witness report (`stella witness --attach`) attached beside it.
+    #[serde(rename = "witness-report")]
+    WitnessReport,
+    /// A profile (`stella record --attach`) attached beside it.
+    Profile,
 }
 
 impl Scope {
@@ -88,6 +93,8 @@ impl Scope {
             Scope::Vex => "vex",
             Scope::Assessment => "assessment",
             Scope::MicroWitness => "micro-witness",
+            Scope::WitnessReport => "witness-report",
+            Scope::Profile => "profile",
         }
     }
 
@@ -316,6 +323,9 @@ pub struct Examined {
     pub tables: Vec<SymbolTable>,
     /// The SBOM the chosen record names, when it verified.
     pub sbom: Option<VerifiedSbom>,
+    /// Runtime evidence attached to the image (witness reports, profiles) that a trusted key
+    /// signed, in referrer order.
+    pub runtime: Vec<claims::TrustedDocument>,
 }
 
 /// The SBOM of a trusted record, verified: signed, bound, its canonical id the record's.
@@ -555,6 +565,7 @@ pub fn examine(
             proven: Vec::new(),
             tables: Vec::new(),
             sbom: None,
+            runtime: Vec::new(),
         });
     };
     let bound: BTreeSet<String> = chosen
@@ -774,7 +785,8 @@ pub fn examine(
         }
     }
     // The claims attached beside the evidence (VEX, assessments), each on its own signature.
-    verdicts.extend(claims::claims(v)?);
+    let (claimed, runtime) = claims::claims_with_runtime(v)?;
+    verdicts.extend(claimed);
     sort(&mut verdicts);
     Ok(Examined {
         verdicts,
@@ -782,6 +794,7 @@ pub fn examine(
         proven,
         tables,
         sbom,
+        runtime,
     })
 }
 

@@ -66,6 +66,25 @@ fn build(work: &Path, root: &Path) -> Result<(), String> {
     )
 }
 
+/// `stella scan` of `root` into `home`: the image reference.
+fn scan(home: &Path, root: &Path) -> String {
+    let scanned = stella(home)
+        .arg("scan")
+        .arg(root)
+        .arg("--json")
+        .output()
+        .expect("runs");
+    assert!(
+        scanned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
+    serde_json::from_slice::<Value>(&scanned.stdout).expect("json")["image"]
+        .as_str()
+        .expect("image")
+        .to_owned()
+}
+
 /// `stella witness` on `binary` for 2 s, written to `out`.
 fn witness(home: &Path, binary: &Path, out: &Path) {
     let o = stella(home)
@@ -138,21 +157,7 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         return;
     }
     let home = work.path().join("home");
-    let scanned = stella(&home)
-        .arg("scan")
-        .arg(&root)
-        .arg("--json")
-        .output()
-        .expect("runs");
-    assert!(
-        scanned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&scanned.stderr)
-    );
-    let image = serde_json::from_slice::<Value>(&scanned.stdout).expect("json")["image"]
-        .as_str()
-        .expect("image")
-        .to_owned();
+    let image = scan(&home, &root);
 
     let waits = root.join("usr/bin/waits");
     let trigger = work.path().join("trigger-now");
@@ -435,6 +440,87 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
             && notes.contains("by priority"),
         "the vendor's claim is kept beside the one that won: {merged:#}"
     );
+
+    // Runtime evidence attached to the image: a report signed by another key (someone with
+    // push access to the registry) claiming zero calls is not trusted and changes nothing; the
+    // one signed by the trusted key is read without naming a file.
+    stella(&home)
+        .args(["key", "generate", "--out"])
+        .arg(work.path().join("intruder"))
+        .assert()
+        .success();
+    let intruder = work.path().join("intruder.key");
+    std::fs::remove_file(&trigger).expect("stop the trigger");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let quiet = stella(&home)
+        .args(["witness", "--image", &image, "--vuln", "RUSTSEC-2021-0003"])
+        .arg("--advisories")
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .args(["--duration", "1s", "--json", "--attach", "--sign-key"])
+        .arg(&intruder)
+        .output()
+        .expect("runs");
+    assert!(
+        quiet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let (code, report, stderr) = assess(&home, &image, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("runtime evidence attached"),
+        "an untrusted report is not read: {stderr}"
+    );
+    assert_eq!(
+        verdict_of(&report, "/usr/bin/waits")["status"],
+        "under_investigation"
+    );
+
+    std::fs::write(&trigger, b"go").expect("trigger");
+    let counted = stella(&home)
+        .args(["witness", "--image", &image, "--vuln", "RUSTSEC-2021-0003"])
+        .arg("--advisories")
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .args(["--duration", "2s", "--json", "--attach"])
+        .output()
+        .expect("runs");
+    assert!(
+        counted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&counted.stderr)
+    );
+    let (code, report, stderr) = assess(&home, &image, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("runtime evidence attached to") && stderr.contains("1 document"),
+        "{stderr}"
+    );
+    assert_eq!(
+        verdict_of(&report, "/usr/bin/waits")["status"],
+        "affected",
+        "{report:#}"
+    );
+    let verified = stella(&home)
+        .args(["verify", "--image", &image, "--json"])
+        .output()
+        .expect("runs");
+    let verdicts: Value = serde_json::from_slice(&verified.stdout).expect("verify JSON");
+    assert_eq!(verified.status.code(), Some(0), "{verdicts:#}");
+    let reports: Vec<&Value> = verdicts["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["kind"] == "witness-report")
+        .collect();
+    assert_eq!(reports.len(), 2, "{verdicts:#}");
+    assert!(
+        reports.iter().any(|a| a["status"] == "verified"),
+        "{verdicts:#}"
+    );
+    assert!(
+        reports.iter().any(|a| a["status"] == "untrusted"),
+        "{verdicts:#}"
+    );
 }
 
 /// `headers-loop` calls zlib's `inflateGetHeader` in a loop through the shared libz (copied
@@ -494,7 +580,7 @@ fn a_sampled_vulnerable_function_is_in_the_hot_symbol_index_and_a_nameless_binar
         return;
     }
     let home = work.path().join("home");
-    let image = crate::assess::scan(&home, &root);
+    let image = scan(&home, &root);
     let advisories = work.path().join("advisories");
     std::fs::create_dir_all(&advisories).expect("mkdir");
     std::fs::write(
@@ -533,6 +619,7 @@ fn a_sampled_vulnerable_function_is_in_the_hot_symbol_index_and_a_nameless_binar
             "-o",
         ])
         .arg(&profile)
+        .args(["--attach", &image])
         .args(["--pid", &looping.0.id().to_string()])
         .args(["--pid", &stripped.0.id().to_string()])
         .output()
@@ -599,6 +686,28 @@ fn a_sampled_vulnerable_function_is_in_the_hot_symbol_index_and_a_nameless_binar
         .find(|v| v["binary"]["path"] == "/usr/lib/x86_64-linux-gnu/libz.so.1")
         .unwrap_or_else(|| panic!("no verdict for libz: {report:#}"));
     assert_eq!(libz["status"], "affected", "{libz:#}");
+    // The profile was also attached, signed: the file and the attachment are one document, and
+    // without the file the attachment alone gives the same index.
+    assert!(!stderr.contains("runtime evidence attached"), "{stderr}");
+    let again = stella(&home)
+        .args([
+            "assess",
+            "--image",
+            &image,
+            "--format",
+            "json",
+            "--advisories",
+        ])
+        .arg(&advisories)
+        .output()
+        .expect("runs");
+    let again_err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        again_err.contains("runtime evidence attached to"),
+        "{again_err}"
+    );
+    let again: Value = serde_json::from_slice(&again.stdout).expect("assessment JSON");
+    assert_eq!(again["hot"], report["hot"]);
     // The stripped program ran, but nothing names its functions: unknown_state, never a
     // not_affected.
     let nameless = report["verdicts"]
