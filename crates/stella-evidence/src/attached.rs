@@ -420,15 +420,48 @@ pub fn attach_signed(
     signer: &dyn Signer,
     log: Option<&dyn LogBackend>,
 ) -> Result<Attached, AttachedError> {
+    attach_signed_about(
+        store,
+        image,
+        image_name,
+        &[],
+        name,
+        media_type,
+        document,
+        predicate_type,
+        kind,
+        signer,
+        log,
+    )
+}
+
+/// As [`attach_signed`], the Statement naming also the subjects `also` (name, digest) after
+/// the image — e.g. the SBOM a micro-witness is about, by its canonical id.
+///
+/// # Errors
+/// As [`attach_signed`].
+#[allow(clippy::too_many_arguments)]
+pub fn attach_signed_about(
+    store: &dyn ArtifactStore,
+    image: &Stored,
+    image_name: &str,
+    also: &[(String, Digest)],
+    name: &str,
+    media_type: &str,
+    document: &[u8],
+    predicate_type: &str,
+    kind: &str,
+    signer: &dyn Signer,
+    log: Option<&dyn LogBackend>,
+) -> Result<Attached, AttachedError> {
     let predicate = jcs::parse(document)
         .map_err(|e| AttachedError::Predicate(e.to_string()))?
         .to_serde();
-    let statement = Statement::new(
-        vec![Subject::new(image_name, &image.digest)],
-        predicate_type,
-        predicate,
-    )
-    .map_err(|e| AttachedError::Predicate(e.to_string()))?;
+    let subjects = std::iter::once(Subject::new(image_name, &image.digest))
+        .chain(also.iter().map(|(n, d)| Subject::new(n.as_str(), d)))
+        .collect();
+    let statement = Statement::new(subjects, predicate_type, predicate)
+        .map_err(|e| AttachedError::Predicate(e.to_string()))?;
     let signed = stella_tlog::sign::sign_and_log(&statement, &[signer], log)
         .map_err(|e| AttachedError::Sign(Box::new(e)))?;
     let bundle_bytes = signed

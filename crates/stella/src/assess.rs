@@ -169,7 +169,14 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     }
 
     if args.attach {
-        attach(&args, home, &reference, &document, &evidence_bytes, &micro)?;
+        attach(
+            &args,
+            home,
+            &reference,
+            &document,
+            &evidence_bytes,
+            (&micro, &assessment.sbom),
+        )?;
     }
 
     let failed = settings.fail_on.0.is_some_and(|threshold| {
@@ -319,6 +326,25 @@ pub(crate) fn assess_image(
             "runtime evidence attached to {} and signed by a trusted key: {}",
             asked.image,
             print::count(attached, "document", "documents")
+        );
+    }
+    // A report made for another image is named; only what it says about this image's binaries
+    // (by BuildID) is used.
+    let digest = opened.image.root.digest.to_string();
+    let mut elsewhere: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for (source, report) in &inputs.witnesses {
+        if let Some(other) = report.image.as_deref()
+            && other != asked.image
+            && !other.contains(&digest)
+        {
+            elsewhere.insert((source, other));
+        }
+    }
+    for (source, other) in elsewhere {
+        eprintln!(
+            "{source}: a witness report made for {other}, not {}: only what it says about this \
+             image's binaries (by BuildID) is used",
+            asked.image
         );
     }
     let inputs = (!inputs.is_empty()).then_some(inputs);
@@ -1402,7 +1428,7 @@ fn attach(
     reference: &Reference,
     document: &VexDocument,
     evidence: &[u8],
-    micro: &[Vec<u8>],
+    (micro, sbom_id): (&[Vec<u8>], &str),
 ) -> Result<(), CliError> {
     if document.statements.is_empty() {
         eprintln!("nothing attached: no statement");
@@ -1436,11 +1462,19 @@ fn attach(
         log.as_deref(),
     )
     .map_err(err)?;
+    // A micro-witness is about the image and about the SBOM its verdict rests on.
+    let sbom: Vec<(String, Digest)> = sbom_id
+        .parse::<Digest>()
+        .ok()
+        .map(|d| ("sbom".to_owned(), d))
+        .into_iter()
+        .collect();
     for (i, m) in micro.iter().enumerate() {
-        attached::attach_signed(
+        attached::attach_signed_about(
             store.as_ref(),
             &subject,
             &name,
+            &sbom,
             &format!("micro-witness-{i}.json"),
             media::MICRO_WITNESS_JSON,
             m,

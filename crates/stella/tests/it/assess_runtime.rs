@@ -228,6 +228,25 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         "only the image's binary's process is an instance: {objects:#}"
     );
     drop(impostor);
+    // The same report, said to be about another image and with one BuildID this image lacks:
+    // both are named, and the foreign binary's zero is not used.
+    let mut other = objects.clone();
+    other[0]["image"] = serde_json::json!("registry.example/other:1");
+    other[0]["buildId"] = serde_json::json!("00112233445566778899aabbccddeeff00112233");
+    let other_path = work.path().join("other.witness.json");
+    std::fs::write(&other_path, serde_json::to_vec(&other).expect("json")).expect("write");
+    let (code, report, stderr) =
+        assess(&home, &image, &["--witness", &other_path.to_string_lossy()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("made for registry.example/other:1")
+            && stderr.contains("00112233445566778899aabbccddeeff00112233"),
+        "{stderr}"
+    );
+    assert_eq!(
+        verdict_of(&report, "/usr/bin/waits")["status"],
+        "under_investigation"
+    );
     let (code, report, stderr) = assess(&home, &image, &["--witness", &zero.to_string_lossy()]);
     assert_eq!(code, 0, "{stderr}");
     let v = verdict_of(&report, "/usr/bin/waits");
