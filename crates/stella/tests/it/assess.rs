@@ -683,6 +683,28 @@ pub(crate) fn build_c(work: &Path, root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A directory holding one OSV record `id` (with `aliases`) for every zlib release, naming
+/// `inflateGetHeader` (as Stella's overlay does for CVE-2022-37434).
+pub(crate) fn zlib_advisory(work: &Path, id: &str, aliases: &[&str]) -> PathBuf {
+    let advisories = work.join("advisories");
+    std::fs::create_dir_all(&advisories).expect("mkdir");
+    std::fs::write(
+        advisories.join(format!("{id}.json")),
+        serde_json::to_vec(&serde_json::json!({
+            "id": id, "modified": "2026-01-01T00:00:00Z",
+            "aliases": aliases,
+            "affected": [{
+                "package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                "ecosystem_specific": {"symbols": ["inflateGetHeader"]}
+            }]
+        }))
+        .expect("json"),
+    )
+    .expect("write");
+    advisories
+}
+
 #[test]
 fn c_programs_with_a_static_zlib_are_judged_by_the_objects_they_link() {
     let test = "c_programs_with_a_static_zlib_are_judged_by_the_objects_they_link";
@@ -695,21 +717,7 @@ fn c_programs_with_a_static_zlib_are_judged_by_the_objects_they_link() {
     let home = work.path().join("home");
     let image = scan(&home, &root);
     // An advisory for every zlib release that names inflateGetHeader, as Stella's overlay does.
-    let advisories = work.path().join("advisories");
-    std::fs::create_dir_all(&advisories).expect("mkdir");
-    std::fs::write(
-        advisories.join("TEST-ZLIB-1.json"),
-        serde_json::to_vec(&serde_json::json!({
-            "id": "TEST-ZLIB-1", "modified": "2026-01-01T00:00:00Z",
-            "affected": [{
-                "package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
-                "ecosystem_specific": {"symbols": ["inflateGetHeader"]}
-            }]
-        }))
-        .expect("json"),
-    )
-    .expect("write");
+    let advisories = zlib_advisory(work.path(), "TEST-ZLIB-1", &[]);
     let (code, report, stderr) = assess(
         &home,
         &image,

@@ -600,22 +600,7 @@ fn a_sampled_vulnerable_function_is_in_the_hot_symbol_index_and_a_nameless_binar
     }
     let home = work.path().join("home");
     let image = scan(&home, &root);
-    let advisories = work.path().join("advisories");
-    std::fs::create_dir_all(&advisories).expect("mkdir");
-    std::fs::write(
-        advisories.join("TEST-ZLIB-2.json"),
-        serde_json::to_vec(&serde_json::json!({
-            "id": "TEST-ZLIB-2", "modified": "2026-01-01T00:00:00Z",
-            "aliases": ["CVE-2099-0001"],
-            "affected": [{
-                "package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
-                "ecosystem_specific": {"symbols": ["inflateGetHeader"]}
-            }]
-        }))
-        .expect("json"),
-    )
-    .expect("write");
+    let advisories = crate::assess::zlib_advisory(work.path(), "TEST-ZLIB-2", &["CVE-2099-0001"]);
 
     let looping = Running(
         Process::new(root.join("usr/bin/headers-loop"))
