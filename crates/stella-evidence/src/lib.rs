@@ -12,6 +12,7 @@
 //!   signatures prove, or signed, logged and attached;
 //! - [`attestation`]: one signed attestation checked on its own (signature, statement, log);
 //! - [`keys`]: the default signing key of a home, made once and opened with a password;
+//! - [`pack`]: the auditor's pack, one deterministic tar checked member by member;
 //! - [`progress`]: the events long work reports, so a terminal draws bars and a server logs
 //!   from the same code.
 //!
@@ -24,6 +25,7 @@ pub mod attestation;
 pub mod error;
 pub mod keys;
 pub mod layout;
+pub mod pack;
 pub mod progress;
 pub mod scan;
 pub mod verify;

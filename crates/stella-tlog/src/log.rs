@@ -825,6 +825,71 @@ pub fn log_id(verifier: &NoteVerifier) -> Vec<u8> {
     crate::note::key_hash(&verifier.name, &verifier.public_key).to_vec()
 }
 
+/// Hash tiles in a directory laid out as C2SP tlog-tiles (`tile/<L>/<N>[.p/<W>]`), read as they
+/// are: what an auditor's pack holds (a consistency proof made from them is checked against both
+/// signed roots, so a changed tile fails the proof).
+pub struct TilesDir {
+    dir: PathBuf,
+}
+
+impl TilesDir {
+    /// The tiles under `dir` (the directory holding `tile/`).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        TilesDir { dir: dir.into() }
+    }
+}
+
+impl TileReader for TilesDir {
+    fn read_tile(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError> {
+        DiskTiles { dir: &self.dir }.read_tile(level, index, width)
+    }
+}
+
+/// Reads hash tiles from a log (each checked against its checkpoint) and keeps what was read.
+struct Recording<'a> {
+    log: &'a Log,
+    read: RefCell<std::collections::BTreeMap<String, Vec<u8>>>,
+}
+
+impl TileReader for Recording<'_> {
+    fn read_tile(&self, level: u32, index: u64, width: u64) -> Result<Vec<Hash>, TlogError> {
+        let path = tiles::tile_path(level, index, width);
+        let bytes = self
+            .log
+            .hash_tile(level, index, width)?
+            .ok_or(ProofError::NoSource)?;
+        let hashes = tiles::decode_hashes(&bytes, width, &path)?;
+        self.read.borrow_mut().insert(path, bytes);
+        Ok(hashes)
+    }
+}
+
+impl Log {
+    /// The hash tiles (path → bytes, at the widths the current tree has) from which the
+    /// consistency of each tree size in `sizes` with the current checkpoint is proven: exactly
+    /// what an offline verifier needs besides the two signed checkpoints.
+    ///
+    /// # Errors
+    /// [`TlogError`] for a damaged log, or a size larger than the current tree.
+    pub fn consistency_tiles(
+        &self,
+        sizes: &[u64],
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, TlogError> {
+        let (cp, _) = self.checkpoint()?;
+        let recording = Recording {
+            log: self,
+            read: RefCell::new(std::collections::BTreeMap::new()),
+        };
+        let view = TileView::new(&recording, cp.size);
+        for &old in sizes {
+            if old > 0 && old < cp.size {
+                merkle::consistency_proof(&view, old, cp.size)?;
+            }
+        }
+        Ok(recording.read.into_inner())
+    }
+}
+
 /// Where hash tiles come from: the log's directory, or a log server's tile API.
 pub trait TileReader {
     /// The first `width` hashes of hash tile `(level, index)`.
@@ -953,6 +1018,43 @@ mod tests {
             })
             .expect("entries");
         assert_eq!(seen, size);
+    }
+
+    #[test]
+    fn the_tiles_of_a_consistency_proof_alone_prove_it_elsewhere() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = Log::create(dir.path(), Some("test.example")).expect("create");
+        let mut sizes = Vec::new();
+        for batch in [3usize, 300, 70] {
+            let from = log.checkpoint().map(|(c, _)| c.size).unwrap_or(0) as usize;
+            let entries: Vec<Vec<u8>> = (from..from + batch)
+                .map(|i| format!("entry {i}").into_bytes())
+                .collect();
+            sizes.push(log.append(&entries).expect("append").checkpoint.size);
+        }
+        let size = *sizes.last().expect("size");
+        let tiles = log.consistency_tiles(&sizes).expect("tiles");
+        let packed = tempfile::tempdir().expect("tempdir");
+        for (path, bytes) in &tiles {
+            let file = packed.path().join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(file, bytes).expect("write");
+        }
+        let reader = TilesDir::new(packed.path());
+        let root = log.root(size).expect("root");
+        for &old in &sizes[..2] {
+            let proof =
+                merkle::consistency_proof(&TileView::new(&reader, size), old, size).expect("proof");
+            let old_root = log.root(old).expect("root");
+            merkle::verify_consistency(old, size, &old_root, &root, &proof).expect("consistent");
+        }
+        // Fewer tiles than the proof needs: a clean error, not a proof.
+        let (first, _) = tiles.iter().next().expect("a tile");
+        std::fs::remove_file(packed.path().join(first)).expect("remove");
+        let missing = sizes[..2].iter().any(|&old| {
+            merkle::consistency_proof(&TileView::new(&reader, size), old, size).is_err()
+        });
+        assert!(missing);
     }
 
     #[test]

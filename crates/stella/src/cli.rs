@@ -129,6 +129,10 @@ Examples:
     /// recompute the SBOM's canonical_id and every FuncProof hash against the image's binaries.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// The auditor's pack: one file holding an image's evidence, its log proofs and the trust
+    /// to check them, verified offline on a machine with nothing else.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Sample the stacks of running processes with eBPF (cpu-clock, in-kernel aggregation) and
     /// write them as canonical frames: collapsed stacks, or JSON with --json.
     #[command(after_help = RECORD_HELP)]
@@ -1167,6 +1171,80 @@ first field that differs.
 Example:
   stella replay waits.micro-witness.json --image oci-layout:.stella/oci:app \\
       --advisories advisory-db/ --witness prod.witness.json";
+
+/// `stella audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Pack an image's evidence into one deterministic tar: the image's manifests (and with
+    /// --with-binaries its layers), every referrer (SBOM, FuncProofs, symbol bundle, records,
+    /// VEX, assessments, micro-witnesses, runtime evidence) with its Sigstore bundle, the log's
+    /// checkpoint and the hash tiles that prove each entry's checkpoint consistent with it, the
+    /// trusted root and the public keys, and a manifest (RFC 8785) listing every member with
+    /// its SHA-256 and role. The same inputs give the same bytes.
+    #[command(after_help = "\
+Examples:
+  stella audit export --image oci-layout:.stella/oci:app -o app.pack.tar
+  stella audit export --image registry.example/app:1.4 --with-binaries -o app.pack.tar")]
+    Export {
+        /// The image whose evidence to pack.
+        #[arg(long, value_name = "REF")]
+        image: String,
+        /// Where to write the pack.
+        #[arg(short, long, value_name = "PACK.tar")]
+        output: PathBuf,
+        /// Also pack the image's layers, so FuncProofs replay without the image.
+        #[arg(long)]
+        with_binaries: bool,
+        /// The public keys to pack (repeatable). Default: $STELLA_HOME/keys/stella.pub.
+        #[arg(long, value_name = "PUB")]
+        key: Vec<PathBuf>,
+        /// The trusted root to pack. Default: the embedded log's.
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// Allow plain HTTP to registries that are not on the loopback interface.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Verify a pack offline: every member against the manifest (paths, types, sizes,
+    /// SHA-256), then the evidence as `stella verify --image` does — signatures, records,
+    /// canonical ids, log entries proven against the packed checkpoint through the packed
+    /// tiles, FuncProofs replayed against the packed layers or --rootfs.
+    #[command(after_help = "\
+Nothing outside the pack is read but the flags' files: the home is a fresh temporary directory, \
+and no network is used. A member with `..` or an absolute path, a link, a duplicate, one not \
+listed or not hashing to what the manifest says, or a pack over the size limit is refused \
+before anything is written, naming the member and the check (exit 1). The keys and the trusted \
+root packed are used unless --key and --trusted-root pin others; the output says which. Without \
+binaries (export --with-binaries) or --rootfs, FuncProofs cannot be replayed and the pack does \
+not verify, unless --signatures-only asks for the signatures alone.
+
+Examples:
+  stella audit verify app.pack.tar --key cosign.pub
+  stella audit verify app.pack.tar --rootfs ./app-rootfs --json")]
+    Verify {
+        /// The pack.
+        #[arg(value_name = "PACK.tar")]
+        pack: PathBuf,
+        /// Trust these public keys instead of the packed ones (repeatable).
+        #[arg(long, value_name = "PUB")]
+        key: Vec<PathBuf>,
+        /// Trust this trusted root instead of the packed one.
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// Replay FuncProofs against this root filesystem instead of the packed layers.
+        #[arg(long, value_name = "DIR")]
+        rootfs: Option<PathBuf>,
+        /// Check signatures, records and log proofs only; FuncProofs are not replayed.
+        #[arg(long, conflicts_with = "rootfs")]
+        signatures_only: bool,
+        /// Largest pack read (bytes, or with K, M, G suffixes).
+        #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_size)]
+        max_size: usize,
+        /// Print the verdicts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// `stella replay`
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 mod advisories;
 mod assess;
 mod attest;
+mod audit;
 mod bars;
 mod cli;
 mod exit;
@@ -71,6 +72,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Oci(args) => oci::run(args.command, args.insecure),
         Command::Scan(args) => scan::run(args, &cli.global.home),
         Command::Verify(args) => verify_image::run(args, &cli.global.home),
+        Command::Audit(command) => audit::run(command, &cli.global.home),
         Command::Record(args) => runtime::record(args, &cli.global.home),
         Command::Witness(args) => runtime::witness(args, &cli.global.home),
         Command::Symbolize(args) => runtime::symbolize(args, &cli.global.home),

@@ -29,6 +29,8 @@ pub(crate) struct Opened {
     keys: Vec<TrustedKey>,
     trusted: Option<Vec<TrustedLog>>,
     local_log: Option<stella_tlog::Log>,
+    /// Hash tiles of a log that is not local (an auditor's pack), for consistency proofs.
+    tiles: Option<stella_tlog::log::TilesDir>,
 }
 
 impl Opened {
@@ -50,7 +52,19 @@ impl Opened {
             keys,
             trusted,
             local_log,
+            tiles: None,
         })
+    }
+
+    /// Consistency proofs from the hash tiles under `dir` (a log that is not local).
+    pub(crate) fn with_tiles(mut self, dir: &Path) -> Self {
+        self.tiles = Some(stella_tlog::log::TilesDir::new(dir));
+        self
+    }
+
+    /// The trusted logs.
+    pub(crate) fn trusted_logs(&self) -> &[TrustedLog] {
+        self.trusted.as_deref().unwrap_or_default()
     }
 
     pub(crate) fn examine(
@@ -71,7 +85,10 @@ impl Opened {
                 logs,
                 witness: &witness,
                 local: self.local_log.as_ref(),
-                remote: None,
+                remote: self
+                    .tiles
+                    .as_ref()
+                    .map(|t| t as &dyn stella_tlog::log::TileReader),
                 unproven: Unproven::Fails,
             }),
             tmp_dir: &tmp,
@@ -311,7 +328,7 @@ fn answer_text(a: &SymbolAnswer) -> String {
     text
 }
 
-fn table(image: &str, digest: &str, examined: &Examined, every_row: bool) -> String {
+pub(crate) fn table(image: &str, digest: &str, examined: &Examined, every_row: bool) -> String {
     let verdicts: Vec<_> = examined
         .verdicts
         .iter()

@@ -7,6 +7,7 @@ mod advisories;
 mod assess;
 mod assess_runtime;
 mod attest;
+mod audit;
 mod cli;
 mod funcproof;
 mod inputs;

@@ -1,0 +1,475 @@
+//! `stella audit export` and `stella audit verify`: the auditor's pack.
+//!
+//! Export copies the image (its manifests and config; its layers with `--with-binaries`) and
+//! every referrer, recursively, into an OCI layout, adds the embedded log's checkpoint and the
+//! hash tiles that prove each packed log entry's checkpoint consistent with it, the trusted
+//! root and the public keys, and writes them as one pack (`stella_evidence::pack`).
+//!
+//! Verify reads the pack (every member checked against the manifest before anything is
+//! written), unpacks it into a temporary directory, and runs the same replay as `stella verify
+//! --image` on the unpacked layout, with a fresh home: the packed checkpoint is the one
+//! remembered for its log (once it verifies with the trusted root), and every log entry's
+//! checkpoint is proven consistent with it from the packed tiles. The pack format lives in
+//! `stella_evidence::pack`, the replay in `stella_evidence::verify`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use serde_json::{Value, json};
+use stella_evidence::pack::{self, Member, Role};
+use stella_evidence::verify::{Replay, Status};
+use stella_oci::Reference;
+use stella_oci::reference::Target;
+
+use crate::cli::AuditCommand;
+use crate::exit::{CliError, Outcome};
+use crate::output::{write_atomically, write_stdout};
+use crate::verify_image::{Opened, trusted_keys};
+
+/// The tag the image has in the packed layout.
+const TAG: &str = "image";
+
+pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
+    match command {
+        AuditCommand::Export {
+            image,
+            output,
+            with_binaries,
+            key,
+            trusted_root,
+            insecure,
+        } => export(
+            &image,
+            &output,
+            with_binaries,
+            &key,
+            trusted_root.as_deref(),
+            insecure,
+            home,
+        ),
+        AuditCommand::Verify {
+            pack,
+            key,
+            trusted_root,
+            rootfs,
+            signatures_only,
+            max_size,
+            json,
+        } => verify(
+            &pack,
+            &key,
+            trusted_root.as_deref(),
+            rootfs.as_deref(),
+            signatures_only,
+            max_size as u64,
+            json,
+        ),
+    }
+}
+
+fn environment(e: impl std::fmt::Display) -> CliError {
+    CliError::environment(anyhow!("{e}"))
+}
+
+/// The layer digests of the image's own manifests (not of its referrers): its binaries.
+fn layers_of(
+    store: &dyn stella_oci::ArtifactStore,
+    digest: &str,
+) -> Result<BTreeSet<String>, CliError> {
+    let stored = store
+        .get_manifest(&Target::Digest(digest.to_owned()))
+        .map_err(CliError::kinded)?;
+    let value: Value = serde_json::from_slice(&stored.bytes).map_err(environment)?;
+    let mut out = BTreeSet::new();
+    if let Some(children) = value["manifests"].as_array() {
+        for child in children {
+            if let Some(d) = child["digest"].as_str() {
+                out.extend(layers_of(store, d)?);
+            }
+        }
+    }
+    for layer in value["layers"].as_array().into_iter().flatten() {
+        if let Some(d) = layer["digest"].as_str() {
+            out.insert(d.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Every file under `dir`, as (path relative to `dir` with `/`, bytes), sorted.
+fn files_under(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(environment)?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry
+            .path()
+            .strip_prefix(dir)
+            .map_err(environment)?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let bytes = std::fs::read(entry.path()).map_err(environment)?;
+        out.push((relative, bytes));
+    }
+    Ok(out)
+}
+
+/// The tree sizes of the checkpoints the log entries in the Sigstore bundles among `blobs` carry.
+fn entry_sizes<'a>(blobs: impl Iterator<Item = &'a [u8]>) -> BTreeSet<u64> {
+    let mut sizes = BTreeSet::new();
+    for bytes in blobs {
+        let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
+            continue;
+        };
+        let Some(entries) = value
+            .pointer("/verificationMaterial/tlogEntries")
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
+        for raw in entries {
+            if let Ok(entry) = stella_tlog::TlogEntry::from_json(raw) {
+                sizes.insert(entry.tree_size);
+            }
+        }
+    }
+    sizes
+}
+
+fn export(
+    image: &str,
+    output: &Path,
+    with_binaries: bool,
+    keys: &[PathBuf],
+    trusted_root: Option<&Path>,
+    insecure: bool,
+    home: &Path,
+) -> Result<Outcome, CliError> {
+    let reference = Reference::parse(image).map_err(CliError::kinded)?;
+    let source = crate::oci::open_store(&reference, insecure)?;
+    let work = tempfile::tempdir().map_err(environment)?;
+    let layout = work.path().join("oci");
+    let packed = Reference::parse(&format!("oci-layout:{}:{TAG}", layout.display()))
+        .map_err(CliError::kinded)?;
+    let target = crate::oci::open_store_for_writing(&packed, false)?;
+    let copied = stella_oci::store::copy(
+        source.as_ref(),
+        target.as_ref(),
+        reference.target(),
+        Some(TAG),
+    )
+    .map_err(|e| CliError::kinded(e).context(format!("--image {image}")))?;
+    let digest = copied.digest.to_string();
+    let skipped = if with_binaries {
+        BTreeSet::new()
+    } else {
+        layers_of(target.as_ref(), &digest)?
+            .into_iter()
+            .map(|d| format!("blobs/{}", d.replacen(':', "/", 1)))
+            .collect()
+    };
+    let mut members = Vec::new();
+    for (path, bytes) in files_under(&layout)? {
+        if skipped.contains(&path) {
+            continue;
+        }
+        let role = if path.starts_with("blobs/") {
+            Role::OciBlob
+        } else {
+            Role::OciLayout
+        };
+        members.push(Member {
+            path: format!("oci/{path}"),
+            role,
+            bytes,
+        });
+    }
+
+    // The log: its checkpoint now, and the tiles proving every packed entry's checkpoint
+    // consistent with it. Without a local log (a remote one), the entries' own proofs only.
+    let sizes = entry_sizes(members.iter().map(|m| m.bytes.as_slice()));
+    let log = crate::log::open_existing(home)?;
+    let mut tiles = 0usize;
+    if let Some(log) = &log {
+        let (_, note) = log.checkpoint().map_err(CliError::kinded)?;
+        members.push(Member {
+            path: "log/checkpoint".to_owned(),
+            role: Role::Checkpoint,
+            bytes: note.into_bytes(),
+        });
+        let sizes: Vec<u64> = sizes.iter().copied().collect();
+        for (path, bytes) in log.consistency_tiles(&sizes).map_err(CliError::kinded)? {
+            tiles += 1;
+            members.push(Member {
+                path: format!("log/{path}"),
+                role: Role::Tile,
+                bytes,
+            });
+        }
+    }
+    let root = match (trusted_root, &log) {
+        (Some(path), _) => crate::input::Input::new(path.to_path_buf())
+            .read(stella_tlog::audit::MAX_TRUSTED_ROOT_BYTES)?,
+        (None, Some(log)) => {
+            let mut text = serde_json::to_string_pretty(&log.trusted_root(&log.created()))
+                .map_err(environment)?;
+            text.push('\n');
+            text.into_bytes()
+        }
+        (None, None) => {
+            return Err(CliError::input(anyhow!(
+                "no embedded log in {} and no --trusted-root: nothing names the log the \
+                 evidence was logged in",
+                home.display()
+            )));
+        }
+    };
+    members.push(Member {
+        path: "trust/trusted_root.json".to_owned(),
+        role: Role::TrustedRoot,
+        bytes: root,
+    });
+    let key_paths: Vec<PathBuf> = if keys.is_empty() {
+        vec![stella_evidence::keys::DefaultKey::of(home).public]
+    } else {
+        keys.to_vec()
+    };
+    // Checked as keys before they are packed.
+    trusted_keys(&key_paths, "--key", home)?;
+    for (i, path) in key_paths.iter().enumerate() {
+        let bytes =
+            std::fs::read(path).map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))?;
+        members.push(Member {
+            path: format!("trust/keys/{i:03}.pub"),
+            role: Role::Key,
+            bytes,
+        });
+    }
+    let count = members.len();
+    let (_, bytes) =
+        pack::write(image, &digest, TAG, with_binaries, members).map_err(CliError::kinded)?;
+    write_atomically(output, &bytes)?;
+    eprintln!(
+        "{}: {count} members ({} bytes): {} manifests and {} blobs of {image} ({digest}){}, \
+         {tiles} log tiles",
+        output.display(),
+        bytes.len(),
+        copied.manifests,
+        copied.blobs - skipped.len().min(copied.blobs),
+        if with_binaries {
+            ", layers included"
+        } else {
+            ", without its layers"
+        },
+    );
+    Ok(Outcome::Success)
+}
+
+/// Writes the checked members of `pack` under `dir`.
+fn unpack(pack: &pack::Pack, dir: &Path) -> Result<(), CliError> {
+    for (path, bytes) in &pack.members {
+        // Every path was checked by `pack::read`: relative, plain components, no `..`.
+        let file = dir.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(environment)?;
+        }
+        std::fs::write(&file, bytes).map_err(environment)?;
+    }
+    Ok(())
+}
+
+fn verify(
+    path: &Path,
+    keys: &[PathBuf],
+    trusted_root: Option<&Path>,
+    rootfs: Option<&Path>,
+    signatures_only: bool,
+    max_size: u64,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| CliError::input(anyhow!("{name}: {e}")))?;
+    let limits = pack::Limits {
+        max_bytes: max_size,
+        ..Default::default()
+    };
+    let refused = |why: String| -> Result<Outcome, CliError> {
+        if json {
+            crate::print::json(
+                &crate::print::Schema::new("audit.verify"),
+                &json!({"pack": name, "verified": false, "refused": why}),
+            )?;
+        }
+        eprintln!("{name}: not verified: {why}");
+        Ok(Outcome::Failed)
+    };
+    let pack = match pack::read(std::io::BufReader::new(file), &limits) {
+        Ok(p) => p,
+        Err(e) => return refused(e.to_string()),
+    };
+    if let Some(dir) = rootfs
+        && !dir.is_dir()
+    {
+        return Err(CliError::input(anyhow!(
+            "--rootfs {}: not a directory",
+            dir.display()
+        )));
+    }
+    let work = tempfile::tempdir().map_err(environment)?;
+    let unpacked = work.path().join("pack");
+    unpack(&pack, &unpacked)?;
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).map_err(environment)?;
+
+    // Trust: the flags' files pin it; otherwise what the pack carries, and the output says so.
+    let packed_keys: Vec<PathBuf> = pack
+        .manifest
+        .members
+        .iter()
+        .filter(|m| m.role == Role::Key)
+        .map(|m| unpacked.join(&m.path))
+        .collect();
+    let (key_paths, key_source) = if keys.is_empty() {
+        (packed_keys, "the keys in the pack")
+    } else {
+        (keys.to_vec(), "--key")
+    };
+    if key_paths.is_empty() {
+        return refused("the pack holds no public key and none was given with --key".into());
+    }
+    let packed_root = unpacked.join("trust/trusted_root.json");
+    let (root_path, root_source) = match trusted_root {
+        Some(p) => (p.to_path_buf(), "--trusted-root"),
+        None if packed_root.is_file() => (packed_root, "the trusted root in the pack"),
+        None => return refused("the pack holds no trusted root and none was given".into()),
+    };
+
+    let reference = Reference::parse(&format!(
+        "oci-layout:{}:{}",
+        unpacked.join("oci").display(),
+        pack.manifest.tag
+    ))
+    .map_err(CliError::kinded)?;
+    let opened = Opened::new(
+        &reference,
+        false,
+        trusted_keys(&key_paths, "--key", &home)?,
+        Some(&root_path),
+        &home,
+    )?
+    .with_tiles(&unpacked.join("log"));
+    if opened.image.root.digest.to_string() != pack.manifest.digest {
+        return refused(format!(
+            "the packed layout's image is {}, the manifest says {}",
+            opened.image.root.digest, pack.manifest.digest
+        ));
+    }
+    // The packed checkpoint is what this fresh home has seen of its log, once it verifies.
+    let checkpoint = unpacked.join("log/checkpoint");
+    if checkpoint.is_file() {
+        let note = std::fs::read_to_string(&checkpoint)
+            .map_err(|e| CliError::input(anyhow!("log/checkpoint: {e}")))?;
+        let log = opened.trusted_logs().iter().find(|l| {
+            stella_tlog::checkpoint::Checkpoint::open(&note, &l.verifier, &l.origin).is_ok()
+        });
+        let Some(log) = log else {
+            return refused(format!(
+                "log/checkpoint: not signed by a log of {root_source}"
+            ));
+        };
+        let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+        let remembered = witness.path(&log.log_id);
+        if let Some(parent) = remembered.parent() {
+            std::fs::create_dir_all(parent).map_err(environment)?;
+        }
+        std::fs::write(&remembered, note.as_bytes()).map_err(environment)?;
+    }
+    let replay = match (rootfs, pack.manifest.binaries, signatures_only) {
+        (_, _, true) => Replay::SignaturesOnly,
+        (Some(dir), _, false) => Replay::Full {
+            rootfs: Some(dir),
+            jobs: None,
+        },
+        (None, true, false) => Replay::Full {
+            rootfs: None,
+            jobs: None,
+        },
+        (None, false, false) => {
+            return refused(
+                "its FuncProofs cannot be replayed: the pack holds no binaries (export with \
+                 --with-binaries) and no --rootfs was given; --signatures-only checks the \
+                 signatures alone"
+                    .into(),
+            );
+        }
+    };
+    let progress = crate::bars::for_terminal(json);
+    let examined = opened.examine(
+        &home,
+        &pack.manifest.image,
+        None,
+        &replay,
+        progress.as_ref(),
+    )?;
+    drop(progress);
+    let ok = examined.verified();
+    let roles: BTreeMap<String, usize> =
+        pack.manifest
+            .members
+            .iter()
+            .fold(BTreeMap::new(), |mut m, l| {
+                *m.entry(format!("{:?}", l.role)).or_default() += 1;
+                m
+            });
+    if json {
+        crate::print::json(
+            &crate::print::Schema::new("audit.verify"),
+            &json!({
+                "pack": name,
+                "image": pack.manifest.image,
+                "digest": pack.manifest.digest,
+                "verified": ok,
+                "keys": key_source,
+                "trustedRoot": root_source,
+                "replayed": !matches!(replay, Replay::SignaturesOnly),
+                "members": pack.manifest.members.len() + 1,
+                "record": examined.record,
+                "artifacts": examined.verdicts,
+                "failed": examined.count(Status::Failed),
+            }),
+        )?;
+    } else {
+        let mut text = format!(
+            "{name}: {} members ({}) match the manifest; trusting {key_source} and \
+             {root_source}{}\n",
+            pack.manifest.members.len() + 1,
+            roles
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if matches!(replay, Replay::SignaturesOnly) {
+                "; FuncProofs not replayed (--signatures-only)"
+            } else {
+                ""
+            }
+        );
+        text.push_str(&crate::verify_image::table(
+            &pack.manifest.image,
+            &pack.manifest.digest,
+            &examined,
+            true,
+        ));
+        write_stdout(text.as_bytes())?;
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}

@@ -1,0 +1,271 @@
+//! The auditor's pack, end to end: exported twice to the same bytes, verified with an empty
+//! home, and attacked — a flipped byte, a member changed with its manifest line, a dropped log
+//! tile, another key, a member whose path climbs out.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use stella_evidence::pack;
+
+fn stella(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG")
+        .env("STELLA_PASSWORD", "audit-tests")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("STELLA_HOME", home);
+    cmd
+}
+
+struct Scanned {
+    work: tempfile::TempDir,
+    home: PathBuf,
+    root: PathBuf,
+    image: String,
+}
+
+fn scanned() -> Scanned {
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("app");
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+    std::fs::copy("/bin/true", root.join("bin/true")).expect("copy");
+    let home = work.path().join("home");
+    let out = stella(&home)
+        .arg("scan")
+        .arg(&root)
+        .arg("--json")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = serde_json::from_slice::<Value>(&out.stdout).expect("json")["image"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    Scanned {
+        work,
+        home,
+        root,
+        image,
+    }
+}
+
+fn export(s: &Scanned, name: &str, extra: &[&str]) -> PathBuf {
+    let out = s.work.path().join(name);
+    let o = stella(&s.home)
+        .args(["audit", "export", "--image", &s.image, "-o"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// `stella audit verify` with a fresh, empty home: (exit code, stdout, stderr).
+fn verify(s: &Scanned, pack: &Path, extra: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let o = stella(empty.path())
+        .args(["audit", "verify"])
+        .arg(pack)
+        .args(extra)
+        .output()
+        .expect("runs");
+    let _ = s;
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The pack at `path` rewritten by `change` (its manifest made to agree).
+fn rewrite(path: &Path, out: &Path, change: impl FnOnce(&mut Vec<pack::Member>)) {
+    let read = pack::read(
+        std::fs::File::open(path).expect("open"),
+        &pack::Limits::default(),
+    )
+    .expect("reads");
+    let mut members: Vec<pack::Member> = read
+        .manifest
+        .members
+        .iter()
+        .map(|l| pack::Member {
+            path: l.path.clone(),
+            role: l.role,
+            bytes: read.members[&l.path].clone(),
+        })
+        .collect();
+    change(&mut members);
+    let (_, bytes) = pack::write(
+        &read.manifest.image,
+        &read.manifest.digest,
+        &read.manifest.tag,
+        read.manifest.binaries,
+        members,
+    )
+    .expect("written");
+    std::fs::write(out, bytes).expect("write");
+}
+
+#[test]
+fn a_pack_is_deterministic_and_verifies_on_an_empty_home() {
+    let s = scanned();
+    let one = export(&s, "one.tar", &["--with-binaries"]);
+    let two = export(&s, "two.tar", &["--with-binaries"]);
+    assert_eq!(
+        std::fs::read(&one).expect("read"),
+        std::fs::read(&two).expect("read"),
+        "the same image exports to the same bytes"
+    );
+    let (code, stdout, stderr) = verify(&s, &one, &[std::ffi::OsStr::new("--json")]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["verified"], true, "{report:#}");
+    assert_eq!(report["replayed"], true);
+    assert_eq!(report["keys"], "the keys in the pack");
+
+    // Without the binaries, FuncProofs replay only against a root filesystem given, or the
+    // signatures alone are checked when asked; never a silent pass.
+    let slim = export(&s, "slim.tar", &[]);
+    let (code, _, stderr) = verify(&s, &slim, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot be replayed"), "{stderr}");
+    let (code, stdout, stderr) = verify(&s, &slim, &[std::ffi::OsStr::new("--signatures-only")]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("FuncProofs not replayed"), "{stdout}");
+    let (code, stdout, stderr) = verify(
+        &s,
+        &slim,
+        &[std::ffi::OsStr::new("--rootfs"), s.root.as_os_str()],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("VERIFIED"), "{stdout}");
+}
+
+#[test]
+fn every_attack_on_a_pack_is_named() {
+    let s = scanned();
+    let good = export(&s, "good.tar", &["--with-binaries"]);
+    let bytes = std::fs::read(&good).expect("read");
+    let read = pack::read(&bytes[..], &pack::Limits::default()).expect("reads");
+
+    // A flipped byte in the SBOM's blob: the member and the check are named.
+    let sbom = read
+        .members
+        .iter()
+        .find(|(p, b)| p.starts_with("oci/blobs/") && b.starts_with(b"{\"bomFormat\""))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .expect("the SBOM is packed");
+    let at = bytes
+        .windows(sbom.1.len())
+        .position(|w| w == sbom.1.as_slice())
+        .expect("the SBOM's bytes are in the archive");
+    let mut flipped = bytes.clone();
+    flipped[at + 20] ^= 1;
+    let path = s.work.path().join("flipped.tar");
+    std::fs::write(&path, &flipped).expect("write");
+    let (code, _, stderr) = verify(&s, &path, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&sbom.0) && stderr.contains("its bytes hash to"),
+        "{stderr}"
+    );
+
+    // The same change made by someone who also rewrote the manifest: the pack reads, and the
+    // evidence no longer verifies.
+    let forged = s.work.path().join("forged.tar");
+    rewrite(&good, &forged, |members| {
+        for m in members.iter_mut().filter(|m| m.path == sbom.0) {
+            m.bytes[20] ^= 1;
+        }
+    });
+    let (code, stdout, stderr) = verify(&s, &forged, &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAILED") || stdout.contains("failed"),
+        "{stdout}{stderr}"
+    );
+
+    // A log tile dropped: the entries' checkpoints can no longer be proven consistent with the
+    // packed one.
+    let tiles = read
+        .manifest
+        .members
+        .iter()
+        .filter(|l| l.role == pack::Role::Tile)
+        .count();
+    assert!(
+        tiles > 0,
+        "the pack holds the tiles of its consistency proofs"
+    );
+    let untiled = s.work.path().join("untiled.tar");
+    rewrite(&good, &untiled, |members| {
+        members.retain(|m| m.role != pack::Role::Tile);
+    });
+    let (code, stdout, stderr) = verify(&s, &untiled, &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("consisten"),
+        "the unproven consistency is named: {stdout}{stderr}"
+    );
+
+    // Another key pinned: nothing the pack holds is trusted.
+    stella(&s.home)
+        .args(["key", "generate", "--out"])
+        .arg(s.work.path().join("other"))
+        .assert()
+        .success();
+    let other = s.work.path().join("other.pub");
+    let (code, stdout, stderr) = verify(
+        &s,
+        &good,
+        &[std::ffi::OsStr::new("--key"), other.as_os_str()],
+    );
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+
+    // A member whose path climbs out: refused before anything is written.
+    let mut tar = tar::Builder::new(Vec::new());
+    let manifest = serde_json::to_vec(&read.manifest).expect("json");
+    let mut header = tar::Header::new_ustar();
+    header.set_path(pack::MANIFEST).expect("path");
+    header.set_size(manifest.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append(&header, &manifest[..]).expect("append");
+    let mut header = tar::Header::new_gnu();
+    let name = b"../../escaped";
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_size(1);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    tar.append(&header, &b"x"[..]).expect("append");
+    let hostile = s.work.path().join("deep/er/hostile.tar");
+    std::fs::create_dir_all(hostile.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&hostile, tar.into_inner().expect("tar")).expect("write");
+    let (code, _, stderr) = verify(&s, &hostile, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("../../escaped: a path that climbs out"),
+        "{stderr}"
+    );
+    assert!(!s.work.path().join("escaped").exists());
+    assert!(!s.work.path().join("deep/escaped").exists());
+
+    // Over the size limit: refused as a whole.
+    let (code, _, stderr) = verify(
+        &s,
+        &good,
+        &[
+            std::ffi::OsStr::new("--max-size"),
+            std::ffi::OsStr::new("1K"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("larger than the limit"), "{stderr}");
+}
