@@ -710,6 +710,38 @@ fn demangled_names(proof: &FuncProof) -> Vec<Option<String>> {
         .collect()
 }
 
+/// The function of `proof` that the advisory symbol `path`/`name` names, by the naming rules
+/// of the component `purl`'s ecosystem (all three languages' when the purl says none): an
+/// auditor's recheck of a verdict that cites the symbol's absence. `None` when no rule matches
+/// a named function — the absence holds.
+pub fn recheck_absence(
+    proof: &FuncProof,
+    purl: Option<&str>,
+    path: &str,
+    name: &str,
+) -> Option<String> {
+    let demangled = demangled_names(proof);
+    let names = Names::new(proof, &demangled);
+    let symbol = osv::Symbol {
+        path: path.to_owned(),
+        name: name.to_owned(),
+    };
+    let languages = match purl.and_then(crate::components::package_of) {
+        Some(key) => vec![language_of(&key.ecosystem)],
+        None => vec![Language::Rust, Language::Go, Language::C],
+    };
+    for language in languages {
+        match symbols::search(&symbol, language, &names.candidates) {
+            Search::Present(hits) | Search::Uncertain(hits) => {
+                let i = names.functions[hits[0].index];
+                return Some(names.proof.functions[i].sym.clone());
+            }
+            Search::Absent => {}
+        }
+    }
+    None
+}
+
 /// The language whose naming rules apply to an ecosystem's symbols.
 fn language_of(ecosystem: &str) -> Language {
     match base(ecosystem) {

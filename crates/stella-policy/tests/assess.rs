@@ -980,3 +980,18 @@ fn the_policy_can_ask_for_a_witness_before_sampled_stacks_say_affected() {
     ));
     assert_eq!(uses_verdict(&case).status, Status::Affected);
 }
+
+#[test]
+fn an_auditor_can_search_a_cited_absence_again() {
+    let case = two_rust_binaries(smallvec_advisory());
+    let (_, uses) = &case.proofs[0];
+    let (_, lacks) = &case.proofs[1];
+    let purl = Some("pkg:cargo/smallvec@1.6.0");
+    let found = assess::recheck_absence(uses, purl, "", "smallvec::SmallVec::insert_many");
+    let missing = assess::recheck_absence(lacks, purl, "", "smallvec::SmallVec::insert_many");
+    assert_eq!(
+        found.as_deref(),
+        Some("_ZN8smallvec17SmallVec$LT$A$GT$11insert_many17h0123456789abcdefE")
+    );
+    assert_eq!(missing, None);
+}

@@ -319,7 +319,7 @@ pub(crate) fn assess_image(
     // The files given, and the runtime evidence attached to the image that trusted keys signed.
     let mut inputs = runtime.unwrap_or_default();
     let given = inputs.witness_digests.len() + inputs.profile_digests.len();
-    inputs.add_attached(&examined.runtime, asked.attached_only)?;
+    inputs.add_attached(&examined.trusted, asked.attached_only)?;
     let attached = inputs.witness_digests.len() + inputs.profile_digests.len() - given;
     if attached > 0 {
         eprintln!(

@@ -270,6 +270,185 @@ fn export(
     Ok(Outcome::Success)
 }
 
+/// One check of what a signed claim cites.
+#[derive(Debug, serde::Serialize)]
+struct Citation {
+    /// What was checked (the claim and the verdict or statement).
+    claim: String,
+    /// `ok`, `expired` (a "never executed" past its validity: reported, not a failure) or
+    /// `failed`.
+    status: &'static str,
+    /// Why.
+    detail: String,
+}
+
+/// The canonical id of a JSON document's bytes.
+fn canonical_id(bytes: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let canonical = stella_core::jcs::to_canonical(&value).ok()?;
+    Some(stella_core::Digest::sha256(&canonical).to_string())
+}
+
+/// Every signed claim's citations checked against what the pack proves: a VEX statement's
+/// assessment is in the pack; a `vulnerable_code_not_present` verdict cites a verified FuncProof
+/// that indeed lacks every function it says is absent (searched again by the advisory rules); an
+/// `affected` verdict resting on execution cites a signed micro-witness that counts calls; a
+/// "never executed" verdict past its validity is reported expired.
+fn citations(examined: &stella_evidence::verify::Examined, now: jiff::Timestamp) -> Vec<Citation> {
+    use stella_evidence::verify::Scope;
+    let mut out = Vec::new();
+    let ids = |scope: Scope| -> BTreeMap<String, &[u8]> {
+        examined
+            .trusted
+            .iter()
+            .filter(|d| d.scope == scope)
+            .filter_map(|d| Some((canonical_id(&d.bytes)?, d.bytes.as_slice())))
+            .collect()
+    };
+    let assessments = ids(Scope::Assessment);
+    let witnesses = ids(Scope::MicroWitness);
+    for doc in examined.trusted.iter().filter(|d| d.scope == Scope::Vex) {
+        let Ok(value) = serde_json::from_slice::<Value>(&doc.bytes) else {
+            continue;
+        };
+        for (i, st) in value["statements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let Some(cited) = st["@id"]
+                .as_str()
+                .and_then(|id| id.strip_prefix("urn:stella:assessment:"))
+                .and_then(|rest| rest.rsplit_once(':').map(|(id, _)| id.to_owned()))
+            else {
+                continue;
+            };
+            let claim = format!("vex {} statement {i}", doc.referrer);
+            out.push(match assessments.contains_key(&cited) {
+                true => Citation {
+                    claim,
+                    status: "ok",
+                    detail: format!("its evidence {cited} is in the pack, signed"),
+                },
+                false => Citation {
+                    claim,
+                    status: "failed",
+                    detail: format!(
+                        "cites the assessment {cited}, which the pack does not hold signed"
+                    ),
+                },
+            });
+        }
+    }
+    for (id, bytes) in &assessments {
+        let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
+            continue;
+        };
+        for v in value["verdicts"].as_array().into_iter().flatten() {
+            let claim = format!(
+                "assessment {id}: {} in {}",
+                v["vulnerability"].as_str().unwrap_or("?"),
+                v["binary"]["path"].as_str().unwrap_or("(image)")
+            );
+            if v["status"] == "not_affected" && v["justification"] == "vulnerable_code_not_present"
+            {
+                let cited = v["binary"]["funcproof"].as_str().unwrap_or_default();
+                let Some(proven) = examined.proven.iter().find(|p| p.digest == cited) else {
+                    out.push(Citation {
+                        claim: claim.clone(),
+                        status: "failed",
+                        detail: format!(
+                            "cites FuncProof {cited:?}, which is not a verified FuncProof of the pack"
+                        ),
+                    });
+                    continue;
+                };
+                let purl = v["component"]["purl"].as_str();
+                let contradicted = v["symbols"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["outcome"] == "absent")
+                    .find_map(|s| {
+                        let name = s["name"].as_str()?;
+                        let path = s["path"].as_str().unwrap_or_default();
+                        stella_policy::assess::recheck_absence(&proven.proof, purl, path, name)
+                            .map(|f| format!("says {name} is absent, but the FuncProof holds {f}"))
+                    });
+                out.push(match contradicted {
+                    Some(detail) => Citation {
+                        claim: claim.clone(),
+                        status: "failed",
+                        detail,
+                    },
+                    None => Citation {
+                        claim: claim.clone(),
+                        status: "ok",
+                        detail: format!("absence searched again in FuncProof {cited}"),
+                    },
+                });
+            }
+            let outcome = v["runtime"]["outcome"].as_str().unwrap_or_default();
+            if outcome == "executed" || outcome == "never_executed" {
+                let cited = v["runtime"]["microWitness"].as_str().unwrap_or_default();
+                let Some(witness) = witnesses.get(cited) else {
+                    out.push(Citation {
+                        claim,
+                        status: "failed",
+                        detail: format!(
+                            "rests on runtime evidence but cites micro-witness {cited:?}, which the \
+                             pack does not hold signed"
+                        ),
+                    });
+                    continue;
+                };
+                let counted: u64 = serde_json::from_slice::<Value>(witness)
+                    .ok()
+                    .and_then(|w| {
+                        w["symbols"]
+                            .as_array()
+                            .map(|s| s.iter().filter_map(|x| x["count"].as_u64()).sum::<u64>())
+                    })
+                    .unwrap_or(0);
+                let until = v["runtime"]["validUntil"]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                out.push(match (outcome, counted, until) {
+                    ("executed", 0, _) => Citation {
+                        claim,
+                        status: "failed",
+                        detail: format!(
+                            "affected on execution, but micro-witness {cited} counts no call"
+                        ),
+                    },
+                    ("executed", n, _) => Citation {
+                        claim,
+                        status: "ok",
+                        detail: format!("micro-witness {cited} counts {n}"),
+                    },
+                    (_, n, _) if n > 0 => Citation {
+                        claim,
+                        status: "failed",
+                        detail: format!("never executed, but micro-witness {cited} counts {n}"),
+                    },
+                    (_, _, Some(until)) if until < now => Citation {
+                        claim,
+                        status: "expired",
+                        detail: format!("never executed until {until}: expired, renew the witness"),
+                    },
+                    _ => Citation {
+                        claim,
+                        status: "ok",
+                        detail: format!("micro-witness {cited} counts no call"),
+                    },
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Writes the checked members of `pack` under `dir`.
 fn unpack(pack: &pack::Pack, dir: &Path) -> Result<(), CliError> {
     for (path, bytes) in &pack.members {
@@ -417,7 +596,8 @@ fn verify(
         progress.as_ref(),
     )?;
     drop(progress);
-    let ok = examined.verified();
+    let cited = citations(&examined, jiff::Timestamp::now());
+    let ok = examined.verified() && cited.iter().all(|c| c.status != "failed");
     let roles: BTreeMap<String, usize> =
         pack.manifest
             .members
@@ -440,7 +620,9 @@ fn verify(
                 "members": pack.manifest.members.len() + 1,
                 "record": examined.record,
                 "artifacts": examined.verdicts,
-                "failed": examined.count(Status::Failed),
+                "citations": cited,
+                "failed": examined.count(Status::Failed)
+                    + cited.iter().filter(|c| c.status == "failed").count(),
             }),
         )?;
     } else {
@@ -465,6 +647,17 @@ fn verify(
             &examined,
             true,
         ));
+        if !cited.is_empty() {
+            text.push_str("\nCITED EVIDENCE\n");
+            for c in &cited {
+                text.push_str(&format!(
+                    "{:<8} {}: {}\n",
+                    c.status.to_uppercase(),
+                    c.claim,
+                    c.detail
+                ));
+            }
+        }
         write_stdout(text.as_bytes())?;
     }
     Ok(if ok {

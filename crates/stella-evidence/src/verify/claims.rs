@@ -60,7 +60,8 @@ pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
     claims_with_runtime(v).map(|(verdicts, _)| verdicts)
 }
 
-/// As [`claims`], with the runtime evidence (witness reports, profiles) that verified.
+/// As [`claims`], with every claim a trusted key signed (VEX, assessments, micro-witnesses,
+/// witness reports, profiles).
 ///
 /// # Errors
 /// Only when the store fails.
@@ -154,7 +155,7 @@ pub fn claims_with_runtime(
                     "signed by key {key_id}, {entries} log entr{}",
                     if entries == 1 { "y" } else { "ies" }
                 ));
-                if let (Scope::WitnessReport | Scope::Profile, Ok(found)) = (scope, doc) {
+                if let Ok(found) = doc {
                     runtime.push(TrustedDocument {
                         scope,
                         referrer: referrer.clone(),

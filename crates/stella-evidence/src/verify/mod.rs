@@ -323,9 +323,9 @@ pub struct Examined {
     pub tables: Vec<SymbolTable>,
     /// The SBOM the chosen record names, when it verified.
     pub sbom: Option<VerifiedSbom>,
-    /// Runtime evidence attached to the image (witness reports, profiles) that a trusted key
-    /// signed, in referrer order.
-    pub runtime: Vec<claims::TrustedDocument>,
+    /// The claims attached beside the evidence that a trusted key signed — VEX, assessments,
+    /// micro-witnesses, witness reports, profiles — in referrer order.
+    pub trusted: Vec<claims::TrustedDocument>,
 }
 
 /// The SBOM of a trusted record, verified: signed, bound, its canonical id the record's.
@@ -565,7 +565,7 @@ pub fn examine(
             proven: Vec::new(),
             tables: Vec::new(),
             sbom: None,
-            runtime: Vec::new(),
+            trusted: Vec::new(),
         });
     };
     let bound: BTreeSet<String> = chosen
@@ -785,7 +785,7 @@ pub fn examine(
         }
     }
     // The claims attached beside the evidence (VEX, assessments), each on its own signature.
-    let (claimed, runtime) = claims::claims_with_runtime(v)?;
+    let (claimed, trusted) = claims::claims_with_runtime(v)?;
     verdicts.extend(claimed);
     sort(&mut verdicts);
     Ok(Examined {
@@ -794,7 +794,7 @@ pub fn examine(
         proven,
         tables,
         sbom,
-        runtime,
+        trusted,
     })
 }
 

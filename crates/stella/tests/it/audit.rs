@@ -269,3 +269,88 @@ fn every_attack_on_a_pack_is_named() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("larger than the limit"), "{stderr}");
 }
+
+#[test]
+fn the_evidence_a_signed_verdict_cites_is_checked_in_the_pack() {
+    let test = "the_evidence_a_signed_verdict_cites_is_checked_in_the_pack";
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("capps");
+    if let Err(e) = crate::assess::build_c(work.path(), &root) {
+        stella_testkit::skip(test, &format!("cannot build the zlib programs: {e}"));
+        return;
+    }
+    let home = work.path().join("home");
+    let out = stella(&home)
+        .arg("scan")
+        .arg(&root)
+        .arg("--json")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = serde_json::from_slice::<Value>(&out.stdout).expect("json")["image"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let advisories = crate::assess::zlib_advisory(work.path(), "TEST-ZLIB-3", &[]);
+    let assessed = stella(&home)
+        .args(["assess", "--image", &image, "--advisories"])
+        .arg(&advisories)
+        .arg("--attach")
+        .output()
+        .expect("runs");
+    assert!(
+        assessed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&assessed.stderr)
+    );
+    let pack = work.path().join("capps.pack.tar");
+    let exported = stella(&home)
+        .args([
+            "audit",
+            "export",
+            "--image",
+            &image,
+            "--with-binaries",
+            "-o",
+        ])
+        .arg(&pack)
+        .output()
+        .expect("runs");
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let empty = tempfile::tempdir().expect("tempdir");
+    let o = stella(empty.path())
+        .args(["audit", "verify", "--json"])
+        .arg(&pack)
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(o.status.code(), Some(0), "{report:#}");
+    let cited = report["citations"].as_array().expect("citations");
+    // The compressor's not_affected: its FuncProof searched again, inflateGetHeader still absent.
+    assert!(
+        cited.iter().any(|c| c["status"] == "ok"
+            && c["claim"]
+                .as_str()
+                .is_some_and(|s| s.contains("/usr/bin/compressor"))
+            && c["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("absence searched again"))),
+        "{report:#}"
+    );
+    // Every VEX statement's evidence is in the pack.
+    assert!(
+        cited
+            .iter()
+            .any(|c| c["claim"].as_str().is_some_and(|s| s.starts_with("vex "))),
+        "{report:#}"
+    );
+    assert!(cited.iter().all(|c| c["status"] == "ok"), "{report:#}");
+}
