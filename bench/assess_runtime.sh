@@ -91,7 +91,7 @@ changed = sum(1 for x, y in zip(with_profile["verdicts"], without["verdicts"]) i
 hot = with_profile.get("hot") or []
 size = os.path.getsize(profile)
 print(f"profile: {frames:,} frames, {size / 1e6:,.0f} MB; {len(with_profile['verdicts'])} verdicts, "
-      f"runtime outcomes {outcomes}, {changed} statuses changed by it, {len(hot)} functions in the hot-symbol index ({sum(1 for h in hot if h.get("hot"))} hot)")
+      f"runtime outcomes {outcomes}, {changed} statuses changed by it, {len(hot)} functions in the hot-symbol index ({sum(1 for h in hot if h.get('hot'))} hot)")
 for k, name in (("a", "(a) assess --profile"), ("b", "(b) assess without the profile"),
                 ("c", "(c) only reading the profile")):
     t = times[k]
