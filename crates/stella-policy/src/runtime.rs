@@ -21,11 +21,11 @@
 //!
 //! Not here: taking the evidence (`stella-runtime`), the verdict rules (`crate::assess`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
-use stella_runtime::frame::{Frame, Location};
-use stella_runtime::profile::Profile;
+use stella_runtime::frame::{Frame, Location, Symbol};
+use stella_runtime::profile::{Profile, Stack};
 use stella_runtime::witness::WitnessReport;
 
 /// How runtime evidence is weighed.
@@ -158,25 +158,124 @@ pub struct Evidence {
 impl Evidence {
     /// Indexes `witnesses` and `profiles`, each named by where it came from.
     pub fn new(witnesses: &[(String, WitnessReport)], profiles: &[(String, Profile)]) -> Self {
+        Self::with_names(witnesses, profiles, |stack, names| {
+            names.extend(stack.frames.iter().map(|f| f.symbol.as_ref()));
+        })
+    }
+
+    /// As [`Evidence::new`], with the frames of each stack named by `names` instead of by the
+    /// symbols they carry: `names(stack, out)` pushes onto `out` the symbol of each of the
+    /// stack's frames, in order (`None`: unknown). It lets the caller name frames another way
+    /// (the image's verified symbol tables) without a renamed copy of every profile.
+    ///
+    /// Only stacks holding a frame of some function are named (their top stacks spelled out),
+    /// each distinct frame name and each distinct stack once; every per-sample count is kept
+    /// exactly as if each stack were added on its own.
+    pub fn with_names<'a>(
+        witnesses: &[(String, WitnessReport)],
+        profiles: &'a [(String, Profile)],
+        mut names: impl FnMut(&'a Stack, &mut Vec<Option<&'a Symbol>>),
+    ) -> Self {
         let mut e = Evidence::default();
+        e.add_witnesses(witnesses);
+        let mut join = Join::default();
+        let mut unknown: HashMap<&'a str, u64> = HashMap::new();
+        let mut seen: HashMap<&'a str, u64> = HashMap::new();
+        let mut symbols: Vec<Option<&'a Symbol>> = Vec::new();
+        let mut keys: Vec<(&'a str, &'a str)> = Vec::new();
+        let mut named: Vec<u32> = Vec::new();
+        for (source, profile) in profiles {
+            let window = profile.window.as_ref().map(|w| Window {
+                start: w.start.clone(),
+                end: w.end.clone(),
+            });
+            if let Some(why) = window.as_ref().and_then(Window::problem) {
+                e.unused.push(format!("{source}: {why}"));
+                continue;
+            }
+            let window = window.map(|w| join.window(w));
+            let total: u64 = profile.stacks.iter().map(|s| s.count).sum();
+            let mut profile_builds: HashSet<&'a str> = HashSet::new();
+            for stack in &profile.stacks {
+                symbols.clear();
+                names(stack, &mut symbols);
+                keys.clear();
+                for (frame, symbol) in stack.frames.iter().zip(&symbols) {
+                    let Some(build_id) = frame.build_id() else {
+                        continue;
+                    };
+                    profile_builds.insert(build_id);
+                    match symbol {
+                        None => *unknown.entry(build_id).or_default() += stack.count,
+                        Some(s) => {
+                            keys.push((build_id, s.function.as_str()));
+                            for i in &s.inlined {
+                                keys.push((build_id, i.function.as_str()));
+                            }
+                        }
+                    }
+                }
+                if keys.is_empty() {
+                    continue;
+                }
+                keys.sort_unstable();
+                keys.dedup();
+                named.clear();
+                for (frame, symbol) in stack.frames.iter().zip(&symbols) {
+                    named.push(join.name(frame, *symbol));
+                }
+                let stack_id = join.stack(&named);
+                let process = join.process(stack.pid, stack.comm.as_deref());
+                let container = stack.container.as_deref().map(|c| join.container(c));
+                for key in &keys {
+                    let entry = join.functions.entry(*key).or_default();
+                    entry.samples += stack.count;
+                    push_new(&mut entry.processes, process);
+                    if let Some(c) = container {
+                        push_new(&mut entry.containers, c);
+                    }
+                    if let Some(w) = window {
+                        push_new(&mut entry.windows, w);
+                    }
+                    entry.stacks.push((stack_id, stack.count));
+                }
+            }
+            for b in profile_builds {
+                *seen.entry(b).or_default() += total;
+            }
+        }
+        e.unknown = unknown
+            .into_iter()
+            .map(|(b, n)| (b.to_owned(), n))
+            .collect();
+        e.seen = seen.into_iter().map(|(b, n)| (b.to_owned(), n)).collect();
+        join.finish(&mut e.by_function);
+        for ((build_id, _), entry) in &mut e.by_function {
+            entry.profile_samples = e.seen.get(build_id).copied().unwrap_or(0);
+        }
+        e
+    }
+
+    /// Adds the witness reports.
+    fn add_witnesses(&mut self, witnesses: &[(String, WitnessReport)]) {
         for (source, report) in witnesses {
             let window = Window {
                 start: report.window.start.clone(),
                 end: report.window.end.clone(),
             };
             if let Some(why) = window.problem() {
-                e.unused.push(format!("{source}: {why}"));
+                self.unused.push(format!("{source}: {why}"));
                 continue;
             }
             for w in &report.witnesses {
                 let Some(build_id) = w.build_id.clone() else {
-                    e.unused.push(format!(
+                    self.unused.push(format!(
                         "{source}: {} in {} has no BuildID",
                         w.function, w.binary
                     ));
                     continue;
                 };
-                let entry = e
+                let entry = self
                     .by_function
                     .entry((build_id, w.function.clone()))
                     .or_default();
@@ -201,74 +300,6 @@ impl Evidence {
                 }
             }
         }
-        for (source, profile) in profiles {
-            let window = profile.window.as_ref().map(|w| Window {
-                start: w.start.clone(),
-                end: w.end.clone(),
-            });
-            if let Some(why) = window.as_ref().and_then(Window::problem) {
-                e.unused.push(format!("{source}: {why}"));
-                continue;
-            }
-            let total: u64 = profile.stacks.iter().map(|s| s.count).sum();
-            let mut profile_builds: BTreeSet<String> = BTreeSet::new();
-            for stack in &profile.stacks {
-                let mut in_stack: BTreeSet<(String, String)> = BTreeSet::new();
-                for frame in &stack.frames {
-                    let Some(build_id) = frame.build_id() else {
-                        continue;
-                    };
-                    profile_builds.insert(build_id.to_owned());
-                    match &frame.symbol {
-                        None => *e.unknown.entry(build_id.to_owned()).or_default() += stack.count,
-                        Some(s) => {
-                            in_stack.insert((build_id.to_owned(), s.function.clone()));
-                            for i in &s.inlined {
-                                in_stack.insert((build_id.to_owned(), i.function.clone()));
-                            }
-                        }
-                    }
-                }
-                let names: Vec<String> = stack.frames.iter().map(frame_name).collect();
-                for key in in_stack {
-                    let entry = e.by_function.entry(key).or_default();
-                    entry.samples += stack.count;
-                    entry
-                        .processes
-                        .insert(process_name(stack.pid, stack.comm.as_deref()));
-                    if let Some(c) = &stack.container {
-                        entry.containers.insert(c.clone());
-                    }
-                    if let Some(w) = &window {
-                        entry.windows.insert(w.clone());
-                    }
-                    entry.stacks.push(TopStack {
-                        count: stack.count,
-                        frames: names.clone(),
-                    });
-                }
-            }
-            for b in profile_builds {
-                *e.seen.entry(b).or_default() += total;
-            }
-        }
-        for ((build_id, _), entry) in &mut e.by_function {
-            entry.profile_samples = e.seen.get(build_id).copied().unwrap_or(0);
-            // Stacks that read the same by name are one (they differed only in offsets).
-            let mut by_names: BTreeMap<Vec<String>, u64> = BTreeMap::new();
-            for stack in entry.stacks.drain(..) {
-                *by_names.entry(stack.frames).or_default() += stack.count;
-            }
-            entry.stacks = by_names
-                .into_iter()
-                .map(|(frames, count)| TopStack { count, frames })
-                .collect();
-            entry
-                .stacks
-                .sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
-            entry.stacks.truncate(5);
-        }
-        e
     }
 
     /// What ran of `function` in the binary with `build_id`.
@@ -307,12 +338,199 @@ fn process_name(pid: Option<u32>, comm: Option<&str>) -> String {
     }
 }
 
-fn frame_name(frame: &Frame) -> String {
-    match (&frame.symbol, &frame.location) {
-        (Some(s), _) => s.display_name().to_owned(),
-        (None, Location::File { file_offset, .. }) => format!("[unknown]+0x{file_offset:x}"),
-        (None, Location::Kernel { address }) => format!("[kernel]+0x{address:x}"),
-        (None, _) => "[unknown]".to_owned(),
+/// A frame's name in a top stack, before it is spelled out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FrameName<'a> {
+    /// Named: the symbol's display name.
+    Symbol(&'a str),
+    /// Unknown, in a file: `[unknown]+0x<offset>`.
+    File(u64),
+    /// Unknown, in the kernel: `[kernel]+0x<address>`.
+    Kernel(u64),
+    /// Unknown, elsewhere: `[unknown]`.
+    Other,
+}
+
+impl FrameName<'_> {
+    fn of<'a>(frame: &'a Frame, symbol: Option<&'a Symbol>) -> FrameName<'a> {
+        match (symbol, &frame.location) {
+            (Some(s), _) => FrameName::Symbol(s.display_name()),
+            (None, Location::File { file_offset, .. }) => FrameName::File(*file_offset),
+            (None, Location::Kernel { address }) => FrameName::Kernel(*address),
+            (None, _) => FrameName::Other,
+        }
+    }
+
+    fn spell(self) -> String {
+        match self {
+            FrameName::Symbol(s) => s.to_owned(),
+            FrameName::File(offset) => format!("[unknown]+0x{offset:x}"),
+            FrameName::Kernel(address) => format!("[kernel]+0x{address:x}"),
+            FrameName::Other => "[unknown]".to_owned(),
+        }
+    }
+}
+
+/// What the profiles show of one function while they are joined: the processes, containers and
+/// windows by number, the stacks as `(stack number, samples)`.
+#[derive(Debug, Default)]
+struct Sampled {
+    samples: u64,
+    processes: Vec<u32>,
+    containers: Vec<u32>,
+    windows: Vec<u32>,
+    stacks: Vec<(u32, u64)>,
+}
+
+/// Pushes `id` unless it is the last one pushed (runs of the same id are common; the rest is
+/// deduplicated at the end).
+fn push_new(ids: &mut Vec<u32>, id: u32) {
+    if ids.last() != Some(&id) {
+        ids.push(id);
+    }
+}
+
+/// Numbers for what recurs across the stacks of the profiles: each distinct frame name (by its
+/// spelling), each distinct stack (by its frames' names), process, container and window is
+/// stored once and spelled out only for the functions' entries.
+#[derive(Debug, Default)]
+struct Join<'a> {
+    functions: HashMap<(&'a str, &'a str), Sampled>,
+    /// Frame name → number of its spelling.
+    frame_names: HashMap<FrameName<'a>, u32>,
+    spellings: HashMap<String, u32>,
+    spelled: Vec<String>,
+    /// A stack's frame name numbers → its number.
+    stacks: HashMap<Vec<u32>, u32>,
+    processes: HashMap<(Option<u32>, Option<&'a str>), u32>,
+    containers: HashMap<&'a str, u32>,
+    windows: Vec<Window>,
+}
+
+/// The next number of a table of `len` items.
+fn next_id(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+impl<'a> Join<'a> {
+    fn name(&mut self, frame: &'a Frame, symbol: Option<&'a Symbol>) -> u32 {
+        let name = FrameName::of(frame, symbol);
+        if let Some(&id) = self.frame_names.get(&name) {
+            return id;
+        }
+        let spelling = name.spell();
+        let id = match self.spellings.get(&spelling) {
+            Some(&id) => id,
+            None => {
+                let id = next_id(self.spelled.len());
+                self.spelled.push(spelling.clone());
+                self.spellings.insert(spelling, id);
+                id
+            }
+        };
+        self.frame_names.insert(name, id);
+        id
+    }
+
+    fn stack(&mut self, names: &[u32]) -> u32 {
+        if let Some(&id) = self.stacks.get(names) {
+            return id;
+        }
+        let id = next_id(self.stacks.len());
+        self.stacks.insert(names.to_vec(), id);
+        id
+    }
+
+    fn process(&mut self, pid: Option<u32>, comm: Option<&'a str>) -> u32 {
+        let next = next_id(self.processes.len());
+        *self.processes.entry((pid, comm)).or_insert(next)
+    }
+
+    fn container(&mut self, id: &'a str) -> u32 {
+        let next = next_id(self.containers.len());
+        *self.containers.entry(id).or_insert(next)
+    }
+
+    fn window(&mut self, window: Window) -> u32 {
+        self.windows.push(window);
+        next_id(self.windows.len() - 1)
+    }
+
+    /// Adds what the profiles showed to `by_function`: the processes, containers and windows
+    /// spelled out, and the top 5 stacks, those that read the same by name being one (they
+    /// differed only in offsets), heaviest first, then by their names.
+    fn finish(self, by_function: &mut BTreeMap<(String, String), Execution>) {
+        let spelled = self.spelled;
+        let mut stacks: Vec<Vec<u32>> = vec![Vec::new(); self.stacks.len()];
+        for (names, id) in self.stacks {
+            stacks[id as usize] = names;
+        }
+        let mut processes: Vec<String> = vec![String::new(); self.processes.len()];
+        for ((pid, comm), id) in self.processes {
+            processes[id as usize] = process_name(pid, comm);
+        }
+        let mut containers: Vec<&str> = vec![""; self.containers.len()];
+        for (c, id) in self.containers {
+            containers[id as usize] = c;
+        }
+        let by_names = |a: u32, b: u32| {
+            let names = |id: u32| stacks[id as usize].iter().map(|&n| &spelled[n as usize]);
+            names(a).cmp(names(b))
+        };
+        for ((build_id, function), mut sampled) in self.functions {
+            let entry = by_function
+                .entry((build_id.to_owned(), function.to_owned()))
+                .or_default();
+            entry.samples += sampled.samples;
+            sampled.processes.sort_unstable();
+            sampled.processes.dedup();
+            for p in sampled.processes {
+                entry.processes.insert(processes[p as usize].clone());
+            }
+            sampled.containers.sort_unstable();
+            sampled.containers.dedup();
+            for c in sampled.containers {
+                entry.containers.insert(containers[c as usize].to_owned());
+            }
+            sampled.windows.sort_unstable();
+            sampled.windows.dedup();
+            for w in sampled.windows {
+                entry.windows.insert(self.windows[w as usize].clone());
+            }
+            let mut counted = sampled.stacks;
+            counted.sort_unstable_by_key(|&(id, _)| id);
+            counted.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 += later.1;
+                }
+                same
+            });
+            // The 5 heaviest, then by names: one pass, most stacks lighter than the fifth.
+            let mut top: Vec<(u32, u64)> = Vec::with_capacity(6);
+            for (id, count) in counted {
+                if let Some(&(last, least)) = top.get(4)
+                    && (count < least || (count == least && by_names(id, last).is_gt()))
+                {
+                    continue;
+                }
+                let at = top.partition_point(|&(other, more)| {
+                    more > count || (more == count && by_names(other, id).is_lt())
+                });
+                top.insert(at, (id, count));
+                top.truncate(5);
+            }
+            entry.stacks = top
+                .into_iter()
+                .map(|(id, count)| TopStack {
+                    count,
+                    frames: stacks[id as usize]
+                        .iter()
+                        .map(|&n| spelled[n as usize].clone())
+                        .collect(),
+                })
+                .collect();
+        }
     }
 }
 

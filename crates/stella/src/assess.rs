@@ -793,39 +793,75 @@ impl RuntimeInputs {
     /// The evidence, indexed, after naming the profiles' frames of the image's binaries with
     /// the image's verified symbol tables: a frame is `(BuildID, file offset)` as observed, and
     /// its function is what the verified evidence says lies there, whatever name the profile
-    /// carried. Frames of other binaries keep theirs.
+    /// carried. Frames of other binaries keep theirs; in a stack that holds a frame of the
+    /// image, those without a name are named as the symboliser can.
+    ///
+    /// Each distinct location is named once, and the profiles are not copied: the index reads
+    /// each frame's name from the locations named.
     fn index(
         &self,
         tables: &[stella_binary::SymbolTable],
     ) -> Result<stella_policy::runtime::Evidence, CliError> {
-        let mut profiles = self.profiles.clone();
-        if !tables.is_empty() && !profiles.is_empty() {
-            let ours: BTreeSet<&str> = tables.iter().map(|t| t.build_id.as_str()).collect();
-            let mut names = stella_runtime::symbolize::Symbolizer::new(
-                stella_runtime::symbolize::Config::default(),
-            )
-            .map_err(CliError::kinded)?;
-            for t in tables {
-                names.add_table(t.clone()).map_err(CliError::kinded)?;
-            }
-            for (_, profile) in &mut profiles {
-                for stack in &mut profile.stacks {
-                    let mut any = false;
-                    for frame in &mut stack.frames {
-                        if frame.build_id().is_some_and(|b| ours.contains(b)) {
-                            frame.symbol = None;
-                            any = true;
-                        }
-                    }
-                    if any {
-                        names.symbolize_frames(&mut stack.frames);
-                    }
-                }
+        use std::collections::{HashMap, HashSet};
+        use stella_runtime::frame::{Frame, Location};
+        use stella_runtime::profile::Stack;
+
+        if tables.is_empty() || self.profiles.is_empty() {
+            return Ok(stella_policy::runtime::Evidence::new(
+                &self.witnesses,
+                &self.profiles,
+            ));
+        }
+        let ours: HashSet<&str> = tables.iter().map(|t| t.build_id.as_str()).collect();
+        let is_ours = |frame: &Frame| frame.build_id().is_some_and(|b| ours.contains(b));
+        // A frame is (re)named when it lies in a binary of the image, or has no name and its
+        // stack holds a frame of the image.
+        let renamed = |stack: &Stack| -> Option<Vec<bool>> {
+            let mine: Vec<bool> = stack.frames.iter().map(is_ours).collect();
+            mine.contains(&true).then(|| {
+                stack
+                    .frames
+                    .iter()
+                    .zip(mine)
+                    .map(|(f, m)| m || f.symbol.is_none())
+                    .collect()
+            })
+        };
+        let mut at: HashMap<&Location, usize> = HashMap::new();
+        let mut located: Vec<Frame> = Vec::new();
+        for stack in self.profiles.iter().flat_map(|(_, p)| &p.stacks) {
+            let Some(renamed) = renamed(stack) else {
+                continue;
+            };
+            for (frame, _) in stack.frames.iter().zip(renamed).filter(|(_, r)| *r) {
+                at.entry(&frame.location).or_insert_with(|| {
+                    located.push(Frame::unresolved(frame.location.clone()));
+                    located.len() - 1
+                });
             }
         }
-        Ok(stella_policy::runtime::Evidence::new(
+        let mut names = stella_runtime::symbolize::Symbolizer::new(
+            stella_runtime::symbolize::Config::default(),
+        )
+        .map_err(CliError::kinded)?;
+        for t in tables {
+            names.add_table(t.clone()).map_err(CliError::kinded)?;
+        }
+        names.symbolize_frames(&mut located);
+        Ok(stella_policy::runtime::Evidence::with_names(
             &self.witnesses,
-            &profiles,
+            &self.profiles,
+            |stack, out| match renamed(stack) {
+                None => out.extend(stack.frames.iter().map(|f| f.symbol.as_ref())),
+                Some(renamed) => out.extend(stack.frames.iter().zip(renamed).map(|(f, r)| {
+                    if r {
+                        at.get(&f.location)
+                            .and_then(|&i| located[i].symbol.as_ref())
+                    } else {
+                        f.symbol.as_ref()
+                    }
+                })),
+            },
         ))
     }
 }
