@@ -275,12 +275,12 @@ fn the_same_directory_gives_the_same_sbom_wherever_the_store_lies() {
     assert!(!text.contains("store-a"), "{text}");
 }
 
-/// The VEX verdicts of `examined`: (status, reasons and notes).
-fn vex_verdicts(examined: &verify::Examined) -> Vec<(Status, String)> {
+/// The verdicts of `examined` about claims of `scope`: (status, reasons and notes).
+fn claim_verdicts(examined: &verify::Examined, scope: verify::Scope) -> Vec<(Status, String)> {
     examined
         .verdicts
         .iter()
-        .filter(|v| v.kind == verify::Scope::Vex)
+        .filter(|v| v.kind == scope)
         .map(|v| {
             let words: Vec<String> = v
                 .reasons
@@ -293,11 +293,59 @@ fn vex_verdicts(examined: &verify::Examined) -> Vec<(Status, String)> {
         .collect()
 }
 
+/// A claim of one kind attached beside the evidence, and the change an attacker makes to it.
+struct Claim<'a> {
+    scope: verify::Scope,
+    kind: &'a str,
+    media_type: &'a str,
+    predicate_type: &'a str,
+    document: &'a [u8],
+    from: &'a str,
+    to: &'a str,
+}
+
 #[test]
 fn vex_attached_beside_the_evidence_is_judged_by_its_own_signature() {
+    claim_judged_by_its_own_signature(&Claim {
+        scope: verify::Scope::Vex,
+        kind: stella_evidence::layout::VEX_KIND,
+        media_type: stella_core::media::OPENVEX_JSON,
+        predicate_type: stella_core::media::predicate::OPENVEX,
+        document: br#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"urn:x","author":"a","timestamp":"2026-01-01T00:00:00Z","version":1,"statements":[{"vulnerability":{"name":"CVE-2026-0001"},"products":[{"@id":"pkg:oci/app"}],"status":"not_affected","justification":"component_not_present"}]}"#,
+        from: "CVE-2026-0001",
+        to: "CVE-2026-0002",
+    });
+}
+
+/// Runtime evidence with its counts changed after signing: the micro-witness a verdict rests
+/// on, and the witness report `stella assess` reads, each fail the image.
+#[test]
+fn runtime_evidence_with_tampered_counts_fails_the_image() {
+    use stella_evidence::verify::claims::{MICRO_WITNESS_KIND, WITNESS_REPORT_KIND};
+    claim_judged_by_its_own_signature(&Claim {
+        scope: verify::Scope::MicroWitness,
+        kind: MICRO_WITNESS_KIND,
+        media_type: stella_core::media::MICRO_WITNESS_JSON,
+        predicate_type: stella_core::media::predicate::STELLA_MICRO_WITNESS,
+        document: br#"{"binary":{"buildId":"ab"},"method":"uprobe","window":{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T01:00:00Z"},"symbols":[{"symbol":"inflate","count":0}]}"#,
+        from: r#""count":0"#,
+        to: r#""count":1"#,
+    });
+    claim_judged_by_its_own_signature(&Claim {
+        scope: verify::Scope::WitnessReport,
+        kind: WITNESS_REPORT_KIND,
+        media_type: stella_core::media::WITNESS_REPORT_JSON,
+        predicate_type: stella_core::media::predicate::STELLA_RUNTIME_WITNESS,
+        document: br#"{"schema":"stella.runtime.witness/v1","window":{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T01:00:00Z","sampledSeconds":3600.0},"instances":[7],"lost":0,"witnesses":[{"symbol":"inflate","function":"inflate","binary":"/usr/lib/libz.so.1","buildId":"ab","fileOffset":"0x10","calls":12,"processes":[],"stacks":[]}]}"#,
+        from: r#""calls":12"#,
+        to: r#""calls":0"#,
+    });
+}
+
+fn claim_judged_by_its_own_signature(claim: &Claim<'_>) {
     use std::collections::BTreeMap;
     use stella_evidence::attached;
-    use stella_evidence::layout::{KIND, VEX_KIND};
+    use stella_evidence::layout::KIND;
     use stella_oci::store::{self, Layer};
 
     let dir = tempfile::tempdir().expect("tmp");
@@ -306,18 +354,19 @@ fn vex_attached_beside_the_evidence_is_judged_by_its_own_signature() {
     let s = scan_into(dir.path(), &app, &dir.path().join("oci"), key, &Silent);
     let store = s.target.store.as_ref();
     let image = &s.target.image.root;
-    let vex = br#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"urn:x","author":"a","timestamp":"2026-01-01T00:00:00Z","version":1,"statements":[{"vulnerability":{"name":"CVE-2026-0001"},"products":[{"@id":"pkg:oci/app"}],"status":"not_affected","justification":"component_not_present"}]}"#;
+    let vex = claim.document;
+    let vex_verdicts = |e: &verify::Examined| claim_verdicts(e, claim.scope);
 
     // Signed by the trusted key: verified.
     let signed = attached::attach_signed(
         store,
         image,
         "app",
-        "vex.json",
-        stella_core::media::OPENVEX_JSON,
+        "claim.json",
+        claim.media_type,
         vex,
-        stella_core::media::predicate::OPENVEX,
-        VEX_KIND,
+        claim.predicate_type,
+        claim.kind,
         &s.key,
         Some(&s.log),
     )
@@ -327,18 +376,19 @@ fn vex_attached_beside_the_evidence_is_judged_by_its_own_signature() {
     assert_eq!(vex_verdicts(&examined), [(Status::Verified, String::new())]);
 
     // Unsigned, pushed by anyone: listed as untrusted, not used, not failing.
-    let annotations = BTreeMap::from([(KIND.to_owned(), VEX_KIND.to_owned())]);
+    let annotations = BTreeMap::from([(KIND.to_owned(), claim.kind.to_owned())]);
     let forged = String::from_utf8(vex.to_vec())
         .expect("utf-8")
-        .replace("CVE-2026-0001", "CVE-2026-0002")
+        .replace(claim.from, claim.to)
         .into_bytes();
+    assert_ne!(forged, vex, "the attacker's change applies");
     let unsigned = store::attach_manifest(
         store,
         image,
-        stella_core::media::OPENVEX_JSON,
+        claim.media_type,
         &[Layer {
-            name: "vex.json".to_owned(),
-            media_type: stella_core::media::OPENVEX_JSON.to_owned(),
+            name: "claim.json".to_owned(),
+            media_type: claim.media_type.to_owned(),
             bytes: forged.clone(),
         }],
         &annotations,
