@@ -170,21 +170,8 @@ fn valid_path(path: &str) -> Result<(), String> {
 }
 
 fn append(tar: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8]) -> Result<(), PackError> {
-    let fail = |e: std::io::Error| PackError::member(path, e.to_string());
-    let mut header = tar::Header::new_ustar();
-    header.set_path(path).map_err(fail)?;
-    header.set_size(bytes.len() as u64);
-    header.set_mode(0o644);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(0);
-    header.set_username("").map_err(fail)?;
-    header.set_groupname("").map_err(fail)?;
-    header.set_device_major(0).map_err(fail)?;
-    header.set_device_minor(0).map_err(fail)?;
-    header.set_entry_type(tar::EntryType::Regular);
-    header.set_cksum();
-    tar.append(&header, bytes).map_err(fail)
+    stella_binary::symbols::bundle::append_fixed(tar, path, bytes)
+        .map_err(|e| PackError::member(path, e.to_string()))
 }
 
 /// The pack of `members` about `image`: the manifest first, then the members sorted by path.

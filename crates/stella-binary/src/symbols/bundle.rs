@@ -135,21 +135,34 @@ pub fn write(tables: &[SymbolTable]) -> Result<Vec<u8>, BinaryError> {
 }
 
 fn append(tar: &mut tar::Builder<Vec<u8>>, name: &str, bytes: &[u8]) -> Result<(), BinaryError> {
-    let fail = |e: std::io::Error| bundle_error(Some(name), e.to_string());
+    append_fixed(tar, name, bytes).map_err(|e| bundle_error(Some(name), e.to_string()))
+}
+
+/// Appends the regular file `name` with `bytes` as every deterministic archive of Stella does
+/// (the symbol bundle, the auditor's pack): ustar, mode 0644, owner 0:0 without names, mtime 0,
+/// so the same members give the same bytes.
+///
+/// # Errors
+/// When the name cannot be spelled in a ustar header, or the archive cannot be written.
+pub fn append_fixed<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let mut header = tar::Header::new_ustar();
-    header.set_path(name).map_err(fail)?;
+    header.set_path(name)?;
     header.set_size(bytes.len() as u64);
     header.set_mode(0o644);
     header.set_uid(0);
     header.set_gid(0);
     header.set_mtime(0);
-    header.set_username("").map_err(fail)?;
-    header.set_groupname("").map_err(fail)?;
-    header.set_device_major(0).map_err(fail)?;
-    header.set_device_minor(0).map_err(fail)?;
+    header.set_username("")?;
+    header.set_groupname("")?;
+    header.set_device_major(0)?;
+    header.set_device_minor(0)?;
     header.set_entry_type(tar::EntryType::Regular);
     header.set_cksum();
-    tar.append(&header, bytes).map_err(fail)
+    tar.append(&header, bytes)
 }
 
 /// Checks a member's name: `index.json` or `<buildId>.json`, nothing that could be a path.

@@ -25,15 +25,11 @@ struct Scanned {
     image: String,
 }
 
-fn scanned() -> Scanned {
-    let work = tempfile::tempdir().expect("tempdir");
-    let root = work.path().join("app");
-    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
-    std::fs::copy("/bin/true", root.join("bin/true")).expect("copy");
-    let home = work.path().join("home");
-    let out = stella(&home)
+/// `stella scan` of `root` into `home`: the image reference.
+fn scan(home: &Path, root: &Path) -> String {
+    let out = stella(home)
         .arg("scan")
-        .arg(&root)
+        .arg(root)
         .arg("--json")
         .output()
         .expect("runs");
@@ -42,10 +38,19 @@ fn scanned() -> Scanned {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let image = serde_json::from_slice::<Value>(&out.stdout).expect("json")["image"]
+    serde_json::from_slice::<Value>(&out.stdout).expect("json")["image"]
         .as_str()
         .expect("image")
-        .to_owned();
+        .to_owned()
+}
+
+fn scanned() -> Scanned {
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = work.path().join("app");
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+    std::fs::copy("/bin/true", root.join("bin/true")).expect("copy");
+    let home = work.path().join("home");
+    let image = scan(&home, &root);
     Scanned {
         work,
         home,
@@ -280,21 +285,7 @@ fn the_evidence_a_signed_verdict_cites_is_checked_in_the_pack() {
         return;
     }
     let home = work.path().join("home");
-    let out = stella(&home)
-        .arg("scan")
-        .arg(&root)
-        .arg("--json")
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let image = serde_json::from_slice::<Value>(&out.stdout).expect("json")["image"]
-        .as_str()
-        .expect("image")
-        .to_owned();
+    let image = scan(&home, &root);
     let advisories = crate::assess::zlib_advisory(work.path(), "TEST-ZLIB-3", &[]);
     let assessed = stella(&home)
         .args(["assess", "--image", &image, "--advisories"])
