@@ -173,8 +173,12 @@ fn layer_of(
     Ok((media_type, store.get_blob(digest)?))
 }
 
-/// The bundles attached to `referrer`, as JSON.
-fn bundles_of(
+/// The bundles attached to `referrer` (a document's manifest), as JSON, sorted by digest.
+///
+/// # Errors
+/// [`AttachedError::Store`] when the store fails; [`AttachedError::Malformed`] for a bundle
+/// that is not JSON.
+pub fn bundles_of(
     store: &dyn ArtifactStore,
     referrer: &Digest,
 ) -> Result<Vec<(Digest, Value)>, AttachedError> {

@@ -51,6 +51,9 @@ pub enum Role {
     TrustedRoot,
     /// A public key.
     Key,
+    /// An advisory document a packed verdict rests on, as imported (its SHA-256 is the
+    /// digest the verdict's replay record names).
+    Advisory,
 }
 
 /// One member listed in the manifest.

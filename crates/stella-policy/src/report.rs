@@ -20,7 +20,7 @@
 //! Not here: signing, attaching, merging prior VEX (`stella-vex::merge`), other VEX formats
 //! (`stella-vex` writes them from the same model).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use stella_core::Digest;
@@ -286,6 +286,11 @@ pub struct ReplayInputs {
     pub issued: String,
     /// The symbol bundle the image's record binds (`sha256:<hex>`), when there is one.
     pub symbol_bundle: Option<String>,
+    /// The SHA-256 of each advisory document read, by its label (`id (source)`, as verdicts
+    /// list their advisories). Not recorded here: each micro-witness records the digests of
+    /// its own verdict's advisories (`replay.advisoryDocuments`).
+    #[serde(skip)]
+    pub advisory_documents: BTreeMap<String, String>,
 }
 
 /// The micro-witness (predicate `https://stella-ops.org/attestations/micro-witness/v1`) of the
@@ -417,10 +422,16 @@ pub fn micro_witness(
     if let Some(bundle) = &inputs.symbol_bundle {
         doc["symbolRefs"] = json!([bundle]);
     }
+    let documents: BTreeSet<&String> = v
+        .advisories
+        .iter()
+        .filter_map(|label| inputs.advisory_documents.get(label))
+        .collect();
     let replay = json!({
         "sbom": assessment.sbom,
         "funcproof": binary.funcproof,
         "advisories": v.advisories,
+        "advisoryDocuments": documents,
         "inputs": inputs,
     });
     let token = stella_core::jcs::to_canonical(&replay)?;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use stella_advisory::osv::Record;
 use stella_advisory::rustsec;
+use stella_attest::statement::Statement;
 use stella_core::Digest;
 use stella_core::media::{self, predicate};
 use stella_evidence::attached;
@@ -67,6 +68,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         mut assessment,
         timestamp,
         runtime: evidence,
+        advisory_documents,
     }) = assess_image(
         &Asked {
             image: &args.image,
@@ -79,6 +81,8 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             issued,
             quiet: args.format != AssessFormat::Table,
             attached_only: None,
+            advisory_documents: None,
+            tiles: None,
         },
         evidence,
         runtime_policy,
@@ -108,6 +112,10 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
                     && v.status == VerifyStatus::Verified
             })
             .map(|v| v.digest.clone()),
+        advisory_documents: advisory_documents
+            .into_iter()
+            .map(|(label, d)| (label, d.digest))
+            .collect(),
     };
     let micro = micro_witnesses(&mut assessment, &inputs)?;
     let (evidence_bytes, evidence_id) =
@@ -209,6 +217,11 @@ pub(crate) struct Asked<'a> {
     pub quiet: bool,
     /// Use only the attached runtime evidence with these digests (a replay); all when `None`.
     pub attached_only: Option<&'a BTreeSet<String>>,
+    /// Use only the advisory documents with these digests, each of which must be found (a
+    /// replay); all that can match when `None`.
+    pub advisory_documents: Option<&'a BTreeSet<String>>,
+    /// The hash tiles of a log that is not local (an auditor's pack).
+    pub tiles: Option<&'a Path>,
 }
 
 /// An image assessed: its verified evidence, the verdicts, and the time they are dated by.
@@ -218,6 +231,8 @@ pub(crate) struct Assessed {
     pub timestamp: jiff::Timestamp,
     /// The runtime evidence used: the files given and what trusted keys attached.
     pub runtime: Option<RuntimeInputs>,
+    /// The advisory documents read, by label (`id (source)`).
+    pub advisory_documents: BTreeMap<String, AdvisoryDocument>,
 }
 
 /// Verifies the image's evidence (as `stella verify`), loads the advisories that can match its
@@ -230,13 +245,16 @@ pub(crate) fn assess_image(
     home: &Path,
 ) -> Result<Option<Assessed>, CliError> {
     let reference = Reference::parse(asked.image).map_err(CliError::kinded)?;
-    let opened = Opened::new(
+    let mut opened = Opened::new(
         &reference,
         asked.insecure,
         trusted_keys(asked.key, "--key", home)?,
         asked.trusted_root,
         home,
     )?;
+    if let Some(tiles) = asked.tiles {
+        opened = opened.with_tiles(tiles);
+    }
     let replay = if asked.replay {
         Replay::Full {
             rootfs: None,
@@ -309,7 +327,13 @@ pub(crate) fn assess_image(
         .filter_map(|c| components::package_of(&c.purl))
         .map(|k| (k.ecosystem, k.name))
         .collect();
-    let advisories = load_advisories(asked.advisories, &keys, asked.vuln, home)?;
+    let (advisories, advisory_documents) = load_advisories(
+        asked.advisories,
+        &keys,
+        asked.vuln,
+        asked.advisory_documents,
+        home,
+    )?;
 
     let subject = components::subject(&sbom.document).unwrap_or_else(|| asked.image.to_owned());
     let timestamp = match asked.issued {
@@ -396,19 +420,161 @@ pub(crate) fn assess_image(
         assessment,
         timestamp,
         runtime: inputs,
+        advisory_documents,
     }))
 }
 
 /// Largest micro-witness replayed.
 const MAX_MICRO_WITNESS_BYTES: usize = 64 << 20;
 
+/// Where a replay finds the image and the inputs it names.
+struct Source {
+    /// The image, as a reference.
+    image: String,
+    keys: Vec<PathBuf>,
+    trusted_root: Option<PathBuf>,
+    /// The advisory sources: --advisories, then the pack's.
+    advisories: Vec<String>,
+    /// The home the evidence is verified in (the pack's fresh one, or the user's).
+    home: PathBuf,
+    /// The pack, kept unpacked while the replay runs.
+    pack: Option<crate::audit::Unpacked>,
+}
+
+impl Source {
+    fn tiles(&self) -> Option<PathBuf> {
+        self.pack.as_ref().map(crate::audit::Unpacked::tiles)
+    }
+}
+
+/// Whether `text` is a replay token (`sha256:` and 64 lower-case hex digits).
+fn is_token(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The micro-witness whose `replayToken` is `token` among those attached to the image and
+/// signed by a trusted key, with the referrer it came from.
+fn attached_with_token(
+    source: &Source,
+    insecure: bool,
+    token: &str,
+) -> Result<Result<(serde_json::Value, String), String>, CliError> {
+    let reference = Reference::parse(&source.image).map_err(CliError::kinded)?;
+    let mut opened = Opened::new(
+        &reference,
+        insecure,
+        trusted_keys(&source.keys, "--key", &source.home)?,
+        source.trusted_root.as_deref(),
+        &source.home,
+    )?;
+    if let Some(tiles) = source.tiles() {
+        opened = opened.with_tiles(&tiles);
+    }
+    let examined = opened.examine(
+        &source.home,
+        &source.image,
+        None,
+        &Replay::SignaturesOnly,
+        &stella_evidence::progress::Silent,
+    )?;
+    if !examined.verified() {
+        return Ok(Err(format!(
+            "the evidence of {} does not verify (run `stella verify --image` for every reason)",
+            source.image
+        )));
+    }
+    let mut candidates = 0usize;
+    for doc in &examined.trusted {
+        if doc.scope != stella_evidence::verify::Scope::MicroWitness {
+            continue;
+        }
+        candidates += 1;
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&doc.bytes) else {
+            continue;
+        };
+        if value.get("replayToken").and_then(|t| t.as_str()) == Some(token) {
+            return Ok(Ok((value, doc.referrer.clone())));
+        }
+    }
+    Ok(Err(format!(
+        "none of the {} attached to {} and signed by a trusted key has the replay token {token}",
+        print::count(candidates, "micro-witness", "micro-witnesses"),
+        source.image
+    )))
+}
+
 /// `stella replay`: the verdict of a micro-witness made again from the inputs it names.
 pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
-    let input = crate::input::Input::new(args.file.clone());
-    let bytes = input.read(MAX_MICRO_WITNESS_BYTES)?;
-    let bad = |why: String| CliError::input(anyhow!("{}: {why}", input.name()));
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let name = args.target.clone();
+    let fail = |why: String| -> Result<Outcome, CliError> {
+        if args.json {
+            let doc = serde_json::json!({"replayed": false, "reason": why});
+            println!("{doc}");
+        }
+        eprintln!("{name}: not replayed: {why}");
+        Ok(Outcome::Failed)
+    };
+    // Where the image and the inputs are: a pack, or the image and the user's home.
+    let source = match (&args.from, &args.image) {
+        (Some(pack), _) => {
+            let unpacked = match crate::audit::open_pack(
+                pack,
+                &args.key,
+                args.trusted_root.as_deref(),
+                args.max_size as u64,
+            )? {
+                Ok(u) => u,
+                Err(why) => return fail(format!("--from {}: {why}", pack.display())),
+            };
+            let mut advisories = args.advisories.clone();
+            if let Some(dir) = unpacked.advisories() {
+                advisories.push(dir.display().to_string());
+            }
+            Source {
+                image: unpacked.image.clone(),
+                keys: unpacked.keys.clone(),
+                trusted_root: Some(unpacked.root.clone()),
+                advisories,
+                home: unpacked.home.clone(),
+                pack: Some(unpacked),
+            }
+        }
+        (None, Some(image)) => Source {
+            image: image.clone(),
+            keys: args.key.clone(),
+            trusted_root: args.trusted_root.clone(),
+            advisories: args.advisories.clone(),
+            home: home.to_path_buf(),
+            pack: None,
+        },
+        (None, None) => {
+            return Err(CliError::input(anyhow!(
+                "name the image the verdict is about with --image, or replay from a pack with \
+                 --from"
+            )));
+        }
+    };
+    let bad = |why: String| CliError::input(anyhow!("{name}: {why}"));
+
+    // The micro-witness: a file, or the attached one with this token.
+    let file = PathBuf::from(&args.target);
+    let (value, referrer) = if is_token(&args.target) && !file.exists() {
+        match attached_with_token(&source, args.insecure, &args.target)? {
+            Ok((value, referrer)) => (value, Some(referrer)),
+            Err(why) => return fail(why),
+        }
+    } else {
+        let input = crate::input::Input::new(file);
+        let bytes = input.read(MAX_MICRO_WITNESS_BYTES)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+        (value, None)
+    };
     // The predicate, or an in-toto Statement carrying one.
     let original = match value.get("predicate") {
         Some(p)
@@ -430,14 +596,6 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
             "no `replay` record or `replayToken`: this micro-witness cannot be replayed".into(),
         ));
     };
-    let fail = |why: String| -> Result<Outcome, CliError> {
-        if args.json {
-            let doc = serde_json::json!({"replayed": false, "reason": why});
-            println!("{doc}");
-        }
-        eprintln!("{}: not replayed: {why}", input.name());
-        Ok(Outcome::Failed)
-    };
     let canonical = stella_core::jcs::to_canonical(record)
         .map_err(|e| bad(format!("the replay record: {e}")))?;
     if Digest::sha256(&canonical).to_string() != token {
@@ -458,6 +616,14 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         .issued
         .parse()
         .map_err(|e| bad(format!("replay.inputs.issued: {e}")))?;
+    // The advisory documents, by digest (a micro-witness made before they were recorded
+    // names its advisories by id only: then every advisory the sources hold can match).
+    let advisory_documents: Option<BTreeSet<String>> = record
+        .get("advisoryDocuments")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| bad(format!("replay.advisoryDocuments: {e}")))?;
 
     let runtime = read_runtime(&args.witness, &args.profile)?;
     let priors = read_priors(&args.vex)?;
@@ -478,23 +644,21 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         .chain(&inputs.profiles)
         .cloned()
         .collect();
-    let Some(Assessed {
-        examined,
-        mut assessment,
-        runtime,
-        ..
-    }) = assess_image(
+    let tiles = source.tiles();
+    let assessed = match assess_image(
         &Asked {
-            image: &args.image,
+            image: &source.image,
             insecure: args.insecure,
-            key: &args.key,
-            trusted_root: args.trusted_root.as_deref(),
+            key: &source.keys,
+            trusted_root: source.trusted_root.as_deref(),
             replay: false,
-            advisories: &args.advisories,
+            advisories: &source.advisories,
             vuln: &vuln,
             issued: Some(issued),
             quiet: true,
             attached_only: Some(&named_runtime),
+            advisory_documents: advisory_documents.as_ref(),
+            tiles: tiles.as_deref(),
         },
         runtime,
         stella_policy::runtime::Policy {
@@ -502,11 +666,31 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
             sampled_affects: inputs.sampled_affects,
             ..Default::default()
         },
-        home,
-    )?
-    else {
-        return Ok(Outcome::Failed);
+        &source.home,
+    ) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Ok(Outcome::Failed),
+        // An input the verdict names that cannot be found is the replay's answer, not an error
+        // of the command.
+        Err(e) if e.code == crate::exit::FAILED => return fail(format!("{:#}", e.error)),
+        Err(e) => return Err(e),
     };
+    let Assessed {
+        examined,
+        mut assessment,
+        runtime,
+        advisory_documents: read_documents,
+        ..
+    } = assessed;
+    // Prior VEX the verdict names may be given, or attached to the image by a trusted key.
+    let attached_vex: BTreeSet<String> = examined
+        .trusted
+        .iter()
+        .filter(|d| d.scope == stella_evidence::verify::Scope::Vex)
+        .filter_map(|d| read::read(&d.bytes, &Default::default()).ok())
+        .map(|r| r.canonical_id.to_string())
+        .filter(|id| inputs.vex.contains(id))
+        .collect();
     // Every input named must be given (as a file, or attached to the image), and nothing else.
     let given = [
         (
@@ -529,8 +713,14 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         ),
         (
             "prior VEX",
-            "--vex",
-            priors.iter().map(|(id, _, _)| id.to_string()).collect(),
+            "--vex (or attach it)",
+            priors
+                .iter()
+                .map(|(id, _, _)| id.to_string())
+                .chain(attached_vex)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             &inputs.vex,
         ),
     ];
@@ -556,10 +746,17 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         return fail(format!(
             "the verdict was made on SBOM {}, {} holds {}",
             recorded_sbom.unwrap_or("?"),
-            args.image,
+            source.image,
             sbom.as_deref().unwrap_or("none that verifies")
         ));
     }
+    let inputs = report::ReplayInputs {
+        advisory_documents: read_documents
+            .into_iter()
+            .map(|(label, d)| (label, d.digest))
+            .collect(),
+        ..inputs
+    };
     let again = micro_witnesses(&mut assessment, &inputs)?;
     let mine = again.iter().find_map(|bytes| {
         let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
@@ -580,17 +777,156 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         ));
     }
     let id = Digest::sha256(bytes);
+    // With the signing key: the envelope signed again is the attached one, byte for byte, and
+    // the log's entry for it is the one the original's bundle carries.
+    let signed = match (&args.sign_key, &referrer) {
+        (Some(key), Some(referrer)) => {
+            match same_envelope(&source, args.insecure, key, referrer, bytes, &examined)? {
+                Ok(line) => Some(line),
+                Err(why) => return fail(why),
+            }
+        }
+        (Some(_), None) => {
+            return Err(CliError::input(anyhow!(
+                "--sign-key compares the envelope attached to the image: give the replay token, \
+                 not a file"
+            )));
+        }
+        (None, _) => None,
+    };
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"replayed": true, "microWitness": id.to_string(), "token": token})
+            serde_json::json!({
+                "replayed": true,
+                "microWitness": id.to_string(),
+                "token": token,
+                "envelope": signed,
+            })
         );
     }
-    eprintln!(
-        "{}: replayed {vulnerability} in {path}: the same bytes ({id})",
-        input.name()
-    );
+    eprintln!("{name}: replayed {vulnerability} in {path}: the same bytes ({id})");
+    if let Some(line) = signed {
+        eprintln!("{name}: {line}");
+    }
     Ok(Outcome::Success)
+}
+
+/// Signs the micro-witness made again (`bytes`) as `stella assess --attach` does, with the key
+/// at `key`, and compares the envelope with each trusted bundle attached to `referrer`: `Ok`
+/// (what matched) when one carries the same envelope byte for byte and a log entry whose body
+/// is the one the log would hold for it; else why not.
+fn same_envelope(
+    source: &Source,
+    insecure: bool,
+    key: &Path,
+    referrer: &str,
+    bytes: &[u8],
+    examined: &stella_evidence::verify::Examined,
+) -> Result<Result<String, String>, CliError> {
+    let signer = crate::attest::load_private_key(key)?;
+    let reference = Reference::parse(&source.image).map_err(CliError::kinded)?;
+    let store = crate::oci::open_store(&reference, insecure)?;
+    let referrer_digest: Digest = referrer
+        .parse()
+        .map_err(|e| CliError::environment(anyhow!("referrer {referrer}: {e}")))?;
+    let bundles = attached::bundles_of(store.as_ref(), &referrer_digest)
+        .map_err(|e| CliError::kinded(e).context(format!("the bundles of {referrer}")))?;
+    let predicate = stella_core::jcs::parse(bytes)
+        .map_err(|e| CliError::environment(anyhow!("micro-witness: {e}")))?
+        .to_serde();
+    let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
+    let image = stella_oci::image::resolve(
+        store.as_ref(),
+        reference.target(),
+        &stella_oci::image::Platform::host(),
+    )
+    .map_err(CliError::kinded)?
+    .root
+    .digest
+    .to_string();
+    let mut reasons = Vec::new();
+    for (digest, bundle) in bundles {
+        let Some(original) = bundle.get("dsseEnvelope") else {
+            reasons.push(format!("{digest}: no envelope"));
+            continue;
+        };
+        // The subjects as the original names them; their digests must be the image's and the
+        // SBOM's as verified now.
+        let statement = stella_attest::bundle::SignedEvidence::from_json_value(&bundle)
+            .ok()
+            .and_then(|e| Statement::from_json(&e.envelope().payload).ok());
+        let Some(statement) = statement else {
+            reasons.push(format!("{digest}: the envelope carries no Statement"));
+            continue;
+        };
+        let digests: Vec<Option<String>> = statement
+            .subject
+            .iter()
+            .map(|s| s.digest.get("sha256").map(|h| format!("sha256:{h}")))
+            .collect();
+        if digests != [Some(image.clone()), sbom.clone()] {
+            reasons.push(format!(
+                "{digest}: its subjects are not the image and the SBOM verified now"
+            ));
+            continue;
+        }
+        let subjects = statement.subject.clone();
+        let again = Statement::new(subjects, predicate::STELLA_MICRO_WITNESS, predicate.clone())
+            .map_err(|e| CliError::environment(anyhow!("the Statement: {e}")))?;
+        let envelope = stella_attest::dsse::Envelope::sign_statement(&again, &[&signer])
+            .map_err(|e| CliError::environment(anyhow!("signing: {e}")))?;
+        let ours = stella_attest::bundle::Bundle::new(
+            envelope.clone(),
+            stella_attest::keys::Signer::key_id(&signer),
+        )
+        .to_json_value();
+        if ours.get("dsseEnvelope") != Some(original) {
+            reasons.push(format!(
+                "{digest}: the envelope signed again with {} differs",
+                key.display()
+            ));
+            continue;
+        }
+        let body = stella_tlog::entry::hashedrekord_body(
+            &envelope,
+            0,
+            stella_attest::keys::Signer::public_key(&signer),
+        )
+        .map_err(|e| CliError::environment(anyhow!("the log entry: {e}")))?;
+        let logged = bundle
+            .pointer("/verificationMaterial/tlogEntries")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+            .find_map(|e| {
+                let text = e.get("canonicalizedBody")?.as_str()?;
+                let decoded =
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)
+                        .ok()?;
+                (decoded == body).then(|| e.get("logIndex").cloned())
+            });
+        let Some(index) = logged else {
+            reasons.push(format!(
+                "{digest}: the same envelope, but no log entry of its bundle holds it"
+            ));
+            continue;
+        };
+        return Ok(Ok(format!(
+            "signed again with {}: the same DSSE envelope as the bundle {digest}, and the log \
+             holds it as entry {} (not a new one)",
+            key.display(),
+            index
+                .as_ref()
+                .and_then(|i| i.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "?".to_owned())
+        )));
+    }
+    Ok(Err(if reasons.is_empty() {
+        format!("no bundle is attached to {referrer}")
+    } else {
+        reasons.join("; ")
+    }))
 }
 
 /// The JSON pointer of the first place `a` and `b` differ (members in sorted order).
@@ -1021,13 +1357,15 @@ fn is_database_url(text: &str) -> bool {
 }
 
 /// The advisories that can match `keys` (ecosystem, package) or are asked about, from every
-/// source; an id seen twice is kept once (the first source wins).
-fn load_advisories(
+/// source; an id seen twice is kept once (the first source wins). With `only`, just the
+/// documents with those digests, each of which must be found. The documents read, by label.
+pub(crate) fn load_advisories(
     sources: &[String],
     keys: &BTreeSet<(String, String)>,
     asked: &[String],
+    only: Option<&BTreeSet<String>>,
     home: &Path,
-) -> Result<Vec<Advisory>, CliError> {
+) -> Result<(Vec<Advisory>, BTreeMap<String, AdvisoryDocument>), CliError> {
     let mut rows: Vec<StoredDocument> = Vec::new();
     let default = [String::new()];
     let sources: &[String] = if sources.is_empty() {
@@ -1061,9 +1399,39 @@ fn load_advisories(
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
+    let mut documents = BTreeMap::new();
     for row in rows {
+        let digest = Digest::sha256(row.document.as_bytes()).to_string();
+        if only.is_some_and(|only| !only.contains(&digest)) {
+            continue;
+        }
         if seen.insert(row.id.clone()) {
-            out.push(advisory_of(row)?);
+            let document = AdvisoryDocument {
+                digest,
+                id: row.id.clone(),
+                rustsec: row.source == "rustsec",
+                text: row.document.clone(),
+            };
+            let advisory = advisory_of(row)?;
+            documents.insert(format!("{} ({})", advisory.id, advisory.source), document);
+            out.push(advisory);
+        }
+    }
+    if let Some(only) = only {
+        let found: BTreeSet<&String> = documents.values().map(|d| &d.digest).collect();
+        if let Some(missing) = only.iter().find(|d| !found.contains(d)) {
+            return Err(CliError {
+                code: crate::exit::FAILED,
+                error: anyhow!(
+                    "the advisory document {missing} the verdict rests on is in none of the \
+                     advisory sources ({}): pass it with --advisories",
+                    if sources.iter().all(String::is_empty) {
+                        "the advisory database".to_owned()
+                    } else {
+                        sources.join(", ")
+                    }
+                ),
+            });
         }
     }
     if out.is_empty() && sources.iter().all(|s| !s.is_empty() && !is_database_url(s)) {
@@ -1073,7 +1441,42 @@ fn load_advisories(
         )));
     }
     tracing::info!(advisories = out.len(), "advisories that can match");
-    Ok(out)
+    Ok((out, documents))
+}
+
+/// An advisory document as read, by the SHA-256 of its text.
+#[derive(Debug, Clone)]
+pub(crate) struct AdvisoryDocument {
+    pub digest: String,
+    pub id: String,
+    /// A RustSec advisory (Markdown), else an OSV record (JSON).
+    pub rustsec: bool,
+    pub text: String,
+}
+
+impl AdvisoryDocument {
+    /// A file name for it that `stella assess --advisories DIR` reads back as the same
+    /// advisory: `RUSTSEC-….<hex>.md` or `<id>.<hex>.json`, the id reduced to safe characters.
+    pub fn file_name(&self) -> String {
+        let id: String = self
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        let hex = self.digest.trim_start_matches("sha256:");
+        if self.rustsec {
+            format!("RUSTSEC-{}.{hex}.md", id.trim_start_matches("RUSTSEC-"))
+        } else {
+            format!("{id}.{hex}.json")
+        }
+    }
 }
 
 async fn from_store(

@@ -3,13 +3,16 @@
 //! Export copies the image (its manifests and config; its layers with `--with-binaries`) and
 //! every referrer, recursively, into an OCI layout, adds the embedded log's checkpoint and the
 //! hash tiles that prove each packed log entry's checkpoint consistent with it, the trusted
-//! root and the public keys, and writes them as one pack (`stella_evidence::pack`).
+//! root and the public keys, the advisory documents the packed micro-witnesses name by digest
+//! (so that `stella replay TOKEN --from PACK` needs nothing else), and writes them as one pack
+//! (`stella_evidence::pack`).
 //!
 //! Verify reads the pack (every member checked against the manifest before anything is
 //! written), unpacks it into a temporary directory, and runs the same replay as `stella verify
 //! --image` on the unpacked layout, with a fresh home: the packed checkpoint is the one
 //! remembered for its log (once it verifies with the trusted root), and every log entry's
-//! checkpoint is proven consistent with it from the packed tiles. The pack format lives in
+//! checkpoint is proven consistent with it from the packed tiles ([`open_pack`], which the
+//! replay from a pack shares). The pack format lives in
 //! `stella_evidence::pack`, the replay in `stella_evidence::verify`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +33,9 @@ use crate::verify_image::{Opened, trusted_keys};
 /// The tag the image has in the packed layout.
 const TAG: &str = "image";
 
+/// Where the advisory documents that packed verdicts rest on are packed.
+const ADVISORIES: &str = "advisories";
+
 pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
     match command {
         AuditCommand::Export {
@@ -38,6 +44,7 @@ pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
             with_binaries,
             key,
             trusted_root,
+            advisories,
             insecure,
         } => export(
             &image,
@@ -45,6 +52,7 @@ pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
             with_binaries,
             &key,
             trusted_root.as_deref(),
+            &advisories,
             insecure,
             home,
         ),
@@ -141,12 +149,75 @@ fn entry_sizes<'a>(blobs: impl Iterator<Item = &'a [u8]>) -> BTreeSet<u64> {
     sizes
 }
 
+/// The advisory documents that the micro-witnesses among `members` name by digest
+/// (`replay.advisoryDocuments`), read from `sources` (default: the advisory database), as
+/// members. Refused when one cannot be found: the pack would not replay its verdicts.
+fn advisories_named(
+    members: &[Member],
+    sources: &[String],
+    home: &Path,
+) -> Result<Vec<Member>, CliError> {
+    let mut ids = BTreeSet::new();
+    let mut digests = BTreeSet::new();
+    for m in members.iter().filter(|m| m.role == Role::OciBlob) {
+        if !m.bytes.starts_with(b"{") || !m.bytes.windows(13).any(|w| w == b"\"replayToken\"") {
+            continue;
+        }
+        let Ok(doc) = serde_json::from_slice::<Value>(&m.bytes) else {
+            continue;
+        };
+        let Some(record) = doc.get("replay") else {
+            continue;
+        };
+        for label in record["advisories"].as_array().into_iter().flatten() {
+            if let Some(label) = label.as_str() {
+                ids.insert(
+                    label
+                        .rsplit_once(" (")
+                        .map_or(label, |(id, _)| id)
+                        .to_owned(),
+                );
+            }
+        }
+        for d in record["advisoryDocuments"].as_array().into_iter().flatten() {
+            if let Some(d) = d.as_str() {
+                digests.insert(d.to_owned());
+            }
+        }
+    }
+    if digests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    let (_, documents) =
+        crate::assess::load_advisories(sources, &BTreeSet::new(), &ids, Some(&digests), home)
+            .map_err(|e| {
+                e.context(
+                    "the packed micro-witnesses name advisory documents by digest, and each must \
+                   be packed for their verdicts to replay (--advisories)",
+                )
+            })?;
+    let mut out: Vec<Member> = documents
+        .into_values()
+        .map(|d| Member {
+            path: format!("{ADVISORIES}/{}", d.file_name()),
+            role: Role::Advisory,
+            bytes: d.text.into_bytes(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn export(
     image: &str,
     output: &Path,
     with_binaries: bool,
     keys: &[PathBuf],
     trusted_root: Option<&Path>,
+    advisory_sources: &[String],
     insecure: bool,
     home: &Path,
 ) -> Result<Outcome, CliError> {
@@ -189,6 +260,12 @@ fn export(
             bytes,
         });
     }
+
+    // The advisory documents the packed micro-witnesses rest on, so that their verdicts
+    // replay from the pack alone.
+    let advisories = advisories_named(&members, advisory_sources, home)?;
+    let advisory_count = advisories.len();
+    members.extend(advisories);
 
     // The log: its checkpoint now, and the tiles proving every packed entry's checkpoint
     // consistent with it. Without a local log (a remote one), the entries' own proofs only.
@@ -256,7 +333,7 @@ fn export(
     write_atomically(output, &bytes)?;
     eprintln!(
         "{}: {count} members ({} bytes): {} manifests and {} blobs of {image} ({digest}){}, \
-         {tiles} log tiles",
+         {tiles} log tiles, {advisory_count} advisory documents",
         output.display(),
         bytes.len(),
         copied.manifests,
@@ -462,43 +539,74 @@ fn unpack(pack: &pack::Pack, dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn verify(
+/// A pack read, checked member by member against its manifest and unpacked into a temporary
+/// directory, with a fresh home whose only memory of the log is the packed checkpoint (once it
+/// verifies with the trusted root), and the keys and trusted root to verify it with.
+pub(crate) struct Unpacked {
+    /// Holds the unpacked members and the home; removed when dropped.
+    _work: tempfile::TempDir,
+    /// The manifest.
+    pub manifest: pack::Manifest,
+    /// Where the members were unpacked.
+    pub dir: PathBuf,
+    /// The fresh home.
+    pub home: PathBuf,
+    /// The packed image, as an `oci-layout:` reference.
+    pub image: String,
+    /// The public keys trusted, and where they came from.
+    pub keys: Vec<PathBuf>,
+    pub key_source: &'static str,
+    /// The trusted root, and where it came from.
+    pub root: PathBuf,
+    pub root_source: &'static str,
+}
+
+impl Unpacked {
+    /// The packed image opened for verification: the trusted keys and root, the packed tiles
+    /// for consistency proofs.
+    pub(crate) fn opened(&self) -> Result<Opened, CliError> {
+        let reference = Reference::parse(&self.image).map_err(CliError::kinded)?;
+        Ok(Opened::new(
+            &reference,
+            false,
+            trusted_keys(&self.keys, "--key", &self.home)?,
+            Some(&self.root),
+            &self.home,
+        )?
+        .with_tiles(&self.tiles()))
+    }
+
+    /// The packed log's hash tiles.
+    pub(crate) fn tiles(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+
+    /// The packed advisory documents, when there are any.
+    pub(crate) fn advisories(&self) -> Option<PathBuf> {
+        let dir = self.dir.join(ADVISORIES);
+        dir.is_dir().then_some(dir)
+    }
+}
+
+/// Reads and unpacks the pack at `path` (see [`Unpacked`]). `Ok(Err(why))` when the pack is
+/// refused: a member fails its manifest, the trust it needs is missing, its checkpoint is not
+/// signed by a trusted log, or its image is not the one the manifest names.
+pub(crate) fn open_pack(
     path: &Path,
     keys: &[PathBuf],
     trusted_root: Option<&Path>,
-    rootfs: Option<&Path>,
-    signatures_only: bool,
     max_size: u64,
-    json: bool,
-) -> Result<Outcome, CliError> {
+) -> Result<Result<Unpacked, String>, CliError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| CliError::input(anyhow!("{name}: {e}")))?;
     let limits = pack::Limits {
         max_bytes: max_size,
         ..Default::default()
     };
-    let refused = |why: String| -> Result<Outcome, CliError> {
-        if json {
-            crate::print::json(
-                &crate::print::Schema::new("audit.verify"),
-                &json!({"pack": name, "verified": false, "refused": why}),
-            )?;
-        }
-        eprintln!("{name}: not verified: {why}");
-        Ok(Outcome::Failed)
-    };
     let pack = match pack::read(std::io::BufReader::new(file), &limits) {
         Ok(p) => p,
-        Err(e) => return refused(e.to_string()),
+        Err(e) => return Ok(Err(e.to_string())),
     };
-    if let Some(dir) = rootfs
-        && !dir.is_dir()
-    {
-        return Err(CliError::input(anyhow!(
-            "--rootfs {}: not a directory",
-            dir.display()
-        )));
-    }
     let work = tempfile::tempdir().map_err(environment)?;
     let unpacked = work.path().join("pack");
     unpack(&pack, &unpacked)?;
@@ -519,37 +627,45 @@ fn verify(
         (keys.to_vec(), "--key")
     };
     if key_paths.is_empty() {
-        return refused("the pack holds no public key and none was given with --key".into());
+        return Ok(Err(
+            "the pack holds no public key and none was given with --key".into(),
+        ));
     }
     let packed_root = unpacked.join("trust/trusted_root.json");
     let (root_path, root_source) = match trusted_root {
         Some(p) => (p.to_path_buf(), "--trusted-root"),
         None if packed_root.is_file() => (packed_root, "the trusted root in the pack"),
-        None => return refused("the pack holds no trusted root and none was given".into()),
+        None => {
+            return Ok(Err(
+                "the pack holds no trusted root and none was given".into()
+            ));
+        }
     };
-
-    let reference = Reference::parse(&format!(
-        "oci-layout:{}:{}",
-        unpacked.join("oci").display(),
-        pack.manifest.tag
-    ))
-    .map_err(CliError::kinded)?;
-    let opened = Opened::new(
-        &reference,
-        false,
-        trusted_keys(&key_paths, "--key", &home)?,
-        Some(&root_path),
-        &home,
-    )?
-    .with_tiles(&unpacked.join("log"));
-    if opened.image.root.digest.to_string() != pack.manifest.digest {
-        return refused(format!(
+    let pack::Pack { manifest, .. } = pack;
+    let unpacked = Unpacked {
+        image: format!(
+            "oci-layout:{}:{}",
+            unpacked.join("oci").display(),
+            manifest.tag
+        ),
+        manifest,
+        dir: unpacked,
+        home,
+        keys: key_paths,
+        key_source,
+        root: root_path,
+        root_source,
+        _work: work,
+    };
+    let opened = unpacked.opened()?;
+    if opened.image.root.digest.to_string() != unpacked.manifest.digest {
+        return Ok(Err(format!(
             "the packed layout's image is {}, the manifest says {}",
-            opened.image.root.digest, pack.manifest.digest
-        ));
+            opened.image.root.digest, unpacked.manifest.digest
+        )));
     }
     // The packed checkpoint is what this fresh home has seen of its log, once it verifies.
-    let checkpoint = unpacked.join("log/checkpoint");
+    let checkpoint = unpacked.dir.join("log/checkpoint");
     if checkpoint.is_file() {
         let note = std::fs::read_to_string(&checkpoint)
             .map_err(|e| CliError::input(anyhow!("log/checkpoint: {e}")))?;
@@ -557,17 +673,57 @@ fn verify(
             stella_tlog::checkpoint::Checkpoint::open(&note, &l.verifier, &l.origin).is_ok()
         });
         let Some(log) = log else {
-            return refused(format!(
-                "log/checkpoint: not signed by a log of {root_source}"
-            ));
+            return Ok(Err(format!(
+                "log/checkpoint: not signed by a log of {}",
+                unpacked.root_source
+            )));
         };
-        let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
+        let witness = stella_tlog::witness::Witness::new(&unpacked.home.join("witness"));
         let remembered = witness.path(&log.log_id);
         if let Some(parent) = remembered.parent() {
             std::fs::create_dir_all(parent).map_err(environment)?;
         }
         std::fs::write(&remembered, note.as_bytes()).map_err(environment)?;
     }
+    Ok(Ok(unpacked))
+}
+
+fn verify(
+    path: &Path,
+    keys: &[PathBuf],
+    trusted_root: Option<&Path>,
+    rootfs: Option<&Path>,
+    signatures_only: bool,
+    max_size: u64,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    let name = path.display().to_string();
+    let refused = |why: String| -> Result<Outcome, CliError> {
+        if json {
+            crate::print::json(
+                &crate::print::Schema::new("audit.verify"),
+                &json!({"pack": name, "verified": false, "refused": why}),
+            )?;
+        }
+        eprintln!("{name}: not verified: {why}");
+        Ok(Outcome::Failed)
+    };
+    if let Some(dir) = rootfs
+        && !dir.is_dir()
+    {
+        return Err(CliError::input(anyhow!(
+            "--rootfs {}: not a directory",
+            dir.display()
+        )));
+    }
+    let unpacked = match open_pack(path, keys, trusted_root, max_size)? {
+        Ok(u) => u,
+        Err(why) => return refused(why),
+    };
+    let (key_source, root_source) = (unpacked.key_source, unpacked.root_source);
+    let opened = unpacked.opened()?;
+    let home = &unpacked.home;
+    let pack = &unpacked;
     let replay = match (rootfs, pack.manifest.binaries, signatures_only) {
         (_, _, true) => Replay::SignaturesOnly,
         (Some(dir), _, false) => Replay::Full {
@@ -588,13 +744,7 @@ fn verify(
         }
     };
     let progress = crate::bars::for_terminal(json);
-    let examined = opened.examine(
-        &home,
-        &pack.manifest.image,
-        None,
-        &replay,
-        progress.as_ref(),
-    )?;
+    let examined = opened.examine(home, &pack.manifest.image, None, &replay, progress.as_ref())?;
     drop(progress);
     let cited = citations(&examined, jiff::Timestamp::now());
     let ok = examined.verified() && cited.iter().all(|c| c.status != "failed");

@@ -1155,20 +1155,28 @@ pub struct AssessArgs {
 }
 
 const REPLAY_HELP: &str = "\
-FILE is a micro-witness (the predicate, or an in-toto Statement carrying it) as `stella assess \
---format json` lists it or `--attach` attached it. Its `replay` names every input of the verdict \
-by digest: the SBOM, the FuncProof, the advisories, the witness reports, profiles and prior VEX, \
-the policy (how long a zero holds, whether samples alone say affected) and the time the verdict \
-was made; `replayToken` is the SHA-256 of that record's RFC 8785 form, so a record changed after \
-the fact is refused first.
+TOKEN|FILE is a micro-witness: its replay token (`replayToken`, `sha256:…`), looked up among the \
+micro-witnesses attached to the image (or packed) and signed by a trusted key, or a file holding \
+it (the predicate, or an in-toto Statement carrying it) as `stella assess --format json` lists \
+it. Its `replay` record names every input of the verdict by digest: the SBOM, the FuncProof, the \
+advisory documents, the witness reports, profiles and prior VEX, the policy (how long a zero \
+holds, whether samples alone say affected) and the time the verdict was made; `replayToken` is \
+the SHA-256 of that record's RFC 8785 form, so a record changed after the fact is refused first.
 
-The image's evidence is verified as `stella assess` does; every file given must be one the \
-verdict names and every one it names must be given (each missing one is named by digest). The \
-assessment is run again with the recorded policy and time, and its micro-witness for the same \
-vulnerability and binary is compared with FILE: exit 0 when the bytes are identical, 1 naming the \
-first field that differs.
+Each input is fetched by its digest: the image's evidence from the image (--image) or the pack \
+(--from, verified as `stella audit verify` does, on an empty home, without network); the \
+advisory documents from --advisories, the pack, or the advisory database; witness reports, \
+profiles and prior VEX from the files given or what a trusted key attached. Every input the \
+verdict names must be found, and nothing else may be given; each missing one is named by digest. \
+The assessment is run again with the recorded policy and time, and its micro-witness for the \
+same vulnerability and binary is compared with the original: exit 0 when the bytes are \
+identical, 1 naming the first field that differs. With --sign-key (and a token), the verdict is \
+also signed again and must give the attached DSSE envelope byte for byte, whose log entry the \
+original's bundle already carries: the log answers with the same entry, not a new one.
 
-Example:
+Examples:
+  stella replay sha256:4c1f… --from app.pack.tar
+  stella replay sha256:4c1f… --image oci-layout:.stella/oci:app --sign-key cosign.key
   stella replay waits.micro-witness.json --image oci-layout:.stella/oci:app \\
       --advisories advisory-db/ --witness prod.witness.json";
 
@@ -1201,6 +1209,11 @@ Examples:
         /// The trusted root to pack. Default: the embedded log's.
         #[arg(long, value_name = "FILE")]
         trusted_root: Option<PathBuf>,
+        /// Where the advisory documents the packed micro-witnesses name are read from, as
+        /// `stella assess --advisories` (default: the advisory database). Each is packed, so
+        /// their verdicts replay from the pack (`stella replay TOKEN --from PACK`).
+        #[arg(long, value_name = "DB|PATH")]
+        advisories: Vec<String>,
         /// Allow plain HTTP to registries that are not on the loopback interface.
         #[arg(long)]
         insecure: bool,
@@ -1249,13 +1262,28 @@ Examples:
 /// `stella replay`
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The micro-witness to replay.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// The verdict to replay: a micro-witness file, or its replay token (`sha256:…`), found
+    /// among the micro-witnesses attached to the image (or packed) and signed by a trusted key.
+    #[arg(value_name = "TOKEN|FILE")]
+    pub target: String,
     /// The image the verdict is about (its evidence must verify).
-    #[arg(long, value_name = "REF")]
-    pub image: String,
-    /// Where the advisories come from, as `stella assess --advisories`.
+    #[arg(long, value_name = "REF", required_unless_present = "from")]
+    pub image: Option<String>,
+    /// Replay from an auditor's pack (`stella audit export`): the image, its evidence, the
+    /// log's tiles, the keys and trusted root (unless --key/--trusted-root pin others) and
+    /// the advisory documents come from the pack; nothing else is read but the flags' files.
+    #[arg(long, value_name = "PACK.tar", conflicts_with_all = ["image", "insecure"])]
+    pub from: Option<PathBuf>,
+    /// Largest pack read with --from (bytes, or with K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_size)]
+    pub max_size: usize,
+    /// Sign the verdict made again with this private key and compare the DSSE envelope with
+    /// the one attached, byte for byte, and its log entry with the one the log holds
+    /// (signatures are deterministic). Only with a replay token.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Where the advisories come from, as `stella assess --advisories` (with --from, also
+    /// the pack's).
     #[arg(long, value_name = "DB|PATH")]
     pub advisories: Vec<String>,
     /// The witness reports the verdict names (repeatable).

@@ -395,6 +395,8 @@ fn targets_of_image(
             // The static verdicts: what runtime evidence already says is to be renewed, not
             // trusted to skip a function.
             attached_only: Some(&BTreeSet::new()),
+            advisory_documents: None,
+            tiles: None,
         },
         None,
         stella_policy::runtime::Policy::default(),

@@ -388,6 +388,70 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         );
     }
 
+    // Replayed by its token, found among what the image carries: signed again with the same
+    // key it is the same envelope, and the log already holds it.
+    let token = mw["replayToken"].as_str().expect("token").to_owned();
+    let by_token = stella(&home)
+        .args(["replay", &token, "--image", &image, "--advisories"])
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .arg("--witness")
+        .arg(&hot)
+        .arg("--sign-key")
+        .arg(home.join("keys/stella.key"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&by_token.stderr);
+    assert_eq!(by_token.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the same DSSE envelope") && stderr.contains("not a new one"),
+        "{stderr}"
+    );
+    let unknown = format!("sha256:{}", "0".repeat(64));
+    let none = stella(&home)
+        .args(["replay", &unknown, "--image", &image])
+        .output()
+        .expect("runs");
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("has the replay token"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+
+    // From the auditor's pack, on an empty home and without network: the image, the keys, the
+    // log's tiles and the advisory documents all come from the pack. A pack that could not
+    // carry the advisory documents is not written.
+    let pack = work.path().join("app.pack.tar");
+    let refused = stella(&home)
+        .args(["audit", "export", "--image", &image, "-o"])
+        .arg(&pack)
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--advisories") && !pack.exists(),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    stella(&home)
+        .args(["audit", "export", "--image", &image, "--advisories"])
+        .arg(fixtures().join("advisories/rustsec-db"))
+        .arg("-o")
+        .arg(&pack)
+        .assert()
+        .success();
+    let empty = work.path().join("empty-home");
+    let mut offline = crate::audit::offline(&empty);
+    offline
+        .args(["replay", &token, "--from"])
+        .arg(&pack)
+        .arg("--witness")
+        .arg(&hot);
+    let from_pack = offline.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&from_pack.stderr);
+    assert_eq!(from_pack.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("the same bytes"), "{stderr}");
+
     // A vendor said not_affected for this binary and this crate, later than our statement;
     // what ran outranks it, and the output keeps both provenances.
     let ours = stella(&home)

@@ -71,10 +71,44 @@ fn export(s: &Scanned, name: &str, extra: &[&str]) -> PathBuf {
     out
 }
 
-/// `stella audit verify` with a fresh, empty home: (exit code, stdout, stderr).
+/// `stella` with `home`, in a network namespace of its own (no interface up, no route), as an
+/// auditor's machine without network: `unshare --net` (root). Without it the command runs
+/// here, and says so; under `STELLA_REQUIRE_PEERS=1` that fails the test.
+pub(crate) fn offline(home: &Path) -> std::process::Command {
+    let bin = assert_cmd::cargo::cargo_bin("stella");
+    let isolated = std::process::Command::new("unshare")
+        .args(["--net", "--", "cat", "/proc/net/route"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count() <= 1);
+    let mut cmd = match isolated {
+        Some(true) => {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["--net", "--"]).arg(bin);
+            c
+        }
+        _ => {
+            stella_testkit::skip(
+                "offline",
+                "`unshare --net` cannot make a namespace without routes here (needs root): \
+                 running with the host's network",
+            );
+            std::process::Command::new(bin)
+        }
+    };
+    cmd.env_remove("STELLA_LOG")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("DEBUGINFOD_URLS")
+        .env("STELLA_HOME", home);
+    cmd
+}
+
+/// `stella audit verify` with a fresh, empty home and no network: (exit code, stdout, stderr).
 fn verify(s: &Scanned, pack: &Path, extra: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
     let empty = tempfile::tempdir().expect("tempdir");
-    let o = stella(empty.path())
+    let o = offline(empty.path())
         .args(["audit", "verify"])
         .arg(pack)
         .args(extra)
@@ -180,6 +214,40 @@ fn every_attack_on_a_pack_is_named() {
         stderr.contains(&sbom.0) && stderr.contains("its bytes hash to"),
         "{stderr}"
     );
+
+    // One byte flipped in a member of each kind: each is named, with the check that failed.
+    let mut kinds = std::collections::BTreeSet::new();
+    for listed in &read.manifest.members {
+        if !kinds.insert(format!("{:?}", listed.role)) {
+            continue;
+        }
+        let member = &read.members[&listed.path];
+        let at = bytes
+            .windows(member.len())
+            .position(|w| w == member.as_slice())
+            .expect("each member's bytes are in the archive");
+        let mut flipped = bytes.clone();
+        flipped[at + member.len() / 2] ^= 0x20;
+        let path = s.work.path().join("flipped-kind.tar");
+        std::fs::write(&path, &flipped).expect("write");
+        let (code, _, stderr) = verify(&s, &path, &[]);
+        assert_eq!(code, Some(1), "{:?}: {stderr}", listed.role);
+        assert!(
+            stderr.contains(&listed.path) && stderr.contains("its bytes hash to"),
+            "{:?}: {stderr}",
+            listed.role
+        );
+    }
+    for kind in [
+        "OciLayout",
+        "OciBlob",
+        "Checkpoint",
+        "Tile",
+        "TrustedRoot",
+        "Key",
+    ] {
+        assert!(kinds.contains(kind), "{kind} is packed: {kinds:?}");
+    }
 
     // The same change made by someone who also rewrote the manifest: the pack reads, and the
     // evidence no longer verifies.
