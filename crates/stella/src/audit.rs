@@ -33,6 +33,9 @@ use crate::verify_image::{Opened, trusted_keys};
 /// The tag the image has in the packed layout.
 const TAG: &str = "image";
 
+/// Where the checkpoint an auditor saw before (`export --since`) is packed.
+const SINCE: &str = "log/since-checkpoint";
+
 /// Where the advisory documents that packed verdicts rest on are packed.
 const ADVISORIES: &str = "advisories";
 
@@ -44,6 +47,7 @@ pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
             with_binaries,
             key,
             trusted_root,
+            since,
             advisories,
             insecure,
         } => export(
@@ -52,6 +56,7 @@ pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
             with_binaries,
             &key,
             trusted_root.as_deref(),
+            since.as_deref(),
             &advisories,
             insecure,
             home,
@@ -73,6 +78,13 @@ pub fn run(command: AuditCommand, home: &Path) -> Result<Outcome, CliError> {
             max_size as u64,
             json,
         ),
+    }
+}
+
+fn failed(error: anyhow::Error) -> CliError {
+    CliError {
+        code: crate::exit::FAILED,
+        error,
     }
 }
 
@@ -210,6 +222,61 @@ fn advisories_named(
     Ok(out)
 }
 
+/// The checkpoint at `path` (a signed note an auditor kept), opened with the log's key and
+/// proven a prefix of the log's `current` tree from the log's own tiles: a log that forked
+/// since is refused here, before anything is written.
+fn since_checkpoint(
+    log: &stella_tlog::Log,
+    current: &stella_tlog::checkpoint::Checkpoint,
+    path: &Path,
+) -> Result<(stella_tlog::checkpoint::Checkpoint, String), CliError> {
+    let bytes = crate::input::Input::new(path.to_path_buf()).read(64 << 10)?;
+    let name = path.display();
+    let note = String::from_utf8(bytes)
+        .map_err(|_| CliError::input(anyhow!("--since {name}: not a signed note (UTF-8 text)")))?;
+    let old = stella_tlog::checkpoint::Checkpoint::open(&note, log.verifier(), log.origin())
+        .map_err(|e| {
+            CliError::input(anyhow!(
+                "--since {name}: not a checkpoint of the log {}: {e}",
+                log.origin()
+            ))
+        })?;
+    if old.size > current.size {
+        return Err(failed(anyhow!(
+            "--since {name}: a checkpoint of {} entries, but the log now holds {}: it was rolled \
+             back",
+            old.size,
+            current.size
+        )));
+    }
+    let proof = if old.size == 0 || old.size == current.size {
+        Vec::new()
+    } else {
+        log.consistency_proof(old.size, current.size)
+            .map_err(CliError::kinded)?
+    };
+    let consistent = if old.size == 0 {
+        Ok(())
+    } else {
+        stella_tlog::merkle::verify_consistency(
+            old.size,
+            current.size,
+            &old.root,
+            &current.root,
+            &proof,
+        )
+    };
+    consistent.map_err(|e| {
+        failed(anyhow!(
+            "--since {name}: the log's tree of {} entries is not an extension of the one this \
+             checkpoint of {} entries signs ({e}): the log forked",
+            current.size,
+            old.size
+        ))
+    })?;
+    Ok((old, note))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn export(
     image: &str,
@@ -217,6 +284,7 @@ fn export(
     with_binaries: bool,
     keys: &[PathBuf],
     trusted_root: Option<&Path>,
+    since: Option<&Path>,
     advisory_sources: &[String],
     insecure: bool,
     home: &Path,
@@ -272,13 +340,30 @@ fn export(
     let sizes = entry_sizes(members.iter().map(|m| m.bytes.as_slice()));
     let log = crate::log::open_existing(home)?;
     let mut tiles = 0usize;
+    let mut sizes = sizes;
+    if let (Some(path), None) = (since, &log) {
+        return Err(CliError::input(anyhow!(
+            "--since {}: no embedded log in {} to prove it consistent with",
+            path.display(),
+            home.display()
+        )));
+    }
     if let Some(log) = &log {
-        let (_, note) = log.checkpoint().map_err(CliError::kinded)?;
+        let (current, note) = log.checkpoint().map_err(CliError::kinded)?;
         members.push(Member {
             path: "log/checkpoint".to_owned(),
             role: Role::Checkpoint,
             bytes: note.into_bytes(),
         });
+        if let Some(path) = since {
+            let (old, note) = since_checkpoint(log, &current, path)?;
+            sizes.insert(old.size);
+            members.push(Member {
+                path: SINCE.to_owned(),
+                role: Role::Checkpoint,
+                bytes: note.into_bytes(),
+            });
+        }
         let sizes: Vec<u64> = sizes.iter().copied().collect();
         for (path, bytes) in log.consistency_tiles(&sizes).map_err(CliError::kinded)? {
             tiles += 1;
@@ -559,6 +644,9 @@ pub(crate) struct Unpacked {
     /// The trusted root, and where it came from.
     pub root: PathBuf,
     pub root_source: &'static str,
+    /// The sizes of the checkpoint seen before (`export --since`) and of the packed one,
+    /// proven consistent.
+    pub since: Option<(u64, u64)>,
 }
 
 impl Unpacked {
@@ -655,8 +743,10 @@ pub(crate) fn open_pack(
         key_source,
         root: root_path,
         root_source,
+        since: None,
         _work: work,
     };
+    let mut unpacked = unpacked;
     let opened = unpacked.opened()?;
     if opened.image.root.digest.to_string() != unpacked.manifest.digest {
         return Ok(Err(format!(
@@ -683,7 +773,57 @@ pub(crate) fn open_pack(
         if let Some(parent) = remembered.parent() {
             std::fs::create_dir_all(parent).map_err(environment)?;
         }
-        std::fs::write(&remembered, note.as_bytes()).map_err(environment)?;
+        // The checkpoint the auditor saw before (export --since) is remembered first, and the
+        // packed one must be proven consistent with it from the packed tiles.
+        let since = unpacked.dir.join(SINCE);
+        if since.is_file() {
+            let old = std::fs::read_to_string(&since)
+                .map_err(|e| CliError::input(anyhow!("{SINCE}: {e}")))?;
+            if let Err(e) =
+                stella_tlog::checkpoint::Checkpoint::open(&old, &log.verifier, &log.origin)
+            {
+                return Ok(Err(format!(
+                    "{SINCE}: not signed by the log of log/checkpoint: {e}"
+                )));
+            }
+            std::fs::write(&remembered, old.as_bytes()).map_err(environment)?;
+            let current =
+                stella_tlog::checkpoint::Checkpoint::open(&note, &log.verifier, &log.origin)
+                    .map_err(|e| CliError::input(anyhow!("log/checkpoint: {e}")))?;
+            let tiles = stella_tlog::log::TilesDir::new(unpacked.tiles());
+            let prove = |old: u64, new: u64| {
+                stella_tlog::merkle::consistency_proof(
+                    &stella_tlog::log::TileView::new(&tiles, new),
+                    old,
+                    new,
+                )
+            };
+            match witness.observe(&log.log_id, &log.verifier, &current, &note, &prove) {
+                Ok(
+                    stella_tlog::witness::Observation::First
+                    | stella_tlog::witness::Observation::Same
+                    | stella_tlog::witness::Observation::Consistent { .. },
+                ) => {
+                    let old =
+                        stella_tlog::checkpoint::Checkpoint::open(&old, &log.verifier, &log.origin)
+                            .map_err(|e| CliError::input(anyhow!("{SINCE}: {e}")))?;
+                    unpacked.since = Some((old.size, current.size));
+                }
+                Ok(stella_tlog::witness::Observation::Unproven { remembered, why }) => {
+                    return Ok(Err(format!(
+                        "log/checkpoint: not proven consistent with {SINCE} ({remembered} \
+                         entries): {why}"
+                    )));
+                }
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "log/checkpoint: not proven consistent with {SINCE}: {e}"
+                    )));
+                }
+            }
+        } else {
+            std::fs::write(&remembered, note.as_bytes()).map_err(environment)?;
+        }
     }
     Ok(Ok(unpacked))
 }
@@ -767,6 +907,7 @@ fn verify(
                 "keys": key_source,
                 "trustedRoot": root_source,
                 "replayed": !matches!(replay, Replay::SignaturesOnly),
+                "since": pack.since.map(|(old, new)| json!({"checkpoint": old, "packed": new})),
                 "members": pack.manifest.members.len() + 1,
                 "record": examined.record,
                 "artifacts": examined.verdicts,
@@ -791,6 +932,12 @@ fn verify(
                 ""
             }
         );
+        if let Some((old, new)) = pack.since {
+            text.push_str(&format!(
+                "the log's packed checkpoint ({new} entries) is proven consistent with the one \
+                 seen before ({old} entries, --since)\n"
+            ));
+        }
         text.push_str(&crate::verify_image::table(
             &pack.manifest.image,
             &pack.manifest.digest,

@@ -1209,6 +1209,12 @@ Examples:
         /// The trusted root to pack. Default: the embedded log's.
         #[arg(long, value_name = "FILE")]
         trusted_root: Option<PathBuf>,
+        /// A checkpoint of the log seen before (a signed note, e.g. the `log/checkpoint` of an
+        /// earlier pack): it is packed with the hash tiles that prove the log's checkpoint now
+        /// an extension of it, and `audit verify` proves that before anything else. A log that
+        /// forked or rolled back since is refused here.
+        #[arg(long, value_name = "CHECKPOINT")]
+        since: Option<PathBuf>,
         /// Where the advisory documents the packed micro-witnesses name are read from, as
         /// `stella assess --advisories` (default: the advisory database). Each is packed, so
         /// their verdicts replay from the pack (`stella replay TOKEN --from PACK`).

@@ -413,3 +413,95 @@ fn the_evidence_a_signed_verdict_cites_is_checked_in_the_pack() {
     );
     assert!(cited.iter().all(|c| c["status"] == "ok"), "{report:#}");
 }
+
+/// A copy of the directory tree at `from` in `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let target = to.join(entry.path().strip_prefix(from).expect("under"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_pack_since_a_checkpoint_proves_the_log_only_grew() {
+    let s = scanned();
+    let seen = s.work.path().join("seen.checkpoint");
+    std::fs::copy(s.home.join("log/checkpoint"), &seen).expect("copy");
+    // A copy of the log that then takes other entries: the same key, another history.
+    let fork = s.work.path().join("fork");
+    copy_tree(&s.home, &fork);
+    let other = s.work.path().join("other");
+    std::fs::create_dir_all(other.join("bin")).expect("mkdir");
+    std::fs::copy("/bin/false", other.join("bin/false")).expect("copy");
+    scan(&fork, &other);
+    // The log grows: more entries than the fork holds.
+    scan(&s.home, &other);
+    scan(&s.home, &s.root);
+
+    let pack = export(
+        &s,
+        "since.tar",
+        &["--with-binaries", "--since", &seen.to_string_lossy()],
+    );
+    let (code, stdout, stderr) = verify(&s, &pack, &[std::ffi::OsStr::new("--json")]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    let seen_size = std::fs::read_to_string(&seen)
+        .expect("read")
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse::<u64>().ok())
+        .expect("a size");
+    assert_eq!(report["since"]["checkpoint"], seen_size, "{report:#}");
+    assert!(
+        report["since"]["packed"].as_u64() > Some(seen_size),
+        "{report:#}"
+    );
+
+    // Without the tiles between the two, the packed checkpoint is not proven to extend it.
+    let untiled = s.work.path().join("since-untiled.tar");
+    rewrite(&pack, &untiled, |members| {
+        members.retain(|m| m.role != pack::Role::Tile);
+    });
+    let (code, stdout, stderr) = verify(&s, &untiled, &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("not proven consistent with log/since-checkpoint"),
+        "{stderr}"
+    );
+
+    // The fork's checkpoint is signed by the same key, and the log does not extend it.
+    let forked = stella(&s.home)
+        .args(["audit", "export", "--image", &s.image, "-o"])
+        .arg(s.work.path().join("forked.tar"))
+        .arg("--since")
+        .arg(fork.join("log/checkpoint"))
+        .output()
+        .expect("runs");
+    assert_eq!(forked.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&forked.stderr);
+    assert!(stderr.contains("the log forked"), "{stderr}");
+    assert!(!s.work.path().join("forked.tar").exists());
+
+    // A note of another log entirely is not a checkpoint of this one.
+    let stranger = s.work.path().join("stranger");
+    scan(&stranger, &other);
+    let foreign = stella(&s.home)
+        .args(["audit", "export", "--image", &s.image, "-o"])
+        .arg(s.work.path().join("foreign.tar"))
+        .arg("--since")
+        .arg(stranger.join("log/checkpoint"))
+        .output()
+        .expect("runs");
+    assert_eq!(foreign.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&foreign.stderr).contains("not a checkpoint of the log"),
+        "{}",
+        String::from_utf8_lossy(&foreign.stderr)
+    );
+}
