@@ -1086,6 +1086,8 @@ pub(crate) struct RuntimeInputs {
     profiles: Vec<(String, stella_runtime::profile::Profile)>,
     witness_digests: Vec<String>,
     profile_digests: Vec<String>,
+    /// Each witness observation read, as a key (see [`RuntimeInputs::add_witnesses`]).
+    observed: BTreeSet<String>,
 }
 
 impl RuntimeInputs {
@@ -1107,8 +1109,7 @@ impl RuntimeInputs {
                 Scope::WitnessReport if !self.witness_digests.contains(&digest) => {
                     let (reports, digest) = parse_witness(&d.bytes, &name)?;
                     self.witness_digests.push(digest);
-                    self.witnesses
-                        .extend(reports.into_iter().map(|r| (name.clone(), r)));
+                    self.add_witnesses(&name, reports);
                 }
                 Scope::Profile if !self.profile_digests.contains(&digest) => {
                     let (profile, digest) =
@@ -1120,6 +1121,38 @@ impl RuntimeInputs {
             }
         }
         Ok(())
+    }
+
+    /// Adds the witnesses of `reports` (read from `name`), one report per witness, each
+    /// observation once: the same count of the same function of the same binary over the same
+    /// window and instances, read from two documents (the file `stella witness --json -o`
+    /// wrote and the report it attached hold it as an array and as one object), is one
+    /// observation, not two.
+    fn add_witnesses(&mut self, name: &str, reports: Vec<stella_runtime::witness::WitnessReport>) {
+        for report in reports {
+            for witness in &report.witnesses {
+                let instances = witness.instances.as_ref().unwrap_or(&report.instances);
+                let key = serde_json::json!([
+                    report.window,
+                    report.pid,
+                    witness.build_id,
+                    witness.binary,
+                    witness.file_offset,
+                    witness.function,
+                    witness.calls,
+                    instances,
+                ])
+                .to_string();
+                if !self.observed.insert(key) {
+                    continue;
+                }
+                let one = stella_runtime::witness::WitnessReport {
+                    witnesses: vec![witness.clone()],
+                    ..report.clone()
+                };
+                self.witnesses.push((name.to_owned(), one));
+            }
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -1210,14 +1243,11 @@ fn read_runtime(
     if witnesses.is_empty() && profiles.is_empty() {
         return Ok(None);
     }
-    let mut w = Vec::new();
-    let mut witness_digests = Vec::new();
+    let mut inputs = RuntimeInputs::default();
     for p in witnesses {
         let (reports, digest) = read_witness(p)?;
-        witness_digests.push(digest);
-        for report in reports {
-            w.push((p.display().to_string(), report));
-        }
+        inputs.witness_digests.push(digest);
+        inputs.add_witnesses(&p.display().to_string(), reports);
     }
     let mut profile_digests = Vec::new();
     let mut read_profiles = Vec::new();
@@ -1227,12 +1257,9 @@ fn read_runtime(
         profile_digests.push(digest);
         read_profiles.push((p.display().to_string(), profile));
     }
-    Ok(Some(RuntimeInputs {
-        witnesses: w,
-        profiles: read_profiles,
-        witness_digests,
-        profile_digests,
-    }))
+    inputs.profiles = read_profiles;
+    inputs.profile_digests = profile_digests;
+    Ok(Some(inputs))
 }
 
 /// A witness report: `stella witness --json`'s array (one object per symbol, each with its
@@ -1948,4 +1975,68 @@ fn attach(
         print::count(micro.len(), "micro-witness", "micro-witnesses")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report of two functions, as one object (what `--attach` signs) and as the array of
+    /// per-function objects `stella witness --json` writes.
+    fn report_forms() -> (Vec<u8>, Vec<u8>) {
+        let witness = |function: &str, offset: &str, calls: u64| {
+            serde_json::json!({
+                "symbol": function, "function": function, "binary": "/usr/bin/app",
+                "buildId": "ab12", "fileOffset": offset, "calls": calls,
+                "processes": [{"pid": 7, "calls": calls}], "stacks": [],
+            })
+        };
+        let object = serde_json::json!({
+            "schema": stella_runtime::witness::SCHEMA,
+            "window": {"start": "2026-12-01T00:00:00Z", "end": "2026-12-01T01:00:00Z",
+                       "sampledSeconds": 3600.0},
+            "instances": [7], "lost": 0,
+            "witnesses": [witness("hot", "0x1000", 42), witness("cold", "0x2000", 0)],
+        });
+        let array: Vec<serde_json::Value> = object["witnesses"]
+            .as_array()
+            .expect("witnesses")
+            .iter()
+            .map(|w| {
+                let mut one = w.clone();
+                for key in ["schema", "window", "instances", "lost"] {
+                    one[key] = object[key].clone();
+                }
+                one
+            })
+            .collect();
+        (
+            serde_json::to_vec(&object).expect("json"),
+            serde_json::to_vec(&array).expect("json"),
+        )
+    }
+
+    #[test]
+    fn an_observation_read_from_two_documents_counts_once() {
+        let (object, array) = report_forms();
+        let mut inputs = RuntimeInputs::default();
+        let (reports, _) = parse_witness(&array, "file").expect("array");
+        inputs.add_witnesses("file", reports);
+        let (reports, _) = parse_witness(&object, "attached").expect("object");
+        inputs.add_witnesses("attached", reports);
+        let calls: Vec<(String, u64)> = inputs
+            .witnesses
+            .iter()
+            .flat_map(|(_, r)| r.witnesses.iter().map(|w| (w.function.clone(), w.calls)))
+            .collect();
+        assert_eq!(calls, [("hot".to_owned(), 42), ("cold".to_owned(), 0)]);
+
+        // Another window is another observation.
+        let later = String::from_utf8(object)
+            .expect("utf-8")
+            .replace("01:00:00Z", "02:00:00Z");
+        let (reports, _) = parse_witness(later.as_bytes(), "later").expect("object");
+        inputs.add_witnesses("later", reports);
+        assert_eq!(inputs.witnesses.len(), 4);
+    }
 }
