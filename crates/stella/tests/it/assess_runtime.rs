@@ -434,12 +434,44 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         String::from_utf8_lossy(&refused.stderr)
     );
     stella(&home)
-        .args(["audit", "export", "--image", &image, "--advisories"])
+        .args([
+            "audit",
+            "export",
+            "--image",
+            &image,
+            "--with-binaries",
+            "--advisories",
+        ])
         .arg(fixtures().join("advisories/rustsec-db"))
         .arg("-o")
         .arg(&pack)
         .assert()
         .success();
+    // The pack verifies with nothing else, and what its signed verdicts cite holds: the
+    // execution verdict cites a micro-witness that counted calls.
+    let audited = crate::audit::offline(&work.path().join("audit-home"))
+        .args(["audit", "verify", "--json"])
+        .arg(&pack)
+        .output()
+        .expect("runs");
+    let audit: Value = serde_json::from_slice(&audited.stdout).unwrap_or_else(|e| {
+        panic!(
+            "audit verify JSON: {e}: {}",
+            String::from_utf8_lossy(&audited.stderr)
+        )
+    });
+    assert_eq!(audited.status.code(), Some(0), "{audit:#}");
+    assert!(
+        audit["citations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["status"] == "ok"
+                && c["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("micro-witness"))),
+        "{audit:#}"
+    );
     let empty = work.path().join("empty-home");
     let mut offline = crate::audit::offline(&empty);
     offline
