@@ -389,6 +389,13 @@ pub struct Assessment {
     /// The hot-symbol index: every vulnerable function that ran, hottest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hot: Vec<HotSymbol>,
+    /// Every input of the assessment by digest, with the policy and the time it was made:
+    /// what `stella replay` makes it again from (set with [`Assessment::with_replay`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<serde_json::Value>,
+    /// `sha256:<hex>` of the RFC 8785 form of `replay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_token: Option<String>,
 }
 
 /// One vulnerable function that ran, in one binary: the hot-symbol index's row.
@@ -501,6 +508,21 @@ pub fn hot_index(verdicts: &[Verdict], policy: &crate::runtime::Policy) -> Vec<H
 pub const SCHEMA: &str = "stella.assessment/v1";
 
 impl Assessment {
+    /// Records `replay`, the inputs the assessment was made from, and its token (the SHA-256
+    /// of its RFC 8785 form).
+    ///
+    /// # Errors
+    /// When `replay` holds a number RFC 8785 cannot write.
+    pub fn with_replay(
+        mut self,
+        replay: serde_json::Value,
+    ) -> Result<Self, stella_core::jcs::JcsError> {
+        let canonical = stella_core::jcs::to_canonical(&replay)?;
+        self.replay_token = Some(stella_core::Digest::sha256(&canonical).to_string());
+        self.replay = Some(replay);
+        Ok(self)
+    }
+
     /// How many verdicts have `status`.
     pub fn count(&self, status: Status) -> usize {
         self.verdicts.iter().filter(|v| v.status == status).count()
@@ -857,6 +879,8 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         advisories: input.advisories.len(),
         hot: hot_index(&verdicts, &input.runtime_policy),
         verdicts,
+        replay: None,
+        replay_token: None,
     }
 }
 

@@ -118,52 +118,34 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
             .collect(),
     };
     let micro = micro_witnesses(&mut assessment, &inputs)?;
+    let policy_digest = match &args.policy {
+        Some(path) => Some(
+            Digest::sha256(&crate::input::Input::new(path.clone()).read(MAX_POLICY_BYTES)?)
+                .to_string(),
+        ),
+        None => None,
+    };
+    let record = assessment_record(
+        &examined,
+        &inputs,
+        &args.vuln,
+        runtime_policy.hot_share,
+        &args.author,
+        policy_digest,
+    );
+    let assessment = assessment
+        .with_replay(record)
+        .map_err(|e| CliError::environment(anyhow!("the assessment's replay record: {e}")))?;
     let (evidence_bytes, evidence_id) =
         report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
-    let ours = report::vex(
+    let document = vex_of(
         &assessment,
         &evidence_id,
-        &report::VexOptions {
-            author: args.author.clone(),
-            timestamp,
-            tooling: format!("stella {}", env!("CARGO_PKG_VERSION")),
-        },
-    );
-    let document = if priors.is_empty() {
-        ours
-    } else {
-        let mut merger = merge::Merger::new(&policy);
-        // Evidence of execution outranks every other claim (DESIGN.md): the statements that
-        // rest on it go in as a source above any the policy ranks.
-        let (executed, rest): (Vec<_>, Vec<_>) = ours
-            .statements
-            .iter()
-            .cloned()
-            .partition(|s| s.status == stella_vex::Status::Affected);
-        for (statements, priority) in [(rest, None), (executed, Some(i64::MAX))] {
-            if statements.is_empty() {
-                continue;
-            }
-            let mut part = VexDocument {
-                statements,
-                ..ours.clone()
-            };
-            let bytes = read::write(&part, VexFormat::OpenVex).map_err(CliError::kinded)?;
-            let id = Digest::sha256(&bytes);
-            // The merge ranks a statement by the document its provenance names: this part.
-            for s in &mut part.statements {
-                s.provenance.document = id.clone();
-            }
-            if let Some(p) = priority {
-                merger.set_document_priority(&id, p);
-            }
-            merger.add(&id, &part).map_err(CliError::kinded)?;
-        }
-        for (id, _, prior) in &priors {
-            merger.add(id, prior).map_err(CliError::kinded)?;
-        }
-        with_superseded(merger.finish())
-    };
+        &args.author,
+        timestamp,
+        &priors,
+        &policy,
+    )?;
 
     summary(&args.image, &assessment, &document);
     if args.explain {
@@ -424,6 +406,94 @@ pub(crate) fn assess_image(
     }))
 }
 
+/// Largest policy file read for its digest.
+const MAX_POLICY_BYTES: usize = 1 << 20;
+
+/// The tool named in the statements' `tooling`.
+fn tooling() -> String {
+    format!("stella {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Everything an assessment was made from, by digest: the SBOM, the FuncProofs, the advisory
+/// documents, the vulnerabilities asked about, the runtime evidence and prior VEX, the runtime
+/// policy and the time (`inputs`), the hot-share threshold, and how its VEX was written.
+fn assessment_record(
+    examined: &stella_evidence::verify::Examined,
+    inputs: &report::ReplayInputs,
+    vulnerabilities: &[String],
+    hot_share: f64,
+    author: &str,
+    policy: Option<String>,
+) -> serde_json::Value {
+    let funcproofs: BTreeSet<&String> = examined.proven.iter().map(|p| &p.digest).collect();
+    let advisories: BTreeSet<&String> = inputs.advisory_documents.values().collect();
+    let asked: BTreeSet<&String> = vulnerabilities.iter().collect();
+    serde_json::json!({
+        "sbom": examined.sbom.as_ref().map(|s| s.canonical_id.clone()),
+        "funcproofs": funcproofs,
+        "advisoryDocuments": advisories,
+        "vulnerabilities": asked,
+        "inputs": inputs,
+        "hotShare": hot_share,
+        "vex": {"author": author, "policy": policy, "tooling": tooling()},
+    })
+}
+
+/// The VEX document of an assessment: its verdicts as statements (by `author`, dated
+/// `timestamp`), merged with the prior documents under `policy` when there are any; evidence
+/// of execution outranks every other claim (DESIGN.md).
+fn vex_of(
+    assessment: &assess::Assessment,
+    evidence_id: &Digest,
+    author: &str,
+    timestamp: jiff::Timestamp,
+    priors: &[(Digest, String, VexDocument)],
+    policy: &merge::Policy,
+) -> Result<VexDocument, CliError> {
+    let ours = report::vex(
+        assessment,
+        evidence_id,
+        &report::VexOptions {
+            author: author.to_owned(),
+            timestamp,
+            tooling: tooling(),
+        },
+    );
+    if priors.is_empty() {
+        return Ok(ours);
+    }
+    let mut merger = merge::Merger::new(policy);
+    // The statements that rest on execution go in as a source above any the policy ranks.
+    let (executed, rest): (Vec<_>, Vec<_>) = ours
+        .statements
+        .iter()
+        .cloned()
+        .partition(|s| s.status == stella_vex::Status::Affected);
+    for (statements, priority) in [(rest, None), (executed, Some(i64::MAX))] {
+        if statements.is_empty() {
+            continue;
+        }
+        let mut part = VexDocument {
+            statements,
+            ..ours.clone()
+        };
+        let bytes = read::write(&part, VexFormat::OpenVex).map_err(CliError::kinded)?;
+        let id = Digest::sha256(&bytes);
+        // The merge ranks a statement by the document its provenance names: this part.
+        for s in &mut part.statements {
+            s.provenance.document = id.clone();
+        }
+        if let Some(p) = priority {
+            merger.set_document_priority(&id, p);
+        }
+        merger.add(&id, &part).map_err(CliError::kinded)?;
+    }
+    for (id, _, prior) in priors {
+        merger.add(id, prior).map_err(CliError::kinded)?;
+    }
+    Ok(with_superseded(merger.finish()))
+}
+
 /// Largest micro-witness replayed.
 const MAX_MICRO_WITNESS_BYTES: usize = 64 << 20;
 
@@ -457,8 +527,8 @@ fn is_token(text: &str) -> bool {
     })
 }
 
-/// The micro-witness whose `replayToken` is `token` among those attached to the image and
-/// signed by a trusted key, with the referrer it came from.
+/// The micro-witness or assessment whose `replayToken` is `token` among those attached to the
+/// image and signed by a trusted key, with the referrer it came from.
 fn attached_with_token(
     source: &Source,
     insecure: bool,
@@ -490,7 +560,8 @@ fn attached_with_token(
     }
     let mut candidates = 0usize;
     for doc in &examined.trusted {
-        if doc.scope != stella_evidence::verify::Scope::MicroWitness {
+        use stella_evidence::verify::Scope;
+        if !matches!(doc.scope, Scope::MicroWitness | Scope::Assessment) {
             continue;
         }
         candidates += 1;
@@ -503,9 +574,110 @@ fn attached_with_token(
     }
     Ok(Err(format!(
         "none of the {} attached to {} and signed by a trusted key has the replay token {token}",
-        print::count(candidates, "micro-witness", "micro-witnesses"),
+        print::count(
+            candidates,
+            "micro-witness or assessment",
+            "micro-witnesses and assessments"
+        ),
         source.image
     )))
+}
+
+/// Whether `token` is the SHA-256 of the RFC 8785 form of `record`; why not otherwise.
+fn token_holds(record: &serde_json::Value, token: &str) -> Result<(), String> {
+    let canonical = stella_core::jcs::to_canonical(record)
+        .map_err(|e| format!("its replay record cannot be canonicalised: {e}"))?;
+    let digest = Digest::sha256(&canonical);
+    if digest.to_string() != token {
+        return Err(format!(
+            "its replay token {token} is not the digest of its replay record ({digest}): the \
+             record was changed after the verdict was made"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether every runtime document and prior VEX a replay record names was given (as a file,
+/// or attached to the image by a trusted key), and nothing else; the first that is missing or
+/// extra otherwise.
+fn named_inputs_given(
+    inputs: &report::ReplayInputs,
+    runtime: Option<&RuntimeInputs>,
+    priors: &[(Digest, String, VexDocument)],
+    examined: &stella_evidence::verify::Examined,
+) -> Result<(), String> {
+    let attached_vex: BTreeSet<String> = attached_priors(examined, &inputs.vex)
+        .into_iter()
+        .map(|(id, _, _)| id.to_string())
+        .collect();
+    let given = [
+        (
+            "witness report",
+            "--witness (or attach it)",
+            runtime
+                .map(|r| r.witness_digests.clone())
+                .unwrap_or_default(),
+            &inputs.witnesses,
+        ),
+        (
+            "profile",
+            "--profile (or attach it)",
+            runtime
+                .map(|r| r.profile_digests.clone())
+                .unwrap_or_default(),
+            &inputs.profiles,
+        ),
+        (
+            "prior VEX",
+            "--vex (or attach it)",
+            priors
+                .iter()
+                .map(|(id, _, _)| id.to_string())
+                .chain(attached_vex)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            &inputs.vex,
+        ),
+    ];
+    for (what, flag, have, named) in &given {
+        let have: BTreeSet<&String> = have.iter().collect();
+        let named: BTreeSet<&String> = named.iter().collect();
+        if let Some(missing) = named.difference(&have).next() {
+            return Err(format!(
+                "the verdict rests on the {what} {missing}, which was not given: pass it with \
+                 {flag}"
+            ));
+        }
+        if let Some(extra) = have.difference(&named).next() {
+            return Err(format!(
+                "the {what} {extra} given with {flag} is not an input of this verdict"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The VEX documents attached to the image by a trusted key whose canonical ids are `named`.
+fn attached_priors(
+    examined: &stella_evidence::verify::Examined,
+    named: &[String],
+) -> Vec<(Digest, String, VexDocument)> {
+    examined
+        .trusted
+        .iter()
+        .filter(|d| d.scope == stella_evidence::verify::Scope::Vex)
+        .filter_map(|d| {
+            let r = read::read(&d.bytes, &Default::default()).ok()?;
+            named.contains(&r.canonical_id.to_string()).then(|| {
+                (
+                    r.canonical_id,
+                    format!("attached {}", d.referrer),
+                    r.document,
+                )
+            })
+        })
+        .collect()
 }
 
 /// `stella replay`: the verdict of a micro-witness made again from the inputs it names.
@@ -583,7 +755,16 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         {
             p.clone()
         }
+        Some(p)
+            if value.get("predicateType").and_then(|t| t.as_str())
+                == Some(predicate::STELLA_ASSESSMENT) =>
+        {
+            return replay_assessment(&args, &source, p.clone(), referrer.as_deref());
+        }
         Some(_) => return Err(bad("a Statement of another predicate type".into())),
+        None if value.get("schema").and_then(|s| s.as_str()) == Some(assess::SCHEMA) => {
+            return replay_assessment(&args, &source, value, referrer.as_deref());
+        }
         None => value,
     };
     stella_attest::predicates::validate(predicate::STELLA_MICRO_WITNESS, &original)
@@ -596,14 +777,8 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
             "no `replay` record or `replayToken`: this micro-witness cannot be replayed".into(),
         ));
     };
-    let canonical = stella_core::jcs::to_canonical(record)
-        .map_err(|e| bad(format!("the replay record: {e}")))?;
-    if Digest::sha256(&canonical).to_string() != token {
-        return fail(format!(
-            "its replay token {token} is not the digest of its replay record ({}): the record \
-             was changed after the verdict was made",
-            Digest::sha256(&canonical)
-        ));
+    if let Err(why) = token_holds(record, token) {
+        return fail(why);
     }
     let inputs: report::ReplayInputs = record
         .get("inputs")
@@ -682,62 +857,8 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         advisory_documents: read_documents,
         ..
     } = assessed;
-    // Prior VEX the verdict names may be given, or attached to the image by a trusted key.
-    let attached_vex: BTreeSet<String> = examined
-        .trusted
-        .iter()
-        .filter(|d| d.scope == stella_evidence::verify::Scope::Vex)
-        .filter_map(|d| read::read(&d.bytes, &Default::default()).ok())
-        .map(|r| r.canonical_id.to_string())
-        .filter(|id| inputs.vex.contains(id))
-        .collect();
-    // Every input named must be given (as a file, or attached to the image), and nothing else.
-    let given = [
-        (
-            "witness report",
-            "--witness (or attach it)",
-            runtime
-                .as_ref()
-                .map(|r| r.witness_digests.clone())
-                .unwrap_or_default(),
-            &inputs.witnesses,
-        ),
-        (
-            "profile",
-            "--profile (or attach it)",
-            runtime
-                .as_ref()
-                .map(|r| r.profile_digests.clone())
-                .unwrap_or_default(),
-            &inputs.profiles,
-        ),
-        (
-            "prior VEX",
-            "--vex (or attach it)",
-            priors
-                .iter()
-                .map(|(id, _, _)| id.to_string())
-                .chain(attached_vex)
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
-            &inputs.vex,
-        ),
-    ];
-    for (what, flag, have, named) in &given {
-        let have: BTreeSet<&String> = have.iter().collect();
-        let named: BTreeSet<&String> = named.iter().collect();
-        if let Some(missing) = named.difference(&have).next() {
-            return fail(format!(
-                "the verdict rests on the {what} {missing}, which was not given: pass it with \
-                 {flag}"
-            ));
-        }
-        if let Some(extra) = have.difference(&named).next() {
-            return fail(format!(
-                "the {what} {extra} given with {flag} is not an input of this verdict"
-            ));
-        }
+    if let Err(why) = named_inputs_given(&inputs, runtime.as_ref(), &priors, &examined) {
+        return fail(why);
     }
 
     let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
@@ -781,7 +902,14 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
     // the log's entry for it is the one the original's bundle carries.
     let signed = match (&args.sign_key, &referrer) {
         (Some(key), Some(referrer)) => {
-            match same_envelope(&source, args.insecure, key, referrer, bytes, &examined)? {
+            match same_envelope(
+                &source,
+                args.insecure,
+                key,
+                referrer,
+                (predicate::STELLA_MICRO_WITNESS, bytes),
+                &examined,
+            )? {
                 Ok(line) => Some(line),
                 Err(why) => return fail(why),
             }
@@ -812,6 +940,277 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
+/// `stella replay` of an assessment (the evidence document behind a VEX verdict): made again
+/// from the inputs its `replay` record names, compared byte for byte, then its VEX document
+/// made again and compared with the VEX document attached to the image that cites it.
+fn replay_assessment(
+    args: &ReplayArgs,
+    source: &Source,
+    original: serde_json::Value,
+    referrer: Option<&str>,
+) -> Result<Outcome, CliError> {
+    let name = &args.target;
+    let fail = |why: String| -> Result<Outcome, CliError> {
+        if args.json {
+            println!("{}", serde_json::json!({"replayed": false, "reason": why}));
+        }
+        eprintln!("{name}: not replayed: {why}");
+        Ok(Outcome::Failed)
+    };
+    let bad = |why: String| CliError::input(anyhow!("{name}: {why}"));
+    let (Some(record), Some(token)) = (
+        original.get("replay"),
+        original.get("replayToken").and_then(|t| t.as_str()),
+    ) else {
+        return Err(bad(
+            "no `replay` record or `replayToken`: this assessment cannot be replayed".into(),
+        ));
+    };
+    if let Err(why) = token_holds(record, token) {
+        return fail(why);
+    }
+    let field = |key: &str| {
+        record
+            .get(key)
+            .ok_or_else(|| bad(format!("replay.{key} is missing")))
+    };
+    let strings = |key: &str| -> Result<Vec<String>, CliError> {
+        serde_json::from_value(field(key)?.clone()).map_err(|e| bad(format!("replay.{key}: {e}")))
+    };
+    let inputs: report::ReplayInputs = serde_json::from_value(field("inputs")?.clone())
+        .map_err(|e| bad(format!("replay.inputs: {e}")))?;
+    let issued: jiff::Timestamp = inputs
+        .issued
+        .parse()
+        .map_err(|e| bad(format!("replay.inputs.issued: {e}")))?;
+    let advisory_documents: BTreeSet<String> = strings("advisoryDocuments")?.into_iter().collect();
+    let funcproofs: BTreeSet<String> = strings("funcproofs")?.into_iter().collect();
+    let vulnerabilities = strings("vulnerabilities")?;
+    let hot_share = field("hotShare")?
+        .as_f64()
+        .ok_or_else(|| bad("replay.hotShare: not a number".into()))?;
+    let author = field("vex")?
+        .get("author")
+        .and_then(|a| a.as_str())
+        .ok_or_else(|| bad("replay.vex.author is missing".into()))?
+        .to_owned();
+    let policy_digest = field("vex")?
+        .get("policy")
+        .and_then(|p| p.as_str())
+        .map(str::to_owned);
+
+    let runtime = read_runtime(&args.witness, &args.profile)?;
+    let mut priors = read_priors(&args.vex)?;
+    let named_runtime: BTreeSet<String> = inputs
+        .witnesses
+        .iter()
+        .chain(&inputs.profiles)
+        .cloned()
+        .collect();
+    let tiles = source.tiles();
+    let assessed = match assess_image(
+        &Asked {
+            image: &source.image,
+            insecure: args.insecure,
+            key: &source.keys,
+            trusted_root: source.trusted_root.as_deref(),
+            replay: false,
+            advisories: &source.advisories,
+            vuln: &vulnerabilities,
+            issued: Some(issued),
+            quiet: true,
+            attached_only: Some(&named_runtime),
+            advisory_documents: Some(&advisory_documents),
+            tiles: tiles.as_deref(),
+        },
+        runtime,
+        stella_policy::runtime::Policy {
+            zero_valid_for: inputs.zero_valid_for,
+            sampled_affects: inputs.sampled_affects,
+            hot_share,
+        },
+        &source.home,
+    ) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Ok(Outcome::Failed),
+        Err(e) if e.code == crate::exit::FAILED => return fail(format!("{:#}", e.error)),
+        Err(e) => return Err(e),
+    };
+    let Assessed {
+        examined,
+        mut assessment,
+        runtime,
+        advisory_documents: read_documents,
+        ..
+    } = assessed;
+    if let Err(why) = named_inputs_given(&inputs, runtime.as_ref(), &priors, &examined) {
+        return fail(why);
+    }
+    let verified: BTreeSet<String> = examined.proven.iter().map(|p| p.digest.clone()).collect();
+    if let Some(missing) = funcproofs.difference(&verified).next() {
+        return fail(format!(
+            "the assessment rests on the FuncProof {missing}, which {} does not carry verified",
+            source.image
+        ));
+    }
+    if let Some(extra) = verified.difference(&funcproofs).next() {
+        return fail(format!(
+            "{} carries the verified FuncProof {extra}, which the assessment did not rest on",
+            source.image
+        ));
+    }
+    let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
+    if sbom.as_deref() != record.get("sbom").and_then(|s| s.as_str()) {
+        return fail(format!(
+            "the assessment was made on SBOM {}, {} holds {}",
+            record.get("sbom").and_then(|s| s.as_str()).unwrap_or("?"),
+            source.image,
+            sbom.as_deref().unwrap_or("none that verifies")
+        ));
+    }
+    let inputs = report::ReplayInputs {
+        advisory_documents: read_documents
+            .into_iter()
+            .map(|(label, d)| (label, d.digest))
+            .collect(),
+        ..inputs
+    };
+    micro_witnesses(&mut assessment, &inputs)?;
+    let assessment = assessment
+        .with_replay(record.clone())
+        .map_err(|e| CliError::environment(anyhow!("the replay record: {e}")))?;
+    let (bytes, evidence_id) =
+        report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
+    let expected = stella_core::jcs::to_canonical(&original)
+        .map_err(|e| bad(format!("canonical form: {e}")))?;
+    if bytes != expected {
+        let again =
+            serde_json::to_value(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
+        return fail(format!(
+            "the assessment made again differs from the original at {}",
+            first_difference(&original, &again)
+        ));
+    }
+
+    // Its VEX document, made again with the recorded author and merge policy, against the one
+    // attached that cites it.
+    let mut attached = attached_priors(&examined, &inputs.vex);
+    for prior in attached.drain(..) {
+        if !priors.iter().any(|(id, _, _)| *id == prior.0) {
+            priors.push(prior);
+        }
+    }
+    // The merge ranks the priors in the order the record lists them.
+    priors.sort_by_key(|(id, _, _)| {
+        inputs
+            .vex
+            .iter()
+            .position(|v| *v == id.to_string())
+            .unwrap_or(usize::MAX)
+    });
+    let names: BTreeMap<Digest, String> = priors
+        .iter()
+        .map(|(id, name, _)| (id.clone(), name.clone()))
+        .collect();
+    match (&policy_digest, &args.policy) {
+        (Some(recorded), Some(path)) => {
+            let given =
+                Digest::sha256(&crate::input::Input::new(path.clone()).read(MAX_POLICY_BYTES)?)
+                    .to_string();
+            if given != *recorded {
+                return fail(format!(
+                    "--policy {}: {given}, but the assessment was made under the policy file \
+                     {recorded}",
+                    path.display()
+                ));
+            }
+        }
+        (Some(recorded), None) => {
+            return fail(format!(
+                "the assessment was made under the policy file {recorded}: pass it with --policy"
+            ));
+        }
+        (None, Some(path)) => {
+            return fail(format!(
+                "--policy {}: the assessment was made without a policy file",
+                path.display()
+            ));
+        }
+        (None, None) => {}
+    }
+    let policy = crate::vex::policy(args.policy.as_deref(), &names)?;
+    let document = vex_of(&assessment, &evidence_id, &author, issued, &priors, &policy)?;
+    let vex = read::write(&document, VexFormat::OpenVex).map_err(CliError::kinded)?;
+    let vex_id = Digest::sha256(&vex);
+    let citing: Vec<&stella_evidence::verify::claims::TrustedDocument> = examined
+        .trusted
+        .iter()
+        .filter(|d| d.scope == stella_evidence::verify::Scope::Vex)
+        .filter(|d| {
+            d.bytes
+                .windows(evidence_id.hex().len())
+                .any(|w| w == evidence_id.hex().as_bytes())
+        })
+        .collect();
+    let vex_line = if citing.iter().any(|d| d.bytes == vex) {
+        format!("its VEX document is the one attached, byte for byte ({vex_id})")
+    } else if let Some(other) = citing.first() {
+        let theirs: serde_json::Value = serde_json::from_slice(&other.bytes).unwrap_or_default();
+        let ours: serde_json::Value = serde_json::from_slice(&vex).unwrap_or_default();
+        return fail(format!(
+            "the VEX document made again differs from the one attached ({}) at {}",
+            other.referrer,
+            first_difference(&theirs, &ours)
+        ));
+    } else {
+        format!("its VEX document made again is {vex_id} (none attached cites it)")
+    };
+    let id = Digest::sha256(&bytes);
+    let signed = match (&args.sign_key, referrer) {
+        (Some(key), Some(referrer)) => {
+            match same_envelope(
+                source,
+                args.insecure,
+                key,
+                referrer,
+                (predicate::STELLA_ASSESSMENT, &bytes),
+                &examined,
+            )? {
+                Ok(line) => Some(line),
+                Err(why) => return fail(why),
+            }
+        }
+        (Some(_), None) => {
+            return Err(CliError::input(anyhow!(
+                "--sign-key compares the envelope attached to the image: give the replay token, \
+                 not a file"
+            )));
+        }
+        (None, _) => None,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "replayed": true,
+                "assessment": id.to_string(),
+                "vex": vex_id.to_string(),
+                "token": token,
+                "envelope": signed,
+            })
+        );
+    }
+    eprintln!(
+        "{name}: replayed the assessment of {} ({} verdicts): the same bytes ({id}); {vex_line}",
+        source.image,
+        assessment.verdicts.len()
+    );
+    if let Some(line) = signed {
+        eprintln!("{name}: {line}");
+    }
+    Ok(Outcome::Success)
+}
+
 /// Signs the micro-witness made again (`bytes`) as `stella assess --attach` does, with the key
 /// at `key`, and compares the envelope with each trusted bundle attached to `referrer`: `Ok`
 /// (what matched) when one carries the same envelope byte for byte and a log entry whose body
@@ -821,7 +1220,7 @@ fn same_envelope(
     insecure: bool,
     key: &Path,
     referrer: &str,
-    bytes: &[u8],
+    (predicate_type, bytes): (&str, &[u8]),
     examined: &stella_evidence::verify::Examined,
 ) -> Result<Result<String, String>, CliError> {
     let signer = crate::attest::load_private_key(key)?;
@@ -865,14 +1264,20 @@ fn same_envelope(
             .iter()
             .map(|s| s.digest.get("sha256").map(|h| format!("sha256:{h}")))
             .collect();
-        if digests != [Some(image.clone()), sbom.clone()] {
+        // A micro-witness is about the image and the SBOM; an assessment about the image.
+        let expected = if predicate_type == predicate::STELLA_MICRO_WITNESS {
+            vec![Some(image.clone()), sbom.clone()]
+        } else {
+            vec![Some(image.clone())]
+        };
+        if digests != expected {
             reasons.push(format!(
-                "{digest}: its subjects are not the image and the SBOM verified now"
+                "{digest}: its subjects are not the image (and SBOM) verified now"
             ));
             continue;
         }
         let subjects = statement.subject.clone();
-        let again = Statement::new(subjects, predicate::STELLA_MICRO_WITNESS, predicate.clone())
+        let again = Statement::new(subjects, predicate_type, predicate.clone())
             .map_err(|e| CliError::environment(anyhow!("the Statement: {e}")))?;
         let envelope = stella_attest::dsse::Envelope::sign_statement(&again, &[&signer])
             .map_err(|e| CliError::environment(anyhow!("signing: {e}")))?;

@@ -3,7 +3,7 @@
 //! Export copies the image (its manifests and config; its layers with `--with-binaries`) and
 //! every referrer, recursively, into an OCI layout, adds the embedded log's checkpoint and the
 //! hash tiles that prove each packed log entry's checkpoint consistent with it, the trusted
-//! root and the public keys, the advisory documents the packed micro-witnesses name by digest
+//! root and the public keys, the advisory documents the packed verdicts name by digest
 //! (so that `stella replay TOKEN --from PACK` needs nothing else), and writes them as one pack
 //! (`stella_evidence::pack`).
 //!
@@ -161,8 +161,8 @@ fn entry_sizes<'a>(blobs: impl Iterator<Item = &'a [u8]>) -> BTreeSet<u64> {
     sizes
 }
 
-/// The advisory documents that the micro-witnesses among `members` name by digest
-/// (`replay.advisoryDocuments`), read from `sources` (default: the advisory database), as
+/// The advisory documents that the micro-witnesses and assessments among `members` name by
+/// digest (`replay.advisoryDocuments`), read from `sources` (default: the advisory database), as
 /// members. Refused when one cannot be found: the pack would not replay its verdicts.
 fn advisories_named(
     members: &[Member],
@@ -205,8 +205,8 @@ fn advisories_named(
         crate::assess::load_advisories(sources, &BTreeSet::new(), &ids, Some(&digests), home)
             .map_err(|e| {
                 e.context(
-                    "the packed micro-witnesses name advisory documents by digest, and each must \
-                   be packed for their verdicts to replay (--advisories)",
+                    "the packed micro-witnesses and assessments name advisory documents by \
+                   digest, and each must be packed for their verdicts to replay (--advisories)",
                 )
             })?;
     let mut out: Vec<Member> = documents
@@ -329,8 +329,8 @@ fn export(
         });
     }
 
-    // The advisory documents the packed micro-witnesses rest on, so that their verdicts
-    // replay from the pack alone.
+    // The advisory documents the packed micro-witnesses and assessments rest on, so that their
+    // verdicts replay from the pack alone.
     let advisories = advisories_named(&members, advisory_sources, home)?;
     let advisory_count = advisories.len();
     members.extend(advisories);

@@ -1215,9 +1215,10 @@ Examples:
         /// forked or rolled back since is refused here.
         #[arg(long, value_name = "CHECKPOINT")]
         since: Option<PathBuf>,
-        /// Where the advisory documents the packed micro-witnesses name are read from, as
-        /// `stella assess --advisories` (default: the advisory database). Each is packed, so
-        /// their verdicts replay from the pack (`stella replay TOKEN --from PACK`).
+        /// Where the advisory documents the packed assessments and micro-witnesses name are
+        /// read from, as `stella assess --advisories` (default: the advisory database). Each is
+        /// packed, so their verdicts replay from the pack (`stella replay TOKEN --from PACK`);
+        /// one that cannot be found stops the export.
         #[arg(long, value_name = "DB|PATH")]
         advisories: Vec<String>,
         /// Allow plain HTTP to registries that are not on the loopback interface.
@@ -1301,6 +1302,10 @@ pub struct ReplayArgs {
     /// The prior VEX documents the verdict names (repeatable).
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
+    /// The policy file the assessment was made under (`stella assess --policy`), when its
+    /// replay record names one (by digest).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// A public key whose signatures on the image's evidence are trusted (repeatable).
     /// Default: $STELLA_HOME/keys/stella.pub.
     #[arg(long, value_name = "PUB")]

@@ -406,6 +406,63 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         stderr.contains("the same DSSE envelope") && stderr.contains("not a new one"),
         "{stderr}"
     );
+    // The assessment behind the VEX verdicts, by its token: the same bytes, its VEX document
+    // made again is the one attached, and so is its envelope.
+    let assessment_token = report["replayToken"]
+        .as_str()
+        .expect("the assessment's replay token")
+        .to_owned();
+    let replay_assessment = |home: &Path, extra: &[&std::ffi::OsStr]| {
+        let out = stella(home)
+            .args(["replay", &assessment_token])
+            .args(extra)
+            .arg("--witness")
+            .arg(&hot)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let rustsec = fixtures().join("advisories/rustsec-db");
+    let key = home.join("keys/stella.key");
+    let (code, stderr) = replay_assessment(
+        &home,
+        &[
+            "--image".as_ref(),
+            image.as_ref(),
+            "--advisories".as_ref(),
+            rustsec.as_os_str(),
+            "--sign-key".as_ref(),
+            key.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("replayed the assessment")
+            && stderr.contains("is the one attached, byte for byte")
+            && stderr.contains("the same DSSE envelope"),
+        "{stderr}"
+    );
+    // Without the witness report its runtime verdicts rest on, it is not replayed.
+    let short = stella(&home)
+        .args([
+            "replay",
+            &assessment_token,
+            "--image",
+            &image,
+            "--advisories",
+        ])
+        .arg(&rustsec)
+        .output()
+        .expect("runs");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("which was not given"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
     let unknown = format!("sha256:{}", "0".repeat(64));
     let none = stella(&home)
         .args(["replay", &unknown, "--image", &image])
@@ -483,6 +540,12 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
     let stderr = String::from_utf8_lossy(&from_pack.stderr);
     assert_eq!(from_pack.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("the same bytes"), "{stderr}");
+    let (code, stderr) = replay_assessment(&empty, &["--from".as_ref(), pack.as_os_str()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("is the one attached, byte for byte"),
+        "{stderr}"
+    );
 
     // A vendor said not_affected for this binary and this crate, later than our statement;
     // what ran outranks it, and the output keeps both provenances.

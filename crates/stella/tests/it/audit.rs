@@ -377,6 +377,8 @@ fn the_evidence_a_signed_verdict_cites_is_checked_in_the_pack() {
             "-o",
         ])
         .arg(&pack)
+        .arg("--advisories")
+        .arg(&advisories)
         .output()
         .expect("runs");
     assert!(
