@@ -272,14 +272,14 @@ fn export(
 
 /// One check of what a signed claim cites.
 #[derive(Debug, serde::Serialize)]
-struct Citation {
+pub(crate) struct Citation {
     /// What was checked (the claim and the verdict or statement).
-    claim: String,
+    pub claim: String,
     /// `ok`, `expired` (a "never executed" past its validity: reported, not a failure) or
     /// `failed`.
-    status: &'static str,
+    pub status: &'static str,
     /// Why.
-    detail: String,
+    pub detail: String,
 }
 
 /// The canonical id of a JSON document's bytes.
@@ -294,7 +294,10 @@ fn canonical_id(bytes: &[u8]) -> Option<String> {
 /// that indeed lacks every function it says is absent (searched again by the advisory rules); an
 /// `affected` verdict resting on execution cites a signed micro-witness that counts calls; a
 /// "never executed" verdict past its validity is reported expired.
-fn citations(examined: &stella_evidence::verify::Examined, now: jiff::Timestamp) -> Vec<Citation> {
+pub(crate) fn citations(
+    examined: &stella_evidence::verify::Examined,
+    now: jiff::Timestamp,
+) -> Vec<Citation> {
     use stella_evidence::verify::Scope;
     let mut out = Vec::new();
     let ids = |scope: Scope| -> BTreeMap<String, &[u8]> {
@@ -462,36 +465,72 @@ fn unpack(pack: &pack::Pack, dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn verify(
+/// How a pack is opened and verified (`stella audit verify`'s flags).
+pub(crate) struct PackTrust<'a> {
+    /// Public keys that pin trust instead of the packed ones.
+    pub keys: &'a [PathBuf],
+    /// A trusted root that pins trust instead of the packed one.
+    pub trusted_root: Option<&'a Path>,
+    /// Replay FuncProofs against this root filesystem instead of the packed layers.
+    pub rootfs: Option<&'a Path>,
+    /// Check signatures, records and log proofs only.
+    pub signatures_only: bool,
+    /// Largest pack read.
+    pub max_size: u64,
+    /// No progress bars (machine output on stdout).
+    pub quiet: bool,
+}
+
+/// A pack read, unpacked into a temporary directory (removed when this is dropped) and
+/// examined there with a fresh home, as `stella audit verify` does.
+pub(crate) struct OpenedPack {
+    /// The unpacked members and the fresh home.
+    work: tempfile::TempDir,
+    /// The pack as read (members checked against the manifest).
+    pub pack: pack::Pack,
+    /// The unpacked layout, keys and trust opened.
+    pub opened: Opened,
+    /// What the replay found.
+    pub examined: stella_evidence::verify::Examined,
+    /// Every signed claim's citations checked against what the pack proves.
+    pub cited: Vec<Citation>,
+    /// Where the trusted keys came from (`--key` or the pack).
+    pub key_source: &'static str,
+    /// Where the trusted root came from.
+    pub root_source: &'static str,
+    /// The kind of replay: FuncProofs recomputed, or signatures only.
+    pub replayed: bool,
+}
+
+impl OpenedPack {
+    /// The fresh home the pack was examined with.
+    pub(crate) fn home(&self) -> PathBuf {
+        self.work.path().join("home")
+    }
+
+    /// Whether everything holds: the replay and every citation.
+    pub(crate) fn verified(&self) -> bool {
+        self.examined.verified() && self.cited.iter().all(|c| c.status != "failed")
+    }
+}
+
+/// Reads, unpacks and examines the pack at `path`. `Ok(Err(why))` when the pack is refused
+/// before it can be examined (a bad member, no trust, nothing to replay against).
+pub(crate) fn open_verified(
     path: &Path,
-    keys: &[PathBuf],
-    trusted_root: Option<&Path>,
-    rootfs: Option<&Path>,
-    signatures_only: bool,
-    max_size: u64,
-    json: bool,
-) -> Result<Outcome, CliError> {
+    trust: &PackTrust<'_>,
+) -> Result<Result<OpenedPack, String>, CliError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| CliError::input(anyhow!("{name}: {e}")))?;
     let limits = pack::Limits {
-        max_bytes: max_size,
+        max_bytes: trust.max_size,
         ..Default::default()
-    };
-    let refused = |why: String| -> Result<Outcome, CliError> {
-        if json {
-            crate::print::json(
-                &crate::print::Schema::new("audit.verify"),
-                &json!({"pack": name, "verified": false, "refused": why}),
-            )?;
-        }
-        eprintln!("{name}: not verified: {why}");
-        Ok(Outcome::Failed)
     };
     let pack = match pack::read(std::io::BufReader::new(file), &limits) {
         Ok(p) => p,
-        Err(e) => return refused(e.to_string()),
+        Err(e) => return Ok(Err(e.to_string())),
     };
-    if let Some(dir) = rootfs
+    if let Some(dir) = trust.rootfs
         && !dir.is_dir()
     {
         return Err(CliError::input(anyhow!(
@@ -513,19 +552,25 @@ fn verify(
         .filter(|m| m.role == Role::Key)
         .map(|m| unpacked.join(&m.path))
         .collect();
-    let (key_paths, key_source) = if keys.is_empty() {
+    let (key_paths, key_source) = if trust.keys.is_empty() {
         (packed_keys, "the keys in the pack")
     } else {
-        (keys.to_vec(), "--key")
+        (trust.keys.to_vec(), "--key")
     };
     if key_paths.is_empty() {
-        return refused("the pack holds no public key and none was given with --key".into());
+        return Ok(Err(
+            "the pack holds no public key and none was given with --key".into(),
+        ));
     }
     let packed_root = unpacked.join("trust/trusted_root.json");
-    let (root_path, root_source) = match trusted_root {
+    let (root_path, root_source) = match trust.trusted_root {
         Some(p) => (p.to_path_buf(), "--trusted-root"),
         None if packed_root.is_file() => (packed_root, "the trusted root in the pack"),
-        None => return refused("the pack holds no trusted root and none was given".into()),
+        None => {
+            return Ok(Err(
+                "the pack holds no trusted root and none was given".into()
+            ));
+        }
     };
 
     let reference = Reference::parse(&format!(
@@ -543,10 +588,10 @@ fn verify(
     )?
     .with_tiles(&unpacked.join("log"));
     if opened.image.root.digest.to_string() != pack.manifest.digest {
-        return refused(format!(
+        return Ok(Err(format!(
             "the packed layout's image is {}, the manifest says {}",
             opened.image.root.digest, pack.manifest.digest
-        ));
+        )));
     }
     // The packed checkpoint is what this fresh home has seen of its log, once it verifies.
     let checkpoint = unpacked.join("log/checkpoint");
@@ -557,9 +602,9 @@ fn verify(
             stella_tlog::checkpoint::Checkpoint::open(&note, &l.verifier, &l.origin).is_ok()
         });
         let Some(log) = log else {
-            return refused(format!(
+            return Ok(Err(format!(
                 "log/checkpoint: not signed by a log of {root_source}"
-            ));
+            )));
         };
         let witness = stella_tlog::witness::Witness::new(&home.join("witness"));
         let remembered = witness.path(&log.log_id);
@@ -568,7 +613,7 @@ fn verify(
         }
         std::fs::write(&remembered, note.as_bytes()).map_err(environment)?;
     }
-    let replay = match (rootfs, pack.manifest.binaries, signatures_only) {
+    let replay = match (trust.rootfs, pack.manifest.binaries, trust.signatures_only) {
         (_, _, true) => Replay::SignaturesOnly,
         (Some(dir), _, false) => Replay::Full {
             rootfs: Some(dir),
@@ -579,15 +624,15 @@ fn verify(
             jobs: None,
         },
         (None, false, false) => {
-            return refused(
+            return Ok(Err(
                 "its FuncProofs cannot be replayed: the pack holds no binaries (export with \
                  --with-binaries) and no --rootfs was given; --signatures-only checks the \
                  signatures alone"
                     .into(),
-            );
+            ));
         }
     };
-    let progress = crate::bars::for_terminal(json);
+    let progress = crate::bars::for_terminal(trust.quiet);
     let examined = opened.examine(
         &home,
         &pack.manifest.image,
@@ -597,7 +642,62 @@ fn verify(
     )?;
     drop(progress);
     let cited = citations(&examined, jiff::Timestamp::now());
-    let ok = examined.verified() && cited.iter().all(|c| c.status != "failed");
+    Ok(Ok(OpenedPack {
+        work,
+        pack,
+        opened,
+        examined,
+        cited,
+        key_source,
+        root_source,
+        replayed: !matches!(replay, Replay::SignaturesOnly),
+    }))
+}
+
+fn verify(
+    path: &Path,
+    keys: &[PathBuf],
+    trusted_root: Option<&Path>,
+    rootfs: Option<&Path>,
+    signatures_only: bool,
+    max_size: u64,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    let name = path.display().to_string();
+    let refused = |why: String| -> Result<Outcome, CliError> {
+        if json {
+            crate::print::json(
+                &crate::print::Schema::new("audit.verify"),
+                &json!({"pack": name, "verified": false, "refused": why}),
+            )?;
+        }
+        eprintln!("{name}: not verified: {why}");
+        Ok(Outcome::Failed)
+    };
+    let opened = match open_verified(
+        path,
+        &PackTrust {
+            keys,
+            trusted_root,
+            rootfs,
+            signatures_only,
+            max_size,
+            quiet: json,
+        },
+    )? {
+        Ok(o) => o,
+        Err(why) => return refused(why),
+    };
+    let ok = opened.verified();
+    let OpenedPack {
+        pack,
+        examined,
+        cited,
+        key_source,
+        root_source,
+        replayed,
+        ..
+    } = &opened;
     let roles: BTreeMap<String, usize> =
         pack.manifest
             .members
@@ -616,7 +716,7 @@ fn verify(
                 "verified": ok,
                 "keys": key_source,
                 "trustedRoot": root_source,
-                "replayed": !matches!(replay, Replay::SignaturesOnly),
+                "replayed": replayed,
                 "members": pack.manifest.members.len() + 1,
                 "record": examined.record,
                 "artifacts": examined.verdicts,
@@ -635,7 +735,7 @@ fn verify(
                 .map(|(r, n)| format!("{n} {r}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            if matches!(replay, Replay::SignaturesOnly) {
+            if !*replayed {
                 "; FuncProofs not replayed (--signatures-only)"
             } else {
                 ""
@@ -644,12 +744,12 @@ fn verify(
         text.push_str(&crate::verify_image::table(
             &pack.manifest.image,
             &pack.manifest.digest,
-            &examined,
+            examined,
             true,
         ));
         if !cited.is_empty() {
             text.push_str("\nCITED EVIDENCE\n");
-            for c in &cited {
+            for c in cited {
                 text.push_str(&format!(
                     "{:<8} {}: {}\n",
                     c.status.to_uppercase(),
