@@ -1678,7 +1678,10 @@ marked (class stella-vulnerable, red, with a title); without profiles, the secti
 
 The file needs no network to view (no external styles, scripts or fonts). Every name is escaped \
 (names come from binaries). The same evidence gives the same bytes: rows are sorted and no \
-clock is read. --json prints the same model as JSON on stdout instead.
+clock is read. A report made from a pack equals, byte for byte, the one made with the --image \
+it was exported from (the pack names the image as export was given it), as long as the log has \
+not grown since: the checkpoint shown is the newest one the verification proved. --json prints \
+the same model as JSON on stdout (the flame graph's facts, not its SVG).
 
 Examples:
   stella report --image oci-layout:.stella/oci:app -o app.report.html
@@ -1714,6 +1717,9 @@ pub struct ReportArgs {
     /// exported without its binaries).
     #[arg(long, conflicts_with = "rootfs")]
     pub signatures_only: bool,
+    /// Largest pack read (bytes, or with K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_size)]
+    pub max_size: usize,
     /// Allow plain HTTP to registries that are not on the loopback interface.
     #[arg(long)]
     pub insecure: bool,

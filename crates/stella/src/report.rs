@@ -31,8 +31,6 @@ use crate::exit::{CliError, Outcome};
 use crate::output::write_atomically;
 use crate::verify_image::{Opened, trusted_keys};
 
-/// Largest pack read by `--pack` (as `stella audit verify`'s default).
-const MAX_PACK_BYTES: u64 = 16 << 30;
 /// Most reasons named when the evidence does not verify.
 const MAX_REASONS: usize = 10;
 /// Width of the flame graph, in pixels: fixed, so the SVG does not depend on the viewer.
@@ -195,7 +193,7 @@ fn from_pack(path: &Path, args: &ReportArgs) -> Result<Result<Verified, String>,
             trusted_root: args.trusted_root.as_deref(),
             rootfs: args.rootfs.as_deref(),
             signatures_only: args.signatures_only,
-            max_size: MAX_PACK_BYTES,
+            max_size: args.max_size as u64,
             quiet: args.json,
         },
     )? {
@@ -1215,4 +1213,36 @@ fn finding_row(f: &Finding) -> String {
         opt(f.component.as_deref()),
         list(&f.superseded)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{esc, frame_name, superseded_in};
+
+    #[test]
+    fn markup_is_escaped_in_text_and_attributes() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn a_frame_name_keeps_no_separator_or_control_character() {
+        assert_eq!(frame_name("a;b\tc\nd"), "a b c d");
+        assert_eq!(frame_name("<script>"), "<script>");
+    }
+
+    #[test]
+    fn each_superseded_claim_is_one_line() {
+        let notes = "Observed running. Supersedes vendor's not_affected of 2026-01-01T00:00:00Z \
+                     (document sha256:a, statement 0, openvex), by runtime. Supersedes x's \
+                     affected of 2025-01-01T00:00:00Z (document sha256:b, statement 1, csaf), by \
+                     priority.";
+        let lines = superseded_in(notes);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("Supersedes vendor's") && lines[0].ends_with("runtime."));
+        assert!(lines[1].starts_with("Supersedes x's") && lines[1].ends_with("priority."));
+        assert!(superseded_in("no claim").is_empty());
+    }
 }

@@ -120,6 +120,17 @@ fn the_report_shows_verified_evidence_the_same_from_image_and_pack_and_renders_i
     let image = crate::assess::scan(&home, &root);
     let advisories = crate::assess::zlib_advisory(work.path(), "TEST-ZLIB-3", &["CVE-2099-0003"]);
 
+    // Before any runtime evidence or assessment: the report says so.
+    let bare = work.path().join("bare.html");
+    let (code, _, err) = report(
+        &home,
+        &[os("--image"), os(&image), os("-o"), bare.as_os_str()],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let bare = std::fs::read_to_string(&bare).expect("report");
+    assert!(bare.contains("No runtime profile was recorded"), "{bare}");
+    assert!(bare.contains("Findings (0)"), "{bare}");
+
     // The image's own program, run under a name that is markup (the same bytes: its BuildID).
     let hostile = work.path().join(HOSTILE);
     std::fs::copy(root.join("usr/bin/headers-loop"), &hostile).expect("copy");
