@@ -1667,14 +1667,19 @@ ignored, never shown.
 
 Content, all from the verified documents (VEX, assessments, micro-witnesses, witness reports and \
 runtime profiles attached to the image):
-  the image      reference, digest, the SBOM's canonical_id, the record, the log checkpoint
-  findings       one row per (vulnerability, binary, component): the VEX status and \
-justification, the FuncProof and whether each vulnerable function is present, the \
-micro-witness's counts and window, the VEX document's author and time, superseded claims
-  runtime flips  the human line of every verdict execution decided (as `stella assess` prints)
-  flame graph    the signed profiles' stacks (inferno's SVG), frames of vulnerable functions \
-marked (class stella-vulnerable, red, with a title); without profiles, the section says so
-  legend
+  the image      reference, digest, the SBOM's canonical_id, the record, its log entries
+                 and the log checkpoint
+  findings       one row per (vulnerability, binary, component): the VEX status and
+                 justification; the FuncProof and whether each vulnerable function is in it;
+                 the micro-witness's counts, method and window; the VEX document, its author
+                 and time; the claims it superseded
+  runtime flips  the human line of every verdict execution decided (as `stella assess`
+                 prints it)
+  flame graph    the signed profiles' stacks (inferno's SVG), the frames of vulnerable
+                 functions marked (class stella-vulnerable, red, with a title); without a
+                 profile, the section says that none was recorded
+  documents      every signed document the report rests on: kind, referrer, SHA-256
+  legend         what the colours and columns mean
 
 The file needs no network to view (no external styles, scripts or fonts). Every name is escaped \
 (names come from binaries). The same evidence gives the same bytes: rows are sorted and no \

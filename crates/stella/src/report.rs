@@ -1012,6 +1012,26 @@ fn html(r: &Report) -> Result<String, CliError> {
     row(&mut h, "Artifacts verified", i.verified.to_string());
     h.push_str("</table>\n");
 
+    // The signed documents the rest rests on.
+    h.push_str(&format!(
+        "<h2 id=\"documents\">Signed documents ({})</h2>\n",
+        r.documents.len()
+    ));
+    if r.documents.is_empty() {
+        h.push_str("<p>No VEX, assessment or runtime evidence is attached to the image.</p>\n");
+    } else {
+        h.push_str("<table class=\"documents\">\n<tr><th>Kind</th><th>Referrer</th><th>SHA-256</th></tr>\n");
+        for d in &r.documents {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
+                esc(d.kind),
+                esc(&d.referrer),
+                esc(&d.sha256)
+            ));
+        }
+        h.push_str("</table>\n");
+    }
+
     // Findings.
     h.push_str(&format!(
         "<h2 id=\"findings\">Findings ({})</h2>\n",

@@ -283,7 +283,10 @@ fn the_report_shows_verified_evidence_the_same_from_image_and_pack_and_renders_i
         ],
     );
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("no report written"), "{err}");
+    assert!(
+        err.contains("no report written: the pack is refused"),
+        "{err}"
+    );
     assert!(!refused.exists());
     let other = work.path().join("other");
     run_ok(
@@ -304,7 +307,10 @@ fn the_report_shows_verified_evidence_the_same_from_image_and_pack_and_renders_i
         ]);
         let (code, _, err) = report(&home, &args);
         assert_eq!(code, Some(1), "{args:?}: {err}");
-        assert!(err.contains("no report written"), "{err}");
+        assert!(
+            err.contains("no report written: the evidence does not verify"),
+            "{err}"
+        );
         assert!(!refused.exists());
     }
 
