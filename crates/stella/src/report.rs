@@ -761,6 +761,13 @@ fn frame_name(name: &str) -> String {
         .to_owned()
 }
 
+/// A frame's name in inferno's input: [`frame_name`] with its spaces as no-break spaces, which
+/// look the same. Inferno reads a line's last space-separated numbers as its counts (two of
+/// them make a differential graph), so a leaf named `f 12` would change the graph.
+fn flame_label(name: &str) -> String {
+    frame_name(name).replace(' ', "\u{a0}")
+}
+
 /// The flame graph of the signed runtime profiles; `None` when there is none. Frames of the
 /// image's binaries are named with its verified symbol tables, as `stella assess` names them;
 /// frames of vulnerable functions (`vulnerable`: by BuildID and binary path) are marked.
@@ -821,7 +828,7 @@ fn flame(
     let mut marked: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut samples = 0u64;
     for stack in profiles.iter().flat_map(|(_, p)| &p.stacks) {
-        let mut segments = vec![frame_name(&match (&stack.comm, stack.pid) {
+        let mut segments = vec![flame_label(&match (&stack.comm, stack.pid) {
             (Some(comm), _) => comm.clone(),
             (None, Some(pid)) => format!("[pid {pid}]"),
             (None, None) => "[unknown process]".to_owned(),
@@ -842,8 +849,8 @@ fn flame(
                 })
                 .unwrap_or_else(|| "unknown binary".to_owned());
             let name = match &frame.symbol {
-                Some(s) => frame_name(s.display_name()),
-                None => frame_name(&format!("[unknown in {binary}]")),
+                Some(s) => flame_label(s.display_name()),
+                None => flame_label(&format!("[unknown in {binary}]")),
             };
             if let (Some(b), Some(s)) = (build_id, &frame.symbol) {
                 let hit = vulnerable.iter().find(|((id, _), names)| {
@@ -866,7 +873,8 @@ fn flame(
         attrs.push_str(&format!(
             "{name}\tclass={VULNERABLE_CLASS}\ttitle={}\n",
             frame_name(&format!(
-                "VULNERABLE function {name} (in {})",
+                "VULNERABLE function {} (in {})",
+                name.replace('\u{a0}', " "),
                 binaries.join(", ")
             ))
         ));
@@ -897,7 +905,10 @@ fn flame(
         profiles: profiles.into_iter().map(|(d, _)| d).collect(),
         samples,
         stacks: lines.len(),
-        marked: marked.into_keys().collect(),
+        marked: marked
+            .into_keys()
+            .map(|m| m.replace('\u{a0}', " "))
+            .collect(),
         svg,
     }))
 }
@@ -1237,7 +1248,7 @@ fn finding_row(f: &Finding) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{esc, frame_name, superseded_in};
+    use super::{esc, flame_label, frame_name, superseded_in};
 
     #[test]
     fn markup_is_escaped_in_text_and_attributes() {
@@ -1251,6 +1262,22 @@ mod tests {
     fn a_frame_name_keeps_no_separator_or_control_character() {
         assert_eq!(frame_name("a;b\tc\nd"), "a b c d");
         assert_eq!(frame_name("<script>"), "<script>");
+    }
+
+    #[test]
+    fn a_leaf_named_like_a_count_stays_a_name() {
+        let leaf = flame_label("f 12");
+        let mut options = inferno::flamegraph::Options::default();
+        let mut svg = Vec::new();
+        inferno::flamegraph::from_lines(
+            &mut options,
+            [format!("main;{leaf} 30").as_str()],
+            &mut svg,
+        )
+        .expect("renders");
+        let svg = String::from_utf8(svg).expect("UTF-8");
+        // A frame named `f 12` with 30 samples, not a frame `f` differing from 12 to 30.
+        assert!(svg.contains(&format!("{leaf} (30 samples")), "{svg}");
     }
 
     #[test]
