@@ -2001,11 +2001,7 @@ fn summary(image: &str, a: &assess::Assessment, document: &VexDocument) {
         .iter()
         .filter(|v| v.runtime.as_ref().is_some_and(|r| r.outcome == "executed"))
     {
-        let line = v
-            .note
-            .split_once("VEX → affected.")
-            .map_or(v.note.as_str(), |(head, _)| head);
-        eprintln!("  {line}VEX → affected.");
+        eprintln!("  {}", flip_line(&v.note));
     }
     if !a.hot.is_empty() {
         eprintln!("hot vulnerable symbols:");
@@ -2022,6 +2018,15 @@ fn summary(image: &str, a: &assess::Assessment, document: &VexDocument) {
             );
         }
     }
+}
+
+/// The human line of a runtime flip: the verdict's note up to its `VEX → affected.`, what
+/// `stella assess` prints and `stella report` shows for every verdict execution decided.
+pub(crate) fn flip_line(note: &str) -> String {
+    let line = note
+        .split_once("VEX → affected.")
+        .map_or(note, |(head, _)| head);
+    format!("{line}VEX → affected.")
 }
 
 /// The words that open the record of a superseded claim in a statement's status notes.

@@ -434,14 +434,14 @@ fn export(
 
 /// One check of what a signed claim cites.
 #[derive(Debug, serde::Serialize)]
-struct Citation {
+pub(crate) struct Citation {
     /// What was checked (the claim and the verdict or statement).
-    claim: String,
+    pub claim: String,
     /// `ok`, `expired` (a "never executed" past its validity: reported, not a failure) or
     /// `failed`.
-    status: &'static str,
+    pub status: &'static str,
     /// Why.
-    detail: String,
+    pub detail: String,
 }
 
 /// The canonical id of a JSON document's bytes.
@@ -456,7 +456,10 @@ fn canonical_id(bytes: &[u8]) -> Option<String> {
 /// that indeed lacks every function it says is absent (searched again by the advisory rules); an
 /// `affected` verdict resting on execution cites a signed micro-witness that counts calls; a
 /// "never executed" verdict past its validity is reported expired.
-fn citations(examined: &stella_evidence::verify::Examined, now: jiff::Timestamp) -> Vec<Citation> {
+pub(crate) fn citations(
+    examined: &stella_evidence::verify::Examined,
+    now: jiff::Timestamp,
+) -> Vec<Citation> {
     use stella_evidence::verify::Scope;
     let mut out = Vec::new();
     let ids = |scope: Scope| -> BTreeMap<String, &[u8]> {
@@ -828,6 +831,109 @@ pub(crate) fn open_pack(
     Ok(Ok(unpacked))
 }
 
+/// How a pack is opened and verified (`stella audit verify`'s flags).
+pub(crate) struct PackTrust<'a> {
+    /// Public keys that pin trust instead of the packed ones.
+    pub keys: &'a [PathBuf],
+    /// A trusted root that pins trust instead of the packed one.
+    pub trusted_root: Option<&'a Path>,
+    /// Replay FuncProofs against this root filesystem instead of the packed layers.
+    pub rootfs: Option<&'a Path>,
+    /// Check signatures, records and log proofs only.
+    pub signatures_only: bool,
+    /// Largest pack read.
+    pub max_size: u64,
+    /// No progress bars (machine output on stdout).
+    pub quiet: bool,
+}
+
+/// A pack opened ([`open_pack`]) and examined there, as `stella audit verify` does.
+pub(crate) struct OpenedPack {
+    /// The pack, unpacked, with its fresh home and the trust it is verified with.
+    pub pack: Unpacked,
+    /// The unpacked layout, keys and trust opened.
+    pub opened: Opened,
+    /// What the replay found.
+    pub examined: stella_evidence::verify::Examined,
+    /// Every signed claim's citations checked against what the pack proves.
+    pub cited: Vec<Citation>,
+    /// Whether FuncProofs were recomputed (not signatures only).
+    pub replayed: bool,
+}
+
+impl OpenedPack {
+    /// The fresh home the pack was examined with.
+    pub(crate) fn home(&self) -> PathBuf {
+        self.pack.home.clone()
+    }
+
+    /// Whether everything holds: the replay and every citation.
+    pub(crate) fn verified(&self) -> bool {
+        self.examined.verified() && self.cited.iter().all(|c| c.status != "failed")
+    }
+}
+
+/// Reads, unpacks and examines the pack at `path`. `Ok(Err(why))` when the pack is refused
+/// before it can be examined (a bad member, no trust, nothing to replay against).
+pub(crate) fn open_verified(
+    path: &Path,
+    trust: &PackTrust<'_>,
+) -> Result<Result<OpenedPack, String>, CliError> {
+    if let Some(dir) = trust.rootfs
+        && !dir.is_dir()
+    {
+        return Err(CliError::input(anyhow!(
+            "--rootfs {}: not a directory",
+            dir.display()
+        )));
+    }
+    let unpacked = match open_pack(path, trust.keys, trust.trusted_root, trust.max_size)? {
+        Ok(u) => u,
+        Err(why) => return Ok(Err(why)),
+    };
+    let opened = unpacked.opened()?;
+    let replay = match (
+        trust.rootfs,
+        unpacked.manifest.binaries,
+        trust.signatures_only,
+    ) {
+        (_, _, true) => Replay::SignaturesOnly,
+        (Some(dir), _, false) => Replay::Full {
+            rootfs: Some(dir),
+            jobs: None,
+        },
+        (None, true, false) => Replay::Full {
+            rootfs: None,
+            jobs: None,
+        },
+        (None, false, false) => {
+            return Ok(Err(
+                "its FuncProofs cannot be replayed: the pack holds no binaries (export with \
+                 --with-binaries) and no --rootfs was given; --signatures-only checks the \
+                 signatures alone"
+                    .into(),
+            ));
+        }
+    };
+    let progress = crate::bars::for_terminal(trust.quiet);
+    let examined = opened.examine(
+        &unpacked.home,
+        &unpacked.manifest.image,
+        None,
+        &replay,
+        progress.as_ref(),
+    )?;
+    drop(progress);
+    let cited = citations(&examined, jiff::Timestamp::now());
+    Ok(Ok(OpenedPack {
+        pack: unpacked,
+        opened,
+        examined,
+        cited,
+        replayed: !matches!(replay, Replay::SignaturesOnly),
+    }))
+}
+
 fn verify(
     path: &Path,
     keys: &[PathBuf],
@@ -848,46 +954,29 @@ fn verify(
         eprintln!("{name}: not verified: {why}");
         Ok(Outcome::Failed)
     };
-    if let Some(dir) = rootfs
-        && !dir.is_dir()
-    {
-        return Err(CliError::input(anyhow!(
-            "--rootfs {}: not a directory",
-            dir.display()
-        )));
-    }
-    let unpacked = match open_pack(path, keys, trusted_root, max_size)? {
-        Ok(u) => u,
+    let opened = match open_verified(
+        path,
+        &PackTrust {
+            keys,
+            trusted_root,
+            rootfs,
+            signatures_only,
+            max_size,
+            quiet: json,
+        },
+    )? {
+        Ok(o) => o,
         Err(why) => return refused(why),
     };
-    let (key_source, root_source) = (unpacked.key_source, unpacked.root_source);
-    let opened = unpacked.opened()?;
-    let home = &unpacked.home;
-    let pack = &unpacked;
-    let replay = match (rootfs, pack.manifest.binaries, signatures_only) {
-        (_, _, true) => Replay::SignaturesOnly,
-        (Some(dir), _, false) => Replay::Full {
-            rootfs: Some(dir),
-            jobs: None,
-        },
-        (None, true, false) => Replay::Full {
-            rootfs: None,
-            jobs: None,
-        },
-        (None, false, false) => {
-            return refused(
-                "its FuncProofs cannot be replayed: the pack holds no binaries (export with \
-                 --with-binaries) and no --rootfs was given; --signatures-only checks the \
-                 signatures alone"
-                    .into(),
-            );
-        }
-    };
-    let progress = crate::bars::for_terminal(json);
-    let examined = opened.examine(home, &pack.manifest.image, None, &replay, progress.as_ref())?;
-    drop(progress);
-    let cited = citations(&examined, jiff::Timestamp::now());
-    let ok = examined.verified() && cited.iter().all(|c| c.status != "failed");
+    let ok = opened.verified();
+    let OpenedPack {
+        pack,
+        examined,
+        cited,
+        replayed,
+        ..
+    } = &opened;
+    let (key_source, root_source) = (pack.key_source, pack.root_source);
     let roles: BTreeMap<String, usize> =
         pack.manifest
             .members
@@ -906,7 +995,7 @@ fn verify(
                 "verified": ok,
                 "keys": key_source,
                 "trustedRoot": root_source,
-                "replayed": !matches!(replay, Replay::SignaturesOnly),
+                "replayed": replayed,
                 "since": pack.since.map(|(old, new)| json!({"checkpoint": old, "packed": new})),
                 "members": pack.manifest.members.len() + 1,
                 "record": examined.record,
@@ -926,7 +1015,7 @@ fn verify(
                 .map(|(r, n)| format!("{n} {r}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            if matches!(replay, Replay::SignaturesOnly) {
+            if !*replayed {
                 "; FuncProofs not replayed (--signatures-only)"
             } else {
                 ""
@@ -941,12 +1030,12 @@ fn verify(
         text.push_str(&crate::verify_image::table(
             &pack.manifest.image,
             &pack.manifest.digest,
-            &examined,
+            examined,
             true,
         ));
         if !cited.is_empty() {
             text.push_str("\nCITED EVIDENCE\n");
-            for c in &cited {
+            for c in cited {
                 text.push_str(&format!(
                     "{:<8} {}: {}\n",
                     c.status.to_uppercase(),

@@ -149,6 +149,11 @@ Examples:
     /// names by digest and compare the result with it byte for byte.
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
+    /// The evidence report a person reads: one self-contained HTML file with the image, every
+    /// finding and the evidence behind it, the human line of every runtime flip and a flame
+    /// graph of the recorded stacks, from evidence that verifies only.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -1687,4 +1692,82 @@ pub enum SymbolizeFormat {
     Collapsed,
     /// `perf script` output.
     PerfScript,
+}
+
+const REPORT_HELP: &str = "\
+Trust: nothing is shown that does not verify. With --image the image's evidence is verified as \
+`stella verify --image` does (signatures by the trusted keys, log entries, the record's \
+bindings, every FuncProof replayed against the image's layers or --rootfs); with --pack the pack \
+is verified as `stella audit verify` does, offline on a fresh home. Every signed claim's \
+citations are then checked (a VEX statement's assessment is present, an absence is searched \
+again in its FuncProof, an execution is counted by its micro-witness). If anything fails, no \
+report is written and the exit code is 1, naming what failed. Documents signed by other keys are \
+ignored, never shown.
+
+Content, all from the verified documents (VEX, assessments, micro-witnesses, witness reports and \
+runtime profiles attached to the image):
+  the image      reference, digest, the SBOM's canonical_id, the record, its log entries
+                 and the log checkpoint
+  findings       one row per (vulnerability, binary, component): the VEX status and
+                 justification; the FuncProof and whether each vulnerable function is in it;
+                 the micro-witness's counts, method and window; the VEX document, its author
+                 and time; the claims it superseded
+  runtime flips  the human line of every verdict execution decided (as `stella assess`
+                 prints it)
+  flame graph    the signed profiles' stacks (inferno's SVG), the frames of vulnerable
+                 functions marked (class stella-vulnerable, red, with a title); without a
+                 profile, the section says that none was recorded
+  documents      every signed document the report rests on: kind, referrer, SHA-256
+  legend         what the colours and columns mean
+
+The file needs no network to view (no external styles, scripts or fonts). Every name is escaped \
+(names come from binaries). The same evidence gives the same bytes: rows are sorted and no \
+clock is read. A report made from a pack equals, byte for byte, the one made with the --image \
+it was exported from (the pack names the image as export was given it), as long as the log has \
+not grown since: the checkpoint shown is the newest one the verification proved. --json prints \
+the same model as JSON on stdout (the flame graph's facts, not its SVG).
+
+Examples:
+  stella report --image oci-layout:.stella/oci:app -o app.report.html
+  stella report --pack app.pack.tar --key cosign.pub -o app.report.html
+  stella report --image oci-layout:.stella/oci:app --json";
+
+/// `stella report`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["image", "pack"])))]
+pub struct ReportArgs {
+    /// The image whose verified evidence to report.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// An auditor's pack (`stella audit export`), verified offline, to report.
+    #[arg(long, value_name = "PACK.tar")]
+    pub pack: Option<PathBuf>,
+    /// Where to write the HTML report (required unless --json).
+    #[arg(short, long, value_name = "FILE", required_unless_present = "json")]
+    pub output: Option<PathBuf>,
+    /// A public key whose signatures are trusted (repeatable). Default: with --image,
+    /// $STELLA_HOME/keys/stella.pub; with --pack, the keys in the pack.
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the accepted logs. Default: with --image, the embedded
+    /// log's; with --pack, the one in the pack.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Replay the FuncProofs against this directory instead of the image's (or the pack's)
+    /// layers.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Check signatures, records and log proofs only; FuncProofs are not replayed (a pack
+    /// exported without its binaries).
+    #[arg(long, conflicts_with = "rootfs")]
+    pub signatures_only: bool,
+    /// Largest pack read (bytes, or with K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_size)]
+    pub max_size: usize,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print the report's model as JSON on stdout (and still write -o when given).
+    #[arg(long)]
+    pub json: bool,
 }

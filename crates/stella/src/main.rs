@@ -16,6 +16,7 @@ mod log;
 mod oci;
 mod output;
 mod print;
+mod report;
 mod runtime;
 mod sbom;
 mod scan;
@@ -76,6 +77,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Record(args) => runtime::record(args, &cli.global.home),
         Command::Witness(args) => runtime::witness(args, &cli.global.home),
         Command::Symbolize(args) => runtime::symbolize(args, &cli.global.home),
+        Command::Report(args) => report::run(args, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer fails, and a closed

@@ -704,7 +704,7 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
 /// `headers-loop` calls zlib's `inflateGetHeader` in a loop through the shared libz (copied
 /// into the image, byte for byte the library the process maps); `headers-stripped` does the
 /// same with a static zlib and no symbol table at all.
-fn build_zlib_loop(work: &Path, root: &Path) -> Result<(), String> {
+pub(crate) fn build_zlib_loop(work: &Path, root: &Path) -> Result<(), String> {
     let source = "#include <string.h>\n#include <zlib.h>\nint main(void) {\n  z_stream s; gz_header h;\n  \
                   memset(&s, 0, sizeof s); memset(&h, 0, sizeof h);\n  \
                   if (inflateInit2(&s, 31) != Z_OK) return 1;\n  \

@@ -19,6 +19,7 @@ mod newcomer;
 mod oci;
 mod oci_api;
 mod printing;
+mod report;
 mod runtime;
 mod sbom;
 mod scan;
