@@ -680,16 +680,233 @@ fn attached_priors(
         .collect()
 }
 
-/// `stella replay`: the verdict of a micro-witness made again from the inputs it names.
-pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
-    let name = args.target.clone();
-    let fail = |why: String| -> Result<Outcome, CliError> {
-        if args.json {
-            let doc = serde_json::json!({"replayed": false, "reason": why});
+/// A replay under way: what it is called and how its answer is printed.
+struct Replaying<'a> {
+    name: &'a str,
+    json: bool,
+}
+
+impl Replaying<'_> {
+    /// The replay's answer when the verdict is not made again: exit 1, naming why.
+    fn fail(&self, why: String) -> Result<Outcome, CliError> {
+        if self.json {
+            println!("{}", serde_json::json!({"replayed": false, "reason": why}));
+        }
+        eprintln!("{}: not replayed: {why}", self.name);
+        Ok(Outcome::Failed)
+    }
+
+    /// A document that is not what a replay reads.
+    fn bad(&self, why: impl std::fmt::Display) -> CliError {
+        CliError::input(anyhow!("{}: {why}", self.name))
+    }
+
+    /// The answer when the verdict is made again: its digest and, signed again, the envelope.
+    fn replayed(&self, fields: serde_json::Value, line: &str, signed: Option<String>) {
+        if self.json {
+            let mut doc = serde_json::json!({"replayed": true, "envelope": signed});
+            if let (Some(o), serde_json::Value::Object(more)) = (doc.as_object_mut(), fields) {
+                o.extend(more);
+            }
             println!("{doc}");
         }
-        eprintln!("{name}: not replayed: {why}");
-        Ok(Outcome::Failed)
+        eprintln!("{}: {line}", self.name);
+        if let Some(line) = signed {
+            eprintln!("{}: {line}", self.name);
+        }
+    }
+}
+
+/// A replay record, read and its token checked.
+struct Recorded<'a> {
+    record: &'a serde_json::Value,
+    token: &'a str,
+    inputs: report::ReplayInputs,
+    issued: jiff::Timestamp,
+    /// The advisory documents by digest (a micro-witness made before they were recorded names
+    /// its advisories by id only: then every advisory the sources hold can match).
+    advisory_documents: Option<BTreeSet<String>>,
+}
+
+impl<'a> Recorded<'a> {
+    /// The record of `original` (a `what`), or why it cannot be replayed: `Ok(Err(why))` when
+    /// its token is not its record's digest.
+    fn of(
+        r: &Replaying<'_>,
+        original: &'a serde_json::Value,
+        what: &str,
+    ) -> Result<Result<Self, String>, CliError> {
+        let (Some(record), Some(token)) = (
+            original.get("replay"),
+            original.get("replayToken").and_then(|t| t.as_str()),
+        ) else {
+            return Err(r.bad(format!(
+                "no `replay` record or `replayToken`: this {what} cannot be replayed"
+            )));
+        };
+        if let Err(why) = token_holds(record, token) {
+            return Ok(Err(why));
+        }
+        let inputs: report::ReplayInputs = record
+            .get("inputs")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| r.bad(format!("replay.inputs: {e}")))?
+            .ok_or_else(|| r.bad("replay.inputs is missing"))?;
+        let issued = inputs
+            .issued
+            .parse()
+            .map_err(|e| r.bad(format!("replay.inputs.issued: {e}")))?;
+        let advisory_documents = record
+            .get("advisoryDocuments")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| r.bad(format!("replay.advisoryDocuments: {e}")))?;
+        Ok(Ok(Recorded {
+            record,
+            token,
+            inputs,
+            issued,
+            advisory_documents,
+        }))
+    }
+
+    /// A list of strings of the record.
+    fn strings(&self, r: &Replaying<'_>, key: &str) -> Result<Vec<String>, CliError> {
+        let value = self
+            .record
+            .get(key)
+            .ok_or_else(|| r.bad(format!("replay.{key} is missing")))?;
+        serde_json::from_value(value.clone()).map_err(|e| r.bad(format!("replay.{key}: {e}")))
+    }
+}
+
+/// The assessment made again from a replay record.
+struct Again {
+    examined: stella_evidence::verify::Examined,
+    assessment: assess::Assessment,
+    /// The record's inputs, with the digests of the advisory documents read.
+    inputs: report::ReplayInputs,
+    /// The prior VEX given as files.
+    priors: Vec<(Digest, String, VexDocument)>,
+}
+
+/// Verifies the image's evidence and assesses it again about `vulnerabilities` from exactly
+/// the inputs `recorded` names (each must be found, and nothing else given), under its policy
+/// and time. `Ok(Err(None))` when the evidence does not verify (the reasons are printed);
+/// `Ok(Err(Some(why)))` when an input is missing, extra or not the one recorded.
+fn assess_again(
+    args: &ReplayArgs,
+    source: &Source,
+    recorded: &Recorded<'_>,
+    vulnerabilities: &[String],
+    hot_share: Option<f64>,
+) -> Result<Result<Again, Option<String>>, CliError> {
+    let inputs = &recorded.inputs;
+    let runtime = read_runtime(&args.witness, &args.profile)?;
+    let priors = read_priors(&args.vex)?;
+    let named_runtime: BTreeSet<String> = inputs
+        .witnesses
+        .iter()
+        .chain(&inputs.profiles)
+        .cloned()
+        .collect();
+    let tiles = source.tiles();
+    let defaults = stella_policy::runtime::Policy::default();
+    let assessed = match assess_image(
+        &Asked {
+            image: &source.image,
+            insecure: args.insecure,
+            key: &source.keys,
+            trusted_root: source.trusted_root.as_deref(),
+            replay: false,
+            advisories: &source.advisories,
+            vuln: vulnerabilities,
+            issued: Some(recorded.issued),
+            quiet: true,
+            attached_only: Some(&named_runtime),
+            advisory_documents: recorded.advisory_documents.as_ref(),
+            tiles: tiles.as_deref(),
+        },
+        runtime,
+        stella_policy::runtime::Policy {
+            zero_valid_for: inputs.zero_valid_for,
+            sampled_affects: inputs.sampled_affects,
+            hot_share: hot_share.unwrap_or(defaults.hot_share),
+        },
+        &source.home,
+    ) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Ok(Err(None)),
+        // An input the verdict names that cannot be found is the replay's answer, not an error
+        // of the command.
+        Err(e) if e.code == crate::exit::FAILED => return Ok(Err(Some(format!("{:#}", e.error)))),
+        Err(e) => return Err(e),
+    };
+    let Assessed {
+        examined,
+        assessment,
+        runtime,
+        advisory_documents: read_documents,
+        ..
+    } = assessed;
+    if let Err(why) = named_inputs_given(inputs, runtime.as_ref(), &priors, &examined) {
+        return Ok(Err(Some(why)));
+    }
+    let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
+    let recorded_sbom = recorded.record.get("sbom").and_then(|s| s.as_str());
+    if sbom.as_deref() != recorded_sbom {
+        return Ok(Err(Some(format!(
+            "the verdict was made on SBOM {}, {} holds {}",
+            recorded_sbom.unwrap_or("?"),
+            source.image,
+            sbom.as_deref().unwrap_or("none that verifies")
+        ))));
+    }
+    let inputs = report::ReplayInputs {
+        advisory_documents: read_documents
+            .into_iter()
+            .map(|(label, d)| (label, d.digest))
+            .collect(),
+        ..inputs.clone()
+    };
+    Ok(Ok(Again {
+        examined,
+        assessment,
+        inputs,
+        priors,
+    }))
+}
+
+/// With --sign-key (and a token, so that the attached document is known): the document made
+/// again (`bytes`, a `predicate_type`) signed again and compared with the envelope attached
+/// at `referrer` and its log entry; the line that says so, or why not.
+fn signed_again(
+    args: &ReplayArgs,
+    source: &Source,
+    referrer: Option<&str>,
+    document: (&str, &[u8]),
+    examined: &stella_evidence::verify::Examined,
+) -> Result<Result<Option<String>, String>, CliError> {
+    match (&args.sign_key, referrer) {
+        (Some(key), Some(referrer)) => {
+            Ok(same_envelope(source, args.insecure, key, referrer, document, examined)?.map(Some))
+        }
+        (Some(_), None) => Err(CliError::input(anyhow!(
+            "--sign-key compares the envelope attached to the image: give the replay token, \
+             not a file"
+        ))),
+        (None, _) => Ok(Ok(None)),
+    }
+}
+
+/// `stella replay`: a micro-witness or an assessment made again from the inputs it names.
+pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
+    let r = Replaying {
+        name: &args.target,
+        json: args.json,
     };
     // Where the image and the inputs are: a pack, or the image and the user's home.
     let source = match (&args.from, &args.image) {
@@ -701,7 +918,7 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
                 args.max_size as u64,
             )? {
                 Ok(u) => u,
-                Err(why) => return fail(format!("--from {}: {why}", pack.display())),
+                Err(why) => return r.fail(format!("--from {}: {why}", pack.display())),
             };
             let mut advisories = args.advisories.clone();
             if let Some(dir) = unpacked.advisories() {
@@ -731,152 +948,75 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
             )));
         }
     };
-    let bad = |why: String| CliError::input(anyhow!("{name}: {why}"));
 
-    // The micro-witness: a file, or the attached one with this token.
+    // The document: a file, or the attached one with this token.
     let file = PathBuf::from(&args.target);
     let (value, referrer) = if is_token(&args.target) && !file.exists() {
         match attached_with_token(&source, args.insecure, &args.target)? {
             Ok((value, referrer)) => (value, Some(referrer)),
-            Err(why) => return fail(why),
+            Err(why) => return r.fail(why),
         }
     } else {
         let input = crate::input::Input::new(file);
         let bytes = input.read(MAX_MICRO_WITNESS_BYTES)?;
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+            serde_json::from_slice(&bytes).map_err(|e| r.bad(format!("not JSON: {e}")))?;
         (value, None)
     };
     // The predicate, or an in-toto Statement carrying one.
-    let original = match value.get("predicate") {
-        Some(p)
-            if value.get("predicateType").and_then(|t| t.as_str())
-                == Some(predicate::STELLA_MICRO_WITNESS) =>
-        {
-            p.clone()
+    let predicate_type = value.get("predicateType").and_then(|t| t.as_str());
+    let original = match (value.get("predicate"), predicate_type) {
+        (Some(p), Some(predicate::STELLA_MICRO_WITNESS)) => p.clone(),
+        (Some(p), Some(predicate::STELLA_ASSESSMENT)) => {
+            return replay_assessment(&args, &r, &source, p, referrer.as_deref());
         }
-        Some(p)
-            if value.get("predicateType").and_then(|t| t.as_str())
-                == Some(predicate::STELLA_ASSESSMENT) =>
-        {
-            return replay_assessment(&args, &source, p.clone(), referrer.as_deref());
+        (Some(_), _) => return Err(r.bad("a Statement of another predicate type")),
+        (None, _) if value.get("schema").and_then(|s| s.as_str()) == Some(assess::SCHEMA) => {
+            return replay_assessment(&args, &r, &source, &value, referrer.as_deref());
         }
-        Some(_) => return Err(bad("a Statement of another predicate type".into())),
-        None if value.get("schema").and_then(|s| s.as_str()) == Some(assess::SCHEMA) => {
-            return replay_assessment(&args, &source, value, referrer.as_deref());
-        }
-        None => value,
+        (None, _) => value,
     };
-    stella_attest::predicates::validate(predicate::STELLA_MICRO_WITNESS, &original)
-        .map_err(|e| bad(format!("not a micro-witness: {e}")))?;
-    let (Some(record), Some(token)) = (
-        original.get("replay"),
-        original.get("replayToken").and_then(|t| t.as_str()),
-    ) else {
-        return Err(bad(
-            "no `replay` record or `replayToken`: this micro-witness cannot be replayed".into(),
-        ));
-    };
-    if let Err(why) = token_holds(record, token) {
-        return fail(why);
-    }
-    let inputs: report::ReplayInputs = record
-        .get("inputs")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| bad(format!("replay.inputs: {e}")))?
-        .ok_or_else(|| bad("replay.inputs is missing".into()))?;
-    let issued: jiff::Timestamp = inputs
-        .issued
-        .parse()
-        .map_err(|e| bad(format!("replay.inputs.issued: {e}")))?;
-    // The advisory documents, by digest (a micro-witness made before they were recorded
-    // names its advisories by id only: then every advisory the sources hold can match).
-    let advisory_documents: Option<BTreeSet<String>> = record
-        .get("advisoryDocuments")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| bad(format!("replay.advisoryDocuments: {e}")))?;
+    replay_micro_witness(&args, &r, &source, &original, referrer.as_deref())
+}
 
-    let runtime = read_runtime(&args.witness, &args.profile)?;
-    let priors = read_priors(&args.vex)?;
-    let vulnerability = original
-        .get("vulnerability")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("no vulnerability named".into()))?
-        .to_owned();
-    let path = original
-        .pointer("/binary/path")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("no binary path".into()))?
-        .to_owned();
-    let vuln = vec![vulnerability.clone()];
-    let named_runtime: BTreeSet<String> = inputs
-        .witnesses
-        .iter()
-        .chain(&inputs.profiles)
-        .cloned()
-        .collect();
-    let tiles = source.tiles();
-    let assessed = match assess_image(
-        &Asked {
-            image: &source.image,
-            insecure: args.insecure,
-            key: &source.keys,
-            trusted_root: source.trusted_root.as_deref(),
-            replay: false,
-            advisories: &source.advisories,
-            vuln: &vuln,
-            issued: Some(issued),
-            quiet: true,
-            attached_only: Some(&named_runtime),
-            advisory_documents: advisory_documents.as_ref(),
-            tiles: tiles.as_deref(),
-        },
-        runtime,
-        stella_policy::runtime::Policy {
-            zero_valid_for: inputs.zero_valid_for,
-            sampled_affects: inputs.sampled_affects,
-            ..Default::default()
-        },
-        &source.home,
-    ) {
-        Ok(Some(a)) => a,
-        Ok(None) => return Ok(Outcome::Failed),
-        // An input the verdict names that cannot be found is the replay's answer, not an error
-        // of the command.
-        Err(e) if e.code == crate::exit::FAILED => return fail(format!("{:#}", e.error)),
-        Err(e) => return Err(e),
+/// `stella replay` of a micro-witness: its verdict made again, compared byte for byte.
+fn replay_micro_witness(
+    args: &ReplayArgs,
+    r: &Replaying<'_>,
+    source: &Source,
+    original: &serde_json::Value,
+    referrer: Option<&str>,
+) -> Result<Outcome, CliError> {
+    stella_attest::predicates::validate(predicate::STELLA_MICRO_WITNESS, original)
+        .map_err(|e| r.bad(format!("not a micro-witness: {e}")))?;
+    let recorded = match Recorded::of(r, original, "micro-witness")? {
+        Ok(recorded) => recorded,
+        Err(why) => return r.fail(why),
     };
-    let Assessed {
+    let text = |pointer: &str, what: &str| {
+        original
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| r.bad(format!("no {what} named")))
+    };
+    let vulnerability = text("/vulnerability", "vulnerability")?;
+    let path = text("/binary/path", "binary path")?;
+    let Again {
         examined,
         mut assessment,
-        runtime,
-        advisory_documents: read_documents,
+        inputs,
         ..
-    } = assessed;
-    if let Err(why) = named_inputs_given(&inputs, runtime.as_ref(), &priors, &examined) {
-        return fail(why);
-    }
-
-    let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
-    let recorded_sbom = record.get("sbom").and_then(|s| s.as_str());
-    if sbom.as_deref() != recorded_sbom {
-        return fail(format!(
-            "the verdict was made on SBOM {}, {} holds {}",
-            recorded_sbom.unwrap_or("?"),
-            source.image,
-            sbom.as_deref().unwrap_or("none that verifies")
-        ));
-    }
-    let inputs = report::ReplayInputs {
-        advisory_documents: read_documents
-            .into_iter()
-            .map(|(label, d)| (label, d.digest))
-            .collect(),
-        ..inputs
+    } = match assess_again(
+        args,
+        source,
+        &recorded,
+        std::slice::from_ref(&vulnerability),
+        None,
+    )? {
+        Ok(again) => again,
+        Err(None) => return Ok(Outcome::Failed),
+        Err(Some(why)) => return r.fail(why),
     };
     let again = micro_witnesses(&mut assessment, &inputs)?;
     let mine = again.iter().find_map(|bytes| {
@@ -885,58 +1025,36 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
             .then_some((bytes, doc))
     });
     let Some((bytes, doc)) = mine else {
-        return fail(format!(
+        return r.fail(format!(
             "the assessment made again has no runtime verdict on {vulnerability} in {path}"
         ));
     };
-    let expected = stella_core::jcs::to_canonical(&original)
-        .map_err(|e| bad(format!("canonical form: {e}")))?;
+    let expected = stella_core::jcs::to_canonical(original)
+        .map_err(|e| r.bad(format!("canonical form: {e}")))?;
     if *bytes != expected {
-        let field = first_difference(&original, &doc);
-        return fail(format!(
-            "the verdict made again differs from the original at {field}"
+        return r.fail(format!(
+            "the verdict made again differs from the original at {}",
+            first_difference(original, &doc)
         ));
     }
     let id = Digest::sha256(bytes);
     // With the signing key: the envelope signed again is the attached one, byte for byte, and
     // the log's entry for it is the one the original's bundle carries.
-    let signed = match (&args.sign_key, &referrer) {
-        (Some(key), Some(referrer)) => {
-            match same_envelope(
-                &source,
-                args.insecure,
-                key,
-                referrer,
-                (predicate::STELLA_MICRO_WITNESS, bytes),
-                &examined,
-            )? {
-                Ok(line) => Some(line),
-                Err(why) => return fail(why),
-            }
-        }
-        (Some(_), None) => {
-            return Err(CliError::input(anyhow!(
-                "--sign-key compares the envelope attached to the image: give the replay token, \
-                 not a file"
-            )));
-        }
-        (None, _) => None,
+    let signed = match signed_again(
+        args,
+        source,
+        referrer,
+        (predicate::STELLA_MICRO_WITNESS, bytes),
+        &examined,
+    )? {
+        Ok(signed) => signed,
+        Err(why) => return r.fail(why),
     };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "replayed": true,
-                "microWitness": id.to_string(),
-                "token": token,
-                "envelope": signed,
-            })
-        );
-    }
-    eprintln!("{name}: replayed {vulnerability} in {path}: the same bytes ({id})");
-    if let Some(line) = signed {
-        eprintln!("{name}: {line}");
-    }
+    r.replayed(
+        serde_json::json!({"microWitness": id.to_string(), "token": recorded.token}),
+        &format!("replayed {vulnerability} in {path}: the same bytes ({id})"),
+        signed,
+    );
     Ok(Outcome::Success)
 }
 
@@ -945,150 +1063,76 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
 /// made again and compared with the VEX document attached to the image that cites it.
 fn replay_assessment(
     args: &ReplayArgs,
+    r: &Replaying<'_>,
     source: &Source,
-    original: serde_json::Value,
+    original: &serde_json::Value,
     referrer: Option<&str>,
 ) -> Result<Outcome, CliError> {
-    let name = &args.target;
-    let fail = |why: String| -> Result<Outcome, CliError> {
-        if args.json {
-            println!("{}", serde_json::json!({"replayed": false, "reason": why}));
-        }
-        eprintln!("{name}: not replayed: {why}");
-        Ok(Outcome::Failed)
+    let recorded = match Recorded::of(r, original, "assessment")? {
+        Ok(recorded) => recorded,
+        Err(why) => return r.fail(why),
     };
-    let bad = |why: String| CliError::input(anyhow!("{name}: {why}"));
-    let (Some(record), Some(token)) = (
-        original.get("replay"),
-        original.get("replayToken").and_then(|t| t.as_str()),
-    ) else {
-        return Err(bad(
-            "no `replay` record or `replayToken`: this assessment cannot be replayed".into(),
-        ));
-    };
-    if let Err(why) = token_holds(record, token) {
-        return fail(why);
-    }
+    let record = recorded.record;
     let field = |key: &str| {
         record
             .get(key)
-            .ok_or_else(|| bad(format!("replay.{key} is missing")))
+            .ok_or_else(|| r.bad(format!("replay.{key} is missing")))
     };
-    let strings = |key: &str| -> Result<Vec<String>, CliError> {
-        serde_json::from_value(field(key)?.clone()).map_err(|e| bad(format!("replay.{key}: {e}")))
-    };
-    let inputs: report::ReplayInputs = serde_json::from_value(field("inputs")?.clone())
-        .map_err(|e| bad(format!("replay.inputs: {e}")))?;
-    let issued: jiff::Timestamp = inputs
-        .issued
-        .parse()
-        .map_err(|e| bad(format!("replay.inputs.issued: {e}")))?;
-    let advisory_documents: BTreeSet<String> = strings("advisoryDocuments")?.into_iter().collect();
-    let funcproofs: BTreeSet<String> = strings("funcproofs")?.into_iter().collect();
-    let vulnerabilities = strings("vulnerabilities")?;
+    if recorded.advisory_documents.is_none() {
+        return Err(r.bad("replay.advisoryDocuments is missing"));
+    }
+    let funcproofs: BTreeSet<String> = recorded.strings(r, "funcproofs")?.into_iter().collect();
+    let vulnerabilities = recorded.strings(r, "vulnerabilities")?;
     let hot_share = field("hotShare")?
         .as_f64()
-        .ok_or_else(|| bad("replay.hotShare: not a number".into()))?;
+        .ok_or_else(|| r.bad("replay.hotShare: not a number"))?;
     let author = field("vex")?
         .get("author")
         .and_then(|a| a.as_str())
-        .ok_or_else(|| bad("replay.vex.author is missing".into()))?
+        .ok_or_else(|| r.bad("replay.vex.author is missing"))?
         .to_owned();
     let policy_digest = field("vex")?
         .get("policy")
         .and_then(|p| p.as_str())
         .map(str::to_owned);
-
-    let runtime = read_runtime(&args.witness, &args.profile)?;
-    let mut priors = read_priors(&args.vex)?;
-    let named_runtime: BTreeSet<String> = inputs
-        .witnesses
-        .iter()
-        .chain(&inputs.profiles)
-        .cloned()
-        .collect();
-    let tiles = source.tiles();
-    let assessed = match assess_image(
-        &Asked {
-            image: &source.image,
-            insecure: args.insecure,
-            key: &source.keys,
-            trusted_root: source.trusted_root.as_deref(),
-            replay: false,
-            advisories: &source.advisories,
-            vuln: &vulnerabilities,
-            issued: Some(issued),
-            quiet: true,
-            attached_only: Some(&named_runtime),
-            advisory_documents: Some(&advisory_documents),
-            tiles: tiles.as_deref(),
-        },
-        runtime,
-        stella_policy::runtime::Policy {
-            zero_valid_for: inputs.zero_valid_for,
-            sampled_affects: inputs.sampled_affects,
-            hot_share,
-        },
-        &source.home,
-    ) {
-        Ok(Some(a)) => a,
-        Ok(None) => return Ok(Outcome::Failed),
-        Err(e) if e.code == crate::exit::FAILED => return fail(format!("{:#}", e.error)),
-        Err(e) => return Err(e),
-    };
-    let Assessed {
+    let Again {
         examined,
         mut assessment,
-        runtime,
-        advisory_documents: read_documents,
-        ..
-    } = assessed;
-    if let Err(why) = named_inputs_given(&inputs, runtime.as_ref(), &priors, &examined) {
-        return fail(why);
-    }
+        inputs,
+        mut priors,
+    } = match assess_again(args, source, &recorded, &vulnerabilities, Some(hot_share))? {
+        Ok(again) => again,
+        Err(None) => return Ok(Outcome::Failed),
+        Err(Some(why)) => return r.fail(why),
+    };
+    let issued = recorded.issued;
     let verified: BTreeSet<String> = examined.proven.iter().map(|p| p.digest.clone()).collect();
     if let Some(missing) = funcproofs.difference(&verified).next() {
-        return fail(format!(
+        return r.fail(format!(
             "the assessment rests on the FuncProof {missing}, which {} does not carry verified",
             source.image
         ));
     }
     if let Some(extra) = verified.difference(&funcproofs).next() {
-        return fail(format!(
+        return r.fail(format!(
             "{} carries the verified FuncProof {extra}, which the assessment did not rest on",
             source.image
         ));
     }
-    let sbom = examined.sbom.as_ref().map(|s| s.canonical_id.clone());
-    if sbom.as_deref() != record.get("sbom").and_then(|s| s.as_str()) {
-        return fail(format!(
-            "the assessment was made on SBOM {}, {} holds {}",
-            record.get("sbom").and_then(|s| s.as_str()).unwrap_or("?"),
-            source.image,
-            sbom.as_deref().unwrap_or("none that verifies")
-        ));
-    }
-    let inputs = report::ReplayInputs {
-        advisory_documents: read_documents
-            .into_iter()
-            .map(|(label, d)| (label, d.digest))
-            .collect(),
-        ..inputs
-    };
     micro_witnesses(&mut assessment, &inputs)?;
     let assessment = assessment
         .with_replay(record.clone())
         .map_err(|e| CliError::environment(anyhow!("the replay record: {e}")))?;
     let (bytes, evidence_id) =
         report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
-    let expected = stella_core::jcs::to_canonical(&original)
-        .map_err(|e| bad(format!("canonical form: {e}")))?;
+    let expected = stella_core::jcs::to_canonical(original)
+        .map_err(|e| r.bad(format!("canonical form: {e}")))?;
     if bytes != expected {
         let again =
             serde_json::to_value(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
-        return fail(format!(
+        return r.fail(format!(
             "the assessment made again differs from the original at {}",
-            first_difference(&original, &again)
+            first_difference(original, &again)
         ));
     }
 
@@ -1118,7 +1162,7 @@ fn replay_assessment(
                 Digest::sha256(&crate::input::Input::new(path.clone()).read(MAX_POLICY_BYTES)?)
                     .to_string();
             if given != *recorded {
-                return fail(format!(
+                return r.fail(format!(
                     "--policy {}: {given}, but the assessment was made under the policy file \
                      {recorded}",
                     path.display()
@@ -1126,12 +1170,12 @@ fn replay_assessment(
             }
         }
         (Some(recorded), None) => {
-            return fail(format!(
+            return r.fail(format!(
                 "the assessment was made under the policy file {recorded}: pass it with --policy"
             ));
         }
         (None, Some(path)) => {
-            return fail(format!(
+            return r.fail(format!(
                 "--policy {}: the assessment was made without a policy file",
                 path.display()
             ));
@@ -1157,7 +1201,7 @@ fn replay_assessment(
     } else if let Some(other) = citing.first() {
         let theirs: serde_json::Value = serde_json::from_slice(&other.bytes).unwrap_or_default();
         let ours: serde_json::Value = serde_json::from_slice(&vex).unwrap_or_default();
-        return fail(format!(
+        return r.fail(format!(
             "the VEX document made again differs from the one attached ({}) at {}",
             other.referrer,
             first_difference(&theirs, &ours)
@@ -1166,48 +1210,29 @@ fn replay_assessment(
         format!("its VEX document made again is {vex_id} (none attached cites it)")
     };
     let id = Digest::sha256(&bytes);
-    let signed = match (&args.sign_key, referrer) {
-        (Some(key), Some(referrer)) => {
-            match same_envelope(
-                source,
-                args.insecure,
-                key,
-                referrer,
-                (predicate::STELLA_ASSESSMENT, &bytes),
-                &examined,
-            )? {
-                Ok(line) => Some(line),
-                Err(why) => return fail(why),
-            }
-        }
-        (Some(_), None) => {
-            return Err(CliError::input(anyhow!(
-                "--sign-key compares the envelope attached to the image: give the replay token, \
-                 not a file"
-            )));
-        }
-        (None, _) => None,
+    let signed = match signed_again(
+        args,
+        source,
+        referrer,
+        (predicate::STELLA_ASSESSMENT, &bytes),
+        &examined,
+    )? {
+        Ok(signed) => signed,
+        Err(why) => return r.fail(why),
     };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "replayed": true,
-                "assessment": id.to_string(),
-                "vex": vex_id.to_string(),
-                "token": token,
-                "envelope": signed,
-            })
-        );
-    }
-    eprintln!(
-        "{name}: replayed the assessment of {} ({} verdicts): the same bytes ({id}); {vex_line}",
-        source.image,
-        assessment.verdicts.len()
+    r.replayed(
+        serde_json::json!({
+            "assessment": id.to_string(),
+            "vex": vex_id.to_string(),
+            "token": recorded.token,
+        }),
+        &format!(
+            "replayed the assessment of {} ({} verdicts): the same bytes ({id}); {vex_line}",
+            source.image,
+            assessment.verdicts.len()
+        ),
+        signed,
     );
-    if let Some(line) = signed {
-        eprintln!("{name}: {line}");
-    }
     Ok(Outcome::Success)
 }
 
