@@ -1564,7 +1564,7 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 49, value_name = "HZ",
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub hz: u64,
-    /// How long to record (e.g. 500ms, 30s, 5m, 1h).
+    /// How long to record (e.g. 500ms, 30s, 1m30s, 1.5s, 1h).
     #[arg(long, default_value = "30s", value_parser = crate::input::parse_duration)]
     pub duration: std::time::Duration,
     /// Sample ON out of every PERIOD (e.g. 10s/60s), for long recordings.
@@ -1639,7 +1639,7 @@ pub struct WitnessArgs {
     /// Only this process (default: every process that maps the binary).
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
-    /// How long to watch (e.g. 30s, 1h).
+    /// How long to watch (e.g. 30s, 1m30s, 1h).
     #[arg(long, default_value = "30s", value_parser = crate::input::parse_duration)]
     pub duration: std::time::Duration,
     /// Calls per symbol whose caller stack is kept.

@@ -131,32 +131,26 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, `7d` (or plain seconds) → a duration above zero.
+/// A duration as people type it, above zero: plain seconds (`7`), or jiff's friendly format
+/// (`500ms`, `30s`, `1m30s`, `1.5s`, `2h 15m`, `7d`, a day being 24 hours) or ISO 8601 (`PT90S`).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
-    let (digits, unit_ms) = if let Some(d) = s.strip_suffix("ms") {
-        (d, 1)
-    } else if let Some(d) = s.strip_suffix('s') {
-        (d, 1_000)
-    } else if let Some(d) = s.strip_suffix('m') {
-        (d, 60_000)
-    } else if let Some(d) = s.strip_suffix('h') {
-        (d, 3_600_000)
-    } else if let Some(d) = s.strip_suffix('d') {
-        (d, 86_400_000)
+    let refused = || format!("{s:?} is not a duration (e.g. 500ms, 30s, 1m30s, 1.5s, 2h, 7d)");
+    let duration = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u64 = s.parse().map_err(|_| format!("{s:?} is too long"))?;
+        std::time::Duration::from_secs(n)
     } else {
-        (s, 1_000)
+        let span: jiff::Span = s.parse().map_err(|_| refused())?;
+        let signed = span
+            .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+            .map_err(|e| format!("{s:?}: {e}"))?;
+        std::time::Duration::try_from(signed)
+            .map_err(|_| format!("{s:?}: the duration must be above zero"))?
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 500ms, 30s, 5m, 1h, 7d)"))?;
-    let ms = n
-        .checked_mul(unit_ms)
-        .ok_or_else(|| format!("{s:?} is too long"))?;
-    if ms == 0 {
+    if duration.is_zero() {
         return Err(format!("{s:?}: the duration must be above zero"));
     }
-    Ok(std::time::Duration::from_millis(ms))
+    Ok(duration)
 }
 
 /// `10s/60s` → (on, period), with on ≤ period.
@@ -211,7 +205,12 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        for bad in ["0s", "-1s", "soon", "99999999999999999h"] {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2h 15m"), Ok(Duration::from_secs(8100)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("PT90S"), Ok(Duration::from_secs(90)));
+        for bad in ["0s", "-1s", "soon", "99999999999999999h", "", "1 fortnight"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(
