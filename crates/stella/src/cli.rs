@@ -145,8 +145,8 @@ Examples:
     /// symbol bundles, the local cache, binaries on disk or debuginfod.
     #[command(after_help = SYMBOLIZE_HELP)]
     Symbolize(SymbolizeArgs),
-    /// Replay a runtime verdict: run the assessment again from the inputs its micro-witness
-    /// names by digest and compare the result with it byte for byte.
+    /// Replay a verdict: run the assessment again from the inputs its micro-witness or
+    /// assessment names by digest and compare the result with it byte for byte.
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
     /// The evidence report a person reads: one self-contained HTML file with the image, every
@@ -167,6 +167,21 @@ Examples:
         /// List as JSON (with the schemas).
         #[arg(long)]
         json: bool,
+    },
+    /// What this build of stella is: its version, the commit it was built from, the compiler,
+    /// the target and the profile, and the predicate types it writes.
+    Version {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a man page (roff, section 1) for stella and for every command into a directory:
+    /// `stella.1`, `stella-assess.1`, `stella-audit-export.1`, …
+    #[command(after_help = "Example: stella man -o /usr/local/share/man/man1 && man stella-assess")]
+    Man {
+        /// The directory to write them in (made when missing).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Example: stella completions bash > /etc/bash_completion.d/stella")]

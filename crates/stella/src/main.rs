@@ -3,6 +3,7 @@
 //! (0 success, 1 a clean "no", 2 bad input or usage, 3 environment). Domain logic lives in the
 //! library crates, never here.
 
+mod about;
 mod advisories;
 mod assess;
 mod attest;
@@ -79,6 +80,8 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Symbolize(args) => runtime::symbolize(args, &cli.global.home),
         Command::Report(args) => report::run(args, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
+        Command::Version { json } => about::version(json),
+        Command::Man { output } => about::man(&output),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer fails, and a closed
             // pipe (`| head`) is the reader's choice, which `write_stdout` accepts.

@@ -400,3 +400,70 @@ fn output_to_a_pipe_writes_into_it_and_leaves_it_a_pipe() {
     let written = reader.join().expect("reader");
     assert!(String::from_utf8_lossy(&written).contains("trustedroot"));
 }
+
+#[test]
+fn version_names_the_build_and_man_pages_cover_every_command() {
+    let out = stella().args(["version", "--json"]).output().expect("runs");
+    assert!(out.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(info["schema"], "stella.version/v1");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        info["rustc"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("rustc ")),
+        "{info:#}"
+    );
+    let commit = info["commit"].as_str().unwrap_or_default();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{info:#}"
+    );
+    assert!(
+        info["predicateTypes"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|t| t == "https://stella-ops.org/attestations/funcproof/v1")),
+        "{info:#}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pages = dir.path().join("man1");
+    stella()
+        .args(["man", "-o"])
+        .arg(&pages)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("man pages"));
+    // A page per command and subcommand, each a section-1 page naming itself.
+    for (file, synopsis) in [
+        ("stella.1", "stella"),
+        ("stella-assess.1", "stella assess"),
+        ("stella-audit-export.1", "stella audit export"),
+        ("stella-replay.1", "stella replay"),
+        ("stella-vex-merge.1", "stella vex merge"),
+    ] {
+        let text =
+            std::fs::read_to_string(pages.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let name = file.trim_end_matches(".1");
+        assert!(
+            text.contains(&format!(".TH {name} 1")),
+            "{file}: {}",
+            &text[..text.len().min(300)]
+        );
+        assert!(
+            text.contains(&format!("\\fB{}\\fR", synopsis.replace('-', "\\-"))),
+            "{file}"
+        );
+    }
+    assert!(!pages.join("stella-help.1").exists());
+    // A directory that cannot be made is a precise error.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").expect("write");
+    stella()
+        .args(["man", "-o"])
+        .arg(blocker.join("man1"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-o"));
+}
