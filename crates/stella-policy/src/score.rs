@@ -113,7 +113,8 @@ macro_rules! decision_point {
             pub fn label(self) -> &'static str {
                 match self { $($name::$variant => $label),+ }
             }
-            fn index(self) -> usize {
+            /// The value's position in SSVC's order (0 for the lowest).
+            pub fn index(self) -> usize {
                 Self::ALL.iter().position(|v| *v == self).unwrap_or(0)
             }
         }

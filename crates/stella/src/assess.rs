@@ -67,6 +67,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         mut assessment,
         timestamp,
         runtime: evidence,
+        ..
     }) = assess_image(
         &Asked {
             image: &args.image,
@@ -218,6 +219,10 @@ pub(crate) struct Assessed {
     pub timestamp: jiff::Timestamp,
     /// The runtime evidence used: the files given and what trusted keys attached.
     pub runtime: Option<RuntimeInputs>,
+    /// The SHA-256 of each advisory document read, by `id (source)` as verdicts name them.
+    pub advisories: BTreeMap<String, String>,
+    /// The image's manifest digest.
+    pub image_digest: String,
 }
 
 /// Verifies the image's evidence (as `stella verify`), loads the advisories that can match its
@@ -309,7 +314,8 @@ pub(crate) fn assess_image(
         .filter_map(|c| components::package_of(&c.purl))
         .map(|k| (k.ecosystem, k.name))
         .collect();
-    let advisories = load_advisories(asked.advisories, &keys, asked.vuln, home)?;
+    let (advisories, advisory_digests) =
+        load_advisories(asked.advisories, &keys, asked.vuln, home)?;
 
     let subject = components::subject(&sbom.document).unwrap_or_else(|| asked.image.to_owned());
     let timestamp = match asked.issued {
@@ -396,6 +402,8 @@ pub(crate) fn assess_image(
         assessment,
         timestamp,
         runtime: inputs,
+        advisories: advisory_digests,
+        image_digest: digest,
     }))
 }
 
@@ -409,6 +417,10 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
     let bad = |why: String| CliError::input(anyhow!("{}: {why}", input.name()));
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    // A score (Statement or predicate) is replayed by its own module.
+    if crate::score::is_score(&value) {
+        return crate::score::replay(&args, home, &input.name(), value);
+    }
     // The predicate, or an in-toto Statement carrying one.
     let original = match value.get("predicate") {
         Some(p)
@@ -594,7 +606,7 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
 }
 
 /// The JSON pointer of the first place `a` and `b` differ (members in sorted order).
-fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
+pub(crate) fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
     use serde_json::Value;
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
@@ -709,7 +721,7 @@ fn sbom_time(sbom: &serde_json::Value) -> Result<jiff::Timestamp, CliError> {
 
 /// The micro-witness of every verdict runtime evidence decided, checked against its schema and
 /// canonical; each verdict names its micro-witness by canonical id.
-fn micro_witnesses(
+pub(crate) fn micro_witnesses(
     assessment: &mut assess::Assessment,
     inputs: &report::ReplayInputs,
 ) -> Result<Vec<Vec<u8>>, CliError> {
@@ -790,6 +802,16 @@ impl RuntimeInputs {
         self.witnesses.is_empty() && self.profiles.is_empty()
     }
 
+    /// `sha256:<hex>` of each witness report read.
+    pub(crate) fn witness_digests(&self) -> &[String] {
+        &self.witness_digests
+    }
+
+    /// `sha256:<hex>` of each profile read.
+    pub(crate) fn profile_digests(&self) -> &[String] {
+        &self.profile_digests
+    }
+
     /// The evidence, indexed, after naming the profiles' frames of the image's binaries with
     /// the image's verified symbol tables: a frame is `(BuildID, file offset)` as observed, and
     /// its function is what the verified evidence says lies there, whatever name the profile
@@ -867,7 +889,7 @@ impl RuntimeInputs {
 }
 
 /// The witness reports and profiles; `None` when none is given.
-fn read_runtime(
+pub(crate) fn read_runtime(
     witnesses: &[PathBuf],
     profiles: &[PathBuf],
 ) -> Result<Option<RuntimeInputs>, CliError> {
@@ -1021,13 +1043,14 @@ fn is_database_url(text: &str) -> bool {
 }
 
 /// The advisories that can match `keys` (ecosystem, package) or are asked about, from every
-/// source; an id seen twice is kept once (the first source wins).
+/// source; an id seen twice is kept once (the first source wins). With them, the SHA-256 of
+/// each one's document by `id (source)`.
 fn load_advisories(
     sources: &[String],
     keys: &BTreeSet<(String, String)>,
     asked: &[String],
     home: &Path,
-) -> Result<Vec<Advisory>, CliError> {
+) -> Result<(Vec<Advisory>, BTreeMap<String, String>), CliError> {
     let mut rows: Vec<StoredDocument> = Vec::new();
     let default = [String::new()];
     let sources: &[String] = if sources.is_empty() {
@@ -1061,8 +1084,13 @@ fn load_advisories(
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
+    let mut digests = BTreeMap::new();
     for row in rows {
         if seen.insert(row.id.clone()) {
+            digests.insert(
+                format!("{} ({})", row.id, row.source),
+                Digest::sha256(row.document.as_bytes()).to_string(),
+            );
             out.push(advisory_of(row)?);
         }
     }
@@ -1073,7 +1101,7 @@ fn load_advisories(
         )));
     }
     tracing::info!(advisories = out.len(), "advisories that can match");
-    Ok(out)
+    Ok((out, digests))
 }
 
 async fn from_store(

@@ -145,10 +145,15 @@ Examples:
     /// symbol bundles, the local cache, binaries on disk or debuginfod.
     #[command(after_help = SYMBOLIZE_HELP)]
     Symbolize(SymbolizeArgs),
-    /// Replay a runtime verdict: run the assessment again from the inputs its micro-witness
-    /// names by digest and compare the result with it byte for byte.
+    /// Replay a runtime verdict or a score: run the assessment again from the inputs its
+    /// micro-witness (or score) names by digest and compare the result with it byte for byte.
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
+    /// A deterministic score: every verdict of the assessment placed in CERT/CC's SSVC deployer
+    /// decision table, Stella's evidence deciding exposure, the policy the rest; a Statement
+    /// that can be signed, attached and replayed.
+    #[command(after_help = SCORE_HELP)]
+    Score(ScoreArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -1168,6 +1173,11 @@ assessment is run again with the recorded policy and time, and its micro-witness
 vulnerability and binary is compared with FILE: exit 0 when the bytes are identical, 1 naming the \
 first field that differs.
 
+FILE may also be a score (`stella score -o`, the Statement or its predicate): its `replay` \
+record (seed, settings, runtime policy, time, runtime evidence by digest) is checked against \
+`replayToken`, the score is made again from it and compared byte for byte (exit 1 naming the \
+first field that differs).
+
 Example:
   stella replay waits.micro-witness.json --image oci-layout:.stella/oci:app \\
       --advisories advisory-db/ --witness prod.witness.json";
@@ -1246,10 +1256,96 @@ Examples:
     },
 }
 
+/// `stella score`
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The image to score (its evidence from `stella scan` must verify).
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+    /// Recorded in the score's inputs and replay record; no number depends on it.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// The policy (stella.vex-policy/v1): its `score` section (see below) and its `runtime`
+    /// section, as `stella assess` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Where the advisories come from, as `stella assess --advisories`.
+    #[arg(long, value_name = "DB|PATH")]
+    pub advisories: Vec<String>,
+    /// Vulnerabilities to answer even when nothing matches (repeatable; any id or alias).
+    #[arg(long, value_name = "ID")]
+    pub vuln: Vec<String>,
+    /// Witness reports (`stella witness --json`, repeatable), as `stella assess --witness`.
+    #[arg(long, value_name = "REPORT")]
+    pub witness: Vec<PathBuf>,
+    /// Profiles (`stella record --json`, repeatable), as `stella assess --profile`.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Vec<PathBuf>,
+    /// A public key whose signatures on the image's evidence are trusted (repeatable).
+    /// Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Sign the score, log it and attach it to the image.
+    #[arg(long)]
+    pub attach: bool,
+    /// The signing key for --attach (cosign format). Default: the key of `stella scan`.
+    #[arg(long, value_name = "KEY", requires = "attach")]
+    pub sign_key: Option<PathBuf>,
+    /// Write the in-toto Statement (RFC 8785) here.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the in-toto Statement (RFC 8785) on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+const SCORE_HELP: &str = "\
+The image is assessed as `stella assess` does; each verdict (vulnerability × binary × component) \
+is placed in SSVC's Deployer Patch Application Priority table (CERT/CC, ssvc DT_DP 1.0.0, as \
+certcc-ssvc 2026.10.0 ships it): Exploitation (N/P/A) × System Exposure (S/C/O) × Automatable \
+(N/Y) × Human Impact (L/M/H/VH) → Defer / Scheduled / Out-of-Cycle / Immediate.
+
+System Exposure, from the evidence (first rule that applies):
+  component-not-present        no binary holds the component (SBOM)       S, not applicable
+  vulnerable-code-not-present  the FuncProof lacks the vulnerable code     S, not applicable
+  witnessed-never-executed     exact witnesses counted zero calls          S
+  executed                     the vulnerable code ran                     score.executedExposure (O)
+  present                      present, nothing known to run (baseline)    score.presentExposure (C)
+Exploitation: A when the vulnerability (any alias) is in score.activeExploitation (e.g. KEV), \
+P in score.publicPoc, else N. Automatable: score.automatable (yes). Human Impact: \
+score.humanImpact (medium).
+
+Score of a verdict: its outcome's weight, Defer 1, Scheduled 4, Out-of-Cycle 7, Immediate 10; \
+0 when not applicable. Score of the image: the highest verdict score. Each verdict's breakdown \
+names, per decision point, the rule, the documents it rests on (kind, digest), the baseline and \
+`delta`: its score minus the score with that point at the baseline.
+
+Inputs: the seed, the SBOM's canonical_id and the sorted (kind, digest) of every document \
+used: SBOM, FuncProofs, advisories, micro-witnesses, witness reports, profiles, policy. The \
+seed changes no number; it is recorded in the inputs and in the replay record, whose RFC 8785 \
+SHA-256 is `replayToken`. The same inputs and seed give the same bytes; `stella replay FILE` \
+makes the score again and compares.
+
+Policy file section (all optional):
+  \"score\": {\"presentExposure\": \"controlled\", \"executedExposure\": \"open\",
+            \"automatable\": \"yes\", \"humanImpact\": \"medium\",
+            \"activeExploitation\": [\"CVE-…\"], \"publicPoc\": [\"GHSA-…\"]}
+
+Examples:
+  stella score --image oci-layout:.stella/oci:app --advisories advisory-db/ -o app.score.json
+  stella score --image oci-layout:.stella/oci:app --seed 7 --policy policy.json --attach
+  stella replay app.score.json --image oci-layout:.stella/oci:app --advisories advisory-db/";
+
 /// `stella replay`
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The micro-witness to replay.
+    /// The micro-witness or score to replay.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The image the verdict is about (its evidence must verify).
