@@ -22,6 +22,7 @@ mod printing;
 mod runtime;
 mod sbom;
 mod scan;
+mod score;
 mod sigstore_rs;
 mod tlog_crash;
 mod verify_trust;
