@@ -229,6 +229,16 @@ fn a_score_is_the_same_bytes_twice_records_its_seed_and_replays() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("attached to"), "{stderr}");
+    // The image's evidence still verifies with a score among its referrers.
+    let verified = stella(&home)
+        .args(["verify", "--image", &image])
+        .output()
+        .expect("runs");
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     let (code, stderr) = replay(&home, &image, &advisories, &first);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("the same bytes"), "{stderr}");
