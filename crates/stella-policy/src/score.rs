@@ -24,11 +24,14 @@
 //! 1. `component-not-present` — no binary holds the component (SBOM): `S`, *not applicable*;
 //! 2. `vulnerable-code-not-present` — the FuncProof proves the vulnerable functions absent: `S`,
 //!    *not applicable*;
-//! 3. `witnessed-never-executed` — exact witnesses counted zero calls and the zero is still
+//! 3. `executed` — the vulnerable code ran (witnessed, or sampled where the policy lets samples
+//!    decide): the policy's `executedExposure` (default `O`); execution outranks any prior claim;
+//! 4. `vex-not-affected` — a prior VEX document given says `not_affected` for the vulnerability
+//!    (any alias) in the component (its purl, versionless matching any version) or the image,
+//!    or names no product: `S`, *not applicable*, citing that document;
+//! 5. `witnessed-never-executed` — exact witnesses counted zero calls and the zero is still
 //!    valid: `S` (the code is there; nothing reaches it);
-//! 4. `executed` — the vulnerable code ran (witnessed, or sampled where the policy lets samples
-//!    decide): the policy's `executedExposure` (default `O`);
-//! 5. `present` — the code (or only the version) is there and nothing ran or was counted: the
+//! 6. `present` — the code (or only the version) is there and nothing ran or was counted: the
 //!    policy's `presentExposure` (default `C`). This is the baseline the others move from.
 //!
 //! Exploitation, from the policy's lists (where a KEV catalogue or threat feed is written down):
@@ -361,6 +364,8 @@ pub struct Input<'a> {
     pub advisories: &'a BTreeMap<String, String>,
     /// Runtime evidence read (witness reports, profiles), as documents.
     pub runtime: &'a [Document],
+    /// Prior VEX documents by canonical id.
+    pub vex: &'a [(String, stella_vex::VexDocument)],
     /// The seed.
     pub seed: u64,
     /// The record that reproduces the score (settings, seed, runtime inputs, time); the
@@ -377,7 +382,8 @@ struct Set<T> {
 }
 
 /// The Exposure of a verdict, and whether the verdict applies at all.
-fn exposure(v: &Verdict, sbom: &str, settings: &Settings) -> (Set<Exposure>, bool) {
+fn exposure(v: &Verdict, input: &Input<'_>) -> (Set<Exposure>, bool) {
+    let (sbom, settings) = (input.assessment.sbom.as_str(), input.settings);
     let baseline = settings.present_exposure;
     let funcproof = || {
         v.binary
@@ -415,13 +421,21 @@ fn exposure(v: &Verdict, sbom: &str, settings: &Settings) -> (Set<Exposure>, boo
             set(Exposure::Small, "vulnerable-code-not-present", funcproof()),
             false,
         ),
+        (Status::Affected, _, Some("executed")) => {
+            (set(settings.executed_exposure, "executed", micro()), true)
+        }
+        _ if !prior_not_affected(v, input).is_empty() => (
+            set(
+                Exposure::Small,
+                "vex-not-affected",
+                prior_not_affected(v, input),
+            ),
+            false,
+        ),
         (Status::NotAffected, Some(Justification::VulnerableCodeNotInExecutePath), _) => (
             set(Exposure::Small, "witnessed-never-executed", micro()),
             true,
         ),
-        (Status::Affected, _, Some("executed")) => {
-            (set(settings.executed_exposure, "executed", micro()), true)
-        }
         _ => {
             let mut evidence = funcproof();
             if evidence.is_empty() {
@@ -430,6 +444,47 @@ fn exposure(v: &Verdict, sbom: &str, settings: &Settings) -> (Set<Exposure>, boo
             (set(baseline, "present", evidence), true)
         }
     }
+}
+
+/// The prior VEX documents that say `not_affected` for the verdict's vulnerability in its
+/// component or the image.
+fn prior_not_affected(v: &Verdict, input: &Input<'_>) -> Vec<Document> {
+    use stella_vex::model::ProductIdentity;
+    let identity = |name: &str| {
+        if name.starts_with("pkg:") {
+            ProductIdentity {
+                purl: Some(name.to_owned()),
+                ..Default::default()
+            }
+        } else {
+            ProductIdentity {
+                id: Some(name.to_owned()),
+                ..Default::default()
+            }
+        }
+    };
+    let mut products = vec![identity(&input.assessment.subject)];
+    if let Some(c) = &v.component {
+        products.push(identity(&c.purl));
+    }
+    let ids: Vec<&String> = std::iter::once(&v.vulnerability)
+        .chain(&v.aliases)
+        .collect();
+    input
+        .vex
+        .iter()
+        .filter(|(_, doc)| {
+            doc.statements.iter().any(|s| {
+                s.status == stella_vex::Status::NotAffected
+                    && ids.iter().any(|id| {
+                        products
+                            .iter()
+                            .any(|p| stella_vex::matching::statement_matches(s, id, p, None))
+                    })
+            })
+        })
+        .map(|(digest, _)| Document::new("vex", digest.clone()))
+        .collect()
 }
 
 fn exploitation(v: &Verdict, settings: &Settings, policy: Option<&str>) -> Set<Exploitation> {
@@ -484,7 +539,7 @@ fn verdict_score(decision: &Decision, applicable: bool) -> u32 {
 fn scored(v: &Verdict, input: &Input<'_>) -> (u32, Priority, bool, Value) {
     let settings = input.settings;
     let defaults = Settings::default();
-    let (exp, applicable) = exposure(v, &input.assessment.sbom, settings);
+    let (exp, applicable) = exposure(v, input);
     let e = exploitation(v, settings, input.policy);
     let a = from_policy(settings.automatable, defaults.automatable, input.policy);
     let h = from_policy(settings.human_impact, defaults.human_impact, input.policy);
@@ -606,6 +661,12 @@ fn documents(input: &Input<'_>) -> Vec<Document> {
         out.push(Document::new("policy", p));
     }
     out.extend(input.runtime.iter().cloned());
+    out.extend(
+        input
+            .vex
+            .iter()
+            .map(|(digest, _)| Document::new("vex", digest.clone())),
+    );
     for v in &input.assessment.verdicts {
         if let Some(f) = v.binary.as_ref().and_then(|b| b.funcproof.as_ref()) {
             out.push(Document::new("funcproof", f.clone()));
@@ -763,6 +824,7 @@ mod tests {
             policy,
             advisories: &advisories,
             runtime: &[],
+            vex: &[],
             seed: 7,
             replay: json!({"seed": 7}),
         })
@@ -986,6 +1048,56 @@ mod tests {
     }
 
     #[test]
+    fn a_prior_not_affected_makes_a_verdict_not_applicable_unless_it_ran() {
+        let openvex =
+            br#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1",
+            "author": "Vendor", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "GHSA-xxxx"},
+              "products": [{"@id": "pkg:oci/app"}],
+              "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}"#;
+        let read = stella_vex::read::read(openvex, &Default::default()).expect("OpenVEX");
+        let vex = vec![(read.canonical_id.to_string(), read.document)];
+        let a = assessment(vec![verdict(Status::UnderInvestigation, None)]);
+        let adv = BTreeMap::new();
+        let make = |a: &Assessment| {
+            predicate(&Input {
+                assessment: a,
+                settings: &Settings::default(),
+                policy: None,
+                advisories: &adv,
+                runtime: &[],
+                vex: &vex,
+                seed: 0,
+                replay: json!({}),
+            })
+            .unwrap()
+        };
+        let doc = make(&a);
+        let e = &doc["vulnerabilities"][0];
+        assert_eq!(e["applicable"], false, "{e:#}");
+        assert_eq!(breakdown(e, Exposure::ID)["rule"], "vex-not-affected");
+        assert_eq!(
+            breakdown(e, Exposure::ID)["evidence"][0]["digest"],
+            json!(vex[0].0)
+        );
+        // Execution outranks the claim.
+        let ran = assessment(vec![with_runtime(
+            verdict(Status::Affected, None),
+            "executed",
+        )]);
+        let doc = make(&ran);
+        assert_eq!(doc["vulnerabilities"][0]["applicable"], true);
+        assert_eq!(
+            breakdown(&doc["vulnerabilities"][0], Exposure::ID)["rule"],
+            "executed"
+        );
+        // Another image's claim says nothing here.
+        let mut other = assessment(vec![verdict(Status::UnderInvestigation, None)]);
+        other.subject = "pkg:oci/other".into();
+        assert_eq!(make(&other)["vulnerabilities"][0]["applicable"], true);
+    }
+
+    #[test]
     fn the_seed_is_recorded_and_moves_no_number() {
         let a = assessment(vec![verdict(Status::UnderInvestigation, None)]);
         let adv = BTreeMap::new();
@@ -996,6 +1108,7 @@ mod tests {
                 policy: None,
                 advisories: &adv,
                 runtime: &[],
+                vex: &[],
                 seed,
                 replay: json!({"seed": seed}),
             })

@@ -1004,7 +1004,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Each prior VEX document: its canonical id, its name (the file as given), the document.
-fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, String, VexDocument)>, CliError> {
+pub(crate) fn read_priors(
+    paths: &[PathBuf],
+) -> Result<Vec<(Digest, String, VexDocument)>, CliError> {
     paths
         .iter()
         .map(|p| {

@@ -1278,6 +1278,10 @@ pub struct ScoreArgs {
     /// Witness reports (`stella witness --json`, repeatable), as `stella assess --witness`.
     #[arg(long, value_name = "REPORT")]
     pub witness: Vec<PathBuf>,
+    /// Prior VEX (repeatable; OpenVEX, CycloneDX or CSAF): a `not_affected` for the component
+    /// or the image makes a verdict not applicable, unless its code ran.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
     /// Profiles (`stella record --json`, repeatable), as `stella assess --profile`.
     #[arg(long, value_name = "PROFILE")]
     pub profile: Vec<PathBuf>,
@@ -1312,11 +1316,12 @@ certcc-ssvc 2026.10.0 ships it): Exploitation (N/P/A) × System Exposure (S/C/O)
 (N/Y) × Human Impact (L/M/H/VH) → Defer / Scheduled / Out-of-Cycle / Immediate.
 
 System Exposure, from the evidence (first rule that applies):
-  component-not-present        no binary holds the component (SBOM)       S, not applicable
-  vulnerable-code-not-present  the FuncProof lacks the vulnerable code     S, not applicable
-  witnessed-never-executed     exact witnesses counted zero calls          S
-  executed                     the vulnerable code ran                     score.executedExposure (O)
-  present                      present, nothing known to run (baseline)    score.presentExposure (C)
+  component-not-present        the SBOM: no binary holds the component  S, not applicable
+  vulnerable-code-not-present  the FuncProof lacks the vulnerable code  S, not applicable
+  witnessed-never-executed     exact witnesses counted zero calls       S
+  executed                     the vulnerable code ran                  executedExposure (O)
+  vex-not-affected             a --vex document says not_affected       S, not applicable
+  present (the baseline)       present, nothing known to have run       presentExposure (C)
 Exploitation: A when the vulnerability (any alias) is in score.activeExploitation (e.g. KEV), \
 P in score.publicPoc, else N. Automatable: score.automatable (yes). Human Impact: \
 score.humanImpact (medium).
@@ -1327,7 +1332,7 @@ names, per decision point, the rule, the documents it rests on (kind, digest), t
 `delta`: its score minus the score with that point at the baseline.
 
 Inputs: the seed, the SBOM's canonical_id and the sorted (kind, digest) of every document \
-used: SBOM, FuncProofs, advisories, micro-witnesses, witness reports, profiles, policy. The \
+used: SBOM, FuncProofs, advisories, micro-witnesses, witness reports, profiles, VEX, policy. The \
 seed changes no number; it is recorded in the inputs and in the replay record, whose RFC 8785 \
 SHA-256 is `replayToken`. The same inputs and seed give the same bytes; `stella replay FILE` \
 makes the score again and compares.

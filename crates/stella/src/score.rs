@@ -87,6 +87,7 @@ pub fn run(args: ScoreArgs, home: &Path) -> Result<Outcome, CliError> {
         sampled_affects: file.sampled_affects.unwrap_or(defaults.sampled_affects),
     };
     let runtime = crate::assess::read_runtime(&args.witness, &args.profile)?;
+    let vex = priors(&args.vex)?;
     let asked = Asked {
         image: &args.image,
         insecure: args.insecure,
@@ -104,6 +105,7 @@ pub fn run(args: ScoreArgs, home: &Path) -> Result<Outcome, CliError> {
         runtime,
         runtime_policy,
         home,
+        &vex,
         (args.seed, policy_digest, settings),
     )?
     else {
@@ -130,6 +132,7 @@ fn make(
     runtime: Option<RuntimeInputs>,
     runtime_policy: stella_policy::runtime::Policy,
     home: &Path,
+    vex: &[(String, stella_vex::VexDocument)],
     (seed, policy, settings): (u64, Option<String>, Settings),
 ) -> Result<Option<Made>, CliError> {
     let Some(Assessed {
@@ -154,7 +157,7 @@ fn make(
     let inputs = ReplayInputs {
         witnesses: witnesses.clone(),
         profiles: profiles.clone(),
-        vex: Vec::new(),
+        vex: vex.iter().map(|(d, _)| d.clone()).collect(),
         zero_valid_for: runtime_policy.zero_valid_for,
         sampled_affects: runtime_policy.sampled_affects,
         issued: timestamp.to_string(),
@@ -192,6 +195,7 @@ fn make(
         policy: policy.as_deref(),
         advisories: &advisories,
         runtime: &documents,
+        vex,
         seed,
         replay,
     })
@@ -206,6 +210,19 @@ fn make(
         sbom: assessment.sbom,
         image_digest,
     }))
+}
+
+/// Each prior VEX document, by canonical id, sorted.
+fn priors(
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<(String, stella_vex::VexDocument)>, CliError> {
+    let mut out: Vec<(String, stella_vex::VexDocument)> = crate::assess::read_priors(paths)?
+        .into_iter()
+        .map(|(id, _, doc)| (id.to_string(), doc))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    Ok(out)
 }
 
 /// The Statement: about the image (by manifest digest) and the SBOM (by canonical_id), as a
@@ -377,6 +394,19 @@ pub(crate) fn replay(
         .cloned()
         .collect();
     let runtime = crate::assess::read_runtime(&args.witness, &args.profile)?;
+    let vex = priors(&args.vex)?;
+    let given: BTreeSet<&String> = vex.iter().map(|(d, _)| d).collect();
+    let named_vex: BTreeSet<&String> = record.runtime.vex.iter().collect();
+    if let Some(missing) = named_vex.difference(&given).next() {
+        return fail(format!(
+            "the score rests on the prior VEX {missing}, which was not given: pass it with --vex"
+        ));
+    }
+    if let Some(extra) = given.difference(&named_vex).next() {
+        return fail(format!(
+            "the VEX {extra} given with --vex is not an input of this score"
+        ));
+    }
     let asked = Asked {
         image: &args.image,
         insecure: args.insecure,
@@ -399,6 +429,7 @@ pub(crate) fn replay(
         runtime,
         runtime_policy,
         home,
+        &vex,
         (record.seed, record.policy.clone(), record.settings.clone()),
     )?
     else {

@@ -243,6 +243,51 @@ fn a_score_is_the_same_bytes_twice_records_its_seed_and_replays() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("the same bytes"), "{stderr}");
 
+    // A vendor's not_affected for the component: the verdict is not applicable, citing it;
+    // replay needs that document.
+    let vex = work.path().join("vendor.openvex.json");
+    std::fs::write(
+        &vex,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/zlib",
+            "author": "Vendor", "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "TEST-ZLIB-1"},
+              "products": [{"@id": "pkg:generic/zlib"}],
+              "status": "not_affected", "justification": "inline_mitigations_already_exist"}]}"#,
+    )
+    .expect("write");
+    let with_vex = work.path().join("vex.score.json");
+    let (code, stderr) = score(
+        &home,
+        &image,
+        &advisories,
+        &[
+            "--vex",
+            &vex.to_string_lossy(),
+            "-o",
+            &with_vex.to_string_lossy(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&with_vex).expect("read")).expect("JSON");
+    assert_eq!(v["predicate"]["score"], 0, "{:#}", v["predicate"]);
+    let (code, stderr) = replay(&home, &image, &advisories, &with_vex);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("--vex"), "{stderr}");
+    let out = stella(&home)
+        .arg("replay")
+        .arg(&with_vex)
+        .args(["--image", &image, "--advisories"])
+        .arg(&advisories)
+        .arg("--vex")
+        .arg(&vex)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A changed number: replay names it.
     let mut tampered = statement.clone();
     tampered["predicate"]["score"] = Value::from(9);
