@@ -1262,8 +1262,10 @@ pub struct ScoreArgs {
     /// The image to score (its evidence from `stella scan` must verify).
     #[arg(long, value_name = "REF")]
     pub image: String,
-    /// Recorded in the score's inputs and replay record; no number depends on it.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    /// Recorded in the score's inputs and replay record; no number depends on it. At most
+    /// 2^53 - 1, the largest integer every JSON reader keeps exactly.
+    #[arg(long, value_name = "S", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(..=9_007_199_254_740_991))]
     pub seed: u64,
     /// The policy (stella.vex-policy/v1): its `score` section (see below) and its `runtime`
     /// section, as `stella assess` reads it.

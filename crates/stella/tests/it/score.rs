@@ -164,6 +164,9 @@ fn a_score_is_the_same_bytes_twice_records_its_seed_and_replays() {
         );
         assert_eq!(code, 0, "{stderr}");
     }
+    // A seed JSON cannot carry exactly is refused.
+    let (code, stderr) = score(&home, &image, &advisories, &["--seed", "9007199254740992"]);
+    assert_eq!(code, 2, "{stderr}");
     let a = std::fs::read(&first).expect("read");
     assert_eq!(
         a,
