@@ -58,7 +58,7 @@ pub const REGISTRY: [PredicateType; 5] = [
     PredicateType {
         uri: predicate::STELLA_SCORE,
         name: "score",
-        description: "a deterministic risk score for one vulnerability with every input it was computed from; subject: the artifact",
+        description: "a deterministic score: every verdict in SSVC's deployer decision table, with the evidence behind each point and every input by digest; subjects: the image and the SBOM",
         schema: include_str!("../schemas/score-v1.json"),
     },
 ];

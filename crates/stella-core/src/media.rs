@@ -18,6 +18,8 @@ pub const SYMBOLS_TAR: &str = "application/vnd.stellaops.symbols+tar";
 pub const ASSESSMENT_JSON: &str = "application/vnd.stellaops.assessment+json";
 /// Micro-witness documents (exact runtime call counts).
 pub const MICRO_WITNESS_JSON: &str = "application/vnd.stellaops.micro-witness+json";
+/// A deterministic score (`stella score --attach`): the score/v1 predicate.
+pub const SCORE_JSON: &str = "application/vnd.stellaops.score+json";
 /// Witness reports (`stella.runtime.witness/v1`): exact call counts, attached to the image
 /// whose binaries they watched.
 pub const WITNESS_REPORT_JSON: &str = "application/vnd.stellaops.witness-report+json";

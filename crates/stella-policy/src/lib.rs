@@ -9,7 +9,9 @@
 //!   advisory ecosystem and package;
 //! - [`assess`]: the verdict rules and the evidence each verdict cites;
 //! - [`report`]: verdicts as an OpenVEX-shaped [`stella_vex::VexDocument`] and as the evidence
-//!   document the statements link to.
+//!   document the statements link to;
+//! - [`score`]: the verdicts placed in CERT/CC's SSVC deployer decision table, as the signed
+//!   score's predicate.
 //!
 //! What it does not own: reading advisories (`stella-advisory`), storing them (`stella-store`),
 //! verifying the evidence it is given (`stella-evidence` does, before), signing or attaching
@@ -19,5 +21,6 @@ pub mod assess;
 pub mod components;
 pub mod report;
 pub mod runtime;
+pub mod score;
 
 pub use assess::{Assessment, Verdict};

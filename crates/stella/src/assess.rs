@@ -69,6 +69,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         timestamp,
         runtime: evidence,
         advisory_documents,
+        ..
     }) = assess_image(
         &Asked {
             image: &args.image,
@@ -215,6 +216,8 @@ pub(crate) struct Assessed {
     pub runtime: Option<RuntimeInputs>,
     /// The advisory documents read, by label (`id (source)`).
     pub advisory_documents: BTreeMap<String, AdvisoryDocument>,
+    /// The image's manifest digest.
+    pub image_digest: String,
 }
 
 /// Verifies the image's evidence (as `stella verify`), loads the advisories that can match its
@@ -403,6 +406,7 @@ pub(crate) fn assess_image(
         timestamp,
         runtime: inputs,
         advisory_documents,
+        image_digest: digest,
     }))
 }
 
@@ -426,12 +430,14 @@ fn assessment_record(
     policy: Option<String>,
 ) -> serde_json::Value {
     let funcproofs: BTreeSet<&String> = examined.proven.iter().map(|p| &p.digest).collect();
-    let advisories: BTreeSet<&String> = inputs.advisory_documents.values().collect();
+    let documents: BTreeSet<&String> = inputs.advisory_documents.values().collect();
+    let labels: Vec<&String> = inputs.advisory_documents.keys().collect();
     let asked: BTreeSet<&String> = vulnerabilities.iter().collect();
     serde_json::json!({
         "sbom": examined.sbom.as_ref().map(|s| s.canonical_id.clone()),
         "funcproofs": funcproofs,
-        "advisoryDocuments": advisories,
+        "advisories": labels,
+        "advisoryDocuments": documents,
         "vulnerabilities": asked,
         "inputs": inputs,
         "hotShare": hot_share,
@@ -498,9 +504,9 @@ fn vex_of(
 const MAX_MICRO_WITNESS_BYTES: usize = 64 << 20;
 
 /// Where a replay finds the image and the inputs it names.
-struct Source {
+pub(crate) struct Source {
     /// The image, as a reference.
-    image: String,
+    pub image: String,
     keys: Vec<PathBuf>,
     trusted_root: Option<PathBuf>,
     /// The advisory sources: --advisories, then the pack's.
@@ -527,8 +533,8 @@ fn is_token(text: &str) -> bool {
     })
 }
 
-/// The micro-witness or assessment whose `replayToken` is `token` among those attached to the
-/// image and signed by a trusted key, with the referrer it came from.
+/// The micro-witness, assessment or score whose `replayToken` is `token` among those attached
+/// to the image and signed by a trusted key, with the referrer it came from.
 fn attached_with_token(
     source: &Source,
     insecure: bool,
@@ -561,7 +567,10 @@ fn attached_with_token(
     let mut candidates = 0usize;
     for doc in &examined.trusted {
         use stella_evidence::verify::Scope;
-        if !matches!(doc.scope, Scope::MicroWitness | Scope::Assessment) {
+        if !matches!(
+            doc.scope,
+            Scope::MicroWitness | Scope::Assessment | Scope::Score
+        ) {
             continue;
         }
         candidates += 1;
@@ -576,15 +585,15 @@ fn attached_with_token(
         "none of the {} attached to {} and signed by a trusted key has the replay token {token}",
         print::count(
             candidates,
-            "micro-witness or assessment",
-            "micro-witnesses and assessments"
+            "micro-witness, assessment or score",
+            "micro-witnesses, assessments and scores"
         ),
         source.image
     )))
 }
 
 /// Whether `token` is the SHA-256 of the RFC 8785 form of `record`; why not otherwise.
-fn token_holds(record: &serde_json::Value, token: &str) -> Result<(), String> {
+pub(crate) fn token_holds(record: &serde_json::Value, token: &str) -> Result<(), String> {
     let canonical = stella_core::jcs::to_canonical(record)
         .map_err(|e| format!("its replay record cannot be canonicalised: {e}"))?;
     let digest = Digest::sha256(&canonical);
@@ -659,7 +668,7 @@ fn named_inputs_given(
 }
 
 /// The VEX documents attached to the image by a trusted key whose canonical ids are `named`.
-fn attached_priors(
+pub(crate) fn attached_priors(
     examined: &stella_evidence::verify::Examined,
     named: &[String],
 ) -> Vec<(Digest, String, VexDocument)> {
@@ -681,14 +690,14 @@ fn attached_priors(
 }
 
 /// A replay under way: what it is called and how its answer is printed.
-struct Replaying<'a> {
+pub(crate) struct Replaying<'a> {
     name: &'a str,
     json: bool,
 }
 
 impl Replaying<'_> {
     /// The replay's answer when the verdict is not made again: exit 1, naming why.
-    fn fail(&self, why: String) -> Result<Outcome, CliError> {
+    pub(crate) fn fail(&self, why: String) -> Result<Outcome, CliError> {
         if self.json {
             println!("{}", serde_json::json!({"replayed": false, "reason": why}));
         }
@@ -697,12 +706,12 @@ impl Replaying<'_> {
     }
 
     /// A document that is not what a replay reads.
-    fn bad(&self, why: impl std::fmt::Display) -> CliError {
+    pub(crate) fn bad(&self, why: impl std::fmt::Display) -> CliError {
         CliError::input(anyhow!("{}: {why}", self.name))
     }
 
     /// The answer when the verdict is made again: its digest and, signed again, the envelope.
-    fn replayed(&self, fields: serde_json::Value, line: &str, signed: Option<String>) {
+    pub(crate) fn replayed(&self, fields: serde_json::Value, line: &str, signed: Option<String>) {
         if self.json {
             let mut doc = serde_json::json!({"replayed": true, "envelope": signed});
             if let (Some(o), serde_json::Value::Object(more)) = (doc.as_object_mut(), fields) {
@@ -718,14 +727,14 @@ impl Replaying<'_> {
 }
 
 /// A replay record, read and its token checked.
-struct Recorded<'a> {
-    record: &'a serde_json::Value,
-    token: &'a str,
-    inputs: report::ReplayInputs,
-    issued: jiff::Timestamp,
+pub(crate) struct Recorded<'a> {
+    pub record: &'a serde_json::Value,
+    pub token: &'a str,
+    pub inputs: report::ReplayInputs,
+    pub issued: jiff::Timestamp,
     /// The advisory documents by digest (a micro-witness made before they were recorded names
     /// its advisories by id only: then every advisory the sources hold can match).
-    advisory_documents: Option<BTreeSet<String>>,
+    pub advisory_documents: Option<BTreeSet<String>>,
 }
 
 impl<'a> Recorded<'a> {
@@ -784,20 +793,22 @@ impl<'a> Recorded<'a> {
 }
 
 /// The assessment made again from a replay record.
-struct Again {
-    examined: stella_evidence::verify::Examined,
-    assessment: assess::Assessment,
+pub(crate) struct Again {
+    pub examined: stella_evidence::verify::Examined,
+    pub assessment: assess::Assessment,
     /// The record's inputs, with the digests of the advisory documents read.
-    inputs: report::ReplayInputs,
+    pub inputs: report::ReplayInputs,
     /// The prior VEX given as files.
-    priors: Vec<(Digest, String, VexDocument)>,
+    pub priors: Vec<(Digest, String, VexDocument)>,
+    /// The image's manifest digest.
+    pub image_digest: String,
 }
 
 /// Verifies the image's evidence and assesses it again about `vulnerabilities` from exactly
 /// the inputs `recorded` names (each must be found, and nothing else given), under its policy
 /// and time. `Ok(Err(None))` when the evidence does not verify (the reasons are printed);
 /// `Ok(Err(Some(why)))` when an input is missing, extra or not the one recorded.
-fn assess_again(
+pub(crate) fn assess_again(
     args: &ReplayArgs,
     source: &Source,
     recorded: &Recorded<'_>,
@@ -850,6 +861,7 @@ fn assess_again(
         assessment,
         runtime,
         advisory_documents: read_documents,
+        image_digest,
         ..
     } = assessed;
     if let Err(why) = named_inputs_given(inputs, runtime.as_ref(), &priors, &examined) {
@@ -877,13 +889,14 @@ fn assess_again(
         assessment,
         inputs,
         priors,
+        image_digest,
     }))
 }
 
 /// With --sign-key (and a token, so that the attached document is known): the document made
 /// again (`bytes`, a `predicate_type`) signed again and compared with the envelope attached
 /// at `referrer` and its log entry; the line that says so, or why not.
-fn signed_again(
+pub(crate) fn signed_again(
     args: &ReplayArgs,
     source: &Source,
     referrer: Option<&str>,
@@ -970,9 +983,15 @@ pub fn replay(args: ReplayArgs, home: &Path) -> Result<Outcome, CliError> {
         (Some(p), Some(predicate::STELLA_ASSESSMENT)) => {
             return replay_assessment(&args, &r, &source, p, referrer.as_deref());
         }
+        (Some(p), Some(predicate::STELLA_SCORE)) => {
+            return crate::score::replay(&args, &r, &source, p, referrer.as_deref());
+        }
         (Some(_), _) => return Err(r.bad("a Statement of another predicate type")),
         (None, _) if value.get("schema").and_then(|s| s.as_str()) == Some(assess::SCHEMA) => {
             return replay_assessment(&args, &r, &source, &value, referrer.as_deref());
+        }
+        (None, _) if crate::score::is_score(&value) => {
+            return crate::score::replay(&args, &r, &source, &value, referrer.as_deref());
         }
         (None, _) => value,
     };
@@ -1100,6 +1119,7 @@ fn replay_assessment(
         mut assessment,
         inputs,
         mut priors,
+        ..
     } = match assess_again(args, source, &recorded, &vulnerabilities, Some(hot_share))? {
         Ok(again) => again,
         Err(None) => return Ok(Outcome::Failed),
@@ -1289,11 +1309,12 @@ fn same_envelope(
             .iter()
             .map(|s| s.digest.get("sha256").map(|h| format!("sha256:{h}")))
             .collect();
-        // A micro-witness is about the image and the SBOM; an assessment about the image.
-        let expected = if predicate_type == predicate::STELLA_MICRO_WITNESS {
-            vec![Some(image.clone()), sbom.clone()]
-        } else {
+        // A micro-witness or a score is about the image and the SBOM; an assessment about the
+        // image.
+        let expected = if predicate_type == predicate::STELLA_ASSESSMENT {
             vec![Some(image.clone())]
+        } else {
+            vec![Some(image.clone()), sbom.clone()]
         };
         if digests != expected {
             reasons.push(format!(
@@ -1360,7 +1381,7 @@ fn same_envelope(
 }
 
 /// The JSON pointer of the first place `a` and `b` differ (members in sorted order).
-fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
+pub(crate) fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
     use serde_json::Value;
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
@@ -1475,7 +1496,7 @@ fn sbom_time(sbom: &serde_json::Value) -> Result<jiff::Timestamp, CliError> {
 
 /// The micro-witness of every verdict runtime evidence decided, checked against its schema and
 /// canonical; each verdict names its micro-witness by canonical id.
-fn micro_witnesses(
+pub(crate) fn micro_witnesses(
     assessment: &mut assess::Assessment,
     inputs: &report::ReplayInputs,
 ) -> Result<Vec<Vec<u8>>, CliError> {
@@ -1589,6 +1610,16 @@ impl RuntimeInputs {
         self.witnesses.is_empty() && self.profiles.is_empty()
     }
 
+    /// `sha256:<hex>` of each witness report read.
+    pub(crate) fn witness_digests(&self) -> &[String] {
+        &self.witness_digests
+    }
+
+    /// `sha256:<hex>` of each profile read.
+    pub(crate) fn profile_digests(&self) -> &[String] {
+        &self.profile_digests
+    }
+
     /// The evidence, indexed, after naming the profiles' frames of the image's binaries with
     /// the image's verified symbol tables: a frame is `(BuildID, file offset)` as observed, and
     /// its function is what the verified evidence says lies there, whatever name the profile
@@ -1666,7 +1697,7 @@ impl RuntimeInputs {
 }
 
 /// The witness reports and profiles; `None` when none is given.
-fn read_runtime(
+pub(crate) fn read_runtime(
     witnesses: &[PathBuf],
     profiles: &[PathBuf],
 ) -> Result<Option<RuntimeInputs>, CliError> {
@@ -1775,7 +1806,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Each prior VEX document: its canonical id, its name (the file as given), the document.
-fn read_priors(paths: &[PathBuf]) -> Result<Vec<(Digest, String, VexDocument)>, CliError> {
+pub(crate) fn read_priors(
+    paths: &[PathBuf],
+) -> Result<Vec<(Digest, String, VexDocument)>, CliError> {
     paths
         .iter()
         .map(|p| {

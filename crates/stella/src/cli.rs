@@ -145,8 +145,8 @@ Examples:
     /// symbol bundles, the local cache, binaries on disk or debuginfod.
     #[command(after_help = SYMBOLIZE_HELP)]
     Symbolize(SymbolizeArgs),
-    /// Replay a verdict: run the assessment again from the inputs its micro-witness or
-    /// assessment names by digest and compare the result with it byte for byte.
+    /// Replay a verdict: run the assessment again from the inputs its micro-witness,
+    /// assessment or score names by digest and compare the result with it byte for byte.
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
     /// The evidence report a person reads: one self-contained HTML file with the image, every
@@ -154,6 +154,11 @@ Examples:
     /// graph of the recorded stacks, from evidence that verifies only.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
+    /// A deterministic score: every verdict of the assessment placed in CERT/CC's SSVC deployer
+    /// decision table, Stella's evidence deciding exposure, the policy the rest; a Statement
+    /// that can be signed, attached and replayed.
+    #[command(after_help = SCORE_HELP)]
+    Score(ScoreArgs),
     /// List Stella's predicate types, or print one's JSON schema.
     #[command(after_help = "\
 Examples:
@@ -1175,28 +1180,32 @@ pub struct AssessArgs {
 }
 
 const REPLAY_HELP: &str = "\
-TOKEN|FILE is a micro-witness: its replay token (`replayToken`, `sha256:…`), looked up among the \
-micro-witnesses attached to the image (or packed) and signed by a trusted key, or a file holding \
-it (the predicate, or an in-toto Statement carrying it) as `stella assess --format json` lists \
-it. Its `replay` record names every input of the verdict by digest: the SBOM, the FuncProof, the \
-advisory documents, the witness reports, profiles and prior VEX, the policy (how long a zero \
-holds, whether samples alone say affected) and the time the verdict was made; `replayToken` is \
-the SHA-256 of that record's RFC 8785 form, so a record changed after the fact is refused first.
+TOKEN|FILE is what to make again: a micro-witness (a runtime verdict), an assessment (the evidence \
+document behind the VEX verdicts, `stella assess --format json`) or a score (`stella score -o`), \
+as a file (the predicate, or an in-toto Statement carrying it), or by its replay token \
+(`replayToken`, `sha256:…`), looked up among the micro-witnesses, assessments and scores attached \
+to the image (or packed) and signed by a trusted key. Its `replay` record names every input by \
+digest: the SBOM, the FuncProofs, the advisory documents, the witness reports, profiles and prior \
+VEX, the policy (how long a zero holds, whether samples alone say affected, the score settings) \
+and the time it was made; `replayToken` is the SHA-256 of that record's RFC 8785 form, so a \
+record changed after the fact is refused first.
 
 Each input is fetched by its digest: the image's evidence from the image (--image) or the pack \
 (--from, verified as `stella audit verify` does, on an empty home, without network); the \
 advisory documents from --advisories, the pack, or the advisory database; witness reports, \
-profiles and prior VEX from the files given or what a trusted key attached. Every input the \
-verdict names must be found, and nothing else may be given; each missing one is named by digest. \
-The assessment is run again with the recorded policy and time, and its micro-witness for the \
-same vulnerability and binary is compared with the original: exit 0 when the bytes are \
-identical, 1 naming the first field that differs. With --sign-key (and a token), the verdict is \
-also signed again and must give the attached DSSE envelope byte for byte, whose log entry the \
-original's bundle already carries: the log answers with the same entry, not a new one.
+profiles and prior VEX from the files given or what a trusted key attached. Every input named \
+must be found, and nothing else may be given; each missing one is named by digest. The work is \
+done again with the recorded policy and time and compared with the original: exit 0 when the \
+bytes are identical, 1 naming the first input or field that differs. An assessment's VEX \
+document is made again too (with the recorded author and the --policy file whose digest it \
+names) and must be the one attached that cites it. With --sign-key (and a token), the document \
+made again is also signed and must give the attached DSSE envelope byte for byte, whose log \
+entry the original's bundle already carries: the log answers with the same entry, not a new one.
 
 Examples:
   stella replay sha256:4c1f… --from app.pack.tar
   stella replay sha256:4c1f… --image oci-layout:.stella/oci:app --sign-key cosign.key
+  stella replay app.score.json --image oci-layout:.stella/oci:app
   stella replay waits.micro-witness.json --image oci-layout:.stella/oci:app \\
       --advisories advisory-db/ --witness prod.witness.json";
 
@@ -1286,11 +1295,105 @@ Examples:
     },
 }
 
+/// `stella score`
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The image to score (its evidence from `stella scan` must verify).
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+    /// Recorded in the score's inputs and replay record; no number depends on it. At most
+    /// 2^53 - 1, the largest integer every JSON reader keeps exactly.
+    #[arg(long, value_name = "S", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(..=9_007_199_254_740_991))]
+    pub seed: u64,
+    /// The policy (stella.vex-policy/v1): its `score` section (see below) and its `runtime`
+    /// section, as `stella assess` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Where the advisories come from, as `stella assess --advisories`.
+    #[arg(long, value_name = "DB|PATH")]
+    pub advisories: Vec<String>,
+    /// Vulnerabilities to answer even when nothing matches (repeatable; any id or alias).
+    #[arg(long, value_name = "ID")]
+    pub vuln: Vec<String>,
+    /// Witness reports (`stella witness --json`, repeatable), as `stella assess --witness`.
+    #[arg(long, value_name = "REPORT")]
+    pub witness: Vec<PathBuf>,
+    /// Prior VEX (repeatable; OpenVEX, CycloneDX or CSAF): a `not_affected` for the component
+    /// or the image makes a verdict not applicable, unless its code ran.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// Profiles (`stella record --json`, repeatable), as `stella assess --profile`.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Vec<PathBuf>,
+    /// A public key whose signatures on the image's evidence are trusted (repeatable).
+    /// Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Sign the score, log it and attach it to the image.
+    #[arg(long)]
+    pub attach: bool,
+    /// The signing key for --attach (cosign format). Default: the key of `stella scan`.
+    #[arg(long, value_name = "KEY", requires = "attach")]
+    pub sign_key: Option<PathBuf>,
+    /// Write the in-toto Statement (RFC 8785) here.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the in-toto Statement (RFC 8785) on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+const SCORE_HELP: &str = "\
+The image is assessed as `stella assess` does; each verdict (vulnerability × binary × component) \
+is placed in SSVC's Deployer Patch Application Priority table (CERT/CC, ssvc DT_DP 1.0.0, as \
+certcc-ssvc 2026.10.0 ships it): Exploitation (N/P/A) × System Exposure (S/C/O) × Automatable \
+(N/Y) × Human Impact (L/M/H/VH) → Defer / Scheduled / Out-of-Cycle / Immediate.
+
+System Exposure, from the evidence (first rule that applies):
+  component-not-present        the SBOM: no binary holds the component  S, not applicable
+  vulnerable-code-not-present  the FuncProof lacks the vulnerable code  S, not applicable
+  witnessed-never-executed     exact witnesses counted zero calls       S
+  executed                     the vulnerable code ran                  executedExposure (O)
+  vex-not-affected             a --vex document says not_affected       S, not applicable
+  present (the baseline)       present, nothing known to have run       presentExposure (C)
+Exploitation: A when the vulnerability (any alias) is in score.activeExploitation (e.g. KEV), \
+P in score.publicPoc, else N. Automatable: score.automatable (yes). Human Impact: \
+score.humanImpact (medium).
+
+Score of a verdict: its outcome's weight, Defer 1, Scheduled 4, Out-of-Cycle 7, Immediate 10; \
+0 when not applicable. Score of the image: the highest verdict score. Each verdict's breakdown \
+names, per decision point, the rule, the documents it rests on (kind, digest), the baseline and \
+`delta`: its score minus the score with that point at the baseline.
+
+Inputs: the seed, the SBOM's canonical_id and the sorted (kind, digest) of every document \
+used: SBOM, FuncProofs, advisories, micro-witnesses, witness reports, profiles, VEX, policy. The \
+seed changes no number; it is recorded in the inputs and in the replay record, whose RFC 8785 \
+SHA-256 is `replayToken`. The same inputs and seed give the same bytes; `stella replay FILE` \
+makes the score again and compares.
+
+Policy file section (all optional):
+  \"score\": {\"presentExposure\": \"controlled\", \"executedExposure\": \"open\",
+            \"automatable\": \"yes\", \"humanImpact\": \"medium\",
+            \"activeExploitation\": [\"CVE-…\"], \"publicPoc\": [\"GHSA-…\"]}
+
+Examples:
+  stella score --image oci-layout:.stella/oci:app --advisories advisory-db/ -o app.score.json
+  stella score --image oci-layout:.stella/oci:app --seed 7 --policy policy.json --attach
+  stella replay app.score.json --image oci-layout:.stella/oci:app --advisories advisory-db/";
+
 /// `stella replay`
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The verdict to replay: a micro-witness file, or its replay token (`sha256:…`), found
-    /// among the micro-witnesses attached to the image (or packed) and signed by a trusted key.
+    /// The verdict to replay: a micro-witness, assessment or score file, or its replay token
+    /// (`sha256:…`), found among the micro-witnesses and assessments attached to the image (or
+    /// packed) and signed by a trusted key.
     #[arg(value_name = "TOKEN|FILE")]
     pub target: String,
     /// The image the verdict is about (its evidence must verify).

@@ -21,6 +21,7 @@ mod report;
 mod runtime;
 mod sbom;
 mod scan;
+mod score;
 mod verify_image;
 mod vex;
 
@@ -66,6 +67,7 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Advisories(cmd) => advisories::run(cmd, &cli.global.home),
         Command::Assess(args) => assess::run(args, &cli.global.home),
         Command::Replay(args) => assess::replay(args, &cli.global.home),
+        Command::Score(args) => score::run(args, &cli.global.home),
         Command::Funcproof(args) => funcproof::run(args),
         Command::Key(cmd) => attest::key(cmd),
         Command::Attest(args) => attest::attest(args, &cli.global.home),

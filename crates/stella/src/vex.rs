@@ -428,6 +428,10 @@ struct PolicyFile {
     /// The gate of `stella assess` (as --fail-on).
     #[serde(default, rename = "failOn")]
     fail_on: Option<String>,
+    /// The settings of `stella score` (read and checked by `stella_policy::score`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    score: Option<serde_json::Value>,
 }
 
 /// The `runtime` section of a policy file.

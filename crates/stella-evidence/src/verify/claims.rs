@@ -34,6 +34,9 @@ pub const WITNESS_REPORT_KIND: &str = "witness-report";
 /// The `kind` annotation of a profile.
 pub const PROFILE_KIND: &str = "profile";
 
+/// The `kind` annotation of a score.
+pub const SCORE_KIND: &str = "score";
+
 /// An attached document a trusted key signed.
 #[derive(Debug, Clone)]
 pub struct TrustedDocument {
@@ -61,7 +64,7 @@ pub fn claims(v: &Verifier<'_>) -> Result<Vec<Verdict>, EvidenceError> {
 }
 
 /// As [`claims`], with every claim a trusted key signed (VEX, assessments, micro-witnesses,
-/// witness reports, profiles).
+/// witness reports, profiles, scores).
 ///
 /// # Errors
 /// Only when the store fails.
@@ -109,6 +112,14 @@ pub fn claims_with_runtime(
                 media_types: &[media::PROFILE_JSON],
                 predicate_types: &[],
                 kind: PROFILE_KIND,
+            },
+        ),
+        (
+            Scope::Score,
+            Wanted {
+                media_types: &[media::SCORE_JSON],
+                predicate_types: &[],
+                kind: SCORE_KIND,
             },
         ),
     ] {

@@ -79,6 +79,8 @@ pub enum Scope {
     WitnessReport,
     /// A profile (`stella record --attach`) attached beside it.
     Profile,
+    /// A deterministic score (`stella score --attach`) attached beside it.
+    Score,
 }
 
 impl Scope {
@@ -95,6 +97,7 @@ impl Scope {
             Scope::MicroWitness => "micro-witness",
             Scope::WitnessReport => "witness-report",
             Scope::Profile => "profile",
+            Scope::Score => "score",
         }
     }
 

@@ -23,6 +23,7 @@ mod report;
 mod runtime;
 mod sbom;
 mod scan;
+mod score;
 mod sigstore_rs;
 mod tlog_crash;
 mod verify_trust;
