@@ -317,7 +317,7 @@ pub struct VexSources {
     #[arg(long, value_name = "PUB", requires = "image")]
     pub key: Option<PathBuf>,
     /// With --image: use plain HTTP for the registry (a local test registry).
-    #[arg(long, requires = "image")]
+    #[arg(long, requires = "image", visible_alias = "plain-http")]
     pub insecure: bool,
     #[command(flatten)]
     pub read: VexReadArgs,
@@ -534,7 +534,7 @@ Example: stella vex attach --image oci-layout:./img:app vendor.openvex.json")]
         #[arg(long, value_name = "KEY")]
         key: Option<PathBuf>,
         /// Use plain HTTP for the registry.
-        #[arg(long)]
+        #[arg(long, visible_alias = "plain-http")]
         insecure: bool,
         /// The VEX document.
         #[arg(value_name = "FILE")]
@@ -944,7 +944,7 @@ pub enum LogCommand {
 #[derive(Debug, Args)]
 pub struct OciArgs {
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, visible_alias = "plain-http")]
     pub insecure: bool,
     /// The command.
     #[command(subcommand)]
@@ -1079,7 +1079,7 @@ pub struct ScanArgs {
     #[arg(long)]
     pub push: bool,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
     /// Append to this Rekor v2-compatible log instead of the embedded one.
     #[arg(long, value_name = "URL")]
@@ -1175,7 +1175,7 @@ pub struct AssessArgs {
     #[arg(long, value_name = "NAME", default_value = "Stella")]
     pub author: String,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
 }
 
@@ -1251,7 +1251,7 @@ Examples:
         #[arg(long, value_name = "DB|PATH")]
         advisories: Vec<String>,
         /// Allow plain HTTP to registries that are not on the loopback interface.
-        #[arg(long)]
+        #[arg(long, visible_alias = "plain-http")]
         insecure: bool,
     },
     /// Verify a pack offline: every member against the manifest (paths, types, sizes,
@@ -1346,7 +1346,7 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub json: bool,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
 }
 
@@ -1437,11 +1437,22 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `stella record --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    /// Collapsed stacks, one line per stack (the default).
+    Collapsed,
+    /// The JSON profile.
+    Json,
+    /// A flame graph (SVG).
+    Svg,
 }
 
 /// `stella assess --format`.
@@ -1502,7 +1513,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME")]
     pub symbol: Vec<String>,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
     /// Worker threads for the replay (default: one per CPU).
     #[arg(short, long, value_name = "N")]
@@ -1662,7 +1673,7 @@ pub struct SymbolArgs {
     #[arg(long)]
     pub no_symbolize: bool,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
 }
 
@@ -1694,6 +1705,11 @@ pub struct RecordArgs {
     /// Write the JSON profile instead of collapsed stacks.
     #[arg(long)]
     pub json: bool,
+    /// What to write: `collapsed` stacks (canonical frames with BuildIDs and offsets, the
+    /// default), the `json` profile (as --json), or `svg`, a flame graph (inferno) with one box
+    /// per function, kernel frames as `name_[k]`, unnamed frames as `[unknown in BINARY]`.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<RecordFormat>,
     /// Sampler: ebpf (in-kernel aggregation, frames as BuildID + offset), or perf-event for
     /// kernels without BPF (every sample read from a ring buffer, frames through
     /// /proc/PID/maps).
@@ -1883,7 +1899,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_size)]
     pub max_size: usize,
     /// Allow plain HTTP to registries that are not on the loopback interface.
-    #[arg(long)]
+    #[arg(long, visible_alias = "plain-http")]
     pub insecure: bool,
     /// Print the report's model as JSON on stdout (and still write -o when given).
     #[arg(long)]

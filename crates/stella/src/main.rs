@@ -11,6 +11,7 @@ mod audit;
 mod bars;
 mod cli;
 mod exit;
+mod flame;
 mod funcproof;
 mod input;
 mod log;

@@ -35,8 +35,6 @@ use crate::verify_image::{Opened, trusted_keys};
 const MAX_REASONS: usize = 10;
 /// Width of the flame graph, in pixels: fixed, so the SVG does not depend on the viewer.
 const FLAME_WIDTH: usize = 1200;
-/// The class of the flame graph's frames of vulnerable functions.
-pub(crate) const VULNERABLE_CLASS: &str = "stella-vulnerable";
 /// Prefix of a VEX statement `@id` that links the verdict of a signed assessment.
 const ASSESSMENT_LINK: &str = "urn:stella:assessment:";
 /// The words that open the record of a superseded claim in a statement's notes.
@@ -751,23 +749,6 @@ fn model(v: &Verified) -> Result<Report, CliError> {
     })
 }
 
-/// A frame's name as the flame graph shows it: no control characters (they would break the
-/// collapsed line or the attribute file), no `;` (the collapsed format's separator).
-fn frame_name(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_control() || c == ';' { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-/// A frame's name in inferno's input: [`frame_name`] with its spaces as no-break spaces, which
-/// look the same. Inferno reads a line's last space-separated numbers as its counts (two of
-/// them make a differential graph), so a leaf named `f 12` would change the graph.
-fn flame_label(name: &str) -> String {
-    frame_name(name).replace(' ', "\u{a0}")
-}
-
 /// The flame graph of the signed runtime profiles; `None` when there is none. Frames of the
 /// image's binaries are named with its verified symbol tables, as `stella assess` names them;
 /// frames of vulnerable functions (`vulnerable`: by BuildID and binary path) are marked.
@@ -828,11 +809,7 @@ fn flame(
     let mut marked: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut samples = 0u64;
     for stack in profiles.iter().flat_map(|(_, p)| &p.stacks) {
-        let mut segments = vec![flame_label(&match (&stack.comm, stack.pid) {
-            (Some(comm), _) => comm.clone(),
-            (None, Some(pid)) => format!("[pid {pid}]"),
-            (None, None) => "[unknown process]".to_owned(),
-        })];
+        let mut segments = vec![crate::flame::process_label(stack)];
         for frame in stack.frames.iter().rev() {
             let build_id = frame.build_id();
             let frame = match named.get(&frame.location) {
@@ -848,10 +825,7 @@ fn flame(
                     Location::Anonymous { .. } => Some("jit".to_owned()),
                 })
                 .unwrap_or_else(|| "unknown binary".to_owned());
-            let name = match &frame.symbol {
-                Some(s) => flame_label(s.display_name()),
-                None => flame_label(&format!("[unknown in {binary}]")),
-            };
+            let name = crate::flame::frame_label(frame, Some(&binary));
             if let (Some(b), Some(s)) = (build_id, &frame.symbol) {
                 let hit = vulnerable.iter().find(|((id, _), names)| {
                     id == b
@@ -867,35 +841,28 @@ fn flame(
         *lines.entry(segments.join(";")).or_default() += stack.count;
         samples += stack.count;
     }
-    let mut attrs = String::new();
-    for (name, binaries) in &marked {
-        let binaries: Vec<&str> = binaries.iter().map(String::as_str).collect();
-        attrs.push_str(&format!(
-            "{name}\tclass={VULNERABLE_CLASS}\ttitle={}\n",
-            frame_name(&format!(
-                "VULNERABLE function {} (in {})",
-                name.replace('\u{a0}', " "),
-                binaries.join(", ")
-            ))
-        ));
-    }
-    let mut options = inferno::flamegraph::Options::default();
-    options.title = "Recorded stacks".to_owned();
-    options.count_name = "samples".to_owned();
-    options.deterministic = true;
-    options.hash = true;
-    options.image_width = Some(FLAME_WIDTH);
-    options.func_frameattrs = inferno::flamegraph::FuncFrameAttrsMap::from_reader(attrs.as_bytes())
-        .map_err(|e| CliError::environment(anyhow!("the flame graph's frame attributes: {e}")))?;
-    let collapsed: Vec<String> = lines
+    let titles: BTreeMap<String, String> = marked
         .iter()
-        .map(|(stack, count)| format!("{stack} {count}"))
+        .map(|(name, binaries)| {
+            let binaries: Vec<&str> = binaries.iter().map(String::as_str).collect();
+            (
+                name.clone(),
+                format!(
+                    "VULNERABLE function {} (in {})",
+                    name.replace('\u{a0}', " "),
+                    binaries.join(", ")
+                ),
+            )
+        })
         .collect();
-    let mut svg = Vec::new();
-    inferno::flamegraph::from_lines(&mut options, collapsed.iter().map(String::as_str), &mut svg)
-        .map_err(|e| CliError::environment(anyhow!("rendering the flame graph: {e}")))?;
-    let svg = String::from_utf8(svg)
-        .map_err(|e| CliError::environment(anyhow!("the flame graph is not UTF-8: {e}")))?;
+    let svg = crate::flame::svg(
+        &lines,
+        &crate::flame::Drawing {
+            title: "Recorded stacks",
+            width: FLAME_WIDTH,
+            marked: &titles,
+        },
+    )?;
     // Inline in HTML: the XML declaration and DOCTYPE have no place there.
     let svg = svg
         .find("<svg")
@@ -1248,7 +1215,7 @@ fn finding_row(f: &Finding) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{esc, flame_label, frame_name, superseded_in};
+    use super::{esc, superseded_in};
 
     #[test]
     fn markup_is_escaped_in_text_and_attributes() {
@@ -1256,28 +1223,6 @@ mod tests {
             esc("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
-    }
-
-    #[test]
-    fn a_frame_name_keeps_no_separator_or_control_character() {
-        assert_eq!(frame_name("a;b\tc\nd"), "a b c d");
-        assert_eq!(frame_name("<script>"), "<script>");
-    }
-
-    #[test]
-    fn a_leaf_named_like_a_count_stays_a_name() {
-        let leaf = flame_label("f 12");
-        let mut options = inferno::flamegraph::Options::default();
-        let mut svg = Vec::new();
-        inferno::flamegraph::from_lines(
-            &mut options,
-            [format!("main;{leaf} 30").as_str()],
-            &mut svg,
-        )
-        .expect("renders");
-        let svg = String::from_utf8(svg).expect("UTF-8");
-        // A frame named `f 12` with 30 samples, not a frame `f` differing from 12 to 30.
-        assert!(svg.contains(&format!("{leaf} (30 samples")), "{svg}");
     }
 
     #[test]

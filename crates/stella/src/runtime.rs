@@ -26,7 +26,9 @@ use stella_runtime::sampler::{self, Duty, RecordOptions, Selection};
 use stella_runtime::symbolize::{Config, Symbolizer};
 use stella_runtime::witness::{self, Target, WatchOptions, WitnessOptions};
 
-use crate::cli::{Backend, RecordArgs, SymbolArgs, SymbolizeArgs, SymbolizeFormat, WitnessArgs};
+use crate::cli::{
+    Backend, RecordArgs, RecordFormat, SymbolArgs, SymbolizeArgs, SymbolizeFormat, WitnessArgs,
+};
 use crate::exit::{CliError, Outcome};
 use crate::output::{write_atomically, write_stdout};
 
@@ -188,15 +190,28 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
         }
     }
     name_profile(&mut profile, names.as_mut());
-    let bytes = if args.json {
-        json_bytes(&profile)?
-    } else {
-        collapsed::write(&profile).into_bytes()
+    let format = match (args.format, args.json) {
+        (Some(format), _) => format,
+        (None, true) => RecordFormat::Json,
+        (None, false) => RecordFormat::Collapsed,
+    };
+    let bytes = match format {
+        RecordFormat::Json => json_bytes(&profile)?,
+        RecordFormat::Collapsed => collapsed::write(&profile).into_bytes(),
+        RecordFormat::Svg => crate::flame::svg(
+            &crate::flame::lines_of(&profile.stacks),
+            &crate::flame::Drawing {
+                title: "stella record",
+                width: 1200,
+                marked: &std::collections::BTreeMap::new(),
+            },
+        )?
+        .into_bytes(),
     };
     write_out(args.output.as_deref(), &bytes)?;
     if let Some(image) = &args.attach {
-        // The JSON profile, the very bytes written when --json was asked.
-        let document = if args.json {
+        // The JSON profile, the very bytes written when JSON was asked.
+        let document = if format == RecordFormat::Json {
             bytes.clone()
         } else {
             json_bytes(&profile)?

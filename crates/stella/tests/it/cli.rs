@@ -467,3 +467,20 @@ fn version_names_the_build_and_man_pages_cover_every_command() {
         .code(2)
         .stderr(predicate::str::contains("-o"));
 }
+
+#[test]
+fn plain_http_is_the_name_oras_users_type_for_insecure() {
+    for args in [
+        &["scan", "--help"][..],
+        &["verify", "--help"],
+        &["assess", "--help"],
+        &["audit", "export", "--help"],
+        &["oci", "--help"],
+    ] {
+        stella()
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("--plain-http"));
+    }
+}

@@ -134,6 +134,30 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
     let frames = &frames["frames"];
     assert_eq!(frames[0]["buildId"], build_id.as_str());
     assert!(frames[0].get("symbol").is_none(), "{frames}");
+
+    // A flame graph: one box per function (no offsets), hot_loop on main, as inferno draws it.
+    let svg = stdout_of(stella(dir.path()).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "1s",
+        "--format",
+        "svg",
+    ]));
+    assert!(
+        svg.contains("<svg") && svg.contains("stella record"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("<title>hot_loop (") && svg.contains("<title>main ("),
+        "{svg}"
+    );
+    assert!(!svg.contains("hot_loop+0x"), "{svg}");
+    stella(dir.path())
+        .args(["record", "--pid", &pid, "--format", "svg", "--json"])
+        .assert()
+        .code(2);
 }
 
 #[test]
