@@ -23,6 +23,7 @@ pub mod collapsed;
 pub mod frame;
 pub mod import;
 pub mod perf_backend;
+pub mod pprof;
 pub mod procmaps;
 pub mod profile;
 pub mod running;

@@ -1453,6 +1453,8 @@ pub enum RecordFormat {
     Json,
     /// A flame graph (SVG).
     Svg,
+    /// pprof: the gzipped profile.proto that `go tool pprof`, Parca and Pyroscope read.
+    Pprof,
 }
 
 /// `stella assess --format`.
@@ -1706,8 +1708,10 @@ pub struct RecordArgs {
     #[arg(long)]
     pub json: bool,
     /// What to write: `collapsed` stacks (canonical frames with BuildIDs and offsets, the
-    /// default), the `json` profile (as --json), or `svg`, a flame graph (inferno) with one box
-    /// per function, kernel frames as `name_[k]`, unnamed frames as `[unknown in BINARY]`.
+    /// default), the `json` profile (as --json), `svg`, a flame graph (inferno) with one box
+    /// per function, kernel frames as `name_[k]`, unnamed frames as `[unknown in BINARY]`, or
+    /// `pprof` (gzipped profile.proto: one mapping per binary with its BuildID, locations at
+    /// file offsets, samples and CPU time, pid/comm/container/image labels).
     #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
     pub format: Option<RecordFormat>,
     /// Sampler: ebpf (in-kernel aggregation, frames as BuildID + offset), or perf-event for

@@ -207,6 +207,7 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
             },
         )?
         .into_bytes(),
+        RecordFormat::Pprof => stella_runtime::pprof::write(&profile).map_err(runtime_error)?,
     };
     write_out(args.output.as_deref(), &bytes)?;
     if let Some(image) = &args.attach {

@@ -158,6 +158,41 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
         .args(["record", "--pid", &pid, "--format", "svg", "--json"])
         .assert()
         .code(2);
+
+    // pprof, read back by Go's own pprof (Debian's golang-go): the hot function, its binary by
+    // BuildID, samples and CPU time.
+    let pprof = dir.path().join("profile.pb.gz");
+    stella(dir.path())
+        .args([
+            "record",
+            "--pid",
+            &pid,
+            "--duration",
+            "1s",
+            "--format",
+            "pprof",
+            "-o",
+        ])
+        .arg(&pprof)
+        .assert()
+        .success();
+    match std::process::Command::new("go")
+        .args(["tool", "pprof", "-raw"])
+        .arg(&pprof)
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let raw = String::from_utf8_lossy(&out.stdout);
+            assert!(raw.contains("hot_loop"), "{raw}");
+            assert!(raw.contains(&build_id.to_string()), "{raw}");
+            assert!(raw.contains("samples/count cpu/nanoseconds"), "{raw}");
+        }
+        Ok(out) => panic!(
+            "go tool pprof refused the profile: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => stella_testkit::skip("record pprof", &format!("go is not installed: {e}")),
+    }
 }
 
 #[test]
