@@ -14,17 +14,21 @@
 //!   `container` and `image` where known;
 //! - `time_nanos` and `duration_nanos` from the window, `period` from the frequency.
 //!
-//! What this module does not own: reading pprof (Stella's inputs are its JSON profile,
-//! collapsed stacks and `perf script`), or naming frames (the symboliser).
+//! [`read`] takes pprof back (gzipped or not, from Stella or from Go, Parca, Pyroscope): every
+//! string, mapping, location and function index is checked, a frame's file offset is its
+//! address less its mapping's start plus the mapping's offset, a location's last line is its
+//! function and the lines before it the frames inlined there.
+//!
+//! What this module does not own: naming frames (the symboliser).
 
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 
 use prost::Message;
 
 use crate::RuntimeError;
-use crate::frame::{Frame, Location as FrameLocation};
-use crate::profile::Profile;
+use crate::frame::{Frame, Inlined, Location as FrameLocation, Symbol, SymbolSource};
+use crate::profile::{Profile, Stack, Target, Window};
 
 /// `perftools.profiles.Profile`.
 #[derive(Clone, PartialEq, Message)]
@@ -420,6 +424,216 @@ pub fn write(profile: &Profile) -> Result<Vec<u8>, RuntimeError> {
     gz.finish().map_err(io)
 }
 
+/// Largest pprof read once decompressed.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
+
+/// A pprof profile (`bytes`, gzipped or not, read from `origin`) as Stella's profile.
+///
+/// # Errors
+/// [`RuntimeError::Parse`] naming what is wrong: not gzip or protobuf, larger than
+/// [`MAX_DECOMPRESSED_BYTES`] once decompressed, an index (string, mapping, location,
+/// function) out of range, or a sample with no value.
+pub fn read(bytes: &[u8], origin: &str) -> Result<Profile, RuntimeError> {
+    let bad = |message: String| RuntimeError::Parse {
+        origin: origin.to_owned(),
+        line: 0,
+        message,
+    };
+    let raw;
+    let message_bytes: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .take(MAX_DECOMPRESSED_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| bad(format!("not a gzipped pprof profile: {e}")))?;
+        if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+            return Err(bad(format!(
+                "larger than {MAX_DECOMPRESSED_BYTES} bytes once decompressed"
+            )));
+        }
+        raw = out;
+        &raw
+    } else {
+        bytes
+    };
+    let p = PprofProfile::decode(message_bytes)
+        .map_err(|e| bad(format!("not a pprof profile (profile.proto): {e}")))?;
+    let string = |i: i64, what: &str| -> Result<&str, RuntimeError> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| p.string_table.get(i))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                bad(format!(
+                    "{what}: string index {i} out of range (the table holds {})",
+                    p.string_table.len()
+                ))
+            })
+    };
+    if p.string_table.first().is_some_and(|s| !s.is_empty()) {
+        return Err(bad("string_table[0] must be the empty string".to_owned()));
+    }
+    let mappings: HashMap<u64, &Mapping> = p.mapping.iter().map(|m| (m.id, m)).collect();
+    let functions: HashMap<u64, &Function> = p.function.iter().map(|f| (f.id, f)).collect();
+    let mut locations: HashMap<u64, Frame> = HashMap::new();
+    for l in &p.location {
+        let at = format!("location {}", l.id);
+        let mapping = match l.mapping_id {
+            0 => None,
+            id => Some(
+                *mappings
+                    .get(&id)
+                    .ok_or_else(|| bad(format!("{at}: mapping {id} is not in the profile")))?,
+            ),
+        };
+        let mut names = Vec::new();
+        for line in &l.line {
+            let f = functions.get(&line.function_id).ok_or_else(|| {
+                bad(format!(
+                    "{at}: function {} is not in the profile",
+                    line.function_id
+                ))
+            })?;
+            let name = string(f.name, &at)?;
+            let system = string(f.system_name, &at)?;
+            let file = string(f.filename, &at)?;
+            names.push((
+                if system.is_empty() { name } else { system }.to_owned(),
+                name.to_owned(),
+                file.to_owned(),
+                line.line,
+            ));
+        }
+        let location = match mapping {
+            Some(m) => {
+                let path = string(m.filename, &at)?;
+                let build_id = string(m.build_id, &at)?;
+                if path == crate::collapsed::KERNEL || path.starts_with("[kernel") {
+                    FrameLocation::Kernel { address: l.address }
+                } else {
+                    FrameLocation::File {
+                        build_id: (!build_id.is_empty()).then(|| build_id.to_lowercase()),
+                        path: (!path.is_empty()).then(|| path.to_owned()),
+                        file_offset: l
+                            .address
+                            .checked_sub(m.memory_start)
+                            .and_then(|a| a.checked_add(m.file_offset))
+                            .unwrap_or(l.address),
+                    }
+                }
+            }
+            None => FrameLocation::Named {
+                build_id: None,
+                path: None,
+            },
+        };
+        // The last line is the function the address is in; those before it were inlined there.
+        let symbol = names.pop().map(|(function, name, file, line)| Symbol {
+            demangled: (name != function && !name.is_empty()).then_some(name),
+            function,
+            offset: 0,
+            source: SymbolSource::Imported,
+            inlined: names
+                .into_iter()
+                .map(|(function, name, file, line)| Inlined {
+                    demangled: (name != function && !name.is_empty()).then_some(name),
+                    function,
+                    file: (!file.is_empty()).then_some(file),
+                    line: u32::try_from(line).ok().filter(|&l| l > 0),
+                })
+                .collect(),
+            file: (!file.is_empty()).then_some(file),
+            line: u32::try_from(line).ok().filter(|&l| l > 0),
+        });
+        locations.insert(l.id, Frame { location, symbol });
+    }
+    // The value counted: samples when the profile has them, else its first value.
+    let value_index = p
+        .sample_type
+        .iter()
+        .position(|t| {
+            string(t.r#type, "sample_type").is_ok_and(|s| s == "samples")
+                || string(t.unit, "sample_type").is_ok_and(|s| s == "count")
+        })
+        .unwrap_or(0);
+    let mut stacks = Vec::with_capacity(p.sample.len());
+    for (i, sample) in p.sample.iter().enumerate() {
+        let at = format!("sample {i}");
+        let value = *sample
+            .value
+            .get(value_index)
+            .ok_or_else(|| bad(format!("{at}: no value {value_index}")))?;
+        let Ok(count) = u64::try_from(value) else {
+            return Err(bad(format!("{at}: a negative count ({value})")));
+        };
+        if count == 0 {
+            continue;
+        }
+        let frames = sample
+            .location_id
+            .iter()
+            .map(|id| {
+                locations
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("{at}: location {id} is not in the profile")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stack = Stack {
+            pid: None,
+            comm: None,
+            container: None,
+            image: None,
+            count,
+            frames,
+        };
+        for label in &sample.label {
+            let key = string(label.key, &at)?;
+            let text = string(label.str, &at)?;
+            match key {
+                "pid" | "process_id" => stack.pid = u32::try_from(label.num).ok(),
+                "comm" | "thread_name" if !text.is_empty() => stack.comm = Some(text.to_owned()),
+                "container" if !text.is_empty() => stack.container = Some(text.to_owned()),
+                "image" if !text.is_empty() => stack.image = Some(text.to_owned()),
+                _ => {}
+            }
+        }
+        stacks.push(stack);
+    }
+    let hz = match (&p.period_type, p.period) {
+        (Some(t), period) if period > 0 && string(t.unit, "period_type")? == "nanoseconds" => {
+            u64::try_from(1_000_000_000 / period)
+                .ok()
+                .filter(|&h| h > 0)
+        }
+        _ => None,
+    };
+    let window = (p.time_nanos > 0).then(|| {
+        let start = p.time_nanos / 1_000_000_000;
+        let end = p.time_nanos.saturating_add(p.duration_nanos) / 1_000_000_000;
+        Window {
+            start: stella_core::time::rfc3339_utc(start),
+            end: stella_core::time::rfc3339_utc(end),
+            #[allow(clippy::cast_precision_loss)]
+            sampled_seconds: p.duration_nanos as f64 / 1e9,
+        }
+    });
+    let mut profile = Profile {
+        schema: crate::profile::SCHEMA.to_owned(),
+        backend: "pprof".to_owned(),
+        hz,
+        target: Target::Imported {
+            origin: origin.to_owned(),
+        },
+        window,
+        stats: Default::default(),
+        stacks,
+    };
+    profile.stats.samples = profile.stacks.iter().map(|s| s.count).sum();
+    profile.normalize();
+    Ok(profile)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +683,124 @@ mod tests {
         assert_eq!(name(decoded.mapping[0].build_id), "ab");
         assert_eq!(decoded.location[0].address, 0x1010);
         assert_eq!(decoded.duration_nanos, 10_000_000_000);
-        assert!(write(&profile).expect("gzip").starts_with(&[0x1f, 0x8b]));
+        let gz = write(&profile).expect("gzip");
+        assert!(gz.starts_with(&[0x1f, 0x8b]));
+
+        // Read back: the same stacks, frames and names.
+        let back = read(&gz, "p.pb.gz").expect("reads");
+        assert_eq!(back.stacks.len(), 1);
+        assert_eq!(back.stacks[0].count, 5);
+        assert_eq!(back.stacks[0].pid, Some(7));
+        assert_eq!(back.stacks[0].comm.as_deref(), Some("app"));
+        assert_eq!(back.hz, Some(49));
+        let leaf = &back.stacks[0].frames[0];
+        assert_eq!(
+            leaf.location,
+            FrameLocation::File {
+                build_id: Some("ab".into()),
+                path: Some("/app".into()),
+                file_offset: 0x1010
+            }
+        );
+        let symbol = leaf.symbol.as_ref().expect("named");
+        assert_eq!(symbol.function, "_ZN3app3hot17h0E");
+        assert_eq!(symbol.demangled.as_deref(), Some("app::hot"));
+        assert!(back.stacks[0].frames[1].symbol.is_none());
+        assert!(matches!(
+            back.stacks[0].frames[2].location,
+            FrameLocation::Kernel { .. }
+        ));
+    }
+
+    #[test]
+    fn indices_out_of_range_and_garbage_are_named() {
+        let base = || PprofProfile {
+            string_table: vec![String::new(), "samples".into(), "count".into()],
+            sample_type: vec![ValueType { r#type: 1, unit: 2 }],
+            mapping: vec![Mapping {
+                id: 1,
+                filename: 0,
+                build_id: 0,
+                ..Default::default()
+            }],
+            function: vec![Function {
+                id: 1,
+                name: 1,
+                system_name: 1,
+                filename: 0,
+            }],
+            location: vec![Location {
+                id: 1,
+                mapping_id: 1,
+                address: 16,
+                line: vec![Line {
+                    function_id: 1,
+                    line: 3,
+                }],
+            }],
+            sample: vec![Sample {
+                location_id: vec![1],
+                value: vec![2],
+                label: vec![],
+            }],
+            ..Default::default()
+        };
+        assert!(read(&base().encode_to_vec(), "ok").is_ok());
+        let cases: Vec<(PprofProfile, &str)> = vec![
+            (
+                PprofProfile {
+                    function: vec![Function {
+                        id: 1,
+                        name: 99,
+                        system_name: 1,
+                        filename: 0,
+                    }],
+                    ..base()
+                },
+                "string index 99 out of range",
+            ),
+            (
+                PprofProfile {
+                    sample: vec![Sample {
+                        location_id: vec![7],
+                        value: vec![1],
+                        label: vec![],
+                    }],
+                    ..base()
+                },
+                "location 7 is not in the profile",
+            ),
+            (
+                PprofProfile {
+                    location: vec![Location {
+                        id: 1,
+                        mapping_id: 5,
+                        address: 0,
+                        line: vec![],
+                    }],
+                    ..base()
+                },
+                "mapping 5 is not in the profile",
+            ),
+            (
+                PprofProfile {
+                    sample: vec![Sample {
+                        location_id: vec![1],
+                        value: vec![-3],
+                        label: vec![],
+                    }],
+                    ..base()
+                },
+                "negative count",
+            ),
+        ];
+        for (profile, expected) in cases {
+            let err = read(&profile.encode_to_vec(), "bad.pb").expect_err(expected);
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        let err = read(b"\x1f\x8bnot gzip at all", "x").expect_err("garbage");
+        assert!(err.to_string().contains("gzip"), "{err}");
+        let err = read(&[0xff; 16], "x").expect_err("garbage");
+        assert!(err.to_string().contains("not a pprof profile"), "{err}");
     }
 }

@@ -1713,8 +1713,7 @@ pub(crate) fn read_runtime(
     let mut profile_digests = Vec::new();
     let mut read_profiles = Vec::new();
     for p in profiles {
-        let (profile, digest): (stella_runtime::profile::Profile, String) =
-            read_json(p, stella_runtime::profile::SCHEMA, "profile")?;
+        let (profile, digest) = read_profile(p)?;
         profile_digests.push(digest);
         read_profiles.push((p.display().to_string(), profile));
     }
@@ -1773,15 +1772,30 @@ fn parse_witness(
     Ok((out, digest))
 }
 
-/// A JSON document of `schema`, refused by name when it is another.
-fn read_json<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    schema: &str,
-    what: &str,
-) -> Result<(T, String), CliError> {
+/// A profile: Stella's JSON (`stella record --json`), or pprof (gzipped or not) from
+/// `stella record --format pprof`, Go, Parca or Pyroscope; with the digest of its bytes.
+fn read_profile(path: &Path) -> Result<(stella_runtime::profile::Profile, String), CliError> {
     let input = crate::input::Input::new(path.to_path_buf());
     let bytes = input.read(MAX_RUNTIME_BYTES)?;
-    parse_json(&bytes, &input.name(), schema, what)
+    let json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    if json {
+        return parse_json(
+            &bytes,
+            &input.name(),
+            stella_runtime::profile::SCHEMA,
+            "profile",
+        );
+    }
+    let profile = stella_runtime::pprof::read(&bytes, &input.name()).map_err(|e| {
+        CliError::kinded(e).context(format!(
+            "{}: neither a Stella profile (JSON) nor pprof",
+            input.name()
+        ))
+    })?;
+    Ok((profile, Digest::sha256(&bytes).to_string()))
 }
 
 /// A JSON document of `schema` in `bytes` (from `name`), refused by name when it is another.
@@ -2482,6 +2496,37 @@ mod tests {
             serde_json::to_vec(&object).expect("json"),
             serde_json::to_vec(&array).expect("json"),
         )
+    }
+
+    #[test]
+    fn a_profile_is_read_as_json_or_as_pprof() {
+        let json = serde_json::json!({
+            "schema": stella_runtime::profile::SCHEMA,
+            "backend": "ebpf", "hz": 49, "target": {"kind": "all"},
+            "stats": {"samples": 3, "lost": 0, "userStacksMissing": 0,
+                      "kernelStacksMissing": 0, "frames": 1, "unknownFrames": 0},
+            "stacks": [{"pid": 9, "comm": "app", "count": 3, "frames": [
+                {"kind": "file", "buildId": "cd", "path": "/app", "fileOffset": "0x40"}]}]
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let as_json = dir.path().join("p.json");
+        std::fs::write(&as_json, serde_json::to_vec(&json).expect("json")).expect("write");
+        let (profile, _) = read_profile(&as_json).expect("JSON profile");
+        let as_pprof = dir.path().join("p.pb.gz");
+        let bytes = stella_runtime::pprof::write(&profile).expect("pprof");
+        std::fs::write(&as_pprof, &bytes).expect("write");
+        let (again, digest) = read_profile(&as_pprof).expect("pprof profile");
+        assert_eq!(digest, Digest::sha256(&bytes).to_string());
+        assert_eq!(again.stacks[0].frames, profile.stacks[0].frames);
+        assert_eq!(again.stacks[0].count, 3);
+        let garbage = dir.path().join("g.bin");
+        std::fs::write(&garbage, [0xff_u8; 32]).expect("write");
+        let err = read_profile(&garbage).expect_err("neither");
+        assert!(
+            format!("{:#}", err.error).contains("neither a Stella profile"),
+            "{:#}",
+            err.error
+        );
     }
 
     #[test]

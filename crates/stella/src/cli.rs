@@ -1830,6 +1830,8 @@ pub enum SymbolizeFormat {
     Collapsed,
     /// `perf script` output.
     PerfScript,
+    /// A pprof profile (profile.proto, gzipped or not): Go's, Parca's, Pyroscope's, Stella's.
+    Pprof,
 }
 
 const REPORT_HELP: &str = "\

@@ -619,16 +619,31 @@ pub fn symbolize(args: SymbolizeArgs, home: &Path) -> Result<Outcome, CliError> 
             "{origin}: larger than {MAX_INPUT_BYTES} bytes"
         )));
     }
+    // pprof is binary: asked for, or recognised by its gzip header.
+    if args.format == Some(SymbolizeFormat::Pprof)
+        || (args.format.is_none() && raw.starts_with(&[0x1f, 0x8b]))
+    {
+        let mut profile = stella_runtime::pprof::read(&raw, &origin).map_err(runtime_error)?;
+        let mut names = symbolizer(&args.symbols, home)?;
+        name_profile(&mut profile, names.as_mut());
+        let bytes = if args.json {
+            json_bytes(&profile)?
+        } else {
+            collapsed::write(&profile).into_bytes()
+        };
+        write_out(args.output.as_deref(), &bytes)?;
+        return Ok(Outcome::Success);
+    }
     let text = String::from_utf8(raw).map_err(|e| {
         CliError::input(anyhow!(
-            "{origin}: not UTF-8 text at byte {}",
+            "{origin}: not UTF-8 text at byte {} (a pprof profile? --format pprof)",
             e.utf8_error().valid_up_to()
         ))
     })?;
     let format = match args.format {
         Some(SymbolizeFormat::Raw) => Format::Raw,
         Some(SymbolizeFormat::Collapsed) => Format::Collapsed,
-        Some(SymbolizeFormat::PerfScript) => Format::PerfScript,
+        Some(SymbolizeFormat::PerfScript | SymbolizeFormat::Pprof) => Format::PerfScript,
         None => import::detect(&text),
     };
     let mut names = symbolizer(&args.symbols, home)?;

@@ -193,6 +193,25 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
         ),
         Err(e) => stella_testkit::skip("record pprof", &format!("go is not installed: {e}")),
     }
+    // And read back by Stella wherever stacks come in: the same hot function on top.
+    let back = json_of(stella(dir.path()).args(["symbolize", "--json"]).arg(&pprof));
+    assert_eq!(back["backend"], "pprof", "{back}");
+    assert_eq!(
+        back["stacks"][0]["frames"][0]["symbol"]["function"], "hot_loop",
+        "{back}"
+    );
+    assert_eq!(back["stacks"][0]["frames"][0]["buildId"], build_id.as_str());
+    // A pprof whose string table is cut short is named, not guessed at.
+    let mut damaged = std::fs::read(&pprof).expect("read");
+    damaged.truncate(damaged.len() / 2);
+    let damaged_path = dir.path().join("damaged.pb.gz");
+    std::fs::write(&damaged_path, &damaged).expect("write");
+    stella(dir.path())
+        .args(["symbolize", "--json"])
+        .arg(&damaged_path)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("damaged.pb.gz"));
 }
 
 #[test]
