@@ -608,15 +608,15 @@ pub fn read(bytes: &[u8], origin: &str) -> Result<Profile, RuntimeError> {
         }
         _ => None,
     };
-    let window = (p.time_nanos > 0).then(|| {
-        let start = p.time_nanos / 1_000_000_000;
-        let end = p.time_nanos.saturating_add(p.duration_nanos) / 1_000_000_000;
-        Window {
-            start: stella_core::time::rfc3339_utc(start),
-            end: stella_core::time::rfc3339_utc(end),
-            #[allow(clippy::cast_precision_loss)]
-            sampled_seconds: p.duration_nanos as f64 / 1e9,
-        }
+    // Years 1970 to 9999, the range RFC 3339 text is written for; any other time is dropped.
+    const LAST_SECOND: i64 = 253_402_300_799;
+    let start = p.time_nanos / 1_000_000_000;
+    let end = p.time_nanos.saturating_add(p.duration_nanos.max(0)) / 1_000_000_000;
+    let window = (p.time_nanos > 0 && end <= LAST_SECOND).then(|| Window {
+        start: stella_core::time::rfc3339_utc(start),
+        end: stella_core::time::rfc3339_utc(end),
+        #[allow(clippy::cast_precision_loss)]
+        sampled_seconds: p.duration_nanos.max(0) as f64 / 1e9,
     });
     let mut profile = Profile {
         schema: crate::profile::SCHEMA.to_owned(),
