@@ -30,9 +30,11 @@ pub use dsse::{Envelope, Verified};
 pub use keys::{Algorithm, PrivateKey, PublicKey, Signer, Verifier};
 pub use statement::{Statement, Subject};
 
-/// Largest payload accepted, decoded (64 MiB): a Statement that carries a whole SBOM, or the
-/// FuncProof of a large shared library, fits; a document meant to exhaust a verifier does not.
-pub const MAX_PAYLOAD_BYTES: usize = 64 << 20;
+/// Largest payload accepted, decoded (160 MiB, so that its bundle, base64 and JSON around it,
+/// stays within the 256 MiB an attached evidence document may be): a Statement that carries a
+/// whole SBOM, or the FuncProof of a large binary (a 400 MB debug build holds about 70 MB of
+/// function ranges and hashes), fits; a document meant to exhaust a verifier does not.
+pub const MAX_PAYLOAD_BYTES: usize = 160 << 20;
 
 /// Most signatures accepted on one envelope.
 pub const MAX_SIGNATURES: usize = 16;

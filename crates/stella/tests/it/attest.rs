@@ -331,9 +331,19 @@ fn bad_input_is_exit_2_and_writes_nothing() {
         .code(2)
         .stderr(predicate::str::contains("no subjects"));
 
-    // A predicate above the 64 MiB payload limit.
-    let huge = json!({"blob": "x".repeat(70_000_000)});
-    attest(dir.path(), &key, &huge, &["--subject", SUBJECT])
+    // A predicate above the 160 MiB payload limit (a sparse file: refused by its size, before
+    // a byte is read).
+    let huge = dir.path().join("huge.json");
+    fs::File::create(&huge)
+        .and_then(|f| f.set_len(200 << 20))
+        .expect("sparse file");
+    stella()
+        .env("STELLA_PASSWORD", PASSWORD)
+        .args(["attest", "--type", "https://example.com/review/v1", "--key"])
+        .arg(&key)
+        .arg("--predicate")
+        .arg(&huge)
+        .args(["--subject", SUBJECT])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
