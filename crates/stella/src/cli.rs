@@ -1392,8 +1392,8 @@ Examples:
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// The verdict to replay: a micro-witness, assessment or score file, or its replay token
-    /// (`sha256:…`), found among the micro-witnesses and assessments attached to the image (or
-    /// packed) and signed by a trusted key.
+    /// (`sha256:…`), found among the micro-witnesses, assessments and scores attached to the
+    /// image (or packed) and signed by a trusted key.
     #[arg(value_name = "TOKEN|FILE")]
     pub target: String,
     /// The image the verdict is about (its evidence must verify).
