@@ -1444,19 +1444,13 @@ pub(crate) fn attach_runtime(
         ),
     };
     let reference = Reference::parse(image).map_err(CliError::kinded)?;
-    let store = crate::oci::open_store_for_writing(&reference, insecure)?;
     let err = |e| CliError::kinded(e).context(format!("--attach {image}"));
-    let subject = store
-        .get_manifest(reference.target())
-        .map_err(|e| CliError::kinded(e).context(format!("--attach {image}")))?;
-    let (signer, created) = crate::attest::scan_key(sign_key, home)?;
-    if created {
-        eprintln!(
-            "created the default signing key in {}",
-            home.join("keys").display()
-        );
-    }
-    let log = crate::attest::log_backend(home, false, None)?;
+    let crate::attest::Attaching {
+        store,
+        subject,
+        signer,
+        log,
+    } = crate::attest::Attaching::open(&reference, insecure, sign_key, home, "--attach")?;
     let attached = attached::attach_signed(
         store.as_ref(),
         &subject,
@@ -2383,18 +2377,18 @@ fn attach(
         return Ok(());
     }
     let vex = read::write(document, VexFormat::OpenVex).map_err(CliError::kinded)?;
-    let store = crate::oci::open_store_for_writing(reference, args.insecure)?;
-    let subject = store
-        .get_manifest(reference.target())
-        .map_err(|e| CliError::kinded(e).context(format!("--image {}", args.image)))?;
-    let (signer, created) = crate::attest::scan_key(args.sign_key.as_deref(), home)?;
-    if created {
-        eprintln!(
-            "created the default signing key in {}",
-            home.join("keys").display()
-        );
-    }
-    let log = crate::attest::log_backend(home, false, None)?;
+    let crate::attest::Attaching {
+        store,
+        subject,
+        signer,
+        log,
+    } = crate::attest::Attaching::open(
+        reference,
+        args.insecure,
+        args.sign_key.as_deref(),
+        home,
+        "--image",
+    )?;
     let name = reference.to_string();
     let err = |e| CliError::kinded(e).context(format!("--image {}", args.image));
     let evidence_attached = attached::attach_signed(

@@ -623,6 +623,45 @@ pub fn predicates(name: Option<&str>, as_json: bool) -> Result<Outcome, CliError
     Ok(Outcome::Success)
 }
 
+/// What signing evidence and attaching it to an image needs: the image's store and manifest,
+/// the signing key (`sign_key`, else the default key, made when missing, and said so) and the
+/// log the signature goes into. `flag` names the image in errors (`--image`, `--attach`).
+pub(crate) struct Attaching {
+    pub store: Box<dyn stella_oci::ArtifactStore>,
+    pub subject: stella_oci::store::Stored,
+    pub signer: PrivateKey,
+    pub log: Option<Box<dyn LogBackend>>,
+}
+
+impl Attaching {
+    pub(crate) fn open(
+        reference: &stella_oci::Reference,
+        insecure: bool,
+        sign_key: Option<&Path>,
+        home: &Path,
+        flag: &str,
+    ) -> Result<Self, CliError> {
+        let store = crate::oci::open_store_for_writing(reference, insecure)?;
+        let subject = store
+            .get_manifest(reference.target())
+            .map_err(|e| CliError::kinded(e).context(format!("{flag} {reference}")))?;
+        let (signer, created) = scan_key(sign_key, home)?;
+        if created {
+            eprintln!(
+                "created the default signing key in {}",
+                home.join("keys").display()
+            );
+        }
+        let log = log_backend(home, false, None)?;
+        Ok(Attaching {
+            store,
+            subject,
+            signer,
+            log,
+        })
+    }
+}
+
 /// The signing key of `stella scan`: `explicit` when given, else the default key of `home`,
 /// made on first use (see `stella_evidence::keys`). The key and whether it was just made.
 ///

@@ -324,19 +324,19 @@ fn table(p: &serde_json::Value) -> String {
 
 fn attach(args: &ScoreArgs, home: &Path, made: &Made) -> Result<(), CliError> {
     let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
-    let store = crate::oci::open_store_for_writing(&reference, args.insecure)?;
     let err = |e| CliError::kinded(e).context(format!("--attach {}", args.image));
-    let subject = store
-        .get_manifest(reference.target())
-        .map_err(|e| CliError::kinded(e).context(format!("--image {}", args.image)))?;
-    let (signer, created) = crate::attest::scan_key(args.sign_key.as_deref(), home)?;
-    if created {
-        eprintln!(
-            "created the default signing key in {}",
-            home.join("keys").display()
-        );
-    }
-    let log = crate::attest::log_backend(home, false, None)?;
+    let crate::attest::Attaching {
+        store,
+        subject,
+        signer,
+        log,
+    } = crate::attest::Attaching::open(
+        &reference,
+        args.insecure,
+        args.sign_key.as_deref(),
+        home,
+        "--image",
+    )?;
     let sbom: Digest = made
         .sbom
         .parse()
