@@ -13,12 +13,15 @@ use assert_cmd::Command;
 use serde_json::Value;
 use stella_testkit::skip;
 
-fn stella(home: &Path) -> Command {
+/// `stella` with `home`, the password of the key [`scan`] creates, and nothing from the
+/// environment that would change its answers (also used by the score and report tests).
+pub(crate) fn stella(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
     cmd.env_remove("STELLA_LOG")
         .env("STELLA_PASSWORD", "assess-tests")
         .env_remove("COSIGN_PASSWORD")
         .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("DEBUGINFOD_URLS")
         .env("STELLA_HOME", home);
     cmd
 }

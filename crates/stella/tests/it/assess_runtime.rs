@@ -27,14 +27,15 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
-struct Running(Child);
+/// A child process killed when dropped.
+pub(crate) struct Running(pub Child);
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -5,38 +5,14 @@
 //! vulnerable frames, the human line of the flip and a hostile process name as text.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process};
+use std::process::Command as Process;
 
 use assert_cmd::Command;
 use serde_json::Value;
 use stella_testkit::skip;
 
-/// As `crate::assess`'s (its `scan` makes the home's default key with its password).
-fn stella(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
-    cmd.env_remove("STELLA_LOG")
-        .env("STELLA_PASSWORD", "assess-tests")
-        .env_remove("COSIGN_PASSWORD")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("DEBUGINFOD_URLS")
-        .env("STELLA_HOME", home);
-    cmd
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-}
-
-struct Running(Child);
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::assess::stella;
+use crate::assess_runtime::{Running, is_root};
 
 /// The process name the sampled program runs under: markup, which the report must show as text.
 const HOSTILE: &str = "<script>pwn";

@@ -8,21 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use stella_policy::score::{Automatable, Decision, Exploitation, Exposure, HumanImpact};
 use stella_testkit::skip;
 
-/// The password of the key `crate::assess::scan` creates.
-fn stella(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
-    cmd.env_remove("STELLA_LOG")
-        .env("STELLA_PASSWORD", "assess-tests")
-        .env_remove("COSIGN_PASSWORD")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("STELLA_HOME", home);
-    cmd
-}
+use crate::assess::stella;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
