@@ -134,6 +134,14 @@ pub enum AttestError {
         /// Expected.
         expected: &'static str,
     },
+    /// A `--type` short name that neither Stella nor cosign defines.
+    #[error("unknown predicate type name {name:?}: give a URI, or one of {known}")]
+    UnknownPredicateName {
+        /// The name given.
+        name: String,
+        /// The names that exist.
+        known: String,
+    },
     /// The statement's predicate type is not the one asked for.
     #[error("predicateType is {found:?}, expected {expected:?}")]
     PredicateType {
@@ -171,7 +179,9 @@ impl stella_core::Kinded for AttestError {
     /// environment; everything else is evidence that does not verify.
     fn kind(&self) -> stella_core::ErrorKind {
         match self {
-            AttestError::Key(_) | AttestError::WrongPassword => stella_core::ErrorKind::Invalid,
+            AttestError::Key(_)
+            | AttestError::WrongPassword
+            | AttestError::UnknownPredicateName { .. } => stella_core::ErrorKind::Invalid,
             AttestError::Random => stella_core::ErrorKind::Environment,
             _ => stella_core::ErrorKind::Rejected,
         }
@@ -185,7 +195,10 @@ impl AttestError {
     pub fn is_verification_failure(&self) -> bool {
         !matches!(
             self,
-            AttestError::Key(_) | AttestError::WrongPassword | AttestError::Random
+            AttestError::Key(_)
+                | AttestError::WrongPassword
+                | AttestError::Random
+                | AttestError::UnknownPredicateName { .. }
         )
     }
 }

@@ -70,6 +70,127 @@ pub fn find(uri_or_name: &str) -> Option<&'static PredicateType> {
         .find(|p| p.uri == uri_or_name || p.name == uri_or_name)
 }
 
+/// A short name that stands for a predicate type URI: Stella's own (see [`REGISTRY`]) and the
+/// names cosign's `attest --type` and `verify-attestation --type` take, with the same meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortName {
+    /// The name (`cyclonedx`, `slsaprovenance1`, `funcproof`, …).
+    pub name: &'static str,
+    /// The URI a statement made under this name carries.
+    pub uri: &'static str,
+    /// Every URI a statement verified under this name may carry (`uri` first).
+    pub accepts: &'static [&'static str],
+}
+
+const SLSA_02: &str = "https://slsa.dev/provenance/v0.2";
+const SLSA_1: &str = "https://slsa.dev/provenance/v1";
+const SPDX: &str = "https://spdx.dev/Document";
+/// OpenVEX without a version, as cosign names it; Stella writes the versioned URI.
+const OPENVEX_UNVERSIONED: &str = "https://openvex.dev/ns";
+
+/// cosign's predicate names (its `--type` values), in its order.
+pub const COSIGN_NAMES: [ShortName; 10] = [
+    ShortName {
+        name: "slsaprovenance",
+        uri: SLSA_02,
+        accepts: &[SLSA_02],
+    },
+    ShortName {
+        name: "slsaprovenance02",
+        uri: SLSA_02,
+        accepts: &[SLSA_02],
+    },
+    ShortName {
+        name: "slsaprovenance1",
+        uri: SLSA_1,
+        accepts: &[SLSA_1],
+    },
+    ShortName {
+        name: "spdx",
+        uri: SPDX,
+        accepts: &[SPDX],
+    },
+    ShortName {
+        name: "spdxjson",
+        uri: SPDX,
+        accepts: &[SPDX],
+    },
+    ShortName {
+        name: "cyclonedx",
+        uri: predicate::CYCLONEDX_BOM,
+        accepts: &[predicate::CYCLONEDX_BOM],
+    },
+    ShortName {
+        name: "link",
+        uri: "https://in-toto.io/Link/v1",
+        accepts: &["https://in-toto.io/Link/v1"],
+    },
+    ShortName {
+        name: "vuln",
+        uri: "https://cosign.sigstore.dev/attestation/vuln/v1",
+        accepts: &["https://cosign.sigstore.dev/attestation/vuln/v1"],
+    },
+    ShortName {
+        name: "openvex",
+        uri: predicate::OPENVEX,
+        accepts: &[predicate::OPENVEX, OPENVEX_UNVERSIONED],
+    },
+    ShortName {
+        name: "custom",
+        uri: "https://cosign.sigstore.dev/attestation/v1",
+        accepts: &["https://cosign.sigstore.dev/attestation/v1"],
+    },
+];
+
+/// The predicate type `--type` asked for: the URI a statement made under it carries, and every
+/// URI a statement verified under it may carry (`uri` first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// The URI to write.
+    pub uri: String,
+    /// The URIs to accept.
+    pub accepts: Vec<String>,
+}
+
+/// What `--type` says: a URI (anything with `://`, taken as written) or a short name, one of
+/// Stella's or cosign's.
+///
+/// # Errors
+/// [`AttestError::UnknownPredicateName`] for a short name nobody defines, listing the known ones.
+pub fn resolve(uri_or_name: &str) -> Result<Asked, AttestError> {
+    let one = |uri: &str| Asked {
+        uri: uri.to_owned(),
+        accepts: vec![uri.to_owned()],
+    };
+    if uri_or_name.contains("://") {
+        return Ok(one(uri_or_name));
+    }
+    if let Some(p) = REGISTRY.iter().find(|p| p.name == uri_or_name) {
+        return Ok(one(p.uri));
+    }
+    COSIGN_NAMES
+        .iter()
+        .find(|n| n.name == uri_or_name)
+        .map(|n| Asked {
+            uri: n.uri.to_owned(),
+            accepts: n.accepts.iter().map(|&a| a.to_owned()).collect(),
+        })
+        .ok_or_else(|| AttestError::UnknownPredicateName {
+            name: uri_or_name.to_owned(),
+            known: known_names(),
+        })
+}
+
+/// Every short name `--type` takes, Stella's first.
+pub fn known_names() -> String {
+    REGISTRY
+        .iter()
+        .map(|p| p.name)
+        .chain(COSIGN_NAMES.iter().map(|n| n.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn validators() -> &'static Vec<Result<jsonschema::Validator, String>> {
     static VALIDATORS: OnceLock<Vec<Result<jsonschema::Validator, String>>> = OnceLock::new();
     VALIDATORS.get_or_init(|| {
@@ -168,11 +289,11 @@ pub fn check_statement(
     digests: &[stella_core::Digest],
 ) -> Result<(), AttestError> {
     if let Some(expected) = predicate_type {
-        let expected = find(expected).map_or(expected, |p| p.uri);
-        if statement.predicate_type != expected {
+        let expected = resolve(expected)?;
+        if !expected.accepts.contains(&statement.predicate_type) {
             return Err(AttestError::PredicateType {
                 found: statement.predicate_type.clone(),
-                expected: expected.to_owned(),
+                expected: expected.accepts.join(" or "),
             });
         }
     }
@@ -185,6 +306,39 @@ pub fn check_statement(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_mean_what_they_mean_to_cosign_and_stella() {
+        let cdx = resolve("cyclonedx").expect("cosign's name");
+        assert_eq!(cdx.uri, predicate::CYCLONEDX_BOM);
+        assert_eq!(
+            resolve("sbom").expect("Stella's").uri,
+            predicate::STELLA_SBOM
+        );
+        assert_eq!(
+            resolve("slsaprovenance1").expect("cosign's").uri,
+            "https://slsa.dev/provenance/v1"
+        );
+        // OpenVEX is written versioned, and read under either URI.
+        let vex = resolve("openvex").expect("cosign's");
+        assert_eq!(vex.uri, predicate::OPENVEX);
+        assert!(vex.accepts.contains(&"https://openvex.dev/ns".to_owned()));
+        // A URI is taken as written; an unknown name lists the known ones.
+        assert_eq!(
+            resolve("https://x.example/p/v1").expect("uri").uri,
+            "https://x.example/p/v1"
+        );
+        let err = resolve("cyclone").expect_err("unknown").to_string();
+        assert!(
+            err.contains("cyclonedx") && err.contains("funcproof"),
+            "{err}"
+        );
+        let names = known_names();
+        for n in COSIGN_NAMES {
+            assert!(names.contains(n.name));
+            assert_eq!(n.accepts[0], n.uri);
+        }
+    }
 
     #[test]
     fn every_schema_compiles() {

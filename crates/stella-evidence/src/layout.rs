@@ -47,6 +47,28 @@ pub const FUNCPROOFS_PER_ARTIFACT: usize = 512;
 /// FuncProof's sha256.
 pub const FUNCPROOF_URN: &str = "urn:stella:funcproof:";
 
+/// Title of the layer holding the SBOM's attestation under the CycloneDX predicate type.
+pub const SBOM_ATTESTATION_TITLE: &str = "sbom.cdx.sigstore.json";
+/// Annotation on a Sigstore bundle attached to an image (cosign's bundle layout): what the
+/// bundle holds (`dsse-envelope` or `message-signature`).
+pub const BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
+/// Annotation on a Sigstore bundle attached to an image: the predicate type of its statement.
+pub const BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+
+/// The annotations of a Sigstore bundle (a DSSE envelope of `predicate_type`) attached directly
+/// to an image, as cosign attaches its own and looks them up (`verify-attestation --type`).
+pub fn bundle_annotations(
+    predicate_type: &str,
+    created: &str,
+) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (KIND.to_owned(), Kind::Signatures.as_str().to_owned()),
+        (BUNDLE_CONTENT.to_owned(), "dsse-envelope".to_owned()),
+        (BUNDLE_PREDICATE_TYPE.to_owned(), predicate_type.to_owned()),
+        (CREATED.to_owned(), created.to_owned()),
+    ])
+}
+
 /// One attestation in the record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecordAttestation {

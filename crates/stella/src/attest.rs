@@ -185,6 +185,10 @@ pub fn attest(args: AttestArgs, home: &Path) -> Result<Outcome, CliError> {
 fn attest_statement(args: AttestArgs, home: &Path) -> Result<Outcome, CliError> {
     require_keys(&args.sign)?;
     let predicate_type = required(args.predicate_type.as_deref(), "--type URI")?;
+    let predicate_type = predicates::resolve(predicate_type)
+        .map_err(|e| CliError::input(anyhow!("--type: {e}")))?
+        .uri;
+    let predicate_type = predicate_type.as_str();
     let predicate_path = required(args.predicate.as_deref(), "--predicate FILE")?;
     let mut subjects = Vec::new();
     for spec in &args.subject {
@@ -420,6 +424,9 @@ fn file_sha256(path: &Path) -> Result<Digest, CliError> {
 
 /// `stella verify-attestation`.
 pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliError> {
+    if let Some(t) = &args.predicate_type {
+        predicates::resolve(t).map_err(|e| CliError::input(anyhow!("--type: {e}")))?;
+    }
     let key = load_public_key(&args.key)?;
     let mut digests = Vec::new();
     for d in &args.subject_digest {

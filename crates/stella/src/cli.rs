@@ -765,8 +765,10 @@ pub struct AttestArgs {
     /// Key and output.
     #[command(flatten)]
     pub sign: SignArgs,
-    /// The predicate type URI.
-    #[arg(long = "type", value_name = "URI")]
+    /// The predicate type: a URI, or a short name: Stella's (funcproof, micro-witness, record,
+    /// sbom, score) or cosign's (cyclonedx, spdx, spdxjson, openvex, vuln, link,
+    /// slsaprovenance, slsaprovenance02, slsaprovenance1, custom), meaning what they mean there.
+    #[arg(long = "type", value_name = "URI|NAME")]
     pub predicate_type: Option<String>,
     /// The predicate: a JSON file, or - for stdin.
     #[arg(long, value_name = "FILE")]
@@ -819,8 +821,9 @@ pub struct VerifyAttestationArgs {
     /// The Sigstore bundle or DSSE envelope, or - for stdin.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
-    /// Require this predicate type.
-    #[arg(long = "type", value_name = "URI")]
+    /// Require this predicate type: a URI or a short name, as `stella attest --type` takes
+    /// (`cyclonedx`, `openvex` — either OpenVEX URI, versioned or not —, `sbom`, …).
+    #[arg(long = "type", value_name = "URI|NAME")]
     pub predicate_type: Option<String>,
     /// Require a subject with this digest (repeatable).
     #[arg(long, value_name = "sha256:HEX")]

@@ -211,6 +211,17 @@ pub fn run(
     )
     .map_err(attest_error("the SBOM statement"))?;
     // Its predicate is the one `sbom_statement` checked against the schema, unchanged.
+    // The same SBOM under the CycloneDX predicate type, where cosign (`verify-attestation
+    // --type cyclonedx`) and Trivy look for an SBOM attestation: the predicate is the document.
+    let cyclonedx_statement = Statement::new(
+        vec![
+            Subject::new(target.name.clone(), &canonical_id),
+            Subject::new(subject_name.clone(), &image_digest),
+        ],
+        predicate::CYCLONEDX_BOM,
+        sbom_statement.predicate["bom"].clone(),
+    )
+    .map_err(attest_error("the CycloneDX SBOM statement"))?;
     // Built and checked against the predicate schema in parallel; signed and logged below as
     // one batch.
     let proof_statements = analysed
@@ -232,7 +243,7 @@ pub fn run(
             Ok(statement)
         })
         .collect::<Result<Vec<_>, EvidenceError>>()?;
-    let mut statements = vec![sbom_statement];
+    let mut statements = vec![sbom_statement, cyclonedx_statement];
     statements.extend(proof_statements);
     let key = options.key;
     let signed = progress::phase(
@@ -259,8 +270,9 @@ pub fn run(
     let store = target.store.as_ref();
     let subject_manifest = &target.image.root;
     let mut attached = Vec::new();
-    // The SBOM, each FuncProof artifact, the symbol bundle, the record.
-    let artifacts = 3 + analysed.len().div_ceil(layout::FUNCPROOFS_PER_ARTIFACT) as u64;
+    // The SBOM, its CycloneDX attestation, each FuncProof artifact, the symbol bundle, the
+    // record.
+    let artifacts = 4 + analysed.len().div_ceil(layout::FUNCPROOFS_PER_ARTIFACT) as u64;
     progress.event(Event::Start {
         phase: Phase::Attach,
         total: Some(artifacts),
@@ -290,8 +302,28 @@ pub fn run(
         &mut attached,
     )?;
     advance(layout::SBOM_TITLE);
+    let attestation = store::attach(
+        store,
+        subject_manifest,
+        media::SIGSTORE_BUNDLE_V03,
+        &[Layer {
+            name: layout::SBOM_ATTESTATION_TITLE.to_owned(),
+            media_type: media::SIGSTORE_BUNDLE_V03.to_owned(),
+            bytes: bundles[1].clone(),
+        }],
+        &layout::bundle_annotations(predicate::CYCLONEDX_BOM, &timestamp),
+    )
+    .map_err(EvidenceError::oci(
+        "attaching the CycloneDX SBOM attestation",
+    ))?;
+    attached.push(Attached {
+        kind: Kind::Signatures,
+        digest: parse_digest(&attestation, "the CycloneDX SBOM attestation")?,
+        layers: 1,
+    });
+    advance(layout::SBOM_ATTESTATION_TITLE);
     for (chunk_index, chunk) in analysed.chunks(layout::FUNCPROOFS_PER_ARTIFACT).enumerate() {
-        let first = 1 + chunk_index * layout::FUNCPROOFS_PER_ARTIFACT;
+        let first = 2 + chunk_index * layout::FUNCPROOFS_PER_ARTIFACT;
         let layers = chunk
             .iter()
             .map(|a| Layer {
@@ -341,7 +373,10 @@ pub fn run(
         canonical_id: canonical_id.clone(),
         format: "CycloneDX/1.7".to_owned(),
         sbom_ref: format!("{}@{sbom_artifact}", target.reference_without_target()),
-        attestations: vec![record_attestation(&signed[0])?],
+        attestations: vec![
+            record_attestation(&signed[0])?,
+            record_attestation(&signed[1])?,
+        ],
         referrers: attached
             .iter()
             .map(|a| a.digest.clone())

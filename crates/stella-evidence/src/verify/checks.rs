@@ -405,6 +405,64 @@ pub(super) fn sbom(
     (verdict, verified)
 }
 
+/// Checks the SBOM's attestation under the CycloneDX predicate type that the record binds (the
+/// referrer `attestation` of the image, in cosign's layout): each bundle signed by a trusted
+/// key, logged, about the SBOM's canonical_id and the image, with the verified SBOM itself as
+/// the predicate. Its failures are the SBOM's.
+pub(super) fn sbom_attestation(
+    v: &Verifier<'_>,
+    attestation: &str,
+    canonical_id: &Digest,
+    sbom: Option<&VerifiedSbom>,
+    verdict: &mut Verdict,
+) {
+    let layers = match layers_of(v.store, attestation) {
+        Ok(layers) if !layers.is_empty() => layers,
+        Ok(_) => {
+            verdict.fail(
+                Reason::new(
+                    ReasonKind::Missing,
+                    format!("the CycloneDX attestation {attestation} has no bundle"),
+                )
+                .at(attestation),
+            );
+            return;
+        }
+        Err(reason) => {
+            verdict.fail(reason);
+            return;
+        }
+    };
+    let digests = [canonical_id.clone(), v.image.root.digest.clone()];
+    let canonical = sbom.and_then(|s| jcs::to_canonical(&s.document).ok());
+    for (title, digest, bytes) in layers {
+        let layer = LayerDoc {
+            title,
+            digest,
+            bytes: Vec::new(),
+            bundles: vec![bytes],
+        };
+        let signed = bundles(v, &layer, predicate::CYCLONEDX_BOM, &digests);
+        signed.apply(verdict, "the CycloneDX attestation");
+        for (statement, _) in &signed.statements {
+            if canonical
+                .as_deref()
+                .is_some_and(|c| signed_differs(&statement.predicate, c))
+            {
+                verdict.fail(
+                    Reason::new(
+                        ReasonKind::Mismatch,
+                        format!(
+                            "the CycloneDX attestation {attestation} signs another SBOM than the                              attached one"
+                        ),
+                    )
+                    .at(attestation),
+                );
+            }
+        }
+    }
+}
+
 /// Every FuncProof an SBOM names (`urn:stella:funcproof:sha256:…` external references), with
 /// every path of the binary it is about: its `stella:path` and each occurrence's location.
 fn collect_proof_refs(value: Option<&Value>, out: &mut BTreeMap<String, Vec<String>>) {

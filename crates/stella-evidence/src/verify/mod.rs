@@ -648,6 +648,23 @@ pub fn examine(
         }
     };
 
+    // The SBOM's attestation under the CycloneDX predicate type, where peers look for it.
+    for r in referrers.iter().filter(|r| {
+        r.artifact_type.as_deref() == Some(media::SIGSTORE_BUNDLE_V03)
+            && r.annotations
+                .get(layout::BUNDLE_PREDICATE_TYPE)
+                .is_some_and(|t| t == stella_core::media::predicate::CYCLONEDX_BOM)
+            && bound.contains(&r.digest.to_string())
+    }) {
+        checks::sbom_attestation(
+            v,
+            &r.digest.to_string(),
+            &chosen.record.canonical_id,
+            sbom.as_ref(),
+            &mut sbom_verdict,
+        );
+    }
+
     // The FuncProofs the SBOM names, from the artifacts the record binds.
     let mut proofs: Vec<(&LayerDoc, Vec<String>)> = Vec::new();
     let mut unnamed = Vec::new();

@@ -149,8 +149,9 @@ fn debian_rootfs_scanned_verified_queried_and_every_attack_caught() {
         summary["packages"].as_u64().expect("packages") > 50,
         "{summary}"
     );
-    // One statement per binary, the SBOM's and the record's.
-    assert_eq!(summary["signed"].as_u64(), Some(binaries + 2), "{summary}");
+    // One statement per binary, the SBOM's (Stella's wrapper and CycloneDX's predicate) and the
+    // record's.
+    assert_eq!(summary["signed"].as_u64(), Some(binaries + 3), "{summary}");
     assert_eq!(summary["logged"], summary["signed"]);
     assert_eq!(summary["keyCreated"], true);
     assert!(home.join("keys/stella.key").exists() && home.join("keys/stella.pub").exists());
@@ -578,6 +579,78 @@ fn a_directory_scans_to_the_same_bytes_twice_and_keeps_what_it_cannot_prove() {
     assert_eq!(code, 0, "{:#?}", failures(&report));
     assert_eq!(report["symbols"][0]["present"], true);
     assert_eq!(report["symbols"][0]["found"][0]["binary"], "/usr/bin/hello");
+
+    // The SBOM is also attested under the CycloneDX predicate type, as a Sigstore bundle
+    // attached to the image where cosign and Trivy look (annotated with its predicate type),
+    // and bound by the record (each scan attaches its own: its log entries differ).
+    let bound = record["referrers"].as_array().expect("list");
+    let layout = home.join("oci");
+    let blob = |digest: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let tree = json_of(stella(&home).args(["oci", "referrers", &expected_image, "--json"]));
+    let attestation = tree["referrers"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| {
+            r["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+                && r["annotations"]["dev.sigstore.bundle.predicateType"]
+                    == "https://cyclonedx.org/bom"
+                && bound.contains(&r["digest"])
+        })
+        .unwrap_or_else(|| panic!("a bound CycloneDX attestation among the referrers: {tree}"));
+    let digest = attestation["digest"].as_str().expect("digest");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(digest)).expect("manifest")).expect("json");
+    let bundle = blob(manifest["layers"][0]["digest"].as_str().expect("layer"));
+    let key = home.join("keys/stella.pub");
+    let checked = json_of(
+        stella(&home)
+            .args([
+                "verify-attestation",
+                "--json",
+                "--type",
+                "cyclonedx",
+                "--key",
+            ])
+            .arg(&key)
+            .arg(&bundle),
+    );
+    let sbom: Value =
+        serde_json::from_slice(&std::fs::read(d.join("sbom-1700000000.json")).expect("sbom"))
+            .expect("json");
+    assert_eq!(checked["predicateType"], "https://cyclonedx.org/bom");
+    assert_eq!(
+        checked["predicate"], sbom,
+        "the predicate is the SBOM itself"
+    );
+    // Stella's own wrapper type is another predicate; a name nobody defines is a usage error.
+    for (name, code) in [("sbom", 1), ("no-such-type", 2)] {
+        stella(&home)
+            .args(["verify-attestation", "--type", name, "--key"])
+            .arg(&key)
+            .arg(&bundle)
+            .assert()
+            .code(code);
+    }
+    // With the attestation's bundle gone from the store, the SBOM no longer verifies.
+    let saved = std::fs::read(&bundle).expect("bundle");
+    std::fs::remove_file(&bundle).expect("remove");
+    let (code, report) = verify(&home, &expected_image, &[]);
+    assert_eq!(
+        code, 1,
+        "a bound attestation that cannot be read fails: {report}"
+    );
+    assert!(
+        failures(&report).iter().any(|f| f.contains(digest)),
+        "{:#?}",
+        failures(&report)
+    );
+    std::fs::write(&bundle, saved).expect("restore");
+
     // Human output: a table and the symbol answer.
     stella(&home)
         .args([
