@@ -1710,13 +1710,19 @@ pub struct RecordArgs {
     /// Write the JSON profile instead of collapsed stacks.
     #[arg(long)]
     pub json: bool,
-    /// What to write: `collapsed` stacks (canonical frames with BuildIDs and offsets, the
-    /// default), the `json` profile (as --json), `svg`, a flame graph (inferno) with one box
-    /// per function, kernel frames as `name_[k]`, unnamed frames as `[unknown in BINARY]`, or
-    /// `pprof` (gzipped profile.proto: one mapping per binary with its BuildID, locations at
-    /// file offsets, samples and CPU time, pid/comm/container/image labels).
+    /// What to write: `collapsed` stacks (the default: `process;function;… COUNT`, what
+    /// flamegraph.pl, inferno and speedscope take as is: one frame per function, kernel frames
+    /// as `name_[k]`, unnamed frames as `[unknown in BINARY]`), the `json` profile (as --json),
+    /// `svg`, a flame graph (inferno) of those stacks, or `pprof` (gzipped profile.proto: one
+    /// mapping per binary with its BuildID, locations at file offsets, samples and CPU time,
+    /// pid/comm/container/image labels).
     #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
     pub format: Option<RecordFormat>,
+    /// Collapsed stacks in Stella's canonical form instead: `buildid=<hex>` before each
+    /// binary's frames, `function+0x<offset>`, unnamed frames as `[unknown]+0x<file offset>`;
+    /// what `symbolize`, `assess --profile` and `replay` join to FuncProofs.
+    #[arg(long)]
+    pub offsets: bool,
     /// Sampler: ebpf (in-kernel aggregation, frames as BuildID + offset), or perf-event for
     /// kernels without BPF (every sample read from a ring buffer, frames through
     /// /proc/PID/maps).
@@ -1808,6 +1814,10 @@ pub struct SymbolizeArgs {
     /// Print JSON (frames, or the profile) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Stacks as Stella's canonical collapsed lines (BuildIDs and `function+0x<offset>`), as
+    /// `stella record --offsets` writes them; without it, lines a flame graph tool takes as is.
+    #[arg(long)]
+    pub offsets: bool,
     /// Write here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

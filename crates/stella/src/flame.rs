@@ -56,7 +56,9 @@ pub(crate) fn frame_label(frame: &Frame, binary: Option<&str>) -> String {
         Some(s) => label(&format!("{}{suffix}", s.display_name())),
         None => {
             let binary = binary.map(str::to_owned).or_else(|| match &frame.location {
-                Location::File { path, .. } | Location::Named { path, .. } => path.clone(),
+                Location::File { path, build_id, .. } | Location::Named { path, build_id } => path
+                    .clone()
+                    .or_else(|| build_id.as_ref().map(|b| format!("buildid={b}"))),
                 Location::Kernel { .. } => Some("kernel".to_owned()),
                 Location::Anonymous { .. } => Some("jit".to_owned()),
             });
@@ -123,6 +125,36 @@ pub(crate) fn lines_of(stacks: &[Stack]) -> BTreeMap<String, u64> {
     lines
 }
 
+/// Collapsed stacks for flame graph tools, as `stella record` and `stella symbolize` write them
+/// by default: the lines [`lines_of`] draws (process, then each frame by its [`frame_label`],
+/// no offsets, no BuildID segments), the hottest first, then by name. Names keep their plain
+/// spaces, so that they read and search as written, except a leaf whose last word is a number:
+/// its spaces stay no-break spaces, or a tool would read that number as a count.
+pub(crate) fn folded(stacks: &[Stack]) -> String {
+    let mut lines: Vec<(String, u64)> = lines_of(stacks)
+        .into_iter()
+        .map(|(line, count)| {
+            let leaf = line.rsplit(';').next().unwrap_or_default();
+            let counts_like = leaf
+                .rsplit('\u{a0}')
+                .next()
+                .is_some_and(|word| word != leaf && word.parse::<f64>().is_ok());
+            if counts_like {
+                let (stem, leaf) = line.rsplit_once(';').unwrap_or(("", &line));
+                let stem = stem.replace('\u{a0}', " ");
+                (format!("{stem};{leaf}"), count)
+            } else {
+                (line.replace('\u{a0}', " "), count)
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    lines
+        .into_iter()
+        .map(|(line, count)| format!("{line} {count}\n"))
+        .collect()
+}
+
 /// The labels in `lines` (for tests and summaries).
 #[cfg(test)]
 pub(crate) fn labels(lines: &BTreeMap<String, u64>) -> std::collections::BTreeSet<String> {
@@ -140,6 +172,39 @@ mod tests {
     fn a_frame_name_keeps_no_separator_or_control_character() {
         assert_eq!(frame_name("a;b\tc\nd"), "a b c d");
         assert_eq!(frame_name("<script>"), "<script>");
+    }
+
+    #[test]
+    fn folded_lines_keep_plain_spaces_but_never_end_in_two_numbers() {
+        let frame = |name: &str| Frame {
+            location: Location::Named {
+                build_id: None,
+                path: Some("/bin/app".to_owned()),
+            },
+            symbol: Some(stella_runtime::frame::Symbol {
+                function: name.to_owned(),
+                demangled: None,
+                offset: 0,
+                source: stella_runtime::frame::SymbolSource::File,
+                inlined: Vec::new(),
+                file: None,
+                line: None,
+            }),
+        };
+        let stack = |leaf: &str, count: u64| Stack {
+            pid: None,
+            comm: Some("app".to_owned()),
+            container: None,
+            image: None,
+            count,
+            frames: vec![frame(leaf), frame("operator new(unsigned long)")],
+        };
+        let text = folded(&[stack("f 12", 3), stack("g()", 5)]);
+        assert_eq!(
+            text,
+            "app;operator new(unsigned long);g() 5\n\
+             app;operator new(unsigned long);f\u{a0}12 3\n"
+        );
     }
 
     #[test]

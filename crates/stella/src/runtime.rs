@@ -197,7 +197,7 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
     };
     let bytes = match format {
         RecordFormat::Json => json_bytes(&profile)?,
-        RecordFormat::Collapsed => collapsed::write(&profile).into_bytes(),
+        RecordFormat::Collapsed => collapsed_text(&profile, args.offsets),
         RecordFormat::Svg => crate::flame::svg(
             &crate::flame::lines_of(&profile.stacks),
             &crate::flame::Drawing {
@@ -629,7 +629,7 @@ pub fn symbolize(args: SymbolizeArgs, home: &Path) -> Result<Outcome, CliError> 
         let bytes = if args.json {
             json_bytes(&profile)?
         } else {
-            collapsed::write(&profile).into_bytes()
+            collapsed_text(&profile, args.offsets)
         };
         write_out(args.output.as_deref(), &bytes)?;
         return Ok(Outcome::Success);
@@ -699,7 +699,7 @@ pub fn symbolize(args: SymbolizeArgs, home: &Path) -> Result<Outcome, CliError> 
             if args.json {
                 json_bytes(&profile)?
             } else {
-                collapsed::write(&profile).into_bytes()
+                collapsed_text(&profile, args.offsets)
             }
         }
     };
@@ -709,4 +709,15 @@ pub fn symbolize(args: SymbolizeArgs, home: &Path) -> Result<Outcome, CliError> 
         tracing::info!(?stats, "symbolised");
     }
     Ok(Outcome::Success)
+}
+
+/// Collapsed stacks: Stella's canonical lines with `--offsets` (BuildIDs and offsets, which
+/// `symbolize`, `assess --profile` and `replay` join to FuncProofs), else the lines a flame
+/// graph tool takes as is.
+fn collapsed_text(profile: &stella_runtime::profile::Profile, offsets: bool) -> Vec<u8> {
+    if offsets {
+        collapsed::write(profile).into_bytes()
+    } else {
+        crate::flame::folded(&profile.stacks).into_bytes()
+    }
 }

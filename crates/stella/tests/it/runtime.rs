@@ -80,9 +80,30 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
     require_root("record");
     let dir = tempfile::tempdir().unwrap();
     let binary = hot_binary(dir.path(), "hot", &["-O2", "-g", "-fno-omit-frame-pointer"]);
-    let child = spawn(&binary, &["9"]);
+    let child = spawn(&binary, &["12"]);
     let pid = child.0.id().to_string();
 
+    // By default, lines a flame graph tool takes as is: one frame per function, no offsets.
+    let folded = stdout_of(stella(dir.path()).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "1s",
+        "--hz",
+        "99",
+    ]));
+    let top = folded.lines().next().expect("at least one stack");
+    assert!(top.starts_with("hot;"), "{top}");
+    assert!(
+        top.contains(";main;") && !top.contains("+0x") && !top.contains("buildid="),
+        "{top}"
+    );
+    let (stack, count) = top.rsplit_once(' ').expect("a count");
+    assert!(stack.ends_with(";hot_loop"), "{top}");
+    assert!(count.parse::<u64>().is_ok_and(|c| c > 0), "{top}");
+
+    // With --offsets, Stella's canonical lines: BuildIDs and offsets into each function.
     let text = stdout_of(stella(dir.path()).args([
         "record",
         "--pid",
@@ -91,6 +112,7 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
         "2s",
         "--hz",
         "99",
+        "--offsets",
     ]));
     let top = text.lines().next().expect("at least one stack");
     assert!(top.starts_with("hot;"), "{top}");
@@ -389,21 +411,57 @@ fn a_stripped_binary_is_named_from_the_symbol_bundle_scan_attached() {
     assert!(status.success());
     let child = spawn(&stripped, &["4"]);
     let pid = child.0.id().to_string();
-    let without =
-        stdout_of(stella(&home).args(["record", "--pid", &pid, "--duration", "1s", "--hz", "99"]));
+    let without = stdout_of(stella(&home).args([
+        "record",
+        "--pid",
+        &pid,
+        "--duration",
+        "1s",
+        "--hz",
+        "99",
+        "--offsets",
+    ]));
     assert!(!without.contains("hot_loop"), "{without}");
     assert!(without.contains("[unknown]+0x"), "{without}");
+    // Folded, an unnamed frame is one readable frame per binary.
+    let unnamed = stdout_of(
+        stella(&home)
+            .args(["symbolize", "-"])
+            .write_stdin(without.clone()),
+    );
+    assert!(
+        unnamed.contains("[unknown in buildid=") && !unnamed.contains("+0x"),
+        "{unnamed}"
+    );
 
     // The same raw frames, named by the image's bundle (stripped hosts carry no symbols).
     let named = stdout_of(
         stella(&home)
-            .args(["symbolize", "--symbols", "oci-layout:home/oci:app", "-"])
+            .args([
+                "symbolize",
+                "--offsets",
+                "--symbols",
+                "oci-layout:home/oci:app",
+                "-",
+            ])
             .current_dir(dir.path())
             .write_stdin(without.clone()),
     );
     let top = named.lines().next().unwrap();
     assert!(
         top.contains(";main+0x") && top.contains(";hot_loop+0x"),
+        "{top}"
+    );
+    // Without --offsets: the folded lines, the same frames by name.
+    let folded = stdout_of(
+        stella(&home)
+            .args(["symbolize", "--symbols", "oci-layout:home/oci:app", "-"])
+            .current_dir(dir.path())
+            .write_stdin(without.clone()),
+    );
+    let top = folded.lines().next().unwrap();
+    assert!(
+        top.contains(";main;hot_loop ") && !top.contains("+0x"),
         "{top}"
     );
     // An image without a bundle is refused with the reason.
@@ -583,6 +641,7 @@ fn vdso_frames_carry_the_vdso_build_id_and_are_named_from_its_image() {
         "2s",
         "--hz",
         "99",
+        "--offsets",
     ]));
     let segment = format!("buildid={vdso_id};");
     assert!(text.contains(&segment), "{text}");
