@@ -11,7 +11,9 @@ functions are inside a binary, signed and logged attestations.";
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success or verified; 1 verification or policy failed; 2 bad input or usage; \
-3 environment (permission, server unreachable).
+3 environment (permission, server unreachable). A question (funcproof query, vex query, \
+verify --symbol) answers as grep does: 0 when what was asked is there, 1 when it is not (an \
+absent symbol, no statement), the output saying which; 2 and 3 as above.
 Logs go to stderr: -v, -vv, -vvv, or STELLA_LOG=<filter> (e.g. STELLA_LOG=debug); coloured only \
 on a terminal and when NO_COLOR is empty or unset.";
 
@@ -1053,7 +1055,9 @@ artifact, or anything that cannot be proven is exit 1, naming the artifact, the 
 function.
 
 --symbol NAME answers whether the symbol is in any binary of the image (binary, BuildID, range, \
-BLAKE3, log entry) or absent from all of them (with the FuncProofs that show it).
+BLAKE3, log entry) or absent from all of them (with the FuncProofs that show it). As grep does, \
+the exit code is the answer: 0 when the evidence verifies and every symbol asked is present, 1 \
+when one is absent or anything fails to verify (the output, and `verified` in --json, say which).
 
 Examples:
   stella verify --image oci-layout:.stella/oci:x86_64-linux-gnu

@@ -198,7 +198,9 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
         ));
         write_stdout(text.as_bytes())?;
     }
-    Ok(if ok {
+    // A question answers as grep does: yes only when the evidence verifies and every symbol
+    // asked about is present.
+    Ok(if ok && answers.iter().all(|a| a.present) {
         Outcome::Success
     } else {
         Outcome::Failed
