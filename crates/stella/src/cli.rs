@@ -47,6 +47,10 @@ pub struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// The configuration file (YAML: defaults for any option; see `stella config --help`).
+    /// Default: ./stella.yaml, else $XDG_CONFIG_HOME/stella/stella.yaml, when present.
+    #[arg(long, global = true, env = "STELLA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Top-level commands.
@@ -190,11 +194,53 @@ Examples:
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
     },
+    /// The configuration file: defaults for any option of any command (flags > environment >
+    /// file > built-in defaults).
+    #[command(subcommand, after_help = CONFIG_HELP)]
+    Config(ConfigCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Example: stella completions bash > /etc/bash_completion.d/stella")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+const CONFIG_HELP: &str = "\
+Where: --config FILE or STELLA_CONFIG (it must exist), else the first of ./stella.yaml and \
+$XDG_CONFIG_HOME/stella/stella.yaml (~/.config/stella/stella.yaml).
+
+What: a YAML map. A key at the top is a long option name without its dashes and sets that option \
+for every command that has it; a command's name holds a map for that command alone (a command's \
+own setting wins over a top-level one); a name that is both (key, sbom, record) is the command \
+when its value is a map. Values are strings, numbers, booleans, or lists for repeatable options. A key that is no option or command is an error naming it (exit 2), never \
+ignored. A value from the file goes through the same checks as one on the command line; the \
+command line and then the environment (STELLA_HOME, …) override it.
+
+Example stella.yaml:
+  home: /var/lib/stella
+  trusted-root: /etc/stella/trusted-root.json
+  plain-http: false
+  scan:
+    push: true
+  assess:
+    advisories: [/srv/advisories/osv, /srv/advisories/overlay]
+  vex:
+    merge:
+      policy: /etc/stella/vex-policy.json
+
+  stella config show          the file in effect and what it sets
+  stella config show --json";
+
+/// `stella config`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The configuration file in effect and each setting, with the environment variable that
+    /// overrides it where one is set.
+    Show {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -10,6 +10,7 @@ mod attest;
 mod audit;
 mod bars;
 mod cli;
+mod config;
 mod exit;
 mod flame;
 mod funcproof;
@@ -29,14 +30,28 @@ mod vex;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::{CommandFactory as _, FromArgMatches as _};
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
 use exit::{CliError, Outcome};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let definition = Cli::command();
+    // The configuration file's settings become the arguments' defaults, below the command line
+    // and the environment.
+    let loaded = match config::load(&args, &definition) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {}", print::error_line(&e.error));
+            return ExitCode::from(e.code);
+        }
+    };
+    let parsed = config::apply(definition, &loaded.settings)
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version on stdout with exit 0, usage errors on stderr; usage
@@ -51,7 +66,7 @@ fn main() -> ExitCode {
     };
     init_logging(cli.global.verbose, cli.global.quiet);
     tracing::debug!(home = %cli.global.home.display(), "evidence home");
-    match run(cli) {
+    match run(cli, &loaded) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(exit::FAILED),
         Err(e) => {
@@ -61,7 +76,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<Outcome, CliError> {
+fn run(cli: Cli, loaded: &config::Loaded) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Sbom(cmd) => sbom::run(cmd),
         Command::Vex(cmd) => vex::run(cmd, &cli.global.home),
@@ -85,6 +100,9 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Version { json } => about::version(json),
         Command::Man { output } => about::man(&output),
+        Command::Config(cli::ConfigCommand::Show { json }) => {
+            config::show(loaded, &Cli::command(), json)
+        }
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer fails, and a closed
             // pipe (`| head`) is the reader's choice, which `write_stdout` accepts.

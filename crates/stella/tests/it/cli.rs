@@ -22,7 +22,9 @@ const REAL_SBOMS: [&str; 3] = [
 
 fn stella() -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
-    cmd.env_remove("STELLA_LOG").env_remove("STELLA_HOME");
+    cmd.env_remove("STELLA_LOG")
+        .env_remove("STELLA_HOME")
+        .env_remove("STELLA_CONFIG");
     cmd
 }
 
@@ -483,4 +485,96 @@ fn plain_http_is_the_name_oras_users_type_for_insecure() {
             .success()
             .stdout(predicate::str::contains("--plain-http"));
     }
+}
+
+#[test]
+fn a_config_file_sets_defaults_below_the_environment_and_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // No user configuration directory leaks in.
+    let xdg = d.join("xdg");
+    std::fs::create_dir_all(&xdg).expect("mkdir");
+    std::fs::write(
+        d.join("stella.yaml"),
+        "# defaults for this project\nhome: from-file\nversion:\n  json: true\n",
+    )
+    .expect("write");
+    let entry = d.join("entry");
+    std::fs::write(&entry, b"an entry").expect("write");
+    let run = |extra: &[&str], env_home: Option<&str>| {
+        let mut cmd = stella();
+        cmd.current_dir(d).env("XDG_CONFIG_HOME", &xdg);
+        if let Some(h) = env_home {
+            cmd.env("STELLA_HOME", h);
+        }
+        cmd.args(extra)
+            .args(["log", "append"])
+            .arg(&entry)
+            .assert()
+            .success();
+    };
+    // The file, then the environment over it, then the command line over both.
+    run(&[], None);
+    assert!(d.join("from-file/log").is_dir(), "home from the file");
+    run(&[], Some("from-env"));
+    assert!(d.join("from-env/log").is_dir(), "STELLA_HOME over the file");
+    run(&["--home", "from-flag"], Some("from-env"));
+    assert!(d.join("from-flag/log").is_dir(), "--home over both");
+    // A command's own section.
+    let out = stella()
+        .current_dir(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .arg("version")
+        .output()
+        .expect("runs");
+    let version: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON from the file");
+    assert!(version["version"].is_string(), "{version}");
+    // What is in effect, and why.
+    let shown = stella()
+        .current_dir(d)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env("STELLA_HOME", "from-env")
+        .args(["config", "show", "--json"])
+        .output()
+        .expect("runs");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(shown["file"], "stella.yaml");
+    assert_eq!(shown["settings"][0]["option"], "home");
+    assert_eq!(shown["settings"][0]["overriddenBy"], "STELLA_HOME");
+    assert_eq!(shown["settings"][1]["command"], "version");
+
+    // Unknown keys are named, not ignored; a named file must exist; bad values are the
+    // option's own errors; nothing panics.
+    let bad = d.join("bad");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    for (text, named) in [
+        ("scna:\n  push: true\n", "\"scna\""),
+        ("scan:\n  pussh: true\n", "scan.pussh"),
+        ("home: [a, b]\n", "--home"),
+        ("record:\n  hz: lots\n", "lots"),
+        ("{{{\n", "not YAML"),
+    ] {
+        std::fs::write(bad.join("stella.yaml"), text).expect("write");
+        stella()
+            .current_dir(&bad)
+            .env("XDG_CONFIG_HOME", &xdg)
+            .args(["record", "--all", "--duration", "1s"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(named).and(no_panic()));
+    }
+    stella()
+        .args(["--config", "/nonexistent/stella.yaml", "version"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/stella.yaml"));
+    stella()
+        .env("STELLA_CONFIG", d.join("stella.yaml"))
+        .current_dir(&xdg)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["version"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("{"));
 }
