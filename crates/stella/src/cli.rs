@@ -1144,9 +1144,13 @@ pub struct ScanArgs {
     /// Also write the artifact record (canonical JSON) here.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
-    /// Also write the SBOM (canonical JSON) here.
+    /// Also write the SBOM (canonical JSON) here (as `-o cyclonedx-json=FILE`).
     #[arg(long, value_name = "FILE")]
     pub sbom_out: Option<PathBuf>,
+    /// What to write, as syft takes it (repeatable): `table` or `json` for the summary on
+    /// standard output (as --json), `cyclonedx-json=FILE` for the SBOM (as --sbom-out).
+    #[arg(short, long, value_name = "FORMAT[=FILE]")]
+    pub output: Vec<PathBuf>,
     /// Skip files larger than this.
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     pub max_binary_size: usize,
@@ -1209,8 +1213,9 @@ pub struct AssessArgs {
     /// Output: a table, the evidence as JSON, VEX in one of three formats, or SARIF 2.1.0.
     #[arg(long, value_enum, default_value = "table")]
     pub format: AssessFormat,
-    /// Write the output here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT one of table, json, openvex,
+    /// cyclonedx (cyclonedx-json), csaf, sarif, as --format (`-o openvex=app.vex.json`).
+    #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
     pub output: Option<PathBuf>,
     /// Exit 1 when a final statement is at least this severe.
     #[arg(long, value_enum, value_name = "STATUS")]
@@ -1520,6 +1525,7 @@ pub enum AssessFormat {
     /// OpenVEX 0.2.0.
     Openvex,
     /// CycloneDX 1.7 VEX.
+    #[value(alias = "cyclonedx-json")]
     Cyclonedx,
     /// CSAF 2.0 VEX.
     Csaf,
@@ -1576,6 +1582,9 @@ pub struct VerifyArgs {
     /// Print the verdicts as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Output format, as syft and trivy take it: `table` (the default) or `json` (as --json).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub format: Option<crate::grammar::Report>,
 }
 
 const ASSESS_HELP: &str = "\
@@ -1754,8 +1763,9 @@ pub struct RecordArgs {
     /// Sample ON out of every PERIOD (e.g. 10s/60s), for long recordings.
     #[arg(long, value_name = "ON/PERIOD", value_parser = crate::input::parse_duty)]
     pub duty: Option<(std::time::Duration, std::time::Duration)>,
-    /// Write here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT one of collapsed, json,
+    /// svg, pprof (as --format; `-o pprof=host.pb.gz`). Default: collapsed stacks on stdout.
+    #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
     pub output: Option<PathBuf>,
     /// Write the JSON profile instead of collapsed stacks.
     #[arg(long)]
@@ -1842,8 +1852,9 @@ pub struct WitnessArgs {
     /// Calls per symbol whose caller stack is kept.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub stacks: u64,
-    /// Write here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT text or json (`-o
+    /// json=report.json`). Default: text on stdout.
+    #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
     pub output: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -1868,8 +1879,9 @@ pub struct SymbolizeArgs {
     /// `stella record --offsets` writes them; without it, lines a flame graph tool takes as is.
     #[arg(long)]
     pub offsets: bool,
-    /// Write here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT text or json. Default: text
+    /// on stdout.
+    #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub symbols: SymbolArgs,

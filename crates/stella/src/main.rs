@@ -14,6 +14,7 @@ mod config;
 mod exit;
 mod flame;
 mod funcproof;
+mod grammar;
 mod input;
 mod log;
 mod oci;
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
     let parsed = config::apply(definition, &loaded.settings)
         .try_get_matches_from(&args)
         .and_then(|matches| Cli::from_arg_matches(&matches));
-    let cli = match parsed {
+    let mut cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version on stdout with exit 0, usage errors on stderr; usage
@@ -64,6 +65,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(e) = grammar::normalise(&mut cli.command) {
+        let _ = writeln!(std::io::stderr(), "error: {}", print::error_line(&e.error));
+        return ExitCode::from(e.code);
+    }
     init_logging(cli.global.verbose, cli.global.quiet);
     tracing::debug!(home = %cli.global.home.display(), "evidence home");
     match run(cli, &loaded) {

@@ -578,3 +578,103 @@ fn a_config_file_sets_defaults_below_the_environment_and_the_command_line() {
         .success()
         .stdout(predicate::str::starts_with("{"));
 }
+
+#[test]
+fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("home");
+    let tree = d.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).expect("mkdir");
+    std::fs::copy("/bin/true", tree.join("bin/true")).expect("copy");
+    let sbom = d.join("sbom.json");
+    // Several -o: the summary as JSON on stdout, the SBOM into a file.
+    let out = stella()
+        .env("STELLA_PASSWORD", "grammar")
+        .arg("--home")
+        .arg(&home)
+        .args(["scan", "-o", "json", "-o"])
+        .arg(format!("cyclonedx-json={}", sbom.display()))
+        .arg(&tree)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sbom).expect("the SBOM file")).expect("json");
+    assert_eq!(written["bomFormat"], "CycloneDX");
+    assert_eq!(summary["binaries"], 1);
+    let image = summary["image"].as_str().expect("image").to_owned();
+
+    // -o FORMAT on a report command.
+    let verified = stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["verify", "--image", &image, "-o", "json"])
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("JSON");
+    assert_eq!(report["verified"], true, "{report}");
+
+    // -o FORMAT=FILE, -o FILE and -o FORMAT to stdout on symbolize.
+    let raw = "0123456789abcdef0123456789abcdef01234567 0x10\n";
+    let to_file = d.join("frames.json");
+    stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["symbolize", "--format", "raw", "-o"])
+        .arg(format!("json={}", to_file.display()))
+        .arg("-")
+        .write_stdin(raw)
+        .assert()
+        .success()
+        .stdout("");
+    let frames: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&to_file).expect("file")).expect("json");
+    assert_eq!(frames["schema"], "stella.symbolize/v1");
+    let plain = d.join("frames.txt");
+    stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["symbolize", "--format", "raw", "-o"])
+        .arg(&plain)
+        .arg("-")
+        .write_stdin(raw)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&plain)
+            .expect("text")
+            .contains("[unknown]")
+    );
+    stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["symbolize", "--format", "raw", "-o", "json", "-"])
+        .write_stdin(raw)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("{"));
+
+    // Contradictions and formats a command does not write are usage errors.
+    for args in [
+        vec!["record", "--all", "-o", "svg", "--format", "pprof"],
+        vec!["record", "--all", "-o", "svg", "--json"],
+        vec!["scan", "-o", "cyclonedx-json", "."],
+        vec!["scan", "-o", "sbom.json", "."],
+        vec!["scan", "-o", "json=summary.json", "."],
+        vec!["verify", "--image", "x", "-o", "yaml"],
+    ] {
+        stella()
+            .arg("--home")
+            .arg(&home)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("-o").and(no_panic()));
+    }
+}

@@ -1,0 +1,170 @@
+//! One output grammar across commands, as syft and trivy users type it: `-o/--output
+//! FORMAT[=FILE]`. A value that names one of the command's formats (`json`, `svg`, `openvex`,
+//! `cyclonedx-json`, …) chooses that format, written to FILE when `=FILE` follows, else to
+//! standard output; any other value is a file, as `-o FILE` always was (a file literally named
+//! like a format is `./json`). It runs once, after parsing, and turns each command's `-o` into
+//! the `--format` / `--json` / `--sbom-out` it means, so the commands themselves read one shape.
+//!
+//! Not here: what a format looks like (each command), the rest of the command line (`cli`).
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::ValueEnum;
+
+use crate::cli::{AssessFormat, Command, RecordFormat};
+use crate::exit::CliError;
+
+/// Text or JSON: the formats of commands that print a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Report {
+    /// Text for a person (`text` is the same).
+    #[value(alias = "text")]
+    Table,
+    /// JSON for machines.
+    Json,
+}
+
+/// What a `-o` value says: a format (and where to write it), or only a file.
+fn split<F: ValueEnum>(value: &std::path::Path) -> Option<(F, Option<PathBuf>)> {
+    let text = value.to_str()?;
+    let (name, file) = match text.split_once('=') {
+        Some((name, file)) => (name, Some(file)),
+        None => (text, None),
+    };
+    let format = F::from_str(name, true).ok()?;
+    let file = file
+        .filter(|f| !f.is_empty() && *f != "-")
+        .map(PathBuf::from);
+    Some((format, file))
+}
+
+fn conflict(what: &str) -> CliError {
+    CliError::input(anyhow!(
+        "-o names a format and {what} names another: give one of them"
+    ))
+}
+
+/// Rewrites every command's `-o FORMAT[=FILE]` into what it means.
+///
+/// # Errors
+/// `-o` naming a format that `--format`/`--json` contradicts, or a format the command does not
+/// write to a file: exit 2.
+pub fn normalise(command: &mut Command) -> Result<(), CliError> {
+    match command {
+        Command::Record(a) => {
+            if let Some((format, file)) = a.output.as_deref().and_then(split::<RecordFormat>) {
+                if a.json && format != RecordFormat::Json || a.format.is_some_and(|f| f != format) {
+                    return Err(conflict("--format or --json"));
+                }
+                a.format = Some(format);
+                a.json = false;
+                a.output = file;
+            }
+        }
+        Command::Assess(a) => {
+            if let Some((format, file)) = a.output.as_deref().and_then(split::<AssessFormat>) {
+                a.format = format;
+                a.output = file;
+            }
+        }
+        Command::Symbolize(a) => {
+            if let Some((format, file)) = a.output.as_deref().and_then(split::<Report>) {
+                a.json |= format == Report::Json;
+                a.output = file;
+            }
+        }
+        Command::Witness(a) => {
+            if let Some((format, file)) = a.output.as_deref().and_then(split::<Report>) {
+                a.json |= format == Report::Json;
+                a.output = file;
+            }
+        }
+        Command::Verify(a) => {
+            if let Some(format) = a.format {
+                a.json |= format == Report::Json;
+            }
+        }
+        Command::Scan(a) => {
+            for value in std::mem::take(&mut a.output) {
+                match split::<ScanOutput>(&value) {
+                    Some((ScanOutput::Json, None)) => a.json = true,
+                    Some((ScanOutput::Table, None)) => {}
+                    Some((ScanOutput::CyclonedxJson, Some(file))) => {
+                        if a.sbom_out.as_ref().is_some_and(|f| *f != file) {
+                            return Err(conflict("--sbom-out"));
+                        }
+                        a.sbom_out = Some(file);
+                    }
+                    Some((ScanOutput::CyclonedxJson, None)) => {
+                        return Err(CliError::input(anyhow!(
+                            "-o cyclonedx-json needs a file (-o cyclonedx-json=FILE): the scan's \
+                             summary goes to standard output"
+                        )));
+                    }
+                    Some((ScanOutput::Table | ScanOutput::Json, Some(_))) => {
+                        return Err(CliError::input(anyhow!(
+                            "-o {}: the scan's summary goes to standard output; -o \
+                             cyclonedx-json=FILE writes the SBOM",
+                            value.display()
+                        )));
+                    }
+                    None => {
+                        return Err(CliError::input(anyhow!(
+                            "-o {}: scan writes table, json, or cyclonedx-json=FILE",
+                            value.display()
+                        )));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What `stella scan -o` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanOutput {
+    /// The summary as text.
+    #[value(alias = "text")]
+    Table,
+    /// The summary as JSON.
+    Json,
+    /// The SBOM (CycloneDX 1.7 JSON, canonical), to a file.
+    #[value(alias = "cyclonedx")]
+    CyclonedxJson,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_value_is_a_format_with_its_file_or_else_a_file() {
+        assert_eq!(
+            split::<RecordFormat>(Path::new("pprof=out.pb.gz")),
+            Some((RecordFormat::Pprof, Some(PathBuf::from("out.pb.gz"))))
+        );
+        assert_eq!(
+            split::<RecordFormat>(Path::new("svg")),
+            Some((RecordFormat::Svg, None))
+        );
+        assert_eq!(
+            split::<RecordFormat>(Path::new("json=-")),
+            Some((RecordFormat::Json, None))
+        );
+        assert_eq!(split::<RecordFormat>(Path::new("app.folded")), None);
+        assert_eq!(split::<RecordFormat>(Path::new("./json")), None);
+        assert_eq!(split::<RecordFormat>(Path::new("dir/a=b")), None);
+        assert_eq!(
+            split::<Report>(Path::new("text")),
+            Some((Report::Table, None))
+        );
+        assert_eq!(
+            split::<ScanOutput>(Path::new("cyclonedx-json=sbom.json")),
+            Some((ScanOutput::CyclonedxJson, Some(PathBuf::from("sbom.json"))))
+        );
+    }
+}
