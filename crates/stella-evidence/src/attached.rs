@@ -346,7 +346,11 @@ fn one_document(
                 bytes,
                 signature,
             }))
-        } else if artifact_type == media::SIGSTORE_BUNDLE_V03 && !wanted.predicate_types.is_empty()
+        } else if artifact_type == media::SIGSTORE_BUNDLE_V03
+            && !wanted.predicate_types.is_empty()
+            // A bundle Stella attached as evidence of a scan (the SBOM's CycloneDX
+            // attestation) is not a claim of the kind wanted, whatever its predicate type.
+            && kind.is_none_or(|k| k.as_str() == wanted.kind)
         {
             let (_, bytes) = layer_of(store, &r.digest, &[media::SIGSTORE_BUNDLE_V03])?;
             let malformed = |reason: String| AttachedError::Malformed {

@@ -5,10 +5,8 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use clap::CommandFactory;
 use serde_json::json;
 
-use crate::cli::Cli;
 use crate::exit::{CliError, Outcome};
 use crate::output::write_stdout;
 
@@ -47,7 +45,7 @@ pub fn version(as_json: bool) -> Result<Outcome, CliError> {
 pub fn man(dir: &Path) -> Result<Outcome, CliError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::input(anyhow!("-o {}: {e}", dir.display())))?;
-    let mut command = Cli::command();
+    let mut command = crate::grammar::definition();
     command.build();
     let mut written = 0usize;
     write_pages(&command, "stella", dir, &mut written)?;

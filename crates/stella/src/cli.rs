@@ -1165,8 +1165,19 @@ pub struct ScanArgs {
 /// `stella assess`
 #[derive(Debug, Args)]
 pub struct AssessArgs {
-    /// The image to assess (its evidence from `stella scan` must verify).
-    #[arg(long, value_name = "REF")]
+    /// The image to assess (its evidence from `stella scan` must verify). As cosign and oras take it, the reference may also
+    /// come first without the flag (`IMAGE`).
+    #[arg(
+        long = "image",
+        value_name = "REF",
+        required_unless_present = "image_ref"
+    )]
+    pub image_flag: Option<String>,
+    /// The image, as a positional reference (the same as --image).
+    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
+    pub image_ref: Option<String>,
+    /// The image (--image or IMAGE), filled in after parsing.
+    #[arg(skip)]
     pub image: String,
     /// Where the advisories come from (repeatable): a database URL (sqlite://PATH,
     /// postgres://…), or advisory files and directories (OSV .json, RUSTSEC-*.md) read without
@@ -1356,8 +1367,19 @@ Examples:
 /// `stella score`
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// The image to score (its evidence from `stella scan` must verify).
-    #[arg(long, value_name = "REF")]
+    /// The image to score (its evidence from `stella scan` must verify). As cosign and oras take it, the reference may also
+    /// come first without the flag (`IMAGE`).
+    #[arg(
+        long = "image",
+        value_name = "REF",
+        required_unless_present = "image_ref"
+    )]
+    pub image_flag: Option<String>,
+    /// The image, as a positional reference (the same as --image).
+    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
+    pub image_ref: Option<String>,
+    /// The image (--image or IMAGE), filled in after parsing.
+    #[arg(skip)]
     pub image: String,
     /// Recorded in the score's inputs and replay record; no number depends on it. At most
     /// 2^53 - 1, the largest integer every JSON reader keeps exactly.
@@ -1551,8 +1573,19 @@ pub enum FailOn {
 /// `stella verify`
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The image whose evidence to verify.
-    #[arg(long, value_name = "REF")]
+    /// The image whose evidence to verify. As cosign and oras take it, the reference may also
+    /// come first without the flag (`IMAGE`).
+    #[arg(
+        long = "image",
+        value_name = "REF",
+        required_unless_present = "image_ref"
+    )]
+    pub image_flag: Option<String>,
+    /// The image, as a positional reference (the same as --image).
+    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
+    pub image_ref: Option<String>,
+    /// The image (--image or IMAGE), filled in after parsing.
+    #[arg(skip)]
     pub image: String,
     /// A public key whose signatures are trusted (repeatable). Evidence signed by any other key
     /// is listed as untrusted and never used. Default: $STELLA_HOME/keys/stella.pub.

@@ -25,6 +25,65 @@ pub enum Report {
     Json,
 }
 
+/// The id of the `-o/--output FORMAT` added to commands that print a report with `--json` and
+/// have no `-o` of their own.
+const REPORT_FORMAT: &str = "report_format";
+
+/// Stella's command line as it is parsed: the derived definition, with `-o/--output
+/// table|json` added to every command that has `--json` and no `-o` of its own, so that `-o
+/// json` means `--json` everywhere.
+pub fn definition() -> clap::Command {
+    use clap::CommandFactory as _;
+    with_report_formats(crate::cli::Cli::command())
+}
+
+fn with_report_formats(command: clap::Command) -> clap::Command {
+    let has = |c: &clap::Command, f: &dyn Fn(&clap::Arg) -> bool| c.get_arguments().any(f);
+    let mut command = command;
+    if has(&command, &|a| a.get_id() == "json")
+        && !has(&command, &|a| {
+            a.get_short() == Some('o') || a.get_long() == Some("output")
+        })
+    {
+        command = command.arg(
+            clap::Arg::new(REPORT_FORMAT)
+                .short('o')
+                .long("output")
+                .value_name("FORMAT")
+                .value_parser(clap::builder::EnumValueParser::<Report>::new())
+                .help("Output format, as syft and trivy take it: table (text) or json (as --json)"),
+        );
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, with_report_formats);
+    }
+    command
+}
+
+/// Whether the command that runs was given `-o json` where `-o` is the added report format.
+pub fn report_json_asked(matches: &clap::ArgMatches) -> bool {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    m.try_get_one::<Report>(REPORT_FORMAT)
+        .ok()
+        .flatten()
+        .is_some_and(|f| *f == Report::Json)
+}
+
+/// The command line with `--json` for the command that runs (before any `--`).
+pub fn with_json(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+    let mut out = args.to_vec();
+    let at = out.iter().position(|a| a == "--").unwrap_or(out.len());
+    out.insert(at, "--json".into());
+    out
+}
+
 /// What a `-o` value says: a format (and where to write it), or only a file.
 fn split<F: ValueEnum>(value: &std::path::Path) -> Option<(F, Option<PathBuf>)> {
     let text = value.to_str()?;
@@ -51,6 +110,18 @@ fn conflict(what: &str) -> CliError {
 /// `-o` naming a format that `--format`/`--json` contradicts, or a format the command does not
 /// write to a file: exit 2.
 pub fn normalise(command: &mut Command) -> Result<(), CliError> {
+    // A positional image reference, as cosign and oras take it, is --image.
+    let image = |flag: &mut Option<String>, positional: &mut Option<String>| {
+        flag.take()
+            .or_else(|| positional.take())
+            .unwrap_or_default()
+    };
+    match command {
+        Command::Verify(a) => a.image = image(&mut a.image_flag, &mut a.image_ref),
+        Command::Assess(a) => a.image = image(&mut a.image_flag, &mut a.image_ref),
+        Command::Score(a) => a.image = image(&mut a.image_flag, &mut a.image_ref),
+        _ => {}
+    }
     match command {
         Command::Record(a) => {
             if let Some((format, file)) = a.output.as_deref().and_then(split::<RecordFormat>) {

@@ -31,7 +31,7 @@ mod vex;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, FromArgMatches as _};
+use clap::FromArgMatches as _;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
@@ -39,7 +39,7 @@ use exit::{CliError, Outcome};
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let definition = Cli::command();
+    let definition = grammar::definition();
     // The configuration file's settings become the arguments' defaults, below the command line
     // and the environment.
     let loaded = match config::load(&args, &definition) {
@@ -49,8 +49,18 @@ fn main() -> ExitCode {
             return ExitCode::from(e.code);
         }
     };
-    let parsed = config::apply(definition, &loaded.settings)
+    let definition = config::apply(definition, &loaded.settings);
+    let parsed = definition
+        .clone()
         .try_get_matches_from(&args)
+        .and_then(|matches| {
+            // `-o json` where the command has only --json: parsed again with --json.
+            if grammar::report_json_asked(&matches) {
+                definition.try_get_matches_from(grammar::with_json(&args))
+            } else {
+                Ok(matches)
+            }
+        })
         .and_then(|matches| Cli::from_arg_matches(&matches));
     let mut cli = match parsed {
         Ok(cli) => cli,
@@ -106,13 +116,13 @@ fn run(cli: Cli, loaded: &config::Loaded) -> Result<Outcome, CliError> {
         Command::Version { json } => about::version(json),
         Command::Man { output } => about::man(&output),
         Command::Config(cli::ConfigCommand::Show { json }) => {
-            config::show(loaded, &Cli::command(), json)
+            config::show(loaded, &grammar::definition(), json)
         }
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics when its writer fails, and a closed
             // pipe (`| head`) is the reader's choice, which `write_stdout` accepts.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "stella", &mut script);
+            clap_complete::generate(shell, &mut grammar::definition(), "stella", &mut script);
             output::write_stdout(&script).map(|()| Outcome::Success)
         }
     }

@@ -619,6 +619,29 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         .expect("runs");
     let report: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("JSON");
     assert_eq!(report["verified"], true, "{report}");
+    // The image as cosign and oras take it: a positional reference.
+    let positional = stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["verify", &image, "-o", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&positional.stdout).expect("JSON")["digest"],
+        report["digest"]
+    );
+    for args in [
+        vec!["verify"],
+        vec!["verify", image.as_str(), "--image", image.as_str()],
+    ] {
+        stella()
+            .arg("--home")
+            .arg(&home)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("IMAGE").and(no_panic()));
+    }
 
     // -o FORMAT=FILE, -o FILE and -o FORMAT to stdout on symbolize.
     let raw = "0123456789abcdef0123456789abcdef01234567 0x10\n";
@@ -660,6 +683,25 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         .success()
         .stdout(predicate::str::starts_with("{"));
 
+    // Every command with --json takes -o json (and -o table), wherever it puts the flag.
+    let validated = stella()
+        .args(["sbom", "validate", "-o", "json"])
+        .arg(sbom_fixture("cargo-cyclonedx-0.5.9-spec1.5.json"))
+        .output()
+        .expect("runs");
+    let validated: serde_json::Value = serde_json::from_slice(&validated.stdout).expect("JSON");
+    assert_eq!(validated["valid"], true, "{validated}");
+    stella()
+        .args(["version", "--output", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("{"));
+    stella()
+        .args(["version", "-o", "table"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("{").not());
+
     // Contradictions and formats a command does not write are usage errors.
     for args in [
         vec!["record", "--all", "-o", "svg", "--format", "pprof"],
@@ -668,6 +710,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         vec!["scan", "-o", "sbom.json", "."],
         vec!["scan", "-o", "json=summary.json", "."],
         vec!["verify", "--image", "x", "-o", "yaml"],
+        vec!["version", "-o", "yaml"],
     ] {
         stella()
             .arg("--home")

@@ -80,7 +80,7 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
     require_root("record");
     let dir = tempfile::tempdir().unwrap();
     let binary = hot_binary(dir.path(), "hot", &["-O2", "-g", "-fno-omit-frame-pointer"]);
-    let child = spawn(&binary, &["12"]);
+    let child = spawn(&binary, &["30"]);
     let pid = child.0.id().to_string();
 
     // By default, lines a flame graph tool takes as is: one frame per function, no offsets.
