@@ -211,9 +211,9 @@ impl RegistryStore {
             .map(|p| p.display().to_string())
             .collect();
         auth.searched = if files.is_empty() {
-            "no Docker config or containers auth file".to_owned()
+            "found no Docker config or containers auth file".to_owned()
         } else {
-            files.join(", ")
+            format!("looked in {}", files.join(", "))
         };
         auth.resolved = Some(found.clone());
         Ok(found)
@@ -227,10 +227,7 @@ impl RegistryStore {
                 "the credentials for {} from {} were refused",
                 self.host, resolved.origin
             ),
-            Some(None) => format!(
-                "no credentials for {} (looked in {})",
-                self.host, auth.searched
-            ),
+            Some(None) => format!("no credentials for {} ({})", self.host, auth.searched),
             None => format!("no credentials for {} were offered", self.host),
         }
     }
@@ -285,6 +282,21 @@ impl RegistryStore {
                 ..
             })
         );
+        if let Some(Resolved {
+            credential: Credential::IdentityToken(_),
+            origin,
+        }) = &credentials
+        {
+            return Err(OciError::Unauthorized {
+                url: url.to_owned(),
+                status: 401,
+                credentials: format!(
+                    "the credentials for {} from {origin} are an identity token, and the \
+                     registry asks for a user name and password",
+                    self.host
+                ),
+            });
+        }
         if auth.basic || !has_basic {
             drop(auth);
             return Err(unauthorized());
