@@ -45,6 +45,10 @@ pub struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// A PEM file of certificate authorities trusted for registries over HTTPS, besides the
+    /// system's roots (SSL_CERT_FILE replaces those). Repeatable.
+    #[arg(long, global = true, env = "STELLA_CA_FILE", value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
 }
 
 /// Top-level commands.

@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.global.verbose, cli.global.quiet);
+    oci::trust_ca_files(cli.global.ca_file.clone());
     tracing::debug!(home = %cli.global.home.display(), "evidence home");
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
