@@ -160,6 +160,7 @@ impl RegistryStore {
     /// when [`RegistryOptions::insecure`].
     ///
     /// # Errors
+    /// [`OciError::CaFile`] for a CA file that cannot be read or holds no PEM certificate;
     /// [`OciError::Transport`] when the HTTP client cannot be built.
     pub fn new(host: &str, repository: &str, options: &RegistryOptions) -> Result<Self, OciError> {
         let scheme = if is_loopback(host) || options.insecure {
