@@ -3,6 +3,8 @@
 //! referrers.
 //!
 //! What this crate owns:
+//! - [`credentials`]: registry credentials from the Docker config, its credential helpers and
+//!   the containers auth file, resolved as the Docker CLI does;
 //! - [`reference`]: `oci-layout:PATH[:TAG|@DIGEST]` and `[HOST[:PORT]/]REPO[:TAG|@DIGEST]`
 //!   (Docker Hub's normalisation included), and telling a path from an image reference;
 //! - [`store`]: the [`ArtifactStore`] trait every store implements (`Send + Sync`, so a server
@@ -23,6 +25,7 @@
 //! streamed into a directory by [`image::unpack`]: that is checked as it streams, and the unpack
 //! fails (leaving a directory to discard) when it does not match.
 
+pub mod credentials;
 pub mod image;
 pub mod layout;
 pub mod reference;
@@ -49,6 +52,11 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// The bound of every request; a registry that hangs is an error.
     pub timeout: Duration,
+    /// PEM files of certificate authorities trusted for HTTPS besides the system's roots
+    /// (which `SSL_CERT_FILE` and `SSL_CERT_DIR` replace, as for OpenSSL).
+    pub ca_files: Vec<PathBuf>,
+    /// How long a credential helper may take to answer before it is killed.
+    pub helper_timeout: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -56,6 +64,8 @@ impl Default for RegistryOptions {
         RegistryOptions {
             insecure: false,
             timeout: Duration::from_secs(60),
+            ca_files: Vec::new(),
+            helper_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -268,15 +278,65 @@ pub enum OciError {
         reason: &'static str,
     },
     /// The token server of a registry refused the credentials (or their absence).
-    #[error(
-        "{realm} refused a token (HTTP {status}): credentials missing or wrong (see \
-         ~/.docker/config.json or DOCKER_CONFIG)"
-    )]
+    #[error("{realm} refused a token (HTTP {status}): {credentials}")]
     TokenRefused {
         /// The token server's URL.
         realm: String,
         /// The HTTP status it answered.
         status: u16,
+        /// Which credentials were offered and where they came from, or where none were found
+        /// (never the credentials themselves).
+        credentials: String,
+    },
+    /// A registry that answered 401 to a request with the credentials found for it, or asked
+    /// for credentials where none were found.
+    #[error("{url}: the registry answered HTTP {status}: {credentials}")]
+    Unauthorized {
+        /// The URL asked.
+        url: String,
+        /// The HTTP status (401).
+        status: u16,
+        /// As for [`OciError::TokenRefused`].
+        credentials: String,
+    },
+    /// A credential settings file that exists but cannot be used.
+    #[error("registry credentials in {}: {reason}", path.display())]
+    CredentialConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the secret).
+        reason: String,
+    },
+    /// A credential helper that gave no answer for a host.
+    #[error("credential helper {program} for {host} {failure}")]
+    CredentialHelper {
+        /// The program (`docker-credential-<name>`).
+        program: String,
+        /// The registry host it was asked about.
+        host: String,
+        /// What went wrong.
+        failure: credentials::HelperFailure,
+    },
+    /// A file of certificate authorities to trust that cannot be used.
+    #[error("CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A registry whose TLS certificate is not trusted (or does not name it): not retried.
+    #[cfg(feature = "registry")]
+    #[error(
+        "{url}: the registry's TLS certificate is not accepted (trust its CA with a CA file, \
+         SSL_CERT_FILE or the system's roots)"
+    )]
+    Certificate {
+        /// The URL asked.
+        url: String,
+        /// What the TLS client said (the certificate problem).
+        #[source]
+        source: reqwest::Error,
     },
 }
 
@@ -285,7 +345,10 @@ impl Kinded for OciError {
         match self {
             OciError::Reference { .. }
             | OciError::LooksLikePath { .. }
-            | OciError::Invalid { .. } => ErrorKind::Invalid,
+            | OciError::Invalid { .. }
+            | OciError::CredentialConfig { .. }
+            | OciError::CaFile { .. } => ErrorKind::Invalid,
+            OciError::CredentialHelper { .. } => ErrorKind::Environment,
             OciError::DigestMismatch { .. } => ErrorKind::Rejected,
             OciError::NotFound { .. } | OciError::NoLayout { .. } | OciError::NoPlatform { .. } => {
                 ErrorKind::NotFound
@@ -293,11 +356,12 @@ impl Kinded for OciError {
             OciError::TooLarge { .. } | OciError::Limit { .. } => ErrorKind::TooLarge,
             OciError::Io { .. } | OciError::Stream { .. } => ErrorKind::Environment,
             #[cfg(feature = "registry")]
-            OciError::Transport { .. } => ErrorKind::Unavailable,
+            OciError::Transport { .. } | OciError::Certificate { .. } => ErrorKind::Unavailable,
             OciError::Status { .. }
             | OciError::GaveUp { .. }
             | OciError::Protocol { .. }
-            | OciError::TokenRefused { .. } => ErrorKind::Unavailable,
+            | OciError::TokenRefused { .. }
+            | OciError::Unauthorized { .. } => ErrorKind::Unavailable,
         }
     }
 }

@@ -3,10 +3,17 @@
 //! the API (`sha256-<hex>` image indexes kept by read-modify-write, deduplicated and sorted).
 //!
 //! Plain HTTP is used only for loopback hosts or when asked
-//! ([`RegistryOptions::insecure`](crate::RegistryOptions::insecure));
-//! credentials come from `~/.docker/config.json` (or `$DOCKER_CONFIG`): basic auth, and bearer
-//! tokens fetched from the realm a 401 names. Every pulled blob and manifest is checked against
-//! its digest. Support for the referrers API is detected by a 200 answer with an index content
+//! ([`RegistryOptions::insecure`](crate::RegistryOptions::insecure)); HTTPS trusts the system's
+//! roots and the CA files given ([`RegistryOptions::ca_files`](crate::RegistryOptions::ca_files)),
+//! and a certificate it does not accept is an error at once, never retried.
+//!
+//! Credentials are looked up only when the registry asks for them (a 401), as
+//! [`crate::credentials`] resolves them (Docker config, credential helpers, containers auth
+//! file), once per store: a `Basic` challenge is answered with the user name and password, a
+//! `Bearer` challenge by fetching a token from the realm it names (with basic credentials, or an
+//! identity token as OAuth2 refresh token, or anonymously), again when a later challenge asks
+//! for another scope. Credentials refused are an error naming where they came from, never what
+//! they are. Every pulled blob and manifest is checked against its digest. Support for the referrers API is detected by a 200 answer with an index content
 //! type, never by headers alone (some registries send `OCI-Subject` without the API).
 //!
 //! The store is `Send + Sync`: the bearer token and the referrers-API probe are kept behind
@@ -22,7 +29,8 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::reference::{DOCKER_HUB, Target};
+use crate::credentials::{Credential, CredentialConfig, Resolved};
+use crate::reference::Target;
 use crate::store::{INDEX, MANIFEST, Referrer, Stored, check_digest};
 use crate::{ArtifactStore, MAX_MANIFEST_BYTES, OciError, RegistryOptions};
 
@@ -39,10 +47,12 @@ pub const MAX_REFERRERS: usize = 100_000;
 /// A repository in a registry.
 pub struct RegistryStore {
     base: String,
+    /// `host[:port]`, as credentials are looked up.
+    host: String,
     repository: String,
     client: Client,
-    basic: Option<String>,
-    token: Mutex<Option<String>>,
+    helper_timeout: Duration,
+    auth: Mutex<Auth>,
     /// Whether the referrers API answered (probed once).
     referrers_api: Mutex<Option<bool>>,
     /// Held across the read-modify-write of a fallback index, so that threads sharing this
@@ -61,35 +71,83 @@ impl std::fmt::Debug for RegistryStore {
     }
 }
 
+/// What the store knows about authenticating to its registry.
+#[derive(Default)]
+struct Auth {
+    /// The credentials found, once looked up (`Some(None)`: there are none).
+    resolved: Option<Option<Resolved>>,
+    /// Where they were looked for, for an error when there are none.
+    searched: String,
+    /// Whether the registry asked for basic authentication.
+    basic: bool,
+    /// The bearer token and the challenge it answers.
+    token: Option<(String, String)>,
+}
+
 fn transport(url: &str) -> impl Fn(reqwest::Error) -> OciError + '_ {
-    move |source| OciError::Transport {
-        url: url.to_owned(),
-        source,
+    move |source| {
+        if is_certificate_problem(&source) {
+            OciError::Certificate {
+                url: url.to_owned(),
+                source,
+            }
+        } else {
+            OciError::Transport {
+                url: url.to_owned(),
+                source,
+            }
+        }
     }
 }
 
-/// `user:password` for `host` from the Docker config file, base64 as stored there.
-fn docker_auth(host: &str) -> Option<String> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker"))
-        })?;
-    let config: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("config.json")).ok()?).ok()?;
-    let auths = config["auths"].as_object()?;
-    auths
-        .iter()
-        .find(|(k, _)| {
-            let k = k
-                .trim_start_matches("https://")
-                .trim_start_matches("http://");
-            let key_host = k.split('/').next();
-            // Docker Hub's credentials are stored under the index's name.
-            key_host == Some(host)
-                || (host == DOCKER_HUB && matches!(key_host, Some("index.docker.io" | "docker.io")))
-        })
-        .and_then(|(_, v)| v["auth"].as_str().map(str::to_owned))
+/// Whether the TLS handshake failed on the server's certificate (the TLS client says so in
+/// its message; reqwest keeps the rustls error's type private to it).
+fn is_certificate_problem(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = cause {
+        if e.to_string().contains("certificate") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The certificates of every CA file, each file checked to hold at least one.
+fn ca_certificates(files: &[std::path::PathBuf]) -> Result<Vec<reqwest::Certificate>, OciError> {
+    let mut all = Vec::new();
+    for path in files {
+        let bad = |reason: String| OciError::CaFile {
+            path: path.clone(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
+        if certificates.is_empty() {
+            return Err(bad("holds no PEM certificate".to_owned()));
+        }
+        all.extend(certificates);
+    }
+    Ok(all)
+}
+
+/// The scheme of a `WWW-Authenticate` challenge, lower case.
+fn challenge_scheme(challenge: &str) -> String {
+    challenge
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn basic_header(username: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let pair = format!("{username}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -102,6 +160,7 @@ impl RegistryStore {
     /// when [`RegistryOptions::insecure`].
     ///
     /// # Errors
+    /// [`OciError::CaFile`] for a CA file that cannot be read or holds no PEM certificate;
     /// [`OciError::Transport`] when the HTTP client cannot be built.
     pub fn new(host: &str, repository: &str, options: &RegistryOptions) -> Result<Self, OciError> {
         let scheme = if is_loopback(host) || options.insecure {
@@ -110,17 +169,21 @@ impl RegistryStore {
             "https"
         };
         let base = format!("{scheme}://{host}");
-        let client = Client::builder()
+        let mut builder = Client::builder()
             .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(transport(&base))?;
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)));
+        let extra_roots = ca_certificates(&options.ca_files)?;
+        if !extra_roots.is_empty() {
+            builder = builder.tls_certs_merge(extra_roots);
+        }
+        let client = builder.build().map_err(transport(&base))?;
         Ok(RegistryStore {
-            basic: docker_auth(host),
             base,
+            host: host.to_owned(),
             repository: repository.to_owned(),
             client,
-            token: Mutex::new(None),
+            helper_timeout: options.helper_timeout,
+            auth: Mutex::new(Auth::default()),
             referrers_api: Mutex::new(None),
             fallback: Mutex::new(()),
         })
@@ -131,11 +194,116 @@ impl RegistryStore {
         &self.base
     }
 
-    fn token(&self) -> Option<String> {
-        self.token
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    fn auth(&self) -> std::sync::MutexGuard<'_, Auth> {
+        self.auth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The credentials for this registry, looked up on first use.
+    fn credentials(&self) -> Result<Option<Resolved>, OciError> {
+        let mut auth = self.auth();
+        if let Some(known) = &auth.resolved {
+            return Ok(known.clone());
+        }
+        let config = CredentialConfig::from_env()?;
+        let found = config.resolve(&self.host, self.helper_timeout)?;
+        let files: Vec<String> = config
+            .searched()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        auth.searched = if files.is_empty() {
+            "found no Docker config or containers auth file".to_owned()
+        } else {
+            format!("looked in {}", files.join(", "))
+        };
+        auth.resolved = Some(found.clone());
+        Ok(found)
+    }
+
+    /// Which credentials were offered and where they came from, or where none were found.
+    fn credentials_said(&self) -> String {
+        let auth = self.auth();
+        match &auth.resolved {
+            Some(Some(resolved)) => format!(
+                "the credentials for {} from {} were refused",
+                self.host, resolved.origin
+            ),
+            Some(None) => format!("no credentials for {} ({})", self.host, auth.searched),
+            None => format!("no credentials for {} were offered", self.host),
+        }
+    }
+
+    /// The `Authorization` header for the next request, if any.
+    fn authorization(&self) -> Option<String> {
+        let auth = self.auth();
+        if let Some((_, token)) = &auth.token {
+            return Some(format!("Bearer {token}"));
+        }
+        if !auth.basic {
+            return None;
+        }
+        match &auth.resolved {
+            Some(Some(Resolved {
+                credential: Credential::Basic { username, password },
+                ..
+            })) => Some(basic_header(username, password.expose())),
+            _ => None,
+        }
+    }
+
+    /// Answers a 401's challenge so that the request can be sent again; an error when it
+    /// cannot be (no credentials, or the ones sent were refused).
+    fn authenticate(&self, url: &str, challenge: Option<&str>) -> Result<(), OciError> {
+        let unauthorized = || OciError::Unauthorized {
+            url: url.to_owned(),
+            status: 401,
+            credentials: self.credentials_said(),
+        };
+        let challenge = challenge.unwrap_or("Basic");
+        if challenge_scheme(challenge) == "bearer" {
+            let same = self
+                .auth()
+                .token
+                .as_ref()
+                .is_some_and(|(answered, _)| answered == challenge);
+            if same {
+                return Err(unauthorized());
+            }
+            let credentials = self.credentials()?;
+            let token = self.fetch_token(challenge, credentials.as_ref())?;
+            self.auth().token = Some((challenge.to_owned(), token));
+            return Ok(());
+        }
+        let credentials = self.credentials()?;
+        let mut auth = self.auth();
+        let has_basic = matches!(
+            credentials,
+            Some(Resolved {
+                credential: Credential::Basic { .. },
+                ..
+            })
+        );
+        if let Some(Resolved {
+            credential: Credential::IdentityToken(_),
+            origin,
+        }) = &credentials
+        {
+            return Err(OciError::Unauthorized {
+                url: url.to_owned(),
+                status: 401,
+                credentials: format!(
+                    "the credentials for {} from {origin} are an identity token, and the \
+                     registry asks for a user name and password",
+                    self.host
+                ),
+            });
+        }
+        if auth.basic || !has_basic {
+            drop(auth);
+            return Err(unauthorized());
+        }
+        auth.basic = true;
+        Ok(())
     }
 
     fn url(&self, path: &str) -> String {
@@ -146,36 +314,35 @@ impl RegistryStore {
     /// answers and transport errors with backoff.
     fn send(&self, url: &str, build: &dyn Fn() -> RequestBuilder) -> Result<Response, OciError> {
         let mut last = None;
+        let mut failed = false;
         for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
+            if failed {
                 std::thread::sleep(Duration::from_millis(250 << attempt));
             }
+            failed = true;
             let mut request = build();
-            if let Some(t) = self.token() {
-                request = request.header(AUTHORIZATION, format!("Bearer {t}"));
-            } else if let Some(b) = &self.basic {
-                request = request.header(AUTHORIZATION, format!("Basic {b}"));
+            if let Some(header) = self.authorization() {
+                request = request.header(AUTHORIZATION, header);
             }
             let response = match request.send() {
                 Ok(r) => r,
-                Err(e) => {
-                    last = Some(transport(url)(e));
-                    continue;
-                }
+                Err(e) => match transport(url)(e) {
+                    e @ OciError::Certificate { .. } => return Err(e),
+                    e => {
+                        last = Some(e);
+                        continue;
+                    }
+                },
             };
             let status = response.status().as_u16();
-            let challenge = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .filter(|c| c.starts_with("Bearer "))
-                .map(str::to_owned);
-            if status == 401
-                && self.token().is_none()
-                && let Some(challenge) = challenge
-            {
-                let token = self.fetch_token(&challenge)?;
-                *self.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(token);
+            if status == 401 {
+                let challenge = response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                self.authenticate(url, challenge.as_deref())?;
+                failed = false;
                 continue;
             }
             if status >= 500 {
@@ -198,7 +365,11 @@ impl RegistryStore {
         })
     }
 
-    fn fetch_token(&self, challenge: &str) -> Result<String, OciError> {
+    fn fetch_token(
+        &self,
+        challenge: &str,
+        credentials: Option<&Resolved>,
+    ) -> Result<String, OciError> {
         // key="value" pairs separated by commas outside the quotes (a scope holds "pull,push").
         let mut params = BTreeMap::new();
         let mut rest = challenge.trim_start_matches("Bearer ").trim();
@@ -221,20 +392,42 @@ impl RegistryStore {
             url: self.base.clone(),
             reason: "a 401 answer without a token realm",
         })?;
-        let mut request = self.client.get(realm).query(
-            &params
-                .iter()
-                .filter(|(k, _)| k.as_str() != "realm")
-                .collect::<Vec<_>>(),
-        );
-        if let Some(b) = &self.basic {
-            request = request.header(AUTHORIZATION, format!("Basic {b}"));
-        }
+        let others: Vec<(&String, &String)> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "realm")
+            .collect();
+        let request = match credentials.map(|r| &r.credential) {
+            // The OAuth2 refresh-token grant, as the distribution token spec describes it.
+            Some(Credential::IdentityToken(refresh)) => {
+                let mut form = reqwest::Url::parse("http://form.invalid/").map_err(|_| {
+                    OciError::Protocol {
+                        url: realm.clone(),
+                        reason: "a form could not be built",
+                    }
+                })?;
+                form.query_pairs_mut()
+                    .append_pair("grant_type", "refresh_token")
+                    .append_pair("client_id", "stella")
+                    .append_pair("refresh_token", refresh.expose())
+                    .extend_pairs(others.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                self.client
+                    .post(realm)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.query().unwrap_or_default().to_owned())
+            }
+            Some(Credential::Basic { username, password }) => self
+                .client
+                .get(realm)
+                .query(&others)
+                .header(AUTHORIZATION, basic_header(username, password.expose())),
+            None => self.client.get(realm).query(&others),
+        };
         let response = request.send().map_err(transport(realm))?;
         if !response.status().is_success() {
             return Err(OciError::TokenRefused {
                 realm: realm.clone(),
                 status: response.status().as_u16(),
+                credentials: self.credentials_said(),
             });
         }
         let body: Value = response.json().map_err(transport(realm))?;

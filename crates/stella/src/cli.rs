@@ -51,6 +51,10 @@ pub struct GlobalArgs {
     /// Default: ./stella.yaml, else $XDG_CONFIG_HOME/stella/stella.yaml, when present.
     #[arg(long, global = true, env = "STELLA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// A PEM file of certificate authorities trusted for registries over HTTPS, besides the
+    /// system's roots (SSL_CERT_FILE replaces those). Repeatable.
+    #[arg(long, global = true, env = "STELLA_CA_FILE", value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
 }
 
 /// Top-level commands.

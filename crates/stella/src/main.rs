@@ -80,6 +80,7 @@ fn main() -> ExitCode {
         return ExitCode::from(e.code);
     }
     init_logging(cli.global.verbose, cli.global.quiet);
+    oci::trust_ca_files(cli.global.ca_file.clone());
     tracing::debug!(home = %cli.global.home.display(), "evidence home");
     match run(cli, &loaded) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -6,7 +6,9 @@
 //! destination, scan) use [`open_store_for_writing`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use serde_json::{Value, json};
@@ -25,18 +27,34 @@ const MAX_FILE_BYTES: usize = 256 << 20;
 /// How deep a referrers tree is followed.
 const MAX_DEPTH: usize = 8;
 
-/// How registries are reached: `--insecure`, and `STELLA_OCI_TIMEOUT` (seconds) bounding every
-/// request so that a registry that hangs is an error.
+/// The global `--ca-file`s, set once before the command runs.
+static CA_FILES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+
+/// Trusts the CA files in `files` for every registry the command reaches.
+pub(crate) fn trust_ca_files(files: Vec<PathBuf>) {
+    let _ = CA_FILES.set(files);
+}
+
+/// How registries are reached: `--insecure`, the global `--ca-file`s, `STELLA_OCI_TIMEOUT`
+/// (seconds) bounding every request so that a registry that hangs is an error, and
+/// `STELLA_CREDENTIAL_HELPER_TIMEOUT` (seconds) bounding a credential helper.
 pub(crate) fn registry_options(insecure: bool) -> RegistryOptions {
     let mut options = RegistryOptions {
         insecure,
+        ca_files: CA_FILES.get().cloned().unwrap_or_default(),
         ..RegistryOptions::default()
     };
-    if let Some(seconds) = std::env::var("STELLA_OCI_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        options.timeout = std::time::Duration::from_secs(seconds);
+    let seconds = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    };
+    if let Some(timeout) = seconds("STELLA_OCI_TIMEOUT") {
+        options.timeout = timeout;
+    }
+    if let Some(timeout) = seconds("STELLA_CREDENTIAL_HELPER_TIMEOUT") {
+        options.helper_timeout = timeout;
     }
     options
 }

@@ -79,6 +79,16 @@ fn registry_references_are_normalised_like_docker_does() {
             "registry-1.docker.io/user/app",
         ),
         (
+            "registry-1.docker.io/library/alpine:3.19",
+            registry(DOCKER_HUB, "library/alpine", Target::Tag("3.19".into())),
+            "registry-1.docker.io/library/alpine:3.19",
+        ),
+        (
+            "docker.io/alpine",
+            registry(DOCKER_HUB, "library/alpine", Target::None),
+            "registry-1.docker.io/library/alpine",
+        ),
+        (
             "127.0.0.1:5000/app/web:1.2",
             registry("127.0.0.1:5000", "app/web", Target::Tag("1.2".into())),
             "127.0.0.1:5000/app/web:1.2",

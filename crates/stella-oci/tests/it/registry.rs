@@ -235,3 +235,88 @@ fn registry_failures_carry_their_kind() {
     assert_eq!(unreachable.kind(), ErrorKind::Unavailable);
     assert_eq!(unreachable.kind().exit_code(), 3);
 }
+
+#[test]
+fn https_with_the_ca_file_and_a_precise_refusal_without_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = stella_testkit::registry::Options {
+        tls: true,
+        ..Default::default()
+    };
+    let registry = match Registry::start_with(dir.path(), &options) {
+        Ok(r) => r,
+        Err(why) => {
+            stella_testkit::skip(
+                "https_with_the_ca_file_and_a_precise_refusal_without_it",
+                &why,
+            );
+            return;
+        }
+    };
+    let ca = registry.ca.clone().expect("a CA file");
+    let store_with = |ca_files: Vec<std::path::PathBuf>| {
+        RegistryStore::new(
+            &registry.host,
+            "evidence/app",
+            &RegistryOptions {
+                timeout: Duration::from_secs(10),
+                ca_files,
+                ..RegistryOptions::default()
+            },
+        )
+        .expect("store")
+    };
+
+    // The system's roots do not hold the test CA: refused at once, naming the problem.
+    let untrusted = store_with(Vec::new());
+    assert!(
+        untrusted.base().starts_with("https://"),
+        "{}",
+        untrusted.base()
+    );
+    let started = std::time::Instant::now();
+    let err = untrusted.put_blob(b"layer").expect_err("untrusted");
+    assert!(matches!(err, OciError::Certificate { .. }), "{err:?}");
+    let said = error_chain(&err);
+    assert!(said.contains("certificate"), "{said}");
+    assert!(said.contains("UnknownIssuer"), "{said}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "retried: {said}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+
+    // With the CA file: blobs and manifests go through.
+    let trusted = store_with(vec![ca]);
+    let digest = trusted.put_blob(b"layer").expect("blob");
+    assert_eq!(trusted.get_blob(&digest).expect("read back"), b"layer");
+
+    // A CA file that is not one is bad input naming the file.
+    let bogus = dir.path().join("bogus.pem");
+    std::fs::write(&bogus, b"not a certificate").expect("write");
+    let err = RegistryStore::new(
+        &registry.host,
+        "evidence/app",
+        &RegistryOptions {
+            ca_files: vec![bogus.clone()],
+            ..RegistryOptions::default()
+        },
+    )
+    .expect_err("bogus CA file");
+    assert!(
+        err.to_string().contains(&bogus.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut said = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        said.push_str(": ");
+        said.push_str(&e.to_string());
+        cause = e.source();
+    }
+    said
+}

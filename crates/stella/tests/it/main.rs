@@ -18,6 +18,7 @@ mod log_server;
 mod newcomer;
 mod oci;
 mod oci_api;
+mod oci_credentials;
 mod printing;
 mod report;
 mod runtime;

@@ -101,6 +101,35 @@ async fn token(headers: HeaderMap, Query(query): Query<HashMap<String, String>>)
     axum::Json(json!({"token": "token-123"})).into_response()
 }
 
+/// The OAuth2 refresh-token grant: an identity token `refresh-123` buys the access token.
+async fn token_by_refresh(body: String) -> Response {
+    let form: HashMap<String, String> = body
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                v.replace("%3A", ":")
+                    .replace("%2C", ",")
+                    .replace("%2F", "/"),
+            )
+        })
+        .collect();
+    let wanted = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "refresh-123"),
+        ("service", "test"),
+        ("scope", "repository:evidence/app:pull,push"),
+    ];
+    if wanted
+        .iter()
+        .any(|(k, v)| form.get(*k).map(String::as_str) != Some(*v))
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    axum::Json(json!({"access_token": "token-123"})).into_response()
+}
+
 async fn v2(
     State(state): State<Registry>,
     method: Method,
@@ -269,7 +298,7 @@ fn serve(mode: Mode) -> (String, Registry) {
         .route("/v2/", get(|| async { "{}" }))
         .route("/v2/{*rest}", any(v2))
         .route("/upload/{id}", put(upload))
-        .route("/token", get(token))
+        .route("/token", get(token).post(token_by_refresh))
         .with_state(state.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
@@ -462,6 +491,75 @@ fn credentials_from_the_docker_config_basic_and_bearer() {
         let tree: Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(tree["referrers"].as_array().expect("array").len(), 2);
     }
+}
+
+#[test]
+fn bearer_tokens_for_credentials_from_a_helper_and_for_an_identity_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = dir.path().join("layout");
+    layout_with_referrers(&layout, 2);
+    let (host, _) = serve(Mode::Token);
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    // `user`/`pass` as basic credentials for the token server; `<token>` makes the secret an
+    // identity token, exchanged by the refresh-token grant.
+    for (name, username, secret) in [
+        ("basic", "user", "pass"),
+        ("identity", "<token>", "refresh-123"),
+    ] {
+        let helper = bin.join(format!("docker-credential-{name}"));
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\nread server\n[ \"$server\" = \"{host}\" ] || exit 1\n\
+                 echo '{{\"Username\":\"{username}\",\"Secret\":\"{secret}\"}}'\n"
+            ),
+        )
+        .expect("helper");
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let src = format!("oci-layout:{}:app", layout.display());
+    for name in ["basic", "identity"] {
+        let docker = dir.path().join(format!("docker-{name}"));
+        std::fs::create_dir_all(&docker).expect("mkdir");
+        std::fs::write(
+            docker.join("config.json"),
+            json!({"credsStore": name}).to_string(),
+        )
+        .expect("config");
+        let remote = format!("{host}/evidence/app:{name}");
+        stella()
+            .env("PATH", &path)
+            .env("DOCKER_CONFIG", &docker)
+            .args(["oci", "copy", &src, &remote])
+            .assert()
+            .success();
+    }
+    // A helper with nothing for the host: the token server refuses, and the error says that no
+    // credentials were found, and where they were looked for.
+    let docker = dir.path().join("docker-none");
+    std::fs::create_dir_all(&docker).expect("mkdir");
+    std::fs::write(
+        docker.join("config.json"),
+        r#"{"credHelpers":{"elsewhere.example":"basic"}}"#,
+    )
+    .expect("config");
+    stella()
+        .env("PATH", &path)
+        .env("DOCKER_CONFIG", &docker)
+        .args(["oci", "copy", &src, &format!("{host}/evidence/app:none")])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(format!(
+            "/token refused a token (HTTP 401): no credentials for {host} (looked in {})",
+            docker.join("config.json").display()
+        )));
 }
 
 #[test]
