@@ -270,7 +270,10 @@ fn cdxgen_path_match_through_its_path_property() {
     );
     assert_eq!(c["type"], "library", "the component's own fields are kept");
 
+    // The same BOM (serial) at its next version, still 1.7; its timestamp kept.
     assert_eq!(doc["serialNumber"], original["serialNumber"]);
+    assert_eq!(doc["version"], 2);
+    assert_eq!(doc["specVersion"], "1.7");
     assert_eq!(
         doc["metadata"]["timestamp"],
         original["metadata"]["timestamp"]
