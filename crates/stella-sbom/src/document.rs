@@ -17,6 +17,21 @@ pub struct SbomDocument<'a> {
 /// `serialNumber` and the generation time. `--content` ids leave them out.
 pub const VOLATILE_MEMBERS: [&str; 2] = ["/serialNumber", "/metadata/timestamp"];
 
+/// [`SbomDocument::content_id`] of a document built in memory (an SBOM being written).
+///
+/// # Errors
+/// [`SbomError::Json`] if the document holds a number JCS cannot represent.
+pub fn content_id_of(document: &serde_json::Value) -> Result<Digest, SbomError> {
+    let mut document = document.clone();
+    for pointer in VOLATILE_MEMBERS {
+        let (parent, member) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        if let Some(serde_json::Value::Object(map)) = document.pointer_mut(parent) {
+            map.remove(member);
+        }
+    }
+    Ok(Digest::sha256(&jcs::to_canonical(&document)?))
+}
+
 /// Reads any I-JSON document (for canonicalising documents that are not SBOMs).
 ///
 /// # Errors
@@ -179,6 +194,22 @@ mod tests {
         assert_ne!(a.canonical_id(), b.canonical_id());
         assert_eq!(a.content_id(), b.content_id());
         assert_ne!(b.content_id(), c.content_id());
+    }
+
+    #[test]
+    fn content_id_of_a_value_is_the_documents() {
+        let bytes = br#"{"bomFormat":"CycloneDX","specVersion":"1.5","serialNumber":"urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427","version":3,"metadata":{"timestamp":"2026-01-01T00:00:00Z","tools":[{"name":"x"}]},"components":[{"type":"library","name":"\u00e9","evidence":{"identity":{"field":"name","confidence":0.5}}}]}"#;
+        let doc = SbomDocument::read(bytes, Limits::default()).expect("valid");
+        let mut value: serde_json::Value = serde_json::from_slice(bytes).expect("json");
+        assert_eq!(content_id_of(&value).expect("id"), doc.content_id());
+        value["metadata"]["timestamp"] = "2027-01-01T00:00:00Z".into();
+        value
+            .as_object_mut()
+            .expect("object")
+            .remove("serialNumber");
+        assert_eq!(content_id_of(&value).expect("id"), doc.content_id());
+        value["version"] = 4.into();
+        assert_ne!(content_id_of(&value).expect("id"), doc.content_id());
     }
 
     #[test]

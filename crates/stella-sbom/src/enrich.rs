@@ -1,5 +1,6 @@
 //! Stella's binary evidence merged into an SBOM another tool wrote (cyclonedx-py, cdxgen,
-//! cargo-cyclonedx, syft, …), CycloneDX 1.4–1.7 in, 1.7 out.
+//! cargo-cyclonedx, syft, …), CycloneDX 1.4–1.7 in, the same version out (or a later one, asked
+//! for).
 //!
 //! Each binary (in path order) is matched to a component of the document, first match wins:
 //! 1. **path** — a component's `evidence.occurrences[].location`, or a property whose name ends
@@ -24,21 +25,54 @@
 //! binary (Go modules, crates named by registry paths) are nested in its component, enriched or
 //! new, as [`crate::generate()`] nests them, each with its dependency edge.
 //!
-//! The rest of the document is kept verbatim (`serialNumber`, `version`, timestamps, unknown
-//! members), except: `specVersion` becomes `1.7` (and `$schema`, when present, the 1.7 schema),
-//! a 1.5-style single identity object becomes an array, Stella joins `metadata.tools` in the form
-//! the document already uses (the legacy array form is still valid 1.7), `metadata.component` is
-//! added from the subject when missing, components Stella must refer to get a `bom-ref` when
-//! they lack one, and `dependencies` gains entries (new refs: appended sorted; existing entries:
-//! new targets appended sorted). Not here: fetching SBOMs, analysing binaries.
+//! The rest of the document is kept verbatim (timestamps, unknown members), except: Stella joins
+//! `metadata.tools` in the form the document already uses (the legacy array form is still valid
+//! 1.5–1.7), `metadata.component` is added from the subject when missing, components Stella must
+//! refer to get a `bom-ref` when they lack one, `dependencies` gains entries (new refs: appended
+//! sorted; existing entries: new targets appended sorted), and the spec version, `serialNumber`
+//! and `version` follow the two rules below.
+//!
+//! **Spec version.** The document keeps its own `specVersion` (and `$schema`) unless a later one
+//! is asked for, and everything Stella adds is written as that version's schema allows:
+//! - 1.6 and 1.7: identity evidence as a list (a 1.5-style single identity object becomes the
+//!   list's first entry), each with its `concludedValue`;
+//! - 1.5: one identity object per component and no `concludedValue` (both 1.6 additions): a
+//!   component that already has an identity keeps it, and the binary's hash and build id stay in
+//!   its hashes and `stella:*` properties; otherwise Stella's identity is written without the
+//!   concluded value (the SHA-256 it would repeat is among the hashes). Occurrences, the
+//!   `evidence` external reference to the FuncProof and tool components are 1.5 members;
+//! - 1.4 has none of the evidence Stella writes about a binary (`evidence.identity`,
+//!   `evidence.occurrences`, `evidence` external references all came with 1.5), so enriching a
+//!   1.4 document with any binary is refused ([`SbomError::SpecVersionCannotHold`]) rather than
+//!   dropping the evidence; asking for 1.5 or later upgrades it. With no binaries, a 1.4 document
+//!   gets Stella in the legacy tools form and stays 1.4.
+//!
+//! Asking for a later version upgrades the document by its markers (`specVersion`, `$schema`):
+//! every member of 1.4–1.6 is still valid in 1.7. An earlier version than the document's is
+//! refused ([`SbomError::SpecVersionDowngrade`]): members the newer version added would have to
+//! be dropped.
+//!
+//! **Serial number and version.** CycloneDX says a modified BOM keeps its `serialNumber` and
+//! increments its `version` by 1, and that a consumer shown several BOMs with one serial number
+//! takes the latest version (cyclonedx-cli and Dependency-Track key on the pair). Stella's
+//! enrichment is such a modification when it changes the content, so: when the enriched
+//! document's [`SbomDocument::content_id`] (which leaves out `serialNumber` and
+//! `metadata.timestamp`) differs from the input's, `version` becomes the input's version + 1 (a
+//! missing `version` is 1, the schema's default) and the `serialNumber` is kept; a document
+//! without one gets a serial derived from the enriched content (as [`crate::generate()`] derives
+//! its own: a version-5-shaped UUID from the SHA-256 of the canonical document without the
+//! serial), so the same input and facts give the same bytes. When nothing changed (enriching
+//! Stella's own output again with the same facts), the document is returned untouched, version
+//! and serial included. Not here: fetching SBOMs, analysing binaries.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
+use stella_core::Digest;
 use stella_core::jcs::Limits;
 
 use crate::SbomError;
-use crate::document::SbomDocument;
+use crate::document::{SbomDocument, content_id_of};
 use crate::generate::{
     self, BinaryFacts, CrateGraph, GenerateOptions, Subject, binary_component, binary_hashes,
     binary_properties, binary_ref, crate_component, funcproof_reference, identity_evidence,
@@ -71,21 +105,29 @@ pub struct EnrichReport {
 ///
 /// `subject` is used only when the document has no `metadata.component`; `options` gives the
 /// tool version Stella is listed with (`options.timestamp` is not used: the document keeps its
-/// own). The inventory supplies owners for purl matches and packages to append.
+/// own). The inventory supplies owners for purl matches and packages to append. `spec_version`
+/// is the CycloneDX version to write, `None` for the document's own (see the module docs for
+/// what each version holds, and for the new `version` and `serialNumber`).
 ///
 /// # Errors
 /// What [`SbomDocument::read`] reports for a document that is not CycloneDX 1.4–1.7;
-/// [`SbomError::InvalidInput`] for unusable facts (as [`generate::generate`]).
+/// [`SbomError::InvalidInput`] for unusable facts (as [`generate::generate`]);
+/// [`SbomError::SpecVersionDowngrade`] for a `spec_version` earlier than the document's;
+/// [`SbomError::SpecVersionCannotHold`] for binaries to write into CycloneDX 1.4;
+/// [`SbomError::NotCycloneDx`] for a changed document whose `version` is not an integer the next
+/// revision can follow.
 pub fn enrich(
     external: &[u8],
     inventory: &Inventory,
     binaries: &[BinaryFacts],
     subject: &Subject,
     options: &GenerateOptions,
+    spec_version: Option<SpecVersion>,
 ) -> Result<(Value, EnrichReport), SbomError> {
     generate::check_binaries(binaries)?;
     generate::check_subject(subject)?;
     let document = SbomDocument::read(external, Limits::default())?;
+    let target = written_version(document.spec_version(), spec_version, binaries)?;
     let mut doc = document.value().to_serde();
     let Some(root) = doc.as_object_mut() else {
         return Err(SbomError::NotCycloneDx {
@@ -94,15 +136,11 @@ pub fn enrich(
             found: "something else".to_owned(),
         });
     };
-    root.insert(
-        "specVersion".to_owned(),
-        json!(SpecVersion::WRITTEN.as_str()),
-    );
-    if root.contains_key("$schema") {
-        root.insert(
-            "$schema".to_owned(),
-            json!(SpecVersion::WRITTEN.schema_uri()),
-        );
+    if target != document.spec_version() {
+        root.insert("specVersion".to_owned(), json!(target.as_str()));
+        if root.contains_key("$schema") {
+            root.insert("$schema".to_owned(), json!(target.schema_uri()));
+        }
     }
 
     let mut refs = Refs::collect(&doc);
@@ -300,14 +338,104 @@ pub fn enrich(
         &mut refs,
         subject,
         options,
+        target,
         &new_top_refs,
         &mut graph,
     )?;
     merge_dependencies(&mut doc, graph);
+    if target == SpecVersion::V1_5 {
+        identity_as_1_5(&mut doc);
+    }
+    revise(&mut doc, &document.content_id())?;
 
     report.matched.sort_by(|a, b| a.path.cmp(&b.path));
     report.added.sort();
     Ok((doc, report))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec version and revision
+
+/// The version to write: the document's own unless a later one is asked for; never an earlier
+/// one, and never 1.4 when there are binaries to describe.
+fn written_version(
+    input: SpecVersion,
+    asked: Option<SpecVersion>,
+    binaries: &[BinaryFacts],
+) -> Result<SpecVersion, SbomError> {
+    let target = asked.unwrap_or(input);
+    if target < input {
+        return Err(SbomError::SpecVersionDowngrade {
+            document: input,
+            asked: target,
+        });
+    }
+    if target < SpecVersion::V1_5 && !binaries.is_empty() {
+        return Err(SbomError::SpecVersionCannotHold {
+            version: target,
+            what: "a binary's evidence.identity, evidence.occurrences and its FuncProof as an \
+                   `evidence` external reference (CycloneDX 1.5 added them)",
+        });
+    }
+    Ok(target)
+}
+
+/// Rewrites CycloneDX 1.6 identity evidence as 1.5 holds it: a list becomes its first entry (the
+/// document's own identity comes before Stella's), and `concludedValue` (1.6) is left out.
+fn identity_as_1_5(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Object(evidence)) = map.get_mut("evidence") {
+                let single = match evidence.remove("identity") {
+                    Some(Value::Array(list)) => list.into_iter().next(),
+                    other => other,
+                };
+                if let Some(mut identity) = single {
+                    if let Some(fields) = identity.as_object_mut() {
+                        fields.remove("concludedValue");
+                    }
+                    evidence.insert("identity".to_owned(), identity);
+                }
+            }
+            map.values_mut().for_each(identity_as_1_5);
+        }
+        Value::Array(items) => items.iter_mut().for_each(identity_as_1_5),
+        _ => {}
+    }
+}
+
+/// The largest `version` a document may have for Stella to write the next one: the next must
+/// stay an integer every JSON reader keeps exactly (at most 2^53 − 1).
+const MAX_REVISED_VERSION: u64 = (1 << 53) - 2;
+
+/// A changed document is the next revision of its BOM: `version` + 1, the `serialNumber` kept,
+/// or derived from the content when there is none. An unchanged one is left as it is.
+fn revise(doc: &mut Value, input_content: &Digest) -> Result<(), SbomError> {
+    if content_id_of(doc)? == *input_content {
+        return Ok(());
+    }
+    let Some(root) = doc.as_object_mut() else {
+        return Ok(());
+    };
+    let version = match root.get("version") {
+        None => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=MAX_REVISED_VERSION).contains(n))
+            .ok_or_else(|| SbomError::NotCycloneDx {
+                pointer: "/version".to_owned(),
+                expected: "an integer from 1 to 9007199254740990 (2^53 - 2), the BOM's revision",
+                found: v.to_string(),
+            })?,
+    };
+    root.insert("version".to_owned(), json!(version + 1));
+    if !root.contains_key("serialNumber") {
+        let serial = generate::serial_number(doc)?;
+        if let Some(root) = doc.as_object_mut() {
+            root.insert("serialNumber".to_owned(), json!(serial));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,6 +874,7 @@ fn metadata(
     refs: &mut Refs,
     subject: &Subject,
     options: &GenerateOptions,
+    target: SpecVersion,
     new_top: &[String],
     graph: &mut BTreeMap<String, BTreeSet<String>>,
 ) -> Result<(), SbomError> {
@@ -770,6 +899,10 @@ fn metadata(
     };
 
     let tool = generate::tool_component(options);
+    // Tool components came with 1.5; a 1.4 document lists tools in the legacy form only.
+    if target < SpecVersion::V1_5 && !metadata.contains_key("tools") {
+        metadata.insert("tools".to_owned(), json!([]));
+    }
     match metadata.get_mut("tools") {
         Some(Value::Array(legacy)) => {
             let mut entry = Map::new();
@@ -863,6 +996,49 @@ fn merge_dependencies(doc: &mut Value, graph: BTreeMap<String, BTreeSet<String>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_written_is_the_documents_or_a_later_one() {
+        use SpecVersion::*;
+        assert_eq!(written_version(V1_5, None, &[]).unwrap(), V1_5);
+        assert_eq!(written_version(V1_5, Some(V1_7), &[]).unwrap(), V1_7);
+        assert_eq!(written_version(V1_4, None, &[]).unwrap(), V1_4);
+        let err = written_version(V1_6, Some(V1_5), &[]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SbomError::SpecVersionDowngrade {
+                    document: V1_6,
+                    asked: V1_5
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn identity_lists_become_one_1_5_identity() {
+        let mut doc = json!({"components": [
+            {"name": "a", "evidence": {"identity": [
+                {"field": "name", "confidence": 0.5},
+                {"field": "hash", "concludedValue": "00"}]}},
+            {"name": "b", "components": [{"name": "c", "evidence": {
+                "identity": [{"field": "hash", "concludedValue": "00"}],
+                "occurrences": [{"location": "/c"}]}}]},
+            {"name": "d", "evidence": {"identity": [], "occurrences": [{"location": "/d"}]}}
+        ]});
+        identity_as_1_5(&mut doc);
+        assert_eq!(
+            doc,
+            json!({"components": [
+                {"name": "a", "evidence": {"identity": {"field": "name", "confidence": 0.5}}},
+                {"name": "b", "components": [{"name": "c", "evidence": {
+                    "identity": {"field": "hash"},
+                    "occurrences": [{"location": "/c"}]}}]},
+                {"name": "d", "evidence": {"occurrences": [{"location": "/d"}]}}
+            ]})
+        );
+    }
 
     #[test]
     fn paths_normalise() {

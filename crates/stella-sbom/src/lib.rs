@@ -6,7 +6,7 @@
 //!   [`SbomDocument::canonical_id`] = `sha256:` + hex(sha256(JCS(document))), the contract every
 //!   attestation subject carries, and [`SbomDocument::content_id`], which ignores the fields that
 //!   change on every generation (`serialNumber`, `metadata.timestamp`);
-//! - [`model`]: the typed model of what Stella reads (CycloneDX 1.4–1.7) and writes (1.7);
+//! - [`model`]: the typed model of what Stella reads (CycloneDX 1.4–1.7) and generates (1.7);
 //! - [`validate`]: the official CycloneDX JSON schemas (1.4–1.7 embedded, vendored under
 //!   `schemas/`; a newer one from a directory) and the semantic checks no schema expresses
 //!   (unique `bom-ref`s, references and BOM-Links that resolve, purls that parse, hashes of the
@@ -16,7 +16,9 @@
 //! - [`auditable`]: the dependency list `cargo auditable` embeds in Rust binaries;
 //! - [`mod@generate`]: a deterministic CycloneDX 1.7 SBOM from an inventory and the facts about the
 //!   binaries found in it (hashes, build ids, `DT_NEEDED`, FuncProof references);
-//! - [`mod@enrich`]: the same facts merged into an SBOM another tool wrote.
+//! - [`mod@enrich`]: the same facts merged into an SBOM another tool wrote, in the document's own
+//!   CycloneDX version (or a later one asked for), as a new revision of it (`version` + 1, its
+//!   `serialNumber` kept) when the content changes.
 //!
 //! Every error is an [`SbomError`], which says its [`stella_core::ErrorKind`] through
 //! [`stella_core::Kinded`] (a document that does not parse is `Invalid`, a limit reached is
@@ -75,6 +77,25 @@ pub enum SbomError {
     UnsupportedSpecVersion {
         /// The version the document declares.
         found: String,
+    },
+    /// A CycloneDX version earlier than the document's was asked for.
+    #[error(
+        "the SBOM is CycloneDX {document}; Stella does not rewrite it as {asked}, which would drop \
+         what {document} added (ask for {document} or later)"
+    )]
+    SpecVersionDowngrade {
+        /// The document's version.
+        document: SpecVersion,
+        /// The version asked for.
+        asked: SpecVersion,
+    },
+    /// The CycloneDX version to write has no members for what Stella must write.
+    #[error("CycloneDX {version} cannot hold {what}; ask for CycloneDX 1.5 or later")]
+    SpecVersionCannotHold {
+        /// The version that would be written.
+        version: SpecVersion,
+        /// What it cannot hold.
+        what: &'static str,
     },
     /// The document does not fit the typed model.
     #[error("at {pointer}: {source}")]
@@ -181,6 +202,8 @@ impl Kinded for SbomError {
             SbomError::Json(_)
             | SbomError::NotCycloneDx { .. }
             | SbomError::UnsupportedSpecVersion { .. }
+            | SbomError::SpecVersionDowngrade { .. }
+            | SbomError::SpecVersionCannotHold { .. }
             | SbomError::Model { .. }
             | SbomError::Schema { .. }
             | SbomError::NotADirectory { .. }

@@ -1,6 +1,6 @@
 //! The typed CycloneDX model: the parts of a BOM that Stella reads and writes.
 //!
-//! Stella reads CycloneDX 1.4–1.7 and writes 1.7. The structs name the fields Stella works with
+//! Stella reads CycloneDX 1.4–1.7, generates 1.7 and enriches in the document's own version. The structs name the fields Stella works with
 //! (components, hashes, purls, dependencies, vulnerabilities and their analysis); every other field
 //! is kept verbatim in an `extra` map, so a document read and written again loses nothing. The
 //! model does not validate: a document that deserialises may still break the schema or refer to
@@ -25,7 +25,7 @@ pub enum SpecVersion {
     V1_5,
     /// CycloneDX 1.6
     V1_6,
-    /// CycloneDX 1.7, the version Stella writes.
+    /// CycloneDX 1.7, the version Stella generates.
     V1_7,
 }
 
@@ -38,7 +38,7 @@ impl SpecVersion {
         SpecVersion::V1_7,
     ];
 
-    /// The version Stella writes.
+    /// The version Stella generates (and the latest it writes).
     pub const WRITTEN: SpecVersion = SpecVersion::V1_7;
 
     /// The `specVersion` string.

@@ -1132,6 +1132,10 @@ pub struct ScanArgs {
     /// one: binaries are matched to its components by path, hash or purl.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
+    /// The CycloneDX version of the enriched SBOM: 1.5, 1.6 or 1.7, never earlier than the
+    /// --sbom file's (default: the file's own).
+    #[arg(long, value_name = "VERSION", requires = "sbom", value_parser = crate::scan::parse_spec_version)]
+    pub spec_version: Option<stella_sbom::SpecVersion>,
     /// Attach the evidence in the image's registry (default: in the local layout).
     #[arg(long)]
     pub push: bool,

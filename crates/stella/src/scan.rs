@@ -11,6 +11,7 @@ use stella_evidence::scan::{
 };
 use stella_oci::reference::ScanSource;
 use stella_oci::{LayoutStore, Reference};
+use stella_sbom::SpecVersion;
 use stella_tlog::LogBackend;
 use stella_tlog::client::RekorClient;
 
@@ -22,6 +23,15 @@ use crate::output::write_atomically;
 
 /// Largest external SBOM read for `--sbom`.
 const MAX_SBOM_BYTES: usize = 256 << 20;
+
+/// `--spec-version`: a CycloneDX version an enriched SBOM can be written in (1.4 holds none of
+/// the evidence Stella adds about binaries).
+pub fn parse_spec_version(text: &str) -> Result<SpecVersion, String> {
+    match text.parse::<SpecVersion>() {
+        Ok(v) if v >= SpecVersion::V1_5 => Ok(v),
+        _ => Err("expected 1.5, 1.6 or 1.7".to_owned()),
+    }
+}
 
 /// `stella scan`.
 pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
@@ -102,10 +112,13 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
         max_binary_size: args.max_binary_size as u64,
         timestamp: args.timestamp.clone(),
         source_date_epoch,
-        external_sbom: external_sbom
-            .as_ref()
-            .zip(sbom_name.as_deref())
-            .map(|((bytes, _), name)| ExternalSbom { bytes, name }),
+        external_sbom: external_sbom.as_ref().zip(sbom_name.as_deref()).map(
+            |((bytes, _), name)| ExternalSbom {
+                bytes,
+                name,
+                spec_version: args.spec_version,
+            },
+        ),
         records_dir: Some(home.join("records")),
     };
     let report = scan::run(&target, &options, progress.as_ref()).map_err(CliError::kinded)?;

@@ -45,6 +45,8 @@ pub struct ExternalSbom<'a> {
     pub bytes: &'a [u8],
     /// How to name it (its path).
     pub name: &'a str,
+    /// The CycloneDX version to write it in; `None`: its own.
+    pub spec_version: Option<stella_sbom::SpecVersion>,
 }
 
 /// How a scan runs.
@@ -532,6 +534,7 @@ fn write_sbom(
                 &facts,
                 &subject,
                 &generate,
+                external.spec_version,
             )
             .map_err(|source| EvidenceError::Sbom {
                 context: external.name.to_owned(),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use stella_core::jcs::Limits;
 use stella_sbom::generate::{BinaryFacts, FuncProofRef};
-use stella_sbom::validate::validate;
+use stella_sbom::validate::validate_value;
 use stella_sbom::{SbomDocument, SpecVersion};
 
 pub fn fixtures() -> PathBuf {
@@ -14,10 +14,16 @@ pub fn fixtures() -> PathBuf {
 /// Asserts that `doc` is CycloneDX 1.7, valid against the official (embedded) schema, with no
 /// semantic problem.
 pub fn assert_valid(doc: &serde_json::Value) {
+    assert_valid_as(doc, SpecVersion::V1_7);
+}
+
+/// Asserts that `doc` is CycloneDX `version`, valid against that version's official schema (the
+/// shared fixtures' copy; 1.4 from the embedded one), with no semantic problem.
+pub fn assert_valid_as(doc: &serde_json::Value, version: SpecVersion) {
     let bytes = serde_json::to_vec(doc).unwrap();
     let read = SbomDocument::read(&bytes, Limits::default()).expect("CycloneDX");
-    assert_eq!(read.spec_version(), SpecVersion::V1_7);
-    let report = validate(&read, None);
+    assert_eq!(read.spec_version(), version);
+    let report = validate_value(read.value(), Some(&fixtures().join("cyclonedx/schema"))).unwrap();
     assert!(
         report.is_valid(),
         "{:#?}\n{}",

@@ -462,7 +462,7 @@ fn enriching_a_generated_sbom_with_the_same_facts_changes_nothing() {
     let doc = generate(&inv, &binaries, &image_subject(), &options()).unwrap();
     let bytes = serde_json::to_vec(&doc).unwrap();
     let (enriched, report) =
-        stella_sbom::enrich(&bytes, &inv, &binaries, &image_subject(), &options()).unwrap();
+        stella_sbom::enrich(&bytes, &inv, &binaries, &image_subject(), &options(), None).unwrap();
     assert!(report.added.is_empty(), "{report:?}");
     assert_eq!(report.matched.len(), binaries.len());
     assert!(report.matched.iter().all(|m| m.by == "path"), "{report:?}");
@@ -611,6 +611,7 @@ fn components_found_inside_binaries_are_nested_with_their_evidence() {
         &binaries,
         &image_subject(),
         &options(),
+        None,
     )
     .unwrap();
     assert_eq!(canonical(&enriched), canonical(&doc));
@@ -640,10 +641,14 @@ fn an_sbom_enriched_with_components_inside_binaries_nests_them_and_links_them() 
         &binaries,
         &image_subject(),
         &options(),
+        None,
     )
     .unwrap();
     assert!(report.matched.iter().all(|m| m.by == "path"), "{report:?}");
     assert_valid(&enriched);
+    // A new revision of the generated BOM: same serial, version 2.
+    assert_eq!(enriched["serialNumber"], doc["serialNumber"]);
+    assert_eq!(enriched["version"], 2);
     let r = "file:/usr/bin/registry#pkg:golang/stdlib@1.19.8";
     assert_eq!(component(&enriched, r)["version"], "1.19.8");
     assert!(depends_on(&enriched, "file:/usr/bin/registry").contains(&r.to_owned()));

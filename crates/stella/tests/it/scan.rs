@@ -34,9 +34,16 @@ fn debian_rootfs() -> Option<PathBuf> {
 
 /// `cyclonedx-python-lib` (its own copy of the 1.7 schema) accepts the SBOM.
 fn peer_validates(test: &str, sbom: &Path) {
+    peer_validates_as(test, sbom, "1.7");
+}
+
+/// `cyclonedx-python-lib` (its own copy of the schema of `version`) accepts the SBOM, which
+/// declares `version`.
+fn peer_validates_as(test: &str, sbom: &Path, version: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/cdx_validate.py");
     let out = std::process::Command::new("python3")
         .arg(script)
+        .args(["--spec-version", version])
         .arg(sbom)
         .output()
         .expect("python3 runs");
@@ -813,7 +820,17 @@ fn an_sbom_from_cyclonedx_py_is_enriched_with_the_binaries_it_describes() {
     );
     let enriched: Value =
         serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("json");
-    assert_eq!(enriched["specVersion"], "1.7");
+    // The version cyclonedx-py wrote is kept; the enriched SBOM is its next revision, with a
+    // serial number derived from the content (a reproducible cyclonedx-py SBOM has none).
+    assert_eq!(enriched["specVersion"], "1.6");
+    assert_eq!(enriched["version"], 2);
+    assert!(
+        enriched["serialNumber"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("urn:uuid:")),
+        "{}",
+        enriched["serialNumber"]
+    );
     let pynacl = all_components(&enriched)
         .into_iter()
         .find(|c| {
@@ -840,10 +857,105 @@ fn an_sbom_from_cyclonedx_py_is_enriched_with_the_binaries_it_describes() {
         .arg(&out)
         .assert()
         .success();
-    peer_validates(test, &out);
+    peer_validates_as(test, &out, "1.6");
     let image = summary["image"].as_str().expect("image").to_owned();
     let (code, report) = verify(&home, &image, &[]);
     assert_eq!(code, 0, "{:#?}", failures(&report));
+}
+
+#[test]
+fn an_sbom_enriched_keeps_its_spec_version_unless_asked_and_is_its_next_revision() {
+    let test = "an_sbom_enriched_keeps_its_spec_version_unless_asked_and_is_its_next_revision";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let root = d.join("app");
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+    let bin = build_c(
+        d,
+        "tool",
+        "int helper(int x) { return x * 3; }\nint main(int c, char **v) { return helper(c); }\n",
+    );
+    std::fs::copy(&bin, root.join("bin/tool")).expect("copy");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let cargo = fixtures.join("sbom/cargo-cyclonedx-0.5.9-spec1.5.json");
+    let original: Value =
+        serde_json::from_slice(&std::fs::read(&cargo).expect("read")).expect("json");
+    let schemas = fixtures.join("cyclonedx/schema");
+    let home = d.join("home");
+    let enrich = |sbom: &Path, out: &Path, extra: &[&str]| -> Value {
+        json_of(
+            stella(&home)
+                .args(["scan", "--json", "--sbom"])
+                .arg(sbom)
+                .arg("--sbom-out")
+                .arg(out)
+                .args(extra)
+                .arg(&root),
+        );
+        let written = serde_json::from_slice(&std::fs::read(out).expect("read")).expect("json");
+        stella(&home)
+            .args(["sbom", "validate", "--schema-dir"])
+            .arg(&schemas)
+            .arg(out)
+            .assert()
+            .success();
+        written
+    };
+
+    // cargo-cyclonedx wrote 1.5: still 1.5, the same BOM (serial) at its next version.
+    let kept = d.join("kept.json");
+    let doc = enrich(&cargo, &kept, &[]);
+    assert_eq!(doc["specVersion"], "1.5");
+    assert_eq!(doc["serialNumber"], original["serialNumber"]);
+    assert_eq!(doc["version"], 2);
+    assert!(
+        all_components(&doc)
+            .iter()
+            .any(|c| c["bom-ref"] == "file:/bin/tool"),
+        "the binary is added"
+    );
+    peer_validates_as(test, &kept, "1.5");
+
+    // Enriched again with the same facts: nothing changed, so neither do serial and version.
+    let again = d.join("again.json");
+    enrich(&kept, &again, &[]);
+    assert_eq!(
+        std::fs::read(&again).expect("read"),
+        std::fs::read(&kept).expect("read")
+    );
+
+    // Asked for 1.7: upgraded.
+    let upgraded = d.join("upgraded.json");
+    let doc = enrich(&cargo, &upgraded, &["--spec-version", "1.7"]);
+    assert_eq!(doc["specVersion"], "1.7");
+    assert_eq!(doc["serialNumber"], original["serialNumber"]);
+    assert_eq!(doc["version"], 2);
+    peer_validates(test, &upgraded);
+
+    // Never an earlier version than the document's, never 1.4, never without --sbom.
+    let cdxgen = fixtures.join("sbom/cdxgen-12.8.4-spec1.7.json");
+    stella(&home)
+        .args(["scan", "--spec-version", "1.5", "--sbom"])
+        .arg(&cdxgen)
+        .arg(&root)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the SBOM is CycloneDX 1.7; Stella does not rewrite it as 1.5",
+        ));
+    stella(&home)
+        .args(["scan", "--spec-version", "1.4", "--sbom"])
+        .arg(&cargo)
+        .arg(&root)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected 1.5, 1.6 or 1.7"));
+    stella(&home)
+        .args(["scan", "--spec-version", "1.7"])
+        .arg(&root)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--sbom"));
 }
 
 #[test]
