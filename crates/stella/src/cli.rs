@@ -1427,8 +1427,9 @@ pub struct ScoreArgs {
     /// The signing key for --attach (cosign format). Default: the key of `stella scan`.
     #[arg(long, value_name = "KEY", requires = "attach")]
     pub sign_key: Option<PathBuf>,
-    /// Write the in-toto Statement (RFC 8785) here.
-    #[arg(short, long, value_name = "FILE")]
+    /// Write the in-toto Statement (RFC 8785) here (`-o json=FILE` alike); `-o json` prints it
+    /// instead of the table, `-o table` is the default.
+    #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
     pub output: Option<PathBuf>,
     /// Print the in-toto Statement (RFC 8785) on stdout instead of a table.
     #[arg(long)]
@@ -1998,8 +1999,14 @@ pub struct ReportArgs {
     /// An auditor's pack (`stella audit export`), verified offline, to report.
     #[arg(long, value_name = "PACK.tar")]
     pub pack: Option<PathBuf>,
-    /// Where to write the HTML report (required unless --json).
-    #[arg(short, long, value_name = "FILE", required_unless_present = "json")]
+    /// Where to write the HTML report (required unless --json): FILE or `html=FILE`; `-o json`
+    /// is --json.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE|html=FILE|json",
+        required_unless_present = "json"
+    )]
     pub output: Option<PathBuf>,
     /// A public key whose signatures are trusted (repeatable). Default: with --image,
     /// $STELLA_HOME/keys/stella.pub; with --pack, the keys in the pack.

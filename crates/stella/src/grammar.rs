@@ -151,6 +151,36 @@ pub fn normalise(command: &mut Command) -> Result<(), CliError> {
                 a.output = file;
             }
         }
+        Command::Score(a) => {
+            if let Some((format, file)) = a.output.as_deref().and_then(split::<Report>) {
+                // The Statement to a file is -o FILE; json alone prints it instead of the table.
+                a.json |= format == Report::Json && file.is_none();
+                a.output = file;
+            }
+        }
+        Command::Report(a) => {
+            if let Some((format, file)) = a.output.as_deref().and_then(split::<Page>) {
+                match (format, file) {
+                    (Page::Json, None) => {
+                        a.json = true;
+                        a.output = None;
+                    }
+                    (Page::Json, Some(_)) => {
+                        return Err(CliError::input(anyhow!(
+                            "-o json prints the report's model on standard output; -o \
+                             html=FILE writes the page"
+                        )));
+                    }
+                    (Page::Html, None) => {
+                        return Err(CliError::input(anyhow!(
+                            "-o html needs a file (-o html=FILE): the page is not written to a \
+                             terminal"
+                        )));
+                    }
+                    (Page::Html, Some(file)) => a.output = Some(file),
+                }
+            }
+        }
         Command::Verify(a) => {
             if let Some(format) = a.format {
                 a.json |= format == Report::Json;
@@ -192,6 +222,15 @@ pub fn normalise(command: &mut Command) -> Result<(), CliError> {
         _ => {}
     }
     Ok(())
+}
+
+/// What `stella report -o` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Page {
+    /// The HTML page, to a file.
+    Html,
+    /// The report's model as JSON, on standard output.
+    Json,
 }
 
 /// What `stella scan -o` writes.

@@ -619,6 +619,27 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         .expect("runs");
     let report: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("JSON");
     assert_eq!(report["verified"], true, "{report}");
+    // The report: the page to a file with html=FILE, its model with json.
+    let page = d.join("report.html");
+    stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["report", "--image", &image, "-o"])
+        .arg(format!("html={}", page.display()))
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&page)
+            .expect("page")
+            .contains("<html")
+    );
+    let model = stella()
+        .arg("--home")
+        .arg(&home)
+        .args(["report", "--image", &image, "-o", "json"])
+        .output()
+        .expect("runs");
+    serde_json::from_slice::<serde_json::Value>(&model.stdout).expect("the model as JSON");
     // The image as cosign and oras take it: a positional reference.
     let positional = stella()
         .arg("--home")
@@ -711,6 +732,8 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         vec!["scan", "-o", "json=summary.json", "."],
         vec!["verify", "--image", "x", "-o", "yaml"],
         vec!["version", "-o", "yaml"],
+        vec!["report", "--image", "x", "-o", "html"],
+        vec!["report", "--image", "x", "-o", "json=model.json"],
     ] {
         stella()
             .arg("--home")
