@@ -62,7 +62,7 @@ fn artifacts() -> PathBuf {
 }
 
 /// Debian's Chromium, when installed.
-fn chromium() -> Option<&'static str> {
+pub(crate) fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser"].into_iter().find(|c| {
         Process::new(c)
             .arg("--version")

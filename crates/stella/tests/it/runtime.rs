@@ -176,6 +176,30 @@ fn record_writes_collapsed_stacks_and_json_with_the_hot_function_on_top() {
         "{svg}"
     );
     assert!(!svg.contains("hot_loop+0x"), "{svg}");
+    // A browser renders it: its script ran, the boxes are there with their names.
+    match crate::report::chromium() {
+        Some(browser) => {
+            let file = dir.path().join("record.svg");
+            std::fs::write(&file, &svg).expect("write");
+            let dom = std::process::Command::new(browser)
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+                .arg(format!("file://{}", file.display()))
+                .output()
+                .expect("chromium runs");
+            let dom = String::from_utf8_lossy(&dom.stdout);
+            assert!(
+                dom.contains("<svg") && dom.contains("hot_loop ("),
+                "the flame graph as Chromium holds it: {dom}"
+            );
+        }
+        None => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true") && !stella_testkit::peers_required(),
+                "chromium is not installed: the flame graph was not rendered"
+            );
+            stella_testkit::skip("record svg", "chromium is not installed");
+        }
+    }
     stella(dir.path())
         .args(["record", "--pid", &pid, "--format", "svg", "--json"])
         .assert()
