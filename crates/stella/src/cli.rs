@@ -397,6 +397,7 @@ pub enum VexFormatArg {
     /// OpenVEX 0.2.0.
     Openvex,
     /// CycloneDX 1.7 VEX.
+    #[value(alias = "cyclonedx-json")]
     Cyclonedx,
     /// CSAF 2.0 VEX.
     Csaf,
@@ -513,11 +514,12 @@ merged with stella vex merge).")]
         /// The document: FILE, - for standard input, or --image.
         #[command(flatten)]
         sources: VexSources,
-        /// The format to write.
-        #[arg(long, value_enum)]
-        to: VexFormatArg,
-        /// Write here instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
+        /// The format to write (or -o FORMAT[=FILE]).
+        #[arg(long, value_enum, required_unless_present = "output")]
+        to: Option<VexFormatArg>,
+        /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT openvex, cyclonedx
+        /// (cyclonedx-json) or csaf, as --to (`-o csaf=vendor.csaf.json`).
+        #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
         output: Option<PathBuf>,
     },
     /// Merge VEX documents into one: the effective statement per (vulnerability, product,
@@ -540,8 +542,9 @@ merged with stella vex merge).")]
         /// time of any input, so the same inputs always give the same bytes.
         #[arg(long, value_name = "TIME|now")]
         issued: Option<String>,
-        /// Write here instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
+        /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT openvex, cyclonedx
+        /// (cyclonedx-json) or csaf, as --to.
+        #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
         output: Option<PathBuf>,
     },
     /// The effective status of a vulnerability (in a product): which statement of which

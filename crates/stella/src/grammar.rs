@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::ValueEnum;
 
-use crate::cli::{AssessFormat, Command, RecordFormat};
+use crate::cli::{AssessFormat, Command, RecordFormat, VexCommand, VexFormatArg};
 use crate::exit::CliError;
 
 /// Text or JSON: the formats of commands that print a report.
@@ -149,6 +149,21 @@ pub fn normalise(command: &mut Command) -> Result<(), CliError> {
             if let Some((format, file)) = a.output.as_deref().and_then(split::<Report>) {
                 a.json |= format == Report::Json;
                 a.output = file;
+            }
+        }
+        Command::Vex(VexCommand::Convert { to, output, .. }) => {
+            if let Some((format, file)) = output.as_deref().and_then(split::<VexFormatArg>) {
+                if to.is_some_and(|t| t != format) {
+                    return Err(conflict("--to"));
+                }
+                *to = Some(format);
+                *output = file;
+            }
+        }
+        Command::Vex(VexCommand::Merge { to, output, .. }) => {
+            if let Some((format, file)) = output.as_deref().and_then(split::<VexFormatArg>) {
+                *to = format;
+                *output = file;
             }
         }
         Command::Score(a) => {

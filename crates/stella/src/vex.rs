@@ -28,7 +28,15 @@ pub fn run(command: VexCommand, home: &Path) -> Result<Outcome, CliError> {
             sources,
             to,
             output,
-        } => convert(&sources, home, to, output.as_deref()),
+        } => {
+            let to = to.ok_or_else(|| {
+                CliError::input(anyhow!(
+                    "the format to write: --to FORMAT or -o FORMAT[=FILE] (openvex, cyclonedx, \
+                     csaf)"
+                ))
+            })?;
+            convert(&sources, home, to, output.as_deref())
+        }
         VexCommand::Merge {
             sources,
             policy,

@@ -723,6 +723,43 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         .success()
         .stdout(predicate::str::starts_with("{").not());
 
+    // VEX: -o FORMAT=FILE is --to FORMAT -o FILE.
+    let csaf_in = shared().join("csaf-vex/2022-evd-uc-01-a-001.json");
+    let openvex = d.join("vex.openvex.json");
+    stella()
+        .args(["vex", "convert", "-o"])
+        .arg(format!("openvex={}", openvex.display()))
+        .arg(&csaf_in)
+        .assert()
+        .success();
+    let csaf = d.join("vex.csaf.json");
+    stella()
+        .args(["vex", "convert", "-o"])
+        .arg(format!("csaf={}", csaf.display()))
+        .arg(&openvex)
+        .assert()
+        .success();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&csaf).expect("csaf")).expect("json");
+    assert_eq!(written["document"]["category"], "csaf_vex");
+    stella()
+        .args(["vex", "merge", "-o", "cyclonedx-json"])
+        .arg(&openvex)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"bomFormat\""));
+    stella()
+        .args(["vex", "convert"])
+        .arg(&openvex)
+        .assert()
+        .code(2);
+    stella()
+        .args(["vex", "convert", "--to", "openvex", "-o", "csaf"])
+        .arg(&openvex)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--to"));
+
     // Contradictions and formats a command does not write are usage errors.
     for args in [
         vec!["record", "--all", "-o", "svg", "--format", "pprof"],
