@@ -248,6 +248,32 @@ pub enum ConfigCommand {
     },
 }
 
+/// The image a command is about: `--image REF`, or the reference first without the flag, as
+/// cosign and oras take it.
+#[derive(Debug, Args)]
+pub struct ImageTarget {
+    /// The image (oci-layout:PATH[:TAG|@DIGEST] or HOST/REPO[:TAG|@DIGEST]).
+    #[arg(
+        long = "image",
+        value_name = "REF",
+        required_unless_present = "image_ref"
+    )]
+    pub image_flag: Option<String>,
+    /// The image, as a positional reference (the same as --image).
+    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
+    pub image_ref: Option<String>,
+}
+
+impl ImageTarget {
+    /// The reference given, whichever way.
+    pub fn take(&mut self) -> String {
+        self.image_flag
+            .take()
+            .or_else(|| self.image_ref.take())
+            .unwrap_or_default()
+    }
+}
+
 /// How much of a document to read.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
@@ -1176,17 +1202,9 @@ pub struct ScanArgs {
 /// `stella assess`
 #[derive(Debug, Args)]
 pub struct AssessArgs {
-    /// The image to assess (its evidence from `stella scan` must verify). As cosign and oras take it, the reference may also
-    /// come first without the flag (`IMAGE`).
-    #[arg(
-        long = "image",
-        value_name = "REF",
-        required_unless_present = "image_ref"
-    )]
-    pub image_flag: Option<String>,
-    /// The image, as a positional reference (the same as --image).
-    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
-    pub image_ref: Option<String>,
+    /// The image to assess (its evidence from `stella scan` must verify).
+    #[command(flatten)]
+    pub target: ImageTarget,
     /// The image (--image or IMAGE), filled in after parsing.
     #[arg(skip)]
     pub image: String,
@@ -1378,17 +1396,9 @@ Examples:
 /// `stella score`
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// The image to score (its evidence from `stella scan` must verify). As cosign and oras take it, the reference may also
-    /// come first without the flag (`IMAGE`).
-    #[arg(
-        long = "image",
-        value_name = "REF",
-        required_unless_present = "image_ref"
-    )]
-    pub image_flag: Option<String>,
-    /// The image, as a positional reference (the same as --image).
-    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
-    pub image_ref: Option<String>,
+    /// The image to score (its evidence from `stella scan` must verify).
+    #[command(flatten)]
+    pub target: ImageTarget,
     /// The image (--image or IMAGE), filled in after parsing.
     #[arg(skip)]
     pub image: String,
@@ -1585,17 +1595,9 @@ pub enum FailOn {
 /// `stella verify`
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The image whose evidence to verify. As cosign and oras take it, the reference may also
-    /// come first without the flag (`IMAGE`).
-    #[arg(
-        long = "image",
-        value_name = "REF",
-        required_unless_present = "image_ref"
-    )]
-    pub image_flag: Option<String>,
-    /// The image, as a positional reference (the same as --image).
-    #[arg(value_name = "IMAGE", conflicts_with = "image_flag")]
-    pub image_ref: Option<String>,
+    /// The image whose evidence to verify.
+    #[command(flatten)]
+    pub target: ImageTarget,
     /// The image (--image or IMAGE), filled in after parsing.
     #[arg(skip)]
     pub image: String,

@@ -111,15 +111,10 @@ fn conflict(what: &str) -> CliError {
 /// write to a file: exit 2.
 pub fn normalise(command: &mut Command) -> Result<(), CliError> {
     // A positional image reference, as cosign and oras take it, is --image.
-    let image = |flag: &mut Option<String>, positional: &mut Option<String>| {
-        flag.take()
-            .or_else(|| positional.take())
-            .unwrap_or_default()
-    };
     match command {
-        Command::Verify(a) => a.image = image(&mut a.image_flag, &mut a.image_ref),
-        Command::Assess(a) => a.image = image(&mut a.image_flag, &mut a.image_ref),
-        Command::Score(a) => a.image = image(&mut a.image_flag, &mut a.image_ref),
+        Command::Verify(a) => a.image = a.target.take(),
+        Command::Assess(a) => a.image = a.target.take(),
+        Command::Score(a) => a.image = a.target.take(),
         _ => {}
     }
     match command {
