@@ -284,12 +284,9 @@ Exit: 0 valid, 1 problems found, 2 not JSON / a CycloneDX version with no schema
         #[arg(long)]
         json: bool,
     },
-    /// Rewrite a CycloneDX 1.4–1.7 document as CycloneDX 1.7, in canonical form.
-    #[command(after_help = "\
-Every member is kept; the version marker and $schema change, and a legacy metadata.tools array \
-(CycloneDX ≤ 1.4) becomes tool components. The output is RFC 8785 canonical JSON.
-
-Example: stella sbom convert old-bom.json -o bom-1.7.json")]
+    /// Rewrite a CycloneDX 1.4–1.7, SPDX 2.2/2.3 JSON or SPDX 3.0 JSON-LD document as
+    /// CycloneDX 1.7 (or, with --to spdx, as SPDX 2.3 JSON), in canonical form.
+    #[command(after_help = crate::sbom::CONVERT_HELP)]
     Convert {
         /// What to read.
         #[command(flatten)]
@@ -297,6 +294,9 @@ Example: stella sbom convert old-bom.json -o bom-1.7.json")]
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The format to write.
+        #[arg(long, value_enum, default_value = "cyclonedx")]
+        to: crate::sbom::ConvertTo,
     },
 }
 
@@ -1071,8 +1071,8 @@ pub struct ScanArgs {
     /// use.
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
-    /// Enrich this CycloneDX SBOM (from syft, cdxgen, cyclonedx-py, …) instead of generating
-    /// one: binaries are matched to its components by path, hash or purl.
+    /// Enrich this CycloneDX or SPDX SBOM (from syft, cdxgen, cyclonedx-py, npm sbom, …) instead
+    /// of generating one: binaries are matched to its components by path, hash or purl.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
     /// Attach the evidence in the image's registry (default: in the local layout).
