@@ -385,25 +385,45 @@ fn package(value: &Value, pointer: &str, doc: &mut Doc) -> Result<Element, SbomE
         references.dedup();
         c.insert("externalReferences".to_owned(), Value::Array(references));
     }
+    let properties = with_restored(props, restored, &mut c);
     Ok(Element {
         id,
         kind: ElementKind::Package,
         pointer: pointer.to_owned(),
         component: c,
-        properties: with_restored(props, restored),
+        properties,
     })
 }
 
-/// Properties Stella wrote as annotations come back under their own names; the prefix the
-/// assembler adds is taken off again by returning them with an empty-prefix marker.
-fn with_restored(mut props: Vec<(String, String)>, restored: Vec<Value>) -> Vec<(String, String)> {
+/// Properties Stella wrote as annotations come back under their own names (marked so that the
+/// assembler does not prefix them); a hash written as an annotation (`cdx:hash`, `ALG: hex`)
+/// comes back as a hash.
+fn with_restored(
+    mut props: Vec<(String, String)>,
+    restored: Vec<Value>,
+    c: &mut Map<String, Value>,
+) -> Vec<(String, String)> {
     for p in restored {
-        if let (Some(name), value) = (p.get("name").and_then(Value::as_str), p.get("value")) {
-            props.push((
-                format!("{}{name}", super::read::UNPREFIXED),
-                value.and_then(Value::as_str).unwrap_or_default().to_owned(),
-            ));
+        let Some(name) = p.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let value = p.get("value").and_then(Value::as_str).unwrap_or_default();
+        if name == "cdx:hash"
+            && let Some((alg, content)) = value.split_once(": ")
+            && let Some(h) = hash(alg, content)
+        {
+            let hashes = c.entry("hashes").or_insert_with(|| json!([]));
+            if let Some(list) = hashes.as_array_mut() {
+                list.push(h);
+                list.sort_by_key(text);
+                list.dedup();
+            }
+            continue;
         }
+        props.push((
+            format!("{}{name}", super::read::UNPREFIXED),
+            value.to_owned(),
+        ));
     }
     props
 }
@@ -477,12 +497,13 @@ fn file(value: &Value, pointer: &str) -> Result<Element, SbomError> {
     }
     checksums(obj, pointer, &mut c, &mut props)?;
     licenses(obj, pointer, &mut c, &mut props)?;
+    let properties = with_restored(props, restored, &mut c);
     Ok(Element {
         id,
         kind: ElementKind::File,
         pointer: pointer.to_owned(),
         component: c,
-        properties: with_restored(props, restored),
+        properties,
     })
 }
 

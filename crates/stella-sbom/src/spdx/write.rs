@@ -5,7 +5,7 @@
 //!   character outside `[A-Za-z0-9.-]` replaced by `-`; a collision gets `-2`, `-3`, … in document
 //!   order, so the ids are deterministic and unique.
 //! - `name`, `versionInfo`, `supplier` (`Organization: name`), `description`, `copyrightText`;
-//!   `hashes` as `checksums`; `purl` as the external reference `PACKAGE-MANAGER purl`, `cpe` as
+//!   `hashes` as `checksums` (BLAKE3 as an annotation: see `spdx_algorithm` for why); `purl` as the external reference `PACKAGE-MANAGER purl`, `cpe` as
 //!   `SECURITY cpe23Type`/`cpe22Type`; licences as `licenseDeclared` / `licenseConcluded` (by
 //!   `acknowledgement`; expressions and ids, several joined with `AND`; `NOASSERTION` otherwise);
 //!   a `distribution` reference as `downloadLocation` (else `NOASSERTION`), `website` as
@@ -79,8 +79,11 @@ pub fn to_spdx23(cyclonedx: &Value) -> Result<Value, SbomError> {
     let mut notes: Vec<String> = Vec::new();
     let created = created(&bom, &mut notes);
     let annotator = format!("Tool: stella-{}", env!("CARGO_PKG_VERSION"));
+    let mut ids = Ids::default();
+    // The document's own id is never a package's.
+    ids.taken.insert("SPDXRef-DOCUMENT".to_owned());
     let mut w = Writer {
-        ids: Ids::default(),
+        ids,
         refs: HashMap::new(),
         packages: Vec::new(),
         files: Vec::new(),
@@ -493,7 +496,12 @@ fn purpose(kind: &str) -> &'static str {
     }
 }
 
-/// SPDX 2.3's name for a CycloneDX hash algorithm.
+/// SPDX 2.3's name for a CycloneDX hash algorithm, for those written as checksums.
+///
+/// BLAKE3 is not: PyPI `spdx-tools` (0.8.5), the validator SPDX users run, wants a BLAKE3 value
+/// of at least 256 hex digits, which the standard 256-bit BLAKE3 output (64 digits) never has, so
+/// a BLAKE3 checksum makes the document invalid to it. BLAKE3 hashes go into an annotation
+/// (`cdx:hash`) instead, which Stella's reader turns back into a hash.
 fn spdx_algorithm(cdx: &str) -> Option<&'static str> {
     Some(match cdx {
         "MD5" => "MD5",
@@ -507,7 +515,6 @@ fn spdx_algorithm(cdx: &str) -> Option<&'static str> {
         "BLAKE2b-256" => "BLAKE2b-256",
         "BLAKE2b-384" => "BLAKE2b-384",
         "BLAKE2b-512" => "BLAKE2b-512",
-        "BLAKE3" => "BLAKE3",
         _ => return None,
     })
 }
