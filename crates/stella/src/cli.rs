@@ -327,7 +327,8 @@ pub struct VexSources {
 #[derive(Debug, Args)]
 pub struct VexReadArgs {
     /// The SBOM that standalone CycloneDX VEX points into with BOM-Links (urn:cdx:…): its
-    /// components give the products their purls and hashes.
+    /// components give the products their purls and hashes (CycloneDX, or SPDX read as the
+    /// CycloneDX it converts to).
     #[arg(long, value_name = "SBOM")]
     pub sbom: Option<PathBuf>,
     /// The time of CycloneDX statements that carry none (no analysis.firstIssued or lastUpdated,

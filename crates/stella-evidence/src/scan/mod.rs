@@ -454,6 +454,9 @@ struct SbomWritten {
 /// An SPDX SBOM given to enrich, as canonical CycloneDX 1.7 bytes (`None` for anything else,
 /// which the enrichment reads as CycloneDX).
 fn spdx_as_cyclonedx(bytes: &[u8]) -> Result<Option<Vec<u8>>, stella_sbom::SbomError> {
+    if !stella_sbom::spdx::may_be_spdx(bytes) {
+        return Ok(None);
+    }
     let read = stella_sbom::spdx::read_as_cyclonedx(bytes, jcs::Limits::default())?;
     match read.spdx {
         Some(_) => Ok(Some(jcs::to_canonical(&read.cyclonedx)?)),

@@ -8,8 +8,8 @@
 //! - [`to_cyclonedx`]: reading either into a CycloneDX 1.7 document (below);
 //! - [`to_spdx23`]: writing SPDX 2.3 JSON from a CycloneDX document (see the [`write`] module
 //!   for the mapping, the FuncProof reference and the package verification code);
-//! - [`read_as_cyclonedx`]: what every command that accepts an SBOM calls — CycloneDX is read as
-//!   it is, SPDX is converted first.
+//! - [`read_as_cyclonedx`] and [`cyclonedx_bytes`]: what the commands that accept an SBOM call —
+//!   CycloneDX is read as it is, SPDX is converted first.
 //!
 //! # Reading (SPDX → CycloneDX 1.7)
 //!
@@ -150,6 +150,31 @@ pub fn detect(value: &jcs::Value<'_>) -> Option<SpdxVersion> {
         other => names_spdx3(other),
     };
     spdx3.then_some(SpdxVersion::V3_0)
+}
+
+/// Whether `bytes` may be SPDX: they name `spdxVersion` or an SPDX 3 context. A cheap test
+/// before parsing, for callers that handle CycloneDX themselves; [`detect`] decides.
+pub fn may_be_spdx(bytes: &[u8]) -> bool {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    has(b"\"spdxVersion\"") || has(b"spdx.org/rdf/3.0")
+}
+
+/// An SBOM as CycloneDX bytes: SPDX converted to canonical CycloneDX 1.7, anything else returned
+/// as it is (its reader judges it).
+///
+/// # Errors
+/// What [`to_cyclonedx`] reports for SPDX that cannot be read.
+pub fn cyclonedx_bytes(bytes: Vec<u8>, limits: Limits) -> Result<Vec<u8>, SbomError> {
+    if !may_be_spdx(&bytes) {
+        return Ok(bytes);
+    }
+    let value = jcs::parse_with(&bytes, limits)?;
+    if detect(&value).is_none() {
+        drop(value);
+        return Ok(bytes);
+    }
+    let cyclonedx = value_to_cyclonedx(&value, SpdxLimits::default())?;
+    Ok(jcs::to_canonical(&cyclonedx)?)
 }
 
 /// Reads an SPDX 2.2/2.3 JSON or SPDX 3.0 JSON-LD document as CycloneDX 1.7 (see the module

@@ -567,3 +567,24 @@ fn read_as_cyclonedx_takes_both() {
     assert_eq!(r.spdx, Some(SpdxVersion::V2_3));
     assert_eq!(r.cyclonedx["specVersion"], json!("1.7"));
 }
+
+#[test]
+fn cyclonedx_bytes_converts_only_spdx() {
+    let cdx = serde_json::to_vec(&cyclonedx()).expect("json");
+    assert!(!may_be_spdx(&cdx));
+    assert_eq!(
+        cyclonedx_bytes(cdx.clone(), Limits::default()).expect("kept"),
+        cdx
+    );
+    let spdx = serde_json::to_vec(&spdx2()).expect("json");
+    assert!(may_be_spdx(&spdx));
+    let converted = cyclonedx_bytes(spdx, Limits::default()).expect("converted");
+    let doc = crate::SbomDocument::read(&converted, Limits::default()).expect("CycloneDX");
+    assert_eq!(doc.spec_version(), crate::SpecVersion::V1_7);
+    // Mentioning SPDX is not being SPDX.
+    let text = br#"{"bomFormat":"CycloneDX","specVersion":"1.7","x":"\"spdxVersion\""}"#.to_vec();
+    assert_eq!(
+        cyclonedx_bytes(text.clone(), Limits::default()).expect("kept"),
+        text
+    );
+}
