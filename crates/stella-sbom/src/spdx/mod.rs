@@ -6,7 +6,7 @@
 //!   `spdxVersion` `"SPDX-2.2"` or `"SPDX-2.3"`; SPDX 3.0 is JSON-LD whose `@context` names
 //!   `spdx.org/rdf/3.0.x` and whose `@graph` holds the elements (`type`, `spdxId`).
 //! - [`to_cyclonedx`]: reading either into a CycloneDX 1.7 document (below);
-//! - [`to_spdx23`]: writing SPDX 2.3 JSON from a CycloneDX document (see the [`write`] module
+//! - [`to_spdx23`]: writing SPDX 2.3 JSON from a CycloneDX document (see the [`mod@write`] module
 //!   for the mapping, the FuncProof reference and the package verification code);
 //! - [`read_as_cyclonedx`] and [`cyclonedx_bytes`]: what the commands that accept an SBOM call —
 //!   CycloneDX is read as it is, SPDX is converted first.
