@@ -123,6 +123,11 @@ fn cyclonedx_version(value: &Value<'_>) -> Result<SpecVersion, SbomError> {
         });
     }
     let format = value.get("bomFormat");
+    if format.is_none()
+        && let Some(version) = crate::spdx::detect(value)
+    {
+        return Err(SbomError::IsSpdx { version });
+    }
     if format.and_then(Value::as_str) != Some("CycloneDX") {
         return Err(SbomError::NotCycloneDx {
             pointer: "/bomFormat".to_owned(),
@@ -151,6 +156,10 @@ mod tests {
     fn not_cyclonedx_is_named_precisely() {
         let err =
             SbomDocument::read(br#"{"spdxVersion": "SPDX-2.3"}"#, Limits::default()).unwrap_err();
+        assert!(matches!(&err, SbomError::IsSpdx { .. }), "{err}");
+        assert!(err.to_string().contains("stella sbom convert"), "{err}");
+        let err =
+            SbomDocument::read(br#"{"spdxVersion": "SPDX-9"}"#, Limits::default()).unwrap_err();
         assert!(
             matches!(&err, SbomError::NotCycloneDx { pointer, .. } if pointer == "/bomFormat"),
             "{err}"

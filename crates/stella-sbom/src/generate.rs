@@ -18,7 +18,7 @@
 //!   programs, so a package's component does not change with the set of binaries analysed;
 //! - one component per binary (bom-ref `file:<path>`), nested in the component of the package
 //!   that owns it, else top-level: `application` for executables, `library` for shared
-//!   libraries, `file` otherwise; SHA-256 and BLAKE3 hashes; `stella:*` properties; evidence of
+//!   libraries, `file` otherwise; SHA-256, BLAKE3 and (when known) SHA-1 hashes; `stella:*` properties; evidence of
 //!   identity (the hash, found by binary analysis through the GNU build id or Stella's file id)
 //!   and of every path it occurs at; the FuncProof as an `evidence` external reference;
 //! - one component per crate of the `cargo auditable` lists (bom-ref = purl for crates.io, else
@@ -79,6 +79,10 @@ pub struct BinaryFacts {
     pub sha256: String,
     /// BLAKE3 of the file, 64 lower-case hex digits.
     pub blake3: String,
+    /// SHA-1 of the file, 40 lower-case hex digits, when computed: SPDX identifies files by it
+    /// (a file's mandatory checksum, the package verification code), so a binary with one
+    /// becomes an SPDX file in `stella sbom convert --to spdx`.
+    pub sha1: Option<String>,
     /// Size in bytes.
     pub size: u64,
     /// `elf`, `pe` or `macho`.
@@ -326,6 +330,15 @@ pub(crate) fn check_binaries(binaries: &[BinaryFacts]) -> Result<(), SbomError> 
         if !is_hex64(&b.blake3) {
             return Err(invalid(at("blake3"), HEX64, format!("{:?}", b.blake3)));
         }
+        if let Some(sha1) = &b.sha1
+            && (sha1.len() != 40 || !sha1.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Err(invalid(
+                at("sha1"),
+                "40 lower-case hex digits",
+                format!("{sha1:?}"),
+            ));
+        }
         if let Some(fp) = &b.funcproof {
             sha256_hex(&at("funcproof.digest"), &fp.digest)?;
         }
@@ -567,12 +580,14 @@ pub(crate) fn all_paths(b: &BinaryFacts) -> Vec<&str> {
     paths
 }
 
-/// `SHA-256` and `BLAKE3` hash objects, sorted by algorithm name.
+/// `SHA-256`, `BLAKE3` and (when known) `SHA-1` hash objects, sorted by algorithm name.
 pub(crate) fn binary_hashes(b: &BinaryFacts) -> Vec<Value> {
-    vec![
-        json!({ "alg": "BLAKE3", "content": b.blake3 }),
-        json!({ "alg": "SHA-256", "content": b.sha256 }),
-    ]
+    let mut hashes = vec![json!({ "alg": "BLAKE3", "content": b.blake3 })];
+    if let Some(sha1) = &b.sha1 {
+        hashes.push(json!({ "alg": "SHA-1", "content": sha1 }));
+    }
+    hashes.push(json!({ "alg": "SHA-256", "content": b.sha256 }));
+    hashes
 }
 
 /// The `stella:*` properties of a binary, sorted.

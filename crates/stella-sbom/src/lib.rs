@@ -18,7 +18,10 @@
 //!   binaries found in it (hashes, build ids, `DT_NEEDED`, FuncProof references);
 //! - [`mod@enrich`]: the same facts merged into an SBOM another tool wrote, in the document's own
 //!   CycloneDX version (or a later one asked for), as a new revision of it (`version` + 1, its
-//!   `serialNumber` kept) when the content changes.
+//!   `serialNumber` kept) when the content changes;
+//! - [`spdx`]: SPDX 2.2/2.3 JSON and SPDX 3.0 JSON-LD read into the same CycloneDX 1.7 model
+//!   (what has no counterpart kept as `spdx:` properties), and SPDX 2.3 JSON written from
+//!   CycloneDX, each binary's FuncProof linked.
 //!
 //! Every error is an [`SbomError`], which says its [`stella_core::ErrorKind`] through
 //! [`stella_core::Kinded`] (a document that does not parse is `Invalid`, a limit reached is
@@ -35,6 +38,7 @@ pub mod enrich;
 pub mod generate;
 pub mod model;
 pub mod rootfs;
+pub mod spdx;
 pub mod validate;
 
 pub use auditable::{AuditablePackage, parse_auditable};
@@ -69,6 +73,61 @@ pub enum SbomError {
         expected: &'static str,
         /// What this one has.
         found: String,
+    },
+    /// An SPDX document where CycloneDX was expected (a command that only reads CycloneDX).
+    #[error(
+        "an {version} document, not CycloneDX: convert it with `stella sbom convert` (SPDX is read there, and by `stella scan --sbom`)"
+    )]
+    IsSpdx {
+        /// The SPDX version found.
+        version: crate::spdx::SpdxVersion,
+    },
+    /// Valid JSON, but not an SPDX document Stella reads.
+    #[error("not an SPDX document: at {pointer}: expected {expected}, found {found}")]
+    NotSpdx {
+        /// Where the document departs from SPDX.
+        pointer: String,
+        /// What an SPDX document has there.
+        expected: &'static str,
+        /// What this one has.
+        found: String,
+    },
+    /// An SPDX document whose members do not have SPDX's shape.
+    #[error("SPDX document at {pointer}: expected {expected}, found {found}")]
+    SpdxShape {
+        /// Where.
+        pointer: String,
+        /// What SPDX has there.
+        expected: &'static str,
+        /// What this one has.
+        found: String,
+    },
+    /// A relationship (or `hasFiles`, `documentDescribes`, a 3.0 reference) names an id that no
+    /// element of the document has.
+    #[error("SPDX document at {pointer}: {id:?} is referenced, but no element has that id")]
+    SpdxUnknownId {
+        /// Where the reference is.
+        pointer: String,
+        /// The id referenced.
+        id: String,
+    },
+    /// Two elements of an SPDX document have the same id.
+    #[error("SPDX document at {pointer}: the id {id:?} is used by an earlier element too")]
+    SpdxDuplicateId {
+        /// The second element.
+        pointer: String,
+        /// The id.
+        id: String,
+    },
+    /// An SPDX document holds more elements or relationships than Stella reads.
+    #[error("SPDX document holds {count} {what}, more than the limit of {limit}")]
+    SpdxTooLarge {
+        /// What was counted.
+        what: &'static str,
+        /// How many there are.
+        count: usize,
+        /// The limit in force ([`spdx::SpdxLimits`]).
+        limit: usize,
     },
     /// A CycloneDX version Stella does not read.
     #[error(
@@ -188,6 +247,7 @@ impl Kinded for SbomError {
             SbomError::Json(JcsError::TooLarge { .. })
             | SbomError::DatabaseTooLarge { .. }
             | SbomError::TooManyPackages { .. }
+            | SbomError::SpdxTooLarge { .. }
             | SbomError::Schema {
                 source: SchemaFileError::TooLarge { .. },
                 ..
@@ -201,6 +261,11 @@ impl Kinded for SbomError {
             | SbomError::Io { source: e, .. } => ErrorKind::of_io(e),
             SbomError::Json(_)
             | SbomError::NotCycloneDx { .. }
+            | SbomError::IsSpdx { .. }
+            | SbomError::NotSpdx { .. }
+            | SbomError::SpdxShape { .. }
+            | SbomError::SpdxUnknownId { .. }
+            | SbomError::SpdxDuplicateId { .. }
             | SbomError::UnsupportedSpecVersion { .. }
             | SbomError::SpecVersionDowngrade { .. }
             | SbomError::SpecVersionCannotHold { .. }

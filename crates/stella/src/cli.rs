@@ -362,12 +362,9 @@ Exit: 0 valid, 1 problems found, 2 not JSON / a CycloneDX version with no schema
         #[arg(long)]
         json: bool,
     },
-    /// Rewrite a CycloneDX 1.4–1.7 document as CycloneDX 1.7, in canonical form.
-    #[command(after_help = "\
-Every member is kept; the version marker and $schema change, and a legacy metadata.tools array \
-(CycloneDX ≤ 1.4) becomes tool components. The output is RFC 8785 canonical JSON.
-
-Example: stella sbom convert old-bom.json -o bom-1.7.json")]
+    /// Rewrite a CycloneDX 1.4–1.7, SPDX 2.2/2.3 JSON or SPDX 3.0 JSON-LD document as
+    /// CycloneDX 1.7 (or, with --to spdx, as SPDX 2.3 JSON), in canonical form.
+    #[command(after_help = crate::sbom::CONVERT_HELP)]
     Convert {
         /// What to read.
         #[command(flatten)]
@@ -375,6 +372,9 @@ Example: stella sbom convert old-bom.json -o bom-1.7.json")]
         /// Write here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The format to write.
+        #[arg(long, value_enum, default_value = "cyclonedx")]
+        to: crate::sbom::ConvertTo,
     },
 }
 
@@ -405,7 +405,8 @@ pub struct VexSources {
 #[derive(Debug, Args)]
 pub struct VexReadArgs {
     /// The SBOM that standalone CycloneDX VEX points into with BOM-Links (urn:cdx:…): its
-    /// components give the products their purls and hashes.
+    /// components give the products their purls and hashes (CycloneDX, or SPDX read as the
+    /// CycloneDX it converts to).
     #[arg(long, value_name = "SBOM")]
     pub sbom: Option<PathBuf>,
     /// The time of CycloneDX statements that carry none (no analysis.firstIssued or lastUpdated,
@@ -1157,8 +1158,8 @@ pub struct ScanArgs {
     /// use.
     #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
-    /// Enrich this CycloneDX SBOM (from syft, cdxgen, cyclonedx-py, …) instead of generating
-    /// one: binaries are matched to its components by path, hash or purl.
+    /// Enrich this CycloneDX or SPDX SBOM (from syft, cdxgen, cyclonedx-py, npm sbom, …) instead
+    /// of generating one: binaries are matched to its components by path, hash or purl.
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,
     /// The CycloneDX version of the enriched SBOM: 1.5, 1.6 or 1.7, never earlier than the

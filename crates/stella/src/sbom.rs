@@ -27,7 +27,7 @@ pub fn run(command: SbomCommand) -> Result<Outcome, CliError> {
             schema_dir,
             json,
         } => validate_command(&read, schema_dir.as_deref(), json),
-        SbomCommand::Convert { read, output } => convert(&read, output.as_deref()),
+        SbomCommand::Convert { read, output, to } => convert(&read, output.as_deref(), to),
     }
 }
 
@@ -139,6 +139,10 @@ fn validate_command(
     // Any JSON document gets a report: one that is not CycloneDX is an invalid document (exit 1).
     // Only bytes that are not JSON, or a CycloneDX version with no schema, cannot be judged.
     let report = stella_sbom::read_any_json(&bytes, limits(read))
+        .and_then(|value| match stella_sbom::spdx::detect(&value) {
+            Some(version) => Err(SbomError::IsSpdx { version }),
+            None => Ok(value),
+        })
         .and_then(|value| validate::validate_value(&value, schema_dir));
     let report = match report {
         Ok(report) => report,
@@ -230,13 +234,58 @@ fn render(input: &Input, report: &Report) -> String {
     out
 }
 
-fn convert(read: &ReadArgs, output: Option<&Path>) -> Result<Outcome, CliError> {
+/// What `stella sbom convert --to` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvertTo {
+    /// CycloneDX 1.7 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+/// `stella sbom convert --help`, after the options.
+pub const CONVERT_HELP: &str = "\
+The input's format is recognised: CycloneDX 1.4-1.7 (bomFormat), SPDX 2.2/2.3 JSON (spdxVersion) \
+or SPDX 3.0 JSON-LD (an @context naming spdx.org/rdf/3.0 and an @graph of elements).
+
+CycloneDX in: every member is kept; the version marker and $schema change, and a legacy \
+metadata.tools array (CycloneDX <= 1.4) becomes tool components.
+SPDX in: packages and files become components (bom-ref = SPDX id), relationships the dependency \
+graph (cycles kept), what the document describes metadata.component; whatever has no CycloneDX \
+field is kept as a property named spdx:<member>.
+--to spdx: SPDX 2.3 JSON, each binary's FuncProof an external reference (OTHER \
+stella-funcproof urn:stella:funcproof:sha256:...) and, when its SHA-1 is known, a package \
+verification code over its file; CycloneDX properties as annotations; documentNamespace from the \
+CycloneDX document's canonical id.
+The output is RFC 8785 canonical JSON.
+
+Examples:
+  stella sbom convert old-bom.json -o bom-1.7.json
+  stella sbom convert npm.spdx.json -o bom.cdx.json
+  stella sbom convert bom.json --to spdx -o bom.spdx.json";
+
+fn convert(read: &ReadArgs, output: Option<&Path>, to: ConvertTo) -> Result<Outcome, CliError> {
     let input = Input::with_limit_flag(read.file.clone(), crate::input::MAX_SIZE_FLAG);
     let bytes = input.read(read.max_size)?;
-    let doc = SbomDocument::read(&bytes, limits(read)).map_err(|e| bad(&input, e))?;
-    let mut bom = doc.to_model().map_err(|e| bad(&input, e))?;
-    bom.upgrade_to_written_version();
-    let canonical = jcs::to_canonical(&bom).map_err(|e| bad(&input, SbomError::Json(e)))?;
+    let parsed = stella_sbom::read_any_json(&bytes, limits(read)).map_err(|e| bad(&input, e))?;
+    let value = match stella_sbom::spdx::detect(&parsed) {
+        Some(version) => {
+            tracing::info!(file = %input.name(), %version, "read as SPDX");
+            stella_sbom::spdx::value_to_cyclonedx(&parsed, Default::default())
+                .map_err(|e| bad(&input, e))?
+        }
+        None => {
+            let doc = SbomDocument::from_value(parsed).map_err(|e| bad(&input, e))?;
+            let mut bom = doc.to_model().map_err(|e| bad(&input, e))?;
+            bom.upgrade_to_written_version();
+            serde_json::to_value(&bom).map_err(|e| CliError::input(anyhow::anyhow!(e)))?
+        }
+    };
+    let value = match to {
+        ConvertTo::Cyclonedx => value,
+        ConvertTo::Spdx => stella_sbom::spdx::to_spdx23(&value).map_err(|e| bad(&input, e))?,
+    };
+    let canonical = jcs::to_canonical(&value).map_err(|e| bad(&input, SbomError::Json(e)))?;
     match output {
         None => write_stdout(&canonical)?,
         Some(path) => write_atomically(path, &canonical)?,

@@ -116,6 +116,11 @@ impl Reading {
             Some(path) => Some(
                 Input::with_limit_flag(path.clone(), MAX_SIZE_FLAG)
                     .read(read.max_size)
+                    .and_then(|bytes| {
+                        // An SPDX SBOM is read as the CycloneDX it converts to.
+                        stella_sbom::spdx::cyclonedx_bytes(bytes, Default::default())
+                            .map_err(CliError::kinded)
+                    })
                     .map_err(|e| e.context("--sbom"))?,
             ),
             None => None,

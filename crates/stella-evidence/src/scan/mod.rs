@@ -63,7 +63,8 @@ pub struct ScanOptions<'a> {
     pub timestamp: Option<String>,
     /// `SOURCE_DATE_EPOCH`, when set: the SBOM's and the record's time.
     pub source_date_epoch: Option<i64>,
-    /// An SBOM to enrich instead of generating one.
+    /// An SBOM to enrich instead of generating one (CycloneDX; SPDX is converted to CycloneDX
+    /// 1.7 first).
     pub external_sbom: Option<ExternalSbom<'a>>,
     /// Where the record is also kept as `<image digest hex>.json` (`$STELLA_HOME/records`).
     pub records_dir: Option<PathBuf>,
@@ -487,6 +488,19 @@ struct SbomWritten {
     packages: usize,
 }
 
+/// An SPDX SBOM given to enrich, as canonical CycloneDX 1.7 bytes (`None` for anything else,
+/// which the enrichment reads as CycloneDX).
+fn spdx_as_cyclonedx(bytes: &[u8]) -> Result<Option<Vec<u8>>, stella_sbom::SbomError> {
+    if !stella_sbom::spdx::may_be_spdx(bytes) {
+        return Ok(None);
+    }
+    let read = stella_sbom::spdx::read_as_cyclonedx(bytes, jcs::Limits::default())?;
+    match read.spdx {
+        Some(_) => Ok(Some(jcs::to_canonical(&read.cyclonedx)?)),
+        None => Ok(None),
+    }
+}
+
 fn write_sbom(
     target: &Target,
     options: &ScanOptions<'_>,
@@ -528,18 +542,20 @@ fn write_sbom(
     };
     let (value, source, matched, added) = match &options.external_sbom {
         Some(external) => {
+            let sbom_error = |source| EvidenceError::Sbom {
+                context: external.name.to_owned(),
+                source: Box::new(source),
+            };
+            let spdx = spdx_as_cyclonedx(external.bytes).map_err(sbom_error)?;
             let (value, report) = stella_sbom::enrich::enrich(
-                external.bytes,
+                spdx.as_deref().unwrap_or(external.bytes),
                 &inventory,
                 &facts,
                 &subject,
                 &generate,
                 external.spec_version,
             )
-            .map_err(|source| EvidenceError::Sbom {
-                context: external.name.to_owned(),
-                source: Box::new(source),
-            })?;
+            .map_err(sbom_error)?;
             (
                 value,
                 external.name.to_owned(),

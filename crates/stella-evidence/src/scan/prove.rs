@@ -23,6 +23,8 @@ pub(crate) struct Analysed {
     pub(crate) proof: FuncProof,
     pub(crate) proof_json: Vec<u8>,
     pub(crate) proof_digest: Digest,
+    /// SHA-1 of the file (hex), for SPDX.
+    pub(crate) sha1: String,
     pub(crate) linkage: Linkage,
     pub(crate) auditable: Vec<stella_sbom::auditable::AuditablePackage>,
     pub(crate) embedded: Vec<EmbeddedComponent>,
@@ -96,6 +98,7 @@ fn analyse_one(c: &Candidate) -> Result<Analysed, Unproven> {
     let proof = FuncProof::build(data).map_err(|e| fail(e.to_string()))?;
     let proof_json = proof.to_canonical_json().map_err(|e| fail(e.to_string()))?;
     let proof_digest = Digest::sha256(&proof_json);
+    let sha1 = stella_core::hex::encode(<sha1::Sha1 as sha1::Digest>::digest(data));
     let (linkage, auditable, embedded) = match object::File::parse(data) {
         Ok(file) => {
             let linkage = inspect::linkage(&file, data);
@@ -132,6 +135,7 @@ fn analyse_one(c: &Candidate) -> Result<Analysed, Unproven> {
         proof,
         proof_json,
         proof_digest,
+        sha1,
         linkage,
         auditable,
         embedded,
@@ -273,6 +277,7 @@ pub(crate) fn facts_of(a: &Analysed) -> BinaryFacts {
         other_paths: a.paths[1..].to_vec(),
         sha256: a.proof.file.sha256.hex().to_owned(),
         blake3: a.proof.file.blake3.clone(),
+        sha1: Some(a.sha1.clone()),
         size: a.proof.file.size,
         format: identity.format.clone(),
         arch: identity.arch.clone(),

@@ -330,6 +330,7 @@ pub fn binary(path: &str, kind: &str, seed: u8) -> BinaryFacts {
         other_paths: Vec::new(),
         sha256: format!("{seed:02x}").repeat(32),
         blake3: format!("{:02x}", seed.wrapping_add(128)).repeat(32),
+        sha1: None,
         size: 1000 + u64::from(seed),
         format: "elf".to_owned(),
         arch: "x86_64".to_owned(),

@@ -469,7 +469,7 @@ fn not_cyclonedx_or_bad_facts_are_errors() {
         None,
     )
     .unwrap_err();
-    assert!(matches!(err, SbomError::NotCycloneDx { .. }), "{err}");
+    assert!(matches!(err, SbomError::IsSpdx { .. }), "{err}");
     let mut bad = binary("/a", "executable", 1);
     bad.sha256 = "nope".to_owned();
     let err = enrich(

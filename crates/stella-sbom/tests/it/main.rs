@@ -9,3 +9,4 @@ mod enrich;
 mod generate;
 mod golden;
 mod rootfs;
+mod spdx_property;

@@ -26,6 +26,7 @@ mod sbom;
 mod scan;
 mod score;
 mod sigstore_rs;
+mod spdx;
 mod tlog_crash;
 mod verify_trust;
 mod vex;

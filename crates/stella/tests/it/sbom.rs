@@ -111,7 +111,7 @@ fn json_that_is_not_cyclonedx_is_invalid_with_exit_1() {
     // Not CycloneDX at all: still a report, without a specVersion.
     let out = stella()
         .args(["sbom", "validate", "--json", "-"])
-        .write_stdin(r#"{"spdxVersion":"SPDX-2.3"}"#)
+        .write_stdin(r#"{"format":"something else"}"#)
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
@@ -121,10 +121,19 @@ fn json_that_is_not_cyclonedx_is_invalid_with_exit_1() {
     assert_eq!(report["schemaSource"], "embedded:bom-1.7.schema.json");
     stella()
         .args(["sbom", "validate", "-"])
-        .write_stdin(r#"{"spdxVersion":"SPDX-2.3"}"#)
+        .write_stdin(r#"{"format":"something else"}"#)
         .assert()
         .code(1)
         .stdout(predicate::str::contains("invalid CycloneDX document"));
+    // SPDX is named as SPDX, with the command that reads it.
+    stella()
+        .args(["sbom", "validate", "-"])
+        .write_stdin(r#"{"spdxVersion":"SPDX-2.3"}"#)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "an SPDX 2.3 document, not CycloneDX: convert it with `stella sbom convert`",
+        ));
 }
 
 /// Licence ids are checked against the SPDX list without any schema directory (the hand-written

@@ -451,7 +451,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// A C program built here, with a named function.
-fn build_c(dir: &Path, name: &str, body: &str) -> PathBuf {
+pub(crate) fn build_c(dir: &Path, name: &str, body: &str) -> PathBuf {
     let src = dir.join(format!("{name}.c"));
     std::fs::write(&src, body).expect("write");
     let out = dir.join(name);
