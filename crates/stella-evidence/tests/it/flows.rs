@@ -159,8 +159,11 @@ fn a_scanned_directory_verifies_and_answers_presence_and_absence() {
     let key = PrivateKey::generate(Algorithm::EcdsaP256).expect("key");
     let s = scan_into(dir.path(), &app, &dir.path().join("oci"), key, &recorder);
     assert_eq!(s.report.binaries, 1, "{:?}", s.report);
-    assert_eq!(s.report.signed, 3, "SBOM, one FuncProof, the record");
-    assert_eq!(s.report.logged, 3);
+    assert_eq!(
+        s.report.signed, 4,
+        "the SBOM (Stella's wrapper and CycloneDX's predicate), one FuncProof, the record"
+    );
+    assert_eq!(s.report.logged, 4);
     let phases = recorder.phases.lock().expect("lock").clone();
     for phase in [
         Phase::Pack,
