@@ -369,8 +369,9 @@ Exit: 0 valid, 1 problems found, 2 not JSON / a CycloneDX version with no schema
         /// What to read.
         #[command(flatten)]
         read: ReadArgs,
-        /// Write here instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
+        /// Where and how to write: FILE, or FORMAT[=FILE] with FORMAT cyclonedx-json or
+        /// spdx-json, as --to (`-o spdx-json=app.spdx.json`).
+        #[arg(short, long, value_name = "FORMAT[=FILE]|FILE")]
         output: Option<PathBuf>,
         /// The format to write.
         #[arg(long, value_enum, default_value = "cyclonedx")]
@@ -1186,9 +1187,13 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub sbom_out: Option<PathBuf>,
     /// What to write, as syft takes it (repeatable): `table` or `json` for the summary on
-    /// standard output (as --json), `cyclonedx-json=FILE` for the SBOM (as --sbom-out).
+    /// standard output (as --json), `cyclonedx-json=FILE` for the SBOM (as --sbom-out),
+    /// `spdx-json=FILE` for the SBOM as SPDX 2.3.
     #[arg(short, long, value_name = "FORMAT[=FILE]")]
     pub output: Vec<PathBuf>,
+    /// The SBOM as SPDX 2.3 here (from `-o spdx-json=FILE`).
+    #[arg(skip)]
+    pub spdx_out: Option<PathBuf>,
     /// Skip files larger than this.
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     pub max_binary_size: usize,

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::ValueEnum;
 
-use crate::cli::{AssessFormat, Command, RecordFormat, VexCommand, VexFormatArg};
+use crate::cli::{AssessFormat, Command, RecordFormat, SbomCommand, VexCommand, VexFormatArg};
 use crate::exit::CliError;
+use crate::sbom::ConvertTo;
 
 /// Text or JSON: the formats of commands that print a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,6 +162,12 @@ pub fn normalise(command: &mut Command) -> Result<(), CliError> {
                 *output = file;
             }
         }
+        Command::Sbom(SbomCommand::Convert { to, output, .. }) => {
+            if let Some((format, file)) = output.as_deref().and_then(split::<ConvertTo>) {
+                *to = format;
+                *output = file;
+            }
+        }
         Command::Score(a) => {
             if let Some((format, file)) = a.output.as_deref().and_then(split::<Report>) {
                 // The Statement to a file is -o FILE; json alone prints it instead of the table.
@@ -207,10 +214,16 @@ pub fn normalise(command: &mut Command) -> Result<(), CliError> {
                         }
                         a.sbom_out = Some(file);
                     }
-                    Some((ScanOutput::CyclonedxJson, None)) => {
+                    Some((ScanOutput::SpdxJson, Some(file))) => a.spdx_out = Some(file),
+                    Some((sbom @ (ScanOutput::CyclonedxJson | ScanOutput::SpdxJson), None)) => {
                         return Err(CliError::input(anyhow!(
-                            "-o cyclonedx-json needs a file (-o cyclonedx-json=FILE): the scan's \
-                             summary goes to standard output"
+                            "-o {0} needs a file (-o {0}=FILE): the scan's summary goes to \
+                             standard output",
+                            if sbom == ScanOutput::SpdxJson {
+                                "spdx-json"
+                            } else {
+                                "cyclonedx-json"
+                            }
                         )));
                     }
                     Some((ScanOutput::Table | ScanOutput::Json, Some(_))) => {
@@ -222,7 +235,8 @@ pub fn normalise(command: &mut Command) -> Result<(), CliError> {
                     }
                     None => {
                         return Err(CliError::input(anyhow!(
-                            "-o {}: scan writes table, json, or cyclonedx-json=FILE",
+                            "-o {}: scan writes table, json, cyclonedx-json=FILE or \
+                             spdx-json=FILE",
                             value.display()
                         )));
                     }
@@ -254,6 +268,9 @@ pub enum ScanOutput {
     /// The SBOM (CycloneDX 1.7 JSON, canonical), to a file.
     #[value(alias = "cyclonedx")]
     CyclonedxJson,
+    /// The SBOM as SPDX 2.3 JSON (canonical), to a file.
+    #[value(alias = "spdx")]
+    SpdxJson,
 }
 
 #[cfg(test)]

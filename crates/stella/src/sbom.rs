@@ -238,8 +238,10 @@ fn render(input: &Input, report: &Report) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConvertTo {
     /// CycloneDX 1.7 JSON.
+    #[value(alias = "cyclonedx-json")]
     Cyclonedx,
     /// SPDX 2.3 JSON.
+    #[value(alias = "spdx-json")]
     Spdx,
 }
 

@@ -129,6 +129,17 @@ pub fn run(args: ScanArgs, home: &Path) -> Result<Outcome, CliError> {
     if let Some(path) = &args.sbom_out {
         write_atomically(path, &report.sbom.bytes)?;
     }
+    if let Some(path) = &args.spdx_out {
+        let spdx = serde_json::from_slice(&report.sbom.bytes)
+            .map_err(|e| CliError::environment(anyhow::anyhow!("the scan's SBOM: {e}")))
+            .and_then(|cdx| stella_sbom::spdx::to_spdx23(&cdx).map_err(CliError::kinded))
+            .and_then(|spdx| {
+                stella_core::jcs::to_canonical(&spdx)
+                    .map_err(|e| CliError::kinded(stella_sbom::SbomError::Json(e)))
+            })
+            .map_err(|e| e.context(format!("writing the SBOM as SPDX to {}", path.display())))?;
+        write_atomically(path, &spdx)?;
+    }
     if args.json {
         crate::print::json(
             &crate::print::Schema::new("scan"),

@@ -588,13 +588,16 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     std::fs::create_dir_all(tree.join("bin")).expect("mkdir");
     std::fs::copy("/bin/true", tree.join("bin/true")).expect("copy");
     let sbom = d.join("sbom.json");
-    // Several -o: the summary as JSON on stdout, the SBOM into a file.
+    let spdx = d.join("sbom.spdx.json");
+    // Several -o: the summary as JSON on stdout, the SBOM into a file, and as SPDX into another.
     let out = stella()
         .env("STELLA_PASSWORD", "grammar")
         .arg("--home")
         .arg(&home)
         .args(["scan", "-o", "json", "-o"])
         .arg(format!("cyclonedx-json={}", sbom.display()))
+        .arg("-o")
+        .arg(format!("spdx-json={}", spdx.display()))
         .arg(&tree)
         .output()
         .expect("runs");
@@ -607,6 +610,20 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&sbom).expect("the SBOM file")).expect("json");
     assert_eq!(written["bomFormat"], "CycloneDX");
+    let as_spdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spdx).expect("the SPDX file")).expect("json");
+    assert_eq!(as_spdx["spdxVersion"], "SPDX-2.3");
+    // sbom convert: -o spdx-json to standard output is --to spdx.
+    let converted = stella()
+        .args(["sbom", "convert", "-o", "spdx-json"])
+        .arg(&sbom)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&converted.stdout).expect("json"),
+        as_spdx,
+        "the scan's SPDX is the converted SBOM"
+    );
     assert_eq!(summary["binaries"], 1);
     let image = summary["image"].as_str().expect("image").to_owned();
 
