@@ -220,9 +220,11 @@ fn bad_input_is_a_precise_error_with_exit_2() {
         ),
         (
             "not cyclonedx",
-            br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(),
+            br#"{"hello":"world"}"#.to_vec(),
             "not a CycloneDX document",
         ),
+        // SPDX is named as such everywhere (convert reads it, and says what it lacks).
+        ("spdx", br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(), "SPDX"),
         (
             "old version",
             br#"{"bomFormat":"CycloneDX","specVersion":"1.1"}"#.to_vec(),
