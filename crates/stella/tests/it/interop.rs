@@ -584,7 +584,16 @@ fn pe_functions_match_lief_and_pefile() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let mingw = mingw_dll(scratch.path());
     let mut machines = Vec::new();
-    for binary in pe_samples().into_iter().chain([mingw.clone()]) {
+    // The committed PE seeds too: one has a chained x64 entry, one is arm64 with both kinds of
+    // unwind length (crates/stella-binary/tests/fuzz-regressions/pe_seeds.py).
+    let seeds = repo_root().join("crates/stella-binary/tests/fuzz-regressions");
+    let seeds = [
+        "seed-x86_64-mingw.dll",
+        "seed-x86_64-mingw-chained.dll",
+        "seed-aarch64-pe.dll",
+    ]
+    .map(|s| seeds.join(s));
+    for binary in pe_samples().into_iter().chain([mingw.clone()]).chain(seeds) {
         let name = file_name(&binary).to_owned();
         let theirs = run_ok(python([interop_script("pe_functions.py")]).arg(&binary));
         let theirs: serde_json::Value =
@@ -646,12 +655,18 @@ fn pe_functions_match_lief_and_pefile() {
                 export[0].as_str().expect("name"),
                 export[1].as_u64().expect("address"),
             );
+            // A function's name or alias, or a fragment's name (an export at a chained part).
             let named = functions.iter().any(|f| {
-                hex_addr(&f["start"]) == address
-                    && (f["sym"] == export_name
-                        || f["aliases"]
-                            .as_array()
-                            .is_some_and(|a| a.iter().any(|n| n == export_name)))
+                let fragment = f["fragments"].as_array().is_some_and(|g| {
+                    g.iter()
+                        .any(|g| hex_addr(&g["start"]) == address && g["sym"] == export_name)
+                });
+                fragment
+                    || hex_addr(&f["start"]) == address
+                        && (f["sym"] == export_name
+                            || f["aliases"]
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|n| n == export_name)))
             });
             assert!(named, "{name}: export {export_name} at {address:#x}");
         }
@@ -662,7 +677,8 @@ fn pe_functions_match_lief_and_pefile() {
         machines.push(machine);
     }
     assert!(
-        machines.iter().any(|m| m == "AMD64") && machines.iter().any(|m| m == "ARM64"),
+        machines.iter().filter(|m| *m == "AMD64").count() >= 2
+            && machines.iter().filter(|m| *m == "ARM64").count() >= 2,
         "x64 and arm64 images compared: {machines:?}"
     );
     // The mingw DLL: COFF symbols name even a static function, exports name their functions,
