@@ -401,6 +401,10 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
     let map = AddressMap::new(file);
     let mut unmapped = 0usize;
     let mut mended: Vec<String> = Vec::new();
+    // A PE name with no `.pdata` range (an x64 leaf function needs no unwind data) names the
+    // piece that disassembly finds at its address.
+    let pe_image = matches!(file, object::File::Pe32(_) | object::File::Pe64(_));
+    let mut endless: HashMap<u64, Candidate> = HashMap::new();
     let ranged: Vec<(u64, u64, Candidate)> = by_start
         .into_iter()
         .filter_map(|(start, c)| {
@@ -408,12 +412,17 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             // runs past them (corrupt, or hostile) gives way to DWARF's or the FDE's.
             let ends = [c.symbol_end, c.dwarf_end, c.fde_end];
             let mut claimed = ends.iter().flatten().filter(|&&e| e > start).peekable();
-            let strongest = *claimed.peek()?;
+            let Some(&&strongest) = claimed.peek() else {
+                if pe_image && !c.names.is_empty() {
+                    endless.insert(start, c);
+                }
+                return None;
+            };
             let Some(end) = claimed.find(|&&e| map.bytes(data, start, e).is_some()) else {
                 unmapped += 1;
                 return None;
             };
-            if *end != *strongest {
+            if *end != strongest {
                 mended.push(format!("{start:#x}"));
             }
             Some((start, *end, c))
@@ -431,11 +440,20 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             mended.len()
         ));
     }
-    let covered: Vec<(u64, u64)> = ranged.iter().map(|&(s, e, _)| (s, e)).collect();
+    let mut covered: Vec<(u64, u64)> = ranged.iter().map(|&(s, e, _)| (s, e)).collect();
+    if !endless.is_empty() {
+        // An empty range at each such name: disassembly starts a piece there.
+        covered.extend(endless.keys().map(|&s| (s, s)));
+        covered.sort_unstable();
+    }
     let found = crate::gaps::pieces(file, data, &map, &covered, &mut warnings);
     let mut ranged = ranged;
     if !found.is_empty() {
-        ranged.extend(found.into_iter().map(|(s, e)| (s, e, Candidate::default())));
+        ranged.extend(
+            found
+                .into_iter()
+                .map(|(s, e)| (s, e, endless.remove(&s).unwrap_or_default())),
+        );
         ranged.sort_by_key(|&(s, e, _)| (s, e));
         // Every section of a relocatable object starts at address 0, so two sections' unnamed
         // code can be the same range: one statement, made once (the sort is stable, so a named
@@ -443,6 +461,16 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
         ranged.dedup_by(|later, earlier| {
             (later.0, later.1) == (earlier.0, earlier.1) && later.2.names.is_empty()
         });
+    }
+    if !endless.is_empty() {
+        let mut left: Vec<u64> = endless.into_keys().collect();
+        left.sort_unstable();
+        warnings.push(format!(
+            "{} named functions (exports or COFF symbols; first at {:#x}) have no .pdata range \
+             and no code was found at their address; they were left out",
+            left.len(),
+            left[0]
+        ));
     }
     if let Some(w) = overlaps(&ranged) {
         warnings.push(w);

@@ -35,7 +35,10 @@
 //! | export table | `dynsym` | the names the loader resolves, as `.dynsym`'s are |
 //! | `.pdata` ranges | `eh_frame` | the unwind table: ranges without names, `sub_<hex>` when nothing names them |
 //!
-//! A name from a symbol or an export takes its end from the `.pdata` range at the same start. An
+//! A name from a symbol or an export takes its end from the `.pdata` range at the same start; one
+//! with no `.pdata` range (an x64 leaf function, which needs no unwind data, or mingw's import
+//! thunks) names the piece that disassembly ([`crate::gaps`], x64 only) finds at its address, and
+//! is otherwise left out with a warning. An
 //! export whose address lies inside the export directory is forwarded to another DLL (its
 //! "address" is the forwarder string), and one outside every executable section is data: neither
 //! is a function. Addresses are virtual addresses (image base + RVA), as everywhere in a proof.

@@ -541,7 +541,8 @@ fn pe_and_macho_identities_match_pefile_and_macholib() {
 const MINGW_GCC: &str = "x86_64-w64-mingw32-gcc";
 
 /// A DLL built by mingw-w64 from C: its COFF symbol table names a static function, its export
-/// table a leaf function, a caller and a variable (data, not a function).
+/// table a leaf function, a caller, a variable (data, not a function) and a function written in
+/// assembly without unwind data (so without a `.pdata` entry, as an MSVC x64 leaf function).
 fn mingw_dll(scratch: &Path) -> PathBuf {
     let source = scratch.join("mingw.c");
     fs::write(
@@ -555,7 +556,10 @@ fn mingw_dll(scratch: &Path) -> PathBuf {
              printf(\"%d\\n\", s);\n\
              return s;\n\
          }\n\
-         __declspec(dllexport) int stella_data = 7;\n",
+         __declspec(dllexport) int stella_data = 7;\n\
+         __asm__(\".text\\n.p2align 4\\n.globl stella_asm_leaf\\nstella_asm_leaf:\\n\
+         \\tlea (%rcx,%rdx),%eax\\n\\tret\\n\
+         .section .drectve\\n\\t.ascii \\\" -export:stella_asm_leaf\\\"\\n.text\\n\");\n",
     )
     .expect("write C source");
     let dll = scratch.join("mingw.dll");
@@ -615,18 +619,21 @@ fn pe_functions_match_lief_and_pefile() {
         let proof: serde_json::Value =
             serde_json::from_slice(&fs::read(&proof_path).expect("proof")).expect("proof JSON");
         let functions = proof["functions"].as_array().expect("functions");
-        // Every range the unwind table states, and no other: pieces found by disassembly (x64
-        // leaf functions without unwind data) are the only functions lief cannot know of.
-        let ours: std::collections::BTreeSet<(u64, u64)> = functions
-            .iter()
-            .filter(|f| f["source"] != "disasm")
-            .map(|f| (hex_addr(&f["start"]), hex_addr(&f["end"])))
-            .collect();
         let their_functions: std::collections::BTreeSet<(u64, u64)> = theirs["functions"]
             .as_array()
             .expect("functions")
             .iter()
             .map(|r| (r[0].as_u64().expect("start"), r[1].as_u64().expect("end")))
+            .collect();
+        let their_starts: std::collections::BTreeSet<u64> =
+            their_functions.iter().map(|&(s, _)| s).collect();
+        // Every range the unwind table states, with lief's end. The other functions are pieces
+        // disassembly found in x64 code without unwind data (leaf functions, mingw's import
+        // thunks), unnamed or named by an export or COFF symbol at their start.
+        let ours: std::collections::BTreeSet<(u64, u64)> = functions
+            .iter()
+            .map(|f| (hex_addr(&f["start"]), hex_addr(&f["end"])))
+            .filter(|(start, _)| their_starts.contains(start))
             .collect();
         assert_eq!(ours, their_functions, "{name}: function ranges");
         let our_parts: std::collections::BTreeSet<(u64, u64, u64)> = functions
@@ -702,6 +709,11 @@ fn pe_functions_match_lief_and_pefile() {
             "{sym}: named by the COFF symbol table"
         );
     }
+    // No unwind data, and its label has no function type in the COFF symbol table: the export
+    // names it, disassembly bounds it (lea; ret).
+    let leaf = by_name("stella_asm_leaf").expect("the assembly leaf is a function");
+    assert_eq!(leaf["source"], "dynsym");
+    assert_eq!(hex_addr(&leaf["end"]) - hex_addr(&leaf["start"]), 4);
     assert!(
         by_name("stella_data").is_none(),
         "an exported variable is not a function"
