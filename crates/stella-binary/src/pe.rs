@@ -87,12 +87,42 @@ pub fn read<'d>(file: &object::File<'d>) -> PeFunctions<'d> {
     }
 }
 
+/// The image's sections by RVA: start, file bytes (as far as both the file and the virtual size
+/// go, as `object` reads them) and whether they hold code. Sorted, so that each look-up is a
+/// binary search: a hostile image may declare 65,535 sections and millions of `.pdata` entries.
+struct Sections<'d>(Vec<(u32, &'d [u8], bool)>);
+
+impl<'d> Sections<'d> {
+    fn new(table: &object::read::pe::SectionTable<'d>, data: &'d [u8]) -> Self {
+        let code = pe::IMAGE_SCN_MEM_EXECUTE.0 | pe::IMAGE_SCN_CNT_CODE.0;
+        let mut sections: Vec<(u32, &'d [u8], bool)> = table
+            .iter()
+            .filter_map(|s| {
+                let bytes = s.pe_data(data).ok().filter(|b| !b.is_empty())?;
+                let executable = s.characteristics.get(LE).0 & code != 0;
+                Some((s.virtual_address.get(LE), bytes, executable))
+            })
+            .collect();
+        sections.sort_by_key(|&(va, _, _)| va);
+        Sections(sections)
+    }
+
+    /// The section holding `rva`: its bytes from `rva` on, and whether it holds code.
+    fn find(&self, rva: u32) -> Option<(&'d [u8], bool)> {
+        let i = self.0.partition_point(|&(va, _, _)| va <= rva);
+        let &(va, bytes, executable) = self.0.get(i.checked_sub(1)?)?;
+        let rest = bytes.get(usize::try_from(rva - va).ok()?..)?;
+        (!rest.is_empty()).then_some((rest, executable))
+    }
+}
+
 fn read_pe<'d, Pe: ImageNtHeaders>(pe: &PeFile<'d, Pe>) -> PeFunctions<'d> {
     let data = pe.data();
     let sections = pe.section_table();
     let image_base = pe.nt_headers().optional_header().image_base();
     let machine = pe.nt_headers().file_header().machine.get(LE);
-    let at = |rva: u32| sections.pe_data_at(data, rva);
+    let by_rva = Sections::new(&sections, data);
+    let at = |rva: u32| by_rva.find(rva).map(|(bytes, _)| bytes);
     let mut out = PeFunctions::default();
     let unwind = match pe.data_directory(pe::IMAGE_DIRECTORY_ENTRY_EXCEPTION) {
         None => Unwind::default(),
@@ -122,13 +152,14 @@ fn read_pe<'d, Pe: ImageNtHeaders>(pe: &PeFile<'d, Pe>) -> PeFunctions<'d> {
         .iter()
         .filter_map(|&(s, e, root)| Some((va(s)?, va(e)?, va(root)?)))
         .collect();
-    out.exports = exports(pe, image_base, &mut out.warnings);
+    out.exports = exports(pe, &by_rva, image_base, &mut out.warnings);
     out
 }
 
 /// Named exports that are functions: not forwarded, and inside an executable section.
 fn exports<'d, Pe: ImageNtHeaders>(
     pe: &PeFile<'d, Pe>,
+    sections: &Sections<'d>,
     image_base: u64,
     warnings: &mut Vec<String>,
 ) -> Vec<(u64, &'d str)> {
@@ -147,13 +178,7 @@ fn exports<'d, Pe: ImageNtHeaders>(
             return Vec::new();
         }
     };
-    let sections = pe.section_table();
-    let executable = |rva: u32| {
-        sections.section_containing(rva).is_some_and(|s| {
-            s.characteristics.get(LE).0 & (pe::IMAGE_SCN_MEM_EXECUTE.0 | pe::IMAGE_SCN_CNT_CODE.0)
-                != 0
-        })
-    };
+    let executable = |rva: u32| sections.find(rva).is_some_and(|(_, code)| code);
     let mut not_utf8 = 0usize;
     let mut out = Vec::new();
     for export in exports {
