@@ -1,5 +1,9 @@
 //! Function boundaries: symbols and `.eh_frame` FDEs, merged into exact byte ranges.
 //!
+//! PE images state theirs in other tables, read by [`crate::pe`] and merged here under the names
+//! of the ELF sources they stand for (COFF symbols as `symtab`, exports as `dynsym`, `.pdata`
+//! ranges as `eh_frame`); chained `.pdata` parts are grouped with their function as fragments.
+//!
 //! Sources, strongest first: `.symtab` (every function with its size, local ones included),
 //! `.dynsym` (exported functions; what survives `strip`), DWARF subprograms (which also give the
 //! declaring file and line), and `.eh_frame` FDEs (one per function
@@ -87,18 +91,22 @@ impl<'de> Deserialize<'de> for Addr {
 }
 
 /// Where a function's boundaries came from.
+///
+/// The names are ELF's; other formats' tables take the name of the ELF table they stand for. PE
+/// ([`crate::pe`]): the COFF symbol table is `symtab`, the export table `dynsym`, and the
+/// exception directory (`.pdata`) `eh_frame`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
-    /// The static symbol table.
+    /// The static symbol table (PE: the COFF symbol table).
     Symtab,
-    /// The dynamic symbol table.
+    /// The dynamic symbol table (PE: the export table).
     Dynsym,
     /// DWARF subprograms.
     Dwarf,
     /// The Go runtime's function table (`.gopclntab`), present in stripped Go binaries too.
     Gopclntab,
-    /// `.eh_frame` FDEs only.
+    /// `.eh_frame` FDEs only (PE: the exception directory, `.pdata`).
     EhFrame,
     /// Disassembly: code outside every other source's ranges, split at `int3` padding.
     Disasm,
@@ -322,6 +330,29 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             facts.push((sym.address(), fact));
         }
     }
+    // A PE image's exports are its dynamic symbols; its unwind table bounds its functions, and
+    // says which ranges are parts of another function (see `crate::pe`).
+    let pe = crate::pe::read(file);
+    warnings.extend(pe.warnings);
+    facts.extend(pe.exports.iter().map(|&(address, name)| {
+        let fact = Fact::Symbol {
+            source: Source::Dynsym,
+            local: false,
+            name,
+            size: 0,
+        };
+        (address, fact)
+    }));
+    facts.extend(
+        pe.ranges
+            .iter()
+            .map(|&(start, end)| (start, Fact::Fde(end))),
+    );
+    facts.extend(
+        pe.parts
+            .iter()
+            .map(|&(start, end, _)| (start, Fact::Fde(end))),
+    );
     // Go's own table names every Go function with its exact range, stripped or not.
     match crate::gopclntab::go_functions(file, data) {
         Ok(go) => facts.extend(go.into_iter().map(|f| {
@@ -370,6 +401,10 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
     let map = AddressMap::new(file);
     let mut unmapped = 0usize;
     let mut mended: Vec<String> = Vec::new();
+    // A PE name with no `.pdata` range (an x64 leaf function needs no unwind data) names the
+    // piece that disassembly finds at its address.
+    let pe_image = matches!(file, object::File::Pe32(_) | object::File::Pe64(_));
+    let mut endless: HashMap<u64, Candidate> = HashMap::new();
     let ranged: Vec<(u64, u64, Candidate)> = by_start
         .into_iter()
         .filter_map(|(start, c)| {
@@ -377,12 +412,17 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             // runs past them (corrupt, or hostile) gives way to DWARF's or the FDE's.
             let ends = [c.symbol_end, c.dwarf_end, c.fde_end];
             let mut claimed = ends.iter().flatten().filter(|&&e| e > start).peekable();
-            let strongest = *claimed.peek()?;
+            let Some(&&strongest) = claimed.peek() else {
+                if pe_image && !c.names.is_empty() {
+                    endless.insert(start, c);
+                }
+                return None;
+            };
             let Some(end) = claimed.find(|&&e| map.bytes(data, start, e).is_some()) else {
                 unmapped += 1;
                 return None;
             };
-            if *end != *strongest {
+            if *end != strongest {
                 mended.push(format!("{start:#x}"));
             }
             Some((start, *end, c))
@@ -400,11 +440,20 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             mended.len()
         ));
     }
-    let covered: Vec<(u64, u64)> = ranged.iter().map(|&(s, e, _)| (s, e)).collect();
+    let mut covered: Vec<(u64, u64)> = ranged.iter().map(|&(s, e, _)| (s, e)).collect();
+    if !endless.is_empty() {
+        // An empty range at each such name: disassembly starts a piece there.
+        covered.extend(endless.keys().map(|&s| (s, s)));
+        covered.sort_unstable();
+    }
     let found = crate::gaps::pieces(file, data, &map, &covered, &mut warnings);
     let mut ranged = ranged;
     if !found.is_empty() {
-        ranged.extend(found.into_iter().map(|(s, e)| (s, e, Candidate::default())));
+        ranged.extend(
+            found
+                .into_iter()
+                .map(|(s, e)| (s, e, endless.remove(&s).unwrap_or_default())),
+        );
         ranged.sort_by_key(|&(s, e, _)| (s, e));
         // Every section of a relocatable object starts at address 0, so two sections' unnamed
         // code can be the same range: one statement, made once (the sort is stable, so a named
@@ -412,6 +461,16 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
         ranged.dedup_by(|later, earlier| {
             (later.0, later.1) == (earlier.0, earlier.1) && later.2.names.is_empty()
         });
+    }
+    if !endless.is_empty() {
+        let mut left: Vec<u64> = endless.into_keys().collect();
+        left.sort_unstable();
+        warnings.push(format!(
+            "{} named functions (exports or COFF symbols; first at {:#x}) have no .pdata range \
+             and no code was found at their address; they were left out",
+            left.len(),
+            left[0]
+        ));
     }
     if let Some(w) = overlaps(&ranged) {
         warnings.push(w);
@@ -425,6 +484,7 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
         })
         .collect();
     let functions = group_cold_fragments(functions);
+    let functions = group_chained_parts(functions, &pe.parts, &mut warnings);
     Extracted {
         functions,
         warnings,
@@ -543,6 +603,62 @@ fn group_cold_fragments(functions: Vec<Function>) -> Vec<Function> {
         .collect()
 }
 
+/// Moves each PE chained unwind part (`(start, end, root start)`, see [`crate::pe`]) into the
+/// fragments of the function at its root's start. A part whose root is no function (its entry
+/// was refused) stays a function of its own, with a warning.
+fn group_chained_parts(
+    functions: Vec<Function>,
+    parts: &[(u64, u64, u64)],
+    warnings: &mut Vec<String>,
+) -> Vec<Function> {
+    if parts.is_empty() {
+        return functions;
+    }
+    let root_of: HashMap<(u64, u64), u64> = parts.iter().map(|&(s, e, r)| ((s, e), r)).collect();
+    let index: HashMap<u64, usize> = functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !root_of.contains_key(&(f.start.0, f.end.0)))
+        .map(|(i, f)| (f.start.0, i))
+        .collect();
+    let mut fragments: BTreeMap<usize, Vec<Fragment>> = BTreeMap::new();
+    let mut orphans = 0usize;
+    let mut kept = Vec::with_capacity(functions.len());
+    for (i, f) in functions.into_iter().enumerate() {
+        let parent = root_of
+            .get(&(f.start.0, f.end.0))
+            .map(|root| index.get(root).copied());
+        match parent {
+            Some(Some(p)) => fragments.entry(p).or_default().push(Fragment {
+                sym: f.sym,
+                start: f.start,
+                end: f.end,
+                blake3: f.blake3,
+            }),
+            Some(None) => {
+                orphans += 1;
+                kept.push((i, f));
+            }
+            None => kept.push((i, f)),
+        }
+    }
+    if orphans > 0 {
+        warnings.push(format!(
+            ".pdata: {orphans} chained entries continue a function that is not in the table; \
+             they were taken as functions of their own"
+        ));
+    }
+    kept.into_iter()
+        .map(|(i, mut f)| {
+            if let Some(frags) = fragments.remove(&i) {
+                f.fragments.extend(frags);
+                f.fragments.sort_by_key(|g| (g.start, g.end));
+            }
+            f
+        })
+        .collect()
+}
+
 /// Rust (legacy and v0, without the hash suffix) or Itanium C++ demangling; `None` when the name
 /// is not mangled.
 pub fn demangle(name: &str) -> Option<String> {
@@ -634,6 +750,59 @@ mod tests {
                 serde_json::json!(source.as_str())
             );
         }
+    }
+
+    fn unnamed(start: u64, end: u64) -> Function {
+        Function {
+            aliases: Vec::new(),
+            blake3: format!("{start:x}"),
+            demangled: None,
+            end: Addr(end),
+            file: None,
+            fragments: Vec::new(),
+            line: None,
+            source: Source::EhFrame,
+            start: Addr(start),
+            sym: format!("sub_{start:x}"),
+        }
+    }
+
+    #[test]
+    fn chained_pe_parts_become_fragments_of_their_root() {
+        let functions = vec![
+            unnamed(0x1000, 0x1040),
+            unnamed(0x1040, 0x1080),
+            unnamed(0x1800, 0x1820),
+            unnamed(0x1900, 0x1910),
+            unnamed(0x1a00, 0x1a10),
+        ];
+        // 0x1900 and 0x1800 continue 0x1000 (listed out of order); 0x1a00 continues a function
+        // that is not there.
+        let parts = [
+            (0x1900, 0x1910, 0x1000),
+            (0x1800, 0x1820, 0x1000),
+            (0x1a00, 0x1a10, 0x1f00),
+        ];
+        let mut warnings = Vec::new();
+        let grouped = group_chained_parts(functions, &parts, &mut warnings);
+        let starts: Vec<u64> = grouped.iter().map(|f| f.start.0).collect();
+        assert_eq!(starts, vec![0x1000, 0x1040, 0x1a00]);
+        let fragments: Vec<(u64, u64, &str)> = grouped[0]
+            .fragments
+            .iter()
+            .map(|g| (g.start.0, g.end.0, g.sym.as_str()))
+            .collect();
+        assert_eq!(
+            fragments,
+            vec![(0x1800, 0x1820, "sub_1800"), (0x1900, 0x1910, "sub_1900")]
+        );
+        assert_eq!(
+            grouped[0].fragments[0].blake3, "1800",
+            "the part's own hash"
+        );
+        assert!(grouped[1].fragments.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("1 chained entries"), "{warnings:?}");
     }
 
     #[test]

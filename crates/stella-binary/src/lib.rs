@@ -12,7 +12,8 @@
 //! - [`functions`]: every function's exact byte range `[start, end)` and the BLAKE3 of those file
 //!   bytes, merged from `.symtab`, `.dynsym` and `.eh_frame` FDEs (so stripped binaries keep exact
 //!   ranges), aliases as one range with all names, `.cold` fragments grouped with their parent,
-//!   demangled names beside mangled ones.
+//!   demangled names beside mangled ones; for PE images ([`pe`]), from the exception directory
+//!   (`.pdata`, chained parts grouped with their function), the export table and COFF symbols.
 //!
 //! With [`BuildOptions`], [`callgraph`] adds the direct call graph (PLT/GOT calls resolved to
 //! the imported name) and shortest entry → sink traces, each with the hash of its edge list.
@@ -44,6 +45,7 @@ pub mod gobuild;
 pub mod gopclntab;
 pub mod identity;
 pub mod inspect;
+pub mod pe;
 pub mod proof;
 mod snapshot;
 pub mod symbols;

@@ -13,6 +13,7 @@ mod gobuild;
 mod golden;
 mod inspect;
 mod languages;
+mod pe;
 mod proof;
 mod symbols;
 mod verify;

@@ -2,6 +2,8 @@
 //! peers"): PyPI `rfc8785` and npm `canonicalize` for RFC 8785 bytes and canonical ids, PyPI
 //! `cyclonedx-python-lib` for the CycloneDX 1.7 that `stella sbom convert` writes, PyPI `pefile`
 //! and `macholib` for the PE debug-id / code-id and Mach-O UUID of `stella funcproof`, PyPI
+//! `lief` (the exception directory) and `pefile` (the export table) for the functions of PE
+//! images, x64 and arm64, from Microsoft's toolchain and from mingw-w64 (C built here), PyPI
 //! `pyelftools` and `blake3` replaying an ELF FuncProof's file, section and function hashes, PyPI
 //! `securesystemslib` signing and verifying DSSE envelopes both ways, npm `@sigstore/verify`
 //! verifying Stella's Sigstore bundles, and cosign key files written and read by a Python
@@ -69,6 +71,8 @@ enum Peer {
     Canonicalize,
     CycloneDxPythonLib,
     PefileMacholib,
+    LiefPefile,
+    MingwGcc,
     MachOSample,
     PyelftoolsBlake3,
     Securesystemslib,
@@ -86,6 +90,8 @@ impl Peer {
             Peer::Canonicalize => "npm canonicalize (node)",
             Peer::CycloneDxPythonLib => "PyPI cyclonedx-python-lib[json-validation] (python3)",
             Peer::PefileMacholib => "PyPI pefile and macholib (python3)",
+            Peer::LiefPefile => "PyPI lief and pefile (python3)",
+            Peer::MingwGcc => "Debian gcc-mingw-w64-x86-64 (x86_64-w64-mingw32-gcc)",
             Peer::MachOSample => "a Mach-O sample in interop/binaries/",
             Peer::PyelftoolsBlake3 => "PyPI pyelftools and blake3 (python3)",
             Peer::Securesystemslib => "PyPI securesystemslib and cryptography (python3)",
@@ -105,6 +111,7 @@ impl Peer {
             Peer::Rfc8785
             | Peer::CycloneDxPythonLib
             | Peer::PefileMacholib
+            | Peer::LiefPefile
             | Peer::PyelftoolsBlake3
             | Peer::Securesystemslib
             | Peer::CosignKeyPy
@@ -112,6 +119,7 @@ impl Peer {
             Peer::Canonicalize | Peer::SigstoreVerify | Peer::CsafValidatorLib => {
                 "(cd interop && npm ci)"
             }
+            Peer::MingwGcc => "apt-get install gcc-mingw-w64-x86-64",
             Peer::MachOSample => "interop/fetch_binaries.sh",
             Peer::SarifSdk => {
                 "(cd interop && npm ci) and python3 -m pip install -r interop/requirements.txt"
@@ -131,6 +139,12 @@ impl Peer {
                  JsonStrictValidator(SchemaVersion.V1_7).validate_str('{}')",
             ]),
             Peer::PefileMacholib => python(["-c", "import pefile, macholib.MachO"]),
+            Peer::LiefPefile => python(["-c", "import lief, pefile; lief.PE.ParserConfig"]),
+            Peer::MingwGcc => {
+                let mut cmd = Process::new(MINGW_GCC);
+                cmd.arg("--version");
+                cmd
+            }
             Peer::PyelftoolsBlake3 => python(["-c", "import elftools.elf.elffile, blake3"]),
             Peer::Securesystemslib => python([
                 "-c",
@@ -513,13 +527,197 @@ fn pe_and_macho_identities_match_pefile_and_macholib() {
         for field in ["format", "debugId", "codeId", "uuid"] {
             assert_eq!(ours[field], theirs[field], "{name}: {field}");
         }
-        // Sections are proven even where functions are not (no symbol sizes in PE or Mach-O).
+        // Sections are proven even where functions are not (no symbol sizes in Mach-O, no unwind
+        // table in 32-bit x86 PE).
         let sections = proof["sections"].as_object().expect("sections");
         assert!(
             sections.keys().any(|k| k == ".text" || k == "__text"),
             "{name}: {sections:?}"
         );
     }
+}
+
+/// The mingw-w64 C compiler for x64 Windows.
+const MINGW_GCC: &str = "x86_64-w64-mingw32-gcc";
+
+/// A DLL built by mingw-w64 from C: its COFF symbol table names a static function, its export
+/// table a leaf function, a caller, a variable (data, not a function) and a function written in
+/// assembly without unwind data (so without a `.pdata` entry, as an MSVC x64 leaf function).
+fn mingw_dll(scratch: &Path) -> PathBuf {
+    let source = scratch.join("mingw.c");
+    fs::write(
+        &source,
+        "#include <stdio.h>\n\
+         __attribute__((noinline)) static int stella_static(int x) { return x * 3 + 1; }\n\
+         __declspec(dllexport) int stella_leaf(int a, int b) { return a + b; }\n\
+         __declspec(dllexport) int stella_exported(int n) {\n\
+             int s = 0;\n\
+             for (int i = 0; i < n; i++) s += stella_static(i);\n\
+             printf(\"%d\\n\", s);\n\
+             return s;\n\
+         }\n\
+         __declspec(dllexport) int stella_data = 7;\n\
+         __asm__(\".text\\n.p2align 4\\n.globl stella_asm_leaf\\nstella_asm_leaf:\\n\
+         \\tlea (%rcx,%rdx),%eax\\n\\tret\\n\
+         .section .drectve\\n\\t.ascii \\\" -export:stella_asm_leaf\\\"\\n.text\\n\");\n",
+    )
+    .expect("write C source");
+    let dll = scratch.join("mingw.dll");
+    run_ok(
+        Process::new(MINGW_GCC)
+            .args(["-O1", "-shared", "-o"])
+            .arg(&dll)
+            .arg(&source),
+    );
+    dll
+}
+
+fn hex_addr(value: &serde_json::Value) -> u64 {
+    let text = value.as_str().expect("address string");
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).expect("hex address")
+}
+
+#[test]
+fn pe_functions_match_lief_and_pefile() {
+    if !peers_present(
+        "pe_functions_match_lief_and_pefile",
+        &[Peer::LiefPefile, Peer::MingwGcc],
+    ) {
+        return;
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let mingw = mingw_dll(scratch.path());
+    let mut machines = Vec::new();
+    // The committed PE seeds too: one has a chained x64 entry, one is arm64 with both kinds of
+    // unwind length (crates/stella-binary/tests/fuzz-regressions/pe_seeds.py).
+    let seeds = repo_root().join("crates/stella-binary/tests/fuzz-regressions");
+    let seeds = [
+        "seed-x86_64-mingw.dll",
+        "seed-x86_64-mingw-chained.dll",
+        "seed-aarch64-pe.dll",
+    ]
+    .map(|s| seeds.join(s));
+    for binary in pe_samples().into_iter().chain([mingw.clone()]).chain(seeds) {
+        let name = file_name(&binary).to_owned();
+        let theirs = run_ok(python([interop_script("pe_functions.py")]).arg(&binary));
+        let theirs: serde_json::Value =
+            serde_json::from_slice(&theirs.stdout).expect("peer prints JSON");
+        let proof_path = scratch.path().join(format!("{name}.proof.json"));
+        stella()
+            .arg("funcproof")
+            .arg(&binary)
+            .arg("-o")
+            .arg(&proof_path)
+            .assert()
+            .success();
+        stella()
+            .args(["funcproof", "verify"])
+            .arg(&proof_path)
+            .arg(&binary)
+            .assert()
+            .success();
+        let proof: serde_json::Value =
+            serde_json::from_slice(&fs::read(&proof_path).expect("proof")).expect("proof JSON");
+        let functions = proof["functions"].as_array().expect("functions");
+        let their_functions: std::collections::BTreeSet<(u64, u64)> = theirs["functions"]
+            .as_array()
+            .expect("functions")
+            .iter()
+            .map(|r| (r[0].as_u64().expect("start"), r[1].as_u64().expect("end")))
+            .collect();
+        let their_starts: std::collections::BTreeSet<u64> =
+            their_functions.iter().map(|&(s, _)| s).collect();
+        // Every range the unwind table states, with lief's end. The other functions are pieces
+        // disassembly found in x64 code without unwind data (leaf functions, mingw's import
+        // thunks), unnamed or named by an export or COFF symbol at their start.
+        let ours: std::collections::BTreeSet<(u64, u64)> = functions
+            .iter()
+            .map(|f| (hex_addr(&f["start"]), hex_addr(&f["end"])))
+            .filter(|(start, _)| their_starts.contains(start))
+            .collect();
+        assert_eq!(ours, their_functions, "{name}: function ranges");
+        let our_parts: std::collections::BTreeSet<(u64, u64, u64)> = functions
+            .iter()
+            .flat_map(|f| {
+                let root = hex_addr(&f["start"]);
+                f["fragments"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |g| (hex_addr(&g["start"]), hex_addr(&g["end"]), root))
+            })
+            .collect();
+        let their_parts: std::collections::BTreeSet<(u64, u64, u64)> = theirs["parts"]
+            .as_array()
+            .expect("parts")
+            .iter()
+            .map(|r| {
+                let n = |i: usize| r[i].as_u64().expect("address");
+                (n(0), n(1), n(2))
+            })
+            .collect();
+        assert_eq!(our_parts, their_parts, "{name}: chained parts");
+        for export in theirs["exports"].as_array().expect("exports") {
+            let (export_name, address) = (
+                export[0].as_str().expect("name"),
+                export[1].as_u64().expect("address"),
+            );
+            // A function's name or alias, or a fragment's name (an export at a chained part).
+            let named = functions.iter().any(|f| {
+                let fragment = f["fragments"].as_array().is_some_and(|g| {
+                    g.iter()
+                        .any(|g| hex_addr(&g["start"]) == address && g["sym"] == export_name)
+                });
+                fragment
+                    || hex_addr(&f["start"]) == address
+                        && (f["sym"] == export_name
+                            || f["aliases"]
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|n| n == export_name)))
+            });
+            assert!(named, "{name}: export {export_name} at {address:#x}");
+        }
+        let machine = theirs["machine"].as_str().expect("machine").to_owned();
+        if machine == "AMD64" || machine == "ARM64" {
+            assert!(!ours.is_empty(), "{name}: no functions from .pdata");
+        }
+        machines.push(machine);
+    }
+    assert!(
+        machines.iter().filter(|m| *m == "AMD64").count() >= 2
+            && machines.iter().filter(|m| *m == "ARM64").count() >= 2,
+        "x64 and arm64 images compared: {machines:?}"
+    );
+    // The mingw DLL: COFF symbols name even a static function, exports name their functions,
+    // and an exported variable is not a function.
+    let proof: serde_json::Value = serde_json::from_slice(
+        &fs::read(scratch.path().join("mingw.dll.proof.json")).expect("proof"),
+    )
+    .expect("proof JSON");
+    let by_name = |sym: &str| {
+        proof["functions"]
+            .as_array()
+            .expect("functions")
+            .iter()
+            .find(|f| f["sym"] == sym)
+            .cloned()
+    };
+    for sym in ["stella_static", "stella_leaf", "stella_exported"] {
+        let f = by_name(sym).unwrap_or_else(|| panic!("{sym} is a function of the mingw DLL"));
+        assert_eq!(
+            f["source"], "symtab",
+            "{sym}: named by the COFF symbol table"
+        );
+    }
+    // No unwind data, and its label has no function type in the COFF symbol table: the export
+    // names it, disassembly bounds it (lea; ret).
+    let leaf = by_name("stella_asm_leaf").expect("the assembly leaf is a function");
+    assert_eq!(leaf["source"], "dynsym");
+    assert_eq!(hex_addr(&leaf["end"]) - hex_addr(&leaf["start"]), 4);
+    assert!(
+        by_name("stella_data").is_none(),
+        "an exported variable is not a function"
+    );
 }
 
 /// ELF binaries of different makers that are on every machine of this kind: the system C library
