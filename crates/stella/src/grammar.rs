@@ -65,16 +65,19 @@ fn with_report_formats(command: clap::Command) -> clap::Command {
     command
 }
 
-/// Whether the command that runs was given `-o json` where `-o` is the added report format.
+/// Whether the command that runs was given `-o json` where `-o` is the added report format,
+/// and not `--json` already (both say the same; the flag is given once).
 pub fn report_json_asked(matches: &clap::ArgMatches) -> bool {
     let mut m = matches;
     while let Some((_, sub)) = m.subcommand() {
         m = sub;
     }
-    m.try_get_one::<Report>(REPORT_FORMAT)
-        .ok()
-        .flatten()
-        .is_some_and(|f| *f == Report::Json)
+    let json_given = m.try_get_one::<bool>("json").ok().flatten() == Some(&true);
+    !json_given
+        && m.try_get_one::<Report>(REPORT_FORMAT)
+            .ok()
+            .flatten()
+            .is_some_and(|f| *f == Report::Json)
 }
 
 /// The command line with `--json` for the command that runs (before any `--`).
