@@ -586,16 +586,19 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let home = d.join("home");
+    let at_home = || {
+        let mut cmd = stella();
+        cmd.arg("--home").arg(&home);
+        cmd
+    };
     let tree = d.join("tree");
     std::fs::create_dir_all(tree.join("bin")).expect("mkdir");
     std::fs::copy("/bin/true", tree.join("bin/true")).expect("copy");
     let sbom = d.join("sbom.json");
     let spdx = d.join("sbom.spdx.json");
     // Several -o: the summary as JSON on stdout, the SBOM into a file, and as SPDX into another.
-    let out = stella()
+    let out = at_home()
         .env("STELLA_PASSWORD", "grammar")
-        .arg("--home")
-        .arg(&home)
         .args(["scan", "-o", "json", "-o"])
         .arg(format!("cyclonedx-json={}", sbom.display()))
         .arg("-o")
@@ -630,9 +633,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     let image = summary["image"].as_str().expect("image").to_owned();
 
     // -o FORMAT on a report command.
-    let verified = stella()
-        .arg("--home")
-        .arg(&home)
+    let verified = at_home()
         .args(["verify", "--image", &image, "-o", "json"])
         .output()
         .expect("runs");
@@ -640,9 +641,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     assert_eq!(report["verified"], true, "{report}");
     // The report: the page to a file with html=FILE, its model with json.
     let page = d.join("report.html");
-    stella()
-        .arg("--home")
-        .arg(&home)
+    at_home()
         .args(["report", "--image", &image, "-o"])
         .arg(format!("html={}", page.display()))
         .assert()
@@ -652,17 +651,13 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
             .expect("page")
             .contains("<html")
     );
-    let model = stella()
-        .arg("--home")
-        .arg(&home)
+    let model = at_home()
         .args(["report", "--image", &image, "-o", "json"])
         .output()
         .expect("runs");
     serde_json::from_slice::<serde_json::Value>(&model.stdout).expect("the model as JSON");
     // The image as cosign and oras take it: a positional reference.
-    let positional = stella()
-        .arg("--home")
-        .arg(&home)
+    let positional = at_home()
         .args(["verify", &image, "-o", "json"])
         .output()
         .expect("runs");
@@ -674,9 +669,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         vec!["verify"],
         vec!["verify", image.as_str(), "--image", image.as_str()],
     ] {
-        stella()
-            .arg("--home")
-            .arg(&home)
+        at_home()
             .args(&args)
             .assert()
             .code(2)
@@ -686,9 +679,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     // -o FORMAT=FILE, -o FILE and -o FORMAT to stdout on symbolize.
     let raw = "0123456789abcdef0123456789abcdef01234567 0x10\n";
     let to_file = d.join("frames.json");
-    stella()
-        .arg("--home")
-        .arg(&home)
+    at_home()
         .args(["symbolize", "--format", "raw", "-o"])
         .arg(format!("json={}", to_file.display()))
         .arg("-")
@@ -700,9 +691,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         serde_json::from_slice(&std::fs::read(&to_file).expect("file")).expect("json");
     assert_eq!(frames["schema"], "stella.symbolize/v1");
     let plain = d.join("frames.txt");
-    stella()
-        .arg("--home")
-        .arg(&home)
+    at_home()
         .args(["symbolize", "--format", "raw", "-o"])
         .arg(&plain)
         .arg("-")
@@ -714,9 +703,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
             .expect("text")
             .contains("[unknown]")
     );
-    stella()
-        .arg("--home")
-        .arg(&home)
+    at_home()
         .args(["symbolize", "--format", "raw", "-o", "json", "-"])
         .write_stdin(raw)
         .assert()
@@ -733,6 +720,12 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
     assert_eq!(validated["valid"], true, "{validated}");
     stella()
         .args(["version", "--output", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("{"));
+    // Both spellings at once say the same thing.
+    stella()
+        .args(["version", "--json", "-o", "json"])
         .assert()
         .success()
         .stdout(predicate::str::starts_with("{"));
@@ -791,9 +784,7 @@ fn dash_o_takes_a_format_and_a_file_as_syft_and_trivy_do() {
         vec!["report", "--image", "x", "-o", "html"],
         vec!["report", "--image", "x", "-o", "json=model.json"],
     ] {
-        stella()
-            .arg("--home")
-            .arg(&home)
+        at_home()
             .args(&args)
             .assert()
             .code(2)

@@ -253,17 +253,7 @@ fn npm_spdx_is_converted_and_enriched_by_a_scan() {
     }
     let home = d.join("home");
     let cdx = d.join("npm.cdx.json");
-    stella(&home)
-        .args(["sbom", "convert", "-o"])
-        .arg(&cdx)
-        .arg(&npm)
-        .assert()
-        .success();
-    stella(&home)
-        .args(["sbom", "validate"])
-        .arg(&cdx)
-        .assert()
-        .success();
+    convert_and_validate(&home, &npm, &cdx);
     let original = read_json(&npm);
     let converted = read_json(&cdx);
     let packages = original["packages"].as_array().expect("packages").len();
@@ -357,17 +347,7 @@ fn spdx3_json_ld_from_spdx_python_model_is_read() {
         .expect("a count");
     let home = d.join("home");
     let cdx = d.join("interop.cdx.json");
-    stella(&home)
-        .args(["sbom", "convert", "-o"])
-        .arg(&cdx)
-        .arg(&spdx3)
-        .assert()
-        .success();
-    stella(&home)
-        .args(["sbom", "validate"])
-        .arg(&cdx)
-        .assert()
-        .success();
+    convert_and_validate(&home, &spdx3, &cdx);
     let converted = read_json(&cdx);
     let components = all_components(&converted);
     assert_eq!(components.len(), written);
@@ -550,4 +530,19 @@ fn commands_that_read_only_cyclonedx_name_spdx() {
         );
         assert!(!stderr.contains("not a CycloneDX document"), "{stderr}");
     }
+}
+
+/// `stella sbom convert FROM -o TO` into CycloneDX, which `stella sbom validate` then accepts.
+fn convert_and_validate(home: &Path, from: &Path, to: &Path) {
+    stella(home)
+        .args(["sbom", "convert", "-o"])
+        .arg(to)
+        .arg(from)
+        .assert()
+        .success();
+    stella(home)
+        .args(["sbom", "validate"])
+        .arg(to)
+        .assert()
+        .success();
 }
