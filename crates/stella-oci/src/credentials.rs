@@ -516,6 +516,31 @@ struct HelperOutput {
     stderr: Vec<u8>,
 }
 
+/// Starts `program get` with piped standard streams. A helper that was just written (installed
+/// by a package manager, or by a process that forked while the file was still open for
+/// writing) can be refused with "text file busy" for a moment: that is retried until
+/// `deadline`, every other failure is final.
+fn spawn_helper(program: &str, deadline: Instant) -> Result<std::process::Child, HelperFailure> {
+    loop {
+        let started = Command::new(program)
+            .arg("get")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match started {
+            Ok(child) => return Ok(child),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(HelperFailure::NotStarted(e.to_string())),
+        }
+    }
+}
+
 /// Runs `program get` with `input` on its standard input, and waits at most `timeout` for it
 /// to exit and close its output; on timeout it is killed. A descendant it left holding its
 /// output is not waited for.
@@ -525,13 +550,7 @@ fn run_bounded(
     timeout: Duration,
 ) -> Result<HelperOutput, HelperFailure> {
     let deadline = Instant::now() + timeout;
-    let mut child = Command::new(program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| HelperFailure::NotStarted(e.to_string()))?;
+    let mut child = spawn_helper(program, deadline)?;
     // Readers on threads: a helper that writes much before reading must not block on a full
     // pipe while this thread waits.
     let (sender, receiver) = mpsc::channel();

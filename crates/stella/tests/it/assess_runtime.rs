@@ -199,13 +199,21 @@ fn what_ran_decides_not_in_execute_path_then_affected_over_a_vendors_claim() {
         .expect("chmod");
     let forged_trigger = work.path().join("forged-trigger");
     std::fs::write(&forged_trigger, b"go").expect("trigger");
-    let impostor = Running(
-        Process::new(&forged)
+    // Another test's fork can hold the just-written file open for a moment ("text file busy").
+    let mut attempts = 0;
+    let impostor = Running(loop {
+        match Process::new(&forged)
             .arg(&forged_trigger)
             .stdout(Stdio::null())
             .spawn()
-            .expect("starts"),
-    );
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            started => break started.expect("starts"),
+        }
+    });
     std::thread::sleep(std::time::Duration::from_millis(200));
 
     // Not triggered during the window: the functions the advisory names are resolved from the
