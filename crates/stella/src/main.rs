@@ -25,6 +25,7 @@ mod runtime;
 mod sbom;
 mod scan;
 mod score;
+mod trust;
 mod verify_image;
 mod vex;
 
