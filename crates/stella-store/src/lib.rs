@@ -1,4 +1,5 @@
-//! Stella's index: what is looked up rather than verified — today the advisory database — in
+//! Stella's index: what is looked up rather than verified — the advisory database, and the
+//! fleet's agents, observations, verdicts and timelines ([`fleet`]) — in
 //! SQLite (the embedded default, `$STELLA_HOME/stella.db`, made on first use) or PostgreSQL
 //! (`postgres://…`, for a fleet), with one schema and one set of queries for both.
 //!
@@ -20,6 +21,8 @@
 //! What this crate does not own: what advisories mean (`stella-advisory`), evidence (the OCI
 //! store and the transparency log), or fetching.
 
+pub mod fleet;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr as _;
 
@@ -28,11 +31,18 @@ use sqlx::{AnyPool, Row as _};
 use stella_core::{Digest, ErrorKind, Kinded};
 
 /// The migrations, in order: (version, name, SQL).
-const MIGRATIONS: [(i64, &str, &str); 1] = [(
-    1,
-    "0001_advisories.sql",
-    include_str!("../migrations/0001_advisories.sql"),
-)];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (
+        1,
+        "0001_advisories.sql",
+        include_str!("../migrations/0001_advisories.sql"),
+    ),
+    (
+        2,
+        "0002_fleet.sql",
+        include_str!("../migrations/0002_fleet.sql"),
+    ),
+];
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +77,27 @@ pub enum StoreError {
         /// The advisory.
         id: String,
     },
+    /// A batch id pushed before with another body (or by another agent).
+    #[error(
+        "batch {batch_id:?} was counted before with another body: a retried push sends the same \
+         bytes; not counted"
+    )]
+    BatchConflict {
+        /// The batch id.
+        batch_id: String,
+    },
+    /// An agent that was never registered.
+    #[error("no agent {name:?} is registered")]
+    UnknownAgent {
+        /// The name given.
+        name: String,
+    },
+    /// A value the store does not take.
+    #[error("{reason}")]
+    Invalid {
+        /// Why.
+        reason: String,
+    },
     /// The database has migrations this build does not know.
     #[error("the database has migration {version}, newer than this build knows (latest {known})")]
     NewerDatabase {
@@ -89,6 +120,9 @@ impl Kinded for StoreError {
                 ErrorKind::Conflict
             }
             StoreError::Tampered { .. } => ErrorKind::Rejected,
+            StoreError::BatchConflict { .. } => ErrorKind::Conflict,
+            StoreError::UnknownAgent { .. } => ErrorKind::NotFound,
+            StoreError::Invalid { .. } => ErrorKind::Invalid,
         }
     }
 }

@@ -295,3 +295,5 @@ fn documents_for_packages(url: &str) {
         store.close().await;
     });
 }
+
+mod fleet;
