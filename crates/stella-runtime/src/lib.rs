@@ -26,6 +26,7 @@ pub mod perf_backend;
 pub mod pprof;
 pub mod procmaps;
 pub mod profile;
+pub mod push;
 pub mod running;
 pub mod sampler;
 pub mod symbolize;
