@@ -5,12 +5,14 @@
 //!   the C2SP tlog-tiles read API — with its timeouts, connection limit and batched durable
 //!   appends.
 //!
-//! It will grow the fleet-scale APIs of DESIGN's map: the agent ingest API (`stella agent`
-//! posting runtime evidence), the query API and the live report of `stella serve`.
+//! - [`fleet`]: `stella serve`, the agents' ingest API, the query API, health and metrics, with
+//!   the log's API folded in.
 //!
 //! What it does not own: the log itself, the request checks and the answer's shape
 //! (`stella-tlog`); argument parsing and printing (the `stella` binary).
 
+pub mod fleet;
 pub mod log;
 
+pub use fleet::{FleetError, FleetOptions, FleetServer};
 pub use log::{LogServer, LogServerOptions, ServerError};

@@ -137,6 +137,101 @@ impl std::fmt::Debug for LogServer {
     }
 }
 
+/// The log's routes (Rekor v2's create-entry API, the tiles, the checkpoint) and the thread
+/// that appends to it, for a server that serves the log beside other things.
+pub struct LogRoutes {
+    /// The routes, their state applied. Every clone holds the appender's queue: the appender
+    /// stops once the last clone is dropped.
+    pub router: Router,
+    appender: std::thread::JoinHandle<()>,
+    log: Arc<Log>,
+    size: u64,
+}
+
+impl std::fmt::Debug for LogRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogRoutes")
+            .field("dir", &self.log.dir())
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogRoutes {
+    /// Opens the log in `dir` (creating it, named `origin`, where none is), reads every entry
+    /// once (to answer duplicates with 409) and starts the appender, which holds at most
+    /// `max_pending` requests before new ones get 503.
+    ///
+    /// # Errors
+    /// [`ServerError::Log`] for a damaged log or the disk.
+    pub fn open(dir: &Path, origin: Option<&str>, max_pending: usize) -> Result<Self, ServerError> {
+        let log = Arc::new(Log::open_or_create(dir, origin)?);
+        let (checkpoint, _) = log.checkpoint()?;
+        let mut seen: HashMap<Hash, u64> = HashMap::new();
+        log.for_each_entry(checkpoint.size, |i, e| {
+            seen.insert(merkle::leaf_hash(e), i);
+        })?;
+        let (jobs, queue) = mpsc::channel(max_pending.max(1));
+        let appender = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || append_loop(&log, seen, queue))
+        };
+        let state = AppState {
+            jobs,
+            log: Arc::clone(&log),
+        };
+        let router = Router::new()
+            .route(rekor::ENTRIES_PATH, post(create))
+            .route("/checkpoint", get(checkpoint_file))
+            .route("/tile/{*path}", get(tile))
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .with_state(state);
+        Ok(LogRoutes {
+            router,
+            appender,
+            log,
+            size: checkpoint.size,
+        })
+    }
+
+    /// The log served.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    /// The log's size when it was opened.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The routes, and the appender to wait for once every clone of them is gone.
+    pub fn split(self) -> (Router, Appender) {
+        (
+            self.router,
+            Appender {
+                thread: self.appender,
+            },
+        )
+    }
+}
+
+/// The log's appender thread, waited for once the routes are gone.
+#[derive(Debug)]
+pub struct Appender {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Appender {
+    /// Waits for the appender to finish what is queued (every clone of the routes must be
+    /// dropped first, or this waits for ever).
+    ///
+    /// # Errors
+    /// [`ServerError::Appender`] when the appender thread failed.
+    pub fn join(self) -> Result<(), ServerError> {
+        self.thread.join().map_err(|_| ServerError::Appender)
+    }
+}
+
 impl LogServer {
     /// Opens the log in `options.dir` (creating it where none is), reads every entry once (to
     /// answer duplicates with 409), starts the appender and binds the address.
@@ -145,15 +240,7 @@ impl LogServer {
     /// [`ServerError::Log`] for a damaged log or the disk; [`ServerError::Runtime`];
     /// [`ServerError::Bind`] when the address cannot be listened on.
     pub fn bind(options: &LogServerOptions) -> Result<Self, ServerError> {
-        let log = Arc::new(Log::open_or_create(
-            &options.dir,
-            options.origin.as_deref(),
-        )?);
-        let (checkpoint, _) = log.checkpoint()?;
-        let mut seen: HashMap<Hash, u64> = HashMap::new();
-        log.for_each_entry(checkpoint.size, |i, e| {
-            seen.insert(merkle::leaf_hash(e), i);
-        })?;
+        let routes = LogRoutes::open(&options.dir, options.origin.as_deref(), options.max_pending)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -168,22 +255,13 @@ impl LogServer {
             addr: options.addr.clone(),
             source,
         })?;
-        let (jobs, queue) = mpsc::channel(options.max_pending.max(1));
-        let appender = {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || append_loop(&log, seen, queue))
-        };
-        let state = AppState {
-            jobs,
-            log: Arc::clone(&log),
-        };
-        let app = Router::new()
-            .route(rekor::ENTRIES_PATH, post(create))
-            .route("/checkpoint", get(checkpoint_file))
-            .route("/tile/{*path}", get(tile))
-            .route("/healthz", get(|| async { "ok\n" }))
-            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-            .with_state(state);
+        let LogRoutes {
+            router,
+            appender,
+            log,
+            size,
+        } = routes;
+        let app = router.route("/healthz", get(|| async { "ok\n" }));
         Ok(LogServer {
             runtime,
             listener,
@@ -191,7 +269,7 @@ impl LogServer {
             app,
             appender,
             log,
-            size: checkpoint.size,
+            size,
             limit: connection_limit(),
         })
     }
@@ -326,7 +404,7 @@ impl Connections {
     }
 }
 
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: Router,
     limit: usize,
@@ -461,7 +539,7 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Counted 
     }
 }
 
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -571,6 +571,15 @@ impl Store {
             .try_get(0)?)
     }
 
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection (waits for them).
     pub async fn close(&self) {
         self.pool.close().await;

@@ -164,6 +164,10 @@ Examples:
     /// graph of the recorded stacks, from evidence that verifies only.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
+    /// The fleet's server: agents on every node push runtime evidence, readers query the
+    /// hot-symbol index, verdicts and timelines; the embedded log's API beside them.
+    #[command(after_help = SERVE_HELP, args_conflicts_with_subcommands = true)]
+    Serve(ServeArgs),
     /// A deterministic score: every verdict of the assessment placed in CERT/CC's SSVC deployer
     /// decision table, Stella's evidence deciding exposure, the policy the rest; a Statement
     /// that can be signed, attached and replayed.
@@ -1960,6 +1964,87 @@ pub enum SymbolizeFormat {
     PerfScript,
     /// A pprof profile (profile.proto, gzipped or not): Go's, Parca's, Pyroscope's, Stella's.
     Pprof,
+}
+
+const SERVE_HELP: &str = "\
+State lives in the database: SQLite by default ($STELLA_HOME/stella.db), or PostgreSQL \
+(--db postgres://…), which several replicas may share: they then behave as one service, and a \
+push retried against another replica counts once.
+
+Every API route needs a token (Authorization: Bearer TOKEN): `stella serve token --agent NAME` \
+mints an ingest token that can only push, as that agent; `stella serve token --read` a read \
+token that can only read. Tokens are stored as their SHA-256 only: keep the printed text. \
+--insecure-loopback serves without tokens, and only on a loopback address.
+
+Routes: POST /api/v1/push (ingest), GET /api/v1/hot-symbols?image=&buildId=&function=a,b&since=\
+&until= , GET /api/v1/images/DIGEST/verdicts and /timeline (read), GET /healthz, GET /metrics \
+(Prometheus), and with --log DIR the transparency log (POST /api/v2/log/entries, /checkpoint, \
+/tile/…). Stops cleanly on Ctrl-C or SIGTERM, finishing requests in progress.
+
+Examples:
+  stella serve token --agent node-a > node-a.token
+  stella serve token --read > reader.token
+  stella serve --addr 0.0.0.0:8080 --db postgres://stella@db/stella --log /var/lib/stella/log
+  curl -H \"Authorization: Bearer $(cat reader.token)\" http://127.0.0.1:8080/api/v1/hot-symbols";
+
+/// `stella serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Tokens instead of serving.
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Serve the embedded transparency log in DIR too (created when missing).
+    #[arg(long, value_name = "DIR")]
+    pub log: Option<PathBuf>,
+    /// The origin (log name) of a log created now.
+    #[arg(long, requires = "log")]
+    pub log_origin: Option<String>,
+    /// Serve without tokens (refused unless --addr is a loopback address).
+    #[arg(long)]
+    pub insecure_loopback: bool,
+    /// Largest push body, in bytes (larger pushes get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = stella_server::fleet::DEFAULT_MAX_PUSH_BYTES)]
+    pub max_push_bytes: usize,
+}
+
+/// `stella serve token|revoke`
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Mint a token and print it: an ingest token for an agent (registered now), or a read
+    /// token.
+    Token {
+        /// The agent the ingest token pushes as (registered, or its node updated).
+        #[arg(
+            long,
+            value_name = "NAME",
+            required_unless_present = "read",
+            conflicts_with = "read"
+        )]
+        agent: Option<String>,
+        /// The node the agent runs on (default: the agent's name).
+        #[arg(long, value_name = "NODE", requires = "agent")]
+        node: Option<String>,
+        /// A read token.
+        #[arg(long)]
+        read: bool,
+        /// Write the token to FILE (mode 0600) instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke the token in FILE (or `-` for standard input).
+    Revoke {
+        /// The file holding the token.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 const REPORT_HELP: &str = "\

@@ -9,6 +9,7 @@ mod assess_runtime;
 mod attest;
 mod audit;
 mod cli;
+mod fleet;
 mod funcproof;
 mod inputs;
 mod interop;
