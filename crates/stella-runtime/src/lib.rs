@@ -12,7 +12,9 @@
 //! - [`sampler`]: eBPF stack sampling on `cpu-clock` with in-kernel aggregation (and a
 //!   `perf_event_open` fallback); [`witness`]: uprobes that count every call of named functions;
 //! - [`profile`] and [`collapsed`]: the JSON document and the collapsed-stack lines written, and
-//!   the `perf script` / collapsed / raw-frame inputs read back.
+//!   the `perf script` / collapsed / raw-frame inputs read back;
+//! - [`push`] and [`spool`]: what `stella agent` sends to the fleet server (counts per image,
+//!   BuildID, function and window) and the on-disk queue that keeps it until it is counted.
 //!
 //! Only canonical frames and counts are ever kept: never arguments, registers or memory.
 //!
@@ -29,6 +31,7 @@ pub mod profile;
 pub mod push;
 pub mod running;
 pub mod sampler;
+pub mod spool;
 pub mod symbolize;
 pub mod vdso;
 pub mod witness;

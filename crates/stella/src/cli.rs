@@ -168,6 +168,11 @@ Examples:
     /// hot-symbol index, verdicts and timelines; the embedded log's API beside them.
     #[command(after_help = SERVE_HELP, args_conflicts_with_subcommands = true)]
     Serve(ServeArgs),
+    /// The fleet's sampler on one node: samples processes with eBPF every interval, names the
+    /// frames, counts them per (image, BuildID, function, window) and pushes the counts to
+    /// `stella serve`, keeping in an on-disk spool what the server has not counted yet.
+    #[command(after_help = AGENT_HELP)]
+    Agent(AgentArgs),
     /// A deterministic score: every verdict of the assessment placed in CERT/CC's SSVC deployer
     /// decision table, Stella's evidence deciding exposure, the policy the rest; a Statement
     /// that can be signed, attached and replayed.
@@ -1986,6 +1991,77 @@ Examples:
   stella serve token --read > reader.token
   stella serve --addr 0.0.0.0:8080 --db postgres://stella@db/stella --log /var/lib/stella/log
   curl -H \"Authorization: Bearer $(cat reader.token)\" http://127.0.0.1:8080/api/v1/hot-symbols";
+
+const AGENT_HELP: &str = "\
+Runs as root (eBPF). Every --interval it samples at --hz (during the --duty part of each period, \
+if given), names frames as `stella record` does (--symbols, the local cache, binaries on disk, \
+debuginfod), counts them and writes one push to the spool ($STELLA_HOME/agent/spool); then it \
+sends every push waiting, oldest first. A push leaves the spool only when the server answered \
+that it counted it (a retry after a lost answer is recognised by its batch id, never counted \
+twice); a server that is down keeps it there for the next interval. The spool is bounded \
+(--spool-max): on a long outage the oldest pushes are dropped, and said so. A push the server \
+refuses for what it is (400, 409, 413) is moved to spool/rejected/ with the reason.
+
+With --json, one line per event on stdout: delivered (with the push's sample total), kept, \
+dropped, rejected. Ctrl-C or SIGTERM ends the interval early, pushes it and stops.
+
+Examples:
+  stella serve token --agent node-a > /etc/stella/agent.token
+  stella agent --server http://stella.internal:8080 --token /etc/stella/agent.token --all
+  stella agent --server http://127.0.0.1:8080 --token t --pid 4242 --interval 10s --intervals 6";
+
+/// `stella agent`
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server (`stella serve`), e.g. http://stella.internal:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The file holding this agent's ingest token (`stella serve token --agent NAME`).
+    #[arg(long, value_name = "FILE")]
+    pub token: PathBuf,
+    /// The agent's name, as its token was minted for (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Sample these processes (repeatable) instead of all.
+    #[arg(long, value_name = "PID", conflicts_with = "cgroup")]
+    pub pid: Vec<u32>,
+    /// Sample the processes of this cgroup (a container) instead of all.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+    /// Samples per second per CPU.
+    #[arg(long, default_value_t = 49, value_name = "HZ")]
+    pub hz: u64,
+    /// How often to push (and how long each recording lasts).
+    #[arg(long, default_value = "60s", value_parser = crate::input::parse_duration)]
+    pub interval: std::time::Duration,
+    /// Sample ON of every PERIOD (e.g. 10s/60s) to bound the overhead further.
+    #[arg(long, value_name = "ON/PERIOD", value_parser = crate::input::parse_duty)]
+    pub duty: Option<(std::time::Duration, std::time::Duration)>,
+    /// Length of the windows counts are kept in on the server.
+    #[arg(long, default_value = "60s", value_parser = crate::input::parse_duration)]
+    pub window: std::time::Duration,
+    /// The image the sampled processes run from (sha256:<hex>), when known.
+    #[arg(long, value_name = "DIGEST")]
+    pub image_digest: Option<String>,
+    /// Stop after N intervals (default: run until stopped); exit 1 when pushes are left in
+    /// the spool.
+    #[arg(long, value_name = "N")]
+    pub intervals: Option<u64>,
+    /// The spool directory (default: $STELLA_HOME/agent/spool).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// The most bytes the spool keeps.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub spool_max: u64,
+    /// The sampler.
+    #[arg(long, value_enum, default_value_t = Backend::Ebpf)]
+    pub backend: Backend,
+    /// Events as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub symbols: SymbolArgs,
+}
 
 /// `stella serve`
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 mod about;
 mod advisories;
+mod agent;
 mod assess;
 mod attest;
 mod audit;
@@ -116,6 +117,7 @@ fn run(cli: Cli, loaded: &config::Loaded) -> Result<Outcome, CliError> {
         Command::Symbolize(args) => runtime::symbolize(args, &cli.global.home),
         Command::Report(args) => report::run(args, &cli.global.home),
         Command::Serve(args) => serve::run(args, &cli.global.home),
+        Command::Agent(args) => agent::run(args, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Version { json } => about::version(json),
         Command::Man { output } => about::man(&output),

@@ -41,7 +41,7 @@ fn runtime_error(error: RuntimeError) -> CliError {
 }
 
 /// A flag set by Ctrl-C (SIGINT) or SIGTERM, so a recording stops and still writes its result.
-fn stop_on_signal() -> Arc<AtomicBool> {
+pub(crate) fn stop_on_signal() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     std::thread::spawn(move || {
@@ -70,7 +70,7 @@ fn stop_on_signal() -> Arc<AtomicBool> {
 }
 
 /// The symboliser the flags describe, with every bundle loaded; `None` with --no-symbolize.
-fn symbolizer(args: &SymbolArgs, home: &Path) -> Result<Option<Symbolizer>, CliError> {
+pub(crate) fn symbolizer(args: &SymbolArgs, home: &Path) -> Result<Option<Symbolizer>, CliError> {
     if args.no_symbolize {
         return Ok(None);
     }
@@ -122,7 +122,7 @@ fn bundles_of_image(
     Ok(count)
 }
 
-fn name_profile(profile: &mut Profile, symbolizer: Option<&mut Symbolizer>) {
+pub(crate) fn name_profile(profile: &mut Profile, symbolizer: Option<&mut Symbolizer>) {
     if let Some(symbolizer) = symbolizer {
         for stack in &mut profile.stacks {
             symbolizer.symbolize_frames(&mut stack.frames);

@@ -10,6 +10,7 @@ mod attest;
 mod audit;
 mod cli;
 mod fleet;
+mod fleet_agents;
 mod funcproof;
 mod inputs;
 mod interop;

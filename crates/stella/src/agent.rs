@@ -1,0 +1,255 @@
+//! `stella agent`: the sampling loop on one node, wiring the sampler, the symboliser, the push's
+//! counting (`stella_runtime::push`) and the spool (`stella_runtime::spool`) to an HTTP client.
+//!
+//! Not here: what is counted and how (`stella-runtime`), what the server does (`stella-server`).
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use serde_json::json;
+use stella_runtime::procmaps::MapsCache;
+use stella_runtime::push::{self, Push};
+use stella_runtime::sampler::{self, Duty, RecordOptions, Selection};
+use stella_runtime::spool::{self, Disposition, Spool};
+
+use crate::cli::{AgentArgs, Backend};
+use crate::exit::{CliError, Outcome};
+
+/// How long one push may take, connection to answer.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+struct Events {
+    json: bool,
+}
+
+impl Events {
+    fn say(&self, event: serde_json::Value, text: String) {
+        if self.json {
+            let _ = writeln!(std::io::stdout(), "{event}");
+        } else {
+            let _ = writeln!(std::io::stderr(), "{text}");
+        }
+    }
+}
+
+pub fn run(args: AgentArgs, home: &Path) -> Result<Outcome, CliError> {
+    let token = std::fs::read_to_string(&args.token)
+        .map_err(|e| CliError::input(anyhow!("reading the token {}: {e}", args.token.display())))?
+        .trim()
+        .to_owned();
+    if token.is_empty() {
+        return Err(CliError::input(anyhow!(
+            "the token file {} is empty",
+            args.token.display()
+        )));
+    }
+    let name = match args.name.clone().or_else(host_name) {
+        Some(name) => name,
+        None => {
+            return Err(CliError::input(anyhow!(
+                "no host name to use as the agent's name: pass --name"
+            )));
+        }
+    };
+    if let Some(digest) = &args.image_digest
+        && digest.parse::<stella_core::Digest>().is_err()
+    {
+        return Err(CliError::input(anyhow!(
+            "--image-digest {digest}: expected sha256:<64 hex digits>"
+        )));
+    }
+    let window = args.window.as_secs();
+    if !(1..=86_400).contains(&window) {
+        return Err(CliError::input(anyhow!(
+            "--window is 1 s to 24 h in whole seconds"
+        )));
+    }
+    let push_url = format!("{}/api/v1/push", args.server.trim_end_matches('/'));
+    let http = reqwest::blocking::Client::builder()
+        .timeout(PUSH_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| CliError::environment(anyhow!("the HTTP client: {e}")))?;
+    let spool_dir = args
+        .spool
+        .clone()
+        .unwrap_or_else(|| home.join("agent").join("spool"));
+    let spool = Spool::open(&spool_dir, args.spool_max).map_err(CliError::environment)?;
+    let mut names = crate::runtime::symbolizer(&args.symbols, home)?;
+    let selection = match (&args.pid[..], &args.cgroup) {
+        ([], None) => Selection::All,
+        ([], Some(cgroup)) => Selection::Cgroup(cgroup.clone()),
+        (pids, _) => Selection::Pids(pids.to_vec()),
+    };
+    let stop = crate::runtime::stop_on_signal();
+    let events = Events { json: args.json };
+    let _ = writeln!(
+        std::io::stderr(),
+        "agent {name}: sampling at {} Hz, pushing every {:?} to {} ({} waiting in {})",
+        args.hz,
+        args.interval,
+        args.server,
+        spool.len().map_err(CliError::environment)?,
+        spool_dir.display()
+    );
+    let mut maps = MapsCache::new();
+    let mut sequence: u64 = 0;
+    loop {
+        let options = RecordOptions {
+            selection: selection.clone(),
+            hz: args.hz,
+            duration: args.interval,
+            duty: args.duty.map(|(on, period)| Duty { on, period }),
+            stop: stop.clone(),
+        };
+        let recorded = match args.backend {
+            Backend::Ebpf => sampler::record(&options, &mut maps),
+            Backend::PerfEvent => stella_runtime::perf_backend::record(&options, &mut maps),
+        };
+        let mut profile = recorded.map_err(CliError::kinded)?;
+        if let Some(digest) = &args.image_digest {
+            for stack in &mut profile.stacks {
+                stack.image = Some(digest.clone());
+            }
+        }
+        crate::runtime::name_profile(&mut profile, names.as_mut());
+        sequence += 1;
+        let observations = push::observations(&profile, &[], window);
+        let total: u64 = observations.iter().map(|o| o.self_samples).sum();
+        let start = profile
+            .window
+            .as_ref()
+            .and_then(|w| stella_core::time::parse_rfc3339(&w.start).ok())
+            .unwrap_or(0);
+        let document = Push {
+            schema: push::SCHEMA.to_owned(),
+            batch: format!("{name}-{start}-{sequence}-{}", std::process::id()),
+            agent: name.clone(),
+            window: profile.window.clone().unwrap_or_else(|| {
+                stella_runtime::profile::Window::new(
+                    std::time::SystemTime::now(),
+                    std::time::SystemTime::now(),
+                    Duration::ZERO,
+                )
+            }),
+            window_seconds: window,
+            observations,
+        };
+        let bytes = serde_json::to_vec(&document)
+            .map_err(|e| CliError::environment(anyhow!("writing the push: {e}")))?;
+        for dropped in spool.put(&bytes).map_err(CliError::environment)? {
+            events.say(
+                json!({"event": "dropped", "file": dropped.display().to_string()}),
+                format!(
+                    "warning: the spool is full ({} bytes): dropped the oldest push {}",
+                    spool.max_bytes(),
+                    dropped.display()
+                ),
+            );
+        }
+        tracing::info!(batch = %document.batch, samples = total, "recorded");
+        deliver(&http, &push_url, &token, &spool, &events)?;
+        let done = args.intervals.is_some_and(|n| sequence >= n);
+        if done || stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    let left = spool.len().map_err(CliError::environment)?;
+    if left > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "agent {name}: {left} push(es) not yet counted are kept in {}; they are sent when \
+             the agent runs again",
+            spool_dir.display()
+        );
+        return Ok(Outcome::Failed);
+    }
+    Ok(Outcome::Success)
+}
+
+/// Sends every waiting push, oldest first; stops at the first the server does not take now.
+fn deliver(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    token: &str,
+    spool: &Spool,
+    events: &Events,
+) -> Result<(), CliError> {
+    for waiting in spool.pending().map_err(CliError::environment)? {
+        let batch = serde_json::from_slice::<serde_json::Value>(&waiting.bytes)
+            .ok()
+            .and_then(|v| v.get("batch").and_then(|b| b.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        let samples: u64 = serde_json::from_slice::<Push>(&waiting.bytes)
+            .map(|p| p.observations.iter().map(|o| o.self_samples).sum())
+            .unwrap_or(0);
+        let answer = http
+            .post(url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(waiting.bytes.clone())
+            .send();
+        let (status, body) = match answer {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().unwrap_or_default())
+            }
+            Err(e) => {
+                events.say(
+                    json!({"event": "kept", "batch": batch, "reason": e.to_string()}),
+                    format!("the server did not answer ({e}); {batch} stays in the spool"),
+                );
+                return Ok(());
+            }
+        };
+        match spool::disposition(status) {
+            Disposition::Delivered => {
+                spool.delivered(&waiting).map_err(CliError::environment)?;
+                let again = body.contains("\"alreadyCounted\":true");
+                events.say(
+                    json!({"event": "delivered", "batch": batch, "selfSamples": samples,
+                           "alreadyCounted": again}),
+                    format!(
+                        "pushed {batch}: {samples} samples{}",
+                        if again { " (counted before)" } else { "" }
+                    ),
+                );
+            }
+            Disposition::Retry => {
+                events.say(
+                    json!({"event": "kept", "batch": batch, "status": status, "reason": body}),
+                    format!(
+                        "the server answered {status} ({}); {batch} stays in the spool",
+                        body.trim()
+                    ),
+                );
+                return Ok(());
+            }
+            Disposition::Rejected => {
+                let reason = format!("{status}: {}", body.trim());
+                let moved = spool
+                    .rejected(&waiting, &reason)
+                    .map_err(CliError::environment)?;
+                events.say(
+                    json!({"event": "rejected", "batch": batch, "status": status, "reason": body,
+                           "file": moved.display().to_string()}),
+                    format!(
+                        "warning: the server refused {batch} ({reason}); moved to {}",
+                        moved.display()
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
