@@ -2007,7 +2007,7 @@ dropped, rejected. Ctrl-C or SIGTERM ends the interval early, pushes it and stop
 
 Examples:
   stella serve token --agent node-a > /etc/stella/agent.token
-  stella agent --server http://stella.internal:8080 --token /etc/stella/agent.token --all
+  stella agent --server http://stella.internal:8080 --token /etc/stella/agent.token
   stella agent --server http://127.0.0.1:8080 --token t --pid 4242 --interval 10s --intervals 6";
 
 /// `stella agent`

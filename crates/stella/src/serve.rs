@@ -146,6 +146,43 @@ fn tokens(command: ServeCommand, home: &Path) -> Result<Outcome, CliError> {
 mod tests {
     use super::redact;
 
+    /// The container arguments of every manifest in `deploy/`, as a `stella` command line.
+    fn manifest_commands() -> Vec<(String, Vec<String>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let mut found = Vec::new();
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        files.sort_by_key(std::fs::DirEntry::path);
+        for file in files {
+            let text = std::fs::read_to_string(file.path()).unwrap();
+            for doc in yaml_rust2::YamlLoader::load_from_str(&text).unwrap() {
+                let containers = &doc["spec"]["template"]["spec"]["containers"];
+                for container in containers.as_vec().into_iter().flatten() {
+                    let args: Vec<String> = container["args"]
+                        .as_vec()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().replace("$(NODE_NAME)", "node-1"))
+                        .collect();
+                    found.push((file.path().display().to_string(), args));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_deploy_manifests_run_commands_this_build_accepts() {
+        let commands = manifest_commands();
+        let verbs: Vec<&str> = commands.iter().map(|(_, a)| a[0].as_str()).collect();
+        assert_eq!(verbs, ["agent", "serve"]);
+        for (file, args) in commands {
+            let line = std::iter::once("stella".to_owned()).chain(args);
+            if let Err(e) = crate::grammar::definition().try_get_matches_from(line) {
+                panic!("{file}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn passwords_stay_out_of_messages() {
         assert_eq!(
