@@ -235,9 +235,20 @@ fn update_in(
     // Everything verified: commit the metadata, then the targets, then the record.
     commit_files(&staged_tuf, &live_tuf)?;
     let trusted_root = replace_target(&dir.join(TRUSTED_ROOT_FILE), &fetched.trusted_root)?;
+    let signing_config_path = dir.join(SIGNING_CONFIG_TARGET);
     let signing_config = match &fetched.signing_config {
-        Some(bytes) => Some(replace_target(&dir.join(SIGNING_CONFIG_TARGET), bytes)?),
-        None => None,
+        Some(bytes) => Some(replace_target(&signing_config_path, bytes)?),
+        // No longer listed, so no longer vouched for.
+        None => match std::fs::remove_file(&signing_config_path) {
+            Ok(()) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(io_error(format!(
+                    "removing {}",
+                    signing_config_path.display()
+                ))(e));
+            }
+        },
     };
     let now = jiff::Timestamp::now();
     let record = UpdateRecord {

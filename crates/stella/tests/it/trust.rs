@@ -292,6 +292,7 @@ fn update_stores_the_verified_root_follows_new_targets_and_root_rotations() {
         format!("sha256:{}", sha(&v1))
     );
     assert_eq!(std::fs::read(&stored).unwrap(), v2);
+    assert_eq!(second["signingConfig"]["changed"], false, "{second}");
     assert!(
         show_json(home)["trustedRoot"]["ctlogs"]
             .as_array()
