@@ -211,6 +211,10 @@ Examples:
     /// file > built-in defaults).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
+    /// The Sigstore trusted root: update it from Sigstore's TUF repository (only when asked;
+    /// nothing is fetched at verify time), show which one commands use.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Example: stella completions bash > /etc/bash_completion.d/stella")]
     Completions {
@@ -2205,4 +2209,50 @@ pub struct ReportArgs {
     /// Print the report's model as JSON on stdout (and still write -o when given).
     #[arg(long)]
     pub json: bool,
+}
+
+const TRUST_UPDATE_HELP: &str = "\
+Fetches the trusted root (the target trusted_root.json, and signing_config.v0.2.json when the \
+repository has it) from a TUF repository and stores it in $STELLA_HOME/trust/sigstore after the \
+repository's metadata verified: the root rotation chain, signature thresholds, expiry, version \
+rollback against what the last update stored, snapshot and timestamp consistency, the target's \
+length and hashes. Commands given no --trusted-root use it from then on. A refused update (exit 1, \
+saying why; exit 3 when the mirror cannot be reached) leaves the store as it was.
+
+The first update trusts the TUF root given with --root (a private Sigstore instance's; trust on \
+first use of that file), else the public-good TUF root this build ships; later updates start from \
+the newest root the store already verified, so --root counts only on first use.
+
+Examples:
+  stella trust update
+  stella trust update --mirror https://tuf.example.internal --root private-tuf-root.json --json";
+
+/// `stella trust …`: the Sigstore trusted root.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Update the Sigstore trusted root from a TUF repository, verified by its metadata.
+    #[command(after_help = TRUST_UPDATE_HELP)]
+    Update {
+        /// The TUF repository's base URL (metadata at the top, targets under targets/).
+        #[arg(long, value_name = "URL", default_value = crate::trust::PUBLIC_GOOD_MIRROR)]
+        mirror: String,
+        /// The TUF root metadata to trust on first use (default: the public-good root shipped
+        /// with this build); for a private Sigstore instance's repository.
+        #[arg(long, value_name = "FILE")]
+        root: Option<PathBuf>,
+        /// Print what changed as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which trusted root commands use and where it comes from (--trusted-root, the updated
+    /// copy, the shipped one), its logs and authorities with their validity, and the stored TUF
+    /// metadata's versions and expiry.
+    Show {
+        /// Describe this trusted root instead, as commands given it would use it.
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -118,6 +118,7 @@ fn run(cli: Cli, loaded: &config::Loaded) -> Result<Outcome, CliError> {
         Command::Report(args) => report::run(args, &cli.global.home),
         Command::Serve(args) => serve::run(args, &cli.global.home),
         Command::Agent(args) => agent::run(args, &cli.global.home),
+        Command::Trust(command) => trust::run(command, &cli.global.home),
         Command::Predicates { name, json } => attest::predicates(name.as_deref(), json),
         Command::Version { json } => about::version(json),
         Command::Man { output } => about::man(&output),

@@ -30,5 +30,6 @@ mod score;
 mod sigstore_rs;
 mod spdx;
 mod tlog_crash;
+mod trust;
 mod verify_trust;
 mod vex;
