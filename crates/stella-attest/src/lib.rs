@@ -10,7 +10,9 @@
 //! - [`dsse`]: the DSSE envelope, its pre-authentication encoding, signing and verification with
 //!   a precise reason for every refusal;
 //! - [`bundle`]: the Sigstore bundle v0.3 that carries an envelope and its verification material;
-//! - [`predicates`]: the JSON schemas of Stella's own predicate types and the SBOM wrapper.
+//! - [`predicates`]: the JSON schemas of Stella's own predicate types and the SBOM wrapper;
+//! - [`simple_signing`]: cosign's legacy signatures (simple-signing payloads) and attestations
+//!   as its registry tags hold them, checked with a key; keyless ones identified.
 //!
 //! What it does not own: the transparency log (entries are added to a bundle by `stella-tlog`),
 //! where keys and bundles are stored, and how a password is obtained (the CLI asks for it).
@@ -23,6 +25,7 @@ pub mod cosign;
 pub mod dsse;
 pub mod keys;
 pub mod predicates;
+pub mod simple_signing;
 pub mod statement;
 
 pub use bundle::{Bundle, SignedEvidence};

@@ -10,6 +10,8 @@
 //!   artifact, and the symbol presence/absence answer over the image's verified FuncProofs;
 //! - [`attached`]: documents attached to an image as referrers (VEX), found with what their
 //!   signatures prove, or signed, logged and attached;
+//! - [`cosign`]: cosign's own signatures and attestations of an image (legacy tags, foreign
+//!   bundle referrers), listed and checked with cosign keys, required when keys are given;
 //! - [`attestation`]: one signed attestation checked on its own (signature, statement, log);
 //! - [`keys`]: the default signing key of a home, made once and opened with a password;
 //! - [`pack`]: the auditor's pack, one deterministic tar checked member by member;
@@ -22,6 +24,7 @@
 
 pub mod attached;
 pub mod attestation;
+pub mod cosign;
 pub mod error;
 pub mod keys;
 pub mod layout;

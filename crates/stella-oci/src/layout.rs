@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
+use stella_core::Digest;
 use stella_core::digest::Sha256Writer;
 
 use crate::reference::{Target, valid_digest};
@@ -326,6 +327,20 @@ impl ArtifactStore for LayoutStore {
         }))
     }
 
+    fn annotated_manifests(&self, key: &str, value: &str) -> Result<Vec<Digest>, OciError> {
+        let mut out = Vec::new();
+        for entry in self.entries()? {
+            if entry["annotations"][key].as_str() != Some(value) {
+                continue;
+            }
+            let digest = entry["digest"].as_str().unwrap_or_default();
+            out.push(crate::store::parse_digest(digest, || {
+                format!("index.json entry {key}={value}")
+            })?);
+        }
+        Ok(out)
+    }
+
     fn has_blob(&self, digest: &str) -> Result<bool, OciError> {
         let path = self.blob_path(digest)?;
         Ok(fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()))
@@ -529,7 +544,7 @@ impl<R: Read> Read for VerifyingReader<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;

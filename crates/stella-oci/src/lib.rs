@@ -3,6 +3,8 @@
 //! referrers.
 //!
 //! What this crate owns:
+//! - [`cosign`]: cosign's own storage found for an image: the legacy `sha256-<hex>.sig` /
+//!   `.att` tags and what `cosign save` marks in a layout, read with limits;
 //! - [`credentials`]: registry credentials from the Docker config, its credential helpers and
 //!   the containers auth file, resolved as the Docker CLI does;
 //! - [`reference`]: `oci-layout:PATH[:TAG|@DIGEST]` and `[HOST[:PORT]/]REPO[:TAG|@DIGEST]`
@@ -25,6 +27,7 @@
 //! streamed into a directory by [`image::unpack`]: that is checked as it streams, and the unpack
 //! fails (leaving a directory to discard) when it does not match.
 
+pub mod cosign;
 pub mod credentials;
 pub mod image;
 pub mod layout;

@@ -562,6 +562,27 @@ impl ArtifactStore for RegistryStore {
         Ok(bytes)
     }
 
+    /// Refuses a blob whose announced length is over `max` before reading it, and reads at
+    /// most `max + 1` bytes of one that announces none or lies.
+    fn get_blob_bounded(&self, digest: &str, max: u64) -> Result<Vec<u8>, OciError> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let response = self.send(&url, &|| self.client.get(&url))?;
+        if !response.status().is_success() {
+            return Err(self.fail(&url, &format!("blob {digest}"), response));
+        }
+        if let Some(length) = response.content_length()
+            && length > max
+        {
+            return Err(OciError::Limit {
+                what: format!("blob {digest} is {length} bytes"),
+                limit: max,
+            });
+        }
+        let bytes = crate::store::read_bounded(response, digest, max)?;
+        check_digest(&bytes, digest)?;
+        Ok(bytes)
+    }
+
     fn has_blob(&self, digest: &str) -> Result<bool, OciError> {
         let url = self.url(&format!("blobs/{digest}"));
         let response = self.send(&url, &|| self.client.head(&url))?;

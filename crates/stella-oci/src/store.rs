@@ -150,6 +150,62 @@ pub trait ArtifactStore: Send + Sync {
     fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + '_>, OciError> {
         Ok(Box::new(std::io::Cursor::new(self.get_blob(digest)?)))
     }
+
+    /// A blob of at most `max` bytes, checked against `digest`: what is over `max` is refused
+    /// after reading `max + 1` bytes at most, so a blob announced as small cannot make the
+    /// reader hold a large one.
+    ///
+    /// The default reads through [`ArtifactStore::open_blob`] (which streams in a layout).
+    ///
+    /// # Errors
+    /// [`OciError::Limit`] over `max`; [`OciError::NotFound`], [`OciError::DigestMismatch`], or
+    /// the store failing.
+    fn get_blob_bounded(&self, digest: &str, max: u64) -> Result<Vec<u8>, OciError> {
+        let reader = self.open_blob(digest)?;
+        read_bounded(reader, digest, max)
+    }
+
+    /// The digests of the manifests the store lists with the annotation `key` = `value`
+    /// (an image layout's `index.json` entries; a registry lists none).
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn annotated_manifests(&self, key: &str, value: &str) -> Result<Vec<Digest>, OciError> {
+        let _ = (key, value);
+        Ok(Vec::new())
+    }
+}
+
+/// Reads at most `max` bytes of the blob `digest` from `reader` (which checks the digest at the
+/// end of the stream).
+///
+/// # Errors
+/// [`OciError::Limit`] over `max`; the reader failing, a digest mismatch as
+/// [`OciError::DigestMismatch`].
+pub fn read_bounded(reader: impl Read, digest: &str, max: u64) -> Result<Vec<u8>, OciError> {
+    let mut bytes = Vec::new();
+    let read = reader.take(max.saturating_add(1)).read_to_end(&mut bytes);
+    if bytes.len() as u64 > max {
+        return Err(OciError::Limit {
+            what: format!("blob {digest} is over {max} bytes"),
+            limit: max,
+        });
+    }
+    if let Err(e) = read {
+        return Err(
+            match e.get_ref().and_then(|i| i.downcast_ref::<OciError>()) {
+                Some(OciError::DigestMismatch { expected, actual }) => OciError::DigestMismatch {
+                    expected: expected.clone(),
+                    actual: actual.clone(),
+                },
+                _ => OciError::Stream {
+                    what: format!("reading blob {digest}"),
+                    source: e,
+                },
+            },
+        );
+    }
+    Ok(bytes)
 }
 
 /// `text` as a digest, or [`OciError::Invalid`] naming `what` held it.

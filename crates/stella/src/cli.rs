@@ -1624,6 +1624,12 @@ pub struct VerifyArgs {
     /// is listed as untrusted and never used. Default: $STELLA_HOME/keys/stella.pub.
     #[arg(long, value_name = "PUB")]
     pub key: Vec<PathBuf>,
+    /// A cosign public key (repeatable): the image must also carry a cosign signature of its
+    /// digest (a `sha256-<hex>.sig` tag, or a Sigstore bundle referrer of cosign's signing
+    /// predicate) that one of these keys verifies; none, or only invalid ones, fails the image.
+    /// Without it, cosign's signatures and attestations are listed and change nothing.
+    #[arg(long, value_name = "PUB")]
+    pub cosign_key: Vec<PathBuf>,
     /// Verify the scan whose artifact record has this digest (the record artifact's manifest
     /// digest, or its record.json layer's), instead of the newest record signed by a trusted key.
     #[arg(long, value_name = "DIGEST")]

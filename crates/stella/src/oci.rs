@@ -144,12 +144,15 @@ pub fn run(cmd: OciCommand, insecure: bool) -> Result<Outcome, CliError> {
             let root = store
                 .get_manifest(parsed.target())
                 .map_err(CliError::kinded)?;
-            let tree = referrer_tree(
+            let mut tree = referrer_tree(
                 &*store,
                 &root.digest.to_string(),
                 artifact_type.as_deref(),
                 0,
             )?;
+            if artifact_type.is_none() {
+                tree.extend(cosign_legacy(&*store, &root.digest)?);
+            }
             if json {
                 print::json(
                     &Schema::new("oci.referrers").with_data_maps(&["/**/annotations"]),
@@ -250,20 +253,93 @@ fn referrer_tree(
     {
         let children = referrer_tree(store, &r.digest.to_string(), None, depth + 1)?;
         let mut v = serde_json::to_value(&r).map_err(|e| CliError::environment(anyhow!(e)))?;
+        // A Sigstore bundle another tool (cosign) attached: listed, marked, never taken for
+        // one of Stella's.
+        v["kind"] = json!(if stella_evidence::cosign::is_foreign_bundle(&r) {
+            "sigstore-bundle"
+        } else {
+            "referrer"
+        });
         v["referrers"] = Value::Array(children);
         out.push(v);
     }
     Ok(out)
 }
 
+/// cosign's legacy `.sig` / `.att` manifests of `image`, as nodes beside the referrers: kind
+/// `cosign-signatures` or `cosign-attestations`, where they were found, their layers, and what
+/// makes them not cosign's.
+fn cosign_legacy(
+    store: &dyn ArtifactStore,
+    image: &stella_core::Digest,
+) -> Result<Vec<Value>, CliError> {
+    let found = stella_oci::cosign::find_legacy(store, image).map_err(CliError::kinded)?;
+    Ok(found
+        .iter()
+        .map(|m| {
+            let mut problems = m.problems.clone();
+            let layers: Vec<Value> = m
+                .layers
+                .iter()
+                .map(|l| {
+                    if let Err(p) = &l.content {
+                        problems.push(format!("layer {}: {p}", l.index));
+                    }
+                    json!({
+                        "mediaType": l.media_type,
+                        "digest": l.digest,
+                        "size": l.size,
+                        "annotations": l.annotations,
+                    })
+                })
+                .collect();
+            json!({
+                "kind": format!("cosign-{}", m.kind),
+                "foundBy": m.origin,
+                "digest": m.digest,
+                "layers": layers,
+                "problems": problems,
+                "referrers": [],
+            })
+        })
+        .collect())
+}
+
 fn render(tree: &[Value], prefix: &str, out: &mut String) {
     for (i, node) in tree.iter().enumerate() {
         let last = i + 1 == tree.len();
+        let label = match node["kind"].as_str() {
+            Some(kind) if kind.starts_with("cosign-") => format!(
+                "{kind} ({} {}, {} layer{}{})",
+                node["foundBy"]["by"].as_str().unwrap_or_default(),
+                node["foundBy"]["name"].as_str().unwrap_or_default(),
+                node["layers"].as_array().map_or(0, Vec::len),
+                if node["layers"].as_array().map_or(0, Vec::len) == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                match node["problems"].as_array().map_or(0, Vec::len) {
+                    0 => String::new(),
+                    n => format!(
+                        ", {n} problem{}: not cosign's as stored",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
+            ),
+            Some("sigstore-bundle") => format!(
+                "{} (foreign Sigstore bundle)",
+                node["artifactType"].as_str().unwrap_or("(no type)")
+            ),
+            _ => node["artifactType"]
+                .as_str()
+                .unwrap_or("(no type)")
+                .to_owned(),
+        };
         out.push_str(&format!(
-            "{prefix}{} {} {}\n",
+            "{prefix}{} {label} {}\n",
             if last { "└──" } else { "├──" },
-            node["artifactType"].as_str().unwrap_or("(no type)"),
-            node["digest"].as_str().unwrap_or_default()
+            node["digest"].as_str().unwrap_or("(unreadable)")
         ));
         let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
         render(

@@ -161,7 +161,23 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
         progress.as_ref(),
     )?;
     drop(progress);
-    let ok = examined.verified();
+    let cosign_keys: Vec<TrustedKey> = args
+        .cosign_key
+        .iter()
+        .map(|p| {
+            Ok(TrustedKey {
+                name: p.display().to_string(),
+                key: crate::attest::load_public_key(p)?,
+            })
+        })
+        .collect::<Result<_, CliError>>()?;
+    let cosign = stella_evidence::cosign::examine(
+        opened.store.as_ref(),
+        &opened.image.root.digest,
+        &cosign_keys,
+    )
+    .map_err(CliError::kinded)?;
+    let ok = examined.verified() && cosign.ok();
     let answers: Vec<SymbolAnswer> = args
         .symbol
         .iter()
@@ -181,6 +197,7 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
                 "untrusted": examined.count(Status::Untrusted),
                 "superseded": examined.count(Status::Superseded),
                 "symbols": answers,
+                "cosign": cosign,
             }),
         )?;
     } else {
@@ -190,12 +207,15 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
         }
         // With a question asked, the answer comes first and the table shows only what did not
         // verify; without one, every artifact.
-        text.push_str(&table(
+        text.push_str(&rows(
             &args.image,
             &digest.to_string(),
             &examined,
             answers.is_empty(),
         ));
+        // The closing line says the whole verdict, cosign's requirement included.
+        text.push_str(&cosign_table(&cosign));
+        text.push_str(&summary(&examined, ok));
         write_stdout(text.as_bytes())?;
     }
     // A question answers as grep does: yes only when the evidence verifies and every symbol
@@ -330,7 +350,61 @@ fn answer_text(a: &SymbolAnswer) -> String {
     text
 }
 
+/// cosign's signatures and attestations, when any were found or required.
+fn cosign_table(report: &stella_evidence::cosign::CosignReport) -> String {
+    if report.findings.is_empty() && !report.required {
+        return String::new();
+    }
+    let mut text = String::from("\ncosign\n");
+    if !report.findings.is_empty() {
+        text.push_str(&format!(
+            "{:<12} {:<10} {:<44} DETAIL\n",
+            "KIND", "VERDICT", "SIGNER"
+        ));
+    }
+    for f in &report.findings {
+        let verdict = if f.verified { "ok" } else { "unverified" };
+        let mut detail = vec![f.source.clone()];
+        if let Some(layer) = f.layer.as_ref().or(f.manifest.as_ref()) {
+            detail.push(layer.clone());
+        }
+        if let Some(t) = &f.predicate_type {
+            detail.push(format!("predicate {t}"));
+        }
+        if let Some(r) = &f.docker_reference {
+            detail.push(format!("reference {r}"));
+        }
+        if let Some(k) = &f.key {
+            detail.push(format!("key {k}"));
+        }
+        if let Some(r) = &f.reason {
+            detail.push(r.clone());
+        }
+        detail.extend(f.notes.iter().cloned());
+        text.push_str(&format!(
+            "{:<12} {verdict:<10} {:<44} {}\n",
+            f.kind.as_str(),
+            f.signer.as_deref().unwrap_or("-"),
+            detail.join("; ")
+        ));
+    }
+    if report.required {
+        text.push_str(&match &report.reason {
+            None => "cosign signature required: present and verified\n".to_owned(),
+            Some(r) => format!("cosign signature required: FAILED: {r}\n"),
+        });
+    }
+    text
+}
+
 pub(crate) fn table(image: &str, digest: &str, examined: &Examined, every_row: bool) -> String {
+    let mut text = rows(image, digest, examined, every_row);
+    text.push_str(&summary(examined, examined.verified()));
+    text
+}
+
+/// The image, its record and one row per verdict, without the closing line.
+fn rows(image: &str, digest: &str, examined: &Examined, every_row: bool) -> String {
     let verdicts: Vec<_> = examined
         .verdicts
         .iter()
@@ -387,16 +461,16 @@ pub(crate) fn table(image: &str, digest: &str, examined: &Examined, every_row: b
             ));
         }
     }
-    let verified = examined.count(Status::Verified);
+    text
+}
+
+/// The closing line: the counts, and the verdict `verified`.
+fn summary(examined: &Examined, verified: bool) -> String {
+    let verified_count = examined.count(Status::Verified);
     let failed = examined.count(Status::Failed);
     let ignored = examined.count(Status::Untrusted) + examined.count(Status::Superseded);
-    text.push_str(&format!(
-        "\n{verified} verified, {failed} failed, {ignored} ignored (untrusted or superseded): {}\n",
-        if examined.verified() {
-            "VERIFIED"
-        } else {
-            "NOT VERIFIED"
-        }
-    ));
-    text
+    format!(
+        "\n{verified_count} verified, {failed} failed, {ignored} ignored (untrusted or superseded): {}\n",
+        if verified { "VERIFIED" } else { "NOT VERIFIED" }
+    )
 }

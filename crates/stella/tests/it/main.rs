@@ -9,6 +9,7 @@ mod assess_runtime;
 mod attest;
 mod audit;
 mod cli;
+mod cosign_storage;
 mod fleet;
 mod fleet_agents;
 mod funcproof;

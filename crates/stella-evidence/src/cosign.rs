@@ -1,0 +1,539 @@
+//! cosign's signatures and attestations of an image, beside Stella's own evidence: the legacy
+//! `sha256-<hex>.sig` / `.att` tags (and what `cosign save` marks in a layout), and Sigstore
+//! bundles that another tool attached as referrers (cosign 2.4+ with the bundle format). Each is
+//! listed with what was checked: its kind, where it was found, the signer (the key that verified,
+//! or the certificate's identity), the predicate type, and verified or why not.
+//!
+//! The rule (cosign's own): with keys given ([`examine`]'s `keys`), the image needs at least one
+//! signature of its digest — a simple-signing payload naming the digest, or a bundle of cosign's
+//! signing predicate whose statement names it — that one of the keys verifies. None, or only
+//! invalid ones, and the requirement fails ([`CosignReport::ok`]); invalid signatures beside a
+//! valid one are listed and do not count. Attestations are listed and checked with the same keys,
+//! but are not signatures of the image and never satisfy the requirement. Without keys nothing
+//! is required: what is found is listed, and never changes the verdict of Stella's evidence.
+//!
+//! Keyless signatures are reported with their certificate's identity and "keyless: needs
+//! certificate verification"; transparency-log entries and timestamps carried beside a
+//! signature are reported as present and not checked.
+//!
+//! Not here: finding the objects (`stella_oci::cosign`), the payload and signature rules
+//! (`stella_attest::simple_signing`), Stella's own evidence ([`crate::verify`]).
+
+use serde::Serialize;
+use serde_json::Value;
+use stella_attest::simple_signing::{self, LegacyError, SimpleSigning};
+use stella_attest::{Bundle, PublicKey};
+use stella_core::{Digest, Kinded as _};
+use stella_oci::ArtifactStore;
+use stella_oci::cosign::{self as storage, Kind, LegacyLayer, LegacyManifest};
+use stella_oci::reference::Target;
+use stella_oci::store::Referrer;
+
+use crate::EvidenceError;
+use crate::verify::TrustedKey;
+
+/// cosign's predicate type for an image signature made in the bundle format.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+/// Largest Sigstore bundle read from a foreign referrer.
+pub const MAX_BUNDLE_BYTES: u64 = 128 << 20;
+/// Most layers read from a foreign bundle referrer.
+const MAX_BUNDLE_LAYERS: usize = 16;
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A legacy signature (`.sig`).
+    Signature,
+    /// A legacy attestation (`.att`).
+    Attestation,
+    /// A Sigstore bundle attached as a referrer by another tool.
+    Bundle,
+}
+
+impl FindingKind {
+    /// The name a table prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Signature => "signature",
+            FindingKind::Attestation => "attestation",
+            FindingKind::Bundle => "bundle",
+        }
+    }
+}
+
+/// One signature, attestation or bundle found, with what was checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What it is.
+    pub kind: FindingKind,
+    /// Where it was found (`tag sha256-….sig`, `referrer`, `index.json kind …`).
+    pub source: String,
+    /// The manifest's digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// The layer's digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Who signed: the key id that verified, a keyless certificate's identity, or the key id a
+    /// bundle names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The `--cosign-key` that verified it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The image reference a simple-signing payload names (reported, never trusted).
+    #[serde(rename = "dockerReference", skip_serializing_if = "Option::is_none")]
+    pub docker_reference: Option<String>,
+    /// The predicate type (attestations and bundles).
+    #[serde(rename = "predicateType", skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    /// Whether a given key verified it, for this image.
+    pub verified: bool,
+    /// Why it is not verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What was found beside it and not checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Finding {
+    fn new(kind: FindingKind, source: String, manifest: Option<String>) -> Self {
+        Finding {
+            kind,
+            source,
+            manifest,
+            layer: None,
+            signer: None,
+            key: None,
+            docker_reference: None,
+            predicate_type: None,
+            verified: false,
+            reason: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn refuse(&mut self, why: impl std::fmt::Display) {
+        self.verified = false;
+        if self.reason.is_none() {
+            self.reason = Some(why.to_string());
+        }
+    }
+
+    /// Whether it is a verified signature of the image (what the requirement counts).
+    pub fn is_verified_signature(&self) -> bool {
+        self.verified
+            && match self.kind {
+                FindingKind::Signature => true,
+                FindingKind::Bundle => {
+                    self.predicate_type.as_deref() == Some(COSIGN_SIGN_PREDICATE)
+                }
+                FindingKind::Attestation => false,
+            }
+    }
+}
+
+/// Everything found, and whether the requirement (keys given) holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct CosignReport {
+    /// What was found.
+    pub findings: Vec<Finding>,
+    /// Whether a verified signature was required (keys were given).
+    pub required: bool,
+    /// Whether the requirement holds (always, when nothing is required).
+    pub satisfied: bool,
+    /// Why it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl CosignReport {
+    /// True unless a signature was required and none verified.
+    pub fn ok(&self) -> bool {
+        !self.required || self.satisfied
+    }
+}
+
+/// Finds and checks cosign's signatures and attestations of `image` in `store` by the rule of
+/// the module documentation; `keys` empty requires nothing.
+///
+/// # Errors
+/// Only when the store fails; everything found is a finding.
+pub fn examine(
+    store: &dyn ArtifactStore,
+    image: &Digest,
+    keys: &[TrustedKey],
+) -> Result<CosignReport, EvidenceError> {
+    let context = format!("looking up cosign's signatures of {image}");
+    let mut findings = Vec::new();
+    for manifest in
+        storage::find_legacy(store, image).map_err(EvidenceError::oci(context.clone()))?
+    {
+        legacy(&manifest, image, keys, &mut findings);
+    }
+    let referrers = store
+        .referrers(&image.to_string(), None)
+        .map_err(EvidenceError::oci(context.clone()))?;
+    for r in referrers.iter().filter(|r| is_foreign_bundle(r)) {
+        bundle(store, r, image, keys, &mut findings)?;
+    }
+    let required = !keys.is_empty();
+    let satisfied = !required || findings.iter().any(Finding::is_verified_signature);
+    let reason = (!satisfied).then(|| unsatisfied(image, keys, &findings));
+    Ok(CosignReport {
+        findings,
+        required,
+        satisfied,
+        reason,
+    })
+}
+
+/// A Sigstore bundle referrer that Stella did not attach (Stella's carry its kind annotation).
+pub fn is_foreign_bundle(r: &Referrer) -> bool {
+    r.artifact_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+        && !r.annotations.contains_key(crate::layout::KIND)
+}
+
+fn unsatisfied(image: &Digest, keys: &[TrustedKey], findings: &[Finding]) -> String {
+    let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    let signatures: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| {
+            f.kind == FindingKind::Signature
+                || (f.kind == FindingKind::Bundle
+                    && f.predicate_type.as_deref() == Some(COSIGN_SIGN_PREDICATE))
+        })
+        .collect();
+    if signatures.is_empty() {
+        return format!(
+            "no cosign signature of {image} is stored (tag {}, or a Sigstore bundle referrer); \
+             --cosign-key {} requires one",
+            storage::tag(Kind::Signatures, image),
+            names.join(", ")
+        );
+    }
+    let reasons: Vec<String> = signatures
+        .iter()
+        .filter_map(|f| f.reason.clone())
+        .take(5)
+        .collect();
+    format!(
+        "none of the {} cosign signatures of {image} verifies with {}: {}",
+        signatures.len(),
+        names.join(", "),
+        reasons.join("; ")
+    )
+}
+
+fn public_keys(keys: &[TrustedKey]) -> Vec<PublicKey> {
+    keys.iter().map(|k| k.key.clone()).collect()
+}
+
+fn key_name(keys: &[TrustedKey], key: &PublicKey) -> Option<String> {
+    keys.iter().find(|k| &k.key == key).map(|k| k.name.clone())
+}
+
+fn legacy(manifest: &LegacyManifest, image: &Digest, keys: &[TrustedKey], out: &mut Vec<Finding>) {
+    let kind = match manifest.kind {
+        Kind::Signatures => FindingKind::Signature,
+        Kind::Attestations => FindingKind::Attestation,
+    };
+    let source = manifest.origin.to_string();
+    let digest = manifest.digest.as_ref().map(ToString::to_string);
+    if !manifest.problems.is_empty() || manifest.layers.is_empty() {
+        let mut f = Finding::new(kind, source.clone(), digest.clone());
+        let problems = if manifest.problems.is_empty() {
+            "the manifest has no layers".to_owned()
+        } else {
+            manifest.problems.join("; ")
+        };
+        f.refuse(format!("not cosign's {}: {problems}", manifest.kind));
+        out.push(f);
+    }
+    for layer in &manifest.layers {
+        let mut f = Finding::new(kind, source.clone(), digest.clone());
+        f.layer = Some(layer.digest.clone());
+        if layer.annotation(storage::REKOR_BUNDLE).is_some() {
+            f.notes
+                .push("transparency-log entry (Rekor bundle) present, not checked".to_owned());
+        }
+        if layer.annotation(storage::RFC3161_TIMESTAMP).is_some() {
+            f.notes
+                .push("RFC 3161 timestamp present, not checked".to_owned());
+        }
+        match &layer.content {
+            Err(problem) => f.refuse(problem),
+            Ok(bytes) => match manifest.kind {
+                Kind::Signatures => signature(layer, bytes, image, keys, &mut f),
+                Kind::Attestations => attestation(layer, bytes, image, keys, &mut f),
+            },
+        }
+        out.push(f);
+    }
+}
+
+/// Checks one simple-signing layer: payload, then key, then certificate.
+fn signature(
+    layer: &LegacyLayer,
+    payload: &[u8],
+    image: &Digest,
+    keys: &[TrustedKey],
+    f: &mut Finding,
+) {
+    let certificate = layer.annotation(storage::CERTIFICATE);
+    if let Some(pem) = certificate {
+        match simple_signing::certificate_identity(pem) {
+            Ok(identity) => f.signer = Some(identity.to_string()),
+            Err(e) => f.notes.push(e.to_string()),
+        }
+    }
+    let parsed = match SimpleSigning::parse(payload) {
+        Ok(p) => p,
+        Err(e) => return f.refuse(e),
+    };
+    f.docker_reference = Some(parsed.docker_reference.clone());
+    if let Err(e) = parsed.require_image(image) {
+        return f.refuse(e);
+    }
+    let sig = match simple_signing::decode_signature(layer.annotation(storage::SIGNATURE)) {
+        Ok(s) => s,
+        Err(e) => return f.refuse(e),
+    };
+    let public = public_keys(keys);
+    if !public.is_empty() {
+        match simple_signing::verify_signature(payload, &sig, image, &public) {
+            Ok((_, key)) => {
+                f.verified = true;
+                f.signer = Some(key.hint());
+                f.key = key_name(keys, key);
+                return;
+            }
+            Err(e) if certificate.is_none() => return f.refuse(e),
+            Err(_) => {}
+        }
+    }
+    match certificate {
+        Some(pem) => {
+            let chain = layer.annotation(storage::CHAIN);
+            match simple_signing::verify_keyless(pem, chain, &sig, payload) {
+                Ok(identity) => {
+                    f.verified = true;
+                    f.signer = Some(identity.to_string());
+                }
+                Err(e) => f.refuse(e),
+            }
+        }
+        None => f.refuse("not checked: no --cosign-key given"),
+    }
+}
+
+/// Checks one DSSE attestation layer.
+fn attestation(
+    layer: &LegacyLayer,
+    bytes: &[u8],
+    image: &Digest,
+    keys: &[TrustedKey],
+    f: &mut Finding,
+) {
+    f.predicate_type = layer.annotation(storage::PREDICATE_TYPE).map(str::to_owned);
+    if let Some(pem) = layer.annotation(storage::CERTIFICATE) {
+        match simple_signing::certificate_identity(pem) {
+            Ok(identity) => f.signer = Some(identity.to_string()),
+            Err(e) => f.notes.push(e.to_string()),
+        }
+    }
+    let envelope = match simple_signing::read_envelope(bytes) {
+        Ok(e) => e,
+        Err(e) => return f.refuse(e),
+    };
+    let claimed = simple_signing::claimed_predicate_type(&envelope);
+    if f.predicate_type.is_none() {
+        f.predicate_type = claimed.clone();
+    } else if claimed.is_some() && claimed != f.predicate_type {
+        f.notes.push(format!(
+            "the layer's predicateType annotation differs from the statement's ({})",
+            claimed.unwrap_or_default()
+        ));
+    }
+    let public = public_keys(keys);
+    if public.is_empty() {
+        return f.refuse(if f.signer.is_some() {
+            "keyless: needs certificate verification"
+        } else {
+            "not checked: no --cosign-key given"
+        });
+    }
+    match simple_signing::verify_attestation(bytes, image, &public) {
+        Ok(v) => {
+            f.verified = true;
+            f.predicate_type = Some(v.predicate_type);
+            f.key = keys
+                .iter()
+                .find(|k| k.key.hint() == v.key_id)
+                .map(|k| k.name.clone());
+            f.signer = Some(v.key_id);
+        }
+        Err(e) if f.signer.is_some() => {
+            f.refuse(format!("{e} (keyless: needs certificate verification)"))
+        }
+        Err(e) => f.refuse(e),
+    }
+}
+
+/// Reads and checks a foreign Sigstore bundle referrer.
+fn bundle(
+    store: &dyn ArtifactStore,
+    referrer: &Referrer,
+    image: &Digest,
+    keys: &[TrustedKey],
+    out: &mut Vec<Finding>,
+) -> Result<(), EvidenceError> {
+    let digest = referrer.digest.to_string();
+    let mut f = Finding::new(
+        FindingKind::Bundle,
+        "referrer".to_owned(),
+        Some(digest.clone()),
+    );
+    f.predicate_type = referrer
+        .annotations
+        .get(crate::layout::BUNDLE_PREDICATE_TYPE)
+        .cloned();
+    let manifest = match store.get_manifest(&Target::Digest(digest.clone())) {
+        Ok(m) => m,
+        Err(e)
+            if matches!(
+                e.kind(),
+                stella_core::ErrorKind::Unavailable | stella_core::ErrorKind::Environment
+            ) =>
+        {
+            return Err(EvidenceError::oci(format!("reading the referrer {digest}"))(e));
+        }
+        Err(e) => {
+            f.refuse(e);
+            out.push(f);
+            return Ok(());
+        }
+    };
+    let value: Value = match serde_json::from_slice(&manifest.bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            f.refuse(format!("the manifest is not JSON: {e}"));
+            out.push(f);
+            return Ok(());
+        }
+    };
+    let layers: Vec<&Value> = value["layers"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|d| {
+                    d["mediaType"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+                })
+                .take(MAX_BUNDLE_LAYERS)
+                .collect()
+        })
+        .unwrap_or_default();
+    if layers.is_empty() {
+        f.refuse("the referrer holds no Sigstore bundle layer");
+        out.push(f);
+        return Ok(());
+    }
+    for layer in layers {
+        let mut one = f.clone();
+        let layer_digest = layer["digest"].as_str().unwrap_or_default().to_owned();
+        one.layer = Some(layer_digest.clone());
+        match store.get_blob_bounded(&layer_digest, MAX_BUNDLE_BYTES) {
+            Ok(bytes) => check_bundle(&bytes, image, keys, &mut one),
+            Err(e) => one.refuse(e),
+        }
+        out.push(one);
+    }
+    Ok(())
+}
+
+fn check_bundle(bytes: &[u8], image: &Digest, keys: &[TrustedKey], f: &mut Finding) {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return f.refuse(format!("the bundle is not JSON: {e}")),
+    };
+    let parsed = match Bundle::from_json_value(&value) {
+        Ok(b) => b,
+        Err(e) => return f.refuse(e),
+    };
+    if !parsed.tlog_entries.is_empty() {
+        f.notes.push(format!(
+            "{} transparency-log entr{} present, not checked",
+            parsed.tlog_entries.len(),
+            if parsed.tlog_entries.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        ));
+    }
+    f.signer = parsed.hint.clone();
+    if f.predicate_type.is_none() {
+        f.predicate_type = simple_signing::claimed_predicate_type(&parsed.envelope);
+    }
+    if value["verificationMaterial"].get("certificate").is_some()
+        || value["verificationMaterial"]
+            .get("x509CertificateChain")
+            .is_some()
+    {
+        f.notes
+            .push("keyless: needs certificate verification".to_owned());
+    }
+    let public = public_keys(keys);
+    if public.is_empty() {
+        return f.refuse("not checked: no --cosign-key given");
+    }
+    let mut last = None;
+    for key in &public {
+        match parsed.envelope.verify(key) {
+            Ok(verified) => {
+                if let Err(e) = verified.statement.require_subject_digest(image) {
+                    return f.refuse(e);
+                }
+                f.verified = true;
+                f.predicate_type = Some(verified.statement.predicate_type.clone());
+                f.signer = Some(key.hint());
+                f.key = key_name(keys, key);
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    if let Some(e) = last {
+        f.refuse(LegacyError::Attestation(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stella_core::media;
+
+    #[test]
+    fn only_bundles_without_stellas_kind_are_foreign() {
+        let mut r = Referrer {
+            digest: Digest::sha256(b"m"),
+            media_type: stella_oci::store::MANIFEST.to_owned(),
+            size: 1,
+            artifact_type: Some(media::SIGSTORE_BUNDLE_V03.to_owned()),
+            annotations: Default::default(),
+        };
+        assert!(is_foreign_bundle(&r));
+        r.annotations
+            .insert(crate::layout::KIND.to_owned(), "signatures".to_owned());
+        assert!(!is_foreign_bundle(&r));
+        r.annotations.clear();
+        r.artifact_type = Some(media::CYCLONEDX_JSON.to_owned());
+        assert!(!is_foreign_bundle(&r));
+    }
+}

@@ -1,0 +1,491 @@
+//! cosign's own storage in a real registry (`docker-registry`): legacy `sha256-<hex>.sig` and
+//! `.att` tags built to cosign's documented layout by `interop/cosign_legacy.py` (Python's
+//! `cryptography` and the registry's HTTP API; no Stella code), found by `stella oci referrers`
+//! and `stella verify --image`, and required with `--cosign-key`. Each attack of someone with
+//! push access to the repository is a case: a payload naming another image, another key's
+//! signature, a payload changed after signing, a blob that is huge or announced smaller than it
+//! is, a blob gone from the registry, an attestation about another image, a keyless signature
+//! nobody can check here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::oci::Registry;
+use crate::scan::{build_c, failures};
+
+const REPOSITORY: &str = "vendor/app";
+
+fn stella(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");
+    cmd.env_remove("STELLA_LOG")
+        .env("STELLA_PASSWORD", "cosign-storage-tests")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("STELLA_HOME", home);
+    cmd
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/cosign_legacy.py")
+}
+
+/// Runs the script; its JSON answer.
+fn python(args: &[&str]) -> Value {
+    let out = Process::new("python3")
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "cosign_legacy.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from cosign_legacy.py")
+}
+
+/// Whether Python's `cryptography` is there; otherwise the test is skipped loudly (or fails
+/// under `STELLA_REQUIRE_PEERS=1`).
+fn peers(test: &str) -> bool {
+    let ok = Process::new("python3")
+        .args([
+            "-c",
+            "import cryptography.x509, cryptography.hazmat.primitives.asymmetric.ec",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        stella_testkit::skip(
+            test,
+            "PyPI cryptography (python3) is not installed: python3 -m pip install -r \
+             interop/requirements.txt",
+        );
+    }
+    ok
+}
+
+/// What a test works with: a registry, an image scanned into it with Stella's evidence, and
+/// two cosign key pairs (the vendor's and another).
+struct Setup {
+    _dir: tempfile::TempDir,
+    d: PathBuf,
+    registry: Registry,
+    home: PathBuf,
+    image: String,
+    digest: String,
+    vendor: PathBuf,
+    other: PathBuf,
+}
+
+impl Setup {
+    fn new(test: &str) -> Option<Self> {
+        if !peers(test) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().to_path_buf();
+        let Some(registry) = Registry::start(&d) else {
+            stella_testkit::skip(
+                test,
+                "docker-registry is not installed (apt-get install docker-registry)",
+            );
+            return None;
+        };
+        let build = d.join("build");
+        let tree = d.join("tree");
+        std::fs::create_dir_all(&build).expect("mkdir");
+        std::fs::create_dir_all(tree.join("bin")).expect("mkdir");
+        let bin = build_c(
+            &build,
+            "tool",
+            "int helper(int x) { return x * 7; }\nint main(int c, char **v) { return helper(c); }\n",
+        );
+        std::fs::copy(&bin, tree.join("bin/tool")).expect("copy");
+        let home = d.join("home");
+        let remote = format!("{}/{REPOSITORY}:1.0", registry.host);
+        let out = stella(&home)
+            .args(["scan", "--json", "--push", "--image", &remote])
+            .arg(&tree)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let pushed: Value = serde_json::from_slice(&out).expect("scan JSON");
+        let digest = pushed["digest"].as_str().expect("digest").to_owned();
+        for name in ["vendor", "other"] {
+            python(&["keygen", "--out", d.join(name).to_str().expect("utf8")]);
+        }
+        Some(Setup {
+            image: format!("{}/{REPOSITORY}@{digest}", registry.host),
+            vendor: d.join("vendor"),
+            other: d.join("other"),
+            _dir: dir,
+            d,
+            registry,
+            home,
+            digest,
+        })
+    }
+
+    /// `cosign_legacy.py sign|attest` against this image with `key` (a prefix) and `extra`.
+    fn store(&self, command: &str, key: &Path, extra: &[&str]) -> Value {
+        let key = format!("{}.key", key.display());
+        let mut args = vec![
+            command,
+            "--registry",
+            &self.registry.host,
+            "--repository",
+            REPOSITORY,
+            "--image",
+            &self.digest,
+            "--key",
+            &key,
+        ];
+        args.extend_from_slice(extra);
+        python(&args)
+    }
+
+    /// `stella verify --image … --json` with each `--cosign-key`: exit code and report.
+    fn verify(&self, cosign_keys: &[&Path]) -> (i32, Value) {
+        let mut cmd = stella(&self.home);
+        cmd.args(["verify", "--json", "--image", &self.image]);
+        for k in cosign_keys {
+            cmd.arg("--cosign-key").arg(format!("{}.pub", k.display()));
+        }
+        let out = cmd.output().expect("runs");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "verify printed no JSON ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+}
+
+fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["cosign"]["findings"]
+        .as_array()
+        .expect("cosign findings")
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
+#[test]
+fn legacy_tags_are_listed_checked_and_required_only_when_asked() {
+    let test = "legacy_tags_are_listed_checked_and_required_only_when_asked";
+    let Some(s) = Setup::new(test) else { return };
+    // Nothing stored by cosign yet: a required signature is missing.
+    let (code, report) = s.verify(&[&s.vendor]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["cosign"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no cosign signature")),
+        "{report:#}"
+    );
+    let (code, report) = s.verify(&[]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+
+    let signed = s.store("sign", &s.vendor, &[]);
+    let attested = s.store("attest", &s.vendor, &[]);
+
+    // `stella oci referrers` lists both tags beside Stella's own referrers, by kind.
+    let out = stella(&s.home)
+        .args(["oci", "referrers", "--json", &s.image])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let tree: Value = serde_json::from_slice(&out).expect("JSON");
+    let nodes = tree["referrers"].as_array().expect("referrers");
+    let sig = nodes
+        .iter()
+        .find(|n| n["kind"] == "cosign-signatures")
+        .expect("the .sig tag is listed");
+    assert_eq!(sig["foundBy"]["name"], signed["tag"]);
+    assert_eq!(sig["digest"], signed["manifest"]);
+    assert_eq!(sig["layers"][0]["digest"], signed["layer"]);
+    assert!(sig["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"].is_string());
+    let att = nodes
+        .iter()
+        .find(|n| n["kind"] == "cosign-attestations")
+        .expect("the .att tag is listed");
+    assert_eq!(att["foundBy"]["name"], attested["tag"]);
+    assert!(nodes.iter().any(|n| n["kind"] == "referrer"), "{tree:#}");
+    let text = String::from_utf8(
+        stella(&s.home)
+            .args(["oci", "referrers", &s.image])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .expect("utf8");
+    assert!(text.contains("cosign-signatures (tag sha256-"), "{text}");
+    assert!(text.contains("cosign-attestations (tag sha256-"), "{text}");
+
+    // Without a cosign key: listed, unchecked, the verdict is Stella's evidence alone.
+    let (code, report) = s.verify(&[]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    let sigs = findings(&report, "signature");
+    assert_eq!(sigs.len(), 1, "{report:#}");
+    assert_eq!(sigs[0]["verified"], false);
+    assert!(
+        sigs[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("no --cosign-key")
+    );
+    assert_eq!(
+        sigs[0]["dockerReference"],
+        format!("{}/{REPOSITORY}", s.registry.host)
+    );
+
+    // With the vendor's key: both verify, the key is named.
+    let (code, report) = s.verify(&[&s.vendor]);
+    assert_eq!(code, 0, "{report:#}");
+    let sigs = findings(&report, "signature");
+    assert_eq!(sigs[0]["verified"], true, "{report:#}");
+    assert!(
+        sigs[0]["key"]
+            .as_str()
+            .expect("key")
+            .ends_with("vendor.pub")
+    );
+    let atts = findings(&report, "attestation");
+    assert_eq!(atts[0]["verified"], true, "{report:#}");
+    assert_eq!(
+        atts[0]["predicateType"],
+        "https://cosign.sigstore.dev/attestation/v1"
+    );
+    assert_eq!(report["cosign"]["satisfied"], true);
+    let text = String::from_utf8(
+        stella(&s.home)
+            .args(["verify", "--image", &s.image, "--cosign-key"])
+            .arg(s.vendor.with_extension("pub"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .expect("utf8");
+    assert!(
+        text.contains("cosign signature required: present and verified"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with(": VERIFIED"),
+        "the closing line says the whole verdict: {text}"
+    );
+
+    // Another key's signature, alone, does not do.
+    let (code, report) = s.verify(&[&s.other]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["cosign"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not verify")),
+        "{report:#}"
+    );
+    let out = stella(&s.home)
+        .args(["verify", "--image", &s.image, "--cosign-key"])
+        .arg(s.other.with_extension("pub"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(text.contains("cosign signature required: FAILED"), "{text}");
+    assert!(text.trim_end().ends_with(": NOT VERIFIED"), "{text}");
+    // Either of two keys does.
+    let (code, _) = s.verify(&[&s.other, &s.vendor]);
+    assert_eq!(code, 0);
+}
+
+/// Replaces the `.sig` tag with what `extra` makes, then verifies with the vendor's key:
+/// the exit code, and the reason of the signature finding.
+fn attacked(s: &Setup, key: &Path, extra: &[&str]) -> (i32, String, Value) {
+    s.store("sign", key, extra);
+    let (code, report) = s.verify(&[&s.vendor]);
+    let reason = findings(&report, "signature")
+        .iter()
+        .filter_map(|f| f["reason"].as_str())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    (code, reason, report)
+}
+
+#[test]
+fn every_forged_signature_fails_closed() {
+    let test = "every_forged_signature_fails_closed";
+    let Some(s) = Setup::new(test) else { return };
+    let elsewhere = format!("sha256:{}", "0".repeat(64));
+
+    let (code, reason, report) = attacked(&s, &s.vendor, &["--payload-digest", &elsewhere]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        reason.contains(&format!("signs image {elsewhere}")),
+        "{reason}"
+    );
+
+    let (code, reason, _) = attacked(&s, &s.other, &[]);
+    assert_eq!(code, 1);
+    assert!(reason.contains("does not verify"), "{reason}");
+
+    let (code, reason, _) = attacked(&s, &s.vendor, &["--tamper"]);
+    assert_eq!(code, 1);
+    assert!(reason.contains("does not verify"), "{reason}");
+
+    let huge = (2 << 20).to_string();
+    let (code, reason, _) = attacked(&s, &s.vendor, &["--huge", &huge]);
+    assert_eq!(code, 1);
+    assert!(reason.contains("at most"), "{reason}");
+
+    // Announced as 40 bytes: never more than that is read.
+    let (code, reason, _) = attacked(&s, &s.vendor, &["--size-lie", "40"]);
+    assert_eq!(code, 1);
+    assert!(reason.contains("40"), "{reason}");
+
+    // A blob that is gone from the registry's storage.
+    let stored = s.store("sign", &s.vendor, &[]);
+    let (code, _) = s.verify(&[&s.vendor]);
+    assert_eq!(code, 0, "the untouched signature verifies");
+    let hex = stored["layer"]
+        .as_str()
+        .and_then(|l| l.strip_prefix("sha256:"))
+        .expect("layer digest")
+        .to_owned();
+    let data =
+        s.d.join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(&hex)
+            .join("data");
+    std::fs::remove_file(&data).expect("the blob's file in the registry's storage");
+    let (code, report) = s.verify(&[&s.vendor]);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = findings(&report, "signature")[0]["reason"]
+        .as_str()
+        .expect("reason")
+        .to_owned();
+    assert!(
+        reason.contains("not found") || reason.contains("HTTP"),
+        "{reason}"
+    );
+
+    // An invalid signature beside a valid one is listed and does not count against it.
+    s.store("sign", &s.other, &[]);
+    s.store("sign", &s.vendor, &["--append"]);
+    let (code, report) = s.verify(&[&s.vendor]);
+    assert_eq!(code, 0, "{report:#}");
+    let sigs = findings(&report, "signature");
+    assert_eq!(sigs.len(), 2);
+    assert_eq!(sigs.iter().filter(|f| f["verified"] == true).count(), 1);
+}
+
+#[test]
+fn attestations_about_another_image_and_keyless_signatures_are_not_verified() {
+    let test = "attestations_about_another_image_and_keyless_signatures_are_not_verified";
+    let Some(s) = Setup::new(test) else { return };
+    let elsewhere = format!("sha256:{}", "1".repeat(64));
+    s.store("attest", &s.vendor, &["--subject-digest", &elsewhere]);
+    s.store(
+        "sign",
+        &s.vendor,
+        &["--keyless-identity", "release@vendor.example"],
+    );
+    // Without a key: the certificate's identity is reported, the reason is keyless.
+    let (code, report) = s.verify(&[]);
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    let sig = findings(&report, "signature")[0].clone();
+    assert_eq!(sig["verified"], false);
+    assert!(
+        sig["signer"]
+            .as_str()
+            .is_some_and(|i| i.contains("release@vendor.example")
+                && i.contains("https://accounts.example.com")),
+        "{sig:#}"
+    );
+    assert!(
+        sig["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("keyless: needs certificate verification")),
+        "{sig:#}"
+    );
+    // Another key required: the keyless signature is not taken for it.
+    let (code, report) = s.verify(&[&s.other]);
+    assert_eq!(code, 1, "{report:#}");
+    // The vendor's key: the signature's key verifies it; the attestation's subject is another
+    // image, so it is not verified, and it never stood for a signature anyway.
+    let (code, report) = s.verify(&[&s.vendor]);
+    assert_eq!(code, 0, "{report:#}");
+    let att = findings(&report, "attestation")[0].clone();
+    assert_eq!(att["verified"], false);
+    assert!(
+        att["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no subject has digest")),
+        "{att:#}"
+    );
+
+    // cosign's bundle format: a Sigstore bundle of its signing predicate attached as a referrer
+    // by another tool is listed as foreign, and a signature by the key it verifies with.
+    let file = s.d.join("cosign.sigstore.json");
+    python(&[
+        "bundle",
+        "--image",
+        &s.digest,
+        "--key",
+        &format!("{}.key", s.other.display()),
+        "--out",
+        file.to_str().expect("utf8"),
+    ]);
+    stella(&s.home)
+        .args(["oci", "attach", "--image", &s.image])
+        .args([
+            "--artifact-type",
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
+        ])
+        .args([
+            "--annotation",
+            "dev.sigstore.bundle.predicateType=https://sigstore.dev/cosign/sign/v1",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    let out = stella(&s.home)
+        .args(["oci", "referrers", "--json", &s.image])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let tree: Value = serde_json::from_slice(&out).expect("JSON");
+    assert!(
+        tree["referrers"]
+            .as_array()
+            .expect("referrers")
+            .iter()
+            .any(|n| n["kind"] == "sigstore-bundle"),
+        "{tree:#}"
+    );
+    let (code, report) = s.verify(&[&s.other]);
+    assert_eq!(code, 0, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert_eq!(bundle["verified"], true, "{bundle:#}");
+    assert_eq!(
+        bundle["predicateType"],
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+    // Stella's own evidence still decides for itself: nothing failed, nothing was taken for it.
+    assert!(failures(&report).is_empty(), "{:#?}", failures(&report));
+}
