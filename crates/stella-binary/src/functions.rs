@@ -387,6 +387,16 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             facts.push((start, Fact::Fde(end)));
         }
     }
+    // Mach-O states starts, not ranges: each runs to the next start (see `crate::macho`). Put
+    // after the FDEs, so that at one start the Mach-O end is the one kept.
+    let macho = crate::macho::read(file);
+    warnings.extend(macho.warnings);
+    facts.extend(
+        macho
+            .ranges
+            .iter()
+            .map(|&(start, end)| (start, Fact::Fde(end))),
+    );
     facts.sort_by_key(|&(start, _)| start);
     let mut by_start: Vec<(u64, Candidate)> = Vec::new();
     for (start, fact) in facts {
@@ -665,9 +675,14 @@ pub fn demangle(name: &str) -> Option<String> {
     if let Ok(d) = rustc_demangle::try_demangle(name) {
         return Some(format!("{d:#}"));
     }
-    if name.starts_with("_Z") {
-        let symbol = cpp_demangle::Symbol::new(name).ok()?;
-        return symbol.demangle().ok().filter(|d| d != name);
+    // Mach-O prefixes every C and C++ name with `_`: `__Z…` is the Itanium `_Z…`.
+    let itanium = name
+        .strip_prefix('_')
+        .filter(|n| n.starts_with("_Z"))
+        .unwrap_or(name);
+    if itanium.starts_with("_Z") {
+        let symbol = cpp_demangle::Symbol::new(itanium).ok()?;
+        return symbol.demangle().ok().filter(|d| d != itanium);
     }
     None
 }

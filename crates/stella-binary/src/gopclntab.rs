@@ -15,6 +15,11 @@
 //! 32-bit field after the entry). Offsets are relative to the table's start; every read is
 //! bounds-checked, and a table that does not hold together is an error, never a panic.
 //!
+//! Entries of the 1.18 layout are offsets from the header's text start; a position-independent
+//! binary (every Go Mach-O executable, ELF built with `-buildmode=pie`) holds 0 there until a
+//! relocation fills it in at load time, and the text section's address (where Go's linker puts
+//! `runtime.text`) is taken instead. Mach-O names the table's section `__gopclntab`.
+//!
 //! Older tables (Go 1.2–1.15, magic `0xfffffffb`) are reported as
 //! [`GoPclntabError::Unsupported`].
 //!
@@ -90,7 +95,12 @@ pub fn go_functions<'d>(
     }) else {
         return Ok(Vec::new());
     };
-    read_table(table, file.is_little_endian())
+    // Go's linker starts the text section with `runtime.text`, the base of the table's entries.
+    let text = file
+        .section_by_name(".text")
+        .filter(|s| s.kind() == object::SectionKind::Text)
+        .map(|s| s.address());
+    read_table_with_text(table, file.is_little_endian(), text)
 }
 
 struct Reader<'d> {
@@ -170,6 +180,20 @@ impl<'d> Reader<'d> {
 /// # Errors
 /// As [`go_functions`].
 pub fn read_table(table: &[u8], little: bool) -> Result<Vec<GoFunction<'_>>, GoPclntabError> {
+    read_table_with_text(table, little, None)
+}
+
+/// [`read_table`], with the address of the binary's text section for a table whose stored text
+/// start is 0: in a position-independent binary (every Go Mach-O executable, ELF with
+/// `-buildmode=pie`) the field is filled in by a relocation at load time, and the file holds 0.
+///
+/// # Errors
+/// As [`go_functions`].
+pub fn read_table_with_text(
+    table: &[u8],
+    little: bool,
+    text: Option<u64>,
+) -> Result<Vec<GoFunction<'_>>, GoPclntabError> {
     let mut r = Reader {
         table,
         little,
@@ -198,7 +222,10 @@ pub fn read_table(table: &[u8], little: bool) -> Result<Vec<GoFunction<'_>>, GoP
             reason: format!("{nfunc} functions, more than the limit of {MAX_GO_FUNCTIONS}"),
         })?;
     let text_start = if new_layout {
-        r.word("text start", 8 + 2 * w)?
+        match r.word("text start", 8 + 2 * w)? {
+            0 => text.unwrap_or(0),
+            stored => stored,
+        }
     } else {
         0
     };
