@@ -17,8 +17,8 @@
 //!
 //! Entries of the 1.18 layout are offsets from the header's text start; a position-independent
 //! binary (every Go Mach-O executable, ELF built with `-buildmode=pie`) holds 0 there until a
-//! relocation fills it in at load time, and the text section's address (where Go's linker puts
-//! `runtime.text`) is taken instead. Mach-O names the table's section `__gopclntab`.
+//! relocation fills it in at load time, and the address of `runtime.text` is taken instead: its
+//! symbol's, or without one the text section's (where Go's own linker puts it). Mach-O names the table's section `__gopclntab`.
 //!
 //! Older tables (Go 1.2–1.15, magic `0xfffffffb`) are reported as
 //! [`GoPclntabError::Unsupported`].
@@ -26,7 +26,7 @@
 //! What this module does not own: merging these ranges with the other sources
 //! ([`crate::functions`]), Go build information ([`crate::gobuild`]).
 
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 /// Most functions read from one table.
 pub const MAX_GO_FUNCTIONS: usize = 4_000_000;
@@ -95,11 +95,18 @@ pub fn go_functions<'d>(
     }) else {
         return Ok(Vec::new());
     };
-    // Go's linker starts the text section with `runtime.text`, the base of the table's entries.
-    let text = file
-        .section_by_name(".text")
-        .filter(|s| s.kind() == object::SectionKind::Text)
+    // The base of the table's entries is `runtime.text`: its symbol where the binary keeps one
+    // (an external linker may put C code before it), else the start of the text section, where
+    // Go's own linker puts it.
+    let symbol = file
+        .symbols()
+        .find(|s| s.name() == Ok("runtime.text") && s.is_definition())
         .map(|s| s.address());
+    let text = symbol.or_else(|| {
+        file.section_by_name(".text")
+            .filter(|s| s.kind() == object::SectionKind::Text)
+            .map(|s| s.address())
+    });
     read_table_with_text(table, file.is_little_endian(), text)
 }
 
@@ -338,6 +345,19 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_text_start_of_zero_counts_from_the_text_section() {
+        let mut t = table(&[("main.main", 0x100)], 0x180);
+        // The text start (third header word): 0, as a position-independent binary holds it.
+        t[24..32].copy_from_slice(&0u64.to_le_bytes());
+        let f = read_table_with_text(&t, true, Some(0x1_0000_1000)).unwrap();
+        assert_eq!((f[0].start, f[0].end), (0x1_0000_1100, 0x1_0000_1180));
+        // A stored text start is the table's own, whatever the section says.
+        let t = table(&[("main.main", 0x100)], 0x180);
+        let f = read_table_with_text(&t, true, Some(0x1_0000_1000)).unwrap();
+        assert_eq!(f[0].start, 0x40_0100);
     }
 
     #[test]
