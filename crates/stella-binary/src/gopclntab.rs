@@ -100,7 +100,10 @@ pub fn go_functions<'d>(
     // Go's own linker puts it.
     let symbol = file
         .symbols()
-        .find(|s| s.name() == Ok("runtime.text") && s.is_definition())
+        .find(|s| {
+            // Mach-O gives Go symbols a leading `_` in some build modes (plugins, c-shared).
+            matches!(s.name(), Ok("runtime.text" | "_runtime.text")) && s.is_definition()
+        })
         .map(|s| s.address());
     let text = symbol.or_else(|| {
         file.section_by_name(".text")
