@@ -9,7 +9,8 @@ Prints one JSON object:
           debugId is the Breakpad/Sentry form: the GUID in its canonical text form, lower case,
           then the age in hex; codeId is what symbol servers index PE files by
           (TimeDateStamp as 8 upper-case hex digits, SizeOfImage in lower-case hex).
-  Mach-O: {"format": "macho", "uuid": "<uuid>", "debugId": "<uuid>"}   (thin files only)
+  Mach-O: {"format": "macho", "uuid": "<uuid>", "debugId": "<uuid>"}; a universal file:
+          {"format": "macho", "slices": [{"offset": N, "uuid": ..., "debugId": ...}, ...]}
 Exit 1 when the file is neither, or carries no such record.
 """
 
@@ -59,14 +60,19 @@ def macho_identity(path):
     from macholib.MachO import MachO
 
     macho = MachO(path)
-    if len(macho.headers) != 1:
-        sys.exit("%s: universal binary with %d slices" % (path, len(macho.headers)))
-    for load_command, command, _data in macho.headers[0].commands:
-        if load_command.cmd == LC_UUID:
-            text = str(uuid.UUID(bytes=bytes(command.uuid)))
-            # Breakpad/Sentry name a Mach-O file by its UUID (age 0, not written).
-            return {"format": "macho", "uuid": text, "debugId": text}
-    sys.exit("%s: Mach-O file without LC_UUID" % path)
+
+    def identity(header):
+        for load_command, command, _data in header.commands:
+            if load_command.cmd == LC_UUID:
+                text = str(uuid.UUID(bytes=bytes(command.uuid)))
+                # Breakpad/Sentry name a Mach-O file by its UUID (age 0, not written).
+                return {"uuid": text, "debugId": text}
+        sys.exit("%s: Mach-O file without LC_UUID" % path)
+
+    if macho.fat is None:
+        return {"format": "macho", **identity(macho.headers[0])}
+    slices = [{"offset": h.offset, **identity(h)} for h in macho.headers]
+    return {"format": "macho", "slices": sorted(slices, key=lambda s: s["offset"])}
 
 
 def main():
@@ -77,7 +83,7 @@ def main():
         magic = f.read(4)
     if magic[:2] == b"MZ":
         identity = pe_identity(path)
-    elif magic in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+    elif magic in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf"):
         identity = macho_identity(path)
     else:
         sys.exit("%s: neither PE nor Mach-O" % path)

@@ -3,6 +3,9 @@
 //! PE images state theirs in other tables, read by [`crate::pe`] and merged here under the names
 //! of the ELF sources they stand for (COFF symbols as `symtab`, exports as `dynsym`, `.pdata`
 //! ranges as `eh_frame`); chained `.pdata` parts are grouped with their function as fragments.
+//! Mach-O binaries state starts (`LC_FUNCTION_STARTS`, `__unwind_info`, `nlist` symbols), each
+//! running to the next, read by [`crate::macho`] and merged as `eh_frame` ranges that the
+//! symbol table names; clang's `.cold.N` parts are grouped with their parent as GCC's are.
 //!
 //! Sources, strongest first: `.symtab` (every function with its size, local ones included),
 //! `.dynsym` (exported functions; what survives `strip`), DWARF subprograms (which also give the
@@ -94,11 +97,13 @@ impl<'de> Deserialize<'de> for Addr {
 ///
 /// The names are ELF's; other formats' tables take the name of the ELF table they stand for. PE
 /// ([`crate::pe`]): the COFF symbol table is `symtab`, the export table `dynsym`, and the
-/// exception directory (`.pdata`) `eh_frame`.
+/// exception directory (`.pdata`) `eh_frame`. Mach-O ([`crate::macho`]): the `nlist` symbol
+/// table is `symtab`, `__gopclntab` `gopclntab`, and `LC_FUNCTION_STARTS` and `__unwind_info`
+/// (starts without names) `eh_frame`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
-    /// The static symbol table (PE: the COFF symbol table).
+    /// The static symbol table (PE: the COFF symbol table; Mach-O: the `nlist` table).
     Symtab,
     /// The dynamic symbol table (PE: the export table).
     Dynsym,
@@ -106,7 +111,8 @@ pub enum Source {
     Dwarf,
     /// The Go runtime's function table (`.gopclntab`), present in stripped Go binaries too.
     Gopclntab,
-    /// `.eh_frame` FDEs only (PE: the exception directory, `.pdata`).
+    /// `.eh_frame` FDEs only (PE: the exception directory, `.pdata`; Mach-O:
+    /// `LC_FUNCTION_STARTS` and `__unwind_info`).
     EhFrame,
     /// Disassembly: code outside every other source's ranges, split at `int3` padding.
     Disasm,
@@ -387,6 +393,16 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             facts.push((start, Fact::Fde(end)));
         }
     }
+    // Mach-O states starts, not ranges: each runs to the next start (see `crate::macho`). Put
+    // after the FDEs, so that at one start the Mach-O end is the one kept.
+    let macho = crate::macho::read(file);
+    warnings.extend(macho.warnings);
+    facts.extend(
+        macho
+            .ranges
+            .iter()
+            .map(|&(start, end)| (start, Fact::Fde(end))),
+    );
     facts.sort_by_key(|&(start, _)| start);
     let mut by_start: Vec<(u64, Candidate)> = Vec::new();
     for (start, fact) in facts {
@@ -665,9 +681,14 @@ pub fn demangle(name: &str) -> Option<String> {
     if let Ok(d) = rustc_demangle::try_demangle(name) {
         return Some(format!("{d:#}"));
     }
-    if name.starts_with("_Z") {
-        let symbol = cpp_demangle::Symbol::new(name).ok()?;
-        return symbol.demangle().ok().filter(|d| d != name);
+    // Mach-O prefixes every C and C++ name with `_`: `__Z…` is the Itanium `_Z…`.
+    let itanium = name
+        .strip_prefix('_')
+        .filter(|n| n.starts_with("_Z"))
+        .unwrap_or(name);
+    if itanium.starts_with("_Z") {
+        let symbol = cpp_demangle::Symbol::new(itanium).ok()?;
+        return symbol.demangle().ok().filter(|d| d != itanium);
     }
     None
 }

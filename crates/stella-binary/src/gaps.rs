@@ -16,7 +16,7 @@
 //!
 //! Not covered: other architectures (aarch64 binaries, whose padding is `udf`/`nop`, are left as
 //! the symbol tables and FDEs describe them), data placed in executable sections (decoded like
-//! code, as every linear sweep does), PLT sections (trampolines, not functions), and BOLT's
+//! code, as every linear sweep does), PLT sections and Mach-O stub sections (trampolines, not functions), and BOLT's
 //! `.bolt.org.text`: the code at its pre-optimisation addresses, where every function BOLT left
 //! there keeps its FDE, and what no FDE covers is the remains of what BOLT moved or folded.
 
@@ -39,6 +39,15 @@ const SIZE_GRANULE: u64 = 4;
 /// but `int3`-separated bytes would otherwise yield one function per 16 bytes).
 pub const MAX_PIECES: usize = 1_000_000;
 
+/// Mach-O's stub sections (`__stubs`, `__stub_helper`, `__auth_stubs`, `__symbol_stub1`,
+/// `__picsymbolstub4`): the trampolines to imported functions, Mach-O's PLT.
+fn is_stub(name: &str) -> bool {
+    name.starts_with("__stub")
+        || name.starts_with("__auth_stub")
+        || name.starts_with("__symbol_stub")
+        || name.starts_with("__picsymbolstub")
+}
+
 /// `[start, end)` of each piece of code between the `covered` ranges (sorted by start) of the
 /// executable sections of `file`.
 pub fn pieces(
@@ -56,7 +65,7 @@ pub fn pieces(
         if section.kind() != SectionKind::Text
             || section
                 .name()
-                .is_ok_and(|n| n.starts_with(".plt") || n.starts_with(".bolt.org."))
+                .is_ok_and(|n| n.starts_with(".plt") || n.starts_with(".bolt.org.") || is_stub(n))
         {
             continue;
         }

@@ -15,13 +15,18 @@
 //! 32-bit field after the entry). Offsets are relative to the table's start; every read is
 //! bounds-checked, and a table that does not hold together is an error, never a panic.
 //!
+//! Entries of the 1.18 layout are offsets from the header's text start; a position-independent
+//! binary (every Go Mach-O executable, ELF built with `-buildmode=pie`) holds 0 there until a
+//! relocation fills it in at load time, and the address of `runtime.text` is taken instead: its
+//! symbol's, or without one the text section's (where Go's own linker puts it). Mach-O names the table's section `__gopclntab`.
+//!
 //! Older tables (Go 1.2–1.15, magic `0xfffffffb`) are reported as
 //! [`GoPclntabError::Unsupported`].
 //!
 //! What this module does not own: merging these ranges with the other sources
 //! ([`crate::functions`]), Go build information ([`crate::gobuild`]).
 
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 /// Most functions read from one table.
 pub const MAX_GO_FUNCTIONS: usize = 4_000_000;
@@ -90,7 +95,22 @@ pub fn go_functions<'d>(
     }) else {
         return Ok(Vec::new());
     };
-    read_table(table, file.is_little_endian())
+    // The base of the table's entries is `runtime.text`: its symbol where the binary keeps one
+    // (an external linker may put C code before it), else the start of the text section, where
+    // Go's own linker puts it.
+    let symbol = file
+        .symbols()
+        .find(|s| {
+            // Mach-O gives Go symbols a leading `_` in some build modes (plugins, c-shared).
+            matches!(s.name(), Ok("runtime.text" | "_runtime.text")) && s.is_definition()
+        })
+        .map(|s| s.address());
+    let text = symbol.or_else(|| {
+        file.section_by_name(".text")
+            .filter(|s| s.kind() == object::SectionKind::Text)
+            .map(|s| s.address())
+    });
+    read_table_with_text(table, file.is_little_endian(), text)
 }
 
 struct Reader<'d> {
@@ -170,6 +190,20 @@ impl<'d> Reader<'d> {
 /// # Errors
 /// As [`go_functions`].
 pub fn read_table(table: &[u8], little: bool) -> Result<Vec<GoFunction<'_>>, GoPclntabError> {
+    read_table_with_text(table, little, None)
+}
+
+/// [`read_table`], with the address of the binary's text section for a table whose stored text
+/// start is 0: in a position-independent binary (every Go Mach-O executable, ELF with
+/// `-buildmode=pie`) the field is filled in by a relocation at load time, and the file holds 0.
+///
+/// # Errors
+/// As [`go_functions`].
+pub fn read_table_with_text(
+    table: &[u8],
+    little: bool,
+    text: Option<u64>,
+) -> Result<Vec<GoFunction<'_>>, GoPclntabError> {
     let mut r = Reader {
         table,
         little,
@@ -198,7 +232,10 @@ pub fn read_table(table: &[u8], little: bool) -> Result<Vec<GoFunction<'_>>, GoP
             reason: format!("{nfunc} functions, more than the limit of {MAX_GO_FUNCTIONS}"),
         })?;
     let text_start = if new_layout {
-        r.word("text start", 8 + 2 * w)?
+        match r.word("text start", 8 + 2 * w)? {
+            0 => text.unwrap_or(0),
+            stored => stored,
+        }
     } else {
         0
     };
@@ -311,6 +348,19 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_text_start_of_zero_counts_from_the_text_section() {
+        let mut t = table(&[("main.main", 0x100)], 0x180);
+        // The text start (third header word): 0, as a position-independent binary holds it.
+        t[24..32].copy_from_slice(&0u64.to_le_bytes());
+        let f = read_table_with_text(&t, true, Some(0x1_0000_1000)).unwrap();
+        assert_eq!((f[0].start, f[0].end), (0x1_0000_1100, 0x1_0000_1180));
+        // A stored text start is the table's own, whatever the section says.
+        let t = table(&[("main.main", 0x100)], 0x180);
+        let f = read_table_with_text(&t, true, Some(0x1_0000_1000)).unwrap();
+        assert_eq!(f[0].start, 0x40_0100);
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //!   bytes, merged from `.symtab`, `.dynsym` and `.eh_frame` FDEs (so stripped binaries keep exact
 //!   ranges), aliases as one range with all names, `.cold` fragments grouped with their parent,
 //!   demangled names beside mangled ones; for PE images ([`pe`]), from the exception directory
-//!   (`.pdata`, chained parts grouped with their function), the export table and COFF symbols.
+//!   (`.pdata`, chained parts grouped with their function), the export table and COFF symbols;
+//!   for Mach-O ([`macho`]), from `LC_FUNCTION_STARTS`, the symbol table and `__unwind_info`,
+//!   with a universal (fat) file proved slice by slice in one document ([`proof`]).
 //!
 //! With [`BuildOptions`], [`callgraph`] adds the direct call graph (PLT/GOT calls resolved to
 //! the imported name) and shortest entry → sink traces, each with the hash of its edge list.
@@ -45,6 +47,7 @@ pub mod gobuild;
 pub mod gopclntab;
 pub mod identity;
 pub mod inspect;
+pub mod macho;
 pub mod pe;
 pub mod proof;
 mod snapshot;
@@ -52,7 +55,7 @@ pub mod symbols;
 
 pub use inspect::{Format, Linkage};
 pub use proof::{
-    BuildOptions, FuncProof, Mismatch, MismatchKind, ProofProblem, QueryMatch, WriteError,
+    BuildOptions, FuncProof, Mismatch, MismatchKind, ProofProblem, QueryMatch, Slice, WriteError,
 };
 pub use snapshot::{FileSnapshot, MappedFile};
 pub use symbols::{Segment, SymbolEntry, SymbolTable};
@@ -89,6 +92,9 @@ pub enum BinaryError {
         /// What the parser said.
         reason: String,
     },
+    /// A Mach-O universal file whose header is refused.
+    #[error(transparent)]
+    Universal(#[from] macho::UniversalError),
     /// A FuncProof that is not JSON (or not the JSON a proof is written in: RFC 8785's
     /// number and string rules, no duplicate member).
     #[error("not a valid FuncProof: {source}")]
@@ -166,6 +172,7 @@ impl stella_core::Kinded for BinaryError {
             BinaryError::Changed { .. } => ErrorKind::Conflict,
             BinaryError::FileMismatch { .. } => ErrorKind::Rejected,
             BinaryError::Format { .. }
+            | BinaryError::Universal(_)
             | BinaryError::ProofSyntax { .. }
             | BinaryError::Proof { .. }
             | BinaryError::ProofField { .. }

@@ -1,4 +1,21 @@
 //! The FuncProof document: building it, replaying it against a binary, and querying it.
+//!
+//! A Mach-O universal ("fat") file holds one binary per architecture, each with its own
+//! identity (`LC_UUID`), sections and functions, at its own offset in the file. Its proof is one
+//! document with one entry per slice in `slices` (see [`Slice`]), in file order: the slice's
+//! architecture as Apple names it (`x86_64`, `arm64`, `arm64e`), its `offset` in the whole file,
+//! and, as a thin binary's proof states them, its `buildId`, `identity`, `file` (size and
+//! digests of the slice's bytes), `sections` and `functions`. Addresses are the slice's own
+//! virtual addresses; the bytes a range stands for are found through the slice's segments,
+//! counted from `offset`, so a replay of the whole file hashes exactly the bytes the proof
+//! hashed. The top level describes the file as a whole: `file` is the whole file's digest,
+//! `buildId` its fallback id (`buildIdSource: "fallback"`), `identity` says `format: "macho"`,
+//! `arch: "universal"`, and `sections` and `functions` are empty; warnings of a slice are in
+//! `meta.warnings`, prefixed `slice ARCH: `. No call graph is computed for a universal file
+//! (traces are per binary, and the entry and sink globs are not stored). A thin binary's proof
+//! has no `slices` member, so every proof written before stays byte for byte what it was.
+//! [`FuncProof::verify`] replays every slice; [`FuncProof::query`] searches every slice and
+//! says which one matched.
 
 use std::collections::BTreeMap;
 
@@ -94,6 +111,31 @@ pub struct FuncProof {
     pub callgraph: Option<CallGraph>,
     /// How the proof was made.
     pub meta: Meta,
+    /// The slices of a Mach-O universal file, in file order (empty for any other binary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<Slice>,
+}
+
+/// One architecture's binary inside a Mach-O universal file (see the module docs).
+///
+/// Fields are declared in RFC 8785 key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Slice {
+    /// The architecture as Apple names it (`x86_64`, `arm64`, `arm64e`, …), one slice each.
+    pub arch: String,
+    /// The slice's fallback id (Mach-O has no GNU build id; its `LC_UUID` is in `identity`).
+    pub build_id: Option<BuildId>,
+    /// Size and digests of the slice's bytes.
+    pub file: FileDigest,
+    /// Every function of the slice, sorted by start address.
+    pub functions: Vec<Function>,
+    /// The slice's identity (`uuid` and `debugId` from its `LC_UUID`).
+    pub identity: Identity,
+    /// Where the slice starts in the whole file.
+    pub offset: u64,
+    /// The slice's executable sections and read-only data, by name.
+    pub sections: BTreeMap<String, SectionDigest>,
 }
 
 /// Why a proof could not be written out.
@@ -110,7 +152,7 @@ pub enum WriteError {
 
 /// What a [`Mismatch`] is about. Serialised (JSON output of `funcproof verify`) as the strings
 /// the first versions wrote: `file`, `section`, `function`, `fragment`, `callgraph`, `trace`, and
-/// the later `identity`, `file_size`, `name`, `origin`, `meta`.
+/// the later `identity`, `file_size`, `name`, `origin`, `meta`, `slice`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -139,6 +181,8 @@ pub enum MismatchKind {
     Callgraph,
     /// A stored entry → sink trace.
     Trace,
+    /// A slice of a universal file: its presence or offset.
+    Slice,
 }
 
 impl MismatchKind {
@@ -156,6 +200,7 @@ impl MismatchKind {
             MismatchKind::Meta => "meta",
             MismatchKind::Callgraph => "callgraph",
             MismatchKind::Trace => "trace",
+            MismatchKind::Slice => "slice",
         }
     }
 }
@@ -184,6 +229,9 @@ pub struct Mismatch {
     pub expected: String,
     /// What the binary has ([`ABSENT`] when the proof's thing is not in it).
     pub actual: String,
+    /// The slice of a universal file the mismatch is in (its `arch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<String>,
 }
 
 /// The value of [`Mismatch::expected`] or [`Mismatch::actual`] for a thing one side lacks.
@@ -287,34 +335,60 @@ pub struct QueryMatch {
     pub end: Addr,
     /// BLAKE3 of the bytes.
     pub blake3: String,
+    /// The slice of a universal file the function is in (its `arch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<String>,
 }
 
 fn parse(data: &[u8]) -> Result<object::File<'_>, BinaryError> {
     object::File::parse(data).map_err(|e| BinaryError::Format {
-        reason: universal_binary(data).unwrap_or_else(|| e.to_string()),
+        reason: e.to_string(),
     })
 }
 
-/// What to say about a Mach-O universal ("fat") binary: it holds one binary per architecture,
-/// each with its own identity, and a proof is of one of them.
-fn universal_binary(data: &[u8]) -> Option<String> {
-    use object::read::macho::{FatArch, MachOFatFile32, MachOFatFile64};
-    fn names<A: FatArch>(arches: &[A]) -> String {
-        arches
-            .iter()
-            .map(|a| format!("{:?}", a.architecture()).to_lowercase())
-            .collect::<Vec<_>>()
-            .join(", ")
+fn file_digest(data: &[u8]) -> FileDigest {
+    FileDigest {
+        blake3: blake3_hex(data),
+        sha256: Digest::sha256(data),
+        size: data.len() as u64,
     }
-    let arches = match object::FileKind::parse(data).ok()? {
-        object::FileKind::MachOFat32 => names(MachOFatFile32::parse(data).ok()?.arches()),
-        object::FileKind::MachOFat64 => names(MachOFatFile64::parse(data).ok()?.arches()),
-        _ => return None,
-    };
-    Some(format!(
-        "a Mach-O universal binary ({arches}); prove each architecture's slice on its own \
-         (`lipo -thin ARCH`)"
-    ))
+}
+
+/// The proof of one slice of a universal file, its warnings prefixed with its architecture.
+fn prove_slice(
+    slice: crate::macho::SliceBytes<'_>,
+    demangle: bool,
+    warnings: &mut Vec<String>,
+    producers: &mut Vec<String>,
+) -> Result<Slice, BinaryError> {
+    let data = slice.data;
+    let file = object::File::parse(data).map_err(|e| BinaryError::Format {
+        reason: format!(
+            "slice {} of the Mach-O universal binary, at {:#x}: {e}",
+            slice.arch, slice.offset
+        ),
+    })?;
+    let mut own = Vec::new();
+    let sections = proved_sections(&file, data, &mut own);
+    let (build_id, identity) = identity::identify(&file, data);
+    let extracted = functions::extract(&file, data, demangle);
+    warnings.extend(
+        extracted
+            .warnings
+            .into_iter()
+            .chain(own)
+            .map(|w| format!("slice {}: {w}", slice.arch)),
+    );
+    producers.extend(extracted.producers);
+    Ok(Slice {
+        arch: slice.arch,
+        build_id: Some(build_id),
+        file: file_digest(data),
+        functions: extracted.functions,
+        identity,
+        offset: slice.offset,
+        sections,
+    })
 }
 
 fn proved_sections(
@@ -434,6 +508,9 @@ impl FuncProof {
     /// [`BinaryError::Format`] for an unreadable binary, [`BinaryError::Pattern`] for a bad glob.
     pub fn build_with(data: &[u8], options: &BuildOptions) -> Result<Self, BinaryError> {
         let (entries, sinks) = (globs(&options.entries)?, globs(&options.sinks)?);
+        if let Some(slices) = crate::macho::slices(data)? {
+            return Self::build_universal(data, slices, options);
+        }
         let file = parse(data)?;
         // The whole-file and section digests read every byte once and share nothing with the
         // functions: one core hashes while the other extracts.
@@ -480,7 +557,57 @@ impl FuncProof {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 warnings: extracted.warnings,
             },
+            slices: Vec::new(),
         })
+    }
+
+    /// The proof of a Mach-O universal file: one [`Slice`] per architecture (module docs).
+    fn build_universal(
+        data: &[u8],
+        slices: Vec<crate::macho::SliceBytes<'_>>,
+        options: &BuildOptions,
+    ) -> Result<Self, BinaryError> {
+        let mut warnings = Vec::new();
+        let mut producers = Vec::new();
+        let slices = slices
+            .into_iter()
+            .map(|s| prove_slice(s, options.demangle, &mut warnings, &mut producers))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FuncProof {
+            schema: SCHEMA.to_owned(),
+            build_id: Some(identity::fallback_id(data)),
+            identity: Identity {
+                format: "macho".to_owned(),
+                arch: "universal".to_owned(),
+                build_id_source: identity::BuildIdSource::Fallback,
+                debug_id: None,
+                code_id: None,
+                uuid: None,
+            },
+            file: file_digest(data),
+            sections: BTreeMap::new(),
+            functions: Vec::new(),
+            traces: Vec::new(),
+            callgraph: None,
+            meta: Meta {
+                compiler: None,
+                flags: (!producers.is_empty()).then(|| producers.join("; ")),
+                tool: "stella".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                warnings,
+            },
+            slices,
+        })
+    }
+
+    /// How many functions the proof states: its own, and those of every slice.
+    pub fn function_count(&self) -> usize {
+        self.functions.len() + self.slices.iter().map(|s| s.functions.len()).sum::<usize>()
+    }
+
+    /// How many sections the proof states: its own, and those of every slice.
+    pub fn section_count(&self) -> usize {
+        self.sections.len() + self.slices.iter().map(|s| s.sections.len()).sum::<usize>()
     }
 
     /// Reads a proof from JSON, strictly: addresses as DESIGN.md writes them (`0x` and
@@ -550,14 +677,40 @@ impl FuncProof {
                 },
             ));
         }
-        let ranges = self.functions.iter().map(|f| (f.start, f.end));
-        check_ranges(ranges).map_err(|(i, problem)| at(format!("/functions/{i}"), problem))?;
-        for (i, f) in self.functions.iter().enumerate() {
-            let here = format!("/functions/{i}");
-            check_sorted_names(&f.aliases)
-                .map_err(|(j, problem)| at(format!("{here}/aliases/{j}"), problem))?;
-            check_ranges(f.fragments.iter().map(|g| (g.start, g.end)))
-                .map_err(|(j, problem)| at(format!("{here}/fragments/{j}"), problem))?;
+        check_functions(&self.functions, "")?;
+        for (k, slice) in self.slices.iter().enumerate() {
+            check_functions(&slice.functions, &format!("/slices/{k}"))?;
+        }
+        // One slice per architecture, in file order.
+        let names: Vec<String> = self
+            .slices
+            .iter()
+            .map(|s| format!("{:020} {}", s.offset, s.arch))
+            .collect();
+        if let Err((k, _)) = check_sorted_names(&names) {
+            return Err(at(
+                format!("/slices/{k}"),
+                ProofProblem::UnsortedNames {
+                    previous: self.slices[k - 1].arch.clone(),
+                    name: self.slices[k].arch.clone(),
+                },
+            ));
+        }
+        let mut arches: Vec<&str> = self.slices.iter().map(|s| s.arch.as_str()).collect();
+        arches.sort_unstable();
+        if let Some(w) = arches.windows(2).find(|w| w[0] == w[1]) {
+            let k = self
+                .slices
+                .iter()
+                .rposition(|s| s.arch == w[1])
+                .unwrap_or(0);
+            return Err(at(
+                format!("/slices/{k}/arch"),
+                ProofProblem::UnsortedNames {
+                    previous: w[0].to_owned(),
+                    name: w[1].to_owned(),
+                },
+            ));
         }
         if let Some(graph) = &self.callgraph {
             // `CallGraph::has_edge` searches the edges by bisection.
@@ -645,6 +798,16 @@ impl FuncProof {
         out.write_all(&to_canonical(&self.schema)?)?;
         out.write_all(b",\"sections\":")?;
         out.write_all(&to_canonical(&self.sections)?)?;
+        if !self.slices.is_empty() {
+            out.write_all(b",\"slices\":[")?;
+            for (i, slice) in self.slices.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_slice(&mut out, slice)?;
+            }
+            out.write_all(b"]")?;
+        }
         out.write_all(b",\"traces\":")?;
         out.write_all(&to_canonical(&self.traces)?)?;
         out.write_all(b"}")?;
@@ -652,13 +815,14 @@ impl FuncProof {
         Ok(())
     }
 
-    /// How many functions carry a name from a symbol table or DWARF (sources `symtab`,
+    /// How many functions (of the proof and of its slices) carry a name from a symbol table or DWARF (sources `symtab`,
     /// `dynsym`, `dwarf`); the rest are named after their address (`sub_<hex>`, from
     /// `.eh_frame` or disassembly). Zero means the binary was stripped of every name: a query
     /// by name then finds nothing whether the function is there or not.
     pub fn named_functions(&self) -> usize {
-        self.functions
-            .iter()
+        std::iter::once(&self.functions)
+            .chain(self.slices.iter().map(|s| &s.functions))
+            .flatten()
             .filter(|f| f.source.is_named())
             .count()
     }
@@ -672,7 +836,12 @@ impl FuncProof {
     pub fn query(&self, pattern: &str) -> Result<Vec<QueryMatch>, BinaryError> {
         let matcher = glob(pattern)?;
         let mut out = Vec::new();
-        for f in &self.functions {
+        let own = self.functions.iter().map(|f| (None, f));
+        let sliced = self
+            .slices
+            .iter()
+            .flat_map(|s| s.functions.iter().map(move |f| (Some(&s.arch), f)));
+        for (slice, f) in own.chain(sliced) {
             // A proof built without demangling is still queried by demangled name.
             let demangled = f.demangled.clone().or_else(|| functions::demangle(&f.sym));
             let demangled_base = demangled.as_deref().map(strip_signature);
@@ -688,11 +857,55 @@ impl FuncProof {
                     start: f.start,
                     end: f.end,
                     blake3: f.blake3.clone(),
+                    slice: slice.cloned(),
                 });
             }
         }
         Ok(out)
     }
+}
+
+/// `Ok` when functions are sorted by range with each range once, and each one's aliases and
+/// fragments are sorted; else the error naming the first member (under `prefix`) that is not.
+fn check_functions(functions: &[Function], prefix: &str) -> Result<(), BinaryError> {
+    let at = |pointer: String, problem: ProofProblem| BinaryError::ProofField { pointer, problem };
+    let ranges = functions.iter().map(|f| (f.start, f.end));
+    check_ranges(ranges).map_err(|(i, problem)| at(format!("{prefix}/functions/{i}"), problem))?;
+    for (i, f) in functions.iter().enumerate() {
+        let here = format!("{prefix}/functions/{i}");
+        check_sorted_names(&f.aliases)
+            .map_err(|(j, problem)| at(format!("{here}/aliases/{j}"), problem))?;
+        check_ranges(f.fragments.iter().map(|g| (g.start, g.end)))
+            .map_err(|(j, problem)| at(format!("{here}/fragments/{j}"), problem))?;
+    }
+    Ok(())
+}
+
+/// One slice as RFC 8785 writes it (members in key order; functions through `serde_json`, as
+/// [`FuncProof::write_canonical_json`] explains).
+fn write_slice<W: std::io::Write>(out: &mut W, slice: &Slice) -> Result<(), WriteError> {
+    use stella_core::jcs::to_canonical;
+    out.write_all(b"{\"arch\":")?;
+    out.write_all(&to_canonical(&slice.arch)?)?;
+    out.write_all(b",\"buildId\":")?;
+    out.write_all(&to_canonical(&slice.build_id)?)?;
+    out.write_all(b",\"file\":")?;
+    out.write_all(&to_canonical(&slice.file)?)?;
+    out.write_all(b",\"functions\":[")?;
+    for (i, f) in slice.functions.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, f).map_err(std::io::Error::from)?;
+    }
+    out.write_all(b"],\"identity\":")?;
+    out.write_all(&to_canonical(&slice.identity)?)?;
+    out.write_all(b",\"offset\":")?;
+    out.write_all(&to_canonical(&slice.offset)?)?;
+    out.write_all(b",\"sections\":")?;
+    out.write_all(&to_canonical(&slice.sections)?)?;
+    out.write_all(b"}")?;
+    Ok(())
 }
 
 /// `unsigned ns::C<T>::f<U>(int) const` → `ns::C::f`: the path an advisory names, without
@@ -755,7 +968,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn universal_binaries_are_refused_naming_their_slices() {
+    fn universal_binaries_with_a_slice_past_the_end_are_refused_naming_it() {
         // fat_header (big-endian): magic, two fat_arch records (cputype, subtype, offset, size,
         // align) for x86-64 and arm64, pointing past the end.
         let mut fat = Vec::new();
@@ -767,11 +980,11 @@ mod tests {
                 fat.extend_from_slice(&word.to_be_bytes());
             }
         }
-        let e = FuncProof::build(&fat).expect_err("a universal binary is not one binary");
-        let text = e.to_string();
-        assert!(
-            text.contains("universal binary (x86_64, aarch64)") && text.contains("lipo -thin"),
-            "{text}"
+        let e = FuncProof::build(&fat).expect_err("its slices are not in the file");
+        assert_eq!(
+            e.to_string(),
+            "slice 0 (x86_64) of the Mach-O universal binary: bytes 0x4000+0x100 are not inside \
+             the 48-byte file"
         );
     }
 

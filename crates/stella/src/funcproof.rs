@@ -68,7 +68,7 @@ fn prove(
     let proof = FuncProof::build_with(&data, options).map_err(|e| binary_error(e, binary))?;
     tracing::info!(
         binary = %binary.display(),
-        functions = proof.functions.len(),
+        functions = proof.function_count(),
         build_id = proof.build_id.as_ref().map_or("-", |id| id.as_str()),
         "proved"
     );
@@ -112,7 +112,7 @@ fn prove(
 
 /// What `-o OUT` reports on stderr: `wrote OUT (N functions, BuildID …)`.
 fn wrote_message(path: &Path, proof: &FuncProof) -> String {
-    let functions = proof.functions.len();
+    let functions = proof.function_count();
     let plural = if functions == 1 { "" } else { "s" };
     let build_id = match &proof.build_id {
         Some(id) => format!("BuildID {id}"),
@@ -157,8 +157,8 @@ fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliEr
             format!(
                 "{}: verified: file, {} sections and {} functions match {}\n",
                 binary.display(),
-                proof.sections.len(),
-                proof.functions.len(),
+                proof.section_count(),
+                proof.function_count(),
                 proof_path.display()
             )
             .as_bytes(),
@@ -183,15 +183,20 @@ fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliEr
     })
 }
 
-/// `KIND NAME [START, END) FIELD: expected …, found …`
+/// `[SLICE: ]KIND NAME [START, END) FIELD: expected …, found …`
 fn describe(m: &Mismatch) -> String {
+    let slice = m
+        .slice
+        .as_deref()
+        .map(|s| format!("slice {s}: "))
+        .unwrap_or_default();
     let range = m
         .range
         .map(|(s, e)| format!(" [{s}, {e})"))
         .unwrap_or_default();
     let field = m.field.map(|f| format!(" {f}")).unwrap_or_default();
     format!(
-        "{} {}{range}{field}: expected {}, found {}",
+        "{slice}{} {}{range}{field}: expected {}, found {}",
         m.kind, m.name, m.expected, m.actual
     )
 }
@@ -265,7 +270,11 @@ fn query(
         let mut text = String::new();
         for m in &matches {
             text.push_str(&format!(
-                "present {} [{}, {}) blake3:{}{}\n",
+                "present {}{} [{}, {}) blake3:{}{}\n",
+                m.slice
+                    .as_deref()
+                    .map(|s| format!("{s}: "))
+                    .unwrap_or_default(),
                 m.sym,
                 m.start,
                 m.end,
@@ -283,7 +292,7 @@ fn query(
                 "absent {symbol}: the {} functions of {} (file {}) are all unnamed (the binary \
                  is stripped), so absence by name proves nothing; query a proof of the \
                  unstripped build or its debug file\n",
-                proof.functions.len(),
+                proof.function_count(),
                 proof
                     .build_id
                     .as_ref()
@@ -300,7 +309,7 @@ fn query(
                     .build_id
                     .as_ref()
                     .map_or("the binary", |id| id.as_str()),
-                proof.functions.len(),
+                proof.function_count(),
                 proof.file.sha256
             )
             .as_bytes(),

@@ -2,14 +2,17 @@
 //! makes is derived again from the binary, the way [`FuncProof::build`] derived it, and compared
 //! member by member.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use stella_core::BuildId;
 
-use super::{ABSENT, BuildOptions, FuncProof, Mismatch, MismatchKind, SectionDigest};
+use super::{
+    ABSENT, BuildOptions, FileDigest, FuncProof, Mismatch, MismatchKind, SectionDigest, Slice,
+};
 use crate::BinaryError;
 use crate::functions::{Addr, Fragment, Function};
+use crate::identity::Identity;
 
 impl FuncProof {
     /// Derives the proof of `data` again and lists every way this proof differs from it; an
@@ -25,6 +28,8 @@ impl FuncProof {
     ///   name). Every source of names — `.symtab`, `.dynsym`, DWARF, `.eh_frame` ranges named
     ///   `sub_<addr>`, disassembly of uncovered code — is inside the binary itself (no separate
     ///   debug file, no symbol server), so no name is taken on trust;
+    /// - `slices` of a universal file: each slice's presence, offset, and all of the above for
+    ///   it (identity, file, sections, functions);
     /// - `meta.compiler`, `meta.flags` and `meta.warnings`;
     /// - `callgraph`, when the proof has one, and each stored trace: its path is searched again
     ///   in the binary's call graph (breadth first, as [`crate::callgraph::traces`] does), so a
@@ -53,17 +58,73 @@ impl FuncProof {
             callgraph: self.callgraph.is_some() || !self.traces.is_empty(),
             entries: Vec::new(),
             sinks: Vec::new(),
-            demangle: self.functions.iter().any(|f| f.demangled.is_some()),
+            demangle: std::iter::once(&self.functions)
+                .chain(self.slices.iter().map(|s| &s.functions))
+                .flatten()
+                .any(|f| f.demangled.is_some()),
         };
         let actual = FuncProof::build_with(data, &options)?;
         let mut out = Vec::new();
-        compare_identity(self, &actual, &mut out);
-        compare_file(self, &actual, &mut out);
-        compare_sections(self, &actual, &mut out);
+        compare_identity(
+            (self.build_id.as_ref(), &self.identity),
+            (actual.build_id.as_ref(), &actual.identity),
+            &mut out,
+        );
+        compare_file(&self.file, &actual.file, &mut out);
+        compare_sections(&self.sections, &actual.sections, &mut out);
         compare_functions(&self.functions, &actual.functions, &mut out);
+        compare_slices(&self.slices, &actual.slices, &mut out);
         compare_meta(self, &actual, &mut out);
         compare_callgraph(self, &actual, &mut out);
         Ok(out)
+    }
+}
+
+/// Each slice of a universal file against the slice of the same architecture: its presence and
+/// offset, then everything a thin binary's proof is checked for, each mismatch naming the slice.
+fn compare_slices(expected: &[Slice], actual: &[Slice], out: &mut Vec<Mismatch>) {
+    let slice = |s: &Slice, field| Mismatch {
+        slice: Some(s.arch.clone()),
+        ..whole(MismatchKind::Slice, &s.arch, field)
+    };
+    let at = |s: &Slice| format!("{:#x}+{:#x}", s.offset, s.file.size);
+    for e in expected {
+        let Some(a) = actual.iter().find(|a| a.arch == e.arch) else {
+            out.push(Mismatch {
+                expected: at(e),
+                actual: ABSENT.to_owned(),
+                ..slice(e, None)
+            });
+            continue;
+        };
+        if e.offset != a.offset {
+            out.push(Mismatch {
+                expected: at(e),
+                actual: at(a),
+                ..slice(e, Some("offset"))
+            });
+        }
+        let from = out.len();
+        compare_identity(
+            (e.build_id.as_ref(), &e.identity),
+            (a.build_id.as_ref(), &a.identity),
+            out,
+        );
+        compare_file(&e.file, &a.file, out);
+        compare_sections(&e.sections, &a.sections, out);
+        compare_functions(&e.functions, &a.functions, out);
+        for m in &mut out[from..] {
+            m.slice = Some(e.arch.clone());
+        }
+    }
+    for a in actual {
+        if !expected.iter().any(|e| e.arch == a.arch) {
+            out.push(Mismatch {
+                expected: ABSENT.to_owned(),
+                actual: at(a),
+                ..slice(a, None)
+            });
+        }
     }
 }
 
@@ -76,6 +137,7 @@ fn whole(kind: MismatchKind, name: &str, field: Option<&'static str>) -> Mismatc
         field,
         expected: String::new(),
         actual: String::new(),
+        slice: None,
     }
 }
 
@@ -83,13 +145,16 @@ fn said(value: Option<&str>) -> String {
     value.map_or_else(|| ABSENT.to_owned(), str::to_owned)
 }
 
-fn compare_identity(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mismatch>) {
-    let (e, a) = (&expected.identity, &actual.identity);
+fn compare_identity(
+    (expected_id, e): (Option<&BuildId>, &Identity),
+    (actual_id, a): (Option<&BuildId>, &Identity),
+    out: &mut Vec<Mismatch>,
+) {
     let members: [(&str, Option<&str>, Option<&str>); 7] = [
         (
             "buildId",
-            expected.build_id.as_ref().map(BuildId::as_str),
-            actual.build_id.as_ref().map(BuildId::as_str),
+            expected_id.map(BuildId::as_str),
+            actual_id.map(BuildId::as_str),
         ),
         ("identity.format", Some(&e.format), Some(&a.format)),
         ("identity.arch", Some(&e.arch), Some(&a.arch)),
@@ -121,8 +186,7 @@ fn compare_identity(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mism
     }
 }
 
-fn compare_file(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mismatch>) {
-    let (e, a) = (&expected.file, &actual.file);
+fn compare_file(e: &FileDigest, a: &FileDigest, out: &mut Vec<Mismatch>) {
     if e.size != a.size {
         out.push(Mismatch {
             expected: e.size.to_string(),
@@ -148,13 +212,17 @@ fn section_range(s: &SectionDigest) -> Option<(Addr, Addr)> {
     Some((s.addr, Addr(s.addr.0.saturating_add(s.size))))
 }
 
-fn compare_sections(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mismatch>) {
+fn compare_sections(
+    expected: &BTreeMap<String, SectionDigest>,
+    actual: &BTreeMap<String, SectionDigest>,
+    out: &mut Vec<Mismatch>,
+) {
     let section = |name: &str, s: &SectionDigest, field| Mismatch {
         range: section_range(s),
         ..whole(MismatchKind::Section, name, field)
     };
-    for (name, e) in &expected.sections {
-        let Some(a) = actual.sections.get(name) else {
+    for (name, e) in expected {
+        let Some(a) = actual.get(name) else {
             out.push(Mismatch {
                 expected: e.blake3.clone(),
                 actual: ABSENT.to_owned(),
@@ -176,8 +244,8 @@ fn compare_sections(expected: &FuncProof, actual: &FuncProof, out: &mut Vec<Mism
             });
         }
     }
-    for (name, a) in &actual.sections {
-        if !expected.sections.contains_key(name) {
+    for (name, a) in actual {
+        if !expected.contains_key(name) {
             out.push(Mismatch {
                 expected: ABSENT.to_owned(),
                 actual: a.blake3.clone(),

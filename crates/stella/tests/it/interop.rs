@@ -4,7 +4,9 @@
 //! and `macholib` for the PE debug-id / code-id and Mach-O UUID of `stella funcproof`, PyPI
 //! `lief` (the exception directory) and `pefile` (the export table) for the functions of PE
 //! images, x64 and arm64, from Microsoft's toolchain and from mingw-w64 (C built here), PyPI
-//! `pyelftools` and `blake3` replaying an ELF FuncProof's file, section and function hashes, PyPI
+//! `lief` for the functions of Mach-O files from PyPI wheels and npm (`LC_FUNCTION_STARTS` and
+//! symbols, per slice of a universal file), PyPI `pyelftools` (ELF) and `lief` (Mach-O) with
+//! `blake3` replaying a FuncProof's file, section and function hashes, PyPI
 //! `securesystemslib` signing and verifying DSSE envelopes both ways, npm `@sigstore/verify`
 //! verifying Stella's Sigstore bundles, and cosign key files written and read by a Python
 //! implementation of cosign's format (`cryptography` + `PyNaCl`) and by cosign itself; and the
@@ -74,6 +76,8 @@ enum Peer {
     LiefPefile,
     MingwGcc,
     MachOSample,
+    MachOFunctionSamples,
+    LiefBlake3,
     PyelftoolsBlake3,
     Securesystemslib,
     SigstoreVerify,
@@ -93,6 +97,11 @@ impl Peer {
             Peer::LiefPefile => "PyPI lief and pefile (python3)",
             Peer::MingwGcc => "Debian gcc-mingw-w64-x86-64 (x86_64-w64-mingw32-gcc)",
             Peer::MachOSample => "a Mach-O sample in interop/binaries/",
+            Peer::MachOFunctionSamples => {
+                "the Mach-O samples of interop/binaries.txt in interop/binaries/ (thin arm64 and \
+                 x86_64, universal2, esbuild's Go executable)"
+            }
+            Peer::LiefBlake3 => "PyPI lief and blake3 (python3)",
             Peer::PyelftoolsBlake3 => "PyPI pyelftools and blake3 (python3)",
             Peer::Securesystemslib => "PyPI securesystemslib and cryptography (python3)",
             Peer::SigstoreVerify => "npm @sigstore/verify (node)",
@@ -112,6 +121,7 @@ impl Peer {
             | Peer::CycloneDxPythonLib
             | Peer::PefileMacholib
             | Peer::LiefPefile
+            | Peer::LiefBlake3
             | Peer::PyelftoolsBlake3
             | Peer::Securesystemslib
             | Peer::CosignKeyPy
@@ -120,7 +130,7 @@ impl Peer {
                 "(cd interop && npm ci)"
             }
             Peer::MingwGcc => "apt-get install gcc-mingw-w64-x86-64",
-            Peer::MachOSample => "interop/fetch_binaries.sh",
+            Peer::MachOSample | Peer::MachOFunctionSamples => "interop/fetch_binaries.sh",
             Peer::SarifSdk => {
                 "(cd interop && npm ci) and python3 -m pip install -r interop/requirements.txt"
             }
@@ -146,6 +156,7 @@ impl Peer {
                 cmd
             }
             Peer::PyelftoolsBlake3 => python(["-c", "import elftools.elf.elffile, blake3"]),
+            Peer::LiefBlake3 => python(["-c", "import lief, blake3; lief.MachO.parse"]),
             Peer::Securesystemslib => python([
                 "-c",
                 "import securesystemslib.dsse, securesystemslib.signer, cryptography",
@@ -174,6 +185,19 @@ impl Peer {
                 cmd.args(["--input-type=module", "-e", "import '@sigstore/verify'"])
                     .current_dir(repo_root().join("interop"));
                 cmd
+            }
+            Peer::MachOFunctionSamples => {
+                let dir = repo_root().join("interop/binaries");
+                let missing: Vec<&str> = MACHO_FUNCTION_SAMPLES
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .filter(|name| !dir.join(name).is_file())
+                    .collect();
+                return if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("missing {}", missing.join(", ")))
+                };
             }
             Peer::MachOSample => {
                 return if macho_samples().is_empty() {
@@ -523,18 +547,308 @@ fn pe_and_macho_identities_match_pefile_and_macholib() {
             String::from_utf8_lossy(&out.stderr)
         );
         let proof: serde_json::Value = serde_json::from_slice(&out.stdout).expect("proof JSON");
-        let ours = &proof["identity"];
-        for field in ["format", "debugId", "codeId", "uuid"] {
-            assert_eq!(ours[field], theirs[field], "{name}: {field}");
+        // A universal file: each slice has its own identity, found by its offset.
+        let units: Vec<(&serde_json::Value, &serde_json::Value)> = match theirs["slices"].as_array()
+        {
+            Some(slices) => {
+                let ours = proof["slices"]
+                    .as_array()
+                    .expect("a slice per architecture");
+                assert_eq!(ours.len(), slices.len(), "{name}: slices");
+                ours.iter().zip(slices).collect()
+            }
+            None => vec![(&proof, &theirs)],
+        };
+        for (unit, their) in units {
+            assert_eq!(unit["offset"], their["offset"], "{name}: slice offset");
+            let ours = &unit["identity"];
+            assert_eq!(ours["format"], theirs["format"], "{name}: format");
+            for field in ["debugId", "codeId", "uuid"] {
+                assert_eq!(ours[field], their[field], "{name}: {field}");
+            }
+            // Sections are proven even where functions are not (no unwind table in 32-bit x86
+            // PE).
+            let sections = unit["sections"].as_object().expect("sections");
+            assert!(
+                sections.keys().any(|k| k == ".text" || k == "__text"),
+                "{name}: {sections:?}"
+            );
         }
-        // Sections are proven even where functions are not (no symbol sizes in Mach-O, no unwind
-        // table in 32-bit x86 PE).
-        let sections = proof["sections"].as_object().expect("sections");
+    }
+}
+
+/// The Mach-O files `interop/fetch_binaries.sh` unpacks, and their slices' architectures.
+const MACHO_FUNCTION_SAMPLES: [(&str, &[&str]); 4] = [
+    (
+        "markupsafe-arm64-_speedups.cpython-312-darwin.so",
+        &["aarch64"],
+    ),
+    (
+        "markupsafe-universal2-_speedups.cpython-312-darwin.so",
+        &["x86_64", "arm64"],
+    ),
+    ("pyyaml-x86_64-_yaml.cpython-312-darwin.so", &["x86_64"]),
+    ("esbuild-darwin-arm64-esbuild", &["aarch64"]),
+];
+
+/// `(start, names)` of every function and fragment of one proven binary (a proof's top level
+/// or one of its slices).
+fn proven_starts(unit: &serde_json::Value) -> std::collections::BTreeMap<u64, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in unit["functions"].as_array().expect("functions") {
+        let names: Vec<String> = std::iter::once(&f["sym"])
+            .chain(f["aliases"].as_array().into_iter().flatten())
+            .map(|n| n.as_str().expect("name").to_owned())
+            .collect();
+        out.insert(hex_addr(&f["start"]), names);
+        for g in f["fragments"].as_array().into_iter().flatten() {
+            let name = g["sym"].as_str().expect("name").to_owned();
+            out.insert(hex_addr(&g["start"]), vec![name]);
+        }
+    }
+    out
+}
+
+#[test]
+fn macho_functions_match_lief_and_replay_per_slice() {
+    if !peers_present(
+        "macho_functions_match_lief_and_replay_per_slice",
+        &[Peer::LiefBlake3, Peer::MachOFunctionSamples],
+    ) {
+        return;
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let dir = repo_root().join("interop/binaries");
+    for (name, arches) in MACHO_FUNCTION_SAMPLES {
+        let binary = dir.join(name);
+        let proof_path = scratch.path().join(format!("{name}.proof.json"));
+        stella()
+            .arg("funcproof")
+            .arg(&binary)
+            .arg("-o")
+            .arg(&proof_path)
+            .assert()
+            .success();
+        stella()
+            .args(["funcproof", "verify"])
+            .arg(&proof_path)
+            .arg(&binary)
+            .assert()
+            .success();
+        let proof: serde_json::Value =
+            serde_json::from_slice(&fs::read(&proof_path).expect("proof")).expect("proof JSON");
+        let theirs = run_ok(python([interop_script("macho_functions.py")]).arg(&binary));
+        let theirs: serde_json::Value =
+            serde_json::from_slice(&theirs.stdout).expect("peer prints JSON");
+        let their_slices = theirs["slices"].as_array().expect("slices");
+        // A universal file is one proof with a slice per architecture; a thin one has none.
+        let units: Vec<serde_json::Value> = match proof["slices"].as_array() {
+            Some(slices) => slices.clone(),
+            None => {
+                let mut unit = proof.clone();
+                unit["offset"] = 0.into();
+                unit["arch"] = proof["identity"]["arch"].clone();
+                vec![unit]
+            }
+        };
+        let ours: Vec<&str> = units
+            .iter()
+            .map(|u| u["arch"].as_str().expect("arch"))
+            .collect();
+        assert_eq!(ours, *arches, "{name}: slices");
+        assert_eq!(units.len(), their_slices.len(), "{name}: slices");
+        for (unit, their) in units.iter().zip(their_slices) {
+            let arch = unit["arch"].as_str().expect("arch");
+            assert_eq!(unit["offset"], their["offset"], "{name} {arch}: offset");
+            assert_eq!(
+                unit["identity"]["uuid"], their["uuid"],
+                "{name} {arch}: LC_UUID"
+            );
+            let starts = proven_starts(unit);
+            let their_starts: std::collections::BTreeSet<u64> = their["function_starts"]
+                .as_array()
+                .expect("starts")
+                .iter()
+                .map(|a| a.as_u64().expect("address"))
+                .collect();
+            if their_starts.is_empty() {
+                // esbuild: Go's linker writes no LC_FUNCTION_STARTS and the symbol table is
+                // stripped; every name comes from __gopclntab.
+                let functions = unit["functions"].as_array().expect("functions");
+                assert!(
+                    functions.len() > 1000,
+                    "{name}: {} functions",
+                    functions.len()
+                );
+                assert!(
+                    functions.iter().all(|f| f["source"] == "gopclntab"),
+                    "{name}: every function named by __gopclntab"
+                );
+                assert!(
+                    functions.iter().any(|f| f["sym"] == "main.main"),
+                    "{name}: main.main"
+                );
+            } else {
+                let ours: std::collections::BTreeSet<u64> = starts.keys().copied().collect();
+                assert_eq!(ours, their_starts, "{name} {arch}: function starts");
+            }
+            // Every text symbol lief reads names the function (or fragment) at its address,
+            // and every name Stella took from the symbol table is one of them.
+            let their_symbols: std::collections::BTreeSet<(u64, String)> = their["symbols"]
+                .as_array()
+                .expect("symbols")
+                .iter()
+                .map(|s| {
+                    let address = s[0].as_u64().expect("address");
+                    (address, s[1].as_str().expect("name").to_owned())
+                })
+                .collect();
+            for (address, symbol) in &their_symbols {
+                assert!(
+                    starts.get(address).is_some_and(|n| n.contains(symbol)),
+                    "{name} {arch}: {symbol} at {address:#x}"
+                );
+            }
+            for f in unit["functions"].as_array().expect("functions") {
+                if f["source"] == "symtab" {
+                    let key = (
+                        hex_addr(&f["start"]),
+                        f["sym"].as_str().expect("sym").to_owned(),
+                    );
+                    assert!(their_symbols.contains(&key), "{name} {arch}: {key:?}");
+                }
+            }
+        }
+        // Every hash again, by a script that reads the file with lief.
+        let out = run_ok(
+            python([interop_script("funcproof_replay.py")])
+                .arg(&proof_path)
+                .arg(&binary),
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        assert_eq!(summary["slices"], units.len(), "{name}: {summary}");
         assert!(
-            sections.keys().any(|k| k == ".text" || k == "__text"),
-            "{name}: {sections:?}"
+            summary["functions"].as_u64().unwrap_or(0) >= 2,
+            "{name}: {summary}"
         );
     }
+
+    // The universal file with one byte of the arm64 slice's `_escape_unicode` changed: both
+    // Stella and the replay name that function, and Stella names the slice.
+    let (name, _) = MACHO_FUNCTION_SAMPLES[1];
+    let proof_path = scratch.path().join(format!("{name}.proof.json"));
+    let proof: serde_json::Value =
+        serde_json::from_slice(&fs::read(&proof_path).expect("proof")).expect("proof JSON");
+    let arm64 = &proof["slices"][1];
+    let victim = arm64["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .find(|f| f["sym"] == "_escape_unicode")
+        .expect("_escape_unicode in the arm64 slice");
+    let mut data = fs::read(dir.join(name)).expect("binary");
+    // __TEXT starts the slice at address 0 and file offset 0.
+    let at = arm64["offset"].as_u64().expect("offset") + hex_addr(&victim["start"]) + 4;
+    data[usize::try_from(at).expect("offset")] ^= 0xff;
+    let patched = scratch.path().join("patched.so");
+    fs::write(&patched, &data).expect("write");
+    let out = stella()
+        .args(["funcproof", "verify", "--json"])
+        .arg(&proof_path)
+        .arg(&patched)
+        .output()
+        .expect("stella runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    let functions: Vec<(&str, &str)> = report["mismatches"]
+        .as_array()
+        .expect("mismatches")
+        .iter()
+        .filter(|m| m["kind"] == "function")
+        .map(|m| {
+            (
+                m["name"].as_str().expect("name"),
+                m["slice"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(functions, vec![("_escape_unicode", "arm64")], "{report}");
+    let out = python([interop_script("funcproof_replay.py")])
+        .arg(&proof_path)
+        .arg(&patched)
+        .output()
+        .expect("python3 runs");
+    assert_eq!(out.status.code(), Some(1), "patched file accepted");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    let names: Vec<&str> = summary["mismatches"]
+        .as_array()
+        .expect("mismatches")
+        .iter()
+        .filter(|m| m["kind"] == "functions")
+        .map(|m| m["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, vec!["_escape_unicode"], "{summary}");
+}
+
+#[test]
+fn macho_trees_scan() {
+    if !peers_present("macho_trees_scan", &[Peer::MachOFunctionSamples]) {
+        return;
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let tree = scratch.path().join("tree");
+    fs::create_dir(&tree).expect("mkdir");
+    for (name, _) in MACHO_FUNCTION_SAMPLES {
+        fs::copy(
+            repo_root().join("interop/binaries").join(name),
+            tree.join(name),
+        )
+        .expect("copy");
+    }
+    let home = scratch.path().join("home");
+    let out = stella()
+        .env("STELLA_HOME", &home)
+        .env("STELLA_PASSWORD", "interop")
+        .args(["scan", "--json"])
+        .arg(&tree)
+        .output()
+        .expect("stella runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = json_of(&out);
+    assert_eq!(summary["binaries"], 4, "{summary}");
+    assert_eq!(summary["unproven"], serde_json::json!([]), "{summary}");
+    // The auditor's replay: every FuncProof, the universal file's slice by slice.
+    let image = summary["image"].as_str().expect("image").to_owned();
+    let out = stella()
+        .env("STELLA_HOME", &home)
+        .args(["verify", "--json", "--image", &image])
+        .output()
+        .expect("stella runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    let proofs: Vec<&serde_json::Value> = report["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter(|a| a["kind"] == "funcproof")
+        .collect();
+    assert_eq!(proofs.len(), 4, "{report}");
+    assert!(proofs.iter().all(|a| a["ok"] == true), "{report}");
 }
 
 /// The mingw-w64 C compiler for x64 Windows.
