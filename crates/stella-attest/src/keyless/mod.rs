@@ -25,6 +25,9 @@ pub mod policy;
 pub mod timestamp;
 pub mod trusted_root;
 
+#[cfg(test)]
+mod tests;
+
 pub use certificate::{CertificateIdentity, FulcioCertificate};
 pub use policy::{IdentityPolicy, Matcher};
 pub use trusted_root::{TimeRange, TrustedRoot};
