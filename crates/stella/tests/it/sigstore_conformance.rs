@@ -256,3 +256,77 @@ fn digest_artifacts_json_and_default_root_are_accepted() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--certificate-identity"));
 }
+
+/// Cases PyPI `sigstore` (sigstore-python 4.5) refuses although they are valid: its verifier
+/// does not accept them (the suite's own expectations say they verify, and Stella does).
+const SIGSTORE_PYTHON_REFUSES_VALID: [&str; 2] = [
+    "intoto-with-custom-trust-root",
+    "trust-root-tsa-validity-end-inclusive",
+];
+
+/// A signing config sigstore-python's trust config requires; verification never reads it.
+const UNUSED_SIGNING_CONFIG: &str = r#"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+ "caUrls": [{"url": "https://fulcio.invalid", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "none"}],
+ "oidcUrls": [{"url": "https://oauth2.invalid/auth", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "none"}],
+ "rekorTlogUrls": [{"url": "https://rekor.invalid", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "none"}],
+ "tsaUrls": [], "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}"#;
+
+/// The peer: sigstore-python verifies every certificate case offline (`--offline`) with a client
+/// trust config holding the case's trusted root, and must reach the outcome the case's name
+/// says (and so Stella's), except where it is known to refuse a valid bundle. Managed-key cases
+/// are not its to check: it verifies certificates only.
+#[test]
+fn sigstore_python_reaches_the_same_outcomes() {
+    let probe = Command::new("python3")
+        .args(["-c", "import sigstore"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        stella_testkit::skip(
+            "sigstore_python_reaches_the_same_outcomes",
+            "PyPI sigstore is not installed (python3 -m pip install -r interop/requirements.txt)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for case in cases() {
+        if case.key().is_some() {
+            continue;
+        }
+        let root: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case.trusted_root()).unwrap())
+                .unwrap_or(serde_json::Value::Null);
+        let config = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": root,
+            "signingConfig": serde_json::from_str::<serde_json::Value>(UNUSED_SIGNING_CONFIG).unwrap(),
+        });
+        let config_path = dir.path().join(format!("{}.json", case.name));
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let out = Command::new("python3")
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(&config_path)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(case.dir.join("bundle.sigstore.json"))
+            .args(["--cert-identity", &case.identity()])
+            .args(["--cert-oidc-issuer", &case.issuer()])
+            .arg(case.artifact())
+            .output()
+            .unwrap();
+        checked += 1;
+        let refused = !out.status.success();
+        let expected =
+            case.must_fail || SIGSTORE_PYTHON_REFUSES_VALID.contains(&case.name.as_str());
+        if refused != expected {
+            wrong.push(format!(
+                "{}: sigstore-python {}: {}",
+                case.name,
+                if refused { "refused" } else { "accepted" },
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    assert!(checked >= 50, "only {checked} cases checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
