@@ -9,7 +9,10 @@
 //! - [`statement`]: in-toto Statement v1 (v0.1 read too), canonical (RFC 8785) as a payload;
 //! - [`dsse`]: the DSSE envelope, its pre-authentication encoding, signing and verification with
 //!   a precise reason for every refusal;
-//! - [`bundle`]: the Sigstore bundle v0.3 that carries an envelope and its verification material;
+//! - [`bundle`]: Sigstore bundles (v0.1 to v0.3): the one Stella writes around an envelope, and
+//!   every form a verifier reads;
+//! - [`keyless`]: keyless verification material: the Sigstore trusted root, Fulcio certificate
+//!   chains and SCTs, RFC 3161 timestamps, identity policies;
 //! - [`predicates`]: the JSON schemas of Stella's own predicate types and the SBOM wrapper;
 //! - [`simple_signing`]: cosign's legacy signatures (simple-signing payloads) and attestations
 //!   as its registry tags hold them, checked with a key; keyless ones identified.
@@ -23,12 +26,13 @@
 pub mod bundle;
 pub mod cosign;
 pub mod dsse;
+pub mod keyless;
 pub mod keys;
 pub mod predicates;
 pub mod simple_signing;
 pub mod statement;
 
-pub use bundle::{Bundle, SignedEvidence};
+pub use bundle::{Bundle, BundleContent, SignedEvidence, SigstoreBundle, VerificationMaterial};
 pub use dsse::{Envelope, Verified};
 pub use keys::{Algorithm, PrivateKey, PublicKey, Signer, Verifier};
 pub use statement::{Statement, Subject};

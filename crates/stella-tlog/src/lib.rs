@@ -13,6 +13,9 @@
 //! - [`fsck`]: a full check of a log directory, and the repair of what can be recomputed;
 //! - [`damage`]: how a damaged file of a log is named and described;
 //! - [`verify`]: offline verification of an entry against a trusted root;
+//! - [`rekor_entry`]: any Rekor log's entry in a Sigstore bundle (v1 with signed entry
+//!   timestamps, v2), its body, inclusion proof and checkpoint, against a Sigstore trusted root;
+//! - [`bundle_verify`]: a whole Sigstore bundle, keyless or key-based, verified offline;
 //! - [`witness`]: the checkpoints seen per log, and split-view detection;
 //! - [`backend`]: [`LogBackend`], the one way to append (the embedded [`Log`], and with the
 //!   `client` feature the Rekor v2 HTTP client `client::RekorClient`);
@@ -26,6 +29,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod bundle_verify;
 pub mod checkpoint;
 #[cfg(feature = "client")]
 pub mod client;
@@ -38,6 +42,7 @@ pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod rekor;
+pub mod rekor_entry;
 pub mod sign;
 mod store;
 mod stored;

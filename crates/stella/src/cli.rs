@@ -124,6 +124,10 @@ Examples:
   stella verify-attestation --key cosign.pub --type https://stella-ops.org/attestations/sbom/v1 \\
       --subject-file bom.json --json bom.bundle.json")]
     VerifyAttestation(VerifyAttestationArgs),
+    /// Verify any Sigstore bundle offline — keyless (a Fulcio certificate, as GitHub artifact
+    /// attestations, cosign keyless and npm/PyPI provenance carry) or key-based — for an
+    /// artifact, against a Sigstore trusted root; exit 1 with the reason when it does not verify.
+    VerifyBundle(crate::verify_bundle::VerifyBundleArgs),
     /// The transparency log: inspect the embedded log, its entries and proofs, export its
     /// trusted root, prove that it only grew.
     #[command(subcommand)]

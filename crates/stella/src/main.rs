@@ -28,6 +28,7 @@ mod scan;
 mod score;
 mod serve;
 mod trust;
+mod verify_bundle;
 mod verify_image;
 mod vex;
 
@@ -107,6 +108,7 @@ fn run(cli: Cli, loaded: &config::Loaded) -> Result<Outcome, CliError> {
         Command::Key(cmd) => attest::key(cmd),
         Command::Attest(args) => attest::attest(args, &cli.global.home),
         Command::VerifyAttestation(args) => attest::verify(args, &cli.global.home),
+        Command::VerifyBundle(args) => verify_bundle::run(args, &cli.global.home),
         Command::Log(cmd) => log::run(cmd, &cli.global.home),
         Command::Oci(args) => oci::run(args.command, args.insecure),
         Command::Scan(args) => scan::run(args, &cli.global.home),

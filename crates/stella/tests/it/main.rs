@@ -28,6 +28,7 @@ mod runtime;
 mod sbom;
 mod scan;
 mod score;
+mod sigstore_conformance;
 mod sigstore_rs;
 mod spdx;
 mod tlog_crash;
