@@ -22,7 +22,15 @@
 //! - `POST /api/v1/push` (ingest)
 //! - `GET /api/v1/hot-symbols?image=&buildId=&function=a,b&since=&until=` (read; times RFC 3339)
 //! - `GET /api/v1/images/{digest}/verdicts`, `GET /api/v1/images/{digest}/timeline` (read)
+//! - `GET /images/{digest}`: the evidence report of `stella report`, live, with the timeline
+//!   (read; with a reactor only: 404 without, 422 when the evidence does not verify)
 //! - `GET /healthz` (the database answers), `GET /metrics` (Prometheus text)
+//!
+//! **Reactions.** With a [`Reactor`], every image a counted push names is handed to it on the
+//! server's reaction thread, one image at a time, the images pushed meanwhile coalesced: the
+//! reactor re-decides the image's verdicts from the fleet's evidence (the `stella` binary runs
+//! the assessment flow, signs and attaches what changed and records it in the timeline). A
+//! reaction that fails is logged and counted in `/metrics`; the push it followed stays counted.
 //! - with a log: `POST /api/v2/log/entries`, `GET /checkpoint`, `GET /tile/...` (see [`crate::log`])
 //!
 //! Not here: what pushes mean for verdicts (`stella-policy`), storing (`stella-store`), minting
@@ -43,13 +51,36 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stella_core::Digest;
 use stella_runtime::push::Push;
-use stella_store::fleet::{Batch, HotQuery, Ingested, Observation, Scope};
+use stella_store::fleet::{Batch, HotQuery, Ingested, Observation, Scope, TimelineEntry};
 use stella_store::{Store, StoreError};
 
 use crate::log::{Appender, LogRoutes, ServerError, accept_loop, connection_limit, shutdown};
 
 /// Largest push by default (a push holds at most 100,000 observations; 16 MiB is ample).
 pub const DEFAULT_MAX_PUSH_BYTES: usize = 16 << 20;
+
+/// What the server does when runtime evidence about an image was counted.
+pub trait Reactor: Send + Sync + std::fmt::Debug + 'static {
+    /// Reacts to new evidence about `image` (`sha256:<hex>`): a line saying what it did, or
+    /// why it could not. Called on the reaction thread (blocking work is fine), never twice at
+    /// once.
+    ///
+    /// # Errors
+    /// Why the image could not be re-decided.
+    fn react(&self, image: &str) -> Result<String, String>;
+
+    /// The evidence report of `image` as an HTML page, with its `timeline` (oldest first)
+    /// added: `Ok(Err(why))` when its evidence does not verify (no report is shown then).
+    /// Called on a blocking thread, possibly while a reaction runs.
+    ///
+    /// # Errors
+    /// Why the report could not be made (the store cannot be read, say).
+    fn report(
+        &self,
+        image: &str,
+        timeline: &[TimelineEntry],
+    ) -> Result<Result<String, String>, String>;
+}
 
 /// How to serve the fleet.
 #[derive(Debug, Clone)]
@@ -65,6 +96,8 @@ pub struct FleetOptions {
     pub insecure_loopback: bool,
     /// Largest push body.
     pub max_push_bytes: usize,
+    /// What to do when a push is counted, if anything.
+    pub reactor: Option<Arc<dyn Reactor>>,
 }
 
 /// Why the fleet server cannot start.
@@ -108,6 +141,8 @@ struct Metrics {
     unauthorized: AtomicU64,
     forbidden: AtomicU64,
     reads: AtomicU64,
+    reactions: AtomicU64,
+    reactions_failed: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -115,6 +150,10 @@ struct FleetState {
     store: Store,
     insecure: bool,
     metrics: Arc<Metrics>,
+    /// The reaction thread's queue, when there is a reactor.
+    react: Option<std::sync::mpsc::Sender<String>>,
+    /// The reactor, for reports.
+    reactor: Option<Arc<dyn Reactor>>,
 }
 
 /// The fleet server bound to its address, not yet serving.
@@ -126,6 +165,7 @@ pub struct FleetServer {
     appender: Option<Appender>,
     store: Store,
     limit: usize,
+    reactions: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for FleetServer {
@@ -160,10 +200,28 @@ impl FleetServer {
             return Err(FleetError::NotLoopback { addr: local });
         }
         let store = runtime.block_on(Store::open(&options.db))?;
+        let counters = Arc::new(Metrics::default());
+        let (react, reactions) = match &options.reactor {
+            Some(reactor) => {
+                let (send, receive) = std::sync::mpsc::channel();
+                let thread = std::thread::Builder::new()
+                    .name("reactions".to_owned())
+                    .spawn({
+                        let reactor = Arc::clone(reactor);
+                        let counters = Arc::clone(&counters);
+                        move || react_loop(&receive, reactor.as_ref(), &counters)
+                    })
+                    .map_err(ServerError::Runtime)?;
+                (Some(send), Some(thread))
+            }
+            None => (None, None),
+        };
         let state = FleetState {
             store: store.clone(),
             insecure: options.insecure_loopback,
-            metrics: Arc::new(Metrics::default()),
+            metrics: counters,
+            react,
+            reactor: options.reactor.clone(),
         };
         let mut app = Router::new()
             .route(
@@ -173,6 +231,7 @@ impl FleetServer {
             .route("/api/v1/hot-symbols", get(hot_symbols))
             .route("/api/v1/images/{digest}/verdicts", get(verdicts))
             .route("/api/v1/images/{digest}/timeline", get(timeline))
+            .route("/images/{digest}", get(report))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(state);
@@ -190,6 +249,7 @@ impl FleetServer {
             appender,
             store,
             limit: connection_limit(),
+            reactions,
         })
     }
 
@@ -219,6 +279,7 @@ impl FleetServer {
             appender,
             store,
             limit,
+            reactions,
             ..
         } = self;
         runtime.block_on(async move {
@@ -226,9 +287,36 @@ impl FleetServer {
             store.close().await;
         });
         drop(runtime);
+        // The routes (and with them the queue's senders) are gone: the reactions queued finish.
+        if let Some(thread) = reactions
+            && thread.join().is_err()
+        {
+            tracing::error!("the reaction thread panicked");
+        }
         match appender {
             Some(a) => a.join(),
             None => Ok(()),
+        }
+    }
+}
+
+/// The reaction thread: each image queued is handed to the reactor once, however often it
+/// was queued while the reactor was busy; ends when the server's routes are gone.
+fn react_loop(queue: &std::sync::mpsc::Receiver<String>, reactor: &dyn Reactor, metrics: &Metrics) {
+    while let Ok(first) = queue.recv() {
+        let mut images = std::collections::BTreeSet::from([first]);
+        images.extend(queue.try_iter());
+        for image in images {
+            match reactor.react(&image) {
+                Ok(line) => {
+                    metrics.reactions.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("{image}: {line}");
+                }
+                Err(why) => {
+                    metrics.reactions_failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("{image}: no reaction: {why}");
+                }
+            }
         }
     }
 }
@@ -372,6 +460,18 @@ async fn push(State(state): State<FleetState>, headers: HeaderMap, body: Bytes) 
     match state.store.ingest(&batch).await {
         Ok(Ingested::Counted { observations }) => {
             metrics.pushes_counted.fetch_add(1, Ordering::Relaxed);
+            if let Some(queue) = &state.react {
+                let images: std::collections::BTreeSet<&str> = batch
+                    .observations
+                    .iter()
+                    .map(|o| o.image.as_str())
+                    .filter(|i| !i.is_empty())
+                    .collect();
+                for image in images {
+                    // The thread ends only with the server: a send never fails before.
+                    let _ = queue.send(image.to_owned());
+                }
+            }
             metrics
                 .observations
                 .fetch_add(observations as u64, Ordering::Relaxed);
@@ -544,6 +644,55 @@ async fn timeline(
     }
 }
 
+/// `GET /images/{digest}`: the evidence report, live (read).
+async fn report(
+    State(state): State<FleetState>,
+    headers: HeaderMap,
+    UrlPath(digest): UrlPath<String>,
+) -> Response {
+    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
+        return response;
+    }
+    state.metrics.reads.fetch_add(1, Ordering::Relaxed);
+    let Some(reactor) = state.reactor.clone() else {
+        return refused(
+            StatusCode::NOT_FOUND,
+            "no reports: the server was started without --store",
+        );
+    };
+    let well_formed = digest.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    });
+    if !well_formed {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            format!("{digest:?} is not an image digest (sha256:<64 hex>)"),
+        );
+    }
+    let timeline = match state.store.timeline(&digest).await {
+        Ok(t) => t,
+        Err(e) => return unavailable(&e),
+    };
+    let made = tokio::task::spawn_blocking(move || reactor.report(&digest, &timeline)).await;
+    match made {
+        Ok(Ok(Ok(html))) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Ok(Ok(Err(why))) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("no report: the image's evidence does not verify: {why}"),
+        ),
+        Ok(Err(why)) => refused(StatusCode::BAD_GATEWAY, format!("no report: {why}")),
+        Err(e) => {
+            tracing::error!("the report panicked: {e}");
+            refused(StatusCode::INTERNAL_SERVER_ERROR, "no report: it failed")
+        }
+    }
+}
+
 async fn healthz(State(state): State<FleetState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
@@ -585,11 +734,17 @@ async fn metrics(State(state): State<FleetState>) -> Response {
          stella_denied_total{{reason=\"unauthorized\"}} {}\n\
          stella_denied_total{{reason=\"forbidden\"}} {}\n\
          # HELP stella_reads_total Read API requests answered.\n\
-         # TYPE stella_reads_total counter\nstella_reads_total {}\n",
+         # TYPE stella_reads_total counter\nstella_reads_total {}\n\
+         # HELP stella_reactions_total Images re-decided after a push, by outcome.\n\
+         # TYPE stella_reactions_total counter\n\
+         stella_reactions_total{{outcome=\"done\"}} {}\n\
+         stella_reactions_total{{outcome=\"failed\"}} {}\n",
         read(&m.observations),
         read(&m.unauthorized),
         read(&m.forbidden),
         read(&m.reads),
+        read(&m.reactions),
+        read(&m.reactions_failed),
     ));
     (
         StatusCode::OK,

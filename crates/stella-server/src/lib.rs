@@ -14,5 +14,5 @@
 pub mod fleet;
 pub mod log;
 
-pub use fleet::{FleetError, FleetOptions, FleetServer};
+pub use fleet::{FleetError, FleetOptions, FleetServer, Reactor};
 pub use log::{LogServer, LogServerOptions, ServerError};

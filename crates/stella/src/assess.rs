@@ -63,14 +63,7 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     let evidence = read_runtime(&args.witness, &args.profile)?;
 
     let reference = Reference::parse(&args.image).map_err(CliError::kinded)?;
-    let Some(Assessed {
-        examined,
-        mut assessment,
-        timestamp,
-        runtime: evidence,
-        advisory_documents,
-        ..
-    }) = assess_image(
+    let Some(assessed) = assess_image(
         &Asked {
             image: &args.image,
             insecure: args.insecure,
@@ -92,33 +85,6 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
     else {
         return Ok(Outcome::Failed);
     };
-    let inputs = report::ReplayInputs {
-        witnesses: evidence
-            .as_ref()
-            .map(|r| r.witness_digests.clone())
-            .unwrap_or_default(),
-        profiles: evidence
-            .as_ref()
-            .map(|r| r.profile_digests.clone())
-            .unwrap_or_default(),
-        vex: priors.iter().map(|(id, _, _)| id.to_string()).collect(),
-        zero_valid_for,
-        sampled_affects: runtime_policy.sampled_affects,
-        issued: timestamp.to_string(),
-        symbol_bundle: examined
-            .verdicts
-            .iter()
-            .find(|v| {
-                v.kind == stella_evidence::verify::Scope::Symbols
-                    && v.status == VerifyStatus::Verified
-            })
-            .map(|v| v.digest.clone()),
-        advisory_documents: advisory_documents
-            .into_iter()
-            .map(|(label, d)| (label, d.digest))
-            .collect(),
-    };
-    let micro = micro_witnesses(&mut assessment, &inputs)?;
     let policy_digest = match &args.policy {
         Some(path) => Some(
             Digest::sha256(&crate::input::Input::new(path.clone()).read(MAX_POLICY_BYTES)?)
@@ -126,26 +92,22 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         ),
         None => None,
     };
-    let record = assessment_record(
-        &examined,
-        &inputs,
-        &args.vuln,
-        runtime_policy.hot_share,
-        &args.author,
-        policy_digest,
-    );
-    let assessment = assessment
-        .with_replay(record)
-        .map_err(|e| CliError::environment(anyhow!("the assessment's replay record: {e}")))?;
-    let (evidence_bytes, evidence_id) =
-        report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
-    let document = vex_of(
-        &assessment,
-        &evidence_id,
-        &args.author,
-        timestamp,
-        &priors,
-        &policy,
+    let Decided {
+        assessment,
+        evidence_bytes,
+        evidence_id,
+        document,
+        micro,
+    } = decide(
+        assessed,
+        &Deciding {
+            priors: &priors,
+            policy: &policy,
+            policy_digest,
+            vuln: &args.vuln,
+            author: &args.author,
+            runtime_policy,
+        },
     )?;
 
     summary(&args.image, &assessment, &document);
@@ -161,9 +123,13 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
 
     if args.attach {
         attach(
-            &args,
+            &Attach {
+                image: &args.image,
+                reference: &reference,
+                insecure: args.insecure,
+                sign_key: args.sign_key.as_deref(),
+            },
             home,
-            &reference,
             &document,
             &evidence_bytes,
             (&micro, &assessment.sbom),
@@ -183,6 +149,98 @@ pub fn run(args: AssessArgs, home: &Path) -> Result<Outcome, CliError> {
         Outcome::Failed
     } else {
         Outcome::Success
+    })
+}
+
+/// How an assessment's verdicts become documents: the prior VEX and the merge policy, the
+/// vulnerabilities asked about, the author, and the runtime policy the verdicts were made under.
+pub(crate) struct Deciding<'a> {
+    pub priors: &'a [(Digest, String, VexDocument)],
+    pub policy: &'a merge::Policy,
+    /// `sha256:<hex>` of the policy file, when one was given.
+    pub policy_digest: Option<String>,
+    pub vuln: &'a [String],
+    pub author: &'a str,
+    pub runtime_policy: stella_policy::runtime::Policy,
+}
+
+/// An assessment written down: each runtime verdict's micro-witness, the replay record, the
+/// evidence document (and its id) the statements cite, and the VEX document.
+pub(crate) struct Decided {
+    pub assessment: assess::Assessment,
+    pub evidence_bytes: Vec<u8>,
+    pub evidence_id: Digest,
+    pub document: VexDocument,
+    pub micro: Vec<Vec<u8>>,
+}
+
+/// Writes an assessment down (what `stella assess` prints and attaches, and what `stella
+/// serve` attaches when runtime evidence changes a verdict): the micro-witnesses, the replay
+/// record of everything it was made from, the evidence document, and the VEX merged with the
+/// prior documents.
+pub(crate) fn decide(assessed: Assessed, how: &Deciding<'_>) -> Result<Decided, CliError> {
+    let Assessed {
+        examined,
+        mut assessment,
+        timestamp,
+        runtime: evidence,
+        advisory_documents,
+        ..
+    } = assessed;
+    let inputs = report::ReplayInputs {
+        witnesses: evidence
+            .as_ref()
+            .map(|r| r.witness_digests.clone())
+            .unwrap_or_default(),
+        profiles: evidence
+            .as_ref()
+            .map(|r| r.profile_digests.clone())
+            .unwrap_or_default(),
+        vex: how.priors.iter().map(|(id, _, _)| id.to_string()).collect(),
+        zero_valid_for: how.runtime_policy.zero_valid_for,
+        sampled_affects: how.runtime_policy.sampled_affects,
+        issued: timestamp.to_string(),
+        symbol_bundle: examined
+            .verdicts
+            .iter()
+            .find(|v| {
+                v.kind == stella_evidence::verify::Scope::Symbols
+                    && v.status == VerifyStatus::Verified
+            })
+            .map(|v| v.digest.clone()),
+        advisory_documents: advisory_documents
+            .into_iter()
+            .map(|(label, d)| (label, d.digest))
+            .collect(),
+    };
+    let micro = micro_witnesses(&mut assessment, &inputs)?;
+    let record = assessment_record(
+        &examined,
+        &inputs,
+        how.vuln,
+        how.runtime_policy.hot_share,
+        how.author,
+        how.policy_digest.clone(),
+    );
+    let assessment = assessment
+        .with_replay(record)
+        .map_err(|e| CliError::environment(anyhow!("the assessment's replay record: {e}")))?;
+    let (evidence_bytes, evidence_id) =
+        report::evidence(&assessment).map_err(|e| CliError::environment(anyhow!("{e}")))?;
+    let document = vex_of(
+        &assessment,
+        &evidence_id,
+        how.author,
+        timestamp,
+        how.priors,
+        how.policy,
+    )?;
+    Ok(Decided {
+        assessment,
+        evidence_bytes,
+        evidence_id,
+        document,
+        micro,
     })
 }
 
@@ -1428,7 +1486,7 @@ pub(crate) fn attach_runtime(
     home: &Path,
     kind: RuntimeKind,
     bytes: &[u8],
-) -> Result<(), CliError> {
+) -> Result<Digest, CliError> {
     let (media_type, predicate_type, kind, name) = match kind {
         RuntimeKind::WitnessReport => (
             media::WITNESS_REPORT_JSON,
@@ -1468,7 +1526,7 @@ pub(crate) fn attach_runtime(
         "attached to {image} ({}): {kind} {} (bundle {})",
         subject.digest, attached.document.digest, attached.bundle.digest
     );
-    Ok(())
+    Ok(attached.document.digest)
 }
 
 /// The SBOM's `metadata.timestamp`: the time the statements are dated by default.
@@ -1600,6 +1658,19 @@ impl RuntimeInputs {
         }
     }
 
+    /// Evidence of one profile document (`bytes` are what its digest is of), named `name`.
+    pub(crate) fn of_profile(
+        name: &str,
+        profile: stella_runtime::profile::Profile,
+        bytes: &[u8],
+    ) -> Self {
+        RuntimeInputs {
+            profiles: vec![(name.to_owned(), profile)],
+            profile_digests: vec![Digest::sha256(bytes).to_string()],
+            ..RuntimeInputs::default()
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.witnesses.is_empty() && self.profiles.is_empty()
     }
@@ -1638,16 +1709,46 @@ impl RuntimeInputs {
         }
         let ours: HashSet<&str> = tables.iter().map(|t| t.build_id.as_str()).collect();
         let is_ours = |frame: &Frame| frame.build_id().is_some_and(|b| ours.contains(b));
-        // A frame is (re)named when it lies in a binary of the image, or has no name and its
-        // stack holds a frame of the image.
+        // A frame named without its address (a fleet's aggregated observation) keeps its
+        // name only when the verified table of its binary holds a function of that name.
+        let known: HashSet<(&str, &str)> = tables
+            .iter()
+            .flat_map(|t| {
+                t.functions.iter().flat_map(move |f| {
+                    std::iter::once((t.build_id.as_str(), f.sym.as_str()))
+                        .chain(f.demangled.as_deref().map(|d| (t.build_id.as_str(), d)))
+                })
+            })
+            .collect();
+        let by_name = |frame: &Frame| matches!(frame.location, Location::Named { .. });
+        fn carried<'f>(
+            frame: &'f Frame,
+            ours: &HashSet<&str>,
+            known: &HashSet<(&str, &str)>,
+        ) -> Option<&'f stella_runtime::frame::Symbol> {
+            let symbol = frame.symbol.as_ref()?;
+            match (&frame.location, frame.build_id()) {
+                (Location::Named { .. }, Some(b)) if ours.contains(b) => known
+                    .contains(&(b, symbol.function.as_str()))
+                    .then_some(symbol),
+                _ => Some(symbol),
+            }
+        }
+        let named_as_carried = |f| carried(f, &ours, &known);
+        // A frame is (re)named when it lies at an address in a binary of the image, or has no
+        // name and its stack holds such a frame.
         let renamed = |stack: &Stack| -> Option<Vec<bool>> {
-            let mine: Vec<bool> = stack.frames.iter().map(is_ours).collect();
+            let mine: Vec<bool> = stack
+                .frames
+                .iter()
+                .map(|f| is_ours(f) && !by_name(f))
+                .collect();
             mine.contains(&true).then(|| {
                 stack
                     .frames
                     .iter()
                     .zip(mine)
-                    .map(|(f, m)| m || f.symbol.is_none())
+                    .map(|(f, m)| m || (f.symbol.is_none() && !by_name(f)))
                     .collect()
             })
         };
@@ -1676,13 +1777,13 @@ impl RuntimeInputs {
             &self.witnesses,
             &self.profiles,
             |stack, out| match renamed(stack) {
-                None => out.extend(stack.frames.iter().map(|f| f.symbol.as_ref())),
+                None => out.extend(stack.frames.iter().map(named_as_carried)),
                 Some(renamed) => out.extend(stack.frames.iter().zip(renamed).map(|(f, r)| {
                     if r {
                         at.get(&f.location)
                             .and_then(|&i| located[i].symbol.as_ref())
                     } else {
-                        f.symbol.as_ref()
+                        named_as_carried(f)
                     }
                 })),
             },
@@ -2364,17 +2465,36 @@ fn table(assessment: &assess::Assessment, document: &VexDocument) -> String {
     text
 }
 
-fn attach(
-    args: &AssessArgs,
+/// Where an assessment's documents go: the image (as given, for messages, and parsed), and
+/// the key that signs them (the default key of the home when `None`).
+pub(crate) struct Attach<'a> {
+    pub image: &'a str,
+    pub reference: &'a Reference,
+    pub insecure: bool,
+    pub sign_key: Option<&'a Path>,
+}
+
+/// What [`attach`] attached: the digests of the VEX, the evidence document and each
+/// micro-witness (the documents, not their bundles).
+#[derive(Debug, Default)]
+pub(crate) struct AttachedAssessment {
+    pub vex: Option<Digest>,
+    pub evidence: Option<Digest>,
+    pub micro_witnesses: Vec<Digest>,
+}
+
+/// Signs, logs and attaches the evidence document, each micro-witness and the VEX (OpenVEX)
+/// to the image; nothing when the VEX has no statement.
+pub(crate) fn attach(
+    to: &Attach<'_>,
     home: &Path,
-    reference: &Reference,
     document: &VexDocument,
     evidence: &[u8],
     (micro, sbom_id): (&[Vec<u8>], &str),
-) -> Result<(), CliError> {
+) -> Result<AttachedAssessment, CliError> {
     if document.statements.is_empty() {
         eprintln!("nothing attached: no statement");
-        return Ok(());
+        return Ok(AttachedAssessment::default());
     }
     let vex = read::write(document, VexFormat::OpenVex).map_err(CliError::kinded)?;
     let crate::attest::Attaching {
@@ -2382,15 +2502,9 @@ fn attach(
         subject,
         signer,
         log,
-    } = crate::attest::Attaching::open(
-        reference,
-        args.insecure,
-        args.sign_key.as_deref(),
-        home,
-        "--image",
-    )?;
-    let name = reference.to_string();
-    let err = |e| CliError::kinded(e).context(format!("--image {}", args.image));
+    } = crate::attest::Attaching::open(to.reference, to.insecure, to.sign_key, home, "--image")?;
+    let name = to.reference.to_string();
+    let err = |e| CliError::kinded(e).context(format!("--image {}", to.image));
     let evidence_attached = attached::attach_signed(
         store.as_ref(),
         &subject,
@@ -2411,8 +2525,9 @@ fn attach(
         .map(|d| ("sbom".to_owned(), d))
         .into_iter()
         .collect();
+    let mut micro_witnesses = Vec::new();
     for (i, m) in micro.iter().enumerate() {
-        attached::attach_signed_about(
+        let one = attached::attach_signed_about(
             store.as_ref(),
             &subject,
             &name,
@@ -2426,6 +2541,7 @@ fn attach(
             log.as_deref(),
         )
         .map_err(err)?;
+        micro_witnesses.push(one.document.digest);
     }
     let vex_attached = attached::attach_signed(
         store.as_ref(),
@@ -2442,7 +2558,7 @@ fn attach(
     .map_err(err)?;
     eprintln!(
         "attached to {} ({}): VEX {} (bundle {}), evidence {} (bundle {}), {}",
-        args.image,
+        to.image,
         subject.digest,
         vex_attached.document.digest,
         vex_attached.bundle.digest,
@@ -2450,7 +2566,11 @@ fn attach(
         evidence_attached.bundle.digest,
         print::count(micro.len(), "micro-witness", "micro-witnesses")
     );
-    Ok(())
+    Ok(AttachedAssessment {
+        vex: Some(vex_attached.document.digest),
+        evidence: Some(evidence_attached.document.digest),
+        micro_witnesses,
+    })
 }
 
 #[cfg(test)]

@@ -2100,6 +2100,38 @@ pub struct ServeArgs {
     /// Largest push body, in bytes (larger pushes get 413).
     #[arg(long, value_name = "BYTES", default_value_t = stella_server::fleet::DEFAULT_MAX_PUSH_BYTES)]
     pub max_push_bytes: usize,
+    /// The repository the fleet's images and their evidence are in (a registry repository, or
+    /// oci-layout:DIR[:NAME]). With it, every push re-decides the verdicts of the images it
+    /// names as `stella assess` does, with the fleet's observations as runtime evidence; when a
+    /// verdict changes, the VEX, the evidence, the micro-witnesses and the fleet's profile are
+    /// signed, logged and attached to the image, and the change goes into its timeline.
+    #[arg(long, value_name = "REF")]
+    pub store: Option<String>,
+    /// Where the advisories come from, for the reactions (repeatable): as `stella assess
+    /// --advisories`. Default: the database of `stella advisories import`.
+    #[arg(long, value_name = "DB|PATH", requires = "store")]
+    pub advisories: Vec<String>,
+    /// A public key whose signatures on the images' evidence are trusted (repeatable).
+    /// Default: $STELLA_HOME/keys/stella.pub.
+    #[arg(long, value_name = "PUB", requires = "store")]
+    pub key: Vec<PathBuf>,
+    /// The key the reactions sign with (cosign format). Default: the key of `stella scan`.
+    #[arg(long, value_name = "KEY", requires = "store")]
+    pub sign_key: Option<PathBuf>,
+    /// The Sigstore trusted root naming the accepted transparency logs.
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub trusted_root: Option<PathBuf>,
+    /// The VEX author of the reactions' statements.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "Stella",
+        requires = "store"
+    )]
+    pub author: String,
+    /// Allow plain HTTP to a --store registry that is not on the loopback interface.
+    #[arg(long, visible_alias = "plain-http", requires = "store")]
+    pub insecure: bool,
 }
 
 /// `stella serve token|revoke`

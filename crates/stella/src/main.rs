@@ -21,6 +21,7 @@ mod log;
 mod oci;
 mod output;
 mod print;
+mod react;
 mod report;
 mod runtime;
 mod sbom;

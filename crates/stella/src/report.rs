@@ -91,6 +91,39 @@ pub fn run(args: ReportArgs, home: &Path) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
+/// The report `stella serve` shows at `/images/<digest>`: the image's evidence verified and
+/// replayed as `stella report --image` does, the same HTML, with the image's `timeline` added.
+/// `Ok(Err(why))` when the evidence does not verify: no report.
+pub(crate) fn live(
+    image: &str,
+    insecure: bool,
+    keys: &[std::path::PathBuf],
+    trusted_root: Option<&Path>,
+    timeline: Vec<TimelineView>,
+    home: &Path,
+) -> Result<Result<String, String>, CliError> {
+    let args = ReportArgs {
+        image: Some(image.to_owned()),
+        pack: None,
+        output: None,
+        key: keys.to_vec(),
+        trusted_root: trusted_root.map(Path::to_path_buf),
+        rootfs: None,
+        signatures_only: false,
+        max_size: 0,
+        insecure,
+        json: true,
+    };
+    let verified = match from_image(image, &args, home)? {
+        Ok(v) => v,
+        Err(why) => return Ok(Err(why)),
+    };
+    let mut model = model(&verified)?;
+    model.timeline = timeline;
+    model.timeline.sort();
+    html(&model).map(Ok)
+}
+
 /// Why evidence did not verify: the failed artifacts and citations, up to [`MAX_REASONS`].
 fn reasons(examined: &Examined, cited: &[crate::audit::Citation]) -> String {
     let mut out: Vec<String> = examined
@@ -223,6 +256,18 @@ struct Report {
     flips: Vec<String>,
     /// The flame graph's facts (the SVG itself is in the HTML only); `None` without profiles.
     flame: Option<FlameView>,
+    /// The image's timeline, as `stella serve` keeps it (served reports only), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    timeline: Vec<TimelineView>,
+}
+
+/// One event of an image's timeline: when, what kind, one line.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TimelineView {
+    pub at: String,
+    pub kind: String,
+    pub summary: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -745,6 +790,7 @@ fn model(v: &Verified) -> Result<Report, CliError> {
         documents,
         findings,
         flips: flips.into_iter().collect(),
+        timeline: Vec::new(),
         flame: flame(examined, &vulnerable)?,
     })
 }
@@ -1042,6 +1088,24 @@ fn html(r: &Report) -> Result<String, CliError> {
     }
 
     // Flame graph.
+    if !r.timeline.is_empty() {
+        h.push_str(&format!(
+            "<h2 id=\"timeline\">Timeline ({})</h2>\n<table class=\"timeline\">\n\
+             <tr><th>When (UTC)</th><th>What</th><th>Event</th></tr>\n",
+            r.timeline.len()
+        ));
+        for e in &r.timeline {
+            h.push_str(&format!(
+                "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                esc(&e.kind),
+                esc(&e.at),
+                esc(&e.kind),
+                esc(&e.summary)
+            ));
+        }
+        h.push_str("</table>\n");
+    }
+
     h.push_str("<h2 id=\"flame-graph\">Flame graph of the recorded stacks</h2>\n");
     match &r.flame {
         None => h.push_str(

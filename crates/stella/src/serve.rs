@@ -32,24 +32,50 @@ fn database_url(db: &DbArgs, home: &Path) -> Result<String, CliError> {
 
 fn serve(args: ServeArgs, home: &Path) -> Result<Outcome, CliError> {
     let db = database_url(&args.db, home)?;
+    let reactor: Option<std::sync::Arc<dyn stella_server::Reactor>> = match &args.store {
+        Some(text) => {
+            let store = stella_oci::Reference::parse(text)
+                .map_err(|e| CliError::kinded(e).context(format!("--store {text}")))?;
+            // The signing key opens now: a reaction must not be the first to ask for it.
+            crate::attest::scan_key(args.sign_key.as_deref(), home)?;
+            Some(std::sync::Arc::new(crate::react::AssessReactor::new(
+                store,
+                db.clone(),
+                home.to_owned(),
+                args.key.clone(),
+                args.trusted_root.clone(),
+                args.sign_key.clone(),
+                args.advisories.clone(),
+                args.author.clone(),
+                args.insecure,
+            )))
+        }
+        None => None,
+    };
+    let reacting = reactor.is_some();
     let server = stella_server::FleetServer::bind(&stella_server::FleetOptions {
         db: db.clone(),
         addr: args.addr,
         log: args.log.map(|dir| (dir, args.log_origin, 4096)),
         insecure_loopback: args.insecure_loopback,
         max_push_bytes: args.max_push_bytes,
+        reactor,
     })
     .map_err(|e| CliError::kinded(e).context(redact(&db)))?;
     // Written even when nobody reads stderr any more (a closed pipe is not a reason to stop).
     let _ = writeln!(
         std::io::stderr(),
-        "serving the fleet API on http://{} (database {}){}",
+        "serving the fleet API on http://{} (database {}){}{}",
         server.local_addr(),
         redact(&db),
         if args.insecure_loopback {
             ", without tokens (--insecure-loopback)"
         } else {
             ""
+        },
+        match (&args.store, reacting) {
+            (Some(store), true) => format!("; pushes re-decide the verdicts of images in {store}"),
+            _ => String::new(),
         }
     );
     server.run().map_err(CliError::kinded)?;

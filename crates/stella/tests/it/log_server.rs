@@ -15,7 +15,7 @@ use predicates::prelude::*;
 use serde_json::{Value, json};
 use stella_tlog::{Checkpoint, Log, merkle};
 
-const PASSWORD: &str = "server test";
+pub(crate) const PASSWORD: &str = "server test";
 
 pub(crate) fn stella(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("stella").expect("stella binary is built");

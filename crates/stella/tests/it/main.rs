@@ -12,6 +12,7 @@ mod cli;
 mod cosign_storage;
 mod fleet;
 mod fleet_agents;
+mod fleet_reactions;
 mod funcproof;
 mod inputs;
 mod interop;

@@ -1,0 +1,445 @@
+//! `stella serve --store REF` reacting to pushes: a C program on the shared libz scanned into
+//! an image, an advisory naming `inflateGetHeader`; pushes of observations (as agents send
+//! them) re-decide the image's verdicts through the assessment flow. A push that shows only
+//! other functions leaves libz `under_investigation`; one that shows `inflateGetHeader`
+//! running flips it to `affected`, and the server signs, logs and attaches the VEX, the
+//! evidence, the micro-witness and the fleet's profile to the image (which `stella verify
+//! --image` then accepts, and `stella assess` finds), with the flip in the image's timeline.
+//! Attacks: a function name the verified symbol table does not hold, and a BuildID the image
+//! does not have, flip nothing.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use stella_testkit::skip;
+
+use super::log_server::stella;
+
+/// `stella serve`, its URL and everything it wrote on stderr.
+struct Serving {
+    child: Child,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serving {
+    fn start(home: &Path, extra: &[&str]) -> Serving {
+        let mut child = Process::new(env!("CARGO_BIN_EXE_stella"))
+            .env("STELLA_HOME", home)
+            .env("STELLA_PASSWORD", super::log_server::PASSWORD)
+            .env_remove("STELLA_LOG")
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("stella serve starts");
+        let mut reader = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut banner = String::new();
+        reader.read_line(&mut banner).expect("banner");
+        let url = banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {banner:?}"))
+            .to_owned();
+        let stderr = Arc::new(Mutex::new(banner));
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Serving { child, url, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+fn token(home: &Path, args: &[&str]) -> String {
+    let out = stella(home)
+        .args(["serve", "token"])
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn push(http: &Client, url: &str, token: &str, batch: &str, observations: Value) {
+    let body = json!({
+        "schema": "stella.fleet.push/v1", "batch": batch, "agent": "node-a",
+        "window": {"start": "2026-12-01T00:00:00Z", "end": "2026-12-01T00:01:00Z",
+                   "sampledSeconds": 60.0},
+        "windowSeconds": 60, "observations": observations,
+    });
+    let response = http
+        .post(format!("{url}/api/v1/push"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .expect("push answered");
+    assert_eq!(response.status(), 200, "{:?}", response.text());
+}
+
+fn get(http: &Client, url: &str, token: &str, path: &str) -> Value {
+    http.get(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .expect("answered")
+        .json()
+        .expect("json")
+}
+
+/// Waits until the timeline holds `want` entries of `kind` (a reaction finished).
+fn wait_for(server: &Serving, http: &Client, read: &str, digest: &str, kind: &str, want: usize) {
+    let start = Instant::now();
+    loop {
+        let timeline = get(
+            http,
+            &server.url,
+            read,
+            &format!("/api/v1/images/{digest}/timeline"),
+        );
+        let n = timeline
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["kind"] == kind)
+            .count();
+        if n >= want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no {want} {kind} entries: {timeline:#}\nserver:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until the server has finished `want` reactions (its metrics say so).
+fn wait_for_reactions(server: &Serving, http: &Client, want: u64) {
+    let start = Instant::now();
+    loop {
+        let metrics = http
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .and_then(reqwest::blocking::Response::text)
+            .unwrap_or_default();
+        let done: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("stella_reactions_total{outcome=\"done\"} "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(
+            !metrics.contains("stella_reactions_total{outcome=\"failed\"} 1"),
+            "a reaction failed:\n{}",
+            server.stderr()
+        );
+        if done >= want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{done} reactions, not {want}:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn libz_verdict(verdicts: &Value, build_id: &str) -> Value {
+    verdicts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["buildId"] == build_id && v["vulnerability"] == "CVE-2099-0002")
+        .cloned()
+        .unwrap_or_else(|| panic!("no libz verdict: {verdicts:#}"))
+}
+
+fn observation(image: &str, build_id: &str, function: &str, total: u64) -> Value {
+    json!({"image": image, "buildId": build_id, "function": function,
+           "windowStart": 1_796_083_200, "selfSamples": total, "totalSamples": total,
+           "calls": 0})
+}
+
+#[test]
+fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attaches_signed_vex() {
+    let test =
+        "a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attaches_signed_vex";
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("zapps");
+    if let Err(e) = super::assess_runtime::build_zlib_loop(work.path(), &root) {
+        skip(test, &format!("cannot build the zlib programs: {e}"));
+        return;
+    }
+    let home = work.path().join("home");
+    let scanned = stella(&home)
+        .arg("scan")
+        .arg(&root)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        scanned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
+    let scanned: Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    // The repository as scan names the image (its tag is replaced by each pushed digest).
+    let repository = scanned["image"].as_str().unwrap().to_owned();
+    let digest = scanned["digest"].as_str().unwrap().to_owned();
+    let digest = digest.as_str();
+    let image = repository.clone();
+    let advisories = super::assess::zlib_advisory(work.path(), "TEST-ZLIB-3", &["CVE-2099-0002"]);
+    // The verdict before any runtime evidence, and libz's BuildID.
+    let before = stella(&home)
+        .args([
+            "assess",
+            "--image",
+            &image,
+            "--format",
+            "json",
+            "--advisories",
+        ])
+        .arg(&advisories)
+        .output()
+        .unwrap();
+    let before: Value = serde_json::from_slice(&before.stdout).expect("assessment");
+    let libz = before["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["binary"]["path"] == "/usr/lib/x86_64-linux-gnu/libz.so.1")
+        .unwrap_or_else(|| panic!("no libz verdict: {before:#}"));
+    assert_eq!(libz["status"], "under_investigation", "{libz:#}");
+    let build_id = libz["binary"]["buildId"].as_str().unwrap().to_owned();
+
+    let agent = token(&home, &["--agent", "node-a"]);
+    let read = token(&home, &["--read"]);
+    let server = Serving::start(
+        &home,
+        &[
+            "--store",
+            &repository,
+            "--advisories",
+            advisories.to_str().unwrap(),
+        ],
+    );
+    let http = Client::new();
+    let url = server.url.clone();
+
+    // Other functions ran: the first verdicts are recorded, libz still under investigation.
+    push(
+        &http,
+        &url,
+        &agent,
+        "node-a-1",
+        json!([observation(digest, &build_id, "inflate", 12)]),
+    );
+    wait_for(&server, &http, &read, digest, "attached", 1);
+    let verdicts = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/verdicts"),
+    );
+    assert_eq!(
+        libz_verdict(&verdicts, &build_id)["status"],
+        "under_investigation"
+    );
+
+    // Attacks: a name the verified table of libz does not hold, and the vulnerable name under
+    // a BuildID the image does not have, change nothing.
+    push(
+        &http,
+        &url,
+        &agent,
+        "node-a-2",
+        json!([
+            observation(digest, &build_id, "inflateGetHeader_", 50),
+            observation(digest, "00ff00ff00ff", "inflateGetHeader", 50),
+        ]),
+    );
+    wait_for_reactions(&server, &http, 2);
+    let verdicts = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/verdicts"),
+    );
+    assert_eq!(
+        libz_verdict(&verdicts, &build_id)["status"],
+        "under_investigation",
+        "server:\n{}",
+        server.stderr()
+    );
+
+    // The vulnerable function ran: affected, attached, in the timeline.
+    push(
+        &http,
+        &url,
+        &agent,
+        "node-a-3",
+        json!([observation(digest, &build_id, "inflateGetHeader", 40)]),
+    );
+    wait_for(&server, &http, &read, digest, "attached", 2);
+    let verdicts = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/verdicts"),
+    );
+    let flipped = libz_verdict(&verdicts, &build_id);
+    assert_eq!(flipped["status"], "affected", "{verdicts:#}");
+    let timeline = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/timeline"),
+    );
+    let summaries: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["summary"].as_str())
+        .collect();
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.contains("CVE-2099-0002") && s.contains("under_investigation -> affected")),
+        "{timeline:#}"
+    );
+    let attached = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["kind"] == "attached")
+        .unwrap();
+    let documents: Value =
+        serde_json::from_str(attached["document"].as_str().unwrap()).expect("document JSON");
+    assert_eq!(
+        documents["vex"].as_str().unwrap(),
+        format!("sha256:{}", flipped["evidenceSha256"].as_str().unwrap())
+    );
+    assert_eq!(documents["microWitnesses"].as_array().unwrap().len(), 1);
+
+    // The evidence report, live, with the timeline: read tokens only.
+    let page = format!("{url}/images/{digest}");
+    assert_eq!(http.get(&page).send().unwrap().status(), 401);
+    assert_eq!(
+        http.get(&page).bearer_auth(&agent).send().unwrap().status(),
+        403
+    );
+    let bad = http
+        .get(format!("{url}/images/sha256:12"))
+        .bearer_auth(&read)
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let shown = http.get(&page).bearer_auth(&read).send().unwrap();
+    assert_eq!(shown.status(), 200);
+    assert!(
+        shown.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = shown.text().unwrap();
+    assert!(html.contains("id=\"timeline\""), "no timeline");
+    assert!(
+        html.contains("under_investigation -&gt; affected"),
+        "no flip in the timeline"
+    );
+    assert!(html.contains("CVE-2099-0002"));
+    drop(server);
+    let saved = work.path().join("live.html");
+    std::fs::write(&saved, &html).unwrap();
+    match super::report::chromium() {
+        Some(browser) => {
+            let dom = Process::new(browser)
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+                .arg(format!("file://{}", saved.display()))
+                .output()
+                .expect("chromium runs");
+            let dom = String::from_utf8_lossy(&dom.stdout);
+            assert!(
+                dom.contains("class=\"timeline\""),
+                "the timeline is not in the DOM"
+            );
+            assert!(
+                dom.contains("under_investigation -&gt; affected"),
+                "the flip is not in the DOM"
+            );
+        }
+        None => {
+            let why = "chromium is not installed (apt-get install chromium): the live report was not rendered";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true") && !stella_testkit::peers_required(),
+                "{test}: {why}"
+            );
+            skip(test, why);
+        }
+    }
+
+    // What the server attached verifies, and the CLI's assessment finds the fleet's profile.
+    let verified = stella(&home)
+        .args(["verify", "--image", &image])
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let again = stella(&home)
+        .args([
+            "assess",
+            "--image",
+            &image,
+            "--format",
+            "json",
+            "--advisories",
+        ])
+        .arg(&advisories)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("runtime evidence attached to"), "{stderr}");
+    let again: Value = serde_json::from_slice(&again.stdout).expect("assessment");
+    let libz = again["verdicts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["binary"]["path"] == "/usr/lib/x86_64-linux-gnu/libz.so.1")
+        .unwrap();
+    assert_eq!(libz["status"], "affected", "{libz:#}");
+    let referrers = stella(&home)
+        .args(["oci", "referrers", &image, "--json"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&referrers.stdout);
+    assert!(listed.contains("openvex"), "{listed}");
+}
