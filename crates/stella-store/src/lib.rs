@@ -250,6 +250,10 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if is_sqlite { 1 } else { 8 })
+            // A server that is down is said so within seconds (a push is answered 503 and
+            // kept by the agent), not after sqlx's default 30 s; SQLite's one connection may
+            // wait longer behind a burst of writes.
+            .acquire_timeout(std::time::Duration::from_secs(if is_sqlite { 30 } else { 5 }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {

@@ -15,6 +15,9 @@ pub struct Server {
     bin: PathBuf,
     data: PathBuf,
     user: Option<String>,
+    /// The server's options (`pg_ctl -o`) and log file, to start it again.
+    options: String,
+    log: PathBuf,
     /// The database URL (`postgres://stella@127.0.0.1:<port>/postgres`).
     pub url: String,
 }
@@ -85,6 +88,8 @@ impl Server {
             url: format!("postgres://stella@127.0.0.1:{port}/postgres"),
             bin,
             user,
+            options: format!("-h 127.0.0.1 -p {port} -k {} -F", path_str(dir)),
+            log: dir.join("server.log"),
         };
         server.run(
             "initdb",
@@ -99,24 +104,35 @@ impl Server {
                 "--no-sync",
             ],
         );
-        let options = format!("-h 127.0.0.1 -p {port} -k {} -F", path_str(dir));
-        let log = dir.join("server.log");
-        server.run(
+        server.boot();
+        Ok(server)
+    }
+
+    /// Starts the server (again), waiting until it takes connections.
+    pub fn boot(&self) {
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                path_str(&server.data),
+                path_str(&self.data),
                 "-l",
-                path_str(&log),
+                path_str(&self.log),
                 "-o",
-                &options,
+                &self.options,
                 "-w",
                 "-t",
                 "60",
                 "start",
             ],
         );
-        Ok(server)
+    }
+
+    /// Stops the server as a crash would (`-m immediate`: no checkpoint, every connection cut).
+    pub fn crash(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", path_str(&self.data), "-m", "immediate", "-w", "stop"],
+        );
     }
 
     fn command(&self, program: &str) -> Command {

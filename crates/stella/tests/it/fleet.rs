@@ -322,6 +322,109 @@ fn on_postgresql_two_replicas_count_a_batch_pushed_to_both_once() {
     }
 }
 
+/// PostgreSQL crashes (`pg_ctl stop -m immediate`) and comes back while four clients push,
+/// each retrying a push until it is answered 200, as the agent's spool does: pushes made
+/// while it is down are refused with 503 (never a 200 for something not counted), `/healthz`
+/// says the store is down, and afterwards every push is counted exactly once.
+#[test]
+fn on_postgresql_a_crash_under_load_loses_nothing_and_counts_nothing_twice() {
+    let test = "on_postgresql_a_crash_under_load_loses_nothing_and_counts_nothing_twice";
+    let dir = tempfile::tempdir().unwrap();
+    let pg = match stella_testkit::postgres::Server::start(dir.path()) {
+        Ok(pg) => pg,
+        Err(why) => return stella_testkit::skip(test, &why),
+    };
+    let home = tempfile::tempdir().unwrap();
+    let agents: Vec<String> = (0..4)
+        .map(|n| token(home.path(), &pg.url, &["--agent", &format!("node-{n}")]))
+        .collect();
+    let reader = token(home.path(), &pg.url, &["--read"]);
+    let server = serve(home.path(), &pg.url, &[]);
+    let url = server.url.clone();
+    let refused = std::sync::atomic::AtomicU64::new(0);
+    let pushed = std::sync::atomic::AtomicU64::new(0);
+    let mut down_health = None;
+    std::thread::scope(|scope| {
+        for (n, token) in agents.iter().enumerate() {
+            let (url, refused, pushed) = (&url, &refused, &pushed);
+            scope.spawn(move || {
+                let http = Client::builder()
+                    .timeout(std::time::Duration::from_secs(30))
+                    .build()
+                    .unwrap();
+                for i in 0..40u64 {
+                    let body = serde_json::to_vec(&push_doc(
+                        &format!("node-{n}"),
+                        &format!("node-{n}-{i}"),
+                        i + 1,
+                    ))
+                    .unwrap();
+                    let started = std::time::Instant::now();
+                    loop {
+                        let answer = http
+                            .post(format!("{url}/api/v1/push"))
+                            .bearer_auth(token)
+                            .header("content-type", "application/json")
+                            .body(body.clone())
+                            .send();
+                        match answer.map(|r| r.status()) {
+                            Ok(StatusCode::OK) => break,
+                            Ok(StatusCode::SERVICE_UNAVAILABLE) | Err(_) => {
+                                refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Ok(other) => panic!("push {n}-{i}: {other}"),
+                        }
+                        assert!(
+                            started.elapsed() < std::time::Duration::from_secs(120),
+                            "push {n}-{i} never counted"
+                        );
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    pushed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            });
+        }
+        // Down once some pushes are in, for two seconds, then back.
+        while pushed.load(std::sync::atomic::Ordering::Relaxed) < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        pg.crash();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        down_health = Some(
+            Client::new()
+                .get(format!("{url}/healthz"))
+                .send()
+                .map(|r| r.status()),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        pg.boot();
+    });
+    assert!(
+        matches!(down_health, Some(Ok(StatusCode::SERVICE_UNAVAILABLE))),
+        "{down_health:?}"
+    );
+    assert!(
+        refused.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "{test}: no push was refused while the database was down"
+    );
+    // Each agent pushed totals 1..=40 for `main`: 820 each.
+    let (status, rows) = hot(&Client::new(), &url, &reader, "?function=main");
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(rows[0]["totalSamples"], 4 * 820, "{rows}");
+    let metrics = Client::new()
+        .get(format!("{url}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("stella_pushes_total{outcome=\"counted\"} 160"),
+        "{metrics}"
+    );
+    assert!(server.stop().success());
+}
+
 #[test]
 fn without_tokens_only_on_loopback() {
     let home = tempfile::tempdir().unwrap();
