@@ -22,6 +22,9 @@
 //! - `POST /api/v1/push` (ingest)
 //! - `GET /api/v1/hot-symbols?image=&buildId=&function=a,b&since=&until=` (read; times RFC 3339)
 //! - `GET /api/v1/images/{digest}/verdicts`, `GET /api/v1/images/{digest}/timeline` (read)
+//! - `GET /api/v1/watch` (ingest): the vulnerable functions agents are to watch with uprobes —
+//!   those present in the images' binaries whose verdicts execution can still change, as the
+//!   last assessment of each image found them; a node watches those of the binaries it runs
 //! - `GET /images/{digest}`: the evidence report of `stella report`, live, with the timeline
 //!   (read; with a reactor only: 404 without, 422 when the evidence does not verify)
 //! - `GET /healthz` (the database answers), `GET /metrics` (Prometheus text)
@@ -232,6 +235,7 @@ impl FleetServer {
             .route("/api/v1/images/{digest}/verdicts", get(verdicts))
             .route("/api/v1/images/{digest}/timeline", get(timeline))
             .route("/images/{digest}", get(report))
+            .route("/api/v1/watch", get(watch))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(state);
@@ -639,6 +643,33 @@ async fn timeline(
                     })
                     .collect(),
             ),
+        ),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `GET /api/v1/watch`: what the agent presenting the token is to watch.
+async fn watch(State(state): State<FleetState>, headers: HeaderMap) -> Response {
+    if let Err(response) = authorize(&state, &headers, Scope::Ingest).await {
+        return response;
+    }
+    match state.store.watched().await {
+        Ok(rows) => answer(
+            StatusCode::OK,
+            json!({
+                "functions": rows.into_iter().map(|w| json!({
+                    "image": w.image,
+                    "buildId": w.build_id,
+                    "function": w.function,
+                    "demangled": w.demangled,
+                    "symbol": w.symbol,
+                    "sha256": w.sha256,
+                    "path": w.path,
+                    "start": format!("{:#x}", w.start_vaddr),
+                    "vulnerabilities": w.vulnerabilities.split(',').filter(|v| !v.is_empty()).collect::<Vec<_>>(),
+                    "decided": w.decided,
+                })).collect::<Vec<_>>()
+            }),
         ),
         Err(e) => unavailable(&e),
     }

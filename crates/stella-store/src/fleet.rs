@@ -566,6 +566,84 @@ impl Store {
         .collect::<Result<_, _>>()?)
     }
 
+    /// Replaces the functions watched in `image` by `rows` (all about `image`), in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for a row about another image or an address past `i64::MAX`;
+    /// [`StoreError::Database`] (nothing of it is kept).
+    pub async fn set_watched(&self, image: &str, rows: &[WatchRow]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM watched WHERE image = $1")
+            .bind(image)
+            .execute(&mut *tx)
+            .await?;
+        for r in rows {
+            let start = i64::try_from(r.start_vaddr).map_err(|_| StoreError::Invalid {
+                reason: format!(
+                    "{} in {}: address {:#x}",
+                    r.function, r.build_id, r.start_vaddr
+                ),
+            })?;
+            if r.image != image {
+                return Err(StoreError::Invalid {
+                    reason: format!("a watched function of {} given for {image}", r.image),
+                });
+            }
+            sqlx::query(
+                "INSERT INTO watched (image, build_id, function, sha256, path, demangled, symbol, \
+                 start_vaddr, vulnerabilities, decided) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10) ON CONFLICT (image, build_id, function) DO UPDATE SET \
+                 vulnerabilities = excluded.vulnerabilities",
+            )
+            .bind(&r.image)
+            .bind(&r.build_id)
+            .bind(&r.function)
+            .bind(&r.sha256)
+            .bind(&r.path)
+            .bind(r.demangled.clone())
+            .bind(&r.symbol)
+            .bind(start)
+            .bind(&r.vulnerabilities)
+            .bind(&r.decided)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every function to watch, sorted by image, BuildID and function.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn watched(&self) -> Result<Vec<WatchRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT image, build_id, function, sha256, path, demangled, symbol, start_vaddr, \
+             vulnerabilities, decided FROM watched ORDER BY image, build_id, function",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let start: i64 = r.try_get(7)?;
+                Ok(WatchRow {
+                    image: r.try_get(0)?,
+                    build_id: r.try_get(1)?,
+                    function: r.try_get(2)?,
+                    sha256: r.try_get(3)?,
+                    path: r.try_get(4)?,
+                    demangled: r.try_get(5)?,
+                    symbol: r.try_get(6)?,
+                    start_vaddr: u64::try_from(start).unwrap_or(0),
+                    vulnerabilities: r.try_get(8)?,
+                    decided: r.try_get(9)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Writes `verdict`; when it changes the status or justification on record (or is the
     /// first), the change goes into the image's timeline in the same transaction. Returns the
     /// verdict it replaced, if it changed one.
@@ -712,6 +790,31 @@ impl Store {
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from)
     }
+}
+
+/// A vulnerable function present in a binary of an image, for agents to watch with uprobes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WatchRow {
+    /// The image's digest.
+    pub image: String,
+    /// The binary's BuildID.
+    pub build_id: String,
+    /// The function, as the binary's symbol table spells it.
+    pub function: String,
+    /// SHA-256 of the binary (hex): a file on a node must hash to it to be watched.
+    pub sha256: String,
+    /// The binary's path in the image.
+    pub path: String,
+    /// Demangled, where it differs.
+    pub demangled: Option<String>,
+    /// The advisory's symbol it was found for.
+    pub symbol: String,
+    /// The function's first byte (virtual address, as the FuncProof has it).
+    pub start_vaddr: u64,
+    /// The vulnerabilities it is watched for, comma-separated.
+    pub vulnerabilities: String,
+    /// When the assessment that found it was made (RFC 3339 UTC).
+    pub decided: String,
 }
 
 /// What [`Store::record_verdict`] did.

@@ -31,7 +31,7 @@ use sqlx::{AnyPool, Row as _};
 use stella_core::{Digest, ErrorKind, Kinded};
 
 /// The migrations, in order: (version, name, SQL).
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (
         1,
         "0001_advisories.sql",
@@ -41,6 +41,11 @@ const MIGRATIONS: [(i64, &str, &str); 2] = [
         2,
         "0002_fleet.sql",
         include_str!("../migrations/0002_fleet.sql"),
+    ),
+    (
+        3,
+        "0003_watch.sql",
+        include_str!("../migrations/0003_watch.sql"),
     ),
 ];
 
@@ -253,7 +258,11 @@ impl Store {
             // A server that is down is said so within seconds (a push is answered 503 and
             // kept by the agent), not after sqlx's default 30 s; SQLite's one connection may
             // wait longer behind a burst of writes.
-            .acquire_timeout(std::time::Duration::from_secs(if is_sqlite { 30 } else { 5 }))
+            .acquire_timeout(std::time::Duration::from_secs(if is_sqlite {
+                30
+            } else {
+                5
+            }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {

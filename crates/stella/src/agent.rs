@@ -1,8 +1,16 @@
 //! `stella agent`: the sampling loop on one node, wiring the sampler, the symboliser, the push's
 //! counting (`stella_runtime::push`) and the spool (`stella_runtime::spool`) to an HTTP client.
 //!
+//! With `--watch-findings`, every interval also asks the server what to watch (`GET
+//! /api/v1/watch`: vulnerable functions by image, BuildID, SHA-256 and address), finds the files
+//! this node runs that are those binaries (`stella_runtime::running`: same BuildID, same bytes;
+//! an impostor is never watched), and counts their calls with uprobes while it samples. A call
+//! counts for every image the server named the binary in. When the server cannot say, the last
+//! list it gave is kept.
+//!
 //! Not here: what is counted and how (`stella-runtime`), what the server does (`stella-server`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -12,8 +20,10 @@ use anyhow::anyhow;
 use serde_json::json;
 use stella_runtime::procmaps::MapsCache;
 use stella_runtime::push::{self, Push};
+use stella_runtime::running;
 use stella_runtime::sampler::{self, Duty, RecordOptions, Selection};
 use stella_runtime::spool::{self, Disposition, Spool};
+use stella_runtime::witness::{self, WitnessReport};
 
 use crate::cli::{AgentArgs, Backend};
 use crate::exit::{CliError, Outcome};
@@ -104,7 +114,34 @@ pub fn run(args: AgentArgs, home: &Path) -> Result<Outcome, CliError> {
     );
     let mut maps = MapsCache::new();
     let mut sequence: u64 = 0;
+    let watch_url = format!("{}/api/v1/watch", args.server.trim_end_matches('/'));
+    let mut watch_list: Vec<WatchItem> = Vec::new();
     loop {
+        let watching = if args.watch_findings {
+            match fetch_watch(&http, &watch_url, &token) {
+                Ok(list) => watch_list = list,
+                Err(why) => events.say(
+                    json!({"event": "watch-list-kept", "reason": why}),
+                    format!("the server did not say what to watch ({why}); the last list is kept"),
+                ),
+            }
+            let (targets, images) = watch_targets(&watch_list, &events);
+            let options = witness::WatchOptions {
+                image: None,
+                pid: None,
+                duration: args.interval,
+                stacks_per_symbol: 1,
+                stop: stop.clone(),
+            };
+            (!targets.is_empty()).then(|| {
+                let thread = std::thread::spawn(move || {
+                    witness::watch_targets(&targets, &options, &mut MapsCache::new())
+                });
+                (thread, images)
+            })
+        } else {
+            None
+        };
         let options = RecordOptions {
             selection: selection.clone(),
             hz: args.hz,
@@ -124,7 +161,23 @@ pub fn run(args: AgentArgs, home: &Path) -> Result<Outcome, CliError> {
         }
         crate::runtime::name_profile(&mut profile, names.as_mut());
         sequence += 1;
-        let observations = push::observations(&profile, &[], window);
+        let reports = match watching {
+            None => Vec::new(),
+            Some((thread, images)) => match thread.join() {
+                Ok(Ok(report)) => per_image(&report, &images),
+                Ok(Err(e)) => {
+                    events.say(
+                        json!({"event": "watch-failed", "reason": e.to_string()}),
+                        format!("warning: counting calls failed this interval: {e}"),
+                    );
+                    Vec::new()
+                }
+                Err(_) => {
+                    return Err(CliError::environment(anyhow!("the uprobe thread panicked")));
+                }
+            },
+        };
+        let observations = push::observations(&profile, &reports, window);
         let total: u64 = observations.iter().map(|o| o.self_samples).sum();
         let start = profile
             .window
@@ -175,6 +228,156 @@ pub fn run(args: AgentArgs, home: &Path) -> Result<Outcome, CliError> {
         return Ok(Outcome::Failed);
     }
     Ok(Outcome::Success)
+}
+
+/// One function the server asks agents to watch.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WatchItem {
+    image: String,
+    build_id: String,
+    function: String,
+    demangled: Option<String>,
+    symbol: String,
+    sha256: String,
+    path: String,
+    start: String,
+}
+
+#[derive(serde::Deserialize)]
+struct WatchList {
+    functions: Vec<WatchItem>,
+}
+
+/// The server's watch list.
+fn fetch_watch(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    token: &str,
+) -> Result<Vec<WatchItem>, String> {
+    let response = http
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!(
+            "{status}: {}",
+            response.text().unwrap_or_default().trim()
+        ));
+    }
+    let bytes = response.bytes().map_err(|e| e.to_string())?;
+    serde_json::from_slice::<WatchList>(&bytes)
+        .map(|l| l.functions)
+        .map_err(|e| format!("not a watch list: {e}"))
+}
+
+/// The images each watched (BuildID, function) is in.
+type Images = BTreeMap<(String, String), BTreeSet<String>>;
+
+/// A binary to watch: its path in an image and its functions, by name.
+type Binary<'a> = (String, BTreeMap<String, &'a WatchItem>);
+
+/// The uprobe targets of `list` among the files this node runs, and the images of each
+/// function. A file claiming a wanted BuildID with other bytes is named and not watched.
+fn watch_targets(list: &[WatchItem], events: &Events) -> (Vec<witness::Target>, Images) {
+    let mut images: Images = BTreeMap::new();
+    // One wanted binary per (BuildID, SHA-256): its path in some image and its functions.
+    let mut binaries: BTreeMap<(String, String), Binary<'_>> = BTreeMap::new();
+    for item in list {
+        images
+            .entry((item.build_id.clone(), item.function.clone()))
+            .or_default()
+            .insert(item.image.clone());
+        binaries
+            .entry((item.build_id.clone(), item.sha256.clone()))
+            .or_insert_with(|| (item.path.clone(), BTreeMap::new()))
+            .1
+            .insert(item.function.clone(), item);
+    }
+    let keys: Vec<&(String, String)> = binaries.keys().collect();
+    let wanted: Vec<running::Wanted> = binaries
+        .iter()
+        .map(|((build_id, sha256), (path, _))| running::Wanted {
+            build_id: Some(build_id.clone()),
+            sha256: sha256.clone(),
+            file_name: path.rsplit('/').next().unwrap_or(path).to_owned(),
+        })
+        .collect();
+    let found = running::find(&wanted, None);
+    for i in &found.impostors {
+        events.say(
+            json!({"event": "impostor", "file": i.path.display().to_string(),
+                   "buildId": keys[i.wanted].0}),
+            format!(
+                "warning: {} carries BuildID {} but not the image's bytes: not watched",
+                i.path.display(),
+                keys[i.wanted].0
+            ),
+        );
+    }
+    let mut targets = Vec::new();
+    for r in &found.running {
+        let key = keys[r.wanted];
+        let (path, functions) = &binaries[key];
+        let segments = match stella_binary::FileSnapshot::open(&r.path)
+            .map_err(|e| e.to_string())
+            .and_then(|data| stella_binary::symbols::segments_of(&data).map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("{}: not watched: {e}", r.path.display());
+                continue;
+            }
+        };
+        let probes: Vec<witness::Probe> = functions
+            .values()
+            .filter_map(|item| {
+                let start = u64::from_str_radix(item.start.strip_prefix("0x")?, 16).ok()?;
+                Some(witness::Probe {
+                    asked: item.symbol.clone(),
+                    function: item.function.clone(),
+                    demangled: item.demangled.clone(),
+                    file_offset: stella_binary::symbols::vaddr_to_file_offset(&segments, start)?,
+                })
+            })
+            .collect();
+        if !probes.is_empty() {
+            targets.push(witness::Target {
+                binary: r.path.clone(),
+                image_path: Some(path.clone()),
+                build_id: Some(key.0.clone()),
+                probes,
+            });
+        }
+    }
+    (targets, images)
+}
+
+/// The report of one interval's uprobes, once per image its functions are in.
+fn per_image(report: &WitnessReport, images: &Images) -> Vec<WitnessReport> {
+    let mut by_image: BTreeMap<&str, Vec<witness::Witness>> = BTreeMap::new();
+    for w in &report.witnesses {
+        let Some(build_id) = &w.build_id else {
+            continue;
+        };
+        for image in images
+            .get(&(build_id.clone(), w.function.clone()))
+            .into_iter()
+            .flatten()
+        {
+            by_image.entry(image).or_default().push(w.clone());
+        }
+    }
+    by_image
+        .into_iter()
+        .map(|(image, witnesses)| WitnessReport {
+            image: Some(image.to_owned()),
+            witnesses,
+            ..report.clone()
+        })
+        .collect()
 }
 
 /// Sends every waiting push, oldest first; stops at the first the server does not take now.

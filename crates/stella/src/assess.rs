@@ -1658,17 +1658,25 @@ impl RuntimeInputs {
         }
     }
 
-    /// Evidence of one profile document (`bytes` are what its digest is of), named `name`.
-    pub(crate) fn of_profile(
+    /// Evidence of one profile document and, when given, one witness report (`bytes` are
+    /// what each digest is of), named `name`.
+    pub(crate) fn of_documents(
         name: &str,
-        profile: stella_runtime::profile::Profile,
-        bytes: &[u8],
+        (profile, profile_bytes): (stella_runtime::profile::Profile, &[u8]),
+        witness: Option<(stella_runtime::witness::WitnessReport, &[u8])>,
     ) -> Self {
-        RuntimeInputs {
+        let mut inputs = RuntimeInputs {
             profiles: vec![(name.to_owned(), profile)],
-            profile_digests: vec![Digest::sha256(bytes).to_string()],
+            profile_digests: vec![Digest::sha256(profile_bytes).to_string()],
             ..RuntimeInputs::default()
+        };
+        if let Some((report, bytes)) = witness {
+            inputs
+                .witness_digests
+                .push(Digest::sha256(bytes).to_string());
+            inputs.add_witnesses(name, vec![report]);
         }
+        inputs
     }
 
     fn is_empty(&self) -> bool {

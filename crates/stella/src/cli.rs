@@ -2070,6 +2070,11 @@ pub struct AgentArgs {
     /// The sampler.
     #[arg(long, value_enum, default_value_t = Backend::Ebpf)]
     pub backend: Backend,
+    /// Also count calls of the vulnerable functions the server asks to watch (GET
+    /// /api/v1/watch, refreshed every interval), with uprobes on the binaries this node runs
+    /// whose BuildID and SHA-256 are the image's: exact calls, pushed with the samples.
+    #[arg(long)]
+    pub watch_findings: bool,
     /// Events as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,

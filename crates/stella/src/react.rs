@@ -22,15 +22,17 @@
 //! Not here: the routes and the reaction thread (`stella-server::fleet`), the rules
 //! (`stella-policy`), counting observations (`stella-store`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use stella_oci::Reference;
+use stella_policy::assess;
 use stella_runtime::frame::{Frame, Location, Symbol, SymbolSource};
 use stella_runtime::profile::{Profile, Stack, Stats, Target, Window};
+use stella_runtime::witness::{Witness, WitnessReport};
 use stella_store::Store;
-use stella_store::fleet::{HotQuery, HotRow, TimelineEntry, VerdictChange, VerdictRow};
+use stella_store::fleet::{HotQuery, HotRow, TimelineEntry, VerdictChange, VerdictRow, WatchRow};
 
 use crate::assess::{Asked, Attach, Deciding, RuntimeInputs, attach, decide};
 use crate::exit::CliError;
@@ -121,6 +123,12 @@ impl AssessReactor {
         let profile = fleet_profile(image, &rows);
         let bytes = stella_core::jcs::to_canonical(&profile)
             .map_err(|e| format!("the fleet's profile: {e}"))?;
+        let calls = fleet_calls(image, &rows);
+        let call_bytes = calls
+            .as_ref()
+            .map(stella_core::jcs::to_canonical)
+            .transpose()
+            .map_err(|e| format!("the fleet's witness report: {e}"))?;
         let now = jiff::Timestamp::now();
         let decided_at = stella_core::time::rfc3339_utc(now.as_second());
         let reference = self.store.with_digest(image);
@@ -142,7 +150,11 @@ impl AssessReactor {
             advisory_documents: None,
             tiles: None,
         };
-        let runtime = RuntimeInputs::of_profile("the fleet's observations", profile, &bytes);
+        let runtime = RuntimeInputs::of_documents(
+            "the fleet's observations",
+            (profile, &bytes),
+            calls.zip(call_bytes.as_deref()),
+        );
         let cli = |e: CliError| format!("{:#}", e.error);
         let Some(assessed) =
             crate::assess::assess_image(&asked, Some(runtime), self.runtime_policy, &self.home)
@@ -192,6 +204,13 @@ impl AssessReactor {
                 decided: decided_at.clone(),
             })
             .collect();
+        let watch = watch_rows(image, &decided.assessment, &decided_at);
+        self.with_store(async |store| {
+            store
+                .set_watched(image, &watch)
+                .await
+                .map_err(|e| format!("recording what to watch: {e}"))
+        })?;
         let on_record =
             self.with_store(async |store| store.verdicts(image).await.map_err(|e| e.to_string()))?;
         verdicts.retain(|v| {
@@ -209,6 +228,20 @@ impl AssessReactor {
             ));
         }
         // Attached before recorded: a verdict on record always has its documents in the store.
+        let witness_digest = match &call_bytes {
+            Some(b) => Some(
+                crate::assess::attach_runtime(
+                    &name,
+                    self.insecure,
+                    self.sign_key.as_deref(),
+                    &self.home,
+                    crate::assess::RuntimeKind::WitnessReport,
+                    b,
+                )
+                .map_err(cli)?,
+            ),
+            None => None,
+        };
         let profile_digest = crate::assess::attach_runtime(
             &name,
             self.insecure,
@@ -242,6 +275,7 @@ impl AssessReactor {
             "evidence": attached.evidence.as_ref().map(ToString::to_string),
             "microWitnesses": attached.micro_witnesses.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "profile": profile_digest.to_string(),
+            "witnessReport": witness_digest.as_ref().map(ToString::to_string),
         });
         let entry = TimelineEntry {
             image: image.to_owned(),
@@ -319,6 +353,98 @@ impl stella_server::Reactor for AssessReactor {
         )
         .map_err(|e| format!("{:#}", e.error))
     }
+}
+
+/// What agents with `--watch-findings` are to watch in `image`: every vulnerable function found
+/// present in a binary (by BuildID and SHA-256) whose verdict execution can still change — one
+/// `under_investigation`, or `not_affected` on a witnessed zero (to renew it before it
+/// expires) — as `stella witness --image --findings` picks them.
+pub fn watch_rows(image: &str, assessment: &assess::Assessment, decided: &str) -> Vec<WatchRow> {
+    let mut rows: BTreeMap<(String, String), WatchRow> = BTreeMap::new();
+    for v in &assessment.verdicts {
+        let renewable = v.status == assess::Status::UnderInvestigation
+            || (v.status == assess::Status::NotAffected
+                && v.runtime
+                    .as_ref()
+                    .is_some_and(|r| matches!(r.outcome, "never_executed" | "expired")));
+        let Some(binary) = v.binary.as_ref().filter(|_| renewable) else {
+            continue;
+        };
+        let (Some(build_id), Some(sha256)) = (&binary.build_id, &binary.sha256) else {
+            continue;
+        };
+        for finding in v.symbols.iter().filter(|f| f.outcome != "absent") {
+            for f in &finding.found {
+                let Some(start) = f
+                    .start
+                    .strip_prefix("0x")
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                else {
+                    continue;
+                };
+                let row = rows
+                    .entry((build_id.clone(), f.sym.clone()))
+                    .or_insert_with(|| WatchRow {
+                        image: image.to_owned(),
+                        build_id: build_id.clone(),
+                        function: f.sym.clone(),
+                        sha256: sha256.clone(),
+                        path: binary.path.clone(),
+                        demangled: f.demangled.clone().filter(|d| *d != f.sym),
+                        symbol: finding.name.clone(),
+                        start_vaddr: start,
+                        vulnerabilities: String::new(),
+                        decided: decided.to_owned(),
+                    });
+                let mut ids: BTreeSet<&str> = row
+                    .vulnerabilities
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                ids.insert(&v.vulnerability);
+                row.vulnerabilities = ids.into_iter().collect::<Vec<_>>().join(",");
+            }
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// The calls the fleet's agents counted with uprobes in `image` (`--watch-findings`), as one
+/// witness report: a witness per (BuildID, function) that was called, its processes the agents.
+/// `None` when nothing was called. A zero is never reported: summed over agents and windows,
+/// it cannot say which instances it covers, so it could not justify a `not_affected`.
+pub fn fleet_calls(image: &str, rows: &[HotRow]) -> Option<WitnessReport> {
+    let called: Vec<&HotRow> = rows.iter().filter(|r| r.calls > 0).collect();
+    let start = called.iter().map(|r| r.first_seen.as_str()).min()?;
+    let end = called.iter().map(|r| r.last_seen.as_str()).max()?;
+    Some(WitnessReport {
+        schema: stella_runtime::witness::SCHEMA.to_owned(),
+        image: Some(image.to_owned()),
+        window: Window {
+            start: start.to_owned(),
+            end: end.to_owned(),
+            sampled_seconds: seconds_between(start, end),
+        },
+        pid: None,
+        instances: Vec::new(),
+        lost: 0,
+        witnesses: called
+            .iter()
+            .map(|r| Witness {
+                symbol: r.function.clone(),
+                function: r.function.clone(),
+                demangled: None,
+                binary: format!("buildid:{}", r.build_id),
+                build_id: Some(r.build_id.clone()),
+                file_offset: 0,
+                image_path: None,
+                instances: None,
+                calls: u64::try_from(r.calls).unwrap_or(0),
+                processes: Vec::new(),
+                stacks: Vec::new(),
+            })
+            .collect(),
+    })
 }
 
 /// The fleet's observations of `image` as one profile (see the module's doc).

@@ -443,3 +443,170 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     let listed = String::from_utf8_lossy(&referrers.stdout);
     assert!(listed.contains("openvex"), "{listed}");
 }
+
+/// `stella agent --watch-findings` (root: uprobes): after the server's first assessment of
+/// the image, its watch list names `inflateGetHeader` in the image's libz; an agent that
+/// samples only an idle process, so its samples cannot show the function, counts the calls
+/// of a process looping on it with uprobes, and the push's calls flip the verdict to
+/// `affected` with a witness report attached.
+#[test]
+fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
+    let test = "an_agent_watching_findings_counts_the_calls_that_flip_the_verdict";
+    assert!(
+        super::assess_runtime::is_root(),
+        "{test}: needs root (uprobes); run the tests as root"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("zapps");
+    if let Err(e) = super::assess_runtime::build_zlib_loop(work.path(), &root) {
+        skip(test, &format!("cannot build the zlib programs: {e}"));
+        return;
+    }
+    let home = work.path().join("home");
+    let scanned = stella(&home)
+        .arg("scan")
+        .arg(&root)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(scanned.status.success());
+    let scanned: Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    let repository = scanned["image"].as_str().unwrap().to_owned();
+    let digest = scanned["digest"].as_str().unwrap().to_owned();
+    let advisories = super::assess::zlib_advisory(work.path(), "TEST-ZLIB-4", &["CVE-2099-0003"]);
+    let token_file = work.path().join("node-a.token");
+    let made = stella(&home)
+        .args(["serve", "token", "--agent", "node-a", "-o"])
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let agent_token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let read = token(&home, &["--read"]);
+    let server = Serving::start(
+        &home,
+        &[
+            "--store",
+            &repository,
+            "--advisories",
+            advisories.to_str().unwrap(),
+        ],
+    );
+    let http = Client::new();
+    let url = server.url.clone();
+    // The first assessment: what to watch.
+    push(
+        &http,
+        &url,
+        &agent_token,
+        "node-a-0",
+        json!([observation(&digest, "00ff00ff00ff", "main", 1)]),
+    );
+    wait_for_reactions(&server, &http, 1);
+    let list = get(&http, &url, &agent_token, "/api/v1/watch");
+    let watched = list["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["function"] == "inflateGetHeader")
+        .unwrap_or_else(|| panic!("inflateGetHeader is not watched: {list:#}"))
+        .clone();
+    assert_eq!(watched["image"], digest.as_str());
+    assert_eq!(watched["path"], "/usr/lib/x86_64-linux-gnu/libz.so.1");
+    assert_eq!(
+        watched["vulnerabilities"],
+        json!(["CVE-2099-0003"]),
+        "{watched:#}"
+    );
+    assert_eq!(
+        http.get(format!("{url}/api/v1/watch"))
+            .bearer_auth(&read)
+            .send()
+            .unwrap()
+            .status(),
+        403,
+        "a read token is not an agent's"
+    );
+
+    let looping = super::assess_runtime::Running(
+        Process::new(root.join("usr/bin/headers-loop"))
+            .spawn()
+            .expect("starts"),
+    );
+    let idle =
+        super::assess_runtime::Running(Process::new("sleep").arg("60").spawn().expect("starts"));
+    let agent = stella(&home)
+        .args(["agent", "--server", &url, "--token"])
+        .arg(&token_file)
+        .args([
+            "--name",
+            "node-a",
+            "--interval",
+            "3s",
+            "--intervals",
+            "1",
+            "--watch-findings",
+            "--json",
+            "--image-digest",
+            &digest,
+            "--pid",
+            &idle.0.id().to_string(),
+        ])
+        .output()
+        .unwrap();
+    drop((looping, idle));
+    assert!(
+        agent.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&agent.stdout),
+        String::from_utf8_lossy(&agent.stderr)
+    );
+    wait_for_reactions(&server, &http, 2);
+    let hot = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/hot-symbols?image={digest}&function=inflateGetHeader"),
+    );
+    let row = &hot[0];
+    assert!(row["calls"].as_u64().is_some_and(|c| c > 10), "{hot:#}");
+    assert_eq!(
+        row["totalSamples"], 0,
+        "the sampler saw only the idle process: {hot:#}"
+    );
+    let verdicts = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/verdicts"),
+    );
+    let libz = verdicts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["vulnerability"] == "CVE-2099-0003" && v["buildId"] == watched["buildId"])
+        .unwrap_or_else(|| panic!("no libz verdict: {verdicts:#}"));
+    assert_eq!(
+        libz["status"],
+        "affected",
+        "{verdicts:#}\n{}",
+        server.stderr()
+    );
+    let timeline = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/timeline"),
+    );
+    let attached = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["kind"] == "attached")
+        .unwrap();
+    let documents: Value = serde_json::from_str(attached["document"].as_str().unwrap()).unwrap();
+    assert!(documents["witnessReport"].is_string(), "{documents:#}");
+}
