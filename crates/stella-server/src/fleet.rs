@@ -21,6 +21,7 @@
 //! Routes:
 //! - `POST /api/v1/push` (ingest)
 //! - `GET /api/v1/hot-symbols?image=&buildId=&function=a,b&since=&until=` (read; times RFC 3339)
+//! - `GET /api/v1/images` (read): the images assessed (`--store`), with their binaries
 //! - `GET /api/v1/images/{digest}/verdicts`, `GET /api/v1/images/{digest}/timeline` (read)
 //! - `GET /api/v1/watch` (ingest): the vulnerable functions agents are to watch with uprobes —
 //!   those present in the images' binaries whose verdicts execution can still change, as the
@@ -232,6 +233,7 @@ impl FleetServer {
                 post(push).layer(DefaultBodyLimit::max(options.max_push_bytes)),
             )
             .route("/api/v1/hot-symbols", get(hot_symbols))
+            .route("/api/v1/images", get(images))
             .route("/api/v1/images/{digest}/verdicts", get(verdicts))
             .route("/api/v1/images/{digest}/timeline", get(timeline))
             .route("/images/{digest}", get(report))
@@ -579,6 +581,36 @@ async fn hot_symbols(
                             "agents": r.agents,
                             "firstSeen": r.first_seen,
                             "lastSeen": r.last_seen,
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn images(State(state): State<FleetState>, headers: HeaderMap) -> Response {
+    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
+        return response;
+    }
+    state.metrics.reads.fetch_add(1, Ordering::Relaxed);
+    match state.store.images().await {
+        Ok(rows) => answer(
+            StatusCode::OK,
+            Value::Array(
+                rows.into_iter()
+                    .map(|i| {
+                        json!({
+                            "digest": i.digest,
+                            "reference": i.reference,
+                            "firstSeen": i.first_seen,
+                            "lastSeen": i.last_seen,
+                            "binaries": i.binaries.into_iter().map(|b| json!({
+                                "path": b.path,
+                                "buildId": b.build_id,
+                                "funcproof": b.funcproof,
+                            })).collect::<Vec<_>>(),
                         })
                     })
                     .collect(),

@@ -566,6 +566,46 @@ impl Store {
         .collect::<Result<_, _>>()?)
     }
 
+    /// Every image recorded, by digest, with its binaries.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn images(&self) -> Result<Vec<ImageRow>, StoreError> {
+        let mut images: Vec<ImageRow> = sqlx::query(
+            "SELECT digest, reference, first_seen, last_seen FROM images ORDER BY digest",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ImageRow {
+                digest: r.try_get(0)?,
+                reference: r.try_get(1)?,
+                first_seen: r.try_get(2)?,
+                last_seen: r.try_get(3)?,
+                binaries: Vec::new(),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        let rows = sqlx::query(
+            "SELECT image, build_id, path, funcproof FROM image_binaries \
+             ORDER BY image, build_id, path",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let image: String = r.try_get(0)?;
+            if let Ok(i) = images.binary_search_by(|x| x.digest.as_str().cmp(&image)) {
+                images[i].binaries.push(ImageBinary {
+                    build_id: r.try_get(1)?,
+                    path: r.try_get(2)?,
+                    funcproof: r.try_get(3)?,
+                });
+            }
+        }
+        Ok(images)
+    }
+
     /// Replaces the functions watched in `image` by `rows` (all about `image`), in one
     /// transaction.
     ///
@@ -790,6 +830,21 @@ impl Store {
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from)
     }
+}
+
+/// An image the server has assessed, with its binaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    /// Its digest.
+    pub digest: String,
+    /// The reference it was last read by.
+    pub reference: Option<String>,
+    /// The first time it was recorded (RFC 3339 UTC).
+    pub first_seen: String,
+    /// The last time it was recorded (RFC 3339 UTC).
+    pub last_seen: String,
+    /// Its binaries, sorted.
+    pub binaries: Vec<ImageBinary>,
 }
 
 /// A vulnerable function present in a binary of an image, for agents to watch with uprobes.

@@ -32,7 +32,9 @@ use stella_runtime::frame::{Frame, Location, Symbol, SymbolSource};
 use stella_runtime::profile::{Profile, Stack, Stats, Target, Window};
 use stella_runtime::witness::{Witness, WitnessReport};
 use stella_store::Store;
-use stella_store::fleet::{HotQuery, HotRow, TimelineEntry, VerdictChange, VerdictRow, WatchRow};
+use stella_store::fleet::{
+    HotQuery, HotRow, ImageBinary, TimelineEntry, VerdictChange, VerdictRow, WatchRow,
+};
 
 use crate::assess::{Asked, Attach, Deciding, RuntimeInputs, attach, decide};
 use crate::exit::CliError;
@@ -172,6 +174,27 @@ impl AssessReactor {
             })?;
             return Err(format!("the evidence of {name} does not verify"));
         };
+        // The image and its proven binaries, as the verified evidence names them.
+        let binaries: Vec<ImageBinary> = assessed
+            .examined
+            .proven
+            .iter()
+            .map(|p| ImageBinary {
+                build_id: p
+                    .proof
+                    .build_id
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string),
+                path: p.path.clone(),
+                funcproof: Some(p.digest.clone()),
+            })
+            .collect();
+        self.with_store(async |store| {
+            store
+                .record_image(image, Some(&name), &binaries, &decided_at)
+                .await
+                .map_err(|e| format!("recording the image: {e}"))
+        })?;
         let policy = crate::vex::policy(None, &Default::default()).map_err(cli)?;
         let decided = decide(
             assessed,

@@ -6,7 +6,7 @@
 
 use stella_store::fleet::{
     Batch, HotQuery, ImageBinary, Ingested, Observation, Scope, TimelineEntry, VerdictChange,
-    VerdictRow,
+    VerdictRow, WatchRow,
 };
 use stella_store::{Store, StoreError};
 
@@ -58,6 +58,105 @@ macro_rules! on_both {
             on_postgres(stringify!($postgres), $body);
         }
     };
+}
+
+on_both!(
+    the_watch_list_is_replaced_per_image_and_images_list_their_binaries,
+    on_postgresql_the_watch_list_is_replaced_per_image_and_images_list_their_binaries,
+    watch_and_images
+);
+fn watch_and_images(url: &str) {
+    const OTHER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let watched = |image: &str, function: &str, start: u64| WatchRow {
+        image: image.to_owned(),
+        build_id: "b0b0".to_owned(),
+        function: function.to_owned(),
+        sha256: "ab".repeat(32),
+        path: "/usr/lib/libz.so.1".to_owned(),
+        demangled: None,
+        symbol: function.to_owned(),
+        start_vaddr: start,
+        vulnerabilities: "CVE-1,CVE-2".to_owned(),
+        decided: T0.to_owned(),
+    };
+    runtime().block_on(async {
+        let store = Store::open(url).await.unwrap();
+        store
+            .set_watched(
+                IMAGE,
+                &[
+                    watched(IMAGE, "inflate", 0x10),
+                    watched(IMAGE, "crc32", 0x20),
+                ],
+            )
+            .await
+            .unwrap();
+        store
+            .set_watched(OTHER, &[watched(OTHER, "inflate", 0x10)])
+            .await
+            .unwrap();
+        let all = store.watched().await.unwrap();
+        let names: Vec<(&str, &str)> = all
+            .iter()
+            .map(|w| (&w.image[..10], w.function.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("sha256:111", "crc32"),
+                ("sha256:111", "inflate"),
+                ("sha256:222", "inflate")
+            ]
+        );
+        assert_eq!(all[0].start_vaddr, 0x20);
+        // A new assessment replaces the image's list whole.
+        store
+            .set_watched(IMAGE, &[watched(IMAGE, "inflate", 0x10)])
+            .await
+            .unwrap();
+        assert_eq!(store.watched().await.unwrap().len(), 2);
+        store.set_watched(IMAGE, &[]).await.unwrap();
+        assert_eq!(store.watched().await.unwrap().len(), 1);
+        // Refused: a row about another image, an address past i64 (nothing kept).
+        assert!(matches!(
+            store.set_watched(IMAGE, &[watched(OTHER, "x", 1)]).await,
+            Err(StoreError::Invalid { .. })
+        ));
+        assert!(matches!(
+            store
+                .set_watched(OTHER, &[watched(OTHER, "x", u64::MAX)])
+                .await,
+            Err(StoreError::Invalid { .. })
+        ));
+        assert_eq!(store.watched().await.unwrap().len(), 1);
+
+        let binary = |b: &str, p: &str| ImageBinary {
+            build_id: b.to_owned(),
+            path: p.to_owned(),
+            funcproof: Some(format!("sha256:{b}")),
+        };
+        store
+            .record_image(
+                OTHER,
+                Some("r/app@x"),
+                &[binary("c1", "/b"), binary("a0", "/a")],
+                T0,
+            )
+            .await
+            .unwrap();
+        store
+            .record_image(IMAGE, None, &[binary("a0", "/a")], "2026-12-02T00:00:00Z")
+            .await
+            .unwrap();
+        let images = store.images().await.unwrap();
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0].digest, IMAGE);
+        assert_eq!(images[0].reference, None);
+        assert_eq!(images[1].reference.as_deref(), Some("r/app@x"));
+        let paths: Vec<&str> = images[1].binaries.iter().map(|b| b.path.as_str()).collect();
+        assert_eq!(paths, ["/a", "/b"]);
+        store.close().await;
+    });
 }
 
 on_both!(

@@ -345,6 +345,23 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     );
     assert_eq!(documents["microWitnesses"].as_array().unwrap().len(), 1);
 
+    // The image is listed with its proven binaries.
+    let images = get(&http, &url, &read, "/api/v1/images");
+    let listed = images
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["digest"] == digest)
+        .unwrap_or_else(|| panic!("the image is not listed: {images:#}"));
+    assert!(
+        listed["binaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["buildId"] == build_id.as_str() && b["funcproof"].is_string()),
+        "{listed:#}"
+    );
+
     // The evidence report, live, with the timeline: read tokens only.
     let page = format!("{url}/images/{digest}");
     assert_eq!(http.get(&page).send().unwrap().status(), 401);
