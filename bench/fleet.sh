@@ -7,9 +7,14 @@
 #  2. the agent's overhead (root, eBPF): the wall time of a fixed CPU-bound loop
 #     (bench/programs/spin.c) alone and while `stella agent` samples the whole host at 49 Hz and
 #     pushes every 5 s to a local `stella serve`, median of RUNS alternating runs (target ≤ 1.01),
-#     with the agent's own CPU time (user + system) as a share of the loop's wall time.
+#     with the agent's own CPU time (user + system) as a share of the loop's wall time;
+#  3. report: an image of four shared libraries of this machine (libz, libcrypto, libssl,
+#     libstdc++) scanned, served with --store, and pushed 1,000,000 samples over every function
+#     their dynamic symbol tables name (Zipf-like counts; batches of 20,000 observations): the
+#     reaction's time (the push counted to its VEX attached), then the evidence report of the
+#     image with the fleet's profile, `stella report --image` and the live page, median of RUNS.
 #
-# Usage: sudo [ONLY=ingest,agent] bench/fleet.sh [RUNS=3] [PUSHES=200] [OBSERVATIONS=100]
+# Usage: sudo [ONLY=ingest,agent,report] bench/fleet.sh [RUNS=3] [PUSHES=200] [OBSERVATIONS=100]
 # Needs: gcc, PostgreSQL's server binaries (Debian: /usr/lib/postgresql/<major>/bin), python3.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,7 +22,7 @@ cd "$root"
 runs=${1:-3}
 pushes=${2:-200}
 observations=${3:-100}
-only=${ONLY:-ingest,agent}
+only=${ONLY:-ingest,agent,report}
 cargo build --release -q -p stella
 cargo build --release -q -p stella-server --example push_load
 stella=$root/target/release/stella
@@ -120,4 +125,117 @@ print(f"agent overhead (whole host, 49 Hz, pushing every 5 s, median of {runs}):
 print(f"  loop without {b:8.3f} s   with {s:8.3f} s   ratio {s / b:.4f} (target <= 1.01)")
 print(f"  the agent's own CPU: {100 * statistics.median(shares):.2f} % of one CPU during the loop")
 PY
+fi
+
+if [[ $only == *report* ]]; then
+    mkdir -p "$work/report/root/usr/lib" "$work/report/home"
+    for lib in libz.so.1 libcrypto.so.3 libssl.so.3 libstdc++.so.6; do
+        cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$work/report/root/usr/lib/$lib"
+    done
+    export STELLA_PASSWORD=bench
+    rhome=$work/report/home
+    STELLA_HOME=$rhome "$stella" scan "$work/report/root" --json >"$work/report/scan.json" 2>/dev/null
+    image=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["image"])' "$work/report/scan.json")
+    digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["digest"])' "$work/report/scan.json")
+    mkdir -p "$work/report/advisories"
+    cat >"$work/report/advisories/BENCH-ZLIB.json" <<'JSON'
+{"id": "BENCH-ZLIB", "modified": "2026-01-01T00:00:00Z", "aliases": ["CVE-2099-1000"],
+ "affected": [{"package": {"ecosystem": "GIT", "name": "https://github.com/madler/zlib", "purl": "pkg:generic/zlib"},
+               "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+               "ecosystem_specific": {"symbols": ["inflateGetHeader", "crc32"]}}]}
+JSON
+    db="sqlite://$work/report/fleet.db"
+    STELLA_HOME=$rhome "$stella" serve token --db "$db" --agent bench -o "$work/report/agent.token"
+    STELLA_HOME=$rhome "$stella" serve token --db "$db" --read -o "$work/report/read.token"
+    port=$(free_port)
+    STELLA_HOME=$rhome "$stella" serve --addr "127.0.0.1:$port" --db "$db" --store "$image" \
+        --advisories "$work/report/advisories" >/dev/null 2>>"$work/serve.log" &
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    python3 - "$stella" "$work/report" "$runs" "http://127.0.0.1:$port" "$image" "$digest" <<'PY'
+import json, os, statistics, subprocess, sys, time, urllib.request
+stella, work, runs, url, image, digest = sys.argv[1:7]
+runs = int(runs)
+env = dict(os.environ, STELLA_HOME=f"{work}/home")
+scan = json.load(open(f"{work}/scan.json"))
+agent = open(f"{work}/agent.token").read().strip()
+reader = open(f"{work}/read.token").read().strip()
+
+def build_id(path):
+    out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True).stdout
+    return next(l.split()[-1] for l in out.splitlines() if "Build ID" in l)
+
+functions = []
+for lib in sorted(os.listdir(f"{work}/root/usr/lib")):
+    path = f"{work}/root/usr/lib/{lib}"
+    b = build_id(path)
+    nm = subprocess.run(["nm", "-D", "--defined-only", "--format=posix", path],
+                        capture_output=True, text=True).stdout
+    for line in nm.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] in ("T", "t"):
+            functions.append((b, parts[0].split("@")[0]))
+functions = sorted(set(functions))
+# Zipf-like: the k-th function gets about 1/k of the samples; exactly 1,000,000 in all.
+weights = [1.0 / (k + 1) for k in range(len(functions))]
+scale = 1_000_000 / sum(weights)
+counts = [max(1, int(w * scale)) for w in weights]
+counts[0] += 1_000_000 - sum(counts)
+
+def metric(name):
+    text = urllib.request.urlopen(f"{url}/metrics").read().decode()
+    for line in text.splitlines():
+        if line.startswith(name):
+            return int(line.split()[-1])
+    return 0
+
+start = time.monotonic()
+observations = [{"image": digest, "buildId": b, "function": f, "windowStart": 1796083200,
+                 "selfSamples": c, "totalSamples": c, "calls": 0}
+                for (b, f), c in zip(functions, counts)]
+for i in range(0, len(observations), 20000):
+    body = json.dumps({"schema": "stella.fleet.push/v1", "batch": f"bench-{i}", "agent": "bench",
+                       "window": {"start": "2026-12-01T00:00:00Z", "end": "2026-12-01T00:01:00Z",
+                                  "sampledSeconds": 60.0},
+                       "windowSeconds": 60, "observations": observations[i:i + 20000]}).encode()
+    request = urllib.request.Request(f"{url}/api/v1/push", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {agent}",
+                                              "Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+pushed = time.monotonic() - start
+while metric('stella_reactions_total{outcome="done"}') + metric('stella_reactions_total{outcome="failed"}') == 0:
+    time.sleep(0.05)
+# Pushes were coalesced into one or more reactions: wait for the queue to drain.
+last, quiet = -1, 0
+while quiet < 20:
+    done = metric('stella_reactions_total{outcome="done"}')
+    quiet = quiet + 1 if done == last else 0
+    last = done
+    time.sleep(0.1)
+reacted = time.monotonic() - start - 2.0
+assert metric('stella_reactions_total{outcome="failed"}') == 0, "a reaction failed"
+
+cli, live = [], []
+for _ in range(runs):
+    t = time.monotonic()
+    subprocess.run([stella, "report", "--image", image, "-o", f"{work}/report.html"], env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli.append(time.monotonic() - t)
+    t = time.monotonic()
+    request = urllib.request.Request(f"{url}/images/{digest}",
+                                     headers={"Authorization": f"Bearer {reader}"})
+    page = urllib.request.urlopen(request, timeout=600).read()
+    live.append(time.monotonic() - t)
+size = os.path.getsize(f"{work}/report.html")
+print(f"report of an image with the fleet's 1,000,000 samples ({len(functions):,} functions of "
+      f"{scan['binaries']} libraries, median of {runs}):")
+print(f"  {len(observations):,} observations pushed in {pushed:.2f} s; the reactions done "
+      f"{reacted:.2f} s after the first push")
+print(f"  stella report --image: {statistics.median(cli):.2f} s ({size / 1e6:.1f} MB of HTML)")
+print(f"  live GET /images/<digest>: {statistics.median(live):.2f} s ({len(page) / 1e6:.1f} MB)")
+PY
+    pkill -INT -f "serve --addr 127.0.0.1:$port" || true
+    sleep 1
 fi

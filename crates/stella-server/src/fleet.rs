@@ -21,7 +21,8 @@
 //! Routes:
 //! - `POST /api/v1/push` (ingest)
 //! - `GET /api/v1/hot-symbols?image=&buildId=&function=a,b&since=&until=` (read; times RFC 3339)
-//! - `GET /api/v1/images` (read): the images assessed (`--store`), with their binaries
+//! - `GET /api/v1/images` (read): the images assessed (`--store`), with their binaries;
+//!   `GET /api/v1/images/{digest}/components` (read): the components its verified SBOM names
 //! - `GET /api/v1/images/{digest}/verdicts`, `GET /api/v1/images/{digest}/timeline` (read)
 //! - `GET /api/v1/watch` (ingest): the vulnerable functions agents are to watch with uprobes —
 //!   those present in the images' binaries whose verdicts execution can still change, as the
@@ -235,6 +236,7 @@ impl FleetServer {
             .route("/api/v1/hot-symbols", get(hot_symbols))
             .route("/api/v1/images", get(images))
             .route("/api/v1/images/{digest}/verdicts", get(verdicts))
+            .route("/api/v1/images/{digest}/components", get(components))
             .route("/api/v1/images/{digest}/timeline", get(timeline))
             .route("/images/{digest}", get(report))
             .route("/api/v1/watch", get(watch))
@@ -611,6 +613,35 @@ async fn images(State(state): State<FleetState>, headers: HeaderMap) -> Response
                                 "buildId": b.build_id,
                                 "funcproof": b.funcproof,
                             })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn components(
+    State(state): State<FleetState>,
+    headers: HeaderMap,
+    UrlPath(digest): UrlPath<String>,
+) -> Response {
+    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
+        return response;
+    }
+    state.metrics.reads.fetch_add(1, Ordering::Relaxed);
+    match state.store.components(&digest).await {
+        Ok(rows) => answer(
+            StatusCode::OK,
+            Value::Array(
+                rows.into_iter()
+                    .map(|c| {
+                        json!({
+                            "bomRef": c.bom_ref,
+                            "name": c.name,
+                            "version": c.version,
+                            "purl": c.purl,
                         })
                     })
                     .collect(),

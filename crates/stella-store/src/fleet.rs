@@ -606,6 +606,63 @@ impl Store {
         Ok(images)
     }
 
+    /// Replaces the components recorded for `image` (recorded by [`Store::record_image`]
+    /// before) by `components`, in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] (nothing of it is kept; an image not recorded is one).
+    pub async fn set_components(
+        &self,
+        image: &str,
+        components: &[ImageComponent],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM image_components WHERE image = $1")
+            .bind(image)
+            .execute(&mut *tx)
+            .await?;
+        for c in components {
+            sqlx::query(
+                "INSERT INTO image_components (image, bom_ref, name, version, purl) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (image, bom_ref) DO NOTHING",
+            )
+            .bind(image)
+            .bind(&c.bom_ref)
+            .bind(&c.name)
+            .bind(c.version.clone())
+            .bind(c.purl.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The components of `image`, by `bom-ref`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn components(&self, image: &str) -> Result<Vec<ImageComponent>, StoreError> {
+        sqlx::query(
+            "SELECT bom_ref, name, version, purl FROM image_components WHERE image = $1 \
+             ORDER BY bom_ref",
+        )
+        .bind(image)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ImageComponent {
+                bom_ref: r.try_get(0)?,
+                name: r.try_get(1)?,
+                version: r.try_get(2)?,
+                purl: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+    }
+
     /// Replaces the functions watched in `image` by `rows` (all about `image`), in one
     /// transaction.
     ///
@@ -845,6 +902,19 @@ pub struct ImageRow {
     pub last_seen: String,
     /// Its binaries, sorted.
     pub binaries: Vec<ImageBinary>,
+}
+
+/// A component an image's verified SBOM names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImageComponent {
+    /// Its `bom-ref` (unique in the SBOM).
+    pub bom_ref: String,
+    /// Its name.
+    pub name: String,
+    /// Its version, when the SBOM gives one.
+    pub version: Option<String>,
+    /// Its package URL, when the SBOM gives one.
+    pub purl: Option<String>,
 }
 
 /// A vulnerable function present in a binary of an image, for agents to watch with uprobes.

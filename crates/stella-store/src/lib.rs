@@ -44,8 +44,8 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
     ),
     (
         3,
-        "0003_watch.sql",
-        include_str!("../migrations/0003_watch.sql"),
+        "0003_watch_components.sql",
+        include_str!("../migrations/0003_watch_components.sql"),
     ),
 ];
 

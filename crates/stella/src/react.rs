@@ -33,7 +33,8 @@ use stella_runtime::profile::{Profile, Stack, Stats, Target, Window};
 use stella_runtime::witness::{Witness, WitnessReport};
 use stella_store::Store;
 use stella_store::fleet::{
-    HotQuery, HotRow, ImageBinary, TimelineEntry, VerdictChange, VerdictRow, WatchRow,
+    HotQuery, HotRow, ImageBinary, ImageComponent, TimelineEntry, VerdictChange, VerdictRow,
+    WatchRow,
 };
 
 use crate::assess::{Asked, Attach, Deciding, RuntimeInputs, attach, decide};
@@ -189,11 +190,21 @@ impl AssessReactor {
                 funcproof: Some(p.digest.clone()),
             })
             .collect();
+        let components = assessed
+            .examined
+            .sbom
+            .as_ref()
+            .map(|s| sbom_components(&s.document))
+            .unwrap_or_default();
         self.with_store(async |store| {
             store
                 .record_image(image, Some(&name), &binaries, &decided_at)
                 .await
-                .map_err(|e| format!("recording the image: {e}"))
+                .map_err(|e| format!("recording the image: {e}"))?;
+            store
+                .set_components(image, &components)
+                .await
+                .map_err(|e| format!("recording the image's components: {e}"))
         })?;
         let policy = crate::vex::policy(None, &Default::default()).map_err(cli)?;
         let decided = decide(
@@ -376,6 +387,41 @@ impl stella_server::Reactor for AssessReactor {
         )
         .map_err(|e| format!("{:#}", e.error))
     }
+}
+
+/// The components a CycloneDX SBOM names (nested ones included), by `bom-ref`; one without a
+/// `bom-ref` is keyed by its purl, else by name and version.
+pub fn sbom_components(sbom: &serde_json::Value) -> Vec<ImageComponent> {
+    let mut out: BTreeMap<String, ImageComponent> = BTreeMap::new();
+    let mut pending: Vec<&serde_json::Value> = sbom
+        .get("components")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    while let Some(c) = pending.pop() {
+        if let Some(children) = c.get("components").and_then(serde_json::Value::as_array) {
+            pending.extend(children);
+        }
+        let text = |k: &str| {
+            c.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let Some(name) = text("name") else {
+            continue;
+        };
+        let (version, purl) = (text("version"), text("purl"));
+        let key = text("bom-ref")
+            .or_else(|| purl.clone())
+            .unwrap_or_else(|| format!("{name}@{}", version.as_deref().unwrap_or("")));
+        out.entry(key.clone()).or_insert(ImageComponent {
+            bom_ref: key,
+            name,
+            version,
+            purl,
+        });
+    }
+    out.into_values().collect()
 }
 
 /// What agents with `--watch-findings` are to watch in `image`: every vulnerable function found

@@ -4,6 +4,7 @@
 //! index summed and filtered, verdicts whose changes make the image's timeline, and a database
 //! of the previous schema brought up to date with its advisories kept.
 
+use stella_store::fleet::ImageComponent;
 use stella_store::fleet::{
     Batch, HotQuery, ImageBinary, Ingested, Observation, Scope, TimelineEntry, VerdictChange,
     VerdictRow, WatchRow,
@@ -155,6 +156,38 @@ fn watch_and_images(url: &str) {
         assert_eq!(images[1].reference.as_deref(), Some("r/app@x"));
         let paths: Vec<&str> = images[1].binaries.iter().map(|b| b.path.as_str()).collect();
         assert_eq!(paths, ["/a", "/b"]);
+
+        let component = |r: &str, v: Option<&str>| ImageComponent {
+            bom_ref: r.to_owned(),
+            name: r.to_owned(),
+            version: v.map(str::to_owned),
+            purl: Some(format!("pkg:generic/{r}")),
+        };
+        store
+            .set_components(
+                IMAGE,
+                &[component("zlib", Some("1.3")), component("ssl", None)],
+            )
+            .await
+            .unwrap();
+        store
+            .set_components(IMAGE, &[component("zlib", Some("1.3.1"))])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.components(IMAGE).await.unwrap(),
+            [component("zlib", Some("1.3.1"))]
+        );
+        // An image never recorded has no components to replace.
+        let unknown = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+        if url.starts_with("postgres") {
+            assert!(
+                store
+                    .set_components(unknown, &[component("z", None)])
+                    .await
+                    .is_err()
+            );
+        }
         store.close().await;
     });
 }

@@ -362,6 +362,21 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         "{listed:#}"
     );
 
+    let components = get(
+        &http,
+        &url,
+        &read,
+        &format!("/api/v1/images/{digest}/components"),
+    );
+    assert!(
+        components
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "headers-loop"),
+        "{components:#}"
+    );
+
     // The evidence report, live, with the timeline: read tokens only.
     let page = format!("{url}/images/{digest}");
     assert_eq!(http.get(&page).send().unwrap().status(), 401);

@@ -14,3 +14,16 @@ CREATE TABLE watched (
     decided TEXT NOT NULL,
     PRIMARY KEY (image, build_id, function)
 );
+
+-- The components an image's verified SBOM names (CycloneDX), recorded with each assessment of
+-- `stella serve --store`: which images hold a package, at which version, in which binary.
+CREATE TABLE image_components (
+    image TEXT NOT NULL REFERENCES images (digest) ON DELETE CASCADE,
+    bom_ref TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT,
+    purl TEXT,
+    PRIMARY KEY (image, bom_ref)
+);
+
+CREATE INDEX image_components_purl ON image_components (purl);
