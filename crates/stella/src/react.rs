@@ -13,6 +13,12 @@
 //! canonical (RFC 8785): the same observations give the same document, and the attached
 //! profile is what `stella assess --replay` finds the assessment's evidence by.
 //!
+//! **Whose word it is.** The fleet's evidence is what agents holding ingest tokens pushed: a
+//! token is trusted to report what its node ran, no more (a push names its agent, and a token
+//! pushes as its own agent only). Names are checked against the image's verified evidence;
+//! counts cannot be. An image the store does not hold, or whose evidence does not verify, is
+//! not assessed (a failed reaction, counted in `/metrics`; the latter also in its timeline).
+//!
 //! **What is decided first.** Verdicts are compared with those on record before anything is
 //! attached; only a change (or a first verdict) attaches, then records: a reaction that fails
 //! half-way leaves the verdicts as they were, and the next push tries again. Two replicas
