@@ -20,6 +20,18 @@ Usage:
       blob of N bytes; --size-lie N announces the payload as N bytes in the manifest.
       --keyless-identity adds a self-signed certificate naming EMAIL (and Fulcio's OIDC issuer
       extension) in dev.sigstore.cosign/certificate, as a keyless signature carries.
+      With --keyless-root DIR (made by `keyless-root`), the certificate is a Fulcio-shaped leaf
+      for KEY issued by DIR's CA (SAN EMAIL, issuer --keyless-issuer, codeSigning, an embedded
+      SCT by DIR's CT log), the CA in dev.sigstore.cosign/chain, and dev.sigstore.cosign/bundle
+      holds a Rekor bundle: a hashedrekord 0.0.1 body logging this signature, the payload's
+      SHA-256 and the certificate, integrated now, with a signed entry timestamp by DIR's Rekor
+      key over the RFC 8785 form of {body, integratedTime, logID, logIndex}. Attacks:
+      --expired issues a certificate that expired an hour before the integrated time;
+      --tamper-set moves integratedTime a second after the log signed it; --no-rekor-bundle
+      leaves the time unproven.
+  cosign_legacy.py keyless-root --out DIR
+      A test Fulcio CA (self-signed, ECDSA P-256), a CT log key and a Rekor key in DIR, and
+      DIR/trusted_root.json naming them (a Sigstore trusted root v0.1).
   cosign_legacy.py attest --registry HOST:PORT --repository REPO --image sha256:HEX --key KEY
                           [--subject-digest sha256:HEX] [--predicate-type URI] [--append]
       An in-toto Statement v0.1 (as cosign writes) about the image (or --subject-digest) in a
@@ -58,6 +70,9 @@ DSSE = "application/vnd.dsse.envelope.v1+json"
 IN_TOTO = "application/vnd.in-toto+json"
 SIGNATURE_TYPE = "cosign container image signature"
 FULCIO_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+FULCIO_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+SCT_LIST = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+TRUSTED_ROOT = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 
 
 def sha256(data: bytes) -> str:
@@ -139,6 +154,151 @@ def keyless_certificate(key, email: str) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def spki_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    octets = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(octets)]) + octets
+
+
+def write_key(path: str, key):
+    with open(path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+
+
+def cmd_keyless_root(args):
+    import os
+    os.makedirs(args.out, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start = (now - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ca_key, ctlog_key, rekor_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "stella.test"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "test fulcio")])
+    ca = (x509.CertificateBuilder()
+          .subject_name(name).issuer_name(name)
+          .public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=365))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    for file, key in (("ca.key", ca_key), ("ctlog.key", ctlog_key), ("rekor.key", rekor_key)):
+        write_key(f"{args.out}/{file}", key)
+    with open(f"{args.out}/ca.pem", "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+
+    def log(url, key):
+        der = spki_der(key.public_key())
+        return {"baseUrl": url, "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": base64.b64encode(der).decode(),
+                              "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                              "validFor": {"start": start}},
+                "logId": {"keyId": base64.b64encode(hashlib.sha256(der).digest()).decode()}}
+    root = {
+        "mediaType": TRUSTED_ROOT,
+        "tlogs": [log("https://rekor.stella.test", rekor_key)],
+        "ctlogs": [log("https://ctfe.stella.test", ctlog_key)],
+        "certificateAuthorities": [{
+            "subject": {"organization": "stella.test", "commonName": "test fulcio"},
+            "uri": "https://fulcio.stella.test",
+            "certChain": {"certificates": [{"rawBytes": base64.b64encode(
+                ca.public_bytes(serialization.Encoding.DER)).decode()}]},
+            "validFor": {"start": start},
+        }],
+        "timestampAuthorities": [],
+    }
+    with open(f"{args.out}/trusted_root.json", "w") as f:
+        json.dump(root, f, indent=1)
+    print(json.dumps({"trustedRoot": f"{args.out}/trusted_root.json"}))
+
+
+def fulcio_leaf(key, root_dir: str, email: str, issuer: str, not_before, not_after) -> str:
+    """A leaf for KEY issued by ROOT_DIR's CA, as Fulcio issues it, with an embedded SCT: the
+    CT log signs the certificate without its SCT extension (RFC 6962 precert_entry), and the
+    SCT list is then added as the last extension, so removing it gives the signed bytes."""
+    with open(f"{root_dir}/ca.key", "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), password=None)
+    with open(f"{root_dir}/ctlog.key", "rb") as f:
+        ctlog_key = serialization.load_pem_private_key(f.read(), password=None)
+    with open(f"{root_dir}/ca.pem", "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    serial = x509.random_serial_number()
+    issuer_utf8 = issuer.encode()
+
+    def builder():
+        return (x509.CertificateBuilder()
+                .subject_name(x509.Name([])).issuer_name(ca.subject)
+                .public_key(key.public_key())
+                .serial_number(serial)
+                .not_valid_before(not_before).not_valid_after(not_after)
+                .add_extension(x509.KeyUsage(True, False, False, False, False, False, False,
+                                             False, False), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.CODE_SIGNING]),
+                               critical=False)
+                .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]),
+                               critical=True)
+                .add_extension(x509.UnrecognizedExtension(FULCIO_ISSUER_V1, issuer_utf8),
+                               critical=False)
+                .add_extension(x509.UnrecognizedExtension(
+                    FULCIO_ISSUER_V2, b"\x0c" + der_length(len(issuer_utf8)) + issuer_utf8),
+                    critical=False))
+
+    precert = builder().sign(ca_key, hashes.SHA256())
+    tbs = precert.tbs_certificate_bytes
+    issuer_key_hash = hashlib.sha256(spki_der(ca.public_key())).digest()
+    log_id = hashlib.sha256(spki_der(ctlog_key.public_key())).digest()
+    timestamp = int(not_before.timestamp() * 1000) + 1000
+    signed = (bytes([0, 0]) + timestamp.to_bytes(8, "big") + (1).to_bytes(2, "big")
+              + issuer_key_hash + len(tbs).to_bytes(3, "big") + tbs + (0).to_bytes(2, "big"))
+    sct_signature = ctlog_key.sign(signed, ec.ECDSA(hashes.SHA256()))
+    sct = (bytes([0]) + log_id + timestamp.to_bytes(8, "big") + (0).to_bytes(2, "big")
+           + bytes([4, 3]) + len(sct_signature).to_bytes(2, "big") + sct_signature)
+    sct_list = len(sct).to_bytes(2, "big") + sct
+    sct_list = len(sct_list).to_bytes(2, "big") + sct_list
+    value = b"\x04" + der_length(len(sct_list)) + sct_list
+    leaf = (builder().add_extension(x509.UnrecognizedExtension(SCT_LIST, value), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return leaf.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def rekor_bundle(root_dir: str, payload: bytes, signature: bytes, certificate_pem: str,
+                 integrated_time: int, tamper_set: bool) -> str:
+    """cosign's dev.sigstore.cosign/bundle: a hashedrekord 0.0.1 body and its SET."""
+    with open(f"{root_dir}/rekor.key", "rb") as f:
+        rekor_key = serialization.load_pem_private_key(f.read(), password=None)
+    body = json.dumps({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256",
+                              "value": hashlib.sha256(payload).hexdigest()}},
+            "signature": {"content": base64.b64encode(signature).decode(),
+                          "publicKey": {"content": base64.b64encode(
+                              certificate_pem.encode()).decode()}},
+        },
+    }, separators=(",", ":")).encode()
+    entry = {
+        "body": base64.b64encode(body).decode(),
+        "integratedTime": integrated_time,
+        "logID": hashlib.sha256(spki_der(rekor_key.public_key())).hexdigest(),
+        "logIndex": 4242,
+    }
+    # RFC 8785 of these members (ASCII strings and integers): sorted keys, no whitespace.
+    canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    set_signature = rekor_key.sign(canonical, ec.ECDSA(hashes.SHA256()))
+    if tamper_set:
+        entry["integratedTime"] = integrated_time + 1
+    return json.dumps({"SignedEntryTimestamp": base64.b64encode(set_signature).decode(),
+                       "Payload": entry})
+
+
 def store_layer(registry: Registry, tag: str, blob: bytes, descriptor: dict, append: bool):
     """Adds DESCRIPTOR (blob already pushed) as a layer of the manifest under TAG."""
     layers = []
@@ -193,7 +353,24 @@ def cmd_sign(args):
         stored = payload + b" " * (args.huge - len(payload))
     digest = registry.put_blob(stored)
     annotations = {"dev.cosignproject.cosign/signature": base64.b64encode(signature).decode()}
-    if args.keyless_identity:
+    if args.keyless_identity and args.keyless_root:
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        integrated = int(now.timestamp())
+        if args.expired:
+            not_before, not_after = (now - datetime.timedelta(hours=2),
+                                     now - datetime.timedelta(hours=1))
+        else:
+            not_before, not_after = (now - datetime.timedelta(minutes=1),
+                                     now + datetime.timedelta(minutes=9))
+        pem = fulcio_leaf(key, args.keyless_root, args.keyless_identity, args.keyless_issuer,
+                          not_before, not_after)
+        annotations["dev.sigstore.cosign/certificate"] = pem
+        with open(f"{args.keyless_root}/ca.pem") as f:
+            annotations["dev.sigstore.cosign/chain"] = f.read()
+        if not args.no_rekor_bundle:
+            annotations["dev.sigstore.cosign/bundle"] = rekor_bundle(
+                args.keyless_root, payload, signature, pem, integrated, args.tamper_set)
+    elif args.keyless_identity:
         annotations["dev.sigstore.cosign/certificate"] = keyless_certificate(
             key, args.keyless_identity)
     descriptor = {"mediaType": SIMPLE_SIGNING,
@@ -278,9 +455,16 @@ def main():
     sign.add_argument("--huge", type=int)
     sign.add_argument("--size-lie", type=int)
     sign.add_argument("--keyless-identity")
+    sign.add_argument("--keyless-root")
+    sign.add_argument("--keyless-issuer", default="https://accounts.example.com")
+    sign.add_argument("--expired", action="store_true")
+    sign.add_argument("--tamper-set", action="store_true")
+    sign.add_argument("--no-rekor-bundle", action="store_true")
     attest = sub.choices["attest"]
     attest.add_argument("--subject-digest")
     attest.add_argument("--predicate-type", default="https://cosign.sigstore.dev/attestation/v1")
+    keyless_root = sub.add_parser("keyless-root")
+    keyless_root.add_argument("--out", required=True)
     bundle = sub.add_parser("bundle")
     bundle.add_argument("--image", required=True)
     bundle.add_argument("--key", required=True)
@@ -288,7 +472,7 @@ def main():
     bundle.add_argument("--predicate-type", default="https://sigstore.dev/cosign/sign/v1")
     args = parser.parse_args()
     {"keygen": cmd_keygen, "sign": cmd_sign, "attest": cmd_attest,
-     "bundle": cmd_bundle}[args.command](args)
+     "bundle": cmd_bundle, "keyless-root": cmd_keyless_root}[args.command](args)
 
 
 if __name__ == "__main__":
