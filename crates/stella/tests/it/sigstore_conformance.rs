@@ -331,6 +331,68 @@ fn sigstore_python_reaches_the_same_outcomes() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// Cases npm `@sigstore/verify` (4.1) decides otherwise than the suite (and Stella): it reads a
+/// trusted root whose transparency log has no `validFor.start` as trusted from the beginning of
+/// time, where the suite (and Stella) refuse a key whose validity begins nowhere.
+const SIGSTORE_JS_ACCEPTS_INVALID: [&str; 1] = ["trust-root-tlog-missing-validity-start_fail"];
+
+/// The other peer: sigstore-js's verifier (`interop/sigstore_verify_keyless.mjs`, its default
+/// thresholds and the case's identity, issuer and trusted root) on every case without a managed
+/// key must reach the outcome the case's name says, except where it is known to differ.
+#[test]
+fn sigstore_js_reaches_the_same_outcomes() {
+    let test = "sigstore_js_reaches_the_same_outcomes";
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    let installed = interop.join("node_modules/@sigstore/verify").exists()
+        && Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !installed {
+        stella_testkit::skip(
+            test,
+            "node or npm @sigstore/verify is not installed (cd interop && npm ci)",
+        );
+        return;
+    }
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for case in cases() {
+        if case.key().is_some() {
+            continue;
+        }
+        let out = Command::new("node")
+            .arg(interop.join("sigstore_verify_keyless.mjs"))
+            .arg(case.dir.join("bundle.sigstore.json"))
+            .arg(case.artifact())
+            .arg(case.trusted_root())
+            .arg(case.identity())
+            .arg(case.issuer())
+            .output()
+            .unwrap();
+        checked += 1;
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{}: the script failed to run (exit {code:?}): {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let refused = code == Some(1);
+        let expected = case.must_fail != SIGSTORE_JS_ACCEPTS_INVALID.contains(&case.name.as_str());
+        if refused != expected {
+            wrong.push(format!(
+                "{}: @sigstore/verify {}: {}",
+                case.name,
+                if refused { "refused" } else { "accepted" },
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+        }
+    }
+    assert!(checked >= 50, "only {checked} cases checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// `stella verify-attestation` on a keyless in-toto bundle of the suite: verified with the
 /// identity and issuer (the subject asked, or the statement's own), refused without them
 /// (exit 1, naming the flags), refused for another subject, another predicate type, another
