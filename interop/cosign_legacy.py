@@ -37,7 +37,8 @@ Usage:
       An in-toto Statement v0.1 (as cosign writes) about the image (or --subject-digest) in a
       DSSE envelope signed with KEY over the PAE, stored as a layer of media type
       application/vnd.dsse.envelope.v1+json with the annotation predicateType, tagged
-      sha256-HEX.att.
+      sha256-HEX.att. --keyless-identity EMAIL --keyless-root DIR make it keyless as `sign`
+      does, the Rekor bundle's body an intoto 0.0.2 entry logging the envelope.
 
   cosign_legacy.py bundle --image sha256:HEX --key KEY --out FILE [--predicate-type URI]
       A Sigstore bundle v0.3 holding a DSSE envelope of a Statement v1 about the image
@@ -269,12 +270,9 @@ def fulcio_leaf(key, root_dir: str, email: str, issuer: str, not_before, not_aft
     return leaf.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def rekor_bundle(root_dir: str, payload: bytes, signature: bytes, certificate_pem: str,
-                 integrated_time: int, tamper_set: bool) -> str:
-    """cosign's dev.sigstore.cosign/bundle: a hashedrekord 0.0.1 body and its SET."""
-    with open(f"{root_dir}/rekor.key", "rb") as f:
-        rekor_key = serialization.load_pem_private_key(f.read(), password=None)
-    body = json.dumps({
+def hashedrekord_body(payload: bytes, signature: bytes, certificate_pem: str) -> bytes:
+    """Rekor's hashedrekord 0.0.1 entry for a signature of PAYLOAD by the certificate."""
+    return json.dumps({
         "apiVersion": "0.0.1", "kind": "hashedrekord",
         "spec": {
             "data": {"hash": {"algorithm": "sha256",
@@ -284,6 +282,27 @@ def rekor_bundle(root_dir: str, payload: bytes, signature: bytes, certificate_pe
                               certificate_pem.encode()).decode()}},
         },
     }, separators=(",", ":")).encode()
+
+
+def intoto_body(envelope: bytes, statement: bytes, signature: bytes, certificate_pem: str) -> bytes:
+    """Rekor's intoto 0.0.2 entry for a DSSE envelope (each signature base64 once more)."""
+    return json.dumps({
+        "apiVersion": "0.0.2", "kind": "intoto",
+        "spec": {"content": {
+            "envelope": {"payloadType": IN_TOTO, "signatures": [{
+                "publicKey": base64.b64encode(certificate_pem.encode()).decode(),
+                "sig": base64.b64encode(base64.b64encode(signature)).decode()}]},
+            "hash": {"algorithm": "sha256", "value": hashlib.sha256(envelope).hexdigest()},
+            "payloadHash": {"algorithm": "sha256",
+                            "value": hashlib.sha256(statement).hexdigest()},
+        }},
+    }, separators=(",", ":")).encode()
+
+
+def rekor_bundle(root_dir: str, body: bytes, integrated_time: int, tamper_set: bool) -> str:
+    """cosign's dev.sigstore.cosign/bundle: a log entry's BODY and its SET."""
+    with open(f"{root_dir}/rekor.key", "rb") as f:
+        rekor_key = serialization.load_pem_private_key(f.read(), password=None)
     entry = {
         "body": base64.b64encode(body).decode(),
         "integratedTime": integrated_time,
@@ -334,6 +353,27 @@ def cmd_keygen(args):
     print(json.dumps({"key": args.out + ".key", "public": args.out + ".pub"}))
 
 
+def keyless_annotations(args, key, annotations: dict, body_for):
+    """The certificate, chain and Rekor bundle (of the body BODY_FOR(certificate PEM) makes) of a
+    keyless signature by KEY, as --keyless-root and the attack flags say."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    if getattr(args, "expired", False):
+        not_before, not_after = (now - datetime.timedelta(hours=2),
+                                 now - datetime.timedelta(hours=1))
+    else:
+        not_before, not_after = (now - datetime.timedelta(minutes=1),
+                                 now + datetime.timedelta(minutes=9))
+    pem = fulcio_leaf(key, args.keyless_root, args.keyless_identity, args.keyless_issuer,
+                      not_before, not_after)
+    annotations["dev.sigstore.cosign/certificate"] = pem
+    with open(f"{args.keyless_root}/ca.pem") as f:
+        annotations["dev.sigstore.cosign/chain"] = f.read()
+    if not getattr(args, "no_rekor_bundle", False):
+        annotations["dev.sigstore.cosign/bundle"] = rekor_bundle(
+            args.keyless_root, body_for(pem), int(now.timestamp()),
+            getattr(args, "tamper_set", False))
+
+
 def cmd_sign(args):
     registry = Registry(args.registry, args.repository)
     key = load_key(args.key)
@@ -354,22 +394,8 @@ def cmd_sign(args):
     digest = registry.put_blob(stored)
     annotations = {"dev.cosignproject.cosign/signature": base64.b64encode(signature).decode()}
     if args.keyless_identity and args.keyless_root:
-        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        integrated = int(now.timestamp())
-        if args.expired:
-            not_before, not_after = (now - datetime.timedelta(hours=2),
-                                     now - datetime.timedelta(hours=1))
-        else:
-            not_before, not_after = (now - datetime.timedelta(minutes=1),
-                                     now + datetime.timedelta(minutes=9))
-        pem = fulcio_leaf(key, args.keyless_root, args.keyless_identity, args.keyless_issuer,
-                          not_before, not_after)
-        annotations["dev.sigstore.cosign/certificate"] = pem
-        with open(f"{args.keyless_root}/ca.pem") as f:
-            annotations["dev.sigstore.cosign/chain"] = f.read()
-        if not args.no_rekor_bundle:
-            annotations["dev.sigstore.cosign/bundle"] = rekor_bundle(
-                args.keyless_root, payload, signature, pem, integrated, args.tamper_set)
+        keyless_annotations(args, key, annotations,
+                            lambda pem: hashedrekord_body(payload, signature, pem))
     elif args.keyless_identity:
         annotations["dev.sigstore.cosign/certificate"] = keyless_certificate(
             key, args.keyless_identity)
@@ -397,15 +423,19 @@ def cmd_attest(args):
                      "digest": {"sha256": subject.split(":", 1)[1]}}],
         "predicate": {"Data": "built by the vendor", "Timestamp": "2026-01-01T00:00:00Z"},
     }, separators=(",", ":")).encode()
+    signature = sign_bytes(key, pae(IN_TOTO, statement))
     envelope = json.dumps({
         "payloadType": IN_TOTO,
         "payload": base64.b64encode(statement).decode(),
-        "signatures": [{"keyid": "",
-                        "sig": base64.b64encode(sign_bytes(key, pae(IN_TOTO, statement))).decode()}],
+        "signatures": [{"keyid": "", "sig": base64.b64encode(signature).decode()}],
     }, separators=(",", ":")).encode()
     digest = registry.put_blob(envelope)
+    annotations = {"predicateType": args.predicate_type}
+    if args.keyless_identity and args.keyless_root:
+        keyless_annotations(args, key, annotations,
+                            lambda pem: intoto_body(envelope, statement, signature, pem))
     descriptor = {"mediaType": DSSE, "size": len(envelope), "digest": digest,
-                  "annotations": {"predicateType": args.predicate_type}}
+                  "annotations": annotations}
     tag = tag_of(args.image, "att")
     manifest = store_layer(registry, tag, envelope, descriptor, args.append)
     print(json.dumps({"tag": tag, "manifest": manifest, "layer": digest}))
@@ -462,6 +492,9 @@ def main():
     sign.add_argument("--no-rekor-bundle", action="store_true")
     attest = sub.choices["attest"]
     attest.add_argument("--subject-digest")
+    attest.add_argument("--keyless-identity")
+    attest.add_argument("--keyless-root")
+    attest.add_argument("--keyless-issuer", default="https://accounts.example.com")
     attest.add_argument("--predicate-type", default="https://cosign.sigstore.dev/attestation/v1")
     keyless_root = sub.add_parser("keyless-root")
     keyless_root.add_argument("--out", required=True)

@@ -21,7 +21,9 @@
 //! ([`simple_signing::verify_keyless`]). With an identity asked for, the image needs a verified
 //! signature, as with keys; keys and identity together accept either. Without one, keyless
 //! signatures are listed with the identity their certificate names, not verified. Keyless
-//! attestations (`.att`) are listed, not verified.
+//! attestations (`.att`) are verified the same way over their envelope (the Rekor bundle's body
+//! logs the envelope; a timestamp is over the envelope's bytes, as cosign stamps an attestation),
+//! and their statement must name the image; as with keys, they never satisfy the requirement.
 //!
 //! Not here: finding the objects (`stella_oci::cosign`), the payload, signature and certificate
 //! rules (`stella_attest::simple_signing`, `stella_attest::keyless`), log entries
@@ -312,9 +314,7 @@ fn legacy(
         let mut f = Finding::new(kind, source.clone(), digest.clone());
         f.layer = Some(layer.digest.clone());
         // A keyless signature checked here proves its time with these; then they are checked.
-        let checked = manifest.kind == Kind::Signatures
-            && keyless.is_some()
-            && layer.annotation(storage::CERTIFICATE).is_some();
+        let checked = keyless.is_some() && layer.annotation(storage::CERTIFICATE).is_some();
         if !checked && layer.annotation(storage::REKOR_BUNDLE).is_some() {
             f.notes
                 .push("transparency-log entry (Rekor bundle) present, not checked".to_owned());
@@ -327,7 +327,7 @@ fn legacy(
             Err(problem) => f.refuse(problem),
             Ok(bytes) => match manifest.kind {
                 Kind::Signatures => signature(layer, bytes, image, keys, keyless, &mut f),
-                Kind::Attestations => attestation(layer, bytes, image, keys, &mut f),
+                Kind::Attestations => attestation(layer, bytes, image, keys, keyless, &mut f),
             },
         }
         out.push(f);
@@ -377,19 +377,7 @@ fn signature(
     }
     match (certificate, keyless) {
         (Some(pem), Some(k)) => match keyless_signature(layer, pem, &sig, payload, k) {
-            Ok((signer, times)) => {
-                f.verified = true;
-                f.signer = Some(signer.to_string());
-                f.notes.extend(times.iter().map(|t| {
-                    format!("signed at {} (proven by the {})", rfc3339(t.time), t.source)
-                }));
-                f.notes.push(format!(
-                    "certificate issued by {}, {} SCT{} verified",
-                    signer.authority,
-                    signer.scts,
-                    if signer.scts == 1 { "" } else { "s" }
-                ));
-            }
+            Ok((signer, times)) => keyless_verified(f, &signer, &times),
             Err(e) => f.refuse(e),
         },
         (Some(_), None) => f.refuse(LegacyError::KeylessUnverified {
@@ -411,7 +399,13 @@ fn keyless_signature(
     let leaf = simple_signing::certificates_der(pem, 1)?.remove(0);
     let mut times = Vec::new();
     if let Some(bundle) = layer.annotation(storage::REKOR_BUNDLE) {
-        times.push(rekor_time(bundle, payload, signature, &leaf, k)?);
+        let digest = stella_core::hex::decode_array::<32>(Digest::sha256(payload).hex())
+            .ok_or_else(|| LegacyError::Payload("its SHA-256 is not 32 bytes".to_owned()))?;
+        let content = SignedContent::Message {
+            digest: &digest,
+            signature,
+        };
+        times.push(rekor_time(bundle, content, &leaf, k)?);
     }
     if let Some(stamp) = layer.annotation(storage::RFC3161_TIMESTAMP) {
         times.push(timestamp_time(stamp, signature, k.root)?);
@@ -430,12 +424,11 @@ fn keyless_signature(
 
 /// The integrated time cosign's Rekor bundle annotation proves: `{"SignedEntryTimestamp",
 /// "Payload": {"body", "integratedTime", "logIndex", "logID"}}`, whose signed entry timestamp
-/// must verify with a log of the root and whose body must log this signature of this payload
-/// by this certificate (a `hashedrekord`).
+/// must verify with a log of the root and whose body must log `content` signed by this
+/// certificate (a `hashedrekord` for a signature; `intoto` or `dsse` for an attestation).
 fn rekor_time(
     annotation: &str,
-    payload: &[u8],
-    signature: &[u8],
+    content: SignedContent<'_>,
     certificate: &[u8],
     k: &Keyless<'_>,
 ) -> Result<SigningTime, LegacyError> {
@@ -486,14 +479,9 @@ fn rekor_time(
         body,
         body_b64,
     };
-    let digest = stella_core::hex::decode_array::<32>(Digest::sha256(payload).hex())
-        .ok_or_else(|| bad("the payload's digest".to_owned()))?;
     let verified = verify_rekor_entry(
         &entry,
-        SignedContent::Message {
-            digest: &digest,
-            signature,
-        },
+        content,
         SignerMaterial::Certificate(certificate),
         k.root,
         true,
@@ -546,16 +534,18 @@ fn timestamp_time(
     })
 }
 
-/// Checks one DSSE attestation layer.
+/// Checks one DSSE attestation layer: envelope, then key, then certificate.
 fn attestation(
     layer: &LegacyLayer,
     bytes: &[u8],
     image: &Digest,
     keys: &[TrustedKey],
+    keyless: Option<&Keyless<'_>>,
     f: &mut Finding,
 ) {
     f.predicate_type = layer.annotation(storage::PREDICATE_TYPE).map(str::to_owned);
-    if let Some(pem) = layer.annotation(storage::CERTIFICATE) {
+    let certificate = layer.annotation(storage::CERTIFICATE);
+    if let Some(pem) = certificate {
         match simple_signing::certificate_identity(pem) {
             Ok(identity) => f.signer = Some(identity.to_string()),
             Err(e) => f.notes.push(e.to_string()),
@@ -575,28 +565,101 @@ fn attestation(
         ));
     }
     let public = public_keys(keys);
-    if public.is_empty() {
-        return f.refuse(if f.signer.is_some() {
-            "keyless: needs certificate verification"
-        } else {
-            "not checked: no --cosign-key given"
-        });
-    }
-    match simple_signing::verify_attestation(bytes, image, &public) {
-        Ok(v) => {
-            f.verified = true;
-            f.predicate_type = Some(v.predicate_type);
-            f.key = keys
-                .iter()
-                .find(|k| k.key.hint() == v.key_id)
-                .map(|k| k.name.clone());
-            f.signer = Some(v.key_id);
+    if !public.is_empty() {
+        match simple_signing::verify_attestation(bytes, image, &public) {
+            Ok(v) => {
+                f.verified = true;
+                f.predicate_type = Some(v.predicate_type);
+                f.key = keys
+                    .iter()
+                    .find(|k| k.key.hint() == v.key_id)
+                    .map(|k| k.name.clone());
+                f.signer = Some(v.key_id);
+                return;
+            }
+            Err(e) if certificate.is_none() || keyless.is_none() => return f.refuse(e),
+            Err(_) => {}
         }
-        Err(e) if f.signer.is_some() => {
-            f.refuse(format!("{e} (keyless: needs certificate verification)"))
-        }
-        Err(e) => f.refuse(e),
     }
+    match (certificate, keyless) {
+        (Some(pem), Some(k)) => match keyless_attestation(layer, pem, bytes, &envelope, image, k) {
+            Ok((signer, times, predicate_type)) => {
+                f.verified = true;
+                f.predicate_type = Some(predicate_type);
+                keyless_verified(f, &signer, &times);
+            }
+            Err(e) => f.refuse(e),
+        },
+        (Some(_), None) => f.refuse(LegacyError::KeylessUnverified {
+            identity: f.signer.clone().unwrap_or_else(|| "?".to_owned()),
+        }),
+        (None, _) => f.refuse("not checked: no --cosign-key given"),
+    }
+}
+
+/// A keyless legacy attestation: its signing times proven by the layer's Rekor bundle (an
+/// entry logging this envelope) and RFC 3161 timestamp (over the envelope, as cosign stamps an
+/// attestation), its certificate checked at them over the envelope's PAE, and its statement
+/// naming the image.
+fn keyless_attestation(
+    layer: &LegacyLayer,
+    pem: &str,
+    bytes: &[u8],
+    envelope: &stella_attest::Envelope,
+    image: &Digest,
+    k: &Keyless<'_>,
+) -> Result<(KeylessSigner, Vec<SigningTime>, String), LegacyError> {
+    let [signature] = envelope.signatures.as_slice() else {
+        return Err(LegacyError::Signature(format!(
+            "the envelope carries {} signatures; a keyless attestation carries one",
+            envelope.signatures.len()
+        )));
+    };
+    if envelope.payload_type != stella_core::media::IN_TOTO_PAYLOAD {
+        return Err(LegacyError::Attestation(
+            stella_attest::AttestError::Envelope(format!(
+                "payloadType {:?} is not an in-toto statement",
+                envelope.payload_type
+            )),
+        ));
+    }
+    let leaf = simple_signing::certificates_der(pem, 1)?.remove(0);
+    let mut times = Vec::new();
+    if let Some(bundle) = layer.annotation(storage::REKOR_BUNDLE) {
+        times.push(rekor_time(bundle, SignedContent::Dsse(envelope), &leaf, k)?);
+    }
+    if let Some(stamp) = layer.annotation(storage::RFC3161_TIMESTAMP) {
+        times.push(timestamp_time(stamp, bytes, k.root)?);
+    }
+    let signer = simple_signing::verify_keyless(
+        pem,
+        layer.annotation(storage::CHAIN),
+        &signature.sig,
+        &stella_attest::dsse::pae(&envelope.payload_type, &envelope.payload),
+        k.root,
+        &times,
+        k.policy,
+    )?;
+    let statement = stella_attest::Statement::from_json(&envelope.payload)?;
+    statement.require_subject_digest(image)?;
+    Ok((signer, times, statement.predicate_type))
+}
+
+/// Marks `f` verified by a keyless signer, with the proven times and the authority.
+fn keyless_verified(f: &mut Finding, signer: &KeylessSigner, times: &[SigningTime]) {
+    f.verified = true;
+    f.signer = Some(signer.to_string());
+    f.notes.extend(
+        times
+            .iter()
+            .map(|t| format!("signed at {} (proven by the {})", rfc3339(t.time), t.source)),
+    );
+    f.notes.push(format!(
+        "certificate issued by {}, {} SCT{} verified",
+        signer.authority,
+        signer.scts,
+        if signer.scts == 1 { "" } else { "s" }
+    ));
 }
 
 /// Reads and checks a foreign Sigstore bundle referrer.

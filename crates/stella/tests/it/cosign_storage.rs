@@ -688,4 +688,50 @@ fn keyless_legacy_signatures_verify_by_identity_at_the_logged_time() {
     let (code, sig, report) = keyless(&s, &root_dir, &["--tamper"], &expected);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(sig["verified"], false, "{sig:#}");
+
+    // A keyless attestation (intoto entry in its Rekor bundle) about the image verifies by the
+    // same identity, and never stands for the signature that just failed.
+    let dir = root_dir.to_str().expect("utf8");
+    let keyless_attestation = [
+        "--keyless-identity",
+        KEYLESS_IDENTITY,
+        "--keyless-root",
+        dir,
+    ];
+    s.store("attest", &s.vendor, &keyless_attestation);
+    let with_root = ["--cosign-trusted-root", root.to_str().expect("utf8")];
+    let (code, report) = s.verify_with(&[&with_root[..], &expected[..]].concat());
+    assert_eq!(code, 1, "{report:#}");
+    let att = findings(&report, "attestation")[0].clone();
+    assert_eq!(att["verified"], true, "{att:#}");
+    assert!(
+        att["signer"]
+            .as_str()
+            .is_some_and(|i| i.contains(KEYLESS_IDENTITY)),
+        "{att:#}"
+    );
+    assert!(
+        att["notes"].to_string().contains("signed entry timestamp"),
+        "{att:#}"
+    );
+    // About another image: refused.
+    let elsewhere = format!("sha256:{}", "2".repeat(64));
+    s.store(
+        "attest",
+        &s.vendor,
+        &[
+            &keyless_attestation[..],
+            &["--subject-digest", &elsewhere][..],
+        ]
+        .concat(),
+    );
+    let (_, report) = s.verify_with(&[&with_root[..], &expected[..]].concat());
+    let att = findings(&report, "attestation")[0].clone();
+    assert_eq!(att["verified"], false, "{att:#}");
+    assert!(
+        att["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no subject has digest")),
+        "{att:#}"
+    );
 }
