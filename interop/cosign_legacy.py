@@ -28,7 +28,8 @@ Usage:
       key over the RFC 8785 form of {body, integratedTime, logID, logIndex}. Attacks:
       --expired issues a certificate that expired an hour before the integrated time;
       --tamper-set moves integratedTime a second after the log signed it; --no-rekor-bundle
-      leaves the time unproven.
+      leaves the time unproven; --bad-timestamp adds an RFC 3161 timestamp annotation that holds
+      no timestamp token.
   cosign_legacy.py keyless-root --out DIR
       A test Fulcio CA (self-signed, ECDSA P-256), a CT log key and a Rekor key in DIR, and
       DIR/trusted_root.json naming them (a Sigstore trusted root v0.1).
@@ -372,6 +373,10 @@ def keyless_annotations(args, key, annotations: dict, body_for):
         annotations["dev.sigstore.cosign/bundle"] = rekor_bundle(
             args.keyless_root, body_for(pem), int(now.timestamp()),
             getattr(args, "tamper_set", False))
+    if getattr(args, "bad_timestamp", False):
+        # A token that is no timestamp at all, beside a good Rekor bundle.
+        annotations["dev.sigstore.cosign/rfc3161timestamp"] = json.dumps(
+            {"SignedRFC3161Timestamp": base64.b64encode(b"0\x03\x02\x01\x00").decode()})
 
 
 def cmd_sign(args):
@@ -490,6 +495,7 @@ def main():
     sign.add_argument("--expired", action="store_true")
     sign.add_argument("--tamper-set", action="store_true")
     sign.add_argument("--no-rekor-bundle", action="store_true")
+    sign.add_argument("--bad-timestamp", action="store_true")
     attest = sub.choices["attest"]
     attest.add_argument("--subject-digest")
     attest.add_argument("--keyless-identity")

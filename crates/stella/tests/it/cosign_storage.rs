@@ -8,7 +8,8 @@
 //! checked without an identity asked for. Keyless signatures are checked against a test Fulcio
 //! CA, CT log and Rekor key the script makes (and a trusted root naming them): a valid one, and
 //! one for another identity or issuer, with a tampered signed entry timestamp, with a
-//! certificate expired at the integrated time, with no proven time.
+//! certificate expired at the integrated time, with no proven time, with a timestamp annotation
+//! that holds no timestamp; keyless attestations about the image and about another.
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -683,6 +684,12 @@ fn keyless_legacy_signatures_verify_by_identity_at_the_logged_time() {
     assert_eq!(code, 1, "{report:#}");
     let reason = sig["reason"].as_str().expect("reason");
     assert!(reason.contains("no proven signing time"), "{reason}");
+
+    // A timestamp annotation that does not verify fails the signature, good log entry or not.
+    let (code, sig, report) = keyless(&s, &root_dir, &["--bad-timestamp"], &expected);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(reason.contains("RFC 3161 timestamp"), "{reason}");
 
     // A payload changed after it was signed and logged.
     let (code, sig, report) = keyless(&s, &root_dir, &["--tamper"], &expected);
