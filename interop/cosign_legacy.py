@@ -29,9 +29,11 @@ Usage:
       --expired issues a certificate that expired an hour before the integrated time;
       --tamper-set moves integratedTime a second after the log signed it; --no-rekor-bundle
       leaves the time unproven; --bad-timestamp adds an RFC 3161 timestamp annotation that holds
-      no timestamp token.
+      no timestamp token. --rfc3161 adds dev.sigstore.cosign/rfc3161timestamp: a token over the
+      signature's bytes by DIR's TSA, generated now.
   cosign_legacy.py keyless-root --out DIR
-      A test Fulcio CA (self-signed, ECDSA P-256), a CT log key and a Rekor key in DIR, and
+      A test Fulcio CA (self-signed, ECDSA P-256), a CT log key, a Rekor key and a timestamp
+      authority (a TSA certificate with timeStamping under its own root) in DIR, and
       DIR/trusted_root.json naming them (a Sigstore trusted root v0.1).
   cosign_legacy.py attest --registry HOST:PORT --repository REPO --image sha256:HEX --key KEY
                           [--subject-digest sha256:HEX] [--predicate-type URI] [--append]
@@ -179,7 +181,8 @@ def cmd_keyless_root(args):
     os.makedirs(args.out, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     start = (now - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ca_key, ctlog_key, rekor_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca_key, ctlog_key, rekor_key, tsa_ca_key, tsa_key = (
+        ec.generate_private_key(ec.SECP256R1()) for _ in range(5))
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "stella.test"),
                       x509.NameAttribute(NameOID.COMMON_NAME, "test fulcio")])
     ca = (x509.CertificateBuilder()
@@ -192,10 +195,35 @@ def cmd_keyless_root(args):
           .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
                                        False), critical=True)
           .sign(ca_key, hashes.SHA256()))
-    for file, key in (("ca.key", ca_key), ("ctlog.key", ctlog_key), ("rekor.key", rekor_key)):
+    tsa_ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test tsa root")])
+    tsa_ca = (x509.CertificateBuilder()
+              .subject_name(tsa_ca_name).issuer_name(tsa_ca_name)
+              .public_key(tsa_ca_key.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(days=1))
+              .not_valid_after(now + datetime.timedelta(days=365))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+              .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                           False), critical=True)
+              .sign(tsa_ca_key, hashes.SHA256()))
+    tsa = (x509.CertificateBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test tsa")]))
+           .issuer_name(tsa_ca_name)
+           .public_key(tsa_key.public_key())
+           .serial_number(x509.random_serial_number())
+           .not_valid_before(now - datetime.timedelta(days=1))
+           .not_valid_after(now + datetime.timedelta(days=365))
+           .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
+                                        False), critical=True)
+           .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.TIME_STAMPING]),
+                          critical=True)
+           .sign(tsa_ca_key, hashes.SHA256()))
+    for file, key in (("ca.key", ca_key), ("ctlog.key", ctlog_key), ("rekor.key", rekor_key),
+                      ("tsa.key", tsa_key)):
         write_key(f"{args.out}/{file}", key)
-    with open(f"{args.out}/ca.pem", "wb") as f:
-        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    for file, cert in (("ca.pem", ca), ("tsa.pem", tsa)):
+        with open(f"{args.out}/{file}", "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
 
     def log(url, key):
         der = spki_der(key.public_key())
@@ -215,11 +243,86 @@ def cmd_keyless_root(args):
                 ca.public_bytes(serialization.Encoding.DER)).decode()}]},
             "validFor": {"start": start},
         }],
-        "timestampAuthorities": [],
+        "timestampAuthorities": [{
+            "subject": {"commonName": "test tsa"},
+            "uri": "https://tsa.stella.test",
+            "certChain": {"certificates": [
+                {"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+                for c in (tsa, tsa_ca)]},
+            "validFor": {"start": start},
+        }],
     }
     with open(f"{args.out}/trusted_root.json", "w") as f:
         json.dump(root, f, indent=1)
     print(json.dumps({"trustedRoot": f"{args.out}/trusted_root.json"}))
+
+
+def der(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + der_length(len(content)) + content
+
+
+def der_seq(*items: bytes) -> bytes:
+    return der(0x30, b"".join(items))
+
+
+def der_set(*items: bytes) -> bytes:
+    return der(0x31, b"".join(sorted(items)))  # DER orders a SET OF by encoding
+
+
+def der_oid(dotted: str) -> bytes:
+    arcs = [int(a) for a in dotted.split(".")]
+    body = bytearray()
+    for arc in [40 * arcs[0] + arcs[1]] + arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.insert(0, 0x80 | (arc & 0x7F))
+            arc >>= 7
+        body += bytes(chunk)
+    return der(0x06, bytes(body))
+
+
+def der_int(n: int) -> bytes:
+    return der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big"))
+
+
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
+TST_INFO_OID = "1.2.840.113549.1.9.16.1.4"
+
+
+def rfc3161_token(root_dir: str, message: bytes, when) -> bytes:
+    """An RFC 3161 timestamp token (CMS SignedData around a TSTInfo) over MESSAGE at WHEN,
+    signed by ROOT_DIR's TSA with the content-type and message-digest signed attributes."""
+    with open(f"{root_dir}/tsa.key", "rb") as f:
+        tsa_key = serialization.load_pem_private_key(f.read(), password=None)
+    with open(f"{root_dir}/tsa.pem", "rb") as f:
+        tsa = x509.load_pem_x509_certificate(f.read())
+    sha256_alg = der_seq(der_oid(SHA256_OID))
+    tst_info = der_seq(
+        der_int(1), der_oid("1.3.6.1.4.1.57264.2"),
+        der_seq(sha256_alg, der(0x04, hashlib.sha256(message).digest())),
+        der_int(x509.random_serial_number()),
+        der(0x18, when.strftime("%Y%m%d%H%M%SZ").encode()))
+    attributes = [
+        der_seq(der_oid("1.2.840.113549.1.9.3"), der_set(der_oid(TST_INFO_OID))),
+        der_seq(der_oid("1.2.840.113549.1.9.4"),
+                der_set(der(0x04, hashlib.sha256(tst_info).digest()))),
+    ]
+    attributes_content = b"".join(sorted(attributes))
+    signed_attributes = der(0x31, attributes_content)
+    signature = tsa_key.sign(signed_attributes, ec.ECDSA(hashes.SHA256()))
+    signer_info = der_seq(
+        der_int(1),
+        der_seq(tsa.issuer.public_bytes(), der_int(tsa.serial_number)),
+        sha256_alg,
+        der(0xA0, attributes_content),  # [0] IMPLICIT: signed as a SET, stored as [0]
+        der_seq(der_oid("1.2.840.10045.4.3.2")),
+        der(0x04, signature))
+    signed_data = der_seq(
+        der_int(3), der_set(sha256_alg),
+        der_seq(der_oid(TST_INFO_OID), der(0xA0, der(0x04, tst_info))),
+        der_set(signer_info))
+    return der_seq(der_oid("1.2.840.113549.1.7.2"), der(0xA0, signed_data))
 
 
 def fulcio_leaf(key, root_dir: str, email: str, issuer: str, not_before, not_after) -> str:
@@ -354,9 +457,10 @@ def cmd_keygen(args):
     print(json.dumps({"key": args.out + ".key", "public": args.out + ".pub"}))
 
 
-def keyless_annotations(args, key, annotations: dict, body_for):
+def keyless_annotations(args, key, annotations: dict, body_for, timestamped: bytes):
     """The certificate, chain and Rekor bundle (of the body BODY_FOR(certificate PEM) makes) of a
-    keyless signature by KEY, as --keyless-root and the attack flags say."""
+    keyless signature by KEY, and with --rfc3161 a timestamp over TIMESTAMPED, as --keyless-root
+    and the attack flags say."""
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     if getattr(args, "expired", False):
         not_before, not_after = (now - datetime.timedelta(hours=2),
@@ -373,6 +477,10 @@ def keyless_annotations(args, key, annotations: dict, body_for):
         annotations["dev.sigstore.cosign/bundle"] = rekor_bundle(
             args.keyless_root, body_for(pem), int(now.timestamp()),
             getattr(args, "tamper_set", False))
+    if getattr(args, "rfc3161", False):
+        annotations["dev.sigstore.cosign/rfc3161timestamp"] = json.dumps(
+            {"SignedRFC3161Timestamp": base64.b64encode(
+                rfc3161_token(args.keyless_root, timestamped, now)).decode()})
     if getattr(args, "bad_timestamp", False):
         # A token that is no timestamp at all, beside a good Rekor bundle.
         annotations["dev.sigstore.cosign/rfc3161timestamp"] = json.dumps(
@@ -399,8 +507,9 @@ def cmd_sign(args):
     digest = registry.put_blob(stored)
     annotations = {"dev.cosignproject.cosign/signature": base64.b64encode(signature).decode()}
     if args.keyless_identity and args.keyless_root:
+        # cosign timestamps a signature's raw bytes.
         keyless_annotations(args, key, annotations,
-                            lambda pem: hashedrekord_body(payload, signature, pem))
+                            lambda pem: hashedrekord_body(payload, signature, pem), signature)
     elif args.keyless_identity:
         annotations["dev.sigstore.cosign/certificate"] = keyless_certificate(
             key, args.keyless_identity)
@@ -437,8 +546,9 @@ def cmd_attest(args):
     digest = registry.put_blob(envelope)
     annotations = {"predicateType": args.predicate_type}
     if args.keyless_identity and args.keyless_root:
+        # cosign timestamps an attestation's envelope.
         keyless_annotations(args, key, annotations,
-                            lambda pem: intoto_body(envelope, statement, signature, pem))
+                            lambda pem: intoto_body(envelope, statement, signature, pem), envelope)
     descriptor = {"mediaType": DSSE, "size": len(envelope), "digest": digest,
                   "annotations": annotations}
     tag = tag_of(args.image, "att")
@@ -496,6 +606,7 @@ def main():
     sign.add_argument("--tamper-set", action="store_true")
     sign.add_argument("--no-rekor-bundle", action="store_true")
     sign.add_argument("--bad-timestamp", action="store_true")
+    sign.add_argument("--rfc3161", action="store_true")
     attest = sub.choices["attest"]
     attest.add_argument("--subject-digest")
     attest.add_argument("--keyless-identity")

@@ -9,7 +9,8 @@
 //! CA, CT log and Rekor key the script makes (and a trusted root naming them): a valid one, and
 //! one for another identity or issuer, with a tampered signed entry timestamp, with a
 //! certificate expired at the integrated time, with no proven time, with a timestamp annotation
-//! that holds no timestamp; keyless attestations about the image and about another.
+//! that holds no timestamp; the time proven by a test TSA's RFC 3161 timestamp instead; keyless
+//! attestations about the image and about another.
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -529,8 +530,8 @@ fn keyless(s: &Setup, root_dir: &Path, extra: &[&str], identity: &[&str]) -> (i3
 }
 
 #[test]
-fn keyless_legacy_signatures_verify_by_identity_at_the_logged_time() {
-    let test = "keyless_legacy_signatures_verify_by_identity_at_the_logged_time";
+fn keyless_legacy_signatures_verify_by_identity_at_a_proven_time() {
+    let test = "keyless_legacy_signatures_verify_by_identity_at_a_proven_time";
     let Some(s) = Setup::new(test) else { return };
     let root_dir = s.d.join("sigstore");
     python(&["keyless-root", "--out", root_dir.to_str().expect("utf8")]);
@@ -684,6 +685,39 @@ fn keyless_legacy_signatures_verify_by_identity_at_the_logged_time() {
     assert_eq!(code, 1, "{report:#}");
     let reason = sig["reason"].as_str().expect("reason");
     assert!(reason.contains("no proven signing time"), "{reason}");
+
+    // An RFC 3161 timestamp by the root's TSA alone proves the time; both together are both
+    // checked.
+    let (code, sig, report) = keyless(
+        &s,
+        &root_dir,
+        &["--no-rekor-bundle", "--rfc3161"],
+        &expected,
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(sig["verified"], true, "{sig:#}");
+    assert!(
+        sig["notes"]
+            .to_string()
+            .contains("RFC 3161 timestamp of https://tsa.stella.test"),
+        "{sig:#}"
+    );
+    let (code, sig, report) = keyless(&s, &root_dir, &["--rfc3161"], &expected);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(sig["notes"].as_array().map(Vec::len), Some(3), "{sig:#}");
+    // ... and a certificate expired at the timestamped time is refused by it.
+    let (code, sig, report) = keyless(
+        &s,
+        &root_dir,
+        &["--no-rekor-bundle", "--rfc3161", "--expired"],
+        &expected,
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("not valid at the signing time") && reason.contains("RFC 3161"),
+        "{reason}"
+    );
 
     // A timestamp annotation that does not verify fails the signature, good log entry or not.
     let (code, sig, report) = keyless(&s, &root_dir, &["--bad-timestamp"], &expected);
