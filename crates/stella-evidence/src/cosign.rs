@@ -866,4 +866,53 @@ mod tests {
         r.artifact_type = Some(media::CYCLONEDX_JSON.to_owned());
         assert!(!is_foreign_bundle(&r));
     }
+
+    /// Malformed time proofs are refused with the annotation and what is wrong, before any key
+    /// is tried.
+    #[test]
+    fn malformed_time_proofs_are_refused_by_name() {
+        let root = TrustedRoot {
+            tlogs: Vec::new(),
+            ctlogs: Vec::new(),
+            certificate_authorities: Vec::new(),
+            timestamp_authorities: Vec::new(),
+        };
+        let policy = IdentityPolicy::default();
+        let k = Keyless {
+            root: &root,
+            policy: &policy,
+            now: 1_800_000_000,
+        };
+        let digest = [0u8; 32];
+        let content = || SignedContent::Message {
+            digest: &digest,
+            signature: b"sig",
+        };
+        let rekor = |annotation: &str| match rekor_time(annotation, content(), b"cert", &k) {
+            Err(LegacyError::SigningTime { what, reason }) => format!("{what}: {reason}"),
+            other => panic!("expected a refusal of {annotation}, got {other:?}"),
+        };
+        assert!(rekor("{").contains("not JSON"));
+        assert!(rekor("{}").contains("SignedEntryTimestamp is missing"));
+        let payload = |p: &str| format!(r#"{{"SignedEntryTimestamp":"c2V0","Payload":{p}}}"#);
+        assert!(rekor(&payload("{}")).contains("Payload.body is missing"));
+        let body = STANDARD.encode(r#"{"kind":"hashedrekord","apiVersion":"0.0.1"}"#);
+        let m = rekor(&payload(&format!(
+            r#"{{"body":"{body}","logID":"zz","logIndex":1,"integratedTime":1}}"#
+        )));
+        assert!(m.contains("logID"), "{m}");
+        let m = rekor(&payload(&format!(
+            r#"{{"body":"{body}","logID":"00","logIndex":1,"integratedTime":1}}"#
+        )));
+        assert!(m.contains("does not know"), "{m}");
+        assert!(rekor(&" ".repeat(MAX_TIME_PROOF_BYTES + 1)).contains("at most"));
+
+        let stamp = |annotation: &str| match timestamp_time(annotation, b"sig", &root) {
+            Err(LegacyError::SigningTime { what, reason }) => format!("{what}: {reason}"),
+            other => panic!("expected a refusal of {annotation}, got {other:?}"),
+        };
+        assert!(stamp("[]").contains("SignedRFC3161Timestamp is missing"));
+        let m = stamp(r#"{"SignedRFC3161Timestamp":"MAMCAQA="}"#);
+        assert!(m.starts_with("RFC 3161 timestamp"), "{m}");
+    }
 }
