@@ -9,8 +9,9 @@
 //! signing predicate whose statement names it — that one of the keys verifies. None, or only
 //! invalid ones, and the requirement fails ([`CosignReport::ok`]); invalid signatures beside a
 //! valid one are listed and do not count. Attestations are listed and checked with the same keys,
-//! but are not signatures of the image and never satisfy the requirement. Without keys nothing
-//! is required: what is found is listed, and never changes the verdict of Stella's evidence.
+//! but are not signatures of the image and never satisfy the requirement. Without keys or an
+//! identity nothing is required: what is found is listed, and never changes the verdict of
+//! Stella's evidence.
 //!
 //! Keyless signatures (a Fulcio certificate in the layer's annotations, or a bundle with a
 //! certificate) are verified when an identity is asked for ([`Keyless`]), as cosign verifies
