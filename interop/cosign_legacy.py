@@ -47,7 +47,9 @@ Usage:
       A Sigstore bundle v0.3 holding a DSSE envelope of a Statement v1 about the image
       (predicate type cosign's https://sigstore.dev/cosign/sign/v1 unless given), signed with KEY
       and naming it by its hint, no log entries: what cosign 2.4+ attaches as a referrer in the
-      bundle format, for the caller to attach.
+      bundle format, for the caller to attach. With --keyless-identity EMAIL --keyless-root DIR,
+      keyless instead: a Fulcio-shaped certificate from DIR and a Rekor v1 entry with its signed
+      entry timestamp and an inclusion proof in a checkpoint signed by DIR's Rekor key.
 
 The layout is cosign's signature spec (specs/SIGNATURE_SPEC.md, "Storage", "Payloads") and its
 attestation spec. Prints {"tag", "manifest", "layer"} as JSON. Exit 1 when the registry refuses.
@@ -556,6 +558,47 @@ def cmd_attest(args):
     print(json.dumps({"tag": tag, "manifest": manifest, "layer": digest}))
 
 
+def keyless_bundle(args, key, statement: bytes, signature: bytes, envelope: dict) -> dict:
+    """A Sigstore bundle v0.3 of ENVELOPE signed keyless: a Fulcio-shaped leaf from
+    --keyless-root, and one Rekor v1 entry (intoto 0.0.2) with its signed entry timestamp and an
+    inclusion proof in a one-entry tree whose checkpoint the test Rekor key signs (a C2SP signed
+    note, origin `<host> - <tree id>`, key hint the log id's first 4 bytes)."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    pem = fulcio_leaf(key, args.keyless_root, args.keyless_identity, args.keyless_issuer,
+                      now - datetime.timedelta(minutes=1), now + datetime.timedelta(minutes=9))
+    leaf_der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(
+        serialization.Encoding.DER)
+    envelope_bytes = json.dumps(envelope, separators=(",", ":")).encode()
+    body = intoto_body(envelope_bytes, statement, signature, pem)
+    promise = json.loads(rekor_bundle(args.keyless_root, body, int(now.timestamp()), False))
+    with open(f"{args.keyless_root}/rekor.key", "rb") as f:
+        rekor_key = serialization.load_pem_private_key(f.read(), password=None)
+    log_id = hashlib.sha256(spki_der(rekor_key.public_key())).digest()
+    root_hash = hashlib.sha256(b"\x00" + body).digest()
+    text = f"rekor.stella.test - 1193050959916656506\n1\n{base64.b64encode(root_hash).decode()}\n"
+    note_signature = rekor_key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
+    checkpoint = (text + "\n\u2014 rekor.stella.test "
+                  + base64.b64encode(log_id[:4] + note_signature).decode() + "\n")
+    return {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": {"rawBytes": base64.b64encode(leaf_der).decode()},
+            "tlogEntries": [{
+                "logIndex": str(promise["Payload"]["logIndex"]),
+                "logId": {"keyId": base64.b64encode(log_id).decode()},
+                "kindVersion": {"kind": "intoto", "version": "0.0.2"},
+                "integratedTime": str(promise["Payload"]["integratedTime"]),
+                "inclusionPromise": {"signedEntryTimestamp": promise["SignedEntryTimestamp"]},
+                "inclusionProof": {"logIndex": "0", "rootHash": base64.b64encode(
+                    root_hash).decode(), "treeSize": "1", "hashes": [],
+                    "checkpoint": {"envelope": checkpoint}},
+                "canonicalizedBody": base64.b64encode(body).decode(),
+            }],
+        },
+        "dsseEnvelope": envelope,
+    }
+
+
 def cmd_bundle(args):
     key = load_key(args.key)
     statement = json.dumps({
@@ -567,6 +610,14 @@ def cmd_bundle(args):
     spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
     hint = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    if args.keyless_identity and args.keyless_root:
+        signature = sign_bytes(key, pae(IN_TOTO, statement))
+        envelope = {"payloadType": IN_TOTO, "payload": base64.b64encode(statement).decode(),
+                    "signatures": [{"keyid": "", "sig": base64.b64encode(signature).decode()}]}
+        with open(args.out, "w") as f:
+            json.dump(keyless_bundle(args, key, statement, signature, envelope), f)
+        print(json.dumps({"bundle": args.out}))
+        return
     bundle = {
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
@@ -620,6 +671,9 @@ def main():
     bundle.add_argument("--key", required=True)
     bundle.add_argument("--out", required=True)
     bundle.add_argument("--predicate-type", default="https://sigstore.dev/cosign/sign/v1")
+    bundle.add_argument("--keyless-identity")
+    bundle.add_argument("--keyless-root")
+    bundle.add_argument("--keyless-issuer", default="https://accounts.example.com")
     args = parser.parse_args()
     {"keygen": cmd_keygen, "sign": cmd_sign, "attest": cmd_attest,
      "bundle": cmd_bundle, "keyless-root": cmd_keyless_root}[args.command](args)

@@ -10,7 +10,8 @@
 //! one for another identity or issuer, with a tampered signed entry timestamp, with a
 //! certificate expired at the integrated time, with no proven time, with a timestamp annotation
 //! that holds no timestamp; the time proven by a test TSA's RFC 3161 timestamp instead; keyless
-//! attestations about the image and about another.
+//! attestations about the image and about another; a keyless Sigstore bundle attached as a
+//! referrer (which sigstore-js also verifies: the test material is what a Sigstore client takes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -774,5 +775,116 @@ fn keyless_legacy_signatures_verify_by_identity_at_a_proven_time() {
             .as_str()
             .is_some_and(|r| r.contains("no subject has digest")),
         "{att:#}"
+    );
+}
+
+#[test]
+fn keyless_bundle_referrers_verify_by_identity() {
+    let test = "keyless_bundle_referrers_verify_by_identity";
+    let Some(s) = Setup::new(test) else { return };
+    let root_dir = s.d.join("sigstore");
+    let dir = root_dir.to_str().expect("utf8");
+    python(&["keyless-root", "--out", dir]);
+    let root = root_dir.join("trusted_root.json");
+    let file = s.d.join("keyless.sigstore.json");
+    python(&[
+        "bundle",
+        "--image",
+        &s.digest,
+        "--key",
+        &format!("{}.key", s.vendor.display()),
+        "--out",
+        file.to_str().expect("utf8"),
+        "--keyless-identity",
+        KEYLESS_IDENTITY,
+        "--keyless-root",
+        dir,
+    ]);
+    stella(&s.home)
+        .args(["oci", "attach", "--image", &s.image])
+        .args([
+            "--artifact-type",
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
+        ])
+        .args([
+            "--annotation",
+            "dev.sigstore.bundle.predicateType=https://sigstore.dev/cosign/sign/v1",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    let with_root = ["--cosign-trusted-root", root.to_str().expect("utf8")];
+    let verify = |identity: &str| {
+        s.verify_with(
+            &[
+                &with_root[..],
+                &[
+                    "--certificate-identity",
+                    identity,
+                    "--certificate-oidc-issuer",
+                    KEYLESS_ISSUER,
+                ][..],
+            ]
+            .concat(),
+        )
+    };
+
+    // The identity asked for: the bundle (certificate, SCT, Rekor entry with its SET and its
+    // inclusion proof, the statement naming the image) is the image's signature.
+    let (code, report) = verify(KEYLESS_IDENTITY);
+    assert_eq!(code, 0, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert_eq!(bundle["verified"], true, "{bundle:#}");
+    assert!(
+        bundle["signer"]
+            .as_str()
+            .is_some_and(|i| i.contains(KEYLESS_IDENTITY)),
+        "{bundle:#}"
+    );
+    assert_eq!(report["cosign"]["satisfied"], true);
+
+    // Another identity: not the image's signature, and none other is.
+    let (code, report) = verify("intruder@vendor.example");
+    assert_eq!(code, 1, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert!(
+        bundle["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not match")),
+        "{bundle:#}"
+    );
+
+    // No identity: listed, not checked.
+    let (code, report) = s.verify_with(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert_eq!(bundle["verified"], false, "{bundle:#}");
+    assert!(
+        bundle["notes"].to_string().contains("keyless: not checked"),
+        "{bundle:#}"
+    );
+
+    // The test material is what a Sigstore client accepts: sigstore-js verifies the same bundle.
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    if !interop.join("node_modules/@sigstore/verify").exists() {
+        stella_testkit::skip(
+            test,
+            "npm @sigstore/verify is not installed (cd interop && npm ci): the bundle was not \
+             checked by sigstore-js",
+        );
+        return;
+    }
+    let out = Process::new("node")
+        .arg(interop.join("sigstore_verify_keyless.mjs"))
+        .arg(&file)
+        .arg(&file)
+        .arg(&root)
+        .args([KEYLESS_IDENTITY, KEYLESS_ISSUER])
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "sigstore-js: {}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
