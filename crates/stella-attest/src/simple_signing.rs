@@ -14,12 +14,16 @@
 //!
 //! A signature is checked with a public key (cosign's `.pub`, read by [`crate::keys`]): ECDSA
 //! P-256 over SHA-256 of the payload, or Ed25519 over the payload. A keyless signature (a
-//! certificate in the layer's annotations) has its certificate's identity read and reported,
-//! and is checked by [`verify_keyless`]: the one place that takes the certificate chain, the
-//! signature and the payload, for the certificate verification of keyless bundles to fill.
+//! certificate in the layer's annotations) is checked by [`verify_keyless`] as cosign checks
+//! it: the signature verifies with the certificate's key; at every signing time the caller
+//! proved, the certificate chains to a Fulcio authority of the Sigstore trusted root and is
+//! valid; an embedded SCT verifies with a CT log of the root; the certificate's identity and
+//! issuer are the ones asked for. No proven time, no verification. The chain annotation is
+//! read, never trusted: authorities come from the trusted root only.
 //!
-//! What this module does not own: finding the payloads in a store (`stella-oci`), transparency
-//! log entries and timestamps carried beside them (reported by the caller, not checked here).
+//! What this module does not own: finding the payloads in a store (`stella-oci`), proving the
+//! signing time from the transparency-log entry or timestamp carried beside a signature
+//! (`stella-evidence`, with `stella-tlog`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -64,11 +68,33 @@ pub enum LegacyError {
         /// The keys tried (their ids).
         keys: String,
     },
-    /// A keyless signature whose certificate nobody verified.
-    #[error("keyless: needs certificate verification (signed by {identity})")]
+    /// A keyless signature whose certificate was not checked: no identity was asked for.
+    #[error(
+        "keyless: not checked (signed by {identity}): the expected identity and issuer are \
+         needed (--certificate-identity[-regexp], --certificate-oidc-issuer[-regexp])"
+    )]
     KeylessUnverified {
         /// The certificate's identity, as read.
         identity: String,
+    },
+    /// A keyless signature whose certificate, chain, SCTs or identity was refused.
+    #[error("keyless: {0}")]
+    Keyless(#[from] crate::keyless::KeylessError),
+    /// A keyless signature with no proven signing time.
+    #[error(
+        "keyless: no proven signing time: the layer carries no verified Rekor bundle \
+         (dev.sigstore.cosign/bundle) and no verified RFC 3161 timestamp \
+         (dev.sigstore.cosign/rfc3161timestamp), so the short-lived certificate cannot be \
+         checked at the time it signed"
+    )]
+    NoSigningTime,
+    /// The transparency-log entry or timestamp beside a keyless signature was refused.
+    #[error("keyless: {what}: {reason}")]
+    SigningTime {
+        /// The annotation.
+        what: &'static str,
+        /// Why.
+        reason: String,
     },
     /// A certificate that cannot be read.
     #[error("certificate: {0}")]
@@ -407,27 +433,153 @@ fn first_pem_block(pem: &str) -> Option<&str> {
     Some(&pem[start..end])
 }
 
-/// Verifies a keyless signature: `certificate` (PEM) must chain (with `chain`) to a trusted
-/// certificate authority and have issued the key that made `signature` over `payload`.
-///
-/// This build verifies no certificate chain, so every keyless signature is refused with its
-/// identity as read, [`LegacyError::KeylessUnverified`]: the caller reports it as not verified,
-/// never as valid. This is the one function the certificate verification of keyless Sigstore
-/// bundles is to fill.
+/// Most certificates read from a chain annotation.
+pub const MAX_CHAIN_CERTIFICATES: usize = 8;
+
+/// The DER of every `CERTIFICATE` PEM block of `pem`, in order (at most `max`).
 ///
 /// # Errors
-/// [`LegacyError::Certificate`] for an unreadable certificate; otherwise
-/// [`LegacyError::KeylessUnverified`].
+/// [`LegacyError::Certificate`] for oversized PEM, a block that does not decode, another
+/// label, too many blocks, or none.
+pub fn certificates_der(pem: &str, max: usize) -> Result<Vec<Vec<u8>>, LegacyError> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let bad = |m: String| LegacyError::Certificate(m);
+    if pem.len() > MAX_CERTIFICATE_PEM {
+        return Err(bad(format!(
+            "{} bytes of PEM; at most {MAX_CERTIFICATE_PEM} are read",
+            pem.len()
+        )));
+    }
+    let mut ders = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let end = rest[start..]
+            .find(END)
+            .map(|e| start + e + END.len())
+            .ok_or_else(|| bad("a PEM certificate without its END line".to_owned()))?;
+        if ders.len() == max {
+            return Err(bad(format!("more than {max} certificates")));
+        }
+        let (label, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end])
+            .map_err(|e| bad(format!("PEM block {}: {e}", ders.len())))?;
+        if label != "CERTIFICATE" {
+            return Err(bad(format!("PEM block {} is a {label}", ders.len())));
+        }
+        ders.push(der);
+        rest = &rest[end..];
+    }
+    if ders.is_empty() {
+        return Err(bad("no PEM certificate".to_owned()));
+    }
+    Ok(ders)
+}
+
+/// A signing time the caller proved for a keyless signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningTime {
+    /// Seconds since the epoch.
+    pub time: i64,
+    /// What proves it (`Rekor bundle <log>`, `RFC 3161 timestamp <authority>`).
+    pub source: String,
+}
+
+/// What a verified keyless signature establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeylessSigner {
+    /// The identity the certificate binds.
+    pub identity: crate::keyless::CertificateIdentity,
+    /// The certificate authority of the root that issued it.
+    pub authority: String,
+    /// How many embedded SCTs verified.
+    pub scts: usize,
+}
+
+impl std::fmt::Display for KeylessSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (issuer {})",
+            self.identity.san.join(", "),
+            self.identity.issuer().unwrap_or("?")
+        )
+    }
+}
+
+/// Verifies a keyless signature by the rules of the module documentation: `certificate` (the
+/// PEM of the layer's certificate annotation; `chain`, the chain annotation, is read only) must
+/// have made `signature` over `payload`, chain to an authority of `root` and be valid at every
+/// time of `times`, carry an SCT of a CT log of `root`, and bind an identity `policy` accepts.
+///
+/// # Errors
+/// [`LegacyError::Certificate`] for unreadable certificates, [`LegacyError::NoKeyVerifies`]
+/// when the signature is not the certificate key's, [`LegacyError::NoSigningTime`] when
+/// `times` is empty, [`LegacyError::Keyless`] with the refusal of the chain, validity, SCTs or
+/// identity.
 pub fn verify_keyless(
     certificate: &str,
     chain: Option<&str>,
     signature: &[u8],
     payload: &[u8],
-) -> Result<CertificateIdentity, LegacyError> {
-    let _ = (chain, signature, payload);
-    let identity = certificate_identity(certificate)?;
-    Err(LegacyError::KeylessUnverified {
-        identity: identity.to_string(),
+    root: &crate::keyless::TrustedRoot,
+    times: &[SigningTime],
+    policy: &crate::keyless::IdentityPolicy,
+) -> Result<KeylessSigner, LegacyError> {
+    use crate::keyless::{FulcioCertificate, KeylessError};
+    if !policy.is_complete() {
+        return Err(LegacyError::KeylessUnverified {
+            identity: certificate_identity(certificate)?.to_string(),
+        });
+    }
+    let leaf_der = certificates_der(certificate, 1)?.remove(0);
+    let leaf = FulcioCertificate::from_der(&leaf_der, "the signing certificate")?;
+    if let Some(chain) = chain {
+        for (i, der) in certificates_der(chain, MAX_CHAIN_CERTIFICATES)?
+            .iter()
+            .enumerate()
+        {
+            FulcioCertificate::from_der(der, &format!("chain certificate {i}"))?;
+        }
+    }
+    let key = leaf.public_key();
+    if !key.verify(key.default_scheme(), payload, signature) {
+        return Err(LegacyError::NoKeyVerifies {
+            keys: "the signing certificate's key".to_owned(),
+        });
+    }
+    if times.is_empty() {
+        return Err(LegacyError::NoSigningTime);
+    }
+    let mut authority = None;
+    for t in times {
+        let found = leaf.verify_chain(root, t.time).map_err(|e| match e {
+            KeylessError::NotValidAt {
+                what,
+                time,
+                not_before,
+                not_after,
+            } => KeylessError::NotValidAt {
+                what: format!("{what} (time proven by the {})", t.source),
+                time,
+                not_before,
+                not_after,
+            },
+            other => other,
+        })?;
+        authority.get_or_insert(found);
+    }
+    let authority = authority.ok_or(LegacyError::NoSigningTime)?;
+    let issuer_der = authority.chain.first().ok_or_else(|| {
+        LegacyError::Certificate("the certificate authority has no chain".to_owned())
+    })?;
+    let issuer = FulcioCertificate::from_der(issuer_der, "the issuing certificate")?;
+    let scts = leaf.verify_scts(&issuer, &root.ctlogs)?;
+    let identity = leaf.identity()?;
+    policy.check(&identity)?;
+    Ok(KeylessSigner {
+        identity,
+        authority: authority.uri.clone(),
+        scts,
     })
 }
 
@@ -522,6 +674,32 @@ mod tests {
             verify_signature(&bytes, &signature, &elsewhere, &keys),
             Err(LegacyError::OtherImage { .. })
         ));
+    }
+
+    #[test]
+    fn certificate_annotations_are_bounded_pem() {
+        let block = |label: &str, body: &str| {
+            format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+        };
+        let two = format!(
+            "{}{}",
+            block("CERTIFICATE", "AQID"),
+            block("CERTIFICATE", "BAUG")
+        );
+        assert_eq!(
+            certificates_der(&two, 2).expect("two blocks"),
+            vec![vec![1, 2, 3], vec![4, 5, 6]]
+        );
+        let refusal = |pem: &str, max: usize| match certificates_der(pem, max) {
+            Err(LegacyError::Certificate(m)) => m,
+            other => panic!("expected a refusal of {pem:?}, got {other:?}"),
+        };
+        assert!(refusal(&two, 1).contains("more than 1"));
+        assert!(refusal("", 1).contains("no PEM certificate"));
+        assert!(refusal(&block("CERTIFICATE", "!!"), 1).contains("PEM block 0"));
+        assert!(refusal(&block("PUBLIC KEY", "AQID"), 1).contains("no PEM certificate"));
+        assert!(refusal("-----BEGIN CERTIFICATE-----\nAQID\n", 1).contains("without its END"));
+        assert!(refusal(&"A".repeat(MAX_CERTIFICATE_PEM + 1), 1).contains("at most"));
     }
 
     #[test]

@@ -427,7 +427,6 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
     if let Some(t) = &args.predicate_type {
         predicates::resolve(t).map_err(|e| CliError::input(anyhow!("--type: {e}")))?;
     }
-    let key = load_public_key(&args.key)?;
     let mut digests = Vec::new();
     for d in &args.subject_digest {
         digests.push(
@@ -438,7 +437,6 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
     for f in &args.subject_file {
         digests.push(file_sha256(f)?);
     }
-    let trusted = trusted_logs(args.trusted_root.as_deref(), home)?;
     let input = Input::new(args.bundle.clone());
     let bytes = input.read(MAX_BUNDLE_BYTES)?;
     let value = jcs::parse(&bytes)
@@ -454,6 +452,20 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
         eprintln!("{}: verification failed: {reason}", input.name());
         Ok(Outcome::Failed)
     };
+    if is_keyless(&value) {
+        return match verify_keyless(&args, &value, &digests, home)? {
+            Ok(()) => Ok(Outcome::Success),
+            Err(reason) => fail(reason),
+        };
+    }
+    let Some(key_path) = &args.key else {
+        return Err(CliError::input(anyhow!(
+            "{}: signed with a key, not a certificate: give the public key with --key",
+            input.name()
+        )));
+    };
+    let key = load_public_key(key_path)?;
+    let trusted = trusted_logs(args.trusted_root.as_deref(), home)?;
     let local = crate::log::open_existing(home)?;
     let remote = match &args.log_url {
         Some(url) => {
@@ -495,6 +507,123 @@ pub fn verify(args: VerifyAttestationArgs, home: &Path) -> Result<Outcome, CliEr
     let (verified, logged) = (attested.verified, attested.entries);
     report_success(&verified, &logged, args.json)?;
     Ok(Outcome::Success)
+}
+
+/// Whether a bundle is keyless: its verification material is a certificate (v0.3) or a chain.
+fn is_keyless(document: &Value) -> bool {
+    let material = &document["verificationMaterial"];
+    material.get("certificate").is_some() || material.get("x509CertificateChain").is_some()
+}
+
+/// A keyless bundle, verified as `stella verify-bundle` verifies it, for the subject asked
+/// (the first `--subject-digest`/`--subject-file`, else the statement's first sha256 subject),
+/// then its statement checked as a key-based one is. `Ok(Err(reason))` is a clean "no".
+fn verify_keyless(
+    args: &VerifyAttestationArgs,
+    document: &Value,
+    digests: &[Digest],
+    home: &Path,
+) -> Result<Result<(), String>, CliError> {
+    use stella_core::Kinded as _;
+    use stella_tlog::bundle_verify::{Artifact, VerifyOptions, verify_bundle};
+    let policy = args.identity.policy()?;
+    let (root, source) = crate::verify_bundle::sigstore_root(home, args.trusted_root.as_deref())?;
+    let bundle = stella_attest::bundle::SigstoreBundle::from_json_value(document)
+        .map_err(|e| CliError::kinded(e).context(args.bundle.display().to_string()))?;
+    let stella_attest::bundle::BundleContent::Dsse(envelope) = &bundle.content else {
+        return Ok(Err(
+            "the bundle signs a message, not an attestation: verify it with `stella \
+             verify-bundle --bundle FILE ARTIFACT`"
+                .to_owned(),
+        ));
+    };
+    let statement = match Statement::from_json(&envelope.payload) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("the envelope's payload: {e}"))),
+    };
+    let subject = match digests.first() {
+        Some(d) => d.clone(),
+        None => match statement
+            .subject
+            .iter()
+            .find_map(|s| s.digest.get("sha256"))
+            .and_then(|hex| Digest::from_str(&format!("sha256:{hex}")).ok())
+        {
+            Some(d) => d,
+            None => return Ok(Err("the statement names no sha256 subject".to_owned())),
+        },
+    };
+    let Some(sha256) = stella_core::hex::decode_array::<32>(subject.hex()) else {
+        return Err(CliError::input(anyhow!(
+            "{subject}: only sha256 subjects can be checked against a keyless bundle"
+        )));
+    };
+    let options = VerifyOptions {
+        root: &root,
+        policy: Some(&policy),
+        key: None,
+        now: crate::verify_bundle::now(),
+    };
+    let verified = match verify_bundle(document, Artifact::Sha256(sha256), &options) {
+        Ok(v) => v,
+        Err(e) if e.kind().exit_code() == crate::exit::USAGE => {
+            return Err(CliError::kinded(e).context(args.bundle.display().to_string()));
+        }
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if args.require_tlog && verified.log_entries.is_empty() {
+        return Ok(Err(
+            "the bundle carries no transparency-log entry (--require-tlog)".to_owned(),
+        ));
+    }
+    if let Err(e) = predicates::check_statement(&statement, args.predicate_type.as_deref(), digests)
+    {
+        return Ok(Err(e.to_string()));
+    }
+    if args.json {
+        let mut report = crate::verify_bundle::report(&verified, &source.to_string());
+        report["statementType"] = json!(statement.statement_type);
+        report["subjects"] = json!(statement.subject);
+        report["predicate"] = statement.predicate.clone();
+        print::json(&VERIFY_ATTESTATION, &report)?;
+        return Ok(Ok(()));
+    }
+    let mut text = String::from("Verified OK\n");
+    if let stella_tlog::bundle_verify::VerifiedSigner::Certificate { identity, .. } =
+        &verified.signer
+    {
+        text.push_str(&format!(
+            "  certificate:   {} (issuer {})\n",
+            identity.san.join(", "),
+            identity.issuer().unwrap_or("?")
+        ));
+    }
+    text.push_str(&format!(
+        "  predicateType: {}\n  statement:     {}\n",
+        statement.predicate_type, statement.statement_type
+    ));
+    for s in &statement.subject {
+        let digests: Vec<String> = s.digest.iter().map(|(a, h)| format!("{a}:{h}")).collect();
+        text.push_str(&format!(
+            "  subject:       {} {}\n",
+            s.name,
+            digests.join(" ")
+        ));
+    }
+    for e in &verified.log_entries {
+        text.push_str(&format!("  log entry:     {} #{}\n", e.log, e.log_index));
+    }
+    for t in &verified.times {
+        text.push_str(&format!(
+            "  signing time:  {} ({} {})\n",
+            stella_attest::keyless::rfc3339(t.time),
+            t.kind,
+            t.source
+        ));
+    }
+    text.push_str(&format!("  trusted root:  {source}\n"));
+    write_stdout(text.as_bytes())?;
+    Ok(Ok(()))
 }
 
 /// The logs a verification trusts: those of the trusted-root file at `path` (read as every

@@ -111,18 +111,29 @@ Examples:
   stella attest sbom --key cosign.key bom.json -o bom.bundle.json"
     )]
     Attest(AttestArgs),
-    /// Verify a signed attestation (Sigstore bundle or DSSE envelope) with a public key; exit 1
-    /// with the reason when it does not verify.
+    /// Verify a signed attestation (Sigstore bundle or DSSE envelope) with a public key, or a
+    /// keyless one with the signer's identity; exit 1 with the reason when it does not verify.
     #[command(after_help = "\
 Checks, in order: the bundle's media type and structure, a signature by KEY over the DSSE \
 pre-authentication encoding, the in-toto payloadType and Statement, the predicate type (--type), \
 the subject digests (--subject-digest, --subject-file: every one must be a subject), and a \
 predicate of one of Stella's types against its schema.
 
+A keyless bundle (a Fulcio certificate, as GitHub artifact attestations and cosign keyless \
+carry) is verified as `stella verify-bundle` verifies it, against the Sigstore trusted root \
+(--trusted-root, else the one `stella trust update` stored, else the shipped public-good root), \
+for the first --subject-digest/--subject-file (else the statement's first sha256 subject), and \
+needs the expected identity and issuer (--certificate-identity[-regexp], \
+--certificate-oidc-issuer[-regexp]): without them it is refused (exit 1), as cosign refuses it. \
+Then its statement is checked as above.
+
 Examples:
   stella verify-attestation --key cosign.pub app.bundle.json
   stella verify-attestation --key cosign.pub --type https://stella-ops.org/attestations/sbom/v1 \\
-      --subject-file bom.json --json bom.bundle.json")]
+      --subject-file bom.json --json bom.bundle.json
+  stella verify-attestation app.intoto.sigstore.json --subject-file app.tar.gz \\
+      --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0 \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
     VerifyAttestation(VerifyAttestationArgs),
     /// Verify any Sigstore bundle offline — keyless (a Fulcio certificate, as GitHub artifact
     /// attestations, cosign keyless and npm/PyPI provenance carry) or key-based — for an
@@ -915,9 +926,12 @@ Example: stella attest sbom --key cosign.key bom.json -o bom.bundle.json")]
 /// `stella verify-attestation`
 #[derive(Debug, Args)]
 pub struct VerifyAttestationArgs {
-    /// The public key (PEM SPKI, e.g. cosign.pub).
+    /// The public key (PEM SPKI, e.g. cosign.pub) of a key-based bundle or envelope.
     #[arg(long, value_name = "PUB")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// The identity a keyless bundle's certificate must bind.
+    #[command(flatten)]
+    pub identity: crate::verify_bundle::IdentityArgs,
     /// The Sigstore bundle or DSSE envelope, or - for stdin.
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
@@ -933,7 +947,8 @@ pub struct VerifyAttestationArgs {
     pub subject_file: Vec<PathBuf>,
     /// The Sigstore trusted root naming the transparency logs whose entries are accepted
     /// (`stella log trusted-root` writes the embedded log's). Default: the embedded log's, when
-    /// $STELLA_HOME/log exists.
+    /// $STELLA_HOME/log exists. For a keyless bundle, the root of its certificate authorities,
+    /// logs and timestamp authorities (default: updated, else shipped public-good).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Fail unless the bundle carries at least one verified log entry.
@@ -1634,6 +1649,17 @@ pub struct VerifyArgs {
     /// Without it, cosign's signatures and attestations are listed and change nothing.
     #[arg(long, value_name = "PUB")]
     pub cosign_key: Vec<PathBuf>,
+    /// The identity a keyless cosign signature's certificate must bind: with the identity and
+    /// issuer given, the image must carry a cosign signature by that identity (keyless, its
+    /// signing time proven by its Rekor bundle or RFC 3161 timestamp), or one a --cosign-key
+    /// verifies.
+    #[command(flatten)]
+    pub identity: crate::verify_bundle::IdentityArgs,
+    /// The Sigstore trusted root keyless cosign signatures are verified against (Fulcio
+    /// authorities, Rekor logs, CT logs, timestamp authorities). Default: the one `stella trust
+    /// update` stored, else the shipped public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub cosign_trusted_root: Option<PathBuf>,
     /// Verify the scan whose artifact record has this digest (the record artifact's manifest
     /// digest, or its record.json layer's), instead of the newest record signed by a trusted key.
     #[arg(long, value_name = "DIGEST")]

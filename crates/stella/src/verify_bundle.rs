@@ -75,6 +75,24 @@ pub struct IdentityArgs {
 }
 
 impl IdentityArgs {
+    /// Whether no identity flag was given.
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+            &self.certificate_github_workflow_repository,
+            &self.certificate_github_workflow_ref,
+            &self.certificate_github_workflow_name,
+            &self.certificate_github_workflow_trigger,
+            &self.certificate_github_workflow_sha,
+            &self.certificate_github_runner_environment,
+        ]
+        .iter()
+        .all(|f| f.is_none())
+    }
+
     /// The policy the flags describe.
     ///
     /// # Errors
@@ -243,7 +261,7 @@ fn bundles(bytes: &[u8], name: &str) -> Result<Vec<Value>, CliError> {
 }
 
 /// Seconds since the epoch, now.
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -297,6 +315,22 @@ pub fn report(verified: &VerifiedBundle, root_source: &str) -> Value {
     })
 }
 
+/// The Sigstore trusted root (`given`, else updated, else shipped), read, and where it came
+/// from.
+///
+/// # Errors
+/// Exit 2 for a root that cannot be read or is malformed.
+pub(crate) fn sigstore_root(
+    home: &Path,
+    given: Option<&Path>,
+) -> Result<(TrustedRoot, crate::trust::RootSource), CliError> {
+    let (bytes, source) =
+        crate::trust::sigstore_trusted_root(home, given).map_err(CliError::input)?;
+    let root = TrustedRoot::from_json(&bytes)
+        .map_err(|e| CliError::kinded(e).context(source.to_string()))?;
+    Ok((root, source))
+}
+
 /// `stella verify-bundle`.
 pub fn run(args: VerifyBundleArgs, home: &Path) -> Result<Outcome, CliError> {
     let policy = args.identity.policy()?;
@@ -311,11 +345,7 @@ pub fn run(args: VerifyBundleArgs, home: &Path) -> Result<Outcome, CliError> {
         }
         None => None,
     };
-    let (root_bytes, root_source) =
-        crate::trust::sigstore_trusted_root(home, args.trusted_root.as_deref())
-            .map_err(CliError::input)?;
-    let root = TrustedRoot::from_json(&root_bytes)
-        .map_err(|e| CliError::kinded(e).context(root_source.to_string()))?;
+    let (root, root_source) = sigstore_root(home, args.trusted_root.as_deref())?;
     let artifact = ArtifactInput::read(&args.artifact)?;
     let input = Input::new(args.bundle.clone());
     let bytes = input.read(MAX_BUNDLE_FILE_BYTES)?;

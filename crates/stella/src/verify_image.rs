@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use serde_json::json;
+use stella_attest::keyless::{IdentityPolicy, TrustedRoot};
 use stella_binary::symbols::SymbolTable;
 use stella_evidence::verify::{self, Examined, Replay, Status, SymbolAnswer, TrustedKey, Verifier};
 use stella_oci::image::{self, Image, Platform};
@@ -171,10 +172,19 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
             })
         })
         .collect::<Result<_, CliError>>()?;
+    let keyless = cosign_keyless(&args, home)?;
     let cosign = stella_evidence::cosign::examine(
         opened.store.as_ref(),
         &opened.image.root.digest,
         &cosign_keys,
+        keyless
+            .as_ref()
+            .map(|(root, policy)| stella_evidence::cosign::Keyless {
+                root,
+                policy,
+                now: crate::verify_bundle::now(),
+            })
+            .as_ref(),
     )
     .map_err(CliError::kinded)?;
     let ok = examined.verified() && cosign.ok();
@@ -225,6 +235,33 @@ pub fn run(args: VerifyArgs, home: &Path) -> Result<Outcome, CliError> {
     } else {
         Outcome::Failed
     })
+}
+
+/// The trusted root and identity keyless cosign signatures are held to, when an identity flag
+/// was given (then both the identity and the issuer are required, as cosign requires them).
+fn cosign_keyless(
+    args: &VerifyArgs,
+    home: &Path,
+) -> Result<Option<(TrustedRoot, IdentityPolicy)>, CliError> {
+    if args.identity.is_empty() {
+        if args.cosign_trusted_root.is_some() {
+            return Err(CliError::input(anyhow!(
+                "--cosign-trusted-root is for keyless cosign signatures: give the expected \
+                 --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp] with it"
+            )));
+        }
+        return Ok(None);
+    }
+    let policy = args.identity.policy()?;
+    if !policy.is_complete() {
+        return Err(CliError::input(anyhow!(
+            "a keyless cosign signature is checked against both the signer's identity \
+             (--certificate-identity or --certificate-identity-regexp) and its OIDC issuer \
+             (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp): give both"
+        )));
+    }
+    let (root, _) = crate::verify_bundle::sigstore_root(home, args.cosign_trusted_root.as_deref())?;
+    Ok(Some((root, policy)))
 }
 
 /// The symbol tables of `reference` that a trusted record binds and a signed FuncProof of the

@@ -187,7 +187,37 @@ impl FulcioCertificate {
             .map(|e| BasicConstraints::from_der(e.extn_value.as_bytes()))
             .transpose()
     }
+}
 
+/// Most CA links remembered as verified; past it the memory starts over.
+const MAX_REMEMBERED_LINKS: usize = 1024;
+
+/// Whether `issuer`'s key signed the CA certificate `cert`, remembered by SHA-256 of both
+/// certificates once it verified (a failure is never remembered).
+fn ca_link_verified(
+    cert: &FulcioCertificate,
+    issuer: &FulcioCertificate,
+) -> Result<bool, KeylessError> {
+    static VERIFIED: std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut hasher = Sha256::new();
+    hasher.update(Sha256::digest(cert.der()));
+    hasher.update(Sha256::digest(issuer.der()));
+    let link: [u8; 32] = hasher.finalize().into();
+    if VERIFIED.lock().is_ok_and(|known| known.contains(&link)) {
+        return Ok(true);
+    }
+    let signed = cert.signed_by(issuer)?;
+    if signed && let Ok(mut known) = VERIFIED.lock() {
+        if known.len() >= MAX_REMEMBERED_LINKS {
+            known.clear();
+        }
+        known.insert(link);
+    }
+    Ok(signed)
+}
+
+impl FulcioCertificate {
     /// Whether `issuer`'s key signed this certificate.
     fn signed_by(&self, issuer: &FulcioCertificate) -> Result<bool, KeylessError> {
         let scheme = SignatureScheme::from_oid(&self.cert.signature_algorithm.oid)?;
@@ -322,7 +352,14 @@ impl FulcioCertificate {
                     "its issuer name is not the next certificate's subject",
                 ));
             }
-            if !cert.signed_by(issuer)? {
+            // A CA certificate's link to its issuer is a fact about their bytes: checked once
+            // per process (a trusted root's chains), while the leaf is checked every time.
+            let signed = if depth == 0 {
+                cert.signed_by(issuer)?
+            } else {
+                ca_link_verified(cert, issuer)?
+            };
+            if !signed {
                 return Err(path_error(
                     &what,
                     if depth + 1 == path.len() {

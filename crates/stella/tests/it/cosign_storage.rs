@@ -5,7 +5,13 @@
 //! push access to the repository is a case: a payload naming another image, another key's
 //! signature, a payload changed after signing, a blob that is huge or announced smaller than it
 //! is, a blob gone from the registry, an attestation about another image, a keyless signature
-//! nobody can check here.
+//! checked without an identity asked for. Keyless signatures are checked against a test Fulcio
+//! CA, CT log and Rekor key the script makes (and a trusted root naming them): a valid one, and
+//! one for another identity or issuer, with a tampered signed entry timestamp, with a
+//! certificate expired at the integrated time, with no proven time, with a timestamp annotation
+//! that holds no timestamp; the time proven by a test TSA's RFC 3161 timestamp instead; keyless
+//! attestations about the image and about another; a keyless Sigstore bundle attached as a
+//! referrer (which sigstore-js also verifies: the test material is what a Sigstore client takes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -151,11 +157,18 @@ impl Setup {
 
     /// `stella verify --image … --json` with each `--cosign-key`: exit code and report.
     fn verify(&self, cosign_keys: &[&Path]) -> (i32, Value) {
+        let keys: Vec<String> = cosign_keys
+            .iter()
+            .flat_map(|k| ["--cosign-key".to_owned(), format!("{}.pub", k.display())])
+            .collect();
+        self.verify_with(&keys.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// `stella verify --image … --json` with `extra` arguments: exit code and report.
+    fn verify_with(&self, extra: &[&str]) -> (i32, Value) {
         let mut cmd = stella(&self.home);
         cmd.args(["verify", "--json", "--image", &self.image]);
-        for k in cosign_keys {
-            cmd.arg("--cosign-key").arg(format!("{}.pub", k.display()));
-        }
+        cmd.args(extra);
         let out = cmd.output().expect("runs");
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -416,9 +429,9 @@ fn attestations_about_another_image_and_keyless_signatures_are_not_verified() {
         "{sig:#}"
     );
     assert!(
-        sig["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("keyless: needs certificate verification")),
+        sig["reason"].as_str().is_some_and(
+            |r| r.contains("keyless: not checked") && r.contains("--certificate-identity")
+        ),
         "{sig:#}"
     );
     // Another key required: the keyless signature is not taken for it.
@@ -488,4 +501,390 @@ fn attestations_about_another_image_and_keyless_signatures_are_not_verified() {
     );
     // Stella's own evidence still decides for itself: nothing failed, nothing was taken for it.
     assert!(failures(&report).is_empty(), "{:#?}", failures(&report));
+}
+
+const KEYLESS_IDENTITY: &str = "release@vendor.example";
+const KEYLESS_ISSUER: &str = "https://accounts.example.com";
+
+/// Replaces the `.sig` tag with a keyless signature by the vendor's key made with `extra`, then
+/// verifies with the identity flags and the test trusted root: exit code, the signature
+/// finding, and the report.
+fn keyless(s: &Setup, root_dir: &Path, extra: &[&str], identity: &[&str]) -> (i32, Value, Value) {
+    let dir = root_dir.to_str().expect("utf8");
+    let mut args = vec![
+        "--keyless-identity",
+        KEYLESS_IDENTITY,
+        "--keyless-root",
+        dir,
+    ];
+    args.extend_from_slice(extra);
+    s.store("sign", &s.vendor, &args);
+    let root = root_dir.join("trusted_root.json");
+    let mut flags = vec!["--cosign-trusted-root", root.to_str().expect("utf8")];
+    flags.extend_from_slice(identity);
+    let (code, report) = s.verify_with(&flags);
+    let sig = findings(&report, "signature")
+        .first()
+        .map(|f| (*f).clone())
+        .unwrap_or(Value::Null);
+    (code, sig, report)
+}
+
+#[test]
+fn keyless_legacy_signatures_verify_by_identity_at_a_proven_time() {
+    let test = "keyless_legacy_signatures_verify_by_identity_at_a_proven_time";
+    let Some(s) = Setup::new(test) else { return };
+    let root_dir = s.d.join("sigstore");
+    python(&["keyless-root", "--out", root_dir.to_str().expect("utf8")]);
+    let expected = [
+        "--certificate-identity",
+        KEYLESS_IDENTITY,
+        "--certificate-oidc-issuer",
+        KEYLESS_ISSUER,
+    ];
+
+    // Valid: the Rekor bundle proves the time, the certificate chains to the test CA then,
+    // its SCT verifies, the identity and issuer are the ones asked for.
+    let (code, sig, report) = keyless(&s, &root_dir, &[], &expected);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(sig["verified"], true, "{sig:#}");
+    assert!(
+        sig["signer"]
+            .as_str()
+            .is_some_and(|i| i.contains(KEYLESS_IDENTITY) && i.contains(KEYLESS_ISSUER)),
+        "{sig:#}"
+    );
+    let notes = sig["notes"].to_string();
+    assert!(
+        notes.contains("signed entry timestamp of https://rekor.stella.test #4242"),
+        "{notes}"
+    );
+    assert!(notes.contains("https://fulcio.stella.test"), "{notes}");
+    assert_eq!(report["cosign"]["satisfied"], true);
+    // A regular expression for the identity does as well; and the table says who signed.
+    let root = root_dir.join("trusted_root.json");
+    let out = stella(&s.home)
+        .args(["verify", "--image", &s.image, "--cosign-trusted-root"])
+        .arg(&root)
+        .args([
+            "--certificate-identity-regexp",
+            "^release@vendor\\.example$",
+        ])
+        .args(["--certificate-oidc-issuer", KEYLESS_ISSUER])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(
+        text.contains("cosign signature required: present and verified"),
+        "{text}"
+    );
+    assert!(text.contains(KEYLESS_IDENTITY), "{text}");
+
+    // Without an identity asked for: listed, not verified, nothing required.
+    let (code, report) = s.verify_with(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let sig = findings(&report, "signature")[0].clone();
+    assert_eq!(sig["verified"], false);
+    assert!(
+        sig["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("keyless: not checked")),
+        "{sig:#}"
+    );
+    // Half a policy is bad usage, as cosign says.
+    let out = stella(&s.home)
+        .args([
+            "verify",
+            "--json",
+            "--image",
+            &s.image,
+            "--cosign-trusted-root",
+        ])
+        .arg(&root)
+        .args(["--certificate-identity", KEYLESS_IDENTITY])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&out).contains("--certificate-oidc-issuer"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+
+    // Another identity, another issuer: a clean "no" saying which.
+    for (flags, says) in [
+        (
+            [
+                "--certificate-identity",
+                "intruder@vendor.example",
+                "--certificate-oidc-issuer",
+                KEYLESS_ISSUER,
+            ],
+            "identity",
+        ),
+        (
+            [
+                "--certificate-identity",
+                KEYLESS_IDENTITY,
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+            ],
+            "OIDC issuer",
+        ),
+    ] {
+        let (code, report) = s.verify_with(
+            &[
+                &["--cosign-trusted-root", root.to_str().expect("utf8")][..],
+                &flags[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(code, 1, "{report:#}");
+        let reason = findings(&report, "signature")[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .to_owned();
+        assert!(reason.contains(says), "{reason}");
+        assert!(
+            report["cosign"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("does not match") || r.contains(says)),
+            "{report:#}"
+        );
+    }
+
+    // The shipped public-good root does not know the test CA (nor its log).
+    let (code, report) = s.verify_with(&expected);
+    assert_eq!(code, 1, "{report:#}");
+
+    // A signed entry timestamp that does not cover the integrated time given.
+    let (code, sig, report) = keyless(&s, &root_dir, &["--tamper-set"], &expected);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("signed entry timestamp does not verify"),
+        "{reason}"
+    );
+
+    // A certificate that had expired when the entry was integrated.
+    let (code, sig, report) = keyless(&s, &root_dir, &["--expired"], &expected);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("not valid at the signing time")
+            && reason.contains("signed entry timestamp"),
+        "{reason}"
+    );
+
+    // No Rekor bundle and no timestamp: nothing proves when it signed.
+    let (code, sig, report) = keyless(&s, &root_dir, &["--no-rekor-bundle"], &expected);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(reason.contains("no proven signing time"), "{reason}");
+
+    // An RFC 3161 timestamp by the root's TSA alone proves the time; both together are both
+    // checked.
+    let (code, sig, report) = keyless(
+        &s,
+        &root_dir,
+        &["--no-rekor-bundle", "--rfc3161"],
+        &expected,
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(sig["verified"], true, "{sig:#}");
+    assert!(
+        sig["notes"]
+            .to_string()
+            .contains("RFC 3161 timestamp of https://tsa.stella.test"),
+        "{sig:#}"
+    );
+    let (code, sig, report) = keyless(&s, &root_dir, &["--rfc3161"], &expected);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(sig["notes"].as_array().map(Vec::len), Some(3), "{sig:#}");
+    // ... and a certificate expired at the timestamped time is refused by it.
+    let (code, sig, report) = keyless(
+        &s,
+        &root_dir,
+        &["--no-rekor-bundle", "--rfc3161", "--expired"],
+        &expected,
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("not valid at the signing time") && reason.contains("RFC 3161"),
+        "{reason}"
+    );
+
+    // A timestamp annotation that does not verify fails the signature, good log entry or not.
+    let (code, sig, report) = keyless(&s, &root_dir, &["--bad-timestamp"], &expected);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = sig["reason"].as_str().expect("reason");
+    assert!(reason.contains("RFC 3161 timestamp"), "{reason}");
+
+    // A payload changed after it was signed and logged.
+    let (code, sig, report) = keyless(&s, &root_dir, &["--tamper"], &expected);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(sig["verified"], false, "{sig:#}");
+
+    // A keyless attestation (intoto entry in its Rekor bundle) about the image verifies by the
+    // same identity, and never stands for the signature that just failed.
+    let dir = root_dir.to_str().expect("utf8");
+    let keyless_attestation = [
+        "--keyless-identity",
+        KEYLESS_IDENTITY,
+        "--keyless-root",
+        dir,
+    ];
+    s.store("attest", &s.vendor, &keyless_attestation);
+    let with_root = ["--cosign-trusted-root", root.to_str().expect("utf8")];
+    let (code, report) = s.verify_with(&[&with_root[..], &expected[..]].concat());
+    assert_eq!(code, 1, "{report:#}");
+    let att = findings(&report, "attestation")[0].clone();
+    assert_eq!(att["verified"], true, "{att:#}");
+    assert!(
+        att["signer"]
+            .as_str()
+            .is_some_and(|i| i.contains(KEYLESS_IDENTITY)),
+        "{att:#}"
+    );
+    assert!(
+        att["notes"].to_string().contains("signed entry timestamp"),
+        "{att:#}"
+    );
+    // About another image: refused.
+    let elsewhere = format!("sha256:{}", "2".repeat(64));
+    s.store(
+        "attest",
+        &s.vendor,
+        &[
+            &keyless_attestation[..],
+            &["--subject-digest", &elsewhere][..],
+        ]
+        .concat(),
+    );
+    let (_, report) = s.verify_with(&[&with_root[..], &expected[..]].concat());
+    let att = findings(&report, "attestation")[0].clone();
+    assert_eq!(att["verified"], false, "{att:#}");
+    assert!(
+        att["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no subject has digest")),
+        "{att:#}"
+    );
+}
+
+#[test]
+fn keyless_bundle_referrers_verify_by_identity() {
+    let test = "keyless_bundle_referrers_verify_by_identity";
+    let Some(s) = Setup::new(test) else { return };
+    let root_dir = s.d.join("sigstore");
+    let dir = root_dir.to_str().expect("utf8");
+    python(&["keyless-root", "--out", dir]);
+    let root = root_dir.join("trusted_root.json");
+    let file = s.d.join("keyless.sigstore.json");
+    python(&[
+        "bundle",
+        "--image",
+        &s.digest,
+        "--key",
+        &format!("{}.key", s.vendor.display()),
+        "--out",
+        file.to_str().expect("utf8"),
+        "--keyless-identity",
+        KEYLESS_IDENTITY,
+        "--keyless-root",
+        dir,
+    ]);
+    stella(&s.home)
+        .args(["oci", "attach", "--image", &s.image])
+        .args([
+            "--artifact-type",
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
+        ])
+        .args([
+            "--annotation",
+            "dev.sigstore.bundle.predicateType=https://sigstore.dev/cosign/sign/v1",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    let with_root = ["--cosign-trusted-root", root.to_str().expect("utf8")];
+    let verify = |identity: &str| {
+        s.verify_with(
+            &[
+                &with_root[..],
+                &[
+                    "--certificate-identity",
+                    identity,
+                    "--certificate-oidc-issuer",
+                    KEYLESS_ISSUER,
+                ][..],
+            ]
+            .concat(),
+        )
+    };
+
+    // The identity asked for: the bundle (certificate, SCT, Rekor entry with its SET and its
+    // inclusion proof, the statement naming the image) is the image's signature.
+    let (code, report) = verify(KEYLESS_IDENTITY);
+    assert_eq!(code, 0, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert_eq!(bundle["verified"], true, "{bundle:#}");
+    assert!(
+        bundle["signer"]
+            .as_str()
+            .is_some_and(|i| i.contains(KEYLESS_IDENTITY)),
+        "{bundle:#}"
+    );
+    assert_eq!(report["cosign"]["satisfied"], true);
+
+    // Another identity: not the image's signature, and none other is.
+    let (code, report) = verify("intruder@vendor.example");
+    assert_eq!(code, 1, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert!(
+        bundle["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not match")),
+        "{bundle:#}"
+    );
+
+    // No identity: listed, not checked.
+    let (code, report) = s.verify_with(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let bundle = findings(&report, "bundle")[0].clone();
+    assert_eq!(bundle["verified"], false, "{bundle:#}");
+    assert!(
+        bundle["notes"].to_string().contains("keyless: not checked"),
+        "{bundle:#}"
+    );
+
+    // The test material is what a Sigstore client accepts: sigstore-js verifies the same bundle.
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    if !interop.join("node_modules/@sigstore/verify").exists() {
+        stella_testkit::skip(
+            test,
+            "npm @sigstore/verify is not installed (cd interop && npm ci): the bundle was not \
+             checked by sigstore-js",
+        );
+        return;
+    }
+    let out = Process::new("node")
+        .arg(interop.join("sigstore_verify_keyless.mjs"))
+        .arg(&file)
+        .arg(&file)
+        .arg(&root)
+        .args([KEYLESS_IDENTITY, KEYLESS_ISSUER])
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "sigstore-js: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -330,3 +330,168 @@ fn sigstore_python_reaches_the_same_outcomes() {
     assert!(checked >= 50, "only {checked} cases checked");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Cases npm `@sigstore/verify` (4.1) decides otherwise than the suite (and Stella): it reads a
+/// trusted root whose transparency log has no `validFor.start` as trusted from the beginning of
+/// time, where the suite (and Stella) refuse a key whose validity begins nowhere.
+const SIGSTORE_JS_ACCEPTS_INVALID: [&str; 1] = ["trust-root-tlog-missing-validity-start_fail"];
+
+/// The other peer: sigstore-js's verifier (`interop/sigstore_verify_keyless.mjs`, its default
+/// thresholds and the case's identity, issuer and trusted root) on every case without a managed
+/// key must reach the outcome the case's name says, except where it is known to differ.
+#[test]
+fn sigstore_js_reaches_the_same_outcomes() {
+    let test = "sigstore_js_reaches_the_same_outcomes";
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    let installed = interop.join("node_modules/@sigstore/verify").exists()
+        && Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !installed {
+        stella_testkit::skip(
+            test,
+            "node or npm @sigstore/verify is not installed (cd interop && npm ci)",
+        );
+        return;
+    }
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for case in cases() {
+        if case.key().is_some() {
+            continue;
+        }
+        let out = Command::new("node")
+            .arg(interop.join("sigstore_verify_keyless.mjs"))
+            .arg(case.dir.join("bundle.sigstore.json"))
+            .arg(case.artifact())
+            .arg(case.trusted_root())
+            .arg(case.identity())
+            .arg(case.issuer())
+            .output()
+            .unwrap();
+        checked += 1;
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{}: the script failed to run (exit {code:?}): {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let refused = code == Some(1);
+        let expected = case.must_fail != SIGSTORE_JS_ACCEPTS_INVALID.contains(&case.name.as_str());
+        if refused != expected {
+            wrong.push(format!(
+                "{}: @sigstore/verify {}: {}",
+                case.name,
+                if refused { "refused" } else { "accepted" },
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+        }
+    }
+    assert!(checked >= 50, "only {checked} cases checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `stella verify-attestation` on a keyless in-toto bundle of the suite: verified with the
+/// identity and issuer (the subject asked, or the statement's own), refused without them
+/// (exit 1, naming the flags), refused for another subject, another predicate type, another
+/// identity, and for a message-signature bundle (not an attestation).
+#[test]
+fn verify_attestation_takes_keyless_bundles_with_an_identity() {
+    let home = tempfile::tempdir().unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "happy-path-intoto-in-dsse-v3")
+        .unwrap();
+    let bundle = case.dir.join("bundle.sigstore.json");
+    let run = |extra: &[&str], identity: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stella"));
+        cmd.env("STELLA_HOME", home.path())
+            .arg("verify-attestation")
+            .arg(&bundle)
+            .args(extra);
+        if identity {
+            cmd.args(["--certificate-identity", DEFAULT_IDENTITY])
+                .args(["--certificate-oidc-issuer", DEFAULT_ISSUER]);
+        }
+        cmd.output().unwrap()
+    };
+    let artifact = case.artifact();
+    let artifact = artifact.to_str().unwrap();
+
+    let out = run(
+        &[
+            "--subject-file",
+            artifact,
+            "--type",
+            "https://slsa.dev/provenance/v1",
+        ],
+        true,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Verified OK"), "{text}");
+    assert!(text.contains(DEFAULT_IDENTITY), "{text}");
+    assert!(text.contains("integrated-time"), "{text}");
+
+    let out = run(&["--json"], true);
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["signer"]["issuer"], DEFAULT_ISSUER);
+    assert_eq!(report["subjects"][0]["name"], "a.txt");
+    assert_eq!(report["predicateType"], "https://slsa.dev/provenance/v1");
+
+    let refusals: [(&[&str], bool, &str); 4] = [
+        (
+            &["--subject-file", artifact],
+            false,
+            "--certificate-identity",
+        ),
+        (
+            &[
+                "--subject-digest",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ],
+            true,
+            "no subject",
+        ),
+        (&["--type", "cyclonedx"], true, "predicate"),
+        (
+            &[
+                "--certificate-identity",
+                "https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main",
+                "--certificate-oidc-issuer",
+                DEFAULT_ISSUER,
+            ],
+            false,
+            "identity",
+        ),
+    ];
+    for (extra, identity, says) in refusals {
+        let out = run(extra, identity);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+
+    let message = cases()
+        .into_iter()
+        .find(|c| c.name == "happy-path-v0.3")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stella"))
+        .env("STELLA_HOME", home.path())
+        .arg("verify-attestation")
+        .arg(message.dir.join("bundle.sigstore.json"))
+        .args(["--certificate-identity", DEFAULT_IDENTITY])
+        .args(["--certificate-oidc-issuer", DEFAULT_ISSUER])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify-bundle"));
+}
