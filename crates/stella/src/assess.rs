@@ -1717,32 +1717,14 @@ impl RuntimeInputs {
         }
         let ours: HashSet<&str> = tables.iter().map(|t| t.build_id.as_str()).collect();
         let is_ours = |frame: &Frame| frame.build_id().is_some_and(|b| ours.contains(b));
-        // A frame named without its address (a fleet's aggregated observation) keeps its
-        // name only when the verified table of its binary holds a function of that name.
-        let known: HashSet<(&str, &str)> = tables
-            .iter()
-            .flat_map(|t| {
-                t.functions.iter().flat_map(move |f| {
-                    std::iter::once((t.build_id.as_str(), f.sym.as_str()))
-                        .chain(f.demangled.as_deref().map(|d| (t.build_id.as_str(), d)))
-                })
-            })
-            .collect();
+        let known = KnownNames::of(tables);
         let by_name = |frame: &Frame| matches!(frame.location, Location::Named { .. });
         fn carried<'f>(
             frame: &'f Frame,
-            ours: &HashSet<&str>,
-            known: &HashSet<(&str, &str)>,
+            known: &KnownNames<'_>,
         ) -> Option<&'f stella_runtime::frame::Symbol> {
-            let symbol = frame.symbol.as_ref()?;
-            match (&frame.location, frame.build_id()) {
-                (Location::Named { .. }, Some(b)) if ours.contains(b) => known
-                    .contains(&(b, symbol.function.as_str()))
-                    .then_some(symbol),
-                _ => Some(symbol),
-            }
+            frame.symbol.as_ref().filter(|_| known.keeps(frame))
         }
-        let named_as_carried = |f| carried(f, &ours, &known);
         // A frame is (re)named when it lies at an address in a binary of the image, or has no
         // name and its stack holds such a frame.
         let renamed = |stack: &Stack| -> Option<Vec<bool>> {
@@ -1785,17 +1767,55 @@ impl RuntimeInputs {
             &self.witnesses,
             &self.profiles,
             |stack, out| match renamed(stack) {
-                None => out.extend(stack.frames.iter().map(named_as_carried)),
+                None => out.extend(stack.frames.iter().map(|f| carried(f, &known))),
                 Some(renamed) => out.extend(stack.frames.iter().zip(renamed).map(|(f, r)| {
                     if r {
                         at.get(&f.location)
                             .and_then(|&i| located[i].symbol.as_ref())
                     } else {
-                        named_as_carried(f)
+                        carried(f, &known)
                     }
                 })),
             },
         ))
+    }
+}
+
+/// The functions of the image's verified symbol tables, by BuildID and name (mangled and
+/// demangled): what a frame named without its address (a fleet's aggregated observation) must
+/// be to keep its name.
+pub(crate) struct KnownNames<'t> {
+    names: std::collections::HashSet<(&'t str, &'t str)>,
+    ours: std::collections::HashSet<&'t str>,
+}
+
+impl<'t> KnownNames<'t> {
+    pub(crate) fn of(tables: &'t [stella_binary::SymbolTable]) -> Self {
+        KnownNames {
+            names: tables
+                .iter()
+                .flat_map(|t| {
+                    t.functions.iter().flat_map(move |f| {
+                        std::iter::once((t.build_id.as_str(), f.sym.as_str()))
+                            .chain(f.demangled.as_deref().map(|d| (t.build_id.as_str(), d)))
+                    })
+                })
+                .collect(),
+            ours: tables.iter().map(|t| t.build_id.as_str()).collect(),
+        }
+    }
+
+    /// Whether `frame` keeps the symbol it carries: always, unless it is named without an
+    /// address in a binary of the image whose verified table has no function of that name.
+    pub(crate) fn keeps(&self, frame: &stella_runtime::frame::Frame) -> bool {
+        match (&frame.location, frame.build_id(), &frame.symbol) {
+            (stella_runtime::frame::Location::Named { .. }, Some(b), Some(s))
+                if self.ours.contains(b) =>
+            {
+                self.names.contains(&(b, s.function.as_str()))
+            }
+            _ => true,
+        }
     }
 }
 

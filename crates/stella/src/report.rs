@@ -835,6 +835,7 @@ fn flame(
         .flat_map(|(_, p)| &p.stacks)
         .flat_map(|s| &s.frames)
         .filter(|f| f.build_id().is_some_and(|b| ours.contains(b)))
+        .filter(|f| !matches!(f.location, Location::Named { .. }))
         .map(|f| Frame::unresolved(f.location.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -850,6 +851,8 @@ fn flame(
         names.symbolize_frames(&mut located);
     }
     let named: BTreeMap<&Location, &Frame> = located.iter().map(|f| (&f.location, f)).collect();
+    // Frames named without an address keep their name where the verified table has it.
+    let known = crate::assess::KnownNames::of(&examined.tables);
 
     let mut lines: BTreeMap<String, u64> = BTreeMap::new();
     let mut marked: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -858,8 +861,13 @@ fn flame(
         let mut segments = vec![crate::flame::process_label(stack)];
         for frame in stack.frames.iter().rev() {
             let build_id = frame.build_id();
+            let stripped;
             let frame = match named.get(&frame.location) {
                 Some(f) if build_id.is_some_and(|b| ours.contains(b)) => *f,
+                _ if !known.keeps(frame) => {
+                    stripped = Frame::unresolved(frame.location.clone());
+                    &stripped
+                }
                 _ => frame,
             };
             let binary = build_id

@@ -405,6 +405,13 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         "no flip in the timeline"
     );
     assert!(html.contains("CVE-2099-0002"));
+    // The fleet's frames in the flame graph: the vulnerable one named and marked; the name the
+    // verified table does not hold is not shown.
+    assert!(html.contains("stella-vulnerable"), "no marked frame");
+    assert!(
+        !html.contains("inflateGetHeader_"),
+        "an unverified name is shown"
+    );
     drop(server);
     let saved = work.path().join("live.html");
     std::fs::write(&saved, &html).unwrap();
