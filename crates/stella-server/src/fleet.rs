@@ -592,34 +592,45 @@ async fn hot_symbols(
     }
 }
 
-async fn images(State(state): State<FleetState>, headers: HeaderMap) -> Response {
-    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
+/// A read route's answer: the read token checked, then the rows `fetch` reads from the store as
+/// a JSON array, each made by `to_json`; 503 when the store does not answer.
+async fn read_rows<'s, T, F>(
+    state: &'s FleetState,
+    headers: &HeaderMap,
+    fetch: impl FnOnce(&'s Store) -> F,
+    to_json: impl Fn(T) -> Value,
+) -> Response
+where
+    F: Future<Output = Result<Vec<T>, StoreError>>,
+{
+    if let Err(response) = authorize(state, headers, Scope::Read).await {
         return response;
     }
     state.metrics.reads.fetch_add(1, Ordering::Relaxed);
-    match state.store.images().await {
+    match fetch(&state.store).await {
         Ok(rows) => answer(
             StatusCode::OK,
-            Value::Array(
-                rows.into_iter()
-                    .map(|i| {
-                        json!({
-                            "digest": i.digest,
-                            "reference": i.reference,
-                            "firstSeen": i.first_seen,
-                            "lastSeen": i.last_seen,
-                            "binaries": i.binaries.into_iter().map(|b| json!({
-                                "path": b.path,
-                                "buildId": b.build_id,
-                                "funcproof": b.funcproof,
-                            })).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect(),
-            ),
+            Value::Array(rows.into_iter().map(to_json).collect()),
         ),
         Err(e) => unavailable(&e),
     }
+}
+
+async fn images(State(state): State<FleetState>, headers: HeaderMap) -> Response {
+    read_rows(&state, &headers, Store::images, |i| {
+        json!({
+            "digest": i.digest,
+            "reference": i.reference,
+            "firstSeen": i.first_seen,
+            "lastSeen": i.last_seen,
+            "binaries": i.binaries.into_iter().map(|b| json!({
+                "path": b.path,
+                "buildId": b.build_id,
+                "funcproof": b.funcproof,
+            })).collect::<Vec<_>>(),
+        })
+    })
+    .await
 }
 
 async fn components(
@@ -627,28 +638,20 @@ async fn components(
     headers: HeaderMap,
     UrlPath(digest): UrlPath<String>,
 ) -> Response {
-    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
-        return response;
-    }
-    state.metrics.reads.fetch_add(1, Ordering::Relaxed);
-    match state.store.components(&digest).await {
-        Ok(rows) => answer(
-            StatusCode::OK,
-            Value::Array(
-                rows.into_iter()
-                    .map(|c| {
-                        json!({
-                            "bomRef": c.bom_ref,
-                            "name": c.name,
-                            "version": c.version,
-                            "purl": c.purl,
-                        })
-                    })
-                    .collect(),
-            ),
-        ),
-        Err(e) => unavailable(&e),
-    }
+    read_rows(
+        &state,
+        &headers,
+        |s| s.components(&digest),
+        |c| {
+            json!({
+                "bomRef": c.bom_ref,
+                "name": c.name,
+                "version": c.version,
+                "purl": c.purl,
+            })
+        },
+    )
+    .await
 }
 
 async fn verdicts(
@@ -656,30 +659,22 @@ async fn verdicts(
     headers: HeaderMap,
     UrlPath(digest): UrlPath<String>,
 ) -> Response {
-    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
-        return response;
-    }
-    state.metrics.reads.fetch_add(1, Ordering::Relaxed);
-    match state.store.verdicts(&digest).await {
-        Ok(rows) => answer(
-            StatusCode::OK,
-            Value::Array(
-                rows.into_iter()
-                    .map(|v| {
-                        json!({
-                            "vulnerability": v.vulnerability,
-                            "buildId": v.build_id,
-                            "status": v.status,
-                            "justification": v.justification,
-                            "evidenceSha256": v.evidence_sha256,
-                            "decided": v.decided,
-                        })
-                    })
-                    .collect(),
-            ),
-        ),
-        Err(e) => unavailable(&e),
-    }
+    read_rows(
+        &state,
+        &headers,
+        |s| s.verdicts(&digest),
+        |v| {
+            json!({
+                "vulnerability": v.vulnerability,
+                "buildId": v.build_id,
+                "status": v.status,
+                "justification": v.justification,
+                "evidenceSha256": v.evidence_sha256,
+                "decided": v.decided,
+            })
+        },
+    )
+    .await
 }
 
 async fn timeline(
@@ -687,28 +682,20 @@ async fn timeline(
     headers: HeaderMap,
     UrlPath(digest): UrlPath<String>,
 ) -> Response {
-    if let Err(response) = authorize(&state, &headers, Scope::Read).await {
-        return response;
-    }
-    state.metrics.reads.fetch_add(1, Ordering::Relaxed);
-    match state.store.timeline(&digest).await {
-        Ok(rows) => answer(
-            StatusCode::OK,
-            Value::Array(
-                rows.into_iter()
-                    .map(|e| {
-                        json!({
-                            "at": e.at,
-                            "kind": e.kind,
-                            "summary": e.summary,
-                            "document": e.document,
-                        })
-                    })
-                    .collect(),
-            ),
-        ),
-        Err(e) => unavailable(&e),
-    }
+    read_rows(
+        &state,
+        &headers,
+        |s| s.timeline(&digest),
+        |e| {
+            json!({
+                "at": e.at,
+                "kind": e.kind,
+                "summary": e.summary,
+                "document": e.document,
+            })
+        },
+    )
+    .await
 }
 
 /// `GET /api/v1/watch`: what the agent presenting the token is to watch.

@@ -184,35 +184,97 @@ fn observation(image: &str, build_id: &str, function: &str, total: u64) -> Value
            "calls": 0})
 }
 
+/// A scanned image of the zlib programs served with `--store`: the work directory, the
+/// programs' root, the home, the image (as scan names it) and its digest, an agent's token (and
+/// its file) and a read token. `None` (said loudly) when the programs cannot be built.
+struct Fleet {
+    work: tempfile::TempDir,
+    root: std::path::PathBuf,
+    home: std::path::PathBuf,
+    image: String,
+    digest: String,
+    advisories: std::path::PathBuf,
+    agent: String,
+    agent_file: std::path::PathBuf,
+    read: String,
+    server: Serving,
+}
+
+impl Fleet {
+    fn set_up(test: &str, advisory: &str, cve: &str) -> Option<Fleet> {
+        let work = tempfile::tempdir().unwrap();
+        let root = work.path().join("zapps");
+        if let Err(e) = super::assess_runtime::build_zlib_loop(work.path(), &root) {
+            skip(test, &format!("cannot build the zlib programs: {e}"));
+            return None;
+        }
+        let home = work.path().join("home");
+        let scanned = stella(&home)
+            .arg("scan")
+            .arg(&root)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            scanned.status.success(),
+            "{}",
+            String::from_utf8_lossy(&scanned.stderr)
+        );
+        let scanned: Value = serde_json::from_slice(&scanned.stdout).unwrap();
+        // The repository as scan names the image (its tag is replaced by each pushed digest).
+        let image = scanned["image"].as_str().unwrap().to_owned();
+        let digest = scanned["digest"].as_str().unwrap().to_owned();
+        let advisories = super::assess::zlib_advisory(work.path(), advisory, &[cve]);
+        let agent_file = work.path().join("node-a.token");
+        let made = stella(&home)
+            .args(["serve", "token", "--agent", "node-a", "-o"])
+            .arg(&agent_file)
+            .output()
+            .unwrap();
+        assert!(made.status.success());
+        let agent = std::fs::read_to_string(&agent_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let read = token(&home, &["--read"]);
+        let server = Serving::start(
+            &home,
+            &[
+                "--store",
+                &image,
+                "--advisories",
+                advisories.to_str().unwrap(),
+            ],
+        );
+        Some(Fleet {
+            work,
+            root,
+            home,
+            image,
+            digest,
+            advisories,
+            agent,
+            agent_file,
+            read,
+            server,
+        })
+    }
+}
+
 #[test]
 fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attaches_signed_vex() {
     let test =
         "a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attaches_signed_vex";
-    let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("zapps");
-    if let Err(e) = super::assess_runtime::build_zlib_loop(work.path(), &root) {
-        skip(test, &format!("cannot build the zlib programs: {e}"));
+    let Some(fleet) = Fleet::set_up(test, "TEST-ZLIB-3", "CVE-2099-0002") else {
         return;
-    }
-    let home = work.path().join("home");
-    let scanned = stella(&home)
-        .arg("scan")
-        .arg(&root)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        scanned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&scanned.stderr)
+    };
+    let (home, image, digest, advisories) = (
+        &fleet.home,
+        fleet.image.as_str(),
+        fleet.digest.as_str(),
+        &fleet.advisories,
     );
-    let scanned: Value = serde_json::from_slice(&scanned.stdout).unwrap();
-    // The repository as scan names the image (its tag is replaced by each pushed digest).
-    let repository = scanned["image"].as_str().unwrap().to_owned();
-    let digest = scanned["digest"].as_str().unwrap().to_owned();
-    let digest = digest.as_str();
-    let image = repository.clone();
-    let advisories = super::assess::zlib_advisory(work.path(), "TEST-ZLIB-3", &["CVE-2099-0002"]);
+    let (agent, read, server) = (&fleet.agent, &fleet.read, &fleet.server);
     // The verdict before any runtime evidence, and libz's BuildID.
     let before = stella(&home)
         .args([
@@ -236,17 +298,6 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     assert_eq!(libz["status"], "under_investigation", "{libz:#}");
     let build_id = libz["binary"]["buildId"].as_str().unwrap().to_owned();
 
-    let agent = token(&home, &["--agent", "node-a"]);
-    let read = token(&home, &["--read"]);
-    let server = Serving::start(
-        &home,
-        &[
-            "--store",
-            &repository,
-            "--advisories",
-            advisories.to_str().unwrap(),
-        ],
-    );
     let http = Client::new();
     let url = server.url.clone();
 
@@ -412,8 +463,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         !html.contains("inflateGetHeader_"),
         "an unverified name is shown"
     );
-    drop(server);
-    let saved = work.path().join("live.html");
+    let saved = fleet.work.path().join("live.html");
     std::fs::write(&saved, &html).unwrap();
     match super::report::chromium() {
         Some(browser) => {
@@ -495,45 +545,12 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
         super::assess_runtime::is_root(),
         "{test}: needs root (uprobes); run the tests as root"
     );
-    let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("zapps");
-    if let Err(e) = super::assess_runtime::build_zlib_loop(work.path(), &root) {
-        skip(test, &format!("cannot build the zlib programs: {e}"));
+    let Some(fleet) = Fleet::set_up(test, "TEST-ZLIB-4", "CVE-2099-0003") else {
         return;
-    }
-    let home = work.path().join("home");
-    let scanned = stella(&home)
-        .arg("scan")
-        .arg(&root)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(scanned.status.success());
-    let scanned: Value = serde_json::from_slice(&scanned.stdout).unwrap();
-    let repository = scanned["image"].as_str().unwrap().to_owned();
-    let digest = scanned["digest"].as_str().unwrap().to_owned();
-    let advisories = super::assess::zlib_advisory(work.path(), "TEST-ZLIB-4", &["CVE-2099-0003"]);
-    let token_file = work.path().join("node-a.token");
-    let made = stella(&home)
-        .args(["serve", "token", "--agent", "node-a", "-o"])
-        .arg(&token_file)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
-    let agent_token = std::fs::read_to_string(&token_file)
-        .unwrap()
-        .trim()
-        .to_owned();
-    let read = token(&home, &["--read"]);
-    let server = Serving::start(
-        &home,
-        &[
-            "--store",
-            &repository,
-            "--advisories",
-            advisories.to_str().unwrap(),
-        ],
-    );
+    };
+    let (home, root, digest) = (&fleet.home, &fleet.root, fleet.digest.clone());
+    let (agent_token, token_file, read) = (&fleet.agent, &fleet.agent_file, &fleet.read);
+    let server = &fleet.server;
     let http = Client::new();
     let url = server.url.clone();
     // The first assessment: what to watch.
