@@ -276,16 +276,16 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     );
     let (agent, read, server) = (&fleet.agent, &fleet.read, &fleet.server);
     // The verdict before any runtime evidence, and libz's BuildID.
-    let before = stella(&home)
+    let before = stella(home)
         .args([
             "assess",
             "--image",
-            &image,
+            image,
             "--format",
             "json",
             "--advisories",
         ])
-        .arg(&advisories)
+        .arg(advisories)
         .output()
         .unwrap();
     let before: Value = serde_json::from_slice(&before.stdout).expect("assessment");
@@ -305,15 +305,15 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     push(
         &http,
         &url,
-        &agent,
+        agent,
         "node-a-1",
         json!([observation(digest, &build_id, "inflate", 12)]),
     );
-    wait_for(&server, &http, &read, digest, "attached", 1);
+    wait_for(server, &http, read, digest, "attached", 1);
     let verdicts = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/verdicts"),
     );
     assert_eq!(
@@ -326,18 +326,18 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     push(
         &http,
         &url,
-        &agent,
+        agent,
         "node-a-2",
         json!([
             observation(digest, &build_id, "inflateGetHeader_", 50),
             observation(digest, "00ff00ff00ff", "inflateGetHeader", 50),
         ]),
     );
-    wait_for_reactions(&server, &http, 2);
+    wait_for_reactions(server, &http, 2);
     let verdicts = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/verdicts"),
     );
     assert_eq!(
@@ -351,15 +351,15 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     push(
         &http,
         &url,
-        &agent,
+        agent,
         "node-a-3",
         json!([observation(digest, &build_id, "inflateGetHeader", 40)]),
     );
-    wait_for(&server, &http, &read, digest, "attached", 2);
+    wait_for(server, &http, read, digest, "attached", 2);
     let verdicts = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/verdicts"),
     );
     let flipped = libz_verdict(&verdicts, &build_id);
@@ -367,7 +367,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     let timeline = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/timeline"),
     );
     let summaries: Vec<&str> = timeline
@@ -397,7 +397,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     assert_eq!(documents["microWitnesses"].as_array().unwrap().len(), 1);
 
     // The image is listed with its proven binaries.
-    let images = get(&http, &url, &read, "/api/v1/images");
+    let images = get(&http, &url, read, "/api/v1/images");
     let listed = images
         .as_array()
         .into_iter()
@@ -416,7 +416,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     let components = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/components"),
     );
     assert!(
@@ -432,16 +432,16 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     let page = format!("{url}/images/{digest}");
     assert_eq!(http.get(&page).send().unwrap().status(), 401);
     assert_eq!(
-        http.get(&page).bearer_auth(&agent).send().unwrap().status(),
+        http.get(&page).bearer_auth(agent).send().unwrap().status(),
         403
     );
     let bad = http
         .get(format!("{url}/images/sha256:12"))
-        .bearer_auth(&read)
+        .bearer_auth(read)
         .send()
         .unwrap();
     assert_eq!(bad.status(), 400);
-    let shown = http.get(&page).bearer_auth(&read).send().unwrap();
+    let shown = http.get(&page).bearer_auth(read).send().unwrap();
     assert_eq!(shown.status(), 200);
     assert!(
         shown.headers()["content-type"]
@@ -493,8 +493,8 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
     }
 
     // What the server attached verifies, and the CLI's assessment finds the fleet's profile.
-    let verified = stella(&home)
-        .args(["verify", "--image", &image])
+    let verified = stella(home)
+        .args(["verify", "--image", image])
         .output()
         .unwrap();
     assert!(
@@ -503,16 +503,16 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         String::from_utf8_lossy(&verified.stdout),
         String::from_utf8_lossy(&verified.stderr)
     );
-    let again = stella(&home)
+    let again = stella(home)
         .args([
             "assess",
             "--image",
-            &image,
+            image,
             "--format",
             "json",
             "--advisories",
         ])
-        .arg(&advisories)
+        .arg(advisories)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
@@ -525,8 +525,8 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         .find(|v| v["binary"]["path"] == "/usr/lib/x86_64-linux-gnu/libz.so.1")
         .unwrap();
     assert_eq!(libz["status"], "affected", "{libz:#}");
-    let referrers = stella(&home)
-        .args(["oci", "referrers", &image, "--json"])
+    let referrers = stella(home)
+        .args(["oci", "referrers", image, "--json"])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&referrers.stdout);
@@ -557,12 +557,12 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
     push(
         &http,
         &url,
-        &agent_token,
+        agent_token,
         "node-a-0",
         json!([observation(&digest, "00ff00ff00ff", "main", 1)]),
     );
-    wait_for_reactions(&server, &http, 1);
-    let list = get(&http, &url, &agent_token, "/api/v1/watch");
+    wait_for_reactions(server, &http, 1);
+    let list = get(&http, &url, agent_token, "/api/v1/watch");
     let watched = list["functions"]
         .as_array()
         .into_iter()
@@ -579,7 +579,7 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
     );
     assert_eq!(
         http.get(format!("{url}/api/v1/watch"))
-            .bearer_auth(&read)
+            .bearer_auth(read)
             .send()
             .unwrap()
             .status(),
@@ -594,9 +594,9 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
     );
     let idle =
         super::assess_runtime::Running(Process::new("sleep").arg("60").spawn().expect("starts"));
-    let agent = stella(&home)
+    let agent = stella(home)
         .args(["agent", "--server", &url, "--token"])
-        .arg(&token_file)
+        .arg(token_file)
         .args([
             "--name",
             "node-a",
@@ -620,11 +620,11 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
         String::from_utf8_lossy(&agent.stdout),
         String::from_utf8_lossy(&agent.stderr)
     );
-    wait_for_reactions(&server, &http, 2);
+    wait_for_reactions(server, &http, 2);
     let hot = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/hot-symbols?image={digest}&function=inflateGetHeader"),
     );
     let row = &hot[0];
@@ -636,7 +636,7 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
     let verdicts = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/verdicts"),
     );
     let libz = verdicts
@@ -654,7 +654,7 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
     let timeline = get(
         &http,
         &url,
-        &read,
+        read,
         &format!("/api/v1/images/{digest}/timeline"),
     );
     let attached = timeline
