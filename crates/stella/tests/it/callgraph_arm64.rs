@@ -1,7 +1,8 @@
 //! `stella funcproof --callgraph` on aarch64 binaries cross-built here from C, with and without
 //! `-fno-plt`, against `llvm-objdump -d` as the peer: every `bl` it shows between proven
 //! functions is an edge, and calls of a shared library's functions (through the PLT, or loaded
-//! from the GOT and called with `blr`/`br`) are edges to the imported name.
+//! from the GOT and called with `blr`/`br`) are edges to the imported name. A stripped copy
+//! keeps the assembly function that has no unwind entry, found by gap disassembly.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,7 +20,12 @@ int helper_in_library(int x);
 __attribute__((noinline)) static int leaf(int x) { return x + 1; }
 __attribute__((noinline)) int middle(int x) { puts("middle"); return leaf(x) * 2; }
 __attribute__((noinline)) int tail(int x) { if (x > 5) return middle(x); return helper_in_library(x); }
-int main(int argc, char **argv) { (void)argv; printf("%d\n", tail(argc)); puts("done"); return middle(argc); }
+/* No CFI directives: a stripped binary has no FDE for it. */
+__asm__(".text\n.balign 16\n.globl asm_helper\n.type asm_helper, %function\nasm_helper:\n"
+        "  add x0, x0, #1\n  cmp x0, #3\n  b.ne 1f\n  add x0, x0, #2\n1:\n  ret\n"
+        ".size asm_helper, .-asm_helper\n");
+int asm_helper(int x);
+int main(int argc, char **argv) { (void)argv; printf("%d\n", tail(argc) + asm_helper(argc)); puts("done"); return middle(argc); }
 "#;
 
 fn stella() -> Command {
@@ -65,8 +71,8 @@ fn build(dir: &Path, name: &str, flags: &[&str]) -> std::path::PathBuf {
     out
 }
 
-/// The proof's functions and call-graph edges.
-fn stella_graph(binary: &Path) -> (BTreeSet<String>, BTreeSet<(String, String)>) {
+/// The proof of `binary`, with its call graph.
+fn prove(binary: &Path) -> serde_json::Value {
     let out = stella()
         .args(["funcproof", "--callgraph"])
         .arg(binary)
@@ -77,7 +83,23 @@ fn stella_graph(binary: &Path) -> (BTreeSet<String>, BTreeSet<(String, String)>)
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let proof: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON proof");
+    serde_json::from_slice(&out.stdout).expect("JSON proof")
+}
+
+/// `[start, end)` of each proven function named `name` (`None`: any name).
+fn ranges(proof: &serde_json::Value, name: Option<&str>) -> BTreeSet<(String, String)> {
+    proof["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .filter(|f| name.is_none_or(|n| f["sym"] == n))
+        .map(|f| (f["start"].to_string(), f["end"].to_string()))
+        .collect()
+}
+
+/// The proof's functions and call-graph edges.
+fn stella_graph(binary: &Path) -> (BTreeSet<String>, BTreeSet<(String, String)>) {
+    let proof = prove(binary);
     let functions = proof["functions"]
         .as_array()
         .expect("functions")
@@ -136,7 +158,7 @@ fn edge(a: &str, b: &str) -> (String, String) {
 #[test]
 fn aarch64_call_graph_holds_every_bl_and_names_imports() {
     let name = "aarch64_call_graph_holds_every_bl_and_names_imports";
-    for peer in ["aarch64-linux-gnu-gcc", "llvm-objdump"] {
+    for peer in ["aarch64-linux-gnu-gcc", "llvm-objdump", "llvm-strip"] {
         if !available(peer) {
             stella_testkit::skip(
                 name,
@@ -201,5 +223,20 @@ fn aarch64_call_graph_holds_every_bl_and_names_imports() {
             .filter_map(|n| n.as_str())
             .collect();
         assert_eq!(path, ["main", "tail", "helper_in_library"], "{binary:?}");
+
+        // Stripped, the assembly function keeps its exact range (as `sub_<address>`).
+        let stripped = dir.path().join("stripped");
+        run(Process::new("llvm-strip")
+            .arg("--strip-all")
+            .arg("-o")
+            .arg(&stripped)
+            .arg(&binary));
+        let asm = ranges(&prove(&binary), Some("asm_helper"));
+        assert_eq!(asm.len(), 1, "{binary:?}: asm_helper proven once");
+        let found = ranges(&prove(&stripped), None);
+        assert!(
+            asm.is_subset(&found),
+            "{binary:?}: {asm:?} not among {found:?}"
+        );
     }
 }
