@@ -1,8 +1,8 @@
 //! The direct call graph and entry → sink traces.
 //!
-//! Linear-sweep disassembly of every proven function (iced-x86 on x86-64; the `BL`/`B`
-//! encodings on aarch64) finds direct calls and tail jumps that leave the function. Calls
-//! through the PLT (x86-64 and aarch64), or through the GOT with `-fno-plt` (x86-64), are
+//! Linear-sweep disassembly of every proven function (iced-x86 on x86-64, yaxpeax-arm on
+//! aarch64: [`aarch64`] says which branches count there) finds direct calls and tail jumps that
+//! leave the function. Calls through the PLT, or through the GOT with `-fno-plt`, are
 //! resolved to the imported symbol's name via the dynamic relocations, so `main → inflateGetHeader` is an edge even when zlib is a
 //! shared library. Indirect calls through registers are not followed: a trace is a proof that a
 //! path exists, and its absence means "no direct path", which the trace states.
@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::functions::{AddressMap, Function};
 use crate::proof::Trace;
+
+pub(crate) mod aarch64;
 
 /// The call graph: sorted, unique `[caller, callee]` edges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +76,15 @@ pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> Ca
             .contains(&target)
             .then(|| functions[i].sym.as_str())
     };
+    let entry_of = |target: u64| -> Option<&str> {
+        if let Some(name) = imports.plt.get(&target) {
+            return Some(name);
+        }
+        let at = parts
+            .binary_search_by_key(&target, |&(start, _, _)| start)
+            .ok()?;
+        Some(functions[parts[at].2].sym.as_str())
+    };
     // Each function is swept on its own; the edges are merged, sorted and made unique after.
     let mut edges: Vec<(&str, &str)> = functions
         .par_iter()
@@ -88,6 +99,7 @@ pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> Ca
                 for target in branch_targets(arch, bytes, start, end, &imports) {
                     let callee = match target {
                         Target::Address(addr) => name_of(addr),
+                        Target::Entry(addr) => entry_of(addr),
                         Target::Import(name) => Some(name),
                     };
                     if let Some(callee) = callee.filter(|c| *c != f.sym) {
@@ -112,8 +124,14 @@ pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> Ca
     CallGraph { edges: out }
 }
 
+/// Where a branch that makes an edge leads.
 enum Target<'i> {
+    /// Into the function (or PLT entry) that holds this address.
     Address(u64),
+    /// To this address only if a function (or PLT entry) starts there: aarch64's conditional
+    /// branches leaving a function (see [`aarch64`]).
+    Entry(u64),
+    /// To the import whose GOT slot was read.
     Import(&'i str),
 }
 
@@ -154,22 +172,7 @@ fn branch_targets<'i>(
                 }
             }
         }
-        Architecture::Aarch64 => {
-            for (i, word) in bytes.chunks_exact(4).enumerate() {
-                let insn = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-                let op = insn & 0xfc00_0000;
-                // BL imm26 (call) and B imm26 (tail call when it leaves the function).
-                if op != 0x9400_0000 && op != 0x1400_0000 {
-                    continue;
-                }
-                let imm = i64::from(((insn & 0x03ff_ffff) << 6) as i32 >> 6) * 4;
-                let pc = start + 4 * i as u64;
-                let target = pc.wrapping_add_signed(imm);
-                if op == 0x9400_0000 || !(start..end).contains(&target) {
-                    out.push(Target::Address(target));
-                }
-            }
-        }
+        Architecture::Aarch64 => aarch64::branch_targets(bytes, start, end, imports, &mut out),
         _ => {}
     }
     out
@@ -213,7 +216,7 @@ impl ImportNames {
             };
             let base = section.address();
             if arch == Architecture::Aarch64 {
-                for (entry, slot) in aarch64_plt_slots(bytes, base) {
+                for (entry, slot) in aarch64::plt_slots(bytes, base) {
                     if let Some(name) = names.got.get(&slot) {
                         names.plt.insert(entry, name.clone());
                     }
@@ -233,36 +236,6 @@ impl ImportNames {
         }
         names
     }
-}
-
-/// `(entry address, GOT slot)` of each aarch64 PLT entry: an entry opens with
-/// `adrp x16, page` followed by `ldr x17, [x16, #off]`, and its slot is `page + off`.
-fn aarch64_plt_slots(bytes: &[u8], base: u64) -> Vec<(u64, u64)> {
-    let words: Vec<u32> = bytes
-        .chunks_exact(4)
-        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-        .collect();
-    let mut out = Vec::new();
-    for (i, pair) in words.windows(2).enumerate() {
-        let (adrp, ldr) = (pair[0], pair[1]);
-        // ADRP Xd: op=1, bits 28..24 = 10000.
-        if adrp & 0x9f00_0000 != 0x9000_0000 {
-            continue;
-        }
-        // LDR Xt, [Xn, #imm12 * 8] (unsigned offset) with Xn = ADRP's Xd.
-        if ldr & 0xffc0_0000 != 0xf940_0000 || (ldr >> 5) & 0x1f != adrp & 0x1f {
-            continue;
-        }
-        let pc = base + 4 * i as u64;
-        let immlo = u64::from((adrp >> 29) & 0x3);
-        let immhi = u64::from((adrp >> 5) & 0x7_ffff);
-        // 21-bit signed page count.
-        let pages = (((immhi << 2 | immlo) << 43) as i64) >> 43;
-        let page = (pc & !0xfff).wrapping_add_signed(pages << 12);
-        let offset = u64::from((ldr >> 10) & 0xfff) * 8;
-        out.push((pc, page.wrapping_add(offset)));
-    }
-    out
 }
 
 /// BLAKE3 of a path's edge list.

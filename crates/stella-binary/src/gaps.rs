@@ -14,8 +14,15 @@
 //! What a piece's end cannot show: a function whose last instructions are themselves `int3`
 //! traps (past that granule) ends, here, before them. Its start is exact.
 //!
-//! Not covered: other architectures (aarch64 binaries, whose padding is `udf`/`nop`, are left as
-//! the symbol tables and FDEs describe them), data placed in executable sections (decoded like
+//! On aarch64 (yaxpeax-arm) the padding is `nop` (what assemblers fill code alignment with) and
+//! `udf #0` (zero words, what linkers fill between input sections with). A piece ends at its last
+//! instruction that is not padding, and the next one starts at an instruction when the open
+//! piece's flow has ended (`ret`, `b`, `br`, `brk`, `udf` and their authenticated forms) and no
+//! branch of the piece leads to that instruction or past it, and either padding leads to it on a
+//! 16-byte boundary or it is a function entry marker (`bti c`, `bti jc`, `paciasp`, `pacibsp`).
+//! Loop-alignment `nop`s follow code that falls through, or are jumped past: they never split.
+//!
+//! Not covered: other architectures, data placed in executable sections (decoded like
 //! code, as every linear sweep does), PLT sections and Mach-O stub sections (trampolines, not functions), and BOLT's
 //! `.bolt.org.text`: the code at its pre-optimisation addresses, where every function BOLT left
 //! there keeps its FDE, and what no FDE covers is the remains of what BOLT moved or folded.
@@ -24,7 +31,9 @@ use std::collections::BTreeSet;
 
 use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Mnemonic};
 use object::{Architecture, Object, ObjectSection, SectionKind};
+use yaxpeax_arm::armv8::a64::{Instruction, Opcode, Operand};
 
+use crate::callgraph::aarch64::{self, is_bti, is_nop};
 use crate::functions::AddressMap;
 
 /// Alignment a piece must start at to begin a new function after `int3` padding.
@@ -57,7 +66,8 @@ pub fn pieces(
     covered: &[(u64, u64)],
     warnings: &mut Vec<String>,
 ) -> Vec<(u64, u64)> {
-    if file.architecture() != Architecture::X86_64 {
+    let arch = file.architecture();
+    if !matches!(arch, Architecture::X86_64 | Architecture::Aarch64) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -75,7 +85,14 @@ pub fn pieces(
             let Some(bytes) = map.bytes(data, start, end) else {
                 continue;
             };
-            split(bytes, start, &mut out);
+            if arch == Architecture::Aarch64 {
+                // A name without a size (an empty covered range) announces a function here,
+                // even when it opens with a `nop` (crti's `_init` and `_fini` do).
+                let named = covered.binary_search(&(start, start)).is_ok();
+                split_aarch64(bytes, start, named, &mut out);
+            } else {
+                split(bytes, start, &mut out);
+            }
             if out.len() > MAX_PIECES {
                 out.truncate(MAX_PIECES);
                 warnings.push(format!(
@@ -171,6 +188,95 @@ fn split(bytes: &[u8], base: u64, out: &mut Vec<(u64, u64)>) {
     }
 }
 
+/// Appends the pieces of the aarch64 code `bytes` (at address `base`) to `out`; the 1–3 bytes
+/// past the last whole word are left out. When `named`, a function is known to start at `base`
+/// and padding there belongs to it.
+fn split_aarch64(bytes: &[u8], base: u64, named: bool, out: &mut Vec<(u64, u64)>) {
+    // The open piece: its start and the end of its last instruction that is not padding.
+    let mut piece: Option<(u64, u64)> = None;
+    // Whether padding came after the open piece's last instruction, and whether that
+    // instruction ended the flow.
+    let (mut padded, mut ended) = (false, false);
+    // The furthest address a branch of the open piece leads to ahead of it.
+    let mut ahead = 0u64;
+    for (pc, insn) in aarch64::instructions(bytes, base) {
+        let next = pc.saturating_add(4);
+        if named && piece.is_none() {
+            piece = Some((pc, next));
+        }
+        if insn.as_ref().is_some_and(is_padding) {
+            padded |= piece.is_some();
+            continue;
+        }
+        let entry_marker = insn.as_ref().is_some_and(is_entry_marker);
+        match piece {
+            Some((start, end))
+                if ended
+                    && ahead < next
+                    && ((padded && pc % FUNCTION_ALIGN == 0) || entry_marker) =>
+            {
+                out.push((start, end));
+                piece = Some((pc, next));
+                ahead = 0;
+            }
+            Some((start, _)) => piece = Some((start, next)),
+            None => piece = Some((pc, next)),
+        }
+        padded = false;
+        ended = insn.as_ref().is_some_and(ends_flow);
+        if let Some(target) = insn.as_ref().and_then(|i| forward_target(i, pc)) {
+            ahead = ahead.max(target);
+        }
+    }
+    if let Some(piece) = piece {
+        out.push(piece);
+    }
+}
+
+/// `nop` and `udf #0` (a zero word).
+fn is_padding(insn: &Instruction) -> bool {
+    is_nop(insn) || (insn.opcode == Opcode::UDF && matches!(insn.operands[0], Operand::Imm16(0)))
+}
+
+/// `bti c`/`bti jc` (`hint #34`/`#38`), `paciasp`, `pacibsp`: what a function's entry opens with.
+fn is_entry_marker(insn: &Instruction) -> bool {
+    (is_bti(insn) && matches!(insn.operands[1], Operand::Immediate(2 | 6)))
+        || matches!(insn.opcode, Opcode::PACIASP | Opcode::PACIBSP)
+}
+
+/// Instructions after which execution never falls through to the next word.
+fn ends_flow(insn: &Instruction) -> bool {
+    matches!(
+        insn.opcode,
+        Opcode::RET
+            | Opcode::RETAA
+            | Opcode::RETAB
+            | Opcode::B
+            | Opcode::BR
+            | Opcode::BRAA
+            | Opcode::BRAAZ
+            | Opcode::BRAB
+            | Opcode::BRABZ
+            | Opcode::BRK
+            | Opcode::HLT
+            | Opcode::UDF
+    )
+}
+
+/// The target of a PC-relative branch at `pc` when it leads forward.
+fn forward_target(insn: &Instruction, pc: u64) -> Option<u64> {
+    if !matches!(
+        insn.opcode,
+        Opcode::B | Opcode::Bcc(_) | Opcode::CBZ | Opcode::CBNZ | Opcode::TBZ | Opcode::TBNZ
+    ) {
+        return None;
+    }
+    insn.operands.iter().find_map(|o| match *o {
+        Operand::PCOffset(offset) if offset > 0 => pc.checked_add(offset.unsigned_abs()),
+        _ => None,
+    })
+}
+
 /// A piece's end, rounded up to [`SIZE_GRANULE`] over the `int3` bytes that follow it (up to
 /// `int3_end`), never further.
 fn round_end(start: u64, end: u64, int3_end: Option<u64>) -> u64 {
@@ -228,6 +334,49 @@ mod tests {
         let mut out = Vec::new();
         split(&code, 0x100, &mut out);
         assert_eq!(out, vec![(0x100, 0x111)]);
+    }
+
+    fn words(words: &[u32]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn aarch64_padding_after_a_return_separates_functions() {
+        let code = words(&[
+            0xd503_201f, // 0x100: nop (padding before the first piece: left out)
+            0x5400_0080, // 0x104: b.eq 0x114 (past the loop-alignment nops)
+            0xd65f_03c0, // 0x108: ret
+            0xd503_201f, // 0x10c: nop
+            0xd503_201f, // 0x110: nop, then 0x114 aligned to 4 only
+            0xd65f_03c0, // 0x114: ret
+            0x0000_0000, // 0x118: udf #0
+            0x0000_0000, // 0x11c: udf #0
+            0xaa00_03e1, // 0x120: mov x1, x0 (aligned after padding: a new piece)
+            0xd503_201f, // 0x124: nop (falls through: loop alignment, no split)
+            0xd503_201f, // 0x128: nop
+            0xd503_201f, // 0x12c: nop
+            0x17ff_fffd, // 0x130: b 0x124 (ends the flow, but no padding follows)
+            0xd503_233f, // 0x134: paciasp (an entry marker: a new piece)
+            0xd65f_03c0, // 0x138: ret
+            0xd503_201f, // 0x13c: nop (trailing padding: left out)
+        ]);
+        let mut out = Vec::new();
+        split_aarch64(&code, 0x100, false, &mut out);
+        assert_eq!(out, vec![(0x104, 0x118), (0x120, 0x134), (0x134, 0x13c)]);
+        // A truncated last word is left out; padding only yields nothing.
+        let mut out = Vec::new();
+        split_aarch64(
+            &[0x1f, 0x20, 0x03, 0xd5, 0xc0, 0x03],
+            0x100,
+            false,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        // Unless a name without a size says a function starts there (crti's `_init`: `nop`
+        // first).
+        let mut out = Vec::new();
+        split_aarch64(&words(&[0xd503_201f, 0xd65f_03c0]), 0x100, true, &mut out);
+        assert_eq!(out, vec![(0x100, 0x108)]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod assess;
 mod assess_runtime;
 mod attest;
 mod audit;
+mod callgraph_arm64;
 mod cli;
 mod cosign_storage;
 mod fleet;
