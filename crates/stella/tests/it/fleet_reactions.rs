@@ -531,6 +531,49 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         .unwrap();
     let listed = String::from_utf8_lossy(&referrers.stdout);
     assert!(listed.contains("openvex"), "{listed}");
+
+    // A push about an image the store does not hold: counted, its reaction fails (and says
+    // so in the metrics and the log), nothing is recorded for it, and the server goes on.
+    let stranger = format!("sha256:{}", "5".repeat(64));
+    push(
+        &http,
+        &url,
+        agent,
+        "node-a-4",
+        json!([observation(&stranger, &build_id, "inflateGetHeader", 9)]),
+    );
+    let start = Instant::now();
+    let failed = loop {
+        let metrics = http
+            .get(format!("{url}/metrics"))
+            .send()
+            .and_then(reqwest::blocking::Response::text)
+            .unwrap_or_default();
+        if metrics.contains("stella_reactions_total{outcome=\"failed\"} 1") {
+            break metrics;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no failed reaction:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        failed.contains("stella_pushes_total{outcome=\"counted\"} 4"),
+        "{failed}"
+    );
+    assert!(server.stderr().contains(&stranger), "{}", server.stderr());
+    let nothing = get(
+        &http,
+        &url,
+        read,
+        &format!("/api/v1/images/{stranger}/verdicts"),
+    );
+    assert_eq!(nothing, json!([]));
+    assert_eq!(
+        http.get(format!("{url}/healthz")).send().unwrap().status(),
+        200
+    );
 }
 
 /// `stella agent --watch-findings` (root: uprobes): after the server's first assessment of
