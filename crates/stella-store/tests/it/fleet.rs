@@ -559,6 +559,8 @@ fn upgrade(url: &str) {
     });
     // As a build that knew only the advisories left it.
     for table in [
+        "image_components",
+        "watched",
         "timeline",
         "verdicts",
         "image_binaries",
@@ -570,11 +572,12 @@ fn upgrade(url: &str) {
     ] {
         tamper(url, &format!("DROP TABLE {table}"));
     }
-    tamper(url, "DELETE FROM stella_migrations WHERE version = 2");
+    tamper(url, "DELETE FROM stella_migrations WHERE version >= 2");
     runtime().block_on(async {
         let store = Store::open(url).await.unwrap();
         assert!(store.get("GO-U").await.unwrap().is_some());
         store.register_agent("node-a", "host-a", T0).await.unwrap();
+        assert!(store.watched().await.unwrap().is_empty());
         store.close().await;
     });
 }
