@@ -225,25 +225,7 @@ impl AssessReactor {
             },
         )
         .map_err(cli)?;
-        let mut verdicts: Vec<VerdictRow> = decided
-            .assessment
-            .verdicts
-            .iter()
-            .map(|v| VerdictRow {
-                image: image.to_owned(),
-                vulnerability: v.vulnerability.clone(),
-                build_id: v
-                    .binary
-                    .as_ref()
-                    .and_then(|b| b.build_id.clone())
-                    .unwrap_or_else(|| "-".to_owned()),
-                status: v.status.label().to_owned(),
-                justification: v.justification.map(|j| j.label().to_owned()),
-                // The attached VEX's, once attached.
-                evidence_sha256: String::new(),
-                decided: decided_at.clone(),
-            })
-            .collect();
+        let mut verdicts = verdict_rows(image, &decided.assessment, &decided_at);
         let watch = watch_rows(image, &decided.assessment, &decided_at);
         self.with_store(async |store| {
             store
@@ -393,6 +375,48 @@ impl stella_server::Reactor for AssessReactor {
         )
         .map_err(|e| format!("{:#}", e.error))
     }
+}
+
+/// The verdicts of `assessment` as the store keeps them: one per (vulnerability, BuildID) —
+/// a binary with several components under one vulnerability has the most severe of their
+/// statuses (affected, under_investigation, fixed, not_affected, in that order), so that one
+/// reaction records one status and the next finds it unchanged. The evidence digest is filled
+/// in once the VEX is attached.
+pub fn verdict_rows(
+    image: &str,
+    assessment: &assess::Assessment,
+    decided: &str,
+) -> Vec<VerdictRow> {
+    let rank = |s: &str| match s {
+        "affected" => 3,
+        "under_investigation" => 2,
+        "fixed" => 1,
+        _ => 0,
+    };
+    let mut rows: BTreeMap<(String, String), VerdictRow> = BTreeMap::new();
+    for v in &assessment.verdicts {
+        let row = VerdictRow {
+            image: image.to_owned(),
+            vulnerability: v.vulnerability.clone(),
+            build_id: v
+                .binary
+                .as_ref()
+                .and_then(|b| b.build_id.clone())
+                .unwrap_or_else(|| "-".to_owned()),
+            status: v.status.label().to_owned(),
+            justification: v.justification.map(|j| j.label().to_owned()),
+            evidence_sha256: String::new(),
+            decided: decided.to_owned(),
+        };
+        let key = (row.vulnerability.clone(), row.build_id.clone());
+        match rows.get(&key) {
+            Some(kept) if rank(&kept.status) >= rank(&row.status) => {}
+            _ => {
+                rows.insert(key, row);
+            }
+        }
+    }
+    rows.into_values().collect()
 }
 
 /// The components a CycloneDX SBOM names (nested ones included), by `bom-ref`; one without a
