@@ -28,6 +28,9 @@ use stella_runtime::witness::{self, WitnessReport};
 use crate::cli::{AgentArgs, Backend};
 use crate::exit::{CliError, Outcome};
 
+/// The largest watch list read from the server.
+const MAX_WATCH_LIST: u64 = 16 << 20;
+
 /// How long one push may take, connection to answer.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -267,7 +270,16 @@ fn fetch_watch(
             response.text().unwrap_or_default().trim()
         ));
     }
-    let bytes = response.bytes().map_err(|e| e.to_string())?;
+    // Bounded: a watch list is a few functions per image, never this much.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(response, MAX_WATCH_LIST + 1),
+        &mut bytes,
+    )
+    .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_WATCH_LIST {
+        return Err(format!("the watch list is over {MAX_WATCH_LIST} bytes"));
+    }
     serde_json::from_slice::<WatchList>(&bytes)
         .map(|l| l.functions)
         .map_err(|e| format!("not a watch list: {e}"))
