@@ -109,6 +109,11 @@ fn get(http: &Client, url: &str, token: &str, path: &str) -> Value {
         .expect("json")
 }
 
+/// `GET /api/v1/images/{digest}/{what}` with the read token.
+fn image_api(http: &Client, url: &str, read: &str, digest: &str, what: &str) -> Value {
+    get(http, url, read, &format!("/api/v1/images/{digest}/{what}"))
+}
+
 /// Waits until the timeline holds `want` entries of `kind` (a reaction finished).
 fn wait_for(server: &Serving, http: &Client, read: &str, digest: &str, kind: &str, want: usize) {
     let start = Instant::now();
@@ -310,12 +315,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         json!([observation(digest, &build_id, "inflate", 12)]),
     );
     wait_for(server, &http, read, digest, "attached", 1);
-    let verdicts = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{digest}/verdicts"),
-    );
+    let verdicts = image_api(&http, &url, read, digest, "verdicts");
     assert_eq!(
         libz_verdict(&verdicts, &build_id)["status"],
         "under_investigation"
@@ -334,12 +334,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         ]),
     );
     wait_for_reactions(server, &http, 2);
-    let verdicts = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{digest}/verdicts"),
-    );
+    let verdicts = image_api(&http, &url, read, digest, "verdicts");
     assert_eq!(
         libz_verdict(&verdicts, &build_id)["status"],
         "under_investigation",
@@ -356,20 +351,10 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         json!([observation(digest, &build_id, "inflateGetHeader", 40)]),
     );
     wait_for(server, &http, read, digest, "attached", 2);
-    let verdicts = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{digest}/verdicts"),
-    );
+    let verdicts = image_api(&http, &url, read, digest, "verdicts");
     let flipped = libz_verdict(&verdicts, &build_id);
     assert_eq!(flipped["status"], "affected", "{verdicts:#}");
-    let timeline = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{digest}/timeline"),
-    );
+    let timeline = image_api(&http, &url, read, digest, "timeline");
     let summaries: Vec<&str> = timeline
         .as_array()
         .unwrap()
@@ -563,12 +548,7 @@ fn a_push_that_shows_a_vulnerable_function_running_flips_the_verdict_and_attache
         "{failed}"
     );
     assert!(server.stderr().contains(&stranger), "{}", server.stderr());
-    let nothing = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{stranger}/verdicts"),
-    );
+    let nothing = image_api(&http, &url, read, &stranger, "verdicts");
     assert_eq!(nothing, json!([]));
     assert_eq!(
         http.get(format!("{url}/healthz")).send().unwrap().status(),
@@ -676,12 +656,7 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
         row["totalSamples"], 0,
         "the sampler saw only the idle process: {hot:#}"
     );
-    let verdicts = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{digest}/verdicts"),
-    );
+    let verdicts = image_api(&http, &url, read, &digest, "verdicts");
     let libz = verdicts
         .as_array()
         .into_iter()
@@ -694,12 +669,7 @@ fn an_agent_watching_findings_counts_the_calls_that_flip_the_verdict() {
         "{verdicts:#}\n{}",
         server.stderr()
     );
-    let timeline = get(
-        &http,
-        &url,
-        read,
-        &format!("/api/v1/images/{digest}/timeline"),
-    );
+    let timeline = image_api(&http, &url, read, &digest, "timeline");
     let attached = timeline
         .as_array()
         .unwrap()
