@@ -10,7 +10,9 @@ Checks, independently of Stella:
   * every function and fragment: its [start, end) mapped to file bytes through the PT_LOAD
     segments, BLAKE3 of those bytes; for functions whose source is symtab/dynsym, that the symbol
     table pyelftools reads has a function symbol of that name at that address;
-  * the list is sorted by address and no range lies outside a loadable segment.
+  * the list is sorted by address and no range lies outside a loadable segment;
+  * every `inactive` range (BOLT's remains): BLAKE3 of its bytes, inside an executable
+    `.bolt.org.*` section, and no function symbol of either table starts there.
 For Mach-O, the same per slice of a universal file (each of the proof's `slices`, found by its
 offset in the file; a thin file is one slice at offset 0): the slice's size and digests, its
 LC_UUID, its sections, and its functions mapped to file bytes through the slice's segments
@@ -197,6 +199,30 @@ def main() -> int:
             if start not in symbols.get(f["sym"], set()):
                 bad.append({"kind": "symbol", "name": f["sym"], "expected": f["start"],
                             "actual": sorted(hex(a) for a in symbols.get(f["sym"], set()))})
+
+    org = [
+        (sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
+        for sec in elf.iter_sections()
+        if sec.name.startswith(".bolt.org.") and sec["sh_flags"] & 0x4
+    ]
+    named = set().union(*symbols.values()) if symbols else set()
+    counts["inactive"] = 0
+    for r in proof.get("inactive", []):
+        lo, hi = int(r["start"], 16), int(r["end"], 16)
+        what = f"{r['role']} {r['start']}"
+        offset = file_offset(segments, lo, hi)
+        if offset is None:
+            bad.append({"kind": "range", "name": what, "expected": "inside PT_LOAD",
+                        "actual": f"{r['start']}..{r['end']}"})
+            continue
+        counts["inactive"] += 1
+        check("inactive", what, r["blake3"], blake3.blake3(data[offset:offset + hi - lo]).hexdigest())
+        if not any(a <= lo and hi <= b for a, b in org):
+            bad.append({"kind": "inactive", "name": what, "expected": "inside .bolt.org.*",
+                        "actual": f"{r['start']}..{r['end']}"})
+        if lo in named:
+            bad.append({"kind": "inactive", "name": what, "expected": "no symbol",
+                        "actual": "a function symbol starts there"})
 
     print(json.dumps({**counts, "sections": sections, "mismatches": bad[:20],
                       "mismatch_count": len(bad)}, sort_keys=True))

@@ -249,6 +249,42 @@ pub struct Extracted {
     pub warnings: Vec<String>,
     /// DWARF `DW_AT_producer` strings: compilers and their flags.
     pub producers: Vec<String>,
+    /// Code ranges the file keeps that are not functions of the program (see [`Inactive`]).
+    pub inactive: Vec<Inactive>,
+}
+
+/// Why a range of code is proven apart from the functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Code BOLT left at its original address after moving or folding it: in an executable
+    /// `.bolt.org.*` section, known only from its FDE, and referred to by nothing live (the
+    /// rule, checkable with any disassembler, is [`crate::bolt`]'s).
+    #[serde(rename = "bolt-original")]
+    BoltOriginal,
+}
+
+impl Role {
+    /// The name a proof writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::BoltOriginal => crate::bolt::ROLE,
+        }
+    }
+}
+
+/// A range of code the file keeps that is not a function of the program, proven like one.
+///
+/// Fields are declared in RFC 8785 key order (see [`Fragment`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inactive {
+    /// BLAKE3 of the file bytes of `[start, end)`.
+    pub blake3: String,
+    /// One past the last byte.
+    pub end: Addr,
+    /// Why it is not a function.
+    pub role: Role,
+    /// First byte.
+    pub start: Addr,
 }
 
 #[derive(Default)]
@@ -491,6 +527,36 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
     if let Some(w) = overlaps(&ranged) {
         warnings.push(w);
     }
+    let flags: Vec<(u64, u64, bool)> = ranged
+        .iter()
+        .map(|(s, e, c)| (*s, *e, !c.names.is_empty()))
+        .collect();
+    let remains = crate::bolt::remains(file, data, &map, &flags);
+    let mut inactive_ranges = Vec::with_capacity(remains.len());
+    if !remains.is_empty() {
+        let mut next = remains.iter().peekable();
+        let mut i = 0usize;
+        ranged.retain(|&(s, e, _)| {
+            let out = next.next_if(|&&k| k == i).is_some();
+            if out {
+                inactive_ranges.push((s, e));
+            }
+            i += 1;
+            !out
+        });
+    }
+    let inactive: Vec<Inactive> = inactive_ranges
+        .into_par_iter()
+        .filter_map(|(start, end)| {
+            let bytes = map.bytes(data, start, end)?;
+            Some(Inactive {
+                blake3: blake3_hex(bytes),
+                end: Addr(end),
+                role: Role::BoltOriginal,
+                start: Addr(start),
+            })
+        })
+        .collect();
     // Hashing and demangling dominate on large binaries and are independent per function.
     let functions: Vec<Function> = ranged
         .into_par_iter()
@@ -505,6 +571,7 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
         functions,
         warnings,
         producers: debug.producers,
+        inactive,
     }
 }
 

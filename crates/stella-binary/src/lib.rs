@@ -38,6 +38,7 @@
 //! runtime symbolisation (`stella-runtime`).
 
 pub mod banners;
+pub mod bolt;
 pub mod callgraph;
 pub mod crate_paths;
 mod dwarf;

@@ -25,7 +25,7 @@ use stella_core::{BuildId, Digest};
 
 use crate::BinaryError;
 use crate::callgraph::{self, CallGraph};
-use crate::functions::{self, Addr, Function, blake3_hex};
+use crate::functions::{self, Addr, Function, Inactive, blake3_hex};
 use crate::identity::{self, Identity};
 
 mod verify;
@@ -103,6 +103,10 @@ pub struct FuncProof {
     pub sections: BTreeMap<String, SectionDigest>,
     /// Every function, sorted by start address.
     pub functions: Vec<Function>,
+    /// Code the file keeps that is not a function of the program (BOLT's remains, see
+    /// [`crate::bolt`]), each range with its hash and role, sorted by start address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inactive: Vec<Inactive>,
     /// Entry → sink call paths.
     #[serde(default)]
     pub traces: Vec<Trace>,
@@ -173,6 +177,8 @@ pub enum MismatchKind {
     Fragment,
     /// A function's or fragment's name, aliases or demangled name.
     Name,
+    /// An inactive range's presence, range, hash or role.
+    Inactive,
     /// Where a function came from: `source`, and the DWARF `file` and `line`.
     Origin,
     /// `meta.compiler`, `meta.flags` or `meta.warnings`.
@@ -196,6 +202,7 @@ impl MismatchKind {
             MismatchKind::Function => "function",
             MismatchKind::Fragment => "fragment",
             MismatchKind::Name => "name",
+            MismatchKind::Inactive => "inactive",
             MismatchKind::Origin => "origin",
             MismatchKind::Meta => "meta",
             MismatchKind::Callgraph => "callgraph",
@@ -548,6 +555,7 @@ impl FuncProof {
             },
             sections,
             functions: extracted.functions,
+            inactive: extracted.inactive,
             traces,
             callgraph: graph,
             meta: Meta {
@@ -587,6 +595,7 @@ impl FuncProof {
             file: file_digest(data),
             sections: BTreeMap::new(),
             functions: Vec::new(),
+            inactive: Vec::new(),
             traces: Vec::new(),
             callgraph: None,
             meta: Meta {
@@ -678,6 +687,8 @@ impl FuncProof {
             ));
         }
         check_functions(&self.functions, "")?;
+        let ranges = self.inactive.iter().map(|r| (r.start, r.end));
+        check_ranges(ranges).map_err(|(i, problem)| at(format!("/inactive/{i}"), problem))?;
         for (k, slice) in self.slices.iter().enumerate() {
             check_functions(&slice.functions, &format!("/slices/{k}"))?;
         }
@@ -792,6 +803,10 @@ impl FuncProof {
         }
         out.write_all(b"],\"identity\":")?;
         out.write_all(&to_canonical(&self.identity)?)?;
+        if !self.inactive.is_empty() {
+            out.write_all(b",\"inactive\":")?;
+            serde_json::to_writer(&mut out, &self.inactive).map_err(std::io::Error::from)?;
+        }
         out.write_all(b",\"meta\":")?;
         out.write_all(&to_canonical(&self.meta)?)?;
         out.write_all(b",\"schema\":")?;

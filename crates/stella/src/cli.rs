@@ -85,6 +85,11 @@ section and .rodata, the file's BLAKE3 and SHA-256, and the exact range and BLAK
 function, from .symtab, .dynsym, DWARF and .eh_frame, then x86-64 disassembly of what none of \
 them covers (stripped binaries keep exact ranges).
 
+Code a BOLT-optimised binary keeps at its original addresses after moving or folding it (an \
+executable .bolt.org.* section, a range known only from its FDE, that no live code, dynamic \
+relocation or entry point refers to) is not a function of the program: it is proven apart, \
+range and BLAKE3, under `inactive` with the role bolt-original (x86-64).
+
 Examples:
   stella funcproof /usr/lib/x86_64-linux-gnu/libz.so.1 -o libz.funcproof.json
   stella funcproof verify libz.funcproof.json /usr/lib/x86_64-linux-gnu/libz.so.1

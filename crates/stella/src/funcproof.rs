@@ -119,9 +119,19 @@ fn wrote_message(path: &Path, proof: &FuncProof) -> String {
         None => "no BuildID".to_owned(),
     };
     format!(
-        "wrote {} ({functions} function{plural}, {build_id})",
-        path.display()
+        "wrote {} ({functions} function{plural}{}, {build_id})",
+        path.display(),
+        inactive_note(proof, ", ")
     )
+}
+
+/// `, N inactive ranges` (after `lead`) when the proof has any ranges apart from its functions.
+fn inactive_note(proof: &FuncProof, lead: &str) -> String {
+    match proof.inactive.len() {
+        0 => String::new(),
+        1 => format!("{lead}1 inactive range"),
+        n => format!("{lead}{n} inactive ranges"),
+    }
 }
 
 fn read_proof(path: &Path) -> Result<FuncProof, CliError> {
@@ -155,10 +165,11 @@ fn verify(proof_path: &Path, binary: &Path, json: bool) -> Result<Outcome, CliEr
     } else if mismatches.is_empty() {
         write_stdout(
             format!(
-                "{}: verified: file, {} sections and {} functions match {}\n",
+                "{}: verified: file, {} sections and {} functions{} match {}\n",
                 binary.display(),
                 proof.section_count(),
                 proof.function_count(),
+                inactive_note(&proof, " and "),
                 proof_path.display()
             )
             .as_bytes(),

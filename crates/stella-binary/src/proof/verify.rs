@@ -11,7 +11,7 @@ use super::{
     ABSENT, BuildOptions, FileDigest, FuncProof, Mismatch, MismatchKind, SectionDigest, Slice,
 };
 use crate::BinaryError;
-use crate::functions::{Addr, Fragment, Function};
+use crate::functions::{Addr, Fragment, Function, Inactive};
 use crate::identity::Identity;
 
 impl FuncProof {
@@ -28,6 +28,8 @@ impl FuncProof {
     ///   name). Every source of names — `.symtab`, `.dynsym`, DWARF, `.eh_frame` ranges named
     ///   `sub_<addr>`, disassembly of uncovered code — is inside the binary itself (no separate
     ///   debug file, no symbol server), so no name is taken on trust;
+    /// - `inactive`: the set of ranges, and each one's BLAKE3 and role, derived by the same rule
+    ///   (so a function moved there, or a range of BOLT's left out, is a mismatch);
     /// - `slices` of a universal file: each slice's presence, offset, and all of the above for
     ///   it (identity, file, sections, functions);
     /// - `meta.compiler`, `meta.flags` and `meta.warnings`;
@@ -73,6 +75,7 @@ impl FuncProof {
         compare_file(&self.file, &actual.file, &mut out);
         compare_sections(&self.sections, &actual.sections, &mut out);
         compare_functions(&self.functions, &actual.functions, &mut out);
+        compare_inactive(&self.inactive, &actual.inactive, &mut out);
         compare_slices(&self.slices, &actual.slices, &mut out);
         compare_meta(self, &actual, &mut out);
         compare_callgraph(self, &actual, &mut out);
@@ -307,6 +310,47 @@ fn compare_functions(expected: &[Function], actual: &[Function], out: &mut Vec<M
             actual: a.blake3.clone(),
             ..whole(MismatchKind::Function, &a.sym, None)
         });
+    }
+}
+
+fn compare_inactive(expected: &[Inactive], actual: &[Inactive], out: &mut Vec<Mismatch>) {
+    let ranges: Vec<(Addr, Addr)> = actual.iter().map(|r| (r.start, r.end)).collect();
+    let mut matched = vec![false; actual.len()];
+    let mismatch = |r: &Inactive, field, expected: String, actual: String| Mismatch {
+        range: Some((r.start, r.end)),
+        expected,
+        actual,
+        ..whole(MismatchKind::Inactive, r.role.as_str(), field)
+    };
+    for e in expected {
+        let Some(i) = counterpart(&ranges, &matched, (e.start, e.end)) else {
+            out.push(mismatch(e, None, e.blake3.clone(), ABSENT.to_owned()));
+            continue;
+        };
+        matched[i] = true;
+        let a = &actual[i];
+        if e.end != a.end {
+            out.push(mismatch(
+                e,
+                Some("end"),
+                e.end.to_string(),
+                a.end.to_string(),
+            ));
+        } else if e.blake3 != a.blake3 {
+            out.push(mismatch(
+                e,
+                Some("blake3"),
+                e.blake3.clone(),
+                a.blake3.clone(),
+            ));
+        }
+        if e.role != a.role {
+            let role = |r: &Inactive| r.role.as_str().to_owned();
+            out.push(mismatch(e, Some("role"), role(e), role(a)));
+        }
+    }
+    for (a, _) in actual.iter().zip(&matched).filter(|(_, m)| !**m) {
+        out.push(mismatch(a, None, ABSENT.to_owned(), a.blake3.clone()));
     }
 }
 

@@ -7,6 +7,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod bolt;
 mod fixtures;
 mod fuzz_regressions;
 mod gobuild;

@@ -1122,6 +1122,88 @@ fn elf_funcproofs_replay_with_pyelftools_and_blake3() {
     }
 }
 
+/// BOLT's remains (`inactive`), replayed by pyelftools and blake3 on a shared object laid out as
+/// BOLT leaves one (`stella-binary`'s `tests/fixtures/bolt.S`, assembled by gcc): each range's
+/// hash, its section, and that no symbol starts there; a changed hash is caught by name.
+#[test]
+fn bolt_remains_replay_with_pyelftools_and_blake3() {
+    if !peers_present(
+        "bolt_remains_replay_with_pyelftools_and_blake3",
+        &[Peer::PyelftoolsBlake3],
+    ) {
+        return;
+    }
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../stella-binary/tests/fixtures/bolt.S");
+    let binary = scratch.path().join("bolt.so");
+    run_ok(
+        Process::new("gcc")
+            .args(["-shared", "-nostdlib", "-Wl,--build-id", "-o"])
+            .arg(&binary)
+            .arg(&source),
+    );
+    let proof = scratch.path().join("bolt.proof.json");
+    stella()
+        .arg("funcproof")
+        .arg(&binary)
+        .arg("-o")
+        .arg(&proof)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("6 functions, 2 inactive ranges"));
+    let out = run_ok(
+        python([interop_script("funcproof_replay.py")])
+            .arg(&proof)
+            .arg(&binary),
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    assert_eq!(
+        (
+            &summary["functions"],
+            &summary["inactive"],
+            &summary["mismatch_count"]
+        ),
+        (
+            &serde_json::json!(6),
+            &serde_json::json!(2),
+            &serde_json::json!(0)
+        ),
+        "{summary}"
+    );
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(&proof).expect("proof")).expect("JSON");
+    let start = doc["inactive"][1]["start"]
+        .as_str()
+        .expect("start")
+        .to_owned();
+    doc["inactive"][1]["blake3"] = serde_json::Value::String("0".repeat(64));
+    let tampered = scratch.path().join("bolt.tampered.json");
+    fs::write(&tampered, serde_json::to_vec(&doc).expect("JSON")).expect("write");
+    let out = python([interop_script("funcproof_replay.py")])
+        .arg(&tampered)
+        .arg(&binary)
+        .output()
+        .expect("python3 runs");
+    assert_eq!(out.status.code(), Some(1), "tampered proof accepted");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    assert_eq!(summary["mismatch_count"], 1, "{summary}");
+    assert_eq!(
+        summary["mismatches"][0]["name"],
+        format!("bolt-original {start}").as_str()
+    );
+    // Stella's own replay names it too.
+    stella()
+        .args(["funcproof", "verify"])
+        .arg(&tampered)
+        .arg(&binary)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(format!(
+            "inactive bolt-original [{start}, "
+        )));
+}
+
 const KEY_PASSWORD: &str = "interop password";
 
 /// `stella key generate` into `dir/PREFIX.{key,pub}`.
