@@ -3,8 +3,8 @@
 #   1. boundary accuracy: function-start and exact-range F1 of a stripped copy against the
 #      unstripped symbol table (bench/funcproof_accuracy.py), target >= 0.99 on every binary;
 #   2. speed and memory on the Rust toolchain's libLLVM (bench/funcproof_speed.py): within 3x of
-#      `b3sum --num-threads 1`, the call graph >= 10x faster than `llvm-objdump -d`, peak RSS < 2x
-#      the file.
+#      `b3sum --num-threads 1`, the call graph >= 20x faster than `llvm-objdump -d`, peak RSS
+#      <= 1.5x the file.
 #
 # Usage: bench/funcproof.sh [RUNS=5]
 # Needs: cargo, python3, binutils (readelf), llvm-strip and llvm-objdump (Debian: apt-get install llvm),

@@ -557,12 +557,16 @@ pub fn extract(file: &object::File<'_>, data: &[u8], demangle: bool) -> Extracte
             })
         })
         .collect();
-    // Hashing and demangling dominate on large binaries and are independent per function.
+    // Hashing and demangling dominate on large binaries and are independent per function. Each
+    // range was kept above because its bytes are in the file; an indexed collect then writes
+    // each function into its place in one allocation (a filtering one grows a vector per thread
+    // and joins them: twice the list at its peak).
+    ranged.retain(|&(start, end, _)| map.bytes(data, start, end).is_some());
     let functions: Vec<Function> = ranged
         .into_par_iter()
-        .filter_map(|(start, end, c)| {
-            let bytes = map.bytes(data, start, end)?;
-            Some(function(start, end, c, bytes, demangle))
+        .map(|(start, end, c)| {
+            let bytes = map.bytes(data, start, end).unwrap_or_default();
+            function(start, end, c, bytes, demangle)
         })
         .collect();
     let functions = group_cold_fragments(functions);
@@ -614,7 +618,15 @@ fn function(start: u64, end: u64, mut c: Candidate, bytes: &[u8], demangle: bool
     let mut aliases: Vec<String> = names.map(|(_, _, n)| n).collect();
     aliases.sort();
     Function {
-        demangled: if demangle { self::demangle(&sym) } else { None },
+        // Demangled text is written piece by piece; the slack of its growth is not kept.
+        demangled: if demangle {
+            self::demangle(&sym).map(|mut d| {
+                d.shrink_to_fit();
+                d
+            })
+        } else {
+            None
+        },
         sym,
         aliases,
         start: Addr(start),
