@@ -66,30 +66,47 @@ pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> Ca
         }
         same
     });
-    let name_of = |target: u64| -> Option<&str> {
+    // Every name an edge can carry, sorted and unique: an edge is a pair of ranks, so sorting
+    // and deduplicating a million edges compares integers, and gives the order of the names.
+    let mut names: Vec<&str> = functions
+        .iter()
+        .map(|f| f.sym.as_str())
+        .chain(imports.plt.values().map(String::as_str))
+        .chain(imports.got.values().map(String::as_str))
+        .collect();
+    names.par_sort_unstable();
+    names.dedup();
+    let rank = |name: &str| names.binary_search(&name).ok();
+    let ranks: Vec<Option<usize>> = functions.par_iter().map(|f| rank(&f.sym)).collect();
+    let name_of = |target: u64| -> Option<usize> {
         if let Some(name) = imports.plt.get(&target) {
-            return Some(name);
+            return rank(name);
         }
         let at = parts.partition_point(|&(start, _, _)| start <= target);
         let &(start, end, i) = parts.get(at.checked_sub(1)?)?;
         (start..end.max(start + 1))
             .contains(&target)
-            .then(|| functions[i].sym.as_str())
+            .then_some(ranks[i])
+            .flatten()
     };
-    let entry_of = |target: u64| -> Option<&str> {
+    let entry_of = |target: u64| -> Option<usize> {
         if let Some(name) = imports.plt.get(&target) {
-            return Some(name);
+            return rank(name);
         }
         let at = parts
             .binary_search_by_key(&target, |&(start, _, _)| start)
             .ok()?;
-        Some(functions[parts[at].2].sym.as_str())
+        ranks[parts[at].2]
     };
     // Each function is swept on its own; the edges are merged, sorted and made unique after.
-    let mut edges: Vec<(&str, &str)> = functions
+    let mut edges: Vec<(u32, u32)> = functions
         .par_iter()
-        .flat_map_iter(|f| {
-            let mut out: Vec<(&str, &str)> = Vec::new();
+        .zip(ranks.par_iter())
+        .flat_map_iter(|(f, &caller)| {
+            let mut out: Vec<(u32, u32)> = Vec::new();
+            let Some(caller) = caller.and_then(|r| u32::try_from(r).ok()) else {
+                return out;
+            };
             let parts = std::iter::once((f.start.0, f.end.0))
                 .chain(f.fragments.iter().map(|g| (g.start.0, g.end.0)));
             for (start, end) in parts {
@@ -100,10 +117,11 @@ pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> Ca
                     let callee = match target {
                         Target::Address(addr) => name_of(addr),
                         Target::Entry(addr) => entry_of(addr),
-                        Target::Import(name) => Some(name),
+                        Target::Import(name) => rank(name),
                     };
-                    if let Some(callee) = callee.filter(|c| *c != f.sym) {
-                        out.push((f.sym.as_str(), callee));
+                    let callee = callee.and_then(|r| u32::try_from(r).ok());
+                    if let Some(callee) = callee.filter(|&c| c != caller) {
+                        out.push((caller, callee));
                     }
                 }
             }
@@ -114,13 +132,13 @@ pub fn build(file: &object::File<'_>, data: &[u8], functions: &[Function]) -> Ca
         .collect();
     edges.par_sort_unstable();
     edges.dedup();
-    let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
-    let mut out = Vec::with_capacity(edges.len());
-    for (a, b) in edges {
-        let a = interned.entry(a).or_insert_with(|| a.into()).clone();
-        let b = interned.entry(b).or_insert_with(|| b.into()).clone();
-        out.push((a, b));
-    }
+    // A name is stored once however many edges it is on.
+    let mut interned: Vec<Option<Arc<str>>> = vec![None; names.len()];
+    let mut name = |r: u32| -> Arc<str> {
+        let i = r as usize;
+        interned[i].get_or_insert_with(|| names[i].into()).clone()
+    };
+    let out = edges.into_iter().map(|(a, b)| (name(a), name(b))).collect();
     CallGraph { edges: out }
 }
 
