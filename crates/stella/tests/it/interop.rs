@@ -1062,6 +1062,29 @@ fn elf_samples(scratch: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `interop/funcproof_replay.py PROOF BINARY`: its exit code and the summary it prints.
+fn funcproof_replay(proof: &Path, binary: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = python([interop_script("funcproof_replay.py")])
+        .arg(proof)
+        .arg(binary)
+        .output()
+        .expect("python3 runs");
+    let summary = serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+    (out.status.code(), summary)
+}
+
+/// A copy of the proof at `proof`, at `out`, with the hash of the entry at JSON pointer `entry`
+/// zeroed; returns that entry as it was.
+fn with_hash_zeroed(proof: &Path, entry: &str, out: &Path) -> serde_json::Value {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(proof).expect("proof")).expect("JSON");
+    let victim = doc.pointer_mut(entry).expect("entry");
+    let original = victim.clone();
+    victim["blake3"] = serde_json::Value::String("0".repeat(64));
+    fs::write(out, serde_json::to_vec(&doc).expect("JSON")).expect("write");
+    original
+}
+
 #[test]
 fn elf_funcproofs_replay_with_pyelftools_and_blake3() {
     if !peers_present(
@@ -1081,13 +1104,8 @@ fn elf_funcproofs_replay_with_pyelftools_and_blake3() {
             .arg(&proof)
             .assert()
             .success();
-        let out = run_ok(
-            python([interop_script("funcproof_replay.py")])
-                .arg(&proof)
-                .arg(&binary),
-        );
-        let summary: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        let (code, summary) = funcproof_replay(&proof, &binary);
+        assert_eq!(code, Some(0), "{name}: {summary}");
         assert!(
             summary["functions"].as_u64().unwrap_or(0) > 1000,
             "{name}: {summary}"
@@ -1098,27 +1116,12 @@ fn elf_funcproofs_replay_with_pyelftools_and_blake3() {
         );
 
         // The peer is not a rubber stamp: one function's hash changed is one mismatch, by name.
-        let mut doc: serde_json::Value =
-            serde_json::from_slice(&fs::read(&proof).expect("proof")).expect("JSON");
-        let victim = &mut doc["functions"][0];
-        let sym = victim["sym"].as_str().expect("sym").to_owned();
-        victim["blake3"] = serde_json::Value::String("0".repeat(64));
         let tampered = scratch.path().join(format!("{name}.tampered.json"));
-        fs::write(&tampered, serde_json::to_vec(&doc).expect("JSON")).expect("write");
-        let out = python([interop_script("funcproof_replay.py")])
-            .arg(&tampered)
-            .arg(&binary)
-            .output()
-            .expect("python3 runs");
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: tampered proof accepted"
-        );
-        let summary: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("peer prints JSON");
+        let victim = with_hash_zeroed(&proof, "/functions/0", &tampered);
+        let (code, summary) = funcproof_replay(&tampered, &binary);
+        assert_eq!(code, Some(1), "{name}: tampered proof accepted");
         assert_eq!(summary["mismatch_count"], 1, "{name}: {summary}");
-        assert_eq!(summary["mismatches"][0]["name"], sym.as_str(), "{name}");
+        assert_eq!(summary["mismatches"][0]["name"], victim["sym"], "{name}");
     }
 }
 
