@@ -15,7 +15,8 @@
 //! function with aliases; a symbol's size wins over an FDE's; a range known only from an FDE is
 //! named `sub_<hex>` with source `eh_frame`. Code that none of them covers is split at its
 //! padding by [`crate::gaps`] (source `disasm`). GCC's `.cold` parts (`f.cold`, `f.cold.3`) are
-//! grouped with their parent as fragments.
+//! grouped with their parent as fragments. In a BOLT-optimised binary, the unnamed ranges that
+//! [`crate::bolt`] finds left behind are proven apart, as [`Inactive`] ranges.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

@@ -15,7 +15,9 @@
 //!   demangled names beside mangled ones; for PE images ([`pe`]), from the exception directory
 //!   (`.pdata`, chained parts grouped with their function), the export table and COFF symbols;
 //!   for Mach-O ([`macho`]), from `LC_FUNCTION_STARTS`, the symbol table and `__unwind_info`,
-//!   with a universal (fat) file proved slice by slice in one document ([`proof`]).
+//!   with a universal (fat) file proved slice by slice in one document ([`proof`]); the code a
+//!   BOLT-optimised binary keeps behind after moving it is proven apart, not as functions
+//!   ([`bolt`]).
 //!
 //! With [`BuildOptions`], [`callgraph`] adds the direct call graph (PLT/GOT calls resolved to
 //! the imported name) and shortest entry → sink traces, each with the hash of its edge list.
