@@ -14,18 +14,22 @@
 //! - no symbol and no DWARF entry names it (only an FDE describes it);
 //! - nothing live refers to its start. Live is: every byte of executable code that is not such
 //!   a candidate range, and each candidate once something live refers to it (so the remains
-//!   calling each other do not count). A reference is, at any byte offset of live code, a
-//!   `call`/`jmp` `rel32` (`E8`, `E9`), a `jcc rel32` (`0F 80`–`0F 8F`), a short branch `rel8`
-//!   (`EB`, `70`–`7F`, `E0`–`E3`), or a RIP-relative `lea` (`8D` with ModRM mod 00, r/m 101)
-//!   whose target is the start; in a position-dependent executable (`ET_EXEC`), also any 4- or
-//!   8-byte little-endian value at any offset equal to it (an immediate). Outside code, an
-//!   8-byte-aligned word of any allocated section equal to it, a dynamic relocation whose
-//!   target (symbol value or absolute) plus addend is it, or the entry point.
+//!   calling each other do not count). A reference from code is an instruction, decoded from
+//!   the start of the range (or stretch of code between ranges) that holds it, whose near
+//!   branch target (`call`, `jmp`, `jcc`, `loop`, rel8 or rel32) or RIP-relative operand is the
+//!   start; in a position-dependent executable (`ET_EXEC`), also an immediate or an absolute
+//!   displacement equal to it. Outside code: a dynamic relocation whose target (symbol value or
+//!   absolute) plus addend is the start, the entry point, and in an `ET_EXEC` file an
+//!   8-byte-aligned word of allocated data equal to it (in a shared object or PIE an address
+//!   stored without a relocation is no address once loaded).
 //!
-//! Scanning every offset, not only decoded instruction boundaries, over-approximates what a
-//! disassembler finds: a spurious match keeps a range among the functions (as before this
-//! classification existed); it never hides a referenced one. Ranges classified here are still
-//! proven, byte range and BLAKE3, in the proof's `inactive` list ([`crate::proof`]).
+//! Finding the references does not decode all the code: every byte offset of live code is
+//! first matched against the candidates' starts as if an instruction began there (the opcode
+//! bytes of those branches, any ModRM byte of a RIP-relative operand with an immediate of 0,
+//! 1, 2 or 4 bytes after its displacement, and in `ET_EXEC` files every 4- and 8-byte value),
+//! which finds every reference decoding can find and more; only the ranges holding a match are
+//! decoded, and only a decoded instruction counts. A range classified here is still proven,
+//! byte range and BLAKE3, in the proof's `inactive` list ([`crate::proof`]).
 //!
 //! Not covered: other architectures (BOLT also rewrites AArch64 binaries; their remains stay
 //! among the functions), and references computed at run time (`dlsym` cannot name an unnamed
