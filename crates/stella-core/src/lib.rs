@@ -12,7 +12,8 @@
 //! - [`error`]: [`ErrorKind`], the kind every crate's errors map to, and its one table of exit
 //!   codes and HTTP statuses;
 //! - [`build_id`]: [`BuildId`], a binary's build id as lower-case hex;
-//! - [`hex`]: the one lower-case hex encoder.
+//! - [`hex`]: the one lower-case hex encoder;
+//! - [`ordered`]: mapping items on worker threads while the caller consumes the results in order.
 //!
 //! What it does not own: any document model (CycloneDX lives in `stella-sbom`), any I/O beyond
 //! reading the bytes it is handed (and opening the files every crate reads the same guarded
@@ -25,6 +26,7 @@ pub mod file;
 pub mod hex;
 pub mod jcs;
 pub mod media;
+pub mod ordered;
 pub mod time;
 
 pub use build_id::{BuildId, BuildIdError};

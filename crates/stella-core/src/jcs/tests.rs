@@ -308,6 +308,12 @@ proptest! {
     }
 
     #[test]
+    fn utf16_order_after_a_common_prefix(p in ".{0,40}", a in any::<String>(), b in any::<String>()) {
+        let (a, b) = (format!("{p}{a}"), format!("{p}{b}"));
+        prop_assert_eq!(cmp_utf16(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+    }
+
+    #[test]
     fn agrees_with_serde_json_canonicalizer(doc in json_tree()) {
         let text = serde_json::to_string_pretty(&doc).expect("serialises");
         let ours = canonicalize(text.as_bytes()).expect("valid I-JSON");

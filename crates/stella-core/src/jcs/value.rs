@@ -37,7 +37,7 @@ pub struct Object<'a> {
 /// is flipped; everything else is a plain byte comparison.
 pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
     let (x, y) = (a.as_bytes(), b.as_bytes());
-    match x.iter().zip(y).position(|(p, q)| p != q) {
+    match first_difference(x, y) {
         None => x.len().cmp(&y.len()),
         Some(i) => {
             let (p, q) = (x[i], y[i]);
@@ -52,6 +52,31 @@ pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
         }
     }
 }
+
+/// The first index at which `x` and `y` differ, within the shorter; eight bytes compared at a
+/// time.
+fn first_difference(x: &[u8], y: &[u8]) -> Option<usize> {
+    let word = |c: &[u8]| u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+    let (mut xs, mut ys) = (x.chunks_exact(8), y.chunks_exact(8));
+    let mut at = 0;
+    for (p, q) in xs.by_ref().zip(ys.by_ref()) {
+        let diff = word(p) ^ word(q);
+        if diff != 0 {
+            // Little-endian: the lowest set bit is in the first differing byte.
+            return Some(at + (diff.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    x[at..]
+        .iter()
+        .zip(&y[at..])
+        .position(|(p, q)| p != q)
+        .map(|i| at + i)
+}
+
+/// Objects with at most this many members are searched from the front by equality (which
+/// compares lengths first), larger ones by binary search.
+const LINEAR_LOOKUP: usize = 12;
 
 impl<'a> Object<'a> {
     /// Builds an object from members in any order.
@@ -72,6 +97,11 @@ impl<'a> Object<'a> {
 
     /// The member named `key`.
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        if self.members.len() <= LINEAR_LOOKUP {
+            return (self.members.iter())
+                .find(|(k, _)| k.as_ref() == key)
+                .map(|(_, v)| v);
+        }
         self.position(key).ok().map(|i| &self.members[i].1)
     }
 
