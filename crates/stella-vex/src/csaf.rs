@@ -639,7 +639,7 @@ fn identity_of(
     let hp = child(pointer, "product_identification_helper");
     let mut identity = match opt_string(helper, &hp, "purl")? {
         Some(purl) => {
-            if Purl::parse(&purl).is_none() {
+            if !Purl::is_valid(&purl) {
                 warnings.push(CsafWarning::MalformedPurl {
                     pointer: child(&hp, "purl"),
                     purl: purl.clone(),

@@ -829,7 +829,7 @@ impl Reader {
             for purl in std::iter::once(&product.identity)
                 .chain(&product.subcomponents)
                 .filter_map(|i| i.purl.as_deref())
-                .filter(|purl| Purl::parse(purl).is_none())
+                .filter(|purl| !Purl::is_valid(purl))
             {
                 self.warnings.push(CycloneDxWarning::MalformedPurl {
                     pointer: child(&p, "ref"),

@@ -24,6 +24,7 @@
 //! What this module does not own: choosing between statements (see [`crate::merge`]) or
 //! resolving a tag to a digest (that needs a registry: `stella-oci`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use stella_core::Digest;
@@ -79,6 +80,13 @@ impl Purl {
         })
     }
 
+    /// Whether `text` is a purl: [`Purl::parse`] without building the result.
+    pub fn is_valid(text: &str) -> bool {
+        decode_path_slashes(text)
+            .parse::<packageurl::PackageUrl<'static>>()
+            .is_ok()
+    }
+
     /// Whether this purl, as a statement's, covers `product`: same package, version equal or
     /// absent here, qualifiers here a subset of the product's, subpath equal or absent here.
     pub fn covers(&self, product: &Purl) -> bool {
@@ -122,7 +130,10 @@ impl Purl {
 
 /// `%2F` (either case) turned into `/` in the part of a purl before its version, qualifiers and
 /// subpath: the spec's namespace is `/`-separated, so an encoded slash there is the same path.
-fn decode_path_slashes(text: &str) -> String {
+fn decode_path_slashes(text: &str) -> Cow<'_, str> {
+    if !text.contains("%2F") && !text.contains("%2f") {
+        return Cow::Borrowed(text);
+    }
     let end = text.find(['?', '#']).unwrap_or(text.len());
     let (head, tail) = text.split_at(end);
     // The version follows the last '@' that has no '/' after it (npm scopes start with '@').
@@ -134,7 +145,7 @@ fn decode_path_slashes(text: &str) -> String {
         None => (head, ""),
     };
     let path = path.replace("%2F", "/").replace("%2f", "/");
-    format!("{path}{version}{tail}")
+    Cow::Owned(format!("{path}{version}{tail}"))
 }
 
 /// An OCI image as a statement or a product names it.

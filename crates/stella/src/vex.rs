@@ -631,24 +631,29 @@ fn merge_command(
     let reading = Reading::of(&sources.read)?;
     let loaded = load(sources, home)?;
     let (policy, by_file) = policy_file(policy_path)?;
-    // One document's model at a time: each is read, added and dropped.
+    // Documents are read on worker threads a few ahead of the merge, which takes them in the
+    // order given: a few documents' models are held at a time, each added and dropped.
     let mut merger = merge::Merger::new(&policy);
     let mut names: BTreeMap<Digest, String> = BTreeMap::new();
-    for source in &loaded {
-        let read =
-            read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(source, e))?;
-        warn(source, &read.warnings);
-        if let Some(&(priority, _)) = by_file.get(&source.name) {
-            merger.set_document_priority(&read.canonical_id, priority);
-        }
-        names
-            .entry(read.canonical_id.clone())
-            .or_insert_with(|| source.name.clone());
-        // Copying the winners keeps the merge compact; the document is dropped here.
-        merger
-            .add(&read.canonical_id, &read.document)
-            .map_err(CliError::kinded)?;
-    }
+    let options = reading.options();
+    stella_core::ordered::map_in_order(
+        &loaded,
+        |source| (source, read::read(&source.bytes, &options)),
+        |(source, read)| {
+            let read = read.map_err(|e| unreadable(source, e))?;
+            warn(source, &read.warnings);
+            if let Some(&(priority, _)) = by_file.get(&source.name) {
+                merger.set_document_priority(&read.canonical_id, priority);
+            }
+            names
+                .entry(read.canonical_id.clone())
+                .or_insert_with(|| source.name.clone());
+            // Copying the winners keeps the merge compact; the document is dropped here.
+            merger
+                .add(&read.canonical_id, &read.document)
+                .map_err(CliError::kinded)
+        },
+    )?;
     if let Some((file, (_, i))) = by_file
         .iter()
         .find(|(f, _)| !names.values().any(|n| n == *f))

@@ -449,3 +449,88 @@ fn documents_added_one_at_a_time_merge_as_a_whole() {
         openvex::write(&document).unwrap()
     );
 }
+
+/// Documents of many statements over small pools of vulnerabilities and products, so claims
+/// meet: statements naming two or three products, subcomponents, GHSA names linked to CVEs by
+/// some statements' aliases, equal times.
+fn generated(documents: usize, statements: usize) -> Vec<MergeInput> {
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let statuses = ["affected", "not_affected", "fixed", "under_investigation"];
+    (0..documents)
+        .map(|d| {
+            let items: Vec<serde_json::Value> = (0..statements)
+                .map(|_| {
+                    let v = next(300);
+                    let (name, alias) = if next(5) == 0 {
+                        (
+                            format!("GHSA-{v:04}-aaaa-bbbb"),
+                            Some(format!("CVE-2024-{v}")),
+                        )
+                    } else {
+                        (format!("CVE-2024-{v}"), None)
+                    };
+                    let mut s = claim(&name, "pkg:npm/x@1", statuses[next(4)]);
+                    if let Some(alias) = alias.filter(|_| next(2) == 0) {
+                        s["vulnerability"]["aliases"] = json!([alias]);
+                    }
+                    let products: Vec<serde_json::Value> = (0..1 + next(3))
+                        .map(|_| {
+                            let mut p =
+                                json!({"@id": format!("pkg:npm/lib{}@1.{}", next(40), next(3))});
+                            if next(4) == 0 {
+                                p["subcomponents"] =
+                                    json!([{"@id": format!("pkg:cargo/sub{}@0.1", next(5))}]);
+                            }
+                            p
+                        })
+                        .collect();
+                    s["products"] = json!(products);
+                    s["timestamp"] = format!("2024-0{}-01T00:00:00Z", 1 + next(3)).into();
+                    s
+                })
+                .collect();
+            doc(
+                &format!("author-{}", d % 3),
+                &format!("2024-01-0{}T00:00:00Z", 1 + d),
+                json!(items),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_merged_document_made_straight_is_the_one_made_from_the_records() {
+    // More statements than one write part holds, so the parts' sort is exercised too.
+    let inputs = generated(6, 1500);
+    let whole = merge::merge(&inputs, &Policy::default()).unwrap();
+    assert!(whole.statements.len() > 4096, "{}", whole.statements.len());
+    assert!(
+        whole
+            .statements
+            .iter()
+            .any(|m| m.statement.products.len() == 1
+                && m.statement.products[0].subcomponents.len() == 1),
+        "subcomponent claims"
+    );
+    let document = whole.document();
+    assert!(
+        document.statements.iter().any(|s| s.products.len() > 1),
+        "claims joined into their source statement again"
+    );
+    let bytes = openvex::write(&document).unwrap();
+    for order in [inputs.clone(), inputs.iter().rev().cloned().collect()] {
+        let mut merger = Merger::new(&Policy::default());
+        for input in &order {
+            merger.add(&input.canonical_id, &input.document).unwrap();
+        }
+        let straight = merger.finish_document();
+        assert_eq!(straight, document);
+        assert_eq!(openvex::write_owned(straight).unwrap(), bytes);
+    }
+}
