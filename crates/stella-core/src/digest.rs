@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
@@ -41,7 +42,9 @@ impl Algorithm {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
     algorithm: Algorithm,
-    hex: String,
+    /// Shared: a digest is copied onto everything derived from one document (every statement
+    /// of a VEX document names its source), and a copy is then a count, not 64 bytes.
+    hex: Arc<str>,
 }
 
 /// Why a string is not a valid digest.
@@ -82,7 +85,7 @@ impl Digest {
     pub fn from_sha256_bytes(raw: [u8; 32]) -> Self {
         Digest {
             algorithm: Algorithm::Sha256,
-            hex: crate::hex::encode(raw),
+            hex: crate::hex::encode(raw).into(),
         }
     }
 
@@ -132,7 +135,7 @@ impl FromStr for Digest {
         }
         Ok(Digest {
             algorithm,
-            hex: hex.to_owned(),
+            hex: hex.into(),
         })
     }
 }
