@@ -3,14 +3,14 @@
 //! `bench/make_vex.py` writes.
 //!
 //! Every file is read into memory first (disk is not timed). Then, in one process:
-//! 1. **stella** — read the documents ([`openvex::read`]) on a worker thread and, while it waits,
-//!    the calling thread, ahead of the merge, and add each to it in order ([`Merger::add`], so a few document models are held at a
-//!    time), as `stella vex merge` does, under a policy that ranks two authors; finish the merge
-//!    into the merged document ([`Merger::finish_document`]), write it
-//!    ([`openvex::write_owned`], which drops it as it goes); finishing and writing use every
-//!    CPU. The peak resident set of this run, measured from `VmHWM` after resetting it through
-//!    `/proc/self/clear_refs`, is compared with the input size (the input bytes themselves are
-//!    part of it: nothing is subtracted);
+//! 1. **stella** — read the documents ([`openvex::read`]) on a worker thread and, while it
+//!    waits, the calling thread, ahead of the merge, and add each to it in order
+//!    ([`Merger::add`], so a few document models are held at a time), as `stella vex merge`
+//!    does, under a policy that ranks two authors; finish the merge straight into the merged
+//!    document's canonical bytes ([`Merger::finish_openvex`]: each statement written on another
+//!    CPU and dropped as it is made). The peak resident set of this run, measured from `VmHWM`
+//!    after resetting it through `/proc/self/clear_refs`, is compared with the input size (the
+//!    input bytes themselves are part of it: nothing is subtracted);
 //! 2. **serde_json** — parse the same bytes into `serde_json::Value`, file by file;
 //! 3. the stella run again on the documents in a shuffled (seeded) order: the merged bytes must be
 //!    identical.
@@ -94,7 +94,7 @@ fn main() {
         files.len(),
         stats.statements,
         input_bytes,
-        stats.merged_statements,
+        merged_statements(&merged),
         merged.len()
     );
     println!(
@@ -136,18 +136,16 @@ fn main() {
         if same_bytes { "identical" } else { "DIFFERENT" }
     );
     println!(
-        "phases of the first stella run (CPU): read {:.3} s (every thread) beside merge {:.3} s (calling thread), then finish {:.3} s, write {:.3} s",
+        "phases of the first stella run (CPU): read {:.3} s (every thread) beside merge {:.3} s (calling thread), then finish and write {:.3} s",
         stats.read.as_secs_f64(),
         stats.merge.as_secs_f64(),
         stats.finish.as_secs_f64(),
-        stats.write.as_secs_f64(),
     );
 
     println!(
-        "resident set (MB) after: all documents added {}, merged document made {}, written {}; peak {}",
+        "resident set (MB) after: all documents added {}, merged document written {}; peak {}",
         stats.resident[0] / 1_000_000,
         stats.resident[1] / 1_000_000,
-        stats.resident[2] / 1_000_000,
         peak / 1_000_000
     );
 
@@ -164,18 +162,14 @@ fn main() {
 /// What one stella run saw, and where its time went (CPU time of every thread).
 struct RunStats {
     statements: usize,
-    merged_statements: usize,
     /// Reading, on every thread.
     read: Duration,
     /// Adding the documents to the merge, on the calling thread, beside the reading.
     merge: Duration,
-    /// Finishing the merge into the merged document.
+    /// Finishing the merge and writing the merged document.
     finish: Duration,
-    /// Writing it.
-    write: Duration,
-    /// Resident set after every document was added, after the merged document was made, after
-    /// it was written.
-    resident: [usize; 3],
+    /// Resident set after every document was added, and after the merged document was written.
+    resident: [usize; 2],
 }
 
 /// Read every document into the merge (documents parsed on worker threads ahead of the merge, as
@@ -204,30 +198,30 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
     // Reading: everything spent meanwhile, on any thread, that was not adding.
     let read = started_reading.cpu().saturating_sub(merge_time);
     let resident_added = rss_kib("VmRSS") * 1024;
-    // The merged document straight from the merge: the superseded records, which the OpenVEX
-    // document does not carry, are not built (`Merger::finish` builds them for `--explain`).
+    // The merged document straight from the merge to its canonical bytes, as `stella vex merge`
+    // writes OpenVEX: the superseded records, which the document does not carry, are not built
+    // (`Merger::finish` builds them for `--explain`), and the statements are written and
+    // dropped as they are made, on the other CPU.
     let started = Stopwatch::start();
-    let document = merger.finish_document();
-    let resident_finished = rss_kib("VmRSS") * 1024;
-    let finish = started.cpu();
-    let started = Stopwatch::start();
-    let merged_statements = document.statements.len();
-    let bytes = openvex::write_owned(document).expect("write");
+    let bytes = merger.finish_openvex().expect("finish and write");
     let resident_written = rss_kib("VmRSS") * 1024;
-    // `write_owned` drops the document as it writes it: its drop is in the write's time.
-    let write = started.cpu();
+    let finish = started.cpu();
     (
         bytes,
         RunStats {
             statements,
-            merged_statements,
             read,
             merge: merge_time,
             finish,
-            write,
-            resident: [resident_added, resident_finished, resident_written],
+            resident: [resident_added, resident_written],
         },
     )
+}
+
+/// How many statements the merged document holds (counted outside the timed runs).
+fn merged_statements(merged: &[u8]) -> usize {
+    let value: serde_json::Value = serde_json::from_slice(merged).expect("merged document");
+    value["statements"].as_array().map_or(0, Vec::len)
 }
 
 /// The vendor outranks the distribution, which outranks everyone else (who stay equal at 0).

@@ -831,44 +831,66 @@ impl Merger {
     /// the merge, with the products it won.
     pub fn finish_document(self) -> VexDocument {
         let mut finishing = self.into_sorted_groups();
-        // The winners in source order (canonical id, statement index), stable in merged order,
-        // as `Merged::into_document` orders the statements it joins.
-        let mut winners: Vec<(GroupKey, Option<Contender>)> = std::mem::take(&mut finishing.sorted)
-            .into_iter()
-            .map(|(key, group)| (key, Some(group.winner)))
-            .collect();
-        fn source((_, winner): &(GroupKey, Option<Contender>)) -> Option<(&Digest, usize)> {
-            let p = &winner.as_ref()?.statement.statement.provenance;
-            Some((&p.document, p.statement_index))
-        }
-        let mut order: Vec<(Option<(&Digest, usize)>, usize)> = (winners.iter().enumerate())
-            .map(|(at, w)| (source(w), at))
-            .collect();
-        order.par_sort_unstable();
-        let order: Vec<usize> = order.into_iter().map(|(_, at)| at).collect();
-        permute(&mut winners, order);
-        let Finishing {
-            linked,
-            identities,
-            interned,
-            ..
-        } = &mut finishing;
-        for winner in winners.iter().filter_map(|(_, w)| w.as_ref()) {
-            identities.count(winner);
-        }
-        // Each run of one source statement's claims becomes that statement. On one thread: the
-        // statements are moved out of memory this thread allocated, and freed pieces are reused
-        // here (made on every CPU, the merge's peak grew by a tenth for little time).
+        let mut winners = finishing.winners_in_source_order();
         // Counted first: grown by doubling, the list of 400-byte statements was copied and
         // faulted in again and again.
         let runs = winners.chunk_by(|a, b| source(a) == source(b)).count();
         let mut statements: Vec<VexStatement> = Vec::with_capacity(runs);
-        statements.extend(
-            winners
-                .chunk_by_mut(|a, b| source(a) == source(b))
-                .filter_map(|run| joined_statement(run, linked, interned, identities)),
-        );
+        finishing.each_statement(&mut winners, |statement| statements.push(statement));
         finishing.merged(Vec::new()).into_document_with(statements)
+    }
+
+    /// The merged document as canonical OpenVEX: the same bytes as
+    /// `openvex::write_owned(self.finish_document())`, without ever holding the document. Each
+    /// statement is made as [`Merger::finish_document`] makes it and handed, a few thousand at a
+    /// time, to another CPU that writes their canonical bytes and drops them.
+    ///
+    /// # Errors
+    /// As [`crate::openvex::write`]: no statements, or a value beyond canonical JSON.
+    pub fn finish_openvex(self) -> Result<Vec<u8>, crate::openvex::OpenVexError> {
+        use crate::openvex::{self, CanonicalPart, STATEMENTS_PER_PART};
+        let mut finishing = self.into_sorted_groups();
+        let mut winners = finishing.winners_in_source_order();
+        let mut latest: Option<jiff::Timestamp> = None;
+        let written: std::sync::Mutex<Vec<(usize, Result<CanonicalPart, _>)>> = Default::default();
+        rayon::scope(|scope| {
+            let mut batch: Vec<VexStatement> = Vec::with_capacity(STATEMENTS_PER_PART);
+            let mut first = 0;
+            let written = &written;
+            let hand_over = |batch: Vec<VexStatement>, first: usize| {
+                scope.spawn(move |_| {
+                    let part = openvex::canonical_part(batch.into_iter(), first);
+                    written
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((first, part));
+                });
+            };
+            finishing.each_statement(&mut winners, |statement| {
+                latest = latest.max(Some(statement.timestamp));
+                batch.push(statement);
+                if batch.len() == STATEMENTS_PER_PART {
+                    let full =
+                        std::mem::replace(&mut batch, Vec::with_capacity(STATEMENTS_PER_PART));
+                    hand_over(full, first);
+                    first += STATEMENTS_PER_PART;
+                }
+            });
+            if !batch.is_empty() {
+                hand_over(batch, first);
+            }
+        });
+        let mut written = written
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // In document order, so the first error is the one `write` reports.
+        written.sort_unstable_by_key(|(first, _)| *first);
+        let parts = written
+            .into_iter()
+            .map(|(_, part)| part)
+            .collect::<Result<Vec<_>, _>>()?;
+        let shell = finishing.merged(Vec::new()).into_document_with(Vec::new());
+        openvex::write_parts(&shell, latest, parts)
     }
 
     /// The groups keyed by their vulnerability's linked set and sorted by (vulnerability,
@@ -981,7 +1003,53 @@ impl Identities {
     }
 }
 
+/// A group's winner as finishing keeps it, by the group's key (taken when its statement is made).
+type Winner = (GroupKey, Option<Contender>);
+
+/// The source statement a winner came from: (canonical id, statement index).
+fn source((_, winner): &Winner) -> Option<(&Digest, usize)> {
+    let p = &winner.as_ref()?.statement.statement.provenance;
+    Some((&p.document, p.statement_index))
+}
+
 impl Finishing {
+    /// The groups' winners in source order (canonical id, statement index), stable in merged
+    /// order, as `Merged::into_document` orders the statements it joins; their product
+    /// identities counted.
+    fn winners_in_source_order(&mut self) -> Vec<Winner> {
+        let mut winners: Vec<Winner> = std::mem::take(&mut self.sorted)
+            .into_iter()
+            .map(|(key, group)| (key, Some(group.winner)))
+            .collect();
+        let mut order: Vec<(Option<(&Digest, usize)>, usize)> = (winners.iter().enumerate())
+            .map(|(at, w)| (source(w), at))
+            .collect();
+        order.par_sort_unstable();
+        let order: Vec<usize> = order.into_iter().map(|(_, at)| at).collect();
+        permute(&mut winners, order);
+        for winner in winners.iter().filter_map(|(_, w)| w.as_ref()) {
+            self.identities.count(winner);
+        }
+        winners
+    }
+
+    /// Each run of one source statement's claims in `winners` made into that statement, in
+    /// order. On one thread: the statements are moved out of memory this thread allocated,
+    /// freed pieces are reused here, and each product identity is moved at its last use.
+    fn each_statement(&mut self, winners: &mut [Winner], mut each: impl FnMut(VexStatement)) {
+        let Finishing {
+            linked,
+            identities,
+            interned,
+            ..
+        } = self;
+        for run in winners.chunk_by_mut(|a, b| source(a) == source(b)) {
+            if let Some(statement) = joined_statement(run, linked, interned, identities) {
+                each(statement);
+            }
+        }
+    }
+
     /// The merge's result with `statements`.
     fn merged(&self, statements: Vec<MergedStatement>) -> Merged {
         Merged {
@@ -998,7 +1066,7 @@ impl Finishing {
 /// order): moved out of the merge when nothing else holds it, its author named again, its
 /// vulnerability known by every name linked to it, its products those it won.
 fn joined_statement(
-    run: &mut [(GroupKey, Option<Contender>)],
+    run: &mut [Winner],
     linked: &FxHashMap<usize, BTreeSet<String>>,
     interned: &Interned,
     identities: &mut Identities,

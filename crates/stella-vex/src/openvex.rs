@@ -732,7 +732,7 @@ fn document_timestamp(document: &VexDocument) -> Result<jiff::Timestamp, OpenVex
 
 /// How many statements one worker writes into one buffer: the statements' canonical bytes are
 /// made in parts on every CPU.
-const STATEMENTS_PER_PART: usize = 4096;
+pub(crate) const STATEMENTS_PER_PART: usize = 4096;
 
 /// Every statement's canonical bytes, in the buffers of the parts they were written in, with
 /// the spans of them (part, range) sorted by those bytes and without duplicates.
@@ -760,12 +760,15 @@ impl CanonicalStatements {
     }
 }
 
+/// The canonical bytes of some statements, in one buffer, with each one's span.
+pub(crate) type CanonicalPart = (Vec<u8>, Vec<Range<usize>>);
+
 /// The canonical bytes of `statements` (the first of them is statement `first` of the
 /// document, for errors) in one buffer, with each one's span.
-fn canonical_part<S: std::borrow::Borrow<VexStatement>>(
+pub(crate) fn canonical_part<S: std::borrow::Borrow<VexStatement>>(
     statements: impl ExactSizeIterator<Item = S>,
     first: usize,
-) -> Result<(Vec<u8>, Vec<Range<usize>>), OpenVexError> {
+) -> Result<CanonicalPart, OpenVexError> {
     let mut bytes = Vec::new();
     let mut spans = Vec::with_capacity(statements.len());
     for (i, statement) in statements.enumerate() {
@@ -774,6 +777,24 @@ fn canonical_part<S: std::borrow::Borrow<VexStatement>>(
         spans.push(start..bytes.len());
     }
     Ok((bytes, spans))
+}
+
+/// The canonical document `document` (its own statements left out) with the statements whose
+/// canonical bytes are in `parts`, and `latest` the latest statement time (the document's time
+/// when it has none), as [`write`] makes it.
+pub(crate) fn write_parts(
+    document: &VexDocument,
+    latest: Option<jiff::Timestamp>,
+    parts: Vec<CanonicalPart>,
+) -> Result<Vec<u8>, OpenVexError> {
+    if parts.iter().all(|(_, spans)| spans.is_empty()) {
+        return Err(OpenVexError::NoStatements);
+    }
+    let timestamp = document
+        .timestamp
+        .or(latest)
+        .ok_or(OpenVexError::NoStatements)?;
+    with_statements(document, timestamp, &CanonicalStatements::sorted(parts))
 }
 
 /// The canonical document: `document`'s members (its statements aside) with `statements`.

@@ -663,6 +663,13 @@ fn merge_command(
             policy_path.map_or_else(String::new, |p| p.display().to_string())
         )));
     }
+    if !explain && issued.is_none() && matches!(to, VexFormatArg::Openvex) {
+        // Straight to the canonical bytes: the merged document is never held whole.
+        let bytes = merger
+            .finish_openvex()
+            .map_err(|e| CliError::kinded(read::WriteError::OpenVex(e.into())))?;
+        return emit(&bytes, output);
+    }
     let document = if explain || issued.is_some() {
         let mut merged = merger.finish();
         if issued.is_some() {

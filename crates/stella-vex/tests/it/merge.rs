@@ -532,5 +532,17 @@ fn the_merged_document_made_straight_is_the_one_made_from_the_records() {
         let straight = merger.finish_document();
         assert_eq!(straight, document);
         assert_eq!(openvex::write_owned(straight).unwrap(), bytes);
+        // Written without ever holding the document: the same bytes.
+        let mut merger = Merger::new(&Policy::default());
+        for input in &order {
+            merger.add(&input.canonical_id, &input.document).unwrap();
+        }
+        assert_eq!(merger.finish_openvex().unwrap(), bytes);
     }
+    // Nothing added: the error `write` gives for a document without statements.
+    let empty = Merger::new(&Policy::default()).finish_openvex();
+    assert!(
+        matches!(empty, Err(openvex::OpenVexError::NoStatements)),
+        "{empty:?}"
+    );
 }
