@@ -3,8 +3,8 @@
 //! `bench/make_vex.py` writes.
 //!
 //! Every file is read into memory first (disk is not timed). Then, in one process:
-//! 1. **stella** — read the documents ([`openvex::read`]) on a worker thread and, while it
-//!    waits, the calling thread, ahead of the merge, and add each to it in order
+//! 1. **stella** — read the documents ([`openvex::read_with`], the readers sharing their purl
+//!    checks) on a worker thread and, while it waits, the calling thread, ahead of the merge, and add each to it in order
 //!    ([`Merger::add`], so a few document models are held at a time), as `stella vex merge`
 //!    does, under a policy that ranks two authors; finish the merge straight into the merged
 //!    document's canonical bytes ([`Merger::finish_openvex`]: each statement written on another
@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use stella_core::ordered::map_in_order;
+use stella_vex::matching::PurlChecks;
 use stella_vex::merge::{Merger, Policy};
 use stella_vex::openvex;
 
@@ -180,9 +181,12 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
     let mut statements = 0;
     let mut merge_time = Duration::ZERO;
     let started_reading = Stopwatch::start();
+    // Shared by the reading threads, made anew for every run: each run checks every distinct
+    // purl once, as one `stella vex merge` does.
+    let purls = PurlChecks::default();
     map_in_order(
         files,
-        |bytes| openvex::read(bytes).expect("openvex read"),
+        |bytes| openvex::read_with(bytes, &purls).expect("openvex read"),
         |input| {
             statements += input.document.statements.len();
             let started = thread_cpu_time();

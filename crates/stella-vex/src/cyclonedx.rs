@@ -87,7 +87,7 @@ use crate::json::{
 };
 pub use into::write_into;
 
-use crate::matching::Purl;
+use crate::matching::PurlChecks;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -345,6 +345,11 @@ pub struct ReadOptions<'a> {
     /// The time of statements that have none in the document (CycloneDX makes every time
     /// optional; the canonical model needs one).
     pub fallback_timestamp: Option<jiff::Timestamp>,
+    /// Purls checked by the readers of other documents, to share their answers (a merge of many
+    /// documents); `None`: each document checks its own. OpenVEX and CycloneDX name a product
+    /// wherever a statement is about it, so they share; CSAF names each product once in its
+    /// product tree and checks its own.
+    pub purls: Option<&'a PurlChecks>,
 }
 
 /// A document read, with its canonical id and what is worth saying about it.
@@ -384,11 +389,13 @@ pub fn read_with(bytes: &[u8], options: &ReadOptions<'_>) -> Result<CycloneDxRea
         Some(v) => Some(BomIndex::of(object(v, "")?)?),
         None => None,
     };
+    let own_checks = PurlChecks::default();
     let mut reader = Reader {
         own,
         sbom,
         fallback: options.fallback_timestamp,
         warnings: Vec::new(),
+        purls: options.purls.unwrap_or(&own_checks),
     };
     let document = reader.document(root, &canonical_id)?;
     Ok(CycloneDxRead {
@@ -583,14 +590,15 @@ fn parse_bom_link(link: &str) -> Option<(String, u64, &str)> {
     Some((serial.to_ascii_lowercase(), version.parse().ok()?, fragment))
 }
 
-struct Reader {
+struct Reader<'p> {
     own: BomIndex,
     sbom: Option<BomIndex>,
     fallback: Option<jiff::Timestamp>,
     warnings: Vec<CycloneDxWarning>,
+    purls: &'p PurlChecks,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn document(
         &mut self,
         root: &Object<'_>,
@@ -829,7 +837,7 @@ impl Reader {
             for purl in std::iter::once(&product.identity)
                 .chain(&product.subcomponents)
                 .filter_map(|i| i.purl.as_deref())
-                .filter(|purl| !Purl::is_valid(purl))
+                .filter(|purl| !self.purls.is_valid(purl))
             {
                 self.warnings.push(CycloneDxWarning::MalformedPurl {
                     pointer: child(&p, "ref"),

@@ -26,6 +26,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use rustc_hash::FxHashMap;
 
 use stella_core::Digest;
 
@@ -41,6 +44,58 @@ pub fn same_vulnerability(a: &Vulnerability, b: &Vulnerability) -> bool {
     std::iter::once(&a.name)
         .chain(&a.aliases)
         .any(|id| b.is_known_as(id))
+}
+
+/// Purls already checked, shared by the readers of many documents (and their threads): a
+/// merge of documents about the same products checks each distinct purl once instead of once per
+/// statement. At most [`PurlChecks::LIMIT`] purls are remembered; past that, purls are checked
+/// without being remembered, so the answers never change, only the time.
+#[derive(Debug)]
+pub struct PurlChecks {
+    checked: Mutex<FxHashMap<Box<str>, bool>>,
+    limit: usize,
+}
+
+impl Default for PurlChecks {
+    /// Remembering up to [`PurlChecks::LIMIT`] purls.
+    fn default() -> Self {
+        PurlChecks::with_limit(Self::LIMIT)
+    }
+}
+
+impl PurlChecks {
+    /// How many distinct purls are remembered at most by default (a few tens of MB).
+    pub const LIMIT: usize = 1 << 20;
+
+    /// Checks remembering at most `limit` purls.
+    pub fn with_limit(limit: usize) -> Self {
+        PurlChecks {
+            checked: Mutex::default(),
+            limit,
+        }
+    }
+
+    /// How many purls are remembered.
+    pub fn remembered(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FxHashMap<Box<str>, bool>> {
+        self.checked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `text` is a purl, as [`Purl::is_valid`] says.
+    pub fn is_valid(&self, text: &str) -> bool {
+        if let Some(&valid) = self.lock().get(text) {
+            return valid;
+        }
+        let valid = Purl::is_valid(text);
+        let mut checked = self.lock();
+        if checked.len() < self.limit {
+            checked.insert(text.into(), valid);
+        }
+        valid
+    }
 }
 
 /// A package URL reduced to what matching compares.

@@ -45,7 +45,7 @@ use stella_core::jcs::{self, Object, Value};
 use stella_core::{Digest, ErrorKind, Kinded};
 
 use crate::json::{self, array, child, object, opt_string, percent_decode, string as req_string};
-use crate::matching::Purl;
+use crate::matching::PurlChecks;
 use crate::model::{
     HashAlgorithm, Justification, JustificationKind, Product, ProductIdentity, Provenance, Status,
     VexDocument, VexFormat, VexStatement, Vulnerability,
@@ -280,10 +280,19 @@ pub struct OpenVexRead {
 /// # Errors
 /// [`OpenVexError`] naming the JSON pointer of the first member that cannot be understood.
 pub fn read(bytes: &[u8]) -> Result<OpenVexRead, OpenVexError> {
+    read_with(bytes, &PurlChecks::default())
+}
+
+/// [`read`], checking purls through `purls`, which the readers of other documents share.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_with(bytes: &[u8], purls: &PurlChecks) -> Result<OpenVexRead, OpenVexError> {
     let value = jcs::parse(bytes).map_err(|source| OpenVexError::Json { source })?;
     let canonical_id = value.canonical_sha256();
     let mut reader = Reader {
         warnings: Vec::new(),
+        purls,
     };
     let document = reader.document(&value, &canonical_id)?;
     Ok(OpenVexRead {
@@ -293,11 +302,12 @@ pub fn read(bytes: &[u8]) -> Result<OpenVexRead, OpenVexError> {
     })
 }
 
-struct Reader {
+struct Reader<'p> {
     warnings: Vec<OpenVexWarning>,
+    purls: &'p PurlChecks,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn document(
         &mut self,
         value: &Value<'_>,
@@ -439,7 +449,7 @@ impl Reader {
             id: id_member(obj, pointer, "@id", &mut self.warnings)?,
             version: version(obj, pointer)?,
             vulnerability,
-            products: products(obj, pointer, &mut self.warnings)?,
+            products: products(obj, pointer, &mut self.warnings, self.purls)?,
             status,
             justification,
             status_notes: opt_string(obj, pointer, "status_notes")?,
@@ -564,19 +574,20 @@ fn products(
     obj: &Object<'_>,
     pointer: &str,
     warnings: &mut Vec<OpenVexWarning>,
+    purls: &PurlChecks,
 ) -> Result<Vec<Product>, OpenVexError> {
     let mut products = Vec::new();
     if let Some(v) = obj.get("products") {
         let pointer = child(pointer, "products");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            products.push(product(item, &json::item(&pointer, i), warnings)?);
+            products.push(product(item, &json::item(&pointer, i), warnings, purls)?);
         }
     }
     if let Some(v) = obj.get("subcomponents") {
         let pointer = child(pointer, "subcomponents");
         let mut shared = Vec::new();
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            shared.push(identity(item, &json::item(&pointer, i), warnings)?);
+            shared.push(identity(item, &json::item(&pointer, i), warnings, purls)?);
         }
         for product in &mut products {
             product.subcomponents.extend(shared.iter().cloned());
@@ -589,15 +600,16 @@ fn product(
     value: &Value<'_>,
     pointer: &str,
     warnings: &mut Vec<OpenVexWarning>,
+    purls: &PurlChecks,
 ) -> Result<Product, OpenVexError> {
-    let own = identity(value, pointer, warnings)?;
+    let own = identity(value, pointer, warnings, purls)?;
     let mut subcomponents = Vec::new();
     if let Some(obj) = value.as_object()
         && let Some(v) = obj.get("subcomponents")
     {
         let pointer = child(pointer, "subcomponents");
         for (i, item) in array(v, &pointer)?.iter().enumerate() {
-            subcomponents.push(identity(item, &json::item(&pointer, i), warnings)?);
+            subcomponents.push(identity(item, &json::item(&pointer, i), warnings, purls)?);
         }
     }
     Ok(Product {
@@ -611,10 +623,16 @@ fn identity(
     value: &Value<'_>,
     pointer: &str,
     warnings: &mut Vec<OpenVexWarning>,
+    purls: &PurlChecks,
 ) -> Result<ProductIdentity, OpenVexError> {
     if let Some(id) = value.as_str() {
         let identity = ProductIdentity::from_id(&id_text(id, || pointer.to_owned(), warnings));
-        check_purl(identity.purl.as_deref(), || pointer.to_owned(), warnings);
+        check_purl(
+            identity.purl.as_deref(),
+            || pointer.to_owned(),
+            warnings,
+            purls,
+        );
         return Ok(identity);
     }
     let obj = object(value, pointer)?;
@@ -622,13 +640,18 @@ fn identity(
         Some(id) => ProductIdentity::from_id(&id),
         None => ProductIdentity::default(),
     };
-    check_purl(identity.purl.as_deref(), || child(pointer, "@id"), warnings);
+    check_purl(
+        identity.purl.as_deref(),
+        || child(pointer, "@id"),
+        warnings,
+        purls,
+    );
     if let Some(v) = obj.get("identifiers") {
         let p = child(pointer, "identifiers");
         let ids = object(v, &p)?;
         if let Some(purl) = opt_string(ids, &p, "purl")? {
             if identity.purl.as_ref() != Some(&purl) {
-                check_purl(Some(&purl), || child(&p, "purl"), warnings);
+                check_purl(Some(&purl), || child(&p, "purl"), warnings, purls);
             }
             let from_purl = ProductIdentity::from_id(&purl);
             identity.image_digest = identity.image_digest.or(from_purl.image_digest);
@@ -668,9 +691,10 @@ fn check_purl(
     purl: Option<&str>,
     pointer: impl FnOnce() -> String,
     warnings: &mut Vec<OpenVexWarning>,
+    purls: &PurlChecks,
 ) {
     if let Some(purl) = purl
-        && !Purl::is_valid(purl)
+        && !purls.is_valid(purl)
     {
         warnings.push(OpenVexWarning::MalformedPurl {
             pointer: pointer(),

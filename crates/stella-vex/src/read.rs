@@ -206,7 +206,10 @@ pub fn read_as(
 ) -> Result<Read, ReadError> {
     Ok(match format {
         VexFormat::OpenVex => {
-            let r = openvex::read(bytes)?;
+            let r = match options.purls {
+                Some(purls) => openvex::read_with(bytes, purls)?,
+                None => openvex::read(bytes)?,
+            };
             Read {
                 format,
                 document: r.document,

@@ -196,6 +196,7 @@ pub fn validate(bytes: &[u8], options: &ReadOptions<'_>) -> Result<Report, ReadE
         fallback_timestamp: options
             .fallback_timestamp
             .or(Some(jiff::Timestamp::UNIX_EPOCH)),
+        purls: options.purls,
     };
     match read::read_as(bytes, format, &options) {
         Ok(read) => {

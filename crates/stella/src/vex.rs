@@ -138,6 +138,7 @@ impl Reading {
         ReadOptions {
             sbom: self.sbom.as_deref(),
             fallback_timestamp: self.fallback,
+            purls: None,
         }
     }
 }
@@ -635,7 +636,13 @@ fn merge_command(
     // order given: a few documents' models are held at a time, each added and dropped.
     let mut merger = merge::Merger::new(&policy);
     let mut names: BTreeMap<Digest, String> = BTreeMap::new();
-    let options = reading.options();
+    // Documents about the same products share their purl checks: each distinct purl is parsed
+    // once, whichever thread reads it.
+    let purls = stella_vex::matching::PurlChecks::default();
+    let options = ReadOptions {
+        purls: Some(&purls),
+        ..reading.options()
+    };
     stella_core::ordered::map_in_order(
         &loaded,
         |source| (source, read::read(&source.bytes, &options)),

@@ -307,6 +307,7 @@ fn a_bom_link_into_another_sbom_is_kept_as_a_bom_link_with_a_warning() {
         &ReadOptions {
             sbom: Some(sbom),
             fallback_timestamp: None,
+            purls: None,
         },
     )
     .unwrap();

@@ -48,6 +48,7 @@ fn every_vex_example_reads() {
         let options = ReadOptions {
             sbom: None,
             fallback_timestamp: Some(fallback()),
+            purls: None,
         };
         let doc = cyclonedx::read_with(&bytes, &options)
             .unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -125,6 +126,7 @@ fn bom_links_resolve_into_the_sbom_given_and_warn_for_another() {
         &ReadOptions {
             sbom: Some(&sbom),
             fallback_timestamp: Some(fallback()),
+            purls: None,
         },
     )
     .unwrap();
@@ -149,6 +151,7 @@ fn version_limits_are_products_of_their_own_and_round_trip_through_every_format(
         &ReadOptions {
             sbom: None,
             fallback_timestamp: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+            purls: None,
         },
     )
     .unwrap();
@@ -181,6 +184,7 @@ fn version_limits_are_products_of_their_own_and_round_trip_through_every_format(
     let options = ReadOptions {
         sbom: None,
         fallback_timestamp: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+        purls: None,
     };
     for format in [VexFormat::OpenVex, VexFormat::CycloneDx, VexFormat::Csaf] {
         let bytes = stella_vex::read::write(&read.document, format).unwrap();
@@ -204,6 +208,7 @@ fn a_bom_link_resolves_to_the_components_purl_compared_escaped_and_unescaped() {
         &ReadOptions {
             sbom: Some(sbom),
             fallback_timestamp: None,
+            purls: None,
         },
     )
     .unwrap();
@@ -325,6 +330,7 @@ fn fixtures_written_as_1_7_pass_the_schema() {
             &ReadOptions {
                 sbom: None,
                 fallback_timestamp: Some(fallback()),
+                purls: None,
             },
         )
         .unwrap()
@@ -458,6 +464,7 @@ fn malformed_input_is_an_error_with_a_pointer_never_a_panic() {
         &ReadOptions {
             sbom: Some(b"[1,]"),
             fallback_timestamp: None,
+            purls: None,
         },
     )
     .unwrap_err();

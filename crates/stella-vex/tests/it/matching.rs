@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use stella_vex::matching::{ImageRef, ProductKey, Purl, product_matches, same_vulnerability};
+use stella_vex::matching::{
+    ImageRef, ProductKey, Purl, PurlChecks, product_matches, same_vulnerability,
+};
 use stella_vex::{HashAlgorithm, ProductIdentity, Vulnerability};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -364,4 +366,24 @@ fn a_statement_matches_by_alias_product_and_subcomponent() {
         &id("pkg:oci/other"),
         Some(&ws)
     ));
+}
+
+#[test]
+fn shared_purl_checks_answer_as_the_parser_and_remember_within_their_limit() {
+    let purls = [
+        "pkg:deb/debian/openssl@3.0.11-1?arch=amd64",
+        "pkg:golang/github.com%2Fgorilla/mux@v1.8.0",
+        "pkg:",
+        "not a purl",
+        "pkg:npm/%40angular/core@17.0.0",
+    ];
+    let checks = PurlChecks::with_limit(3);
+    for _ in 0..2 {
+        for purl in purls {
+            assert_eq!(checks.is_valid(purl), Purl::is_valid(purl), "{purl}");
+        }
+    }
+    assert_eq!(checks.remembered(), 3);
+    assert!(!checks.is_valid("pkg:"));
+    assert!(checks.is_valid(purls[0]));
 }

@@ -66,6 +66,7 @@ pub fn check(data: &[u8]) -> Outcome {
     let options = cyclonedx::ReadOptions {
         sbom,
         fallback_timestamp: FALLBACK.parse().ok(),
+        purls: None,
     };
     if let Ok(r) = cyclonedx::read_with(vex, &options) {
         outcome.cyclonedx = true;
