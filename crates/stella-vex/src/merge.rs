@@ -914,13 +914,17 @@ impl Merger {
             .into_iter()
             .map(|((name, key, sub_key), group)| ((names.root(name), key, sub_key), group))
             .collect();
-        let product_key = |k: Option<u32>| k.map(|k| products.text(k));
-        sorted.par_sort_unstable_by(|(a, _), (b, _)| {
-            names
-                .smallest(a.0)
-                .cmp(names.smallest(b.0))
-                .then_with(|| product_key(a.1).cmp(&product_key(b.1)))
-                .then_with(|| product_key(a.2).cmp(&product_key(b.2)))
+        // Sorted by (vulnerability, product, subcomponent) as ranks of the sorted names and
+        // product keys, each distinct string compared while ranking it, not once per group.
+        let name_ranks = names.ranks();
+        let key_ranks = products.ranks();
+        let key_rank = |k: Option<u32>| k.map_or(0, |k| key_ranks[k as usize] + 1);
+        sorted.par_sort_unstable_by_key(|((root, key, sub), _)| {
+            (
+                name_ranks[names.smallest_id(*root)],
+                key_rank(*key),
+                key_rank(*sub),
+            )
         });
         sorted.dedup_by(|(later_key, later), (key, kept)| {
             if later_key != key {
@@ -1271,12 +1275,21 @@ impl ProductKeys {
         identities
     }
 
-    fn text(&self, id: u32) -> &str {
-        self.keys
-            .get(id as usize)
-            .map(ProductKey::as_str)
-            .unwrap_or_default()
+    /// The rank of every key id among the keys sorted by their text (the keys are unique).
+    fn ranks(&self) -> Vec<u32> {
+        sorted_ranks(&self.keys, ProductKey::as_str)
     }
+}
+
+/// The rank of each item of `items` in their order by `text`, by index.
+fn sorted_ranks<T: Sync>(items: &[T], text: impl Fn(&T) -> &str + Sync) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..items.len()).map(index_u32).collect();
+    order.par_sort_unstable_by(|&a, &b| text(&items[a as usize]).cmp(text(&items[b as usize])));
+    let mut ranks = vec![0; items.len()];
+    for (rank, &at) in order.iter().enumerate() {
+        ranks[at as usize] = index_u32(rank);
+    }
+    ranks
 }
 
 /// Vulnerability names linked by aliases into one vulnerability each (union-find).
@@ -1332,9 +1345,14 @@ impl VulnerabilityNames {
         }
     }
 
-    /// The smallest name linked to the root `root`: the vulnerability's group key.
-    fn smallest(&self, root: usize) -> &str {
-        &self.names[self.smallest[root]]
+    /// The id of the smallest name linked to the root `root`: the vulnerability's group key.
+    fn smallest_id(&self, root: usize) -> usize {
+        self.smallest[root]
+    }
+
+    /// The rank of every name id among the names sorted (the names are unique).
+    fn ranks(&self) -> Vec<u32> {
+        sorted_ranks(&self.names, |n| n)
     }
 
     /// Every name linked to another, by the root of its linked set. A name linked to none is
