@@ -16,7 +16,8 @@
 //!
 //! Purls are parsed with the `packageurl` crate (the parser `stella-sbom` uses), after `%2F`
 //! in the path has been turned into `/`, which that parser refuses inside a namespace segment.
-//! A purl that does not parse matches only by its exact text.
+//! A purl that does not parse matches only by its exact text. [`PurlChecks`] remembers which
+//! purls parse, for the readers of many documents to share.
 //!
 //! The same normalisation gives [`ProductKey`]: the canonical key the merge groups statements
 //! by, so that spellings of one product fall into one group.
