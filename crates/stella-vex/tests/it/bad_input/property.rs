@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use stella_core::Digest;
-use stella_vex::merge::{self, MergeInput, Policy};
+use stella_vex::merge::{self, MergeInput, Merger, Policy};
 use stella_vex::{ProductIdentity, Status, VexDocument, VexStatement, csaf, cyclonedx, openvex};
 
 /// Which readers accepted the input.
@@ -105,7 +105,21 @@ pub fn check(data: &[u8]) -> Outcome {
         let _ = csaf::write(&i.document);
     }
     if let Ok(merged) = merge::merge(&read, &Policy::default()) {
-        let _ = openvex::write(&merged.document());
+        let written = openvex::write(&merged.document());
+        // Straight from the merge, without the document: the same bytes, or the same refusal.
+        let mut merger = Merger::new(&Policy::default());
+        for i in &read {
+            if merger.add(&i.canonical_id, &i.document).is_err() {
+                return outcome;
+            }
+        }
+        let straight = merger.finish_openvex();
+        assert_eq!(
+            straight.as_ref().ok(),
+            written.as_ref().ok(),
+            "finish_openvex and write(finish().document()) differ"
+        );
+        assert_eq!(straight.is_err(), written.is_err());
     }
     outcome
 }
