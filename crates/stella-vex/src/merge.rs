@@ -987,15 +987,21 @@ impl Identities {
         }
     }
 
-    /// The identity `id`: a copy, or the identity itself at its last counted use.
+    /// The identity `id`: the identity itself at its last counted use, else a copy (a use that
+    /// was not counted gets a copy too, so no later use finds it taken).
     fn take(&mut self, id: u32) -> Option<ProductIdentity> {
         let uses = self.uses.get_mut(id as usize)?;
         let identity = self.list.get_mut(id as usize)?;
-        *uses = uses.saturating_sub(1);
-        Some(if *uses == 0 {
-            std::mem::take(identity)
-        } else {
-            identity.clone()
+        Some(match *uses {
+            1 => {
+                *uses = 0;
+                std::mem::take(identity)
+            }
+            0 => identity.clone(),
+            _ => {
+                *uses -= 1;
+                identity.clone()
+            }
         })
     }
 }
@@ -1365,5 +1371,30 @@ impl VulnerabilityNames {
             }
         }
         sets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_is_moved_at_its_last_counted_use_and_copied_otherwise() {
+        let a = ProductIdentity::from_id("pkg:npm/a@1");
+        let b = ProductIdentity::from_id("pkg:npm/b@1");
+        let mut identities = Identities::new(vec![a.clone(), b.clone()]);
+        identities.uses = vec![2, 0];
+        assert_eq!(identities.take(0), Some(a.clone()));
+        assert_eq!(identities.list[0], a, "copied while a use is left");
+        assert_eq!(identities.take(0), Some(a.clone()));
+        assert_eq!(
+            identities.list[0],
+            ProductIdentity::default(),
+            "moved at the last"
+        );
+        // Uncounted uses are copies: the identity stays for the next one.
+        assert_eq!(identities.take(1), Some(b.clone()));
+        assert_eq!(identities.take(1), Some(b));
+        assert_eq!(identities.take(2), None);
     }
 }
