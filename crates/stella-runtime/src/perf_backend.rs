@@ -148,6 +148,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
             )
         }
     };
+    let _attached = crate::sampler::ClearOnDrop(&options.attached);
     let cpus = aya::util::online_cpus().map_err(|(what, e)| RuntimeError::io(what, e))?;
     let mut samplers = cpus
         .iter()
@@ -175,6 +176,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
                 .enable()
                 .map_err(|e| perf_error("enabling a perf event", e))?;
         }
+        options.attached.store(true, Ordering::Release);
         let burst_start = Instant::now();
         let mut stopped = false;
         loop {
@@ -196,6 +198,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
                 .map_err(|e| perf_error("disabling a perf event", e))?;
             collected.drain(sampler, maps);
         }
+        options.attached.store(false, Ordering::Release);
         let Some(duty) = options.duty else { break };
         if stopped {
             break;

@@ -73,6 +73,19 @@ pub struct RecordOptions {
     pub duty: Option<Duty>,
     /// Set to stop early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Set while the sampler is attached (each burst of a duty cycle), cleared when it is
+    /// detached: a caller that starts the workload itself waits for it, so the workload's first
+    /// moments are not lost to loading the sampler.
+    pub attached: Arc<AtomicBool>,
+}
+
+/// Clears a flag when dropped: `attached` is false again on every way out, errors included.
+pub(crate) struct ClearOnDrop<'a>(pub(crate) &'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on a unified system,
@@ -108,6 +121,8 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
             (2, id, level, Target::Cgroup { path: dir })
         }
     };
+    // Declared before the sampler, so dropped after it, on every path.
+    let _attached = ClearOnDrop(&options.attached);
     let mut bpf = load(mode, cgroup_id, cgroup_level, 0)?;
     if let Selection::Pids(pids) = &options.selection {
         add_targets(&mut bpf, pids)?;
@@ -145,6 +160,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
                 .map_err(|e| classify("attaching to cpu-clock", e))?;
             links.push(link);
         }
+        options.attached.store(true, Ordering::Release);
         let burst_start = Instant::now();
         let mut stopped = false;
         loop {
@@ -163,6 +179,7 @@ pub fn record(options: &RecordOptions, maps: &mut MapsCache) -> Result<Profile, 
                 .detach(link)
                 .map_err(|e| kernel("detaching the sampler", e))?;
         }
+        options.attached.store(false, Ordering::Release);
         let Some(duty) = options.duty else {
             break;
         };

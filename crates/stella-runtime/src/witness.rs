@@ -55,6 +55,9 @@ pub struct WitnessOptions {
     pub stacks_per_symbol: u64,
     /// Set to stop early.
     pub stop: Arc<AtomicBool>,
+    /// Set once every probe is attached, cleared when they are detached: a caller that starts
+    /// the workload itself waits for it, so no call falls before the watch begins.
+    pub attached: Arc<AtomicBool>,
 }
 
 /// Calls by one process.
@@ -181,6 +184,9 @@ pub struct WatchOptions {
     pub stacks_per_symbol: u64,
     /// Set to stop early.
     pub stop: Arc<AtomicBool>,
+    /// Set once every probe is attached, cleared when they are detached: a caller that starts
+    /// the workload itself waits for it, so no call falls before the watch begins.
+    pub attached: Arc<AtomicBool>,
 }
 
 /// Resolves each asked name to one function of the binary; a name matching nothing, or more
@@ -258,6 +264,7 @@ pub fn watch(
             duration: options.duration,
             stacks_per_symbol: options.stacks_per_symbol,
             stop: Arc::clone(&options.stop),
+            attached: Arc::clone(&options.attached),
         },
         maps,
     )?;
@@ -278,6 +285,8 @@ pub fn watch_targets(
     if targets.iter().all(|t| t.probes.is_empty()) {
         return Err(RuntimeError::NoSymbolAsked);
     }
+    // Declared before the probes, so dropped after them, on every path.
+    let _attached = crate::sampler::ClearOnDrop(&options.attached);
     let scope = match options.pid {
         Some(pid) => {
             if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -348,6 +357,7 @@ pub fn watch_targets(
             index += 1;
         }
     }
+    options.attached.store(true, Ordering::Release);
     let clock = Instant::now();
     let mut seen = std::collections::HashSet::new();
     let mut processes: HashMap<u32, (String, u64)> = HashMap::new();

@@ -135,6 +135,7 @@ pub fn run(args: AgentArgs, home: &Path) -> Result<Outcome, CliError> {
                 duration: args.interval,
                 stacks_per_symbol: 1,
                 stop: stop.clone(),
+                attached: Default::default(),
             };
             (!targets.is_empty()).then(|| {
                 let thread = std::thread::spawn(move || {
@@ -151,6 +152,7 @@ pub fn run(args: AgentArgs, home: &Path) -> Result<Outcome, CliError> {
             duration: args.interval,
             duty: args.duty.map(|(on, period)| Duty { on, period }),
             stop: stop.clone(),
+            attached: Default::default(),
         };
         let recorded = match args.backend {
             Backend::Ebpf => sampler::record(&options, &mut maps),

@@ -40,6 +40,33 @@ fn runtime_error(error: RuntimeError) -> CliError {
     CliError::kinded(error)
 }
 
+/// Runs `work` (a recording or a watch that sets `attached` once it is attached) and logs
+/// `message` at info level the moment it is: loading the eBPF program can take a while, and a
+/// user who starts the workload by hand waits for this line.
+fn announcing_attachment<T>(attached: &AtomicBool, message: &str, work: impl FnOnce() -> T) -> T {
+    struct Finished<'a>(&'a AtomicBool);
+    impl Drop for Finished<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.load(Ordering::Acquire) {
+                if attached.load(Ordering::Acquire) {
+                    tracing::info!("{message}");
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        });
+        // Set on every way out, a panic included, so the scope never waits forever.
+        let _finished = Finished(&finished);
+        work()
+    })
+}
+
 /// A flag set by Ctrl-C (SIGINT) or SIGTERM, so a recording stops and still writes its result.
 pub(crate) fn stop_on_signal() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -172,6 +199,7 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
         duration: args.duration,
         duty: args.duty.map(|(on, period)| Duty { on, period }),
         stop: stop_on_signal(),
+        attached: Default::default(),
     };
     tracing::info!(
         hz = args.hz,
@@ -179,10 +207,10 @@ pub fn record(args: RecordArgs, home: &Path) -> Result<Outcome, CliError> {
         "recording (Ctrl-C stops and writes what was recorded)"
     );
     let mut maps = MapsCache::new();
-    let mut profile = match args.backend {
+    let mut profile = announcing_attachment(&options.attached, "sampling", || match args.backend {
         Backend::Ebpf => sampler::record(&options, &mut maps),
         Backend::PerfEvent => perf_backend::record(&options, &mut maps),
-    }
+    })
     .map_err(runtime_error)?;
     if let Some(digest) = &args.image_digest {
         for stack in &mut profile.stacks {
@@ -257,8 +285,12 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
                 duration: args.duration,
                 stacks_per_symbol: args.stacks,
                 stop,
+                attached: Default::default(),
             };
-            witness::watch(&options, &mut maps).map_err(runtime_error)?
+            announcing_attachment(&options.attached, "probes attached, watching", || {
+                witness::watch(&options, &mut maps)
+            })
+            .map_err(runtime_error)?
         }
         (None, Some(image)) => {
             let Some(targets) = targets_of_image(image, &args, home)? else {
@@ -270,6 +302,7 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
                 duration: args.duration,
                 stacks_per_symbol: args.stacks,
                 stop,
+                attached: Default::default(),
             };
             tracing::info!(
                 binaries = targets.len(),
@@ -277,7 +310,10 @@ pub fn witness(args: WitnessArgs, home: &Path) -> Result<Outcome, CliError> {
                 duration = ?args.duration,
                 "witnessing (Ctrl-C stops and writes what was counted)"
             );
-            witness::watch_targets(&targets, &options, &mut maps).map_err(runtime_error)?
+            announcing_attachment(&options.attached, "probes attached, watching", || {
+                witness::watch_targets(&targets, &options, &mut maps)
+            })
+            .map_err(runtime_error)?
         }
         (None, None) => {
             return Err(CliError::input(anyhow!(

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Builds `tests/programs/hot.c` with `compiler` and `flags` into `dir/name`.
 pub fn build(dir: &Path, compiler: &str, flags: &[&str], name: &str) -> PathBuf {
@@ -29,6 +31,19 @@ pub fn require_root() {
         root,
         "the runtime tests need root (CAP_BPF and CAP_PERFMON); run them as root"
     );
+}
+
+/// Waits until `flag` is set (the sampler or the probes are attached), failing the test after
+/// a minute: a workload started earlier could run before anything watches it.
+pub fn wait_until_attached(flag: &AtomicBool) {
+    let start = Instant::now();
+    while !flag.load(Ordering::Acquire) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing was attached within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// A child process killed and reaped when dropped.

@@ -14,7 +14,7 @@ use stella_runtime::frame::Location;
 use stella_runtime::procmaps::{MapsCache, read_build_id};
 use stella_runtime::sampler::{RecordOptions, Selection, record};
 
-use crate::common::{Running, build, require_root};
+use crate::common::{Running, build, require_root, wait_until_attached};
 
 /// Options for a recording of `seconds` at `hz`.
 fn options(selection: Selection, hz: u64, seconds: u64) -> RecordOptions {
@@ -24,6 +24,7 @@ fn options(selection: Selection, hz: u64, seconds: u64) -> RecordOptions {
         duration: Duration::from_secs(seconds),
         duty: None,
         stop: Arc::new(AtomicBool::new(false)),
+        attached: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -203,10 +204,11 @@ fn a_process_that_exits_during_the_recording_keeps_its_build_id_frames() {
         &["-O2", "-fno-omit-frame-pointer"],
         "hot-short",
     );
-    let handle =
-        std::thread::spawn(move || record(&options(Selection::All, 99, 5), &mut MapsCache::new()));
+    let options = options(Selection::All, 99, 5);
+    let attached = Arc::clone(&options.attached);
+    let handle = std::thread::spawn(move || record(&options, &mut MapsCache::new()));
     // Started once the sampler runs; gone well before the recording ends.
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_until_attached(&attached);
     let mut child = Command::new(&binary).arg("1").spawn().unwrap();
     let pid = child.id();
     child.wait().unwrap();

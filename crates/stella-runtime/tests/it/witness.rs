@@ -1,8 +1,9 @@
 //! Uprobe witnesses against real processes: every call counted exactly, per process, with
 //! the caller's stack; a zero count says which window and instances it covers. Runs as root.
 
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use stella_runtime::frame::Location;
 use stella_runtime::procmaps::{MapsCache, read_build_id};
 use stella_runtime::witness::{WitnessOptions, watch};
 
-use crate::common::{build, require_root};
+use crate::common::{build, require_root, wait_until_attached};
 
 fn options(binary: &Path, symbols: &[&str], pid: Option<u32>, seconds: u64) -> WitnessOptions {
     WitnessOptions {
@@ -21,6 +22,7 @@ fn options(binary: &Path, symbols: &[&str], pid: Option<u32>, seconds: u64) -> W
         duration: Duration::from_secs(seconds),
         stacks_per_symbol: 4,
         stop: Arc::new(AtomicBool::new(false)),
+        attached: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -36,8 +38,9 @@ fn every_call_is_counted_with_its_callers_and_a_zero_names_its_instances() {
             &format!("hot-{compiler}"),
         );
         let opts = options(&binary, &["vuln_parse", "hot_*"], None, 4);
+        let attached = Arc::clone(&opts.attached);
         let handle = std::thread::spawn(move || watch(&opts, &mut MapsCache::new()));
-        std::thread::sleep(Duration::from_millis(1500));
+        wait_until_attached(&attached);
         // 12,345 calls of vuln_parse, then one second in hot_loop.
         let output = Command::new(&binary).args(["1", "12345"]).output().unwrap();
         assert!(output.status.success());
@@ -78,20 +81,25 @@ fn every_call_is_counted_with_its_callers_and_a_zero_names_its_instances() {
 fn a_pid_scope_counts_only_that_process_and_reports_zero_for_an_uncalled_function() {
     let dir = tempfile::tempdir().unwrap();
     let binary = build(dir.path(), "gcc", &["-O2", "-g"], "hot-pid");
-    // Both wait 1.5 s before calling vuln_parse 100 times.
-    let mut watched = Command::new(&binary)
-        .args(["2", "100", "1500"])
-        .spawn()
-        .unwrap();
-    let mut other = Command::new(&binary)
-        .args(["2", "100", "1500"])
-        .spawn()
-        .unwrap();
-    let report = watch(
-        &options(&binary, &["vuln_parse", "work"], Some(watched.id()), 3),
-        &mut MapsCache::new(),
-    )
-    .unwrap();
+    // Both call vuln_parse 100 times once told to, after the probes are attached.
+    let waiting = || {
+        Command::new(&binary)
+            .args(["2", "100", "-1"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut watched = waiting();
+    let mut other = waiting();
+    let opts = options(&binary, &["vuln_parse", "work"], Some(watched.id()), 3);
+    let attached = Arc::clone(&opts.attached);
+    let handle = std::thread::spawn(move || watch(&opts, &mut MapsCache::new()));
+    wait_until_attached(&attached);
+    for child in [&mut watched, &mut other] {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    let report = handle.join().unwrap().unwrap();
     watched.wait().unwrap();
     other.wait().unwrap();
     assert_eq!(report.pid, Some(watched.id()));

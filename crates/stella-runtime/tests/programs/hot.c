@@ -1,6 +1,7 @@
 /* A process with a known hot function and a rarely called "vulnerable" one.
  * Usage: hot SECONDS VULN_CALLS [DELAY_MS]
- * Waits DELAY_MS (so probes can attach), calls vuln_parse VULN_CALLS times, then spends
+ * Waits DELAY_MS (so probes can attach; a negative delay waits for a byte on standard input,
+ * sent once they are), calls vuln_parse VULN_CALLS times, then spends
  * SECONDS in hot_loop, and prints the number of vuln_parse calls. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
     long delay_ms = argc > 3 ? atol(argv[3]) : 0;
     if (delay_ms > 0)
         usleep(delay_ms * 1000);
+    if (delay_ms < 0 && getchar() == EOF)
+        return 1;
     int sink = 0;
     char request[] = "GET / HTTP/1.1";
     for (long i = 0; i < calls; i++) {

@@ -307,23 +307,59 @@ fn witness_counts_every_call_and_prints_one_object_per_symbol() {
     require_root("witness");
     let dir = tempfile::tempdir().unwrap();
     let binary = hot_binary(dir.path(), "hot", &["-O2", "-g"]);
-    let child = spawn(&binary, &["3", "777", "1500"]);
-    let report = json_of(
-        stella(dir.path())
-            .args(["witness", "--binary"])
-            .arg(&binary)
-            .args([
-                "--symbol",
-                "vuln_parse",
-                "--symbol",
-                "hot_loop",
-                "--pid",
-                &child.0.id().to_string(),
-                "--duration",
-                "3s",
-                "--json",
-            ]),
+    // The program calls vuln_parse 777 times once told to, and is told once stella says (with
+    // -v) that the probes are attached: no call can fall before the watch begins.
+    let mut child = Running(
+        std::process::Command::new(&binary)
+            .args(["3", "777", "-1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the test program starts"),
     );
+    let mut watcher = std::process::Command::new(assert_cmd::cargo::cargo_bin("stella"))
+        .env_remove("STELLA_LOG")
+        .env_remove("DEBUGINFOD_URLS")
+        .env("STELLA_HOME", dir.path())
+        .args(["-v", "witness", "--binary"])
+        .arg(&binary)
+        .args([
+            "--symbol",
+            "vuln_parse",
+            "--symbol",
+            "hot_loop",
+            "--pid",
+            &child.0.id().to_string(),
+            "--duration",
+            "3s",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stella starts");
+    let stderr = watcher.stderr.take().unwrap();
+    let (attached, told) = std::sync::mpsc::channel();
+    let log = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if line.contains("probes attached") {
+                let _ = attached.send(());
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    let said = told.recv_timeout(std::time::Duration::from_secs(60));
+    std::io::Write::write_all(&mut child.0.stdin.take().unwrap(), b"\n").unwrap();
+    let output = watcher.wait_with_output().unwrap();
+    let log = log.join().unwrap();
+    assert!(
+        said.is_ok(),
+        "stella never said the probes were attached:\n{log}"
+    );
+    assert!(output.status.success(), "{log}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     let objects = report.as_array().expect("an array, one object per symbol");
     assert_eq!(objects.len(), 2);
     let vuln = &objects[0];
