@@ -2,16 +2,18 @@
 //! --example merge_bench -- DIR [RUNS]`, where DIR holds the OpenVEX documents
 //! `bench/make_vex.py` writes.
 //!
-//! Every file is read into memory first (disk is not timed). Then, in one process:
-//! 1. **stella** — read the documents ([`openvex::read_with`], the readers sharing their purl
-//!    checks) on a worker thread and, while it waits, the calling thread, ahead of the merge, and add each to it in order
-//!    ([`Merger::add`], so a few document models are held at a time), as `stella vex merge`
-//!    does, under a policy that ranks two authors; finish the merge straight into the merged
-//!    document's canonical bytes ([`Merger::finish_openvex`]: each statement written on another
-//!    CPU and dropped as it is made). The peak resident set of this run, measured from `VmHWM`
-//!    after resetting it through `/proc/self/clear_refs`, is compared with the input size (the
-//!    input bytes themselves are part of it: nothing is subtracted);
-//! 2. **serde_json** — parse the same bytes into `serde_json::Value`, file by file;
+//! Every file is read once untimed, so that the page cache holds them all. Then, in one process:
+//! 1. **stella**, as `stella vex merge -o FILE` does it: read each file and its document
+//!    ([`openvex::read_with`], the readers sharing their purl checks) on a worker thread and,
+//!    whenever the next is not ready, on the calling thread, ahead of the merge; add each to the
+//!    merge in order ([`Merger::add`]), so a few documents' bytes and models are held at a time,
+//!    under a policy that ranks two authors; finish the merge straight into the statements'
+//!    canonical bytes ([`Merger::finish_canonical_openvex`]: each statement written on another
+//!    CPU and dropped as it is made) and write the document piece by piece (here into SHA-256).
+//!    The peak resident set of this run, measured from `VmHWM` after resetting it through
+//!    `/proc/self/clear_refs`, is compared with the input size;
+//! 2. **serde_json** — parse the same bytes, read into memory beforehand (not timed), into
+//!    `serde_json::Value`, file by file;
 //! 3. the stella run again on the documents in a shuffled (seeded) order: the merged bytes must be
 //!    identical.
 //!
@@ -24,9 +26,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use stella_core::Digest;
+use stella_core::digest::Sha256Writer;
 use stella_core::ordered::map_in_order;
 use stella_vex::matching::PurlChecks;
 use stella_vex::merge::{Merger, Policy};
@@ -45,25 +50,38 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dir = PathBuf::from(args.get(1).expect("usage: merge_bench DIR [RUNS]"));
     let runs: usize = args.get(2).map_or(3, |r| r.parse().expect("RUNS"));
-    let files = read_all(&dir);
-    let input_bytes: usize = files.iter().map(Vec::len).sum();
+    let paths = json_files(&dir);
+    let input_bytes: usize = (paths.iter())
+        .map(|p| std::fs::metadata(p).expect("metadata").len() as usize)
+        .sum();
     let policy = policy();
+    // Read once untimed, one at a time, so every run finds the files in the page cache.
+    for path in &paths {
+        std::fs::read(path).expect("read a document");
+    }
 
     // The peak is measured on the first run, before serde_json has touched the heap.
     let rss_before = rss_kib("VmRSS");
     reset_peak_rss();
     let started = Stopwatch::start();
-    let (merged, stats) = stella_run(&files, &policy);
+    let mut merged = Sha256Writer::default();
+    let stats = stella_run(&paths, &policy, &mut merged);
     let first_stella = started.times();
     let peak = rss_kib("VmHWM") * 1024;
+    let merged = merged.finish();
     let mut stella_times = vec![first_stella];
     for _ in 1..runs {
         let started = Stopwatch::start();
-        let (again, _) = stella_run(&files, &policy);
+        let mut again = Sha256Writer::default();
+        stella_run(&paths, &policy, &mut again);
         stella_times.push(started.times());
-        assert!(again == merged, "the merged bytes differ between two runs");
+        assert!(
+            again.finish() == merged,
+            "the merged bytes differ between two runs"
+        );
     }
 
+    let files = read_all(&paths);
     let mut serde_times = Vec::new();
     let mut values = 0usize;
     for _ in 0..runs {
@@ -76,12 +94,14 @@ fn main() {
     }
     assert_eq!(values, runs * files.len(), "every file is a JSON object");
 
-    let mut shuffled: Vec<Vec<u8>> = files.clone();
+    drop(files);
+    let mut shuffled = paths.clone();
     shuffle(&mut shuffled, 0x5EED);
-    let (merged_shuffled, _) = stella_run(&shuffled, &policy);
-    let same_bytes = merged_shuffled == merged;
+    let mut merged_shuffled = Vec::new();
+    stella_run(&shuffled, &policy, &mut merged_shuffled);
+    let same_bytes = Digest::sha256(&merged_shuffled) == merged;
     if let Ok(path) = std::env::var("MERGE_BENCH_OUT") {
-        std::fs::write(path, &merged).expect("write the merged document");
+        std::fs::write(path, &merged_shuffled).expect("write the merged document");
     }
 
     let cpu = |times: &[(Duration, Duration)]| median(times.iter().map(|t| t.0).collect());
@@ -92,14 +112,14 @@ fn main() {
 
     println!(
         "input: {} documents, {} statements, {} bytes; merged document: {} statements, {} bytes",
-        files.len(),
+        paths.len(),
         stats.statements,
         input_bytes,
-        merged_statements(&merged),
-        merged.len()
+        merged_statements(&merged_shuffled),
+        merged_shuffled.len()
     );
     println!(
-        "resident before the stella run: {} bytes (the input bytes and the program)",
+        "resident before the stella run: {} bytes (the program)",
         rss_before * 1024
     );
     println!();
@@ -137,10 +157,12 @@ fn main() {
         if same_bytes { "identical" } else { "DIFFERENT" }
     );
     println!(
-        "phases of the first stella run (CPU): read {:.3} s (every thread) beside merge {:.3} s (calling thread), then finish and write {:.3} s",
+        "phases of the first stella run (CPU): read {:.3} s (every thread) beside merge {:.3} s (calling thread) in {:.3} s wall, then finish and write {:.3} s in {:.3} s wall",
         stats.read.as_secs_f64(),
         stats.merge.as_secs_f64(),
+        stats.walls[0].as_secs_f64(),
         stats.finish.as_secs_f64(),
+        stats.walls[1].as_secs_f64(),
     );
 
     println!(
@@ -171,12 +193,15 @@ struct RunStats {
     finish: Duration,
     /// Resident set after every document was added, and after the merged document was written.
     resident: [usize; 2],
+    /// Wall-clock time of reading and merging, and of finishing and writing.
+    walls: [Duration; 2],
 }
 
-/// Read every document into the merge (documents parsed on worker threads ahead of the merge, as
-/// `stella vex merge` does, one model per worker held at a time), write the merged document;
+/// Read every document into the merge (files read and documents parsed on worker threads ahead
+/// of the merge, as `stella vex merge` does, a few documents' bytes and models held at a time),
+/// write the merged document to `out` piece by piece, as `stella vex merge -o` writes its file;
 /// everything made is dropped inside.
-fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
+fn stella_run(paths: &[PathBuf], policy: &Policy, out: &mut impl Write) -> RunStats {
     let mut merger = Merger::new(policy);
     let mut statements = 0;
     let mut merge_time = Duration::ZERO;
@@ -185,8 +210,11 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
     // purl once, as one `stella vex merge` does.
     let purls = PurlChecks::default();
     map_in_order(
-        files,
-        |bytes| openvex::read_with(bytes, &purls).expect("openvex read"),
+        paths,
+        |path| {
+            let bytes = std::fs::read(path).expect("read a document");
+            openvex::read_with(&bytes, &purls).expect("openvex read")
+        },
         |input| {
             statements += input.document.statements.len();
             let started = thread_cpu_time();
@@ -207,19 +235,19 @@ fn stella_run(files: &[Vec<u8>], policy: &Policy) -> (Vec<u8>, RunStats) {
     // (`Merger::finish` builds them for `--explain`), and the statements are written and
     // dropped as they are made, on the other CPU.
     let started = Stopwatch::start();
-    let bytes = merger.finish_openvex().expect("finish and write");
+    let document = merger.finish_canonical_openvex().expect("finish");
+    document.write_to(out).expect("write");
     let resident_written = rss_kib("VmRSS") * 1024;
-    let finish = started.cpu();
-    (
-        bytes,
-        RunStats {
-            statements,
-            read,
-            merge: merge_time,
-            finish,
-            resident: [resident_added, resident_written],
-        },
-    )
+    drop(document);
+    let (finish, finish_wall) = started.times();
+    RunStats {
+        walls: [started_reading.wall.elapsed() - finish_wall, finish_wall],
+        statements,
+        read,
+        merge: merge_time,
+        finish,
+        resident: [resident_added, resident_written],
+    }
 }
 
 /// How many statements the merged document holds (counted outside the timed runs).
@@ -240,7 +268,8 @@ fn policy() -> Policy {
     policy
 }
 
-fn read_all(dir: &Path) -> Vec<Vec<u8>> {
+/// The `.json` files of `dir`, sorted.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read_dir")
         .map(|e| e.expect("dir entry").path())
@@ -248,6 +277,10 @@ fn read_all(dir: &Path) -> Vec<Vec<u8>> {
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no .json files in {}", dir.display());
+    paths
+}
+
+fn read_all(paths: &[PathBuf]) -> Vec<Vec<u8>> {
     paths
         .iter()
         .map(|p| std::fs::read(p).expect("read"))

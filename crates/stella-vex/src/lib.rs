@@ -55,6 +55,7 @@ pub mod model;
 pub mod openvex;
 pub mod query;
 pub mod read;
+mod sort;
 pub mod validate;
 
 pub use model::{

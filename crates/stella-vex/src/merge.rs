@@ -841,6 +841,20 @@ impl Merger {
     /// # Errors
     /// As [`crate::openvex::write`]: no statements, or a value beyond canonical JSON.
     pub fn finish_openvex(self) -> Result<Vec<u8>, crate::openvex::OpenVexError> {
+        self.finish_canonical_openvex()
+            .map(crate::openvex::CanonicalDocument::into_bytes)
+    }
+
+    /// [`Merger::finish_openvex`] short of joining the bytes: the statements' canonical bytes
+    /// and the document around them, to be written out piece by piece
+    /// ([`crate::openvex::CanonicalDocument::write_to`]), so that the merged document is never
+    /// held twice.
+    ///
+    /// # Errors
+    /// As [`Merger::finish_openvex`].
+    pub fn finish_canonical_openvex(
+        self,
+    ) -> Result<crate::openvex::CanonicalDocument, crate::openvex::OpenVexError> {
         use crate::openvex::{self, CanonicalPart, STATEMENTS_PER_PART};
         let mut finishing = self.into_sorted_groups();
         let mut winners = finishing.winners_in_source_order();
@@ -1280,15 +1294,10 @@ impl ProductKeys {
     }
 }
 
-/// The rank of each item of `items` in their order by `text`, by index.
+/// The rank of each item of `items` in their order by `text` (the order of `str`, its UTF-8
+/// bytes), by index.
 fn sorted_ranks<T: Sync>(items: &[T], text: impl Fn(&T) -> &str + Sync) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..items.len()).map(index_u32).collect();
-    order.par_sort_unstable_by(|&a, &b| text(&items[a as usize]).cmp(text(&items[b as usize])));
-    let mut ranks = vec![0; items.len()];
-    for (rank, &at) in order.iter().enumerate() {
-        ranks[at as usize] = index_u32(rank);
-    }
-    ranks
+    crate::sort::ranks(items, |item| text(item).as_bytes())
 }
 
 /// Vulnerability names linked by aliases into one vulnerability each (union-find).

@@ -723,7 +723,11 @@ pub fn write(document: &VexDocument) -> Result<Vec<u8>, OpenVexError> {
     .collect::<Vec<_>>();
     // The first error in document order, whichever worker met it first.
     let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    with_statements(document, timestamp, &CanonicalStatements::sorted(parts))
+    Ok(CanonicalDocument {
+        shell: shell(document, timestamp)?,
+        statements: CanonicalStatements::sorted(parts),
+    }
+    .into_bytes())
 }
 
 /// [`write`] taking the document: each statement is dropped once its canonical bytes are
@@ -739,7 +743,11 @@ pub fn write_owned(mut document: VexDocument) -> Result<Vec<u8>, OpenVexError> {
         .map(|(part, chunk)| canonical_part(chunk.into_iter(), part * STATEMENTS_PER_PART))
         .collect::<Vec<_>>();
     let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    with_statements(&document, timestamp, &CanonicalStatements::sorted(parts))
+    Ok(CanonicalDocument {
+        shell: shell(&document, timestamp)?,
+        statements: CanonicalStatements::sorted(parts),
+    }
+    .into_bytes())
 }
 
 /// The document's timestamp: its own, else its latest statement's.
@@ -768,12 +776,12 @@ struct CanonicalStatements {
 impl CanonicalStatements {
     /// The parts' spans, sorted by their bytes and deduplicated.
     fn sorted(parts: Vec<(Vec<u8>, Vec<Range<usize>>)>) -> Self {
-        let mut spans: Vec<(usize, Range<usize>)> = (parts.iter().enumerate())
+        let spans: Vec<(usize, Range<usize>)> = (parts.iter().enumerate())
             .flat_map(|(part, (_, spans))| spans.iter().map(move |span| (part, span.clone())))
             .collect();
         let parts: Vec<Vec<u8>> = parts.into_iter().map(|(bytes, _)| bytes).collect();
         let at = |(part, span): &(usize, Range<usize>)| &parts[*part][span.clone()];
-        spans.par_sort_unstable_by(|a, b| at(a).cmp(at(b)));
+        let mut spans = crate::sort::by_bytes(spans, at);
         spans.dedup_by(|a, b| at(a) == at(b));
         CanonicalStatements { parts, spans }
     }
@@ -810,7 +818,7 @@ pub(crate) fn write_parts(
     document: &VexDocument,
     latest: Option<jiff::Timestamp>,
     parts: Vec<CanonicalPart>,
-) -> Result<Vec<u8>, OpenVexError> {
+) -> Result<CanonicalDocument, OpenVexError> {
     if parts.iter().all(|(_, spans)| spans.is_empty()) {
         return Err(OpenVexError::NoStatements);
     }
@@ -818,15 +826,59 @@ pub(crate) fn write_parts(
         .timestamp
         .or(latest)
         .ok_or(OpenVexError::NoStatements)?;
-    with_statements(document, timestamp, &CanonicalStatements::sorted(parts))
+    Ok(CanonicalDocument {
+        shell: shell(document, timestamp)?,
+        statements: CanonicalStatements::sorted(parts),
+    })
 }
 
-/// The canonical document: `document`'s members (its statements aside) with `statements`.
-fn with_statements(
-    document: &VexDocument,
-    timestamp: jiff::Timestamp,
-    statements: &CanonicalStatements,
-) -> Result<Vec<u8>, OpenVexError> {
+/// A canonical OpenVEX document made but not yet joined into one buffer: the shell and its
+/// statements' canonical bytes, in order. Written out as it is ([`CanonicalDocument::write_to`])
+/// it costs no second copy of the statements; [`CanonicalDocument::into_bytes`] joins them.
+pub struct CanonicalDocument {
+    shell: Vec<u8>,
+    statements: CanonicalStatements,
+}
+
+impl CanonicalDocument {
+    /// The length of the document's bytes.
+    pub fn len(&self) -> usize {
+        let body: usize = self.statements.iter().map(|s| s.len() + 1).sum();
+        self.shell.len() + body.saturating_sub(1)
+    }
+
+    /// Whether the document has no bytes (never: it always has its shell).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the document's bytes to `out`, piece by piece.
+    ///
+    /// # Errors
+    /// What `out` returns.
+    pub fn write_to(&self, out: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
+        let (head, tail) = split_at_statements(&self.shell);
+        out.write_all(head)?;
+        for (i, statement) in self.statements.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(statement)?;
+        }
+        out.write_all(tail)
+    }
+
+    /// The document's bytes in one buffer.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        // Writing into a vector cannot fail.
+        let _ = self.write_to(&mut out);
+        out
+    }
+}
+
+/// The canonical bytes of `document`'s members (its statements aside) with `"statements":[]`.
+fn shell(document: &VexDocument, timestamp: jiff::Timestamp) -> Result<Vec<u8>, OpenVexError> {
     let mut root = Object::default();
     root.insert("@context", text(CONTEXT_V0_2_0));
     root.insert("@id", Value::String(to_iri(&document.id)));
@@ -840,35 +892,19 @@ fn with_statements(
     );
     put_text(&mut root, "tooling", document.tooling.as_deref());
     root.insert("statements", Value::Array(Vec::new()));
-    Ok(splice_statements(
-        &Value::Object(root).to_canonical(),
-        statements,
-    ))
+    Ok(Value::Object(root).to_canonical())
 }
 
-/// The canonical document `shell` (whose `statements` is `[]`) with the canonical `statements`
-/// put inside that array. A `"` inside a JSON string is always escaped, so `"statements":[` occurs
-/// in canonical bytes only as the member itself.
-fn splice_statements(shell: &[u8], statements: &CanonicalStatements) -> Vec<u8> {
+/// The canonical document `shell` (whose `statements` is `[]`) cut where the statements go.
+/// A `"` inside a JSON string is always escaped, so `"statements":[` occurs in canonical bytes
+/// only as the member itself.
+fn split_at_statements(shell: &[u8]) -> (&[u8], &[u8]) {
     const MEMBER: &[u8] = b"\"statements\":[";
-    let Some(at) = shell
+    let at = shell
         .windows(MEMBER.len())
         .position(|w| w == MEMBER)
-        .map(|i| i + MEMBER.len())
-    else {
-        return shell.to_vec();
-    };
-    let body: usize = statements.iter().map(|s| s.len() + 1).sum();
-    let mut out = Vec::with_capacity(shell.len() + body);
-    out.extend_from_slice(&shell[..at]);
-    for (i, statement) in statements.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(statement);
-    }
-    out.extend_from_slice(&shell[at..]);
-    out
+        .map_or(shell.len(), |i| i + MEMBER.len());
+    shell.split_at(at)
 }
 
 fn text(s: &str) -> Value<'_> {

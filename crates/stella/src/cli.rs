@@ -500,7 +500,9 @@ document's author (default Stella)."
 const VEX_MERGE_HELP: &str = concat!(
     "Reads every FILE and the VEX attached to every --image, merges, and writes one document \
 (OpenVEX by default). Its id is derived from the inputs' canonical ids; its timestamp is the \
-latest input timestamp (the clock is never read).\n\n",
+latest input timestamp (the clock is never read). Files are checked first (a missing one is \
+named before any is read), then read and parsed a few ahead of the merge, on every CPU, so \
+memory holds the merge and a few documents, not every input.\n\n",
     vex_merge_rules!(),
     "\n\n",
     vex_policy_help!(),

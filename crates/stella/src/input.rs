@@ -56,17 +56,7 @@ impl Input {
     /// than `limit + 1` of it. A path must name a regular file: a FIFO or a device is refused
     /// before anything waits on it (standard input is `-`).
     pub fn read(&self, limit: usize) -> Result<Vec<u8>, CliError> {
-        let too_large = |size: String| {
-            let hint = match self.limit_flag {
-                Some(flag) => format!(" (raise it with {flag})"),
-                None => String::new(),
-            };
-            CliError::input(anyhow!(
-                "{}: {size} is larger than the {} limit{hint}",
-                self.name(),
-                human_bytes(limit as u64)
-            ))
-        };
+        let too_large = |size: String| self.too_large(&size, limit);
         let mut bytes = Vec::new();
         let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
         if self.is_stdin() {
@@ -90,6 +80,33 @@ impl Input {
             return Err(too_large("the input".to_owned()));
         }
         Ok(bytes)
+    }
+
+    /// What [`Input::read`] would refuse before reading a byte: a path that is missing, not a
+    /// regular file, or larger than `limit`. For a caller that reads many inputs later, one at
+    /// a time, so that a typo in the last is found before the first is read.
+    pub fn check(&self, limit: usize) -> Result<(), CliError> {
+        if self.is_stdin() {
+            return Ok(());
+        }
+        let (_, metadata) = open_regular(&self.path).map_err(open_error)?;
+        let size = metadata.len();
+        if size > limit as u64 {
+            return Err(self.too_large(&format!("the file ({})", human_bytes(size)), limit));
+        }
+        Ok(())
+    }
+
+    fn too_large(&self, size: &str, limit: usize) -> CliError {
+        let hint = match self.limit_flag {
+            Some(flag) => format!(" (raise it with {flag})"),
+            None => String::new(),
+        };
+        CliError::input(anyhow!(
+            "{}: {size} is larger than the {} limit{hint}",
+            self.name(),
+            human_bytes(limit as u64)
+        ))
     }
 
     fn read_error(&self, e: &io::Error) -> CliError {

@@ -31,6 +31,32 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     }
 }
 
+/// Writes a document made piece by piece (`write` gives the pieces to its writer, buffered) to
+/// `path`, replaced atomically as [`write_atomically`] does, or to stdout without a path (a
+/// closed pipe is not an error there either).
+pub fn write_pieces(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    match path {
+        Some(path) => write_atomically_with(path, |file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            write(&mut out)
+                .and_then(|()| out.flush())
+                .with_context(|| format!("writing {}", path.display()))
+                .map_err(CliError::environment)
+        }),
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            match write(&mut out).and_then(|()| out.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(CliError::environment(anyhow!("writing to stdout: {e}"))),
+            }
+        }
+    }
+}
+
 /// Writes through a temporary file in the same directory and renames it into place, so a
 /// reader never sees half a document and a failure leaves any previous file intact.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {

@@ -1,6 +1,7 @@
 //! `stella vex validate | convert | merge | query | attach`: VEX documents read from files and
 //! images, handed to `stella-vex`, and the results printed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,7 @@ use stella_vex::{Provenance, VexFormat, VexStatement};
 use crate::cli::{VexCommand, VexFormatArg, VexReadArgs, VexSources};
 use crate::exit::{CliError, Outcome};
 use crate::input::{Input, MAX_SIZE_FLAG};
-use crate::output::{write_atomically, write_stdout};
+use crate::output::{write_atomically, write_pieces, write_stdout};
 use crate::print::{self, Schema};
 
 mod attached;
@@ -159,6 +160,65 @@ fn files(paths: &[PathBuf], max_size: usize) -> Result<Vec<Source>, CliError> {
 
 /// Every document the sources name: files first, in the order given, then each image's.
 fn load(sources: &VexSources, home: &Path) -> Result<Vec<Source>, CliError> {
+    check_sources(sources)?;
+    let mut out = files(&sources.files, sources.read.max_size)?;
+    out.extend(image_sources(sources, home)?);
+    Ok(out)
+}
+
+/// A document to read: a file not read yet, or a document already fetched.
+enum Pending<'a> {
+    File(&'a Path),
+    Fetched(Source),
+}
+
+impl Pending<'_> {
+    /// The document's name and bytes: a file is read now.
+    fn load(&self, max_size: usize) -> Result<(String, Cow<'_, [u8]>), CliError> {
+        match self {
+            Pending::File(path) => {
+                let input = Input::with_limit_flag(path.to_path_buf(), MAX_SIZE_FLAG);
+                let bytes = input.read(max_size)?;
+                Ok((input.name(), Cow::Owned(bytes)))
+            }
+            Pending::Fetched(source) => Ok((source.name.clone(), Cow::Borrowed(&source.bytes))),
+        }
+    }
+}
+
+/// [`load`] with the files left to be read one by one, when they are needed: files first, in
+/// the order given, then each image's documents (fetched now).
+fn load_lazily<'a>(sources: &'a VexSources, home: &Path) -> Result<Vec<Pending<'a>>, CliError> {
+    check_sources(sources)?;
+    let mut out: Vec<Pending<'a>> = Vec::with_capacity(sources.files.len());
+    for path in &sources.files {
+        Input::with_limit_flag(path.clone(), MAX_SIZE_FLAG).check(sources.read.max_size)?;
+        out.push(Pending::File(path.as_path()));
+    }
+    out.extend(
+        image_sources(sources, home)?
+            .into_iter()
+            .map(Pending::Fetched),
+    );
+    Ok(out)
+}
+
+/// The documents attached to each `--image`, in the order given.
+fn image_sources(sources: &VexSources, home: &Path) -> Result<Vec<Source>, CliError> {
+    let mut out = Vec::new();
+    for image in &sources.image {
+        out.extend(attached::fetch(
+            image,
+            sources.key.as_deref(),
+            sources.insecure,
+            home,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Refuses sources that name nothing, or standard input twice.
+fn check_sources(sources: &VexSources) -> Result<(), CliError> {
     if sources.files.is_empty() && sources.image.is_empty() {
         return Err(CliError::input(anyhow!(
             "no VEX documents: give FILE arguments or --image REF"
@@ -175,16 +235,7 @@ fn load(sources: &VexSources, home: &Path) -> Result<Vec<Source>, CliError> {
             "standard input (-) can be read only once"
         )));
     }
-    let mut out = files(&sources.files, sources.read.max_size)?;
-    for image in &sources.image {
-        out.extend(attached::fetch(
-            image,
-            sources.key.as_deref(),
-            sources.insecure,
-            home,
-        )?);
-    }
-    Ok(out)
+    Ok(())
 }
 
 fn unreadable(source: &Source, e: ReadError) -> CliError {
@@ -192,8 +243,12 @@ fn unreadable(source: &Source, e: ReadError) -> CliError {
 }
 
 fn warn(source: &Source, warnings: &[Warning]) {
+    warn_named(&source.name, warnings);
+}
+
+fn warn_named(name: &str, warnings: &[Warning]) {
     for w in warnings {
-        tracing::warn!("{}: {} [{}]", source.name, w.message, w.rule);
+        tracing::warn!("{name}: {} [{}]", w.message, w.rule);
     }
 }
 
@@ -630,10 +685,11 @@ fn merge_command(
         })?),
     };
     let reading = Reading::of(&sources.read)?;
-    let loaded = load(sources, home)?;
+    let pending = load_lazily(sources, home)?;
     let (policy, by_file) = policy_file(policy_path)?;
-    // Documents are read on worker threads a few ahead of the merge, which takes them in the
-    // order given: a few documents' models are held at a time, each added and dropped.
+    // Documents are read (from their files too) on worker threads a few ahead of the merge,
+    // which takes them in the order given: a few documents' bytes and models are held at a
+    // time, each added and dropped.
     let mut merger = merge::Merger::new(&policy);
     let mut names: BTreeMap<Digest, String> = BTreeMap::new();
     // Documents about the same products share their purl checks: each distinct purl is parsed
@@ -643,18 +699,22 @@ fn merge_command(
         purls: Some(&purls),
         ..reading.options()
     };
+    let max_size = sources.read.max_size;
     stella_core::ordered::map_in_order(
-        &loaded,
-        |source| (source, read::read(&source.bytes, &options)),
-        |(source, read)| {
-            let read = read.map_err(|e| unreadable(source, e))?;
-            warn(source, &read.warnings);
-            if let Some(&(priority, _)) = by_file.get(&source.name) {
+        &pending,
+        |pending| {
+            let (name, bytes) = pending.load(max_size)?;
+            let read = read::read(&bytes, &options);
+            Ok::<_, CliError>((name, read))
+        },
+        |loaded| {
+            let (name, read) = loaded?;
+            let read = read.map_err(|e| CliError::kinded(e).context(name.clone()))?;
+            warn_named(&name, &read.warnings);
+            if let Some(&(priority, _)) = by_file.get(&name) {
                 merger.set_document_priority(&read.canonical_id, priority);
             }
-            names
-                .entry(read.canonical_id.clone())
-                .or_insert_with(|| source.name.clone());
+            names.entry(read.canonical_id.clone()).or_insert(name);
             // Copying the winners keeps the merge compact; the document is dropped here.
             merger
                 .add(&read.canonical_id, &read.document)
@@ -672,10 +732,11 @@ fn merge_command(
     }
     if !explain && issued.is_none() && matches!(to, VexFormatArg::Openvex) {
         // Straight to the canonical bytes: the merged document is never held whole.
-        let bytes = merger
-            .finish_openvex()
+        let document = merger
+            .finish_canonical_openvex()
             .map_err(|e| CliError::kinded(read::WriteError::OpenVex(e.into())))?;
-        return emit(&bytes, output);
+        write_pieces(output, |out| document.write_to(out))?;
+        return Ok(Outcome::Success);
     }
     let document = if explain || issued.is_some() {
         let mut merged = merger.finish();

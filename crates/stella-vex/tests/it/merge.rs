@@ -537,7 +537,13 @@ fn the_merged_document_made_straight_is_the_one_made_from_the_records() {
         for input in &order {
             merger.add(&input.canonical_id, &input.document).unwrap();
         }
-        assert_eq!(merger.finish_openvex().unwrap(), bytes);
+        let canonical = merger.finish_canonical_openvex().unwrap();
+        assert_eq!(canonical.len(), bytes.len());
+        // Written piece by piece, through a writer that takes a few bytes at a time.
+        let mut pieces = std::io::BufWriter::with_capacity(7, Vec::new());
+        canonical.write_to(&mut pieces).unwrap();
+        assert_eq!(pieces.into_inner().unwrap(), bytes);
+        assert_eq!(canonical.into_bytes(), bytes);
     }
     // Nothing added: the error `write` gives for a document without statements.
     let empty = Merger::new(&Policy::default()).finish_openvex();

@@ -269,6 +269,69 @@ fn convert_into_an_sbom_affects_its_own_components() {
 }
 
 #[test]
+fn merge_reads_files_as_it_goes_yet_names_a_missing_one_before_reading_any() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let d = dir.path();
+    let files: Vec<PathBuf> = (0..5)
+        .map(|i| {
+            openvex(
+                d,
+                &format!("doc-{i}.json"),
+                &format!("author-{i}"),
+                &format!("2024-0{}-01T00:00:00Z", i + 1),
+                &[(&format!("CVE-2024-{i}"), "pkg:cargo/hyper@1.4.0", "fixed")],
+            )
+        })
+        .collect();
+    // Written to a file piece by piece: the bytes printed on stdout.
+    let printed = out(stella(&home).args(["vex", "merge"]).args(&files), 0);
+    let merged = d.join("merged.json");
+    out(
+        stella(&home)
+            .args(["vex", "merge", "-o"])
+            .arg(&merged)
+            .args(&files),
+        0,
+    );
+    assert_eq!(std::fs::read_to_string(&merged).unwrap(), printed);
+    let value: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(value["statements"].as_array().unwrap().len(), 5);
+
+    // A document that turns out unreadable only when it is read.
+    let broken = d.join("broken.json");
+    std::fs::write(&broken, b"{\"@context\": ").unwrap();
+    // A typo after it: refused before any document is read (so the broken one is not what is
+    // reported), the output kept.
+    let missing = d.join("doc-typo.json");
+    let mut with_typo = files.clone();
+    with_typo.insert(1, broken.clone());
+    with_typo.insert(4, missing.clone());
+    let message = err(
+        stella(&home)
+            .args(["vex", "merge", "-o"])
+            .arg(&merged)
+            .args(&with_typo),
+        2,
+    );
+    assert!(message.contains("doc-typo.json"), "{message}");
+    assert!(!message.contains("broken.json"), "{message}");
+    assert_eq!(std::fs::read_to_string(&merged).unwrap(), printed);
+    // The broken document alone, when its turn comes: exit 2, naming it, the output kept.
+    let mut with_broken = files.clone();
+    with_broken.insert(2, broken);
+    let message = err(
+        stella(&home)
+            .args(["vex", "merge", "-o"])
+            .arg(&merged)
+            .args(&with_broken),
+        2,
+    );
+    assert!(message.contains("broken.json"), "{message}");
+    assert_eq!(std::fs::read_to_string(&merged).unwrap(), printed);
+}
+
+#[test]
 fn merge_is_the_same_bytes_in_any_order_and_explains_each_decision() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
