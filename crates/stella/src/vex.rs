@@ -238,8 +238,8 @@ fn check_sources(sources: &VexSources) -> Result<(), CliError> {
     Ok(())
 }
 
-fn unreadable(source: &Source, e: ReadError) -> CliError {
-    CliError::kinded(e).context(source.name.clone())
+fn unreadable(name: &str, e: ReadError) -> CliError {
+    CliError::kinded(e).context(name.to_owned())
 }
 
 fn warn(source: &Source, warnings: &[Warning]) {
@@ -267,8 +267,8 @@ fn read_all(
     let mut names: BTreeMap<Digest, String> = BTreeMap::new();
     let mut signatures = Signatures::new();
     for source in sources {
-        let read =
-            read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(source, e))?;
+        let read = read::read(&source.bytes, &reading.options())
+            .map_err(|e| unreadable(&source.name, e))?;
         warn(source, &read.warnings);
         names
             .entry(read.canonical_id.clone())
@@ -369,7 +369,7 @@ fn validate_command(sources: &VexSources, json: bool, home: &Path) -> Result<Out
                 });
             }
             Err(e) => {
-                let e = unreadable(source, e);
+                let e = unreadable(&source.name, e);
                 text.push_str(&format!(
                     "{}: cannot be validated: {}\n",
                     source.name,
@@ -450,7 +450,8 @@ fn convert(
     let source = loaded
         .pop()
         .ok_or_else(|| CliError::input(anyhow!("no document")))?;
-    let read = read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(&source, e))?;
+    let read =
+        read::read(&source.bytes, &reading.options()).map_err(|e| unreadable(&source.name, e))?;
     warn(&source, &read.warnings);
     let format = VexFormat::from(to);
     let bytes = match (&reading.sbom, format) {
@@ -709,7 +710,7 @@ fn merge_command(
         },
         |loaded| {
             let (name, read) = loaded?;
-            let read = read.map_err(|e| CliError::kinded(e).context(name.clone()))?;
+            let read = read.map_err(|e| unreadable(&name, e))?;
             warn_named(&name, &read.warnings);
             if let Some(&(priority, _)) = by_file.get(&name) {
                 merger.set_document_priority(&read.canonical_id, priority);
