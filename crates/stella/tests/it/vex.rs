@@ -297,6 +297,17 @@ fn merge_reads_files_as_it_goes_yet_names_a_missing_one_before_reading_any() {
     assert_eq!(std::fs::read_to_string(&merged).unwrap(), printed);
     let value: Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(value["statements"].as_array().unwrap().len(), 5);
+    // Standard input among the files, read when its turn comes: the same document.
+    let from_stdin = out(
+        stella(&home)
+            .args(["vex", "merge"])
+            .args(&files[..2])
+            .arg("-")
+            .args(&files[3..])
+            .write_stdin(std::fs::read(&files[2]).unwrap()),
+        0,
+    );
+    assert_eq!(from_stdin, printed);
 
     // A document that turns out unreadable only when it is read.
     let broken = d.join("broken.json");
