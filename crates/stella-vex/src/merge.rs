@@ -72,7 +72,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, hash_map};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -835,8 +835,8 @@ impl Merger {
 
     /// The merged document as canonical OpenVEX: the same bytes as
     /// `openvex::write_owned(self.finish_document())`, without ever holding the document. Each
-    /// statement is made as [`Merger::finish_document`] makes it and handed, a few thousand at a
-    /// time, to another CPU that writes their canonical bytes and drops them.
+    /// statement is made as [`Merger::finish_document`] makes it, a few thousand at a time on
+    /// every CPU, and dropped once its canonical bytes are written.
     ///
     /// # Errors
     /// As [`crate::openvex::write`]: no statements, or a value beyond canonical JSON.
@@ -855,46 +855,39 @@ impl Merger {
     pub fn finish_canonical_openvex(
         self,
     ) -> Result<crate::openvex::CanonicalDocument, crate::openvex::OpenVexError> {
-        use crate::openvex::{self, CanonicalPart, STATEMENTS_PER_PART};
+        use crate::openvex::{self, STATEMENTS_PER_PART};
         let mut finishing = self.into_sorted_groups();
         let mut winners = finishing.winners_in_source_order();
-        let mut latest: Option<jiff::Timestamp> = None;
-        let written: std::sync::Mutex<Vec<(usize, Result<CanonicalPart, _>)>> = Default::default();
-        rayon::scope(|scope| {
-            let mut batch: Vec<VexStatement> = Vec::with_capacity(STATEMENTS_PER_PART);
-            let mut first = 0;
-            let written = &written;
-            let hand_over = |batch: Vec<VexStatement>, first: usize| {
-                scope.spawn(move |_| {
-                    let part = openvex::canonical_part(batch.into_iter(), first);
-                    written
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push((first, part));
-                });
-            };
-            finishing.each_statement(&mut winners, |statement| {
-                latest = latest.max(Some(statement.timestamp));
-                batch.push(statement);
-                if batch.len() == STATEMENTS_PER_PART {
-                    let full =
-                        std::mem::replace(&mut batch, Vec::with_capacity(STATEMENTS_PER_PART));
-                    hand_over(full, first);
-                    first += STATEMENTS_PER_PART;
+        // Segments of whole runs (every claim one source statement won makes one statement),
+        // each made into its statements and written on whichever CPU is free. Runs are
+        // independent: a statement's claims are all in its run, and each product identity is
+        // taken under its own lock.
+        let segments = segments_of_runs(&mut winners, STATEMENTS_PER_PART);
+        let Finishing {
+            linked,
+            identities,
+            interned,
+            ..
+        } = &finishing;
+        let written: Vec<_> = (segments.into_par_iter())
+            .map(|(first, segment)| {
+                let mut statements = Vec::with_capacity(STATEMENTS_PER_PART);
+                for run in segment.chunk_by_mut(|a, b| source(a) == source(b)) {
+                    if let Some(statement) = joined_statement(run, linked, interned, identities) {
+                        statements.push(statement);
+                    }
                 }
-            });
-            if !batch.is_empty() {
-                hand_over(batch, first);
-            }
-        });
-        let mut written = written
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let latest = statements.iter().map(|s| s.timestamp).max();
+                (
+                    openvex::canonical_part(statements.into_iter(), first),
+                    latest,
+                )
+            })
+            .collect();
+        let latest = written.iter().filter_map(|(_, latest)| *latest).max();
         // In document order, so the first error is the one `write` reports.
-        written.sort_unstable_by_key(|(first, _)| *first);
-        let parts = written
-            .into_iter()
-            .map(|(_, part)| part)
+        let parts = (written.into_iter())
+            .map(|(part, _)| part)
             .collect::<Result<Vec<_>, _>>()?;
         let shell = finishing.merged(Vec::new()).into_document_with(Vec::new());
         openvex::write_parts(&shell, latest, parts)
@@ -976,17 +969,26 @@ struct Finishing {
 }
 
 /// Every product identity by its interned id, handed out as a copy until its last use, which
-/// takes it: most identities are won once or twice, so most are moved rather than copied.
+/// takes it: most identities are won once or twice, so most are moved rather than copied. Each
+/// identity has its own lock, so statements can be made on every CPU: whichever use comes last
+/// takes it, and every use gets an identity equal to it.
 struct Identities {
-    list: Vec<ProductIdentity>,
-    /// The uses not yet handed out, counted beforehand with [`Identities::count`].
-    uses: Vec<u32>,
+    slots: Vec<Mutex<Slot>>,
+}
+
+/// One identity and its uses not yet handed out, counted beforehand with [`Identities::count`].
+struct Slot {
+    uses: u32,
+    identity: ProductIdentity,
 }
 
 impl Identities {
     fn new(list: Vec<ProductIdentity>) -> Self {
-        let uses = vec![0; list.len()];
-        Identities { list, uses }
+        Identities {
+            slots: (list.into_iter())
+                .map(|identity| Mutex::new(Slot { uses: 0, identity }))
+                .collect(),
+        }
     }
 
     /// Counts the identities `winner` will take with [`won_product`].
@@ -995,26 +997,26 @@ impl Identities {
             return;
         };
         for id in std::iter::once(identity).chain(sub) {
-            if let Some(uses) = self.uses.get_mut(id as usize) {
-                *uses += 1;
+            if let Some(slot) = self.slots.get_mut(id as usize) {
+                slot.get_mut().unwrap_or_else(PoisonError::into_inner).uses += 1;
             }
         }
     }
 
     /// The identity `id`: the identity itself at its last counted use, else a copy (a use that
     /// was not counted gets a copy too, so no later use finds it taken).
-    fn take(&mut self, id: u32) -> Option<ProductIdentity> {
-        let uses = self.uses.get_mut(id as usize)?;
-        let identity = self.list.get_mut(id as usize)?;
-        Some(match *uses {
+    fn take(&self, id: u32) -> Option<ProductIdentity> {
+        let mut slot =
+            (self.slots.get(id as usize)?.lock()).unwrap_or_else(PoisonError::into_inner);
+        Some(match slot.uses {
             1 => {
-                *uses = 0;
-                std::mem::take(identity)
+                slot.uses = 0;
+                std::mem::take(&mut slot.identity)
             }
-            0 => identity.clone(),
+            0 => slot.identity.clone(),
             _ => {
-                *uses -= 1;
-                identity.clone()
+                slot.uses -= 1;
+                slot.identity.clone()
             }
         })
     }
@@ -1022,6 +1024,31 @@ impl Identities {
 
 /// A group's winner as finishing keeps it, by the group's key (taken when its statement is made).
 type Winner = (GroupKey, Option<Contender>);
+
+/// `winners` (in source order) cut into segments of `runs` runs of one source statement each
+/// (the last may hold fewer), each with the number of runs before it: every run makes one
+/// statement, so that number is the index of the segment's first statement in the document.
+fn segments_of_runs(winners: &mut [Winner], runs: usize) -> Vec<(usize, &mut [Winner])> {
+    let mut segments = Vec::new();
+    let mut rest = winners;
+    let mut first = 0;
+    while !rest.is_empty() {
+        let (mut end, mut counted) = (0, 0);
+        while end < rest.len() && counted < runs.max(1) {
+            let run = source(&rest[end]);
+            end += 1;
+            while end < rest.len() && source(&rest[end]) == run {
+                end += 1;
+            }
+            counted += 1;
+        }
+        let (segment, tail) = rest.split_at_mut(end);
+        segments.push((first, segment));
+        first += counted;
+        rest = tail;
+    }
+    segments
+}
 
 /// The source statement a winner came from: (canonical id, statement index).
 fn source((_, winner): &Winner) -> Option<(&Digest, usize)> {
@@ -1086,7 +1113,7 @@ fn joined_statement(
     run: &mut [Winner],
     linked: &FxHashMap<usize, BTreeSet<String>>,
     interned: &Interned,
-    identities: &mut Identities,
+    identities: &Identities,
 ) -> Option<VexStatement> {
     let products: Vec<Product> = (run.iter())
         .filter_map(|(_, winner)| won_product(winner.as_ref()?, identities))
@@ -1146,7 +1173,7 @@ fn resolve(
     group: Group,
     names: Option<&BTreeSet<String>>,
     interned: &Interned,
-    identities: &mut Identities,
+    identities: &Identities,
 ) -> MergedStatement {
     let Group { winner, rivals } = group;
     let rank = winner.rank();
@@ -1184,7 +1211,7 @@ fn won_ids(winner: &Contender) -> Option<(u32, Option<u32>)> {
 }
 
 /// The product and subcomponent `winner` won, as the statement names them.
-fn won_product(winner: &Contender, identities: &mut Identities) -> Option<Product> {
+fn won_product(winner: &Contender, identities: &Identities) -> Option<Product> {
     let (identity, sub) = won_ids(winner)?;
     let identity = identities.take(identity)?;
     Some(Product {
@@ -1391,16 +1418,13 @@ mod tests {
     fn an_identity_is_moved_at_its_last_counted_use_and_copied_otherwise() {
         let a = ProductIdentity::from_id("pkg:npm/a@1");
         let b = ProductIdentity::from_id("pkg:npm/b@1");
-        let mut identities = Identities::new(vec![a.clone(), b.clone()]);
-        identities.uses = vec![2, 0];
+        let identities = Identities::new(vec![a.clone(), b.clone()]);
+        let held = |id: usize| identities.slots[id].lock().unwrap().identity.clone();
+        identities.slots[0].lock().unwrap().uses = 2;
         assert_eq!(identities.take(0), Some(a.clone()));
-        assert_eq!(identities.list[0], a, "copied while a use is left");
+        assert_eq!(held(0), a, "copied while a use is left");
         assert_eq!(identities.take(0), Some(a.clone()));
-        assert_eq!(
-            identities.list[0],
-            ProductIdentity::default(),
-            "moved at the last"
-        );
+        assert_eq!(held(0), ProductIdentity::default(), "moved at the last");
         // Uncounted uses are copies: the identity stays for the next one.
         assert_eq!(identities.take(1), Some(b.clone()));
         assert_eq!(identities.take(1), Some(b));
