@@ -8,8 +8,8 @@
 //!    whenever the next is not ready, on the calling thread, ahead of the merge; add each to the
 //!    merge in order ([`Merger::add`]), so a few documents' bytes and models are held at a time,
 //!    under a policy that ranks two authors; finish the merge straight into the statements'
-//!    canonical bytes ([`Merger::finish_canonical_openvex`]: each statement written on another
-//!    CPU and dropped as it is made) and write the document piece by piece (here into SHA-256).
+//!    canonical bytes ([`Merger::finish_canonical_openvex`]: the statements made, written and
+//!    dropped a few thousand at a time on every CPU) and write the document piece by piece (here into SHA-256).
 //!    The peak resident set of this run, measured from `VmHWM` after resetting it through
 //!    `/proc/self/clear_refs`, is compared with the input size;
 //! 2. **serde_json** — parse the same bytes, read into memory beforehand (not timed), into
@@ -232,8 +232,8 @@ fn stella_run(paths: &[PathBuf], policy: &Policy, out: &mut impl Write) -> RunSt
     let resident_added = rss_kib("VmRSS") * 1024;
     // The merged document straight from the merge to its canonical bytes, as `stella vex merge`
     // writes OpenVEX: the superseded records, which the document does not carry, are not built
-    // (`Merger::finish` builds them for `--explain`), and the statements are written and
-    // dropped as they are made, on the other CPU.
+    // (`Merger::finish` builds them for `--explain`), and the statements are made, written and
+    // dropped a few thousand at a time on every CPU.
     let started = Stopwatch::start();
     let document = merger.finish_canonical_openvex().expect("finish");
     document.write_to(out).expect("write");

@@ -31,8 +31,9 @@
 //! losing claim, and joins the groups of names found to be one vulnerability when it finishes.
 //! [`Merger::finish_document`] goes straight to the merged document, without the [`Superseded`]
 //! records it does not carry, and [`Merger::finish_openvex`] straight to its canonical OpenVEX
-//! bytes, each statement written on another CPU and dropped as it is made. The merged document's id is derived from the sorted canonical ids
-//! of its inputs, and its timestamp is the latest input timestamp: the wall clock is never read.
+//! bytes, the statements made and written a few thousand at a time on every CPU and dropped once
+//! written. The merged document's id is derived from the sorted canonical ids of its inputs, and
+//! its timestamp is the latest input timestamp: the wall clock is never read.
 //!
 //! ```
 //! use stella_vex::merge::{self, MergeInput, Policy, Rule};
