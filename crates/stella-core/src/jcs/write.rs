@@ -190,30 +190,117 @@ const ESCAPE: [u8; 256] = {
 
 /// RFC 8785 §3.2.2.2: `"`, `\` and control characters escaped (short forms where JSON has them,
 /// else `\u00xx` in lower-case hex); everything else, including non-ASCII, as UTF-8.
+///
+/// Strings are scanned eight bytes at a time ([`needs_escape`]); only a word that may hold a
+/// byte to escape is looked at byte by byte.
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = ESCAPE[usize::from(b)];
-        if escape == 0 {
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8)
+            && !needs_escape(u64::from_le_bytes(
+                <[u8; 8]>::try_from(word).unwrap_or_default(),
+            ))
+        {
+            at += 8;
             continue;
         }
-        out.extend_from_slice(&bytes[run..i]);
-        out.push(b'\\');
-        out.push(escape);
-        if escape == b'u' {
-            out.extend_from_slice(&[
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]);
+        let end = (at + 8).min(bytes.len());
+        for (i, &b) in bytes.iter().enumerate().take(end).skip(at) {
+            let escape = ESCAPE[usize::from(b)];
+            if escape == 0 {
+                continue;
+            }
+            out.extend_from_slice(&bytes[run..i]);
+            out.push(b'\\');
+            out.push(escape);
+            if escape == b'u' {
+                out.extend_from_slice(&[
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
+            }
+            run = i + 1;
         }
-        run = i + 1;
+        at = end;
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
+}
+
+/// Whether the eight bytes of `word` may hold one that a canonical string escapes: a control
+/// character (below 0x20), `"` or `\`. Never false when one is there; a true answer is checked
+/// byte by byte.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte below `n` (n ≤ 0x80) sets its high bit in `(x - n·ONES) & !x & HIGH`; a borrow can
+    // only add bits above a byte that truly matched.
+    let below = |x: u64, n: u64| x.wrapping_sub(n * ONES) & !x & HIGH;
+    below(word, 0x20)
+        | below(word ^ (u64::from(b'"') * ONES), 1)
+        | below(word ^ (u64::from(b'\\') * ONES), 1)
+        != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The escaping, one byte at a time: what [`write_string`] must agree with.
+    fn escaped_bytewise(s: &str) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for &b in s.as_bytes() {
+            match ESCAPE[usize::from(b)] {
+                0 => out.push(b),
+                b'u' => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+                e => out.extend_from_slice(&[b'\\', e]),
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
+    #[test]
+    fn every_byte_that_needs_an_escape_is_found_in_every_position_of_a_word() {
+        for b in 0u8..=0x7f {
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                let flagged = needs_escape(u64::from_le_bytes(word));
+                assert_eq!(
+                    flagged,
+                    ESCAPE[usize::from(b)] != 0,
+                    "byte {b:#04x} at {at}"
+                );
+            }
+        }
+        // Bytes of multi-byte characters are never escaped.
+        assert!(!needs_escape(u64::from_le_bytes(
+            *b"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98"
+        )));
+    }
+
+    proptest! {
+        #[test]
+        fn strings_are_escaped_as_byte_by_byte(
+            s in proptest::collection::vec(
+                prop_oneof![Just('"'), Just('\\'), Just('\u{1f}'), Just('\n'), Just('\u{7f}'),
+                    Just('é'), Just('😀'), proptest::char::range('\u{0}', '\u{80}'),
+                    proptest::char::any()],
+                0..40,
+            ).prop_map(|c| c.into_iter().collect::<String>())
+        ) {
+            let mut out = Vec::new();
+            write_string(&s, &mut out);
+            prop_assert_eq!(out, escaped_bytewise(&s));
+        }
+    }
 }
