@@ -645,7 +645,7 @@ fn identity_of(
                     purl: purl.clone(),
                 });
             }
-            ProductIdentity::from_id(&purl)
+            ProductIdentity::from_owned_id(purl)
         }
         None => ProductIdentity::default(),
     };

@@ -505,7 +505,7 @@ impl BomIndex {
             None => ProductIdentity::from_id(&bom_ref),
         };
         if let Some(purl) = opt_string(obj, pointer, "purl")? {
-            identity.image_digest = ProductIdentity::from_id(&purl).image_digest;
+            identity.image_digest = ProductIdentity::image_digest_in(&purl);
             identity.purl = Some(purl);
         }
         if let Some(cpe) = opt_string(obj, pointer, "cpe")? {

@@ -17,7 +17,9 @@
 //! Purls are parsed with the `packageurl` crate (the parser `stella-sbom` uses), after `%2F`
 //! in the path has been turned into `/`, which that parser refuses inside a namespace segment.
 //! A purl that does not parse matches only by its exact text. [`PurlChecks`] remembers which
-//! purls parse, for the readers of many documents to share.
+//! purls parse, for the readers of many documents to share; a purl of the plain shape most
+//! documents use (`pkg:deb/debian/openssl@3.0.11-1?arch=amd64`) is known to parse from its
+//! bytes alone, without the parser or that memory.
 //!
 //! The same normalisation gives [`ProductKey`]: the canonical key the merge groups statements
 //! by, so that spellings of one product fall into one group.
@@ -85,8 +87,12 @@ impl PurlChecks {
         self.checked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether `text` is a purl, as [`Purl::is_valid`] says.
+    /// Whether `text` is a purl, as [`Purl::is_valid`] says. A purl of the plain shape most
+    /// documents use is answered without the shared memory (see [`Purl::is_valid`]).
     pub fn is_valid(&self, text: &str) -> bool {
+        if plain_purl(text) {
+            return true;
+        }
         if let Some(&valid) = self.lock().get(text) {
             return valid;
         }
@@ -137,10 +143,14 @@ impl Purl {
     }
 
     /// Whether `text` is a purl: [`Purl::parse`] without building the result.
+    ///
+    /// A purl of the plain shape most documents use (see `plain_purl`) is known to parse
+    /// without parsing it; anything else is parsed.
     pub fn is_valid(text: &str) -> bool {
-        decode_path_slashes(text)
-            .parse::<packageurl::PackageUrl<'static>>()
-            .is_ok()
+        plain_purl(text)
+            || decode_path_slashes(text)
+                .parse::<packageurl::PackageUrl<'static>>()
+                .is_ok()
     }
 
     /// Whether this purl, as a statement's, covers `product`: same package, version equal or
@@ -183,6 +193,170 @@ impl Purl {
         out
     }
 }
+
+/// Whether `text` is a purl of the plain shape
+/// `pkg:<type>/<segment>/…/<name>[@<version>][?<key>=<value>&…]` that the `packageurl`
+/// parser always accepts, checked without parsing:
+/// - the type is one whose rules are known here ([`plain_type_namespace`]): a type with
+///   extra checks (`chrome-extension`, `cpan`, `julia`, …) or one not listed is left to the
+///   parser;
+/// - the path's bytes are ASCII letters and digits and `. - _ ~ +`, with `/` between segments
+///   and `@` anywhere; no segment is empty, `.` or `..`;
+/// - a version, when there is one, is not empty, and holds those bytes, `:` and `%XX` escapes
+///   of ASCII other than `/` (`%3A`);
+/// - each qualifier has a key the parser accepts and a non-empty value of the version's bytes
+///   and `/`; there is no subpath;
+/// - the namespace (the segments before the name) is present where the type requires one and
+///   absent where it prohibits one.
+///
+/// `false` means "not known", never "not a purl". A test checks every answer of `true`
+/// against the parser on generated purls of every listed type.
+fn plain_purl(text: &str) -> bool {
+    let Some(rest) = text.as_bytes().strip_prefix(b"pkg:") else {
+        return false;
+    };
+    let (rest, qualifiers) = match rest.iter().position(|&b| b == b'?') {
+        Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+        None => (rest, None),
+    };
+    let Some(slash) = rest.iter().position(|&b| b == b'/') else {
+        return false;
+    };
+    let (ty, path) = (&rest[..slash], &rest[slash + 1..]);
+    let Some(namespace) = plain_type_namespace(ty) else {
+        return false;
+    };
+    // The version follows the last `@` that has no `/` after it, as the parser splits it.
+    let path = match path.iter().rposition(|&b| b == b'@' || b == b'/') {
+        Some(at) if path[at] == b'@' => {
+            let version = &path[at + 1..];
+            if version.is_empty() || !plain_text(version, b":") {
+                return false;
+            }
+            &path[..at]
+        }
+        _ => path,
+    };
+    let mut segments = 0usize;
+    for segment in path.split(|&b| b == b'/') {
+        if matches!(segment, b"" | b"." | b"..")
+            || !segment.iter().all(|&b| plain_byte(b) || b == b'@')
+        {
+            return false;
+        }
+        segments += 1;
+    }
+    let namespaced = segments > 1;
+    qualifiers.is_none_or(plain_qualifiers)
+        && match namespace {
+            Namespace::Optional => true,
+            Namespace::Required => namespaced,
+            Namespace::Prohibited => !namespaced,
+        }
+}
+
+/// An ASCII letter or digit or one of `. - _ ~ +`.
+fn plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b'+')
+}
+
+/// Whether `text` holds only [`plain_byte`]s, bytes of `more`, and `%XX` escapes of ASCII other
+/// than `/` (so the parser decodes it to UTF-8 and [`decode_path_slashes`] leaves it alone).
+fn plain_text(text: &[u8], more: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        if b == b'%' {
+            let escape = match (text.get(i + 1), text.get(i + 2)) {
+                (Some(&high @ b'0'..=b'7'), Some(&low)) if low.is_ascii_hexdigit() => [high, low],
+                _ => return false,
+            };
+            if escape.eq_ignore_ascii_case(b"2f") {
+                return false;
+            }
+            i += 3;
+        } else if plain_byte(b) || more.contains(&b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether `qualifiers` (after the `?`) are `key=value` pairs joined by `&`, each key one the
+/// parser accepts and each value non-empty [`plain_text`] that may hold `:` and `/`.
+fn plain_qualifiers(qualifiers: &[u8]) -> bool {
+    qualifiers.split(|&b| b == b'&').all(|pair| {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            return false;
+        };
+        let (key, value) = (&pair[..eq], &pair[eq + 1..]);
+        key.first().is_some_and(|b| !b.is_ascii_digit())
+            && key
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            && !value.is_empty()
+            && plain_text(value, b":/")
+    })
+}
+
+/// Whether a purl type takes a namespace, by the `packageurl` parser's rules.
+enum Namespace {
+    Optional,
+    Required,
+    Prohibited,
+}
+
+/// The namespace rule of `ty` (as written; the parser lower-cases it) for the types
+/// [`plain_purl`] answers for; `None` for every other type, which is left to the parser.
+fn plain_type_namespace(ty: &[u8]) -> Option<Namespace> {
+    Some(match ty {
+        b"apk" | b"bitbucket" | b"conan" | b"deb" | b"docker" | b"generic" | b"github"
+        | b"golang" | b"hex" | b"maven" | b"npm" | b"qpkg" | b"rpm" | b"swid" => {
+            Namespace::Optional
+        }
+        b"composer" | b"huggingface" | b"swift" | b"vscode-extension" => Namespace::Required,
+        b"bitnami" | b"cargo" | b"cocoapods" | b"conda" | b"cran" | b"gem" | b"hackage"
+        | b"nuget" | b"oci" | b"otp" | b"pub" | b"pypi" | b"vcpkg" => Namespace::Prohibited,
+        _ => return None,
+    })
+}
+
+/// The types [`plain_purl`] answers for, for the test that checks it against the parser.
+#[cfg(test)]
+const PLAIN_TYPES: &[&str] = &[
+    "apk",
+    "bitbucket",
+    "conan",
+    "deb",
+    "docker",
+    "generic",
+    "github",
+    "golang",
+    "hex",
+    "maven",
+    "npm",
+    "qpkg",
+    "rpm",
+    "swid",
+    "composer",
+    "huggingface",
+    "swift",
+    "vscode-extension",
+    "bitnami",
+    "cargo",
+    "cocoapods",
+    "conda",
+    "cran",
+    "gem",
+    "hackage",
+    "nuget",
+    "oci",
+    "otp",
+    "pub",
+    "pypi",
+    "vcpkg",
+];
 
 /// `%2F` (either case) turned into `/` in the part of a purl before its version, qualifiers and
 /// subpath: the spec's namespace is `/`-separated, so an encoded slash there is the same path.
@@ -517,5 +691,130 @@ impl ProductKey {
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The parser's answer, without the plain-shape shortcut.
+    fn parses(text: &str) -> bool {
+        decode_path_slashes(text)
+            .parse::<packageurl::PackageUrl<'static>>()
+            .is_ok()
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-zA-Z0-9._~+-]{1,8}",
+            1 => Just(String::new()),
+            1 => Just(".".to_owned()),
+            1 => Just("..".to_owned()),
+            1 => "@?[a-z]{1,4}",
+            2 => "[a-zA-Z0-9._~+@:%?#=&/ -]{0,6}",
+            1 => "[a-zA-Z0-9é]{1,4}",
+        ]
+    }
+
+    fn version() -> impl Strategy<Value = String> {
+        prop_oneof![
+            segment(),
+            "[a-z0-9.:-]{1,6}",
+            "sha256%3A[0-9a-f]{4}",
+            "[0-9]%[0-9a-fA-F]{2}[a-z]{0,2}",
+            "%[0-9a-zA-Z]{0,2}",
+        ]
+    }
+
+    fn qualifiers() -> impl Strategy<Value = String> {
+        let pair = prop_oneof![
+            "[a-z][a-z0-9._-]{0,4}=[a-zA-Z0-9./:-]{0,6}",
+            "[a-zA-Z0-9._~ -]{0,3}=[a-z0-9]{0,3}",
+            "[a-z]{1,3}=[a-z]{0,2}%[0-9a-fA-F]{2}",
+            "[a-z]{1,3}=?[a-z?#@&=]{0,3}",
+        ];
+        proptest::collection::vec(pair, 1..4).prop_map(|pairs| pairs.join("&"))
+    }
+
+    fn purl() -> impl Strategy<Value = String> {
+        let types = PLAIN_TYPES
+            .iter()
+            .copied()
+            .chain([
+                "julia",
+                "cpan",
+                "chrome-extension",
+                "mlflow",
+                "Npm",
+                "9x",
+                "a.b",
+                "",
+            ])
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        (
+            proptest::sample::select(types),
+            proptest::collection::vec(segment(), 0..4),
+            proptest::option::of(version()),
+            proptest::option::of(qualifiers()),
+        )
+            .prop_map(|(ty, segments, version, qualifier)| {
+                let mut text = format!("pkg:{ty}/{}", segments.join("/"));
+                if let Some(v) = version {
+                    text.push('@');
+                    text.push_str(&v);
+                }
+                if let Some(q) = qualifier {
+                    text.push('?');
+                    text.push_str(&q);
+                }
+                text
+            })
+    }
+
+    #[test]
+    fn plain_purls_of_every_listed_type_parse_and_others_are_left_to_the_parser() {
+        for ty in PLAIN_TYPES {
+            for path in ["name", "ns/name", "a/b/name", "@scope/name"] {
+                for version in ["", "@1.0.0", "@v0.0.0-2020_1+x~y"] {
+                    let text = format!("pkg:{ty}/{path}{version}");
+                    if plain_purl(&text) {
+                        assert!(parses(&text), "{text} is plain but does not parse");
+                    }
+                }
+            }
+        }
+        assert!(plain_purl("pkg:npm/@babel/core@7.0.0"));
+        assert!(plain_purl("pkg:golang/github.com/gorilla/websocket@v1.5.0"));
+        assert!(
+            !plain_purl("pkg:cargo/ns/name@1"),
+            "cargo prohibits a namespace"
+        );
+        assert!(!plain_purl("pkg:swift/name@1"), "swift requires one");
+        assert!(
+            !plain_purl("pkg:julia/Example@1"),
+            "julia requires a qualifier"
+        );
+        assert!(
+            !plain_purl("pkg:npm/a%2Fb@1"),
+            "percent-encoding is left to the parser"
+        );
+        assert!(
+            !plain_purl("pkg:npm/name@"),
+            "an empty version is left to the parser"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_plain_purl_always_parses_and_the_checks_agree_with_the_parser(text in purl()) {
+            if plain_purl(&text) {
+                prop_assert!(parses(&text), "{} is plain but does not parse", text);
+            }
+            prop_assert_eq!(Purl::is_valid(&text), parses(&text));
+            prop_assert_eq!(PurlChecks::default().is_valid(&text), parses(&text));
+        }
     }
 }

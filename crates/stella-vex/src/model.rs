@@ -162,26 +162,32 @@ impl ProductIdentity {
     /// The identity named by one string (an OpenVEX `@id` or a 0.0.1 product string): a purl,
     /// a BOM-Link, or an opaque identifier, recognised by its scheme.
     pub fn from_id(id: &str) -> Self {
-        if let Some(rest) = id.strip_prefix(VERSIONED_ID_PREFIX)
-            && let Some((version, inner)) = rest.split_once(':')
-            && let Some(version) = crate::json::percent_decode(version)
-            && !inner.is_empty()
-        {
-            let mut identity = ProductIdentity::from_id(inner);
-            identity.version = Some(version);
+        ProductIdentity::from_owned_id(id.to_owned())
+    }
+
+    /// [`ProductIdentity::from_id`] keeping `id` as the identifier instead of a copy of it.
+    pub fn from_owned_id(id: String) -> Self {
+        if let Some(identity) = versioned(&id) {
             return identity;
         }
-        let mut identity = ProductIdentity {
-            id: Some(id.to_owned()),
-            ..ProductIdentity::default()
-        };
+        let mut identity = ProductIdentity::default();
         if id.starts_with("pkg:") {
-            identity.purl = Some(id.to_owned());
-            identity.image_digest = oci_digest(id);
+            identity.image_digest = oci_digest(&id);
+            identity.purl = Some(id.clone());
         } else if id.starts_with("urn:cdx:") {
-            identity.bom_link = Some(id.to_owned());
+            identity.bom_link = Some(id.clone());
         }
+        identity.id = Some(id);
         identity
+    }
+
+    /// The image digest [`ProductIdentity::from_id`] finds in `id`, without building the
+    /// identity.
+    pub(crate) fn image_digest_in(id: &str) -> Option<Digest> {
+        if id.starts_with(VERSIONED_ID_PREFIX) {
+            return ProductIdentity::from_id(id).image_digest;
+        }
+        id.starts_with("pkg:").then(|| oci_digest(id)).flatten()
     }
 
     /// The identifier to write where a format has no place for the version limit: the
@@ -211,6 +217,20 @@ impl ProductIdentity {
             && self.cpe23.is_none()
             && self.hashes.is_empty()
     }
+}
+
+/// The identity an identifier in [`VERSIONED_ID_PREFIX`] form names, with its version limit;
+/// `None` for any other identifier.
+fn versioned(id: &str) -> Option<ProductIdentity> {
+    let rest = id.strip_prefix(VERSIONED_ID_PREFIX)?;
+    let (version, inner) = rest.split_once(':')?;
+    let version = crate::json::percent_decode(version)?;
+    if inner.is_empty() {
+        return None;
+    }
+    let mut identity = ProductIdentity::from_id(inner);
+    identity.version = Some(version);
+    Some(identity)
 }
 
 /// `text` with every byte outside RFC 3986's unreserved set as `%XX`.

@@ -626,7 +626,7 @@ fn identity(
     purls: &PurlChecks,
 ) -> Result<ProductIdentity, OpenVexError> {
     if let Some(id) = value.as_str() {
-        let identity = ProductIdentity::from_id(&id_text(id, || pointer.to_owned(), warnings));
+        let identity = ProductIdentity::from_owned_id(id_text(id, || pointer.to_owned(), warnings));
         check_purl(
             identity.purl.as_deref(),
             || pointer.to_owned(),
@@ -637,7 +637,7 @@ fn identity(
     }
     let obj = object(value, pointer)?;
     let mut identity = match id_member(obj, pointer, "@id", warnings)? {
-        Some(id) => ProductIdentity::from_id(&id),
+        Some(id) => ProductIdentity::from_owned_id(id),
         None => ProductIdentity::default(),
     };
     check_purl(
@@ -653,8 +653,9 @@ fn identity(
             if identity.purl.as_ref() != Some(&purl) {
                 check_purl(Some(&purl), || child(&p, "purl"), warnings, purls);
             }
-            let from_purl = ProductIdentity::from_id(&purl);
-            identity.image_digest = identity.image_digest.or(from_purl.image_digest);
+            identity.image_digest = identity
+                .image_digest
+                .or_else(|| ProductIdentity::image_digest_in(&purl));
             identity.purl = Some(purl);
         }
         identity.cpe22 = opt_string(ids, &p, "cpe22")?;
