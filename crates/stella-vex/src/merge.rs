@@ -1271,6 +1271,9 @@ fn without_products(statement: &VexStatement) -> VexStatement {
 /// (purl parsing and all) once.
 #[derive(Default)]
 struct ProductKeys {
+    /// Identities named by their identifier alone ([`named_by_id`]), by that identifier: most
+    /// are, and their lookups compare one string instead of every field.
+    by_id: FxHashMap<Box<str>, u32>,
     by_identity: FxHashMap<ProductIdentity, u32>,
     /// The key id of each identity id.
     key_of: Vec<u32>,
@@ -1281,7 +1284,12 @@ struct ProductKeys {
 impl ProductKeys {
     /// The id of `identity` (stored if new).
     fn intern(&mut self, identity: Cow<'_, ProductIdentity>) -> u32 {
-        if let Some(&id) = self.by_identity.get(identity.as_ref()) {
+        let named = named_by_id(&identity);
+        let known = match named {
+            Some(text) => self.by_id.get(text),
+            None => self.by_identity.get(identity.as_ref()),
+        };
+        if let Some(&id) = known {
             return id;
         }
         let key = ProductKey::of(&identity);
@@ -1296,7 +1304,14 @@ impl ProductKeys {
         };
         let id = index_u32(self.key_of.len());
         self.key_of.push(key_id);
-        self.by_identity.insert(identity.into_owned(), id);
+        match named {
+            Some(text) => {
+                self.by_id.insert(text.into(), id);
+            }
+            None => {
+                self.by_identity.insert(identity.into_owned(), id);
+            }
+        }
         id
     }
 
@@ -1308,7 +1323,9 @@ impl ProductKeys {
     /// Every identity, by its id.
     fn into_identities(self) -> Vec<ProductIdentity> {
         let mut identities = vec![ProductIdentity::default(); self.key_of.len()];
-        for (identity, id) in self.by_identity {
+        let named = (self.by_id.into_iter())
+            .map(|(text, id)| (ProductIdentity::from_owned_id(text.into()), id));
+        for (identity, id) in self.by_identity.into_iter().chain(named) {
             if let Some(slot) = identities.get_mut(id as usize) {
                 *slot = identity;
             }
@@ -1320,6 +1337,36 @@ impl ProductKeys {
     fn ranks(&self) -> Vec<u32> {
         sorted_ranks(&self.keys, ProductKey::as_str)
     }
+}
+
+/// The identifier of `identity` when the identity is exactly what
+/// [`ProductIdentity::from_id`] makes of it (so the identifier alone names it), else `None`.
+/// Image purls (`pkg:oci/…`, whose digest the identity holds) and identifiers carrying a
+/// version limit are left out: they are looked up by every field.
+fn named_by_id(identity: &ProductIdentity) -> Option<&str> {
+    let ProductIdentity {
+        id: Some(id),
+        purl,
+        cpe22: None,
+        cpe23: None,
+        bom_link,
+        image_digest: None,
+        hashes,
+        version: None,
+    } = identity
+    else {
+        return None;
+    };
+    let same = |field: &Option<String>, named: bool| match field {
+        Some(text) => named && text == id,
+        None => !named,
+    };
+    (hashes.is_empty()
+        && !id.starts_with("pkg:oci/")
+        && !id.starts_with(crate::model::VERSIONED_ID_PREFIX)
+        && same(purl, id.starts_with("pkg:"))
+        && same(bom_link, id.starts_with("urn:cdx:")))
+    .then_some(id.as_str())
 }
 
 /// The rank of each item of `items` in their order by `text` (the order of `str`, its UTF-8
@@ -1414,6 +1461,58 @@ impl VulnerabilityNames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_named_by_its_identifier_is_the_one_its_identifier_makes() {
+        let named = [
+            "pkg:npm/a@1",
+            "pkg:deb/debian/openssl@3?arch=amd64",
+            "urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#pkg",
+            "https://example.com/product",
+            "not an iri",
+        ];
+        for text in named {
+            let identity = ProductIdentity::from_id(text);
+            assert_eq!(named_by_id(&identity), Some(text), "{text}");
+            assert_eq!(ProductIdentity::from_id(text), identity);
+        }
+        let mut keys = ProductKeys::default();
+        let mut by_every_field = Vec::new();
+        for text in [
+            "pkg:oci/app@sha256%3A0123",
+            "urn:stella:version:1.0:pkg:npm/a",
+        ] {
+            by_every_field.push(ProductIdentity::from_id(text));
+        }
+        let mut with_more = ProductIdentity::from_id("pkg:npm/a@1");
+        with_more.cpe23 = Some("cpe:2.3:a:a:a:1:*:*:*:*:*:*:*".to_owned());
+        by_every_field.push(with_more);
+        let mut other_purl = ProductIdentity::from_id("https://example.com/product");
+        other_purl.purl = Some("pkg:npm/a@1".to_owned());
+        by_every_field.push(other_purl);
+        let mut no_purl = ProductIdentity::from_id("pkg:npm/a@1");
+        no_purl.purl = None;
+        by_every_field.push(no_purl);
+        for identity in &by_every_field {
+            assert_eq!(named_by_id(identity), None, "{identity:?}");
+        }
+        // Every identity interned once, equal ones to one id, and given back as interned.
+        let all: Vec<ProductIdentity> = (named.iter().map(|t| ProductIdentity::from_id(t)))
+            .chain(by_every_field)
+            .collect();
+        let ids: Vec<u32> = (all.iter().chain(&all))
+            .map(|identity| keys.intern(Cow::Borrowed(identity)))
+            .collect();
+        assert_eq!(ids[..all.len()], ids[all.len()..]);
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), all.len());
+        let back = keys.into_identities();
+        for (identity, id) in all.iter().zip(&ids) {
+            assert_eq!(&back[*id as usize], identity);
+        }
+    }
 
     #[test]
     fn an_identity_is_moved_at_its_last_counted_use_and_copied_otherwise() {
