@@ -806,7 +806,7 @@ pub(crate) fn canonical_part<S: std::borrow::Borrow<VexStatement>>(
     let mut spans = Vec::with_capacity(statements.len());
     for (i, statement) in statements.enumerate() {
         let start = bytes.len();
-        statement_value(statement.borrow(), first + i)?.write_canonical(&mut bytes);
+        write_statement(statement.borrow(), first + i, &mut bytes)?;
         spans.push(start..bytes.len());
     }
     Ok((bytes, spans))
@@ -943,6 +943,7 @@ fn integer(value: u64, pointer: impl FnOnce() -> String) -> Result<Value<'static
 
 /// Values sorted by their canonical bytes, duplicates removed (the schema wants unique items, and
 /// the order must not depend on the model's).
+#[cfg(test)]
 fn sorted_values(values: Vec<Value<'_>>) -> Vec<Value<'_>> {
     if values.len() < 2 {
         return values;
@@ -954,6 +955,233 @@ fn sorted_values(values: Vec<Value<'_>>) -> Vec<Value<'_>> {
     keyed.into_iter().map(|(_, v)| v).collect()
 }
 
+/// An object written member by member, straight into canonical bytes: the caller gives the
+/// members in canonical order (checked in debug builds).
+struct Members<'o> {
+    out: &'o mut Vec<u8>,
+    last: Option<&'static str>,
+}
+
+impl<'o> Members<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Members { out, last: None }
+    }
+
+    /// Starts the member `key`; its value is written next.
+    fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+        debug_assert!(
+            self.last
+                .is_none_or(|last| jcs::cmp_utf16(last, key).is_lt()),
+            "{key} after {:?}",
+            self.last
+        );
+        if self.last.is_some() {
+            self.out.push(b',');
+        }
+        self.last = Some(key);
+        jcs::write_str(key, self.out);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn text(&mut self, key: &'static str, value: Option<&str>) {
+        if let Some(value) = value {
+            let out = self.key(key);
+            jcs::write_str(value, out);
+        }
+    }
+
+    fn time(&mut self, key: &'static str, value: Option<jiff::Timestamp>) {
+        if let Some(value) = value {
+            self.text(key, Some(&value.to_string()));
+        }
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Writes the canonical bytes of the array of `items` (each written by `write`), sorted by those
+/// bytes and without duplicates (the schema wants unique items, and the order must not depend
+/// on the model's).
+fn write_sorted<T>(items: &[T], out: &mut Vec<u8>, mut write: impl FnMut(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    if let [item] = items {
+        write(item, out);
+    } else {
+        let mut written: Vec<Vec<u8>> = (items.iter())
+            .map(|item| {
+                let mut bytes = Vec::new();
+                write(item, &mut bytes);
+                bytes
+            })
+            .collect();
+        written.sort_unstable();
+        written.dedup();
+        for (i, bytes) in written.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(bytes);
+        }
+    }
+    out.push(b']');
+}
+
+/// The canonical bytes of statement `index` as OpenVEX 0.2.0, written straight from the model:
+/// the bytes of the statement's canonical JSON value, without building the value (a test
+/// compares the two).
+fn write_statement(s: &VexStatement, index: usize, out: &mut Vec<u8>) -> Result<(), OpenVexError> {
+    if let Some(v) = s.version
+        && v > jcs::MAX_EXACT_INTEGER
+    {
+        integer(v, || format!("/statements/{index}/version"))?;
+    }
+    let (status_notes, impact_statement) = notes_and_impact(s);
+    let action_statement = match (&s.action_statement, s.status) {
+        (None, Status::Affected) => Some(NO_ACTION_STATEMENT),
+        (a, _) => a.as_deref(),
+    };
+    let mut m = Members::open(out);
+    if let Some(id) = &s.id {
+        m.text("@id", Some(&to_iri(id)));
+    }
+    m.text("action_statement", action_statement);
+    m.time("action_statement_timestamp", s.action_statement_timestamp);
+    m.text("impact_statement", impact_statement.as_deref());
+    let justification = s.justification.as_ref();
+    m.text(
+        "justification",
+        justification.and_then(|j| j.kind.openvex_label()),
+    );
+    m.time("last_updated", s.last_updated);
+    if !s.products.is_empty() {
+        write_sorted(&s.products, m.key("products"), write_product);
+    }
+    m.text("status", Some(s.status.openvex_label()));
+    m.text("status_notes", status_notes.as_deref());
+    m.text("supplier", s.supplier.as_deref());
+    m.time("timestamp", Some(s.timestamp));
+    if let Some(v) = s.version {
+        let out = m.key("version");
+        out.extend_from_slice(v.to_string().as_bytes());
+    }
+    let out = m.key("vulnerability");
+    let vulnerability = &s.vulnerability;
+    let mut v = Members::open(out);
+    if let Some(iri) = &vulnerability.iri {
+        v.text("@id", Some(&to_iri(iri)));
+    }
+    let mut aliases: Vec<&str> = (vulnerability.aliases.iter())
+        .map(String::as_str)
+        .filter(|a| *a != vulnerability.name)
+        .collect();
+    aliases.sort_unstable();
+    aliases.dedup();
+    if !aliases.is_empty() {
+        let out = v.key("aliases");
+        out.push(b'[');
+        for (i, alias) in aliases.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            jcs::write_str(alias, out);
+        }
+        out.push(b']');
+    }
+    v.text("description", vulnerability.description.as_deref());
+    v.text("name", Some(&vulnerability.name));
+    v.close();
+    m.close();
+    Ok(())
+}
+
+/// The status notes and impact statement written for `s`: a justification with no OpenVEX
+/// counterpart is kept in words rather than dropped, and a `not_affected` statement without a
+/// reason gets the placeholder impact statement.
+fn notes_and_impact(s: &VexStatement) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
+    let mut status_notes = s.status_notes.as_deref().map(Cow::Borrowed);
+    let mut impact_statement = s.impact_statement.as_deref().map(Cow::Borrowed);
+    match &s.justification {
+        Some(j) => {
+            if j.kind.openvex_label().is_none() {
+                let note = format!("Justification (as the source wrote it): {}", j.label);
+                status_notes = Some(Cow::Owned(match status_notes {
+                    Some(n) => format!("{n}\n{note}"),
+                    None => note.clone(),
+                }));
+                if impact_statement.is_none() && s.status == Status::NotAffected {
+                    impact_statement = Some(Cow::Owned(note));
+                }
+            }
+        }
+        None => {
+            if s.status == Status::NotAffected && impact_statement.is_none() {
+                impact_statement = Some(Cow::Borrowed(NO_IMPACT_STATEMENT));
+            }
+        }
+    }
+    (status_notes, impact_statement)
+}
+
+fn write_product(p: &Product, out: &mut Vec<u8>) {
+    let mut m = Members::open(out);
+    write_identity_members(&p.identity, &mut m);
+    if !p.subcomponents.is_empty() {
+        write_sorted(&p.subcomponents, m.key("subcomponents"), |s, out| {
+            let mut m = Members::open(out);
+            write_identity_members(s, &mut m);
+            m.close();
+        });
+    }
+    m.close();
+}
+
+/// The members of `identity`'s object, written into `m`: the identifier (with its version limit,
+/// which OpenVEX has no place for), hashes, and the purl (when it is not the identifier) and CPEs.
+fn write_identity_members(identity: &ProductIdentity, m: &mut Members<'_>) {
+    match (&identity.version, &identity.id) {
+        (Some(_), _) => {
+            if let Some(id) = identity.id_with_version() {
+                m.text("@id", Some(&to_iri(&id)));
+            }
+        }
+        (None, Some(id)) => m.text("@id", Some(&to_iri(id))),
+        (None, None) => {}
+    }
+    if !identity.hashes.is_empty() {
+        let mut hashes: Vec<(&str, &str)> = (identity.hashes.iter())
+            .map(|(algorithm, hash)| (algorithm.label(), hash.as_str()))
+            .collect();
+        hashes.sort_unstable_by(|a, b| jcs::cmp_utf16(a.0, b.0));
+        let out = m.key("hashes");
+        out.push(b'{');
+        for (i, (label, hash)) in hashes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            jcs::write_str(label, out);
+            out.push(b':');
+            jcs::write_str(hash, out);
+        }
+        out.push(b'}');
+    }
+    let purl = (identity.purl != identity.id)
+        .then_some(identity.purl.as_deref())
+        .flatten();
+    if purl.is_some() || identity.cpe22.is_some() || identity.cpe23.is_some() {
+        let mut ids = Members::open(m.key("identifiers"));
+        ids.text("cpe22", identity.cpe22.as_deref());
+        ids.text("cpe23", identity.cpe23.as_deref());
+        ids.text("purl", purl);
+        ids.close();
+    }
+}
+
+/// The statement as a canonical JSON value: the reference `write_statement` is checked against.
+#[cfg(test)]
 fn statement_value(s: &VexStatement, index: usize) -> Result<Value<'_>, OpenVexError> {
     let mut m = Object::default();
     if let Some(id) = &s.id {
@@ -1043,6 +1271,7 @@ fn statement_value(s: &VexStatement, index: usize) -> Result<Value<'_>, OpenVexE
     Ok(Value::Object(m))
 }
 
+#[cfg(test)]
 fn product_value(p: &Product) -> Value<'_> {
     let mut m = identity_object(&p.identity);
     if !p.subcomponents.is_empty() {
@@ -1056,6 +1285,7 @@ fn product_value(p: &Product) -> Value<'_> {
     Value::Object(m)
 }
 
+#[cfg(test)]
 fn identity_object(identity: &ProductIdentity) -> Object<'_> {
     let mut m = Object::default();
     match (&identity.version, &identity.id) {
@@ -1187,4 +1417,160 @@ fn to_iri(id: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{HashAlgorithm, JustificationKind};
+    use std::path::Path;
+
+    fn assert_written_as_valued(statements: &[VexStatement], what: &str) {
+        for (index, s) in statements.iter().enumerate() {
+            let mut direct = Vec::new();
+            write_statement(s, index, &mut direct).unwrap();
+            let valued = statement_value(s, index).unwrap().to_canonical();
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&valued),
+                "{what}, statement {index}"
+            );
+        }
+    }
+
+    /// Every statement the readers make of the fixtures' VEX documents (OpenVEX, CycloneDX,
+    /// CSAF) is written straight to the bytes its canonical value has.
+    #[test]
+    fn statements_are_written_as_their_canonical_values_are() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+        let mut documents = 0;
+        let mut dirs: Vec<std::path::PathBuf> = ["openvex", "csaf-vex", "cyclonedx/vex-examples"]
+            .iter()
+            .map(|d| fixtures.join(d))
+            .collect();
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                panic!("the fixtures are not at {}", dir.display());
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let options = crate::cyclonedx::ReadOptions {
+                    fallback_timestamp: Some(jiff::Timestamp::UNIX_EPOCH),
+                    ..Default::default()
+                };
+                if let Ok(read) = crate::read::read(&bytes, &options) {
+                    assert_written_as_valued(
+                        &read.document.statements,
+                        &path.display().to_string(),
+                    );
+                    documents += 1;
+                }
+            }
+        }
+        assert!(documents >= 10, "only {documents} fixture documents read");
+    }
+
+    /// The cases fixtures may not have: every optional member, a justification without an
+    /// OpenVEX label, a version limit, hashes, duplicate and unordered products and aliases,
+    /// identifiers that are not IRIs.
+    #[test]
+    fn every_member_is_written_in_canonical_order() {
+        let time: jiff::Timestamp = "2025-01-02T03:04:05.5Z".parse().unwrap();
+        let mut identity = ProductIdentity::from_id("pkg:npm/a@1");
+        identity.cpe23 = Some("cpe:2.3:a:a:a:1:*:*:*:*:*:*:*".to_owned());
+        identity.cpe22 = Some("cpe:/a:a:a:1".to_owned());
+        identity
+            .hashes
+            .insert(HashAlgorithm::Sha256, "ab".repeat(32));
+        identity.hashes.insert(HashAlgorithm::Md5, "cd".repeat(16));
+        identity
+            .hashes
+            .insert(HashAlgorithm::Blake2s256, "ef".repeat(32));
+        let mut versioned = ProductIdentity::from_id("not an iri \"quoted\"");
+        versioned.version = Some("vers:generic/>=2|<3".to_owned());
+        let mut other_purl = ProductIdentity::from_id("https://example.com/p");
+        other_purl.purl = Some("pkg:deb/debian/b@2?arch=amd64".to_owned());
+        let product = |identity: &ProductIdentity, subs: &[&ProductIdentity]| Product {
+            identity: identity.clone(),
+            subcomponents: subs.iter().map(|s| (*s).clone()).collect(),
+        };
+        let base = VexStatement {
+            id: Some("urn:uuid:1".to_owned()),
+            version: Some(7),
+            vulnerability: Vulnerability {
+                name: "CVE-2024-1".to_owned(),
+                iri: Some("https://nvd.nist.gov/vuln/detail/CVE-2024-1".to_owned()),
+                description: Some("tab\there\u{1}".to_owned()),
+                aliases: vec![
+                    "GHSA-b".into(),
+                    "CVE-2024-1".into(),
+                    "GHSA-a".into(),
+                    "GHSA-b".into(),
+                ],
+            },
+            products: vec![
+                product(&identity, &[&versioned, &other_purl, &versioned]),
+                product(&versioned, &[]),
+                product(&identity, &[&versioned, &other_purl, &versioned]),
+                product(&other_purl, &[&identity]),
+            ],
+            status: Status::NotAffected,
+            justification: Some(Justification {
+                kind: JustificationKind::Other,
+                label: "protected_by_compiler".to_owned(),
+            }),
+            status_notes: Some("notes".to_owned()),
+            impact_statement: None,
+            action_statement: Some("act".to_owned()),
+            action_statement_timestamp: Some(time),
+            supplier: Some("Supplier".to_owned()),
+            timestamp: time,
+            last_updated: Some(time),
+            provenance: Provenance {
+                document: stella_core::Digest::sha256(b"d"),
+                format: VexFormat::OpenVex,
+                statement_index: 0,
+                author: "A".to_owned(),
+            },
+        };
+        let mut statements = vec![base.clone()];
+        for status in [
+            Status::Affected,
+            Status::Fixed,
+            Status::UnderInvestigation,
+            Status::NotAffected,
+        ] {
+            let mut bare = base.clone();
+            bare.status = status;
+            bare.id = None;
+            bare.version = None;
+            bare.justification = None;
+            bare.status_notes = None;
+            bare.impact_statement = None;
+            bare.action_statement = None;
+            bare.action_statement_timestamp = None;
+            bare.supplier = None;
+            bare.last_updated = None;
+            bare.vulnerability.iri = None;
+            bare.vulnerability.description = None;
+            bare.vulnerability.aliases.clear();
+            bare.products = vec![product(&ProductIdentity::from_id("pkg:npm/a@1"), &[])];
+            statements.push(bare.clone());
+            bare.products.clear();
+            bare.justification = Some(Justification::from_openvex("component_not_present"));
+            statements.push(bare);
+        }
+        assert_written_as_valued(&statements, "made");
+        let mut too_big = base;
+        too_big.version = Some(jcs::MAX_EXACT_INTEGER + 1);
+        assert!(write_statement(&too_big, 3, &mut Vec::new()).is_err());
+    }
 }

@@ -240,6 +240,12 @@ pub fn canonicalize(input: &[u8]) -> Result<Vec<u8>, JcsError> {
     Ok(parse(input)?.to_canonical())
 }
 
+/// Appends `text` to `out` as a canonical JSON string (RFC 8785 §3.2.2.2), quotes included: for
+/// a writer that puts canonical bytes together itself, members in canonical order.
+pub fn write_str(text: &str, out: &mut Vec<u8>) {
+    write::write_string(text, out);
+}
+
 /// The canonical bytes of any serialisable value (for documents Stella builds itself).
 ///
 /// # Errors

@@ -193,7 +193,7 @@ const ESCAPE: [u8; 256] = {
 ///
 /// Strings are scanned eight bytes at a time ([`needs_escape`]); only a word that may hold a
 /// byte to escape is looked at byte by byte.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(super) fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
