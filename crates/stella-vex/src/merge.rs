@@ -1051,6 +1051,21 @@ fn segments_of_runs(winners: &mut [Winner], runs: usize) -> Vec<(usize, &mut [Wi
     segments
 }
 
+/// The rank of each digest in `digests` among them sorted, equal digests ranked equal.
+fn digest_ranks(digests: &[Digest]) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..digests.len()).collect();
+    order.sort_unstable_by(|&a, &b| digests[a].cmp(&digests[b]));
+    let mut ranks = vec![0u32; digests.len()];
+    let mut rank = 0u32;
+    for (i, pair) in order.iter().enumerate() {
+        if i > 0 && digests[order[i - 1]] != digests[*pair] {
+            rank += 1;
+        }
+        ranks[*pair] = rank;
+    }
+    ranks
+}
+
 /// The source statement a winner came from: (canonical id, statement index).
 fn source((_, winner): &Winner) -> Option<(&Digest, usize)> {
     let p = &winner.as_ref()?.statement.statement.provenance;
@@ -1066,11 +1081,22 @@ impl Finishing {
             .into_iter()
             .map(|(key, group)| (key, Some(group.winner)))
             .collect();
-        let mut order: Vec<(Option<(&Digest, usize)>, usize)> = (winners.iter().enumerate())
-            .map(|(at, w)| (source(w), at))
+        // Sorted on integers, each winner's source read once: its document's rank among the
+        // canonical ids (0 for none), then its statement index. Comparing the sources themselves
+        // would reach into two statements anywhere in memory at every comparison.
+        let document_rank = digest_ranks(&self.interned.documents);
+        let mut order: Vec<(u32, usize, usize)> = (winners.iter().enumerate())
+            .map(|(at, (_, winner))| match winner {
+                Some(w) => (
+                    document_rank[w.source.document as usize] + 1,
+                    w.statement.statement.provenance.statement_index,
+                    at,
+                ),
+                None => (0, 0, at),
+            })
             .collect();
         order.par_sort_unstable();
-        let order: Vec<usize> = order.into_iter().map(|(_, at)| at).collect();
+        let order: Vec<usize> = order.into_iter().map(|(_, _, at)| at).collect();
         permute(&mut winners, order);
         for winner in winners.iter().filter_map(|(_, w)| w.as_ref()) {
             self.identities.count(winner);
@@ -1461,6 +1487,18 @@ impl VulnerabilityNames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_are_ranked_in_their_order_equal_ones_equally() {
+        let [a, b, c] = [b"a", b"b", b"c"].map(|t| Digest::sha256(t));
+        let mut sorted = [a.clone(), b.clone(), c.clone()];
+        sorted.sort();
+        let rank = |d: &Digest| sorted.iter().position(|s| s == d).unwrap() as u32;
+        let digests = [c.clone(), a.clone(), c.clone(), b.clone()];
+        let expected: Vec<u32> = digests.iter().map(rank).collect();
+        assert_eq!(digest_ranks(&digests), expected);
+        assert_eq!(digest_ranks(&[]), Vec::<u32>::new());
+    }
 
     #[test]
     fn an_identity_named_by_its_identifier_is_the_one_its_identifier_makes() {
