@@ -1224,31 +1224,14 @@ fn statement_value(s: &VexStatement, index: usize) -> Result<Value<'_>, OpenVexE
         m.insert("products", Value::Array(sorted_values(products)));
     }
     m.insert("status", text(s.status.openvex_label()));
-    let mut status_notes = s.status_notes.as_deref().map(Cow::Borrowed);
-    let mut impact_statement = s.impact_statement.as_deref().map(Cow::Borrowed);
-    match &s.justification {
-        Some(j) => match j.kind.openvex_label() {
-            Some(label) => {
-                m.insert("justification", text(label));
-            }
-            None => {
-                // No OpenVEX counterpart: keep the label in words rather than drop it.
-                let note = format!("Justification (as the source wrote it): {}", j.label);
-                status_notes = Some(Cow::Owned(match status_notes {
-                    Some(n) => format!("{n}\n{note}"),
-                    None => note.clone(),
-                }));
-                if impact_statement.is_none() && s.status == Status::NotAffected {
-                    impact_statement = Some(Cow::Owned(note));
-                }
-            }
-        },
-        None => {
-            if s.status == Status::NotAffected && impact_statement.is_none() {
-                impact_statement = Some(Cow::Borrowed(NO_IMPACT_STATEMENT));
-            }
-        }
+    if let Some(label) = s
+        .justification
+        .as_ref()
+        .and_then(|j| j.kind.openvex_label())
+    {
+        m.insert("justification", text(label));
     }
+    let (status_notes, impact_statement) = notes_and_impact(s);
     if let Some(notes) = status_notes {
         m.insert("status_notes", Value::String(notes));
     }
