@@ -220,17 +220,25 @@ impl ProductIdentity {
 }
 
 /// The identity an identifier in [`VERSIONED_ID_PREFIX`] form names, with its version limit;
-/// `None` for any other identifier.
+/// `None` for any other identifier. A limit written around another keeps the outer one, as
+/// reading each level would; the levels are unwrapped in a loop, so a hostile identifier of
+/// any depth is read without recursion.
 fn versioned(id: &str) -> Option<ProductIdentity> {
-    let rest = id.strip_prefix(VERSIONED_ID_PREFIX)?;
-    let (version, inner) = rest.split_once(':')?;
-    let version = crate::json::percent_decode(version)?;
-    if inner.is_empty() {
-        return None;
+    let (version, mut inner) = versioned_parts(id)?;
+    while let Some((_, deeper)) = versioned_parts(inner) {
+        inner = deeper;
     }
     let mut identity = ProductIdentity::from_id(inner);
     identity.version = Some(version);
     Some(identity)
+}
+
+/// The version limit and the identifier inside an identifier in [`VERSIONED_ID_PREFIX`] form.
+fn versioned_parts(id: &str) -> Option<(String, &str)> {
+    let rest = id.strip_prefix(VERSIONED_ID_PREFIX)?;
+    let (version, inner) = rest.split_once(':')?;
+    let version = crate::json::percent_decode(version)?;
+    (!inner.is_empty()).then_some((version, inner))
 }
 
 /// `text` with every byte outside RFC 3986's unreserved set as `%XX`.
@@ -456,4 +464,46 @@ pub struct Provenance {
     pub statement_index: usize,
     /// The source's author or publisher.
     pub author: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_limit_around_another_keeps_the_outer_one_at_any_depth() {
+        let inner = "pkg:npm/a@1";
+        let once = format!("{VERSIONED_ID_PREFIX}2.0:{inner}");
+        let identity = ProductIdentity::from_id(&once);
+        assert_eq!(identity.version.as_deref(), Some("2.0"));
+        assert_eq!(identity.purl.as_deref(), Some(inner));
+        assert_eq!(
+            ProductIdentity::from_id(&identity.id_with_version().unwrap()),
+            identity
+        );
+
+        let twice = format!("{VERSIONED_ID_PREFIX}3.0:{once}");
+        let identity = ProductIdentity::from_id(&twice);
+        assert_eq!(identity.version.as_deref(), Some("3.0"));
+        assert_eq!(identity.id.as_deref(), Some(inner));
+
+        // Far deeper than a thread's stack would allow one call per level.
+        let deep = format!(
+            "{}{inner}",
+            format!("{VERSIONED_ID_PREFIX}1:").repeat(200_000)
+        );
+        let identity = ProductIdentity::from_id(&deep);
+        assert_eq!(identity.version.as_deref(), Some("1"));
+        assert_eq!(identity.purl.as_deref(), Some(inner));
+        assert_eq!(ProductIdentity::image_digest_in(&deep), None);
+
+        // A level that is not a limit (a bad escape) is the identifier as written.
+        let broken = format!("{VERSIONED_ID_PREFIX}1:{VERSIONED_ID_PREFIX}%zz:{inner}");
+        let identity = ProductIdentity::from_id(&broken);
+        assert_eq!(identity.version.as_deref(), Some("1"));
+        assert_eq!(
+            identity.id.as_deref(),
+            Some(&broken[VERSIONED_ID_PREFIX.len() + 2..])
+        );
+    }
 }

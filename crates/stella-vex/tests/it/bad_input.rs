@@ -162,6 +162,23 @@ fn nesting_100_000_deep_is_a_precise_error_not_a_stack_overflow() {
     );
 }
 
+#[test]
+fn a_product_id_wrapped_in_200_000_version_limits_is_read_without_recursion() {
+    // One level of `urn:stella:version:<version>:<identifier>` (the form Stella writes a version
+    // limit in) per 21 bytes: 4 MB of them once made one call per level, and overflowed the stack.
+    let id = format!(
+        "{}pkg:npm/a@1",
+        format!("{}1:", stella_vex::model::VERSIONED_ID_PREFIX).repeat(200_000)
+    );
+    let text = openvex_doc(&format!(
+        r#"{{"vulnerability":{{"name":"X"}},"products":[{{"@id":"{id}"}}],"status":"fixed"}}"#
+    ));
+    let read = openvex::read(text.as_bytes()).unwrap();
+    let identity = &read.document.statements[0].products[0].identity;
+    assert_eq!(identity.version.as_deref(), Some("1"));
+    assert_eq!(identity.purl.as_deref(), Some("pkg:npm/a@1"));
+}
+
 /// `count` statements, each `item`, as one document's bytes.
 fn many_statements(count: usize, item: &str) -> Vec<u8> {
     let mut items = String::with_capacity(count * (item.len() + 1));
