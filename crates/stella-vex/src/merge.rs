@@ -1057,11 +1057,11 @@ fn digest_ranks(digests: &[Digest]) -> Vec<u32> {
     order.sort_unstable_by(|&a, &b| digests[a].cmp(&digests[b]));
     let mut ranks = vec![0u32; digests.len()];
     let mut rank = 0u32;
-    for (i, pair) in order.iter().enumerate() {
-        if i > 0 && digests[order[i - 1]] != digests[*pair] {
+    for (i, &at) in order.iter().enumerate() {
+        if i > 0 && digests[order[i - 1]] != digests[at] {
             rank += 1;
         }
-        ranks[*pair] = rank;
+        ranks[at] = rank;
     }
     ranks
 }
