@@ -96,7 +96,7 @@ impl PurlChecks {
         if let Some(&valid) = self.lock().get(text) {
             return valid;
         }
-        let valid = Purl::is_valid(text);
+        let valid = parses(text);
         let mut checked = self.lock();
         if checked.len() < self.limit {
             checked.insert(text.into(), valid);
@@ -147,10 +147,7 @@ impl Purl {
     /// A purl of the plain shape most documents use (see `plain_purl`) is known to parse
     /// without parsing it; anything else is parsed.
     pub fn is_valid(text: &str) -> bool {
-        plain_purl(text)
-            || decode_path_slashes(text)
-                .parse::<packageurl::PackageUrl<'static>>()
-                .is_ok()
+        plain_purl(text) || parses(text)
     }
 
     /// Whether this purl, as a statement's, covers `product`: same package, version equal or
@@ -192,6 +189,13 @@ impl Purl {
         }
         out
     }
+}
+
+/// Whether the `packageurl` parser accepts `text` once `%2F` in its path is `/`.
+fn parses(text: &str) -> bool {
+    decode_path_slashes(text)
+        .parse::<packageurl::PackageUrl<'static>>()
+        .is_ok()
 }
 
 /// Whether `text` is a purl of the plain shape
@@ -698,13 +702,6 @@ impl ProductKey {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// The parser's answer, without the plain-shape shortcut.
-    fn parses(text: &str) -> bool {
-        decode_path_slashes(text)
-            .parse::<packageurl::PackageUrl<'static>>()
-            .is_ok()
-    }
 
     fn segment() -> impl Strategy<Value = String> {
         prop_oneof![
