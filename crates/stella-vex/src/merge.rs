@@ -1077,23 +1077,23 @@ impl Finishing {
     /// order, as `Merged::into_document` orders the statements it joins; their product
     /// identities counted.
     fn winners_in_source_order(&mut self) -> Vec<Winner> {
-        let mut winners: Vec<Winner> = std::mem::take(&mut self.sorted)
-            .into_iter()
-            .map(|(key, group)| (key, Some(group.winner)))
-            .collect();
+        let sorted = std::mem::take(&mut self.sorted);
         // Sorted on integers, each winner's source read once: its document's rank among the
-        // canonical ids (0 for none), then its statement index. Comparing the sources themselves
-        // would reach into two statements anywhere in memory at every comparison.
+        // canonical ids, then its statement index. Comparing the sources themselves would reach
+        // into two statements anywhere in memory at every comparison.
         let document_rank = digest_ranks(&self.interned.documents);
-        let mut order: Vec<(u32, usize, usize)> = (winners.iter().enumerate())
-            .map(|(at, (_, winner))| match winner {
-                Some(w) => (
-                    document_rank[w.source.document as usize] + 1,
-                    w.statement.statement.provenance.statement_index,
+        let mut order: Vec<(u32, usize, usize)> = (sorted.iter().enumerate())
+            .map(|(at, (_, group))| {
+                let winner = &group.winner;
+                (
+                    document_rank[winner.source.document as usize],
+                    winner.statement.statement.provenance.statement_index,
                     at,
-                ),
-                None => (0, 0, at),
+                )
             })
+            .collect();
+        let mut winners: Vec<Winner> = (sorted.into_iter())
+            .map(|(key, group)| (key, Some(group.winner)))
             .collect();
         order.par_sort_unstable();
         let order: Vec<usize> = order.into_iter().map(|(_, _, at)| at).collect();
